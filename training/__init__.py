@@ -1,0 +1,1 @@
+"""facescreen.training: the VGG-16 screener, the papers' cross-validated protocol, bundles."""
