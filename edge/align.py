@@ -26,19 +26,20 @@ def _whole_face(points112: np.ndarray, shrink: float = 0.69, centre_y: float = 0
 @dataclass(frozen=True)
 class AlignmentTemplate:
     name: str
-    points: np.ndarray = field(repr=False)  # (5, 2) fractions of the crop side, MTCNN landmark order
+    points: tuple = field(repr=False)  # (5, 2) fractions of the crop side, MTCNN landmark order
 
     def __post_init__(self) -> None:
         pts = np.asarray(self.points, dtype=np.float64)
         if pts.shape != (5, 2) or not np.all((pts > 0) & (pts < 1)):
             raise ValueError(f"template points must be (5, 2) fractions in (0, 1), got {pts.tolist()}")
-        object.__setattr__(self, "points", pts)
+        # stored as rounded tuples: hashable, comparable, and identical after a JSON round trip
+        object.__setattr__(self, "points", tuple(tuple(round(float(v), 6) for v in p) for p in pts))
 
     def pixels(self, size: int) -> np.ndarray:
-        return self.points * size
+        return np.asarray(self.points, dtype=np.float64) * size
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "points": np.round(self.points, 6).tolist()}
+        return {"name": self.name, "points": [list(p) for p in self.points]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AlignmentTemplate":

@@ -1,0 +1,94 @@
+"""The bundle round trip and every way a bundle can be broken."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from edge import BundleError, ModelCard, artifact_entry, load_bundle, save_card
+from edge.bundle import MODELCARD
+
+
+def make_bundle(tmp_path, **card_kw):
+    (tmp_path / "model.bin").write_bytes(b"weights" * 100)
+    card = ModelCard(model_id="m", classes=("control", "syndromic"), positive_classes=("syndromic",),
+                     threshold=0.4, backbone="vgg16", **card_kw)
+    card = replace(card, artifacts={"onnx": artifact_entry(tmp_path, "model.bin", "onnx", "fp32")})
+    save_card(tmp_path, card)
+    return card
+
+
+def test_round_trip(tmp_path):
+    card = make_bundle(tmp_path, metrics={"auc": 0.9})
+    b = load_bundle(tmp_path)
+    assert b.card == card
+    assert b.artifact_path("onnx") == tmp_path / "model.bin"
+    assert b.card.not_for_clinical_use is True and "Not" in b.card.intended_use
+    raw = json.loads((tmp_path / MODELCARD).read_text())
+    for key in ("schema_version", "classes", "positive_classes", "threshold", "input", "alignment", "backbone",
+                "initial_weights", "training_data", "metrics", "created_at", "software_version", "intended_use",
+                "not_for_clinical_use", "artifacts"):
+        assert key in raw, key
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(BundleError, match="no bundle directory"):
+        load_bundle(tmp_path / "absent")
+
+
+def test_missing_card(tmp_path):
+    with pytest.raises(BundleError, match="modelcard.json is missing"):
+        load_bundle(tmp_path)
+
+
+def test_missing_artifact_file(tmp_path):
+    make_bundle(tmp_path)
+    (tmp_path / "model.bin").unlink()
+    with pytest.raises(BundleError, match="model.bin named in the model card is missing"):
+        load_bundle(tmp_path)
+
+
+def test_changed_artifact_file(tmp_path):
+    make_bundle(tmp_path)
+    (tmp_path / "model.bin").write_bytes(b"Weights" * 100)  # same size, other content
+    with pytest.raises(BundleError, match="SHA-256"):
+        load_bundle(tmp_path)
+
+
+def test_truncated_artifact_file(tmp_path):
+    make_bundle(tmp_path)
+    (tmp_path / "model.bin").write_bytes(b"w")
+    with pytest.raises(BundleError, match="bytes"):
+        load_bundle(tmp_path)
+
+
+def test_unknown_artifact_name(tmp_path):
+    make_bundle(tmp_path)
+    with pytest.raises(BundleError, match="no artifact 'tflite-int8'.*onnx"):
+        load_bundle(tmp_path).artifact_path("tflite-int8")
+
+
+def test_invalid_json(tmp_path):
+    (tmp_path / MODELCARD).write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(tmp_path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("classes"), "missing field"),
+    (lambda d: d.update(schema_version=99), "schema_version 99"),
+    (lambda d: d.update(threshold=1.5), "threshold"),
+    (lambda d: d.update(positive_classes=["other"]), "subset"),
+    (lambda d: d.update(positive_classes=["control", "syndromic"]), "negative"),
+    (lambda d: d.update(classes=["a"]), "classes"),
+    (lambda d: d["artifacts"]["onnx"].update(format="pickle"), "format"),
+    (lambda d: d["input"].update(size=8), "input size"),
+])
+def test_malformed_cards(tmp_path, edit, message):
+    make_bundle(tmp_path)
+    raw = json.loads((tmp_path / MODELCARD).read_text())
+    edit(raw)
+    (tmp_path / MODELCARD).write_text(json.dumps(raw))
+    with pytest.raises(BundleError, match=message):
+        load_bundle(tmp_path)

@@ -1,0 +1,87 @@
+"""Photo in, ScreeningResult out, through a real (tiny, untrained) bundle and the Keras backend."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
+from edge.result import NO_FLAG, REFER
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    from training.export import save_bundle
+    from training.model import ModelConfig, build_screener
+
+    cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))
+    out = tmp_path_factory.mktemp("bundle")
+    return save_bundle(build_screener(cfg), cfg, out, model_id="tiny-untrained", threshold=0.5)
+
+
+def test_photo_in_result_out(tiny_bundle, astronaut, mtcnn_detector):
+    screener = create_screener(tiny_bundle, backend="keras", detector=mtcnn_detector)
+    r = screener.screen(astronaut)
+    assert isinstance(r, ScreeningResult)
+    assert r.flag == (r.probability >= r.threshold) and r.label in (REFER, NO_FLAG)
+    assert r.cam.shape == (64, 64) and 0 <= r.cam.min() and r.cam.max() <= 1
+    assert r.align_matrix.shape == (2, 3) and r.n_faces == 1
+    assert set(r.timings_ms) >= {"decode", "detect", "align", "infer", "postprocess"}
+    assert r.backend == "keras:keras" and r.model_id == "tiny-untrained"
+    assert r.class_probability_map["syndromic"] == pytest.approx(r.probability)
+    d = r.to_dict(include_cam=True)
+    json.dumps(d)
+    assert d["not_for_clinical_use"] is True and len(d["cam"]) == 64
+    assert "not a diagnosis" in r.summary()
+
+
+def test_screen_folder_keeps_going_past_bad_photos(tiny_bundle, astronaut, mtcnn_detector, tmp_path):
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    Image.fromarray(astronaut).save(good)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"garbage")
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
+    screener = create_screener(tiny_bundle, backend="keras", detector=mtcnn_detector)
+    out = tmp_path / "scores.csv"
+    assert screener.screen_folder([good, bad, blank], out) == 1
+    text = out.read_text()
+    assert "bad_image" in text and "no_face" in text
+
+
+def test_no_face(tiny_bundle, mtcnn_detector):
+    screener = create_screener(tiny_bundle, backend="keras", detector=mtcnn_detector)
+    with pytest.raises(NoFaceError):
+        screener.screen(np.full((200, 200, 3), 128, np.uint8))
+
+
+def test_asking_for_an_absent_artifact_never_falls_back(tiny_bundle):
+    with pytest.raises(BackendUnavailableError, match="no artifact 'tflite-int8'"):
+        create_screener(tiny_bundle, artifact="tflite-int8", detector=None)
+    with pytest.raises(BackendUnavailableError, match="litert: no tflite artifact"):
+        create_screener(tiny_bundle, backend="litert", detector=None)
+    with pytest.raises(ValueError, match="unknown inference backend 'openvino'"):
+        create_screener(tiny_bundle, backend="openvino", detector=None)
+
+
+def test_auto_uses_what_the_bundle_has(tiny_bundle):
+    screener = create_screener(load_bundle(tiny_bundle), detector=None)
+    assert screener.backend.name == "keras"
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"probability": 1.5}, "probability"),
+    ({"threshold": -0.1}, "threshold"),
+    ({"class_probabilities": (0.5,)}, "one probability per class"),
+    ({"positive_classes": ("wbs",)}, "positive classes"),
+    ({"cam": np.zeros((3, 4))}, "square"),
+])
+def test_result_validation(kw, message):
+    base = dict(probability=0.3, threshold=0.5, class_names=("control", "syndromic"), class_probabilities=(0.7, 0.3),
+                positive_classes=("syndromic",), model_id="m", model_version="1", backend="x", intended_use="u",
+                not_for_clinical_use=True)
+    with pytest.raises(ValueError, match=message):
+        ScreeningResult(**{**base, **kw})
