@@ -7,6 +7,7 @@ import keras
 
 from edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 
+from .flops import count_flops
 from .model import ModelConfig
 
 KERAS_ARTIFACT = "keras"
@@ -32,7 +33,7 @@ def save_bundle(model: keras.Model, cfg: ModelConfig, out_dir: str | Path, model
     card = model_card_for(cfg, model_id, threshold, **card_fields)
     arts = dict(card.artifacts)
     arts[KERAS_ARTIFACT] = artifact_entry(out, KERAS_FILE, "keras", "fp32", role="reference",
-                                          model_config=cfg.to_dict())
+                                          model_config=cfg.to_dict(), flops_per_image=count_flops(model))
     from dataclasses import replace
 
     save_card(out, replace(card, artifacts=arts))

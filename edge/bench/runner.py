@@ -1,0 +1,200 @@
+"""Run the cross-target benchmark: every artifact this machine can run, the detectors, and the
+whole photo-in/flag-out path. Returns data (a dict); report.py prints and writes it."""
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..backends import backend_spec, choose_artifact
+from ..bundle import Bundle, load_bundle, software_version
+from ..errors import FaceScreenError
+from .measure import matmul_peak_gflops
+from .targets import BenchSettings, measure_detectors, measure_model, measure_pipeline
+
+SCHEMA = "facescreen-bench/1"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+FRAME_SIZE = (640, 480)  # width, height: a kiosk/tablet camera frame
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    bundle: Path
+    photos: Path
+    settings: BenchSettings = field(default_factory=BenchSettings)
+    artifacts: tuple[str, ...] | None = None   # default: every artifact this machine can run
+    n_faces: int = 24
+    n_frames: int = 6
+    detectors: bool = True
+    pipeline: bool = True
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "system": platform.system(),
+            "python": platform.python_version(), "facescreen": software_version(), "node": platform.node()}
+
+
+def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
+    ok, skipped = [], {}
+    for name in bundle.card.artifacts:
+        try:
+            choose_artifact(bundle, artifact=name)
+            ok.append(name)
+        except FaceScreenError as exc:
+            skipped[name] = str(exc)
+    return ok, skipped
+
+
+def _photos(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not files:
+        raise FaceScreenError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) under {folder}")
+    return files
+
+
+def to_frame(rgb: np.ndarray) -> np.ndarray:
+    """Letterbox a photo into a 640x480 camera frame."""
+    w, h = FRAME_SIZE
+    s = min(w / rgb.shape[1], h / rgb.shape[0])
+    small = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)
+    frame = np.full((h, w, 3), 96, np.uint8)
+    y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return frame
+
+
+def prepare_inputs(cfg: BenchConfig, bundle: Bundle, work: Path) -> dict[str, str]:
+    """Aligned faces (the one pipeline), 640x480 frames and their JPEG bytes, saved for the workers."""
+    from PIL import Image
+
+    from ..photo import load_photo
+    from ..pipeline import AlignConfig, prepare_face
+    from ..screener import default_detector
+
+    detector = default_detector(bundle)
+    align = AlignConfig(size=bundle.card.input.size, template=bundle.card.alignment)
+    faces, frames = [], []
+    for path in _photos(cfg.photos):
+        if len(faces) >= cfg.n_faces and len(frames) >= cfg.n_frames:
+            break
+        try:
+            faces.append(prepare_face(path, detector, align).aligned.image)
+        except FaceScreenError:
+            continue
+        if len(frames) < cfg.n_frames:
+            frames.append(to_frame(load_photo(path)))
+    if not faces:
+        raise FaceScreenError(f"no face could be aligned from the photos under {cfg.photos}")
+    jpegs = []
+    for f in frames:
+        buf = io.BytesIO()
+        Image.fromarray(f).save(buf, "JPEG", quality=90)
+        jpegs.append(np.frombuffer(buf.getvalue(), np.uint8))
+    paths = {"faces": str(work / "faces.npz"), "frames": str(work / "frames.npz"), "jpegs": str(work / "jpegs.npz")}
+    np.savez(paths["faces"], faces=np.stack(faces))
+    np.savez(paths["frames"], frames=np.stack(frames))
+    longest = max(len(j) for j in jpegs)
+    padded = np.stack([np.pad(j, (0, longest - len(j))) for j in jpegs])  # JPEG decoders ignore trailing bytes
+    np.savez(paths["jpegs"], jpegs=padded, shape=np.array([FRAME_SIZE[1], FRAME_SIZE[0]]))
+    return paths
+
+
+def _in_subprocess(fn: Callable, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        try:
+            return pool.apply(fn, args)
+        except Exception as exc:  # the worker died (e.g. a runtime segfault)
+            return {"status": "failed", "error": f"worker crashed: {type(exc).__name__}: {exc}"}
+
+
+def reference_artifact(bundle: Bundle, runnable: list[str]) -> str | None:
+    """The Keras model when this machine runs it, else the best fp32 artifact."""
+    for name in ["keras"] + [a for a in runnable if bundle.card.artifacts[a].get("precision") == "fp32"]:
+        if name in runnable:
+            return name
+    return None
+
+
+def add_parity(rows: list[dict], bundle: Bundle, reference: str | None) -> None:
+    """Max probability difference and screening-flag agreement of each row against the reference."""
+    probs = {r["artifact"]: np.asarray(r.pop("probs")) for r in rows if "probs" in r}
+    for r in rows:
+        r.pop("trace", None)
+    if reference not in probs:
+        return
+    pos, thr = bundle.card.positive_indices, bundle.card.threshold
+    ref = probs[reference]
+    for r in rows:
+        if r["artifact"] in probs:
+            a = probs[r["artifact"]]
+            r.update(reference=reference, max_prob_diff=float(np.abs(a - ref).max()),
+                     flag_agreement=float(np.mean((a[:, pos].sum(1) >= thr) == (ref[:, pos].sum(1) >= thr))))
+
+
+def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
+    bundle = load_bundle(cfg.bundle)
+    runnable, skipped = runnable_artifacts(bundle)
+    if cfg.artifacts:
+        unknown = [a for a in cfg.artifacts if a not in bundle.card.artifacts]
+        if unknown:
+            raise FaceScreenError(f"bundle has no artifact(s) {unknown}; it has {list(bundle.card.artifacts)}")
+        skipped.update({a: "not selected" for a in runnable if a not in cfg.artifacts})
+        runnable = [a for a in runnable if a in cfg.artifacts]
+    reference = reference_artifact(bundle, runnable)
+    ordered = ([reference] if reference else []) + [a for a in runnable if a != reference]
+    flops = next((a["flops_per_image"] for a in bundle.card.artifacts.values() if "flops_per_image" in a), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"preparing inputs from {cfg.photos} ...")
+        inputs = prepare_inputs(cfg, bundle, Path(tmp))
+        log("measuring the matmul peak ...")
+        peak = matmul_peak_gflops()
+        rows = []
+        for name in ordered:
+            log(f"measuring {name} ...")
+            row = _in_subprocess(measure_model, str(cfg.bundle), name, inputs["faces"], cfg.settings.to_dict())
+            row.setdefault("artifact", name)
+            if flops and row.get("status") == "ok":
+                row["gflops_per_s"] = flops / (row["p50_ms"] / 1e3) / 1e9
+                row["pct_of_matmul_peak"] = 100.0 * row["gflops_per_s"] / peak
+            rows.append(row)
+        add_parity(rows, bundle, reference)
+        detectors = None
+        if cfg.detectors:
+            names = ["mtcnn"] if backend_spec("keras").available() else []
+            if (cfg.bundle / "detector" / "mtcnn.json").is_file():
+                names.append("mtcnn-lite")
+            log(f"measuring detectors {names} ...")
+            detectors = _in_subprocess(measure_detectors, inputs["frames"], names, str(cfg.bundle),
+                                       cfg.settings.to_dict())
+        pipeline = []
+        if cfg.pipeline:
+            int8 = [a for a in ordered if bundle.card.artifacts[a].get("precision") == "int8"]
+            for name in int8 or ordered[:1]:
+                log(f"measuring photo-in/flag-out with {name} ...")
+                pipeline.append(_in_subprocess(measure_pipeline, str(cfg.bundle), name, inputs["jpegs"],
+                                               cfg.settings.to_dict()))
+    return {
+        "schema": SCHEMA, "machine": machine_info(), "settings": cfg.settings.to_dict(),
+        "bundle": {"path": str(cfg.bundle), "model_id": bundle.card.model_id, "backbone": bundle.card.backbone,
+                   "input_size": bundle.card.input.size, "flops_per_image": flops,
+                   "training_data": bundle.card.training_data.get("kind", "unknown")},
+        "matmul_peak_gflops": peak, "reference": reference, "models": rows, "skipped": skipped,
+        "detectors": detectors, "pipeline": pipeline,
+    }

@@ -1,0 +1,148 @@
+"""Per-target measurements. Each runs in its own spawned process (see runner.py), so peak memory
+is that target's and a target that crashes yields a failed row instead of ending the table."""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .measure import peak_rss_mb, time_calls
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    threads: int = 2
+    warmup: int = 5
+    repeat: int = 50
+    min_seconds: float = 2.0
+    batch: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure_model(bundle_dir: str, artifact: str, faces_npz: str, settings: dict) -> dict:
+    """Latency, throughput, memory and outputs of one artifact on aligned faces."""
+    s = BenchSettings(**settings)
+    row: dict = {"artifact": artifact}
+    try:
+        from ..backends import open_backend
+        from ..bundle import load_bundle
+        from ..screener import Screener
+
+        bundle = load_bundle(bundle_dir, verify=False)
+        entry = bundle.card.artifacts[artifact]
+        faces = np.load(faces_npz)["faces"]
+        rss0 = peak_rss_mb()
+        t0 = time.perf_counter()
+        backend = open_backend(bundle, artifact=artifact, threads=s.threads)
+        row.update(backend=backend.name, runtime=backend.runtime, precision=entry.get("precision", "?"),
+                   size_mb=entry.get("size_bytes", 0) / 2**20, load_ms=(time.perf_counter() - t0) * 1e3)
+        one = faces[:1].astype(np.float32)
+        lat = time_calls(lambda: backend.run(one), s.warmup, s.repeat, s.min_seconds)
+        screener = Screener(bundle, backend, detector=None)
+        scr = time_calls(lambda: screener.screen_aligned(faces[0]), s.warmup, s.repeat, s.min_seconds)
+        reps = int(np.ceil(s.batch / len(faces)))
+        batch = np.concatenate([faces] * reps)[: s.batch].astype(np.float32)
+        thr = time_calls(lambda: backend.run(batch), 1, max(3, s.repeat // 10))
+        probs = np.concatenate([backend.run(faces[i:i + 1].astype(np.float32))[0] for i in range(len(faces))])
+        row.update(
+            status="ok", warmup=s.warmup, n=lat.n,
+            p50_ms=lat.p50_ms, p90_ms=lat.p90_ms, p99_ms=lat.p99_ms,
+            screener_p50_ms=scr.p50_ms, screener_overhead_pct=100.0 * (scr.p50_ms - lat.p50_ms) / lat.p50_ms,
+            batch=s.batch, images_per_s=s.batch / (thr.p50_ms / 1e3),
+            peak_mem_mb=peak_rss_mb(), mem_growth_mb=peak_rss_mb() - rss0,
+            probs=probs.tolist(),
+        )
+    except Exception as exc:  # a failing target is a row with its reason, not a crash of the table
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc(limit=3))
+    return row
+
+
+def measure_detectors(frames_npz: str, names: list[str], bundle_dir: str, settings: dict) -> dict:
+    """The mtcnn package and the converted cascade on the same frames: latency and agreement."""
+    s = BenchSettings(**settings)
+    frames = np.load(frames_npz)["frames"]
+    out: dict = {"frame_shape": list(frames.shape[1:3]), "n_frames": len(frames), "rows": []}
+    found: dict[str, list] = {}
+    for name in names:
+        row: dict = {"detector": name}
+        try:
+            from ..detect import create_detector
+
+            kw = {"model_dir": str(Path(bundle_dir) / "detector")} if name == "mtcnn-lite" else {}
+            t0 = time.perf_counter()
+            det = create_detector(name, **kw)
+            row["load_ms"] = (time.perf_counter() - t0) * 1e3
+            found[name] = [det.detect(f) for f in frames]
+            samples = []
+            for _ in range(max(1, s.repeat // max(1, len(frames)) // 2)):
+                for f in frames:
+                    t = time.perf_counter()
+                    det.detect(f)
+                    samples.append(time.perf_counter() - t)
+            ms = np.asarray(samples) * 1e3
+            row.update(status="ok", n=len(ms), p50_ms=float(np.percentile(ms, 50)),
+                       p90_ms=float(np.percentile(ms, 90)), p99_ms=float(np.percentile(ms, 99)),
+                       faces_per_frame=float(np.mean([len(f) for f in found[name]])))
+        except Exception as exc:
+            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        out["rows"].append(row)
+    if "mtcnn" in found and "mtcnn-lite" in found:
+        out["agreement"] = detector_agreement(found["mtcnn"], found["mtcnn-lite"])
+    return out
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def detector_agreement(ref: list, other: list) -> dict:
+    """Per frame, match the reference's largest face: box IoU and worst landmark distance."""
+    ious, lm_px, same_count = [], [], 0
+    for r, o in zip(ref, other):
+        same_count += len(r) == len(o)
+        if not r or not o:
+            continue
+        a = max(r, key=lambda f: f.area)
+        b = max(o, key=lambda f: _iou(a.box, f.box))
+        ious.append(_iou(a.box, b.box))
+        lm_px.append(float(np.linalg.norm(a.landmarks - b.landmarks, axis=1).max()))
+    return {"frames": len(ref), "same_face_count": same_count, "min_iou": float(min(ious, default=0.0)),
+            "mean_iou": float(np.mean(ious)) if ious else 0.0, "max_landmark_px": float(max(lm_px, default=np.inf))}
+
+
+def measure_pipeline(bundle_dir: str, artifact: str, jpegs_npz: str, settings: dict) -> dict:
+    """Photo in, flag out: decode + detect (converted cascade) + align + inference + CAM."""
+    s = BenchSettings(**settings)
+    row: dict = {"artifact": artifact, "detector": "mtcnn-lite"}
+    try:
+        from ..screener import create_screener
+
+        data = np.load(jpegs_npz, allow_pickle=False)
+        jpegs = [bytes(b) for b in data["jpegs"]]
+        screener = create_screener(bundle_dir, artifact=artifact, threads=s.threads, detector="auto")
+        row["detector"] = screener.detector.name
+        for j in jpegs[: s.warmup]:
+            screener.screen(j)
+        totals, parts = [], []
+        for _ in range(max(1, s.repeat // len(jpegs))):
+            for j in jpegs:
+                t0 = time.perf_counter()
+                r = screener.screen(j)
+                totals.append(time.perf_counter() - t0)
+                parts.append(r.timings_ms)
+        ms = np.asarray(totals) * 1e3
+        row.update(status="ok", n=len(ms), frame=data["shape"].tolist(), p50_ms=float(np.median(ms)),
+                   p90_ms=float(np.percentile(ms, 90)),
+                   breakdown_p50_ms={k: float(np.median([p[k] for p in parts])) for k in parts[0]})
+    except Exception as exc:
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    return row
