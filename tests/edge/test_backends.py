@@ -1,0 +1,60 @@
+"""Artifact choice: auto picks the fastest runnable artifact; a named one never falls back."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from edge import BackendUnavailableError, ModelCard, artifact_entry, load_bundle, save_card
+from edge.backends import BACKENDS, choose_artifact
+
+ARTIFACTS = {  # name: (format, precision)
+    "keras": ("keras", "fp32"), "tflite-fp32": ("tflite", "fp32"), "tflite-fp16": ("tflite", "fp16"),
+    "tflite-dynamic": ("tflite", "dynamic-int8"), "tflite-int8": ("tflite", "int8"),
+    "onnx": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"), "tensorrt-fp16": ("tensorrt", "fp16"),
+}
+
+
+def bundle_with(tmp_path, names):
+    arts = {}
+    for n in names:
+        fmt, prec = ARTIFACTS[n]
+        (tmp_path / f"{n}.bin").write_bytes(n.encode())
+        arts[n] = artifact_entry(tmp_path, f"{n}.bin", fmt, prec)
+    card = ModelCard(model_id="m", classes=("c", "s"), positive_classes=("s",), threshold=0.5, backbone="vgg16")
+    save_card(tmp_path, replace(card, artifacts=arts))
+    return load_bundle(tmp_path)
+
+
+def test_registry_lists_the_backends():
+    assert BACKENDS.names() == ["keras", "litert", "onnxruntime", "tensorrt"]
+
+
+@pytest.mark.parametrize("names, expected", [
+    (list(ARTIFACTS), ("litert", "tflite-int8")),                 # no TensorRT here: int8 LiteRT first
+    (["keras", "onnx", "onnx-int8"], ("onnxruntime", "onnx-int8")),
+    (["keras", "tflite-fp32", "tflite-dynamic"], ("litert", "tflite-dynamic")),
+    (["keras"], ("keras", "keras")),
+])
+def test_auto_choice(tmp_path, names, expected):
+    assert choose_artifact(bundle_with(tmp_path, names)) == expected
+
+
+def test_backend_choice_picks_its_fastest_artifact(tmp_path):
+    b = bundle_with(tmp_path, list(ARTIFACTS))
+    assert choose_artifact(b, backend="onnxruntime") == ("onnxruntime", "onnx-int8")
+    assert choose_artifact(b, artifact="onnx") == ("onnxruntime", "onnx")
+
+
+def test_tensorrt_engine_is_not_run_on_a_machine_without_tensorrt(tmp_path):
+    b = bundle_with(tmp_path, ["tensorrt-fp16"])
+    with pytest.raises(BackendUnavailableError, match="tensorrt"):
+        choose_artifact(b)
+    with pytest.raises(BackendUnavailableError, match="tensorrt"):
+        choose_artifact(b, artifact="tensorrt-fp16")
+
+
+def test_mismatched_backend_and_artifact(tmp_path):
+    b = bundle_with(tmp_path, ["onnx", "tflite-int8"])
+    with pytest.raises(BackendUnavailableError, match="runs tflite artifacts"):
+        choose_artifact(b, backend="litert", artifact="onnx")
