@@ -1,0 +1,90 @@
+"""The kiosk program's loop, in jetson-inference's shape:
+``capture -> skip if None -> infer (guidance step) -> overlay -> render``, until the source ends
+or the operator quits; the camera is released whatever happens."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Optional, Sequence
+
+from .display import Output, Renderer
+from .guidance import GuidanceEvent, GuidanceLoop
+from .sources import FrameSource
+from .store import ResultsStore
+
+log = logging.getLogger(__name__)
+
+
+class KioskApp:
+    def __init__(self, source: FrameSource, loop: GuidanceLoop, outputs: Sequence[Output],
+                 renderer: Optional[Renderer] = None, store: Optional[ResultsStore] = None,
+                 kiosk_id: str = "kiosk", operator_id: Optional[str] = None,
+                 on_event: Optional[Callable[[GuidanceEvent], None]] = None, idle_sleep_s: float = 0.01) -> None:
+        self.source = source
+        self.loop = loop
+        self.outputs = list(outputs)
+        self.renderer = renderer
+        self.store = store
+        self.kiosk_id = kiosk_id
+        self.operator_id = operator_id
+        self.on_event = on_event
+        self.idle_sleep_s = idle_sleep_s
+        self.events: list[GuidanceEvent] = []
+        self._quit = False
+
+    def run(self, max_frames: Optional[int] = None) -> list[GuidanceEvent]:
+        frames = 0
+        try:
+            while self.source.is_streaming and not self._quit:
+                frame = self.source.capture()
+                if frame is None:
+                    time.sleep(self.idle_sleep_s)  # camera reconnecting or a skipped file
+                    continue
+                event = self.loop.step(frame)
+                self._handle(event)
+                overlay = self.renderer.render(frame, event) if self.renderer else frame
+                for out in self.outputs:
+                    action = out.render(overlay, event)
+                    if action:
+                        self.operator(action)
+                frames += 1
+                if max_frames is not None and frames >= max_frames:
+                    break
+        finally:
+            self.source.close()
+            for out in self.outputs:
+                try:
+                    out.close()
+                except Exception:  # closing a window must not hide the loop's own error
+                    log.exception("closing an output failed")
+        return self.events
+
+    def _handle(self, event: GuidanceEvent) -> None:
+        if event.kind == "result" and self.store is not None:
+            rec = self.store.add(event.result, event.report.summary(), kiosk_id=self.kiosk_id,
+                                 operator_id=self.operator_id, source="kiosk")
+            event.record.update({"id": rec.id, "created_at": rec.created_at})
+        self.events.append(event)
+        if self.on_event:
+            self.on_event(event)
+
+    def operator(self, action: str) -> Optional[GuidanceEvent]:
+        """Operator keys: retake, consent (keep this screening's photo), cancel, quit."""
+        last = self.loop.last_result
+        rec_id = last.record.get("id") if last else None
+        if action == "quit":
+            self._quit = True
+            return None
+        if action == "consent":
+            if last is None or last.capture is None or self.store is None or rec_id is None:
+                return None
+            self.store.record_consent(rec_id, last.capture)
+            last.record["consent"] = True
+            return None
+        if action in ("retake", "cancel"):
+            if rec_id and self.store is not None:
+                self.store.set_status(rec_id, "retaken" if action == "retake" else "cancelled")
+            event = self.loop.retake() if action == "retake" else self.loop.cancel()
+            self._handle(event)
+            return event
+        raise ValueError(f"unknown operator action {action!r}")

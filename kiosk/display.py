@@ -1,0 +1,212 @@
+"""What the kiosk shows: the live frame with the one instruction, then the result panel; and where
+it goes: an OpenCV window, JSON lines (headless), or a folder of overlay frames.
+
+Text is drawn with Pillow (OpenCV's Hershey fonts have no CJK glyphs); a language that needs
+glyphs no font on the machine has is an error at start-up, never boxes on the screen.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Optional, Protocol, TextIO
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from edge.result import REFER
+
+from .guidance import GuidanceEvent
+from .messages import language, message
+
+LATIN_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+               "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+               "/usr/share/fonts/TTF/DejaVuSans.ttf", "/Library/Fonts/Arial.ttf")
+CJK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+             "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf")
+KEYS = {ord("r"): "retake", ord("c"): "consent", ord("x"): "cancel", ord("q"): "quit", 27: "quit"}
+
+OK_RGB, WARN_RGB, OTHER_RGB = (46, 160, 67), (230, 150, 20), (150, 150, 150)
+REFER_RGB, NO_FLAG_RGB = (214, 120, 0), (40, 110, 190)  # amber and blue: a flag, not an alarm
+
+
+class GuiUnavailable(RuntimeError):
+    code = "gui_unavailable"
+
+
+def gui_support() -> tuple[bool, str]:
+    """Whether this OpenCV can open a window here, and if not, why (said plainly)."""
+    info = cv2.getBuildInformation()
+    m = re.search(r"^\s*GUI:\s*(\S+)", info, re.MULTILINE)
+    backend = m.group(1) if m else "unknown"
+    if backend.upper() == "NONE":
+        return False, ("this OpenCV is the headless build (cv2.getBuildInformation() says GUI: NONE), which cannot "
+                       "open a window. Install the GUI build in its own environment (pip install "
+                       "'facescreen[kiosk,kiosk-gui]' without opencv-python-headless) or run with --headless.")
+    try:
+        cv2.namedWindow("facescreen-probe", cv2.WINDOW_NORMAL)
+        cv2.destroyWindow("facescreen-probe")
+    except cv2.error as exc:
+        return False, f"OpenCV ({backend}) cannot open a window here (no display?): {str(exc).strip()[:200]}"
+    return True, backend
+
+
+def find_font(lang: str, explicit: Optional[str | Path] = None) -> Optional[Path]:
+    if explicit:
+        p = Path(explicit)
+        if not p.is_file():
+            raise FileNotFoundError(f"font file {p} does not exist")
+        return p
+    candidates = CJK_FONTS if language(lang).startswith("zh") else LATIN_FONTS + CJK_FONTS
+    return next((Path(c) for c in candidates if Path(c).is_file()), None)
+
+
+class Renderer:
+    """Draws the instruction, the capture progress and the result panel over a frame."""
+
+    def __init__(self, lang: str = "en", font: Optional[str | Path] = None, demo: bool = False) -> None:
+        self.lang = language(lang)
+        self.font_path = find_font(self.lang, font)
+        if self.font_path is None and self.lang != "en":
+            raise FileNotFoundError(
+                f"no font with {self.lang} glyphs found (looked for {', '.join(CJK_FONTS)}); install one "
+                "(Debian: apt-get install fonts-noto-cjk) or pass --font /path/to/font.ttc")
+        self.demo = demo
+        self._fonts: dict[int, ImageFont.ImageFont] = {}
+
+    def font(self, px: int):
+        if px not in self._fonts:
+            self._fonts[px] = (ImageFont.truetype(str(self.font_path), px) if self.font_path
+                               else ImageFont.load_default(px))
+        return self._fonts[px]
+
+    def t(self, key: str, **fields) -> str:
+        return message(key, self.lang, **fields)
+
+    def render(self, rgb: np.ndarray, event: GuidanceEvent) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        img = Image.fromarray(rgb).convert("RGBA")
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        d = ImageDraw.Draw(layer)
+        unit = max(12, w // 40)
+        for i, box in enumerate(event.face_boxes):
+            colour = (OK_RGB if event.kind in ("hold", "result") else WARN_RGB) if i == 0 else OTHER_RGB
+            d.rectangle(box, outline=colour + (255,), width=max(2, unit // 6))
+        banner = [self.t("not_for_clinical_use")] + ([self.t("demo_notice")] if self.demo else [])
+        d.rectangle((0, 0, w, int(unit * 1.6)), fill=(0, 0, 0, 150))
+        d.text((unit // 2, unit // 4), "  |  ".join(banner), font=self.font(int(unit * 0.8)), fill=(255, 255, 255, 255))
+        if event.kind in ("result", "showing_result") and event.result is not None:
+            self._result_panel(d, layer, event, w, h, unit)
+        elif event.text:
+            d.rectangle((0, h - unit * 3, w, h), fill=(0, 0, 0, 170))
+            d.text((unit // 2, h - unit * 2.6), event.text, font=self.font(int(unit * 1.3)), fill=(255, 255, 255, 255))
+            if event.needed:
+                for k in range(event.needed):
+                    x = w - unit * (event.needed - k) * 1.2
+                    fill = OK_RGB + (255,) if k < event.streak else (90, 90, 90, 255)
+                    d.ellipse((x, h - unit * 2.2, x + unit * 0.8, h - unit * 1.4), fill=fill)
+        return np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
+
+    def _result_panel(self, d: ImageDraw.ImageDraw, layer: Image.Image, ev: GuidanceEvent, w: int, h: int, unit: int) -> None:
+        r = ev.result
+        x0, y0 = int(w * 0.04), int(unit * 2.2)
+        d.rectangle((x0, y0, w - x0, h - unit), fill=(255, 255, 255, 235))
+        colour = (REFER_RGB if r.label == REFER else NO_FLAG_RGB) + (255,)
+        y = y0 + unit // 2
+        d.text((x0 + unit, y), self.t("result_title"), font=self.font(int(unit * 0.9)), fill=(60, 60, 60, 255))
+        y += int(unit * 1.4)
+        d.text((x0 + unit, y), self.t(r.label), font=self.font(int(unit * 1.5)), fill=colour)
+        y += int(unit * 2.2)
+        lines = [self.t("refer_advice" if r.label == REFER else "no_flag_advice"),
+                 self.t("probability", probability=r.probability, threshold=r.threshold),
+                 self.t("model_line", model_id=r.model_id, version=r.model_version),
+                 self.t("result_note")]
+        if r.not_for_clinical_use:
+            lines.append(self.t("not_for_clinical_use"))
+        for line in lines:
+            d.text((x0 + unit, y), line, font=self.font(int(unit * 0.75)), fill=(30, 30, 30, 255))
+            y += int(unit * 1.1)
+        if ev.cam_image is not None:
+            side = min(int(h * 0.3), int(w * 0.25))
+            cam = Image.fromarray(ev.cam_image).resize((side, side)).convert("RGBA")
+            layer.paste(cam, (w - x0 - unit - side, h - unit * 3 - side))
+        d.text((x0 + unit, h - unit * 2.2), self.t("operator_keys"), font=self.font(int(unit * 0.7)),
+               fill=(80, 80, 80, 255))
+
+
+class Output(Protocol):
+    def render(self, frame: np.ndarray, event: GuidanceEvent) -> Optional[str]:
+        """Show/record one frame; returns an operator action ("retake", "consent", "cancel", "quit") or None."""
+
+    def close(self) -> None: ...
+
+
+class WindowOutput:
+    """An OpenCV window (needs the GUI build of OpenCV and a display)."""
+
+    def __init__(self, title: str = "facescreen kiosk", fullscreen: bool = False) -> None:
+        ok, why = gui_support()
+        if not ok:
+            raise GuiUnavailable(why)
+        self.title = title
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        if fullscreen:
+            cv2.setWindowProperty(title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+
+    def render(self, frame: np.ndarray, event: GuidanceEvent) -> Optional[str]:
+        cv2.imshow(self.title, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        return KEYS.get(cv2.waitKey(1) & 0xFF)
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+
+
+class JsonLinesOutput:
+    """Headless: one JSON object per line for every change of instruction and every result."""
+
+    def __init__(self, stream: TextIO = sys.stdout, every_frame: bool = False, include_quality: bool = False) -> None:
+        self.stream = stream
+        self.every_frame = every_frame
+        self.include_quality = include_quality
+        self._last: Optional[tuple] = None
+
+    def render(self, frame: Optional[np.ndarray], event: GuidanceEvent) -> Optional[str]:
+        self.write(event)
+        return None
+
+    def write(self, event: GuidanceEvent) -> None:
+        key = (event.kind, event.message_key)
+        if not self.every_frame and key == self._last and event.kind not in ("result", "error"):
+            return
+        self._last = key
+        d = event.to_dict()
+        if not self.include_quality and "quality" in d:
+            q = d.pop("quality")
+            d["failing"] = [m["name"] for m in q["measures"] if not m["passed"]]
+        self.stream.write(json.dumps(d, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class FolderOutput:
+    """Writes every rendered frame as a JPEG (a record of what the screen showed)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+
+    def render(self, frame: np.ndarray, event: GuidanceEvent) -> Optional[str]:
+        Image.fromarray(frame).save(self.folder / f"{self.n:05d}_{event.kind}.jpg", quality=90)
+        self.n += 1
+        return None
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,86 @@
+"""The kiosk's engine: one screener (bundle + backend + detector) and one dense landmarker, loaded
+once, shared by the guidance loop, the server and the demo. Detector, landmarker and inference
+backend are not re-entrant, so every call goes through one lock."""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from edge.align import align_face
+from edge.bundle import Bundle
+from edge.detect import Detector
+from edge.photo import PhotoLimits, PhotoSource, load_photo
+from edge.postprocess import overlay_cam
+from edge.result import ScreeningResult
+from edge.screener import Screener, create_screener
+
+from .landmarks import DenseLandmarker
+from .quality import FrameAnalyser, FrameAnalysis, QualityConfig, model_inter_eye_px
+
+
+class KioskEngine:
+    def __init__(self, screener: Screener, landmarker: Optional[DenseLandmarker],
+                 quality: QualityConfig = QualityConfig(), limits: PhotoLimits = PhotoLimits()) -> None:
+        if screener.detector is None:
+            raise ValueError("the kiosk needs a screener with a face detector")
+        self.screener = screener
+        self.landmarker = landmarker
+        self.limits = limits
+        self.analyser = FrameAnalyser(screener.detector, landmarker, quality, screener.align_config.detect,
+                                      model_iod_px=model_inter_eye_px(screener.align_config))
+        # the screener's own photo path honours the same upload limits as the API
+        self.screener.align_config = replace(screener.align_config, limits=limits)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, bundle: Bundle | str | Path, backend: str = "auto", detector: Detector | str | None = "auto",
+               landmarks_model: str | Path | None = None, quality: QualityConfig = QualityConfig(),
+               limits: PhotoLimits = PhotoLimits(), threads: int | None = None) -> "KioskEngine":
+        """Open the bundle and the landmark model once (program start, not per request)."""
+        screener = create_screener(bundle, backend=backend, detector=detector, threads=threads)
+        return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits)
+
+    @property
+    def quality(self) -> QualityConfig:
+        return self.analyser.config
+
+    def load(self, photo: PhotoSource) -> np.ndarray:
+        """Decode an upload with the kiosk's limits (raises edge.errors.PhotoError)."""
+        return load_photo(photo, self.limits)
+
+    def analyse(self, rgb: np.ndarray) -> FrameAnalysis:
+        with self._lock:
+            return self.analyser.analyse(rgb)
+
+    def screen(self, rgb: np.ndarray) -> ScreeningResult:
+        """Screen an RGB frame through edge's one path (prepare_face -> backend -> result)."""
+        with self._lock:
+            return self.screener.screen(rgb)
+
+    def cam_overlay(self, rgb: np.ndarray, result: ScreeningResult) -> Optional[np.ndarray]:
+        """The class activation map over the crop the model saw (edge's own alignment)."""
+        if result.cam is None or result.detection is None:
+            return None
+        a = self.screener.align_config
+        crop = align_face(rgb, result.detection.landmarks, a.size, a.template).image
+        return overlay_cam(crop, result.cam)
+
+    def model_info(self) -> dict[str, Any]:
+        c = self.screener.card
+        return {"model_id": c.model_id, "version": c.version, "backend": self.screener.backend_label,
+                "backbone": c.backbone, "input_size": c.input.size, "classes": list(c.classes),
+                "positive_classes": list(c.positive_classes), "threshold": c.threshold,
+                "intended_use": c.intended_use, "not_for_clinical_use": c.not_for_clinical_use,
+                "training_data": c.training_data.get("kind", "unspecified"),
+                "detector": getattr(self.screener.detector, "name", type(self.screener.detector).__name__),
+                "landmarks_model": str(self.landmarker.path) if self.landmarker else None}
+
+    @property
+    def is_demo(self) -> bool:
+        """True for a model trained on synthetic data: every result it gives is labelled so."""
+        c = self.screener.card
+        return c.training_data.get("kind") == "synthetic" or "demo" in c.model_id.lower()

@@ -1,0 +1,147 @@
+"""The guidance loop: per frame, measure quality and give ONE instruction; after N consecutive
+passing frames capture the sharpest of them, screen it, show the result, reset after a timeout.
+
+It is driven by frames, whatever their source (camera, video, image folder, a phone's browser),
+and by an injectable clock, so replays and tests run it exactly as a kiosk does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.errors import FaceScreenError
+from edge.result import ScreeningResult
+
+from .engine import KioskEngine
+from .messages import language, message
+from .quality import QualityReport
+
+EventKind = Literal["guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error"]
+
+
+class GuidanceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    consecutive_frames: int = Field(3, ge=1, le=100)  # passing frames in a row before capture
+    result_timeout_s: float = Field(30.0, gt=0)       # the result stays up this long, then reset
+    max_frame_gap_s: float = Field(3.0, gt=0)         # a longer gap between frames breaks the streak
+    language: str = "en"
+
+    def model_post_init(self, __context: Any) -> None:
+        language(self.language)  # raises for a language without a message table
+
+
+@dataclass
+class GuidanceEvent:
+    """What the display shows and the headless log records for one frame or operator action."""
+
+    kind: EventKind
+    frame_index: int
+    time: float
+    message_key: Optional[str] = None
+    text: str = ""
+    streak: int = 0
+    needed: int = 0
+    report: Optional[QualityReport] = None
+    result: Optional[ScreeningResult] = None
+    capture: Optional[np.ndarray] = field(default=None, repr=False)  # the screened frame (RAM only)
+    cam_image: Optional[np.ndarray] = field(default=None, repr=False)  # CAM over the model's aligned crop
+    face_boxes: tuple[tuple[float, float, float, float], ...] = ()    # subject first
+    error_code: Optional[str] = None
+    error: str = ""
+    record: dict[str, Any] = field(default_factory=dict)  # set by whoever stores the result (its id)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"event": self.kind, "frame": self.frame_index, "time": round(self.time, 3),
+                             "message_key": self.message_key, "text": self.text,
+                             "streak": self.streak, "needed": self.needed}
+        if self.report is not None:
+            d["quality"] = self.report.to_dict()
+        if self.result is not None:
+            d["result"] = self.result.to_dict()
+        if self.error_code:
+            d["error"] = {"code": self.error_code, "message": self.error}
+        if self.record:
+            d["record"] = self.record
+        return d
+
+
+class GuidanceLoop:
+    """State machine: GUIDING -> (N passing frames) -> RESULT -> (timeout, retake, cancel) -> GUIDING."""
+
+    def __init__(self, engine: KioskEngine, config: GuidanceConfig = GuidanceConfig(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.config = config
+        self.clock = clock
+        self.frame_index = -1
+        self.phase: Literal["guiding", "result"] = "guiding"
+        self._streak: list[tuple[float, np.ndarray, QualityReport]] = []  # (sharpness, frame, report)
+        self._last_frame_t: Optional[float] = None
+        self._result_t = 0.0
+        self.last_result: Optional[GuidanceEvent] = None
+
+    # --- frames ------------------------------------------------------------------------------
+    def step(self, rgb: np.ndarray) -> GuidanceEvent:
+        """Feed one RGB frame; returns the one event it produces."""
+        self.frame_index += 1
+        now = self.clock()
+        if self.phase == "result":
+            if now - self._result_t >= self.config.result_timeout_s:
+                self._reset()
+                return self._event("reset", now, None)
+            last = self.last_result
+            return self._event("showing_result", now, last.message_key, result=last.result,
+                               cam_image=last.cam_image, record=last.record)
+        if self._last_frame_t is not None and now - self._last_frame_t > self.config.max_frame_gap_s:
+            self._streak.clear()
+        self._last_frame_t = now
+        analysis = self.engine.analyse(rgb)
+        report = analysis.report
+        boxes = tuple(f.box for f in analysis.context.faces)
+        if not report.passed:
+            self._streak.clear()
+            return self._event("guidance", now, report.instruction, report=report, face_boxes=boxes)
+        sharp = report["sharpness"].raw if report["sharpness"].raw is not None else 0.0
+        self._streak.append((float(sharp), rgb, report))
+        if len(self._streak) < self.config.consecutive_frames:
+            return self._event("hold", now, "hold", report=report, face_boxes=boxes)
+        return self._capture(now, boxes)
+
+    def _capture(self, now: float, boxes: tuple = ()) -> GuidanceEvent:
+        _, frame, report = max(self._streak, key=lambda s: s[0])  # the sharpest passing frame
+        self._streak.clear()
+        try:
+            result = self.engine.screen(frame)
+        except FaceScreenError as exc:  # e.g. the face was lost between measuring and screening
+            return self._event("error", now, "try_again", report=report, error_code=exc.code, error=str(exc))
+        self.phase = "result"
+        self._result_t = now
+        ev = self._event("result", now, result.label, report=report, result=result, capture=frame,
+                         cam_image=self.engine.cam_overlay(frame, result), face_boxes=boxes)
+        self.last_result = ev
+        return ev
+
+    # --- operator ----------------------------------------------------------------------------
+    def retake(self) -> GuidanceEvent:
+        self._reset()
+        return self._event("retake", self.clock(), None)
+
+    def cancel(self) -> GuidanceEvent:
+        self._reset()
+        return self._event("cancelled", self.clock(), "cancelled")
+
+    def _reset(self) -> None:
+        self.phase = "guiding"
+        self._streak.clear()
+        self._last_frame_t = None
+        self.last_result = None
+
+    def _event(self, kind: EventKind, now: float, key: Optional[str], **kw: Any) -> GuidanceEvent:
+        text = message(key, self.config.language) if key else ""
+        return GuidanceEvent(kind, self.frame_index, now, key, text, streak=len(self._streak),
+                             needed=self.config.consecutive_frames, **kw)

@@ -1,0 +1,116 @@
+"""Dense face landmarks: MediaPipe's 468-point face mesh, run once per frame through LiteRT.
+
+The model (``face_landmark.tflite``, fetched at set-up time by ``make assets``; see
+:mod:`edge.assets`) takes a 192x192 RGB crop in [0, 1] around an upright face and returns 468
+``(x, y, z)`` points in crop pixels (``z`` is depth relative to the face, in the same pixel scale,
+smaller = nearer the camera) plus a face-presence logit. As in MediaPipe's own graph, the crop is
+a square 1.5x the detector's face box, rotated so that the eye line is horizontal; the points are
+mapped back to frame pixels here so every quality measure works in one coordinate system.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.assets import asset_path
+from edge.detect import FaceDetection
+from edge.errors import BackendUnavailableError
+
+MODEL_FILE = "face_landmark.tflite"
+INPUT_SIZE = 192
+N_POINTS = 468
+
+# Face-mesh indices used by the measures (MediaPipe canonical face mesh topology). "Right"/"left"
+# are the SUBJECT's sides: the subject's right eye appears on the image's left in a frontal photo.
+MESH = {
+    "forehead": 10, "chin": 152, "nose_tip": 1,
+    "lip_upper_inner": 13, "lip_lower_inner": 14, "mouth_right": 61, "mouth_left": 291,
+    "right_eye_outer": 33, "right_eye_inner": 133, "right_eye_upper": 159, "right_eye_lower": 145,
+    "left_eye_outer": 263, "left_eye_inner": 362, "left_eye_upper": 386, "left_eye_lower": 374,
+    "right_cheek": 234, "left_cheek": 454,
+}
+
+
+@dataclass(frozen=True)
+class FaceMesh:
+    """468 landmarks in frame pixels (``z`` in the same scale) and the model's face-presence score."""
+
+    points: np.ndarray = field(repr=False)  # (468, 3) float64
+    presence: float
+
+    def __post_init__(self) -> None:
+        pts = np.asarray(self.points, dtype=np.float64)
+        if pts.shape != (N_POINTS, 3):
+            raise ValueError(f"face mesh must have shape ({N_POINTS}, 3), got {pts.shape}")
+        object.__setattr__(self, "points", pts)
+
+    def xy(self, name: str) -> np.ndarray:
+        return self.points[MESH[name], :2]
+
+    def xyz(self, name: str) -> np.ndarray:
+        return self.points[MESH[name]]
+
+    def dist(self, a: str, b: str) -> float:
+        return float(np.linalg.norm(self.xy(a) - self.xy(b)))
+
+
+def roi_matrix(face: FaceDetection, scale: float = 1.5, size: int = INPUT_SIZE) -> np.ndarray:
+    """2x3 matrix: frame pixels -> the square, eye-levelled crop the mesh model reads."""
+    x1, y1, x2, y2 = face.box
+    centre = ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+    side = max(x2 - x1, y2 - y1) * scale
+    (lx, ly), (rx, ry) = face.landmarks[0], face.landmarks[1]
+    angle = float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+    m = cv2.getRotationMatrix2D(centre, angle, size / max(side, 1.0))
+    m[:, 2] += np.array([size / 2.0 - centre[0], size / 2.0 - centre[1]])
+    return m
+
+
+class DenseLandmarker:
+    """LiteRT face-mesh model. One interpreter; calls are serialised (interpreters are not re-entrant)."""
+
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = 2,
+                 roi_scale: float = 1.5, min_presence: float = 0.5) -> None:
+        path = Path(model_path) if model_path else asset_path(MODEL_FILE)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise BackendUnavailableError(
+                "dense landmarks need ai-edge-litert (pip install 'facescreen[edge]')") from None
+        self._interp = Interpreter(model_path=str(path), num_threads=threads)
+        self._interp.allocate_tensors()
+        inp = self._interp.get_input_details()[0]
+        if tuple(inp["shape"]) != (1, INPUT_SIZE, INPUT_SIZE, 3):
+            raise BackendUnavailableError(f"{path} takes input {tuple(inp['shape'])}, expected (1, 192, 192, 3)")
+        self._input = inp["index"]
+        outs = {int(np.prod(d["shape"])): d["index"] for d in self._interp.get_output_details()}
+        if N_POINTS * 3 not in outs or 1 not in outs:
+            raise BackendUnavailableError(f"{path} does not have the face-mesh outputs (1404 landmarks + 1 score)")
+        self._points_out, self._score_out = outs[N_POINTS * 3], outs[1]
+        self.roi_scale = roi_scale
+        self.min_presence = min_presence
+        self._lock = threading.Lock()
+        self.path = path
+
+    def __call__(self, rgb: np.ndarray, face: FaceDetection) -> FaceMesh | None:
+        """The mesh of ``face`` in ``rgb``, or None when the model says no face is in the crop."""
+        m = roi_matrix(face, self.roi_scale)
+        crop = cv2.warpAffine(rgb, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        x = (crop.astype(np.float32) / 255.0)[None]
+        with self._lock:
+            self._interp.set_tensor(self._input, x)
+            self._interp.invoke()
+            pts = self._interp.get_tensor(self._points_out).reshape(N_POINTS, 3).astype(np.float64)
+            logit = float(self._interp.get_tensor(self._score_out).ravel()[0])
+        presence = float(1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60))))
+        if presence < self.min_presence:
+            return None
+        inv = cv2.invertAffineTransform(m)
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        xy = pts[:, :2] @ inv[:, :2].T + inv[:, 2]
+        return FaceMesh(np.column_stack([xy, pts[:, 2] / scale]), presence)

@@ -1,0 +1,109 @@
+"""Every sentence the kiosk shows a family or a health worker, in a table per language.
+
+Plain words, one instruction at a time, and never the wording of a diagnosis: the result is a
+screening flag that decides a referral for genetic evaluation (tests/kiosk/test_wording.py scans
+this table and the web page for forbidden phrasing). Add a language by adding a table with the
+same keys; a test checks that every table has every key.
+"""
+from __future__ import annotations
+
+from edge.result import NO_FLAG, REFER
+
+EN: dict[str, str] = {
+    # guidance: one per failing measure (kiosk.quality), highest priority first
+    "no_face": "Look at the camera so the face can be seen",
+    "one_face_only": "Only one face in the picture, please",
+    "move_closer": "Move a little closer",
+    "move_back": "Move back a little",
+    "move_to_centre": "Move so the face is in the middle of the screen",
+    "head_level": "Keep the head straight, not tilted to one side",
+    "look_straight": "Look straight at the camera",
+    "raise_chin": "Raise the chin a little",
+    "lower_chin": "Lower the chin a little",
+    "more_light": "Too dark: find more light",
+    "less_light": "Too bright: move out of direct light",
+    "avoid_glare": "Too much glare on the face: move away from the lamp or turn off the flash",
+    "even_light": "One side of the face is in shadow: turn to face the light",
+    "hold_still": "Hold still",
+    "open_eyes": "Open the eyes and look at the camera",
+    "close_mouth": "Close the mouth gently",
+    "show_whole_face": "Make sure the whole face can be seen",
+    # capture and result
+    "hold": "Good. Hold still...",
+    "screening": "Checking the photo...",
+    "result_title": "Screening result",
+    REFER: "Refer for genetic evaluation",
+    NO_FLAG: "No referral flag",
+    "result_note": "This is a screening flag for referral, not a diagnosis.",
+    "refer_advice": "Please arrange a visit to a genetics service.",
+    "no_flag_advice": "The photo raised no referral flag. See a doctor if you have concerns.",
+    "probability": "Screening probability {probability:.3f} (threshold {threshold:.3f})",
+    "model_line": "Model {model_id} v{version}",
+    "not_for_clinical_use": "NOT FOR CLINICAL USE",
+    "demo_notice": "DEMO MODEL on SYNTHETIC data - not for clinical use",
+    "operator_keys": "R retake   C consent to keep the photo   X cancel",
+    "consent_recorded": "Consent recorded: the photo is kept",
+    "cancelled": "Cancelled",
+    "try_again": "The photo could not be used. Let us try again.",
+    "camera_lost": "Camera not available: reconnecting...",
+    "quality_failed": "The photo is not good enough yet",
+}
+
+ZH_HANS: dict[str, str] = {
+    "no_face": "请看向摄像头，让我们看到脸",
+    "one_face_only": "画面中只能有一张脸",
+    "move_closer": "请再靠近一点",
+    "move_back": "请稍微往后退",
+    "move_to_centre": "请移动，让脸位于画面中央",
+    "head_level": "请保持头部端正，不要歪向一侧",
+    "look_straight": "请正视摄像头",
+    "raise_chin": "请把下巴稍微抬高一点",
+    "lower_chin": "请把下巴稍微放低一点",
+    "more_light": "太暗了，请到光线更亮的地方",
+    "less_light": "太亮了，请避开直射光",
+    "avoid_glare": "脸上反光太强，请远离灯光或关闭闪光灯",
+    "even_light": "脸的一侧有阴影，请面向光源",
+    "hold_still": "请保持不动",
+    "open_eyes": "请睁开眼睛，看向摄像头",
+    "close_mouth": "请轻轻闭上嘴巴",
+    "show_whole_face": "请确保整张脸都能被看到",
+    "hold": "很好，请保持不动……",
+    "screening": "正在检查照片……",
+    "result_title": "筛查结果",
+    REFER: "建议转诊进行遗传学评估",
+    NO_FLAG: "未提示需要转诊",
+    "result_note": "这是转诊筛查提示，不是诊断。",
+    "refer_advice": "请安排到遗传科就诊。",
+    "no_flag_advice": "照片未提示需要转诊。如有疑虑，请咨询医生。",
+    "probability": "筛查概率 {probability:.3f}（阈值 {threshold:.3f}）",
+    "model_line": "模型 {model_id} v{version}",
+    "not_for_clinical_use": "不可用于临床",
+    "demo_notice": "演示模型，基于合成数据——不可用于临床",
+    "operator_keys": "R 重拍   C 同意保存照片   X 取消",
+    "consent_recorded": "已记录同意：照片已保存",
+    "cancelled": "已取消",
+    "try_again": "这张照片无法使用，我们再试一次。",
+    "camera_lost": "摄像头不可用，正在重新连接……",
+    "quality_failed": "照片质量还不够好",
+}
+
+MESSAGES: dict[str, dict[str, str]] = {"en": EN, "zh-Hans": ZH_HANS}
+ALIASES = {"zh": "zh-Hans", "zh-CN": "zh-Hans", "zh-SG": "zh-Hans", "en-GB": "en", "en-US": "en"}
+LANGUAGES = tuple(MESSAGES)
+
+
+def language(code: str) -> str:
+    """The table name for ``code`` ("en", "zh-Hans", or an alias such as "zh-CN")."""
+    lang = ALIASES.get(code, code)
+    if lang not in MESSAGES:
+        raise ValueError(f"no messages for language {code!r}; available: {', '.join(LANGUAGES)}")
+    return lang
+
+
+def message(key: str, lang: str = "en", **fields: object) -> str:
+    """The sentence for ``key`` in ``lang``; an unknown key is an error, never a blank screen."""
+    table = MESSAGES[language(lang)]
+    if key not in table:
+        raise KeyError(f"message {key!r} is missing from the {lang!r} table")
+    text = table[key]
+    return text.format(**fields) if fields else text

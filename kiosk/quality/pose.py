@@ -1,0 +1,96 @@
+"""Head pose (roll, yaw, pitch in degrees) from the dense landmarks' 3-D coordinates.
+
+The face mesh gives ``(x, y, z)`` per point with ``z`` in the same pixel scale as ``x`` (a weak
+perspective reconstruction). The face's own axes are read off it: the left-right axis from four
+symmetric point pairs (outer and inner eye corners, mouth corners, cheek contour), the up axis from
+chin to forehead made orthogonal to it. In MediaPipe's canonical face model the forehead-chin line
+lies within a degree of the image plane for a frontal face, so no 3-D face model is needed.
+
+Sign conventions (image coordinates, x right, y down, z away from the camera):
+roll  > 0: the eye line falls towards the image's right (head tilted clockwise on screen);
+yaw   > 0: the face turned towards the image's right (the subject's left);
+pitch > 0: chin up; < 0: chin down.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..landmarks import FaceMesh
+from .base import Bound, FrameContext
+
+# (subject's left, subject's right) point pairs: image-right minus image-left for a frontal face
+_SYMMETRIC_PAIRS = ((263, 33), (362, 133), (291, 61), (454, 234))
+_FOREHEAD, _CHIN = 10, 152
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    roll: float
+    yaw: float
+    pitch: float
+
+
+def head_pose(mesh: FaceMesh) -> HeadPose:
+    p = mesh.points
+    x = sum(p[a] - p[b] for a, b in _SYMMETRIC_PAIRS)
+    x = x / np.linalg.norm(x)
+    up = p[_FOREHEAD] - p[_CHIN]
+    up = up - (up @ x) * x
+    up = up / np.linalg.norm(up)
+    roll = np.degrees(np.arctan2(x[1], x[0]))
+    yaw = np.degrees(np.arcsin(np.clip(x[2], -1.0, 1.0)))
+    pitch = np.degrees(np.arcsin(np.clip(up[2], -1.0, 1.0)))
+    return HeadPose(float(roll), float(yaw), float(pitch))
+
+
+def _pose(ctx: FrameContext) -> HeadPose:
+    return ctx.memo("head_pose", lambda: head_pose(ctx.mesh))
+
+
+class Roll:
+    """In-plane tilt of the eye line (ICAO: at most 8 degrees)."""
+
+    name: ClassVar[str] = "head_roll"
+    unit: ClassVar[str] = "deg"
+    needs: ClassVar[str] = "mesh"
+    instructions: ClassVar[dict[str, str]] = {"low": "head_level", "high": "head_level"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return _pose(ctx).roll
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(-ctx.config.max_roll_deg, ctx.config.max_roll_deg)
+
+
+class Yaw:
+    """Turn of the head to either side."""
+
+    name: ClassVar[str] = "head_yaw"
+    unit: ClassVar[str] = "deg"
+    needs: ClassVar[str] = "mesh"
+    instructions: ClassVar[dict[str, str]] = {"low": "look_straight", "high": "look_straight"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return _pose(ctx).yaw
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(-ctx.config.max_yaw_deg, ctx.config.max_yaw_deg)
+
+
+class Pitch:
+    """Chin up or down, plus the per-camera ``pitch_offset_deg`` (a camera mounted above or below
+    eye level adds a constant)."""
+
+    name: ClassVar[str] = "head_pitch"
+    unit: ClassVar[str] = "deg"
+    needs: ClassVar[str] = "mesh"
+    instructions: ClassVar[dict[str, str]] = {"low": "raise_chin", "high": "lower_chin"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return _pose(ctx).pitch + ctx.config.pitch_offset_deg
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(-ctx.config.max_pitch_deg, ctx.config.max_pitch_deg)

@@ -1,0 +1,119 @@
+"""Kiosk-like frames made from the real sample photos (edge.synthetic), for replay by the demo and
+the tests: the face placed in a 640x480 frame at a chosen size, tilt and position, then darkened,
+blurred, doubled or removed, so that each capture-quality measure can be made to fail on its own.
+
+These are real photos under known transformations, not clinical data.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from edge.synthetic import SOURCE_LANDMARKS, source_photo
+
+FRAME_SIZE = (640, 480)  # width, height: a common webcam mode
+WALL_RGB = (206, 203, 196)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One frame's recipe. ``expect`` is the instruction key the guidance loop should give
+    (None: the frame passes every measure)."""
+
+    name: str
+    expect: Optional[str] = None
+    iod: float = 0.15                    # inter-eye distance as a fraction of the frame width
+    roll_deg: float = 0.0                # positive: counter-clockwise on screen
+    offset: tuple[float, float] = (0.0, -0.05)  # face centre from frame centre, fractions of (w, h)
+    gain: float = 1.0                    # brightness multiplier
+    blur_sigma: float = 0.0              # Gaussian blur, frame pixels
+    second_face: bool = False            # a second person beside the subject
+    no_face: bool = False                # nobody in front of the camera
+    source: str = "grace_hopper"
+
+
+def place_face(rgb: np.ndarray, landmarks: np.ndarray, iod_px: float, roll_deg: float,
+               centre_xy: tuple[float, float], size: tuple[int, int] = FRAME_SIZE,
+               canvas: Optional[np.ndarray] = None) -> np.ndarray:
+    """Warp a photo so its face (eyes-mouth centre) lands at ``centre_xy`` with the given
+    inter-eye distance and roll, over ``canvas`` (a plain wall when None)."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    centre = (lm[:2].mean(0) + lm[3:].mean(0)) / 2.0
+    scale = iod_px / float(np.linalg.norm(lm[1] - lm[0]))
+    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll_deg, scale)
+    m[:, 2] += np.asarray(centre_xy) - centre
+    w, h = size
+    out = canvas.copy() if canvas is not None else np.full((h, w, 3), WALL_RGB, np.uint8)
+    warped = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    mask = cv2.warpAffine(np.full(rgb.shape[:2], 255, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+    out[mask] = warped[mask]
+    return out
+
+
+def compose(scene: Scene, size: tuple[int, int] = FRAME_SIZE, photo: Optional[np.ndarray] = None) -> np.ndarray:
+    """Render ``scene`` as an RGB uint8 frame."""
+    w, h = size
+    rng = np.random.default_rng(zlib.crc32(scene.name.encode()))
+    wall = np.clip(np.full((h, w, 3), WALL_RGB, np.float32) + rng.normal(0, 2.0, (h, w, 1)), 0, 255).astype(np.uint8)
+    if scene.no_face:
+        frame = wall
+    else:
+        rgb = source_photo(scene.source) if photo is None else photo
+        lm = SOURCE_LANDMARKS[scene.source]
+        iod = scene.iod * w
+        if scene.second_face:
+            frame = place_face(rgb, lm, iod, scene.roll_deg, (w * (0.5 - 0.22), h * (0.5 + scene.offset[1])), size, wall)
+            frame = place_face(rgb[:, ::-1].copy(), np.column_stack([rgb.shape[1] - 1 - lm[:, 0], lm[:, 1]])[[1, 0, 2, 4, 3]],
+                               iod * 0.95, -scene.roll_deg, (w * (0.5 + 0.24), h * (0.5 + scene.offset[1])), size, frame)
+        else:
+            frame = place_face(rgb, lm, iod, scene.roll_deg,
+                               (w * (0.5 + scene.offset[0]), h * (0.5 + scene.offset[1])), size, wall)
+    if scene.gain != 1.0:
+        frame = np.clip(frame.astype(np.float32) * scene.gain, 0, 255).astype(np.uint8)
+    if scene.blur_sigma > 0:
+        frame = cv2.GaussianBlur(frame, (0, 0), scene.blur_sigma)
+    return frame
+
+
+# One measure failing at a time, then good frames (slightly different focus, so the loop has a
+# sharpest one to choose).
+FAILING_SCENES: tuple[Scene, ...] = (
+    Scene("no_face", "no_face", no_face=True),
+    Scene("two_faces", "one_face_only", iod=0.1, second_face=True),
+    Scene("too_far", "move_closer", iod=0.045),
+    Scene("too_close", "move_back", iod=0.3, offset=(0.0, 0.0)),
+    Scene("off_centre", "move_to_centre", iod=0.11, offset=(0.3, 0.0)),
+    Scene("tilted", "head_level", roll_deg=20.0),
+    Scene("too_dark", "more_light", gain=0.3),
+    Scene("blurred", "hold_still", blur_sigma=4.0),
+)
+GOOD_SCENES: tuple[Scene, ...] = (
+    Scene("good_a", None, blur_sigma=0.9),
+    Scene("good_b", None),
+    Scene("good_c", None, blur_sigma=0.6),
+)
+DEMO_SCENES: tuple[Scene, ...] = tuple(
+    s for s in FAILING_SCENES if s.name in ("too_far", "tilted", "off_centre", "too_dark")) + GOOD_SCENES
+
+
+def write_sequence(out_dir: str | Path, scenes: Sequence[Scene], size: tuple[int, int] = FRAME_SIZE) -> list[Path]:
+    """Write the scenes as numbered PNGs (an image-folder source replays them in order)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    photos = {s.source: source_photo(s.source) for s in scenes if not s.no_face}
+    paths = []
+    for i, s in enumerate(scenes):
+        p = out / f"{i:03d}_{s.name}.png"
+        Image.fromarray(compose(s, size, photos.get(s.source))).save(p)
+        paths.append(p)
+    return paths
+
+
+def with_source(scenes: Sequence[Scene], source: str) -> tuple[Scene, ...]:
+    return tuple(replace(s, source=source) for s in scenes)

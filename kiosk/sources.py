@@ -1,0 +1,261 @@
+"""Frame sources named by URIs, as jetson-inference's videoSource: a camera, a video file, a folder
+of images. ``capture()`` returns an RGB frame or None (no frame right now: the loop skips it).
+
+    0, 1, ...                 OpenCV camera index (V4L2 on Linux)
+    v4l2:///dev/video0        a V4L2 device path
+    csi://0                   Jetson CSI camera through GStreamer (nvarguscamerasrc)
+    gst:<pipeline> | "... ! appsink"   any GStreamer pipeline ending in appsink
+    file.mp4 | file:///...    a video file (ends at its last frame)
+    folder/ | folder://...    the images of a folder in name order (replay: demo and tests)
+
+Phones and tablets send frames over HTTP instead; the server feeds them to the same guidance loop
+(kiosk.server.routers.sessions).
+
+A camera that stops delivering frames (unplugged, driver reset) is released and reopened with
+exponential backoff, without blocking the loop and without restarting the program.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Protocol, Union
+
+import cv2
+import numpy as np
+
+from edge.errors import PhotoError
+from edge.photo import PhotoLimits, load_photo
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".mjpg", ".y4m")
+
+
+class FrameSource(Protocol):
+    uri: str
+
+    def capture(self) -> Optional[np.ndarray]:
+        """The next RGB uint8 frame, or None when there is none right now."""
+
+    @property
+    def is_streaming(self) -> bool:
+        """False once a finite source (file, folder) is exhausted; a camera streams until closed."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_s: float = 0.5
+    max_s: float = 10.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_s, self.initial_s * self.factor ** max(0, attempt))
+
+
+def csi_pipeline(sensor_id: int = 0, width: int = 1280, height: int = 720, fps: int = 30) -> str:
+    """GStreamer pipeline for a Jetson CSI camera, delivering BGR frames to OpenCV's appsink."""
+    return (f"nvarguscamerasrc sensor-id={sensor_id} ! video/x-raw(memory:NVMM), width={width}, height={height}, "
+            f"framerate={fps}/1 ! nvvidconv ! video/x-raw, format=BGRx ! videoconvert ! video/x-raw, format=BGR ! "
+            "appsink drop=true max-buffers=1")
+
+
+class CameraSource:
+    """A live camera (index, device path or GStreamer pipeline) that reconnects on its own."""
+
+    def __init__(self, spec: Union[int, str], api: int = cv2.CAP_ANY, uri: str = "",
+                 width: Optional[int] = None, height: Optional[int] = None,
+                 backoff: Backoff = Backoff(), max_failures: int = 5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.spec, self.api = spec, api
+        self.uri = uri or str(spec)
+        self.size = (width, height)
+        self.backoff = backoff
+        self.max_failures = max_failures
+        self.clock = clock
+        self._cap: Optional[cv2.VideoCapture] = None
+        self._failures = 0
+        self._attempt = 0
+        self._next_try = 0.0
+        self._closed = False
+        self.reconnects = 0      # times the camera came back after being lost
+        self._ever_opened = False
+
+    @property
+    def connected(self) -> bool:
+        return self._cap is not None
+
+    @property
+    def is_streaming(self) -> bool:
+        return not self._closed
+
+    def _open(self) -> bool:
+        cap = cv2.VideoCapture(self.spec, self.api)
+        if not cap.isOpened():
+            cap.release()
+            return False
+        if self.size[0] and self.size[1]:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        self._cap = cap
+        return True
+
+    def capture(self) -> Optional[np.ndarray]:
+        if self._closed:
+            return None
+        now = self.clock()
+        if self._cap is None:
+            if now < self._next_try:
+                return None
+            if not self._open():
+                delay = self.backoff.delay(self._attempt)
+                self._attempt += 1
+                self._next_try = now + delay
+                log.warning("camera %s not available; next try in %.1f s", self.uri, delay)
+                return None
+            if self._ever_opened:
+                self.reconnects += 1
+                log.warning("camera %s reconnected", self.uri)
+            self._ever_opened = True
+            self._attempt = 0
+            self._failures = 0
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            self._failures += 1
+            if self._failures >= self.max_failures:
+                log.warning("camera %s stopped delivering frames; releasing it and reconnecting", self.uri)
+                self._cap.release()
+                self._cap = None
+                self._next_try = now + self.backoff.delay(0)
+                self._attempt = 1
+            return None
+        self._failures = 0
+        return _to_rgb(frame)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class VideoFileSource:
+    """A video file, frame by frame, ending at its last frame."""
+
+    def __init__(self, path: Union[str, Path], uri: str = "") -> None:
+        self.path = Path(path)
+        self.uri = uri or str(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no video file at {self.path}")
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise ValueError(f"OpenCV cannot read the video {self.path} (codec not supported by this build?)")
+        self._done = False
+
+    @property
+    def is_streaming(self) -> bool:
+        return not self._done
+
+    def capture(self) -> Optional[np.ndarray]:
+        if self._done:
+            return None
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            self.close()
+            return None
+        return _to_rgb(frame)
+
+    def close(self) -> None:
+        self._done = True
+        self._cap.release()
+
+
+class ImageFolderSource:
+    """The images of a folder, in name order, each decoded by edge.photo.load_photo (EXIF
+    orientation, grayscale/CMYK/16-bit/alpha conversion, size limits). Unreadable files are skipped
+    and listed in ``skipped``."""
+
+    def __init__(self, folder: Union[str, Path], uri: str = "", limits: PhotoLimits = PhotoLimits(),
+                 loop: bool = False) -> None:
+        self.folder = Path(folder)
+        self.uri = uri or str(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"no image folder at {self.folder}")
+        self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise ValueError(f"{self.folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        self.limits = limits
+        self.loop = loop
+        self.index = 0
+        self.skipped: list[tuple[Path, str]] = []
+        self.current: Optional[Path] = None
+        self._closed = False
+
+    @property
+    def is_streaming(self) -> bool:
+        return not self._closed and (self.loop or self.index < len(self.files))
+
+    def capture(self) -> Optional[np.ndarray]:
+        if not self.is_streaming:
+            return None
+        path = self.files[self.index % len(self.files)]
+        self.index += 1
+        try:
+            frame = load_photo(path, self.limits)
+        except PhotoError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            self.skipped.append((path, str(exc)))
+            return None
+        self.current = path
+        return frame
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def _to_rgb(bgr: np.ndarray) -> np.ndarray:
+    if bgr.ndim == 2:
+        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def open_source(uri: str, width: Optional[int] = None, height: Optional[int] = None,
+                limits: PhotoLimits = PhotoLimits(), loop: bool = False) -> FrameSource:
+    """Open a frame source from its URI (see the module docstring for the forms)."""
+    uri = str(uri).strip()
+    if re.fullmatch(r"\d+", uri):
+        return CameraSource(int(uri), cv2.CAP_ANY, uri, width, height)
+    if (uri.startswith(("csi://", "gst:")) or " ! " in uri) and not gstreamer_available():
+        raise ValueError(f"{uri!r} needs an OpenCV built with GStreamer (JetPack's OpenCV on a Jetson); "
+                         "this OpenCV has none (pip wheels do not)")
+    if uri.startswith("csi://"):
+        sensor = uri[len("csi://"):] or "0"
+        if not sensor.isdigit():
+            raise ValueError(f"csi:// takes a sensor number, e.g. csi://0; got {uri!r}")
+        return CameraSource(csi_pipeline(int(sensor), width or 1280, height or 720), cv2.CAP_GSTREAMER, uri)
+    if uri.startswith("v4l2://"):
+        return CameraSource(uri[len("v4l2://"):], cv2.CAP_V4L2, uri, width, height)
+    if uri.startswith("/dev/video"):
+        return CameraSource(uri, cv2.CAP_V4L2, uri, width, height)
+    if uri.startswith("gst:") or " ! " in uri:
+        return CameraSource(uri[len("gst:"):] if uri.startswith("gst:") else uri, cv2.CAP_GSTREAMER, uri)
+    if uri.startswith("folder://"):
+        return ImageFolderSource(uri[len("folder://"):], uri, limits, loop)
+    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    if path.is_dir():
+        return ImageFolderSource(path, uri, limits, loop)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return VideoFileSource(path, uri)
+    raise ValueError(
+        f"cannot open frame source {uri!r}: expected a camera index (0), v4l2:///dev/videoN, csi://N, a GStreamer "
+        f"pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of images")
+
+
+def gstreamer_available() -> bool:
+    """Whether this OpenCV build can open GStreamer pipelines (pip wheels cannot; JetPack's can)."""
+    return bool(re.search(r"GStreamer:\s+YES", cv2.getBuildInformation()))

@@ -1,0 +1,272 @@
+"""The local results store: one SQLite row per screening, nothing else unless consent is given.
+
+* SQLite in WAL mode with ``synchronous=FULL``: each screening is committed in its own transaction,
+  so a crash (or power cut) loses at most the screening being written, never a committed one.
+* No photo is written to disk unless the operator records consent for that screening; then the
+  decoded, upright photo is re-encoded (which drops EXIF and GPS metadata) under ``DATA/photos``.
+  A photo file left without its row by a crash is deleted the next time the store opens.
+* ``secure_delete`` overwrites purged rows; ``purge`` removes rows and their photos by age or id.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, TextIO
+
+import numpy as np
+from PIL import Image
+
+from edge.result import ScreeningResult
+
+SCHEMA_VERSION = 1
+DB_NAME = "results.sqlite3"
+PHOTO_DIR = "photos"
+STATUSES = ("completed", "retaken", "cancelled")
+COLUMNS = ("id", "created_at", "kiosk_id", "operator_id", "source", "model_id", "model_version", "backend",
+           "probability", "threshold", "flag", "label", "not_for_clinical_use", "intended_use",
+           "quality_json", "consent", "photo_file", "status")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS screenings (
+    id                   TEXT PRIMARY KEY,
+    created_at           TEXT NOT NULL,      -- ISO 8601, UTC
+    kiosk_id             TEXT NOT NULL,
+    operator_id          TEXT,
+    source               TEXT NOT NULL,      -- kiosk | api | session
+    model_id             TEXT NOT NULL,
+    model_version        TEXT NOT NULL,
+    backend              TEXT NOT NULL,
+    probability          REAL NOT NULL,
+    threshold            REAL NOT NULL,
+    flag                 INTEGER NOT NULL,   -- 1: refer for genetic evaluation
+    label                TEXT NOT NULL,
+    not_for_clinical_use INTEGER NOT NULL,
+    intended_use         TEXT NOT NULL,
+    quality_json         TEXT NOT NULL,
+    consent              INTEGER NOT NULL DEFAULT 0,
+    photo_file           TEXT,               -- relative to the data dir, only with consent
+    status               TEXT NOT NULL DEFAULT 'completed'
+);
+CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at);
+"""
+
+
+class StoreError(Exception):
+    code = "store_error"
+
+
+class NotFound(StoreError):
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class StoredScreening:
+    id: str
+    created_at: str
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ResultsStore:
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / DB_NAME
+        self.photo_dir = self.data_dir / PHOTO_DIR
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); is the data dir on a network share?")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA secure_delete=ON")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
+        with self._tx() as c:
+            for statement in _SCHEMA.split(";"):  # not executescript(): it commits on its own
+                if statement.strip():
+                    c.execute(statement)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.swept = self._sweep_orphan_photos()
+
+    # --- transactions ------------------------------------------------------------------------
+    def _tx(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self_inner) -> sqlite3.Connection:
+                store._lock.acquire()
+                store._conn.execute("BEGIN IMMEDIATE")
+                return store._conn
+
+            def __exit__(self_inner, exc_type, exc, tb) -> None:
+                try:
+                    store._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                finally:
+                    store._lock.release()
+
+        return _Tx()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- writing -----------------------------------------------------------------------------
+    def add(self, result: ScreeningResult, quality: dict[str, Any], *, kiosk_id: str, source: str,
+            operator_id: Optional[str] = None, consent: bool = False,
+            photo: Optional[np.ndarray] = None) -> StoredScreening:
+        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
+        if photo is not None and not consent:
+            raise ValueError("a photo is only written with the operator's recorded consent")
+        sid = uuid.uuid4().hex
+        created = utc_now().isoformat(timespec="milliseconds")
+        photo_file = self._write_photo(sid, photo) if (consent and photo is not None) else None
+        row = {
+            "id": sid, "created_at": created, "kiosk_id": kiosk_id, "operator_id": operator_id, "source": source,
+            "model_id": result.model_id, "model_version": result.model_version, "backend": result.backend,
+            "probability": float(result.probability), "threshold": float(result.threshold), "flag": int(result.flag),
+            "label": result.label, "not_for_clinical_use": int(result.not_for_clinical_use),
+            "intended_use": result.intended_use, "quality_json": json.dumps(quality, sort_keys=True),
+            "consent": int(bool(consent and photo is not None)), "photo_file": photo_file, "status": "completed",
+        }
+        try:
+            with self._tx() as c:
+                c.execute(f"INSERT INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                          [row[k] for k in COLUMNS])
+        except BaseException:
+            if photo_file:
+                (self.data_dir / photo_file).unlink(missing_ok=True)
+            raise
+        return StoredScreening(sid, created)
+
+    def record_consent(self, screening_id: str, photo: np.ndarray) -> str:
+        """The operator recorded consent after the result: keep this screening's photo."""
+        self.get(screening_id)  # raises NotFound
+        photo_file = self._write_photo(screening_id, photo)
+        try:
+            with self._tx() as c:
+                c.execute("UPDATE screenings SET consent = 1, photo_file = ? WHERE id = ?", (photo_file, screening_id))
+        except BaseException:
+            (self.data_dir / photo_file).unlink(missing_ok=True)
+            raise
+        return photo_file
+
+    def set_status(self, screening_id: str, status: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        with self._tx() as c:
+            if c.execute("UPDATE screenings SET status = ? WHERE id = ?", (status, screening_id)).rowcount == 0:
+                raise NotFound(f"no screening {screening_id!r}")
+
+    def _write_photo(self, sid: str, photo: np.ndarray) -> str:
+        """Atomic and durable: temp file, fsync, rename. Re-encoding drops all metadata."""
+        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        rel = f"{PHOTO_DIR}/{sid}.jpg"
+        final = self.data_dir / rel
+        tmp = final.with_suffix(".jpg.tmp")
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(photo, dtype=np.uint8)).save(buf, "JPEG", quality=95)
+        with open(tmp, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        return rel
+
+    def _sweep_orphan_photos(self) -> int:
+        """Delete photo files that no committed, consented row points at (a crash between writing
+        the photo and committing its row leaves one)."""
+        if not self.photo_dir.is_dir():
+            return 0
+        with self._lock:
+            kept = {r[0] for r in self._conn.execute("SELECT photo_file FROM screenings WHERE consent = 1 AND photo_file IS NOT NULL")}
+        n = 0
+        for p in self.photo_dir.iterdir():
+            if f"{PHOTO_DIR}/{p.name}" not in kept:
+                p.unlink(missing_ok=True)
+                n += 1
+        return n
+
+    # --- reading -----------------------------------------------------------------------------
+    def get(self, screening_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM screenings WHERE id = ?", (screening_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no screening {screening_id!r}")
+        return _row(row)
+
+    def list(self, limit: int = 50, offset: int = 0, since: Optional[str] = None) -> list[dict[str, Any]]:
+        q, args = "SELECT * FROM screenings", []
+        if since:
+            q += " WHERE created_at >= ?"
+            args.append(since)
+        q += " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        with self._lock:
+            rows = self._conn.execute(q, [*args, int(limit), int(offset)]).fetchall()
+        return [_row(r) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM screenings").fetchone()[0])
+
+    def ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
+
+    def export_csv(self, out: TextIO, since: Optional[str] = None) -> int:
+        """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
+        q, args = "SELECT * FROM screenings", []
+        if since:
+            q += " WHERE created_at >= ?"
+            args.append(since)
+        with self._lock:
+            rows = self._conn.execute(q + " ORDER BY created_at, id", args).fetchall()
+        w = csv.writer(out)
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([r[k] for k in COLUMNS])
+        return len(rows)
+
+    # --- purging -----------------------------------------------------------------------------
+    def purge(self, older_than: Optional[dt.timedelta] = None, ids: Iterable[str] = ()) -> int:
+        """Delete screenings older than ``older_than`` and/or with the given ids, with their photos."""
+        ids = list(ids)
+        if older_than is None and not ids:
+            raise ValueError("purge needs an age (older_than) or screening ids")
+        clauses, args = [], []
+        if older_than is not None:
+            clauses.append("created_at < ?")
+            args.append((utc_now() - older_than).isoformat(timespec="milliseconds"))
+        if ids:
+            clauses.append(f"id IN ({', '.join('?' * len(ids))})")
+            args.extend(ids)
+        where = " OR ".join(clauses)
+        with self._tx() as c:
+            photos = [r[0] for r in c.execute(f"SELECT photo_file FROM screenings WHERE ({where}) AND photo_file IS NOT NULL", args)]
+            n = c.execute(f"DELETE FROM screenings WHERE {where}", args).rowcount
+        for rel in photos:
+            (self.data_dir / rel).unlink(missing_ok=True)
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return n
+
+
+def _row(r: sqlite3.Row) -> dict[str, Any]:
+    d = {k: r[k] for k in COLUMNS}
+    d["quality"] = json.loads(d.pop("quality_json"))
+    d["flag"] = bool(d["flag"])
+    d["consent"] = bool(d["consent"])
+    d["not_for_clinical_use"] = bool(d["not_for_clinical_use"])
+    return d
