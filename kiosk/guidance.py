@@ -51,6 +51,7 @@ class GuidanceEvent:
     capture: Optional[np.ndarray] = field(default=None, repr=False)  # the screened frame (RAM only)
     cam_image: Optional[np.ndarray] = field(default=None, repr=False)  # CAM over the model's aligned crop
     face_boxes: tuple[tuple[float, float, float, float], ...] = ()    # subject first
+    captured_frame: Optional[int] = None  # on a result: which frame of the streak was screened
     error_code: Optional[str] = None
     error: str = ""
     record: dict[str, Any] = field(default_factory=dict)  # set by whoever stores the result (its id)
@@ -67,6 +68,8 @@ class GuidanceEvent:
             d["error"] = {"code": self.error_code, "message": self.error}
         if self.record:
             d["record"] = self.record
+        if self.captured_frame is not None:
+            d["captured_frame"] = self.captured_frame
         return d
 
 
@@ -80,7 +83,7 @@ class GuidanceLoop:
         self.clock = clock
         self.frame_index = -1
         self.phase: Literal["guiding", "result"] = "guiding"
-        self._streak: list[tuple[float, np.ndarray, QualityReport]] = []  # (sharpness, frame, report)
+        self._streak: list[tuple[float, int, np.ndarray, QualityReport]] = []  # (sharpness, index, frame, report)
         self._last_frame_t: Optional[float] = None
         self._result_t = 0.0
         self.last_result: Optional[GuidanceEvent] = None
@@ -107,13 +110,13 @@ class GuidanceLoop:
             self._streak.clear()
             return self._event("guidance", now, report.instruction, report=report, face_boxes=boxes)
         sharp = report["sharpness"].raw if report["sharpness"].raw is not None else 0.0
-        self._streak.append((float(sharp), rgb, report))
+        self._streak.append((float(sharp), self.frame_index, rgb, report))
         if len(self._streak) < self.config.consecutive_frames:
             return self._event("hold", now, "hold", report=report, face_boxes=boxes)
         return self._capture(now, boxes)
 
     def _capture(self, now: float, boxes: tuple = ()) -> GuidanceEvent:
-        _, frame, report = max(self._streak, key=lambda s: s[0])  # the sharpest passing frame
+        _, index, frame, report = max(self._streak, key=lambda s: s[0])  # the sharpest passing frame
         self._streak.clear()
         try:
             result = self.engine.screen(frame)
@@ -122,7 +125,7 @@ class GuidanceLoop:
         self.phase = "result"
         self._result_t = now
         ev = self._event("result", now, result.label, report=report, result=result, capture=frame,
-                         cam_image=self.engine.cam_overlay(frame, result), face_boxes=boxes)
+                         cam_image=self.engine.cam_overlay(frame, result), face_boxes=boxes, captured_frame=index)
         self.last_result = ev
         return ev
 

@@ -47,6 +47,15 @@ EN: dict[str, str] = {
     "try_again": "The photo could not be used. Let us try again.",
     "camera_lost": "Camera not available: reconnecting...",
     "quality_failed": "The photo is not good enough yet",
+    # the capture page (phones and tablets)
+    "take_photo": "Take a photo",
+    "retake_button": "Retake",
+    "consent_button": "Consent recorded: keep the photo",
+    "consent_upload": "The family consents to keeping this photo",
+    "needs_secure_origin": "The live camera needs a secure (https) connection. Take a photo instead.",
+    "no_camera": "No camera could be opened. Take a photo instead.",
+    "starting_camera": "Starting the camera...",
+    "token_prompt": "Access token (ask the operator)",
 }
 
 ZH_HANS: dict[str, str] = {
@@ -85,6 +94,14 @@ ZH_HANS: dict[str, str] = {
     "try_again": "这张照片无法使用，我们再试一次。",
     "camera_lost": "摄像头不可用，正在重新连接……",
     "quality_failed": "照片质量还不够好",
+    "take_photo": "拍照",
+    "retake_button": "重拍",
+    "consent_button": "已获同意：保存照片",
+    "consent_upload": "家属同意保存这张照片",
+    "needs_secure_origin": "实时摄像头需要安全连接（https）。请改为拍照。",
+    "no_camera": "无法打开摄像头。请改为拍照。",
+    "starting_camera": "正在启动摄像头……",
+    "token_prompt": "访问令牌（请向操作员索取）",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"en": EN, "zh-Hans": ZH_HANS}

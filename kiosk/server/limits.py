@@ -1,0 +1,63 @@
+"""Request-body size limit, enforced before anything parses the body.
+
+Uploads are buffered here, in memory, up to the limit; a larger body is answered 413 at once.
+Together with ``MultiPartParser.spool_max_size`` raised to the same limit (main.create_app), a photo
+within the limit is never spooled to a temporary file on disk.
+"""
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, send: Send, status: int, code: str, message: str) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        limit_mib = self.max_bytes / 2**20
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await self._refuse(send, 400, "bad_request", "the Content-Length header is not a number")
+                return
+            if size > self.max_bytes:
+                await self._refuse(send, 413, "image_too_large",
+                                   f"the upload is {size / 2**20:.1f} MiB; the limit is {limit_mib:.0f} MiB")
+                return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(send, 413, "image_too_large", f"the upload is larger than the {limit_mib:.0f} MiB limit")
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,1 @@
+"""API routers, wired together by kiosk.server.main.create_app."""

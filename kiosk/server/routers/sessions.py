@@ -1,0 +1,70 @@
+"""Phone and tablet capture: the page streams camera frames; the server runs the guidance loop."""
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+
+from edge.photo import load_photo
+
+from ...messages import language
+from ..deps import get_engine, get_sessions, get_settings, get_store, photo_bytes, require_token
+from ..errors import ApiError
+from ..present import event_out
+from ..schemas import ConsentOut, FrameEvent, SessionCreate, SessionOut
+from ..settings import Settings
+from .screening import ERRORS
+
+router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencies=[Depends(require_token)])
+
+
+@router.post("", response_model=SessionOut, status_code=201, summary="Start a guided capture session")
+def create(body: Optional[SessionCreate] = Body(None), sessions=Depends(get_sessions),
+           settings: Settings = Depends(get_settings)) -> dict:
+    body = body or SessionCreate()
+    s = sessions.create(body.operator_id, language(body.language or settings.language))
+    return {"session_id": s.id, "needed": s.loop.config.consecutive_frames, "language": s.loop.config.language}
+
+
+@router.post("/{session_id}/frames", response_model=FrameEvent, responses=ERRORS,
+             summary="Send one camera frame; get the one instruction, or the result once the photo is taken")
+def frame(session_id: str, request: Request, data: bytes = Depends(photo_bytes), sessions=Depends(get_sessions),
+          engine=Depends(get_engine), store=Depends(get_store), settings: Settings = Depends(get_settings)) -> dict:
+    s = sessions.get(session_id)
+    rgb = load_photo(data, request.app.state.limits)
+    with s.lock:
+        ev = s.loop.step(rgb)
+        if ev.kind == "result":
+            rec = store.add(ev.result, ev.report.summary(), kiosk_id=settings.kiosk_id, source="session",
+                            operator_id=s.operator_id)
+            ev.record.update({"id": rec.id, "created_at": rec.created_at})
+    return event_out(ev, s.loop.config.language, engine.is_demo)
+
+
+@router.post("/{session_id}/retake", response_model=FrameEvent, summary="Discard the result shown and capture again")
+def retake(session_id: str, sessions=Depends(get_sessions), store=Depends(get_store), engine=Depends(get_engine)) -> dict:
+    s = sessions.get(session_id)
+    with s.lock:
+        last = s.loop.last_result
+        if last is not None and last.record.get("id"):
+            store.set_status(last.record["id"], "retaken")
+        ev = s.loop.retake()
+    return event_out(ev, s.loop.config.language, engine.is_demo)
+
+
+@router.post("/{session_id}/consent", response_model=ConsentOut, responses={409: {"description": "no result to keep"}},
+             summary="The operator recorded consent: keep the photo of the result shown")
+def consent(session_id: str, sessions=Depends(get_sessions), store=Depends(get_store)) -> dict:
+    s = sessions.get(session_id)
+    with s.lock:
+        last = s.loop.last_result
+        if last is None or last.capture is None or not last.record.get("id"):
+            raise ApiError(409, "no_result", "there is no result on screen in this session to keep a photo of")
+        photo_file = store.record_consent(last.record["id"], last.capture)
+    return {"id": last.record["id"], "consent_recorded": True, "photo_file": photo_file}
+
+
+@router.delete("/{session_id}", status_code=204, summary="End the session (its frames are dropped)")
+def end(session_id: str, sessions=Depends(get_sessions)) -> Response:
+    sessions.close(session_id)
+    return Response(status_code=204)

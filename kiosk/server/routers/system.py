@@ -1,0 +1,36 @@
+"""Health, model card and the message table."""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from edge.bundle import software_version
+
+from ...messages import MESSAGES, language
+from ..deps import get_engine, get_settings, require_token
+from ..schemas import Health, ModelInfo
+from ..settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["system"])
+
+
+@router.get("/health", response_model=Health, summary="Liveness, and whether the model is loaded")
+def health(request: Request, settings: Settings = Depends(get_settings)) -> dict:
+    return {"status": "ok", "model_loaded": getattr(request.app.state, "engine", None) is not None,
+            "kiosk_id": settings.kiosk_id, "software_version": software_version(),
+            "uptime_s": round(time.monotonic() - request.app.state.started, 3)}
+
+
+@router.get("/model", response_model=ModelInfo, dependencies=[Depends(require_token)],
+            summary="The model in use: id, version, threshold, intended use, not-for-clinical-use marking")
+def model(engine=Depends(get_engine)) -> dict:
+    return {**engine.model_info(), "demo": engine.is_demo, "quality_thresholds": engine.quality.model_dump()}
+
+
+@router.get("/messages", summary="Every sentence the capture page shows, in one language")
+def messages(lang: Optional[str] = Query(None, description="en or zh-Hans"),
+             settings: Settings = Depends(get_settings)) -> dict:
+    code = language(lang or settings.language)
+    return {"language": code, "languages": list(MESSAGES), "messages": MESSAGES[code]}

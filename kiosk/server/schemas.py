@@ -1,0 +1,167 @@
+"""Request and response models (they document the API in OpenAPI). Requests forbid unknown fields."""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(_Out):
+    code: str = Field(description="stable machine-readable code, e.g. bad_image, image_too_large, no_face")
+    message: str = Field(description="what was wrong and what to do, for people")
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(_Out):
+    error: ErrorDetail
+
+
+class Health(_Out):
+    status: Literal["ok"]
+    model_loaded: bool
+    kiosk_id: str
+    software_version: str
+    uptime_s: float
+
+
+class ModelInfo(_Out):
+    model_id: str
+    version: str
+    backend: str
+    backbone: str
+    input_size: int
+    classes: list[str]
+    positive_classes: list[str]
+    threshold: float
+    intended_use: str
+    not_for_clinical_use: bool
+    training_data: str
+    detector: str
+    landmarks_model: Optional[str]
+    demo: bool = Field(description="trained on SYNTHETIC data: every result is labelled as a demo")
+    quality_thresholds: dict[str, Any]
+
+
+class MeasureOut(_Out):
+    name: str
+    assessed: bool
+    passed: Optional[bool]
+    raw: Optional[float]
+    unit: str
+    score: Optional[int]
+    threshold: dict[str, Optional[float]]
+    instruction: Optional[str]
+    detail: str
+
+
+class QualityOut(_Out):
+    passed: bool
+    instruction: Optional[str] = Field(description="message key of the one instruction to give (None: all passed)")
+    text: str = Field("", description="that instruction in the requested language")
+    measures: list[MeasureOut]
+    timings_ms: dict[str, float]
+
+
+class ModelRef(_Out):
+    id: str
+    version: str
+    backend: str
+
+
+class ResultOut(_Out):
+    """edge.result.ScreeningResult.to_dict(), unchanged."""
+
+    flag: bool
+    label: Literal["refer for genetic evaluation", "no referral flag"]
+    probability: float
+    threshold: float
+    class_probabilities: dict[str, float]
+    positive_classes: list[str]
+    model: ModelRef
+    intended_use: str
+    not_for_clinical_use: bool
+    n_faces: int
+    detection: Optional[dict[str, Any]]
+    timings_ms: dict[str, float]
+
+
+class ResultText(_Out):
+    label: str
+    advice: str
+    probability: str
+    note: str
+    not_for_clinical_use: Optional[str]
+    demo_notice: Optional[str]
+
+
+class ScreenResponse(_Out):
+    id: str = Field(description="the screening's id in the results store")
+    created_at: str
+    result: ResultOut
+    text: ResultText
+    quality: QualityOut
+    consent_recorded: bool
+    cam_png: Optional[str] = Field(None, description="base64 PNG: the model's attention over its aligned crop")
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    operator_id: Optional[str] = Field(None, max_length=64)
+    language: Optional[str] = Field(None, description="en or zh-Hans (default: the server's)")
+
+
+class SessionOut(_Out):
+    session_id: str
+    needed: int = Field(description="consecutive passing frames before the photo is taken")
+    language: str
+
+
+class FrameEvent(_Out):
+    event: Literal["guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error"]
+    frame: int
+    message_key: Optional[str]
+    text: str
+    streak: int
+    needed: int
+    quality: Optional[QualityOut] = None
+    result: Optional[ResultOut] = None
+    result_text: Optional[ResultText] = None
+    record: Optional[dict[str, Any]] = None
+    cam_png: Optional[str] = None
+    error: Optional[ErrorDetail] = None
+
+
+class ConsentOut(_Out):
+    id: str
+    consent_recorded: bool
+    photo_file: str
+
+
+class ResultRecord(_Out):
+    id: str
+    created_at: str
+    kiosk_id: str
+    operator_id: Optional[str]
+    source: str
+    model_id: str
+    model_version: str
+    backend: str
+    probability: float
+    threshold: float
+    flag: bool
+    label: str
+    not_for_clinical_use: bool
+    intended_use: str
+    quality: dict[str, Any]
+    consent: bool
+    photo_file: Optional[str]
+    status: str
+
+
+class ResultsPage(_Out):
+    total: int
+    items: list[ResultRecord]

@@ -1,0 +1,66 @@
+"""Capture sessions for phones and tablets: the browser sends camera frames, the server runs the
+same guidance loop as the kiosk on them (one loop per session, the engine shared)."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..engine import KioskEngine
+from ..guidance import GuidanceConfig, GuidanceLoop
+from .errors import ApiError
+
+
+@dataclass
+class Session:
+    id: str
+    loop: GuidanceLoop
+    operator_id: Optional[str]
+    last_seen: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SessionManager:
+    def __init__(self, engine: KioskEngine, config: GuidanceConfig, max_sessions: int = 8, idle_s: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine, self.config = engine, config
+        self.max_sessions, self.idle_s, self.clock = max_sessions, idle_s, clock
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def _evict_idle(self, now: float) -> None:
+        for sid in [s.id for s in self._sessions.values() if now - s.last_seen > self.idle_s]:
+            del self._sessions[sid]  # its frames and any unconsented capture go with it
+
+    def create(self, operator_id: Optional[str] = None, language: Optional[str] = None) -> Session:
+        now = self.clock()
+        cfg = self.config if language is None else self.config.model_copy(update={"language": language})
+        cfg = GuidanceConfig.model_validate(cfg.model_dump())  # validates the language
+        with self._lock:
+            self._evict_idle(now)
+            if len(self._sessions) >= self.max_sessions:
+                raise ApiError(429, "too_many_sessions",
+                               f"{self.max_sessions} capture sessions are open; close one or wait {self.idle_s:.0f} s")
+            s = Session(uuid.uuid4().hex, GuidanceLoop(self.engine, cfg, self.clock), operator_id, now)
+            self._sessions[s.id] = s
+            return s
+
+    def get(self, sid: str) -> Session:
+        now = self.clock()
+        with self._lock:
+            self._evict_idle(now)
+            s = self._sessions.get(sid)
+            if s is None:
+                raise ApiError(404, "no_session", f"no capture session {sid!r} (it may have timed out); start a new one")
+            s.last_seen = now
+            return s
+
+    def close(self, sid: str) -> None:
+        with self._lock:
+            if self._sessions.pop(sid, None) is None:
+                raise ApiError(404, "no_session", f"no capture session {sid!r}")
+
+    def __len__(self) -> int:
+        return len(self._sessions)

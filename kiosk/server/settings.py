@@ -1,0 +1,73 @@
+"""Server settings: one validated object, injected with ``Depends(get_settings)`` so tests override it.
+
+Binding to anything but the loopback interface needs a bearer token: the server then answers the
+clinic's network, and results are health data.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..guidance import GuidanceConfig
+from ..messages import language
+from ..quality import QualityConfig
+
+MiB = 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bundle: Path
+    backend: str = "auto"
+    detector: str = "auto"
+    landmarks_model: Optional[Path] = None
+    data_dir: Path = Path("kiosk-data")
+    kiosk_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    token: Optional[str] = Field(None, min_length=16, repr=False)
+    tls_cert: Optional[Path] = None
+    tls_key: Optional[Path] = None
+    tls_self_signed: bool = False
+    max_upload_bytes: int = Field(20 * MiB, ge=1024, le=200 * MiB)
+    max_pixels: int = Field(50_000_000, ge=10_000)
+    language: str = "en"
+    require_quality: bool = True       # /v1/screen refuses a photo that fails a quality measure
+    quality: QualityConfig = QualityConfig()
+    guidance: GuidanceConfig = GuidanceConfig()
+    max_sessions: int = Field(8, ge=1, le=256)   # phone/tablet capture sessions held at once
+    session_idle_s: float = Field(120.0, gt=0)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        return language(v)
+
+    @model_validator(mode="after")
+    def _exposure(self) -> "Settings":
+        if not is_loopback(self.host) and not self.token:
+            raise ValueError(f"binding to {self.host} opens the server to the network: a bearer token is required "
+                             "(--token, at least 16 characters, or FACESCREEN_TOKEN)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate and its key (--tls-cert and --tls-key)")
+        if self.tls_self_signed and self.tls_cert is not None:
+            raise ValueError("give either --tls-cert/--tls-key or --tls-self-signed, not both")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None or self.tls_self_signed
