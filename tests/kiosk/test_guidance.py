@@ -1,0 +1,142 @@
+"""The guidance loop driven from image-folder replay, as the demo and a kiosk replay drive it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.result import NO_FLAG, REFER
+from kiosk.app import KioskApp
+from kiosk.display import FolderOutput, JsonLinesOutput, Renderer
+from kiosk.guidance import GuidanceConfig, GuidanceLoop
+from kiosk.messages import message
+from kiosk.scenes import FAILING_SCENES, GOOD_SCENES, write_sequence
+from kiosk.sources import ImageFolderSource
+from kiosk.store import ResultsStore
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def replay_dir(tmp_path_factory):
+    """Every failing scene once, then the good frames: a whole session in one folder."""
+    d = tmp_path_factory.mktemp("replay")
+    write_sequence(d, FAILING_SCENES + GOOD_SCENES)
+    return d
+
+
+def run_replay(engine, folder, clock=None, store=None, **cfg):
+    loop = GuidanceLoop(engine, GuidanceConfig(**cfg), clock=clock or FakeClock())
+    app = KioskApp(ImageFolderSource(folder), loop, [], store=store, kiosk_id="test-kiosk")
+    return app, app.run()
+
+
+def test_replay_gives_one_instruction_per_failing_frame_then_captures_and_screens(engine, replay_dir, tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    app, events = run_replay(engine, replay_dir, store=store)
+    n_fail = len(FAILING_SCENES)
+    assert [e.kind for e in events] == ["guidance"] * n_fail + ["hold", "hold", "result"]
+    for scene, ev in zip(FAILING_SCENES, events):
+        assert ev.message_key == scene.expect, (scene.name, ev.message_key)
+        assert ev.text == message(scene.expect, "en") and ev.text  # one plain-language sentence
+    assert [e.streak for e in events[n_fail:n_fail + 2]] == [1, 2]
+    result_ev = events[-1]
+    r = result_ev.result
+    assert r.label in (REFER, NO_FLAG) and r.not_for_clinical_use and r.model_id
+    # the sharpest of the three passing frames (the unblurred one) was the one screened
+    assert GOOD_SCENES[result_ev.captured_frame - n_fail].blur_sigma == min(s.blur_sigma for s in GOOD_SCENES)
+    assert result_ev.report["sharpness"].raw >= max(e.report["sharpness"].raw for e in events[n_fail:n_fail + 2])
+    # screened through edge's one path: the result carries the detection and CAM of that frame
+    assert r.detection is not None and r.cam is not None and result_ev.cam_image is not None
+    # stored: one row, no photo
+    rows = store.list()
+    assert len(rows) == 1 and rows[0]["id"] == result_ev.record["id"] and rows[0]["photo_file"] is None
+    assert rows[0]["quality"]["sharpness"]["passed"] is True and rows[0]["kiosk_id"] == "test-kiosk"
+    assert not (tmp_path / "data" / "photos").exists()
+
+
+def test_a_failing_frame_breaks_the_streak(engine, scene_frames):
+    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=2), clock=FakeClock())
+    assert loop.step(scene_frames["good_b"]).kind == "hold"
+    assert loop.step(scene_frames["tilted"]).message_key == "head_level"
+    assert loop.step(scene_frames["good_b"]).streak == 1  # counting starts again
+    assert loop.step(scene_frames["good_c"]).kind == "result"
+
+
+def test_a_long_gap_between_frames_breaks_the_streak(engine, scene_frames):
+    clock = FakeClock()
+    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=2, max_frame_gap_s=2.0), clock=clock)
+    assert loop.step(scene_frames["good_b"]).streak == 1
+    clock.t += 10
+    assert loop.step(scene_frames["good_b"]).streak == 1
+
+
+def test_result_stays_up_then_resets_after_the_timeout(engine, scene_frames):
+    clock = FakeClock()
+    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=1, result_timeout_s=30), clock=clock)
+    first = loop.step(scene_frames["good_b"])
+    assert first.kind == "result"
+    clock.t += 10
+    shown = loop.step(scene_frames["no_face"])  # frames during the result are not measured
+    assert shown.kind == "showing_result" and shown.result is first.result and shown.report is None
+    clock.t += 25
+    assert loop.step(scene_frames["no_face"]).kind == "reset"
+    assert loop.phase == "guiding" and loop.last_result is None
+    assert loop.step(scene_frames["no_face"]).message_key == "no_face"
+
+
+def test_operator_retake_and_cancel(engine, scene_frames, replay_dir, tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=1), clock=FakeClock())
+    app = KioskApp(ImageFolderSource(replay_dir), loop, [], store=store)  # frames fed by hand below
+    ev = loop.step(scene_frames["good_b"])
+    app._handle(ev)
+    app.operator("consent")
+    row = store.get(ev.record["id"])
+    assert row["consent"] and (tmp_path / "data" / row["photo_file"]).is_file()
+    retake = app.operator("retake")
+    assert retake.kind == "retake" and loop.phase == "guiding"
+    assert store.get(ev.record["id"])["status"] == "retaken"
+    ev2 = loop.step(scene_frames["good_c"])
+    app._handle(ev2)
+    cancel = app.operator("cancel")
+    assert cancel.kind == "cancelled" and cancel.text == message("cancelled")
+    assert store.get(ev2.record["id"])["status"] == "cancelled"
+    assert store.get(ev2.record["id"])["photo_file"] is None  # no consent, no photo
+
+
+def test_instructions_in_simplified_chinese(engine, scene_frames):
+    loop = GuidanceLoop(engine, GuidanceConfig(language="zh-Hans"), clock=FakeClock())
+    ev = loop.step(scene_frames["too_far"])
+    assert ev.message_key == "move_closer" and ev.text == "请再靠近一点"
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(ValueError, match="no messages for language"):
+        GuidanceConfig(language="xx")
+
+
+def test_headless_log_and_overlay_frames(engine, replay_dir, tmp_path):
+    import io
+    import json
+
+    stream = io.StringIO()
+    loop = GuidanceLoop(engine, GuidanceConfig(), clock=FakeClock())
+    app = KioskApp(ImageFolderSource(replay_dir), loop,
+                   [JsonLinesOutput(stream), FolderOutput(tmp_path / "shown")], Renderer("en", demo=True))
+    app.run()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [d["message_key"] for d in lines[:len(FAILING_SCENES)]] == [s.expect for s in FAILING_SCENES]
+    assert lines[-1]["event"] == "result" and lines[-1]["result"]["not_for_clinical_use"] is True
+    shown = sorted((tmp_path / "shown").iterdir())
+    assert len(shown) == len(FAILING_SCENES) + len(GOOD_SCENES)
+    from PIL import Image
+
+    last = np.asarray(Image.open(shown[-1]))
+    first_frame = np.asarray(Image.open(sorted(replay_dir.iterdir())[-1]).convert("RGB"))
+    assert last.shape == first_frame.shape and np.abs(last.astype(int) - first_frame).mean() > 20  # a panel drawn
