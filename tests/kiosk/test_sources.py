@@ -1,0 +1,113 @@
+"""Frame sources: URIs, image-folder replay, video files, and a camera that disappears and returns."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from kiosk.sources import (Backoff, CameraSource, ImageFolderSource, VideoFileSource, gstreamer_available,
+                           open_source)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def write_video(path, n=5, size=(64, 48)):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    assert w.isOpened(), "this OpenCV cannot write MJPG/AVI"
+    for i in range(n):
+        w.write(np.full((size[1], size[0], 3), 40 * i % 256, np.uint8))
+    w.release()
+    return path
+
+
+def test_folder_replays_in_name_order_and_skips_unreadable_files(tmp_path):
+    for name, value in [("b.png", 20), ("a.png", 10), ("c.jpg", 30)]:
+        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(tmp_path / name)
+    (tmp_path / "bb_broken.png").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("ignored")
+    src = open_source(str(tmp_path))
+    assert isinstance(src, ImageFolderSource)
+    frames = []
+    while src.is_streaming:
+        f = src.capture()
+        if f is not None:
+            frames.append(int(f[0, 0, 0]))
+    assert frames[:2] == [10, 20] and abs(frames[2] - 30) <= 2
+    assert [p.name for p, _ in src.skipped] == ["bb_broken.png"]
+    assert src.capture() is None
+
+
+def test_video_file_source_ends_at_the_last_frame(tmp_path):
+    src = open_source(str(write_video(tmp_path / "clip.avi")))
+    assert isinstance(src, VideoFileSource)
+    frames = [src.capture() for _ in range(7)]
+    got = [f for f in frames if f is not None]
+    assert len(got) == 5 and got[0].shape == (48, 64, 3) and not src.is_streaming
+
+
+def test_camera_that_disappears_is_reopened_with_backoff(tmp_path):
+    """A real cv2.VideoCapture on a file standing in for a camera device: when it stops giving
+    frames the source releases it and retries with growing delays until it is back."""
+    clip = write_video(tmp_path / "cam.avi", n=3)
+    clock = FakeClock()
+    cam = CameraSource(str(clip), cv2.CAP_ANY, backoff=Backoff(initial_s=1.0, max_s=4.0), max_failures=2, clock=clock)
+    assert sum(cam.capture() is not None for _ in range(3)) == 3 and cam.connected
+    # the "camera" stops: two failed reads release it
+    assert cam.capture() is None and cam.capture() is None and not cam.connected
+    hidden = clip.rename(tmp_path / "unplugged.avi")
+    attempts = []
+    for _ in range(20):  # unplugged: retries at growing intervals, never blocking
+        clock.t += 0.5
+        before = cam._attempt
+        assert cam.capture() is None
+        if cam._attempt != before:
+            attempts.append(clock.t)
+    gaps = np.diff(attempts)
+    assert len(attempts) >= 3 and gaps[-1] > gaps[0], attempts
+    hidden.rename(clip)  # plugged back in
+    for _ in range(20):
+        clock.t += 0.5
+        frame = cam.capture()
+        if frame is not None:
+            break
+    assert frame is not None and cam.reconnects == 1 and cam.is_streaming
+    cam.close()
+    assert cam.capture() is None and not cam.is_streaming
+
+
+def test_backoff_grows_to_a_ceiling():
+    b = Backoff(initial_s=0.5, max_s=3.0)
+    assert [b.delay(i) for i in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("uri", ["nope://x", "missing_file.txt"])
+def test_unknown_sources_say_what_is_accepted(uri):
+    with pytest.raises(ValueError, match="camera index"):
+        open_source(uri)
+
+
+def test_missing_folder_or_video_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        open_source(str(tmp_path / "gone.mp4"))
+    with pytest.raises(FileNotFoundError):
+        open_source(f"folder://{tmp_path / 'gone'}")
+
+
+@pytest.mark.skipif(gstreamer_available(), reason="this OpenCV has GStreamer")
+@pytest.mark.parametrize("uri", ["csi://0", "gst:videotestsrc ! appsink"])
+def test_gstreamer_uris_need_a_gstreamer_build(uri):
+    with pytest.raises(ValueError, match="GStreamer"):
+        open_source(uri)
+
+
+def test_camera_index_uri_makes_a_camera_source_without_opening_it_yet():
+    src = open_source("7")
+    assert isinstance(src, CameraSource) and src.spec == 7 and not src.connected
+    src.close()

@@ -1,0 +1,165 @@
+"""The results store: one row per screening, photos only with consent, CSV export, purge, and no
+committed row lost when the writing process is killed."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edge.result import ScreeningResult
+from kiosk.store import COLUMNS, NotFound, ResultsStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_result(p: float = 0.7) -> ScreeningResult:
+    return ScreeningResult(probability=p, threshold=0.5, class_names=("control", "syndromic"),
+                           class_probabilities=(1 - p, p), positive_classes=("syndromic",), model_id="m-test",
+                           model_version="3", backend="keras:keras", intended_use="research only",
+                           not_for_clinical_use=True)
+
+
+QUALITY = {"sharpness": {"raw": 120.0, "passed": True, "score": 90}}
+
+
+def test_wal_mode_and_one_row_per_screening(tmp_path):
+    store = ResultsStore(tmp_path)
+    a = store.add(make_result(0.7), QUALITY, kiosk_id="k1", source="kiosk", operator_id="op7")
+    b = store.add(make_result(0.2), QUALITY, kiosk_id="k1", source="api")
+    assert store.count() == 2
+    ra = store.get(a.id)
+    assert ra["flag"] is True and ra["label"] == "refer for genetic evaluation" and ra["operator_id"] == "op7"
+    assert ra["probability"] == pytest.approx(0.7) and ra["threshold"] == 0.5 and ra["model_id"] == "m-test"
+    assert ra["model_version"] == "3" and ra["quality"] == QUALITY and ra["not_for_clinical_use"] is True
+    assert store.get(b.id)["label"] == "no referral flag"
+    assert [r["id"] for r in store.list()] == [b.id, a.id]  # newest first
+    con = sqlite3.connect(tmp_path / "results.sqlite3")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(NotFound):
+        store.get("nope")
+
+
+def test_no_photo_is_written_without_consent(tmp_path):
+    store = ResultsStore(tmp_path)
+    photo = np.full((40, 30, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match="consent"):
+        store.add(make_result(), QUALITY, kiosk_id="k", source="api", photo=photo)
+    store.add(make_result(), QUALITY, kiosk_id="k", source="api")
+    files = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+    assert files <= {"results.sqlite3", "results.sqlite3-wal", "results.sqlite3-shm"}
+    assert store.count() == 1  # the refused call stored nothing
+
+
+def test_consented_photo_is_kept_under_the_data_dir_without_metadata(tmp_path):
+    store = ResultsStore(tmp_path)
+    photo = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    rec = store.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True, photo=photo)
+    row = store.get(rec.id)
+    path = tmp_path / row["photo_file"]
+    assert row["consent"] is True and path.is_file() and path.parent == tmp_path / "photos"
+    img = Image.open(path)
+    assert img.size == (30, 40) and not img.getexif()
+    # consent after the result (the kiosk's C key)
+    later = store.add(make_result(), QUALITY, kiosk_id="k", source="kiosk")
+    store.record_consent(later.id, photo)
+    assert (tmp_path / store.get(later.id)["photo_file"]).is_file()
+
+
+def test_orphan_photos_from_a_crash_are_removed_on_open(tmp_path):
+    store = ResultsStore(tmp_path)
+    kept = store.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True,
+                     photo=np.zeros((8, 8, 3), np.uint8))
+    store.close()
+    orphan = tmp_path / "photos" / "deadbeef.jpg"
+    orphan.write_bytes(b"half a photo whose row never committed")
+    reopened = ResultsStore(tmp_path)
+    assert reopened.swept == 1 and not orphan.exists()
+    assert (tmp_path / reopened.get(kept.id)["photo_file"]).is_file()
+
+
+def test_csv_export(tmp_path):
+    store = ResultsStore(tmp_path)
+    ids = [store.add(make_result(p), QUALITY, kiosk_id="k", source="api").id for p in (0.1, 0.9)]
+    buf = io.StringIO()
+    assert store.export_csv(buf) == 2
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert tuple(rows[0]) == COLUMNS and [r["id"] for r in rows] == ids
+    assert rows[1]["flag"] == "1" and rows[1]["label"] == "refer for genetic evaluation"
+
+
+def test_purge_by_id_and_by_age_removes_rows_and_photos(tmp_path):
+    store = ResultsStore(tmp_path)
+    photo = np.zeros((8, 8, 3), np.uint8)
+    a = store.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True, photo=photo)
+    b = store.add(make_result(), QUALITY, kiosk_id="k", source="api")
+    c = store.add(make_result(), QUALITY, kiosk_id="k", source="api")
+    photo_a = tmp_path / store.get(a.id)["photo_file"]
+    assert store.purge(ids=[a.id]) == 1 and not photo_a.exists() and store.ids() == {b.id, c.id}
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=100)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(tmp_path / "results.sqlite3") as con:
+        con.execute("UPDATE screenings SET created_at = ? WHERE id = ?", (old, b.id))
+    assert store.purge(older_than=dt.timedelta(days=90)) == 1 and store.ids() == {c.id}
+    with pytest.raises(ValueError):
+        store.purge()
+
+
+WRITER = textwrap.dedent("""
+    import sys, numpy as np
+    sys.path.insert(0, {repo!r})
+    from edge.result import ScreeningResult
+    from kiosk.store import ResultsStore
+    QUALITY = {{"sharpness": {{"raw": 120.0, "passed": True, "score": 90}}}}
+    def make_result(p):
+        return ScreeningResult(probability=p, threshold=0.5, class_names=("control", "syndromic"),
+                               class_probabilities=(1 - p, p), positive_classes=("syndromic",), model_id="m-test",
+                               model_version="3", backend="keras:keras", intended_use="research only",
+                               not_for_clinical_use=True)
+    store = ResultsStore(sys.argv[1])
+    photo = np.full((64, 64, 3), 100, np.uint8)
+    i = 0
+    while True:
+        consent = i % 3 == 0
+        rec = store.add(make_result((i % 100) / 100), QUALITY, kiosk_id="crash", source="kiosk",
+                        consent=consent, photo=photo if consent else None)
+        print(rec.id, flush=True)  # printed only after the commit returned
+        i += 1
+""")
+
+
+def test_a_writer_killed_mid_way_loses_no_committed_row(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", WRITER.format(repo=str(REPO)), str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    committed = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(committed) < 40 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            committed.append(line.strip())
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # no cleanup, no atexit: as a power cut to the process
+        proc.wait()
+    assert len(committed) == 40, proc.stderr.read()[-2000:]
+    store = ResultsStore(tmp_path)  # recovery: the WAL is replayed, orphan photos swept
+    assert set(committed) <= store.ids()
+    con = sqlite3.connect(tmp_path / "results.sqlite3")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for sid in committed:
+        row = store.get(sid)
+        if row["consent"]:
+            assert (tmp_path / row["photo_file"]).is_file()
+    photos = {p.name for p in (tmp_path / "photos").iterdir()}
+    assert photos == {Path(r["photo_file"]).name for r in store.list(limit=10_000) if r["photo_file"]}
