@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import hmac
+from typing import Optional
 
 from fastapi import Depends, File, Request, UploadFile
 
 from ..engine import KioskEngine
+from ..messages import language
 from ..store import ResultsStore
 from .errors import ApiError
 from .sessions import SessionManager
@@ -34,6 +36,13 @@ def get_sessions(request: Request) -> SessionManager:
     if sessions is None:
         raise ApiError(503, "model_not_loaded", "the model is still loading or failed to load; see the server log")
     return sessions
+
+
+def resolve_language(lang: Optional[str], settings: Settings) -> str:
+    try:
+        return language(lang or settings.language)
+    except ValueError as exc:
+        raise ApiError(422, "unknown_language", str(exc)) from None
 
 
 def require_token(request: Request, settings: Settings = Depends(get_settings)) -> None:

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 
 from edge.photo import load_photo
 
-from ...messages import language
-from ..deps import get_engine, get_settings, get_store, photo_bytes, require_token
+from ..deps import resolve_language, get_engine, get_settings, get_store, photo_bytes, require_token
 from ..errors import ApiError
 from ..present import png_base64, quality_out, result_text
 from ..schemas import ErrorBody, QualityOut, ScreenResponse
@@ -31,7 +30,7 @@ def screen(request: Request, data: bytes = Depends(photo_bytes),
            include_cam: bool = Form(True, description="return the attention map over the aligned face"),
            lang: Optional[str] = Query(None, description="en or zh-Hans"),
            engine=Depends(get_engine), store=Depends(get_store), settings: Settings = Depends(get_settings)) -> dict:
-    lang = language(lang or settings.language)
+    lang = resolve_language(lang, settings)
     rgb = load_photo(data, request.app.state.limits)
     analysis = engine.analyse(rgb)
     if settings.require_quality and not analysis.passed:
@@ -52,4 +51,4 @@ def quality(request: Request, data: bytes = Depends(photo_bytes),
             lang: Optional[str] = Query(None, description="en or zh-Hans"),
             engine=Depends(get_engine), settings: Settings = Depends(get_settings)) -> dict:
     rgb = load_photo(data, request.app.state.limits)
-    return quality_out(engine.analyse(rgb).report, language(lang or settings.language))
+    return quality_out(engine.analyse(rgb).report, resolve_language(lang, settings))

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 
 from edge.photo import load_photo
 
-from ...messages import language
-from ..deps import get_engine, get_sessions, get_settings, get_store, photo_bytes, require_token
+from ..deps import resolve_language, get_engine, get_sessions, get_settings, get_store, photo_bytes, require_token
 from ..errors import ApiError
 from ..present import event_out
 from ..schemas import ConsentOut, FrameEvent, SessionCreate, SessionOut
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencie
 def create(body: Optional[SessionCreate] = Body(None), sessions=Depends(get_sessions),
            settings: Settings = Depends(get_settings)) -> dict:
     body = body or SessionCreate()
-    s = sessions.create(body.operator_id, language(body.language or settings.language))
+    s = sessions.create(body.operator_id, resolve_language(body.language, settings))
     return {"session_id": s.id, "needed": s.loop.config.consecutive_frames, "language": s.loop.config.language}
 
 

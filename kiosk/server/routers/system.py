@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from edge.bundle import software_version
 
-from ...messages import MESSAGES, language
-from ..deps import get_engine, get_settings, require_token
+from ...messages import MESSAGES
+from ..deps import resolve_language, get_engine, get_settings, require_token
 from ..schemas import Health, ModelInfo
 from ..settings import Settings
 
@@ -32,5 +32,5 @@ def model(engine=Depends(get_engine)) -> dict:
 @router.get("/messages", summary="Every sentence the capture page shows, in one language")
 def messages(lang: Optional[str] = Query(None, description="en or zh-Hans"),
              settings: Settings = Depends(get_settings)) -> dict:
-    code = language(lang or settings.language)
+    code = resolve_language(lang, settings)
     return {"language": code, "languages": list(MESSAGES), "messages": MESSAGES[code]}
