@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
 
 from .main import create_app
 from .settings import Settings, is_loopback
@@ -26,3 +29,36 @@ def serve(settings: Settings, log_level: str = "info") -> None:
                 scheme, settings.host, settings.port)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
                 workers=1, **ssl)
+
+
+class BackgroundServer:
+    """uvicorn serving ``app`` on 127.0.0.1 (a free port) in a thread: for tests and tools.
+
+    ``with BackgroundServer(app) as srv: httpx.get(srv.url + "/v1/health")``"""
+
+    def __init__(self, app, **ssl) -> None:
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.scheme = "https" if ssl else "http"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **ssl))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "BackgroundServer":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

@@ -56,42 +56,9 @@ def scene_frames() -> dict[str, np.ndarray]:
     return {s.name: compose(s, photo=photos.get(s.source)) for s in FAILING_SCENES + GOOD_SCENES}
 
 
-class LiveServer:
-    """uvicorn serving an app on 127.0.0.1 in a thread (loopback only)."""
-
-    def __init__(self, app, **ssl) -> None:
-        import socket
-        import threading
-
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.scheme = "https" if ssl else "http"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **ssl))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "LiveServer":
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 @pytest.fixture
 def live_server():
-    return LiveServer
+    """uvicorn on 127.0.0.1 in a thread: ``with live_server(app) as srv: ... srv.url``."""
+    from kiosk.server.run import BackgroundServer
+
+    return BackgroundServer

@@ -70,7 +70,11 @@ function showResult(result, camPng, recordId) {
   $("result-note").textContent = t("result_note");
   if (camPng) { $("cam").src = "data:image/png;base64," + camPng; show("cam", true); } else show("cam", false);
   show("consent", S.live);   // with an upload, consent is given before sending
+  $("consent").disabled = false;
+  $("consent").textContent = t("consent_button");
+  show("live", false);       // the camera keeps running; the result takes the screen
   show("result", true);
+  window.scrollTo(0, 0);
   setState("result");
 }
 
@@ -153,6 +157,7 @@ async function retake() {
   showError("");
   if (S.live) {
     await api(`/v1/sessions/${S.session}/retake`, { method: "POST" }).catch((e) => showError(e.message));
+    show("live", true);
     setState("guidance");
   } else {
     showUpload("take_photo");

@@ -1,0 +1,148 @@
+"""A real headless Chromium driven through chromedriver's W3C WebDriver HTTP API (with httpx; no
+Selenium needed), with a fake camera fed from a Y4M video: how the capture page is exercised.
+
+Debian: ``apt-get install -y chromium chromium-driver``.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import cv2
+import httpx
+import numpy as np
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
+DRIVERS = ("chromedriver",)
+
+
+def find_browser() -> Optional[tuple[str, str]]:
+    """``(browser, chromedriver)`` paths, or None when either is missing."""
+    browser = os.environ.get("CHROMIUM") or next((p for p in map(shutil.which, BROWSERS) if p), None)
+    driver = os.environ.get("CHROMEDRIVER") or next((p for p in map(shutil.which, DRIVERS) if p), None)
+    return (browser, driver) if browser and driver else None
+
+
+def write_y4m(path: str | Path, frames: Sequence[np.ndarray], fps: int = 2) -> Path:
+    """Write RGB frames as a YUV4MPEG2 (4:2:0) file, which Chromium's fake camera plays in a loop."""
+    path = Path(path)
+    h, w = frames[0].shape[:2]
+    if w % 2 or h % 2:
+        raise ValueError(f"Y4M 4:2:0 needs even frame sizes, got {w}x{h}")
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            f.write(b"FRAME\n")
+            f.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Chrome:
+    """``with Chrome(fake_video=...) as c: c.get(url); c.wait_for("..."); c.screenshot(path)``"""
+
+    def __init__(self, fake_video: Optional[str | Path] = None, window: tuple[int, int] = (420, 860),
+                 browser: Optional[str] = None, driver: Optional[str] = None) -> None:
+        found = find_browser()
+        if (browser is None or driver is None) and found is None:
+            raise FileNotFoundError("needs chromium and chromedriver (Debian: apt-get install -y chromium chromium-driver)")
+        self.browser = browser or found[0]
+        self.driver = driver or found[1]
+        self.fake_video = fake_video
+        self.window = window
+        self._proc: Optional[subprocess.Popen] = None
+        self._profile = tempfile.TemporaryDirectory(prefix="facescreen-chrome-")
+        self.session: Optional[str] = None
+
+    def __enter__(self) -> "Chrome":
+        port = _free_port()
+        self._proc = subprocess.Popen([self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self.http.get("/status").json()["value"]["ready"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError("chromedriver did not start")
+            time.sleep(0.1)
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                f"--user-data-dir={self._profile.name}", f"--window-size={self.window[0]},{self.window[1]}"]
+        if self.fake_video is not None:
+            args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                     f"--use-file-for-fake-video-capture={self.fake_video}"]
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                 "goog:chromeOptions": {"binary": self.browser, "args": args}}}}
+        self.session = self._call("POST", "/session", caps)["sessionId"]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self.session:
+                self.http.delete(f"/session/{self.session}")
+        except httpx.HTTPError:
+            pass
+        finally:
+            if self._proc is not None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+            self.http.close()
+            self._profile.cleanup()
+
+    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+        r = self.http.request(method, path, json=body)
+        value = r.json().get("value")
+        if r.status_code >= 400:
+            raise RuntimeError(f"WebDriver {method} {path}: {value}")
+        return value
+
+    def _s(self, path: str) -> str:
+        return f"/session/{self.session}{path}"
+
+    def get(self, url: str) -> None:
+        self._call("POST", self._s("/url"), {"url": url})
+
+    def script(self, js: str, *args: Any) -> Any:
+        return self._call("POST", self._s("/execute/sync"), {"script": js, "args": list(args)})
+
+    def wait_for(self, js_condition: str, timeout: float = 60.0, poll: float = 0.2) -> Any:
+        """Poll ``return (<js_condition>)`` until it is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.script(f"return ({js_condition});")
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                state = self.script("return document.body.dataset.state + ' | ' + document.body.innerText.slice(0, 400);")
+                raise TimeoutError(f"timed out waiting for {js_condition!r}; page: {state}")
+            time.sleep(poll)
+
+    def screenshot(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(self._call("GET", self._s("/screenshot"))))
+        return path
+
+    def upload(self, css: str, file: str | Path) -> None:
+        el = self._call("POST", self._s("/element"), {"using": "css selector", "value": css})
+        eid = next(iter(el.values()))
+        self._call("POST", self._s(f"/element/{eid}/value"), {"text": str(Path(file).resolve())})

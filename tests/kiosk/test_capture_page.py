@@ -1,0 +1,32 @@
+"""The phone capture page in real headless Chromium: live guidance over a fake camera (a clip made
+from a sample photo), the result, and the photo-upload fallback. Skips when Chromium or
+chromedriver is absent (Debian: apt-get install -y chromium chromium-driver)."""
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from kiosk.tools.browser import find_browser
+
+pytestmark = pytest.mark.skipif(find_browser() is None, reason="chromium and chromedriver are not installed")
+
+
+def test_live_guidance_result_and_upload_fallback(kiosk_bundle, engine, tmp_path, grace_hopper, live_server):
+    from kiosk.server import Settings, create_app
+    from kiosk.tools.screenshot import capture_page_run
+
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    settings = Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="browser")
+    app = create_app(settings, engine=engine)
+    with live_server(app) as srv:
+        run = capture_page_run(srv.url, tmp_path, tmp_path / "live.png", tmp_path / "result.png",
+                               upload_photo=photo)
+        rows = app.state.store.list()
+    assert run.guidance_text == "Move a little closer"          # the clip starts too far away
+    assert run.result_label in ("Refer for genetic evaluation", "No referral flag")
+    assert run.upload_label in ("Refer for genetic evaluation", "No referral flag")
+    assert {r["source"] for r in rows} == {"session", "api"} and len(rows) == 2
+    for png in (run.guidance_png, run.result_png):
+        img = Image.open(png)
+        assert img.size[0] >= 400 and len(set(img.convert("L").getdata())) > 50  # a rendered page
