@@ -1,0 +1,96 @@
+"""facescreen-kiosk / python -m kiosk: help everywhere, run (headless replay), demo, export, purge, serve checks."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import COMMANDS, main
+from kiosk.scenes import DEMO_SCENES, FAILING_SCENES, GOOD_SCENES, write_sequence
+from kiosk.store import ResultsStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("argv", [["--help"], *[[c, "--help"] for c in COMMANDS]])
+def test_help_everywhere(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: facescreen-kiosk" in out and len(out) > 300
+
+
+def test_window_without_a_gui_build_says_so(capsys):
+    from kiosk.display import gui_support
+
+    ok, why = gui_support()
+    if ok:
+        pytest.skip("this OpenCV can open a window here")
+    assert main(["--camera", "0", "--fullscreen"]) == 2  # `run` is the default command
+    err = capsys.readouterr().err
+    assert "GUI: NONE" in err and "--headless" in err
+
+
+def test_serve_refuses_to_open_the_network_without_a_token(capsys, monkeypatch):
+    monkeypatch.delenv("FACESCREEN_TOKEN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--bundle", str(REPO)]) == 2
+    assert "bearer token is required" in capsys.readouterr().err
+
+
+def test_run_headless_replay_logs_json_lines(kiosk_bundle, tmp_path, capsys):
+    frames = tmp_path / "frames"
+    write_sequence(frames, FAILING_SCENES[2:4] + GOOD_SCENES)
+    rc = main(["run", "--source", str(frames), "--headless", "--bundle", str(kiosk_bundle), "--detector", "mtcnn",
+               "--landmarks", str(REPO / ".cache/assets/face_landmark.tflite"), "--data-dir", str(tmp_path / "data"),
+               "--kiosk-id", "cli-test", "--save-frames", str(tmp_path / "shown")])
+    assert rc == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [d["message_key"] for d in lines[:2]] == ["move_closer", "move_back"]
+    assert lines[-1]["event"] == "result" and lines[-1]["record"]["id"]
+    assert ResultsStore(tmp_path / "data").get(lines[-1]["record"]["id"])["kiosk_id"] == "cli-test"
+    assert len(list((tmp_path / "shown").iterdir())) == 2 + len(GOOD_SCENES)
+
+
+def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "demo-bundle").symlink_to(kiosk_bundle)
+    env = {**os.environ, "FACESCREEN_ASSETS": str(REPO / ".cache/assets"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "demo", "--cache", str(cache), "--detector", "mtcnn"],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert out.count("DEMO MODEL on SYNTHETIC data - not for clinical use") >= 2
+    for scene in DEMO_SCENES:
+        if scene.expect:
+            assert f"{scene.name}.png" in out
+    for text in ("Move a little closer", "Keep the head straight", "Too dark", "Good. Hold still",
+                 "captured the sharpest", "Screening result:", "not a diagnosis"):
+        assert text in out, text
+    assert (cache / "kiosk-demo" / "data" / "results.sqlite3").is_file()
+
+
+def test_export_and_purge(tmp_path, capsys):
+    from edge.result import ScreeningResult
+
+    store = ResultsStore(tmp_path)
+    r = ScreeningResult(probability=0.3, threshold=0.5, class_names=("control", "syndromic"),
+                        class_probabilities=(0.7, 0.3), positive_classes=("syndromic",), model_id="m",
+                        model_version="1", backend="keras:keras", intended_use="research", not_for_clinical_use=True)
+    ids = [store.add(r, {}, kiosk_id="k", source="kiosk").id for _ in range(3)]
+    store.close()
+    out = tmp_path / "export.csv"
+    assert main(["export", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
+    assert [row["id"] for row in csv.DictReader(io.StringIO(out.read_text()))] == ids
+    assert main(["purge", "--data-dir", str(tmp_path)]) == 2
+    assert main(["purge", "--data-dir", str(tmp_path), "--id", ids[0], "--id", ids[1]]) == 0
+    assert main(["purge", "--data-dir", str(tmp_path), "--older-than-days", "0"]) == 0
+    assert "purged 2" in capsys.readouterr().err
+    assert ResultsStore(tmp_path).count() == 0
