@@ -212,7 +212,7 @@ class ResultsStore:
         if since:
             q += " WHERE created_at >= ?"
             args.append(since)
-        q += " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        q += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         with self._lock:
             rows = self._conn.execute(q, [*args, int(limit), int(offset)]).fetchall()
         return [_row(r) for r in rows]
@@ -232,7 +232,7 @@ class ResultsStore:
             q += " WHERE created_at >= ?"
             args.append(since)
         with self._lock:
-            rows = self._conn.execute(q + " ORDER BY created_at, id", args).fetchall()
+            rows = self._conn.execute(q + " ORDER BY created_at, rowid", args).fetchall()
         w = csv.writer(out)
         w.writerow(COLUMNS)
         for r in rows:
