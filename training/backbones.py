@@ -17,6 +17,9 @@ from edge.registry import Registry
 # How each backbone's ImageNet weights expect their input, from 0..255 RGB (see training.model).
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 IMAGENET_STD_RGB = (58.393, 57.12, 57.375)
+# ResNet batch-norm statistics follow PyTorch's momentum 0.1 (Keras: 0.9), as torchvision's ResNets were
+# trained; Keras' default 0.99 leaves the moving statistics far behind in short fine-tuning runs.
+BN_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,14 @@ def _basic_block(x, filters: int, stride: int, name: str):
     shortcut = x
     y = layers.ZeroPadding2D(1, name=f"{name}_pad1")(x)
     y = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=f"{name}_conv1")(y)
-    y = layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn1")(y)
+    y = layers.BatchNormalization(epsilon=1e-5, momentum=BN_MOMENTUM, name=f"{name}_bn1")(y)
     y = layers.ReLU(name=f"{name}_relu1")(y)
     y = layers.ZeroPadding2D(1, name=f"{name}_pad2")(y)
     y = layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn2")(y)
+    y = layers.BatchNormalization(epsilon=1e-5, momentum=BN_MOMENTUM, name=f"{name}_bn2")(y)
     if stride != 1 or x.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_down_conv")(x)
-        shortcut = layers.BatchNormalization(epsilon=1e-5, name=f"{name}_down_bn")(shortcut)
+        shortcut = layers.BatchNormalization(epsilon=1e-5, momentum=BN_MOMENTUM, name=f"{name}_down_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_out")(y)
 
@@ -61,7 +64,7 @@ def _resnet(blocks: tuple[int, int, int, int], name: str) -> Callable[[int], ker
         inp = keras.Input((size, size, 3), name="image")
         x = layers.ZeroPadding2D(3, name="conv1_pad")(inp)
         x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1")(x)
-        x = layers.BatchNormalization(epsilon=1e-5, name="bn1")(x)
+        x = layers.BatchNormalization(epsilon=1e-5, momentum=BN_MOMENTUM, name="bn1")(x)
         x = layers.ReLU(name="relu1")(x)
         x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)

@@ -1,32 +1,242 @@
-"""facescreen-train: command line of the training module."""
+"""facescreen-train: train and evaluate the screener with the source papers' protocol.
+
+  facescreen-train cv --data DIR_OR_CSV --out RUN_DIR [--preset paper-vgg16] [options]
+  facescreen-train config [--preset ...] [options]     print the resolved configuration (YAML)
+  facescreen-train demo-bundle [--cache .cache]         the demo bundle (SYNTHETIC cohort)
+
+Configuration is built as: preset, then --config file(s), then --set KEY=VALUE, then the
+individual flags below; the result is saved as RUN_DIR/config.yaml.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from .config import CLASS_WEIGHTS, MIXED_PRECISION, MONITORS, XLA, ConfigError, build_config, set_dotted
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="facescreen-train", description=__doc__)
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def _words(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A command-line flag that sets one configuration key."""
+
+    flag: str
+    key: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    choices: tuple | None = None
+    const: Any = None            # a switch: sets this value when given
+    append: bool = False
+    metavar: str | None = None
+
+
+def _flags() -> list[Flag]:
+    from edge.detect import DETECTORS
+
+    from .backbones import BACKBONES
+    from .final import FINAL_STRATEGIES
+    from .model import INITIAL_WEIGHTS
+    from .optimisers import OPTIMISERS
+    from .runtime import DISTRIBUTIONS
+    from .thresholds import THRESHOLD_RULES
+
+    return [
+        Flag("--backbone", "model.backbone", "backbone network", choices=tuple(BACKBONES.names())),
+        Flag("--input-size", "model.input_size", "aligned face size in pixels (the papers: 224)", int, metavar="PX"),
+        Flag("--head-filters", "model.head_filters", "filters of the convolutional head layers, comma separated "
+             "(the papers' fully connected layers as 1x1 convolutions; e.g. 512,512)", _ints, metavar="N,N"),
+        Flag("--dropout", "model.dropout", "dropout after each head layer (the papers: 0.5)", float),
+        Flag("--init", "model.init", "initial backbone weights: imagenet (Keras' file from the local Keras cache or "
+             "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), none",
+             choices=INITIAL_WEIGHTS),
+        Flag("--weights", "model.weights", "weight file for --init (never downloaded); for resnet18/34 a "
+             ".weights.h5 of the same architecture", metavar="FILE"),
+        Flag("--optimizer", "optimiser.name", "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)",
+             choices=tuple(OPTIMISERS.names())),
+        Flag("--lr", "optimiser.learning_rate", "learning rate", float),
+        Flag("--momentum", "optimiser.momentum", "momentum (sgd, rmsprop)", float),
+        Flag("--weight-decay", "optimiser.weight_decay", "decoupled weight decay (0: off)", float),
+        Flag("--batch-size", "fit.batch_size", "global batch size (split across devices when distributed)", int),
+        Flag("--epochs", "fit.epochs", "maximum number of epochs per training", int),
+        Flag("--patience", "fit.patience", "early stopping: epochs without improvement on validation (0: off; "
+             "the best validation epoch is kept either way)", int),
+        Flag("--monitor", "fit.monitor", "what 'best on validation' means", choices=MONITORS),
+        Flag("--class-weight", "fit.class_weight", "weigh classes by inverse frequency (balanced) or not",
+             choices=CLASS_WEIGHTS),
+        Flag("--rotation", "augment.rotation_deg", "augmentation: random rotation range, +- degrees", float),
+        Flag("--zoom", "augment.scale", "augmentation: random crop/rescale zoom range LOW,HIGH (e.g. 0.9,1.1)",
+             _floats, metavar="LOW,HIGH"),
+        Flag("--shift", "augment.shift", "augmentation: random shift, fraction of the face size", float),
+        Flag("--no-flip", "augment.hflip", "augmentation: no random horizontal flip", const=False),
+        Flag("--no-augment", "augment.enabled", "no augmentation at all", const=False),
+        Flag("--randaugment", "augment.randaugment_n", "RandAugment-style policy: operations per image (0: off)", int,
+             metavar="N"),
+        Flag("--randaugment-magnitude", "augment.randaugment_magnitude", "RandAugment magnitude 0..10", int,
+             metavar="M"),
+        Flag("--folds", "cv.n_folds", "number of cross-validation parts (the papers: 5, i.e. 3:1:1)", int),
+        Flag("--group-by-subject", "cv.group_by_subject", "allow several photos per subject_id, keeping each "
+             "subject's photos in one part (the papers use one photo per child)", const=True),
+        Flag("--no-syndrome-strata", "cv.stratify_by_syndrome", "stratify folds by class only, not by syndrome",
+             const=False),
+        Flag("--shuffle-labels", "cv.shuffle_labels", "negative control: permute the labels across subjects "
+             "(the result should stay at chance)", const=True),
+        Flag("--seed", "seed", "random seed (splits, initialisation, augmentation, bootstrap)", int),
+        Flag("--threshold", "threshold.rule", "how the screening threshold is chosen on each validation split",
+             choices=tuple(THRESHOLD_RULES.names())),
+        Flag("--threshold-value", "threshold.value", "the threshold of --threshold fixed", float),
+        Flag("--bootstrap", "evaluation.bootstrap", "bootstrap resamples of the ROC band (>= 200; pROC: 2000)", int),
+        Flag("--explain-faces", "evaluation.explain_faces", "test faces per fold in the heat-map panels (0: none)", int),
+        Flag("--explain", "evaluation.explain", "heat maps to draw, comma separated: cam, gradcam", _words,
+             metavar="cam,gradcam"),
+        Flag("--negative-class", "data.negative_classes", "the unaffected class label (repeatable); default: the "
+             "one of control/healthy/normal/unaffected", append=True, metavar="LABEL"),
+        Flag("--detector", "data.detector", "face detector for alignment", choices=tuple(DETECTORS.names())),
+        Flag("--min-face-confidence", "data.min_face_confidence", "faces below this detector confidence are ignored",
+             float),
+        Flag("--reject-multiple-faces", "data.reject_multiple_faces", "leave out photos with several confident "
+             "faces (default: keep them, align the largest face, and list them in alignment_issues.csv)", const=True),
+        Flag("--cache", "data.cache_dir", "alignment cache directory (default ~/.cache/facescreen/aligned)",
+             metavar="DIR"),
+        Flag("--notice", "data.notice", "a notice printed wherever results appear (e.g. that the data are synthetic)",
+             metavar="TEXT"),
+        Flag("--mixed-precision", "runtime.mixed_precision", "mixed precision training", choices=MIXED_PRECISION),
+        Flag("--xla", "runtime.xla", "XLA compilation (auto: Keras' choice, on for GPUs; always on under JAX)",
+             choices=XLA),
+        Flag("--distribute", "runtime.distribute", "multi-device training: mirrored (TensorFlow, local GPUs), "
+             "multi-worker (TensorFlow, hosts from TF_CONFIG), data-parallel (KERAS_BACKEND=jax)",
+             choices=tuple(DISTRIBUTIONS.names())),
+        Flag("--workers", "runtime.workers", "data pipeline worker threads", int),
+        Flag("--final", "final.strategy", "the shipped model: refit (all parts but one, validated on the other), "
+             "all (every photo, the folds' median best epoch), none", choices=tuple(FINAL_STRATEGIES.names())),
+        Flag("--model-id", "final.model_id", "model id in the bundle's model card", metavar="ID"),
+        Flag("--intended-use", "final.intended_use", "intended-use statement in the model card", metavar="TEXT"),
+    ]
+
+
+def _add_config_flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
+    from .presets import PRESETS
+
+    g = p.add_argument_group("configuration (each flag overrides one key of the saved config.yaml)")
+    g.add_argument("--preset", choices=PRESETS.names(), default="paper-vgg16",
+                   help="starting configuration (default: paper-vgg16; see training/presets.py)")
+    g.add_argument("--config", action="append", default=[], metavar="FILE",
+                   help="YAML configuration file(s), applied over the preset (repeatable)")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_",
+                   help="set any configuration key, e.g. --set optimiser.momentum=0.9 (value read as YAML; repeatable)")
+    for f in flags:
+        kw: dict[str, Any] = {"dest": f.key.replace(".", "__"), "default": None,
+                              "help": f"{f.help} (config: {f.key})"}
+        if f.const is not None:
+            kw.update(action="store_const", const=f.const)
+        else:
+            kw.update(type=f.type or str, metavar=f.metavar or {int: "N", float: "X"}.get(f.type, "VALUE"))
+            if f.choices:
+                kw.update(choices=f.choices, metavar=None)
+            if f.append:
+                kw.update(action="append")
+        g.add_argument(f.flag, **kw)
+
+
+def _overrides(args: argparse.Namespace, flags: list[Flag]) -> dict:
+    d: dict = {}
+    for item in args.set_:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        d = set_dotted(d, key.strip(), yaml.safe_load(value))
+    for f in flags:
+        value = getattr(args, f.key.replace(".", "__"))
+        if value is not None:
+            d = set_dotted(d, f.key, value)
+    return d
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
+    flags = _flags()
+    parser = argparse.ArgumentParser(prog="facescreen-train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    cv = sub.add_parser("cv", help="cross-validate on your photos (the papers' protocol) and write a bundle",
+                        description="5-fold cross-validation (train:validation:test = 3:1:1 rotating), threshold "
+                                    "on validation only, metrics as mean +- SD, pooled ROC with a bootstrap band, "
+                                    "readers' comparison, CAM/Grad-CAM panels, and the final model as a bundle.")
+    cv.add_argument("--data", required=True, metavar="DIR_OR_CSV",
+                    help="a folder ROOT/<class>/*.jpg, or a CSV manifest with columns path, subject_id, label "
+                         "(optional: syndrome, age_months, sex, fold = 1..5)")
+    cv.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create (or to --resume)")
+    cv.add_argument("--readers", metavar="CSV", help="human readers' calls: reader_id, subject_id or path, call "
+                                                      "(1/0, yes/no, or a class name)")
+    cv.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR (same config and data)")
+    cv.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
+    _add_config_flags(cv, flags)
+    show = sub.add_parser("config", help="print the resolved configuration as YAML (preset + files + flags)")
+    _add_config_flags(show, flags)
     demo = sub.add_parser("demo-bundle", help="build (once, cached) the demo bundle from the SYNTHETIC cohort")
     demo.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
     demo.add_argument("--force", action="store_true", help="rebuild even if cached")
-    bench = sub.add_parser("bench-bundle", help="build (once, cached) the VGG-16 @ 224 benchmark bundle "
-                           "(random conv base + head fitted on the SYNTHETIC cohort; for latency only)")
-    bench.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
-    bench.add_argument("--force", action="store_true", help="rebuild even if cached")
+    return parser, flags
+
+
+def _cv(args: argparse.Namespace, cfg) -> int:
+    from .experiment import prepare_data, run_experiment
+
+    data, aligned, text = prepare_data(args.data, cfg, progress=not args.no_progress)
+    result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
+                            cohort_text=text, source=str(args.data))
+    print()
+    if data.notice:
+        print(data.notice)
+    print(result.table)
+    print(f"\npooled test AUC {result.band.auc:.3f} ({result.band.conf_level:.0%} CI "
+          f"{result.band.auc_ci[0]:.3f}-{result.band.auc_ci[1]:.3f}); report: {result.run_dir / 'report.md'}")
+    if result.bundle:
+        print(f"bundle: {result.bundle}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, flags = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "demo-bundle":
         from .demo import build_demo_bundle
 
         print(build_demo_bundle(args.cache, force=args.force))
-    elif args.command == "bench-bundle":
-        from .reference import build_bench_bundle
+        return 0
+    from edge.errors import FaceScreenError
 
-        print(build_bench_bundle(args.cache, force=args.force))
-    return 0
+    from .data.manifest import ManifestError
+    from .readers import ReaderError
+    from .rundir import RunDirError
+    from .runtime import RuntimeUnavailableError
+    from .weights import WeightsError
+
+    try:
+        cfg = build_config(args.preset, args.config, _overrides(args, flags))
+        if args.command == "config":
+            print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+            return 0
+        return _cv(args, cfg)
+    except (ConfigError, ManifestError, ReaderError, RunDirError, WeightsError, RuntimeUnavailableError,
+            FaceScreenError) as exc:
+        print(f"facescreen-train: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

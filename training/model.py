@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import keras
 from keras import layers
 
-from .backbones import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, backbone_spec
+from .backbones import BN_MOMENTUM, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, backbone_spec
 
 VGGFACE_MEAN_RGB = (129.1863, 104.7624, 93.5940)  # Oxford VGG-Face (rcmalli keras_vggface version 1)
 INITIAL_WEIGHTS = ("none", "imagenet", "vggface")
@@ -94,7 +94,7 @@ def build_screener(cfg: ModelConfig) -> keras.Model:
     f = base(x)
     for i, n in enumerate(cfg.head_filters, start=1):
         f = layers.Conv2D(n, cfg.head_kernel, padding="same", use_bias=False, name=f"head_conv{i}")(f)
-        f = layers.BatchNormalization(name=f"head_bn{i}")(f)
+        f = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"head_bn{i}")(f)
         f = layers.ReLU(name=f"head_relu{i}")(f)
         f = layers.Dropout(cfg.dropout, name=f"head_dropout{i}")(f)
     cam = layers.Conv2D(len(cfg.classes), 1, name="cam", dtype="float32")(f)

@@ -1,0 +1,96 @@
+"""The model that ships, after the cross-validation has measured the procedure.
+
+Strategies (a registry; ``final.strategy`` / ``--final``):
+
+- ``refit`` (default): all photos are non-test data now. Train on all parts but one, early-stop
+  and choose the threshold on the remaining part (the first), exactly as a fold does.
+- ``all``: train on every photo for the median best epoch of the folds (no validation split, so
+  no early stopping); the threshold is the median of the folds' validation thresholds.
+- ``none``: no final model (e.g. for a negative-control run).
+
+In every case the expected performance is the cross-validated one, which the model card carries.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from edge.postprocess import screening_probability
+from edge.registry import Registry
+
+from .callbacks import RunClock
+from .config import TrainConfig
+from .data.dataset import TrainingData
+from .fit import FitOutcome, fit_screener, new_screener, predict
+from .runtime import distribution_scope
+from .thresholds import ThresholdChoice, select_threshold
+
+log = logging.getLogger("training")
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    model: keras.Model
+    threshold: ThresholdChoice
+    fit: FitOutcome
+    strategy: str
+    n_train: int
+    n_validation: int
+    weights: dict
+    description: str
+
+
+def _refit(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
+           clock: RunClock | None) -> FinalModel:
+    val = np.flatnonzero(parts == 0)
+    train = np.flatnonzero(parts != 0)
+    seed = cfg.seed * 1000 + 999
+    with distribution_scope(cfg.runtime.distribute):
+        model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
+        fit = fit_screener(model, data.faces, data.labels, train, val, data.positive, cfg, run_dir / "final", seed,
+                           label="final model", clock=clock)
+    scores = screening_probability(predict(model, data.faces[val], cfg.fit.batch_size)["probs"], data.positive)
+    threshold = select_threshold(cfg.threshold, data.y_binary[val], scores)
+    return FinalModel(model, threshold, fit, "refit", len(train), len(val), weights.to_dict(),
+                      f"trained on parts 2..{cfg.cv.n_folds} ({len(train)} photos), early-stopped and thresholded "
+                      f"on part 1 ({len(val)} photos)")
+
+
+def _all(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
+         clock: RunClock | None) -> FinalModel:
+    epochs = max(1, int(np.median([r.fit.best_epoch for r in fold_results])))
+    value = float(np.median([r.threshold.value for r in fold_results]))
+    seed = cfg.seed * 1000 + 999
+    train = np.arange(len(data.labels))
+    with distribution_scope(cfg.runtime.distribute):
+        model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
+        fit = fit_screener(model, data.faces, data.labels, train, None, data.positive, cfg, run_dir / "final", seed,
+                           label="final model", clock=clock, epochs=epochs)
+    threshold = ThresholdChoice(value=value, rule=f"median of the {len(fold_results)} folds' {cfg.threshold.rule} thresholds",
+                                validation_sensitivity=float("nan"), validation_specificity=float("nan"), n_validation=0)
+    return FinalModel(model, threshold, fit, "all", len(train), 0, weights.to_dict(),
+                      f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)")
+
+
+FinalStrategy = Callable[..., FinalModel | None]
+FINAL_STRATEGIES: Registry[FinalModel | None] = Registry("final-model strategy")
+FINAL_STRATEGIES.register("refit", lambda: _refit)
+FINAL_STRATEGIES.register("all", lambda: _all)
+FINAL_STRATEGIES.register("none", lambda: (lambda *a, **k: None))
+
+
+def train_final(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
+                clock: RunClock | None = None) -> FinalModel | None:
+    strategy = FINAL_STRATEGIES.create(cfg.final.strategy)
+    if cfg.final.strategy != "none":
+        log.info("final model: strategy %s", cfg.final.strategy)
+    return strategy(data, cfg, parts, fold_results, run_dir, clock)
+
+
+def planned_final_epochs(cfg: TrainConfig) -> int:
+    return 0 if cfg.final.strategy == "none" else cfg.fit.epochs

@@ -1,0 +1,112 @@
+"""Train one screener: build it, load its initial weights, fit with augmentation, early stopping and
+a best checkpoint on validation, and resume from the last epoch after an interruption.
+
+Backend-agnostic Keras 3: the same code runs under TensorFlow and JAX.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .callbacks import ProgressLog, RunClock, ValidationMonitor
+from .config import TrainConfig
+from .data.sequence import FaceSequence, balanced_sample_weights
+from .model import ModelConfig, build_screener
+from .optimisers import create_optimiser
+from .runtime import jit_compile, precision, set_seeds
+from .weights import WeightsRecord, load_initial_weights
+
+BEST_WEIGHTS = "best.weights.h5"
+MONITOR_STATE = "monitor.json"
+BACKUP_DIR = "backup"
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    best_epoch: int
+    epochs_run: int
+    best_val_loss: float
+    best_val_auc: float
+    seconds: float
+    history: tuple[dict, ...]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["history"] = list(self.history)
+        return d
+
+
+def new_screener(cfg: TrainConfig, model_cfg: ModelConfig, seed: int) -> tuple[keras.Model, WeightsRecord]:
+    """A fresh screener with its initial weights (call inside the distribution scope)."""
+    set_seeds(seed)
+    with precision(cfg.runtime.mixed_precision):
+        model = build_screener(model_cfg)
+    record = load_initial_weights(model, model_cfg, cfg.model.weights)
+    return model, record
+
+
+def probs_model(model: keras.Model) -> keras.Model:
+    """The trainable view: the screener's ``probs`` output only (the ``cam`` output is for display)."""
+    return keras.Model(model.input, model.output["probs"], name=f"{model.name}_probs")
+
+
+def predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    """``{"probs": (N, K), "cam": (N, h, w, K)}`` as float32 numpy, for uint8 or float faces."""
+    out = model.predict(np.asarray(faces, dtype=np.float32), batch_size=batch_size, verbose=0)
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
+                 val_idx: np.ndarray | None, positive: list[int], cfg: TrainConfig, workdir: Path, seed: int,
+                 label: str = "", clock: RunClock | None = None, epochs: int | None = None) -> FitOutcome:
+    """Fit ``model`` in place; on return it holds the best weights on validation (or, without a
+    validation split, those of the last epoch). ``workdir`` keeps the checkpoints for resuming."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    epochs = epochs or cfg.fit.epochs
+    labels = np.asarray(labels, dtype=np.int64)
+    trainable = probs_model(model)
+    trainable.compile(optimizer=create_optimiser(cfg.optimiser), loss=keras.losses.SparseCategoricalCrossentropy(),
+                      jit_compile=jit_compile(cfg.runtime.xla))
+    weights = None
+    if cfg.fit.class_weight == "balanced":
+        weights = np.zeros(len(labels), np.float32)
+        weights[train_idx] = balanced_sample_weights(labels[train_idx], int(model.output["probs"].shape[-1]))
+    train = FaceSequence(faces, labels, train_idx, cfg.fit.batch_size, augment=cfg.augment if cfg.augment.enabled else None,
+                         seed=seed, sample_weights=weights, workers=cfg.runtime.workers,
+                         use_multiprocessing=False)
+    best_path = workdir / BEST_WEIGHTS
+    callbacks: list[keras.callbacks.Callback] = []
+    monitor = None
+    if val_idx is not None and len(val_idx):
+        x_val = faces[val_idx].astype(np.float32)
+        # the screener's own predict function, which scores validation and test afterwards (one trace)
+        monitor = ValidationMonitor(lambda: predict(model, x_val, cfg.fit.batch_size)["probs"],
+                                    labels[val_idx], positive, cfg.fit.monitor, cfg.fit.patience, best_path,
+                                    workdir / MONITOR_STATE)
+        callbacks.append(monitor)
+    callbacks += [keras.callbacks.BackupAndRestore(str(workdir / BACKUP_DIR), delete_checkpoint=True),
+                  ProgressLog(label, epochs, clock)]
+    t0 = time.perf_counter()
+    hist = trainable.fit(train, epochs=epochs, verbose=0, callbacks=callbacks)
+    seconds = time.perf_counter() - t0
+    if monitor is None:
+        trainable.save_weights(str(best_path))
+        losses = hist.history.get("loss", [])
+        history = tuple({"epoch": i + 1, "loss": float(v)} for i, v in enumerate(losses))
+        return FitOutcome(best_epoch=epochs, epochs_run=epochs, best_val_loss=float("nan"),
+                          best_val_auc=float("nan"), seconds=seconds, history=history)
+    trainable.load_weights(str(best_path))
+    s = monitor.state
+    return FitOutcome(best_epoch=int(s["best_epoch"]), epochs_run=len(s["history"]), best_val_loss=float(s["best_loss"]),
+                      best_val_auc=float(s["best_auc"]), seconds=seconds, history=tuple(s["history"]))
+
+
+def load_outcome(path: Path) -> FitOutcome:
+    d = json.loads(path.read_text())
+    d["history"] = tuple(d["history"])
+    return FitOutcome(**d)

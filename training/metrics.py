@@ -1,0 +1,123 @@
+"""Screening metrics, written out so that what they mean is plain (and pinned against
+scikit-learn in tests/training/test_metrics.py).
+
+Binary: the screening score (summed probability of the positive classes) against a threshold;
+a photo is flagged when ``score >= threshold``. A metric whose denominator is zero is 0.0, as
+scikit-learn's ``zero_division=0``. AUC is the Mann-Whitney probability that a positive scores
+above a negative (ties count one half); it is undefined (NaN) when one class is absent.
+Summaries across folds are mean and sample SD (ddof=1).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+BINARY_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else 0.0
+
+
+def _binary(y_true) -> np.ndarray:
+    y = np.asarray(y_true)
+    if y.ndim != 1 or not np.isin(y, (0, 1)).all():
+        raise ValueError(f"expected a 1-D array of 0/1 labels, got shape {y.shape} with values {np.unique(y)[:5]}")
+    return y.astype(np.int64)
+
+
+def roc_curve_points(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)`` from (0, 0) to (1, 1), one point per distinct score (descending);
+    the first threshold is +inf (nothing flagged). Tied scores make one diagonal step."""
+    y = _binary(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"a ROC curve needs both classes; got {n_pos} positive and {n_neg} negative")
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s) - 1]  # last photo of each distinct score
+    tp, fp = np.cumsum(y_sorted)[last], np.cumsum(1 - y_sorted)[last]
+    return (np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos], np.r_[np.inf, s_sorted[last]])
+
+
+def auc_score(y_true, scores) -> float:
+    """Area under the ROC curve: the trapezoids of :func:`roc_curve_points`, which equals the
+    Mann-Whitney U / (n_pos n_neg) with ties counted one half. NaN when a class is absent."""
+    y = _binary(y_true)
+    if y.sum() == 0 or y.sum() == len(y):
+        return float("nan")
+    fpr, tpr, _ = roc_curve_points(y, scores)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    n: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    accuracy: float
+    sensitivity: float
+    specificity: float
+    precision: float
+    f1: float
+    auc: float
+    threshold: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def confusion(y_true, flags) -> tuple[int, int, int, int]:
+    y, f = _binary(y_true), _binary(flags)
+    return (int(((y == 1) & (f == 1)).sum()), int(((y == 0) & (f == 1)).sum()),
+            int(((y == 0) & (f == 0)).sum()), int(((y == 1) & (f == 0)).sum()))
+
+
+def metrics_from_calls(y_true, flags, auc: float = float("nan"), threshold: float = float("nan")) -> BinaryMetrics:
+    """Metrics of yes/no calls (a model at its threshold, or a human reader)."""
+    tp, fp, tn, fn = confusion(y_true, flags)
+    sens, prec = _ratio(tp, tp + fn), _ratio(tp, tp + fp)
+    return BinaryMetrics(n=tp + fp + tn + fn, tp=tp, fp=fp, tn=tn, fn=fn,
+                         accuracy=_ratio(tp + tn, tp + fp + tn + fn), sensitivity=sens,
+                         specificity=_ratio(tn, tn + fp), precision=prec, f1=_ratio(2 * prec * sens, prec + sens),
+                         auc=float(auc), threshold=float(threshold))
+
+
+def binary_metrics(y_true, scores, threshold: float) -> BinaryMetrics:
+    s = np.asarray(scores, dtype=np.float64)
+    return metrics_from_calls(y_true, (s >= threshold).astype(np.int64), auc_score(y_true, s), threshold)
+
+
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample SD (ddof=1) of the finite values; SD is NaN for fewer than two."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")
+
+
+def summarise_folds(per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS) -> dict[str, dict[str, float]]:
+    return {m: dict(zip(("mean", "sd"), mean_sd([getattr(f, m) for f in per_fold]))) for m in names}
+
+
+def multiclass_metrics(y_true, probs, classes: tuple[str, ...], top_k: tuple[int, ...] = (1, 2)) -> dict:
+    """Per-class one-vs-rest precision/recall/F1/AUC (argmax prediction) and top-k accuracy."""
+    y = np.asarray(y_true, dtype=np.int64)
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape != (len(y), len(classes)):
+        raise ValueError(f"expected probabilities of shape ({len(y)}, {len(classes)}), got {p.shape}")
+    pred = p.argmax(1)
+    per_class = {}
+    for k, name in enumerate(classes):
+        m = metrics_from_calls((y == k).astype(int), (pred == k).astype(int), auc_score((y == k).astype(int), p[:, k])
+                               if 0 < (y == k).sum() < len(y) else float("nan"))
+        per_class[name] = {"n": int((y == k).sum()), "precision": m.precision, "recall": m.sensitivity,
+                           "f1": m.f1, "auc": m.auc}
+    ranked = np.argsort(-p, axis=1, kind="stable")
+    topk = {f"top{k}_accuracy": float(np.mean([y[i] in ranked[i, :k] for i in range(len(y))]))
+            for k in top_k if k < len(classes)}
+    return {"per_class": per_class, **topk}

@@ -1,0 +1,89 @@
+"""The pooled ROC curve and its bootstrap 95% confidence band, computed as pROC's ``ci.se`` does:
+stratified bootstrap replicates (the same number of positives and negatives as the data; 2000 by
+default, never fewer than 200), the ROC of each replicate read at fixed specificities, and the
+2.5/50/97.5 percentiles of the sensitivities there. The AUC interval is the percentile interval
+of the same replicates.
+
+Reading a ROC at a specificity: between two ROC points the curve is the straight segment joining
+them; where several points share one false-positive rate (a vertical step), the highest
+sensitivity there is taken.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .metrics import auc_score, roc_curve_points
+
+MIN_BOOTSTRAP = 200
+
+
+def sensitivity_at(fpr: np.ndarray, tpr: np.ndarray, specificity) -> np.ndarray:
+    """Sensitivity of the ROC polyline ``(fpr, tpr)`` (sorted, from (0,0) to (1,1)) at the given specificities."""
+    x = 1.0 - np.atleast_1d(np.asarray(specificity, dtype=np.float64))
+    ux, first = np.unique(fpr, return_index=True)
+    last = np.r_[first[1:] - 1, len(fpr) - 1]
+    top, bottom = tpr[last], tpr[first]
+    j = np.clip(np.searchsorted(ux, x, side="right") - 1, 0, len(ux) - 1)  # last unique fpr <= x
+    exact = np.isclose(ux[j], x, rtol=0.0, atol=1e-12)
+    nxt = np.minimum(j + 1, len(ux) - 1)
+    span = np.where(nxt > j, ux[nxt] - ux[j], 1.0)
+    frac = np.clip((x - ux[j]) / span, 0.0, 1.0)
+    between = top[j] + frac * (bottom[nxt] - top[j])
+    return np.where(exact | (nxt == j), top[j], between)
+
+
+@dataclass(frozen=True)
+class RocBand:
+    fpr: np.ndarray = field(repr=False)            # the pooled ROC itself
+    tpr: np.ndarray = field(repr=False)
+    specificities: np.ndarray = field(repr=False)  # the grid the band is read at (descending 1 -> 0)
+    lower: np.ndarray = field(repr=False)
+    median: np.ndarray = field(repr=False)
+    upper: np.ndarray = field(repr=False)
+    auc: float
+    auc_ci: tuple[float, float]
+    n_boot: int
+    conf_level: float
+    n_positive: int
+    n_negative: int
+    _replicates: tuple = field(default=(), repr=False)  # (fpr, tpr) of each replicate, for band_at
+
+    def band_at(self, specificity: float) -> tuple[float, float]:
+        """The band's (lower, upper) sensitivity at any specificity, from the replicates themselves."""
+        se = np.array([sensitivity_at(f, t, specificity)[0] for f, t in self._replicates])
+        a = (1.0 - self.conf_level) / 2.0
+        return float(np.quantile(se, a)), float(np.quantile(se, 1.0 - a))
+
+    def to_dict(self) -> dict:
+        return {"auc": self.auc, "auc_ci": list(self.auc_ci), "n_boot": self.n_boot, "conf_level": self.conf_level,
+                "n_positive": self.n_positive, "n_negative": self.n_negative,
+                "band": {"specificity": self.specificities.round(4).tolist(), "lower": self.lower.round(4).tolist(),
+                         "median": self.median.round(4).tolist(), "upper": self.upper.round(4).tolist()}}
+
+
+def bootstrap_roc_band(y_true, scores, n_boot: int = 2000, conf_level: float = 0.95, seed: int = 0,
+                       specificities: np.ndarray | None = None) -> RocBand:
+    y = np.asarray(y_true, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if n_boot < MIN_BOOTSTRAP:
+        raise ValueError(f"use at least {MIN_BOOTSTRAP} bootstrap resamples (pROC's default is 2000), got {n_boot}")
+    if not 0.5 < conf_level < 1.0:
+        raise ValueError(f"conf_level must be in (0.5, 1), got {conf_level}")
+    grid = np.linspace(1.0, 0.0, 101) if specificities is None else np.asarray(specificities, dtype=np.float64)
+    fpr, tpr, _ = roc_curve_points(y, s)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    rng = np.random.default_rng(seed)
+    reps, se, aucs = [], np.empty((n_boot, len(grid))), np.empty(n_boot)
+    for b in range(n_boot):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])  # stratified
+        f, t, _ = roc_curve_points(y[idx], s[idx])
+        reps.append((f, t))
+        se[b] = sensitivity_at(f, t, grid)
+        aucs[b] = auc_score(y[idx], s[idx])
+    a = (1.0 - conf_level) / 2.0
+    lo, med, hi = np.quantile(se, [a, 0.5, 1.0 - a], axis=0)
+    return RocBand(fpr=fpr, tpr=tpr, specificities=grid, lower=lo, median=med, upper=hi, auc=auc_score(y, s),
+                   auc_ci=(float(np.quantile(aucs, a)), float(np.quantile(aucs, 1.0 - a))), n_boot=n_boot,
+                   conf_level=conf_level, n_positive=len(pos), n_negative=len(neg), _replicates=tuple(reps))

@@ -1,0 +1,91 @@
+"""The screening threshold, chosen on the validation split only (never on test data).
+
+``youden``: maximise Youden's J = sensitivity + specificity - 1 over the validation scores. The
+threshold is placed midway between the lowest flagged score and the next lower score, so it is
+not glued to one validation photo (a threshold equal to a sample's score would flip with the
+smallest change in it). Ties in J go to the lower threshold: higher sensitivity, as a screen wants.
+``fixed``: a value the user gives (default 0.5).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from edge.registry import Registry
+
+from .metrics import confusion
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    rule: str = "youden"
+    value: float = 0.5  # the threshold of the "fixed" rule
+
+    def __post_init__(self) -> None:
+        THRESHOLD_RULES.get(self.rule)  # raises with the valid names
+        if not 0.0 < self.value < 1.0:
+            raise ValueError(f"threshold value must be in (0, 1), got {self.value}")
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    value: float
+    rule: str
+    validation_sensitivity: float
+    validation_specificity: float
+    n_validation: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.value < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.value}")
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "rule": self.rule, "validation_sensitivity": self.validation_sensitivity,
+                "validation_specificity": self.validation_specificity, "n_validation": self.n_validation}
+
+
+def _sens_spec(y: np.ndarray, s: np.ndarray, t: float) -> tuple[float, float]:
+    tp, fp, tn, fn = confusion(y, (s >= t).astype(np.int64))
+    return tp / max(tp + fn, 1), tn / max(tn + fp, 1)
+
+
+def youden_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
+    y = np.asarray(y_val, dtype=np.int64)
+    s = np.asarray(scores_val, dtype=np.float64)
+    if y.sum() == 0 or y.sum() == len(y):
+        raise ValueError("Youden's J needs both classes in the validation split")
+    distinct = np.unique(s)  # ascending
+    # candidate thresholds: below all scores, between neighbours, above all scores
+    cuts = np.concatenate([[distinct[0] / 2.0], (distinct[:-1] + distinct[1:]) / 2.0, [(distinct[-1] + 1.0) / 2.0]])
+    best_j, best_t = -np.inf, None
+    for t in cuts:  # ascending, so ">" keeps the lowest threshold among ties
+        sens, spec = _sens_spec(y, s, t)
+        if sens + spec - 1.0 > best_j + 1e-12:
+            best_j, best_t = sens + spec - 1.0, t
+    return float(np.clip(best_t, _EPS, 1.0 - _EPS))
+
+
+def fixed_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
+    return float(cfg.value)
+
+
+ThresholdRule = Callable[[np.ndarray, np.ndarray, ThresholdConfig], float]
+THRESHOLD_RULES: Registry[float] = Registry("threshold rule")
+THRESHOLD_RULES.register("youden", youden_threshold)
+THRESHOLD_RULES.register("fixed", fixed_threshold)
+
+
+def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.ndarray) -> ThresholdChoice:
+    """Choose the threshold from validation labels and scores (the only data it is ever given)."""
+    y = np.asarray(y_val, dtype=np.int64)
+    s = np.asarray(scores_val, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 1 or y.size == 0:
+        raise ValueError(f"expected equal-length 1-D validation labels and scores, got {y.shape} and {s.shape}")
+    t = THRESHOLD_RULES.get(cfg.rule)(y, s, cfg)
+    sens, spec = _sens_spec(y, s, t)
+    return ThresholdChoice(value=t, rule=cfg.rule, validation_sensitivity=sens, validation_specificity=spec,
+                           n_validation=int(y.size))

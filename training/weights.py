@@ -1,0 +1,195 @@
+"""Initial weights for the backbone, always from a file on this machine; nothing is downloaded.
+
+- ``imagenet``: Keras' own "notop" weight file for VGG-16/19 and MobileNet-V2, read from the
+  given file or the local Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``). Keras
+  ships no ResNet-18/34, so for those give a ``.weights.h5`` of facescreen's own backbone of the
+  same architecture (e.g. converted from torchvision).
+- ``vggface``: Oxford's VGG-Face in its Keras conversion (rcmalli keras_vggface,
+  ``rcmalli_vggface_tf_notop_vgg16.h5``, layers ``conv1_1``..``conv5_3``), mapped onto our
+  VGG-16 conv by conv, in order; any shape mismatch is an error.
+- ``none``: the backbone's random initialisation.
+
+Caffe-style weights (VGG-Face, and Keras' ImageNet VGGs) were trained on BGR input. The model
+takes RGB, so the channel flip is folded into the first convolution's kernel (its input-channel
+axis is reversed); the mean subtraction already happens in the graph (see training.model).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from edge.bundle import sha256_file
+from edge.errors import AssetMissingError
+from edge.registry import Registry
+
+from .backbones import backbone_spec
+from .model import ModelConfig, base_model
+
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+MOBILENET_V2_ROWS = (96, 128, 160, 192, 224)
+VGGFACE_FILE = "rcmalli_vggface_tf_notop_vgg16.h5"
+
+
+class WeightsError(ValueError):
+    """A weight file does not fit the backbone; the message says where it does not."""
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """What was loaded: recorded in the model card."""
+
+    kind: str
+    file: str | None = None
+    sha256: str | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "file": self.file, "sha256": self.sha256, "note": self.note}
+
+
+def keras_cache_dirs() -> list[Path]:
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    return [home / "models", Path("/tmp/.keras/models")]
+
+
+def imagenet_file_names(cfg: ModelConfig) -> list[str]:
+    """Keras' file name(s) for this backbone's ImageNet "notop" weights, the best fit first."""
+    app = backbone_spec(cfg.backbone).keras_application
+    if app in ("VGG16", "VGG19"):
+        return [f"{app.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5"]
+    if app == "MobileNetV2":
+        rows = [cfg.input_size] if cfg.input_size in MOBILENET_V2_ROWS else []
+        rows += [r for r in (224, 192, 160, 128, 96) if r not in rows]
+        return [f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{r}_no_top.h5" for r in rows]
+    return []
+
+
+def _keras_url(name: str) -> str:
+    folder = name.split("_weights")[0]
+    return f"{KERAS_APPLICATIONS_URL}{folder}/{name}"
+
+
+def _find_imagenet_file(cfg: ModelConfig) -> Path:
+    names = imagenet_file_names(cfg)
+    dirs = keras_cache_dirs()
+    for name in names:
+        for d in dirs:
+            if (d / name).is_file():
+                return d / name
+    raise AssetMissingError(
+        f"ImageNet weights for {cfg.backbone} are not on this machine, and facescreen never downloads at run time. "
+        f"Put Keras' file {names[0]} into {dirs[0]}/ (it is published at {_keras_url(names[0])}), "
+        f"or pass its path with --weights FILE; or train from scratch with --init none.")
+
+
+def fold_bgr_into_first_conv(backbone: keras.Model) -> str:
+    """Reverse the input-channel axis of the first convolution: BGR-trained weights then take RGB."""
+    convs = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
+    if not convs:
+        raise WeightsError(f"{backbone.name} has no convolution to fold the RGB->BGR flip into")
+    first = convs[0]
+    kernel, *rest = first.get_weights()
+    if kernel.shape[2] != 3:
+        raise WeightsError(f"{first.name} takes {kernel.shape[2]} channels, not 3")
+    first.set_weights([kernel[:, :, ::-1, :].copy(), *rest])
+    return first.name
+
+
+def _load_keras_file(backbone: keras.Model, path: Path, what: str) -> None:
+    try:
+        backbone.load_weights(str(path))
+    except Exception as exc:  # Keras raises ValueError/KeyError/OSError for files of another architecture
+        raise WeightsError(f"{path} does not fit the {backbone.name} backbone ({what}): {exc}") from None
+
+
+def _imagenet(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
+    spec = backbone_spec(cfg.backbone)
+    backbone = base_model(model)
+    if spec.keras_application is None:
+        if weights is None:
+            raise AssetMissingError(
+                f"Keras ships no ImageNet weights for {cfg.backbone}; pass --weights FILE, a .weights.h5 saved "
+                f"from facescreen's {cfg.backbone} backbone (training.backbones) with ImageNet weights, "
+                "or train from scratch with --init none.")
+        _load_keras_file(backbone, weights, f"expected a .weights.h5 of facescreen's {cfg.backbone}")
+        return WeightsRecord("imagenet", str(weights), sha256_file(weights), f"{cfg.backbone} .weights.h5 supplied by the user")
+    path = weights or _find_imagenet_file(cfg)
+    _load_keras_file(backbone, path, f"expected Keras' {imagenet_file_names(cfg)[0]}")
+    note = f"Keras {spec.keras_application} ImageNet notop weights"
+    if spec.imagenet_normalisation == "caffe":
+        note += f"; BGR->RGB folded into {fold_bgr_into_first_conv(backbone)}"
+    return WeightsRecord("imagenet", str(path), sha256_file(path), note)
+
+
+def read_legacy_conv_layers(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(layer name, kernel, bias)`` of every convolution in a Keras 2 HDF5 weight file, in the
+    file's layer order. Fully connected layers (``fc*``, the classifier top) are skipped."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise WeightsError(f"{path} is not an HDF5 weight file: {exc}") from None
+    with f:
+        group = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" not in group.attrs:
+            raise WeightsError(f"{path} is not a Keras 2 HDF5 weight file (no 'layer_names' attribute); "
+                               f"expected e.g. keras_vggface's {VGGFACE_FILE}")
+        out = []
+        for raw in group.attrs["layer_names"]:
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            g = group[name]
+            values = [np.asarray(g[w.decode() if isinstance(w, bytes) else w]) for w in g.attrs.get("weight_names", [])]
+            if name.startswith("fc") or not values:
+                continue
+            if values[0].ndim == 4:
+                if len(values) != 2:
+                    raise WeightsError(f"{path}: layer {name} holds {len(values)} arrays; expected kernel and bias")
+                out.append((name, values[0], values[1]))
+    return out
+
+
+def _vggface(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
+    if weights is None:
+        raise AssetMissingError(
+            f"--init vggface needs the VGG-Face weight file: pass --weights FILE, the Keras conversion of "
+            f"Oxford's VGG-Face for VGG-16 without the top (keras_vggface's {VGGFACE_FILE}); "
+            "facescreen never downloads at run time. Or use --init imagenet / --init none.")
+    layers = read_legacy_conv_layers(weights)
+    backbone = base_model(model)
+    convs = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
+    if len(layers) != len(convs):
+        raise WeightsError(f"{weights} holds {len(layers)} convolution layers "
+                           f"({', '.join(n for n, _, _ in layers[:4])}...); {backbone.name} has {len(convs)}")
+    for (name, kernel, bias), conv in zip(layers, convs):
+        want_k, want_b = (tuple(w.shape) for w in conv.weights)
+        if tuple(kernel.shape) != want_k or tuple(bias.shape) != want_b:
+            raise WeightsError(f"{weights}: layer {name} has kernel {tuple(kernel.shape)} / bias {tuple(bias.shape)}, "
+                               f"but {conv.name} needs {want_k} / {want_b}")
+        conv.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    first = fold_bgr_into_first_conv(backbone)
+    return WeightsRecord("vggface", str(weights), sha256_file(weights),
+                         f"VGG-Face mapped conv by conv ({layers[0][0]}->{convs[0].name} ... "
+                         f"{layers[-1][0]}->{convs[-1].name}); BGR->RGB folded into {first}")
+
+
+def _none(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
+    return WeightsRecord("none", note="random initialisation")
+
+
+INITIALISERS: Registry[WeightsRecord] = Registry("initial weights")
+INITIALISERS.register("none", _none)
+INITIALISERS.register("imagenet", _imagenet)
+INITIALISERS.register("vggface", _vggface)
+
+
+def load_initial_weights(model: keras.Model, cfg: ModelConfig, weights: str | Path | None = None) -> WeightsRecord:
+    """Load ``cfg.initial_weights`` into the model's backbone; returns what was loaded."""
+    path = Path(weights).expanduser() if weights else None
+    if path is not None and not path.is_file():
+        raise AssetMissingError(f"no such weight file: {path}")
+    return INITIALISERS.create(cfg.initial_weights, model, cfg, path)
