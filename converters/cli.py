@@ -1,0 +1,139 @@
+"""facescreen-convert: write quantised TFLite, ONNX and TensorRT artifacts (and the TensorFlow-free
+MTCNN detector) into a bundle, each checked against the Keras reference before it is recorded.
+
+    facescreen-convert BUNDLE --to cpu --calib PHOTOS_OR_NPZ
+    facescreen-convert BUNDLE --to tensorrt-fp16,tensorrt-int8 --calib faces.npz     # on the Jetson
+
+Exit status: 0 every target written; 1 a target failed (parity or conversion); 3 a target cannot be
+built on this machine (e.g. TensorRT off the Jetson); 2 bad input (bundle, faces, options).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from edge.errors import FaceScreenError
+
+from .calibration import MIN_CALIBRATION_FACES, FaceSet, load_faces, save_faces
+from .parity import DEFAULT_MIN_AGREEMENT, ParityThresholds
+from .targets import ALIASES, TARGETS, resolve_targets
+
+EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="facescreen-convert", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundle", nargs="?", help="bundle directory (modelcard.json + model.keras)")
+    p.add_argument("--to", help=f"comma-separated targets or aliases ({', '.join(sorted(ALIASES))})")
+    p.add_argument("--calib", help="calibration faces: a folder of photos (detected and aligned like training) "
+                                   "or a .npz of aligned faces; a held-out part is split off for the parity check "
+                                   "unless --parity is given")
+    p.add_argument("--parity", help="held-out faces for the parity check (folder or .npz); default: part of --calib")
+    p.add_argument("--holdout-fraction", type=float, default=0.25,
+                   help="fraction of --calib held out for parity when --parity is not given (default 0.25)")
+    p.add_argument("--force-small-calib", action="store_true",
+                   help=f"accept fewer than {MIN_CALIBRATION_FACES} calibration faces")
+    p.add_argument("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT,
+                   help=f"required screening-flag agreement with Keras (default {DEFAULT_MIN_AGREEMENT})")
+    p.add_argument("--max-prob-diff", type=float, default=None,
+                   help="optional extra gate: fail when any |probability difference| exceeds this")
+    p.add_argument("--int8-io", choices=("int8", "uint8"), default="int8",
+                   help="input/output type of tflite-int8 (default int8)")
+    p.add_argument("--max-batch", type=int, default=8, help="TensorRT profile: batch 1..N (default 8)")
+    p.add_argument("--workspace-mb", type=int, default=1024, help="TensorRT builder workspace limit (default 1024)")
+    p.add_argument("--detector", default="mtcnn",
+                   help="detector that aligns a photo folder (default: mtcnn, the reference used in training)")
+    p.add_argument("--save-faces", help="also write the aligned calibration faces to this .npz (reuse with --calib)")
+    p.add_argument("--list", action="store_true", help="list the targets and exit")
+    return p
+
+
+def list_targets() -> str:
+    rows = [TARGETS.create(n) for n in TARGETS.names()]
+    lines = [f"{'target':16} {'format':9} {'precision':13} {'runs on':7} {'needs':8}  summary"]
+    for t in sorted(rows, key=lambda r: (r.kind, r.device, r.name)):
+        lines.append(f"{t.name:16} {t.format:9} {t.precision:13} {t.device:7} {'calib' if t.calibrated else '':8}  {t.summary}")
+    lines.append("aliases: " + "; ".join(f"{k} = {','.join(v)}" for k, v in sorted(ALIASES.items())))
+    return "\n".join(lines)
+
+
+def _fmt(v, spec: str) -> str:
+    width = int("".join(c for c in spec.split(".")[0] if c.isdigit()) or 1)
+    return f"{'-':>{width}}" if v is None else format(v, spec)
+
+
+def summary_table(results) -> str:
+    head = f"{'artifact':16} {'size MB':>8} {'conv s':>7} {'max|dp|':>8} {'mean|dp|':>9} {'flag agree':>10} {'dAUC':>7}  status"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        p = r.parity
+        status = r.status + (f": {r.message}" if r.message else "")
+        lines.append(f"{r.target:16} {_fmt(r.size_mb, '8.2f')} {_fmt(r.seconds if r.seconds else None, '7.1f')} "
+                     f"{_fmt(p and p.max_abs_prob_diff, '8.4f')} {_fmt(p and p.mean_abs_prob_diff, '9.5f')} "
+                     f"{_fmt(p and p.flag_agreement, '10.1%')} {_fmt(p and p.auc_diff, '+7.3f')}  {status}")
+    return "\n".join(lines)
+
+
+def _load(path: str | None, card, detector_name: str, detector_cache: dict) -> FaceSet | None:
+    if path is None:
+        return None
+    detector = None
+    if Path(path).is_dir():
+        if "d" not in detector_cache:
+            from edge.detect import create_detector
+
+            detector_cache["d"] = create_detector(detector_name)
+        detector = detector_cache["d"]
+    print(f"loading faces from {path}" + (f" (detecting and aligning with {detector_name})" if detector else ""))
+    faces = load_faces(path, card, detector)
+    print(f"  {len(faces)} faces, sha256 {faces.sha256[:16]}..., labels: {'yes' if faces.labels is not None else 'no'}"
+          + (f", {len(faces.skipped)} photos left out (no face)" if faces.skipped else ""))
+    return faces
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.list:
+        print(list_targets())
+        return 0
+    if not args.bundle or not args.to:
+        print("error: give a BUNDLE and --to TARGETS (see --list)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from edge.bundle import load_bundle
+
+        from .convert import ConvertOptions, convert_bundle
+
+        targets = resolve_targets(args.to)
+        bundle = load_bundle(args.bundle)
+        options = ConvertOptions(int8_io=args.int8_io, max_batch=args.max_batch, workspace_mb=args.workspace_mb,
+                                 parity=ParityThresholds(args.min_agreement, args.max_prob_diff),
+                                 force_small_calib=args.force_small_calib)
+        cache: dict = {}
+        calib = _load(args.calib, bundle.card, args.detector, cache)
+        if calib is not None and args.save_faces:
+            print(f"  aligned faces saved to {save_faces(calib, args.save_faces)}")
+        held_out = _load(args.parity, bundle.card, args.detector, cache)
+        if held_out is None and calib is not None:
+            calib, held_out = calib.split(args.holdout_fraction)
+            print(f"parity check on {len(held_out)} held-out faces; calibration on the other {len(calib)}")
+        results = convert_bundle(args.bundle, targets, held_out, calib, options)
+    except (FaceScreenError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print()
+    print(summary_table(results))
+    print(f"\nparity figures: {Path(args.bundle) / 'parity.json'}")
+    if any(r.status == "failed" for r in results):
+        return EXIT_FAILED
+    if any(r.status == "unavailable" for r in results):
+        return EXIT_UNAVAILABLE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

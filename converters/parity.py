@@ -1,0 +1,157 @@
+"""Parity of a converted artifact with the Keras reference, measured through the real edge runtime.
+
+Both sides run through ``edge.backends.open_backend``: the reference as the bundle's ``keras``
+artifact, the candidate as the new artifact (still in its temporary directory). The verdict is
+screening-flag agreement (summed positive-class probability against the model card's threshold),
+because that is what a clinic acts on; probability and CAM differences are reported alongside.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from edge.backends import open_backend
+from edge.bundle import Bundle
+from edge.postprocess import screening_probability
+
+from .calibration import FaceSet
+
+DEFAULT_MIN_AGREEMENT = 0.99
+
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    min_agreement: float = DEFAULT_MIN_AGREEMENT   # fraction of held-out faces with the same flag
+    max_prob_diff: float | None = None              # optional extra gate on max |p_artifact - p_keras|
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise ValueError(f"min_agreement must be in (0, 1], got {self.min_agreement}")
+        if self.max_prob_diff is not None and not 0.0 < self.max_prob_diff <= 1.0:
+            raise ValueError(f"max_prob_diff must be in (0, 1], got {self.max_prob_diff}")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    probs: np.ndarray
+    cam: np.ndarray
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    artifact: str
+    backend: str
+    runtime: str
+    n_faces: int
+    threshold: float
+    max_abs_prob_diff: float         # over every class probability of every face
+    mean_abs_prob_diff: float
+    max_abs_screening_diff: float    # summed positive-class probability
+    flag_agreement: float
+    n_flag_disagreements: int
+    disagreement_margin: float | None  # largest |p_keras - threshold| among faces whose flag changed
+    cam_max_abs_diff: float          # class-logit maps, relative to the reference maps' range
+    auc_reference: float | None
+    auc_artifact: float | None
+    auc_diff: float | None
+    min_agreement: float
+    max_prob_diff_gate: float | None
+    passed: bool
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else round(v, 6) if isinstance(v, float) else v)
+                for k, v in asdict(self).items()}
+
+
+def run_backend(backend, faces: FaceSet, batch: int) -> Outputs:
+    x = faces.batch()
+    probs, cams = [], []
+    for i in range(0, len(x), batch):
+        p, c = backend.run(x[i:i + batch])
+        probs.append(p)
+        cams.append(c)
+    return Outputs(np.concatenate(probs), np.concatenate(cams))
+
+
+def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact: str = "keras") -> Outputs:
+    """The Keras reference, through the edge keras backend."""
+    return run_backend(open_backend(bundle, artifact=artifact), faces, batch)
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """ROC AUC by the Mann-Whitney U statistic (ties get average ranks); None without both classes."""
+    pos = np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=np.float64)
+    sorted_scores = np.asarray(scores)[order]
+    i = 0
+    while i < len(scores):  # average ranks over ties
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Outputs, faces: FaceSet,
+            positive: list[int], threshold: float, gates: ParityThresholds) -> ParityReport:
+    if got.probs.shape != ref.probs.shape or got.cam.shape != ref.cam.shape:
+        return _failure(artifact, backend, runtime, len(faces), threshold, gates,
+                        f"outputs differ in shape from the Keras model: probs {got.probs.shape} vs {ref.probs.shape}, "
+                        f"cam {got.cam.shape} vs {ref.cam.shape}")
+    if not (np.isfinite(got.probs).all() and np.isfinite(got.cam).all()):
+        return _failure(artifact, backend, runtime, len(faces), threshold, gates,
+                        "the artifact produced non-finite outputs (NaN or inf)")
+    diff = np.abs(got.probs.astype(np.float64) - ref.probs)
+    p_ref = screening_probability(ref.probs, positive)
+    p_got = screening_probability(got.probs, positive)
+    agree = (p_ref >= threshold) == (p_got >= threshold)
+    cam_range = float(np.ptp(ref.cam)) or 1.0
+    auc_ref = auc_got = auc_diff = None
+    if faces.labels is not None:
+        y = np.isin(faces.labels, positive)
+        auc_ref, auc_got = auc(p_ref, y), auc(p_got, y)
+        auc_diff = None if auc_ref is None or auc_got is None else auc_got - auc_ref
+    agreement = float(agree.mean())
+    margin = float(np.abs(p_ref[~agree] - threshold).max()) if (~agree).any() else None
+    problems = []
+    if agreement < gates.min_agreement:
+        problems.append(f"flag agreement {agreement:.1%} is below the required {gates.min_agreement:.1%} "
+                        f"({int((~agree).sum())} of {len(agree)} held-out faces change flag; the Keras screening "
+                        f"probability of those faces is within {margin:.2g} of the threshold {threshold:.4g})")
+    if gates.max_prob_diff is not None and diff.max() > gates.max_prob_diff:
+        problems.append(f"max |probability difference| {diff.max():.4f} exceeds {gates.max_prob_diff}")
+    return ParityReport(
+        artifact=artifact, backend=backend, runtime=runtime, n_faces=len(faces), threshold=threshold,
+        max_abs_prob_diff=float(diff.max()), mean_abs_prob_diff=float(diff.mean()),
+        max_abs_screening_diff=float(np.abs(p_got - p_ref).max()), flag_agreement=agreement,
+        n_flag_disagreements=int((~agree).sum()), disagreement_margin=margin,
+        cam_max_abs_diff=float(np.abs(got.cam.astype(np.float64) - ref.cam).max() / cam_range),
+        auc_reference=auc_ref, auc_artifact=auc_got, auc_diff=auc_diff, min_agreement=gates.min_agreement,
+        max_prob_diff_gate=gates.max_prob_diff, passed=not problems,
+        verdict="; ".join(problems) if problems else "parity ok")
+
+
+def _failure(artifact, backend, runtime, n, threshold, gates, why: str) -> ParityReport:
+    nan = float("nan")
+    return ParityReport(artifact, backend, runtime, n, threshold, nan, nan, nan, 0.0, n, None, nan, None, None, None,
+                        gates.min_agreement, gates.max_prob_diff, False, why)
+
+
+def check_artifact(bundle: Bundle, staging_dir: Path, name: str, entry: dict, faces: FaceSet, ref: Outputs,
+                   gates: ParityThresholds, batch: int = 8) -> tuple[ParityReport, Outputs]:
+    """Open the staged artifact with the edge runtime (as the bundle would, but from
+    ``staging_dir``) and compare it with ``ref`` on ``faces``."""
+    staged = Bundle(Path(staging_dir), replace(bundle.card, artifacts={name: entry}))
+    backend = open_backend(staged, artifact=name)
+    got = run_backend(backend, faces, batch)
+    report = compare(name, backend.name, backend.runtime, ref, got, faces, bundle.card.positive_indices,
+                     bundle.card.threshold, gates)
+    return report, got

@@ -1,0 +1,114 @@
+"""The table of conversion targets: one row per artifact the converters can write.
+
+Each row names the module that builds it (one module per toolchain), what it needs, and where it
+runs. :func:`resolve_targets` turns ``--to`` into rows; an unknown name lists the valid ones.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+from edge.registry import Registry
+
+OPTION_NAMES = ("int8_io", "opset", "max_batch", "workspace_mb")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str                 # artifact name in the model card (or detector target name)
+    kind: str                 # "screener": a model-card artifact; "detector": BUNDLE/detector/
+    format: str               # model-card artifact format ("tflite", "onnx", "tensorrt")
+    precision: str            # "fp32" | "fp16" | "dynamic-int8" | "int8"
+    suffix: str               # file suffix
+    device: str               # "cpu" | "gpu": where the artifact runs
+    module: str               # converters.<module>: its build(ctx, target, out) writes the file
+    requires: tuple[str, ...] = ()   # importable modules the BUILD needs
+    calibrated: bool = False         # needs calibration faces
+    depends: tuple[str, ...] = ()    # artifacts that must exist first (built by another row)
+    options: tuple[str, ...] = ()    # ConvertOptions fields it honours
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("screener", "detector"):
+            raise ValueError(f"target kind must be 'screener' or 'detector', got {self.kind!r}")
+        if self.device not in ("cpu", "gpu"):
+            raise ValueError(f"target device must be 'cpu' or 'gpu', got {self.device!r}")
+        unknown = [o for o in self.options if o not in OPTION_NAMES]
+        if unknown:
+            raise ValueError(f"target {self.name}: unknown option(s) {unknown}; expected from {OPTION_NAMES}")
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}{self.suffix}"
+
+    def missing_requirements(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def builder(self):
+        return importlib.import_module(f"converters.{self.module}").build
+
+
+TF = ("tensorflow",)
+TARGETS: Registry[Target] = Registry("conversion target")
+_ROWS = (
+    Target("tflite-fp32", "screener", "tflite", "fp32", ".tflite", "cpu", "to_tflite", TF,
+           summary="LiteRT float32 (reference precision)"),
+    Target("tflite-fp16", "screener", "tflite", "fp16", ".tflite", "cpu", "to_tflite", TF,
+           summary="LiteRT with float16 weights (half the size; GPU delegates run it in fp16)"),
+    Target("tflite-dynamic", "screener", "tflite", "dynamic-int8", ".tflite", "cpu", "to_tflite", TF,
+           summary="LiteRT dynamic-range: int8 weights, float activations, no calibration"),
+    Target("tflite-int8", "screener", "tflite", "int8", ".tflite", "cpu", "to_tflite", TF, calibrated=True,
+           options=("int8_io",), summary="LiteRT full-integer int8 (int8 or uint8 input/output), calibrated"),
+    Target("onnx", "screener", "onnx", "fp32", ".onnx", "cpu", "to_onnx", TF + ("tf2onnx", "onnx"),
+           options=("opset",), summary="ONNX opset 17, dynamic batch; also TensorRT's input"),
+    Target("onnx-int8", "screener", "onnx", "int8", ".onnx", "cpu", "to_onnx_int8",
+           TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"), calibrated=True, options=("opset",),
+           summary="ONNX Runtime static QDQ int8 (per-channel weights), calibrated"),
+    Target("tensorrt-fp16", "screener", "tensorrt", "fp16", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
+           depends=("onnx",), options=("max_batch", "workspace_mb"),
+           summary="TensorRT engine, FP16; build it on the Jetson that runs it"),
+    Target("tensorrt-int8", "screener", "tensorrt", "int8", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
+           calibrated=True, depends=("onnx",), options=("max_batch", "workspace_mb"),
+           summary="TensorRT engine, INT8 (entropy calibration, cached by calibration-set hash)"),
+    Target("mtcnn-tflite", "detector", "tflite", "fp32", ".tflite", "cpu", "to_mtcnn", TF + ("mtcnn",),
+           summary="the mtcnn package's P/R/O-Net for LiteRT -> BUNDLE/detector/"),
+    Target("mtcnn-onnx", "detector", "onnx", "fp32", ".onnx", "cpu", "to_mtcnn", TF + ("mtcnn", "tf2onnx", "onnx"),
+           summary="the mtcnn package's P/R/O-Net for ONNX Runtime -> BUNDLE/detector/"),
+)
+for _row in _ROWS:
+    TARGETS.register(_row.name, lambda row=_row: row)
+
+ALIASES = {
+    "cpu": [t.name for t in _ROWS if t.device == "cpu"],
+    "tflite": [t.name for t in _ROWS if t.kind == "screener" and t.format == "tflite"],
+    "tensorrt": ["tensorrt-fp16", "tensorrt-int8"],
+    "detector": ["mtcnn-tflite", "mtcnn-onnx"],
+    "all": [t.name for t in _ROWS],
+}
+
+
+def target(name: str) -> Target:
+    return TARGETS.create(name)
+
+
+def resolve_targets(spec: str | list[str]) -> list[Target]:
+    """``"tflite-int8,onnx"`` or aliases (``cpu``, ``tflite``, ``tensorrt``, ``detector``, ``all``)
+    -> rows in table order, without duplicates."""
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    wanted: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        expanded = ALIASES.get(name, [name])
+        for n in expanded:
+            if n not in TARGETS:
+                raise ValueError(f"unknown conversion target {n!r}; expected one of: {', '.join(TARGETS.names())} "
+                                 f"or an alias: {', '.join(sorted(ALIASES))}")
+            if n not in wanted:
+                wanted.append(n)
+    if not wanted:
+        raise ValueError("no conversion target named; pass --to with e.g. 'tflite-int8,onnx' or 'cpu'")
+    order = [t.name for t in _ROWS]
+    return [target(n) for n in sorted(wanted, key=order.index)]

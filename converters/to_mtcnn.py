@@ -1,0 +1,219 @@
+"""Targets ``mtcnn-tflite`` and ``mtcnn-onnx``: the mtcnn package's P-Net, R-Net and O-Net, converted
+for :class:`edge.detectors.mtcnn_lite.MtcnnLiteDetector`, so a tablet or kiosk needs no TensorFlow.
+
+P-Net is converted ONCE with a dynamic (N, H, W, 3) input rather than one model per pyramid scale:
+its scales depend on each photo's size, so per-scale models would have to be rebuilt per photo size
+(or the photo resized to a fixed frame, which changes the detections); both LiteRT
+(``resize_tensor_input``) and ONNX Runtime run it at any size, and the runtime keeps one allocated
+interpreter per shape so a fixed camera frame pays the allocation once. R-Net and O-Net take a
+dynamic batch of 24x24 / 48x48 crops, so each stage is one call.
+
+The converted cascade is checked against the package on real photos before anything is written.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from edge.detect import LANDMARK_NAMES, FaceDetection
+from edge.detectors.mtcnn_manifest import INPUT_SHAPES, NETS, OUTPUT_ROLES
+
+FORMAT_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime"}
+
+
+@dataclass(frozen=True)
+class DetectorTolerance:
+    """When the converted cascade counts as finding the same faces as the package."""
+
+    min_iou: float = 0.9
+    max_landmark_px: float = 2.0
+
+
+def package_networks() -> dict:
+    """The package's three Keras networks with its shipped weights (``mtcnn/assets/weights``)."""
+    from mtcnn.network.onet import ONet
+    from mtcnn.network.pnet import PNet
+    from mtcnn.network.rnet import RNet
+    from mtcnn.utils.tensorflow import load_weights
+
+    nets = {}
+    for name, cls in (("pnet", PNet), ("rnet", RNet), ("onet", ONet)):
+        model = cls()
+        model.build()
+        model.set_weights(load_weights(f"{name}.lz4"))
+        nets[name] = model
+    return nets
+
+
+def _named_outputs(net: str, model):
+    roles = OUTPUT_ROLES[net]
+
+    def fn(image):
+        outs = model(image)
+        return {roles[int(o.shape[-1])]: o for o in outs}
+    return fn
+
+
+def convert_networks(fmt: str, suffix: str, out_dir: Path, workdir: Path) -> dict[str, Path]:
+    """Write ``pnet``/``rnet``/``onet`` in ``fmt`` into ``out_dir``; returns their paths."""
+    from .tf_export import onnx_from_function, tflite_converter, write_saved_model
+
+    nets = package_networks()
+    paths = {}
+    for name in NETS:
+        model, shape = nets[name], [None if d == -1 else d for d in INPUT_SHAPES[name]]
+        fn = _named_outputs(name, model)
+        path = out_dir / f"{name}{suffix}"
+        if fmt == "tflite":
+            sm = write_saved_model(model, fn, shape, workdir / f"{name}_savedmodel")
+            path.write_bytes(tflite_converter(sm).convert())
+        elif fmt == "onnx":
+            import onnx
+
+            proto = onnx_from_function(fn, shape, sorted(OUTPUT_ROLES[name].values()), opset=17)
+            onnx.checker.check_model(proto, full_check=True)
+            onnx.save(proto, str(path))
+        else:
+            raise ValueError(f"unknown detector format {fmt!r}; expected one of {sorted(FORMAT_RUNTIME)}")
+        paths[name] = path
+    return paths
+
+
+# -- verification against the package -----------------------------------------------------------
+
+def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.ndarray]:
+    """The two package sample photos, a 640x480 frame and a few synthetic cohort photos."""
+    import cv2
+
+    from edge.synthetic import CohortConfig, make_subject, source_photo
+
+    photos = {"astronaut": source_photo("astronaut"), "grace_hopper": source_photo("grace_hopper")}
+    photos["astronaut_640x480"] = cv2.resize(photos["astronaut"], (640, 480), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(seed)
+    cfg = CohortConfig(image_size=384)
+    for i in range(n_synthetic):
+        src = ("astronaut", "grace_hopper")[i % 2]
+        photos[f"synthetic_{i}"] = make_subject(rng, src, bool(i % 3 == 0), cfg, photos[src])
+    return photos
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]) -> dict:
+    """Match each reference face to its best-overlapping candidate; the worst IoU and landmark
+    distance over all faces, and the face counts."""
+    worst_iou, worst_px = 1.0, 0.0
+    for ref in reference:
+        if not candidate:
+            worst_iou, worst_px = 0.0, float("inf")
+            break
+        best = max(candidate, key=lambda c: box_iou(ref.box, c.box))
+        worst_iou = min(worst_iou, box_iou(ref.box, best.box))
+        worst_px = max(worst_px, float(np.linalg.norm(ref.landmarks - best.landmarks, axis=1).max()))
+    return {"n_reference": len(reference), "n_converted": len(candidate), "min_iou": round(worst_iou, 4),
+            "max_landmark_px": round(worst_px, 3)}
+
+
+def median_ms(fn, arg, repeats: int) -> float:
+    fn(arg)  # warm-up (first-shape allocation)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(arg)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
+
+
+def verify_cascade(model_dir: Path, fmt: str, reference, photos: dict[str, np.ndarray],
+                   tolerance: DetectorTolerance, timing_repeats: int = 5) -> dict:
+    """Run the converted cascade through the real edge detector and compare it with ``reference``
+    (the package detector) photo by photo; latency on the 640x480 frame for both."""
+    from edge.detectors.mtcnn_lite import MtcnnLiteDetector
+
+    lite = MtcnnLiteDetector(model_dir, runtime=FORMAT_RUNTIME[fmt])
+    per_photo, ok = {}, True
+    for name, rgb in photos.items():
+        cmp = compare_faces(reference.detect(rgb), lite.detect(rgb))
+        cmp["ok"] = (cmp["n_reference"] == cmp["n_converted"] and cmp["min_iou"] >= tolerance.min_iou
+                     and cmp["max_landmark_px"] <= tolerance.max_landmark_px and cmp["n_reference"] > 0)
+        ok &= cmp["ok"]
+        per_photo[name] = cmp
+    frame = photos.get("astronaut_640x480")
+    timing = {}
+    if frame is not None and timing_repeats:
+        timing = {"frame": "640x480", "package_ms": round(median_ms(reference.detect, frame, timing_repeats), 2),
+                  "converted_ms": round(median_ms(lite.detect, frame, timing_repeats), 2), "runtime": lite.runtime}
+        timing["speedup"] = round(timing["package_ms"] / timing["converted_ms"], 2)
+    return {"ok": ok, "runtime": lite.runtime, "tolerance": {"min_iou": tolerance.min_iou,
+            "max_landmark_px": tolerance.max_landmark_px}, "photos": per_photo, "latency": timing,
+            "landmark_order": list(LANDMARK_NAMES)}
+
+
+def source_info() -> dict:
+    from importlib.resources import files
+
+    from edge.bundle import sha256_file
+
+    weights = files("mtcnn.assets.weights")
+    return {"package": "mtcnn", "version": version("mtcnn"),
+            "weights_sha256": {n: sha256_file(Path(str(weights / f"{n}.lz4"))) for n in NETS}}
+
+
+# -- the target: build, verify, commit ----------------------------------------------------------
+
+def build(ctx, target, stage: Path) -> dict:
+    """Convert the three networks into ``stage`` with a staging manifest (files and SHA-256)."""
+    from edge.detectors.mtcnn_manifest import MtcnnManifest, net_file, save_manifest
+
+    paths = convert_networks(target.format, target.suffix, stage, ctx.workdir / f"{target.name}-tf")
+    formats = {target.format: {n: net_file(stage, p.name, INPUT_SHAPES[n]) for n, p in paths.items()}}
+    save_manifest(stage, MtcnnManifest(formats=formats))
+    return {"size_bytes": sum(p.stat().st_size for p in paths.values())}
+
+
+def verify(stage: Path, target, options) -> dict:
+    """The staged cascade (through the edge detector) against the mtcnn package, photo by photo."""
+    from edge.detect import create_detector
+
+    check = verify_cascade(stage, target.format, create_detector("mtcnn"), verification_photos(options.detector_photos),
+                           DetectorTolerance(), options.detector_timing_repeats)
+    check["summary"] = {"min_iou": min(v["min_iou"] for v in check["photos"].values()),
+                        "max_landmark_px": max(v["max_landmark_px"] for v in check["photos"].values()),
+                        **check["latency"]}
+    return check
+
+
+def commit(stage: Path, dest: Path, target, check: dict) -> Path:
+    """Move the verified networks into ``dest`` and merge their entry into its manifest (another
+    format already there stays)."""
+    import datetime as _dt
+    import os
+
+    from edge.bundle import software_version
+    from edge.detectors.mtcnn_cascade import CascadeConfig
+    from edge.detectors.mtcnn_manifest import MANIFEST, MtcnnManifest, load_manifest, save_manifest
+
+    staged = load_manifest(stage)
+    dest.mkdir(parents=True, exist_ok=True)
+    for nf in staged.formats[target.format].values():
+        os.replace(stage / nf.file, dest / nf.file)
+    previous = load_manifest(dest, verify=False) if (dest / MANIFEST).is_file() else None
+    manifest = MtcnnManifest(
+        formats={**(previous.formats if previous else {}), **staged.formats}, source=source_info(),
+        cascade=CascadeConfig().to_dict(),
+        verification={**(previous.verification if previous else {}), target.format: check},
+        software_version=software_version(),
+        created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    path = save_manifest(dest, manifest)
+    load_manifest(dest)  # every listed file present and matching its SHA-256
+    return path

@@ -1,0 +1,93 @@
+"""Targets ``tflite-fp32``, ``tflite-fp16``, ``tflite-dynamic`` and ``tflite-int8`` (LiteRT).
+
+All four start from the same SavedModel (see :mod:`converters.tf_export`); each precision is a
+converter setting, and each result is inspected so that a precision asked for is a precision got:
+fp16 must carry float16 weights, dynamic-range int8 weights, full-integer int8/uint8 input and
+output (``TFLITE_BUILTINS_INT8`` makes the converter fail rather than keep a float op).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConversionError
+from .targets import Target
+
+MAX_REPRESENTATIVE_FACES = 300
+
+
+def _configure(converter, ctx, target: Target) -> dict:
+    import tensorflow as tf
+
+    p = target.precision
+    if p == "fp32":
+        return {}
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if p == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+        return {}
+    if p == "dynamic-int8":
+        return {"quantization": "dynamic range: int8 weights, float32 activations"}
+    if p == "int8":
+        faces = ctx.calibration_faces(target)
+        batch = faces.batch()[:MAX_REPRESENTATIVE_FACES]
+
+        def representative():
+            for i in range(len(batch)):
+                yield [batch[i:i + 1]]
+
+        io = {"int8": tf.int8, "uint8": tf.uint8}[ctx.options.int8_io]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = io
+        converter.inference_output_type = io
+        return {"quantization": "full integer, per-channel weights", "io_dtype": ctx.options.int8_io,
+                "n_representative_faces": len(batch)}
+    raise ConversionError(f"{target.name}: no TFLite recipe for precision {p!r}")
+
+
+def inspect(model: bytes) -> dict:
+    """Tensor dtypes of a converted model, from the LiteRT interpreter itself."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model)
+    dtypes: dict[str, int] = {}
+    for d in it.get_tensor_details():
+        name = np.dtype(d["dtype"]).name
+        dtypes[name] = dtypes.get(name, 0) + 1
+    return {"input_dtype": np.dtype(it.get_input_details()[0]["dtype"]).name,
+            "output_dtypes": sorted({np.dtype(d["dtype"]).name for d in it.get_output_details()}),
+            "tensor_dtypes": dtypes}
+
+
+def check_precision(info: dict, target: Target, io_dtype: str) -> None:
+    """Fail loudly when the converter did not deliver the precision asked for."""
+    t = info["tensor_dtypes"]
+    p = target.precision
+    problem = None
+    if p == "fp16" and not t.get("float16"):
+        problem = "no float16 weights in the converted model"
+    elif p == "dynamic-int8" and not t.get("int8"):
+        problem = "no int8 weights in the converted model"
+    elif p == "int8":
+        if info["input_dtype"] != io_dtype or info["output_dtypes"] != [io_dtype]:
+            problem = f"input {info['input_dtype']} / outputs {info['output_dtypes']} are not {io_dtype}"
+        elif t.get("float32"):
+            problem = f"{t['float32']} float32 tensors remain in a full-integer model"
+    if problem:
+        raise ConversionError(f"{target.name}: {problem}; refusing to write it as {p}")
+
+
+def build(ctx, target: Target, out: Path) -> dict:
+    import tensorflow as tf
+
+    from .tf_export import tflite_converter
+
+    converter = tflite_converter(ctx.source.saved_model)
+    extra = _configure(converter, ctx, target)
+    model = converter.convert()
+    info = inspect(model)
+    check_precision(info, target, ctx.options.int8_io)
+    out.write_bytes(model)
+    return {**extra, "input_dtype": info["input_dtype"], "toolchain": {"tflite_converter": f"tensorflow {tf.__version__}"}}

@@ -1,0 +1,122 @@
+"""A tiny trained bundle (ResNet-18 at 64 px) and its aligned SYNTHETIC faces, built once per session.
+
+The cohort plants a STRONG geometric signal (not the demo's subtle one) so that a few epochs give a
+model whose screening probabilities are spread out rather than constant, and the threshold sits in
+the widest gap of those probabilities: flag agreement then measures the converters, not luck, and a
+broken artifact (which collapses the outputs) cannot pass.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+SIZE = 64
+N_PER_CLASS = 75
+
+
+def screener_cpu_targets() -> list[str]:
+    from converters.targets import ALIASES, target
+
+    return [n for n in ALIASES["cpu"] if target(n).kind == "screener"]
+
+
+@pytest.fixture(scope="session")
+def cohort_dir(tmp_path_factory):
+    from edge.synthetic import CohortConfig, make_cohort
+
+    out = tmp_path_factory.mktemp("cohort")
+    make_cohort(out, CohortConfig(n_per_class=N_PER_CLASS, image_size=256, eye_widen=(0.35, 0.03),
+                                  mouth_widen=(0.4, 0.04), seed=11))
+    return out
+
+
+def _probe_card(size: int = SIZE):
+    from edge.bundle import InputSpec, ModelCard
+
+    return ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=size))
+
+
+@pytest.fixture(scope="session")
+def probe_card():
+    """A model card for 64 px faces (what the calibration loader needs to know)."""
+    return _probe_card()
+
+
+@pytest.fixture(scope="session")
+def faceset(cohort_dir, mtcnn_detector):
+    """Every cohort photo through edge.pipeline.prepare_face (as training does), labels from cohort.csv."""
+    from converters.calibration import load_folder
+
+    fs = load_folder(cohort_dir, _probe_card(), mtcnn_detector)
+    assert fs.labels is not None and len(fs) >= 140, fs.skipped
+    return fs
+
+
+def widest_gap_threshold(p: np.ndarray) -> float:
+    """Midpoint of the widest gap between sorted probabilities in their middle 60%."""
+    s = np.sort(p)
+    lo, hi = int(len(s) * 0.2), int(len(s) * 0.8)
+    gaps = np.diff(s[lo:hi + 1])
+    i = lo + int(np.argmax(gaps))
+    return float(np.clip((s[i] + s[i + 1]) / 2, 0.01, 0.99))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_src(tmp_path_factory, faceset):
+    """A trained bundle directory; tests copy it before converting into it."""
+    import keras
+
+    from training.export import save_bundle
+    from training.model import ModelConfig, build_screener
+
+    keras.utils.set_random_seed(0)
+    cfg = ModelConfig(backbone="resnet18", input_size=SIZE, head_filters=(64,))
+    model = build_screener(cfg)
+    trainable = keras.Model(model.input, model.output["probs"])
+    trainable.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    x = faceset.batch()
+    trainable.fit(x, faceset.labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
+    p = np.asarray(model(x, training=False)["probs"])[:, 1]
+    assert p.std() > 0.05, "the fixture model's outputs are nearly constant; parity tests would be meaningless"
+    out = tmp_path_factory.mktemp("bundle") / "tiny"
+    save_bundle(model, cfg, out, model_id="test-tiny-resnet18-64", threshold=widest_gap_threshold(p),
+                notes="test fixture trained on a SYNTHETIC cohort")
+    return out
+
+
+@pytest.fixture(scope="session")
+def faces_npz(tmp_path_factory, faceset):
+    from converters.calibration import save_faces
+
+    return save_faces(faceset, tmp_path_factory.mktemp("faces") / "aligned_64.npz")
+
+
+@pytest.fixture(scope="session")
+def split_faces(faceset):
+    """(calibration part >= 100 faces, held-out part) of the aligned cohort."""
+    calib, held = faceset.split(0.25, seed=0)
+    assert len(calib) >= 100
+    return calib, held
+
+
+@pytest.fixture
+def fresh_bundle(tmp_path, tiny_bundle_src):
+    """A private copy of the trained bundle to convert into."""
+    return shutil.copytree(tiny_bundle_src, tmp_path / "bundle")
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory, tiny_bundle_src, split_faces):
+    """The tiny bundle converted to every CPU screener target (and the TensorRT ones, which build only
+    where TensorRT and a GPU exist): (bundle dir, results by target, progress lines)."""
+    from converters.convert import ConvertOptions, convert_bundle
+    from converters.targets import resolve_targets
+
+    bundle = shutil.copytree(tiny_bundle_src, tmp_path_factory.mktemp("converted") / "bundle")
+    calib, held = split_faces
+    lines: list[str] = []
+    results = convert_bundle(bundle, resolve_targets(screener_cpu_targets() + ["tensorrt"]), held, calib,
+                             ConvertOptions(), progress=lines.append)
+    return bundle, {r.target: r for r in results}, lines

@@ -1,0 +1,59 @@
+"""facescreen-convert end to end: arguments, exit codes, the printed table."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from converters.cli import EXIT_UNAVAILABLE, EXIT_USAGE, main
+
+
+def test_list_names_every_target(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("tflite-int8", "onnx-int8", "tensorrt-int8", "mtcnn-tflite"):
+        assert name in out
+
+
+def test_cli_converts_from_a_faces_npz(tmp_path, fresh_bundle, faces_npz, capsys):
+    from edge.bundle import load_bundle
+
+    bundle = fresh_bundle
+    assert main([str(bundle), "--to", "tflite-dynamic", "--calib", str(faces_npz)]) == 0
+    out = capsys.readouterr().out
+    assert "held-out faces" in out and "tflite-dynamic" in out and "flag agree" in out
+    assert "tflite-dynamic" in load_bundle(bundle).card.artifacts
+    assert (bundle / "parity.json").is_file()
+
+
+def test_cli_refuses_a_small_calibration_set(tmp_path, fresh_bundle, faces_npz, capsys):
+    import numpy as np
+
+    bundle = fresh_bundle
+    small = tmp_path / "small.npz"
+    d = np.load(faces_npz)
+    np.savez(small, faces=d["faces"][:60], labels=d["labels"][:60])
+    assert main([str(bundle), "--to", "tflite-int8", "--calib", str(small)]) == EXIT_USAGE
+    assert "--force-small-calib" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--to", "onnx"], "give a BUNDLE"),
+    (["/nonexistent-bundle", "--to", "onnx"], "no bundle directory"),
+    (["BUNDLE", "--to", "onnx-int4"], "unknown conversion target"),
+])
+def test_cli_usage_errors(argv, message, capsys, tiny_bundle_src):
+    argv = [str(tiny_bundle_src) if a == "BUNDLE" else a for a in argv]
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is importable here")
+def test_cli_tensorrt_off_the_jetson_builds_the_onnx_and_says_what_to_run(tmp_path, fresh_bundle, faces_npz, capsys):
+    from edge.bundle import load_bundle
+
+    bundle = fresh_bundle
+    assert main([str(bundle), "--to", "tensorrt-fp16", "--calib", str(faces_npz)]) == EXIT_UNAVAILABLE
+    out = capsys.readouterr().out
+    assert "converting 'onnx' first" in out and "trtexec --onnx=" in out
+    assert "onnx" in load_bundle(bundle).card.artifacts and "tensorrt-fp16" not in load_bundle(bundle).card.artifacts

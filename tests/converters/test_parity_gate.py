@@ -1,0 +1,86 @@
+"""A converter that changes the screening flag must not get its artifact into the bundle."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def _broken_tflite(ctx, target, out):
+    """A real TFLite conversion of a WRONG graph: the input is divided by 255 before the model's own
+    in-graph scaling (the classic double-normalisation bug)."""
+    import keras
+
+    from converters.tf_export import tflite_converter, write_saved_model
+
+    model = ctx.source.model
+    inp = keras.Input((ctx.source.size, ctx.source.size, 3), name="image")
+    wrong = keras.Model(inp, model(keras.layers.Rescaling(1 / 255.0)(inp)))
+    sm = write_saved_model(wrong, lambda image: dict(wrong(image, training=False)), ctx.source.input_shape,
+                           ctx.workdir / "broken_savedmodel")
+    out.write_bytes(tflite_converter(sm).convert())
+    return {}
+
+
+@pytest.fixture
+def bundle_with_good_fp32(fresh_bundle, split_faces):
+    from converters.convert import convert_bundle
+    from converters.targets import resolve_targets
+
+    bundle = fresh_bundle
+    _, held = split_faces
+    [r] = convert_bundle(bundle, resolve_targets("tflite-fp32"), held, progress=lambda s: None)
+    assert r.ok, r.message
+    return bundle
+
+
+def test_wrong_input_scaling_is_caught_and_not_written(monkeypatch, bundle_with_good_fp32, split_faces):
+    from converters.convert import convert_bundle
+    from converters.targets import resolve_targets
+    from edge.bundle import load_bundle
+
+    bundle = bundle_with_good_fp32
+    before = load_bundle(bundle).card.artifacts["tflite-fp32"]
+    good_bytes = (bundle / "tflite-fp32.tflite").read_bytes()
+    monkeypatch.setattr("converters.to_tflite.build", _broken_tflite)
+    _, held = split_faces
+    [r] = convert_bundle(bundle, resolve_targets("tflite-fp32"), held, progress=lambda s: None)
+    assert r.status == "failed"
+    assert "parity check failed, not written" in r.message and "flag agreement" in r.message
+    assert r.parity.flag_agreement < 0.99 and r.parity.n_flag_disagreements > 0
+    # the earlier verified artifact is untouched, in the card and on disk
+    card = load_bundle(bundle).card
+    assert card.artifacts["tflite-fp32"] == before
+    assert (bundle / "tflite-fp32.tflite").read_bytes() == good_bytes
+    row = json.loads((bundle / "parity.json").read_text())["artifacts"]["tflite-fp32"]
+    assert row["status"] == "failed" and row["parity"]["passed"] is False
+    assert not list(bundle.glob(".convert-*"))
+
+
+def test_a_stricter_probability_gate_can_fail_a_quantised_model(fresh_bundle, split_faces):
+    from converters.convert import ConvertOptions, convert_bundle
+    from converters.parity import ParityThresholds
+    from converters.targets import resolve_targets
+    from edge.bundle import load_bundle
+
+    bundle = fresh_bundle
+    _, held = split_faces
+    opts = ConvertOptions(parity=ParityThresholds(min_agreement=0.99, max_prob_diff=1e-6))
+    [r] = convert_bundle(bundle, resolve_targets("tflite-dynamic"), held, options=opts, progress=lambda s: None)
+    assert r.status == "failed" and "exceeds 1e-06" in r.message
+    assert "tflite-dynamic" not in load_bundle(bundle).card.artifacts
+    assert not (bundle / "tflite-dynamic.tflite").exists()
+
+
+def test_calibrated_target_without_enough_faces_is_refused(fresh_bundle, split_faces):
+    from converters.convert import convert_bundle
+    from converters.errors import CalibrationError
+    from converters.targets import resolve_targets
+
+    bundle = fresh_bundle
+    calib, held = split_faces
+    few = calib.subset(list(range(20)), "twenty faces")
+    with pytest.raises(CalibrationError, match="only 20 calibration faces"):
+        convert_bundle(bundle, resolve_targets("onnx-int8"), held, few, progress=lambda s: None)
+    with pytest.raises(CalibrationError, match="need calibration faces"):
+        convert_bundle(bundle, resolve_targets("tflite-int8"), held, None, progress=lambda s: None)

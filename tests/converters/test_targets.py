@@ -1,0 +1,49 @@
+"""The conversion-target table: aliases, errors for unknown names, one importable builder per row."""
+from __future__ import annotations
+
+import pytest
+
+from converters.targets import ALIASES, TARGETS, resolve_targets
+
+ARTIFACT_NAMES = ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx", "onnx-int8",
+                  "tensorrt-fp16", "tensorrt-int8"]
+
+
+def test_the_table_names_exactly_the_artifacts_of_the_issue():
+    screeners = [n for n in TARGETS.names() if TARGETS.create(n).kind == "screener"]
+    assert sorted(screeners) == sorted(ARTIFACT_NAMES)
+    assert {TARGETS.create(n).precision for n in screeners} == {"fp32", "fp16", "dynamic-int8", "int8"}
+    assert TARGETS.create("tflite-dynamic").precision == "dynamic-int8"
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS.names()))
+def test_every_target_has_a_builder_and_a_valid_format(name):
+    from edge.bundle import ARTIFACT_FORMATS
+
+    t = TARGETS.create(name)
+    assert callable(t.builder())
+    assert t.format in ARTIFACT_FORMATS
+    assert t.file.startswith(name) and t.file.endswith(t.suffix)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("onnx", ["onnx"]),
+    ("onnx-int8, tflite-int8", ["tflite-int8", "onnx-int8"]),            # table order, spaces ok
+    ("tensorrt", ["tensorrt-fp16", "tensorrt-int8"]),
+    ("tflite,tflite-fp16", ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8"]),  # no duplicates
+    ("detector", ["mtcnn-tflite", "mtcnn-onnx"]),
+])
+def test_resolve_targets(spec, expected):
+    assert [t.name for t in resolve_targets(spec)] == expected
+
+
+def test_cpu_alias_has_no_gpu_target():
+    assert all(TARGETS.create(n).device == "cpu" for n in ALIASES["cpu"])
+    assert "onnx-int8" in ALIASES["cpu"] and "tensorrt-fp16" not in ALIASES["cpu"]
+
+
+@pytest.mark.parametrize("spec", ["tflite-int4", "", "onnx,bogus"])
+def test_unknown_or_empty_target_is_refused_with_the_valid_names(spec):
+    with pytest.raises(ValueError) as exc:
+        resolve_targets(spec)
+    assert "onnx" in str(exc.value)

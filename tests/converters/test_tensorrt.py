@@ -1,0 +1,103 @@
+"""TensorRT: engine builds and runs where TensorRT and a GPU exist; elsewhere, a clear line and the
+equivalent trtexec command, and the helpers that need no GPU."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from converters.targets import target
+from converters.to_tensorrt import calibration_key, profile_shapes, trtexec_command
+
+HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
+
+
+def _gpu_reason() -> str | None:
+    if not HAVE_TRT:
+        return "tensorrt is not importable here (engines are built and run on the Jetson)"
+    from edge.backends.tensorrt import local_device
+
+    return None if local_device() is not None else "tensorrt is installed but no CUDA GPU (or cuda-python) answers"
+
+
+SKIP_REASON = _gpu_reason()
+needs_gpu = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
+
+
+def test_calibration_cache_key_depends_on_faces_and_model():
+    k = calibration_key("a" * 64, "b" * 64)
+    assert len(k) == 16 and k == calibration_key("a" * 64, "b" * 64)
+    assert k != calibration_key("c" * 64, "b" * 64) and k != calibration_key("a" * 64, "d" * 64)
+
+
+def test_profile_is_batch_1_to_n_with_static_spatial_dims():
+    assert profile_shapes(112, 8) == ((1, 112, 112, 3), (4, 112, 112, 3), (8, 112, 112, 3))
+    assert profile_shapes(64, 1)[1][0] == 1
+
+
+@pytest.mark.skipif(HAVE_TRT, reason="tensorrt is importable: the engines are built instead")
+def test_without_tensorrt_the_target_says_so_and_gives_trtexec(converted):
+    bundle_dir, results, lines = converted
+    for name, flag in (("tensorrt-fp16", "--fp16"), ("tensorrt-int8", "--int8 --calib=")):
+        r = results[name]
+        assert r.status == "unavailable"
+        assert "tensorrt cannot be imported" in r.message and "\n" not in r.message
+        assert r.hint.startswith("equivalent command on the Jetson: trtexec --onnx=") and flag in r.hint
+        assert "--minShapes=image:1x64x64x3" in r.hint and "--maxShapes=image:8x64x64x3" in r.hint
+        assert any(r.hint in line for line in lines)
+        assert not (bundle_dir / f"{name}.engine").exists()
+
+
+def test_trtexec_command_points_at_the_bundle_onnx(converted, split_faces):
+    from converters.convert import ConvertOptions
+    from edge.bundle import load_bundle
+
+    bundle = load_bundle(converted[0])
+    calib, _ = split_faces
+    cmd = trtexec_command(bundle, target("tensorrt-int8"), ConvertOptions(max_batch=4, workspace_mb=512), calib)
+    assert f"--onnx={bundle.path / 'onnx.onnx'}" in cmd and "--memPoolSize=workspace:512M" in cmd
+    assert f"tensorrt-int8-{calibration_key(calib.sha256, bundle.card.artifacts['onnx']['sha256'])}.cache" in cmd
+
+
+def test_engine_usable_here_compares_version_and_device():
+    from edge.backends.tensorrt import engine_usable_here, local_device
+
+    here = local_device()
+    entry = {"tensorrt_version": "0.0.0", "device": "Orin", "compute_capability": "8.7"}
+    assert engine_usable_here(entry) is False
+    if here is not None:
+        assert engine_usable_here(dict(here)) is True
+
+
+def test_tensorrt_backend_module_imports_without_tensorrt():
+    import edge.backends.tensorrt as m
+
+    assert m.TensorRTBackend.name == "tensorrt"
+
+
+@needs_gpu
+@pytest.mark.tensorrt
+@pytest.mark.parametrize("name", ["tensorrt-fp16", "tensorrt-int8"])
+def test_engine_is_built_recorded_and_keeps_parity(converted, split_faces, name):
+    from edge.backends import open_backend
+    from edge.backends.tensorrt import engine_usable_here, local_device
+    from edge.bundle import load_bundle
+
+    bundle_dir, results, _ = converted
+    r = results[name]
+    assert r.status == "written", r.message
+    bundle = load_bundle(bundle_dir)
+    entry = bundle.card.artifacts[name]
+    here = local_device()
+    assert entry["tensorrt_version"] == here["tensorrt_version"] and entry["device"] == here["device"]
+    assert engine_usable_here(entry)
+    backend = open_backend(bundle, artifact=name)
+    assert backend.name == "tensorrt"
+    _, held = split_faces
+    probs, cam = backend.run(held.batch()[:3])
+    assert probs.shape == (3, 2) and cam.shape[0] == 3
+    assert r.parity.flag_agreement >= 0.99
+    assert (bundle_dir / f"{name}.engine.json").is_file()
+    if name == "tensorrt-int8":
+        assert (bundle_dir / entry["calibration_cache"]).is_file()
+        assert entry["layer_precisions"].get("Int8")
