@@ -172,6 +172,11 @@ def _readers(readers_csv, data: TrainingData, test_idx: np.ndarray, y: np.ndarra
 
 
 def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned):
+    done = run_dir / "final.json"
+    if done.is_file() and (run_dir / "bundle" / "modelcard.json").is_file():  # a resumed run that got this far
+        info = json.loads(done.read_text())
+        log.info("final model: finished in an earlier run, kept (%s)", info["bundle"])
+        return Path(info["bundle"]), info
     final = train_final(data, cfg, parts, folds, run_dir, clock)
     if final is None:
         return None, None
@@ -199,6 +204,7 @@ def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, align
                          notes=f"facescreen-train cv, preset {cfg.preset}; final model {final.strategy}: {final.description}")
     info = {"bundle": str(bundle), "model_id": model_id, "strategy": final.strategy, "description": final.description,
             "threshold": final.threshold.to_dict(), "fit": final.fit.to_dict(), "weights": final.weights}
+    done.write_text(json.dumps(_jsonable(info), indent=2))
     log.info("final model: %s; threshold %.4f; bundle %s", final.description, final.threshold.value, bundle)
     return bundle, info
 

@@ -80,6 +80,9 @@ def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, trai
                          seed=seed, sample_weights=weights, workers=cfg.runtime.workers,
                          use_multiprocessing=False)
     best_path = workdir / BEST_WEIGHTS
+    if not (workdir / BACKUP_DIR).exists():  # a fresh fit, not the resumption of an interrupted one
+        for stale in (best_path, workdir / MONITOR_STATE):
+            stale.unlink(missing_ok=True)
     callbacks: list[keras.callbacks.Callback] = []
     monitor = None
     if val_idx is not None and len(val_idx):

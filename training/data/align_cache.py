@@ -99,7 +99,7 @@ class AlignmentCache:
         faces, kept, issues = [], [], []
         hits = 0
         bar = tqdm(photos, desc=f"aligning ({self.detector_name}, {self.config.size}px)", unit="photo",
-                   disable=not progress, dynamic_ncols=True)
+                   disable=not progress, dynamic_ncols=True, mininterval=1.0)
         for photo in bar:
             entry, cached = self._lookup_or_align(photo)
             hits += cached

@@ -1,0 +1,49 @@
+"""The bootstrap ROC band (pROC's ci.se procedure) and reading a ROC at a specificity."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.roc_band import bootstrap_roc_band, sensitivity_at
+
+
+def test_sensitivity_at_reads_the_polyline():
+    fpr = np.array([0.0, 0.0, 0.5, 0.5, 1.0])
+    tpr = np.array([0.0, 0.4, 0.6, 0.9, 1.0])
+    got = sensitivity_at(fpr, tpr, [1.0, 0.75, 0.5, 0.25, 0.0])
+    # specificity 1 -> fpr 0: the top of the vertical step (0.4); fpr 0.25: halfway 0.4 -> 0.6;
+    # fpr 0.5: top of that step (0.9); fpr 0.75: halfway 0.9 -> 1.0
+    np.testing.assert_allclose(got, [0.4, 0.5, 0.9, 0.95, 1.0])
+
+
+def test_band_brackets_the_curve_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(60), np.ones(60)].astype(int)
+    s = np.r_[rng.normal(0, 1, 60), rng.normal(1.2, 1, 60)]
+    a = bootstrap_roc_band(y, s, n_boot=300, seed=5)
+    b = bootstrap_roc_band(y, s, n_boot=300, seed=5)
+    np.testing.assert_array_equal(a.lower, b.lower)
+    assert (a.lower <= a.median + 1e-12).all() and (a.median <= a.upper + 1e-12).all()
+    curve = sensitivity_at(a.fpr, a.tpr, a.specificities)
+    inside = (curve >= a.lower - 1e-9) & (curve <= a.upper + 1e-9)
+    assert inside.mean() > 0.95
+    assert a.auc_ci[0] < a.auc < a.auc_ci[1]
+    # the width agrees with Hanley & McNeil's (1982) standard error of the AUC
+    q1, q2 = a.auc / (2 - a.auc), 2 * a.auc**2 / (1 + a.auc)
+    se = np.sqrt((a.auc * (1 - a.auc) + 59 * (q1 - a.auc**2) + 59 * (q2 - a.auc**2)) / (60 * 60))
+    assert 0.7 < (a.auc_ci[1] - a.auc_ci[0]) / (2 * 1.96 * se) < 1.3
+    lo, hi = a.band_at(0.8)
+    assert lo == pytest.approx(np.interp(0.8, a.specificities[::-1], a.lower[::-1]), abs=0.02)
+    assert hi == pytest.approx(np.interp(0.8, a.specificities[::-1], a.upper[::-1]), abs=0.02)
+
+
+def test_resamples_are_stratified():
+    y = np.r_[np.zeros(5), np.ones(50)].astype(int)  # rare negatives: unstratified resamples would lose them
+    s = np.linspace(0, 1, 55)
+    band = bootstrap_roc_band(y, s, n_boot=200)
+    assert band.n_positive == 50 and band.n_negative == 5 and np.isfinite(band.lower).all()
+
+
+def test_too_few_resamples_is_refused():
+    with pytest.raises(ValueError, match="at least 200"):
+        bootstrap_roc_band([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], n_boot=100)

@@ -1,0 +1,44 @@
+"""Threshold rules: Youden's J placed between samples, ties toward sensitivity, fixed values."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.thresholds import ThresholdConfig, select_threshold, youden_threshold
+
+
+def test_youden_sits_midway_between_the_separating_scores():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    choice = select_threshold(ThresholdConfig("youden"), y, s)
+    assert choice.value == pytest.approx(0.45)  # between 0.3 (last negative) and 0.6 (first positive)
+    assert choice.validation_sensitivity == 1.0 and choice.validation_specificity == 1.0
+    assert choice.n_validation == 6
+
+
+def test_youden_maximises_j_and_is_never_a_sample_score():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+    t = youden_threshold(y, s, ThresholdConfig())
+    assert t not in set(s.tolist())
+    j = lambda thr: ((s >= thr) & (y == 1)).sum() / y.sum() + ((s < thr) & (y == 0)).sum() / (1 - y).sum() - 1  # noqa: E731
+    assert j(t) == pytest.approx(max(j(v) for v in np.unique(s)))
+
+
+def test_ties_in_j_go_to_the_lower_threshold():
+    # flagging from 0.5 or from 0.3 both give J = 0.5; the screen prefers sensitivity
+    y = np.array([0, 1, 0, 1])
+    s = np.array([0.1, 0.3, 0.4, 0.5])
+    # candidate cuts: 0.05 (J 0), 0.2 (J 0.5), 0.35 (J 0), 0.45 (J 0.5), 0.75 (J 0)
+    assert youden_threshold(y, s, ThresholdConfig()) == pytest.approx(0.2)
+
+
+def test_fixed_rule_and_bad_inputs():
+    assert select_threshold(ThresholdConfig("fixed", 0.3), np.array([0, 1]), np.array([0.9, 0.1])).value == 0.3
+    with pytest.raises(ValueError, match="unknown threshold rule 'median'"):
+        ThresholdConfig("median")
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        ThresholdConfig("fixed", 1.0)
+    with pytest.raises(ValueError, match="both classes"):
+        select_threshold(ThresholdConfig(), np.array([1, 1]), np.array([0.2, 0.3]))
