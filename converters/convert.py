@@ -237,8 +237,8 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
     if not out.is_file():
         raise ConversionError(f"{target.name}: the converter wrote no file at {out}")
     if run.reference is None:
-        run.progress(f"    reference: Keras model on {len(run.held_out)} held-out faces")
-        run.reference = reference_outputs(run.bundle, run.held_out, batch=16, artifact=run.source.artifact)
+        run.reference = reference_outputs(run.bundle, run.held_out, batch=16, artifact=run.source.artifact,
+                                          progress=run.progress)
     entry = artifact_entry(stage, target.file, target.format, target.precision, **extra)
     report, got = check_artifact(run.bundle, stage, target.name, entry, run.held_out, run.reference,
                                  run.options.parity, batch=run.options.parity_batch)
@@ -247,7 +247,7 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
         kept = " (the bundle keeps its earlier, verified artifact)" if target.name in run.bundle.card.artifacts else ""
         return TargetResult(target.name, "failed", seconds, size_mb, None, report,
                             message=f"parity check failed, not written: {report.verdict}{kept}")
-    toolchain = {**run.source.versions(), **extra.get("toolchain", {})}
+    toolchain = {**(run.source.versions() if "tensorflow" in target.requires else {}), **extra.get("toolchain", {})}
     meta = artifact_metadata(run.bundle.card, target, _calibration_record(run, target), toolchain, report.to_dict())
     embed(out, target, meta)
     _recheck_identical(run, target, stage, entry, got)

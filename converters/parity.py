@@ -7,6 +7,7 @@ because that is what a clinic acts on; probability and CAM differences are repor
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -14,9 +15,11 @@ import numpy as np
 
 from edge.backends import open_backend
 from edge.bundle import Bundle
+from edge.errors import BackendUnavailableError
 from edge.postprocess import screening_probability
 
 from .calibration import FaceSet
+from .errors import ConversionError
 
 DEFAULT_MIN_AGREEMENT = 0.99
 
@@ -76,9 +79,39 @@ def run_backend(backend, faces: FaceSet, batch: int) -> Outputs:
     return Outputs(np.concatenate(probs), np.concatenate(cams))
 
 
-def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact: str = "keras") -> Outputs:
-    """The Keras reference, through the edge keras backend."""
-    return run_backend(open_backend(bundle, artifact=artifact), faces, batch)
+REFERENCE_DIR = "calibration"
+
+
+def recorded_reference_path(bundle: Bundle, faces: FaceSet, artifact: str) -> Path:
+    """Where the Keras outputs on ``faces`` are recorded: keyed by the faces AND the Keras file."""
+    key = hashlib.sha256(f"{faces.sha256}:{bundle.card.artifacts[artifact]['sha256']}".encode()).hexdigest()[:16]
+    return bundle.path / REFERENCE_DIR / f"keras-reference-{key}.npz"
+
+
+def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact: str = "keras",
+                      progress=lambda s: None) -> Outputs:
+    """The Keras reference on ``faces``, through the edge keras backend, and recorded in the bundle.
+
+    Where Keras cannot run (a Jetson without TensorFlow), the outputs recorded by an earlier run on
+    the SAME faces and the SAME Keras file are used; they are the Keras model's outputs, not another
+    artifact's."""
+    recorded = recorded_reference_path(bundle, faces, artifact)
+    try:
+        backend = open_backend(bundle, artifact=artifact)
+    except BackendUnavailableError as exc:
+        if not recorded.is_file():
+            raise ConversionError(
+                f"the Keras reference cannot run here ({exc}) and the bundle has no recorded Keras outputs for these "
+                f"held-out faces: run facescreen-convert once where Keras runs, with the same faces "
+                f"(e.g. --calib BUNDLE/calibration/faces.npz written by --save-faces)") from None
+        d = np.load(recorded, allow_pickle=False)
+        progress(f"    reference: Keras outputs recorded in {recorded.relative_to(bundle.path)} (Keras cannot run here)")
+        return Outputs(d["probs"], d["cam"])
+    progress(f"    reference: Keras model on {len(faces)} held-out faces")
+    out = run_backend(backend, faces, batch)
+    recorded.parent.mkdir(exist_ok=True)
+    np.savez_compressed(recorded, probs=out.probs, cam=out.cam)
+    return out
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:

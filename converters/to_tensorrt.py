@@ -93,6 +93,20 @@ def _calibrator(trt, cudart, faces: np.ndarray, cache: Path):
     return FaceCalibrator()
 
 
+# Compute capability from which a GPU has fast FP16 / INT8 arithmetic (Jetson TX1 5.3, Xavier 7.2, Orin 8.7).
+FAST_FROM_CC = {"fp16": (5, 3), "int8": (6, 1)}
+
+
+def has_fast(builder, device: dict, precision: str) -> bool:
+    """``builder.platform_has_fast_fp16/int8`` where TensorRT still has it (deprecated in 10.5),
+    else the GPU's compute capability, as TensorRT's deprecation note says to do."""
+    attr = getattr(builder, f"platform_has_fast_{precision}", None)
+    if attr is not None:
+        return bool(attr)
+    major, minor = (int(v) for v in device["compute_capability"].split("."))
+    return (major, minor) >= FAST_FROM_CC[precision]
+
+
 def _layer_precisions(trt, engine_bytes: bytes, logger) -> dict[str, int]:
     """How many engine layer outputs run in each data type (from the engine inspector)."""
     runtime = trt.Runtime(logger)
@@ -142,12 +156,18 @@ def build(ctx, target: Target, out: Path) -> dict:
     config.add_optimization_profile(profile)
     calibrator, cache, extra = None, None, {}
     if target.precision == "fp16":
-        if not builder.platform_has_fast_fp16:
+        if not hasattr(trt.BuilderFlag, "FP16"):
+            raise ConversionError(f"{target.name}: TensorRT {trt.__version__} has no FP16 builder flag (removed in "
+                                  f"TensorRT 11, which wants strongly typed networks); build with TensorRT 10")
+        if not has_fast(builder, device, "fp16"):
             raise ConversionError(f"{target.name}: this GPU ({device['device']}) has no fast FP16; not building an FP32 "
                                   f"engine in its place")
         config.set_flag(trt.BuilderFlag.FP16)
     elif target.precision == "int8":
-        if not builder.platform_has_fast_int8:
+        if not hasattr(trt.BuilderFlag, "INT8") or not hasattr(trt, "IInt8EntropyCalibrator2"):
+            raise ConversionError(f"{target.name}: TensorRT {trt.__version__} has no implicit INT8 calibration "
+                                  f"(removed in TensorRT 11); build tensorrt-int8 with TensorRT 10 (JetPack 6)")
+        if not has_fast(builder, device, "int8"):
             raise ConversionError(f"{target.name}: this GPU ({device['device']}) has no fast INT8; not building a "
                                   f"higher-precision engine in its place")
         faces = ctx.calibration_faces(target)

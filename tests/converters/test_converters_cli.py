@@ -49,11 +49,24 @@ def test_cli_usage_errors(argv, message, capsys, tiny_bundle_src):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is importable here")
-def test_cli_tensorrt_off_the_jetson_builds_the_onnx_and_says_what_to_run(tmp_path, fresh_bundle, faces_npz, capsys):
-    from edge.bundle import load_bundle
+def test_cli_tensorrt_off_the_jetson_says_what_to_run(tmp_path, converted, faces_npz, capsys):
+    import shutil
 
-    bundle = fresh_bundle
+    bundle = shutil.copytree(converted[0], tmp_path / "b")
     assert main([str(bundle), "--to", "tensorrt-fp16", "--calib", str(faces_npz)]) == EXIT_UNAVAILABLE
     out = capsys.readouterr().out
-    assert "converting 'onnx' first" in out and "trtexec --onnx=" in out
-    assert "onnx" in load_bundle(bundle).card.artifacts and "tensorrt-fp16" not in load_bundle(bundle).card.artifacts
+    line = next(x for x in out.splitlines() if "tensorrt-fp16: unavailable" in x)
+    assert "tensorrt cannot be imported" in line
+    assert f"trtexec --onnx={bundle / 'onnx.onnx'}" in out and "--fp16" in out
+    assert not (bundle / "tensorrt-fp16.engine").exists()
+
+
+def test_a_tensorrt_target_brings_its_onnx_along_and_says_so(fresh_bundle):
+    from converters.convert import _with_dependencies
+    from converters.targets import resolve_targets
+    from edge.bundle import load_bundle
+
+    said: list[str] = []
+    rows = _with_dependencies(load_bundle(fresh_bundle), resolve_targets("tensorrt"), said.append)
+    assert [t.name for t in rows] == ["onnx", "tensorrt-fp16", "tensorrt-int8"]
+    assert len(said) == 1 and "converting 'onnx' first" in said[0]

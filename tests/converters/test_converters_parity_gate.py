@@ -23,15 +23,11 @@ def _broken_tflite(ctx, target, out):
 
 
 @pytest.fixture
-def bundle_with_good_fp32(fresh_bundle, split_faces):
-    from converters.convert import convert_bundle
-    from converters.targets import resolve_targets
+def bundle_with_good_fp32(tmp_path, converted):
+    """A copy of the converted bundle: it already holds a verified tflite-fp32."""
+    import shutil
 
-    bundle = fresh_bundle
-    _, held = split_faces
-    [r] = convert_bundle(bundle, resolve_targets("tflite-fp32"), held, progress=lambda s: None)
-    assert r.ok, r.message
-    return bundle
+    return shutil.copytree(converted[0], tmp_path / "b")
 
 
 def test_wrong_input_scaling_is_caught_and_not_written(monkeypatch, bundle_with_good_fp32, split_faces):
@@ -84,3 +80,32 @@ def test_calibrated_target_without_enough_faces_is_refused(fresh_bundle, split_f
         convert_bundle(bundle, resolve_targets("onnx-int8"), held, few, progress=lambda s: None)
     with pytest.raises(CalibrationError, match="need calibration faces"):
         convert_bundle(bundle, resolve_targets("tflite-int8"), held, None, progress=lambda s: None)
+
+
+def test_recorded_keras_reference_serves_where_keras_cannot_run(monkeypatch, converted, split_faces, tmp_path):
+    """On a Jetson without TensorFlow the parity reference is the Keras output recorded earlier for
+    the same faces and the same Keras file; for other faces it refuses and says what to do."""
+    import shutil
+
+    import numpy as np
+
+    from converters import parity
+    from converters.errors import ConversionError
+    from edge.bundle import load_bundle
+    from edge.errors import BackendUnavailableError
+
+    bundle = load_bundle(shutil.copytree(converted[0], tmp_path / "b"))
+    _, held = split_faces
+    assert parity.recorded_reference_path(bundle, held, "keras").is_file()
+    live = parity.reference_outputs(bundle, held)
+
+    def no_keras(b, backend="auto", artifact=None, threads=None):
+        raise BackendUnavailableError("the keras backend needs keras")
+
+    monkeypatch.setattr(parity, "open_backend", no_keras)
+    said: list[str] = []
+    recorded = parity.reference_outputs(bundle, held, progress=said.append)
+    assert np.array_equal(recorded.probs, live.probs) and np.array_equal(recorded.cam, live.cam)
+    assert "recorded" in said[0]
+    with pytest.raises(ConversionError, match="no recorded Keras outputs.*--save-faces"):
+        parity.reference_outputs(bundle, held.subset(np.arange(12), "other faces"))

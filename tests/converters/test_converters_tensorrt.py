@@ -30,6 +30,23 @@ def test_calibration_cache_key_depends_on_faces_and_model():
     assert k != calibration_key("c" * 64, "b" * 64) and k != calibration_key("a" * 64, "d" * 64)
 
 
+@pytest.mark.parametrize("builder_has, cc, precision, fast", [
+    (True, "5.0", "fp16", True),      # TensorRT's own answer wins where it still exists
+    (False, "8.7", "int8", False),
+    (None, "8.7", "int8", True),      # TensorRT >= 10.5 without the attribute: compute capability
+    (None, "5.3", "fp16", True),
+    (None, "5.3", "int8", False),
+    (None, "5.2", "fp16", False),
+])
+def test_fast_precision_check(builder_has, cc, precision, fast):
+    from types import SimpleNamespace
+
+    from converters.to_tensorrt import has_fast
+
+    builder = SimpleNamespace(**({} if builder_has is None else {f"platform_has_fast_{precision}": builder_has}))
+    assert has_fast(builder, {"compute_capability": cc}, precision) is fast
+
+
 def test_profile_is_batch_1_to_n_with_static_spatial_dims():
     assert profile_shapes(112, 8) == ((1, 112, 112, 3), (4, 112, 112, 3), (8, 112, 112, 3))
     assert profile_shapes(64, 1)[1][0] == 1
