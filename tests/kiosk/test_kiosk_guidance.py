@@ -140,3 +140,16 @@ def test_headless_log_and_overlay_frames(engine, replay_dir, tmp_path):
     last = np.asarray(Image.open(shown[-1]))
     first_frame = np.asarray(Image.open(sorted(replay_dir.iterdir())[-1]).convert("RGB"))
     assert last.shape == first_frame.shape and np.abs(last.astype(int) - first_frame).mean() > 20  # a panel drawn
+
+
+def test_window_text_in_chinese_needs_a_cjk_font(engine, scene_frames):
+    from kiosk.display import find_font
+
+    loop = GuidanceLoop(engine, GuidanceConfig(language="zh-Hans"), clock=FakeClock())
+    ev = loop.step(scene_frames["too_far"])
+    if find_font("zh-Hans") is None:  # never boxes on screen: a clear error at start-up
+        with pytest.raises(FileNotFoundError, match="fonts-noto-cjk"):
+            Renderer("zh-Hans")
+    else:
+        out = Renderer("zh-Hans").render(scene_frames["too_far"], ev)
+        assert out.shape == scene_frames["too_far"].shape
