@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 import sys
-from pathlib import Path
 from typing import Optional
 
 COMMANDS = ("run", "serve", "demo", "export", "purge")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Literal, Optional
 
 import numpy as np
@@ -55,9 +56,10 @@ class GuidanceEvent:
     error_code: Optional[str] = None
     error: str = ""
     record: dict[str, Any] = field(default_factory=dict)  # set by whoever stores the result (its id)
+    at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"event": self.kind, "frame": self.frame_index, "time": round(self.time, 3),
+        d: dict[str, Any] = {"event": self.kind, "frame": self.frame_index, "at": self.at,
                              "message_key": self.message_key, "text": self.text,
                              "streak": self.streak, "needed": self.needed}
         if self.report is not None:

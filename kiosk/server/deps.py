@@ -20,11 +20,15 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> KioskEngine:
-    engine = getattr(request.app.state, "engine", None)
-    if engine is None:
+def _loaded(request: Request, attr: str):
+    value = getattr(request.app.state, attr, None)
+    if value is None:
         raise ApiError(503, "model_not_loaded", "the model is still loading or failed to load; see the server log")
-    return engine
+    return value
+
+
+def get_engine(request: Request) -> KioskEngine:
+    return _loaded(request, "engine")
 
 
 def get_store(request: Request) -> ResultsStore:
@@ -32,10 +36,7 @@ def get_store(request: Request) -> ResultsStore:
 
 
 def get_sessions(request: Request) -> SessionManager:
-    sessions = getattr(request.app.state, "sessions", None)
-    if sessions is None:
-        raise ApiError(503, "model_not_loaded", "the model is still loading or failed to load; see the server log")
-    return sessions
+    return _loaded(request, "sessions")
 
 
 def resolve_language(lang: Optional[str], settings: Settings) -> str:

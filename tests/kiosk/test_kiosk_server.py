@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import ValidationError
 
-from kiosk.scenes import FAILING_SCENES, GOOD_SCENES
+from kiosk.scenes import GOOD_SCENES
 from kiosk.server import Settings, create_app
 
 MiB = 1024 * 1024
