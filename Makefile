@@ -15,7 +15,8 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
 
-$(STAMP): pyproject.toml constraints.txt
+# Re-install when the packages change too: an editable install maps the packages it saw.
+$(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
