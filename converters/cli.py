@@ -53,9 +53,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def list_targets() -> str:
     rows = [TARGETS.create(n) for n in TARGETS.names()]
-    lines = [f"{'target':16} {'format':9} {'precision':13} {'runs on':7} {'needs':8}  summary"]
+    lines = [f"{'target':16} {'format':9} {'precision':13} {'runs on':7} {'needs':6} {'options':24} summary"]
     for t in sorted(rows, key=lambda r: (r.kind, r.device, r.name)):
-        lines.append(f"{t.name:16} {t.format:9} {t.precision:13} {t.device:7} {'calib' if t.calibrated else '':8}  {t.summary}")
+        opts = ",".join("--" + o.replace("_", "-") for o in t.options)
+        lines.append(f"{t.name:16} {t.format:9} {t.precision:13} {t.device:7} {'calib' if t.calibrated else '':6} "
+                     f"{opts:24} {t.summary}")
     lines.append("aliases: " + "; ".join(f"{k} = {','.join(v)}" for k, v in sorted(ALIASES.items())))
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from edge.registry import Registry
 
-OPTION_NAMES = ("int8_io", "opset", "max_batch", "workspace_mb")
+OPTION_NAMES = ("int8_io", "max_batch", "workspace_mb")
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ _ROWS = (
     Target("tflite-int8", "screener", "tflite", "int8", ".tflite", "cpu", "to_tflite", TF, calibrated=True,
            options=("int8_io",), summary="LiteRT full-integer int8 (int8 or uint8 input/output), calibrated"),
     Target("onnx", "screener", "onnx", "fp32", ".onnx", "cpu", "to_onnx", TF + ("tf2onnx", "onnx"),
-           options=("opset",), summary="ONNX opset 17, dynamic batch; also TensorRT's input"),
+           summary="ONNX opset 17, dynamic batch; also TensorRT's input"),
     Target("onnx-int8", "screener", "onnx", "int8", ".onnx", "cpu", "to_onnx_int8",
-           TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"), calibrated=True, options=("opset",),
+           TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"), calibrated=True,
            summary="ONNX Runtime static QDQ int8 (per-channel weights), calibrated"),
     Target("tensorrt-fp16", "screener", "tensorrt", "fp16", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
            depends=("onnx",), options=("max_batch", "workspace_mb"),

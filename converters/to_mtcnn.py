@@ -21,8 +21,9 @@ import numpy as np
 
 from edge.detect import LANDMARK_NAMES, FaceDetection
 from edge.detectors.mtcnn_manifest import INPUT_SHAPES, NETS, OUTPUT_ROLES
+from edge.detectors.mtcnn_nets import RUNTIME_FORMAT
 
-FORMAT_RUNTIME = {"tflite": "litert", "onnx": "onnxruntime"}
+FORMAT_RUNTIME = {fmt: runtime for runtime, fmt in RUNTIME_FORMAT.items()}
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def _named_outputs(net: str, model):
 def convert_networks(fmt: str, suffix: str, out_dir: Path, workdir: Path) -> dict[str, Path]:
     """Write ``pnet``/``rnet``/``onet`` in ``fmt`` into ``out_dir``; returns their paths."""
     from .tf_export import onnx_from_function, tflite_converter, write_saved_model
+    from .to_onnx import OPSET
 
     nets = package_networks()
     paths = {}
@@ -74,7 +76,7 @@ def convert_networks(fmt: str, suffix: str, out_dir: Path, workdir: Path) -> dic
         elif fmt == "onnx":
             import onnx
 
-            proto = onnx_from_function(fn, shape, sorted(OUTPUT_ROLES[name].values()), opset=17)
+            proto = onnx_from_function(fn, shape, sorted(OUTPUT_ROLES[name].values()), opset=OPSET)
             onnx.checker.check_model(proto, full_check=True)
             onnx.save(proto, str(path))
         else:
@@ -102,11 +104,11 @@ def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.nda
 
 
 def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    from edge.detectors.mtcnn_cascade import iou_matrix
+
+    v = float(iou_matrix(np.asarray([a], float), np.asarray([b], float))[0, 0])
+    return v if np.isfinite(v) else 0.0
 
 
 def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]) -> dict:

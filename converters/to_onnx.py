@@ -12,6 +12,7 @@ from .errors import ConversionError
 from .source import OUTPUT_NAMES
 from .targets import Target
 
+OPSET = 17            # what TensorRT 10's ONNX parser and ONNX Runtime's QDQ tooling are tested with
 BATCH_DIM = "batch"
 # Ops TensorRT 10's ONNX parser supports (subset that matters for conv screeners; see
 # onnx-tensorrt docs/operators.md). Anything else is reported before a Jetson build is attempted.
@@ -23,7 +24,7 @@ TENSORRT_OPS = frozenset({
 })
 
 
-def export_onnx(ctx, opset: int):
+def export_onnx(ctx, opset: int = OPSET):
     """The fp32 ONNX ModelProto with named, ordered outputs and a named dynamic batch dimension."""
     import onnx
 
@@ -49,8 +50,8 @@ def tensorrt_problems(proto, size: int) -> list[str]:
     """What would stop (or silently slow) a TensorRT build from this ONNX; empty when fine."""
     problems = []
     opsets = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
-    if opsets.get("ai.onnx") != 17:
-        problems.append(f"opset {opsets.get('ai.onnx')} (expected 17)")
+    if opsets.get("ai.onnx") != OPSET:
+        problems.append(f"opset {opsets.get('ai.onnx')} (expected {OPSET})")
     if len(proto.graph.input) != 1:
         problems.append(f"{len(proto.graph.input)} graph inputs (expected 1)")
     for value in proto.graph.input:
@@ -75,11 +76,11 @@ def build(ctx, target: Target, out: Path) -> dict:
     import onnx
     import tf2onnx
 
-    proto = export_onnx(ctx, ctx.options.opset)
-    trt = tensorrt_problems(proto, ctx.source.size) if ctx.options.opset == 17 else ["opset is not 17"]
+    proto = export_onnx(ctx)
+    trt = tensorrt_problems(proto, ctx.source.size)
     onnx.save(proto, str(out))
     if not out.stat().st_size:
         raise ConversionError(f"{target.name}: wrote an empty ONNX file")
-    return {"opset": ctx.options.opset, "input_name": proto.graph.input[0].name, "output_names": list(OUTPUT_NAMES),
+    return {"opset": OPSET, "input_name": proto.graph.input[0].name, "output_names": list(OUTPUT_NAMES),
             "dynamic_batch": True, "tensorrt_ready": not trt, "tensorrt_problems": trt,
             "toolchain": {"tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__}}

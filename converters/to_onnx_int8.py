@@ -72,7 +72,7 @@ def build(ctx, target: Target, out: Path) -> dict:
     import onnxruntime
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
-    from .to_onnx import export_onnx
+    from .to_onnx import OPSET, export_onnx
 
     faces = ctx.calibration_faces(target)
     work = ctx.workdir / target.name
@@ -81,7 +81,7 @@ def build(ctx, target: Target, out: Path) -> dict:
     if "onnx" in ctx.bundle.card.artifacts:
         fp32.write_bytes(ctx.artifact_file("onnx").read_bytes())   # the verified fp32 export
     else:
-        onnx.save(export_onnx(ctx, ctx.options.opset), str(fp32))
+        onnx.save(export_onnx(ctx), str(fp32))
     prep = work / "prep.onnx"
     quant_pre_process(str(fp32), str(prep))
     batch = faces.batch()[:MAX_CALIBRATION_FACES]
@@ -98,6 +98,6 @@ def build(ctx, target: Target, out: Path) -> dict:
     model = onnx.load(str(out))
     onnx.checker.check_model(model, full_check=True)
     return {"quantization": "static QDQ, S8S8, per-channel weights, MinMax calibration",
-            "n_calibration_faces": len(batch), "quantized_ops": counts, "float_nodes": keep_float, "opset": ctx.options.opset,
+            "n_calibration_faces": len(batch), "quantized_ops": counts, "float_nodes": keep_float, "opset": OPSET,
             "output_names": [o.name for o in model.graph.output],
             "toolchain": {"onnxruntime_quantization": onnxruntime.__version__, "onnx": onnx.__version__}}

@@ -3,8 +3,10 @@
 The cascade is the package's (P-Net over an image pyramid -> NMS -> R-Net on 24x24 crops -> NMS ->
 O-Net on 48x48 crops with landmarks -> NMS), with its numpy arithmetic mirrored in
 :mod:`edge.detectors.mtcnn_cascade`. What makes it faster than the package: no TensorFlow eager
-dispatch, one batched call for all R-Net crops and one for all O-Net crops, vectorised NMS, and
-network runtimes built once per input shape and reused (see :mod:`edge.detectors.mtcnn_nets`).
+dispatch, one batched call for all R-Net crops and one for all O-Net crops, vectorised NMS,
+network runtimes built once per input shape and reused (see :mod:`edge.detectors.mtcnn_nets`), and
+the image pyramid resized on a helper thread while P-Net runs on the scales already resized.
+One detector serves one thread at a time (its interpreters are not re-entrant).
 
     det = MtcnnLiteDetector(model_dir="BUNDLE/detector")        # runtime="auto"
     faces = det.detect(rgb)                                      # list[FaceDetection]
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,10 @@ class MtcnnLiteDetector:
             net: factory(self.model_dir / nf.file, net, threads=threads) for net, nf in manifest.formats[fmt].items()}
         self.format = fmt
         self.runtime = self._nets["pnet"].runtime
+        self._pyramid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtcnn-pyramid")
+
+    def close(self) -> None:
+        self._pyramid.shutdown(wait=False)
 
     @staticmethod
     def _pick_runtime(runtime: str, formats: dict) -> str:
@@ -101,12 +108,14 @@ class MtcnnLiteDetector:
         """``StagePNet``: proposals at every pyramid scale, NMS per scale, then across scales."""
         cfg = self.config
         height, width = image.shape[:2]
+        levels = [(s, mc.scaled_shape(height, width, s)) for s in mc.scale_pyramid(height, width, cfg)]
+        # P-Net's 12x12 window must fit; the resizes run ahead on the helper thread (OpenCV and the
+        # runtimes release the GIL), so resizing scale k+1 overlaps P-Net on scale k
+        pending = [(s, self._pyramid.submit(mc.resize_area, image, shape))
+                   for s, shape in levels if min(shape) >= mc.PNET_CELL]
         all_boxes, all_scores = [], []
-        for scale in mc.scale_pyramid(height, width, cfg):
-            shape = mc.scaled_shape(height, width, scale)
-            if min(shape) < mc.PNET_CELL:
-                continue  # P-Net's 12x12 window no longer fits: no output at this scale
-            out = self._nets["pnet"].run(mc.resize_area(image, shape)[None])
+        for scale, resized in pending:
+            out = self._nets["pnet"].run(resized.result()[None])
             boxes, scores = mc.pnet_boxes(out["bbox_reg"][0], out["face_prob"][0, :, :, 1], cfg.threshold_pnet, scale)
             if len(boxes):
                 boxes, scores, _ = mc.nms(boxes, scores, cfg.nms_pnet1, "union", initial_sort=False)
