@@ -212,9 +212,9 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
 def _unavailable(run: _Run, target: Target, missing: list[str]) -> TargetResult:
     hint = ""
     if target.format == "tensorrt":
-        from .to_tensorrt import trtexec_command
+        from .to_tensorrt import trtexec_hint
 
-        hint = "equivalent command on the Jetson: " + trtexec_command(run.bundle, target, run.options, run.calibration)
+        hint = trtexec_hint(run.bundle, target, run.options, run.calibration)
     return TargetResult(target.name, "unavailable",
                         message=f"cannot build {target.name} here: {', '.join(missing)} cannot be imported "
                                 f"({'build it on the device that will run it' if target.device == 'gpu' else 'install facescreen[convert]'})",

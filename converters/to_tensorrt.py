@@ -48,12 +48,16 @@ def trtexec_command(bundle, target: Target, options, calibration=None) -> str:
            f"--minShapes=image:{lo} --optShapes=image:{opt} --maxShapes=image:{hi} "
            f"--memPoolSize=workspace:{options.workspace_mb}M")
     if target.precision == "fp16":
-        cmd += " --fp16"
-    elif target.precision == "int8":
-        cache = calibration_cache_path(bundle, calibration) if calibration is not None else "CALIBRATION.cache"
-        cmd += f" --int8 --calib={cache}"
-        cmd += "  # trtexec cannot calibrate itself: the cache must come from facescreen-convert on the Jetson"
-    return cmd + "  # then record it: facescreen-convert checks parity only for engines it builds"
+        return cmd + " --fp16"
+    cache = calibration_cache_path(bundle, calibration) if calibration is not None else "CALIBRATION.cache"
+    return cmd + f" --int8 --calib={cache}"
+
+
+def trtexec_hint(bundle, target: Target, options, calibration=None) -> str:
+    caveat = "not parity-checked and not recorded in the model card"
+    if target.precision == "int8":
+        caveat += "; trtexec cannot calibrate, the cache comes from an earlier facescreen-convert run on the Jetson"
+    return f"equivalent command on the Jetson ({caveat}): {trtexec_command(bundle, target, options, calibration)}"
 
 
 def _calibrator(trt, cudart, faces: np.ndarray, cache: Path):
