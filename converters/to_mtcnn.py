@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.detect import LANDMARK_NAMES, FaceDetection
+from edge.detect import LANDMARK_NAMES, FaceDetection, box_iou, compare_faces  # noqa: F401 (re-exported)
 from edge.detectors.mtcnn_manifest import INPUT_SHAPES, NETS, OUTPUT_ROLES
 from edge.detectors.mtcnn_nets import RUNTIME_FORMAT
 
@@ -101,29 +101,6 @@ def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.nda
         src = ("astronaut", "grace_hopper")[i % 2]
         photos[f"synthetic_{i}"] = make_subject(rng, src, bool(i % 3 == 0), cfg, photos[src])
     return photos
-
-
-def box_iou(a, b) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    from edge.detectors.mtcnn_cascade import iou_matrix
-
-    v = float(iou_matrix(np.asarray([a], float), np.asarray([b], float))[0, 0])
-    return v if np.isfinite(v) else 0.0
-
-
-def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]) -> dict:
-    """Match each reference face to its best-overlapping candidate; the worst IoU and landmark
-    distance over all faces, and the face counts."""
-    worst_iou, worst_px = 1.0, 0.0
-    for ref in reference:
-        if not candidate:
-            worst_iou, worst_px = 0.0, float("inf")
-            break
-        best = max(candidate, key=lambda c: box_iou(ref.box, c.box))
-        worst_iou = min(worst_iou, box_iou(ref.box, best.box))
-        worst_px = max(worst_px, float(np.linalg.norm(ref.landmarks - best.landmarks, axis=1).max()))
-    return {"n_reference": len(reference), "n_converted": len(candidate), "min_iou": round(worst_iou, 4),
-            "max_landmark_px": round(worst_px, 3)}
 
 
 def median_ms(fn, arg, repeats: int) -> float:

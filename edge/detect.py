@@ -93,6 +93,30 @@ def find_face(rgb: np.ndarray, detector: Detector, config: DetectConfig = Detect
     return FaceFinding(face=best, n_faces=len(faces), all_faces=tuple(faces))
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two ``(x1, y1, x2, y2)`` boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]) -> dict:
+    """Match each reference face to its best-overlapping candidate; the worst IoU and landmark
+    distance over all faces, and the face counts (how two detectors agree on one image)."""
+    worst_iou, worst_px = 1.0, 0.0
+    for ref in reference:
+        if not candidate:
+            worst_iou, worst_px = 0.0, float("inf")
+            break
+        best = max(candidate, key=lambda c: box_iou(ref.box, c.box))
+        worst_iou = min(worst_iou, box_iou(ref.box, best.box))
+        worst_px = max(worst_px, float(np.linalg.norm(ref.landmarks - best.landmarks, axis=1).max()))
+    return {"n_reference": len(reference), "n_converted": len(candidate), "min_iou": round(worst_iou, 4),
+            "max_landmark_px": round(worst_px, 3)}
+
+
 def create_detector(name: str = "mtcnn", **kwargs) -> Detector:
     """``mtcnn`` is the reference package (needs TensorFlow); ``mtcnn-lite`` the converted cascade."""
     return DETECTORS.create(name, **kwargs)

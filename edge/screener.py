@@ -104,6 +104,8 @@ def create_screener(bundle: Bundle | str | Path, backend: str = "auto", artifact
     inference = open_backend(b, backend=backend, artifact=artifact, threads=threads)
     if detector == "auto":
         det = default_detector(b)
+    elif detector == "mtcnn-lite":
+        det = create_detector("mtcnn-lite", model_dir=b.path / "detector")
     elif isinstance(detector, str):
         det = create_detector(detector)
     else:

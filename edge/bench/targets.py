@@ -96,27 +96,15 @@ def measure_detectors(frames_npz: str, names: list[str], bundle_dir: str, settin
     return out
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def detector_agreement(ref: list, other: list) -> dict:
-    """Per frame, match the reference's largest face: box IoU and worst landmark distance."""
-    ious, lm_px, same_count = [], [], 0
-    for r, o in zip(ref, other):
-        same_count += len(r) == len(o)
-        if not r or not o:
-            continue
-        a = max(r, key=lambda f: f.area)
-        b = max(o, key=lambda f: _iou(a.box, f.box))
-        ious.append(_iou(a.box, b.box))
-        lm_px.append(float(np.linalg.norm(a.landmarks - b.landmarks, axis=1).max()))
-    return {"frames": len(ref), "same_face_count": same_count, "min_iou": float(min(ious, default=0.0)),
-            "mean_iou": float(np.mean(ious)) if ious else 0.0, "max_landmark_px": float(max(lm_px, default=np.inf))}
+    """Per frame, how the converted cascade agrees with the reference (edge.detect.compare_faces)."""
+    from ..detect import compare_faces
+
+    per_frame = [compare_faces(r, o) for r, o in zip(ref, other)]
+    return {"frames": len(per_frame),
+            "same_face_count": sum(c["n_reference"] == c["n_converted"] for c in per_frame),
+            "min_iou": float(min((c["min_iou"] for c in per_frame), default=0.0)),
+            "max_landmark_px": float(max((c["max_landmark_px"] for c in per_frame), default=float("inf")))}
 
 
 def measure_pipeline(bundle_dir: str, artifact: str, jpegs_npz: str, settings: dict) -> dict:

@@ -58,7 +58,7 @@ def lite(request, detector_dir):
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper", "astronaut_640x480", "synthetic_0", "synthetic_1",
                                    "synthetic_2", "synthetic_3"])
 def test_same_faces_as_the_package(lite, photos, package_faces, photo):
-    from converters.to_mtcnn import box_iou
+    from edge.detect import box_iou
 
     ref = package_faces[photo]
     got = lite.detect(photos[photo])
