@@ -27,14 +27,38 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py)
 assets: $(STAMP)
 	$(PY) -m edge.assets fetch --dest $(CACHE)/assets
 
-demo: $(STAMP) assets
+# Generated models and data live under $(CACHE); each step runs once and is reused.
+DEMO := $(CACHE)/demo-bundle
+BENCH_BUNDLE := $(CACHE)/bench-bundle
+PARITY := $(CACHE)/parity-cohort
+
+$(DEMO)/modelcard.json: | $(STAMP)
+	$(PY) -m training demo-bundle --cache $(CACHE)
+
+$(BENCH_BUNDLE)/modelcard.json: | $(STAMP)
+	$(PY) -m training bench-bundle --cache $(CACHE)
+
+# held-out SYNTHETIC subjects (another seed) for the converters' parity check
+$(PARITY)/cohort.csv: | $(STAMP)
+	$(PY) -m edge.synthetic --out $(PARITY) --n-per-class 50 --seed 1
+
+# the demo runs TensorFlow-free: int8 LiteRT screener + converted MTCNN
+$(DEMO)/.converted: $(DEMO)/modelcard.json $(PARITY)/cohort.csv
+	$(PY) -m converters $(DEMO) --to tflite-int8,mtcnn-tflite --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
+	touch $@
+
+$(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
+	$(PY) -m converters $(BENCH_BUNDLE) --to cpu --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
+	touch $@
+
+demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m kiosk demo --cache $(CACHE)
 
 test: $(STAMP) assets
 	$(PY) -m pytest -x -q tests
 
-bench: $(STAMP) assets
-	$(PY) -m edge.bench --demo --cache $(CACHE) --out $(CACHE)/bench
+bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted
+	$(PY) -m edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
 
 clean:
 	rm -rf $(VENV) $(CACHE) .pytest_cache

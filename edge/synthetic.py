@@ -145,3 +145,25 @@ def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path
         w.writerows(rows)
     (out / "README.txt").write_text(SYNTHETIC_NOTICE + "\n\n" + (__doc__ or ""))
     return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m edge.synthetic", description="Write a SYNTHETIC cohort (see module doc).")
+    p.add_argument("--out", required=True, help="output folder (photos by class + cohort.csv)")
+    p.add_argument("--n-per-class", type=int, default=CohortConfig.n_per_class, help="subjects per class")
+    p.add_argument("--seed", type=int, default=0, help="random seed (another seed gives other subjects)")
+    p.add_argument("--image-size", type=int, default=CohortConfig.image_size, help="photo side in pixels")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if (out / "cohort.csv").is_file():
+        print(f"{out / 'cohort.csv'} exists; leaving it")
+        return 0
+    print(make_cohort(out, CohortConfig(n_per_class=args.n_per_class, seed=args.seed, image_size=args.image_size)))
+    print(SYNTHETIC_NOTICE)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
