@@ -1,8 +1,7 @@
-"""Keras callbacks of the training loop: validation monitoring with early stopping and a best
-checkpoint (resumable), and one progress line per epoch with an ETA."""
+"""Keras callbacks of the training loop: validation monitoring with early stopping and the best
+epoch's weights, the resume checkpoint, and one progress line per epoch with an ETA."""
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -12,6 +11,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from .checkpoint import save_resume_checkpoint
 from .metrics import auc_score
 
 log = logging.getLogger("training")
@@ -19,30 +19,20 @@ log = logging.getLogger("training")
 
 class ValidationMonitor(keras.callbacks.Callback):
     """Scores the validation split after every epoch (cross-entropy and screening AUC), keeps the
-    best weights in ``best_path`` and stops after ``patience`` epochs without improvement
-    (0: never stops early). Its state is saved every epoch so an interrupted fit resumes with it.
+    best epoch's weights (in memory; the resume checkpoint carries them) and stops after
+    ``patience`` epochs without improvement (0: never stops early).
 
     "Better" is a lower ``val_loss``, or for ``val_auc`` a higher AUC (equal AUC: lower loss).
     """
 
     def __init__(self, predict: Callable[[], np.ndarray], y_val: np.ndarray, positive: list[int], monitor: str,
-                 patience: int, best_path: Path, state_path: Path) -> None:
+                 patience: int) -> None:
         super().__init__()
         self.predict, self.y_val = predict, np.asarray(y_val, dtype=np.int64)
         self.y_bin = np.isin(self.y_val, positive).astype(np.int64)
         self.positive, self.monitor, self.patience = positive, monitor, patience
-        self.best_path, self.state_path = Path(best_path), Path(state_path)
         self.state = {"history": [], "best_epoch": None, "best_loss": math.inf, "best_auc": -math.inf, "wait": 0}
-
-    def on_train_begin(self, logs=None) -> None:
-        if self.state_path.is_file() and self.best_path.is_file():
-            self.state = json.loads(self.state_path.read_text())
-            self.state["best_loss"] = float(self.state["best_loss"])
-            self.state["best_auc"] = float(self.state["best_auc"])
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        # after a resume, epochs from here on are re-run: forget what they said before
-        self.state["history"] = [h for h in self.state["history"] if h["epoch"] < epoch + 1]
+        self.best_weights: list[np.ndarray] | None = None
 
     def _better(self, loss: float, auc: float) -> bool:
         if self.monitor == "val_loss":
@@ -59,7 +49,7 @@ class ValidationMonitor(keras.callbacks.Callback):
         entry = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))), "val_loss": loss, "val_auc": auc}
         self.state["history"].append(entry)
         if self._better(loss, auc):
-            self.model.save_weights(str(self.best_path))
+            self.best_weights = [np.array(w) for w in self.model.get_weights()]
             self.state.update(best_epoch=epoch + 1, best_loss=loss, best_auc=-1.0 if math.isnan(auc) else auc, wait=0)
         else:
             self.state["wait"] += 1
@@ -67,9 +57,20 @@ class ValidationMonitor(keras.callbacks.Callback):
                 self.model.stop_training = True
         if logs is not None:
             logs["best_epoch"] = self.state["best_epoch"]
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, allow_nan=True))
-        tmp.replace(self.state_path)
+
+
+class ResumeCheckpoint(keras.callbacks.Callback):
+    """Every ``every`` epochs (0: never), the whole training state in one file: the weights, the
+    optimiser's variables, the epoch, and the validation monitor's state and best weights, so an
+    interrupted fit continues exactly where this checkpoint was taken."""
+
+    def __init__(self, path: Path, every: int, monitor: ValidationMonitor | None) -> None:
+        super().__init__()
+        self.path, self.every, self.monitor = Path(path), every, monitor
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.every and (epoch + 1) % self.every == 0:
+            save_resume_checkpoint(self.path, self.model, epoch + 1, self.monitor)
 
 
 class RunClock:
@@ -122,7 +123,8 @@ class ProgressLog(keras.callbacks.Callback):
             self.clock.add_epoch(dt)
         parts = [self.label, f"epoch {epoch + 1}/{self.epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
         if "val_loss" in logs:
-            parts.append(f"val_loss {logs['val_loss']:.4f} val_auc {logs['val_auc']:.3f} (best epoch {logs.get('best_epoch')})")
+            parts.append(f"val_loss {logs['val_loss']:.4f} val_auc {logs['val_auc']:.3f} "
+                         f"(best epoch {logs.get('best_epoch')})")
         parts.append(f"{dt:.1f} s/epoch")
         if self.clock:
             parts.append(f"run ETA {format_seconds(self.clock.eta())}")

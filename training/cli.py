@@ -79,6 +79,8 @@ def _flags() -> list[Flag]:
         Flag("--monitor", "fit.monitor", "what 'best on validation' means", choices=MONITORS),
         Flag("--class-weight", "fit.class_weight", "weigh classes by inverse frequency (balanced) or not",
              choices=CLASS_WEIGHTS),
+        Flag("--checkpoint-every", "fit.checkpoint_every", "epochs between resume checkpoints of the whole "
+             "training state (0: none; an interrupted fold then restarts, finished folds are always kept)", int),
         Flag("--rotation", "augment.rotation_deg", "augmentation: random rotation range, +- degrees", float),
         Flag("--zoom", "augment.scale", "augmentation: random crop/rescale zoom range LOW,HIGH (e.g. 0.9,1.1)",
              _floats, metavar="LOW,HIGH"),
@@ -195,7 +197,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
 
 def _cv(args: argparse.Namespace, cfg) -> int:
     from .experiment import prepare_data, run_experiment
+    from .runtime import distribution_scope, n_replicas
 
+    if cfg.runtime.distribute != "none":
+        with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
+            print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)
     data, aligned, text = prepare_data(args.data, cfg, progress=not args.no_progress)
     result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
                             cohort_text=text, source=str(args.data))

@@ -62,8 +62,11 @@ class FitConfig:
     patience: int = 10              # early stopping on validation; 0 trains every epoch (best one kept)
     monitor: str = "val_loss"       # what "best" means on the validation split
     class_weight: str = "none"      # none | balanced
+    checkpoint_every: int = 1       # epochs between resume checkpoints (0: an interrupted fold restarts)
 
     def __post_init__(self) -> None:
+        if self.checkpoint_every < 0:
+            raise ConfigError(f"fit.checkpoint_every must be >= 0, got {self.checkpoint_every}")
         if self.batch_size < 2:
             raise ConfigError(f"fit.batch_size must be >= 2 (batch normalisation), got {self.batch_size}")
         if self.epochs < 1:

@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,18 +76,11 @@ def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | N
     left_out = aligned.left_out
     if left_out:
         print(f"{len(left_out)} photo(s) left out (reasons in alignment_issues.csv): "
-              + ", ".join(f"{r} {n}" for r, n in _count(i.reason for i in left_out).items()), flush=True)
+              + ", ".join(f"{r} {n}" for r, n in Counter(i.reason for i in left_out).items()), flush=True)
     if len(aligned.photos) == 0:
         raise ValueError("no photo could be aligned; see the reasons above")
     data = TrainingData.from_aligned(aligned, classes, positive, cfg.cv.stratify_by_syndrome, cfg.data.notice)
     return data, aligned, summary
-
-
-def _count(items) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in items:
-        out[i] = out.get(i, 0) + 1
-    return out
 
 
 def fingerprint(data: TrainingData) -> dict:
@@ -111,7 +105,8 @@ def run_experiment(data: TrainingData, cfg: TrainConfig, out: str | Path, reader
         detach_log(handler)
 
 
-def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, aligned, cohort_text, source, t0) -> ExperimentResult:
+def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, aligned, cohort_text, source,
+         t0) -> ExperimentResult:
     log.info("run %s | preset %s | %s", run_dir, cfg.preset, device_summary())
     if data.notice:
         log.info("NOTE: %s", data.notice)

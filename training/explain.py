@@ -120,7 +120,9 @@ def explanation_panel(faces: np.ndarray, maps: dict[str, np.ndarray], titles: li
         for ax in axes[i]:
             ax.axis("off")
     if heading:
-        fig.suptitle(heading, fontsize=8)
+        import textwrap
+
+        fig.suptitle("\n".join(textwrap.wrap(heading, width=18 * cols)), fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

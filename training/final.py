@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -77,7 +76,6 @@ def _all(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: 
                       f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)")
 
 
-FinalStrategy = Callable[..., FinalModel | None]
 FINAL_STRATEGIES: Registry[FinalModel | None] = Registry("final-model strategy")
 FINAL_STRATEGIES.register("refit", lambda: _refit)
 FINAL_STRATEGIES.register("all", lambda: _all)

@@ -5,7 +5,7 @@ Backend-agnostic Keras 3: the same code runs under TensorFlow and JAX.
 """
 from __future__ import annotations
 
-import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,7 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .callbacks import ProgressLog, RunClock, ValidationMonitor
+from .callbacks import ProgressLog, ResumeCheckpoint, RunClock, ValidationMonitor
+from .checkpoint import restore_resume_checkpoint
 from .config import TrainConfig
 from .data.sequence import FaceSequence, balanced_sample_weights
 from .model import ModelConfig, build_screener
@@ -21,9 +22,8 @@ from .optimisers import create_optimiser
 from .runtime import jit_compile, precision, set_seeds
 from .weights import WeightsRecord, load_initial_weights
 
-BEST_WEIGHTS = "best.weights.h5"
-MONITOR_STATE = "monitor.json"
-BACKUP_DIR = "backup"
+RESUME_FILE = "resume.npz"
+log = logging.getLogger("training")
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,17 @@ def probs_model(model: keras.Model) -> keras.Model:
 
 
 def predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-    """``{"probs": (N, K), "cam": (N, h, w, K)}`` as float32 numpy, for uint8 or float faces."""
-    out = model.predict(np.asarray(faces, dtype=np.float32), batch_size=batch_size, verbose=0)
-    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+    """``{"probs": (N, K), "cam": (N, h, w, K)}`` as float32 numpy, for uint8 or float faces.
+
+    The input is padded to whole batches (and the padding dropped), so every call runs batches of
+    one shape and the compiled predict step is traced once, whatever the split sizes."""
+    x = np.asarray(faces, dtype=np.float32)
+    n = len(x)
+    pad = -n % batch_size
+    if pad:
+        x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return {k: np.asarray(v, dtype=np.float32)[:n] for k, v in out.items()}
 
 
 def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
@@ -72,44 +80,39 @@ def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, trai
     trainable = probs_model(model)
     trainable.compile(optimizer=create_optimiser(cfg.optimiser), loss=keras.losses.SparseCategoricalCrossentropy(),
                       jit_compile=jit_compile(cfg.runtime.xla))
+    # optimiser variables made now, not inside the first compiled step (which TensorFlow then traces twice)
+    trainable.optimizer.build(trainable.trainable_variables)
     weights = None
     if cfg.fit.class_weight == "balanced":
         weights = np.zeros(len(labels), np.float32)
         weights[train_idx] = balanced_sample_weights(labels[train_idx], int(model.output["probs"].shape[-1]))
-    train = FaceSequence(faces, labels, train_idx, cfg.fit.batch_size, augment=cfg.augment if cfg.augment.enabled else None,
-                         seed=seed, sample_weights=weights, workers=cfg.runtime.workers,
-                         use_multiprocessing=False)
-    best_path = workdir / BEST_WEIGHTS
-    if not (workdir / BACKUP_DIR).exists():  # a fresh fit, not the resumption of an interrupted one
-        for stale in (best_path, workdir / MONITOR_STATE):
-            stale.unlink(missing_ok=True)
     callbacks: list[keras.callbacks.Callback] = []
     monitor = None
     if val_idx is not None and len(val_idx):
         x_val = faces[val_idx].astype(np.float32)
         # the screener's own predict function, which scores validation and test afterwards (one trace)
         monitor = ValidationMonitor(lambda: predict(model, x_val, cfg.fit.batch_size)["probs"],
-                                    labels[val_idx], positive, cfg.fit.monitor, cfg.fit.patience, best_path,
-                                    workdir / MONITOR_STATE)
+                                    labels[val_idx], positive, cfg.fit.monitor, cfg.fit.patience)
         callbacks.append(monitor)
-    callbacks += [keras.callbacks.BackupAndRestore(str(workdir / BACKUP_DIR), delete_checkpoint=True),
-                  ProgressLog(label, epochs, clock)]
+    resume = workdir / RESUME_FILE
+    callbacks += [ResumeCheckpoint(resume, cfg.fit.checkpoint_every, monitor), ProgressLog(label, epochs, clock)]
+    initial_epoch = restore_resume_checkpoint(resume, trainable, monitor) if resume.is_file() else 0
+    if initial_epoch:
+        log.info("%s: resuming after epoch %d from %s", label, initial_epoch, resume)
+    train = FaceSequence(faces, labels, train_idx, cfg.fit.batch_size, augment=cfg.augment if cfg.augment.enabled else None,
+                         seed=seed, sample_weights=weights, start_epoch=initial_epoch, workers=cfg.runtime.workers,
+                         use_multiprocessing=False)
     t0 = time.perf_counter()
-    hist = trainable.fit(train, epochs=epochs, verbose=0, callbacks=callbacks)
+    hist = trainable.fit(train, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=train.steps_per_epoch,
+                         shuffle=False, verbose=0, callbacks=callbacks)  # the sequence shuffles, seeded
     seconds = time.perf_counter() - t0
+    resume.unlink(missing_ok=True)
     if monitor is None:
-        trainable.save_weights(str(best_path))
         losses = hist.history.get("loss", [])
-        history = tuple({"epoch": i + 1, "loss": float(v)} for i, v in enumerate(losses))
+        history = tuple({"epoch": initial_epoch + i + 1, "loss": float(v)} for i, v in enumerate(losses))
         return FitOutcome(best_epoch=epochs, epochs_run=epochs, best_val_loss=float("nan"),
                           best_val_auc=float("nan"), seconds=seconds, history=history)
-    trainable.load_weights(str(best_path))
+    trainable.set_weights(monitor.best_weights)
     s = monitor.state
     return FitOutcome(best_epoch=int(s["best_epoch"]), epochs_run=len(s["history"]), best_val_loss=float(s["best_loss"]),
                       best_val_auc=float(s["best_auc"]), seconds=seconds, history=tuple(s["history"]))
-
-
-def load_outcome(path: Path) -> FitOutcome:
-    d = json.loads(path.read_text())
-    d["history"] = tuple(d["history"])
-    return FitOutcome(**d)

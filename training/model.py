@@ -13,7 +13,7 @@ Backend-agnostic Keras 3: runs under TensorFlow or JAX.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import keras
 from keras import layers

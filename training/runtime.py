@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Callable, ContextManager
+from typing import ContextManager
 
 import keras
 
@@ -122,5 +122,3 @@ def device_summary() -> str:
     kinds = sorted({d.split(":")[0].lower() for d in map(str, devices)})
     return f"keras {keras.__version__}, backend {backend()}, devices: {len(devices)} ({', '.join(kinds)})"
 
-
-Factory = Callable[[], ContextManager]

@@ -9,7 +9,6 @@ smallest change in it). Ties in J go to the lower threshold: higher sensitivity,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -73,7 +72,6 @@ def fixed_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdCon
     return float(cfg.value)
 
 
-ThresholdRule = Callable[[np.ndarray, np.ndarray, ThresholdConfig], float]
 THRESHOLD_RULES: Registry[float] = Registry("threshold rule")
 THRESHOLD_RULES.register("youden", youden_threshold)
 THRESHOLD_RULES.register("fixed", fixed_threshold)

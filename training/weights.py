@@ -116,7 +116,8 @@ def _imagenet(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> Wei
                 f"from facescreen's {cfg.backbone} backbone (training.backbones) with ImageNet weights, "
                 "or train from scratch with --init none.")
         _load_keras_file(backbone, weights, f"expected a .weights.h5 of facescreen's {cfg.backbone}")
-        return WeightsRecord("imagenet", str(weights), sha256_file(weights), f"{cfg.backbone} .weights.h5 supplied by the user")
+        return WeightsRecord("imagenet", str(weights), sha256_file(weights),
+                             f"{cfg.backbone} .weights.h5 supplied by the user")
     path = weights or _find_imagenet_file(cfg)
     _load_keras_file(backbone, path, f"expected Keras' {imagenet_file_names(cfg)[0]}")
     note = f"Keras {spec.keras_application} ImageNet notop weights"

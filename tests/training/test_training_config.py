@@ -21,7 +21,8 @@ def test_every_preset_is_a_valid_configuration_that_round_trips(tmp_path, name):
 
 def test_the_papers_presets():
     vgg = build_config("paper-vgg16")
-    assert (vgg.model.backbone, vgg.model.input_size, vgg.model.init, vgg.optimiser.name) == ("vgg16", 224, "vggface", "rmsprop")
+    assert (vgg.model.backbone, vgg.model.input_size, vgg.model.init) == ("vgg16", 224, "vggface")
+    assert vgg.optimiser.name == "rmsprop"
     assert vgg.model.dropout == 0.5 and vgg.augment.hflip and vgg.augment.rotation_deg > 0
     wbs = build_config("paper-wbs")
     assert (wbs.optimiser.name, wbs.optimiser.learning_rate, wbs.fit.batch_size, wbs.fit.epochs) == ("sgd", 0.01, 16, 100)

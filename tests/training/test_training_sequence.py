@@ -1,4 +1,5 @@
-"""The keras.utils.PyDataset over the cached faces: batches, epochs, seeds, weights."""
+"""The keras.utils.PyDataset over the cached faces: equal batches, epochs as a pure function of the
+batch index, seeds, weights."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,29 +12,31 @@ FACES = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3), dtype=np.uint
 LABELS = np.array([0] * 30 + [1] * 10)
 
 
-def test_batches_cover_the_split_once_per_epoch():
-    idx = np.arange(5, 38)  # 33 photos, batch 8: 4 full batches and a lone photo, which sits out
+def test_an_epoch_covers_the_split_in_batches_of_one_size():
+    idx = np.arange(5, 38)  # 33 photos, batch 8: 4 full batches and one filled up from the epoch's start
     seq = FaceSequence(FACES, LABELS, idx, 8, seed=1)
-    assert len(seq) == 4
-    seen = np.concatenate([seq[i][1] for i in range(len(seq))])
-    assert len(seen) == 32
-    x, y = seq[0]
-    assert x.dtype == np.float32 and x.shape == (8, 32, 32, 3) and y.dtype == np.int32
-    first = [seq[i][0].copy() for i in range(len(seq))]
-    seq.on_epoch_end()
-    assert not all(np.array_equal(a, seq[i][0]) for i, a in enumerate(first))  # reshuffled
+    assert seq.steps_per_epoch == 5 and seq.num_batches is None
+    batches = [seq[i] for i in range(5)]
+    assert all(x.shape == (8, 32, 32, 3) and x.dtype == np.float32 and y.dtype == np.int32 for x, y in batches)
+    order = seq.epoch_order(0)
+    assert sorted(order.tolist()) == idx.tolist()
+    expected = np.concatenate([order, order[:7]])  # the last batch: the one remaining photo + the first 7
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), FACES[expected].astype(np.float32))
     with pytest.raises(IndexError):
-        seq[4]
+        seq.batch(0, 5)
 
 
-def test_two_photos_remaining_make_a_batch_and_order_is_seeded():
-    assert len(FaceSequence(FACES, LABELS, np.arange(18), 8)) == 3
-    a = FaceSequence(FACES, LABELS, np.arange(40), 8, augment=AugmentConfig(), seed=3)
-    b = FaceSequence(FACES, LABELS, np.arange(40), 8, augment=AugmentConfig(), seed=3)
-    for _ in range(2):
-        assert all(np.array_equal(a[i][0], b[i][0]) for i in range(len(a)))
-        a.on_epoch_end()
-        b.on_epoch_end()
+def test_batch_i_belongs_to_epoch_start_plus_i_div_steps():
+    seq = FaceSequence(FACES, LABELS, np.arange(40), 8, augment=AugmentConfig(), seed=3)
+    assert not np.array_equal(seq.epoch_order(0), seq.epoch_order(1))  # reshuffled every epoch
+    resumed = FaceSequence(FACES, LABELS, np.arange(40), 8, augment=AugmentConfig(), seed=3, start_epoch=2)
+    for i in range(5):  # a fit resumed at epoch 2 sees exactly what an unbroken one sees there
+        np.testing.assert_array_equal(resumed[i][0], seq[2 * 5 + i][0])
+        np.testing.assert_array_equal(resumed[i][0], seq.batch(2, i)[0])
+    other = FaceSequence(FACES, LABELS, np.arange(40), 8, augment=AugmentConfig(), seed=4)
+    assert not np.array_equal(other[0][0], seq[0][0])
+    small = FaceSequence(FACES, LABELS, np.arange(3), 8)
+    assert small.steps_per_epoch == 1 and small[0][0].shape[0] == 8  # fewer photos than a batch: repeated
 
 
 def test_balanced_weights_and_no_shuffle_keeps_order():

@@ -104,6 +104,7 @@ def test_offline_without_the_file_says_which_file_and_where(tmp_path, monkeypatc
     assert file_name in message and str(tmp_path / "empty" / "models") in message and "never downloads" in message
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, while meeting the resnet34 file
 def test_resnet18_takes_a_weights_h5_of_the_same_architecture(tmp_path):
     from training.backbones import backbone_spec
 

@@ -1,0 +1,161 @@
+"""End to end on the SYNTHETIC cohort through the command line: five folds, every output, a bundle
+whose card carries the cross-validated metrics; a label-shuffled control stays at chance; the
+threshold never sees test data; an interrupted run resumes."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+from edge.synthetic import SYNTHETIC_NOTICE
+from training.cli import main
+
+FAST = ["--preset", "quick-cpu", "--epochs", "6", "--bootstrap", "500", "--no-progress", "--notice", SYNTHETIC_NOTICE]
+
+
+def _args(manifest, cache, size, out, *extra):
+    return ["cv", "--data", str(manifest), "--out", str(out), "--cache", str(cache), "--input-size", str(size),
+            *FAST, *extra]
+
+
+def _readers_csv(manifest, path):
+    """Two readers on the cohort: R-weak errs on 40% of the photos, R-keen flags everyone."""
+    rows = list(csv.DictReader(open(manifest)))
+    rng = np.random.default_rng(0)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["reader_id", "subject_id", "call"])
+        for r in rows:
+            truth = r["label"] == "syndromic"
+            w.writerow(["R-weak", r["subject_id"], "yes" if truth != (rng.random() < 0.4) else "no"])
+            w.writerow(["R-keen", r["subject_id"], "syndromic"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size):
+    out = tmp_path_factory.mktemp("runs") / "planted"
+    readers = _readers_csv(synthetic_manifest, out.parent / "readers.csv")
+    argv = _args(synthetic_manifest, warm_align_cache, e2e_size, out, "--readers", str(readers), "--explain-faces", "4")
+    assert main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size):
+    """The shuffled-label control, with a spy on the threshold rule."""
+    import training.cv as cv
+
+    seen = []
+    real = cv.select_threshold
+
+    def spy(cfg, y, scores):
+        seen.append((np.asarray(y).copy(), np.asarray(scores).copy()))
+        return real(cfg, y, scores)
+
+    out = tmp_path_factory.mktemp("runs") / "shuffled"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cv, "select_threshold", spy)
+        assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, out, "--shuffle-labels", "--final", "none",
+                          "--explain-faces", "0")) == 0
+    return out, seen
+
+
+def test_learns_the_planted_signal(main_run):
+    summary = json.loads((main_run / "summary.json").read_text())
+    assert len(summary["folds"]) == 5
+    assert summary["mean_sd"]["auc"]["mean"] >= 0.9, summary["mean_sd"]["auc"]
+    assert summary["pooled"]["roc"]["auc"] >= 0.9, summary["pooled"]["roc"]["auc"]
+    low, high = summary["pooled"]["roc"]["auc_ci"]
+    assert low <= summary["pooled"]["roc"]["auc"] <= high
+    assert summary["notice"].startswith("SYNTHETIC COHORT")
+
+
+def test_writes_every_output(main_run):
+    for name in ("config.yaml", "run.log", "fold_metrics.csv", "summary.json", "report.md", "roc.png",
+                 "predictions.csv", "splits.csv", "alignment_issues.csv", "data_summary.txt", "readers.csv",
+                 "bundle/modelcard.json", "bundle/model.keras"):
+        assert (main_run / name).is_file(), name
+    assert sorted(p.name for p in main_run.glob("cam_fold*.png")) == [f"cam_fold{k}.png" for k in range(1, 6)]
+    rows = list(csv.DictReader(open(main_run / "fold_metrics.csv")))
+    assert [r["fold"] for r in rows] == ["1", "2", "3", "4", "5", "mean", "sd"]
+    report = (main_run / "report.md").read_text()
+    assert "SYNTHETIC COHORT" in report and "Model (mean ± SD, 5 folds)" in report and "![ROC](roc.png)" in report
+    log = (main_run / "run.log").read_text()
+    assert re.search(r"fold 5/5 \| epoch 6/6 .* run ETA", log)
+
+
+def test_each_photo_tested_once_with_its_folds_validation_threshold(main_run):
+    preds = list(csv.DictReader(open(main_run / "predictions.csv")))
+    test = [r for r in preds if r["split"] == "test"]
+    assert len(test) == len({r["subject_id"] for r in test}) == 120
+    parts = {r["subject_id"]: int(r["part"]) for r in csv.DictReader(open(main_run / "splits.csv"))}
+    for r in preds:
+        k = int(r["fold"])
+        assert parts[r["subject_id"]] == (k if r["split"] == "test" else k % 5 + 1)
+
+
+def test_readers_are_placed_on_the_band(main_run):
+    readers = {r["reader_id"]: r for r in csv.DictReader(open(main_run / "readers.csv"))}
+    weak = readers["R-weak"]
+    assert 0.45 < float(weak["sensitivity"]) < 0.75 and weak["verdict"] == "below band (model better)"
+    assert float(readers["R-keen"]["sensitivity"]) == 1.0 and float(readers["R-keen"]["specificity"]) == 0.0
+    report = (main_run / "report.md").read_text()
+    assert report.index("| R-keen") < report.index("| R-weak") < report.index("| Model (mean ± SD")
+
+
+def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(main_run, synthetic_manifest,
+                                                                            mtcnn_detector, e2e_size):
+    from edge import create_screener, load_bundle
+
+    bundle = load_bundle(main_run / "bundle")
+    cv = bundle.card.metrics["cross_validation"]
+    summary = json.loads((main_run / "summary.json").read_text())
+    assert cv["mean_sd"]["auc"]["mean"] == pytest.approx(summary["mean_sd"]["auc"]["mean"])
+    assert cv["pooled_auc"] == pytest.approx(summary["pooled"]["roc"]["auc"]) and len(cv["fold_thresholds"]) == 5
+    assert bundle.card.threshold == pytest.approx(bundle.card.metrics["threshold"]["value"])
+    assert bundle.card.input.size == e2e_size and "SYNTHETIC" in bundle.card.training_data["notice"]
+    photo = synthetic_manifest.parent / "syndromic" / "syndromic_0000.jpg"
+    result = create_screener(bundle, backend="keras", detector=mtcnn_detector).screen(photo)
+    assert 0.0 <= result.probability <= 1.0 and result.cam.shape == (e2e_size, e2e_size)
+
+
+def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(main_run, synthetic_manifest,
+                                                                            warm_align_cache, e2e_size, capsys):
+    before = json.loads((main_run / "summary.json").read_text())
+    assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4")) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4", "--epochs", "7",
+                      "--resume")) == 2
+    assert "configuration differs in fit" in capsys.readouterr().err
+    readers = main_run.parent / "readers.csv"
+    argv = _args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--readers", str(readers),
+                 "--explain-faces", "4", "--resume")
+    assert main(argv) == 0
+    log = (main_run / "run.log").read_text()
+    assert log.count("finished in an earlier run, reloaded") == 5 and "final model: finished in an earlier run" in log
+    after = json.loads((main_run / "summary.json").read_text())
+    assert after["mean_sd"] == before["mean_sd"] and after["pooled"]["roc"]["auc"] == before["pooled"]["roc"]["auc"]
+
+
+def test_shuffled_labels_stay_at_chance(control_run):
+    out, _ = control_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert abs(summary["pooled"]["roc"]["auc"] - 0.5) <= 0.2, summary["pooled"]["roc"]["auc"]
+    assert abs(summary["mean_sd"]["auc"]["mean"] - 0.5) <= 0.2
+    assert "LABELS SHUFFLED" in summary["notice"] and not (out / "bundle").exists()
+
+
+def test_threshold_only_ever_sees_validation_predictions(control_run):
+    out, seen = control_run
+    preds = list(csv.DictReader(open(out / "predictions.csv")))
+    assert len(seen) == 5
+    for k, (y, scores) in enumerate(seen, start=1):
+        val = [r for r in preds if r["fold"] == str(k) and r["split"] == "validation"]
+        test = [r for r in preds if r["fold"] == str(k) and r["split"] == "test"]
+        np.testing.assert_allclose(scores, [float(r["score"]) for r in val], atol=1e-6)
+        assert y.tolist() == [int(r["label"] == "syndromic") for r in val]
+        assert not np.isin(np.round(scores, 6), np.round([float(r["score"]) for r in test], 6)).all()
