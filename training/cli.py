@@ -198,7 +198,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
 def _cv(args: argparse.Namespace, cfg) -> int:
     from .experiment import prepare_data, run_experiment
     from .runtime import distribution_scope, n_replicas
+    from .weights import find_weights_file
 
+    find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)

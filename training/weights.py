@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -106,19 +107,32 @@ def _load_keras_file(backbone: keras.Model, path: Path, what: str) -> None:
         raise WeightsError(f"{path} does not fit the {backbone.name} backbone ({what}): {exc}") from None
 
 
-def _imagenet(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
+def _imagenet_file(cfg: ModelConfig, weights: Path | None) -> Path:
+    if weights is not None:
+        return weights
+    if backbone_spec(cfg.backbone).keras_application is None:
+        raise AssetMissingError(
+            f"Keras ships no ImageNet weights for {cfg.backbone}; pass --weights FILE, a .weights.h5 saved "
+            f"from facescreen's {cfg.backbone} backbone (training.backbones) with ImageNet weights, "
+            "or train from scratch with --init none.")
+    return _find_imagenet_file(cfg)
+
+
+def _vggface_file(cfg: ModelConfig, weights: Path | None) -> Path:
+    if weights is None:
+        raise AssetMissingError(
+            f"--init vggface needs the VGG-Face weight file: pass --weights FILE, the Keras conversion of "
+            f"Oxford's VGG-Face for VGG-16 without the top (keras_vggface's {VGGFACE_FILE}); "
+            "facescreen never downloads at run time. Or use --init imagenet / --init none.")
+    return weights
+
+
+def _imagenet(model: keras.Model, cfg: ModelConfig, path: Path) -> WeightsRecord:
     spec = backbone_spec(cfg.backbone)
     backbone = base_model(model)
     if spec.keras_application is None:
-        if weights is None:
-            raise AssetMissingError(
-                f"Keras ships no ImageNet weights for {cfg.backbone}; pass --weights FILE, a .weights.h5 saved "
-                f"from facescreen's {cfg.backbone} backbone (training.backbones) with ImageNet weights, "
-                "or train from scratch with --init none.")
-        _load_keras_file(backbone, weights, f"expected a .weights.h5 of facescreen's {cfg.backbone}")
-        return WeightsRecord("imagenet", str(weights), sha256_file(weights),
-                             f"{cfg.backbone} .weights.h5 supplied by the user")
-    path = weights or _find_imagenet_file(cfg)
+        _load_keras_file(backbone, path, f"expected a .weights.h5 of facescreen's {cfg.backbone}")
+        return WeightsRecord("imagenet", str(path), sha256_file(path), f"{cfg.backbone} .weights.h5 supplied by the user")
     _load_keras_file(backbone, path, f"expected Keras' {imagenet_file_names(cfg)[0]}")
     note = f"Keras {spec.keras_application} ImageNet notop weights"
     if spec.imagenet_normalisation == "caffe":
@@ -154,12 +168,7 @@ def read_legacy_conv_layers(path: Path) -> list[tuple[str, np.ndarray, np.ndarra
     return out
 
 
-def _vggface(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
-    if weights is None:
-        raise AssetMissingError(
-            f"--init vggface needs the VGG-Face weight file: pass --weights FILE, the Keras conversion of "
-            f"Oxford's VGG-Face for VGG-16 without the top (keras_vggface's {VGGFACE_FILE}); "
-            "facescreen never downloads at run time. Or use --init imagenet / --init none.")
+def _vggface(model: keras.Model, cfg: ModelConfig, weights: Path) -> WeightsRecord:
     layers = read_legacy_conv_layers(weights)
     backbone = base_model(model)
     convs = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
@@ -182,15 +191,27 @@ def _none(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> Weights
     return WeightsRecord("none", note="random initialisation")
 
 
-INITIALISERS: Registry[WeightsRecord] = Registry("initial weights")
-INITIALISERS.register("none", _none)
-INITIALISERS.register("imagenet", _imagenet)
-INITIALISERS.register("vggface", _vggface)
+@dataclass(frozen=True)
+class Initialiser:
+    find: Callable[[ModelConfig, Path | None], Path | None]   # the file to read, or an error that names it
+    load: Callable[[keras.Model, ModelConfig, Path | None], WeightsRecord]
+
+
+INITIALISERS: Registry[Initialiser] = Registry("initial weights")
+INITIALISERS.register("none", lambda: Initialiser(lambda cfg, w: None, _none))
+INITIALISERS.register("imagenet", lambda: Initialiser(_imagenet_file, _imagenet))
+INITIALISERS.register("vggface", lambda: Initialiser(_vggface_file, _vggface))
+
+
+def find_weights_file(cfg: ModelConfig, weights: str | Path | None = None) -> Path | None:
+    """The file ``cfg.initial_weights`` will be read from; raises before any work is done if it is
+    missing (the command line checks this before aligning the photos)."""
+    path = Path(weights).expanduser() if weights else None
+    if path is not None and not path.is_file():
+        raise AssetMissingError(f"no such weight file: {path}")
+    return INITIALISERS.create(cfg.initial_weights).find(cfg, path)
 
 
 def load_initial_weights(model: keras.Model, cfg: ModelConfig, weights: str | Path | None = None) -> WeightsRecord:
     """Load ``cfg.initial_weights`` into the model's backbone; returns what was loaded."""
-    path = Path(weights).expanduser() if weights else None
-    if path is not None and not path.is_file():
-        raise AssetMissingError(f"no such weight file: {path}")
-    return INITIALISERS.create(cfg.initial_weights, model, cfg, path)
+    return INITIALISERS.create(cfg.initial_weights).load(model, cfg, find_weights_file(cfg, weights))

@@ -87,3 +87,14 @@ def test_every_config_key_has_a_flag_or_is_one_of_the_set_only_keys():
         if dataclasses.is_dataclass(value):
             leaves |= {f"{section.name}.{f.name}" for f in dataclasses.fields(value)}
     assert leaves - {f.key for f in flags} == {"evaluation.conf_level", "evaluation.top_k"}  # --set KEY=VALUE
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "rcmalli_vggface_tf_notop_vgg16.h5"),  # paper-vgg16 starts from VGG-Face: say which file is missing
+    (["--init", "none", "--distribute", "data-parallel"], "KERAS_BACKEND=jax"),
+])
+def test_cv_fails_before_the_long_part(tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    assert main(["cv", "--data", str(tmp_path), "--out", str(out), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing aligned, no run directory made
