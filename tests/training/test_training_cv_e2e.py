@@ -88,7 +88,7 @@ def test_writes_every_output(main_run):
     assert re.search(r"fold 5/5 \| epoch 6/6 .* run ETA", log)
 
 
-def test_each_photo_tested_once_with_its_folds_validation_threshold(main_run):
+def test_each_photo_tested_once_and_validated_on_the_next_part(main_run):
     preds = list(csv.DictReader(open(main_run / "predictions.csv")))
     test = [r for r in preds if r["split"] == "test"]
     assert len(test) == len({r["subject_id"] for r in test}) == 120

@@ -51,7 +51,7 @@ def write_report(run_dir: Path, cfg, data, folds, summary, band, pooled, multi, 
         lines += [f"Alignment: {len(aligned.photos)} photos aligned; {len(left)} left out"
                   + (f", {len(warned)} kept with a warning" if warned else "") + " (see `alignment_issues.csv`).", ""]
     lines += ["## Results per fold (test splits)", "",
-              markdown_table(FOLD_COLUMNS[:-4], [r[:-4] for r in fold_rows(folds, summary)]), "",
+              markdown_table(FOLD_COLUMNS[:-4], [r[:-4] for r in fold_rows(folds)]), "",
               "## Summary", "",
               markdown_table(("metric", "mean ± SD"), [[k, f"{_f(summary[k]['mean'])} ± {_f(summary[k]['sd'])}"]
                                                      for k in BINARY_METRICS]), "",

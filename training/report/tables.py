@@ -46,7 +46,7 @@ def text_table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> st
     return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
 
 
-def fold_rows(folds: list, summary: dict[str, dict]) -> list[list[str]]:
+def fold_rows(folds: list) -> list[list[str]]:
     rows = []
     for r in folds:
         m: BinaryMetrics = r.metrics
