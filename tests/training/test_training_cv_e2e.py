@@ -60,7 +60,7 @@ def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cv, "select_threshold", spy)
         assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, out, "--shuffle-labels", "--final", "none",
-                          "--explain-faces", "0")) == 0
+                          "--explain-faces", "0", "--checkpoint-every", "0")) == 0
     return out, seen
 
 
