@@ -3,6 +3,7 @@
   facescreen-train cv --data DIR_OR_CSV --out RUN_DIR [--preset paper-vgg16] [options]
   facescreen-train config [--preset ...] [options]     print the resolved configuration (YAML)
   facescreen-train demo-bundle [--cache .cache]         the demo bundle (SYNTHETIC cohort)
+  facescreen-train bench-bundle [--cache .cache]        the VGG-16 @ 224 benchmark bundle (latency only)
 
 Configuration is built as: preset, then --config file(s), then --set KEY=VALUE, then the
 individual flags below; the result is saved as RUN_DIR/config.yaml.
@@ -192,6 +193,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
     demo = sub.add_parser("demo-bundle", help="build (once, cached) the demo bundle from the SYNTHETIC cohort")
     demo.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
     demo.add_argument("--force", action="store_true", help="rebuild even if cached")
+    bench = sub.add_parser("bench-bundle", help="build (once, cached) the VGG-16 @ 224 benchmark bundle "
+                           "(random conv base + head fitted on the SYNTHETIC cohort; for latency only)")
+    bench.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
+    bench.add_argument("--force", action="store_true", help="rebuild even if cached")
     return parser, flags
 
 
@@ -226,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import build_demo_bundle
 
         print(build_demo_bundle(args.cache, force=args.force))
+        return 0
+    if args.command == "bench-bundle":
+        from .reference import build_bench_bundle
+
+        print(build_bench_bundle(args.cache, force=args.force))
         return 0
     from edge.errors import FaceScreenError
 

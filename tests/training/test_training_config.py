@@ -98,3 +98,10 @@ def test_cv_fails_before_the_long_part(tmp_path, capsys, extra, message):
     assert main(["cv", "--data", str(tmp_path), "--out", str(out), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()  # nothing aligned, no run directory made
+
+
+@pytest.mark.parametrize("command", ["demo-bundle", "bench-bundle"])
+def test_bundle_builders_keep_their_subcommands(command):
+    parser, _ = build_parser()
+    args = parser.parse_args([command, "--cache", "somewhere", "--force"])
+    assert (args.command, args.cache, args.force) == (command, "somewhere", True)
