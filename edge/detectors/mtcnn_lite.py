@@ -26,7 +26,7 @@ from . import mtcnn_cascade as mc
 from .mtcnn_manifest import load_manifest
 from .mtcnn_nets import NET_RUNNERS, RUNTIME_FORMAT, NetRunner
 
-# "auto" order: measured fastest first on a 2-core x86 CPU (see converters/README_SECTION.md).
+# "auto" order: measured fastest first on a 2-core x86 CPU (see README.md, "Converting a bundle").
 AUTO_RUNTIMES = ("litert", "onnxruntime")
 _RUNTIME_MODULES = {"litert": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "onnxruntime": ("onnxruntime",)}
 

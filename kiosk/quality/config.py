@@ -1,7 +1,7 @@
 """Thresholds of the capture-quality measures. Every one is configurable; a misspelt key is an error.
 
 Defaults follow ICAO / ISO/IEC 39794-5 practice where one exists (roll <= 8 degrees) and were
-otherwise set on the two sample photos and the synthetic cohort (see kiosk/README_SECTION.md for
+otherwise set on the two sample photos and the synthetic cohort (see README.md (the kiosk section) for
 the figures and what they do not show).
 """
 from __future__ import annotations

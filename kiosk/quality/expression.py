@@ -1,6 +1,6 @@
 """Eyes open and mouth closed, from the dense landmarks (MediaPipe face-mesh indices).
 
-What is known (kiosk/README_SECTION.md has the figures): the mouth measure separates the two
+What is known (README.md (the kiosk section) has the figures): the mouth measure separates the two
 sample photos whose state is known (astronaut: lips apart, teeth showing; Grace Hopper: closed)
 and a synthetically closed astronaut mouth. The eye measure passes both known-open photos, and
 falls when eyelids are synthetically closed, but this landmark model keeps a strong prior for open

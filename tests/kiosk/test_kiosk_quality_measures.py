@@ -132,7 +132,7 @@ def test_frontal_sample_photos_pose(engine, grace_hopper, astronaut):
     assert all(g[n].passed for n in ("head_roll", "head_yaw", "head_pitch")), [g[n] for n in ("head_roll", "head_yaw", "head_pitch")]
     a = engine.analyse(astronaut).report
     assert abs(a["head_roll"].raw) < 8 and abs(a["head_yaw"].raw) < 5
-    # the astronaut's chin is lowered a little; the estimate says so (sign), see README_SECTION.md
+    # the astronaut's chin is lowered a little; the estimate says so (sign), see README.md (the kiosk section)
     assert -16 < a["head_pitch"].raw < -5
 
 
