@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.bundle import sha256_file
 from edge.detect import DetectConfig, Detector, create_detector, detect_faces
 from edge.errors import NoFaceError, PhotoError
 from edge.photo import load_photo
@@ -59,14 +60,6 @@ class AlignedPhotos:
     @property
     def left_out(self) -> list[AlignmentIssue]:
         return [i for i in self.issues if i.left_out]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class AlignmentCache:
@@ -121,7 +114,7 @@ class AlignmentCache:
 
     def _lookup_or_align(self, photo: Photo) -> tuple[dict, bool]:
         try:
-            digest = file_sha256(photo.path)
+            digest = sha256_file(photo.path)
         except OSError as exc:  # missing or unreadable file: nothing to cache
             return {"reason": "unreadable", "detail": f"cannot read the file: {exc.strerror or exc}"}, False
         path = self._entry(self.key(photo.path, digest))
