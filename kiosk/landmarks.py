@@ -1,11 +1,15 @@
-"""Dense face landmarks: MediaPipe's 468-point face mesh, run once per frame through LiteRT.
+"""Dense face landmarks: MediaPipe's face mesh, run once per frame through LiteRT.
 
-The model (``face_landmark.tflite``, fetched at set-up time by ``make assets``; see
-:mod:`edge.assets`) takes a 192x192 RGB crop in [0, 1] around an upright face and returns 468
-``(x, y, z)`` points in crop pixels (``z`` is depth relative to the face, in the same pixel scale,
-smaller = nearer the camera) plus a face-presence logit. As in MediaPipe's own graph, the crop is
-a square 1.5x the detector's face box, rotated so that the eye line is horizontal; the points are
-mapped back to frame pixels here so every quality measure works in one coordinate system.
+The default model is the attention mesh (``face_landmark_with_attention.tflite``, fetched at set-up
+time by ``make assets``; see :mod:`edge.assets` and :mod:`kiosk.attention_mesh`): 478 points, the
+468 mesh points with the lips and eye contours refined by sub-networks, plus five iris points per
+eye. The plain 468-point ``face_landmark.tflite`` still loads when passed as ``model_path``, but its
+strong open-eye prior keeps painted-shut eyes above the closed-eye threshold (README.md, kiosk).
+Both take a 192x192 RGB crop in [0, 1] around an upright face and give ``(x, y, z)`` points in crop
+pixels (``z`` is depth relative to the face, in the same pixel scale, smaller = nearer the camera)
+plus a face-presence logit. As in MediaPipe's own graph, the crop is a square 1.5x the detector's
+face box, rotated so that the eye line is horizontal; the points are mapped back to frame pixels
+here so every quality measure works in one coordinate system. Indices 0-467 mean the same in both.
 """
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ from edge.assets import asset_path
 from edge.detect import FaceDetection
 from edge.errors import BackendUnavailableError
 
-MODEL_FILE = "face_landmark.tflite"
+from .attention_mesh import N_MESH, N_POINTS, AttentionMesh, is_attention_model
+
+MODEL_FILE = "face_landmark_with_attention.tflite"
 INPUT_SIZE = 192
-N_POINTS = 468
 
 # Face-mesh indices used by the measures (MediaPipe canonical face mesh topology). "Right"/"left"
 # are the SUBJECT's sides: the subject's right eye appears on the image's left in a frontal photo.
@@ -37,15 +42,17 @@ MESH = {
 
 @dataclass(frozen=True)
 class FaceMesh:
-    """468 landmarks in frame pixels (``z`` in the same scale) and the model's face-presence score."""
+    """468 (plain mesh) or 478 (attention mesh, irises at 468-477) landmarks in frame pixels (``z``
+    in the same scale) and the model's face-presence score."""
 
-    points: np.ndarray = field(repr=False)  # (468, 3) float64
+    points: np.ndarray = field(repr=False)  # (468 or 478, 3) float64
     presence: float
+    pitch_bias_deg: float = 0.0  # the landmark model's own pitch bias (see attention_mesh)
 
     def __post_init__(self) -> None:
         pts = np.asarray(self.points, dtype=np.float64)
-        if pts.shape != (N_POINTS, 3):
-            raise ValueError(f"face mesh must have shape ({N_POINTS}, 3), got {pts.shape}")
+        if pts.ndim != 2 or pts.shape[0] not in (N_MESH, N_POINTS) or pts.shape[1] != 3:
+            raise ValueError(f"face mesh must have shape ({N_MESH}, 3) or ({N_POINTS}, 3), got {pts.shape}")
         object.__setattr__(self, "points", pts)
 
     def xy(self, name: str) -> np.ndarray:
@@ -70,8 +77,30 @@ def roi_matrix(face: FaceDetection, scale: float = 1.5, size: int = INPUT_SIZE) 
     return m
 
 
+class _PlainMesh:
+    """The 468-point ``face_landmark.tflite``: one invoke, mesh and face-flag outputs."""
+
+    pitch_bias_deg = 0.0
+
+    def __init__(self, content: bytes, threads: int | None, Interpreter) -> None:
+        self._interp = Interpreter(model_content=content, num_threads=threads)
+        self._interp.allocate_tensors()
+        inp = self._interp.get_input_details()[0]
+        self._input, self.input_shape = inp["index"], tuple(int(d) for d in inp["shape"])
+        outs = {int(np.prod(d["shape"])): d["index"] for d in self._interp.get_output_details()}
+        if N_MESH * 3 not in outs or 1 not in outs:
+            raise ValueError(f"no face-mesh outputs ({N_MESH * 3} landmarks + 1 score)")
+        self._points_out, self._score_out = outs[N_MESH * 3], outs[1]
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        self._interp.set_tensor(self._input, x)
+        self._interp.invoke()
+        pts = self._interp.get_tensor(self._points_out).reshape(N_MESH, 3).astype(np.float64)
+        return pts, float(self._interp.get_tensor(self._score_out).ravel()[0])
+
+
 class DenseLandmarker:
-    """LiteRT face-mesh model. One interpreter; calls are serialised (interpreters are not re-entrant)."""
+    """LiteRT face-mesh model. One model; calls are serialised (interpreters are not re-entrant)."""
 
     def __init__(self, model_path: str | Path | None = None, threads: int | None = 2,
                  roi_scale: float = 1.5, min_presence: float = 0.5) -> None:
@@ -81,16 +110,14 @@ class DenseLandmarker:
         except ImportError:
             raise BackendUnavailableError(
                 "dense landmarks need ai-edge-litert (pip install 'facescreen[edge]')") from None
-        self._interp = Interpreter(model_path=str(path), num_threads=threads)
-        self._interp.allocate_tensors()
-        inp = self._interp.get_input_details()[0]
-        if tuple(inp["shape"]) != (1, INPUT_SIZE, INPUT_SIZE, 3):
-            raise BackendUnavailableError(f"{path} takes input {tuple(inp['shape'])}, expected (1, 192, 192, 3)")
-        self._input = inp["index"]
-        outs = {int(np.prod(d["shape"])): d["index"] for d in self._interp.get_output_details()}
-        if N_POINTS * 3 not in outs or 1 not in outs:
-            raise BackendUnavailableError(f"{path} does not have the face-mesh outputs (1404 landmarks + 1 score)")
-        self._points_out, self._score_out = outs[N_POINTS * 3], outs[1]
+        content = path.read_bytes()
+        try:
+            self._model = (AttentionMesh(content, threads) if is_attention_model(content)
+                           else _PlainMesh(content, threads, Interpreter))
+        except ValueError as exc:
+            raise BackendUnavailableError(f"{path} is not a usable MediaPipe face mesh: {exc}") from None
+        if self._model.input_shape != (1, INPUT_SIZE, INPUT_SIZE, 3):
+            raise BackendUnavailableError(f"{path} takes input {self._model.input_shape}, expected (1, 192, 192, 3)")
         self.roi_scale = roi_scale
         self.min_presence = min_presence
         self._lock = threading.Lock()
@@ -103,14 +130,11 @@ class DenseLandmarker:
                               borderMode=cv2.BORDER_REPLICATE)
         x = (crop.astype(np.float32) / 255.0)[None]
         with self._lock:
-            self._interp.set_tensor(self._input, x)
-            self._interp.invoke()
-            pts = self._interp.get_tensor(self._points_out).reshape(N_POINTS, 3).astype(np.float64)
-            logit = float(self._interp.get_tensor(self._score_out).ravel()[0])
+            pts, logit = self._model(x)
         presence = float(1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60))))
         if presence < self.min_presence:
             return None
         inv = cv2.invertAffineTransform(m)
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
         xy = pts[:, :2] @ inv[:, :2].T + inv[:, 2]
-        return FaceMesh(np.column_stack([xy, pts[:, 2] / scale]), presence)
+        return FaceMesh(np.column_stack([xy, pts[:, 2] / scale]), presence, self._model.pitch_bias_deg)

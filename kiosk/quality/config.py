@@ -33,7 +33,7 @@ class QualityConfig(BaseModel):
     max_clipped_fraction: float = Field(0.05, ge=0, le=1)  # inner-face pixels at <= 5 or >= 250
     min_illumination_uniformity: float = Field(0.45, ge=0, le=1)  # left/right histogram intersection
     min_sharpness: float = Field(30.0, ge=0)          # variance of the Laplacian, inner face at 128 px
-    min_eye_openness: float = Field(0.18, ge=0)       # eyelid gap / eye width, the smaller eye
+    min_eye_openness: float = Field(0.20, ge=0)       # eyelid gap / eye width, the smaller eye
     max_mouth_gap: float = Field(0.04, ge=0)          # inner-lip gap / face height (forehead to chin)
 
     @model_validator(mode="after")

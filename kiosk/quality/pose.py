@@ -42,7 +42,7 @@ def head_pose(mesh: FaceMesh) -> HeadPose:
     up = up / np.linalg.norm(up)
     roll = np.degrees(np.arctan2(x[1], x[0]))
     yaw = np.degrees(np.arcsin(np.clip(x[2], -1.0, 1.0)))
-    pitch = np.degrees(np.arcsin(np.clip(up[2], -1.0, 1.0)))
+    pitch = np.degrees(np.arcsin(np.clip(up[2], -1.0, 1.0))) + mesh.pitch_bias_deg
     return HeadPose(float(roll), float(yaw), float(pitch))
 
 

@@ -33,9 +33,9 @@ def kiosk_bundle(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def landmarker():
     from edge.assets import asset_path
-    from kiosk.landmarks import DenseLandmarker
+    from kiosk.landmarks import MODEL_FILE, DenseLandmarker
 
-    return DenseLandmarker(asset_path("face_landmark.tflite", REPO / ".cache" / "assets"))
+    return DenseLandmarker(asset_path(MODEL_FILE, REPO / ".cache" / "assets"))
 
 
 @pytest.fixture(scope="session")

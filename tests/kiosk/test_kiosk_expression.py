@@ -80,15 +80,15 @@ def test_the_guidance_gives_close_mouth_when_only_the_mouth_fails(engine, astron
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
 def test_known_open_eyes_pass(engine, photo, request):
     r = engine.analyse(request.getfixturevalue(photo)).report["eyes_open"]
-    assert r.passed is True and r.raw > 0.22, r
+    assert r.passed is True and r.raw > 0.24, r
 
 
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper"])
-def test_painted_shut_eyes_lower_the_openness(engine, photo, request):
-    """What is known: the eyelid gap the model reports falls when the eyes are painted shut, but
-    this landmark model keeps a strong prior for open eyes and does not reach the closed-eye
-    threshold on these synthetic closures. Real closed-eye photos have not been available."""
+def test_painted_shut_eyes_fail(engine, photo, request):
+    """Eyelids painted shut (the attention mesh's refined eye contours follow them): the measure
+    fails and asks to open the eyes. Real closed-eye photos have not been available."""
     rgb = request.getfixturevalue(photo)
-    open_ = engine.analyse(rgb).report["eyes_open"].raw
-    shut = engine.analyse(paint_eyes_shut(rgb, mesh_of(engine, rgb))).report["eyes_open"].raw
-    assert shut < open_ * 0.93, (open_, shut)
+    shut = engine.analyse(paint_eyes_shut(rgb, mesh_of(engine, rgb))).report
+    r = shut["eyes_open"]
+    assert r.passed is False and r.raw < 0.17, r
+    assert r.instruction is not None
