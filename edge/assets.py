@@ -37,22 +37,16 @@ class Asset:
     licence: str
 
 
-FACE_LANDMARK = Asset(
-    name="face_landmark.tflite",
-    package="mediapipe==0.10.21",
-    member="mediapipe/modules/face_landmark/face_landmark.tflite",
-    sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
-    licence_member="mediapipe-0.10.21.dist-info/LICENSE",
-    licence="Apache-2.0",
-)
-FACE_LANDMARK_ATTENTION = Asset(
-    name="face_landmark_with_attention.tflite",
-    package="mediapipe==0.10.21",
-    member="mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
-    sha256="e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
-    licence_member="mediapipe-0.10.21.dist-info/LICENSE",
-    licence="Apache-2.0",
-)
+def _mediapipe_model(name: str, sha256: str) -> Asset:
+    """A face-landmark model file from the pinned mediapipe wheel (Apache-2.0, licence kept)."""
+    return Asset(name=name, package="mediapipe==0.10.21", member=f"mediapipe/modules/face_landmark/{name}",
+                 sha256=sha256, licence_member="mediapipe-0.10.21.dist-info/LICENSE", licence="Apache-2.0")
+
+
+FACE_LANDMARK = _mediapipe_model(
+    "face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814")
+FACE_LANDMARK_ATTENTION = _mediapipe_model(
+    "face_landmark_with_attention.tflite", "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4")
 ASSETS = {a.name: a for a in (FACE_LANDMARK, FACE_LANDMARK_ATTENTION)}
 
 
