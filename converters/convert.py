@@ -21,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from edge.backends import open_backend
-from edge.bundle import Bundle, artifact_entry, load_bundle, save_card
+from facescreen.edge.backends import open_backend
+from facescreen.edge.bundle import Bundle, artifact_entry, load_bundle, save_card
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, require_minimum
 from .errors import CalibrationError, ConversionError

@@ -1,7 +1,7 @@
 """Conversion errors: each says what went wrong and what to do; codes follow edge.errors."""
 from __future__ import annotations
 
-from edge.errors import FaceScreenError
+from facescreen.edge.errors import FaceScreenError
 
 
 class ConversionError(FaceScreenError):

@@ -11,7 +11,7 @@ import datetime as _dt
 import json
 from pathlib import Path
 
-from edge.bundle import ModelCard, software_version
+from facescreen.edge.bundle import ModelCard, software_version
 
 from .targets import Target
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.backends import open_backend
-from edge.bundle import Bundle
-from edge.errors import BackendUnavailableError
-from edge.postprocess import screening_probability
+from facescreen.edge.backends import open_backend
+from facescreen.edge.bundle import Bundle
+from facescreen.edge.errors import BackendUnavailableError
+from facescreen.edge.postprocess import screening_probability
 
 from .calibration import FaceSet
 from .errors import ConversionError

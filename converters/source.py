@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from edge.bundle import Bundle
+from facescreen.edge.bundle import Bundle
 
 from .errors import ConversionError
 

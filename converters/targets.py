@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 OPTION_NAMES = ("int8_io", "max_batch", "workspace_mb")
 
@@ -46,7 +46,7 @@ class Target:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
     def builder(self):
-        return importlib.import_module(f"converters.{self.module}").build
+        return importlib.import_module(f"facescreen.converters.{self.module}").build
 
 
 TF = ("tensorflow",)

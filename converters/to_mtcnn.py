@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.detect import LANDMARK_NAMES, FaceDetection, box_iou, compare_faces  # noqa: F401 (re-exported)
-from edge.detectors.mtcnn_manifest import INPUT_SHAPES, NETS, OUTPUT_ROLES
-from edge.detectors.mtcnn_nets import RUNTIME_FORMAT
+from facescreen.edge.detect import LANDMARK_NAMES, FaceDetection, box_iou, compare_faces  # noqa: F401 (re-exported)
+from facescreen.edge.detectors.mtcnn_manifest import INPUT_SHAPES, NETS, OUTPUT_ROLES
+from facescreen.edge.detectors.mtcnn_nets import RUNTIME_FORMAT
 
 FORMAT_RUNTIME = {fmt: runtime for runtime, fmt in RUNTIME_FORMAT.items()}
 
@@ -91,7 +91,7 @@ def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.nda
     """The two package sample photos, a 640x480 frame and a few synthetic cohort photos."""
     import cv2
 
-    from edge.synthetic import CohortConfig, make_subject, source_photo
+    from facescreen.edge.synthetic import CohortConfig, make_subject, source_photo
 
     photos = {"astronaut": source_photo("astronaut"), "grace_hopper": source_photo("grace_hopper")}
     photos["astronaut_640x480"] = cv2.resize(photos["astronaut"], (640, 480), interpolation=cv2.INTER_AREA)
@@ -117,7 +117,7 @@ def verify_cascade(model_dir: Path, fmt: str, reference, photos: dict[str, np.nd
                    tolerance: DetectorTolerance, timing_repeats: int = 5) -> dict:
     """Run the converted cascade through the real edge detector and compare it with ``reference``
     (the package detector) photo by photo; latency on the 640x480 frame for both."""
-    from edge.detectors.mtcnn_lite import MtcnnLiteDetector
+    from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
 
     lite = MtcnnLiteDetector(model_dir, runtime=FORMAT_RUNTIME[fmt])
     per_photo, ok = {}, True
@@ -141,7 +141,7 @@ def verify_cascade(model_dir: Path, fmt: str, reference, photos: dict[str, np.nd
 def source_info() -> dict:
     from importlib.resources import files
 
-    from edge.bundle import sha256_file
+    from facescreen.edge.bundle import sha256_file
 
     weights = files("mtcnn.assets.weights")
     return {"package": "mtcnn", "version": version("mtcnn"),
@@ -152,7 +152,7 @@ def source_info() -> dict:
 
 def build(ctx, target, stage: Path) -> dict:
     """Convert the three networks into ``stage`` with a staging manifest (files and SHA-256)."""
-    from edge.detectors.mtcnn_manifest import MtcnnManifest, net_file, save_manifest
+    from facescreen.edge.detectors.mtcnn_manifest import MtcnnManifest, net_file, save_manifest
 
     paths = convert_networks(target.format, target.suffix, stage, ctx.workdir / f"{target.name}-tf")
     formats = {target.format: {n: net_file(stage, p.name, INPUT_SHAPES[n]) for n, p in paths.items()}}
@@ -162,7 +162,7 @@ def build(ctx, target, stage: Path) -> dict:
 
 def verify(stage: Path, target, options) -> dict:
     """The staged cascade (through the edge detector) against the mtcnn package, photo by photo."""
-    from edge.detect import create_detector
+    from facescreen.edge.detect import create_detector
 
     check = verify_cascade(stage, target.format, create_detector("mtcnn"), verification_photos(options.detector_photos),
                            DetectorTolerance(), options.detector_timing_repeats)
@@ -178,9 +178,9 @@ def commit(stage: Path, dest: Path, target, check: dict) -> Path:
     import datetime as _dt
     import os
 
-    from edge.bundle import software_version
-    from edge.detectors.mtcnn_cascade import CascadeConfig
-    from edge.detectors.mtcnn_manifest import MANIFEST, MtcnnManifest, load_manifest, save_manifest
+    from facescreen.edge.bundle import software_version
+    from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
+    from facescreen.edge.detectors.mtcnn_manifest import MANIFEST, MtcnnManifest, load_manifest, save_manifest
 
     staged = load_manifest(stage)
     dest.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def trtexec_hint(bundle, target: Target, options, calibration=None) -> str:
 
 def _calibrator(trt, cudart, faces: np.ndarray, cache: Path):
     """An ``IInt8EntropyCalibrator2`` feeding the calibration faces in batches of CALIBRATION_BATCH."""
-    from edge.backends.tensorrt import _call
+    from facescreen.edge.backends.tensorrt import _call
 
     class FaceCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
@@ -136,7 +136,7 @@ def _layer_precisions(trt, engine_bytes: bytes, logger) -> dict[str, int]:
 def build(ctx, target: Target, out: Path) -> dict:
     import tensorrt as trt
 
-    from edge.backends.tensorrt import _cudart, local_device
+    from facescreen.edge.backends.tensorrt import _cudart, local_device
 
     cudart = _cudart()
     device = local_device()

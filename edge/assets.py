@@ -6,7 +6,7 @@ kiosk uses. Current mediapipe releases no longer ship them, and that release can
 environment with TensorFlow 2.21 (protobuf/numpy pins), so only the files are extracted; the
 package is never installed or imported. Each file's SHA-256 is pinned here and checked on every load.
 
-    python -m edge.assets fetch --dest .cache/assets
+    python -m facescreen.edge.assets fetch --dest .cache/assets
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def asset_path(name: str, dest: str | Path | None = None) -> Path:
     if not path.is_file():
         raise AssetMissingError(
             f"{name} is not at {path}. Fetch it once at set-up time with `make assets` "
-            f"(python -m edge.assets fetch --dest {path.parent}), or point {ENV_DIR} at a folder holding it.")
+            f"(python -m facescreen.edge.assets fetch --dest {path.parent}), or point {ENV_DIR} at a folder holding it.")
     if _sha256(path) != asset.sha256:
         raise AssetMissingError(f"{path} does not match the pinned SHA-256 of {name}; delete it and run `make assets`")
     return path
@@ -114,7 +114,7 @@ def _download(package: str, tmp: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m edge.assets", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m facescreen.edge.assets", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="fetch and verify the pinned model files")

@@ -150,7 +150,7 @@ def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m edge.synthetic", description="Write a SYNTHETIC cohort (see module doc).")
+    p = argparse.ArgumentParser(prog="python -m facescreen.edge.synthetic", description="Write a SYNTHETIC cohort (see module doc).")
     p.add_argument("--out", required=True, help="output folder (photos by class + cohort.csv)")
     p.add_argument("--n-per-class", type=int, default=CohortConfig.n_per_class, help="subjects per class")
     p.add_argument("--seed", type=int, default=0, help="random seed (another seed gives other subjects)")

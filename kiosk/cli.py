@@ -225,7 +225,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from edge.errors import FaceScreenError
+    from facescreen.edge.errors import FaceScreenError
 
     handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge}
     try:

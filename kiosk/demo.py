@@ -31,11 +31,11 @@ def ensure_demo_bundle(cache: Path) -> Path:
     bundle = cache / DEMO_BUNDLE
     if (bundle / "modelcard.json").is_file():
         return bundle
-    print(f"building the demo model once into {bundle} (python -m training demo-bundle) ...", flush=True)
-    proc = subprocess.run([sys.executable, "-m", "training", "demo-bundle", "--cache", str(cache)])
+    print(f"building the demo model once into {bundle} (python -m facescreen.training demo-bundle) ...", flush=True)
+    proc = subprocess.run([sys.executable, "-m", "facescreen.training", "demo-bundle", "--cache", str(cache)])
     if proc.returncode != 0 or not (bundle / "modelcard.json").is_file():
         raise RuntimeError(f"could not build the demo bundle (exit {proc.returncode}); "
-                           f"run `python -m training demo-bundle --cache {cache}` and read its error")
+                           f"run `python -m facescreen.training demo-bundle --cache {cache}` and read its error")
     return bundle
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from edge.result import REFER
+from facescreen.edge.result import REFER
 
 from .guidance import GuidanceEvent
 from .messages import language, message

@@ -10,13 +10,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from edge.align import align_face
-from edge.bundle import Bundle
-from edge.detect import Detector
-from edge.photo import PhotoLimits, PhotoSource, load_photo
-from edge.postprocess import overlay_cam
-from edge.result import ScreeningResult
-from edge.screener import Screener, create_screener
+from facescreen.edge.align import align_face
+from facescreen.edge.bundle import Bundle
+from facescreen.edge.detect import Detector
+from facescreen.edge.photo import PhotoLimits, PhotoSource, load_photo
+from facescreen.edge.postprocess import overlay_cam
+from facescreen.edge.result import ScreeningResult
+from facescreen.edge.screener import Screener, create_screener
 
 from .landmarks import DenseLandmarker
 from .quality import FrameAnalyser, FrameAnalysis, QualityConfig, model_inter_eye_px

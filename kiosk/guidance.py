@@ -14,8 +14,8 @@ from typing import Any, Callable, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.errors import FaceScreenError
-from edge.result import ScreeningResult
+from facescreen.edge.errors import FaceScreenError
+from facescreen.edge.result import ScreeningResult
 
 from .engine import KioskEngine
 from .messages import language, message

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.assets import asset_path
-from edge.detect import FaceDetection
-from edge.errors import BackendUnavailableError
+from facescreen.edge.assets import asset_path
+from facescreen.edge.detect import FaceDetection
+from facescreen.edge.errors import BackendUnavailableError
 
 from .attention_mesh import N_MESH, N_POINTS, AttentionMesh, is_attention_model
 

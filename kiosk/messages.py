@@ -7,7 +7,7 @@ same keys; a test checks that every table has every key.
 """
 from __future__ import annotations
 
-from edge.result import NO_FLAG, REFER
+from facescreen.edge.result import NO_FLAG, REFER
 
 EN: dict[str, str] = {
     # guidance: one per failing measure (kiosk.quality), highest priority first

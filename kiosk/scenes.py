@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from edge.synthetic import SOURCE_LANDMARKS, source_photo
+from facescreen.edge.synthetic import SOURCE_LANDMARKS, source_photo
 
 FRAME_SIZE = (640, 480)  # width, height: a common webcam mode
 WALL_RGB = (206, 203, 196)

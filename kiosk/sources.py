@@ -26,8 +26,8 @@ from typing import Callable, Optional, Protocol, Union
 import cv2
 import numpy as np
 
-from edge.errors import PhotoError
-from edge.photo import PhotoLimits, load_photo
+from facescreen.edge.errors import PhotoError
+from facescreen.edge.photo import PhotoLimits, load_photo
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional, TextIO
 import numpy as np
 from PIL import Image
 
-from edge.result import ScreeningResult
+from facescreen.edge.result import ScreeningResult
 
 SCHEMA_VERSION = 1
 DB_NAME = "results.sqlite3"

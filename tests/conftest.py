@@ -11,14 +11,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
-    from edge.synthetic import source_photo
+    from facescreen.edge.synthetic import source_photo
 
     return source_photo("astronaut")
 
 
 @pytest.fixture(scope="session")
 def grace_hopper() -> np.ndarray:
-    from edge.synthetic import source_photo
+    from facescreen.edge.synthetic import source_photo
 
     return source_photo("grace_hopper")
 
@@ -26,6 +26,6 @@ def grace_hopper() -> np.ndarray:
 @pytest.fixture(scope="session")
 def mtcnn_detector():
     """The reference detector (the mtcnn package, TensorFlow); built once per session."""
-    from edge import create_detector
+    from facescreen.edge import create_detector
 
     return create_detector("mtcnn")

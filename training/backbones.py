@@ -12,7 +12,7 @@ from typing import Callable
 import keras
 from keras import layers
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 # How each backbone's ImageNet weights expect their input, from 0..255 RGB (see training.model).
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)

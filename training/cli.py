@@ -48,7 +48,7 @@ class Flag:
 
 
 def _flags() -> list[Flag]:
-    from edge.detect import DETECTORS
+    from facescreen.edge.detect import DETECTORS
 
     from .backbones import BACKBONES
     from .final import FINAL_STRATEGIES
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(build_bench_bundle(args.cache, force=args.force))
         return 0
-    from edge.errors import FaceScreenError
+    from facescreen.edge.errors import FaceScreenError
 
     from .data.manifest import ManifestError
     from .readers import ReaderError

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from edge.postprocess import screening_probability
+from facescreen.edge.postprocess import screening_probability
 
 from .callbacks import RunClock
 from .config import TrainConfig

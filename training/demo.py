@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import load_bundle
-from edge.pipeline import AlignConfig
-from edge.synthetic import SYNTHETIC_NOTICE, CohortConfig, make_cohort
+from facescreen.edge.bundle import load_bundle
+from facescreen.edge.pipeline import AlignConfig
+from facescreen.edge.synthetic import SYNTHETIC_NOTICE, CohortConfig, make_cohort
 
 from .model import ModelConfig
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import DEFAULT_INTENDED_USE
-from edge.detect import DetectConfig
-from edge.pipeline import AlignConfig
-from edge.postprocess import screening_probability
+from facescreen.edge.bundle import DEFAULT_INTENDED_USE
+from facescreen.edge.detect import DetectConfig
+from facescreen.edge.pipeline import AlignConfig
+from facescreen.edge.postprocess import screening_probability
 
 from .callbacks import RunClock, format_seconds
 from .config import TrainConfig

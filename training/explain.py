@@ -16,8 +16,8 @@ from typing import Callable
 import keras
 import numpy as np
 
-from edge.postprocess import overlay_cam, screening_cam
-from edge.registry import Registry
+from facescreen.edge.postprocess import overlay_cam, screening_cam
+from facescreen.edge.registry import Registry
 
 from .model import base_model
 

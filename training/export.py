@@ -5,7 +5,7 @@ from pathlib import Path
 
 import keras
 
-from edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
+from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 
 from .flops import count_flops
 from .model import ModelConfig

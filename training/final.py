@@ -19,8 +19,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from edge.postprocess import screening_probability
-from edge.registry import Registry
+from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.registry import Registry
 
 from .callbacks import RunClock
 from .config import TrainConfig

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import keras
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 
 @dataclass(frozen=True)

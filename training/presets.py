@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 _PRESETS = {
     "paper-vgg16": {

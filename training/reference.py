@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import load_bundle
-from edge.synthetic import SYNTHETIC_NOTICE, make_cohort
+from facescreen.edge.bundle import load_bundle
+from facescreen.edge.synthetic import SYNTHETIC_NOTICE, make_cohort
 
 from .demo import DEMO_COHORT, aligned_cohort
 from .model import ModelConfig, base_model

@@ -20,7 +20,7 @@ from typing import ContextManager
 
 import keras
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 
 class RuntimeUnavailableError(RuntimeError):

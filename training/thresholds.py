@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 from .metrics import confusion
 

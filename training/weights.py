@@ -23,9 +23,9 @@ from typing import Callable
 import keras
 import numpy as np
 
-from edge.bundle import sha256_file
-from edge.errors import AssetMissingError
-from edge.registry import Registry
+from facescreen.edge.bundle import sha256_file
+from facescreen.edge.errors import AssetMissingError
+from facescreen.edge.registry import Registry
 
 from .backbones import backbone_spec
 from .model import ModelConfig, base_model

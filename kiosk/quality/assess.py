@@ -8,8 +8,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from edge.detect import DetectConfig, Detector, detect_faces
-from edge.pipeline import AlignConfig
+from facescreen.edge.detect import DetectConfig, Detector, detect_faces
+from facescreen.edge.pipeline import AlignConfig
 
 from ..landmarks import DenseLandmarker
 from .base import FrameContext, Measure, QualityReport, run_measure

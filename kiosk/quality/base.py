@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Literal, Optional, Protocol
 import cv2
 import numpy as np
 
-from edge.detect import FaceDetection
+from facescreen.edge.detect import FaceDetection
 
 from ..landmarks import FaceMesh
 from .config import QualityConfig

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from edge.errors import FaceScreenError
+from facescreen.edge.errors import FaceScreenError
 
 from ..store import NotFound, StoreError
 

@@ -11,8 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartParser
 
-from edge.bundle import software_version
-from edge.photo import PhotoLimits
+from facescreen.edge.bundle import software_version
+from facescreen.edge.photo import PhotoLimits
 
 from ..engine import KioskEngine
 from ..store import ResultsStore

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 from PIL import Image
 
-from edge.result import REFER, ScreeningResult
+from facescreen.edge.result import REFER, ScreeningResult
 
 from ..guidance import GuidanceEvent
 from ..messages import message

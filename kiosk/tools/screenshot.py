@@ -4,7 +4,7 @@ The server runs on 127.0.0.1 (a secure origin, so the page gets the camera); Chr
 plays a clip made from a sample photo (kiosk.scenes): the face too far, then well placed. The first
 screenshot shows the live view with the instruction over it, the second the result.
 
-    python -m kiosk.tools.screenshot --bundle .cache/demo-bundle --out docs/kiosk-capture.png
+    python -m facescreen.kiosk.tools.screenshot --bundle .cache/demo-bundle --out docs/kiosk-capture.png
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def capture_page_run(base_url: str, work: Path, guidance_png: Optional[Path] = N
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kiosk.tools.screenshot", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m facescreen.kiosk.tools.screenshot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default=".cache/demo-bundle")
     p.add_argument("--detector", default="auto")

@@ -11,5 +11,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY="${PY:-.venv/bin/python}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-exec "$PY" -m kiosk.tools.screenshot --bundle "${BUNDLE:-.cache/demo-bundle}" \
+exec "$PY" -m facescreen.kiosk.tools.screenshot --bundle "${BUNDLE:-.cache/demo-bundle}" \
     --out docs/kiosk-capture.png --result-out docs/kiosk-capture-result.png "$@"

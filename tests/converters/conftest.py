@@ -17,14 +17,14 @@ N_PER_CLASS = 75
 
 
 def screener_cpu_targets() -> list[str]:
-    from converters.targets import ALIASES, target
+    from facescreen.converters.targets import ALIASES, target
 
     return [n for n in ALIASES["cpu"] if target(n).kind == "screener"]
 
 
 @pytest.fixture(scope="session")
 def cohort_dir(tmp_path_factory):
-    from edge.synthetic import CohortConfig, make_cohort
+    from facescreen.edge.synthetic import CohortConfig, make_cohort
 
     out = tmp_path_factory.mktemp("cohort")
     make_cohort(out, CohortConfig(n_per_class=N_PER_CLASS, image_size=256, eye_widen=(0.35, 0.03),
@@ -33,7 +33,7 @@ def cohort_dir(tmp_path_factory):
 
 
 def _probe_card(size: int = SIZE):
-    from edge.bundle import InputSpec, ModelCard
+    from facescreen.edge.bundle import InputSpec, ModelCard
 
     return ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=size))
 
@@ -47,7 +47,7 @@ def probe_card():
 @pytest.fixture(scope="session")
 def faceset(cohort_dir, mtcnn_detector):
     """Every cohort photo through edge.pipeline.prepare_face (as training does), labels from cohort.csv."""
-    from converters.calibration import load_folder
+    from facescreen.converters.calibration import load_folder
 
     fs = load_folder(cohort_dir, _probe_card(), mtcnn_detector)
     assert fs.labels is not None and len(fs) >= 140, fs.skipped
@@ -68,8 +68,8 @@ def tiny_bundle_src(tmp_path_factory, faceset):
     """A trained bundle directory; tests copy it before converting into it."""
     import keras
 
-    from training.export import save_bundle
-    from training.model import ModelConfig, build_screener
+    from facescreen.training.export import save_bundle
+    from facescreen.training.model import ModelConfig, build_screener
 
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(backbone="resnet18", input_size=SIZE, head_filters=(64,))
@@ -88,7 +88,7 @@ def tiny_bundle_src(tmp_path_factory, faceset):
 
 @pytest.fixture(scope="session")
 def faces_npz(tmp_path_factory, faceset):
-    from converters.calibration import save_faces
+    from facescreen.converters.calibration import save_faces
 
     return save_faces(faceset, tmp_path_factory.mktemp("faces") / "aligned_64.npz")
 
@@ -111,8 +111,8 @@ def fresh_bundle(tmp_path, tiny_bundle_src):
 def converted(tmp_path_factory, tiny_bundle_src, split_faces):
     """The tiny bundle converted to every CPU screener target (and the TensorRT ones, which build only
     where TensorRT and a GPU exist): (bundle dir, results by target, progress lines)."""
-    from converters.convert import ConvertOptions, convert_bundle
-    from converters.targets import resolve_targets
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.targets import resolve_targets
 
     bundle = shutil.copytree(tiny_bundle_src, tmp_path_factory.mktemp("converted") / "bundle")
     calib, held = split_faces

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters.calibration import FaceSet, load_faces, require_minimum
-from converters.errors import CalibrationError
-from converters.parity import auc
+from facescreen.converters.calibration import FaceSet, load_faces, require_minimum
+from facescreen.converters.errors import CalibrationError
+from facescreen.converters.parity import auc
 
 
 def _faces(n, size=64, seed=0):
@@ -17,7 +17,7 @@ def test_photo_folder_is_aligned_like_training(faceset, cohort_dir, mtcnn_detect
     """The calibration loader gives exactly what edge.pipeline.prepare_face gives for the same photo."""
     import csv
 
-    from edge.pipeline import AlignConfig, prepare_face
+    from facescreen.edge.pipeline import AlignConfig, prepare_face
 
     first = sorted(cohort_dir.rglob("*.jpg"))[0]
     expected = prepare_face(first, mtcnn_detector, AlignConfig(size=64, template=probe_card.alignment))

@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-from converters.cli import EXIT_UNAVAILABLE, EXIT_USAGE, main
+from facescreen.converters.cli import EXIT_UNAVAILABLE, EXIT_USAGE, main
 
 
 def test_list_names_every_target(capsys):
@@ -16,7 +16,7 @@ def test_list_names_every_target(capsys):
 
 
 def test_cli_converts_from_a_faces_npz(tmp_path, fresh_bundle, faces_npz, capsys):
-    from edge.bundle import load_bundle
+    from facescreen.edge.bundle import load_bundle
 
     bundle = fresh_bundle
     assert main([str(bundle), "--to", "tflite-dynamic", "--calib", str(faces_npz)]) == 0
@@ -62,9 +62,9 @@ def test_cli_tensorrt_off_the_jetson_says_what_to_run(tmp_path, converted, faces
 
 
 def test_a_tensorrt_target_brings_its_onnx_along_and_says_so(fresh_bundle):
-    from converters.convert import _with_dependencies
-    from converters.targets import resolve_targets
-    from edge.bundle import load_bundle
+    from facescreen.converters.convert import _with_dependencies
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.edge.bundle import load_bundle
 
     said: list[str] = []
     rows = _with_dependencies(load_bundle(fresh_bundle), resolve_targets("tensorrt"), said.append)

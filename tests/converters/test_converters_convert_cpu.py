@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from converters.targets import ALIASES, target
+from facescreen.converters.targets import ALIASES, target
 
 SCREENER_CPU_TARGETS = [n for n in ALIASES["cpu"] if target(n).kind == "screener"]
 
@@ -22,9 +22,9 @@ def test_every_cpu_target_is_written(converted):
 def test_artifact_runs_in_the_edge_runtime_and_keeps_parity(converted, split_faces, name):
     """Opened exactly as a tablet opens it (edge.backends.open_backend on the reloaded bundle),
     compared with the Keras reference on the held-out faces."""
-    from edge.backends import open_backend
-    from edge.bundle import load_bundle
-    from edge.postprocess import screening_probability
+    from facescreen.edge.backends import open_backend
+    from facescreen.edge.bundle import load_bundle
+    from facescreen.edge.postprocess import screening_probability
 
     bundle_dir, _, _ = converted
     bundle = load_bundle(bundle_dir)          # verifies every artifact's SHA-256
@@ -49,13 +49,13 @@ def test_artifact_runs_in_the_edge_runtime_and_keeps_parity(converted, split_fac
 
 @pytest.mark.parametrize("name", SCREENER_CPU_TARGETS)
 def test_model_card_entry_and_embedded_metadata(converted, name):
-    from converters.metadata import read_embedded
-    from edge.bundle import load_bundle
+    from facescreen.converters.metadata import read_embedded
+    from facescreen.edge.bundle import load_bundle
 
     bundle_dir, results, _ = converted
     card = load_bundle(bundle_dir).card
     entry = card.artifacts[name]
-    target = __import__("converters.targets", fromlist=["target"]).target(name)
+    target = __import__("facescreen.converters.targets", fromlist=["target"]).target(name)
     assert (entry["format"], entry["precision"]) == (target.format, target.precision)
     assert entry["parity"]["flag_agreement"] >= 0.99 and entry["parity"]["n_faces"] == results[name].parity.n_faces
     assert (entry["calibration"] is not None) == target.calibrated
@@ -70,7 +70,7 @@ def test_model_card_entry_and_embedded_metadata(converted, name):
 def test_onnx_is_what_tensorrt_needs(converted):
     import onnx
 
-    from converters.to_onnx import tensorrt_problems
+    from facescreen.converters.to_onnx import tensorrt_problems
 
     bundle_dir, _, _ = converted
     model = onnx.load(str(bundle_dir / "onnx.onnx"))
@@ -85,7 +85,7 @@ def test_onnx_is_what_tensorrt_needs(converted):
 def test_onnx_checks_catch_what_tensorrt_would_reject(converted):
     import onnx
 
-    from converters.to_onnx import tensorrt_problems
+    from facescreen.converters.to_onnx import tensorrt_problems
 
     bundle_dir, _, _ = converted
     model = onnx.load(str(bundle_dir / "onnx.onnx"))
@@ -109,7 +109,7 @@ def test_onnx_batch_is_dynamic(converted, split_faces):
 
 def test_onnx_int8_is_static_qdq_not_dynamic(converted):
     bundle_dir, _, _ = converted
-    from converters.to_onnx_int8 import quantized_ops
+    from facescreen.converters.to_onnx_int8 import quantized_ops
 
     ops = quantized_ops(bundle_dir / "onnx-int8.onnx")
     assert ops["DynamicQuantizeLinear"] == 0
@@ -117,7 +117,7 @@ def test_onnx_int8_is_static_qdq_not_dynamic(converted):
 
 
 def test_tflite_precisions_are_what_the_card_says(converted):
-    from converters.to_tflite import inspect
+    from facescreen.converters.to_tflite import inspect
 
     bundle_dir, _, _ = converted
     info = {n: inspect((bundle_dir / f"{n}.tflite").read_bytes()) for n in
@@ -143,7 +143,7 @@ def test_parity_json_and_progress(converted):
 
 
 def test_summary_table_has_a_row_per_target(converted):
-    from converters.cli import summary_table
+    from facescreen.converters.cli import summary_table
 
     _, results, _ = converted
     table = summary_table(list(results.values()))
@@ -154,9 +154,9 @@ def test_summary_table_has_a_row_per_target(converted):
 
 
 def test_uint8_io_for_full_integer_tflite(fresh_bundle, split_faces):
-    from converters.convert import ConvertOptions, convert_bundle
-    from converters.targets import resolve_targets
-    from converters.to_tflite import inspect
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.converters.to_tflite import inspect
 
     bundle = fresh_bundle
     calib, held = split_faces

@@ -18,9 +18,9 @@ def edge_bundle(converted, tmp_path_factory):
     """The converted tiny bundle plus the converted detector, and three synthetic photos."""
     from PIL import Image
 
-    from converters.convert import ConvertOptions, convert_bundle
-    from converters.targets import resolve_targets
-    from edge.synthetic import CohortConfig, make_subject
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.edge.synthetic import CohortConfig, make_subject
 
     bundle_dir, _, _ = converted
     root = tmp_path_factory.mktemp("edge-path")
@@ -38,17 +38,18 @@ def edge_bundle(converted, tmp_path_factory):
 
 
 def test_detect_align_screen_without_tensorflow(edge_bundle):
-    from edge import create_screener
+    from facescreen.edge import create_screener
 
     bundle, photos = edge_bundle
     code = textwrap.dedent(f"""
         import json, sys
         class _Block:
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn", "training", "converters"):
+                if (name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn")
+                        or name.startswith(("facescreen.training", "facescreen.converters"))):
                     raise ImportError(name + " is blocked in this test")
         sys.meta_path.insert(0, _Block())
-        from edge import create_screener
+        from facescreen.edge import create_screener
         out = {{}}
         for backend in ("litert", "onnxruntime"):
             s = create_screener({str(bundle)!r}, backend=backend)

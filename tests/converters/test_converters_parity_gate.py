@@ -11,7 +11,7 @@ def _broken_tflite(ctx, target, out):
     in-graph scaling (the classic double-normalisation bug)."""
     import keras
 
-    from converters.tf_export import tflite_converter, write_saved_model
+    from facescreen.converters.tf_export import tflite_converter, write_saved_model
 
     model = ctx.source.model
     inp = keras.Input((ctx.source.size, ctx.source.size, 3), name="image")
@@ -31,14 +31,14 @@ def bundle_with_good_fp32(tmp_path, converted):
 
 
 def test_wrong_input_scaling_is_caught_and_not_written(monkeypatch, bundle_with_good_fp32, split_faces):
-    from converters.convert import convert_bundle
-    from converters.targets import resolve_targets
-    from edge.bundle import load_bundle
+    from facescreen.converters.convert import convert_bundle
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.edge.bundle import load_bundle
 
     bundle = bundle_with_good_fp32
     before = load_bundle(bundle).card.artifacts["tflite-fp32"]
     good_bytes = (bundle / "tflite-fp32.tflite").read_bytes()
-    monkeypatch.setattr("converters.to_tflite.build", _broken_tflite)
+    monkeypatch.setattr("facescreen.converters.to_tflite.build", _broken_tflite)
     _, held = split_faces
     [r] = convert_bundle(bundle, resolve_targets("tflite-fp32"), held, progress=lambda s: None)
     assert r.status == "failed"
@@ -54,10 +54,10 @@ def test_wrong_input_scaling_is_caught_and_not_written(monkeypatch, bundle_with_
 
 
 def test_a_stricter_probability_gate_can_fail_a_quantised_model(fresh_bundle, split_faces):
-    from converters.convert import ConvertOptions, convert_bundle
-    from converters.parity import ParityThresholds
-    from converters.targets import resolve_targets
-    from edge.bundle import load_bundle
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.parity import ParityThresholds
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.edge.bundle import load_bundle
 
     bundle = fresh_bundle
     _, held = split_faces
@@ -69,9 +69,9 @@ def test_a_stricter_probability_gate_can_fail_a_quantised_model(fresh_bundle, sp
 
 
 def test_calibrated_target_without_enough_faces_is_refused(fresh_bundle, split_faces):
-    from converters.convert import convert_bundle
-    from converters.errors import CalibrationError
-    from converters.targets import resolve_targets
+    from facescreen.converters.convert import convert_bundle
+    from facescreen.converters.errors import CalibrationError
+    from facescreen.converters.targets import resolve_targets
 
     bundle = fresh_bundle
     calib, held = split_faces
@@ -89,10 +89,10 @@ def test_recorded_keras_reference_serves_where_keras_cannot_run(monkeypatch, con
 
     import numpy as np
 
-    from converters import parity
-    from converters.errors import ConversionError
-    from edge.bundle import load_bundle
-    from edge.errors import BackendUnavailableError
+    from facescreen.converters import parity
+    from facescreen.converters.errors import ConversionError
+    from facescreen.edge.bundle import load_bundle
+    from facescreen.edge.errors import BackendUnavailableError
 
     bundle = load_bundle(shutil.copytree(converted[0], tmp_path / "b"))
     _, held = split_faces

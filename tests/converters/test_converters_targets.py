@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from converters.targets import ALIASES, TARGETS, resolve_targets
+from facescreen.converters.targets import ALIASES, TARGETS, resolve_targets
 
 ARTIFACT_NAMES = ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx", "onnx-int8",
                   "tensorrt-fp16", "tensorrt-int8"]
@@ -18,7 +18,7 @@ def test_the_table_names_exactly_the_artifacts_of_the_issue():
 
 @pytest.mark.parametrize("name", sorted(TARGETS.names()))
 def test_every_target_has_a_builder_and_a_valid_format(name):
-    from edge.bundle import ARTIFACT_FORMATS
+    from facescreen.edge.bundle import ARTIFACT_FORMATS
 
     t = TARGETS.create(name)
     assert callable(t.builder())

@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
-from converters.targets import target
-from converters.to_tensorrt import calibration_key, profile_shapes, trtexec_command
+from facescreen.converters.targets import target
+from facescreen.converters.to_tensorrt import calibration_key, profile_shapes, trtexec_command
 
 HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -15,7 +15,7 @@ HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
 def _gpu_reason() -> str | None:
     if not HAVE_TRT:
         return "tensorrt is not importable here (engines are built and run on the Jetson)"
-    from edge.backends.tensorrt import local_device
+    from facescreen.edge.backends.tensorrt import local_device
 
     return None if local_device() is not None else "tensorrt is installed but no CUDA GPU (or cuda-python) answers"
 
@@ -41,7 +41,7 @@ def test_calibration_cache_key_depends_on_faces_and_model():
 def test_fast_precision_check(builder_has, cc, precision, fast):
     from types import SimpleNamespace
 
-    from converters.to_tensorrt import has_fast
+    from facescreen.converters.to_tensorrt import has_fast
 
     builder = SimpleNamespace(**({} if builder_has is None else {f"platform_has_fast_{precision}": builder_has}))
     assert has_fast(builder, {"compute_capability": cc}, precision) is fast
@@ -67,8 +67,8 @@ def test_without_tensorrt_the_target_says_so_and_gives_trtexec(converted):
 
 
 def test_trtexec_command_points_at_the_bundle_onnx(converted, split_faces):
-    from converters.convert import ConvertOptions
-    from edge.bundle import load_bundle
+    from facescreen.converters.convert import ConvertOptions
+    from facescreen.edge.bundle import load_bundle
 
     bundle = load_bundle(converted[0])
     calib, _ = split_faces
@@ -78,7 +78,7 @@ def test_trtexec_command_points_at_the_bundle_onnx(converted, split_faces):
 
 
 def test_engine_usable_here_compares_version_and_device():
-    from edge.backends.tensorrt import engine_usable_here, local_device
+    from facescreen.edge.backends.tensorrt import engine_usable_here, local_device
 
     here = local_device()
     entry = {"tensorrt_version": "0.0.0", "device": "Orin", "compute_capability": "8.7"}
@@ -88,7 +88,7 @@ def test_engine_usable_here_compares_version_and_device():
 
 
 def test_tensorrt_backend_module_imports_without_tensorrt():
-    import edge.backends.tensorrt as m
+    import facescreen.edge.backends.tensorrt as m
 
     assert m.TensorRTBackend.name == "tensorrt"
 
@@ -97,9 +97,9 @@ def test_tensorrt_backend_module_imports_without_tensorrt():
 @pytest.mark.tensorrt
 @pytest.mark.parametrize("name", ["tensorrt-fp16", "tensorrt-int8"])
 def test_engine_is_built_recorded_and_keeps_parity(converted, split_faces, name):
-    from edge.backends import open_backend
-    from edge.backends.tensorrt import engine_usable_here, local_device
-    from edge.bundle import load_bundle
+    from facescreen.edge.backends import open_backend
+    from facescreen.edge.backends.tensorrt import engine_usable_here, local_device
+    from facescreen.edge.bundle import load_bundle
 
     bundle_dir, results, _ = converted
     r = results[name]

@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import (DEFAULT_TEMPLATE, AlignConfig, NoFaceError, PhotoError, align_face, find_face, prepare_face,
+from facescreen.edge import (DEFAULT_TEMPLATE, AlignConfig, NoFaceError, PhotoError, align_face, find_face, prepare_face,
                   similarity_transform)
-from edge.detect import DetectConfig, FaceDetection
+from facescreen.edge.detect import DetectConfig, FaceDetection
 
 
 def rotate(img: np.ndarray, degrees: float) -> np.ndarray:
@@ -128,7 +128,7 @@ def test_detection_validates_its_fields():
 
 
 def test_align_face_direct(astronaut):
-    from edge.synthetic import SOURCE_LANDMARKS
+    from facescreen.edge.synthetic import SOURCE_LANDMARKS
 
     aligned = align_face(astronaut, SOURCE_LANDMARKS["astronaut"], 224)
     m = aligned.matrix

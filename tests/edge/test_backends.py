@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from edge import BackendUnavailableError, ModelCard, artifact_entry, load_bundle, save_card
-from edge.backends import BACKENDS, choose_artifact
+from facescreen.edge import BackendUnavailableError, ModelCard, artifact_entry, load_bundle, save_card
+from facescreen.edge.backends import BACKENDS, choose_artifact
 
 ARTIFACTS = {  # name: (format, precision)
     "keras": ("keras", "fp32"), "tflite-fp32": ("tflite", "fp32"), "tflite-fp16": ("tflite", "fp16"),

@@ -5,17 +5,17 @@ import json
 
 import pytest
 
-from edge.bench.cli import main as bench_main
-from edge.bench.report import compare, format_table
+from facescreen.edge.bench.cli import main as bench_main
+from facescreen.edge.bench.report import compare, format_table
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from PIL import Image
 
-    from edge.synthetic import CohortConfig, make_cohort
-    from training.export import save_bundle
-    from training.model import ModelConfig, build_screener
+    from facescreen.edge.synthetic import CohortConfig, make_cohort
+    from facescreen.training.export import save_bundle
+    from facescreen.training.model import ModelConfig, build_screener
 
     root = tmp_path_factory.mktemp("bench")
     cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from edge import BundleError, ModelCard, artifact_entry, load_bundle, save_card
-from edge.bundle import MODELCARD
+from facescreen.edge import BundleError, ModelCard, artifact_entry, load_bundle, save_card
+from facescreen.edge.bundle import MODELCARD
 
 
 def make_bundle(tmp_path, **card_kw):

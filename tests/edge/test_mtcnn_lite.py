@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from edge.detectors import mtcnn_cascade as mc
+from facescreen.edge.detectors import mtcnn_cascade as mc
 
 RUNTIMES = ["litert", "onnxruntime"]
 
@@ -21,9 +21,9 @@ RUNTIMES = ["litert", "onnxruntime"]
 @pytest.fixture(scope="session")
 def detector_dir(tmp_path_factory):
     """A bundle whose detector/ holds both converted formats (and nothing else)."""
-    from converters.convert import ConvertOptions, convert_bundle
-    from converters.targets import resolve_targets
-    from edge.bundle import InputSpec, ModelCard, save_card
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.edge.bundle import InputSpec, ModelCard, save_card
 
     bundle = tmp_path_factory.mktemp("detector-bundle")
     save_card(bundle, ModelCard("detector-only", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18",
@@ -36,7 +36,7 @@ def detector_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def photos():
-    from converters.to_mtcnn import verification_photos
+    from facescreen.converters.to_mtcnn import verification_photos
 
     return verification_photos(n_synthetic=4, seed=21)  # other synthetic subjects than the converter checked
 
@@ -48,7 +48,7 @@ def package_faces(photos, mtcnn_detector):
 
 @pytest.fixture(scope="session", params=RUNTIMES)
 def lite(request, detector_dir):
-    from edge.detectors.mtcnn_lite import MtcnnLiteDetector
+    from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
 
     return MtcnnLiteDetector(detector_dir, runtime=request.param)
 
@@ -58,7 +58,7 @@ def lite(request, detector_dir):
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper", "astronaut_640x480", "synthetic_0", "synthetic_1",
                                    "synthetic_2", "synthetic_3"])
 def test_same_faces_as_the_package(lite, photos, package_faces, photo):
-    from edge.detect import box_iou
+    from facescreen.edge.detect import box_iou
 
     ref = package_faces[photo]
     got = lite.detect(photos[photo])
@@ -91,8 +91,8 @@ def test_bad_input_is_refused(lite):
 def test_it_is_the_registered_mtcnn_lite_and_prepares_the_same_face(detector_dir, photos, mtcnn_detector):
     """Through edge.pipeline.prepare_face, the one path every photo takes, the aligned crop equals the
     package's: boxes and landmarks are whole pixels in both."""
-    from edge.detect import create_detector
-    from edge.pipeline import AlignConfig, prepare_face
+    from facescreen.edge.detect import create_detector
+    from facescreen.edge.pipeline import AlignConfig, prepare_face
 
     det = create_detector("mtcnn-lite", model_dir=detector_dir)
     assert det.name == "mtcnn-lite"
@@ -103,8 +103,8 @@ def test_it_is_the_registered_mtcnn_lite_and_prepares_the_same_face(detector_dir
 
 
 def test_the_screener_uses_it_when_the_bundle_carries_it(detector_dir):
-    from edge.bundle import load_bundle
-    from edge.screener import default_detector
+    from facescreen.edge.bundle import load_bundle
+    from facescreen.edge.screener import default_detector
 
     assert default_detector(load_bundle(detector_dir.parent)).name == "mtcnn-lite"
 
@@ -112,9 +112,9 @@ def test_the_screener_uses_it_when_the_bundle_carries_it(detector_dir):
 def test_manifest_lists_files_with_hashes_and_refuses_tampering(detector_dir, tmp_path):
     import shutil
 
-    from edge.detectors.mtcnn_lite import MtcnnLiteDetector
-    from edge.detectors.mtcnn_manifest import load_manifest
-    from edge.errors import BundleError
+    from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
+    from facescreen.edge.detectors.mtcnn_manifest import load_manifest
+    from facescreen.edge.errors import BundleError
 
     m = load_manifest(detector_dir)
     assert set(m.formats) == {"tflite", "onnx"} and set(m.formats["tflite"]) == {"pnet", "rnet", "onet"}
@@ -134,8 +134,8 @@ def test_a_format_the_bundle_lacks_is_an_error_not_a_fallback(detector_dir, tmp_
     import json
     import shutil
 
-    from edge.detectors.mtcnn_lite import MtcnnLiteDetector
-    from edge.errors import BundleError
+    from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
+    from facescreen.edge.errors import BundleError
 
     copy = shutil.copytree(detector_dir, tmp_path / "det")
     data = json.loads((copy / "mtcnn.json").read_text())
@@ -155,8 +155,8 @@ def test_runs_where_tensorflow_cannot_be_imported(detector_dir):
                 if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn"):
                     raise ImportError(name + " is blocked in this test")
         sys.meta_path.insert(0, _Block())
-        from edge.detect import create_detector
-        from edge.synthetic import source_photo
+        from facescreen.edge.detect import create_detector
+        from facescreen.edge.synthetic import source_photo
         for runtime in ("litert", "onnxruntime"):
             faces = create_detector("mtcnn-lite", model_dir={str(detector_dir)!r}, runtime=runtime).detect(source_photo("astronaut"))
             print(runtime, len(faces), faces[0].box)
@@ -250,7 +250,7 @@ def test_square_offsets_and_landmarks_match_the_package():
 
 @pytest.mark.parametrize("n, bucket", [(1, 1), (3, 4), (16, 16), (17, 32), (114, 128), (250, 256), (257, 320)])
 def test_batch_buckets_bound_padding(n, bucket):
-    from edge.detectors.mtcnn_nets import batch_bucket
+    from facescreen.edge.detectors.mtcnn_nets import batch_bucket
 
     assert batch_bucket(n) == bucket
 

@@ -28,8 +28,8 @@ def test_blocker_really_blocks():
 def test_edge_and_kiosk_import_without_tensorflow():
     proc = run_blocked("""
         import importlib, pkgutil
-        import edge, edge.backends.litert, edge.backends.onnxruntime, edge.pipeline, edge.screener, edge.synthetic
-        import kiosk
+        import facescreen.edge as edge, facescreen.kiosk as kiosk
+        import facescreen.edge.backends.litert, facescreen.edge.backends.onnxruntime, facescreen.edge.pipeline
         for pkg in (edge, kiosk):
             for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
                 if m.name.endswith(("backends.keras", "detectors.mtcnn_package", "__main__")):
@@ -44,7 +44,7 @@ def test_edge_and_kiosk_import_without_tensorflow():
 
 def test_reference_detector_says_what_it_needs_without_tensorflow():
     proc = run_blocked("""
-        from edge import create_detector, BackendUnavailableError
+        from facescreen.edge import create_detector, BackendUnavailableError
         try:
             create_detector("mtcnn")
         except BackendUnavailableError as exc:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge import PhotoError, PhotoLimits, PhotoTooLargeError, load_photo
+from facescreen.edge import PhotoError, PhotoLimits, PhotoTooLargeError, load_photo
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

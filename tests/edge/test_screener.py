@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
-from edge.result import NO_FLAG, REFER
+from facescreen.edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
+from facescreen.edge.result import NO_FLAG, REFER
 
 
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
-    from training.export import save_bundle
-    from training.model import ModelConfig, build_screener
+    from facescreen.training.export import save_bundle
+    from facescreen.training.model import ModelConfig, build_screener
 
     cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))
     out = tmp_path_factory.mktemp("bundle")

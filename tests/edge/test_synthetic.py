@@ -6,7 +6,7 @@ import csv
 import numpy as np
 import pytest
 
-from edge.synthetic import (SOURCE_LANDMARKS, SYNTHETIC_NOTICE, CohortConfig, make_cohort, make_subject,
+from facescreen.edge.synthetic import (SOURCE_LANDMARKS, SYNTHETIC_NOTICE, CohortConfig, make_cohort, make_subject,
                             plant_geometry, source_photo)
 
 
@@ -31,7 +31,7 @@ def _horizontal_shift(a: np.ndarray, b: np.ndarray, centre: np.ndarray, half=(14
 def test_planted_geometry_survives_detection_and_alignment(grace_hopper, mtcnn_detector):
     """MTCNN's landmark regressor barely follows the widened eyes (it leans to a mean face), so the
     signal stays in the aligned pixels: the eyes of the planted crop sit further apart."""
-    from edge import DEFAULT_TEMPLATE, prepare_face
+    from facescreen.edge import DEFAULT_TEMPLATE, prepare_face
 
     planted = plant_geometry(grace_hopper, SOURCE_LANDMARKS["grace_hopper"], eye_widen=0.15, mouth_widen=0.2)
     a = prepare_face(grace_hopper, mtcnn_detector).aligned.image

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from kiosk.tools.browser import find_browser
+from facescreen.kiosk.tools.browser import find_browser
 
 pytestmark = pytest.mark.skipif(find_browser() is None, reason="chromium and chromedriver are not installed")
 
 
 def test_live_guidance_result_and_upload_fallback(kiosk_bundle, engine, tmp_path, grace_hopper, live_server):
-    from kiosk.server import Settings, create_app
-    from kiosk.tools.screenshot import capture_page_run
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.screenshot import capture_page_run
 
     photo = tmp_path / "photo.jpg"
     Image.fromarray(grace_hopper).save(photo, quality=95)

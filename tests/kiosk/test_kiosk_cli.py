@@ -1,4 +1,4 @@
-"""facescreen-kiosk / python -m kiosk: help everywhere, run (headless replay), demo, export, purge, serve checks."""
+"""facescreen-kiosk / python -m facescreen.kiosk: help everywhere, run (headless replay), demo, export, purge, serve checks."""
 from __future__ import annotations
 
 import csv
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import COMMANDS, main
-from kiosk.scenes import DEMO_SCENES, FAILING_SCENES, GOOD_SCENES, write_sequence
-from kiosk.store import ResultsStore
+from facescreen.kiosk.cli import COMMANDS, main
+from facescreen.kiosk.scenes import DEMO_SCENES, FAILING_SCENES, GOOD_SCENES, write_sequence
+from facescreen.kiosk.store import ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_help_everywhere(argv, capsys):
 
 
 def test_window_without_a_gui_build_says_so(capsys):
-    from kiosk.display import gui_support
+    from facescreen.kiosk.display import gui_support
 
     ok, why = gui_support()
     if ok:
@@ -63,7 +63,7 @@ def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
     cache.mkdir()
     (cache / "demo-bundle").symlink_to(kiosk_bundle)
     env = {**os.environ, "FACESCREEN_ASSETS": str(REPO / ".cache/assets"), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "kiosk", "demo", "--cache", str(cache), "--detector", "mtcnn"],
+    proc = subprocess.run([sys.executable, "-m", "facescreen.kiosk", "demo", "--cache", str(cache), "--detector", "mtcnn"],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
@@ -78,7 +78,7 @@ def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
 
 
 def test_export_and_purge(tmp_path, capsys):
-    from edge.result import ScreeningResult
+    from facescreen.edge.result import ScreeningResult
 
     store = ResultsStore(tmp_path)
     r = ScreeningResult(probability=0.3, threshold=0.5, class_names=("control", "syndromic"),

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import detect_faces
+from facescreen.edge import detect_faces
 
 RIGHT_EYE_RING = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
 LEFT_EYE_RING = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466]
@@ -66,8 +66,8 @@ def test_synthetically_closed_astronaut_mouth_passes(engine, astronaut):
 def test_the_guidance_gives_close_mouth_when_only_the_mouth_fails(engine, astronaut):
     """The astronaut's chin is also lowered (pitch about -11 degrees, above the 10 degree default),
     so this frame is judged with a pitch tolerance of 15 degrees to leave the mouth the only failure."""
-    from kiosk.quality import FrameAnalyser, QualityConfig
-    from kiosk.scenes import Scene, compose
+    from facescreen.kiosk.quality import FrameAnalyser, QualityConfig
+    from facescreen.kiosk.scenes import Scene, compose
 
     frame = compose(Scene("astronaut", source="astronaut"), photo=astronaut)
     a = engine.analyser

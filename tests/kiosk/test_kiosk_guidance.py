@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.result import NO_FLAG, REFER
-from kiosk.app import KioskApp
-from kiosk.display import FolderOutput, JsonLinesOutput, Renderer
-from kiosk.guidance import GuidanceConfig, GuidanceLoop
-from kiosk.messages import message
-from kiosk.scenes import FAILING_SCENES, GOOD_SCENES, write_sequence
-from kiosk.sources import ImageFolderSource
-from kiosk.store import ResultsStore
+from facescreen.edge.result import NO_FLAG, REFER
+from facescreen.kiosk.app import KioskApp
+from facescreen.kiosk.display import FolderOutput, JsonLinesOutput, Renderer
+from facescreen.kiosk.guidance import GuidanceConfig, GuidanceLoop
+from facescreen.kiosk.messages import message
+from facescreen.kiosk.scenes import FAILING_SCENES, GOOD_SCENES, write_sequence
+from facescreen.kiosk.sources import ImageFolderSource
+from facescreen.kiosk.store import ResultsStore
 
 
 class FakeClock:
@@ -143,7 +143,7 @@ def test_headless_log_and_overlay_frames(engine, replay_dir, tmp_path):
 
 
 def test_window_text_in_chinese_needs_a_cjk_font(engine, scene_frames):
-    from kiosk.display import find_font
+    from facescreen.kiosk.display import find_font
 
     loop = GuidanceLoop(engine, GuidanceConfig(language="zh-Hans"), clock=FakeClock())
     ev = loop.step(scene_frames["too_far"])

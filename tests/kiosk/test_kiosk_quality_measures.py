@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from kiosk.quality import DEFAULT_MEASURES, MEASURE_NAMES, Bound, FrameAnalyser, QualityConfig
-from kiosk.scenes import FAILING_SCENES, GOOD_SCENES
+from facescreen.kiosk.quality import DEFAULT_MEASURES, MEASURE_NAMES, Bound, FrameAnalyser, QualityConfig
+from facescreen.kiosk.scenes import FAILING_SCENES, GOOD_SCENES
 
 # scene -> (the measure that must fail, the instruction it must give)
 FAILS = {
@@ -117,7 +117,7 @@ def _cylinder_yaw(img: np.ndarray, centre: np.ndarray, radius: float, degrees: f
 
 def test_yaw_responds_to_a_simulated_head_turn_with_the_right_sign(engine, grace_hopper):
     """A 2-D warp cannot make a real head turn; the estimate must still move the right way."""
-    from edge.synthetic import SOURCE_LANDMARKS
+    from facescreen.edge.synthetic import SOURCE_LANDMARKS
 
     lm = SOURCE_LANDMARKS["grace_hopper"]
     centre, iod = lm.mean(0), float(np.linalg.norm(lm[1] - lm[0]))

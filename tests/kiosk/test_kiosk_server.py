@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import ValidationError
 
-from kiosk.scenes import GOOD_SCENES
-from kiosk.server import Settings, create_app
+from facescreen.kiosk.scenes import GOOD_SCENES
+from facescreen.kiosk.server import Settings, create_app
 
 MiB = 1024 * 1024
 TOKEN = "s3cret-token-for-tests-0123"

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.server import Settings, create_app
-from kiosk.server.tls import self_signed
+from facescreen.kiosk.server import Settings, create_app
+from facescreen.kiosk.server.tls import self_signed
 
 
 def rss_mib() -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.sources import (Backoff, CameraSource, ImageFolderSource, VideoFileSource, gstreamer_available,
+from facescreen.kiosk.sources import (Backoff, CameraSource, ImageFolderSource, VideoFileSource, gstreamer_available,
                            open_source)
 
 

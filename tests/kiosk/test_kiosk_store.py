@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.result import ScreeningResult
-from kiosk.store import COLUMNS, NotFound, ResultsStore
+from facescreen.edge.result import ScreeningResult
+from facescreen.kiosk.store import COLUMNS, NotFound, ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,8 +118,8 @@ def test_purge_by_id_and_by_age_removes_rows_and_photos(tmp_path):
 WRITER = textwrap.dedent("""
     import sys, numpy as np
     sys.path.insert(0, {repo!r})
-    from edge.result import ScreeningResult
-    from kiosk.store import ResultsStore
+    from facescreen.edge.result import ScreeningResult
+    from facescreen.kiosk.store import ResultsStore
     QUALITY = {{"sharpness": {{"raw": 120.0, "passed": True, "score": 90}}}}
     def make_result(p):
         return ScreeningResult(probability=p, threshold=0.5, class_names=("control", "syndromic"),

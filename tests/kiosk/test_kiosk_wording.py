@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.result import NO_FLAG, REFER
-from kiosk.messages import MESSAGES, message
+from facescreen.edge.result import NO_FLAG, REFER
+from facescreen.kiosk.messages import MESSAGES, message
 
 STATIC = Path(__file__).resolve().parents[2] / "kiosk" / "server" / "static"
 FORBIDDEN = re.compile(r"diagnos|has down|down syndrome|syndrome detected|detected syndrome|has (a|the) syndrome|"
@@ -42,7 +42,7 @@ def test_capture_page_wording(name):
 
 
 def test_api_documentation_wording(kiosk_bundle, tmp_path, engine):
-    from kiosk.server import Settings, create_app
+    from facescreen.kiosk.server import Settings, create_app
 
     app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path), engine=engine)
     assert not forbidden_in(json.dumps(app.openapi(), ensure_ascii=False))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.synthetic import CohortConfig
+from facescreen.edge.synthetic import CohortConfig
 
 E2E_SIZE = 48
 E2E_COHORT = CohortConfig(n_per_class=60, seed=0, eye_widen=(0.25, 0.03), mouth_widen=(0.30, 0.04))
@@ -20,7 +20,7 @@ def e2e_size() -> int:
 
 @pytest.fixture(scope="session")
 def synthetic_manifest(tmp_path_factory):
-    from edge.synthetic import make_cohort
+    from facescreen.edge.synthetic import make_cohort
 
     return make_cohort(tmp_path_factory.mktemp("synthetic-cohort"), E2E_COHORT)
 
@@ -28,8 +28,8 @@ def synthetic_manifest(tmp_path_factory):
 @pytest.fixture(scope="session")
 def warm_align_cache(tmp_path_factory, synthetic_manifest, mtcnn_detector):
     """An alignment cache holding every photo of the cohort at E2E_SIZE (the mtcnn package)."""
-    from training.config import build_config
-    from training.experiment import prepare_data
+    from facescreen.training.config import build_config
+    from facescreen.training.experiment import prepare_data
 
     cache = tmp_path_factory.mktemp("align-cache")
     cfg = build_config("quick-cpu", overrides={"model": {"input_size": E2E_SIZE}})

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.backbones import BACKBONES
-from training.model import ModelConfig, build_screener
+from facescreen.training.backbones import BACKBONES
+from facescreen.training.model import ModelConfig, build_screener
 
 
 @pytest.mark.parametrize("backbone", BACKBONES.names())

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge.detect import FaceDetection
-from edge.pipeline import AlignConfig
-from training.data.align_cache import AlignmentCache, write_issues_csv
-from training.data.manifest import Photo
+from facescreen.edge.detect import FaceDetection
+from facescreen.edge.pipeline import AlignConfig
+from facescreen.training.data.align_cache import AlignmentCache, write_issues_csv
+from facescreen.training.data.manifest import Photo
 
 LANDMARKS = np.array([[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]], dtype=np.float32)
 

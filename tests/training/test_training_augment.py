@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.data.augment import RANDAUGMENT_OPS, AugmentConfig, augment_batch, augment_image, geometric_matrix
+from facescreen.training.data.augment import RANDAUGMENT_OPS, AugmentConfig, augment_batch, augment_image, geometric_matrix
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import dataclasses
 import pytest
 import yaml
 
-from training.cli import build_parser, main
-from training.config import ConfigError, TrainConfig, build_config
-from training.presets import PRESETS
+from facescreen.training.cli import build_parser, main
+from facescreen.training.config import ConfigError, TrainConfig, build_config
+from facescreen.training.presets import PRESETS
 
 
 @pytest.mark.parametrize("name", PRESETS.names())

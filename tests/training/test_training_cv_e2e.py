@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from edge.synthetic import SYNTHETIC_NOTICE
-from training.cli import main
+from facescreen.edge.synthetic import SYNTHETIC_NOTICE
+from facescreen.training.cli import main
 
 FAST = ["--preset", "quick-cpu", "--epochs", "6", "--bootstrap", "500", "--no-progress", "--notice", SYNTHETIC_NOTICE]
 
@@ -47,7 +47,7 @@ def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size):
 @pytest.fixture(scope="module")
 def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size):
     """The shuffled-label control, with a spy on the threshold rule."""
-    import training.cv as cv
+    import facescreen.training.cv as cv
 
     seen = []
     real = cv.select_threshold
@@ -109,7 +109,7 @@ def test_readers_are_placed_on_the_band(main_run):
 
 def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(main_run, synthetic_manifest,
                                                                             mtcnn_detector, e2e_size):
-    from edge import create_screener, load_bundle
+    from facescreen.edge import create_screener, load_bundle
 
     bundle = load_bundle(main_run / "bundle")
     cv = bundle.card.metrics["cross_validation"]

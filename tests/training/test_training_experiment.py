@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from training.config import build_config
-from training.data.dataset import TrainingData
-from training.experiment import run_experiment
-from training.rundir import RunDirError
+from facescreen.training.config import build_config
+from facescreen.training.data.dataset import TrainingData
+from facescreen.training.experiment import run_experiment
+from facescreen.training.rundir import RunDirError
 
 CLASSES = ("healthy", "other", "wbs")
 

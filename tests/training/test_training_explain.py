@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.explain import cam_maps, explanation_panel, gradcam_lowres, gradcam_maps, split_at_backbone
-from training.model import ModelConfig, build_screener
+from facescreen.training.explain import cam_maps, explanation_panel, gradcam_lowres, gradcam_maps, split_at_backbone
+from facescreen.training.model import ModelConfig, build_screener
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import training.fit as fit_module
-from training.callbacks import ProgressLog
-from training.config import build_config
-from training.data.dataset import TrainingData
-from training.fit import fit_screener, new_screener, predict
-from training.runtime import distribution_scope
+import facescreen.training.fit as fit_module
+from facescreen.training.callbacks import ProgressLog
+from facescreen.training.config import build_config
+from facescreen.training.data.dataset import TrainingData
+from facescreen.training.fit import fit_screener, new_screener, predict
+from facescreen.training.runtime import distribution_scope
 
 SIZE = 32
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def test_an_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypat
 
 
 def test_final_model_on_all_photos_uses_the_folds_median_epoch_and_threshold(tmp_path):
-    from training.final import train_final
+    from facescreen.training.final import train_final
 
     faces, labels = _data()
     data = TrainingData(faces=faces, labels=labels, classes=("control", "syndromic"), positive_classes=("syndromic",),
@@ -113,7 +113,7 @@ def test_mirrored_strategy_and_mixed_precision_on_cpu(tmp_path):
 
 
 def test_wrong_backend_for_a_distribution_is_an_error():
-    from training.runtime import RuntimeUnavailableError
+    from facescreen.training.runtime import RuntimeUnavailableError
 
     with pytest.raises(RuntimeUnavailableError, match="KERAS_BACKEND=jax"):
         with distribution_scope("data-parallel"):
@@ -124,10 +124,10 @@ JAX_SCRIPT = textwrap.dedent("""
     from pathlib import Path
     import numpy as np, keras
     assert keras.backend.backend() == "jax"
-    from training.config import build_config
-    from training.explain import gradcam_lowres
-    from training.fit import fit_screener, new_screener, predict
-    from training.runtime import distribution_scope
+    from facescreen.training.config import build_config
+    from facescreen.training.explain import gradcam_lowres
+    from facescreen.training.fit import fit_screener, new_screener, predict
+    from facescreen.training.runtime import distribution_scope
     rng = np.random.default_rng(0)
     labels = np.arange(24) % 2
     faces = rng.integers(0, 255, (24, 32, 32, 3), dtype=np.uint8)

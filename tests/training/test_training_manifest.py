@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from training.data.manifest import ManifestError, cohort_summary, load_cohort, split_classes
+from facescreen.training.data.manifest import ManifestError, cohort_summary, load_cohort, split_classes
 
 
 def _touch(path: Path) -> Path:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from training.metrics import (auc_score, binary_metrics, mean_sd, metrics_from_calls, multiclass_metrics,
+from facescreen.training.metrics import (auc_score, binary_metrics, mean_sd, metrics_from_calls, multiclass_metrics,
                               roc_curve_points, summarise_folds)
 
 Y = np.array([0, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1])

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.readers import ReaderCalls, ReaderError, compare_readers, load_reader_calls, parse_call
-from training.roc_band import bootstrap_roc_band
+from facescreen.training.readers import ReaderCalls, ReaderError, compare_readers, load_reader_calls, parse_call
+from facescreen.training.roc_band import bootstrap_roc_band
 
 N = 100  # positives and negatives each
 

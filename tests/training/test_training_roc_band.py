@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.roc_band import bootstrap_roc_band, sensitivity_at
+from facescreen.training.roc_band import bootstrap_roc_band, sensitivity_at
 
 
 def test_sensitivity_at_reads_the_polyline():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.data.augment import AugmentConfig
-from training.data.sequence import FaceSequence, balanced_sample_weights
+from facescreen.training.data.augment import AugmentConfig
+from facescreen.training.data.sequence import FaceSequence, balanced_sample_weights
 
 FACES = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
 LABELS = np.array([0] * 30 + [1] * 10)

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from training.splits import assign_parts, check_class_coverage, rotate_folds
+from facescreen.training.splits import assign_parts, check_class_coverage, rotate_folds
 
 
 def _cohort(n_per_class=23, photos_per_subject=1):

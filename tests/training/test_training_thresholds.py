@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.thresholds import ThresholdConfig, select_threshold, youden_threshold
+from facescreen.training.thresholds import ThresholdConfig, select_threshold, youden_threshold
 
 
 def test_youden_sits_midway_between_the_separating_scores():

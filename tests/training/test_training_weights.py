@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from edge.errors import AssetMissingError
-from training.model import VGGFACE_MEAN_RGB, ModelConfig, base_model, build_screener
-from training.weights import WeightsError, load_initial_weights
+from facescreen.edge.errors import AssetMissingError
+from facescreen.training.model import VGGFACE_MEAN_RGB, ModelConfig, base_model, build_screener
+from facescreen.training.weights import WeightsError, load_initial_weights
 
 SIZE = 32
 
@@ -106,7 +106,7 @@ def test_offline_without_the_file_says_which_file_and_where(tmp_path, monkeypatc
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, while meeting the resnet34 file
 def test_resnet18_takes_a_weights_h5_of_the_same_architecture(tmp_path):
-    from training.backbones import backbone_spec
+    from facescreen.training.backbones import backbone_spec
 
     keras.utils.set_random_seed(3)
     source = backbone_spec("resnet18").build(SIZE)

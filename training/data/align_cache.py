@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bundle import sha256_file
-from edge.detect import DetectConfig, Detector, create_detector, detect_faces
-from edge.errors import NoFaceError, PhotoError
-from edge.photo import load_photo
-from edge.pipeline import AlignConfig, prepare_face
+from facescreen.edge.bundle import sha256_file
+from facescreen.edge.detect import DetectConfig, Detector, create_detector, detect_faces
+from facescreen.edge.errors import NoFaceError, PhotoError
+from facescreen.edge.photo import load_photo
+from facescreen.edge.pipeline import AlignConfig, prepare_face
 
 from .manifest import Photo
 

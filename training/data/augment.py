@@ -13,7 +13,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from edge.registry import Registry
+from facescreen.edge.registry import Registry
 
 MAX_MAGNITUDE = 10  # RandAugment's integer magnitude scale (as in AutoAugment): 0..10
 

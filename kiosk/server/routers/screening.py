@@ -5,7 +5,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 
-from edge.photo import load_photo
+from facescreen.edge.photo import load_photo
 
 from ..deps import resolve_language, get_engine, get_settings, get_store, photo_bytes, require_token
 from ..errors import ApiError

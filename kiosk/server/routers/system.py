@@ -6,7 +6,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from edge.bundle import software_version
+from facescreen.edge.bundle import software_version
 
 from ...messages import MESSAGES
 from ..deps import resolve_language, get_engine, get_settings, require_token
