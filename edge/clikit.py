@@ -141,14 +141,18 @@ def exit_code_for(exc: BaseException) -> int:
 
 def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int],
         argv: Sequence[str] | None = None, user_errors: tuple[type[BaseException], ...] = (),
-        quiet_level: int = logging.WARNING) -> int:
+        quiet_level: int = logging.WARNING, log_format: str = "%(message)s",
+        own_process: bool | None = None) -> int:
     """Parse, set up logging (quiet unless -v), run ``command(args)`` and turn a user's mistake
-    (:class:`FaceScreenError` or one of ``user_errors``) into one line and its exit status."""
+    (:class:`FaceScreenError` or one of ``user_errors``) into one line and its exit status.
+
+    ``own_process`` (default: ``argv is None``, i.e. called as the program): only then are file
+    descriptors rearranged to filter native banners; a caller inside a bigger program keeps its own."""
     args = parser.parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
-    quiet_native_logs(verbose, filter_fd=argv is None)  # only a real process owns its file descriptors
+    quiet_native_logs(verbose, filter_fd=argv is None if own_process is None else own_process)
     louder = logging.DEBUG if quiet_level <= logging.INFO else logging.INFO
-    logging.basicConfig(level=louder if verbose else quiet_level, format="%(message)s")
+    logging.basicConfig(level=louder if verbose else quiet_level, format=log_format)
     try:
         return command(args)
     except (FaceScreenError, *user_errors) as exc:
