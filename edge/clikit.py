@@ -140,11 +140,13 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int],
-        argv: Sequence[str] | None = None, user_errors: tuple[type[BaseException], ...] = (),
+        argv: Sequence[str] | None = None,
+        user_errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]] = (),
         quiet_level: int = logging.WARNING, log_format: str = "%(message)s",
         own_process: bool | None = None) -> int:
     """Parse, set up logging (quiet unless -v), run ``command(args)`` and turn a user's mistake
-    (:class:`FaceScreenError` or one of ``user_errors``) into one line and its exit status.
+    (:class:`FaceScreenError` or one of ``user_errors``; a function returning them when their modules
+    are heavy to import) into one line and its exit status.
 
     ``own_process`` (default: ``argv is None``, i.e. called as the program): only then are file
     descriptors rearranged to filter native banners; a caller inside a bigger program keeps its own."""
@@ -155,7 +157,10 @@ def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.
     logging.basicConfig(level=louder if verbose else quiet_level, format=log_format)
     try:
         return command(args)
-    except (FaceScreenError, *user_errors) as exc:
+    except Exception as exc:
+        mistakes = user_errors() if callable(user_errors) else user_errors
+        if not isinstance(exc, (FaceScreenError, *mistakes)):
+            raise
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exit_code_for(exc)
     except KeyboardInterrupt:
@@ -169,7 +174,7 @@ def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.
 NATIVE_NOISE = re.compile(
     r"^(INFO: (Created TensorFlow Lite \w+ delegate|Initialized TensorFlow Lite runtime)"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IW]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\] "            # absl-format INFO/WARNING lines
+    r"|[IW]\d{4} \d\d:\d\d:\d+(\.\d+)? +\d+ \S+:\d+\] "          # absl-format INFO/WARNING lines
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] "      # TensorFlow's older format
     r"|To enable the following instructions: .* rebuild TensorFlow)")
 
