@@ -36,14 +36,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--bundle", default=DEFAULT_BUNDLE,
                    help=f"model bundle directory (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
-    _detector_args(g)
+    _runtime_args(g)
     g.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file,
                    help="face_landmark.tflite (default: $FACESCREEN_ASSETS or .cache/assets, fetched by `make assets`)")
     g.add_argument("--quality-config", default=None, metavar="JSON",
                    help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors")
 
 
-def _detector_args(g) -> None:
+def _runtime_args(g) -> None:
     g.add_argument("--backend", default="auto", choices=("auto",) + AUTO_BACKEND_ORDER,
                    help="inference backend (default: auto, the fastest artifact this machine runs)")
     g.add_argument("--detector", default="auto", type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "sample photo, prints each instruction and the result.")
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
     demo.add_argument("--lang", default="en", help="en or zh-Hans")
-    _detector_args(demo)
+    _runtime_args(demo)
     demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
 
