@@ -3,6 +3,7 @@ MTCNN detector) into a bundle, each checked against the Keras reference before i
 
     facescreen-convert BUNDLE --to cpu --calib PHOTOS_OR_NPZ
     facescreen-convert BUNDLE --to tensorrt-fp16,tensorrt-int8 --calib faces.npz     # on the Jetson
+    facescreen-convert BUNDLE --export-edge OUT --artifacts tflite-int8,mtcnn-tflite  # slim copy for a tablet
 
 Exit status: 0 every target written; 1 a target failed (parity or conversion); 3 a target cannot be
 built on this machine (e.g. TensorRT off the Jetson); 2 bad input (bundle, faces, options).
@@ -10,22 +11,22 @@ built on this machine (e.g. TensorRT off the Jetson); 2 bad input (bundle, faces
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from facescreen.edge.errors import FaceScreenError
+from facescreen.edge import clikit
+from facescreen.edge.detect import DETECTORS
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, load_faces, save_faces
 from .parity import DEFAULT_MIN_AGREEMENT, ParityThresholds
 from .targets import ALIASES, TARGETS, resolve_targets
 
-EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
+EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = clikit.EXIT_FAILED, clikit.EXIT_USAGE, clikit.EXIT_UNAVAILABLE
+PROG = "facescreen-convert"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facescreen-convert", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", nargs="?", help="bundle directory (modelcard.json + model.keras)")
     p.add_argument("--to", help=f"comma-separated targets or aliases ({', '.join(sorted(ALIASES))})")
     p.add_argument("--calib", help="calibration faces: a folder of photos (detected and aligned like training) "
@@ -42,12 +43,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="optional extra gate: fail when any |probability difference| exceeds this")
     p.add_argument("--int8-io", choices=("int8", "uint8"), default="int8",
                    help="input/output type of tflite-int8 (default int8)")
-    p.add_argument("--max-batch", type=int, default=8, help="TensorRT profile: batch 1..N (default 8)")
-    p.add_argument("--workspace-mb", type=int, default=1024, help="TensorRT builder workspace limit (default 1024)")
-    p.add_argument("--detector", default="mtcnn",
+    p.add_argument("--max-batch", type=clikit.positive_int, default=8, help="TensorRT profile: batch 1..N (default 8)")
+    p.add_argument("--workspace-mb", type=clikit.positive_int, default=1024, help="TensorRT builder workspace limit (default 1024)")
+    p.add_argument("--detector", default="mtcnn", type=clikit.choice_of(DETECTORS.names, "detector"),
                    help="detector that aligns a photo folder (default: mtcnn, the reference used in training)")
     p.add_argument("--save-faces", help="also write the aligned calibration faces to this .npz (reuse with --calib)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
+    p.add_argument("--export-edge", metavar="OUT", default=None,
+                   help="write a slim bundle for a tablet or kiosk into the new folder OUT: the model card, the "
+                        "--artifacts named (verified ones only) and the converted detector, without model.keras")
+    p.add_argument("--artifacts", default=None, metavar="NAMES",
+                   help="with --export-edge: comma-separated artifacts and detector targets, e.g. "
+                        "tflite-int8,mtcnn-tflite")
     return p
 
 
@@ -97,36 +104,41 @@ def _load(path: str | None, card, detector_name: str, detector_cache: dict) -> F
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    return clikit.run(PROG, _parser(), _convert, argv, user_errors=(ValueError,))
+
+
+def _convert(args: argparse.Namespace) -> int:
     if args.list:
         print(list_targets())
-        return 0
+        return clikit.EXIT_OK
+    if args.export_edge:
+        if not args.bundle or args.to:
+            raise ValueError("--export-edge takes a BUNDLE and --artifacts, not --to")
+        from .export_edge import export_edge
+
+        out = export_edge(args.bundle, args.export_edge, _names(args.artifacts))
+        print(f"edge bundle: {out}")
+        return clikit.EXIT_OK
     if not args.bundle or not args.to:
-        print("error: give a BUNDLE and --to TARGETS (see --list)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        from facescreen.edge.bundle import load_bundle
+        raise ValueError("give a BUNDLE and --to TARGETS (see --list)")
+    from facescreen.edge.bundle import load_bundle
 
-        from .convert import ConvertOptions, convert_bundle
+    from .convert import ConvertOptions, convert_bundle
 
-        targets = resolve_targets(args.to)
-        bundle = load_bundle(args.bundle)
-        options = ConvertOptions(int8_io=args.int8_io, max_batch=args.max_batch, workspace_mb=args.workspace_mb,
-                                 parity=ParityThresholds(args.min_agreement, args.max_prob_diff),
-                                 force_small_calib=args.force_small_calib)
-        cache: dict = {}
-        calib = _load(args.calib, bundle.card, args.detector, cache)
-        if calib is not None and args.save_faces:
-            print(f"  aligned faces saved to {save_faces(calib, args.save_faces)}")
-        held_out = _load(args.parity, bundle.card, args.detector, cache)
-        if held_out is None and calib is not None:
-            calib, held_out = calib.split(args.holdout_fraction)
-            print(f"parity check on {len(held_out)} held-out faces; calibration on the other {len(calib)}")
-        results = convert_bundle(args.bundle, targets, held_out, calib, options)
-    except (FaceScreenError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    targets = resolve_targets(args.to)
+    bundle = load_bundle(args.bundle)
+    options = ConvertOptions(int8_io=args.int8_io, max_batch=args.max_batch, workspace_mb=args.workspace_mb,
+                             parity=ParityThresholds(args.min_agreement, args.max_prob_diff),
+                             force_small_calib=args.force_small_calib)
+    cache: dict = {}
+    calib = _load(args.calib, bundle.card, args.detector, cache)
+    if calib is not None and args.save_faces:
+        print(f"  aligned faces saved to {save_faces(calib, args.save_faces)}")
+    held_out = _load(args.parity, bundle.card, args.detector, cache)
+    if held_out is None and calib is not None:
+        calib, held_out = calib.split(args.holdout_fraction)
+        print(f"parity check on {len(held_out)} held-out faces; calibration on the other {len(calib)}")
+    results = convert_bundle(args.bundle, targets, held_out, calib, options)
     print()
     print(summary_table(results))
     print(f"\nparity figures: {Path(args.bundle) / 'parity.json'}")
@@ -134,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     if any(r.status == "unavailable" for r in results):
         return EXIT_UNAVAILABLE
-    return 0
+    return clikit.EXIT_OK
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -40,6 +41,74 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+# Verifying a bundle hashes its files; a start-up should not re-read 45 MB that did not change.
+# A file's SHA-256 is remembered under its stat key (size, mtime_ns, ctime_ns, inode): any write,
+# copy, touch or replacement changes the key and the file is hashed again. ctime cannot be set back
+# by user tools, so a rewrite that restores the old mtime still misses the cache. The memory is a
+# sidecar beside the files, or, for a read-only bundle, one file per folder under the user's cache
+# directory ($XDG_CACHE_HOME/facescreen/file-hashes; model files only, never photos); if neither
+# is writable the files are hashed every time. This guards against corruption and changed files,
+# as the card's hashes do; it is no defence against someone who can rewrite both.
+HASH_SIDECAR = ".facescreen-sha256.json"
+_hash_memory: dict[tuple, str] = {}
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _hash_stores(folder: Path) -> list[Path]:
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "facescreen" / "file-hashes"
+    return [folder / HASH_SIDECAR, user / (hashlib.sha256(str(folder).encode()).hexdigest()[:32] + ".json")]
+
+
+def _read_store(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def cached_sha256(path: str | Path) -> str:
+    """:func:`sha256_file`, not recomputed while the file's stat key is unchanged (see above)."""
+    path = Path(path).absolute()
+    key = _stat_key(path.stat())
+    mem_key = (str(path), *key)
+    if mem_key in _hash_memory:
+        return _hash_memory[mem_key]
+    stores = _hash_stores(path.parent)
+    for store in stores:
+        hit = _read_store(store).get(path.name)
+        if isinstance(hit, dict) and hit.get("stat") == key and isinstance(hit.get("sha256"), str):
+            _hash_memory[mem_key] = hit["sha256"]
+            return hit["sha256"]
+    digest = sha256_file(path)
+    if _stat_key(path.stat()) == key:  # not written to while it was read
+        _hash_memory[mem_key] = digest
+        for store in stores:
+            if _remember(store, path.name, key, digest):
+                break
+    return digest
+
+
+def _remember(store: Path, name: str, key: list[int], digest: str) -> bool:
+    entries = _read_store(store)
+    entries[name] = {"stat": key, "sha256": digest}
+    tmp = store.with_name(f"{store.name}.{os.getpid()}.tmp")
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
+        tmp.replace(store)  # atomic: a reader sees the old or the new memory, never half of one
+        return True
+    except OSError:  # read-only here: the caller tries the next place
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return False
 
 
 @dataclass(frozen=True)
@@ -88,6 +157,7 @@ class ModelCard:
     created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     software_version: str = field(default_factory=software_version)
     notes: str = ""
+    derived_from: dict = field(default_factory=dict)  # a slim copy's source bundle (converters.export_edge)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -134,6 +204,7 @@ class ModelCard:
             "metrics": self.metrics,
             "artifacts": self.artifacts,
             "notes": self.notes,
+            **({"derived_from": self.derived_from} if self.derived_from else {}),
         }
 
     @classmethod
@@ -153,7 +224,7 @@ class ModelCard:
                 intended_use=d.get("intended_use", DEFAULT_INTENDED_USE),
                 not_for_clinical_use=bool(d.get("not_for_clinical_use", True)),
                 created_at=d.get("created_at", ""), software_version=d.get("software_version", "unknown"),
-                notes=d.get("notes", ""), schema_version=int(d.get("schema_version", -1)),
+                notes=d.get("notes", ""), derived_from=d.get("derived_from", {}), schema_version=int(d.get("schema_version", -1)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"model card is malformed: {exc}") from None
@@ -210,6 +281,6 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
             raise BundleError(f"artifact {name!r}: file {f} named in the model card is missing")
         if verify and "size_bytes" in art and f.stat().st_size != art["size_bytes"]:
             raise BundleError(f"artifact {name!r}: {f} is {f.stat().st_size} bytes, the model card says {art['size_bytes']}")
-        if verify and "sha256" in art and sha256_file(f) != art["sha256"]:
+        if verify and "sha256" in art and cached_sha256(f) != art["sha256"]:
             raise BundleError(f"artifact {name!r}: {f} does not match the SHA-256 in the model card (file changed or corrupt)")
     return Bundle(root, card)

@@ -1,9 +1,11 @@
 """facescreen-screen: photo in, screening flag out, through a model bundle.
 
     facescreen-screen BUNDLE photo.jpg [more.jpg ...]      print one result per photo
-    facescreen-screen BUNDLE photos/ --csv scores.csv      score a folder into a CSV
+    facescreen-screen BUNDLE photos/ --csv scores.csv      score a folder (and its sub-folders) into a CSV
 
 A screening flag is a suggestion to refer for genetic evaluation, never a diagnosis.
+Exit status: 0 every photo screened; 1 some photo could not be screened (its row says why);
+2 a user's mistake (nothing screened); 3 the backend or artifact asked for cannot run here.
 """
 from __future__ import annotations
 
@@ -12,52 +14,59 @@ import json
 import sys
 from pathlib import Path
 
+from . import clikit
 from .backends import AUTO_BACKEND_ORDER
+from .detect import DETECTORS
 from .errors import FaceScreenError
+from .photo import PHOTO_SUFFIXES, find_photos
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+PROG = "facescreen-screen"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facescreen-screen", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", help="model bundle directory (holds modelcard.json)")
-    p.add_argument("photos", nargs="+", help="photo files, or one folder of photos")
+    p.add_argument("photos", nargs="+", help="photo files, or folders of photos (searched through sub-folders)")
     p.add_argument("--backend", default="auto", choices=("auto",) + AUTO_BACKEND_ORDER,
                    help="inference backend; auto picks the fastest artifact this machine runs (default: auto)")
     p.add_argument("--artifact", default=None, help="a specific artifact of the bundle, e.g. tflite-int8")
-    p.add_argument("--detector", default="auto",
+    p.add_argument("--detector", default="auto", type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
                    help="face detector: auto (the bundle's converted mtcnn-lite if present, else the mtcnn package), "
-                        "mtcnn or mtcnn-lite")
-    p.add_argument("--threads", type=int, default=None, help="inference threads (default: the runtime's choice)")
+                        f"{', '.join(DETECTORS.names())}")
+    p.add_argument("--threads", type=clikit.positive_int, default=None,
+                   help="inference threads (default: the runtime's choice)")
     p.add_argument("--json", action="store_true", help="print each result as one JSON line")
-    p.add_argument("--csv", type=Path, default=None, help="write one row per photo to this CSV (folders need it)")
-    p.add_argument("--cam-dir", type=Path, default=None, help="write a CAM overlay PNG per photo into this folder")
+    p.add_argument("--csv", type=clikit.writable_file, default=None, help="write one row per photo to this CSV")
+    p.add_argument("--cam-dir", type=Path, default=None,
+                   help="write a CAM overlay PNG per screened photo into this folder (sub-folders mirrored)")
     return p
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    out: list[Path] = []
-    for p in map(Path, paths):
-        out += sorted(f for f in p.iterdir() if f.suffix.lower() in PHOTO_SUFFIXES) if p.is_dir() else [p]
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return clikit.run(PROG, build_parser(), _screen, argv)
+
+
+def _screen(args: argparse.Namespace) -> int:
+    photos = _photos(args.photos)
+    if args.cam_dir is not None:
+        try:
+            args.cam_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FaceScreenError(f"cannot create --cam-dir {args.cam_dir}: {exc.strerror}") from None
     from .screener import create_screener
 
-    try:
-        screener = create_screener(args.bundle, backend=args.backend, artifact=args.artifact,
-                                   threads=args.threads, detector=args.detector)
-    except FaceScreenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    photos = _expand(args.photos)
+    screener = create_screener(args.bundle, backend=args.backend, artifact=args.artifact,
+                               threads=args.threads, detector=args.detector)
+    names = _cam_names(args.photos, photos)
+
+    def draw_cam(path: Path, prepared, result) -> None:
+        if args.cam_dir is not None:
+            _write_cam(args.cam_dir / names[path], prepared.aligned.image, result.cam)
+
     if args.csv:
-        n = screener.screen_folder(photos, args.csv)
+        n = screener.screen_folder(clikit.progress(photos, len(photos), "screening"), args.csv, on_result=draw_cam)
         print(f"screened {n} of {len(photos)} photos -> {args.csv}")
-        return 0 if n == len(photos) else 1
+        return clikit.EXIT_OK if n == len(photos) else clikit.EXIT_FAILED
     failures = 0
     for path in photos:
         try:
@@ -68,23 +77,44 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"photo": str(path), "error": exc.code, "message": str(exc)}) if args.json
                   else f"{path}: cannot screen ({exc.code}): {exc}", file=None if args.json else sys.stderr)
             continue
-        if args.cam_dir:
-            _write_cam(args.cam_dir, path, prepared.aligned.image, result.cam)
+        draw_cam(path, prepared, result)
         if args.json:
             print(json.dumps({"photo": str(path), **result.to_dict()}))
         else:
             print(f"== {path}\n{result.summary()}\n   timings (ms): "
                   + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
-    return 1 if failures else 0
+    return clikit.EXIT_FAILED if failures else clikit.EXIT_OK
 
 
-def _write_cam(folder: Path, photo: Path, face, cam) -> None:
+def _photos(given: list[str]) -> list[Path]:
+    """The photos to screen; a folder without any is a mistake, found before the model loads."""
+    for folder in (Path(g) for g in given):
+        if folder.is_dir() and not find_photos([folder]):
+            raise FaceScreenError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in {folder} or its sub-folders")
+    photos = find_photos(given)
+    if any(Path(g).is_dir() for g in given):
+        print(f"found {len(photos)} photo(s) to screen", file=sys.stderr)
+    return photos
+
+
+def _cam_names(given: list[str], photos: list[Path]) -> dict[Path, Path]:
+    """Each photo's CAM file name: its path under the folder given (so photos/a/1.jpg and
+    photos/b/1.jpg do not overwrite each other), or its own name for a file given."""
+    names: dict[Path, Path] = {}
+    folders = [Path(g) for g in given if Path(g).is_dir()]
+    for photo in photos:
+        rel = next((photo.relative_to(f) for f in folders if photo.is_relative_to(f)), Path(photo.name))
+        names[photo] = rel.with_name(f"{rel.stem}_cam.png")
+    return names
+
+
+def _write_cam(out: Path, face, cam) -> None:
     import cv2
 
     from .postprocess import overlay_cam
 
-    folder.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(folder / f"{photo.stem}_cam.png"), overlay_cam(face, cam)[..., ::-1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), overlay_cam(face, cam)[..., ::-1])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Iterable, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,6 +19,8 @@ from .errors import PhotoError, PhotoTooLargeError
 PhotoSource = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
 
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF")
+# The one list of file name endings taken for photos when a folder is read (every caller uses it).
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -120,3 +122,16 @@ def _array_to_rgb(arr: np.ndarray, limits: PhotoLimits) -> np.ndarray:
     elif arr.shape[2] == 4:
         arr = arr[..., :3]
     return np.ascontiguousarray(arr)
+
+
+def find_photos(paths: Iterable[str | Path]) -> list[Path]:
+    """The photos named: files as given, folders searched through every sub-folder (the training
+    layout ``photos/<class>/``) for :data:`PHOTO_SUFFIXES`, sorted; hidden files are skipped."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in PHOTO_SUFFIXES and f.is_file()
+                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        else:
+            out.append(p)
+    return out

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TextIO
 
 import numpy as np
 
 from .backends import InferenceBackend, open_backend
-from .bundle import Bundle, load_bundle
+from .bundle import Bundle, load_bundle, software_version
 from .detect import DetectConfig, Detector, FaceDetection, create_detector
 from .errors import FaceScreenError
 from .photo import PhotoSource
@@ -71,21 +72,51 @@ class Screener:
             detection=detection, n_faces=n_faces, cam=heat,
         )
 
-    def screen_folder(self, paths: Iterable[Path], out_csv: Path) -> int:
-        """Score every photo; a photo that fails gets its error in the CSV, the rest go on."""
+    def screen_folder(self, paths: Iterable[Path], out_csv: Path,
+                      on_result: Callable[[Path, PreparedFace, ScreeningResult], None] | None = None) -> int:
+        """Score every photo into a CSV (:class:`ResultsCsv`); a photo that fails gets its error in
+        its row and the rest go on. ``on_result`` sees each screened photo (e.g. to draw its CAM).
+        Returns how many were screened."""
         n = 0
-        with open(out_csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "status", "flag", "probability", "threshold", "n_faces", "error"] + list(self.card.classes))
+        with open(out_csv, "w", newline="", encoding="utf-8") as f:
+            rows = ResultsCsv(f, self)
             for path in paths:
                 try:
-                    r = self.screen(path)
-                    w.writerow([path, "ok", int(r.flag), f"{r.probability:.6f}", r.threshold, r.n_faces, ""]
-                               + [f"{v:.6f}" for v in r.class_probabilities])
-                    n += 1
+                    prepared = self.prepare(path)
+                    r = self.screen_prepared(prepared)
                 except FaceScreenError as exc:
-                    w.writerow([path, exc.code, "", "", "", "", str(exc)] + [""] * len(self.card.classes))
+                    rows.failed(path, exc)
+                    continue
+                rows.screened(path, r)
+                n += 1
+                if on_result is not None:
+                    on_result(Path(path), prepared, r)
         return n
+
+
+class ResultsCsv:
+    """One row per photo, each carrying what produced it (model id and version, backend, software
+    version, time), so a CSV separated from its run still says which model scored it."""
+
+    def __init__(self, f: TextIO, screener: "Screener") -> None:
+        c = screener.card
+        self._n_classes = len(c.classes)
+        self._made_by = [c.model_id, c.version, screener.backend_label, software_version()]
+        self._w = csv.writer(f)
+        self._w.writerow(["path", "status", "flag", "probability", "threshold", "n_faces", "error", *c.classes,
+                          "model_id", "model_version", "backend", "software_version", "screened_at"])
+
+    def screened(self, path: Path | str, r: ScreeningResult) -> None:
+        self._w.writerow([path, "ok", int(r.flag), f"{r.probability:.6f}", r.threshold, r.n_faces, "",
+                          *(f"{v:.6f}" for v in r.class_probabilities), *self._made_by, _now()])
+
+    def failed(self, path: Path | str, exc: FaceScreenError) -> None:
+        self._w.writerow([path, exc.code, "", "", "", "", str(exc), *([""] * self._n_classes), *self._made_by,
+                          _now()])
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def default_detector(bundle: Bundle) -> Detector:

@@ -8,7 +8,8 @@
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
 
 Every result is a screening flag for referral (refer for genetic evaluation / no referral flag),
-never a diagnosis.
+never a diagnosis. Exit status: 0 done; 1 the demo produced no result; 2 a user's mistake;
+3 something asked for cannot run here (e.g. a window without a GUI build of OpenCV); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Optional
 
+from facescreen.edge import clikit
+from facescreen.edge.backends import AUTO_BACKEND_ORDER
+from facescreen.edge.detect import DETECTORS
+
+PROG = "facescreen-kiosk"
 COMMANDS = ("run", "serve", "demo", "export", "purge")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
@@ -29,13 +36,19 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--bundle", default=DEFAULT_BUNDLE,
                    help=f"model bundle directory (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
-    g.add_argument("--backend", default="auto", help="inference backend: auto, litert, onnxruntime, tensorrt, keras")
-    g.add_argument("--detector", default="auto",
-                   help="face detector: auto (the bundle's mtcnn-lite if it has one, else mtcnn), mtcnn, mtcnn-lite")
-    g.add_argument("--landmarks", default=None, metavar="FILE",
+    _runtime_args(g)
+    g.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file,
                    help="face_landmark.tflite (default: $FACESCREEN_ASSETS or .cache/assets, fetched by `make assets`)")
     g.add_argument("--quality-config", default=None, metavar="JSON",
                    help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors")
+
+
+def _runtime_args(g) -> None:
+    g.add_argument("--backend", default="auto", choices=("auto",) + AUTO_BACKEND_ORDER,
+                   help="inference backend (default: auto, the fastest artifact this machine runs)")
+    g.add_argument("--detector", default="auto", type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
+                   help="face detector: auto (the bundle's mtcnn-lite if it has one, else mtcnn), "
+                        + ", ".join(DETECTORS.names()))
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
@@ -56,7 +69,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-frames", default=None, metavar="DIR", help="also write every displayed frame as JPEG")
     p.add_argument("--lang", default="en", help="language of instructions and results: en, zh-Hans")
     p.add_argument("--font", default=None, help="font file for the window text (needed for zh-Hans without a CJK font)")
-    p.add_argument("--frames", type=int, default=3, help="consecutive passing frames before capture (default 3)")
+    p.add_argument("--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)")
     p.add_argument("--result-timeout", type=float, default=30.0, help="seconds the result stays up (default 30)")
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
@@ -68,18 +81,16 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facescreen-kiosk", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = clikit.new_parser(PROG, __doc__)
+    sub = clikit.add_subcommands(parser)
 
-    run = sub.add_parser("run", help="the kiosk: camera or replay, guidance, screening, display",
+    run = clikit.add_subcommand(sub, "run", help="the kiosk: camera or replay, guidance, screening, display",
                          description="Guided capture from a camera, video or image folder; the result on screen "
                                      "(OpenCV window) or as JSON lines (--headless). Keys in the window: "
                                      "R retake, C consent to keep the photo, X cancel, Q quit.")
     _run_args(run)
 
-    serve = sub.add_parser("serve", help="HTTP server: API (/docs) and the capture page for phones and tablets",
+    serve = clikit.add_subcommand(sub, "serve", help="HTTP server: API (/docs) and the capture page for phones and tablets",
                            description="FastAPI server. Binds to 127.0.0.1 unless --host says otherwise; any other "
                                        "address needs --token. Phones need https for the live camera: give "
                                        "--tls-cert/--tls-key or --tls-self-signed (else they upload a photo).")
@@ -99,26 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(serve)
     _store_args(serve)
 
-    demo = sub.add_parser("demo", help="replay a guided capture with the DEMO MODEL (synthetic data); `make demo`",
+    demo = clikit.add_subcommand(sub, "demo", help="replay a guided capture with the DEMO MODEL (synthetic data); `make demo`",
                           description="Builds (once) the demo model under CACHE, replays a frame sequence made from a "
                                       "sample photo, prints each instruction and the result.")
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
     demo.add_argument("--lang", default="en", help="en or zh-Hans")
-    demo.add_argument("--detector", default="auto")
-    demo.add_argument("--backend", default="auto")
-    demo.add_argument("--landmarks", default=None, metavar="FILE")
+    _runtime_args(demo)
+    demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
 
-    export = sub.add_parser("export", help="write the results store as CSV")
+    export = clikit.add_subcommand(sub, "export", help="write the results store as CSV")
     _store_args(export)
-    export.add_argument("--out", default="-", help="CSV file (default: stdout)")
+    export.add_argument("--out", default="-", type=_csv_out, help="CSV file (default: stdout)")
     export.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
 
-    purge = sub.add_parser("purge", help="delete screenings (and any kept photos) by age or id")
+    purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
     _store_args(purge)
     purge.add_argument("--older-than-days", type=float, default=None, help="delete screenings older than this")
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
     return parser
+
+
+def _csv_out(text: str) -> str | Path:
+    return text if text == "-" else clikit.writable_file(text)
 
 
 def _quality(path: Optional[str]):
@@ -141,8 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.headless:
             outputs.append(WindowOutput(fullscreen=args.fullscreen))
     except GuiUnavailable as exc:
-        print(f"error: no window: {exc}", file=sys.stderr)
-        return 2
+        print(f"{PROG}: error: no window: {exc}", file=sys.stderr)
+        return clikit.EXIT_UNAVAILABLE
     renderer = Renderer(args.lang, args.font) if (not args.headless or args.save_frames) else None
     engine = KioskEngine.create(args.bundle, backend=args.backend, detector=args.detector,
                                 landmarks_model=args.landmarks, quality=_quality(args.quality_config))
@@ -167,6 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from facescreen.edge.photo import PhotoLimits
+
     from .server.run import serve
     from .server.settings import Settings
 
@@ -179,9 +195,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             language=args.lang, quality=_quality(args.quality_config))
     except ValidationError as exc:
         for e in exc.errors():
-            print(f"error: {e['msg']}", file=sys.stderr)
-        return 2
-    serve(settings, args.log_level)
+            print(f"{PROG} serve: error: {e['msg']}", file=sys.stderr)
+        return clikit.EXIT_USAGE
+    from .engine import KioskEngine
+
+    engine = KioskEngine.create(settings.bundle, settings.backend, settings.detector, settings.landmarks_model,
+                                settings.quality, PhotoLimits(settings.max_upload_bytes, settings.max_pixels))
+    serve(settings, args.log_level, engine)
     return 0
 
 
@@ -209,32 +229,38 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from .store import ResultsStore
 
     if args.older_than_days is None and not args.ids:
-        print("error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
-        return 2
+        print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
+        return clikit.EXIT_USAGE
     age = dt.timedelta(days=args.older_than_days) if args.older_than_days is not None else None
     n = ResultsStore(args.data_dir).purge(age, args.ids)
     print(f"purged {n} screenings", file=sys.stderr)
     return 0
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # `facescreen-kiosk --camera 0 --fullscreen` is the kiosk itself: `run` is the default command
-    if not any(a in COMMANDS for a in argv[:1]) and not any(a in ("-h", "--help") for a in argv):
-        argv = ["run", *argv]
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from facescreen.edge.errors import FaceScreenError
+GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")
 
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """`facescreen-kiosk --camera 0 --fullscreen` is the kiosk itself: `run` is the default command
+    when the first word after the global options is an option (or there is none). A first word
+    that is not an option must name a command, so a misspelt one is an error listing the valid ones."""
+    i = 0
+    while i < len(argv) and argv[i] in GLOBAL_OPTIONS:
+        i += 1
+    if any(a in ("-h", "--help", "--version") for a in argv[:i]):
+        return argv
+    if i == len(argv) or argv[i].startswith("-"):
+        return [*argv[:i], "run", *argv[i:]]
+    return argv
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    given = None if argv is None else list(argv)
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge}
-    try:
-        return handlers[args.command](args)
-    except (FaceScreenError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return clikit.run(PROG, build_parser(), lambda args: handlers[args.command](args), argv,
+                      user_errors=(FileNotFoundError, ValueError),
+                      log_format="%(asctime)s %(levelname)s %(name)s: %(message)s", own_process=given is None)
 
 
 if __name__ == "__main__":

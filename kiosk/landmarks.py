@@ -22,7 +22,7 @@ import numpy as np
 
 from facescreen.edge.assets import asset_path
 from facescreen.edge.detect import FaceDetection
-from facescreen.edge.errors import BackendUnavailableError
+from facescreen.edge.errors import AssetMissingError, BackendUnavailableError
 
 from .attention_mesh import N_MESH, N_POINTS, AttentionMesh, is_attention_model
 
@@ -110,6 +110,9 @@ class DenseLandmarker:
         except ImportError:
             raise BackendUnavailableError(
                 "dense landmarks need ai-edge-litert (pip install 'facescreen[edge]')") from None
+        if not path.is_file():  # a folder or a typo: say so, not IsADirectoryError at server start-up
+            raise AssetMissingError(f"face-mesh model {path} is {'a folder' if path.is_dir() else 'missing'}; "
+                                    "give the face_landmark.tflite file (or run `make assets`)")
         content = path.read_bytes()
         try:
             self._model = (AttentionMesh(content, threads) if is_attention_model(content)

@@ -6,7 +6,9 @@
   facescreen-train bench-bundle [--cache .cache]        the VGG-16 @ 224 benchmark bundle (latency only)
 
 Configuration is built as: preset, then --config file(s), then --set KEY=VALUE, then the
-individual flags below; the result is saved as RUN_DIR/config.yaml.
+individual flags below; the result is saved as RUN_DIR/config.yaml. Aligned faces are cached in
+RUN_DIR/align-cache, or in --align-cache DIR (to share between runs); never elsewhere.
+Exit status: 0 done; 2 a user's mistake (configuration, data, run directory); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -14,11 +16,15 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
-import yaml
+from facescreen.edge import clikit
 
-from .config import CLASS_WEIGHTS, MIXED_PRECISION, MONITORS, XLA, ConfigError, build_config, set_dotted
+# The configuration flags come from registries in modules that import Keras; they are built only
+# for the commands that take them, so `facescreen-train --help` answers without TensorFlow.
+PROG = "facescreen-train"
+CONFIG_COMMANDS = ("cv", "config")
 
 
 def _floats(text: str) -> list[float]:
@@ -51,6 +57,7 @@ def _flags() -> list[Flag]:
     from facescreen.edge.detect import DETECTORS
 
     from .backbones import BACKBONES
+    from .config import CLASS_WEIGHTS, MIXED_PRECISION, MONITORS, XLA
     from .final import FINAL_STRATEGIES
     from .model import INITIAL_WEIGHTS
     from .optimisers import OPTIMISERS
@@ -114,7 +121,8 @@ def _flags() -> list[Flag]:
              float),
         Flag("--reject-multiple-faces", "data.reject_multiple_faces", "leave out photos with several confident "
              "faces (default: keep them, align the largest face, and list them in alignment_issues.csv)", const=True),
-        Flag("--cache", "data.cache_dir", "alignment cache directory (default ~/.cache/facescreen/aligned)",
+        Flag("--align-cache", "data.cache_dir", "folder of the aligned-face cache, to share it between runs "
+             "(default: RUN_DIR/align-cache; the cache holds face crops, keep it where the photos may be)",
              metavar="DIR"),
         Flag("--notice", "data.notice", "a notice printed wherever results appear (e.g. that the data are synthetic)",
              metavar="TEXT"),
@@ -157,6 +165,10 @@ def _add_config_flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
 
 
 def _overrides(args: argparse.Namespace, flags: list[Flag]) -> dict:
+    import yaml
+
+    from .config import ConfigError, set_dotted
+
     d: dict = {}
     for item in args.set_:
         if "=" not in item:
@@ -170,12 +182,13 @@ def _overrides(args: argparse.Namespace, flags: list[Flag]) -> dict:
     return d
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
-    flags = _flags()
-    parser = argparse.ArgumentParser(prog="facescreen-train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    cv = sub.add_parser("cv", help="cross-validate on your photos (the papers' protocol) and write a bundle",
+def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, list[Flag]]:
+    """The parser; without ``config_flags`` the cv/config commands lack their configuration flags
+    (enough to answer --help and --version, or to run demo-bundle, without importing Keras)."""
+    flags = _flags() if config_flags else []
+    parser = clikit.new_parser(PROG, __doc__)
+    sub = clikit.add_subcommands(parser)
+    cv = clikit.add_subcommand(sub, "cv", help="cross-validate on your photos (the papers' protocol) and write a bundle",
                         description="5-fold cross-validation (train:validation:test = 3:1:1 rotating), threshold "
                                     "on validation only, metrics as mean +- SD, pooled ROC with a bootstrap band, "
                                     "readers' comparison, CAM/Grad-CAM panels, and the final model as a bundle.")
@@ -187,13 +200,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
                                                       "(1/0, yes/no, or a class name)")
     cv.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR (same config and data)")
     cv.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
-    _add_config_flags(cv, flags)
-    show = sub.add_parser("config", help="print the resolved configuration as YAML (preset + files + flags)")
-    _add_config_flags(show, flags)
-    demo = sub.add_parser("demo-bundle", help="build (once, cached) the demo bundle from the SYNTHETIC cohort")
+    if config_flags:
+        _add_config_flags(cv, flags)
+    show = clikit.add_subcommand(sub, "config", help="print the resolved configuration as YAML (preset + files + flags)")
+    if config_flags:
+        _add_config_flags(show, flags)
+    demo = clikit.add_subcommand(sub, "demo-bundle", help="build (once, cached) the demo bundle from the SYNTHETIC cohort")
     demo.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
     demo.add_argument("--force", action="store_true", help="rebuild even if cached")
-    bench = sub.add_parser("bench-bundle", help="build (once, cached) the VGG-16 @ 224 benchmark bundle "
+    bench = clikit.add_subcommand(sub, "bench-bundle", help="build (once, cached) the VGG-16 @ 224 benchmark bundle "
                            "(random conv base + head fitted on the SYNTHETIC cohort; for latency only)")
     bench.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
     bench.add_argument("--force", action="store_true", help="rebuild even if cached")
@@ -202,14 +217,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
 
 def _cv(args: argparse.Namespace, cfg) -> int:
     from .experiment import prepare_data, run_experiment
+    from .rundir import ALIGN_CACHE, check_run_dir
     from .runtime import distribution_scope, n_replicas
     from .weights import find_weights_file
 
+    check_run_dir(args.out, cfg, args.resume)  # an existing run is refused before anything is aligned
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)
-    data, aligned, text = prepare_data(args.data, cfg, progress=not args.no_progress)
+    cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(args.out) / ALIGN_CACHE
+    data, aligned, text = prepare_data(args.data, cfg, cache, progress=not args.no_progress)
     result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
                             cohort_text=text, source=str(args.data))
     print()
@@ -223,10 +241,31 @@ def _cv(args: argparse.Namespace, cfg) -> int:
     return 0
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .config import ConfigError
+    from .data.manifest import ManifestError
+    from .readers import ReaderError
+    from .rundir import RunDirError
+    from .runtime import RuntimeUnavailableError
+    from .weights import WeightsError
+
+    return (ConfigError, ManifestError, ReaderError, RunDirError, WeightsError, RuntimeUnavailableError)
+
+
+def _command(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word after the global options), if any."""
+    words = [a for a in argv if a not in ("-v", "--verbose")]
+    return words[0] if words and not words[0].startswith("-") else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser, flags = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser, flags = build_parser(config_flags=_command(given) in CONFIG_COMMANDS)
+    return clikit.run(PROG, parser, lambda args: _dispatch(args, flags), argv, user_errors=_user_errors,
+                      quiet_level=logging.INFO)
+
+
+def _dispatch(args: argparse.Namespace, flags: list[Flag]) -> int:
     if args.command == "demo-bundle":
         from .demo import build_demo_bundle
 
@@ -237,24 +276,15 @@ def main(argv: list[str] | None = None) -> int:
 
         print(build_bench_bundle(args.cache, force=args.force))
         return 0
-    from facescreen.edge.errors import FaceScreenError
+    import yaml
 
-    from .data.manifest import ManifestError
-    from .readers import ReaderError
-    from .rundir import RunDirError
-    from .runtime import RuntimeUnavailableError
-    from .weights import WeightsError
+    from .config import build_config
 
-    try:
-        cfg = build_config(args.preset, args.config, _overrides(args, flags))
-        if args.command == "config":
-            print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
-            return 0
-        return _cv(args, cfg)
-    except (ConfigError, ManifestError, ReaderError, RunDirError, WeightsError, RuntimeUnavailableError,
-            FaceScreenError) as exc:
-        print(f"facescreen-train: error: {exc}", file=sys.stderr)
-        return 2
+    cfg = build_config(args.preset, args.config, _overrides(args, flags))
+    if args.command == "config":
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    return _cv(args, cfg)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ class DataConfig:
     detector: str = "mtcnn"
     min_face_confidence: float = 0.90
     reject_multiple_faces: bool = False
-    cache_dir: str | None = None             # alignment cache; default ~/.cache/facescreen/aligned
+    cache_dir: str | None = None             # alignment cache; default RUN_DIR/align-cache (never the home dir)
     notice: str = ""                         # said wherever results appear (e.g. "SYNTHETIC COHORT ...")
 
     def __post_init__(self) -> None:

@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import platform
 import time
 from collections import Counter
@@ -54,14 +53,12 @@ class ExperimentResult:
     table: str
 
 
-def default_cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser()
-    return base / "facescreen" / "aligned"
-
-
 def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | None = None, progress: bool = True,
                  detector=None) -> tuple[TrainingData, AlignedPhotos, str]:
     """Read the cohort, print its summary, align every photo (cached) and build the training data.
+
+    ``cache_dir`` (else ``cfg.data.cache_dir``) is where aligned faces are kept; there is no default
+    in the home directory: face crops of clinic photos are health data and stay where the user says.
 
     ``detector``: an already built detector instance (else ``cfg.data.detector`` is created when
     a photo is not in the cache)."""
@@ -70,7 +67,9 @@ def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | N
     print(summary, flush=True)
     classes, positive = split_classes(cohort.labels, cfg.data.negative_classes)
     align = AlignConfig(size=cfg.model.input_size, detect=DetectConfig(min_confidence=cfg.data.min_face_confidence))
-    cache_dir = cache_dir or cfg.data.cache_dir or default_cache_dir()
+    cache_dir = cache_dir or cfg.data.cache_dir
+    if not cache_dir:
+        raise ValueError("prepare_data needs the alignment cache folder (cache_dir or data.cache_dir)")
     cache = AlignmentCache(cache_dir, cfg.data.detector, align, cfg.data.reject_multiple_faces, detector)
     aligned = cache.align(cohort.photos, progress=progress)
     left_out = aligned.left_out

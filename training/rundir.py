@@ -16,6 +16,7 @@ from .config import TrainConfig
 CONFIG_FILE = "config.yaml"
 DATA_FILE = "data_fingerprint.json"
 LOG_FILE = "run.log"
+ALIGN_CACHE = "align-cache"  # the aligned-face cache's default home: inside the run, with its photos' faces
 _RESUMABLE_DIFFERENCES = ("runtime",)  # may change between an interrupted run and its resumption
 
 
@@ -23,7 +24,10 @@ class RunDirError(RuntimeError):
     """The run directory cannot be used for this run; the message says why and what to do."""
 
 
-def prepare_run_dir(root: str | Path, cfg: TrainConfig, fingerprint: dict, resume: bool) -> Path:
+def check_run_dir(root: str | Path, cfg: TrainConfig, resume: bool) -> None:
+    """What can be known before the data are read: ``root`` is new (or empty, or holds only the
+    alignment cache of a run interrupted while aligning), or, with ``resume``, a run of the same
+    configuration. Called first, so that a wrong --out never costs an alignment."""
     out = Path(root)
     saved = out / CONFIG_FILE
     if saved.is_file():
@@ -35,13 +39,20 @@ def prepare_run_dir(root: str | Path, cfg: TrainConfig, fingerprint: dict, resum
         if diff:
             raise RunDirError(f"cannot resume {out}: the configuration differs in {', '.join(diff)}; "
                               "resume with the saved config (--config " + str(saved) + ") or choose another --out")
+    elif out.exists() and (not out.is_dir() or any(p.name != ALIGN_CACHE for p in out.iterdir())):
+        raise RunDirError(f"{out} exists and is not empty; choose a new --out (a run directory is created by the run)")
+
+
+def prepare_run_dir(root: str | Path, cfg: TrainConfig, fingerprint: dict, resume: bool) -> Path:
+    check_run_dir(root, cfg, resume)
+    out = Path(root)
+    saved = out / CONFIG_FILE
+    if saved.is_file():
         old_fp = json.loads((out / DATA_FILE).read_text()) if (out / DATA_FILE).is_file() else None
         if old_fp is not None and old_fp != fingerprint:
             raise RunDirError(f"cannot resume {out}: the data differ from the interrupted run's "
                               f"({old_fp.get('n_photos')} photos, digest {old_fp.get('digest', '')[:12]} before; "
                               f"{fingerprint.get('n_photos')} photos, digest {fingerprint.get('digest', '')[:12]} now)")
-    elif out.exists() and any(out.iterdir()):
-        raise RunDirError(f"{out} exists and is not empty; choose a new --out (a run directory is created by the run)")
     out.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(saved)
     (out / DATA_FILE).write_text(json.dumps(fingerprint, indent=2))

@@ -3,48 +3,54 @@ photo-in/flag-out path; prints a table and writes bench.json, bench.csv and benc
 
     facescreen-bench BUNDLE --photos DIR [--out DIR]
     facescreen-bench --compare A.json B.json
+
+Exit status: 0 every target measured; 1 a target failed (its row says why, the others are measured);
+2 a user's mistake; 3 something asked for cannot run here.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+from .. import clikit
 from ..errors import FaceScreenError
+
+PROG = "facescreen-bench"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facescreen-bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", nargs="?", type=Path, help="model bundle directory")
     p.add_argument("--photos", type=Path, help="folder of photos to align for the faces and frames measured")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default: bench-out)")
     p.add_argument("--artifacts", default=None, help="comma-separated artifacts (default: all runnable here)")
-    p.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1), help="inference threads (fixed)")
+    p.add_argument("--threads", type=clikit.positive_int, default=min(4, os.cpu_count() or 1), help="inference threads (fixed)")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default: 5)")
-    p.add_argument("--repeat", type=int, default=50, help="timed runs at batch 1, at least (default: 50)")
+    p.add_argument("--repeat", type=clikit.positive_int, default=50, help="timed runs at batch 1, at least (default: 50)")
     p.add_argument("--min-seconds", type=float, default=2.0, help="time each target for at least this long")
-    p.add_argument("--batch", type=int, default=8, help="batch size for the images/s figure (default: 8)")
-    p.add_argument("--faces", type=int, default=24, help="aligned faces used for parity (default: 24)")
+    p.add_argument("--batch", type=clikit.positive_int, default=8, help="batch size for the images/s figure (default: 8)")
+    p.add_argument("--faces", type=clikit.positive_int, default=24, help="aligned faces used for parity (default: 24)")
     p.add_argument("--no-detectors", action="store_true", help="skip the detector comparison")
     p.add_argument("--no-pipeline", action="store_true", help="skip the photo-in/flag-out measurement")
-    p.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+    p.add_argument("--compare", nargs=2, type=clikit.existing_file, metavar=("A.json", "B.json"),
                    help="print two earlier runs side by side and exit")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .report import compare, format_report, write_outputs
+    return clikit.run(PROG, build_parser(), _bench, argv)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .report import compare, format_report, read_record, write_outputs
 
     if args.compare:
-        a, b = (json.loads(p.read_text()) for p in args.compare)
-        print(compare(a, b))
-        return 0
+        print(compare(*(read_record(p) for p in args.compare)))
+        return clikit.EXIT_OK
     if args.bundle is None or args.photos is None:
-        build_parser().error("BUNDLE and --photos are required (or use --compare A.json B.json)")
+        raise FaceScreenError("BUNDLE and --photos are required (or use --compare A.json B.json)")
     from .runner import BenchConfig, run_benchmark
     from .targets import BenchSettings
 
@@ -54,15 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         artifacts=tuple(args.artifacts.split(",")) if args.artifacts else None,
         settings=BenchSettings(threads=args.threads, warmup=args.warmup, repeat=args.repeat,
                                min_seconds=args.min_seconds, batch=args.batch))
-    try:
-        result = run_benchmark(cfg, log=lambda m: print(m, file=sys.stderr))
-    except FaceScreenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result = run_benchmark(cfg, log=lambda m: print(m, file=sys.stderr))
     print(format_report(result))
     for path in write_outputs(result, args.out):
         print(f"wrote {path}")
-    return 0 if all(r.get("status") == "ok" for r in result["models"]) else 1
+    return clikit.EXIT_OK if all(r.get("status") == "ok" for r in result["models"]) else clikit.EXIT_FAILED
 
 
 if __name__ == "__main__":

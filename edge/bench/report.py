@@ -103,6 +103,24 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
     return path
 
 
+def read_record(path: Path) -> dict:
+    """A bench.json written by facescreen-bench; anything else is refused with what it lacks."""
+    from ..errors import FaceScreenError
+
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise FaceScreenError(f"{path} is not a bench record (bench.json written by facescreen-bench): "
+                              "not JSON") from None
+    models = record.get("models") if isinstance(record, dict) else None
+    machine = record.get("machine") if isinstance(record, dict) else None
+    if (not isinstance(models, list) or not all(isinstance(m, dict) and "artifact" in m for m in models)
+            or not isinstance(machine, dict) or not {"cpu", "node"} <= set(machine)):
+        raise FaceScreenError(f"{path} is not a bench record (bench.json written by facescreen-bench): "
+                              "it lacks 'models' rows with 'artifact' and 'machine' with 'cpu' and 'node'")
+    return record
+
+
 def compare(a: dict, b: dict) -> str:
     """Side by side p50 latency of two runs (e.g. Jetson vs tablet vs laptop)."""
     ra = {r["artifact"]: r for r in a["models"]}

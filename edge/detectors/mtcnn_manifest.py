@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..bundle import sha256_file
+from ..bundle import cached_sha256, sha256_file
 from ..errors import BundleError
 
 MANIFEST = "mtcnn.json"
@@ -111,6 +111,6 @@ def load_manifest(model_dir: str | Path, verify: bool = True) -> MtcnnManifest:
             f = root / nf.file
             if not f.is_file():
                 raise BundleError(f"MTCNN {fmt} {name}: {f} named in {MANIFEST} is missing")
-            if verify and (f.stat().st_size != nf.size_bytes or sha256_file(f) != nf.sha256):
+            if verify and (f.stat().st_size != nf.size_bytes or cached_sha256(f) != nf.sha256):
                 raise BundleError(f"MTCNN {fmt} {name}: {f} does not match the size/SHA-256 in {MANIFEST}")
     return manifest

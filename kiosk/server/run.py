@@ -13,7 +13,9 @@ from .tls import local_addresses, self_signed
 log = logging.getLogger(__name__)
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
+def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
+    """Serve until stopped; ``engine``: an already loaded KioskEngine (the CLI loads it first, so a
+    bad bundle or model file is one line before anything binds, not a traceback from start-up)."""
     import uvicorn
 
     ssl: dict = {}
@@ -27,7 +29,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     scheme = "https" if ssl else "http"
     log.warning("capture page: %s://%s:%d/   API docs: %s://%s:%d/docs", scheme, settings.host, settings.port,
                 scheme, settings.host, settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
+    uvicorn.run(create_app(settings, engine), host=settings.host, port=settings.port, log_level=log_level,
                 workers=1, **ssl)
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
 
 from facescreen.edge import BundleError, ModelCard, artifact_entry, load_bundle, save_card
-from facescreen.edge.bundle import MODELCARD
+from facescreen.edge.bundle import HASH_SIDECAR, MODELCARD
 
 
 def make_bundle(tmp_path, **card_kw):
@@ -92,3 +93,72 @@ def test_malformed_cards(tmp_path, edit, message):
     (tmp_path / MODELCARD).write_text(json.dumps(raw))
     with pytest.raises(BundleError, match=message):
         load_bundle(tmp_path)
+
+
+# --- file hashes are remembered by stat key, not recomputed on every start ---------------------------
+
+@pytest.fixture
+def hash_calls(monkeypatch, tmp_path):
+    """Counts the real hash computations; each test starts with an empty in-process memory and a
+    user cache folder of its own."""
+    from facescreen.edge import bundle as bundle_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    monkeypatch.setattr(bundle_module, "_hash_memory", {})
+    calls: list[str] = []
+    real = bundle_module.sha256_file
+
+    def counting(path):
+        calls.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(bundle_module, "sha256_file", counting)
+    return calls
+
+
+def _folder(path):
+    path.mkdir()
+    return path
+
+
+def _new_process():
+    from facescreen.edge import bundle as bundle_module
+
+    bundle_module._hash_memory.clear()  # what a new process starts with
+
+
+def test_an_unchanged_file_is_hashed_once(tmp_path, hash_calls):
+    make_bundle(_folder(tmp_path / "b"))
+    hash_calls.clear()
+    load_bundle(tmp_path / "b")
+    assert hash_calls == ["model.bin"]
+    _new_process()
+    load_bundle(tmp_path / "b")  # the sidecar remembers it
+    assert hash_calls == ["model.bin"]
+    assert (tmp_path / "b" / HASH_SIDECAR).is_file()
+
+
+def test_a_file_rewritten_with_its_old_size_and_mtime_is_still_caught(tmp_path, hash_calls):
+    import os
+
+    make_bundle(_folder(tmp_path / "b"))
+    load_bundle(tmp_path / "b")
+    f = tmp_path / "b" / "model.bin"
+    st = f.stat()
+    f.write_bytes(b"WEIGHTS" * 100)  # same size
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime put back; ctime cannot be
+    _new_process()
+    with pytest.raises(BundleError, match="does not match the SHA-256"):
+        load_bundle(tmp_path / "b")
+
+
+def test_a_read_only_bundle_remembers_in_the_user_cache(tmp_path, hash_calls):
+    make_bundle(_folder(tmp_path / "b"))
+    (tmp_path / "b" / HASH_SIDECAR).mkdir()  # the sidecar cannot be written (as a read-only bundle)
+    hash_calls.clear()
+    _new_process()
+    load_bundle(tmp_path / "b")
+    _new_process()
+    load_bundle(tmp_path / "b")
+    assert hash_calls == ["model.bin"]
+    assert len(list((tmp_path / "user-cache" / "facescreen" / "file-hashes").iterdir())) == 1

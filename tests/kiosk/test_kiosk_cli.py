@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from facescreen.edge.clikit import EXIT_UNAVAILABLE
 from facescreen.kiosk.cli import COMMANDS, main
 from facescreen.kiosk.scenes import DEMO_SCENES, FAILING_SCENES, GOOD_SCENES, write_sequence
 from facescreen.kiosk.store import ResultsStore
@@ -33,7 +34,7 @@ def test_window_without_a_gui_build_says_so(capsys):
     ok, why = gui_support()
     if ok:
         pytest.skip("this OpenCV can open a window here")
-    assert main(["--camera", "0", "--fullscreen"]) == 2  # `run` is the default command
+    assert main(["--camera", "0", "--fullscreen"]) == EXIT_UNAVAILABLE  # `run` is the default command
     err = capsys.readouterr().err
     assert "GUI: NONE" in err and "--headless" in err
 

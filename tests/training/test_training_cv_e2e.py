@@ -17,7 +17,7 @@ FAST = ["--preset", "quick-cpu", "--epochs", "6", "--bootstrap", "500", "--no-pr
 
 
 def _args(manifest, cache, size, out, *extra):
-    return ["cv", "--data", str(manifest), "--out", str(out), "--cache", str(cache), "--input-size", str(size),
+    return ["cv", "--data", str(manifest), "--out", str(out), "--align-cache", str(cache), "--input-size", str(size),
             *FAST, *extra]
 
 

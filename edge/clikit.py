@@ -1,0 +1,244 @@
+"""What the five console scripts share: --version, -v/--verbose, exit codes, one-line errors, quiet logs.
+
+A person's mistake (a wrong option, a missing file, a bundle that is not one) ends in one line,
+``PROG: error: what was wrong``, and exit status 2; a traceback is kept for the program's own bugs.
+The exit statuses are the same for every command (README, "Exit status"):
+
+    0  done
+    1  ran, but something it worked on failed (a photo not screened, a target failing its parity check)
+    2  a user's mistake: bad option or input; nothing was done
+    3  cannot run here: a backend, artifact or library this machine does not have
+    130  interrupted (Ctrl-C)
+
+Native libraries (TensorFlow's C++ core, LiteRT's XNNPACK delegate) print banners on stderr that no
+environment variable fully silences; without ``-v`` a command filters those lines out of file
+descriptor 2 and lets every other line through. This module imports nothing heavy.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+from .errors import BackendUnavailableError, FaceScreenError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+T = TypeVar("T")
+
+
+def version_text(prog: str) -> str:
+    from facescreen import __version__
+
+    from .bundle import SCHEMA_VERSION
+
+    return f"{prog} {__version__} (model card schema {SCHEMA_VERSION})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, computed only when asked (the model card module imports OpenCV)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text(parser.prog.split()[0]))
+        parser.exit(EXIT_OK)
+
+
+class CliParser(argparse.ArgumentParser):
+    """An argparse parser whose mistakes are one line and exit status 2 (not the usage block)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_verbose(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="more logging, including the native libraries' own (TensorFlow, LiteRT)")
+
+
+def new_parser(prog: str, description: str | None) -> CliParser:
+    """The top-level parser of a command, with --version and -v/--verbose."""
+    p = CliParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_VersionAction, help="print the package and model-card schema versions")
+    _add_verbose(p, False)
+    return p
+
+
+def add_subcommands(parser: CliParser) -> argparse._SubParsersAction:
+    """Sub-commands that a name must choose; an unknown name lists the valid ones."""
+    return parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CliParser)
+
+
+def add_subcommand(sub: argparse._SubParsersAction, name: str, **kwargs) -> CliParser:
+    """A sub-command that accepts -v/--verbose after its name too (``PROG COMMAND -v``)."""
+    p = sub.add_parser(name, formatter_class=kwargs.pop("formatter_class", argparse.RawDescriptionHelpFormatter),
+                       **kwargs)
+    _add_verbose(p, argparse.SUPPRESS)  # SUPPRESS: an absent -v here keeps the top-level one
+    return p
+
+
+# --- argument types: a wrong value is a one-line parser error, before anything is loaded -------------
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def writable_file(text: str) -> Path:
+    """A file path this process can create or replace (its folder exists; it is not a folder)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {folder} {what}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {path}: permission denied")
+    return path
+
+
+def existing_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder; give a file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no file at {path}")
+    return path
+
+
+def choice_of(names: Callable[[], Sequence[str]], kind: str) -> Callable[[str], str]:
+    """An argument type that accepts one of a registry's names (looked up when parsing)."""
+
+    def check(text: str) -> str:
+        valid = list(names())
+        if text not in valid:
+            raise argparse.ArgumentTypeError(f"unknown {kind} {text!r}; expected one of: {', '.join(valid)}")
+        return text
+
+    check.__name__ = kind  # argparse names the type in its messages
+    return check
+
+
+# --- running a command --------------------------------------------------------------------------------
+
+def exit_code_for(exc: BaseException) -> int:
+    return EXIT_UNAVAILABLE if isinstance(exc, BackendUnavailableError) else EXIT_USAGE
+
+
+def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int],
+        argv: Sequence[str] | None = None,
+        user_errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]] = (),
+        quiet_level: int = logging.WARNING, log_format: str = "%(message)s",
+        own_process: bool | None = None) -> int:
+    """Parse, set up logging (quiet unless -v), run ``command(args)`` and turn a user's mistake
+    (:class:`FaceScreenError` or one of ``user_errors``; a function returning them when their modules
+    are heavy to import) into one line and its exit status.
+
+    ``own_process`` (default: ``argv is None``, i.e. called as the program): only then are file
+    descriptors rearranged to filter native banners; a caller inside a bigger program keeps its own."""
+    args = parser.parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    quiet_native_logs(verbose, filter_fd=argv is None if own_process is None else own_process)
+    louder = logging.DEBUG if quiet_level <= logging.INFO else logging.INFO
+    logging.basicConfig(level=louder if verbose else quiet_level, format=log_format)
+    try:
+        return command(args)
+    except Exception as exc:
+        mistakes = user_errors() if callable(user_errors) else user_errors
+        if not isinstance(exc, (FaceScreenError, *mistakes)):
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# --- quiet native logs --------------------------------------------------------------------------------
+
+# Lines that native libraries print on their own at start-up; kept with -v.
+NATIVE_NOISE = re.compile(
+    r"^(INFO: (Created TensorFlow Lite \w+ delegate|Initialized TensorFlow Lite runtime)"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:\d+(\.\d+)? +\d+ \S+:\d+\] "          # absl-format INFO/WARNING lines
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] "      # TensorFlow's older format
+    r"|To enable the following instructions: .* rebuild TensorFlow)")
+
+_filter_installed = False
+
+
+def quiet_native_logs(verbose: bool, filter_fd: bool = True) -> None:
+    """Without ``verbose``: ask TensorFlow for warnings and errors only, and (``filter_fd``) drop the
+    banner lines native code writes to file descriptor 2 anyway. Python's own stderr keeps a direct
+    line to the terminal, so messages and tracebacks never wait on the filter."""
+    global _filter_installed
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not filter_fd or _filter_installed:
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:  # no stderr to speak of (a service without one): nothing to filter
+        return
+    sys.stderr = open(os.dup(real), "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                      errors="backslashreplace")
+    thread = threading.Thread(target=_forward, args=(read_end, real), name="native-stderr-filter", daemon=True)
+    thread.start()
+    _filter_installed = True
+
+    def _restore() -> None:
+        os.dup2(real, 2)  # closes the pipe's last write end: the thread sees the end and stops
+        thread.join(timeout=2.0)
+
+    atexit.register(_restore)
+
+
+def _forward(read_end: int, real: int) -> None:
+    pending = b""
+    with open(read_end, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            _write_kept(real, lines)
+    if pending:
+        _write_kept(real, [pending])
+
+
+def _write_kept(fd: int, lines: list[bytes]) -> None:
+    kept = [ln for ln in lines if not NATIVE_NOISE.match(ln.decode("utf-8", "replace"))]
+    if kept:
+        os.write(fd, b"\n".join(kept) + b"\n")
+
+
+# --- progress -----------------------------------------------------------------------------------------
+
+def progress(items: Iterable[T], total: int, label: str, stream=None) -> Iterator[T]:
+    """``label 12/40`` counted on one stderr line when it is a terminal (nothing otherwise, so logs
+    and pipes stay clean); light enough for the edge runtime."""
+    stream = stream or sys.stderr
+    live = hasattr(stream, "isatty") and stream.isatty()
+    for i, item in enumerate(items, 1):
+        yield item
+        if live:
+            stream.write(f"\r{label} {i}/{total}")
+            stream.flush()
+    if live and total:
+        stream.write("\n")

@@ -1,0 +1,88 @@
+"""facescreen-screen on folders: sub-folders searched, photos counted, an empty folder refused, every
+CSV row saying which model, version and backend scored it and when, CAMs written alongside --csv."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facescreen.edge.cli import main
+from facescreen.edge.clikit import EXIT_FAILED, progress
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    from facescreen.training.export import save_bundle
+    from facescreen.training.model import ModelConfig, build_screener
+
+    cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))
+    return save_bundle(build_screener(cfg), cfg, tmp_path_factory.mktemp("bundle"), model_id="tiny-untrained",
+                       threshold=0.5)
+
+
+@pytest.fixture
+def photos(tmp_path, astronaut):
+    """The training layout: photos/<class>/..., one photo that is not an image."""
+    root = tmp_path / "photos"
+    for label, img in (("control", astronaut), ("syndromic", astronaut[:, ::-1])):
+        (root / label).mkdir(parents=True)
+        Image.fromarray(np.ascontiguousarray(img)).save(root / label / "a.png")
+    (root / "syndromic" / "broken.jpg").write_bytes(b"not a jpeg")
+    (root / "notes.txt").write_text("not a photo")
+    return root
+
+
+def test_a_folder_of_class_folders_into_a_csv_with_cams(tiny_bundle, photos, tmp_path, capsys):
+    out, cams = tmp_path / "scores.csv", tmp_path / "cams"
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    rc = main([str(tiny_bundle), str(photos), "--csv", str(out), "--cam-dir", str(cams), "--backend", "keras",
+               "--detector", "mtcnn"])
+    captured = capsys.readouterr()
+    assert rc == EXIT_FAILED  # one photo could not be screened; its row says why
+    assert "found 3 photo(s) to screen" in captured.err
+    assert "screened 2 of 3 photos" in captured.out
+    rows = list(csv.DictReader(out.open()))
+    assert sorted(r["path"] for r in rows) == sorted(str(photos / p) for p in
+                                                    ("control/a.png", "syndromic/a.png", "syndromic/broken.jpg"))
+    for r in rows:
+        assert (r["model_id"], r["model_version"], r["backend"]) == ("tiny-untrained", "1", "keras:keras")
+        assert r["software_version"] and dt.datetime.fromisoformat(r["screened_at"]) >= before
+    assert {r["status"] for r in rows} == {"ok", "bad_image"}
+    # sub-folders mirrored, so the two a.png do not overwrite each other's CAM
+    assert sorted(p.relative_to(cams).as_posix() for p in cams.rglob("*.png")) == [
+        "control/a_cam.png", "syndromic/a_cam.png"]
+
+
+def test_an_empty_folder_is_refused_before_the_model_loads(tmp_path, capsys):
+    (tmp_path / "photos" / "control").mkdir(parents=True)
+    rc = main([str(tmp_path / "no-bundle-here"), str(tmp_path / "photos")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "no photos (.jpg" in err[0] and "or its sub-folders" in err[0]
+
+
+def test_find_photos_searches_sub_folders_with_the_one_suffix_list(tmp_path):
+    from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
+
+    for rel in ("a/1.JPG", "a/b/2.webp", "3.tiff", ".hidden/4.jpg", "a/.5.png", "6.gif", "7.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    assert ".jpg" in PHOTO_SUFFIXES and ".gif" not in PHOTO_SUFFIXES
+    found = [p.relative_to(tmp_path).as_posix() for p in find_photos([tmp_path])]
+    assert found == ["3.tiff", "a/1.JPG", "a/b/2.webp"]
+    assert find_photos([tmp_path / "6.gif"]) == [tmp_path / "6.gif"]  # a file named is taken as given
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_on_a_terminal_and_stays_silent_in_a_pipe():
+    tty, pipe = _Terminal(), io.StringIO()
+    assert list(progress(iter("abc"), 3, "screening", tty)) == ["a", "b", "c"]
+    assert list(progress(iter("abc"), 3, "screening", pipe)) == ["a", "b", "c"]
+    assert tty.getvalue() == "\rscreening 1/3\rscreening 2/3\rscreening 3/3\n" and pipe.getvalue() == ""

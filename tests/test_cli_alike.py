@@ -1,0 +1,154 @@
+"""The five console scripts behave alike: --version, -v before or after a sub-command, one line and
+the documented exit status for each user's mistake (edge.clikit), quiet native logs unless -v."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from facescreen.converters.cli import main as convert_main
+from facescreen.edge.bench.cli import main as bench_main
+from facescreen.edge.bundle import SCHEMA_VERSION
+from facescreen.edge.cli import main as screen_main
+from facescreen.edge.clikit import EXIT_USAGE, NATIVE_NOISE
+from facescreen.kiosk.cli import main as kiosk_main
+from facescreen.training.cli import main as train_main
+
+REPO = Path(__file__).resolve().parents[1]
+MAINS = {"facescreen-screen": screen_main, "facescreen-bench": bench_main, "facescreen-train": train_main,
+         "facescreen-convert": convert_main, "facescreen-kiosk": kiosk_main}
+
+
+def call(main, argv, capsys) -> tuple[int, str, list[str]]:
+    """(exit status, stdout, stderr lines) of ``main(argv)``, whether it returns or exits."""
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:
+        rc = e.code
+    out, err = capsys.readouterr()
+    return rc, out, [line for line in err.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("prog", sorted(MAINS))
+def test_version_names_package_and_model_card_schema(prog, capsys):
+    import facescreen
+
+    rc, out, _ = call(MAINS[prog], ["--version"], capsys)
+    assert rc == 0
+    assert out.strip() == f"{prog} {facescreen.__version__} (model card schema {SCHEMA_VERSION})"
+
+
+@pytest.fixture
+def paths(tmp_path) -> dict:
+    a_file = tmp_path / "a-file.txt"
+    a_file.write_text("not a folder")
+    empty = tmp_path / "empty"
+    (empty / "control").mkdir(parents=True)  # sub-folders, but no photo anywhere
+    not_bench = tmp_path / "not-bench.json"
+    not_bench.write_text(json.dumps({"rows": []}))
+    return {"file": a_file, "empty": empty, "not_bench": not_bench, "folder": tmp_path,
+            "no_bundle": tmp_path / "no-bundle", "photo": tmp_path / "photo.jpg"}
+
+
+# (command, argv built from the paths above, the one line's expected text); every one exits 2.
+MISTAKES = [
+    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--detector", "retina"],
+     "argument --detector: unknown detector 'retina'; expected one of: auto, mtcnn, mtcnn-lite"),
+    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--threads", "0"],
+     "argument --threads: expected a whole number >= 1, got 0"),
+    # checked before the model loads: the bundle named does not even exist
+    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--csv", p["file"] / "scores.csv"],
+     "argument --csv: cannot write"),
+    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--csv", p["folder"]],
+     "is a folder; give a file name"),
+    ("facescreen-screen", lambda p: [p["no_bundle"], p["empty"]], "no photos (.jpg, .jpeg"),
+    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"]], "no bundle directory at"),
+    ("facescreen-bench", lambda p: ["--compare", p["not_bench"], p["not_bench"]], "is not a bench record"),
+    ("facescreen-bench", lambda p: ["--compare", p["file"], p["not_bench"]], "is not a bench record"),
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--photos", p["folder"], "--threads", "0"],
+     "argument --threads: expected a whole number >= 1, got 0"),
+    ("facescreen-kiosk", lambda p: ["serve", "--landmarks", p["folder"]],
+     "argument --landmarks: " + "{folder} is a folder; give a file"),
+    ("facescreen-kiosk", lambda p: ["run", "--detector", "retina"], "unknown detector 'retina'"),
+    ("facescreen-kiosk", lambda p: ["expotr"],
+     "invalid choice: 'expotr' (choose from 'run', 'serve', 'demo', 'export', 'purge')"),
+    ("facescreen-kiosk", lambda p: ["-v", "expotr"], "invalid choice: 'expotr'"),
+    ("facescreen-kiosk", lambda p: ["export", "--out", p["file"] / "x.csv"], "argument --out: cannot write"),
+    ("facescreen-convert", lambda p: [p["no_bundle"], "--to", "tflite-int8", "--detector", "retina"],
+     "unknown detector 'retina'"),
+    ("facescreen-convert", lambda p: [p["no_bundle"], "--export-edge", p["folder"] / "slim",
+                                      "--artifacts", "tflite-int8"], "no bundle directory at"),
+    ("facescreen-train", lambda p: ["fit"], "invalid choice: 'fit' (choose from 'cv', 'config', 'demo-bundle', "),
+]
+
+
+@pytest.mark.parametrize("prog, argv, message", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_a_mistake_is_one_line_and_exit_2(prog, argv, message, paths, capsys):
+    rc, _, err = call(MAINS[prog], argv(paths), capsys)
+    assert rc == EXIT_USAGE
+    assert len(err) == 1, err  # no usage block, no traceback
+    assert err[0].startswith(prog) and ": error: " in err[0]
+    assert message.format(folder=paths["folder"]) in err[0]
+
+
+@pytest.mark.parametrize("prog, argv", [
+    ("facescreen-kiosk", ["-v", "export", "--data-dir", "{tmp}"]),
+    ("facescreen-kiosk", ["export", "-v", "--data-dir", "{tmp}"]),
+    ("facescreen-kiosk", ["export", "--data-dir", "{tmp}", "--verbose"]),
+    ("facescreen-train", ["-v", "config", "--epochs", "3"]),
+    ("facescreen-train", ["config", "--epochs", "3", "-v"]),
+])
+def test_verbose_before_or_after_the_command(prog, argv, tmp_path, capsys):
+    rc, out, _ = call(MAINS[prog], [a.format(tmp=tmp_path) for a in argv], capsys)
+    assert rc == 0, out
+
+
+def test_verbose_reaches_the_command_from_either_side():
+    from facescreen.kiosk.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["-v", "export"]).verbose and p.parse_args(["export", "-v"]).verbose
+    assert not p.parse_args(["export"]).verbose
+
+
+def test_kiosk_run_stays_the_default_command():
+    from facescreen.kiosk.cli import with_default_command
+
+    assert with_default_command(["--camera", "0"]) == ["run", "--camera", "0"]
+    assert with_default_command(["-v", "--camera", "0"]) == ["-v", "run", "--camera", "0"]
+    assert with_default_command(["-v", "export"]) == ["-v", "export"]
+    assert with_default_command([]) == ["run"]
+    assert with_default_command(["expotr"]) == ["expotr"]  # a word must be a command: argparse lists them
+
+
+# --- quiet native logs ------------------------------------------------------------------------------
+
+NOISY = textwrap.dedent("""
+    import os, sys
+    from facescreen.edge.clikit import quiet_native_logs
+    quiet_native_logs(verbose=sys.argv[1] == "-v")
+    os.write(2, b"I0000 00:00:1795929381.249746   20104 port.cc:153] oneDNN custom operations are on.\\n")
+    from ai_edge_litert.interpreter import Interpreter   # the XNNPACK delegate announces itself
+    Interpreter(model_path=sys.argv[2]).allocate_tensors()
+    print("a message of our own", file=sys.stderr)
+    os.write(2, b"E0000 00:00:1.5 1 real.cc:1] an error line is kept\\n")
+""")
+
+
+def test_native_banners_are_dropped_unless_verbose():
+    model = REPO / ".cache" / "assets" / "face_landmark.tflite"
+    if not model.is_file():
+        pytest.skip("needs `make assets`")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet, loud = (subprocess.run([sys.executable, "-c", NOISY, flag, str(model)], capture_output=True, text=True,
+                                  env=env, timeout=120) for flag in ("-q", "-v"))
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
+    assert "XNNPACK" in loud.stderr and "oneDNN" in loud.stderr  # what the filter takes out
+    assert "XNNPACK" not in quiet.stderr and "oneDNN" not in quiet.stderr
+    assert "a message of our own" in quiet.stderr and "an error line is kept" in quiet.stderr
+    assert not any(NATIVE_NOISE.match(line) for line in quiet.stderr.splitlines())
