@@ -6,11 +6,12 @@
    full the answer is 503 with ``Retry-After``, again before the body is read;
 3. ``Cache-Control: no-store`` on every API response (results are health data).
 
-Which routes need what is read from the routes' own dependencies, so nothing is listed twice."""
+Which routes need what is read from the routes' own dependencies, so nothing is listed twice.
+The gate is given the routers' routes when the app is built (``main.ROUTERS``)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,23 +31,19 @@ def _calls(dependant: Any) -> set[Callable]:
 
 
 class RequestGate:
-    def __init__(self, app: ASGIApp, token: Optional[str], queue: InferenceQueue) -> None:
+    def __init__(self, app: ASGIApp, token: Optional[str], queue: InferenceQueue, routes: Iterable[Any]) -> None:
         self.app, self.token, self.queue = app, token, queue
-        self._needs: dict[int, tuple[bool, bool]] = {}
+        self._table = []  # (route, needs the token, takes a photo)
+        for route in routes:
+            calls = _calls(route.dependant)
+            if require_token in calls or photo_rgb in calls:
+                self._table.append((route, require_token in calls, photo_rgb in calls))
 
     def _route_needs(self, scope: Scope) -> tuple[bool, bool]:
         """(needs the token, takes a photo) for the route this request will reach."""
-        for route in scope["app"].router.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                dependant = getattr(route, "dependant", None)
-                if dependant is None:
-                    return False, False
-                key = id(route)
-                if key not in self._needs:
-                    calls = _calls(dependant)
-                    self._needs[key] = (require_token in calls, photo_rgb in calls)
-                return self._needs[key]
+        for route, needs_token, takes_photo in self._table:
+            if route.matches(scope)[0] == Match.FULL:
+                return needs_token, takes_photo
         return False, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

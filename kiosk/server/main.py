@@ -28,6 +28,7 @@ from .sessions import SessionManager
 from .settings import Settings
 
 MULTIPART_OVERHEAD = 64 * 1024
+ROUTERS = (system.router, screening.router, sessions.router, results.router, pages.router)
 
 DESCRIPTION = """Guided frontal face capture with quality checks and a **screening flag** for referral to
 genetic evaluation: `refer for genetic evaluation` or `no referral flag`. **Not a diagnosis.** Every
@@ -83,10 +84,11 @@ def create_app(settings: Settings, engine: Optional[KioskEngine] = None,
     errors.install(app)
     body_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
     app.add_middleware(BodySizeLimit, max_bytes=body_limit)
-    app.add_middleware(RequestGate, token=settings.token, queue=app.state.queue)  # outermost: before the body
+    app.add_middleware(RequestGate, token=settings.token, queue=app.state.queue,  # outermost: before the body
+                       routes=[r for router in ROUTERS for r in router.routes])
     # keep every accepted upload in memory: a photo is never spooled to a temp file on disk
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, body_limit)
-    for r in (system.router, screening.router, sessions.router, results.router, pages.router):
+    for r in ROUTERS:
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     assets = _docs_assets()
