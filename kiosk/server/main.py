@@ -22,6 +22,7 @@ from . import errors
 from .admission import InferenceQueue
 from .gate import RequestGate
 from .limits import BodySizeLimit
+from .pool import EnginePool
 from .routers import pages, results, screening, sessions, system
 from .routers.pages import STATIC_DIR
 from .sessions import SessionManager
@@ -49,7 +50,7 @@ def _docs_assets() -> Optional[str]:
     return str(swagger_ui_path)
 
 
-def create_app(settings: Settings, engine: Optional[KioskEngine] = None,
+def create_app(settings: Settings, engine: Optional[KioskEngine | EnginePool] = None,
                store: Optional[ResultsStore] = None) -> FastAPI:
     """Build the app. Without ``engine``, the model is loaded once at start-up (lifespan)."""
 
@@ -61,10 +62,10 @@ def create_app(settings: Settings, engine: Optional[KioskEngine] = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if app.state.engine is None:
-            eng = await run_in_threadpool(
+            engines = [await run_in_threadpool(
                 KioskEngine.create, settings.bundle, settings.backend, settings.detector, settings.landmarks_model,
-                settings.quality, app.state.limits)
-            attach(app, eng)
+                settings.quality, app.state.limits) for _ in range(settings.engines)]
+            attach(app, engines[0] if len(engines) == 1 else EnginePool(engines))
         yield
         if store is None:
             app.state.store.close()
