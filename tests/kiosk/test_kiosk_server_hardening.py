@@ -205,3 +205,60 @@ def test_served_files_are_private_whatever_the_umask(kiosk_bundle, engine, tmp_p
     finally:
         os.umask(old)
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o700 and photo.stat().st_mode & 0o777 == 0o600
+
+
+# --- 12. reaching the kiosk from a phone ------------------------------------------------------------
+def test_a_wildcard_bind_announces_lan_addresses_and_a_qr_code(kiosk_bundle, tmp_path, monkeypatch):
+    from facescreen.kiosk.server import run
+
+    monkeypatch.setattr(run, "local_addresses", lambda: ["192.168.1.20", "10.0.0.5"])
+    s = Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", port=8443, token=TOKEN)
+    text = run.announce(s, "https")
+    assert "https://192.168.1.20:8443/" in text and "https://10.0.0.5:8443/" in text and "0.0.0.0" not in text
+    assert "▀" in text or "█" in text  # the QR code, drawn in the terminal
+    import segno
+
+    qr = segno.make(f"https://192.168.1.20:8443/#token={TOKEN}", error="m")
+    buf = io.StringIO()
+    qr.terminal(out=buf, compact=True)
+    assert buf.getvalue() in text  # it encodes the capture URL with the token in the fragment
+    monkeypatch.setattr(run, "local_addresses", lambda: [])
+    assert "no network address" in run.announce(s, "https")
+
+
+def test_the_self_signed_certificate_follows_the_addresses(tmp_path):
+    import subprocess
+
+    from facescreen.kiosk.server.tls import TlsError, self_signed
+
+    def names(cert):
+        out = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)],
+                             capture_output=True, text=True, check=True).stdout
+        return out
+
+    cert, key = self_signed(tmp_path / "tls", ["192.168.1.20"])
+    first = cert.read_bytes()
+    assert "192.168.1.20" in names(cert) and (tmp_path / "tls").stat().st_mode & 0o777 == 0o700
+    assert self_signed(tmp_path / "tls", ["192.168.1.20"]) == (cert, key) and cert.read_bytes() == first  # reused
+    self_signed(tmp_path / "tls", ["10.0.0.5"])  # the clinic network changed
+    assert "10.0.0.5" in names(cert) and "192.168.1.20" not in names(cert) and cert.read_bytes() != first
+    key.chmod(0o644)
+    with pytest.raises(TlsError, match="readable by other users"):
+        self_signed(tmp_path / "tls", ["10.0.0.5"])
+
+
+def test_serve_reads_the_token_file(kiosk_bundle, tmp_path, monkeypatch, capsys):
+    from facescreen.kiosk import cli
+    from facescreen.kiosk.server import run
+
+    seen = {}
+    monkeypatch.setattr(run, "serve", lambda settings, log_level: seen.update(token=settings.token))
+    f = tmp_path / "token"
+    f.write_text(TOKEN)
+    f.chmod(0o600)
+    assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--host", "0.0.0.0", "--token-file", str(f),
+                     "--data-dir", str(tmp_path / "d")]) == 0
+    assert seen["token"] == TOKEN
+    f.chmod(0o644)
+    assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--token-file", str(f)]) == 2
+    assert "chmod 600" in capsys.readouterr().err
