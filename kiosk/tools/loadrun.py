@@ -161,6 +161,7 @@ def run_clients(url: str, pid: int, clients: int, requests: int, photo: bytes) -
         results = _burst(url, photo, "image/jpeg", clients, requests)
         wall = time.perf_counter() - t0
     ok = [t for s, t in results if s == 200]
+    busy = [t for s, t in results if s == 503]
     statuses: dict[str, int] = {}
     for s, _ in results:
         statuses[str(s)] = statuses.get(str(s), 0) + 1
@@ -168,7 +169,9 @@ def run_clients(url: str, pid: int, clients: int, requests: int, photo: bytes) -
     return {"scenario": "clients", "clients": clients, "requests": len(results), "ok": len(ok),
             "busy_503": statuses.get("503", 0), "statuses": statuses, "wall_s": round(wall, 2),
             "ok_per_s": round(len(ok) / wall, 2), "p50_ms": round(float(p50) * 1e3, 1),
-            "p95_ms": round(float(p95) * 1e3, 1), "peak_rss_mib": round(rss.peak / MiB, 1)}
+            "p95_ms": round(float(p95) * 1e3, 1),
+            "busy_p50_ms": round(float(np.percentile(busy, 50)) * 1e3, 1) if busy else None,
+            "peak_rss_mib": round(rss.peak / MiB, 1)}
 
 
 def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
