@@ -6,6 +6,7 @@ machine with the cores for it. The cost is memory: one more copy of every model 
 README gives the measured figure). With one engine this is not used at all."""
 from __future__ import annotations
 
+import inspect
 import queue
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -37,7 +38,7 @@ class EnginePool:
         """Methods run on a borrowed engine; plain attributes (model card, limits) come from the first,
         which every engine shares."""
         attr = getattr(self.engines[0], name)
-        if not callable(attr):
+        if not inspect.ismethod(attr):
             return attr
 
         def pooled(*args: Any, **kwargs: Any) -> Any:

@@ -262,3 +262,39 @@ def test_serve_reads_the_token_file(kiosk_bundle, tmp_path, monkeypatch, capsys)
     f.chmod(0o644)
     assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--token-file", str(f)]) == 2
     assert "chmod 600" in capsys.readouterr().err
+
+
+def test_an_engine_pool_runs_calls_on_free_engines_at_once():
+    import threading
+    import time
+
+    from facescreen.kiosk.server.pool import EnginePool
+
+    class FakeEngine:
+        is_demo = True
+        active = [0]
+        peak = [0]
+        lock = threading.Lock()
+
+        def __init__(self):
+            self.calls = 0
+
+        def analyse(self, x):
+            with self.lock:
+                self.active[0] += 1
+                self.peak[0] = max(self.peak[0], self.active[0])
+            time.sleep(0.05)
+            self.calls += 1
+            with self.lock:
+                self.active[0] -= 1
+            return x
+
+    engines = [FakeEngine(), FakeEngine()]
+    pool = EnginePool(engines)
+    assert pool.is_demo is True and len(pool) == 2  # attributes come from the first engine
+    threads = [threading.Thread(target=pool.analyse, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert FakeEngine.peak[0] == 2 and sum(e.calls for e in engines) == 8 and all(e.calls for e in engines)
