@@ -7,7 +7,7 @@ from .align import DEFAULT_TEMPLATE, AlignedFace, AlignmentTemplate, align_face,
 from .bundle import Bundle, InputSpec, ModelCard, artifact_entry, load_bundle, save_card
 from .detect import DETECTORS, DetectConfig, FaceDetection, FaceFinding, create_detector, detect_faces, find_face
 from .errors import (AssetMissingError, BackendUnavailableError, BundleError, FaceScreenError, NoFaceError,
-                     PhotoError, PhotoTooLargeError)
+                     PhotoAspectError, PhotoError, PhotoTooLargeError, PhotoTooSmallError)
 from .photo import PhotoLimits, load_photo
 from .pipeline import AlignConfig, PreparedFace, as_batch, prepare_face
 from .result import NO_FLAG, REFER, ScreeningResult
@@ -16,8 +16,9 @@ from .screener import Screener, create_screener
 __all__ = [
     "AlignConfig", "AlignedFace", "AlignmentTemplate", "AssetMissingError", "BackendUnavailableError", "Bundle",
     "BundleError", "DEFAULT_TEMPLATE", "DETECTORS", "DetectConfig", "FaceDetection", "FaceFinding",
-    "FaceScreenError", "InputSpec", "ModelCard", "NO_FLAG", "NoFaceError", "PhotoError", "PhotoLimits",
-    "PhotoTooLargeError", "PreparedFace", "REFER", "ScreeningResult", "Screener", "align_face", "artifact_entry",
+    "FaceScreenError", "InputSpec", "ModelCard", "NO_FLAG", "NoFaceError", "PhotoAspectError", "PhotoError",
+    "PhotoLimits", "PhotoTooLargeError", "PhotoTooSmallError", "PreparedFace", "REFER", "ScreeningResult", "Screener",
+    "align_face", "artifact_entry",
     "as_batch", "create_detector", "create_screener", "detect_faces", "find_face", "load_bundle", "load_photo",
     "prepare_face", "save_card", "similarity_transform",
 ]

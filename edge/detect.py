@@ -79,7 +79,9 @@ def detect_faces(rgb: np.ndarray, detector: Detector, config: DetectConfig = Det
     """Detect on a downscaled copy and return faces in full-resolution photo pixels."""
     h, w = rgb.shape[:2]
     scale = min(1.0, config.max_side / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    # at least 1 px a side: cv2.resize refuses a 0-px target (a 40000x1 strip scaled to 1024 wide)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     faces = [f for f in detector.detect(small) if f.confidence >= config.min_confidence]
     return [f.scaled(1.0 / scale) for f in faces] if scale != 1.0 else faces
 

@@ -18,6 +18,18 @@ class PhotoTooLargeError(PhotoError):
     code = "image_too_large"
 
 
+class PhotoTooSmallError(PhotoError):
+    """A readable image too small to hold a face the model can use."""
+
+    code = "image_too_small"
+
+
+class PhotoAspectError(PhotoError):
+    """A readable image with an aspect ratio no face photo has (a 40000x1 strip)."""
+
+    code = "bad_aspect_ratio"
+
+
 class NoFaceError(FaceScreenError):
     """No face (above the confidence threshold) was found in the photo."""
 

@@ -1,37 +1,190 @@
 """Photo loading: the first step of the one path every photo takes.
 
-Honours EXIF orientation, accepts phone photos (3024x4032 and larger), and converts grayscale,
-palette, CMYK, 16-bit and alpha images to 8-bit RGB. Every failure is a :class:`PhotoError`.
+Honours EXIF orientation (and HEIF's own rotation), accepts phone photos (3024x4032 and larger,
+JPEG or the iPhone's HEIC), and converts grayscale, palette, CMYK, 16-bit and alpha images to 8-bit
+RGB. Every failure is a :class:`PhotoError`.
+
+Memory is bounded before anything is decoded: the header's pixel count is checked against
+``PhotoLimits.max_pixels`` (a 6 KB PNG can declare 49 megapixels), and a JPEG larger than
+``PhotoLimits.reduce_above_pixels`` is decoded reduced by the codec itself (DCT scaling, 1/2, 1/4
+or 1/8), never below that many pixels. :class:`DecodeBudget` bounds the decoded pixels that
+concurrent callers (the kiosk server's requests) hold at once.
 """
 from __future__ import annotations
 
+import ctypes
 import io
+import math
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import PhotoError, PhotoTooLargeError
+from .errors import PhotoAspectError, PhotoError, PhotoTooLargeError, PhotoTooSmallError
+
+try:  # HEIC/HEIF, the default of iPhones and iPads; libheif applies the file's own rotation (irot/imir)
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - a base dependency; kept optional for hand-built Jetson images
+    HEIF_SUPPORTED = False
 
 PhotoSource = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
 
-ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF")
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "HEIF")
 # The one list of file name endings taken for photos when a folder is read (every caller uses it).
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif")
+DRAFT_FORMATS = ("JPEG", "MPO")  # formats whose codec can decode at a reduced scale
+BAND_ROWS = 256                  # rows converted to RGB at a time
 
 
 @dataclass(frozen=True)
 class PhotoLimits:
-    """Guards against huge uploads and decompression bombs."""
+    """Guards against huge uploads, decompression bombs and images that cannot hold a face."""
 
     max_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 80_000_000  # 3024x4032 is 12.2 MP; a 108 MP phone sensor is refused
+    max_pixels: int = 80_000_000  # from the header, before decoding; 3024x4032 is 12.2 MP
+    # A JPEG above this is decoded at the largest power-of-two reduction that keeps at least this
+    # many pixels. 12 MP is a 3024x4032 phone photo, far more than the detector (1024 px) and the
+    # alignment (a 224 px crop of the face) use, so a 48 MP photo is screened as its 12 MP self.
+    reduce_above_pixels: int = 12_000_000
+    min_side: int = 20            # MTCNN's smallest face: a smaller image cannot hold one
+    max_aspect: float = 8.0       # a panorama is ~4:1; a 40000x1 strip is not a photo of a face
+
+    def check_size(self, width: int, height: int) -> None:
+        """Refuse a size before decoding: too many pixels, too small, or an impossible shape."""
+        if width * height > self.max_pixels:
+            raise PhotoTooLargeError(f"the image is {width}x{height} = {width * height / 1e6:.1f} MP; "
+                                     f"the limit is {self.max_pixels / 1e6:.0f} MP")
+        if min(width, height) < self.min_side:
+            raise PhotoTooSmallError(f"the image is too small ({width}x{height}); a face photo needs at least "
+                                     f"{self.min_side} px on each side")
+        if max(width, height) > self.max_aspect * min(width, height):
+            raise PhotoAspectError(f"the image is {width}x{height}, an aspect ratio of "
+                                   f"{max(width, height) / min(width, height):.0f}:1; a face photo is at most "
+                                   f"{self.max_aspect:g}:1")
 
 
 DEFAULT_LIMITS = PhotoLimits()
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the operating system (glibc ``malloc_trim``; elsewhere a no-op).
+    Decoding and measuring a large photo leaves megabytes of freed buffers in the C allocator's
+    per-thread arenas; without this a server's RSS stays at its high-water mark."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None
+TRIM_ABOVE_PIXELS = 4_000_000  # after releasing a photo this large, trim the heap
+
+
+class DecodeBudget:
+    """A semaphore counted in decoded pixels: callers reserve an image's pixels before decoding it
+    and hold them while they work on it, so concurrent requests never hold more than ``max_pixels``
+    decoded pixels (3 bytes each, plus the decoder's transient copy). An image larger than the whole
+    budget waits until nothing else is in flight, then runs alone. Releasing a large photo returns
+    the freed memory to the system (:func:`release_free_memory`)."""
+
+    def __init__(self, max_pixels: int) -> None:
+        if max_pixels <= 0:
+            raise ValueError(f"the decode budget must be positive, got {max_pixels}")
+        self.max_pixels = max_pixels
+        self._in_flight = 0
+        self._cond = threading.Condition()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._in_flight == 0 or self._in_flight + pixels <= self.max_pixels)
+            self._in_flight += pixels
+        try:
+            yield
+        finally:
+            if pixels >= TRIM_ABOVE_PIXELS:
+                release_free_memory()
+            with self._cond:
+                self._in_flight -= pixels
+                self._cond.notify_all()
+
+
+class OpenedPhoto:
+    """A photo whose header has been read and checked; nothing is decoded yet. ``pixels`` is what
+    :meth:`decode` will produce (after any reduced JPEG decode), so a budget can be reserved first."""
+
+    def __init__(self, img: Image.Image, original_size: tuple[int, int]) -> None:
+        self._img = img
+        self.original_size = original_size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._img.size
+
+    @property
+    def pixels(self) -> int:
+        w, h = self._img.size
+        return w * h
+
+    def decode(self) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 RGB array, upright per its EXIF orientation."""
+        img = self._img
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                img.load()
+                img = ImageOps.exif_transpose(img)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise PhotoTooLargeError(f"the image has too many pixels: {exc}") from None
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise PhotoError(f"the image data is truncated or corrupt: {exc}") from None
+        try:
+            return _pil_to_rgb(img)
+        finally:
+            self._img = None  # one decode per opened photo: the decoded image is not kept twice
+
+
+def open_photo(source: Union[str, Path, bytes, bytearray, memoryview], limits: PhotoLimits = DEFAULT_LIMITS) -> OpenedPhoto:
+    """Read and check a photo's header (format, size, shape) without decoding its pixels."""
+    data = _read_bytes(source, limits)
+    if not data:
+        raise PhotoError("the photo is empty (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            hint = ("; HEIC needs the pillow-heif package" if not HEIF_SUPPORTED and b"ftyphei" in data[:32] else "")
+            raise PhotoError(f"the file is not an image that can be read (JPEG, PNG, HEIC, ...){hint}") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise PhotoTooLargeError(f"the image has too many pixels: {exc}") from None
+        except Exception as exc:  # PIL raises a zoo of exceptions for corrupt headers
+            raise PhotoError(f"the image header could not be read: {exc}") from None
+    if img.format not in ACCEPTED_FORMATS:
+        raise PhotoError(f"unsupported image format {img.format!r}; expected one of {', '.join(ACCEPTED_FORMATS)}")
+    original = img.size
+    limits.check_size(*original)
+    w, h = original
+    if img.format in DRAFT_FORMATS and w * h > limits.reduce_above_pixels:
+        f = math.sqrt(limits.reduce_above_pixels / (w * h))
+        img.draft(img.mode, (math.ceil(w * f), math.ceil(h * f)))  # keeps at least the requested size
+    return OpenedPhoto(img, original)
 
 
 def load_photo(source: PhotoSource, limits: PhotoLimits = DEFAULT_LIMITS) -> np.ndarray:
@@ -42,34 +195,7 @@ def load_photo(source: PhotoSource, limits: PhotoLimits = DEFAULT_LIMITS) -> np.
     """
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source, limits)
-    data = _read_bytes(source, limits)
-    if not data:
-        raise PhotoError("the photo is empty (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise PhotoError("the file is not an image JPEG/PNG can be read from") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise PhotoTooLargeError(f"the image has too many pixels: {exc}") from None
-        except Exception as exc:  # PIL raises a zoo of exceptions for corrupt headers
-            raise PhotoError(f"the image header could not be read: {exc}") from None
-        if img.format not in ACCEPTED_FORMATS:
-            raise PhotoError(f"unsupported image format {img.format!r}; expected one of {', '.join(ACCEPTED_FORMATS)}")
-        w, h = img.size
-        if w * h > limits.max_pixels:
-            raise PhotoTooLargeError(
-                f"the image is {w}x{h} = {w * h / 1e6:.1f} MP; the limit is {limits.max_pixels / 1e6:.0f} MP"
-            )
-        try:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise PhotoTooLargeError(f"the image has too many pixels: {exc}") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise PhotoError(f"the image data is truncated or corrupt: {exc}") from None
-    return _pil_to_rgb(img)
+    return open_photo(source, limits).decode()
 
 
 def _read_bytes(source: PhotoSource, limits: PhotoLimits) -> bytes:
@@ -101,16 +227,19 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+    # Converted in bands of rows straight into the output: a 1-bit or grayscale photo never exists
+    # as a full-size RGB copy next to the array (a 49 MP 1-bit PNG is 6 MB; its RGB array 147 MB).
+    out = np.empty((img.height, img.width, 3), np.uint8)
+    for y0 in range(0, img.height, BAND_ROWS):
+        band = img.crop((0, y0, img.width, min(img.height, y0 + BAND_ROWS)))
+        out[y0:y0 + band.height] = np.asarray(band if band.mode == "RGB" else band.convert("RGB"))
+    return out
 
 
 def _array_to_rgb(arr: np.ndarray, limits: PhotoLimits) -> np.ndarray:
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
         raise PhotoError(f"expected an (H, W), (H, W, 3) or (H, W, 4) array, got shape {arr.shape}")
-    if arr.shape[0] < 8 or arr.shape[1] < 8:
-        raise PhotoError(f"the image is too small ({arr.shape[1]}x{arr.shape[0]})")
-    if arr.shape[0] * arr.shape[1] > limits.max_pixels:
-        raise PhotoTooLargeError(f"the image has {arr.shape[0] * arr.shape[1] / 1e6:.1f} MP; the limit is {limits.max_pixels / 1e6:.0f} MP")
+    limits.check_size(arr.shape[1], arr.shape[0])
     if arr.dtype == np.uint16:
         arr = (arr >> 8).astype(np.uint8)
     elif arr.dtype != np.uint8:

@@ -2,7 +2,7 @@
 
   facescreen-kiosk --camera 0 --fullscreen          the kiosk (same as `run`)
   facescreen-kiosk run --source frames/ --headless  replay a folder, events as JSON lines
-  facescreen-kiosk serve --host 0.0.0.0 --tls-self-signed --token ...   phones and tablets
+  facescreen-kiosk serve --host 0.0.0.0 --tls-self-signed --token-file TOKEN   phones and tablets
   facescreen-kiosk demo --cache .cache              what `make demo` runs
   facescreen-kiosk export --out results.csv         the results store as CSV
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
@@ -96,8 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        "--tls-cert/--tls-key or --tls-self-signed (else they upload a photo).")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--token", default=os.environ.get("FACESCREEN_TOKEN"),
-                       help="bearer token required by the API (default: $FACESCREEN_TOKEN); required off loopback")
+    tok = serve.add_mutually_exclusive_group()
+    tok.add_argument("--token-file", default=None, metavar="FILE",
+                     help="file holding the bearer token the API requires (mode 0600); required off loopback "
+                          "unless $FACESCREEN_TOKEN is set")
+    tok.add_argument("--token", default=None,
+                     help="the token itself: visible to every local user in `ps`; prefer --token-file or $FACESCREEN_TOKEN")
     serve.add_argument("--tls-cert", default=None, help="TLS certificate (PEM)")
     serve.add_argument("--tls-key", default=None, help="TLS private key (PEM)")
     serve.add_argument("--tls-self-signed", action="store_true",
@@ -106,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--lang", default="en", help="default language: en, zh-Hans")
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
     serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
+    serve.add_argument("--queue-depth", type=int, default=8,
+                       help="photo requests that may wait for inference; one more gets 503 + Retry-After (default 8)")
+    serve.add_argument("--engines", type=int, default=1,
+                       help="inference engines, each a full copy of the models (default 1; see README for the cost)")
+    serve.add_argument("--decode-budget-mp", type=float, default=64.0,
+                       help="decoded megapixels all requests may hold at once (default 64, about 200 MB)")
+    serve.add_argument("--sessions-per-client", type=int, default=2,
+                       help="capture sessions one phone or tablet may hold (default 2)")
     serve.add_argument("--log-level", default="info")
     _model_args(serve)
     _store_args(serve)
@@ -181,27 +193,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from facescreen.edge.photo import PhotoLimits
-
     from .server.run import serve
-    from .server.settings import Settings
+    from .server.settings import Settings, read_token_file
 
     try:
+        token = read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
         settings = Settings(
             bundle=args.bundle, backend=args.backend, detector=args.detector, landmarks_model=args.landmarks,
-            data_dir=args.data_dir, kiosk_id=args.kiosk_id, host=args.host, port=args.port, token=args.token,
+            data_dir=args.data_dir, kiosk_id=args.kiosk_id, host=args.host, port=args.port, token=token,
             tls_cert=args.tls_cert, tls_key=args.tls_key, tls_self_signed=args.tls_self_signed,
             max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6),
-            language=args.lang, quality=_quality(args.quality_config))
+            language=args.lang, quality=_quality(args.quality_config), queue_depth=args.queue_depth,
+            engines=args.engines, decode_budget_mp=args.decode_budget_mp, sessions_per_client=args.sessions_per_client)
     except ValidationError as exc:
         for e in exc.errors():
             print(f"{PROG} serve: error: {e['msg']}", file=sys.stderr)
         return clikit.EXIT_USAGE
-    from .engine import KioskEngine
+    from .server.main import load_engines
 
-    engine = KioskEngine.create(settings.bundle, settings.backend, settings.detector, settings.landmarks_model,
-                                settings.quality, PhotoLimits(settings.max_upload_bytes, settings.max_pixels))
-    serve(settings, args.log_level, engine)
+    serve(settings, args.log_level, load_engines(settings))
     return 0
 
 

@@ -3,8 +3,16 @@
 * SQLite in WAL mode with ``synchronous=FULL``: each screening is committed in its own transaction,
   so a crash (or power cut) loses at most the screening being written, never a committed one.
 * No photo is written to disk unless the operator records consent for that screening; then the
-  decoded, upright photo is re-encoded (which drops EXIF and GPS metadata) under ``DATA/photos``.
-  A photo file left without its row by a crash is deleted the next time the store opens.
+  decoded, upright photo is re-encoded (which drops EXIF and GPS metadata) under ``DATA/photos``,
+  written and fsynced before its row commits, so a consented answer always has its photo on disk.
+  A photo file left without its row by a crash is deleted when the store next opens, once it is
+  older than ``ORPHAN_GRACE_S``: another process (a server) may be between writing a photo and
+  committing its row while ``export`` or ``purge`` opens the store.
+* Health data: the data directory is 0700 and every file in it 0600, whatever the umask.
+* The whole ``ScreeningResult.to_dict()`` (class probabilities, faces found) is kept as JSON beside
+  the indexed columns, so a 3-class model's reason for a referral is not lost.
+* The CSV export neutralises cells a spreadsheet would run as a formula (OWASP: a leading
+  ``= + - @``, tab or carriage return gets a ``'`` prefix).
 * ``secure_delete`` overwrites purged rows; ``purge`` removes rows and their photos by age or id.
 """
 from __future__ import annotations
@@ -16,6 +24,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +35,16 @@ from PIL import Image
 
 from facescreen.edge.result import ScreeningResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: result_json
+ORPHAN_GRACE_S = 3600.0
+DIR_MODE, FILE_MODE = 0o700, 0o600
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
 COLUMNS = ("id", "created_at", "kiosk_id", "operator_id", "source", "model_id", "model_version", "backend",
            "probability", "threshold", "flag", "label", "not_for_clinical_use", "intended_use",
-           "quality_json", "consent", "photo_file", "status")
+           "quality_json", "consent", "photo_file", "status", "result_json")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS screenings (
@@ -53,7 +65,8 @@ CREATE TABLE IF NOT EXISTS screenings (
     quality_json         TEXT NOT NULL,
     consent              INTEGER NOT NULL DEFAULT 0,
     photo_file           TEXT,               -- relative to the data dir, only with consent
-    status               TEXT NOT NULL DEFAULT 'completed'
+    status               TEXT NOT NULL DEFAULT 'completed',
+    result_json          TEXT                -- ScreeningResult.to_dict(), NULL in rows from schema 1
 );
 CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at);
 """
@@ -78,12 +91,15 @@ def utc_now() -> dt.datetime:
 
 
 class ResultsStore:
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.path = self.data_dir / DB_NAME
         self.photo_dir = self.data_dir / PHOTO_DIR
+        self.orphan_grace_s = orphan_grace_s
         self._lock = threading.Lock()
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+        os.chmod(self.path, FILE_MODE)  # SQLite gives its -wal and -shm files the database's mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -92,13 +108,17 @@ class ResultsStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version not in (0, 1, SCHEMA_VERSION):
             raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
         with self._tx() as c:
             for statement in _SCHEMA.split(";"):  # not executescript(): it commits on its own
                 if statement.strip():
                     c.execute(statement)
+            if version == 1:
+                c.execute("ALTER TABLE screenings ADD COLUMN result_json TEXT")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        for p in self.data_dir.glob(DB_NAME + "*"):
+            os.chmod(p, FILE_MODE)
         self.swept = self._sweep_orphan_photos()
 
     # --- transactions ------------------------------------------------------------------------
@@ -140,6 +160,7 @@ class ResultsStore:
             "label": result.label, "not_for_clinical_use": int(result.not_for_clinical_use),
             "intended_use": result.intended_use, "quality_json": json.dumps(quality, sort_keys=True),
             "consent": int(bool(consent and photo is not None)), "photo_file": photo_file, "status": "completed",
+            "result_json": json.dumps(result.to_dict(), sort_keys=True),
         }
         try:
             with self._tx() as c:
@@ -171,29 +192,50 @@ class ResultsStore:
                 raise NotFound(f"no screening {screening_id!r}")
 
     def _write_photo(self, sid: str, photo: np.ndarray) -> str:
-        """Atomic and durable: temp file, fsync, rename. Re-encoding drops all metadata."""
-        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        """Atomic and durable: temp file (0600), fsync, rename, fsync the folder. Re-encoding drops
+        all metadata."""
+        private_dir(self.photo_dir)
         rel = f"{PHOTO_DIR}/{sid}.jpg"
         final = self.data_dir / rel
         tmp = final.with_suffix(".jpg.tmp")
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(photo, dtype=np.uint8)).save(buf, "JPEG", quality=95)
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), FILE_MODE)
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
+        dir_fd = os.open(self.photo_dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a power cut
+        finally:
+            os.close(dir_fd)
         return rel
 
     def _sweep_orphan_photos(self) -> int:
         """Delete photo files that no committed, consented row points at (a crash between writing
-        the photo and committing its row leaves one)."""
+        the photo and committing its row leaves one). A file younger than the grace period is left
+        alone: another process may be about to commit its row (the server, while `export` opens
+        the store)."""
         if not self.photo_dir.is_dir():
             return 0
-        with self._lock:
+        private_dir(self.photo_dir)
+        cutoff = time.time() - self.orphan_grace_s
+        candidates = []
+        for p in self.photo_dir.iterdir():
+            try:
+                if p.stat().st_mtime < cutoff:
+                    candidates.append(p)
+            except FileNotFoundError:  # renamed or removed by its writer meanwhile
+                continue
+        if not candidates:
+            return 0
+        with self._lock:  # read after listing: a row committed meanwhile is seen
             kept = {r[0] for r in self._conn.execute("SELECT photo_file FROM screenings WHERE consent = 1 AND photo_file IS NOT NULL")}
         n = 0
-        for p in self.photo_dir.iterdir():
+        for p in candidates:
             if f"{PHOTO_DIR}/{p.name}" not in kept:
                 p.unlink(missing_ok=True)
                 n += 1
@@ -236,7 +278,7 @@ class ResultsStore:
         w = csv.writer(out)
         w.writerow(COLUMNS)
         for r in rows:
-            w.writerow([r[k] for k in COLUMNS])
+            w.writerow([csv_cell(r[k]) for k in COLUMNS])
         return len(rows)
 
     # --- purging -----------------------------------------------------------------------------
@@ -263,9 +305,24 @@ class ResultsStore:
         return n
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) readable by its owner only, and tighten it if it exists."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _row(r: sqlite3.Row) -> dict[str, Any]:
     d = {k: r[k] for k in COLUMNS}
     d["quality"] = json.loads(d.pop("quality_json"))
+    raw = d.pop("result_json")
+    d["result"] = json.loads(raw) if raw else None
     d["flag"] = bool(d["flag"])
     d["consent"] = bool(d["consent"])
     d["not_for_clinical_use"] = bool(d["not_for_clinical_use"])

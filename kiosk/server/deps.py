@@ -1,10 +1,18 @@
-"""Shared checks as dependencies: settings, the loaded engine, the store, the bearer token, the upload."""
+"""Shared checks as dependencies: settings, the loaded engine, the store, the bearer token, the upload.
+
+The token and the inference queue are also enforced by :class:`kiosk.server.gate.RequestGate` before
+the request body is read; the gate finds which routes need them from these dependencies, so a route
+declares what it needs in one place."""
 from __future__ import annotations
 
 import hmac
-from typing import Optional
+from typing import Iterator, Optional
 
+import numpy as np
 from fastapi import Depends, File, Request, UploadFile
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from facescreen.edge.photo import open_photo
 
 from ..engine import KioskEngine
 from ..messages import language
@@ -14,6 +22,10 @@ from .sessions import SessionManager
 from .settings import Settings
 
 ACCEPTED_CONTENT_TYPES = ("image/", "application/octet-stream")
+UNAUTHORIZED = ("unauthorized", "this server needs 'Authorization: Bearer <token>' (ask the operator)")
+
+bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                    description="the token given to `facescreen-kiosk serve` (--token-file or FACESCREEN_TOKEN)")
 
 
 def get_settings(request: Request) -> Settings:
@@ -23,7 +35,8 @@ def get_settings(request: Request) -> Settings:
 def _loaded(request: Request, attr: str):
     value = getattr(request.app.state, attr, None)
     if value is None:
-        raise ApiError(503, "model_not_loaded", "the model is still loading or failed to load; see the server log")
+        raise ApiError(503, "model_not_loaded", "the model is still loading or failed to load; see the server log",
+                       headers={"Retry-After": "5"})
     return value
 
 
@@ -39,6 +52,11 @@ def get_sessions(request: Request) -> SessionManager:
     return _loaded(request, "sessions")
 
 
+def client_id(request: Request) -> str:
+    """Who is asking: the client's address (capture sessions are capped and owned per client)."""
+    return request.client.host if request.client else "unknown"
+
+
 def resolve_language(lang: Optional[str], settings: Settings) -> str:
     try:
         return language(lang or settings.language)
@@ -46,17 +64,22 @@ def resolve_language(lang: Optional[str], settings: Settings) -> str:
         raise ApiError(422, "unknown_language", str(exc)) from None
 
 
-def require_token(request: Request, settings: Settings = Depends(get_settings)) -> None:
+def token_ok(authorization: str, token: Optional[str]) -> bool:
+    """Constant-time check of an ``Authorization`` header value; True when no token is configured."""
+    if not token:
+        return True
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def require_token(request: Request, settings: Settings = Depends(get_settings),
+                  _: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
     """With a token configured, every API call must carry ``Authorization: Bearer <token>``."""
-    if not settings.token:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), settings.token.encode()):
-        raise ApiError(401, "unauthorized", "this server needs 'Authorization: Bearer <token>' (ask the operator)",
-                       headers={"WWW-Authenticate": "Bearer"})
+    if not token_ok(request.headers.get("authorization", ""), settings.token):
+        raise ApiError(401, *UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def photo_bytes(file: UploadFile = File(..., description="the photo: JPEG, PNG, WebP, BMP or TIFF")) -> bytes:
+async def photo_bytes(file: UploadFile = File(..., description="the photo: JPEG, PNG, HEIC, WebP, BMP or TIFF")) -> bytes:
     """The uploaded photo's bytes, refused early when it is plainly not an image."""
     ctype = (file.content_type or "").split(";")[0].strip().lower()
     if ctype and not ctype.startswith(ACCEPTED_CONTENT_TYPES):
@@ -66,3 +89,12 @@ async def photo_bytes(file: UploadFile = File(..., description="the photo: JPEG,
     if not data:
         raise ApiError(400, "empty_upload", "the uploaded file is empty (0 bytes)")
     return data
+
+
+def photo_rgb(request: Request, data: bytes = Depends(photo_bytes)) -> Iterator[np.ndarray]:
+    """The upload decoded to RGB, its pixels reserved in the decode budget until the response is
+    done: the header is checked (size, shape) first, and the decode waits its turn when other
+    requests hold the budget. A route with this dependency is behind the inference queue."""
+    opened = open_photo(data, request.app.state.limits)
+    with request.app.state.decode_budget.reserve(opened.pixels):
+        yield opened.decode()

@@ -2,6 +2,7 @@
 was at fault; a bad upload never produces a 5xx."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from facescreen.edge.errors import FaceScreenError
 
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 STATUS_BY_CODE = {
     "bad_image": 400,
     "image_too_large": 413,
+    "image_too_small": 422,
+    "bad_aspect_ratio": 422,
     "no_face": 422,
     "facescreen_error": 400,
     "bad_bundle": 503,            # the server's own model is broken: not the client's fault
@@ -36,6 +40,17 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
+
+
+async def send_error(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """Answer from an ASGI middleware, before the app (and before the request body is read). The
+    connection is closed: an unread body cannot be skipped on a keep-alive connection."""
+    body = json.dumps(error_body(code, message)).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           (b"connection", b"close"), (b"cache-control", b"no-store")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install(app: FastAPI) -> None:

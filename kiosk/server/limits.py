@@ -6,22 +6,15 @@ within the limit is never spooled to a temporary file on disk.
 """
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import send_error
 
 
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-
-    async def _refuse(self, send: Send, status: int, code: str, message: str) -> None:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -34,10 +27,10 @@ class BodySizeLimit:
             try:
                 size = int(declared)
             except ValueError:
-                await self._refuse(send, 400, "bad_request", "the Content-Length header is not a number")
+                await send_error(send, 400, "bad_request", "the Content-Length header is not a number")
                 return
             if size > self.max_bytes:
-                await self._refuse(send, 413, "image_too_large",
+                await send_error(send, 413, "image_too_large",
                                    f"the upload is {size / 2**20:.1f} MiB; the limit is {limit_mib:.0f} MiB")
                 return
         body = bytearray()
@@ -47,7 +40,7 @@ class BodySizeLimit:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await self._refuse(send, 413, "image_too_large", f"the upload is larger than the {limit_mib:.0f} MiB limit")
+                await send_error(send, 413, "image_too_large", f"the upload is larger than the {limit_mib:.0f} MiB limit")
                 return
             if not message.get("more_body", False):
                 break

@@ -5,6 +5,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facescreen.edge.result import NO_FLAG, REFER
+
+from ..guidance import EventKind
+from ..store import STATUSES
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -20,12 +25,40 @@ class ErrorBody(_Out):
     error: ErrorDetail
 
 
+class InferenceLoad(_Out):
+    admitted: int = Field(description="photo requests admitted now (being served or queued)")
+    queue_depth: int = Field(description="admitted requests waiting for an engine")
+    queue_limit: int = Field(description="waiting requests allowed before 503 + Retry-After")
+    engines: int
+    refused_total: int = Field(description="requests answered 503 (queue full) since start")
+
+
+class DecodeLoad(_Out):
+    in_flight_mp: float = Field(description="decoded megapixels held by requests now")
+    limit_mp: float
+
+
+class SessionLoad(_Out):
+    open: int
+    limit: int
+    per_client: int
+
+
 class Health(_Out):
     status: Literal["ok"]
     model_loaded: bool
     kiosk_id: str
     software_version: str
     uptime_s: float
+    inference: InferenceLoad
+    decode_budget: DecodeLoad
+    sessions: SessionLoad
+
+
+class MessagesOut(_Out):
+    language: str
+    languages: list[str]
+    messages: dict[str, str]
 
 
 class ModelInfo(_Out):
@@ -76,7 +109,7 @@ class ResultOut(_Out):
     """edge.result.ScreeningResult.to_dict(), unchanged."""
 
     flag: bool
-    label: Literal["refer for genetic evaluation", "no referral flag"]
+    label: Literal[REFER, NO_FLAG]
     probability: float
     threshold: float
     class_probabilities: dict[str, float]
@@ -121,7 +154,7 @@ class SessionOut(_Out):
 
 
 class FrameEvent(_Out):
-    event: Literal["guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error"]
+    event: EventKind
     frame: int
     message_key: Optional[str]
     text: str
@@ -153,13 +186,15 @@ class ResultRecord(_Out):
     probability: float
     threshold: float
     flag: bool
-    label: str
+    label: Literal[REFER, NO_FLAG]
     not_for_clinical_use: bool
     intended_use: str
     quality: dict[str, Any]
     consent: bool
     photo_file: Optional[str]
-    status: str
+    status: Literal[STATUSES]
+    result: Optional[ResultOut] = Field(description="the whole result as screened (None for rows stored before "
+                                                    "the store kept it)")
 
 
 class ResultsPage(_Out):

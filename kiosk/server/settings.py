@@ -19,6 +19,27 @@ from ..quality import QualityConfig
 MiB = 1024 * 1024
 
 
+def check_private(path: Path, what: str) -> None:
+    """Refuse a secret (TLS key, token file) that other local users can read."""
+    try:
+        mode = Path(path).stat().st_mode & 0o777
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist") from None
+    if mode & 0o077:
+        raise ValueError(f"{what} {path} is readable by other users (mode {mode:04o}); "
+                         f"run: chmod 600 {path}")
+
+
+def read_token_file(path: str | Path) -> str:
+    """The bearer token from a file readable by its owner only (not on the command line, where
+    every local user sees it in `ps`)."""
+    check_private(Path(path), "the token file")
+    token = Path(path).read_text(encoding="utf-8").strip()
+    if not token:
+        raise ValueError(f"the token file {path} is empty")
+    return token
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -50,7 +71,14 @@ class Settings(BaseModel):
     quality: QualityConfig = QualityConfig()
     guidance: GuidanceConfig = GuidanceConfig()
     max_sessions: int = Field(8, ge=1, le=256)   # phone/tablet capture sessions held at once
+    sessions_per_client: int = Field(2, ge=1, le=256)  # of those, held by one client address
     session_idle_s: float = Field(120.0, gt=0)
+    # Photo requests admitted at once = engines + queue_depth; one more is answered 503 with
+    # Retry-After before its body is read. Each admitted request holds at most max_upload_bytes.
+    queue_depth: int = Field(8, ge=0, le=1024)
+    engines: int = Field(1, ge=1, le=8)          # inference engines (each a full model copy)
+    # Decoded pixels held by all requests at once (3 bytes each): a 49 MP photo takes 49 of them.
+    decode_budget_mp: float = Field(64.0, ge=1.0, le=4096.0)
 
     @field_validator("language")
     @classmethod
@@ -61,9 +89,11 @@ class Settings(BaseModel):
     def _exposure(self) -> "Settings":
         if not is_loopback(self.host) and not self.token:
             raise ValueError(f"binding to {self.host} opens the server to the network: a bearer token is required "
-                             "(--token, at least 16 characters, or FACESCREEN_TOKEN)")
+                             "(--token-file FILE or FACESCREEN_TOKEN, at least 16 characters)")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both a certificate and its key (--tls-cert and --tls-key)")
+        if self.tls_key is not None:
+            check_private(self.tls_key, "the TLS private key")
         if self.tls_self_signed and self.tls_cert is not None:
             raise ValueError("give either --tls-cert/--tls-key or --tls-self-signed, not both")
         return self

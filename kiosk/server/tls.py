@@ -4,6 +4,8 @@ origin, i.e. https or localhost. Use the clinic's certificate, or generate a sel
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -32,17 +34,15 @@ def local_addresses() -> list[str]:
 
 
 def self_signed(out_dir: str | Path, hosts: list[str] | None = None, days: int = 825) -> tuple[Path, Path]:
-    """Create (once) a self-signed certificate for localhost, 127.0.0.1 and ``hosts`` with the
-    openssl command-line tool. Returns ``(cert, key)``; the key is readable by its owner only."""
+    """A self-signed certificate for localhost, 127.0.0.1 and ``hosts``, made with the openssl
+    command-line tool and reused while it names the same hosts; when this machine's addresses
+    change (another clinic network, a new DHCP lease) it is made again, or phones would refuse it.
+    Returns ``(cert, key)``; the folder is 0700 and the key 0600, and a reused key that others can
+    read is refused."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cert, key = out / "kiosk-cert.pem", out / "kiosk-key.pem"
-    if cert.is_file() and key.is_file():
-        return cert, key
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise TlsError("generating a certificate needs the openssl command (apt-get install openssl), "
-                       "or pass --tls-cert/--tls-key")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    cert, key, names_file = out / "kiosk-cert.pem", out / "kiosk-key.pem", out / "kiosk-cert.names.json"
     names = ["DNS:localhost", "IP:127.0.0.1"]
     for h in hosts or []:
         try:
@@ -50,12 +50,32 @@ def self_signed(out_dir: str | Path, hosts: list[str] | None = None, days: int =
             names.append(f"IP:{h}")
         except ValueError:
             names.append(f"DNS:{h}")
+    names = list(dict.fromkeys(names))
+    if cert.is_file() and key.is_file():
+        mode = key.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise TlsError(f"the TLS private key {key} is readable by other users (mode {mode:04o}); "
+                           f"run: chmod 600 {key}, or delete it to make a new one")
+        try:
+            if json.loads(names_file.read_text()) == names:
+                return cert, key
+        except (OSError, ValueError):
+            pass  # made by an older version, or the names are unknown: make it again
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise TlsError("generating a certificate needs the openssl command (apt-get install openssl), "
+                       "or pass --tls-cert/--tls-key")
     cmd = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", str(days),
            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=facescreen-kiosk",
-           "-addext", "subjectAltName=" + ",".join(dict.fromkeys(names)),
+           "-addext", "subjectAltName=" + ",".join(names),
            "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    old = os.umask(0o077)  # the key is never readable by others, not even for a moment
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    finally:
+        os.umask(old)
     if proc.returncode != 0:
         raise TlsError(f"openssl could not create the certificate: {proc.stderr.strip()[-500:]}")
     key.chmod(0o600)
+    names_file.write_text(json.dumps(names))
     return cert, key

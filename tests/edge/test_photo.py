@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facescreen.edge import PhotoError, PhotoLimits, PhotoTooLargeError, load_photo
+from facescreen.edge import (PhotoAspectError, PhotoError, PhotoLimits, PhotoTooLargeError, PhotoTooSmallError,
+                             load_photo)
+from facescreen.edge.photo import DecodeBudget, open_photo
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -59,7 +61,7 @@ def test_sixteen_bit_png_keeps_its_range():
 
 
 def test_transparent_pixels_composite_on_white():
-    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba = np.zeros((24, 24, 4), np.uint8)
     out = load_photo(encode(Image.fromarray(rgba, "RGBA")))
     assert (out == 255).all()
 
@@ -116,7 +118,7 @@ def test_unsupported_format(rgb):
 @pytest.mark.parametrize("arr, message", [
     (np.zeros((10, 10, 2), np.uint8), "shape"),
     (np.zeros((4, 4, 3), np.uint8), "too small"),
-    (np.zeros((10, 10, 3), np.float32), "uint8"),
+    (np.zeros((24, 24, 3), np.float32), "uint8"),
 ])
 def test_bad_arrays(arr, message):
     with pytest.raises(PhotoError, match=message):
@@ -126,3 +128,89 @@ def test_bad_arrays(arr, message):
 def test_non_photo_source():
     with pytest.raises(PhotoError, match="cannot read a photo from a int"):
         load_photo(42)  # type: ignore[arg-type]
+
+
+# --- HEIC (iPhones and iPads) ---------------------------------------------------------------------
+def test_heic_decodes_upright_with_its_orientation():
+    """A real HEIC written at test time: pixels stored lying on their side (as a phone's sensor
+    gives them) with orientation 6; the loader returns the upright photo."""
+    pytest.importorskip("pillow_heif")
+    upright = np.zeros((60, 80, 3), np.uint8)
+    upright[:20] = 255  # a white band along the top edge
+    sideways = Image.fromarray(np.ascontiguousarray(np.rot90(upright, k=1)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    data = encode(sideways, "HEIF", quality=95, exif=exif.tobytes())
+    assert data[4:12] in (b"ftypheic", b"ftypmif1"), data[:16]
+    out = load_photo(data)
+    assert out.shape == (60, 80, 3)
+    assert out[:16].mean() > 200 and out[24:].mean() < 50  # the band is on top again
+
+
+# --- size and shape, before decoding --------------------------------------------------------------
+@pytest.mark.parametrize("size, error, message", [
+    ((12, 12), PhotoTooSmallError, "too small"),
+    ((40000, 1), PhotoTooSmallError, "too small"),
+    ((1, 200000), PhotoTooSmallError, "too small"),
+    ((4500, 100), PhotoAspectError, "aspect ratio of 45:1"),
+])
+def test_impossible_shapes_are_refused_from_the_header(size, error, message):
+    data = encode(Image.new("1", size), "PNG")
+    with pytest.raises(error, match=message):
+        open_photo(data)
+
+
+def test_large_jpeg_is_decoded_reduced_but_never_below_the_floor():
+    big = Image.new("RGB", (4000, 3000), (120, 90, 60))  # 12 MP
+    data = encode(big, "JPEG", quality=80)
+    limits = PhotoLimits(reduce_above_pixels=2_000_000)
+    opened = open_photo(data, limits)
+    assert opened.original_size == (4000, 3000) and opened.size == (2000, 1500)  # 1/2: 3 MP >= 2 MP; 1/4 is not
+    assert load_photo(data, limits).shape == (1500, 2000, 3)
+    assert load_photo(data).shape == (3000, 4000, 3)  # at the default floor (12 MP) nothing is reduced
+    png = encode(big.resize((400, 300)), "PNG")  # PNG has no reduced decode: decoded as is
+    assert open_photo(png, PhotoLimits(reduce_above_pixels=10_000)).size == (400, 300)
+
+
+def test_one_bit_bomb_decodes_without_a_full_size_rgb_copy():
+    """49 MP in a few kB: the RGB array is built band by band from the 1-bit image, so the decode
+    peaks at the array plus PIL's own 1-byte-per-pixel "1" image (1.33x); a whole-image
+    convert("RGB") plus its bytes would make it 2.3x.
+    Measured as the peak RSS of a fresh process (PIL's buffers are invisible to tracemalloc)."""
+    import subprocess
+    import sys
+
+    code = """
+import io, resource, sys
+from PIL import Image
+from facescreen.edge.photo import load_photo
+buf = io.BytesIO(); Image.new("1", (7000, 7000)).save(buf, "PNG"); data = buf.getvalue()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = load_photo(data)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(data), out.nbytes, (after - before) * 1024)
+"""
+    size, nbytes, grew = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                 check=True, timeout=120).stdout.split())
+    assert size < 20_000 and nbytes == 7000 * 7000 * 3
+    assert grew < 1.6 * nbytes, f"decode peaked {grew / 2**20:.0f} MiB above start for a {nbytes / 2**20:.0f} MiB array"
+
+
+def test_decode_budget_bounds_pixels_in_flight():
+    import threading
+
+    budget = DecodeBudget(100)
+    peak, lock, go = [0], threading.Lock(), threading.Barrier(6)
+
+    def work(n):
+        go.wait()
+        for _ in range(50):
+            with budget.reserve(n):
+                with lock:
+                    peak[0] = max(peak[0], budget.in_flight)
+    threads = [threading.Thread(target=work, args=(n,)) for n in (30, 30, 40, 60, 70, 150)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert budget.in_flight == 0 and 70 <= peak[0] <= 150  # 150 exceeds the budget: it ran alone

@@ -29,7 +29,7 @@ def write_video(path, n=5, size=(64, 48)):
 
 def test_folder_replays_in_name_order_and_skips_unreadable_files(tmp_path):
     for name, value in [("b.png", 20), ("a.png", 10), ("c.jpg", 30)]:
-        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(tmp_path / name)
+        Image.fromarray(np.full((24, 24, 3), value, np.uint8)).save(tmp_path / name)  # >= min_side
     (tmp_path / "bb_broken.png").write_bytes(b"not an image")
     (tmp_path / "notes.txt").write_text("ignored")
     src = open_source(str(tmp_path))

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from facescreen.edge.result import ScreeningResult
-from facescreen.kiosk.store import COLUMNS, NotFound, ResultsStore
+from facescreen.kiosk.store import COLUMNS, ORPHAN_GRACE_S, NotFound, ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,9 +84,95 @@ def test_orphan_photos_from_a_crash_are_removed_on_open(tmp_path):
     store.close()
     orphan = tmp_path / "photos" / "deadbeef.jpg"
     orphan.write_bytes(b"half a photo whose row never committed")
+    old = time.time() - 2 * ORPHAN_GRACE_S
+    os.utime(orphan, (old, old))
+    in_progress = tmp_path / "photos" / "cafe.jpg.tmp"  # another process is writing this one now
+    in_progress.write_bytes(b"being written")
     reopened = ResultsStore(tmp_path)
-    assert reopened.swept == 1 and not orphan.exists()
+    assert reopened.swept == 1 and not orphan.exists() and in_progress.exists()
     assert (tmp_path / reopened.get(kept.id)["photo_file"]).is_file()
+
+
+def test_a_concurrent_export_never_removes_a_consented_photo(tmp_path):
+    """The server writes consented screenings while `facescreen-kiosk export` opens the store again
+    and again (each open sweeps): every committed consented row keeps its photo, and no write fails."""
+    import threading
+
+    writer = ResultsStore(tmp_path)
+    stop, errors, opened = threading.Event(), [], [0]
+
+    def export_loop():
+        while not stop.is_set():
+            try:
+                ResultsStore(tmp_path).export_csv(io.StringIO())
+                opened[0] += 1
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+    t = threading.Thread(target=export_loop)
+    t.start()
+    try:
+        ids = [writer.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True,
+                          photo=np.full((64, 48, 3), i, np.uint8)).id for i in range(40)]
+    finally:
+        stop.set()
+        t.join()
+    assert not errors and opened[0] > 0
+    missing = [i for i in ids if not (tmp_path / writer.get(i)["photo_file"]).is_file()]
+    assert not missing, f"{len(missing)} of {len(ids)} consented screenings lost their photo"
+
+
+def test_health_data_is_private_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        store = ResultsStore(tmp_path / "data")
+        rec = store.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True,
+                        photo=np.zeros((24, 24, 3), np.uint8))
+        photo = tmp_path / "data" / store.get(rec.id)["photo_file"]
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "data").rglob("*")}
+    modes["data"] = (tmp_path / "data").stat().st_mode & 0o777
+    assert modes["data"] == 0o700 and modes["photos"] == 0o700 and modes[photo.name] == 0o600, modes
+    assert all(m == 0o600 for n, m in modes.items() if n.startswith("results.sqlite3")), modes
+    (tmp_path / "data").chmod(0o755)  # an existing, loose folder is tightened when opened
+    ResultsStore(tmp_path / "data")
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_whole_result_is_kept_beside_the_columns(tmp_path):
+    store = ResultsStore(tmp_path)
+    three = ScreeningResult(probability=0.8, threshold=0.5, class_names=("control", "syndrome_a", "syndrome_b"),
+                            class_probabilities=(0.2, 0.1, 0.7), positive_classes=("syndrome_a", "syndrome_b"),
+                            model_id="m3", model_version="1", backend="keras:keras", intended_use="research only",
+                            not_for_clinical_use=True, n_faces=2)
+    row = store.get(store.add(three, QUALITY, kiosk_id="k", source="api").id)
+    assert row["result"] == three.to_dict()
+    assert row["result"]["class_probabilities"]["syndrome_b"] == 0.7 and row["result"]["n_faces"] == 2
+
+
+def test_a_schema_1_store_is_migrated(tmp_path):
+    store = ResultsStore(tmp_path)
+    rid = store.add(make_result(), QUALITY, kiosk_id="k", source="api").id
+    store.close()
+    con = sqlite3.connect(tmp_path / "results.sqlite3")
+    con.execute("ALTER TABLE screenings DROP COLUMN result_json")
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+    reopened = ResultsStore(tmp_path)
+    assert reopened.get(rid)["result"] is None and reopened.get(rid)["probability"] == pytest.approx(0.7)
+    assert reopened.get(reopened.add(make_result(), QUALITY, kiosk_id="k", source="api").id)["result"]
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\",\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path, value):
+    store = ResultsStore(tmp_path)
+    store.add(make_result(), QUALITY, kiosk_id="k", source="api", operator_id=value)
+    buf = io.StringIO()
+    store.export_csv(buf)
+    row = next(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert row["operator_id"] == "'" + value and row["probability"] == "0.7"
 
 
 def test_csv_export(tmp_path):

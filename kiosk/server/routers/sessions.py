@@ -1,36 +1,37 @@
-"""Phone and tablet capture: the page streams camera frames; the server runs the guidance loop."""
+"""Phone and tablet capture: the page streams camera frames; the server runs the guidance loop.
+A session belongs to the device (client address) that started it."""
 from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from facescreen.edge.photo import load_photo
-
-from ..deps import resolve_language, get_engine, get_sessions, get_settings, get_store, photo_bytes, require_token
+from ..deps import (client_id, get_engine, get_sessions, get_settings, get_store, photo_rgb, require_token,
+                    resolve_language)
 from ..errors import ApiError
 from ..present import event_out
 from ..schemas import ConsentOut, FrameEvent, SessionCreate, SessionOut
 from ..settings import Settings
-from .screening import ERRORS
+from .responses import PHOTO, PROTECTED, errors
 
 router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencies=[Depends(require_token)])
 
 
-@router.post("", response_model=SessionOut, status_code=201, summary="Start a guided capture session")
-def create(body: Optional[SessionCreate] = Body(None), sessions=Depends(get_sessions),
+@router.post("", response_model=SessionOut, status_code=201, responses=errors(*PROTECTED, 400, 429, 503),
+             summary="Start a guided capture session")
+def create(request: Request, body: Optional[SessionCreate] = Body(None), sessions=Depends(get_sessions),
            settings: Settings = Depends(get_settings)) -> dict:
     body = body or SessionCreate()
-    s = sessions.create(body.operator_id, resolve_language(body.language, settings))
+    s = sessions.create(body.operator_id, resolve_language(body.language, settings), client=client_id(request))
     return {"session_id": s.id, "needed": s.loop.config.consecutive_frames, "language": s.loop.config.language}
 
 
-@router.post("/{session_id}/frames", response_model=FrameEvent, responses=ERRORS,
+@router.post("/{session_id}/frames", response_model=FrameEvent, responses=errors(*PHOTO, 404),
              summary="Send one camera frame; get the one instruction, or the result once the photo is taken")
-def frame(session_id: str, request: Request, data: bytes = Depends(photo_bytes), sessions=Depends(get_sessions),
+def frame(session_id: str, request: Request, rgb: np.ndarray = Depends(photo_rgb), sessions=Depends(get_sessions),
           engine=Depends(get_engine), store=Depends(get_store), settings: Settings = Depends(get_settings)) -> dict:
-    s = sessions.get(session_id)
-    rgb = load_photo(data, request.app.state.limits)
+    s = sessions.get(session_id, client_id(request))
     with s.lock:
         ev = s.loop.step(rgb)
         if ev.kind == "result":
@@ -40,9 +41,11 @@ def frame(session_id: str, request: Request, data: bytes = Depends(photo_bytes),
     return event_out(ev, s.loop.config.language, engine.is_demo)
 
 
-@router.post("/{session_id}/retake", response_model=FrameEvent, summary="Discard the result shown and capture again")
-def retake(session_id: str, sessions=Depends(get_sessions), store=Depends(get_store), engine=Depends(get_engine)) -> dict:
-    s = sessions.get(session_id)
+@router.post("/{session_id}/retake", response_model=FrameEvent, responses=errors(*PROTECTED, 404, 503),
+             summary="Discard the result shown and capture again")
+def retake(session_id: str, request: Request, sessions=Depends(get_sessions), store=Depends(get_store),
+           engine=Depends(get_engine)) -> dict:
+    s = sessions.get(session_id, client_id(request))
     with s.lock:
         last = s.loop.last_result
         if last is not None and last.record.get("id"):
@@ -51,10 +54,10 @@ def retake(session_id: str, sessions=Depends(get_sessions), store=Depends(get_st
     return event_out(ev, s.loop.config.language, engine.is_demo)
 
 
-@router.post("/{session_id}/consent", response_model=ConsentOut, responses={409: {"description": "no result to keep"}},
+@router.post("/{session_id}/consent", response_model=ConsentOut, responses=errors(*PROTECTED, 404, 409, 503),
              summary="The operator recorded consent: keep the photo of the result shown")
-def consent(session_id: str, sessions=Depends(get_sessions), store=Depends(get_store)) -> dict:
-    s = sessions.get(session_id)
+def consent(session_id: str, request: Request, sessions=Depends(get_sessions), store=Depends(get_store)) -> dict:
+    s = sessions.get(session_id, client_id(request))
     with s.lock:
         last = s.loop.last_result
         if last is None or last.capture is None or not last.record.get("id"):
@@ -63,7 +66,8 @@ def consent(session_id: str, sessions=Depends(get_sessions), store=Depends(get_s
     return {"id": last.record["id"], "consent_recorded": True, "photo_file": photo_file}
 
 
-@router.delete("/{session_id}", status_code=204, summary="End the session (its frames are dropped)")
-def end(session_id: str, sessions=Depends(get_sessions)) -> Response:
-    sessions.close(session_id)
+@router.delete("/{session_id}", status_code=204, responses=errors(*PROTECTED, 404, 503),
+               summary="End the session (its frames are dropped)")
+def end(session_id: str, request: Request, sessions=Depends(get_sessions)) -> Response:
+    sessions.close(session_id, client_id(request))
     return Response(status_code=204)

@@ -1,0 +1,300 @@
+"""The server as an attacker on the clinic network and a busy clinic would meet it: the token before
+the body, a bounded inference queue (503 + Retry-After), capture sessions capped and owned per
+device, clear 4xx for impossible images and parameters, no caching, local docs, private files,
+secrets off the command line. Loopback and bounded."""
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from pydantic import ValidationError
+
+from facescreen.kiosk.server import Settings, create_app
+
+TOKEN = "s3cret-token-for-tests-0123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PHOTO_PATHS = ("/v1/screen", "/v1/quality", "/v1/sessions/{sid}/frames")
+
+
+def png(size, mode="1") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg(rgb) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def app(kiosk_bundle, engine, tmp_path):
+    settings = Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="hard", host="0.0.0.0",
+                        token=TOKEN, queue_depth=1)
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app, headers=AUTH) as c:
+        yield c
+
+
+def post(client, path, data, ctype="image/png"):
+    return client.post(path, files={"file": ("p", data, ctype)})
+
+
+def session_path(client, path) -> str:
+    if "{sid}" not in path:
+        return path
+    return path.format(sid=client.post("/v1/sessions", json={}).json()["session_id"])
+
+
+# --- 2. the token before the body --------------------------------------------------------------------
+def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(app):
+    """A 15 MB upload without the token: answered 401 without one receive() of its body."""
+    reads, sent = [], []
+
+    async def receive():
+        reads.append(1)
+        return {"type": "http.request", "body": b"\xff" * 65536, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/screen", "raw_path": b"/v1/screen", "query_string": b"", "root_path": "",
+             "server": ("127.0.0.1", 8000), "client": ("192.0.2.7", 40000),
+             "headers": [(b"content-type", b"multipart/form-data; boundary=xyz"), (b"content-length", b"15000000"),
+                         (b"authorization", b"Bearer wrong-token-0000000000")]}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 401 and not reads
+    assert (b"www-authenticate", b"Bearer") in sent[0]["headers"]
+
+
+# --- 3. backpressure ------------------------------------------------------------------------------------
+def test_a_full_inference_queue_answers_503_with_retry_after(app, client, grace_hopper):
+    queue = app.state.queue
+    assert queue.capacity == 2  # one engine + queue_depth 1
+    assert queue.try_enter() and queue.try_enter()  # two requests in progress
+    try:
+        health = client.get("/v1/health").json()
+        assert health["inference"]["admitted"] == 2 and health["inference"]["queue_depth"] == 1
+        assert health["inference"]["queue_limit"] == 1
+        for path in PHOTO_PATHS:
+            r = post(client, session_path(client, path), jpeg(grace_hopper), "image/jpeg")
+            assert r.status_code == 503 and r.json()["error"]["code"] == "busy", r.text
+            assert int(r.headers["retry-after"]) >= 1
+        assert client.get("/v1/results").status_code == 200  # reading results is not queued
+    finally:
+        queue.leave(0.1)
+        queue.leave(0.1)
+    assert client.get("/v1/health").json()["inference"]["refused_total"] == 3
+    assert post(client, "/v1/quality", jpeg(grace_hopper), "image/jpeg").status_code == 200
+
+
+def test_capture_sessions_are_capped_and_owned_per_device(app):
+    with TestClient(app, headers=AUTH, client=("10.0.0.2", 1)) as a, \
+            TestClient(app, headers=AUTH, client=("10.0.0.3", 1)) as b:
+        sids = [a.post("/v1/sessions", json={}).json()["session_id"] for _ in range(2)]
+        third = a.post("/v1/sessions", json={})
+        assert third.status_code == 429 and int(third.headers["retry-after"]) > 0
+        assert "this device already has 2" in third.json()["error"]["message"]
+        assert b.post("/v1/sessions", json={}).status_code == 201  # another device still can
+        for call in (lambda: b.post(f"/v1/sessions/{sids[0]}/retake"),
+                     lambda: b.post(f"/v1/sessions/{sids[0]}/consent"),
+                     lambda: b.delete(f"/v1/sessions/{sids[0]}"),
+                     lambda: post(b, f"/v1/sessions/{sids[0]}/frames", png((64, 64), "RGB"))):
+            assert call().status_code == 404  # another device's session does not exist for it
+        assert a.delete(f"/v1/sessions/{sids[0]}").status_code == 204
+        assert a.post("/v1/sessions", json={}).status_code == 201
+
+
+# --- 4. impossible images and parameters are 4xx -----------------------------------------------------
+@pytest.mark.parametrize("size, code", [((40000, 1), "image_too_small"), ((1, 200000), "image_too_small"),
+                                        ((45000, 1000), "bad_aspect_ratio"), ((12, 12), "image_too_small")])
+def test_extreme_shapes_are_a_clear_422_and_the_connection_survives(app, live_server, size, code):
+    data = png(size)
+    with live_server(app) as srv, httpx.Client(base_url=srv.url, headers=AUTH, timeout=60) as c:
+        for path in PHOTO_PATHS:
+            r = post(c, session_path(c, path), data)
+            assert r.status_code == 422 and r.json()["error"]["code"] == code, (path, r.status_code, r.text[:300])
+            assert c.get("/v1/health").status_code == 200  # same keep-alive connection
+
+
+@pytest.mark.parametrize("query", ["offset=9223372036854775808", "offset=-1", "limit=100000", "offset=1e3"])
+def test_results_paging_out_of_range_is_422(client, query):
+    r = client.get(f"/v1/results?{query}")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+
+
+# --- 9-11. OpenAPI, docs offline, no caching ----------------------------------------------------------
+def test_openapi_declares_the_bearer_scheme_and_every_status(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearer"]["description"]}
+    screen = spec["paths"]["/v1/screen"]["post"]
+    assert screen["security"] == [{"bearer": []}]
+    assert {"400", "401", "413", "415", "422", "503"} <= set(screen["responses"])
+    assert {"401", "404"} <= set(spec["paths"]["/v1/results/{screening_id}"]["get"]["responses"])
+    assert {"429", "503"} <= set(spec["paths"]["/v1/sessions"]["post"]["responses"])
+    assert "security" not in spec["paths"]["/v1/health"]["get"]
+
+
+def test_docs_are_served_without_a_cdn(client):
+    html = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+    assert "//" not in html.replace("http://www.w3.org", "").split("<body>")[0].replace("://", "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = client.get(f"/docs-assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000
+
+
+def test_results_are_never_cached(client, grace_hopper):
+    post(client, "/v1/screen", jpeg(grace_hopper), "image/jpeg")
+    for path in ("/v1/results", "/v1/results.csv", "/v1/health", "/v1/results/nope"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    assert post(client, "/v1/screen", b"").headers["cache-control"] == "no-store"
+
+
+# --- 6-7. secrets ----------------------------------------------------------------------------------------
+def test_a_loose_tls_key_is_refused_with_a_message(kiosk_bundle, tmp_path):
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("cert")
+    key.write_text("key")
+    key.chmod(0o644)
+    with pytest.raises(ValidationError, match="readable by other users.*chmod 600"):
+        Settings(bundle=kiosk_bundle, data_dir=tmp_path, tls_cert=cert, tls_key=key)
+    key.chmod(0o600)
+    assert Settings(bundle=kiosk_bundle, data_dir=tmp_path, tls_cert=cert, tls_key=key).tls
+
+
+def test_token_file_keeps_the_token_out_of_the_process_list(tmp_path):
+    from facescreen.kiosk.server.settings import read_token_file
+
+    f = tmp_path / "token"
+    f.write_text(TOKEN + "\n")
+    f.chmod(0o600)
+    assert read_token_file(f) == TOKEN
+    f.chmod(0o640)
+    with pytest.raises(ValueError, match="chmod 600"):
+        read_token_file(f)
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    empty.chmod(0o600)
+    with pytest.raises(ValueError, match="empty"):
+        read_token_file(empty)
+
+
+def test_served_files_are_private_whatever_the_umask(kiosk_bundle, engine, tmp_path, grace_hopper):
+    old = os.umask(0)
+    try:
+        app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "d"), engine=engine)
+        with TestClient(app) as c:
+            d = c.post("/v1/screen", files={"file": ("p.jpg", jpeg(grace_hopper), "image/jpeg")},
+                       data={"consent": "true"}).json()
+            photo = tmp_path / "d" / c.get(f"/v1/results/{d['id']}").json()["photo_file"]
+    finally:
+        os.umask(old)
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o700 and photo.stat().st_mode & 0o777 == 0o600
+
+
+# --- 12. reaching the kiosk from a phone ------------------------------------------------------------
+def test_a_wildcard_bind_announces_lan_addresses_and_a_qr_code(kiosk_bundle, tmp_path, monkeypatch):
+    from facescreen.kiosk.server import run
+
+    monkeypatch.setattr(run, "local_addresses", lambda: ["192.168.1.20", "10.0.0.5"])
+    s = Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", port=8443, token=TOKEN)
+    text = run.announce(s, "https")
+    assert "https://192.168.1.20:8443/" in text and "https://10.0.0.5:8443/" in text and "0.0.0.0" not in text
+    assert "▀" in text or "█" in text  # the QR code, drawn in the terminal
+    import segno
+
+    qr = segno.make(f"https://192.168.1.20:8443/#token={TOKEN}", error="m")
+    buf = io.StringIO()
+    qr.terminal(out=buf, compact=True)
+    assert buf.getvalue() in text  # it encodes the capture URL with the token in the fragment
+    monkeypatch.setattr(run, "local_addresses", lambda: [])
+    assert "no network address" in run.announce(s, "https")
+
+
+def test_the_self_signed_certificate_follows_the_addresses(tmp_path):
+    import subprocess
+
+    from facescreen.kiosk.server.tls import TlsError, self_signed
+
+    def names(cert):
+        out = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)],
+                             capture_output=True, text=True, check=True).stdout
+        return out
+
+    cert, key = self_signed(tmp_path / "tls", ["192.168.1.20"])
+    first = cert.read_bytes()
+    assert "192.168.1.20" in names(cert) and (tmp_path / "tls").stat().st_mode & 0o777 == 0o700
+    assert self_signed(tmp_path / "tls", ["192.168.1.20"]) == (cert, key) and cert.read_bytes() == first  # reused
+    self_signed(tmp_path / "tls", ["10.0.0.5"])  # the clinic network changed
+    assert "10.0.0.5" in names(cert) and "192.168.1.20" not in names(cert) and cert.read_bytes() != first
+    key.chmod(0o644)
+    with pytest.raises(TlsError, match="readable by other users"):
+        self_signed(tmp_path / "tls", ["10.0.0.5"])
+
+
+def test_serve_reads_the_token_file(kiosk_bundle, tmp_path, monkeypatch, capsys):
+    from facescreen.kiosk import cli
+    from facescreen.kiosk.server import run
+
+    seen = {}
+    monkeypatch.setattr(run, "serve", lambda settings, log_level: seen.update(token=settings.token))
+    f = tmp_path / "token"
+    f.write_text(TOKEN)
+    f.chmod(0o600)
+    assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--host", "0.0.0.0", "--token-file", str(f),
+                     "--data-dir", str(tmp_path / "d")]) == 0
+    assert seen["token"] == TOKEN
+    f.chmod(0o644)
+    assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--token-file", str(f)]) == 2
+    assert "chmod 600" in capsys.readouterr().err
+
+
+def test_an_engine_pool_runs_calls_on_free_engines_at_once():
+    import threading
+    import time
+
+    from facescreen.kiosk.server.pool import EnginePool
+
+    class FakeEngine:
+        is_demo = True
+        active = [0]
+        peak = [0]
+        lock = threading.Lock()
+
+        def __init__(self):
+            self.calls = 0
+
+        def analyse(self, x):
+            with self.lock:
+                self.active[0] += 1
+                self.peak[0] = max(self.peak[0], self.active[0])
+            time.sleep(0.05)
+            self.calls += 1
+            with self.lock:
+                self.active[0] -= 1
+            return x
+
+    engines = [FakeEngine(), FakeEngine()]
+    pool = EnginePool(engines)
+    assert pool.is_demo is True and len(pool) == 2  # attributes come from the first engine
+    threads = [threading.Thread(target=pool.analyse, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert FakeEngine.peak[0] == 2 and sum(e.calls for e in engines) == 8 and all(e.calls for e in engines)
