@@ -110,6 +110,8 @@ def _flags() -> list[Flag]:
         Flag("--negative-class", "data.negative_classes", "the unaffected class label (repeatable); default: the "
              "one of control/healthy/normal/unaffected", append=True, metavar="LABEL"),
         Flag("--detector", "data.detector", "face detector for alignment", choices=tuple(DETECTORS.names())),
+        Flag("--detector-bundle", "data.detector_bundle", "bundle whose converted detector --detector mtcnn-lite "
+             "uses", metavar="BUNDLE"),
         Flag("--min-face-confidence", "data.min_face_confidence", "faces below this detector confidence are ignored",
              float),
         Flag("--reject-multiple-faces", "data.reject_multiple_faces", "leave out photos with several confident "

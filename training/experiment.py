@@ -71,7 +71,8 @@ def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | N
     classes, positive = split_classes(cohort.labels, cfg.data.negative_classes)
     align = AlignConfig(size=cfg.model.input_size, detect=DetectConfig(min_confidence=cfg.data.min_face_confidence))
     cache_dir = cache_dir or cfg.data.cache_dir or default_cache_dir()
-    cache = AlignmentCache(cache_dir, cfg.data.detector, align, cfg.data.reject_multiple_faces, detector)
+    cache = AlignmentCache(cache_dir, cfg.data.detector, align, cfg.data.reject_multiple_faces, detector,
+                           detector_bundle=cfg.data.detector_bundle)
     aligned = cache.align(cohort.photos, progress=progress)
     left_out = aligned.left_out
     if left_out:

@@ -14,7 +14,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..backends import backend_spec, choose_artifact
+from ..backends import choose_artifact
+from ..detect import DETECTORS
 from ..bundle import Bundle, load_bundle, software_version
 from ..errors import FaceScreenError
 from .measure import matmul_peak_gflops
@@ -87,7 +88,7 @@ def prepare_inputs(cfg: BenchConfig, bundle: Bundle, work: Path) -> dict[str, st
     from ..pipeline import AlignConfig, prepare_face
     from ..screener import default_detector
 
-    detector = default_detector(bundle)
+    detector = default_detector(bundle, cfg.settings.threads)
     align = AlignConfig(size=bundle.card.input.size, template=bundle.card.alignment)
     faces, frames = [], []
     for path in _photos(cfg.photos):
@@ -177,9 +178,7 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         add_parity(rows, bundle, reference)
         detectors = None
         if cfg.detectors:
-            names = ["mtcnn"] if backend_spec("keras").available() else []
-            if (cfg.bundle / "detector" / "mtcnn.json").is_file():
-                names.append("mtcnn-lite")
+            names = DETECTORS.names()  # every registered one; one that cannot be built here is a failed row
             log(f"measuring detectors {names} ...")
             detectors = _in_subprocess(measure_detectors, inputs["frames"], names, str(cfg.bundle),
                                        cfg.settings.to_dict())

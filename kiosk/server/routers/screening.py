@@ -36,7 +36,7 @@ def screen(request: Request, data: bytes = Depends(photo_bytes),
     if settings.require_quality and not analysis.passed:
         q = quality_out(analysis.report, lang)
         raise ApiError(422, "quality_failed", f"the photo failed a quality check: {q['text']}", quality=q)
-    result = engine.screen(rgb)
+    result = engine.screen(rgb, analysis)  # the face the quality check judged: detected once
     rec = store.add(result, analysis.report.summary(), kiosk_id=settings.kiosk_id, source="api",
                     operator_id=operator_id, consent=consent, photo=rgb if consent else None)
     return {"id": rec.id, "created_at": rec.created_at, "result": result.to_dict(),
