@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from facescreen.edge.align import similarity_transform
-from facescreen.edge.detect import DetectConfig, FaceDetection
+from facescreen.edge.detect import DetectConfig, FaceDetection, box_iou
 
 from .landmarks import FaceMesh
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # kiosk.quality imports this module
     from .quality.config import QualityConfig
 
 N_TRACK_POINTS = 468  # the mesh points both face-mesh models share
+# a face that overlaps its previous box less than this moved too far for the mesh crop taken from
+# that box (at 30 frames/s a child's head moves far less; a replay of unrelated stills moves more)
+MIN_FRAME_IOU = 0.7
 
 
 class FindConfig(BaseModel):
@@ -86,8 +89,10 @@ class FaceTrack:
         self.face, self._ref_face, self.age = face, face, 0
         self._ref_points = mesh.points[:N_TRACK_POINTS, :2].copy()
 
-    def follow(self, mesh: FaceMesh) -> FaceDetection:
-        """The detection carried onto this frame by the mesh's motion since the reference frame."""
+    def follow(self, mesh: FaceMesh) -> Optional[FaceDetection]:
+        """The detection carried onto this frame by the mesh's motion since the reference frame,
+        or None when the face moved so far that the mesh read it from an ill-fitting crop (its
+        points are then not to be trusted: detect instead)."""
         m = similarity_transform(self._ref_points, mesh.points[:N_TRACK_POINTS, :2])
         ref = self._ref_face
         scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
@@ -95,9 +100,13 @@ class FaceTrack:
         cx, cy = m[:, :2] @ np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0]) + m[:, 2]
         hw, hh = (x2 - x1) * scale / 2.0, (y2 - y1) * scale / 2.0
         landmarks = ref.landmarks @ m[:, :2].T + m[:, 2]
-        self.face = FaceDetection((cx - hw, cy - hh, cx + hw, cy + hh), ref.confidence, landmarks)
+        face = FaceDetection((cx - hw, cy - hh, cx + hw, cy + hh), ref.confidence, landmarks)
+        if box_iou(face.box, self.face.box) < MIN_FRAME_IOU:
+            self.lose()
+            return None
+        self.face = face
         self.age += 1
-        return self.face
+        return face
 
     def lose(self) -> None:
         self.face, self._ref_face, self._ref_points, self.age = None, None, None, 0

@@ -95,8 +95,9 @@ class FrameAnalyser:
         t0 = time.perf_counter()
         if track is not None and not capture and not track.due:
             mesh, note = self._mesh(rgb, track.face)  # read where the face was on the previous frame
-            if mesh is not None:
-                faces, tracked = (track.follow(mesh),), True
+            face = track.follow(mesh) if mesh is not None else None
+            if face is not None:
+                faces, tracked = (face,), True
             else:
                 track.lose()
             timings["landmarks"] = (time.perf_counter() - t0) * 1e3
