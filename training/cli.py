@@ -207,11 +207,14 @@ def _cv(args: argparse.Namespace, cfg) -> int:
     from .runtime import distribution_scope, n_replicas
     from .weights import find_weights_file
 
+    from facescreen.edge.detect import create_detector
+
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
+    detector = create_detector(cfg.data.detector, cfg.data.detector_bundle)  # e.g. mtcnn-lite without its bundle
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)
-    data, aligned, text = prepare_data(args.data, cfg, progress=not args.no_progress)
+    data, aligned, text = prepare_data(args.data, cfg, progress=not args.no_progress, detector=detector)
     result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
                             cohort_text=text, source=str(args.data))
     print()
