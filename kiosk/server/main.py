@@ -46,7 +46,7 @@ def create_app(settings: Settings, engine: Optional[KioskEngine] = None,
         if app.state.engine is None:
             eng = await run_in_threadpool(
                 KioskEngine.create, settings.bundle, settings.backend, settings.detector, settings.landmarks_model,
-                settings.quality, app.state.limits)
+                settings.quality, app.state.limits, find=settings.find)
             attach(app, eng)
         yield
         if store is None:
