@@ -9,6 +9,9 @@ runs in its own spawned process.
 """
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -102,37 +105,74 @@ def measure_capture(engine, frames: np.ndarray, repeat: int) -> dict:
                                         for k, v in parts.items()}}
 
 
-def measure_server(bundle_dir: str, detector: str, find: FindConfig, jpegs: list[bytes], threads: int) -> dict:
-    """The real server (uvicorn on 127.0.0.1, the engine loaded from its settings) under 1 and 8
+_SERVE = ("import sys; from facescreen.kiosk.server import Settings; from facescreen.kiosk.server.run import serve; "
+          "serve(Settings.model_validate_json(sys.argv[1]), log_level='warning')")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_server(bundle_dir: str, detector: str, find: FindConfig, jpegs: list[bytes], warmup: int = 3,
+                   one_client: int = SERVER_ONE_CLIENT, clients: int = SERVER_CLIENTS,
+                   per_client: int = SERVER_PER_CLIENT) -> dict:
+    """The real server (kiosk.server.run.serve: uvicorn on 127.0.0.1, the engine loaded from its
+    settings) in its own process, so the clients here do not share its interpreter, under 1 and 8
     loopback clients posting /v1/screen. Quality is not required, so every request is screened."""
     import httpx
 
-    from .server import Settings, create_app
-    from .server.run import BackgroundServer
+    from .server import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(bundle=bundle_dir, detector=detector, data_dir=tmp, kiosk_id="bench",
+        settings = Settings(bundle=bundle_dir, detector=detector, data_dir=tmp, kiosk_id="bench", port=_free_port(),
                             require_quality=False, find=find)
-        with BackgroundServer(create_app(settings)) as srv, httpx.Client(base_url=srv.url, timeout=300) as client:
-            def post(i: int) -> tuple[float, int]:
-                t0 = time.perf_counter()
-                r = client.post("/v1/screen", files={"file": ("f.jpg", jpegs[i % len(jpegs)], "image/jpeg")},
-                                data={"include_cam": "true"})
-                return (time.perf_counter() - t0) * 1e3, r.status_code
+        proc = subprocess.Popen([sys.executable, "-c", _SERVE, settings.model_dump_json()],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            url = f"http://127.0.0.1:{settings.port}"
+            with httpx.Client(base_url=url, timeout=300) as client:
+                _wait_until_loaded(client, proc)
 
-            for i in range(3):  # warm-up: the engine loads on the first request's lifespan, first allocations
-                post(i)
-            one = [post(i) for i in range(SERVER_ONE_CLIENT)]
-            n8 = SERVER_CLIENTS * SERVER_PER_CLIENT
-            t0 = time.perf_counter()
-            with ThreadPoolExecutor(SERVER_CLIENTS) as pool:
-                eight = list(pool.map(post, range(n8)))
-            wall = time.perf_counter() - t0
+                def post(i: int) -> tuple[float, int]:
+                    t0 = time.perf_counter()
+                    r = client.post("/v1/screen", files={"file": ("f.jpg", jpegs[i % len(jpegs)], "image/jpeg")},
+                                    data={"include_cam": "true"})
+                    return (time.perf_counter() - t0) * 1e3, r.status_code
+
+                for i in range(warmup):  # first allocations of every path
+                    post(i)
+                one = [post(i) for i in range(one_client)]
+                n8 = clients * per_client
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(clients) as pool:
+                    eight = list(pool.map(post, range(n8)))
+                wall = time.perf_counter() - t0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     codes = sorted({c for _, c in one + eight})
     s1, s8 = _summary([m for m, _ in one]), _summary([m for m, _ in eight])
     return {"status_codes": codes,
             "one_client": {**s1, "req_per_s": 1e3 / s1["mean_ms"]},
             "eight_clients": {**s8, "req_per_s": n8 / wall}}
+
+
+def _wait_until_loaded(client, proc: subprocess.Popen, timeout_s: float = 300.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if client.get("/v1/health").json().get("model_loaded"):
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not load its model within {timeout_s:.0f} s")
 
 
 def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
@@ -170,7 +210,7 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
                                                  max(1, int(settings.get("repeat", 50)) // (5 * len(frames))))
                           for label, find in CONFIGS.items()}
         jpegs = [bytes(b) for b in np.load(inputs["jpegs"])["jpegs"]]
-        out["server"] = {label: measure_server(bundle_dir, screener.detector.name, find, jpegs, threads)
+        out["server"] = {label: measure_server(bundle_dir, screener.detector.name, find, jpegs)
                          for label, find in CONFIGS.items()}
         out["status"] = "ok"
     except Exception as exc:
