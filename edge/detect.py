@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import cv2
 import numpy as np
 
 from .errors import BundleError, NoFaceError
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
@@ -149,7 +152,8 @@ def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]
             "max_landmark_px": round(worst_px, 3)}
 
 
-def create_detector(name: str = "mtcnn", bundle=None, *, threads: int | None = None) -> Detector:
+def create_detector(name: str = "mtcnn", bundle: Bundle | str | Path | None = None, *,
+                    threads: int | None = None) -> Detector:
     """Build a registered detector. Every factory takes the same arguments: ``bundle`` (a
     :class:`~edge.bundle.Bundle` or its directory; ``mtcnn-lite`` is converted into one, the
     ``mtcnn`` package ignores it) and ``threads``. The smallest face is a per-call setting
@@ -157,7 +161,7 @@ def create_detector(name: str = "mtcnn", bundle=None, *, threads: int | None = N
     return DETECTORS.create(name, bundle_dir(bundle), threads=threads)
 
 
-def bundle_dir(bundle) -> Path | None:
+def bundle_dir(bundle: Bundle | str | Path | None) -> Path | None:
     """A bundle's directory, whether given a Bundle, a path or None."""
     if bundle is None:
         return None
