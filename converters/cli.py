@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=clikit.positive_int, default=8, help="TensorRT profile: batch 1..N (default 8)")
     p.add_argument("--workspace-mb", type=clikit.positive_int, default=1024, help="TensorRT builder workspace limit (default 1024)")
     p.add_argument("--detector", default="mtcnn", type=clikit.choice_of(DETECTORS.names, "detector"),
-                   help="detector that aligns a photo folder (default: mtcnn, the reference used in training)")
+                   help="detector that aligns a photo folder (default: mtcnn, the reference used in training; "
+                        "mtcnn-lite: the bundle's converted one)")
     p.add_argument("--save-faces", help="also write the aligned calibration faces to this .npz (reuse with --calib)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
     p.add_argument("--export-edge", metavar="OUT", default=None,
@@ -86,7 +87,7 @@ def summary_table(results) -> str:
     return "\n".join(lines)
 
 
-def _load(path: str | None, card, detector_name: str, detector_cache: dict) -> FaceSet | None:
+def _load(path: str | None, bundle, detector_name: str, detector_cache: dict) -> FaceSet | None:
     if path is None:
         return None
     detector = None
@@ -94,10 +95,10 @@ def _load(path: str | None, card, detector_name: str, detector_cache: dict) -> F
         if "d" not in detector_cache:
             from facescreen.edge.detect import create_detector
 
-            detector_cache["d"] = create_detector(detector_name)
+            detector_cache["d"] = create_detector(detector_name, bundle)
         detector = detector_cache["d"]
     print(f"loading faces from {path}" + (f" (detecting and aligning with {detector_name})" if detector else ""))
-    faces = load_faces(path, card, detector)
+    faces = load_faces(path, bundle.card, detector)
     print(f"  {len(faces)} faces, sha256 {faces.sha256[:16]}..., labels: {'yes' if faces.labels is not None else 'no'}"
           + (f", {len(faces.skipped)} photos left out (no face)" if faces.skipped else ""))
     return faces
@@ -131,10 +132,10 @@ def _convert(args: argparse.Namespace) -> int:
                              parity=ParityThresholds(args.min_agreement, args.max_prob_diff),
                              force_small_calib=args.force_small_calib)
     cache: dict = {}
-    calib = _load(args.calib, bundle.card, args.detector, cache)
+    calib = _load(args.calib, bundle, args.detector, cache)
     if calib is not None and args.save_faces:
         print(f"  aligned faces saved to {save_faces(calib, args.save_faces)}")
-    held_out = _load(args.parity, bundle.card, args.detector, cache)
+    held_out = _load(args.parity, bundle, args.detector, cache)
     if held_out is None and calib is not None:
         calib, held_out = calib.split(args.holdout_fraction)
         print(f"parity check on {len(held_out)} held-out faces; calibration on the other {len(calib)}")

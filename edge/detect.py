@@ -6,13 +6,17 @@ Landmarks follow MTCNN's order and naming, where left/right are *image* sides:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import cv2
 import numpy as np
 
-from .errors import NoFaceError
+from .errors import BundleError, NoFaceError
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
@@ -52,11 +56,15 @@ class FaceDetection:
         }
 
 
+DEFAULT_MIN_FACE_PX = 20  # the mtcnn package's default smallest face
+
+
 class Detector(Protocol):
     name: str
 
-    def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
-        """All faces in an ``(H, W, 3)`` uint8 RGB image, in that image's pixels."""
+    def detect(self, rgb: np.ndarray, min_face_size: int | None = None) -> list[FaceDetection]:
+        """All faces of at least ``min_face_size`` pixels (None: the detector's own default) in an
+        ``(H, W, 3)`` uint8 RGB image, in that image's pixels."""
 
 
 DETECTORS: Registry[Detector] = Registry("face detector")
@@ -71,28 +79,55 @@ class FaceFinding:
 
 @dataclass(frozen=True)
 class DetectConfig:
+    """How a photo is shown to the detector. A P-Net pyramid costs in proportion to the pixels of
+    its largest level, which the smallest face sets; so the smallest face worth finding, and the
+    fewest pixels it needs, are what make detection cheap."""
+
     max_side: int = 1024          # detect on a copy downscaled to this longest side
     min_confidence: float = 0.90  # faces below this are ignored
+    min_face_px: float | None = None  # smallest face to find, in photo pixels (None: the detector's default, 20)
+    # with min_face_px: detect on a copy downscaled until that smallest face spans this many pixels
+    # (None: no further downscale). Boxes and landmarks are mapped back to photo pixels.
+    work_face_px: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_face_px is not None and self.min_face_px < DEFAULT_MIN_FACE_PX:
+            raise ValueError(f"min_face_px must be >= {DEFAULT_MIN_FACE_PX} (or None), got {self.min_face_px}")
+        if self.work_face_px is not None and self.work_face_px < DEFAULT_MIN_FACE_PX:
+            raise ValueError(f"work_face_px must be >= {DEFAULT_MIN_FACE_PX} (or None), got {self.work_face_px}")
 
 
 def detect_faces(rgb: np.ndarray, detector: Detector, config: DetectConfig = DetectConfig()) -> list[FaceDetection]:
     """Detect on a downscaled copy and return faces in full-resolution photo pixels."""
     h, w = rgb.shape[:2]
     scale = min(1.0, config.max_side / max(h, w))
+    if config.min_face_px is not None and config.work_face_px is not None:
+        scale = min(scale, config.work_face_px / config.min_face_px)
     # at least 1 px a side: cv2.resize refuses a 0-px target (a 40000x1 strip scaled to 1024 wide)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    faces = [f for f in detector.detect(small) if f.confidence >= config.min_confidence]
+    min_face = None if config.min_face_px is None else max(DEFAULT_MIN_FACE_PX, int(config.min_face_px * scale))
+    faces = [f for f in detector.detect(small, min_face) if f.confidence >= config.min_confidence]
     return [f.scaled(1.0 / scale) for f in faces] if scale != 1.0 else faces
+
+
+def subject_first(faces: Sequence[FaceDetection]) -> tuple[FaceDetection, ...]:
+    """THE face-selection rule, for screening and for quality alike: the largest confident face is
+    the subject, ties broken by confidence; the others follow in the same order."""
+    return tuple(sorted(faces, key=lambda f: (f.area, f.confidence), reverse=True))
+
+
+def choose_subject(faces: Sequence[FaceDetection], min_confidence: float = DetectConfig.min_confidence) -> FaceFinding:
+    """The subject among ``faces`` (see :func:`subject_first`); NoFaceError when there is none."""
+    ranked = subject_first(faces)
+    if not ranked:
+        raise NoFaceError(f"no face found with confidence >= {min_confidence:.2f}")
+    return FaceFinding(face=ranked[0], n_faces=len(ranked), all_faces=ranked)
 
 
 def find_face(rgb: np.ndarray, detector: Detector, config: DetectConfig = DetectConfig()) -> FaceFinding:
     """The face to screen: the largest confident face, ties broken by confidence."""
-    faces = detect_faces(rgb, detector, config)
-    if not faces:
-        raise NoFaceError(f"no face found with confidence >= {config.min_confidence:.2f}")
-    best = max(faces, key=lambda f: (f.area, f.confidence))
-    return FaceFinding(face=best, n_faces=len(faces), all_faces=tuple(faces))
+    return choose_subject(detect_faces(rgb, detector, config), config.min_confidence)
 
 
 def box_iou(a, b) -> float:
@@ -119,21 +154,39 @@ def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]
             "max_landmark_px": round(worst_px, 3)}
 
 
-def create_detector(name: str = "mtcnn", **kwargs) -> Detector:
-    """``mtcnn`` is the reference package (needs TensorFlow); ``mtcnn-lite`` the converted cascade."""
-    return DETECTORS.create(name, **kwargs)
+def create_detector(name: str = "mtcnn", bundle: Bundle | str | Path | None = None, *,
+                    threads: int | None = None) -> Detector:
+    """Build a registered detector. Every factory takes the same arguments: ``bundle`` (a
+    :class:`~edge.bundle.Bundle` or its directory; ``mtcnn-lite`` is converted into one, the
+    ``mtcnn`` package ignores it) and ``threads``. The smallest face is a per-call setting
+    (:class:`DetectConfig`), so one detector serves a photo and a camera frame alike."""
+    return DETECTORS.create(name, bundle_dir(bundle), threads=threads)
 
 
-def _mtcnn_package(**kwargs) -> Detector:
+def bundle_dir(bundle: Bundle | str | Path | None) -> Path | None:
+    """A bundle's directory, whether given a Bundle, a path or None."""
+    if bundle is None:
+        return None
+    return Path(getattr(bundle, "path", bundle))
+
+
+def _mtcnn_package(bundle: Path | None, threads: int | None = None) -> Detector:
     from .detectors.mtcnn_package import MtcnnPackageDetector
 
-    return MtcnnPackageDetector(**kwargs)
+    return MtcnnPackageDetector()
 
 
-def _mtcnn_lite(**kwargs) -> Detector:
+def _mtcnn_lite(bundle: Path | None, threads: int | None = None) -> Detector:
     from .detectors.mtcnn_lite import MtcnnLiteDetector
+    from .detectors.mtcnn_manifest import MANIFEST
 
-    return MtcnnLiteDetector(**kwargs)
+    if bundle is None:
+        raise BundleError("the 'mtcnn-lite' detector is the converted cascade inside a bundle: give that bundle "
+                          "(e.g. --detector-bundle BUNDLE); make one with facescreen-convert BUNDLE --to mtcnn-tflite")
+    if not (bundle / "detector" / MANIFEST).is_file():
+        raise BundleError(f"{bundle} carries no converted detector ({bundle / 'detector' / MANIFEST} is missing); "
+                          f"run facescreen-convert {bundle} --to mtcnn-tflite")
+    return MtcnnLiteDetector(model_dir=bundle / "detector", threads=threads)
 
 
 DETECTORS.register("mtcnn", _mtcnn_package)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .align import AlignedFace, AlignmentTemplate, DEFAULT_TEMPLATE, align_face
-from .detect import DetectConfig, Detector, FaceDetection, find_face
+from .detect import DetectConfig, Detector, FaceDetection, FaceFinding, find_face
 from .photo import DEFAULT_LIMITS, PhotoLimits, PhotoSource, load_photo
 
 
@@ -32,8 +32,12 @@ class AlignConfig:
     limits: PhotoLimits = DEFAULT_LIMITS
 
 
-def prepare_face(photo: PhotoSource, detector: Detector, config: AlignConfig = AlignConfig()) -> PreparedFace:
+def prepare_face(photo: PhotoSource, detector: Detector | None, config: AlignConfig = AlignConfig(),
+                 found: FaceFinding | None = None) -> PreparedFace:
     """Load a photo (path, bytes or RGB array), find its face and return the aligned crop.
+
+    ``found``: the face already found in this very photo (e.g. by the kiosk's quality check): it
+    is aligned as it is, and the photo is not detected again.
 
     Raises :class:`~edge.errors.PhotoError` for an unreadable photo and
     :class:`~edge.errors.NoFaceError` when no confident face is found.
@@ -41,14 +45,17 @@ def prepare_face(photo: PhotoSource, detector: Detector, config: AlignConfig = A
     t0 = time.perf_counter()
     rgb = load_photo(photo, config.limits)
     t1 = time.perf_counter()
-    found = find_face(rgb, detector, config.detect)
+    timings = {"decode": (t1 - t0) * 1e3}
+    if found is None:
+        if detector is None:
+            raise ValueError("prepare_face needs a detector or the face already found")
+        found = find_face(rgb, detector, config.detect)
+        timings["detect"] = (time.perf_counter() - t1) * 1e3
     t2 = time.perf_counter()
     aligned = align_face(rgb, found.face.landmarks, config.size, config.template)
-    t3 = time.perf_counter()
-    return PreparedFace(
-        aligned=aligned, detection=found.face, n_faces=found.n_faces, photo_shape=rgb.shape[:2],
-        timings_ms={"decode": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "align": (t3 - t2) * 1e3},
-    )
+    timings["align"] = (time.perf_counter() - t2) * 1e3
+    return PreparedFace(aligned=aligned, detection=found.face, n_faces=found.n_faces, photo_shape=rgb.shape[:2],
+                        timings_ms=timings)
 
 
 def as_batch(faces: list[np.ndarray] | np.ndarray) -> np.ndarray:

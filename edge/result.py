@@ -19,7 +19,7 @@ class ScreeningResult:
     ``probability`` is the summed probability of the model's positive classes; ``flag`` is
     ``probability >= threshold``. ``cam`` is the class activation map (positive vs negative
     classes) at the model's input resolution, in [0, 1], in the aligned crop's pixels;
-    ``align_matrix`` maps photo pixels to those crop pixels.
+    ``align_matrix`` maps photo pixels to those crop pixels, and ``face_crop`` is that crop.
     """
 
     probability: float
@@ -37,6 +37,9 @@ class ScreeningResult:
     n_faces: int = 1
     cam: Optional[np.ndarray] = field(default=None, repr=False)
     align_matrix: Optional[np.ndarray] = field(default=None, repr=False)
+    # the aligned crop the model saw (uint8 RGB), so a CAM overlay never aligns again; in memory
+    # only: to_dict leaves it out
+    face_crop: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.probability <= 1.0 + 1e-6:

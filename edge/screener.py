@@ -12,7 +12,8 @@ import numpy as np
 
 from .backends import InferenceBackend, open_backend
 from .bundle import Bundle, load_bundle, software_version
-from .detect import DetectConfig, Detector, FaceDetection, create_detector
+from .detect import DetectConfig, Detector, FaceDetection, FaceFinding, create_detector
+from .detectors.mtcnn_manifest import MANIFEST
 from .errors import FaceScreenError
 from .photo import PhotoSource
 from .pipeline import AlignConfig, PreparedFace, as_batch, prepare_face
@@ -38,19 +39,20 @@ class Screener:
         """Raw model outputs for a batch of aligned crops: ``probs (N, K)``, ``cam (N, h, w, K)``."""
         return self.backend.run(as_batch(faces))
 
-    def prepare(self, photo: PhotoSource) -> PreparedFace:
-        if self.detector is None:
+    def prepare(self, photo: PhotoSource, found: FaceFinding | None = None) -> PreparedFace:
+        if self.detector is None and found is None:
             raise FaceScreenError("this screener was created without a face detector; use screen_aligned()")
-        return prepare_face(photo, self.detector, self.align_config)
+        return prepare_face(photo, self.detector, self.align_config, found)
 
-    def screen(self, photo: PhotoSource) -> ScreeningResult:
-        """The whole path: decode, detect, align, infer, post-process."""
-        prepared = self.prepare(photo)
+    def screen(self, photo: PhotoSource, found: FaceFinding | None = None) -> ScreeningResult:
+        """The whole path: decode, detect (unless ``found``, this photo's face, is given), align,
+        infer, post-process."""
+        prepared = self.prepare(photo, found)
         return self.screen_prepared(prepared)
 
     def screen_prepared(self, prepared: PreparedFace) -> ScreeningResult:
         result = self.screen_aligned(prepared.aligned.image, detection=prepared.detection, n_faces=prepared.n_faces)
-        return replace(result, align_matrix=prepared.aligned.matrix,
+        return replace(result, align_matrix=prepared.aligned.matrix, face_crop=prepared.aligned.image,
                        timings_ms={**prepared.timings_ms, **result.timings_ms})
 
     def screen_aligned(self, face: np.ndarray, detection: FaceDetection | None = None, n_faces: int = 1,
@@ -119,26 +121,23 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def default_detector(bundle: Bundle) -> Detector:
+def default_detector(bundle: Bundle, threads: int | None = None) -> Detector:
     """The converted TensorFlow-free cascade when the bundle carries it, else the mtcnn package."""
-    lite_dir = bundle.path / "detector"
-    if (lite_dir / "mtcnn.json").is_file():
-        return create_detector("mtcnn-lite", model_dir=lite_dir)
-    return create_detector("mtcnn")
+    name = "mtcnn-lite" if (bundle.path / "detector" / MANIFEST).is_file() else "mtcnn"
+    return create_detector(name, bundle, threads=threads)
 
 
 def create_screener(bundle: Bundle | str | Path, backend: str = "auto", artifact: str | None = None,
                     threads: int | None = None, detector: Detector | str | None = "auto",
                     detect: DetectConfig = DetectConfig()) -> Screener:
-    """Open a bundle for screening. ``detector``: "auto", a registered name, an instance, or None."""
+    """Open a bundle for screening. ``detector``: "auto", a registered name (built from this
+    bundle), an instance, or None."""
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     inference = open_backend(b, backend=backend, artifact=artifact, threads=threads)
     if detector == "auto":
-        det = default_detector(b)
-    elif detector == "mtcnn-lite":
-        det = create_detector("mtcnn-lite", model_dir=b.path / "detector")
+        det = default_detector(b, threads)
     elif isinstance(detector, str):
-        det = create_detector(detector)
+        det = create_detector(detector, b, threads=threads)
     else:
         det = detector
     return Screener(b, inference, det, detect)

@@ -20,18 +20,21 @@ from facescreen.edge.screener import Screener, create_screener
 
 from .landmarks import DenseLandmarker
 from .quality import FrameAnalyser, FrameAnalysis, QualityConfig, model_inter_eye_px
+from .tracking import FaceTrack, FindConfig
 
 
 class KioskEngine:
     def __init__(self, screener: Screener, landmarker: Optional[DenseLandmarker],
-                 quality: QualityConfig = QualityConfig(), limits: PhotoLimits = PhotoLimits()) -> None:
+                 quality: QualityConfig = QualityConfig(), limits: PhotoLimits = PhotoLimits(),
+                 find: FindConfig = FindConfig()) -> None:
         if screener.detector is None:
             raise ValueError("the kiosk needs a screener with a face detector")
         self.screener = screener
         self.landmarker = landmarker
         self.limits = limits
+        self.find = find
         self.analyser = FrameAnalyser(screener.detector, landmarker, quality, screener.align_config.detect,
-                                      model_iod_px=model_inter_eye_px(screener.align_config))
+                                      model_iod_px=model_inter_eye_px(screener.align_config), find=find)
         # the screener's own photo path honours the same upload limits as the API
         self.screener.align_config = replace(screener.align_config, limits=limits)
         self._lock = threading.Lock()
@@ -39,10 +42,11 @@ class KioskEngine:
     @classmethod
     def create(cls, bundle: Bundle | str | Path, backend: str = "auto", detector: Detector | str | None = "auto",
                landmarks_model: str | Path | None = None, quality: QualityConfig = QualityConfig(),
-               limits: PhotoLimits = PhotoLimits(), threads: int | None = None) -> "KioskEngine":
+               limits: PhotoLimits = PhotoLimits(), threads: int | None = None,
+               find: FindConfig = FindConfig()) -> "KioskEngine":
         """Open the bundle and the landmark model once (program start, not per request)."""
         screener = create_screener(bundle, backend=backend, detector=detector, threads=threads)
-        return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits)
+        return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits, find)
 
     @property
     def quality(self) -> QualityConfig:
@@ -52,19 +56,28 @@ class KioskEngine:
         """Decode an upload with the kiosk's limits (raises edge.errors.PhotoError)."""
         return load_photo(photo, self.limits)
 
-    def analyse(self, rgb: np.ndarray) -> FrameAnalysis:
+    def analyse(self, rgb: np.ndarray, track: Optional[FaceTrack] = None, capture: bool = True) -> FrameAnalysis:
+        """Quality of one frame (see FrameAnalyser.analyse; ``track`` is the caller's own)."""
         with self._lock:
-            return self.analyser.analyse(rgb)
+            return self.analyser.analyse(rgb, track, capture)
 
-    def screen(self, rgb: np.ndarray) -> ScreeningResult:
-        """Screen an RGB frame through edge's one path (prepare_face -> backend -> result)."""
+    def screen(self, rgb: np.ndarray, analysis: Optional[FrameAnalysis] = None) -> ScreeningResult:
+        """Screen an RGB frame through edge's one path (prepare_face -> backend -> result).
+
+        With ``analysis`` (this frame's, from a detection), the face its quality was judged on is
+        the face screened: one detection per capture. Without it, or with the baseline FindConfig,
+        the frame is detected again."""
+        found = analysis.finding if analysis is not None and self.find.reuse_capture_detection else None
         with self._lock:
-            return self.screener.screen(rgb)
+            return self.screener.screen(rgb, found)
 
     def cam_overlay(self, rgb: np.ndarray, result: ScreeningResult) -> Optional[np.ndarray]:
-        """The class activation map over the crop the model saw (edge's own alignment)."""
+        """The class activation map over the crop the model saw (the result carries it; the
+        baseline FindConfig aligns the frame again, as before)."""
         if result.cam is None or result.detection is None:
             return None
+        if self.find.reuse_capture_detection and result.face_crop is not None:
+            return overlay_cam(result.face_crop, result.cam)
         a = self.screener.align_config
         crop = align_face(rgb, result.detection.landmarks, a.size, a.template).image
         return overlay_cam(crop, result.cam)

@@ -19,7 +19,8 @@ from facescreen.edge.result import ScreeningResult
 
 from .engine import KioskEngine
 from .messages import language, message
-from .quality import QualityReport
+from .quality import FrameAnalysis, QualityReport
+from .tracking import FaceTrack
 
 EventKind = Literal["guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error"]
 
@@ -85,7 +86,8 @@ class GuidanceLoop:
         self.clock = clock
         self.frame_index = -1
         self.phase: Literal["guiding", "result"] = "guiding"
-        self._streak: list[tuple[float, int, np.ndarray, QualityReport]] = []  # (sharpness, index, frame, report)
+        self._streak: list[tuple[float, int, np.ndarray, FrameAnalysis]] = []  # (sharpness, index, frame, analysis)
+        self.track = FaceTrack(engine.find.redetect_every)  # this loop's face between detections
         self._last_frame_t: Optional[float] = None
         self._result_t = 0.0
         self.last_result: Optional[GuidanceEvent] = None
@@ -104,24 +106,30 @@ class GuidanceLoop:
                                cam_image=last.cam_image, record=last.record)
         if self._last_frame_t is not None and now - self._last_frame_t > self.config.max_frame_gap_s:
             self._streak.clear()
+            self.track.lose()  # after a long gap the face may be anywhere
         self._last_frame_t = now
-        analysis = self.engine.analyse(rgb)
+        # while a passing streak builds, every frame may be the one captured: it is detected at
+        # full size, so its quality is judged on exactly the face that would be screened
+        analysis = self.engine.analyse(rgb, self.track, capture=bool(self._streak))
+        if analysis.passed and analysis.tracked:  # the first frame of a streak: judged again on a detection
+            analysis = self.engine.analyse(rgb, self.track, capture=True)
         report = analysis.report
         boxes = tuple(f.box for f in analysis.context.faces)
         if not report.passed:
             self._streak.clear()
             return self._event("guidance", now, report.instruction, report=report, face_boxes=boxes)
         sharp = report["sharpness"].raw if report["sharpness"].raw is not None else 0.0
-        self._streak.append((float(sharp), self.frame_index, rgb, report))
+        self._streak.append((float(sharp), self.frame_index, rgb, analysis))
         if len(self._streak) < self.config.consecutive_frames:
             return self._event("hold", now, "hold", report=report, face_boxes=boxes)
         return self._capture(now, boxes)
 
     def _capture(self, now: float, boxes: tuple = ()) -> GuidanceEvent:
-        _, index, frame, report = max(self._streak, key=lambda s: s[0])  # the sharpest passing frame
+        _, index, frame, analysis = max(self._streak, key=lambda s: s[0])  # the sharpest passing frame
+        report = analysis.report
         self._streak.clear()
         try:
-            result = self.engine.screen(frame)
+            result = self.engine.screen(frame, analysis)
         except FaceScreenError as exc:  # e.g. the face was lost between measuring and screening
             return self._event("error", now, "try_again", report=report, error_code=exc.code, error=str(exc))
         self.phase = "result"

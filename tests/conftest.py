@@ -29,3 +29,19 @@ def mtcnn_detector():
     from facescreen.edge import create_detector
 
     return create_detector("mtcnn")
+
+
+@pytest.fixture(scope="session")
+def detector_dir(tmp_path_factory):
+    """A bundle whose detector/ holds both converted MTCNN formats (and nothing else)."""
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.targets import resolve_targets
+    from facescreen.edge.bundle import InputSpec, ModelCard, save_card
+
+    bundle = tmp_path_factory.mktemp("detector-bundle")
+    save_card(bundle, ModelCard("detector-only", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18",
+                                input=InputSpec(size=64)))
+    results = convert_bundle(bundle, resolve_targets("detector"), None,
+                             options=ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
+    assert [r.status for r in results] == ["written", "written"], [r.message for r in results]
+    return bundle / "detector"

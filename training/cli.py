@@ -117,6 +117,8 @@ def _flags() -> list[Flag]:
         Flag("--negative-class", "data.negative_classes", "the unaffected class label (repeatable); default: the "
              "one of control/healthy/normal/unaffected", append=True, metavar="LABEL"),
         Flag("--detector", "data.detector", "face detector for alignment", choices=tuple(DETECTORS.names())),
+        Flag("--detector-bundle", "data.detector_bundle", "bundle whose converted detector --detector mtcnn-lite "
+             "uses", metavar="BUNDLE"),
         Flag("--min-face-confidence", "data.min_face_confidence", "faces below this detector confidence are ignored",
              float),
         Flag("--reject-multiple-faces", "data.reject_multiple_faces", "leave out photos with several confident "
@@ -221,13 +223,16 @@ def _cv(args: argparse.Namespace, cfg) -> int:
     from .runtime import distribution_scope, n_replicas
     from .weights import find_weights_file
 
+    from facescreen.edge.detect import create_detector
+
     check_run_dir(args.out, cfg, args.resume)  # an existing run is refused before anything is aligned
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
+    detector = create_detector(cfg.data.detector, cfg.data.detector_bundle)  # e.g. mtcnn-lite without its bundle
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(args.out) / ALIGN_CACHE
-    data, aligned, text = prepare_data(args.data, cfg, cache, progress=not args.no_progress)
+    data, aligned, text = prepare_data(args.data, cfg, cache, progress=not args.no_progress, detector=detector)
     result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
                             cohort_text=text, source=str(args.data))
     print()

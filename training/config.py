@@ -114,6 +114,7 @@ class EvalConfig:
 class DataConfig:
     negative_classes: tuple[str, ...] = ()   # empty: the one of control/healthy/normal/unaffected
     detector: str = "mtcnn"
+    detector_bundle: str | None = None       # the bundle a converted detector (mtcnn-lite) is taken from
     min_face_confidence: float = 0.90
     reject_multiple_faces: bool = False
     cache_dir: str | None = None             # alignment cache; default RUN_DIR/align-cache (never the home dir)

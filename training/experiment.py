@@ -70,7 +70,8 @@ def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | N
     cache_dir = cache_dir or cfg.data.cache_dir
     if not cache_dir:
         raise ValueError("prepare_data needs the alignment cache folder (cache_dir or data.cache_dir)")
-    cache = AlignmentCache(cache_dir, cfg.data.detector, align, cfg.data.reject_multiple_faces, detector)
+    cache = AlignmentCache(cache_dir, cfg.data.detector, align, cfg.data.reject_multiple_faces, detector,
+                           detector_bundle=cfg.data.detector_bundle)
     aligned = cache.align(cohort.photos, progress=progress)
     left_out = aligned.left_out
     if left_out:

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faces", type=clikit.positive_int, default=24, help="aligned faces used for parity (default: 24)")
     p.add_argument("--no-detectors", action="store_true", help="skip the detector comparison")
     p.add_argument("--no-pipeline", action="store_true", help="skip the photo-in/flag-out measurement")
+    p.add_argument("--no-sections", action="store_true",
+                   help="skip the sections installed packages contribute (e.g. the kiosk's guidance and server)")
     p.add_argument("--compare", nargs=2, type=clikit.existing_file, metavar=("A.json", "B.json"),
                    help="print two earlier runs side by side and exit")
     return p
@@ -56,7 +58,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     cfg = BenchConfig(
         bundle=args.bundle, photos=args.photos, n_faces=args.faces, detectors=not args.no_detectors,
-        pipeline=not args.no_pipeline,
+        pipeline=not args.no_pipeline, sections=not args.no_sections,
         artifacts=tuple(args.artifacts.split(",")) if args.artifacts else None,
         settings=BenchSettings(threads=args.threads, warmup=args.warmup, repeat=args.repeat,
                                min_seconds=args.min_seconds, batch=args.batch))

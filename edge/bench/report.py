@@ -5,6 +5,8 @@ import csv
 import json
 from pathlib import Path
 
+from .sections import discover_sections
+
 MODEL_COLUMNS = [("artifact", "target", "{}"), ("precision", "prec", "{}"), ("size_mb", "MB", "{:.1f}"),
                  ("load_ms", "load ms", "{:.0f}"), ("p50_ms", "p50 ms", "{:.1f}"), ("p90_ms", "p90", "{:.1f}"),
                  ("p99_ms", "p99", "{:.1f}"), ("screener_overhead_pct", "ovh %", "{:+.1f}"),
@@ -58,6 +60,14 @@ def format_report(result: dict) -> str:
                        f"p50 {p['p50_ms']:.1f} ms, p90 {p['p90_ms']:.1f} ms  [{parts}]")
         else:
             out.append(f"\nphoto in, flag out ({p.get('artifact')}): {p.get('error')}")
+    sections = result.get("sections") or {}
+    known = discover_sections().sections if sections else {}
+    for name, data in sections.items():
+        out += ["", f"[{name}]"]
+        if data.get("status") != "ok" or name not in known:
+            out.append(f"  {data.get('error') or 'no section installed to print it'}")
+        else:
+            out += known[name].format(data)
     return "\n".join(out)
 
 
@@ -66,11 +76,19 @@ def write_outputs(result: dict, out_dir: Path) -> list[Path]:
     js = out_dir / "bench.json"
     js.write_text(json.dumps(result, indent=2))
     cs = out_dir / "bench.csv"
+    # one table: the targets' rows, then each section's rows (its own columns appended)
+    fields = ["section"] + [c[0] for c in MODEL_COLUMNS] + ["backend", "runtime", "reference", "error"]
+    rows = [{"section": "models", **r} for r in result["models"]]
+    known = discover_sections().sections if result.get("sections") else {}
+    for name, data in (result.get("sections") or {}).items():
+        if data.get("status") == "ok" and name in known:
+            rows += [{"section": name, **r} for r in known[name].rows(data)]
+    for r in rows:
+        fields += [k for k in r if k not in fields]
     with open(cs, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=[c[0] for c in MODEL_COLUMNS] + ["backend", "runtime", "reference", "error"],
-                           extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
-        w.writerows(result["models"])
+        w.writerows(rows)
     written = [js, cs]
     png = _bar_chart(result, out_dir / "bench.png")
     if png:
@@ -88,9 +106,22 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
         print("note: matplotlib is not installed; no bar chart written")
         return None
     rows = [r for r in result["models"] if r.get("status") == "ok"]
-    if not rows:
+    known = discover_sections().sections if result.get("sections") else {}
+    panels = [(known[n], d) for n, d in (result.get("sections") or {}).items() if d.get("status") == "ok" and n in known]
+    if not rows and not panels:
         return None
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.5))
+    heights = [0.5 * max(1, len(rows)) + 1.5] + [3.2] * len(panels)
+    fig, axes = plt.subplots(len(heights), 1, figsize=(7, sum(heights)), gridspec_kw={"height_ratios": heights},
+                             squeeze=False)
+    for panel_ax, (section, data) in zip(axes[1:, 0], panels):
+        section.plot(panel_ax, data)
+    ax = axes[0, 0]
+    if not rows:
+        ax.set_axis_off()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
     names = [r["artifact"] for r in rows]
     ax.barh(names, [r["p50_ms"] for r in rows], xerr=[[0] * len(rows), [r["p90_ms"] - r["p50_ms"] for r in rows]],
             color="#4477aa")

@@ -14,10 +14,12 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..backends import backend_spec, choose_artifact
+from ..backends import choose_artifact
+from ..detect import DETECTORS
 from ..bundle import Bundle, load_bundle, software_version
 from ..errors import FaceScreenError
 from .measure import matmul_peak_gflops
+from .sections import discover_sections
 from .targets import BenchSettings, measure_detectors, measure_model, measure_pipeline
 
 SCHEMA = "facescreen-bench/1"
@@ -35,6 +37,7 @@ class BenchConfig:
     n_frames: int = 6
     detectors: bool = True
     pipeline: bool = True
+    sections: bool = True  # the sections other packages contribute (see sections.py)
 
 
 def machine_info() -> dict:
@@ -87,7 +90,7 @@ def prepare_inputs(cfg: BenchConfig, bundle: Bundle, work: Path) -> dict[str, st
     from ..pipeline import AlignConfig, prepare_face
     from ..screener import default_detector
 
-    detector = default_detector(bundle)
+    detector = default_detector(bundle, cfg.settings.threads)
     align = AlignConfig(size=bundle.card.input.size, template=bundle.card.alignment)
     faces, frames = [], []
     for path in _photos(cfg.photos):
@@ -177,9 +180,7 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         add_parity(rows, bundle, reference)
         detectors = None
         if cfg.detectors:
-            names = ["mtcnn"] if backend_spec("keras").available() else []
-            if (cfg.bundle / "detector" / "mtcnn.json").is_file():
-                names.append("mtcnn-lite")
+            names = DETECTORS.names()  # every registered one; one that cannot be built here is a failed row
             log(f"measuring detectors {names} ...")
             detectors = _in_subprocess(measure_detectors, inputs["frames"], names, str(cfg.bundle),
                                        cfg.settings.to_dict())
@@ -190,11 +191,19 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
                 log(f"measuring photo-in/flag-out with {name} ...")
                 pipeline.append(_in_subprocess(measure_pipeline, str(cfg.bundle), name, inputs["jpegs"],
                                                cfg.settings.to_dict()))
+        sections: dict[str, dict] = {}
+        if cfg.sections:
+            found = discover_sections()
+            for name, why in found.errors.items():
+                sections[name] = {"status": "failed", "error": f"the section could not be loaded: {why}"}
+            for name, section in found.sections.items():
+                log(f"measuring the {name} section ...")
+                sections[name] = _in_subprocess(section.measure, str(cfg.bundle), inputs, cfg.settings.to_dict())
     return {
         "schema": SCHEMA, "machine": machine_info(), "settings": cfg.settings.to_dict(),
         "bundle": {"path": str(cfg.bundle), "model_id": bundle.card.model_id, "backbone": bundle.card.backbone,
                    "input_size": bundle.card.input.size, "flops_per_image": flops,
                    "training_data": bundle.card.training_data.get("kind", "unknown")},
         "matmul_peak_gflops": peak, "reference": reference, "models": rows, "skipped": skipped,
-        "detectors": detectors, "pipeline": pipeline,
+        "detectors": detectors, "pipeline": pipeline, "sections": sections,
     }

@@ -73,9 +73,8 @@ def measure_detectors(frames_npz: str, names: list[str], bundle_dir: str, settin
         try:
             from ..detect import create_detector
 
-            kw = {"model_dir": str(Path(bundle_dir) / "detector")} if name == "mtcnn-lite" else {}
             t0 = time.perf_counter()
-            det = create_detector(name, **kw)
+            det = create_detector(name, bundle_dir, threads=s.threads)
             row["load_ms"] = (time.perf_counter() - t0) * 1e3
             found[name] = [det.detect(f) for f in frames]
             samples = []

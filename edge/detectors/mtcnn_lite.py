@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,6 @@ class MtcnnLiteDetector:
         fmt = RUNTIME_FORMAT[self.runtime_name]
         cfg = config or mc.CascadeConfig()
         if min_face_size is not None:
-            from dataclasses import replace
-
             cfg = replace(cfg, min_face_size=min_face_size)
         self.config = cfg
         threads = threads or min(4, os.cpu_count() or 1)
@@ -88,12 +87,13 @@ class MtcnnLiteDetector:
 
     # -- the cascade -------------------------------------------------------------------------
 
-    def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
+    def detect(self, rgb: np.ndarray, min_face_size: int | None = None) -> list[FaceDetection]:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
         image = mc.normalise(rgb)
-        boxes = self._stage_pnet(image)
+        cfg = self.config if min_face_size is None else replace(self.config, min_face_size=int(min_face_size))
+        boxes = self._stage_pnet(image, cfg)
         if len(boxes):
             boxes = self._stage_rnet(image, boxes)
         if not len(boxes):
@@ -104,9 +104,9 @@ class MtcnnLiteDetector:
             boxes, landmarks = mc.whole_pixels(boxes, landmarks)
         return [FaceDetection(tuple(b), float(np.clip(s, 0.0, 1.0)), lm) for b, s, lm in zip(boxes, scores, landmarks)]
 
-    def _stage_pnet(self, image: np.ndarray) -> np.ndarray:
-        """``StagePNet``: proposals at every pyramid scale, NMS per scale, then across scales."""
-        cfg = self.config
+    def _stage_pnet(self, image: np.ndarray, cfg: mc.CascadeConfig) -> np.ndarray:
+        """``StagePNet``: proposals at every pyramid scale, NMS per scale, then across scales.
+        The pyramid starts at ``12 / min_face_size``: a larger smallest face drops its largest levels."""
         height, width = image.shape[:2]
         levels = [(s, mc.scaled_shape(height, width, s)) for s in mc.scale_pyramid(height, width, cfg)]
         # P-Net's 12x12 window must fit; the resizes run ahead on the helper thread (OpenCV and the

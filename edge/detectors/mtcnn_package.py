@@ -1,16 +1,17 @@
 """The reference detector: the ``mtcnn`` package with its shipped weights (imports TensorFlow)."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from ..detect import LANDMARK_NAMES, FaceDetection
+from ..detect import DEFAULT_MIN_FACE_PX, LANDMARK_NAMES, FaceDetection
 from ..errors import BackendUnavailableError
 
 
 class MtcnnPackageDetector:
     name = "mtcnn"
 
-    def __init__(self, min_face_size: int = 20) -> None:
+    def __init__(self, min_face_size: int = DEFAULT_MIN_FACE_PX) -> None:
         try:
             from mtcnn import MTCNN  # imports TensorFlow: reference and training path only
         except ImportError as exc:
@@ -21,10 +22,18 @@ class MtcnnPackageDetector:
         self._mtcnn = MTCNN()
         self.min_face_size = min_face_size
 
-    def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
-        raw = self._mtcnn.detect_faces(np.ascontiguousarray(rgb), min_face_size=self.min_face_size, box_format="xyxy")
+    def detect(self, rgb: np.ndarray, min_face_size: int | None = None) -> list[FaceDetection]:
+        # The package's pyramid keeps its level COUNT from the image size whatever min_face_size
+        # is, so a larger minimum pushes its last levels below P-Net's 12 px window, where it finds
+        # nothing at all (a 180 px face is missed at min_face_size=40). A larger minimum face is
+        # therefore served by detecting a copy scaled so that face spans the package's own minimum.
+        wanted = min_face_size or self.min_face_size
+        scale = min(1.0, self.min_face_size / wanted)
+        image = rgb if scale == 1.0 else cv2.resize(
+            rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        raw = self._mtcnn.detect_faces(np.ascontiguousarray(image), min_face_size=self.min_face_size, box_format="xyxy")
         faces = []
         for r in raw:
             lm = np.array([r["keypoints"][n] for n in LANDMARK_NAMES], dtype=np.float32)
             faces.append(FaceDetection(tuple(float(v) for v in r["box"]), float(r["confidence"]), lm))
-        return faces
+        return faces if scale == 1.0 else [f.scaled(1.0 / scale) for f in faces]

@@ -54,7 +54,7 @@ def load_engines(settings: Settings) -> KioskEngine | EnginePool:
     """``settings.engines`` full copies of the models: one engine, or a pool of them."""
     limits = PhotoLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
     engines = [KioskEngine.create(settings.bundle, settings.backend, settings.detector, settings.landmarks_model,
-                                  settings.quality, limits) for _ in range(settings.engines)]
+                                  settings.quality, limits, find=settings.find) for _ in range(settings.engines)]
     return engines[0] if len(engines) == 1 else EnginePool(engines)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..guidance import GuidanceConfig
 from ..messages import language
 from ..quality import QualityConfig
+from ..tracking import FindConfig
 
 MiB = 1024 * 1024
 
@@ -70,6 +71,7 @@ class Settings(BaseModel):
     require_quality: bool = True       # /v1/screen refuses a photo that fails a quality measure
     quality: QualityConfig = QualityConfig()
     guidance: GuidanceConfig = GuidanceConfig()
+    find: FindConfig = FindConfig()    # how frames are detected and tracked (speed; FindConfig.baseline(): as before)
     max_sessions: int = Field(8, ge=1, le=256)   # phone/tablet capture sessions held at once
     sessions_per_client: int = Field(2, ge=1, le=256)  # of those, held by one client address
     session_idle_s: float = Field(120.0, gt=0)

@@ -70,3 +70,23 @@ def test_a_tensorrt_target_brings_its_onnx_along_and_says_so(fresh_bundle):
     rows = _with_dependencies(load_bundle(fresh_bundle), resolve_targets("tensorrt"), said.append)
     assert [t.name for t in rows] == ["onnx", "tensorrt-fp16", "tensorrt-int8"]
     assert len(said) == 1 and "converting 'onnx' first" in said[0]
+
+
+def test_the_converted_detector_aligns_photos_from_its_own_bundle(tmp_path, detector_dir, capsys):
+    """--detector mtcnn-lite is built by the one detector factory, from the bundle converted."""
+    import shutil
+
+    from facescreen.converters.cli import _load
+    from facescreen.edge.bundle import load_bundle
+    from facescreen.edge.synthetic import CohortConfig, make_cohort
+
+    bare = tmp_path / "bare"
+    shutil.copytree(detector_dir.parent, bare)
+    shutil.rmtree(bare / "detector")
+    photos = tmp_path / "photos"
+    make_cohort(photos, CohortConfig(n_per_class=2, seed=3))
+    assert main([str(bare), "--to", "tflite-fp32", "--calib", str(photos), "--detector", "mtcnn-lite"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "carries no converted detector" in err[0] and "--to mtcnn-tflite" in err[0]
+    faces = _load(str(photos), load_bundle(detector_dir.parent), "mtcnn-lite", {})
+    assert len(faces) == 4

@@ -105,7 +105,7 @@ class _FakeDetector:
     def __init__(self, faces):
         self.faces = faces
 
-    def detect(self, rgb):
+    def detect(self, rgb, min_face_size=None):
         return self.faces
 
 

@@ -31,7 +31,8 @@ def test_tiny_run_writes_the_schema(tiny, capsys):
     bundle, photos, root = tiny
     out = root / "out"
     rc = bench_main([str(bundle), "--photos", str(photos), "--out", str(out), "--repeat", "3", "--warmup", "1",
-                     "--min-seconds", "0", "--batch", "2", "--faces", "3", "--no-pipeline"])
+                     "--min-seconds", "0", "--batch", "2", "--faces", "3", "--no-pipeline",
+                     "--no-sections"])
     assert rc == 0
     result = json.loads((out / "bench.json").read_text())
     assert result["schema"] == "facescreen-bench/1"
@@ -45,7 +46,7 @@ def test_tiny_run_writes_the_schema(tiny, capsys):
     assert row["status"] == "ok" and row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
     assert row["max_prob_diff"] == 0.0 and row["flag_agreement"] == 1.0  # the reference against itself
     assert result["detectors"]["rows"][0]["detector"] == "mtcnn"
-    assert (out / "bench.csv").read_text().startswith("artifact,")
+    assert (out / "bench.csv").read_text().startswith("section,artifact,")
     assert (out / "bench.png").stat().st_size > 1000
     assert "keras" in capsys.readouterr().out
 

@@ -19,22 +19,6 @@ RUNTIMES = ["litert", "onnxruntime"]
 
 
 @pytest.fixture(scope="session")
-def detector_dir(tmp_path_factory):
-    """A bundle whose detector/ holds both converted formats (and nothing else)."""
-    from facescreen.converters.convert import ConvertOptions, convert_bundle
-    from facescreen.converters.targets import resolve_targets
-    from facescreen.edge.bundle import InputSpec, ModelCard, save_card
-
-    bundle = tmp_path_factory.mktemp("detector-bundle")
-    save_card(bundle, ModelCard("detector-only", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18",
-                                input=InputSpec(size=64)))
-    results = convert_bundle(bundle, resolve_targets("detector"), None,
-                             options=ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
-    assert [r.status for r in results] == ["written", "written"], [r.message for r in results]
-    return bundle / "detector"
-
-
-@pytest.fixture(scope="session")
 def photos():
     from facescreen.converters.to_mtcnn import verification_photos
 
@@ -94,7 +78,7 @@ def test_it_is_the_registered_mtcnn_lite_and_prepares_the_same_face(detector_dir
     from facescreen.edge.detect import create_detector
     from facescreen.edge.pipeline import AlignConfig, prepare_face
 
-    det = create_detector("mtcnn-lite", model_dir=detector_dir)
+    det = create_detector("mtcnn-lite", detector_dir.parent)
     assert det.name == "mtcnn-lite"
     for name in ("grace_hopper", "synthetic_1"):
         a = prepare_face(photos[name], det, AlignConfig(size=112))
@@ -155,10 +139,10 @@ def test_runs_where_tensorflow_cannot_be_imported(detector_dir):
                 if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn"):
                     raise ImportError(name + " is blocked in this test")
         sys.meta_path.insert(0, _Block())
-        from facescreen.edge.detect import create_detector
+        from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
         from facescreen.edge.synthetic import source_photo
         for runtime in ("litert", "onnxruntime"):
-            faces = create_detector("mtcnn-lite", model_dir={str(detector_dir)!r}, runtime=runtime).detect(source_photo("astronaut"))
+            faces = MtcnnLiteDetector({str(detector_dir)!r}, runtime=runtime).detect(source_photo("astronaut"))
             print(runtime, len(faces), faces[0].box)
         assert "tensorflow" not in sys.modules
     """)

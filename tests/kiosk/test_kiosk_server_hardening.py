@@ -252,7 +252,7 @@ def test_serve_reads_the_token_file(kiosk_bundle, tmp_path, monkeypatch, capsys)
     from facescreen.kiosk.server import run
 
     seen = {}
-    monkeypatch.setattr(run, "serve", lambda settings, log_level: seen.update(token=settings.token))
+    monkeypatch.setattr(run, "serve", lambda settings, log_level, engine=None: seen.update(token=settings.token))
     f = tmp_path / "token"
     f.write_text(TOKEN)
     f.chmod(0o600)

@@ -25,7 +25,7 @@ class ColourDetector:
     def __init__(self) -> None:
         self.calls = 0
 
-    def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
+    def detect(self, rgb: np.ndarray, min_face_size: int | None = None) -> list[FaceDetection]:
         self.calls += 1
         r, g, b = (float(v) for v in rgb.reshape(-1, 3).mean(0))
         face = FaceDetection((20, 20, 100, 110), 0.99, LANDMARKS)

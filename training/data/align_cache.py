@@ -21,6 +21,7 @@ import numpy as np
 
 from facescreen.edge.bundle import sha256_file
 from facescreen.edge.detect import DetectConfig, Detector, create_detector, detect_faces
+from facescreen.edge.detectors.mtcnn_manifest import MANIFEST
 from facescreen.edge.errors import NoFaceError, PhotoError
 from facescreen.edge.photo import load_photo
 from facescreen.edge.pipeline import AlignConfig, prepare_face
@@ -62,17 +63,26 @@ class AlignedPhotos:
         return [i for i in self.issues if i.left_out]
 
 
+def _detector_files_hash(bundle: str | Path | None) -> str | None:
+    """A converted detector's manifest (it lists every network file's hash): other networks, other key."""
+    manifest = Path(bundle) / "detector" / MANIFEST if bundle is not None else None
+    return sha256_file(manifest) if manifest is not None and manifest.is_file() else None
+
+
 class AlignmentCache:
     def __init__(self, root: str | Path, detector: str = "mtcnn", config: AlignConfig = AlignConfig(),
-                 reject_multiple_faces: bool = False, detector_instance: Detector | None = None) -> None:
+                 reject_multiple_faces: bool = False, detector_instance: Detector | None = None,
+                 detector_bundle: str | Path | None = None) -> None:
         self.root = Path(root)
         self.detector_name = detector
+        self.detector_bundle = detector_bundle
         self.config = config
         self.reject_multiple_faces = reject_multiple_faces
         self._detector = detector_instance
         self._settings = json.dumps({
             "version": CACHE_VERSION, "size": config.size, "template": config.template.to_dict(),
-            "detector": detector, "detect": asdict(config.detect), "limits": asdict(config.limits)}, sort_keys=True)
+            "detector": detector, "detector_files": _detector_files_hash(detector_bundle),
+            "detect": asdict(config.detect), "limits": asdict(config.limits)}, sort_keys=True)
 
     def key(self, path: Path, content_sha256: str) -> str:
         return hashlib.sha256(f"{path.resolve()}\n{content_sha256}\n{self._settings}".encode()).hexdigest()
@@ -83,7 +93,7 @@ class AlignmentCache:
     @property
     def detector(self) -> Detector:
         if self._detector is None:
-            self._detector = create_detector(self.detector_name)
+            self._detector = create_detector(self.detector_name, self.detector_bundle)
         return self._detector
 
     def align(self, photos: tuple[Photo, ...] | list[Photo], progress: bool = True) -> AlignedPhotos:

@@ -29,7 +29,7 @@ def screen(rgb: np.ndarray = Depends(photo_rgb),
     if settings.require_quality and not analysis.passed:
         q = quality_out(analysis.report, lang)
         raise ApiError(422, "quality_failed", f"the photo failed a quality check: {q['text']}", quality=q)
-    result = engine.screen(rgb)
+    result = engine.screen(rgb, analysis)  # the face the quality check judged: detected once
     # the photo (with consent) is written and fsynced before its row commits: a consented answer
     # always has its photo on disk
     rec = store.add(result, analysis.report.summary(), kiosk_id=settings.kiosk_id, source="api",
