@@ -23,7 +23,9 @@ from facescreen.edge.postprocess import apply_temperature
 
 from .metrics import _binary
 
-# Temperatures outside this range mean the validation split was degenerate (e.g. separable).
+# The search range. A fit at its lower end means a separable validation split (the cross-entropy
+# keeps falling as T -> 0), at its upper end a model without information (T -> inf gives the
+# prior); either way the temperature is not estimable from that split, and the fit says so.
 T_MIN, T_MAX = 0.05, 20.0
 
 
@@ -93,6 +95,7 @@ class TemperatureFit:
     nll_before: float
     nll_after: float
     n_validation: int
+    at_bound: bool = False   # the fit stopped at T_MIN or T_MAX: not estimable from this split
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,8 +116,5 @@ def fit_temperature(labels, probs) -> TemperatureFit:
     res = minimize_scalar(lambda log_t: cross_entropy(y, p, float(np.exp(log_t))),
                           bounds=(np.log(T_MIN), np.log(T_MAX)), method="bounded", options={"xatol": 1e-6})
     t = float(np.exp(res.x))
-    if not (T_MIN * 1.01 < t < T_MAX * 0.99):
-        raise ValueError(f"the fitted temperature {t:.3g} is at the edge of {T_MIN}..{T_MAX}: the validation split "
-                         "is too small or perfectly separated to calibrate on; run without temperature scaling")
     return TemperatureFit(temperature=t, nll_before=cross_entropy(y, p), nll_after=cross_entropy(y, p, t),
-                          n_validation=len(y))
+                          n_validation=len(y), at_bound=not (T_MIN * 1.01 < t < T_MAX * 0.99))

@@ -133,6 +133,10 @@ def run_fold(data: TrainingData, cfg: TrainConfig, fold: Fold, run_dir: Path, n_
     if temperature:
         log.info("%s: temperature %.3f fitted on validation (cross-entropy %.4f -> %.4f)", label, t,
                  temperature.nll_before, temperature.nll_after)
+        if temperature.at_bound:
+            log.warning("%s: WARNING the temperature stopped at the end of its range (%.3g): the validation split is "
+                        "separable or the model carries no information; this fold's calibration is not reliable",
+                        label, t)
     log.info("%s: threshold %.3f (%s on validation) | test AUC %.3f, accuracy %.3f, sensitivity %.3f, specificity %.3f",
              label, threshold.value, threshold.rule, metrics.auc, metrics.accuracy, metrics.sensitivity,
              metrics.specificity)

@@ -61,6 +61,7 @@ def check_subgroup_columns(data: TrainingData, cfg: TrainConfig) -> None:
 def calibration_summary(data: TrainingData, folds: list, p: Pooled, n_bins: int) -> dict:
     out = {"bins": n_bins, "pooled": reliability(p.y, p.scores, n_bins).to_dict(),
            "folds": [{"fold": f.index + 1, "temperature": f.t,
+                      "temperature_at_bound": bool(f.temperature and f.temperature.get("at_bound")),
                       **reliability(data.y_binary[f.test_idx], f.test_scores(data.positive), n_bins).to_dict()}
                      for f in folds]}
     if any(f.temperature for f in folds):

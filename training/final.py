@@ -60,6 +60,9 @@ def _refit(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results
     if cfg.evaluation.temperature_scaling:
         fit_t = fit_temperature(data.labels[val], probs)
         temperature = {**fit_t.to_dict(), "fitted_on": f"the final model's validation split (part 1, {len(val)} photos)"}
+        if fit_t.at_bound:
+            log.warning("final model: WARNING the temperature stopped at the end of its range (%.3g); see the fold "
+                        "warnings", fit_t.temperature)
     scores = screening_probability(probs, data.positive, temperature["temperature"] if temperature else 1.0)
     threshold = select_threshold(cfg.threshold, data.y_binary[val], scores)
     return FinalModel(model, threshold, fit, "refit", len(train), len(val), weights.to_dict(),

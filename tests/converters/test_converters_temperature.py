@@ -9,7 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from .conftest import screener_cpu_targets
+from facescreen.converters.targets import ALIASES, target
+
+SCREENER_CPU_TARGETS = [n for n in ALIASES["cpu"] if target(n).kind == "screener"]
 
 T = 2.5
 
@@ -36,7 +38,7 @@ def test_temperature_is_applied_identically_by_every_backend(converted, split_fa
     keras_raw, _ = open_backend(scaled, artifact="keras").run(x)
     reference = apply_temperature(keras_raw, T)
     assert np.abs(reference - keras_raw).max() > 0.02, "the temperature must visibly change the probabilities"
-    for name in ["keras"] + screener_cpu_targets():
+    for name in ["keras"] + SCREENER_CPU_TARGETS:
         screener = create_screener(scaled, artifact=name, detector=None)
         raw, _ = screener.backend.run(x)
         got, _ = screener.predict(x)

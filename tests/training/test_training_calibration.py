@@ -84,11 +84,16 @@ def test_fitted_temperature_recovers_an_over_confident_model():
     assert (np.argsort(s0, kind="stable") == np.argsort(s1, kind="stable")).mean() > 0.99
 
 
-def test_separable_validation_split_is_refused():
+def test_a_temperature_that_is_not_estimable_says_so():
+    from facescreen.training.calibration import T_MAX, T_MIN
+
     y = np.array([0, 0, 1, 1])
-    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
-    with pytest.raises(ValueError, match="edge of"):
-        fit_temperature(y, probs)
+    separable = fit_temperature(y, np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]]))
+    assert separable.at_bound and separable.temperature == pytest.approx(T_MIN, rel=0.01)
+    noise = fit_temperature(y, np.array([[0.1, 0.9], [0.8, 0.2], [0.2, 0.8], [0.9, 0.1]]))  # as often right as wrong
+    assert noise.at_bound and noise.temperature == pytest.approx(T_MAX, rel=0.01)
+    assert not fit_temperature(np.array([0, 1, 0, 1, 1]), np.array(
+        [[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.2, 0.8], [0.6, 0.4]])).at_bound
 
 
 def test_int8_output_scores_and_threshold_resolution():

@@ -28,7 +28,9 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
               "threshold chosen on the scaled scores. " if temperature_scaling else
               "No temperature scaling (`--temperature-scaling` fits one on each validation split). "),
              f"Brier score and expected calibration error (ECE) over {cal['bins']} equal-width bins:", ""]
-    rows = [[str(f["fold"]), _f(f["temperature"]), _f(f["brier"]), _f(f["ece"]), str(f["n"])] for f in cal["folds"]]
+    rows = [[str(f["fold"]), _f(f["temperature"]) + (" (at the end of its range: not estimable)"
+                                                     if f.get("temperature_at_bound") else ""),
+             _f(f["brier"]), _f(f["ece"]), str(f["n"])] for f in cal["folds"]]
     rows.append(["pooled", "", _f(pooled["brier"]), _f(pooled["ece"]), str(pooled["n"])])
     raw = cal.get("pooled_without_temperature")
     if raw:
