@@ -149,6 +149,10 @@ def _evaluation_flags() -> list[Flag]:
              "band, sex and syndrome are always reported)", append=True, metavar="COL"),
         Flag("--min-subgroup", "evaluation.min_subgroup", "subgroups with fewer positives or negatives are marked too "
              "small to judge (default 10)", int),
+        Flag("--age-bands", "evaluation.age_bands", "age band edges in months for the subgroup report, comma separated "
+             "(default 0,24,48,72,144)", _floats, metavar="M,M,..."),
+        Flag("--calibration-bins", "evaluation.calibration_bins", "equal-width bins of the reliability diagram and "
+             "the ECE (default 10)", int),
         Flag("--tensorboard", "fit.tensorboard", "write TensorBoard logs (RUN_DIR/folds/*/tensorboard)", const=True),
     ]
 
@@ -247,6 +251,10 @@ def _cv(args: argparse.Namespace, cfg) -> int:
     from .weights import find_weights_file
 
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
+    if cfg.fit.tensorboard:
+        from .fit import check_tensorboard
+
+        check_tensorboard()
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)

@@ -70,6 +70,17 @@ def predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> dict[str,
     return {k: np.asarray(v, dtype=np.float32)[:n] for k, v in out.items()}
 
 
+def check_tensorboard() -> None:
+    """``--tensorboard`` needs the tensorboard package (tf.summary writes through it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        from .runtime import RuntimeUnavailableError
+
+        raise RuntimeUnavailableError("--tensorboard needs the tensorboard package: pip install tensorboard==2.21.0 "
+                                      "(part of facescreen's train extra)")
+
+
 def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
                  val_idx: np.ndarray | None, positive: list[int], cfg: TrainConfig, workdir: Path, seed: int,
                  label: str = "", clock: RunClock | None = None, epochs: int | None = None) -> FitOutcome:
@@ -105,6 +116,7 @@ def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, trai
     # after the monitor, so that the per-epoch CSV and TensorBoard see its val_loss / val_auc
     callbacks.append(keras.callbacks.CSVLogger(str(workdir / EPOCH_LOG), append=initial_epoch > 0))
     if cfg.fit.tensorboard:
+        check_tensorboard()
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(workdir / "tensorboard"), write_graph=False))
     callbacks += [ResumeCheckpoint(resume, cfg.fit.checkpoint_every, monitor),
                   ProgressLog(label, epochs, clock, images_per_epoch=train.steps_per_epoch * cfg.fit.batch_size)]
