@@ -110,6 +110,8 @@ def _subgroups(card: dict) -> list[str]:
     rows = card.get("metrics", {}).get("subgroups")
     if rows is None:
         return []
+    if not rows:
+        return ["## Subgroups", "", "The training data name no age, sex, syndrome or other subgroup column.", ""]
     out = ["## Subgroups", "", "Pooled test predictions per subgroup; 95% intervals (Wilson for sensitivity and "
            "specificity, DeLong for AUC). A syndrome's row compares its children with all negatives.", ""]
     body = [[r["attribute"], r["group"], str(r["n"]), f"{r['n_positive']}/{r['n_negative']}",

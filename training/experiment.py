@@ -29,9 +29,9 @@ from .cv import FoldResult, make_parts, run_folds
 from .data.align_cache import AlignedPhotos, AlignmentCache, write_issues_csv
 from .data.dataset import TrainingData
 from .data.manifest import cohort_summary, load_cohort, split_classes
+from .evaluation import check_subgroup_columns, demographics, evaluate, load_other_run, pool
 from .export import save_bundle
 from .final import planned_final_epochs, train_final
-from .evaluation import check_subgroup_columns, demographics, evaluate, load_other_run, pool
 from .metrics import metrics_from_calls, multiclass_metrics, roc_curve_points, summarise_folds
 from .readers import ReaderResult, compare_readers, load_reader_calls
 from .report.evaluation_md import evaluation_sections
@@ -159,7 +159,8 @@ def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, align
 
 
 def _readers(readers_csv, data: TrainingData, test_idx: np.ndarray, y: np.ndarray, band: RocBand,
-             aligned: AlignedPhotos | None) -> list[ReaderResult]:
+             aligned: AlignedPhotos | None) -> tuple[list[ReaderResult], list]:
+    """The readers' results (placed on the band) and their raw calls (for McNemar's test)."""
     if not readers_csv:
         return [], []
     negative = tuple(c for c in data.classes if c not in data.positive_classes)
