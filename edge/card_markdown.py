@@ -13,11 +13,13 @@ from typing import Any
 def _f(v: Any, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
 def _ci(lo: Any, hi: Any) -> str:
-    return "-" if lo is None or hi is None else f"{_f(lo)}-{_f(hi)}"
+    return "-" if lo is None or hi is None else f"{_f(float(lo))}-{_f(float(hi))}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -58,7 +60,7 @@ def _details(card: dict) -> list[str]:
 def _uses(card: dict) -> list[str]:
     cons = card.get("considerations", {})
     out = ["## Uses", "", "### Intended use", "", card.get("intended_use", ""), ""]
-    if card.get("not_for_clinical_use", True):
+    if card.get("not_for_clinical_use", True) and "not validated for clinical use" not in card.get("intended_use", ""):
         out += ["**Not a diagnostic device; not validated for clinical use.**", ""]
     out += ["### Out-of-scope use", ""] + _bullets(cons.get("out_of_scope_use", []))
     return out
@@ -115,7 +117,8 @@ def _subgroups(card: dict) -> list[str]:
     out = ["## Subgroups", "", "Pooled test predictions per subgroup; 95% intervals (Wilson for sensitivity and "
            "specificity, DeLong for AUC). A syndrome's row compares its children with all negatives.", ""]
     body = [[r["attribute"], r["group"], str(r["n"]), f"{r['n_positive']}/{r['n_negative']}",
-             f"{_f(r['sensitivity'])} ({_ci(*r['sensitivity_ci'])})", f"{_f(r['specificity'])} ({_ci(*r['specificity_ci'])})",
+             f"{_f(r['sensitivity'])} ({_ci(*r['sensitivity_ci'])})",
+             "-" if r["specificity"] is None else f"{_f(r['specificity'])} ({_ci(*r['specificity_ci'])})",
              f"{_f(r['auc'])} ({_ci(*r['auc_ci'])})", "too small to judge" if r["too_small"] else ""] for r in rows]
     return out + _table(["attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""], body)
 

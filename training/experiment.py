@@ -241,7 +241,7 @@ def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) 
                 scores = screening_probability(probs, data.positive, r.t)  # as the threshold saw them
                 for i, s, p in zip(idx, scores, probs):
                     w.writerow([r.index + 1, split, data.paths[i], data.subject_ids[i], data.classes[data.labels[i]],
-                                f"{s:.6f}", f"{r.threshold.value:.6f}", int(s >= r.threshold.value)]
+                                f"{s:.9f}", f"{r.threshold.value:.9f}", int(s >= r.threshold.value)]
                                + [f"{v:.6f}" for v in p])
 
 

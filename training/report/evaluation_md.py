@@ -45,7 +45,7 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
               f"{op['bootstrap_resamples']} stratified resamples).", ""]
     if ev["subgroups"]:
         rows = [[r["attribute"], r["group"], str(r["n"]), f"{r['n_positive']}/{r['n_negative']}",
-                 f"{_f(r['sensitivity'])} ({_ci(r['sensitivity_ci'])})", f"{_f(r['specificity'])} ({_ci(r['specificity_ci'])})",
+                 f"{_f(r['sensitivity'])} ({_ci(r['sensitivity_ci'])})", "-" if _f(r["specificity"]) == "-" else f"{_f(r['specificity'])} ({_ci(r['specificity_ci'])})",
                  f"{_f(r['auc'])} ({_ci(r['auc_ci'])})", "**too small to judge**" if r["too_small"] else ""]
                 for r in ev["subgroups"]]
         lines += ["## Subgroups", "",
