@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facescreen.edge.postprocess import screening_probability
+
 from .calibration import reliability
 from .comparisons import delong_test, mcnemar_test, wilson_interval
 from .config import ConfigError, TrainConfig
@@ -18,9 +20,6 @@ from .data.dataset import TrainingData
 from .metrics import confusion
 from .roc_band import RocBand, sensitivity_at
 from .subgroups import age_band_labels, subgroup_table
-
-BUILT_IN_ATTRIBUTES = ("age_months", "sex", "syndrome")
-
 
 class CompareError(ValueError):
     """Another run's predictions cannot be paired with this run's."""
@@ -38,8 +37,6 @@ class Pooled:
 
 
 def pool(data: TrainingData, folds: list) -> Pooled:
-    from facescreen.edge.postprocess import screening_probability
-
     idx = np.concatenate([f.test_idx for f in folds])
     scores = np.concatenate([f.test_scores(data.positive) for f in folds])
     raw = np.concatenate([screening_probability(f.test_probs, data.positive) for f in folds])
