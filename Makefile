@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py */*/__init__.p
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e ".[edge,train,convert,kiosk,dev]"
+	# keras-hub without its tensorflow-text requirement (which pulls the full tensorflow wheel next to
+	# tensorflow-cpu); its image backbones never import it, its other dependencies are in the train extra
+	$(PY) -m pip install -q -c constraints.txt --no-deps keras-hub==0.32.0
 	touch $(STAMP)
 
 # Model files taken (never at run time) from packages on the registry; see edge/assets.py.

@@ -134,7 +134,7 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
 
 
 def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Outputs, faces: FaceSet,
-            positive: list[int], threshold: float, gates: ParityThresholds) -> ParityReport:
+            positive: list[int], threshold: float, gates: ParityThresholds, temperature: float = 1.0) -> ParityReport:
     if got.probs.shape != ref.probs.shape or got.cam.shape != ref.cam.shape:
         return _failure(artifact, backend, runtime, len(faces), threshold, gates,
                         f"outputs differ in shape from the Keras model: probs {got.probs.shape} vs {ref.probs.shape}, "
@@ -143,8 +143,8 @@ def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Output
         return _failure(artifact, backend, runtime, len(faces), threshold, gates,
                         "the artifact produced non-finite outputs (NaN or inf)")
     diff = np.abs(got.probs.astype(np.float64) - ref.probs)
-    p_ref = screening_probability(ref.probs, positive)
-    p_got = screening_probability(got.probs, positive)
+    p_ref = screening_probability(ref.probs, positive, temperature)  # flags as the Screener will raise them
+    p_got = screening_probability(got.probs, positive, temperature)
     agree = (p_ref >= threshold) == (p_got >= threshold)
     cam_range = float(np.ptp(ref.cam)) or 1.0
     auc_ref = auc_got = auc_diff = None
@@ -186,5 +186,5 @@ def check_artifact(bundle: Bundle, staging_dir: Path, name: str, entry: dict, fa
     backend = open_backend(staged, artifact=name)
     got = run_backend(backend, faces, batch)
     report = compare(name, backend.name, backend.runtime, ref, got, faces, bundle.card.positive_indices,
-                     bundle.card.threshold, gates)
+                     bundle.card.threshold, gates, temperature=bundle.card.temperature)
     return report, got

@@ -4,6 +4,13 @@ All four start from the same SavedModel (see :mod:`converters.tf_export`); each 
 converter setting, and each result is inspected so that a precision asked for is a precision got:
 fp16 must carry float16 weights, dynamic-range int8 weights, full-integer int8/uint8 input and
 output (``TFLITE_BUILTINS_INT8`` makes the converter fail rather than keep a float op).
+
+A full-integer model's probability output is quantised too (LiteRT's int8 softmax: scale 1/256,
+zero point -128, so probabilities move in steps of 0.0039 and top out at 0.996). Keeping that one
+output in float would need a float softmax in an otherwise integer graph, which is what
+``TFLITE_BUILTINS_INT8`` forbids; so the step is recorded instead (``output_quantisation`` and
+``threshold_resolution`` in the artifact's card entry), and a card threshold that the quantised
+scores, after the card's temperature, cannot resolve is refused here and by the edge Screener.
 """
 from __future__ import annotations
 
@@ -79,6 +86,31 @@ def check_precision(info: dict, target: Target, io_dtype: str) -> None:
         raise ConversionError(f"{target.name}: {problem}; refusing to write it as {p}")
 
 
+def output_quantisation(model: bytes, card) -> dict:
+    """The probability output's quantisation, and the score step at the card's threshold; raises
+    ConversionError when no quantised score lies on one side of the threshold."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from facescreen.edge.postprocess import representable_scores, threshold_resolution
+
+    it = Interpreter(model_content=model)
+    probs = [d for d in it.get_output_details() if len(d["shape"]) == 2]
+    if len(probs) != 1:
+        raise ConversionError(f"expected one (N, K) probability output, got shapes {[list(d['shape']) for d in it.get_output_details()]}")
+    d = probs[0]
+    scale, zero = d["quantization"]
+    info = np.iinfo(d["dtype"])
+    q = {"scale": float(scale), "zero_point": int(zero), "qmin": int(info.min), "qmax": int(info.max),
+         "dtype": np.dtype(d["dtype"]).name}
+    scores = representable_scores(q["scale"], q["zero_point"], q["qmin"], q["qmax"], len(card.positive_classes),
+                                  card.temperature)
+    try:
+        step = threshold_resolution(card.threshold, scores)
+    except ValueError as exc:
+        raise ConversionError(f"int8 output: {exc}") from None
+    return {"output_quantisation": q, "threshold_resolution": step}
+
+
 def build(ctx, target: Target, out: Path) -> dict:
     import tensorflow as tf
 
@@ -89,5 +121,7 @@ def build(ctx, target: Target, out: Path) -> dict:
     model = converter.convert()
     info = inspect(model)
     check_precision(info, target, ctx.options.int8_io)
+    if target.precision == "int8":
+        extra.update(output_quantisation(model, ctx.bundle.card))
     out.write_bytes(model)
     return {**extra, "input_dtype": info["input_dtype"], "toolchain": {"tflite_converter": f"tensorflow {tf.__version__}"}}

@@ -24,6 +24,35 @@ DEFAULT_INTENDED_USE = (
     "Not a diagnostic device; not validated for clinical use."
 )
 ARTIFACT_FORMATS = ("keras", "tflite", "onnx", "tensorrt")
+MODEL_CARD_MD = "MODEL_CARD.md"
+# What a reader of the card must know whatever the training data (rendered into MODEL_CARD.md;
+# a bundle may override each list in modelcard.json's "considerations").
+DEFAULT_CONSIDERATIONS = {
+    "out_of_scope_use": [
+        "Diagnosis, or ruling a syndrome out: a negative screen does not exclude a genetic condition.",
+        "Adults, profile or non-frontal photos, photos with an open mouth, occlusions or strong expressions.",
+        "Populations, ages, cameras or clinics unlike the training data without a local validation first.",
+        "Any decision made without a clinician, and any use on people who have not consented.",
+    ],
+    "limitations": [
+        "The face detector (MTCNN) and the kiosk's quality thresholds were developed and validated on adult "
+        "faces only; their behaviour on infants' and toddlers' faces has not been measured.",
+        "MTCNN's landmark regressor leans toward a mean face, so 5-point alignment does not normalise away "
+        "traits such as hypertelorism (wide-set eyes): eye-distance differences stay in the aligned crop, "
+        "and the model may use them, for better or for worse.",
+        "Performance is measured by cross-validation on one collection; it is an estimate for photos like "
+        "those, with the intervals shown, not a guarantee elsewhere.",
+        "Subgroups marked too small to judge have too few children of one class for any conclusion.",
+    ],
+    "ethical_considerations": [
+        "Face photos of children are sensitive biometric data: keep them on the device or under the "
+        "clinic's data-protection rules, with the guardians' informed consent.",
+        "Facial gestalt varies with ancestry; a model trained mostly on one population can under-perform "
+        "on others. Check the subgroup table and validate locally before use.",
+        "A screening flag can cause worry; it should lead to a clinical genetic evaluation, never to a "
+        "label. Report how the flag is communicated.",
+    ],
+}
 
 
 def software_version() -> str:
@@ -159,6 +188,9 @@ class ModelCard:
     notes: str = ""
     derived_from: dict = field(default_factory=dict)  # a slim copy's source bundle (converters.export_edge)
     schema_version: int = SCHEMA_VERSION
+    # {"temperature": T, ...}: every runtime divides the logits by T (edge.postprocess.apply_temperature)
+    calibration: dict = field(default_factory=dict)
+    considerations: dict = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_CONSIDERATIONS.items()})
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
@@ -172,6 +204,9 @@ class ModelCard:
             raise BundleError("at least one class must be negative (not in positive_classes)")
         if not 0.0 < self.threshold < 1.0:
             raise BundleError(f"threshold must be in (0, 1), got {self.threshold}")
+        t = self.calibration.get("temperature", 1.0)
+        if not isinstance(t, (int, float)) or not 0.0 < float(t) < float("inf"):
+            raise BundleError(f"calibration.temperature must be a number > 0, got {t!r}")
         for name, art in self.artifacts.items():
             if art.get("format") not in ARTIFACT_FORMATS:
                 raise BundleError(f"artifact {name!r} has format {art.get('format')!r}; expected one of {ARTIFACT_FORMATS}")
@@ -181,6 +216,11 @@ class ModelCard:
     @property
     def positive_indices(self) -> list[int]:
         return [self.classes.index(c) for c in self.positive_classes]
+
+    @property
+    def temperature(self) -> float:
+        """The temperature every runtime applies to the probabilities (1.0: none)."""
+        return float(self.calibration.get("temperature", 1.0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,6 +236,7 @@ class ModelCard:
             "classes": list(self.classes),
             "positive_classes": list(self.positive_classes),
             "threshold": self.threshold,
+            "calibration": self.calibration,
             "input": self.input.to_dict(),
             "alignment": self.alignment.to_dict(),
             "outputs": {"probs": "(N, classes) softmax probabilities",
@@ -203,6 +244,7 @@ class ModelCard:
             "training_data": self.training_data,
             "metrics": self.metrics,
             "artifacts": self.artifacts,
+            "considerations": self.considerations,
             "notes": self.notes,
             **({"derived_from": self.derived_from} if self.derived_from else {}),
         }
@@ -224,7 +266,10 @@ class ModelCard:
                 intended_use=d.get("intended_use", DEFAULT_INTENDED_USE),
                 not_for_clinical_use=bool(d.get("not_for_clinical_use", True)),
                 created_at=d.get("created_at", ""), software_version=d.get("software_version", "unknown"),
-                notes=d.get("notes", ""), derived_from=d.get("derived_from", {}), schema_version=int(d.get("schema_version", -1)),
+                notes=d.get("notes", ""), derived_from=d.get("derived_from", {}),
+                schema_version=int(d.get("schema_version", -1)),
+                calibration=d.get("calibration") or {},
+                considerations=d.get("considerations") or {k: list(v) for k, v in DEFAULT_CONSIDERATIONS.items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"model card is malformed: {exc}") from None
@@ -258,6 +303,12 @@ def save_card(bundle_dir: Path, card: ModelCard) -> Path:
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False))
     tmp.replace(out)  # atomic: a crash never leaves half a model card
+    from .card_markdown import render_model_card
+
+    md = bundle_dir / MODEL_CARD_MD
+    tmp = md.with_suffix(".md.tmp")
+    tmp.write_text(render_model_card(card.to_dict()))
+    tmp.replace(md)  # the readable card is rendered from the JSON every time the JSON changes
     return out
 
 

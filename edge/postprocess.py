@@ -5,9 +5,57 @@ import cv2
 import numpy as np
 
 
-def screening_probability(probs: np.ndarray, positive: list[int]) -> np.ndarray:
-    """Summed probability of the positive classes, per image."""
-    return np.clip(probs[:, positive].sum(axis=1), 0.0, 1.0)
+# Probabilities are floored here before the logarithm: a quantised output (int8 LiteRT) gives exact zeros.
+_PROB_FLOOR = 1e-7
+
+
+def apply_temperature(probs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Temperature-scaled class probabilities ``softmax(logits / T)``, computed from the softmax
+    output itself: ``log p`` differs from the logits by one constant per image, which the softmax
+    cancels, so every runtime (whose graphs output probabilities) gets exactly the Keras result.
+    ``T == 1`` returns the probabilities unchanged."""
+    p = np.asarray(probs, dtype=np.float64)
+    if not (temperature > 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    if temperature == 1.0:
+        return p
+    z = np.log(np.clip(p, _PROB_FLOOR, 1.0)) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def screening_probability(probs: np.ndarray, positive: list[int], temperature: float = 1.0) -> np.ndarray:
+    """Summed probability of the positive classes, per image, after the model card's temperature."""
+    return np.clip(apply_temperature(probs, temperature)[:, positive].sum(axis=1), 0.0, 1.0)
+
+
+def representable_scores(scale: float, zero_point: int, qmin: int, qmax: int, n_positive: int = 1,
+                         temperature: float = 1.0) -> np.ndarray:
+    """Every screening score a model with a quantised probability output can produce (ascending).
+
+    Each class probability is ``(q - zero_point) * scale`` for an integer ``q`` in ``qmin..qmax``;
+    the positive classes' sum moves in the same steps. With a temperature the scores are those
+    steps mapped through it (the rest of the mass taken as one negative class)."""
+    k = np.arange(qmin, qmax + 1) - zero_point
+    steps = np.unique(np.clip(np.arange(0, n_positive * int(k.max()) + 1) * scale, 0.0, 1.0))
+    if temperature == 1.0:
+        return steps
+    two = np.column_stack([np.clip(1.0 - steps, 0.0, 1.0), steps])
+    return np.unique(apply_temperature(two, temperature)[:, 1])
+
+
+def threshold_resolution(threshold: float, scores: np.ndarray) -> float:
+    """The gap between the representable scores either side of ``threshold``: how far the quantised
+    output must move to change a flag there. Raises when no representable score is on one side
+    (the quantised output could then never flag, or would flag every photo)."""
+    s = np.asarray(scores, dtype=np.float64)
+    below, above = s[s < threshold], s[s >= threshold]
+    if not len(below) or not len(above):
+        raise ValueError(f"the quantised output cannot resolve the threshold {threshold:.4f}: its scores run "
+                         f"from {s.min():.4f} to {s.max():.4f} in steps of {np.diff(s).min():.4f}, so the flag "
+                         "would never change; keep a float output, or choose a threshold inside that range")
+    return float(above.min() - below.max())
 
 
 def screening_cam(cam: np.ndarray, positive: list[int], size: int) -> np.ndarray:

@@ -14,10 +14,11 @@ from .backends import InferenceBackend, open_backend
 from .bundle import Bundle, load_bundle, software_version
 from .detect import DetectConfig, Detector, FaceDetection, FaceFinding, create_detector
 from .detectors.mtcnn_manifest import MANIFEST
-from .errors import FaceScreenError
+from .errors import BackendUnavailableError, FaceScreenError
 from .photo import PhotoSource
 from .pipeline import AlignConfig, PreparedFace, as_batch, prepare_face
-from .postprocess import screening_cam, screening_probability
+from .postprocess import apply_temperature, representable_scores, screening_cam, screening_probability, \
+    threshold_resolution
 from .result import ScreeningResult
 
 
@@ -30,14 +31,18 @@ class Screener:
         self.detector = detector
         self.align_config = AlignConfig(size=self.card.input.size, template=self.card.alignment, detect=detect)
         self._positive = self.card.positive_indices
+        self._temperature = self.card.temperature
+        check_threshold_resolvable(bundle, backend.artifact)
 
     @property
     def backend_label(self) -> str:
         return f"{self.backend.name}:{self.backend.artifact}"
 
     def predict(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw model outputs for a batch of aligned crops: ``probs (N, K)``, ``cam (N, h, w, K)``."""
-        return self.backend.run(as_batch(faces))
+        """Model outputs for a batch of aligned crops: ``probs (N, K)`` after the model card's
+        temperature (the same step for every backend), ``cam (N, h, w, K)``."""
+        probs, cam = self.backend.run(as_batch(faces))
+        return apply_temperature(probs, self._temperature).astype(np.float32), cam
 
     def prepare(self, photo: PhotoSource, found: FaceFinding | None = None) -> PreparedFace:
         if self.detector is None and found is None:
@@ -119,6 +124,20 @@ class ResultsCsv:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def check_threshold_resolvable(bundle: Bundle, artifact: str) -> None:
+    """Refuse an artifact whose quantised probability output cannot resolve the card's threshold
+    (the converters record the output's quantisation; see converters.to_tflite)."""
+    q = bundle.card.artifacts.get(artifact, {}).get("output_quantisation")
+    if not q:
+        return
+    scores = representable_scores(q["scale"], q["zero_point"], q["qmin"], q["qmax"],
+                                  len(bundle.card.positive_classes), bundle.card.temperature)
+    try:
+        threshold_resolution(bundle.card.threshold, scores)
+    except ValueError as exc:
+        raise BackendUnavailableError(f"artifact {artifact!r}: {exc}") from None
 
 
 def default_detector(bundle: Bundle, threads: int | None = None) -> Detector:

@@ -122,10 +122,14 @@ def make_subject(rng: np.random.Generator, source: str, syndromic: bool, cfg: Co
 
 def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path:
     """Write ``cfg.n_per_class`` subjects per class as JPEGs and a manifest ``cohort.csv``
-    (``path, subject_id, label, syndrome, source_photo``); returns the manifest path."""
+    (``path, subject_id, label, syndrome, age_months, sex, source_photo``; age and sex are random
+    labels for the subgroup report, unrelated to the faces); returns the manifest path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
+    # age and sex are drawn from their own stream (so the photos stay those of earlier versions); they
+    # are SYNTHETIC labels for exercising the subgroup report, unrelated to the faces
+    demo = np.random.default_rng([cfg.seed, 7])
     bases = {name: source_photo(name) for name in SOURCE_LANDMARKS}
     rows = []
     for label in cfg.classes:
@@ -137,6 +141,7 @@ def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path
             Image.fromarray(img).save(out / rel, "JPEG", quality=95)
             rows.append({"path": rel, "subject_id": f"syn-{label[:3]}-{i:04d}", "label": label,
                          "syndrome": "planted-geometry" if label == cfg.classes[1] else "",
+                         "age_months": int(demo.integers(12, 72)), "sex": str(demo.choice(["F", "M"])),
                          "source_photo": source})
     manifest = out / "cohort.csv"
     with open(manifest, "w", newline="") as f:

@@ -51,6 +51,7 @@ class Flag:
     const: Any = None            # a switch: sets this value when given
     append: bool = False
     metavar: str | None = None
+    also: tuple[tuple[str, Any], ...] = ()  # further keys set whenever this flag is given
 
 
 def _flags() -> list[Flag]:
@@ -71,10 +72,11 @@ def _flags() -> list[Flag]:
              "(the papers' fully connected layers as 1x1 convolutions; e.g. 512,512)", _ints, metavar="N,N"),
         Flag("--dropout", "model.dropout", "dropout after each head layer (the papers: 0.5)", float),
         Flag("--init", "model.init", "initial backbone weights: imagenet (Keras' file from the local Keras cache or "
-             "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), none",
+             "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), keras-hub "
+             "(needs --weights PRESET_DIR: a KerasHub ResNet/VGG preset saved in a local folder), none",
              choices=INITIAL_WEIGHTS),
-        Flag("--weights", "model.weights", "weight file for --init (never downloaded); for resnet18/34 a "
-             ".weights.h5 of the same architecture", metavar="FILE"),
+        Flag("--weights", "model.weights", "weight file or KerasHub preset folder for --init (never downloaded); "
+             "for resnet18/34 with imagenet a .weights.h5 of the same architecture", metavar="FILE"),
         Flag("--optimizer", "optimiser.name", "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)",
              choices=tuple(OPTIMISERS.names())),
         Flag("--lr", "optimiser.learning_rate", "learning rate", float),
@@ -142,6 +144,44 @@ def _flags() -> list[Flag]:
     ]
 
 
+# --- evaluation, calibration and observability flags (issue 13), kept apart from the rest --------------
+def _evaluation_flags() -> list[Flag]:
+    return [
+        Flag("--target-sensitivity", "threshold.target", "choose each threshold as the highest one whose validation "
+             "sensitivity reaches this (a screening policy, e.g. 0.90)", float, also=(("threshold.rule", "sensitivity"),)),
+        Flag("--target-specificity", "threshold.target", "choose each threshold as the lowest one whose validation "
+             "specificity reaches this", float, also=(("threshold.rule", "specificity"),)),
+        Flag("--temperature-scaling", "evaluation.temperature_scaling", "fit a temperature on each validation split "
+             "(and the final model's); the bundle carries it and every runtime applies it", const=True),
+        Flag("--fixed-specificity", "evaluation.fixed_specificity", "report the sensitivity at this specificity, with "
+             "its bootstrap interval (default 0.90)", float),
+        Flag("--subgroup", "evaluation.subgroups", "also report per group of this manifest column (repeatable; age "
+             "band, sex and syndrome are always reported)", append=True, metavar="COL"),
+        Flag("--min-subgroup", "evaluation.min_subgroup", "subgroups with fewer positives or negatives are marked too "
+             "small to judge (default 10)", int),
+        Flag("--age-bands", "evaluation.age_bands", "age band edges in months for the subgroup report, comma separated "
+             "(default 0,24,48,72,144)", _floats, metavar="M,M,..."),
+        Flag("--calibration-bins", "evaluation.calibration_bins", "equal-width bins of the reliability diagram and "
+             "the ECE (default 10)", int),
+        Flag("--tensorboard", "fit.tensorboard", "write TensorBoard logs (RUN_DIR/folds/*/tensorboard)", const=True),
+    ]
+
+
+def _check_evaluation_flags(args: argparse.Namespace) -> None:
+    targets = [f for f in ("target_sensitivity", "target_specificity") if getattr(args, f, None) is not None]
+    if len(targets) > 1:
+        raise ConfigError("give --target-sensitivity or --target-specificity, not both")
+    if targets and args.threshold__rule is not None:
+        raise ConfigError("--threshold and --target-sensitivity/--target-specificity both choose the threshold rule; "
+                          "give one of them")
+
+
+def _dest(f: Flag) -> str:
+    """A flag that sets further keys has its own destination (two such flags may share a key)."""
+    return f.flag[2:].replace("-", "_") if f.also else f.key.replace(".", "__")
+# ---------------------------------------------------------------------------------------------------------
+
+
 def _add_config_flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
     from .presets import PRESETS
 
@@ -153,7 +193,7 @@ def _add_config_flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_",
                    help="set any configuration key, e.g. --set optimiser.momentum=0.9 (value read as YAML; repeatable)")
     for f in flags:
-        kw: dict[str, Any] = {"dest": f.key.replace(".", "__"), "default": None,
+        kw: dict[str, Any] = {"dest": _dest(f), "default": None,
                               "help": f"{f.help} (config: {f.key})"}
         if f.const is not None:
             kw.update(action="store_const", const=f.const)
@@ -178,16 +218,18 @@ def _overrides(args: argparse.Namespace, flags: list[Flag]) -> dict:
         key, value = item.split("=", 1)
         d = set_dotted(d, key.strip(), yaml.safe_load(value))
     for f in flags:
-        value = getattr(args, f.key.replace(".", "__"))
+        value = getattr(args, _dest(f))
         if value is not None:
             d = set_dotted(d, f.key, value)
+            for key, also in f.also:
+                d = set_dotted(d, key, also)
     return d
 
 
 def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, list[Flag]]:
     """The parser; without ``config_flags`` the cv/config commands lack their configuration flags
     (enough to answer --help and --version, or to run demo-bundle, without importing Keras)."""
-    flags = _flags() if config_flags else []
+    flags = _flags() + _evaluation_flags() if config_flags else []
     parser = clikit.new_parser(PROG, __doc__)
     sub = clikit.add_subcommands(parser)
     cv = clikit.add_subcommand(sub, "cv", help="cross-validate on your photos (the papers' protocol) and write a bundle",
@@ -202,6 +244,9 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
                                                       "(1/0, yes/no, or a class name)")
     cv.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR (same config and data)")
     cv.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
+    cv.add_argument("--compare", action="append", default=[], metavar="RUN_DIR",
+                    help="another finished run on the same photos: DeLong's test of the two pooled AUCs in the report "
+                         "(repeatable)")
     if config_flags:
         _add_config_flags(cv, flags)
     show = clikit.add_subcommand(sub, "config", help="print the resolved configuration as YAML (preset + files + flags)")
@@ -228,13 +273,17 @@ def _cv(args: argparse.Namespace, cfg) -> int:
     check_run_dir(args.out, cfg, args.resume)  # an existing run is refused before anything is aligned
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
     detector = create_detector(cfg.data.detector, cfg.data.detector_bundle)  # e.g. mtcnn-lite without its bundle
+    if cfg.fit.tensorboard:
+        from .fit import check_tensorboard
+
+        check_tensorboard()
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(args.out) / ALIGN_CACHE
     data, aligned, text = prepare_data(args.data, cfg, cache, progress=not args.no_progress, detector=detector)
     result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
-                            cohort_text=text, source=str(args.data))
+                            cohort_text=text, source=str(args.data), compare=args.compare)
     print()
     if data.notice:
         print(data.notice)
@@ -249,12 +298,13 @@ def _cv(args: argparse.Namespace, cfg) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import ConfigError
     from .data.manifest import ManifestError
+    from .evaluation import CompareError
     from .readers import ReaderError
     from .rundir import RunDirError
     from .runtime import RuntimeUnavailableError
     from .weights import WeightsError
 
-    return (ConfigError, ManifestError, ReaderError, RunDirError, WeightsError, RuntimeUnavailableError)
+    return (ConfigError, ManifestError, ReaderError, RunDirError, WeightsError, RuntimeUnavailableError, CompareError)
 
 
 def _command(argv: list[str]) -> str | None:
@@ -285,6 +335,7 @@ def _dispatch(args: argparse.Namespace, flags: list[Flag]) -> int:
 
     from .config import build_config
 
+    _check_evaluation_flags(args)
     cfg = build_config(args.preset, args.config, _overrides(args, flags))
     if args.command == "config":
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")

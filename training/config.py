@@ -63,6 +63,7 @@ class FitConfig:
     monitor: str = "val_loss"       # what "best" means on the validation split
     class_weight: str = "none"      # none | balanced
     checkpoint_every: int = 1       # epochs between resume checkpoints (0: an interrupted fold restarts)
+    tensorboard: bool = False       # Keras' TensorBoard callback, logs under RUN_DIR/folds/*/tensorboard
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 0:
@@ -96,10 +97,26 @@ class EvalConfig:
     top_k: tuple[int, ...] = (1, 2, 3)
     explain_faces: int = 8          # test faces per fold in the CAM / Grad-CAM panels (0: none)
     explain: tuple[str, ...] = ("cam", "gradcam")
+    temperature_scaling: bool = False   # fit a temperature on each validation split (training.calibration)
+    calibration_bins: int = 10          # equal-width bins of the reliability diagram and the ECE
+    fixed_specificity: float = 0.90     # report the sensitivity (with its bootstrap interval) at this specificity
+    subgroups: tuple[str, ...] = ()     # extra manifest columns to report per group (age band, sex, syndrome always)
+    age_bands: tuple[float, ...] = (0, 24, 48, 72, 144)  # age band edges in months
+    min_subgroup: int = 10              # fewer positives or negatives than this: "too small to judge"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "top_k", tuple(int(k) for k in self.top_k))
         object.__setattr__(self, "explain", tuple(self.explain))
+        object.__setattr__(self, "subgroups", tuple(self.subgroups))
+        object.__setattr__(self, "age_bands", tuple(float(a) for a in self.age_bands))
+        if not 2 <= self.calibration_bins <= 50:
+            raise ConfigError(f"evaluation.calibration_bins must be in 2..50, got {self.calibration_bins}")
+        if not 0.0 < self.fixed_specificity < 1.0:
+            raise ConfigError(f"evaluation.fixed_specificity must be in (0, 1), got {self.fixed_specificity}")
+        if self.min_subgroup < 1:
+            raise ConfigError(f"evaluation.min_subgroup must be >= 1, got {self.min_subgroup}")
+        if list(self.age_bands) != sorted(set(self.age_bands)) or len(self.age_bands) < 2:
+            raise ConfigError(f"evaluation.age_bands must be at least two increasing ages in months, got {list(self.age_bands)}")
         if self.bootstrap < 200:
             raise ConfigError(f"evaluation.bootstrap must be >= 200 (pROC uses 2000), got {self.bootstrap}")
         if not 0.5 < self.conf_level < 1.0:

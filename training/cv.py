@@ -15,6 +15,7 @@ import numpy as np
 
 from facescreen.edge.postprocess import screening_probability
 
+from .calibration import fit_temperature
 from .callbacks import RunClock
 from .config import TrainConfig
 from .data.dataset import TrainingData
@@ -43,12 +44,25 @@ class FoldResult:
     multiclass: dict | None = None
     weights: dict = field(default_factory=dict)
     panel: str | None = None
+    temperature: dict | None = None    # the validation-fitted temperature (training.calibration), if any
+
+    @property
+    def t(self) -> float:
+        return self.temperature["temperature"] if self.temperature else 1.0
+
+    def val_scores(self, positive: list[int]) -> np.ndarray:
+        return screening_probability(self.val_probs, positive, self.t)
+
+    def test_scores(self, positive: list[int]) -> np.ndarray:
+        """The test split's screening scores, as the fold's threshold was chosen for (temperature applied)."""
+        return screening_probability(self.test_probs, positive, self.t)
 
     def to_dict(self) -> dict:
         return {"index": self.index, "threshold": self.threshold.to_dict(), "metrics": self.metrics.to_dict(),
                 "fit": self.fit.to_dict(), "val_idx": self.val_idx.tolist(), "val_probs": self.val_probs.tolist(),
                 "test_idx": self.test_idx.tolist(), "test_probs": self.test_probs.tolist(), "n_train": self.n_train,
-                "multiclass": self.multiclass, "weights": self.weights, "panel": self.panel}
+                "multiclass": self.multiclass, "weights": self.weights, "panel": self.panel,
+                "temperature": self.temperature}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FoldResult":
@@ -57,7 +71,8 @@ class FoldResult:
                    fit=FitOutcome(**fit), val_idx=np.array(d["val_idx"], dtype=np.int64),
                    val_probs=np.array(d["val_probs"], dtype=np.float32), test_idx=np.array(d["test_idx"], dtype=np.int64),
                    test_probs=np.array(d["test_probs"], dtype=np.float32), n_train=d["n_train"],
-                   multiclass=d.get("multiclass"), weights=d.get("weights", {}), panel=d.get("panel"))
+                   multiclass=d.get("multiclass"), weights=d.get("weights", {}), panel=d.get("panel"),
+                   temperature=d.get("temperature"))
 
 
 def make_parts(data: TrainingData, cfg: TrainConfig) -> np.ndarray:
@@ -104,22 +119,32 @@ def run_fold(data: TrainingData, cfg: TrainConfig, fold: Fold, run_dir: Path, n_
                                label=label, clock=clock)
     bs = cfg.fit.batch_size
     val = predict(model, data.faces[fold.val], bs)
-    scores_val = screening_probability(val["probs"], positive)
+    temperature = fit_temperature(data.labels[fold.val], val["probs"]) if cfg.evaluation.temperature_scaling else None
+    t = temperature.temperature if temperature else 1.0
+    scores_val = screening_probability(val["probs"], positive, t)
     threshold = select_threshold(cfg.threshold, data.y_binary[fold.val], scores_val)  # validation only
     test = predict(model, data.faces[fold.test], bs)
-    scores_test = screening_probability(test["probs"], positive)
+    scores_test = screening_probability(test["probs"], positive, t)
     metrics = binary_metrics(data.y_binary[fold.test], scores_test, threshold.value)
     multi = (multiclass_metrics(data.labels[fold.test], test["probs"], data.classes,
                                 tuple(k for k in cfg.evaluation.top_k if k < len(data.classes)))
              if len(data.classes) > 2 else None)
     panel = _panel(model, data, fold, test, scores_test, threshold.value, cfg, run_dir, label)
+    if temperature:
+        log.info("%s: temperature %.3f fitted on validation (cross-entropy %.4f -> %.4f)", label, t,
+                 temperature.nll_before, temperature.nll_after)
+        if temperature.at_bound:
+            log.warning("%s: WARNING the temperature stopped at the end of its range (%.3g): the validation split is "
+                        "separable or the model carries no information; this fold's calibration is not reliable",
+                        label, t)
     log.info("%s: threshold %.3f (%s on validation) | test AUC %.3f, accuracy %.3f, sensitivity %.3f, specificity %.3f",
              label, threshold.value, threshold.rule, metrics.auc, metrics.accuracy, metrics.sensitivity,
              metrics.specificity)
     keras.backend.clear_session(free_memory=True)
     return FoldResult(index=fold.index, threshold=threshold, metrics=metrics, fit=outcome, val_idx=fold.val,
                       val_probs=val["probs"], test_idx=fold.test, test_probs=test["probs"], n_train=len(fold.train),
-                      multiclass=multi, weights=weights.to_dict(), panel=panel)
+                      multiclass=multi, weights=weights.to_dict(), panel=panel,
+                      temperature=temperature.to_dict() if temperature else None)
 
 
 def _panel(model, data: TrainingData, fold: Fold, test: dict, scores: np.ndarray, threshold: float,

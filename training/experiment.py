@@ -28,11 +28,14 @@ from .cv import FoldResult, make_parts, run_folds
 from .data.align_cache import AlignedPhotos, AlignmentCache, write_issues_csv
 from .data.dataset import TrainingData
 from .data.manifest import cohort_summary, load_cohort, split_classes
+from .evaluation import check_subgroup_columns, demographics, evaluate, load_other_run, pool
 from .export import save_bundle
 from .final import planned_final_epochs, train_final
 from .metrics import metrics_from_calls, multiclass_metrics, roc_curve_points, summarise_folds
 from .readers import ReaderResult, compare_readers, load_reader_calls
+from .report.evaluation_md import evaluation_sections
 from .report.markdown import write_report
+from .report.reliability_plot import plot_reliability
 from .report.roc_plot import plot_roc
 from .report.tables import HEADER, comparison_rows, text_table, write_fold_csv, write_reader_csv
 from .roc_band import RocBand, bootstrap_roc_band
@@ -93,20 +96,25 @@ def fingerprint(data: TrainingData) -> dict:
 
 def run_experiment(data: TrainingData, cfg: TrainConfig, out: str | Path, readers_csv: str | Path | None = None,
                    resume: bool = False, aligned: AlignedPhotos | None = None, cohort_text: str = "",
-                   source: str = "") -> ExperimentResult:
+                   source: str = "", compare: list[str | Path] = ()) -> ExperimentResult:
+    """``compare``: other runs' directories on the same photos, whose pooled AUCs are tested
+    against this run's (DeLong)."""
     t0 = time.time()
+    check_subgroup_columns(data, cfg)
+    for other in compare:
+        load_other_run(other)  # fail before training
     if cfg.cv.shuffle_labels:
         data = data.with_shuffled_labels(cfg.seed)
     run_dir = prepare_run_dir(out, cfg, fingerprint(data), resume)
     handler = attach_log(run_dir)
     try:
-        return _run(data, cfg, run_dir, readers_csv, aligned, cohort_text, source, t0)
+        return _run(data, cfg, run_dir, readers_csv, aligned, cohort_text, source, t0, list(compare))
     finally:
         detach_log(handler)
 
 
 def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, aligned, cohort_text, source,
-         t0) -> ExperimentResult:
+         t0, compare) -> ExperimentResult:
     log.info("run %s | preset %s | %s", run_dir, cfg.preset, device_summary())
     if data.notice:
         log.info("NOTE: %s", data.notice)
@@ -121,38 +129,40 @@ def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, align
     summary = summarise_folds([f.metrics for f in folds])
     test_idx = np.concatenate([f.test_idx for f in folds])
     test_probs = np.concatenate([f.test_probs for f in folds])
-    scores = screening_probability(test_probs, data.positive)
-    y = data.y_binary[test_idx]
-    band = bootstrap_roc_band(y, scores, cfg.evaluation.bootstrap, cfg.evaluation.conf_level, seed=cfg.seed)
-    flags = np.concatenate([(screening_probability(f.test_probs, data.positive) >= f.threshold.value) for f in folds])
-    pooled = metrics_from_calls(y, flags.astype(np.int64), band.auc)
+    pooled_test = pool(data, folds)
+    y = pooled_test.y
+    band = bootstrap_roc_band(y, pooled_test.scores, cfg.evaluation.bootstrap, cfg.evaluation.conf_level, seed=cfg.seed)
+    pooled = metrics_from_calls(y, pooled_test.flags, band.auc)
     multi = (multiclass_metrics(data.labels[test_idx], test_probs, data.classes,
                                 tuple(k for k in cfg.evaluation.top_k if k < len(data.classes)))
              if len(data.classes) > 2 else None)
-    readers = _readers(readers_csv, data, test_idx, y, band, aligned)
+    readers, reader_calls = _readers(readers_csv, data, test_idx, y, band, aligned)
+    evaluation = evaluate(data, cfg, folds, band, reader_calls, compare, run_dir.name)
+    plot_reliability(evaluation["calibration"], run_dir / "reliability.png", notice=data.notice)
     _write_predictions(data, folds, run_dir / "predictions.csv")
     write_fold_csv(folds, summary, run_dir / "fold_metrics.csv")
     if readers:
         write_reader_csv(readers, run_dir / "readers.csv")
-    fold_curves = [roc_curve_points(data.y_binary[f.test_idx], screening_probability(f.test_probs, data.positive))[:2]
-                   for f in folds]
+    fold_curves = [roc_curve_points(data.y_binary[f.test_idx], f.test_scores(data.positive))[:2] for f in folds]
     plot_roc(band, fold_curves, readers, run_dir / "roc.png", notice=data.notice)
-    bundle, final_info = _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned)
+    bundle, final_info = _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned, evaluation)
     rows = comparison_rows(readers, summary, cfg.cv.n_folds)
     table = text_table(HEADER, rows)
     result_dict = _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned,
                                 time.time() - t0, source)
+    result_dict["evaluation"] = evaluation
     (run_dir / "summary.json").write_text(json.dumps(_jsonable(result_dict), indent=2))
     write_report(run_dir, cfg, data, folds, summary, band, pooled, multi, readers, final_info, aligned, cohort_text,
-                 rows)
+                 rows, extra_sections=evaluation_sections(evaluation, cfg.evaluation.temperature_scaling))
     log.info("finished in %s; report: %s", format_seconds(time.time() - t0), run_dir / "report.md")
     return ExperimentResult(run_dir, folds, summary, band, readers, bundle, table)
 
 
 def _readers(readers_csv, data: TrainingData, test_idx: np.ndarray, y: np.ndarray, band: RocBand,
-             aligned: AlignedPhotos | None) -> list[ReaderResult]:
+             aligned: AlignedPhotos | None) -> tuple[list[ReaderResult], list]:
+    """The readers' results (placed on the band) and their raw calls (for McNemar's test)."""
     if not readers_csv:
-        return []
+        return [], []
     negative = tuple(c for c in data.classes if c not in data.positive_classes)
     all_ids = {p.subject_id for p in aligned.photos} | {i.photo.subject_id for i in aligned.issues} if aligned else None
     all_paths = {p.path for p in aligned.photos} | {i.photo.path for i in aligned.issues} if aligned else None
@@ -163,10 +173,10 @@ def _readers(readers_csv, data: TrainingData, test_idx: np.ndarray, y: np.ndarra
     for r in results:
         log.info("reader %s: sensitivity %.3f, specificity %.3f on %d photos -> %s", r.reader_id,
                  r.metrics.sensitivity, r.metrics.specificity, r.metrics.n, r.verdict)
-    return results
+    return results, calls
 
 
-def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned):
+def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned, evaluation):
     done = run_dir / "final.json"
     if done.is_file() and (run_dir / "bundle" / "modelcard.json").is_file():  # a resumed run that got this far
         info = json.loads(done.read_text())
@@ -179,25 +189,34 @@ def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, align
         "kind": f"{cfg.cv.n_folds}-fold cross-validation, train:validation:test = {cfg.cv.n_folds - 2}:1:1 rotating; "
                 "threshold chosen on validation only",
         "mean_sd": summary, "pooled_auc": band.auc, "pooled_auc_ci": list(band.auc_ci),
-        "bootstrap_resamples": band.n_boot, "threshold_rule": cfg.threshold.rule,
+        "bootstrap_resamples": band.n_boot, "threshold_rule": cfg.threshold.rule, "threshold_policy": cfg.threshold.policy,
         "fold_thresholds": [f.threshold.value for f in folds], "n_photos": len(data.labels),
     }
     if data.notice:
         cv_metrics["notice"] = data.notice
     model_cfg = cfg.model.model_config(data.classes, data.positive_classes)
     model_id = cfg.final.model_id or f"facescreen-{cfg.model.backbone}-{run_dir.name}"
-    training_data = {"source": source, "n_photos": len(data.labels), "n_subjects": len(set(data.subject_ids)),
+    # the source's name only: a local path says nothing to the card's readers and may say too much
+    training_data = {"source": Path(source).name if source else "", "n_photos": len(data.labels), "n_subjects": len(set(data.subject_ids)),
                      "class_counts": data.class_counts(), "fingerprint": fingerprint(data)["digest"],
                      "left_out_at_alignment": len(aligned.left_out) if aligned else None,
-                     "final_model": final.description, "initial_weights": final.weights}
+                     "final_model": final.description, "demographics": demographics(data, cfg),
+                     "initial_weights": {**final.weights,
+                                         "file": Path(final.weights["file"]).name if final.weights.get("file") else None}}
     if data.notice:
         training_data["notice"] = data.notice
     bundle = save_bundle(final.model, model_cfg, run_dir / "bundle", model_id=model_id, threshold=final.threshold.value,
                          intended_use=cfg.final.intended_use or DEFAULT_INTENDED_USE,
-                         metrics=_jsonable({"cross_validation": cv_metrics, "threshold": final.threshold.to_dict()}),
+                         metrics=_jsonable({"cross_validation": cv_metrics, "threshold": final.threshold.to_dict(),
+                                            "operating_point": evaluation["operating_point"],
+                                            "calibration": {k: evaluation["calibration"][k] for k in ("bins", "pooled", "folds")},
+                                            "subgroups": evaluation["subgroups"],
+                                            "readers_mcnemar": evaluation["readers_mcnemar"]}),
+                         calibration=_jsonable(final.temperature or {}),
                          training_data=_jsonable(training_data),
                          notes=f"facescreen-train cv, preset {cfg.preset}; final model {final.strategy}: {final.description}")
     info = {"bundle": str(bundle), "model_id": model_id, "strategy": final.strategy, "description": final.description,
+            "temperature": final.temperature,
             "threshold": final.threshold.to_dict(), "fit": final.fit.to_dict(), "weights": final.weights}
     done.write_text(json.dumps(_jsonable(info), indent=2))
     log.info("final model: %s; threshold %.4f; bundle %s", final.description, final.threshold.value, bundle)
@@ -219,10 +238,10 @@ def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) 
                    + [f"p_{c}" for c in data.classes])
         for r in folds:
             for split, idx, probs in (("validation", r.val_idx, r.val_probs), ("test", r.test_idx, r.test_probs)):
-                scores = screening_probability(probs, data.positive)
+                scores = screening_probability(probs, data.positive, r.t)  # as the threshold saw them
                 for i, s, p in zip(idx, scores, probs):
                     w.writerow([r.index + 1, split, data.paths[i], data.subject_ids[i], data.classes[data.labels[i]],
-                                f"{s:.6f}", f"{r.threshold.value:.6f}", int(s >= r.threshold.value)]
+                                f"{s:.9f}", f"{r.threshold.value:.9f}", int(s >= r.threshold.value)]
                                + [f"{v:.6f}" for v in p])
 
 

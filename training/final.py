@@ -22,6 +22,7 @@ import numpy as np
 from facescreen.edge.postprocess import screening_probability
 from facescreen.edge.registry import Registry
 
+from .calibration import fit_temperature
 from .callbacks import RunClock
 from .config import TrainConfig
 from .data.dataset import TrainingData
@@ -42,6 +43,7 @@ class FinalModel:
     n_validation: int
     weights: dict
     description: str
+    temperature: dict | None = None  # {"temperature": T, "fitted_on": ..., ...} for the model card
 
 
 def _refit(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
@@ -53,11 +55,20 @@ def _refit(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results
         model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
         fit = fit_screener(model, data.faces, data.labels, train, val, data.positive, cfg, run_dir / "final", seed,
                            label="final model", clock=clock)
-    scores = screening_probability(predict(model, data.faces[val], cfg.fit.batch_size)["probs"], data.positive)
+    probs = predict(model, data.faces[val], cfg.fit.batch_size)["probs"]
+    temperature = None
+    if cfg.evaluation.temperature_scaling:
+        fit_t = fit_temperature(data.labels[val], probs)
+        temperature = {**fit_t.to_dict(), "fitted_on": f"the final model's validation split (part 1, {len(val)} photos)"}
+        if fit_t.at_bound:
+            log.warning("final model: WARNING the temperature stopped at the end of its range (%.3g); see the fold "
+                        "warnings", fit_t.temperature)
+    scores = screening_probability(probs, data.positive, temperature["temperature"] if temperature else 1.0)
     threshold = select_threshold(cfg.threshold, data.y_binary[val], scores)
     return FinalModel(model, threshold, fit, "refit", len(train), len(val), weights.to_dict(),
-                      f"trained on parts 2..{cfg.cv.n_folds} ({len(train)} photos), early-stopped and thresholded "
-                      f"on part 1 ({len(val)} photos)")
+                      f"trained on parts 2..{cfg.cv.n_folds} ({len(train)} photos), early-stopped"
+                      + (", temperature-scaled" if temperature else "") + f" and thresholded on part 1 ({len(val)} photos)",
+                      temperature)
 
 
 def _all(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
@@ -72,8 +83,12 @@ def _all(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: 
                            label="final model", clock=clock, epochs=epochs)
     threshold = ThresholdChoice(value=value, rule=f"median of the {len(fold_results)} folds' {cfg.threshold.rule} thresholds",
                                 validation_sensitivity=float("nan"), validation_specificity=float("nan"), n_validation=0)
+    temperature = None
+    if cfg.evaluation.temperature_scaling:  # no validation split left: the folds' validation-fitted temperatures
+        temperature = {"temperature": float(np.median([r.t for r in fold_results])),
+                       "fitted_on": f"median of the {len(fold_results)} folds' validation-fitted temperatures"}
     return FinalModel(model, threshold, fit, "all", len(train), 0, weights.to_dict(),
-                      f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)")
+                      f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)", temperature)
 
 
 FINAL_STRATEGIES: Registry[FinalModel | None] = Registry("final-model strategy")

@@ -23,6 +23,7 @@ from .runtime import jit_compile, precision, set_seeds
 from .weights import WeightsRecord, load_initial_weights
 
 RESUME_FILE = "resume.npz"
+EPOCH_LOG = "epochs.csv"  # one row per epoch: loss, val_loss, val_auc, best_epoch
 log = logging.getLogger("training")
 
 
@@ -69,6 +70,17 @@ def predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> dict[str,
     return {k: np.asarray(v, dtype=np.float32)[:n] for k, v in out.items()}
 
 
+def check_tensorboard() -> None:
+    """``--tensorboard`` needs the tensorboard package (tf.summary writes through it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        from .runtime import RuntimeUnavailableError
+
+        raise RuntimeUnavailableError("--tensorboard needs the tensorboard package: pip install tensorboard==2.21.0 "
+                                      "(part of facescreen's train extra)")
+
+
 def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
                  val_idx: np.ndarray | None, positive: list[int], cfg: TrainConfig, workdir: Path, seed: int,
                  label: str = "", clock: RunClock | None = None, epochs: int | None = None) -> FitOutcome:
@@ -95,13 +107,19 @@ def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, trai
                                     labels[val_idx], positive, cfg.fit.monitor, cfg.fit.patience)
         callbacks.append(monitor)
     resume = workdir / RESUME_FILE
-    callbacks += [ResumeCheckpoint(resume, cfg.fit.checkpoint_every, monitor), ProgressLog(label, epochs, clock)]
     initial_epoch = restore_resume_checkpoint(resume, trainable, monitor) if resume.is_file() else 0
     if initial_epoch:
         log.info("%s: resuming after epoch %d from %s", label, initial_epoch, resume)
     train = FaceSequence(faces, labels, train_idx, cfg.fit.batch_size, augment=cfg.augment if cfg.augment.enabled else None,
                          seed=seed, sample_weights=weights, start_epoch=initial_epoch, workers=cfg.runtime.workers,
                          use_multiprocessing=False)
+    # after the monitor, so that the per-epoch CSV and TensorBoard see its val_loss / val_auc
+    callbacks.append(keras.callbacks.CSVLogger(str(workdir / EPOCH_LOG), append=initial_epoch > 0))
+    if cfg.fit.tensorboard:
+        check_tensorboard()
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(workdir / "tensorboard"), write_graph=False))
+    callbacks += [ResumeCheckpoint(resume, cfg.fit.checkpoint_every, monitor),
+                  ProgressLog(label, epochs, clock, images_per_epoch=train.steps_per_epoch * cfg.fit.batch_size)]
     t0 = time.perf_counter()
     hist = trainable.fit(train, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=train.steps_per_epoch,
                          shuffle=False, verbose=0, callbacks=callbacks)  # the sequence shuffles, seeded

@@ -21,7 +21,7 @@ from keras import layers
 from .backbones import BN_MOMENTUM, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, backbone_spec
 
 VGGFACE_MEAN_RGB = (129.1863, 104.7624, 93.5940)  # Oxford VGG-Face (rcmalli keras_vggface version 1)
-INITIAL_WEIGHTS = ("none", "imagenet", "vggface")
+INITIAL_WEIGHTS = ("none", "imagenet", "vggface", "keras-hub")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class ModelConfig:
             return "unit"
         if self.initial_weights == "vggface":
             return "caffe-vggface"
+        if self.initial_weights == "keras-hub":  # KerasHub's ResNet/VGG ImageNet presets (ported from timm)
+            return "torch"
         return backbone_spec(self.backbone).imagenet_normalisation
 
     def input_scale_offset(self) -> tuple[list[float], list[float]]:

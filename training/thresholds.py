@@ -5,6 +5,9 @@ threshold is placed midway between the lowest flagged score and the next lower s
 not glued to one validation photo (a threshold equal to a sample's score would flip with the
 smallest change in it). Ties in J go to the lower threshold: higher sensitivity, as a screen wants.
 ``fixed``: a value the user gives (default 0.5).
+``sensitivity``: the highest threshold whose validation sensitivity is at least ``target`` (a
+screen's policy: "catch 90% of syndromic children", then as specific as that allows).
+``specificity``: the lowest threshold whose validation specificity is at least ``target``.
 """
 from __future__ import annotations
 
@@ -23,11 +26,22 @@ _EPS = 1e-6
 class ThresholdConfig:
     rule: str = "youden"
     value: float = 0.5  # the threshold of the "fixed" rule
+    target: float = 0.9  # the validation sensitivity / specificity of those rules
 
     def __post_init__(self) -> None:
         THRESHOLD_RULES.get(self.rule)  # raises with the valid names
         if not 0.0 < self.value < 1.0:
             raise ValueError(f"threshold value must be in (0, 1), got {self.value}")
+        if not 0.0 < self.target <= 1.0:
+            raise ValueError(f"threshold target must be in (0, 1], got {self.target}")
+
+    @property
+    def policy(self) -> str:
+        """The rule in words, for the report and the model card."""
+        return {"youden": "maximise Youden's J (sensitivity + specificity - 1) on the validation split",
+                "fixed": f"fixed at {self.value:g}",
+                "sensitivity": f"highest threshold with validation sensitivity >= {self.target:g}",
+                "specificity": f"lowest threshold with validation specificity >= {self.target:g}"}[self.rule]
 
 
 @dataclass(frozen=True)
@@ -52,14 +66,18 @@ def _sens_spec(y: np.ndarray, s: np.ndarray, t: float) -> tuple[float, float]:
     return tp / max(tp + fn, 1), tn / max(tn + fp, 1)
 
 
+def _cuts(y: np.ndarray, s: np.ndarray, what: str) -> np.ndarray:
+    """Candidate thresholds, ascending: below all scores, between neighbours, above all scores."""
+    if y.sum() == 0 or y.sum() == len(y):
+        raise ValueError(f"{what} needs both classes in the validation split")
+    distinct = np.unique(s)  # ascending
+    return np.concatenate([[distinct[0] / 2.0], (distinct[:-1] + distinct[1:]) / 2.0, [(distinct[-1] + 1.0) / 2.0]])
+
+
 def youden_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
     y = np.asarray(y_val, dtype=np.int64)
     s = np.asarray(scores_val, dtype=np.float64)
-    if y.sum() == 0 or y.sum() == len(y):
-        raise ValueError("Youden's J needs both classes in the validation split")
-    distinct = np.unique(s)  # ascending
-    # candidate thresholds: below all scores, between neighbours, above all scores
-    cuts = np.concatenate([[distinct[0] / 2.0], (distinct[:-1] + distinct[1:]) / 2.0, [(distinct[-1] + 1.0) / 2.0]])
+    cuts = _cuts(y, s, "Youden's J")
     best_j, best_t = -np.inf, None
     for t in cuts:  # ascending, so ">" keeps the lowest threshold among ties
         sens, spec = _sens_spec(y, s, t)
@@ -72,9 +90,25 @@ def fixed_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdCon
     return float(cfg.value)
 
 
+def sensitivity_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
+    y = np.asarray(y_val, dtype=np.int64)
+    s = np.asarray(scores_val, dtype=np.float64)
+    ok = [t for t in _cuts(y, s, "a target sensitivity") if _sens_spec(y, s, t)[0] >= cfg.target]
+    return float(np.clip(max(ok), _EPS, 1.0 - _EPS))  # the lowest cut flags everyone, so ``ok`` is never empty
+
+
+def specificity_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
+    y = np.asarray(y_val, dtype=np.int64)
+    s = np.asarray(scores_val, dtype=np.float64)
+    ok = [t for t in _cuts(y, s, "a target specificity") if _sens_spec(y, s, t)[1] >= cfg.target]
+    return float(np.clip(min(ok), _EPS, 1.0 - _EPS))  # the highest cut flags no one, so ``ok`` is never empty
+
+
 THRESHOLD_RULES: Registry[float] = Registry("threshold rule")
 THRESHOLD_RULES.register("youden", youden_threshold)
 THRESHOLD_RULES.register("fixed", fixed_threshold)
+THRESHOLD_RULES.register("sensitivity", sensitivity_threshold)
+THRESHOLD_RULES.register("specificity", specificity_threshold)
 
 
 def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.ndarray) -> ThresholdChoice:
@@ -85,5 +119,6 @@ def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.nda
         raise ValueError(f"expected equal-length 1-D validation labels and scores, got {y.shape} and {s.shape}")
     t = THRESHOLD_RULES.get(cfg.rule)(y, s, cfg)
     sens, spec = _sens_spec(y, s, t)
-    return ThresholdChoice(value=t, rule=cfg.rule, validation_sensitivity=sens, validation_specificity=spec,
+    rule = cfg.rule if cfg.rule in ("youden", "fixed") else f"{cfg.rule}>={cfg.target:g}"
+    return ThresholdChoice(value=t, rule=rule, validation_sensitivity=sens, validation_specificity=spec,
                            n_validation=int(y.size))

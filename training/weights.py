@@ -7,6 +7,12 @@
 - ``vggface``: Oxford's VGG-Face in its Keras conversion (rcmalli keras_vggface,
   ``rcmalli_vggface_tf_notop_vgg16.h5``, layers ``conv1_1``..``conv5_3``), mapped onto our
   VGG-16 conv by conv, in order; any shape mismatch is an error.
+- ``keras-hub``: a KerasHub preset saved in a local folder (``config.json`` + ``model.weights.h5``,
+  e.g. ``keras_hub.models.Backbone.from_preset("resnet_18_imagenet").save_to_preset(DIR)`` on a
+  machine with network access, or a timm/torchvision checkpoint converted by KerasHub). Its
+  ResNetBackbone (basic blocks, ResNet-18/34) or VGGBackbone (VGG-16/19) is checked against our
+  backbone's architecture and copied layer by layer; the input normalisation is ImageNet mean/std
+  (``torch``), as KerasHub's ported ImageNet presets expect.
 - ``none``: the backbone's random initialisation.
 
 Caffe-style weights (VGG-Face, and Keras' ImageNet VGGs) were trained on BGR input. The model
@@ -187,6 +193,77 @@ def _vggface(model: keras.Model, cfg: ModelConfig, weights: Path) -> WeightsReco
                          f"{layers[-1][0]}->{convs[-1].name}); BGR->RGB folded into {first}")
 
 
+KERAS_HUB_INSTALL = "pip install --no-deps keras-hub==0.32.0 (its image backbones need no tensorflow-text)"
+# facescreen ResNet layer -> KerasHub ResNetBackbone layer, per block (stack s, block b)
+_RESNET_BLOCK_LAYERS = (("conv1", "1_conv"), ("bn1", "1_bn"), ("conv2", "2_conv"), ("bn2", "2_bn"),
+                        ("down_conv", "0_conv"), ("down_bn", "0_bn"))
+_RESNET_BLOCKS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
+_VGG_REPEATS = {"vgg16": [2, 2, 3, 3, 3], "vgg19": [2, 2, 4, 4, 4]}
+
+
+def _keras_hub_dir(cfg: ModelConfig, weights: Path | None) -> Path:
+    if weights is None or not weights.is_dir() or not (weights / "config.json").is_file():
+        raise AssetMissingError(
+            "--init keras-hub needs --weights PRESET_DIR, a KerasHub preset saved in a local folder (config.json, "
+            "model.weights.h5); facescreen never downloads at run time. Make one where the network is allowed: "
+            "python -c \"import keras_hub; keras_hub.models.Backbone.from_preset('resnet_18_imagenet')"
+            ".save_to_preset('resnet18-preset')\"" + (f"; {weights} is not such a folder" if weights else ""))
+    return weights
+
+
+def _keras_hub_pairs(hub: keras.Model, cfg: ModelConfig, backbone: keras.Model, preset: Path) -> list[tuple]:
+    """(KerasHub layer, our layer) pairs; raises when the preset's architecture is not our backbone's."""
+    conf = hub.get_config()
+    kind = type(hub).__name__
+    name = cfg.backbone
+    if name in _RESNET_BLOCKS:
+        want = {"block_type": "basic_block", "use_pre_activation": False, "stackwise_num_blocks": _RESNET_BLOCKS[name],
+                "stackwise_num_filters": [64, 128, 256, 512], "input_conv_filters": [64], "input_conv_kernel_sizes": [7]}
+        if kind != "ResNetBackbone" or any(list(conf.get(k) or []) != v if isinstance(v, list) else conf.get(k) != v
+                                           for k, v in want.items()):
+            raise WeightsError(f"{preset}: a {kind} with {', '.join(f'{k}={conf.get(k)}' for k in want)}; "
+                               f"{name} needs {', '.join(f'{k}={v}' for k, v in want.items())}")
+        pairs = [("conv1_conv", "conv1"), ("conv1_bn", "bn1")]
+        for st, n in enumerate(_RESNET_BLOCKS[name]):
+            for b in range(n):
+                for ours, theirs in _RESNET_BLOCK_LAYERS:
+                    if ours.startswith("down") and (b > 0 or st == 0):
+                        continue
+                    pairs.append((f"stack{st}_block{b}_{theirs}", f"layer{st + 1}_{b}_{ours}"))
+        return [(hub.get_layer(a), backbone.get_layer(b)) for a, b in pairs]
+    if name in _VGG_REPEATS:
+        if kind != "VGGBackbone" or list(conf.get("stackwise_num_repeats", [])) != _VGG_REPEATS[name]:
+            raise WeightsError(f"{preset}: a {kind} with stackwise_num_repeats={conf.get('stackwise_num_repeats')}; "
+                               f"{name} needs VGGBackbone with {_VGG_REPEATS[name]}")
+        theirs = [l for l in hub.layers if isinstance(l, keras.layers.Conv2D)]
+        ours = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
+        return list(zip(theirs, ours))
+    raise WeightsError(f"--init keras-hub supports {', '.join(list(_RESNET_BLOCKS) + list(_VGG_REPEATS))}, not {name}")
+
+
+def _keras_hub(model: keras.Model, cfg: ModelConfig, preset: Path) -> WeightsRecord:
+    try:
+        import keras_hub
+    except ImportError:
+        raise AssetMissingError(f"--init keras-hub needs the keras-hub package: {KERAS_HUB_INSTALL}") from None
+    try:
+        hub = keras_hub.models.Backbone.from_preset(str(preset))  # a local folder: nothing is downloaded
+    except Exception as exc:  # keras-hub raises ValueError/KeyError/OSError for folders it cannot read
+        raise WeightsError(f"{preset} is not a KerasHub backbone preset keras-hub {keras_hub.__version__} can read: {exc}") from None
+    backbone = base_model(model)
+    pairs = _keras_hub_pairs(hub, cfg, backbone, preset)
+    for src, dst in pairs:
+        got, want = [tuple(w.shape) for w in src.weights], [tuple(w.shape) for w in dst.weights]
+        if got != want:
+            raise WeightsError(f"{preset}: layer {src.name} holds {got}, but {dst.name} needs {want}")
+        dst.set_weights(src.get_weights())
+    files = sorted(preset.glob("*.weights.h5"))
+    return WeightsRecord("keras-hub", str(preset), sha256_file(files[0]) if files else None,
+                         f"KerasHub {type(hub).__name__} preset (keras-hub {keras_hub.__version__}), "
+                         f"{len(pairs)} layers copied ({pairs[0][0].name}->{pairs[0][1].name} ... "
+                         f"{pairs[-1][0].name}->{pairs[-1][1].name})")
+
+
 def _none(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
     return WeightsRecord("none", note="random initialisation")
 
@@ -201,14 +278,15 @@ INITIALISERS: Registry[Initialiser] = Registry("initial weights")
 INITIALISERS.register("none", lambda: Initialiser(lambda cfg, w: None, _none))
 INITIALISERS.register("imagenet", lambda: Initialiser(_imagenet_file, _imagenet))
 INITIALISERS.register("vggface", lambda: Initialiser(_vggface_file, _vggface))
+INITIALISERS.register("keras-hub", lambda: Initialiser(_keras_hub_dir, _keras_hub))
 
 
 def find_weights_file(cfg: ModelConfig, weights: str | Path | None = None) -> Path | None:
     """The file ``cfg.initial_weights`` will be read from; raises before any work is done if it is
     missing (the command line checks this before aligning the photos)."""
     path = Path(weights).expanduser() if weights else None
-    if path is not None and not path.is_file():
-        raise AssetMissingError(f"no such weight file: {path}")
+    if path is not None and not path.exists():
+        raise AssetMissingError(f"no such weight file or preset folder: {path}")
     return INITIALISERS.create(cfg.initial_weights).find(cfg, path)
 
 

@@ -13,6 +13,8 @@ import pytest
 from facescreen.edge.synthetic import SYNTHETIC_NOTICE
 from facescreen.training.cli import main
 
+EVAL_FLAGS = ["--temperature-scaling", "--target-sensitivity", "0.9", "--subgroup", "source_photo", "--min-subgroup", "8",
+              "--tensorboard"]
 FAST = ["--preset", "quick-cpu", "--epochs", "6", "--bootstrap", "500", "--no-progress", "--notice", SYNTHETIC_NOTICE]
 
 
@@ -36,10 +38,13 @@ def _readers_csv(manifest, path):
 
 
 @pytest.fixture(scope="module")
-def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size):
+def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size, control_run):
+    """The planted-signal run, with temperature scaling, a screening target, an extra subgroup column,
+    TensorBoard, and the shuffled-label control as a second model on the same children."""
     out = tmp_path_factory.mktemp("runs") / "planted"
     readers = _readers_csv(synthetic_manifest, out.parent / "readers.csv")
-    argv = _args(synthetic_manifest, warm_align_cache, e2e_size, out, "--readers", str(readers), "--explain-faces", "4")
+    argv = _args(synthetic_manifest, warm_align_cache, e2e_size, out, "--readers", str(readers), "--explain-faces", "4",
+                 *EVAL_FLAGS, "--compare", str(control_run[0]))
     assert main(argv) == 0
     return out
 
@@ -60,6 +65,7 @@ def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cv, "select_threshold", spy)
         assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, out, "--shuffle-labels", "--final", "none",
+                          "--temperature-scaling",
                           "--explain-faces", "0", "--checkpoint-every", "0")) == 0
     return out, seen
 
@@ -126,17 +132,18 @@ def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(mai
     assert 0.0 <= result.probability <= 1.0 and result.cam.shape == (e2e_size, e2e_size)
 
 
-def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(main_run, synthetic_manifest,
+def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(main_run, control_run, synthetic_manifest,
                                                                             warm_align_cache, e2e_size, capsys):
     before = json.loads((main_run / "summary.json").read_text())
     assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4")) == 2
     assert "pass --resume" in capsys.readouterr().err
     assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4", "--epochs", "7",
-                      "--resume")) == 2
+                      *EVAL_FLAGS, "--resume")) == 2
     assert "configuration differs in fit" in capsys.readouterr().err
     readers = main_run.parent / "readers.csv"
     argv = _args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--readers", str(readers),
-                 "--explain-faces", "4", "--resume")
+                 "--explain-faces", "4", *EVAL_FLAGS, "--compare", str(control_run[0]),
+                 "--resume")
     assert main(argv) == 0
     log = (main_run / "run.log").read_text()
     assert log.count("finished in an earlier run, reloaded") == 5 and "final model: finished in an earlier run" in log
@@ -162,3 +169,56 @@ def test_threshold_only_ever_sees_validation_predictions(control_run):
         np.testing.assert_allclose(scores, [float(r["score"]) for r in val], atol=1e-6)
         assert y.tolist() == [int(r["label"] == "syndromic") for r in val]
         assert not np.isin(np.round(scores, 6), np.round([float(r["score"]) for r in test], 6)).all()
+
+
+def test_calibration_operating_point_and_subgroups(main_run):
+    summary = json.loads((main_run / "summary.json").read_text())
+    ev = summary["evaluation"]
+    assert len(ev["calibration"]["folds"]) == 5 and all(f["temperature"] > 0 for f in ev["calibration"]["folds"])
+    assert sum(ev["calibration"]["pooled"]["counts"]) == 120 and "pooled_without_temperature" in ev["calibration"]
+    assert all(f["threshold"]["rule"] == "sensitivity>=0.9" and f["threshold"]["validation_sensitivity"] >= 0.9
+               for f in summary["folds"])
+    op = ev["operating_point"]
+    assert op["rule"] == "sensitivity" and op["target"] == 0.9 and op["fixed_specificity"] == 0.9
+    lo, hi = op["sensitivity_at_fixed_specificity_ci"]
+    assert lo <= op["sensitivity_at_fixed_specificity"] <= hi
+    groups = {(r["attribute"], r["group"]) for r in ev["subgroups"]}
+    assert {("sex", "F"), ("sex", "M"), ("source_photo", "astronaut"), ("syndrome", "planted-geometry")} <= groups
+    assert any(a == "age band" for a, _ in groups)
+    assert sum(r["n"] for r in ev["subgroups"] if r["attribute"] == "sex") == 120
+    report = (main_run / "report.md").read_text()
+    for heading in ("## Calibration", "## Operating point", "## Subgroups", "## Paired comparisons on the same children"):
+        assert heading in report, heading
+    assert (main_run / "reliability.png").is_file()
+
+
+def test_paired_comparisons_in_the_report(main_run):
+    ev = json.loads((main_run / "summary.json").read_text())["evaluation"]
+    [delong] = ev["delong"]
+    assert delong["name_b"] == "shuffled" and delong["auc_a"] > delong["auc_b"] and delong["p_value"] < 0.05
+    readers = {m["name_b"]: m for m in ev["readers_mcnemar"]}
+    assert set(readers) == {"R-keen", "R-weak"} and readers["R-weak"]["p_exact"] < 0.05
+    assert all(m["n"] == 120 for m in readers.values())
+
+
+def test_per_fold_epoch_log_tensorboard_and_images_per_second(main_run):
+    rows = list(csv.DictReader(open(main_run / "folds" / "fold_1" / "epochs.csv")))
+    assert len(rows) >= 1 and {"epoch", "loss", "val_loss", "val_auc"} <= set(rows[0])
+    assert any((main_run / "folds" / "fold_1" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert re.search(r"s/epoch, [0-9.]+ images/s", (main_run / "run.log").read_text())
+
+
+def test_bundle_has_a_readable_model_card(main_run):
+    from facescreen.edge import load_bundle
+
+    bundle = load_bundle(main_run / "bundle")
+    card = bundle.card
+    assert card.temperature != 1.0 and card.calibration["fitted_on"].startswith("the final model's validation split")
+    assert card.training_data["source"] == "cohort.csv" and "/" not in (card.training_data["initial_weights"]["file"] or "")
+    assert card.metrics["operating_point"]["policy"].startswith("highest threshold with validation sensitivity >= 0.9")
+    md = (main_run / "bundle" / "MODEL_CARD.md").read_text()
+    for section in ("## Uses", "### Out-of-scope use", "## Training data", "## Evaluation", "## Subgroups",
+                    "## Calibration", "## Limitations", "## Ethical considerations"):
+        assert section in md, section
+    assert "SYNTHETIC COHORT" in md and "validated on adult faces only" in md and "hypertelorism" in md
+    assert str(main_run) not in md and str(main_run) not in (main_run / "bundle" / "modelcard.json").read_text()

@@ -42,3 +42,48 @@ def test_fixed_rule_and_bad_inputs():
         ThresholdConfig("fixed", 1.0)
     with pytest.raises(ValueError, match="both classes"):
         select_threshold(ThresholdConfig(), np.array([1, 1]), np.array([0.2, 0.3]))
+
+
+@pytest.mark.parametrize("target", [0.5, 0.8, 0.9, 1.0])
+def test_target_sensitivity_is_the_most_specific_threshold_that_reaches_it(target):
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 80)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+    choice = select_threshold(ThresholdConfig("sensitivity", target=target), y, s)
+    assert choice.validation_sensitivity >= target and choice.rule == f"sensitivity>={target:g}"
+    # scikit-learn's ROC: the best specificity among its operating points with TPR >= target
+    fpr, tpr, _ = roc_curve(y, s)
+    assert choice.validation_specificity == pytest.approx(1 - fpr[tpr >= target].min())
+    assert choice.value not in set(s.tolist())
+
+
+@pytest.mark.parametrize("target", [0.5, 0.9, 1.0])
+def test_target_specificity_is_the_most_sensitive_threshold_that_reaches_it(target):
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 80)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+    choice = select_threshold(ThresholdConfig("specificity", target=target), y, s)
+    fpr, tpr, _ = roc_curve(y, s)
+    assert choice.validation_specificity >= target
+    assert choice.validation_sensitivity == pytest.approx(tpr[1 - fpr >= target].max())
+
+
+def test_target_rules_by_hand():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9])
+    # sensitivity >= 0.75 keeps 0.7 0.8 0.9 flagged: the highest such cut is between 0.6 and 0.7
+    assert select_threshold(ThresholdConfig("sensitivity", target=0.75), y, s).value == pytest.approx(0.65)
+    # sensitivity 1.0 needs 0.4 flagged: cut between 0.3 and 0.4 (specificity 3/4)
+    c = select_threshold(ThresholdConfig("sensitivity", target=1.0), y, s)
+    assert c.value == pytest.approx(0.35) and c.validation_specificity == 0.75
+    # specificity 1.0 must leave 0.6 unflagged: the lowest such cut is between 0.6 and 0.7
+    assert select_threshold(ThresholdConfig("specificity", target=1.0), y, s).value == pytest.approx(0.65)
+
+
+def test_target_must_be_a_proportion():
+    with pytest.raises(ValueError, match="target"):
+        ThresholdConfig("sensitivity", target=1.5)

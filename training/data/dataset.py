@@ -19,11 +19,16 @@ class TrainingData:
     strata: tuple[str, ...]                    # stratification key of each photo (class[/syndrome])
     predefined_parts: np.ndarray | None = field(default=None, repr=False)  # 0-based, from the manifest
     notice: str = ""                           # e.g. the synthetic-cohort notice
+    # per photo: age_months (float or None), sex, syndrome and the manifest's other columns, for the
+    # subgroup report; empty when the data were not built from a manifest
+    info: tuple[dict, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
         if self.faces.ndim != 4 or self.faces.shape[0] != n or self.faces.shape[-1] != 3 or self.faces.dtype != np.uint8:
             raise ValueError(f"expected ({n}, S, S, 3) uint8 faces, got {self.faces.shape} {self.faces.dtype}")
+        if self.info and len(self.info) != n:
+            raise ValueError(f"info has {len(self.info)} entries for {n} photos")
         for name in ("subject_ids", "paths", "strata"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries for {n} photos")
@@ -58,7 +63,9 @@ class TrainingData:
         perm = np.random.default_rng(seed).permutation(len(subjects))
         source = {s: first[subjects[perm[i]]] for i, s in enumerate(subjects)}
         idx = np.array([source[s] for s in self.subject_ids])
-        return replace(self, labels=self.labels[idx], strata=tuple(self.strata[i] for i in idx),
+        info = tuple({**self.info[k], "syndrome": self.info[i].get("syndrome", "")} for k, i in enumerate(idx)) \
+            if self.info else ()
+        return replace(self, labels=self.labels[idx], strata=tuple(self.strata[i] for i in idx), info=info,
                        notice=(self.notice + " " if self.notice else "") + "LABELS SHUFFLED (negative control).")
 
     @classmethod
@@ -75,4 +82,5 @@ class TrainingData:
                    strata=tuple(f"{p.label}/{p.syndrome}" if stratify_by_syndrome and p.syndrome else p.label
                                 for p in photos),
                    predefined_parts=np.array(parts, dtype=np.int64) if photos and all(q is not None for q in parts) else None,
-                   notice=notice)
+                   notice=notice, info=tuple({"age_months": p.age_months, "sex": p.sex, "syndrome": p.syndrome,
+                                              **dict(p.extra)} for p in photos))

@@ -35,6 +35,7 @@ class Photo:
     age_months: float | None = None
     sex: str = ""
     fold: int | None = None
+    extra: tuple[tuple[str, str], ...] = ()  # the manifest's other columns (for --subgroup COL)
 
     def __post_init__(self) -> None:
         if not self.subject_id:
@@ -142,8 +143,9 @@ def _row_to_photo(r: dict, base: Path, n_folds: int) -> Photo:
         if not fold_raw.isdigit() or not 1 <= int(fold_raw) <= n_folds:
             raise ManifestError(f"fold must be an integer 1..{n_folds} (the fold that tests this photo), got {fold_raw!r}")
         fold = int(fold_raw) - 1
+    extra = tuple((k, v) for k, v in r.items() if k and k not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
     return Photo(path=(p if p.is_absolute() else base / p).resolve(), subject_id=r["subject_id"], label=r["label"],
-                 syndrome=r.get("syndrome", ""), age_months=age_months, sex=r.get("sex", ""), fold=fold)
+                 syndrome=r.get("syndrome", ""), age_months=age_months, sex=r.get("sex", ""), fold=fold, extra=extra)
 
 
 def _check_subjects(photos: tuple[Photo, ...], group_by_subject: bool, source: str) -> None:
@@ -225,5 +227,5 @@ def cohort_summary(cohort: Cohort) -> str:
     if any(p.fold is not None for p in photos):
         lines.append("  folds: predefined by the manifest's fold column")
     if cohort.ignored_columns:
-        lines.append(f"  ignored manifest column(s): {', '.join(cohort.ignored_columns)}")
+        lines.append(f"  other manifest column(s), usable with --subgroup: {', '.join(cohort.ignored_columns)}")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ def _f(v) -> str:
 
 
 def write_report(run_dir: Path, cfg, data, folds, summary, band, pooled, multi, readers, final_info, aligned,
-                 cohort_text: str, comparison: list[list[str]]) -> Path:
+                 cohort_text: str, comparison: list[list[str]], extra_sections: list[str] = ()) -> Path:
     n = cfg.cv.n_folds
     lines = ["# facescreen cross-validation report", ""]
     if data.notice:
@@ -35,8 +35,7 @@ def write_report(run_dir: Path, cfg, data, folds, summary, band, pooled, multi, 
         + (" and syndrome" if cfg.cv.stratify_by_syndrome else "")
         + f", subjects never split; fold k: test = part k, validation = part k+1 (mod {n}), train = the other "
         f"{n - 2} parts (train:validation:test = {n - 2}:1:1).",
-        f"- Threshold: `{cfg.threshold.rule}` chosen on each fold's validation split only"
-        + (f" (fixed at {cfg.threshold.value})" if cfg.threshold.rule == "fixed" else "")
+        f"- Threshold: `{cfg.threshold.rule}` ({cfg.threshold.policy}) chosen on each fold's validation split only"
         + "; the test split is scored once with it.",
         f"- Screening score: summed probability of the positive classes ({', '.join(data.positive_classes)}).",
         f"- SD is the sample SD (ddof=1) over the {n} folds. ROC band: {band.n_boot} stratified bootstrap "
@@ -72,6 +71,7 @@ def write_report(run_dir: Path, cfg, data, folds, summary, band, pooled, multi, 
     if not readers:
         lines += ["(No readers' CSV was given: pass `--readers readers.csv`.)", ""]
     lines += ["![ROC](roc.png)", ""]
+    lines += list(extra_sections)
     panels = [f.panel for f in folds if f.panel]
     if panels:
         lines += ["## Heat maps (test faces of each fold)", "",

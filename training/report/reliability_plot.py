@@ -1,0 +1,45 @@
+"""``reliability.png``: the reliability diagram of the pooled test predictions (and each fold's),
+with the count of photos per bin beneath."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_reliability(calibration: dict, path: Path, notice: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pooled = calibration["pooled"]
+    edges = np.array(pooled["edges"])
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6.2), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8, label="perfect calibration")
+    for i, f in enumerate(calibration["folds"]):
+        m = [v for v in f["mean_predicted"]]
+        ok = [k for k, v in enumerate(m) if v is not None]
+        ax.plot([m[k] for k in ok], [f["fraction_positive"][k] for k in ok], color="grey", lw=0.8, alpha=0.5,
+                marker=".", label="folds" if i == 0 else None)
+    raw = calibration.get("pooled_without_temperature")
+    if raw:
+        ok = [k for k, v in enumerate(raw["mean_predicted"]) if v is not None]
+        ax.plot([raw["mean_predicted"][k] for k in ok], [raw["fraction_positive"][k] for k in ok], color="tab:orange",
+                lw=1.2, marker="s", ms=3, label=f"pooled, no temperature (ECE {raw['ece']:.3f})")
+    ok = [k for k, v in enumerate(pooled["mean_predicted"]) if v is not None]
+    ax.plot([pooled["mean_predicted"][k] for k in ok], [pooled["fraction_positive"][k] for k in ok], color="tab:blue",
+            lw=2, marker="o", label=f"pooled test (ECE {pooled['ece']:.3f}, Brier {pooled['brier']:.3f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), ylabel="observed fraction syndromic")
+    ax.set_title("Reliability of the screening probability (cross-validated test predictions)", fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+    hist.bar(centres, pooled["counts"], width=np.diff(edges) * 0.9, color="tab:blue", alpha=0.6)
+    hist.set(xlabel="screening probability", ylabel="photos")
+    if notice:
+        fig.text(0.5, 0.005, notice, ha="center", va="bottom", fontsize=6, wrap=True)
+    fig.tight_layout(rect=(0, 0.04 if notice else 0, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
