@@ -152,3 +152,19 @@ def test_native_banners_are_dropped_unless_verbose():
     assert "XNNPACK" not in quiet.stderr and "oneDNN" not in quiet.stderr
     assert "a message of our own" in quiet.stderr and "an error line is kept" in quiet.stderr
     assert not any(NATIVE_NOISE.match(line) for line in quiet.stderr.splitlines())
+
+
+def test_what_cannot_run_here_is_one_line_and_exit_3(tmp_path, capsys):
+    """A bundle that has no artifact for the backend asked for: status 3, never another backend."""
+    from dataclasses import replace
+
+    from facescreen.edge import ModelCard, artifact_entry, save_card
+    from facescreen.edge.clikit import EXIT_UNAVAILABLE
+
+    (tmp_path / "model.onnx").write_bytes(b"not run in this test")
+    card = ModelCard(model_id="m", classes=("control", "syndromic"), positive_classes=("syndromic",),
+                     threshold=0.5, backbone="resnet18")
+    save_card(tmp_path, replace(card, artifacts={"onnx": artifact_entry(tmp_path, "model.onnx", "onnx", "fp32")}))
+    rc, _, err = call(screen_main, [tmp_path, tmp_path / "photo.jpg", "--backend", "tensorrt"], capsys)
+    assert rc == EXIT_UNAVAILABLE and len(err) == 1, err
+    assert err[0].startswith("facescreen-screen: error: ") and "tensorrt" in err[0]
