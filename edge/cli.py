@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .backends import AUTO_BACKEND_ORDER
 from .errors import FaceScreenError
+from .photo import find_photos
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _expand(paths: list[str]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
-        out += sorted(f for f in p.iterdir() if f.suffix.lower() in PHOTO_SUFFIXES) if p.is_dir() else [p]
+        out += find_photos(p, recursive=False) if p.is_dir() else [p]
     return out
 
 

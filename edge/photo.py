@@ -19,6 +19,25 @@ from .errors import PhotoError, PhotoTooLargeError
 PhotoSource = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
 
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF")
+# The one list of file suffixes every folder walk takes for a photo (screen, bench, calibration,
+# training folders, kiosk replay). HEIC/HEIF is what iPhones and iPads save by default; whether a
+# file decodes is decided by load_photo, which refuses what it cannot read with a PhotoError.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif")
+
+
+def is_photo_file(path: str | Path) -> bool:
+    """A regular file whose suffix (any case) is one of :data:`PHOTO_SUFFIXES`."""
+    p = Path(path)
+    return p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
+
+
+def find_photos(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """The photo files under ``folder`` (and its sub-folders unless ``recursive`` is False), sorted;
+    hidden files and folders (a leading dot, e.g. macOS ``._IMG_0001.jpg``) are left out."""
+    root = Path(folder)
+    walk = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in walk
+                  if is_photo_file(p) and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 @dataclass(frozen=True)

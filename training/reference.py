@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from facescreen.edge.bundle import load_bundle
+from facescreen.edge.metrics import roc_auc
 from facescreen.edge.synthetic import SYNTHETIC_NOTICE, make_cohort
 
 from .demo import DEMO_COHORT, aligned_cohort
@@ -25,7 +26,6 @@ BENCH_INTENDED_USE = ("BENCHMARK MODEL: VGG-16 screener architecture with a rand
 
 def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, force: bool = False) -> Path:
     import keras
-    from sklearn.metrics import roc_auc_score
 
     from .export import save_bundle
     from .model import build_screener
@@ -61,7 +61,7 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
     threshold = float(np.clip(np.median(p_val), 0.05, 0.95))  # a mid-range threshold exercises flag parity
     return save_bundle(model, BENCH_MODEL, out, model_id="facescreen-bench-vgg16-randombase", threshold=threshold,
                        intended_use=BENCH_INTENDED_USE,
-                       metrics={"validation_auc": float(roc_auc_score(labels[val], p_val)), "data": "SYNTHETIC"},
+                       metrics={"validation_auc": roc_auc(labels[val], p_val), "data": "SYNTHETIC"},
                        training_data={"kind": "synthetic", "notice": SYNTHETIC_NOTICE, "n_subjects": int(len(labels)),
                                       "base": "random initialisation (seeded), frozen"},
                        notes="Built by `make bench` (training.reference). Benchmark model, not a screener.")

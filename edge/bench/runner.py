@@ -17,11 +17,12 @@ import numpy as np
 from ..backends import backend_spec, choose_artifact
 from ..bundle import Bundle, load_bundle, software_version
 from ..errors import FaceScreenError
+from ..metrics import agreement
+from ..photo import PHOTO_SUFFIXES, find_photos
 from .measure import matmul_peak_gflops
 from .targets import BenchSettings, measure_detectors, measure_model, measure_pipeline
 
 SCHEMA = "facescreen-bench/1"
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 FRAME_SIZE = (640, 480)  # width, height: a kiosk/tablet camera frame
 
 
@@ -62,7 +63,7 @@ def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
 
 
 def _photos(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+    files = find_photos(folder)
     if not files:
         raise FaceScreenError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) under {folder}")
     return files
@@ -139,13 +140,10 @@ def add_parity(rows: list[dict], bundle: Bundle, reference: str | None) -> None:
         r.pop("trace", None)
     if reference not in probs:
         return
-    pos, thr = bundle.card.positive_indices, bundle.card.threshold
-    ref = probs[reference]
     for r in rows:
         if r["artifact"] in probs:
-            a = probs[r["artifact"]]
-            r.update(reference=reference, max_prob_diff=float(np.abs(a - ref).max()),
-                     flag_agreement=float(np.mean((a[:, pos].sum(1) >= thr) == (ref[:, pos].sum(1) >= thr))))
+            a = agreement(probs[reference], probs[r["artifact"]], bundle.card.positive_indices, bundle.card.threshold)
+            r.update(reference=reference, max_prob_diff=a.max_abs_prob_diff, flag_agreement=a.flag_agreement)
 
 
 def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
