@@ -23,6 +23,7 @@ import numpy as np
 from facescreen.edge.assets import asset_path
 from facescreen.edge.detect import FaceDetection
 from facescreen.edge.errors import BackendUnavailableError
+from facescreen.edge.tflite import tflite_runtime
 
 from .attention_mesh import N_MESH, N_POINTS, AttentionMesh, is_attention_model
 
@@ -105,11 +106,7 @@ class DenseLandmarker:
     def __init__(self, model_path: str | Path | None = None, threads: int | None = 2,
                  roi_scale: float = 1.5, min_presence: float = 0.5) -> None:
         path = Path(model_path) if model_path else asset_path(MODEL_FILE)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise BackendUnavailableError(
-                "dense landmarks need ai-edge-litert (pip install 'facescreen[edge]')") from None
+        Interpreter = tflite_runtime().Interpreter  # raises BackendUnavailableError with what to install
         content = path.read_bytes()
         try:
             self._model = (AttentionMesh(content, threads) if is_attention_model(content)

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, BundleError
 from ..registry import Registry
+from ..tflite import tflite_runtime
 from .mtcnn_manifest import OUTPUT_ROLES
 
 
@@ -55,9 +56,8 @@ def _roles(net: str, outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
 
 class LiteRTNet:
     def __init__(self, path: Path, net: str, threads: int | None = None, max_shapes: int = 48) -> None:
-        from ..backends.litert import _interpreter_class
-
-        self._cls, self.runtime = _interpreter_class()
+        rt = tflite_runtime()
+        self._cls, self.runtime = rt.Interpreter, rt.name
         self._model = Path(path).read_bytes()
         self._net = net
         self._threads = threads
