@@ -33,7 +33,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detector", default="auto",
                    help="face detector: auto (the bundle's mtcnn-lite if it has one, else mtcnn), mtcnn, mtcnn-lite")
     g.add_argument("--landmarks", default=None, metavar="FILE",
-                   help="face_landmark.tflite (default: $FACESCREEN_ASSETS or .cache/assets, fetched by `make assets`)")
+                   help="face-mesh .tflite (default: MediaPipe's attention mesh, fetched by `make assets` into "
+                        "$FACESCREEN_ASSETS or .cache/assets; the plain 468-point face_landmark.tflite also loads)")
     g.add_argument("--quality-config", default=None, metavar="JSON",
                    help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors")
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facescreen.edge.assets import asset_path
+from facescreen.edge.assets import FACE_LANDMARK_ATTENTION, asset_path
 from facescreen.edge.detect import FaceDetection
 from facescreen.edge.errors import BackendUnavailableError
 from facescreen.edge.tflite import tflite_runtime
 
 from .attention_mesh import N_MESH, N_POINTS, AttentionMesh, is_attention_model
 
-MODEL_FILE = "face_landmark_with_attention.tflite"
+MODEL_FILE = FACE_LANDMARK_ATTENTION.name
 INPUT_SIZE = 192
 
 # Face-mesh indices used by the measures (MediaPipe canonical face mesh topology). "Right"/"left"

@@ -76,3 +76,26 @@ def test_unknown_or_empty_target_is_refused_with_the_valid_names(spec):
     with pytest.raises(ValueError) as exc:
         resolve_targets(spec)
     assert "onnx" in str(exc.value)
+
+
+def test_converters_import_edge_only_never_training():
+    """The layering README.md and DEVELOPERS.md state: importing every converters module (and
+    building a target row's builder) loads nothing of facescreen.training."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib, pkgutil, sys
+import facescreen.converters as c
+for m in pkgutil.walk_packages(c.__path__, c.__name__ + "."):
+    if not m.name.endswith("__main__"):
+        importlib.import_module(m.name)
+from facescreen.converters.targets import TARGETS
+for n in TARGETS.names():
+    TARGETS.create(n).builder()
+bad = sorted(m for m in sys.modules if m.startswith("facescreen.training"))
+print("training modules:", bad)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "training modules: []" in proc.stdout

@@ -105,3 +105,13 @@ def test_bundle_builders_keep_their_subcommands(command):
     parser, _ = build_parser()
     args = parser.parse_args([command, "--cache", "somewhere", "--force"])
     assert (args.command, args.cache, args.force) == (command, "somewhere", True)
+
+
+def test_final_strategies_are_registry_entries_that_say_whether_they_train():
+    from facescreen.training.final import FINAL_STRATEGIES, planned_final_epochs
+
+    assert FINAL_STRATEGIES.names() == ["all", "none", "refit"]
+    assert [FINAL_STRATEGIES.create(n).trains for n in ("all", "none", "refit")] == [True, False, True]
+    cfg = build_config("quick-cpu", overrides={"fit": {"epochs": 7}})
+    assert planned_final_epochs(cfg) == 7
+    assert planned_final_epochs(build_config("quick-cpu", overrides={"fit": {"epochs": 7}, "final": {"strategy": "none"}})) == 0
