@@ -17,7 +17,7 @@ import numpy as np
 from facescreen.edge.backends import open_backend
 from facescreen.edge.bundle import Bundle
 from facescreen.edge.errors import BackendUnavailableError
-from facescreen.edge.metrics import agreement
+from facescreen.edge.metrics import Agreement, agreement
 
 from .calibration import FaceSet
 from .errors import ConversionError
@@ -44,22 +44,14 @@ class Outputs:
 
 
 @dataclass(frozen=True)
-class ParityReport:
+class ParityReport(Agreement):
+    """The figures of :class:`edge.metrics.Agreement`, the gate they were held to and the verdict."""
+
     artifact: str
     backend: str
     runtime: str
-    n_faces: int
     threshold: float
-    max_abs_prob_diff: float         # over every class probability of every face
-    mean_abs_prob_diff: float
-    max_abs_screening_diff: float    # summed positive-class probability
-    flag_agreement: float
-    n_flag_disagreements: int
-    disagreement_margin: float | None  # largest |p_keras - threshold| among faces whose flag changed
     cam_max_abs_diff: float          # class-logit maps, relative to the reference maps' range
-    auc_reference: float | None
-    auc_artifact: float | None
-    auc_diff: float | None
     min_agreement: float
     max_prob_diff_gate: float | None
     passed: bool
@@ -143,8 +135,11 @@ def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Output
 
 def _failure(artifact, backend, runtime, n, threshold, gates, why: str) -> ParityReport:
     nan = float("nan")
-    return ParityReport(artifact, backend, runtime, n, threshold, nan, nan, nan, 0.0, n, None, nan, None, None, None,
-                        gates.min_agreement, gates.max_prob_diff, False, why)
+    return ParityReport(
+        n_faces=n, max_abs_prob_diff=nan, mean_abs_prob_diff=nan, max_abs_screening_diff=nan, flag_agreement=0.0,
+        n_flag_disagreements=n, disagreement_margin=None, auc_reference=None, auc_artifact=None, auc_diff=None,
+        artifact=artifact, backend=backend, runtime=runtime, threshold=threshold, cam_max_abs_diff=nan,
+        min_agreement=gates.min_agreement, max_prob_diff_gate=gates.max_prob_diff, passed=False, verdict=why)
 
 
 def check_artifact(bundle: Bundle, staging_dir: Path, name: str, entry: dict, faces: FaceSet, ref: Outputs,

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facescreen.edge.bundle import load_bundle
 from facescreen.edge.metrics import roc_auc
-from facescreen.edge.synthetic import SYNTHETIC_NOTICE, make_cohort
+from facescreen.edge.synthetic import SYNTHETIC_NOTICE
 
-from .demo import DEMO_COHORT, aligned_cohort
+from .demo import aligned_cohort, built_before, demo_cohort_dir
 from .model import ModelConfig, base_model
 
 BENCH_MODEL = ModelConfig(backbone="vgg16", input_size=224)
@@ -30,14 +29,10 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
     from .export import save_bundle
     from .model import build_screener
 
-    cache = Path(cache_dir)
-    out = cache / "bench-bundle"
-    if (out / "modelcard.json").is_file() and not force:
-        load_bundle(out)
+    out = Path(cache_dir) / "bench-bundle"
+    if built_before(out, force):
         return out
-    cohort_dir = cache / "synthetic-cohort"
-    if not (cohort_dir / "cohort.csv").is_file():
-        make_cohort(cohort_dir, DEMO_COHORT)
+    cohort_dir = demo_cohort_dir(cache_dir)
     faces, labels, _ = aligned_cohort(cohort_dir, BENCH_MODEL.input_size)
     keras.utils.set_random_seed(seed)
     model = build_screener(BENCH_MODEL)

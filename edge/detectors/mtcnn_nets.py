@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, BundleError
+from ..errors import BundleError
 from ..registry import Registry
 from ..tflite import tflite_runtime
 from .mtcnn_manifest import OUTPUT_ROLES
@@ -93,18 +93,11 @@ class LiteRTNet:
 
 class OnnxRuntimeNet:
     def __init__(self, path: Path, net: str, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendUnavailableError("onnxruntime is not installed (pip install 'facescreen[edge]')") from None
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        # no busy-waiting between the many small calls: spinning threads starve each other on a
-        # 2-core tablet that also runs the camera and the screener
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        from ..backends.onnxruntime import create_session, import_onnxruntime
+
+        ort = import_onnxruntime()
+        # no busy-waiting between the many small calls (three networks, dozens of crops a frame)
+        self._session = create_session(path, threads, allow_spinning=False)
         self._input = self._session.get_inputs()[0].name
         self._net = net
         self.runtime = f"onnxruntime {ort.__version__}"
