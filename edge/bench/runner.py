@@ -62,7 +62,8 @@ def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
     return ok, skipped
 
 
-def _photos(folder: Path) -> list[Path]:
+def bench_photos(folder: Path) -> list[Path]:
+    """The photos under ``folder`` (sub-folders too), or an error that names the suffixes looked for."""
     files = find_photos(folder)
     if not files:
         raise FaceScreenError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) under {folder}")
@@ -91,7 +92,7 @@ def prepare_inputs(cfg: BenchConfig, bundle: Bundle, work: Path) -> dict[str, st
     detector = default_detector(bundle)
     align = AlignConfig(size=bundle.card.input.size, template=bundle.card.alignment)
     faces, frames = [], []
-    for path in _photos(cfg.photos):
+    for path in bench_photos(cfg.photos):
         if len(faces) >= cfg.n_faces and len(frames) >= cfg.n_frames:
             break
         try:
