@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..backends import backend_spec
 from ..errors import BundleError
 from ..registry import Registry
 from ..tflite import tflite_runtime
@@ -110,4 +111,5 @@ class OnnxRuntimeNet:
 NET_RUNNERS: Registry[NetRunner] = Registry("MTCNN network runtime")
 NET_RUNNERS.register("litert", LiteRTNet)
 NET_RUNNERS.register("onnxruntime", OnnxRuntimeNet)
-RUNTIME_FORMAT = {"litert": "tflite", "onnxruntime": "onnx"}
+# the networks run on the screener backends of the same name, so they read the same formats
+RUNTIME_FORMAT = {name: backend_spec(name).format for name in NET_RUNNERS.names()}
