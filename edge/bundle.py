@@ -47,7 +47,12 @@ def sha256_file(path: Path) -> str:
 # RGB crops as float32 pixels in [0, 255]; int8 artifacts quantise that inside their backend.
 RUNTIME_DTYPE = "float32"
 RUNTIME_VALUE_RANGE = (0.0, 255.0)
-_DEFAULT_NORMALISATION = {"in_graph": True, "scale": [1 / 255.0] * 3, "offset": [0.0] * 3}
+
+
+def _default_normalisation() -> dict:
+    return {"in_graph": True, "scale": [1 / 255.0] * 3, "offset": [0.0] * 3}
+
+
 NORMALISATION_KEYS = ("in_graph", "kind", "scale", "offset", "note")
 
 
@@ -66,7 +71,7 @@ class InputSpec:
     colour: str = "RGB"
     dtype: str = RUNTIME_DTYPE
     value_range: tuple[float, float] = RUNTIME_VALUE_RANGE
-    normalisation: dict = field(default_factory=lambda: dict(_DEFAULT_NORMALISATION))
+    normalisation: dict = field(default_factory=_default_normalisation)
 
     def __post_init__(self) -> None:
         if self.size < 32:
@@ -103,7 +108,7 @@ class InputSpec:
     def from_dict(cls, d: dict) -> "InputSpec":
         return cls(int(d["size"]), d.get("colour", "RGB"), d.get("dtype", RUNTIME_DTYPE),
                    tuple(d.get("value_range", RUNTIME_VALUE_RANGE)),
-                   d.get("normalisation", dict(_DEFAULT_NORMALISATION)))
+                   d.get("normalisation", _default_normalisation()))
 
 
 @dataclass(frozen=True)
