@@ -30,7 +30,8 @@ def artifact_metadata(card: ModelCard, target: Target, calibration: dict | None,
         "software_version": software_version(), "toolchain": toolchain,
         "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "calibration": calibration, "parity": parity,
-        "inputs": {"image": f"(N, {card.input.size}, {card.input.size}, 3) float32 RGB 0..255 (scaling in the graph)"},
+        "inputs": {"image": f"(N, {card.input.size}, {card.input.size}, 3) {card.input.dtype} {card.input.colour} "
+                            f"{card.input.value_range[0]:g}..{card.input.value_range[1]:g} (scaling in the graph)"},
         "outputs": card_dict["outputs"], "model_card": card_dict,
     }
 
