@@ -17,6 +17,7 @@ import numpy as np
 from facescreen.edge.bundle import ModelCard
 from facescreen.edge.detect import Detector
 from facescreen.edge.errors import FaceScreenError
+from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
 from facescreen.edge.pipeline import AlignConfig, as_batch, prepare_face
 
 from .errors import CalibrationError
@@ -24,7 +25,6 @@ from .errors import CalibrationError
 log = logging.getLogger(__name__)
 
 MIN_CALIBRATION_FACES = 100
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _folder_labels(root: Path, photos: list[Path], card: ModelCard) -> list | No
 
 
 def load_folder(root: Path, card: ModelCard, detector: Detector) -> FaceSet:
-    photos = sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+    photos = find_photos(root)
     if not photos:
         raise CalibrationError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) under {root}")
     names = _folder_labels(root, photos, card)

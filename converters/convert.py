@@ -26,7 +26,7 @@ from facescreen.edge.bundle import Bundle, artifact_entry, load_bundle, save_car
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, require_minimum
 from .errors import CalibrationError, ConversionError
-from .metadata import artifact_metadata, embed, sidecar
+from .metadata import artifact_metadata, carrier, embed
 from .parity import Outputs, ParityReport, ParityThresholds, check_artifact, reference_outputs, run_backend
 from .source import KerasSource
 from .targets import Target
@@ -124,7 +124,7 @@ def convert_bundle(bundle_dir: str | Path, targets: list[Target], held_out: Face
     bundle_dir = Path(bundle_dir)
     bundle = load_bundle(bundle_dir)
     _check_faces(bundle, targets, held_out, calibration, options)
-    targets = _with_dependencies(bundle, targets, progress)
+    targets = with_dependencies(bundle, targets, progress)
     workdir = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=bundle_dir))
     run = _Run(bundle_dir, bundle, KerasSource(bundle, workdir / "source"), calibration, held_out, options,
                workdir, progress)
@@ -173,7 +173,7 @@ def _small_set_note(held_out: FaceSet | None, gates: ParityThresholds) -> str | 
             f"use at least {int(np.ceil(1 / (1 - gates.min_agreement)))} held-out faces for a tolerant check")
 
 
-def _with_dependencies(bundle: Bundle, targets: list[Target], progress: Progress) -> list[Target]:
+def with_dependencies(bundle: Bundle, targets: list[Target], progress: Progress) -> list[Target]:
     from .targets import target as target_row
 
     names = [t.name for t in targets]
@@ -198,9 +198,7 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
     stage.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        if target.kind == "detector":
-            return _run_detector(run, target, stage, t0)
-        return _run_screener(run, target, stage, t0)
+        return _RUNNERS[target.kind](run, target, stage, t0)
     except (ConversionError, CalibrationError) as exc:
         return TargetResult(target.name, "failed", time.perf_counter() - t0, message=str(exc))
     except Exception as exc:  # a toolchain crash fails this row, not the table
@@ -210,11 +208,7 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
 
 
 def _unavailable(run: _Run, target: Target, missing: list[str]) -> TargetResult:
-    hint = ""
-    if target.format == "tensorrt":
-        from .to_tensorrt import trtexec_hint
-
-        hint = trtexec_hint(run.bundle, target, run.options, run.calibration)
+    hint = target.hint_when_unavailable(run.bundle, run.options, run.calibration)
     return TargetResult(target.name, "unavailable",
                         message=f"cannot build {target.name} here: {', '.join(missing)} cannot be imported "
                                 f"({'build it on the device that will run it' if target.device == 'gpu' else 'install facescreen[convert]'})",
@@ -245,13 +239,12 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
         kept = " (the bundle keeps its earlier, verified artifact)" if target.name in run.bundle.card.artifacts else ""
         return TargetResult(target.name, "failed", seconds, size_mb, None, report,
                             message=f"parity check failed, not written: {report.verdict}{kept}")
-    toolchain = {**(run.source.versions() if "tensorflow" in target.requires else {}), **extra.get("toolchain", {})}
+    toolchain = {**(run.source.versions() if target.built_from_keras else {}), **extra.get("toolchain", {})}
     meta = artifact_metadata(run.bundle.card, target, _calibration_record(run, target), toolchain, report.to_dict())
     embed(out, target, meta)
     _recheck_identical(run, target, stage, got)
     size_mb = out.stat().st_size / 2**20
-    files = [out] + ([sidecar(out)] if sidecar(out).is_file() else [])
-    for f in files:
+    for f in carrier(target.format).files(out):
         os.replace(f, run.bundle_dir / f.name)
     parity_summary = {k: report.to_dict()[k] for k in ("n_faces", "max_abs_prob_diff", "mean_abs_prob_diff",
                                                         "flag_agreement", "auc_diff", "runtime")}
@@ -266,8 +259,8 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
 def _recheck_identical(run: _Run, target: Target, stage: Path, before: Outputs) -> None:
     """Embedding metadata rewrote the file: its outputs on the first parity batch must not have
     changed by a single bit."""
-    if target.format == "tensorrt":
-        return  # engine bytes untouched (the metadata is a sidecar)
+    if not carrier(target.format).in_file:
+        return  # the artifact's bytes are untouched (its metadata is a sidecar)
     n = min(len(run.held_out), run.options.parity_batch)
     entry = artifact_entry(stage, target.file, target.format, target.precision)
     staged = Bundle(stage, replace(run.bundle.card, artifacts={target.name: entry}))
@@ -304,6 +297,11 @@ def _run_detector(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
         msg += f", {s['converted_ms']:.0f} ms vs package {s['package_ms']:.0f} ms on a 640x480 frame"
     return TargetResult(target.name, "written", seconds, size_mb, f"{DETECTOR_DIR}/{manifest.name}", None, check,
                         message=msg)
+
+
+# how each kind of target is built, checked and moved in (Target.kind)
+_RUNNERS: dict[str, Callable[[_Run, Target, Path, float], TargetResult]] = {
+    "screener": _run_screener, "detector": _run_detector}
 
 
 def _write_parity_file(run: _Run, result: TargetResult) -> None:

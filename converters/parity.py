@@ -4,6 +4,7 @@ Both sides run through ``edge.backends.open_backend``: the reference as the bund
 artifact, the candidate as the new artifact (still in its temporary directory). The verdict is
 screening-flag agreement (summed positive-class probability against the model card's threshold),
 because that is what a clinic acts on; probability and CAM differences are reported alongside.
+The figures themselves come from :func:`edge.metrics.agreement`, shared with the benchmark.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 from facescreen.edge.backends import open_backend
 from facescreen.edge.bundle import Bundle
 from facescreen.edge.errors import BackendUnavailableError
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.metrics import Agreement, agreement
 
 from .calibration import FaceSet
 from .errors import ConversionError
@@ -43,22 +44,14 @@ class Outputs:
 
 
 @dataclass(frozen=True)
-class ParityReport:
+class ParityReport(Agreement):
+    """The figures of :class:`edge.metrics.Agreement`, the gate they were held to and the verdict."""
+
     artifact: str
     backend: str
     runtime: str
-    n_faces: int
     threshold: float
-    max_abs_prob_diff: float         # over every class probability of every face
-    mean_abs_prob_diff: float
-    max_abs_screening_diff: float    # summed positive-class probability
-    flag_agreement: float
-    n_flag_disagreements: int
-    disagreement_margin: float | None  # largest |p_keras - threshold| among faces whose flag changed
     cam_max_abs_diff: float          # class-logit maps, relative to the reference maps' range
-    auc_reference: float | None
-    auc_artifact: float | None
-    auc_diff: float | None
     min_agreement: float
     max_prob_diff_gate: float | None
     passed: bool
@@ -114,25 +107,6 @@ def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact:
     return out
 
 
-def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC by the Mann-Whitney U statistic (ties get average ranks); None without both classes."""
-    pos = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if n_pos == 0 or n_neg == 0:
-        return None
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = np.asarray(scores)[order]
-    i = 0
-    while i < len(scores):  # average ranks over ties
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
 def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Outputs, faces: FaceSet,
             positive: list[int], threshold: float, gates: ParityThresholds, temperature: float = 1.0) -> ParityReport:
     if got.probs.shape != ref.probs.shape or got.cam.shape != ref.cam.shape:
@@ -142,40 +116,31 @@ def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Output
     if not (np.isfinite(got.probs).all() and np.isfinite(got.cam).all()):
         return _failure(artifact, backend, runtime, len(faces), threshold, gates,
                         "the artifact produced non-finite outputs (NaN or inf)")
-    diff = np.abs(got.probs.astype(np.float64) - ref.probs)
-    p_ref = screening_probability(ref.probs, positive, temperature)  # flags as the Screener will raise them
-    p_got = screening_probability(got.probs, positive, temperature)
-    agree = (p_ref >= threshold) == (p_got >= threshold)
+    labels = np.isin(faces.labels, positive) if faces.labels is not None else None
+    # flags as the Screener will raise them: after the card's temperature
+    a = agreement(ref.probs, got.probs, positive, threshold, labels, temperature)
     cam_range = float(np.ptp(ref.cam)) or 1.0
-    auc_ref = auc_got = auc_diff = None
-    if faces.labels is not None:
-        y = np.isin(faces.labels, positive)
-        auc_ref, auc_got = auc(p_ref, y), auc(p_got, y)
-        auc_diff = None if auc_ref is None or auc_got is None else auc_got - auc_ref
-    agreement = float(agree.mean())
-    margin = float(np.abs(p_ref[~agree] - threshold).max()) if (~agree).any() else None
     problems = []
-    if agreement < gates.min_agreement:
-        problems.append(f"flag agreement {agreement:.1%} is below the required {gates.min_agreement:.1%} "
-                        f"({int((~agree).sum())} of {len(agree)} held-out faces change flag; the Keras screening "
-                        f"probability of those faces is within {margin:.2g} of the threshold {threshold:.4g})")
-    if gates.max_prob_diff is not None and diff.max() > gates.max_prob_diff:
-        problems.append(f"max |probability difference| {diff.max():.4f} exceeds {gates.max_prob_diff}")
+    if a.flag_agreement < gates.min_agreement:
+        problems.append(f"flag agreement {a.flag_agreement:.1%} is below the required {gates.min_agreement:.1%} "
+                        f"({a.n_flag_disagreements} of {a.n_faces} held-out faces change flag; the Keras screening "
+                        f"probability of those faces is within {a.disagreement_margin:.2g} of the threshold {threshold:.4g})")
+    if gates.max_prob_diff is not None and a.max_abs_prob_diff > gates.max_prob_diff:
+        problems.append(f"max |probability difference| {a.max_abs_prob_diff:.4f} exceeds {gates.max_prob_diff}")
     return ParityReport(
-        artifact=artifact, backend=backend, runtime=runtime, n_faces=len(faces), threshold=threshold,
-        max_abs_prob_diff=float(diff.max()), mean_abs_prob_diff=float(diff.mean()),
-        max_abs_screening_diff=float(np.abs(p_got - p_ref).max()), flag_agreement=agreement,
-        n_flag_disagreements=int((~agree).sum()), disagreement_margin=margin,
+        artifact=artifact, backend=backend, runtime=runtime, threshold=threshold, **asdict(a),
         cam_max_abs_diff=float(np.abs(got.cam.astype(np.float64) - ref.cam).max() / cam_range),
-        auc_reference=auc_ref, auc_artifact=auc_got, auc_diff=auc_diff, min_agreement=gates.min_agreement,
-        max_prob_diff_gate=gates.max_prob_diff, passed=not problems,
+        min_agreement=gates.min_agreement, max_prob_diff_gate=gates.max_prob_diff, passed=not problems,
         verdict="; ".join(problems) if problems else "parity ok")
 
 
 def _failure(artifact, backend, runtime, n, threshold, gates, why: str) -> ParityReport:
     nan = float("nan")
-    return ParityReport(artifact, backend, runtime, n, threshold, nan, nan, nan, 0.0, n, None, nan, None, None, None,
-                        gates.min_agreement, gates.max_prob_diff, False, why)
+    return ParityReport(
+        n_faces=n, max_abs_prob_diff=nan, mean_abs_prob_diff=nan, max_abs_screening_diff=nan, flag_agreement=0.0,
+        n_flag_disagreements=n, disagreement_margin=None, auc_reference=None, auc_artifact=None, auc_diff=None,
+        artifact=artifact, backend=backend, runtime=runtime, threshold=threshold, cam_max_abs_diff=nan,
+        min_agreement=gates.min_agreement, max_prob_diff_gate=gates.max_prob_diff, passed=False, verdict=why)
 
 
 def check_artifact(bundle: Bundle, staging_dir: Path, name: str, entry: dict, faces: FaceSet, ref: Outputs,

@@ -28,6 +28,9 @@ class Target:
     depends: tuple[str, ...] = ()    # artifacts that must exist first (built by another row)
     options: tuple[str, ...] = ()    # ConvertOptions fields it honours
     summary: str = ""
+    # a function of its module, (bundle, target, options, calibration) -> str, that says what to run
+    # on the device where this build cannot run here (e.g. the equivalent trtexec command)
+    unavailable_hint: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("screener", "detector"):
@@ -45,8 +48,22 @@ class Target:
     def missing_requirements(self) -> list[str]:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
+    @property
+    def built_from_keras(self) -> bool:
+        """Built from the bundle's Keras model (so the TensorFlow/Keras versions belong in its
+        toolchain record); a target with ``depends`` is built from those artifacts instead."""
+        return not self.depends
+
+    def _module(self):
+        return importlib.import_module(f"facescreen.converters.{self.module}")
+
     def builder(self):
-        return importlib.import_module(f"facescreen.converters.{self.module}").build
+        return self._module().build
+
+    def hint_when_unavailable(self, bundle, options, calibration) -> str:
+        if self.unavailable_hint is None:
+            return ""
+        return getattr(self._module(), self.unavailable_hint)(bundle, self, options, calibration)
 
 
 TF = ("tensorflow",)
@@ -66,10 +83,10 @@ _ROWS = (
            TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"), calibrated=True,
            summary="ONNX Runtime static QDQ int8 (per-channel weights), calibrated"),
     Target("tensorrt-fp16", "screener", "tensorrt", "fp16", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
-           depends=("onnx",), options=("max_batch", "workspace_mb"),
+           depends=("onnx",), options=("max_batch", "workspace_mb"), unavailable_hint="trtexec_hint",
            summary="TensorRT engine, FP16; build it on the Jetson that runs it"),
     Target("tensorrt-int8", "screener", "tensorrt", "int8", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
-           calibrated=True, depends=("onnx",), options=("max_batch", "workspace_mb"),
+           calibrated=True, depends=("onnx",), options=("max_batch", "workspace_mb"), unavailable_hint="trtexec_hint",
            summary="TensorRT engine, INT8 (entropy calibration, cached by calibration-set hash)"),
     Target("mtcnn-tflite", "detector", "tflite", "fp32", ".tflite", "cpu", "to_mtcnn", TF + ("mtcnn",),
            summary="the mtcnn package's P/R/O-Net for LiteRT -> BUNDLE/detector/"),

@@ -56,9 +56,9 @@ def _configure(converter, ctx, target: Target) -> dict:
 
 def inspect(model: bytes) -> dict:
     """Tensor dtypes of a converted model, from the LiteRT interpreter itself."""
-    from ai_edge_litert.interpreter import Interpreter
+    from facescreen.edge.tflite import tflite_runtime
 
-    it = Interpreter(model_content=model)
+    it = tflite_runtime().Interpreter(model_content=model)
     dtypes: dict[str, int] = {}
     for d in it.get_tensor_details():
         name = np.dtype(d["dtype"]).name

@@ -10,6 +10,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -138,24 +139,62 @@ def _remember(store: Path, name: str, key: list[int], digest: str) -> bool:
         except OSError:
             pass
         return False
+# What every runtime feeds a screener graph (edge.pipeline -> backends.base.check_batch): aligned
+# RGB crops as float32 pixels in [0, 255]; int8 artifacts quantise that inside their backend.
+RUNTIME_DTYPE = "float32"
+RUNTIME_VALUE_RANGE = (0.0, 255.0)
+
+
+def _default_normalisation() -> dict:
+    return {"in_graph": True, "scale": [1 / 255.0] * 3, "offset": [0.0] * 3}
+
+
+NORMALISATION_KEYS = ("in_graph", "kind", "scale", "offset", "note")
 
 
 @dataclass(frozen=True)
 class InputSpec:
     """What the model graph takes: ``size`` x ``size`` RGB float32 pixels in [0, 255]; the
-    scaling to [0, 1] (and any backbone normalisation) is inside the graph."""
+    scaling to [0, 1] (and any backbone normalisation) is inside the graph.
+
+    Every field is either honoured by every runtime or refused when the card is loaded: the
+    runtimes feed exactly ``RUNTIME_DTYPE`` pixels in ``RUNTIME_VALUE_RANGE`` and never normalise
+    outside the graph, so a card asking for anything else would be silently misread. The
+    normalisation's ``scale``/``offset`` describe the graph's own first layer (for people and for
+    re-implementations); the converters' parity gate proves each artifact kept it."""
 
     size: int = 224
     colour: str = "RGB"
-    dtype: str = "float32"
-    value_range: tuple[float, float] = (0.0, 255.0)
-    normalisation: dict = field(default_factory=lambda: {"in_graph": True, "scale": [1 / 255.0] * 3, "offset": [0.0] * 3})
+    dtype: str = RUNTIME_DTYPE
+    value_range: tuple[float, float] = RUNTIME_VALUE_RANGE
+    normalisation: dict = field(default_factory=_default_normalisation)
 
     def __post_init__(self) -> None:
         if self.size < 32:
             raise ValueError(f"input size must be >= 32, got {self.size}")
         if self.colour != "RGB":
             raise ValueError(f"only RGB input is supported, got {self.colour!r}")
+        why = "facescreen's runtimes feed the graph float32 RGB pixels in [0, 255], nothing else"
+        if self.dtype != RUNTIME_DTYPE:
+            raise BundleError(f"model card input.dtype {self.dtype!r} cannot be honoured: {why}; "
+                              f"export the model with a float32 input (quantised artifacts convert inside their backend)")
+        if tuple(float(v) for v in self.value_range) != RUNTIME_VALUE_RANGE:
+            raise BundleError(f"model card input.value_range {list(self.value_range)} cannot be honoured: {why}; "
+                              f"put the scaling inside the graph (a Rescaling layer) and record [0, 255]")
+        n = self.normalisation
+        if not isinstance(n, dict) or n.get("in_graph") is not True:
+            raise BundleError(f"model card input.normalisation {n!r} cannot be honoured: no runtime normalises "
+                              f"outside the graph; put it inside the graph and record in_graph: true")
+        unknown = sorted(set(n) - set(NORMALISATION_KEYS))
+        if unknown:
+            raise BundleError(f"model card input.normalisation has key(s) {unknown} that no runtime reads; "
+                              f"expected only {list(NORMALISATION_KEYS)}")
+        for key in ("scale", "offset"):
+            v = n.get(key)
+            if v is not None and (not isinstance(v, (list, tuple)) or len(v) != 3
+                                  or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)):
+                raise BundleError(f"model card input.normalisation.{key} must be three finite numbers (one per "
+                                  f"RGB channel), got {v!r}")
 
     def to_dict(self) -> dict:
         return {"size": self.size, "colour": self.colour, "dtype": self.dtype,
@@ -163,8 +202,9 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputSpec":
-        return cls(int(d["size"]), d.get("colour", "RGB"), d.get("dtype", "float32"),
-                   tuple(d.get("value_range", (0.0, 255.0))), d.get("normalisation", {}))
+        return cls(int(d["size"]), d.get("colour", "RGB"), d.get("dtype", RUNTIME_DTYPE),
+                   tuple(d.get("value_range", RUNTIME_VALUE_RANGE)),
+                   d.get("normalisation", _default_normalisation()))
 
 
 @dataclass(frozen=True)

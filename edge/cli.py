@@ -18,7 +18,7 @@ from . import clikit
 from .backends import AUTO_BACKEND_ORDER
 from .detect import DETECTORS
 from .errors import FaceScreenError
-from .photo import PHOTO_SUFFIXES, find_photos
+from .photo import photos_named
 
 PROG = "facescreen-screen"
 
@@ -89,9 +89,9 @@ def _screen(args: argparse.Namespace) -> int:
 def _photos(given: list[str]) -> list[Path]:
     """The photos to screen; a folder without any is a mistake, found before the model loads."""
     for folder in (Path(g) for g in given):
-        if folder.is_dir() and not find_photos([folder]):
+        if folder.is_dir() and not photos_named([folder]):
             raise FaceScreenError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in {folder} or its sub-folders")
-    photos = find_photos(given)
+    photos = photos_named(given)
     if any(Path(g).is_dir() for g in given):
         print(f"found {len(photos)} photo(s) to screen", file=sys.stderr)
     return photos

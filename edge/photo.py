@@ -38,10 +38,36 @@ except ImportError:  # pragma: no cover - a base dependency; kept optional for h
 PhotoSource = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
 
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "HEIF")
-# The one list of file name endings taken for photos when a folder is read (every caller uses it).
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif")
 DRAFT_FORMATS = ("JPEG", "MPO")  # formats whose codec can decode at a reduced scale
 BAND_ROWS = 256                  # rows converted to RGB at a time
+# The one list of file suffixes every folder walk takes for a photo (screen, bench, calibration,
+# training folders, kiosk replay). HEIC/HEIF is what iPhones and iPads save by default; whether a
+# file decodes is decided by load_photo, which refuses what it cannot read with a PhotoError.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif")
+
+
+def is_photo_file(path: str | Path) -> bool:
+    """A regular file whose suffix (any case) is one of :data:`PHOTO_SUFFIXES`."""
+    p = Path(path)
+    return p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
+
+
+def find_photos(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """The photo files under ``folder`` (and its sub-folders unless ``recursive`` is False), sorted;
+    hidden files and folders (a leading dot, e.g. macOS ``._IMG_0001.jpg``) are left out."""
+    root = Path(folder)
+    walk = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in walk
+                  if is_photo_file(p) and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def photos_named(paths: Iterable[str | Path]) -> list[Path]:
+    """The photos a command line names: files as given, folders searched through every sub-folder
+    (the training layout ``photos/<class>/``) by :func:`find_photos`."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out += find_photos(p) if p.is_dir() else [p]
+    return out
 
 
 @dataclass(frozen=True)
@@ -253,14 +279,3 @@ def _array_to_rgb(arr: np.ndarray, limits: PhotoLimits) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def find_photos(paths: Iterable[str | Path]) -> list[Path]:
-    """The photos named: files as given, folders searched through every sub-folder (the training
-    layout ``photos/<class>/``) for :data:`PHOTO_SUFFIXES`, sorted; hidden files are skipped."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in PHOTO_SUFFIXES and f.is_file()
-                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
-        else:
-            out.append(p)
-    return out

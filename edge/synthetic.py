@@ -34,22 +34,31 @@ SOURCE_LANDMARKS = {
 }
 
 
+def _astronaut() -> np.ndarray:
+    try:
+        from skimage import data
+    except ImportError:
+        raise AssetMissingError("the 'astronaut' sample needs scikit-image (pip install 'facescreen[dev]')") from None
+    return np.ascontiguousarray(data.astronaut())
+
+
+def _grace_hopper() -> np.ndarray:
+    try:
+        from matplotlib import cbook
+    except ImportError:
+        raise AssetMissingError("the 'grace_hopper' sample needs matplotlib (pip install 'facescreen[train]')") from None
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        return np.asarray(Image.open(f).convert("RGB"))
+
+
+_SOURCE_LOADERS = {"astronaut": _astronaut, "grace_hopper": _grace_hopper}  # the keys of SOURCE_LANDMARKS
+
+
 def source_photo(name: str) -> np.ndarray:
     """An RGB uint8 sample face photo shipped by an installed package."""
-    if name == "astronaut":
-        try:
-            from skimage import data
-        except ImportError:
-            raise AssetMissingError("the 'astronaut' sample needs scikit-image (pip install 'facescreen[dev]')") from None
-        return np.ascontiguousarray(data.astronaut())
-    if name == "grace_hopper":
-        try:
-            from matplotlib import cbook
-        except ImportError:
-            raise AssetMissingError("the 'grace_hopper' sample needs matplotlib (pip install 'facescreen[train]')") from None
-        with cbook.get_sample_data("grace_hopper.jpg") as f:
-            return np.asarray(Image.open(f).convert("RGB"))
-    raise ValueError(f"unknown sample photo {name!r}; expected one of {sorted(SOURCE_LANDMARKS)}")
+    if name not in _SOURCE_LOADERS:
+        raise ValueError(f"unknown sample photo {name!r}; expected one of {sorted(_SOURCE_LOADERS)}")
+    return _SOURCE_LOADERS[name]()
 
 
 def plant_geometry(rgb: np.ndarray, landmarks: np.ndarray, eye_widen: float, mouth_widen: float) -> np.ndarray:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facescreen.edge.tflite import tflite_runtime, tflite_schema
+
 # MediaPipe's LandmarksRefinementCalculator tables: which mesh index each refined point replaces.
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
         78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415,
@@ -46,9 +48,7 @@ _L2TM, _TTB, _TL = "Landmarks2TransformMatrix", "TransformTensorBilinear", "Tran
 
 def is_attention_model(content: bytes) -> bool:
     """True when the .tflite holds MediaPipe's attention-mesh custom ops."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    m = schema.Model.GetRootAsModel(content, 0)
+    m = tflite_schema().Model.GetRootAsModel(content, 0)
     return any(m.OperatorCodes(i).CustomCode() == _L2TM.encode() for i in range(m.OperatorCodesLength()))
 
 
@@ -73,10 +73,9 @@ class AttentionMesh:
     pitch_bias_deg = 4.6
 
     def __init__(self, content: bytes, threads: int | None = 2) -> None:
-        from ai_edge_litert import schema_py_generated as schema
-        from ai_edge_litert.interpreter import Interpreter
         from flatbuffers import flexbuffers
 
+        schema, Interpreter = tflite_schema(), tflite_runtime().Interpreter
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(content, 0))
         graph = model.subgraphs[0]
         names = {t.name.decode(): i for i, t in enumerate(graph.tensors)}

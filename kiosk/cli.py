@@ -38,7 +38,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help=f"model bundle directory (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
     _runtime_args(g)
     g.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file,
-                   help="face_landmark.tflite (default: $FACESCREEN_ASSETS or .cache/assets, fetched by `make assets`)")
+                   help="face-mesh .tflite (default: MediaPipe's attention mesh, fetched by `make assets` into "
+                        "$FACESCREEN_ASSETS or .cache/assets; the plain 468-point face_landmark.tflite also loads)")
     g.add_argument("--quality-config", default=None, metavar="JSON",
                    help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors")
 

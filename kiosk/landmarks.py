@@ -20,13 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facescreen.edge.assets import asset_path
+from facescreen.edge.assets import FACE_LANDMARK_ATTENTION, asset_path
 from facescreen.edge.detect import FaceDetection
 from facescreen.edge.errors import AssetMissingError, BackendUnavailableError
+from facescreen.edge.tflite import tflite_runtime
 
 from .attention_mesh import N_MESH, N_POINTS, AttentionMesh, is_attention_model
 
-MODEL_FILE = "face_landmark_with_attention.tflite"
+MODEL_FILE = FACE_LANDMARK_ATTENTION.name
 INPUT_SIZE = 192
 
 # Face-mesh indices used by the measures (MediaPipe canonical face mesh topology). "Right"/"left"
@@ -105,11 +106,7 @@ class DenseLandmarker:
     def __init__(self, model_path: str | Path | None = None, threads: int | None = 2,
                  roi_scale: float = 1.5, min_presence: float = 0.5) -> None:
         path = Path(model_path) if model_path else asset_path(MODEL_FILE)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise BackendUnavailableError(
-                "dense landmarks need ai-edge-litert (pip install 'facescreen[edge]')") from None
+        Interpreter = tflite_runtime().Interpreter  # raises BackendUnavailableError with what to install
         if not path.is_file():  # a folder or a typo: say so, not IsADirectoryError at server start-up
             raise AssetMissingError(f"face-mesh model {path} is {'a folder' if path.is_dir() else 'missing'}; "
                                     "give the face_landmark.tflite file (or run `make assets`)")

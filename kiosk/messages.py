@@ -1,7 +1,7 @@
 """Every sentence the kiosk shows a family or a health worker, in a table per language.
 
 Plain words, one instruction at a time, and never the wording of a diagnosis: the result is a
-screening flag that decides a referral for genetic evaluation (tests/kiosk/test_wording.py scans
+screening flag that decides a referral for genetic evaluation (tests/kiosk/test_kiosk_wording.py scans
 this table and the web page for forbidden phrasing). Add a language by adding a table with the
 same keys; a test checks that every table has every key.
 """

@@ -27,11 +27,10 @@ import cv2
 import numpy as np
 
 from facescreen.edge.errors import PhotoError
-from facescreen.edge.photo import PhotoLimits, load_photo
+from facescreen.edge.photo import PHOTO_SUFFIXES, PhotoLimits, find_photos, load_photo
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".mjpg", ".y4m")
 
 
@@ -186,9 +185,9 @@ class ImageFolderSource:
         self.uri = uri or str(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"no image folder at {self.folder}")
-        self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = find_photos(self.folder, recursive=False)
         if not self.files:
-            raise ValueError(f"{self.folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            raise ValueError(f"{self.folder} holds no images ({', '.join(PHOTO_SUFFIXES)})")
         self.limits = limits
         self.loop = loop
         self.index = 0

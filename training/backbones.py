@@ -2,7 +2,9 @@
 
 Keras ships VGG-16/19 and MobileNet-V2; it ships no ResNet-18/34 (the second paper compares them),
 so they are written here with the standard basic-block layout. Weights are always built empty
-here; pretrained weights are loaded from user-supplied files by :mod:`training.weights`.
+here; each spec says which pretrained weights fit it, how their input is normalised and which
+files hold them (like timm's pretrained configs); :mod:`training.weights` loads them from
+user-supplied files.
 """
 from __future__ import annotations
 
@@ -14,20 +16,72 @@ from keras import layers
 
 from facescreen.edge.registry import Registry
 
-# How each backbone's ImageNet weights expect their input, from 0..255 RGB (see training.model).
-IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
-IMAGENET_STD_RGB = (58.393, 57.12, 57.375)
 # ResNet batch-norm statistics follow PyTorch's momentum 0.1 (Keras: 0.9), as torchvision's ResNets were
 # trained; Keras' default 0.99 leaves the moving statistics far behind in short fine-tuning runs.
 BN_MOMENTUM = 0.9
+
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+IMAGENET_STD_RGB = (58.393, 57.12, 57.375)
+VGGFACE_MEAN_RGB = (129.1863, 104.7624, 93.5940)  # Oxford VGG-Face (rcmalli keras_vggface version 1)
+VGGFACE_FILE = "rcmalli_vggface_tf_notop_vgg16.h5"
+MOBILENET_V2_ROWS = (96, 128, 160, 192, 224)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """What a set of weights expects from 0..255 RGB pixels: ``(x - mean) / std`` per channel, done
+    in the graph. ``bgr``: the weights were trained on BGR input (the flip is folded into the first
+    convolution when they are loaded, see training.weights)."""
+
+    name: str
+    mean_rgb: tuple[float, float, float]
+    std_rgb: tuple[float, float, float]
+    bgr: bool = False
+
+    def scale_offset(self) -> tuple[list[float], list[float]]:
+        """Per-channel ``y = x * scale + offset`` (what the model card records)."""
+        return [1 / s for s in self.std_rgb], [0.0 - m / s for m, s in zip(self.mean_rgb, self.std_rgb)]
+
+
+NORMALISATIONS = {n.name: n for n in (
+    Normalisation("unit", (0.0, 0.0, 0.0), (255.0, 255.0, 255.0)),   # the papers' [0, 1]; no pretrained weights
+    Normalisation("caffe", IMAGENET_MEAN_RGB, (1.0, 1.0, 1.0), bgr=True),
+    Normalisation("caffe-vggface", VGGFACE_MEAN_RGB, (1.0, 1.0, 1.0), bgr=True),
+    Normalisation("torch", IMAGENET_MEAN_RGB, IMAGENET_STD_RGB),
+    Normalisation("tf", (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),
+)}
+
+
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """One set of pretrained weights a backbone can start from (timm's pretrained config): how
+    its input is normalised and which weight files fit it. Files are never downloaded."""
+
+    title: str                                   # for messages: "ImageNet", "VGG-Face"
+    normalisation: str                           # a key of NORMALISATIONS
+    files: Callable[[int], tuple[str, ...]] = lambda size: ()  # file names for an input size, best fit first
+    keras_application: str | None = None         # keras.applications model whose weight file fits, if any
+
+    @property
+    def norm(self) -> Normalisation:
+        return NORMALISATIONS[self.normalisation]
+
+
+def _keras_vgg_files(app: str) -> Callable[[int], tuple[str, ...]]:
+    return lambda size: (f"{app.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5",)
+
+
+def _mobilenet_v2_files(size: int) -> tuple[str, ...]:
+    rows = [size] if size in MOBILENET_V2_ROWS else []
+    rows += [r for r in sorted(MOBILENET_V2_ROWS, reverse=True) if r not in rows]
+    return tuple(f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{r}_no_top.h5" for r in rows)
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
     name: str
     build: Callable[[int], keras.Model]
-    imagenet_normalisation: str     # "caffe" | "torch" | "tf"
-    keras_application: str | None   # keras.applications name whose weight file fits, if any
+    pretrained: dict[str, PretrainedCfg]   # initial-weights name ("imagenet", "vggface") -> its config
     min_size: int = 32
 
 
@@ -76,12 +130,30 @@ def _resnet(blocks: tuple[int, int, int, int], name: str) -> Callable[[int], ker
     return build
 
 
+def _keras_imagenet(app: str, normalisation: str, files: Callable[[int], tuple[str, ...]]) -> PretrainedCfg:
+    return PretrainedCfg("ImageNet", normalisation, files, keras_application=app)
+
+
+# ResNet-18/34: Keras ships no ImageNet weights; a user's .weights.h5 of the same architecture
+# (e.g. converted from torchvision) expects torchvision's normalisation.
+_TORCH_IMAGENET = PretrainedCfg("ImageNet", "torch")
+_VGGFACE = PretrainedCfg("VGG-Face", "caffe-vggface", lambda size: (VGGFACE_FILE,))
+# A KerasHub preset saved in a local folder (training.weights copies it layer by layer): KerasHub's
+# ResNet and VGG ImageNet presets are ported from timm/torchvision and expect their normalisation.
+_KERAS_HUB = PretrainedCfg("KerasHub", "torch")
+
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
-BACKBONES.register("vgg16", lambda: BackboneSpec("vgg16", _vgg(16), "caffe", "VGG16"))
-BACKBONES.register("vgg19", lambda: BackboneSpec("vgg19", _vgg(19), "caffe", "VGG19"))
-BACKBONES.register("resnet18", lambda: BackboneSpec("resnet18", _resnet((2, 2, 2, 2), "resnet18"), "torch", None))
-BACKBONES.register("resnet34", lambda: BackboneSpec("resnet34", _resnet((3, 4, 6, 3), "resnet34"), "torch", None))
-BACKBONES.register("mobilenet_v2", lambda: BackboneSpec("mobilenet_v2", _mobilenet_v2, "tf", "MobileNetV2"))
+BACKBONES.register("vgg16", lambda: BackboneSpec("vgg16", _vgg(16), {
+    "imagenet": _keras_imagenet("VGG16", "caffe", _keras_vgg_files("VGG16")), "vggface": _VGGFACE,
+    "keras-hub": _KERAS_HUB}))
+BACKBONES.register("vgg19", lambda: BackboneSpec("vgg19", _vgg(19), {
+    "imagenet": _keras_imagenet("VGG19", "caffe", _keras_vgg_files("VGG19")), "keras-hub": _KERAS_HUB}))
+BACKBONES.register("resnet18", lambda: BackboneSpec("resnet18", _resnet((2, 2, 2, 2), "resnet18"),
+                                                    {"imagenet": _TORCH_IMAGENET, "keras-hub": _KERAS_HUB}))
+BACKBONES.register("resnet34", lambda: BackboneSpec("resnet34", _resnet((3, 4, 6, 3), "resnet34"),
+                                                    {"imagenet": _TORCH_IMAGENET, "keras-hub": _KERAS_HUB}))
+BACKBONES.register("mobilenet_v2", lambda: BackboneSpec("mobilenet_v2", _mobilenet_v2, {
+    "imagenet": _keras_imagenet("MobileNetV2", "tf", _mobilenet_v2_files)}))
 
 
 def backbone_spec(name: str) -> BackboneSpec:

@@ -11,8 +11,10 @@ from typing import Callable
 import keras
 import numpy as np
 
+from facescreen.edge.metrics import roc_auc
+from facescreen.edge.postprocess import screening_probability
+
 from .checkpoint import save_resume_checkpoint
-from .metrics import auc_score
 
 log = logging.getLogger("training")
 
@@ -43,7 +45,7 @@ class ValidationMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         probs = np.asarray(self.predict(), dtype=np.float64)
         loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(self.y_val)), self.y_val], 1e-7, 1.0))))
-        auc = auc_score(self.y_bin, probs[:, self.positive].sum(1))
+        auc = roc_auc(self.y_bin, screening_probability(probs, self.positive))
         if logs is not None:
             logs.update(val_loss=loss, val_auc=auc)
         entry = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))), "val_loss": loss, "val_auc": auc}

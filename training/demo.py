@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facescreen.edge.bundle import load_bundle
+from facescreen.edge.bundle import MODELCARD, load_bundle
 from facescreen.edge.pipeline import AlignConfig
 from facescreen.edge.synthetic import SYNTHETIC_NOTICE, CohortConfig, make_cohort
 
@@ -45,6 +45,23 @@ def aligned_cohort(cohort_dir: Path, size: int, detector_name: str = "mtcnn") ->
     return aligned.faces, labels, paths
 
 
+def built_before(bundle_dir: Path, force: bool) -> bool:
+    """True when a valid bundle is already there and ``force`` does not ask to rebuild it (a broken
+    one raises rather than being silently rebuilt over)."""
+    if (bundle_dir / MODELCARD).is_file() and not force:
+        load_bundle(bundle_dir)  # validates
+        return True
+    return False
+
+
+def demo_cohort_dir(cache_dir: str | Path) -> Path:
+    """The SYNTHETIC demo cohort under ``cache_dir``, made once and shared by the demo and bench bundles."""
+    cohort_dir = Path(cache_dir) / "synthetic-cohort"
+    if not (cohort_dir / "cohort.csv").is_file():
+        make_cohort(cohort_dir, DEMO_COHORT)
+    return cohort_dir
+
+
 def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, force: bool = False) -> Path:
     """Build (once) and return the demo bundle directory under ``cache_dir``."""
     from .config import build_config
@@ -54,14 +71,10 @@ def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, fo
     from .splits import assign_parts
     from .thresholds import ThresholdConfig, select_threshold
 
-    cache = Path(cache_dir)
-    out = cache / "demo-bundle"
-    if (out / "modelcard.json").is_file() and not force:
-        load_bundle(out)  # validates
+    out = Path(cache_dir) / "demo-bundle"
+    if built_before(out, force):
         return out
-    cohort_dir = cache / "synthetic-cohort"
-    if not (cohort_dir / "cohort.csv").is_file():
-        make_cohort(cohort_dir, DEMO_COHORT)
+    cohort_dir = demo_cohort_dir(cache_dir)
     faces, labels, paths = aligned_cohort(cohort_dir, DEMO_MODEL.input_size)
     parts = assign_parts([str(v) for v in labels], paths, n_parts=4, seed=seed)
     val, train = np.flatnonzero(parts == 0), np.flatnonzero(parts != 0)

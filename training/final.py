@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -91,19 +92,35 @@ def _all(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: 
                       f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)", temperature)
 
 
-FINAL_STRATEGIES: Registry[FinalModel | None] = Registry("final-model strategy")
-FINAL_STRATEGIES.register("refit", lambda: _refit)
-FINAL_STRATEGIES.register("all", lambda: _all)
-FINAL_STRATEGIES.register("none", lambda: (lambda *a, **k: None))
+TrainFinal = Callable[[TrainingData, TrainConfig, np.ndarray, list, Path, Optional[RunClock]], FinalModel]
+
+
+@dataclass(frozen=True)
+class FinalStrategy:
+    """One way to make the shipped model; ``train`` is None for a run that ships none."""
+
+    name: str
+    train: TrainFinal | None
+
+    @property
+    def trains(self) -> bool:
+        return self.train is not None
+
+
+FINAL_STRATEGIES: Registry[FinalStrategy] = Registry("final-model strategy")
+FINAL_STRATEGIES.register("refit", lambda: FinalStrategy("refit", _refit))
+FINAL_STRATEGIES.register("all", lambda: FinalStrategy("all", _all))
+FINAL_STRATEGIES.register("none", lambda: FinalStrategy("none", None))
 
 
 def train_final(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
                 clock: RunClock | None = None) -> FinalModel | None:
     strategy = FINAL_STRATEGIES.create(cfg.final.strategy)
-    if cfg.final.strategy != "none":
-        log.info("final model: strategy %s", cfg.final.strategy)
-    return strategy(data, cfg, parts, fold_results, run_dir, clock)
+    if not strategy.trains:
+        return None
+    log.info("final model: strategy %s", strategy.name)
+    return strategy.train(data, cfg, parts, fold_results, run_dir, clock)
 
 
 def planned_final_epochs(cfg: TrainConfig) -> int:
-    return 0 if cfg.final.strategy == "none" else cfg.fit.epochs
+    return cfg.fit.epochs if FINAL_STRATEGIES.create(cfg.final.strategy).trains else 0

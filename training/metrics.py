@@ -1,10 +1,11 @@
 """Screening metrics, written out so that what they mean is plain (and pinned against
-scikit-learn in tests/training/test_metrics.py).
+scikit-learn in tests/training/test_training_metrics.py).
 
 Binary: the screening score (summed probability of the positive classes) against a threshold;
 a photo is flagged when ``score >= threshold``. A metric whose denominator is zero is 0.0, as
-scikit-learn's ``zero_division=0``. AUC is the Mann-Whitney probability that a positive scores
-above a negative (ties count one half); it is undefined (NaN) when one class is absent.
+scikit-learn's ``zero_division=0``. AUC is :func:`edge.metrics.roc_auc` (the one home it shares
+with the converters' parity gate and the benchmark): the Mann-Whitney probability that a positive
+scores above a negative (ties count one half); it is undefined (NaN) when one class is absent.
 Summaries across folds are mean and sample SD (ddof=1).
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from facescreen.edge.metrics import roc_auc
 
 BINARY_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
 
@@ -40,16 +43,6 @@ def roc_curve_points(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray
     last = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s) - 1]  # last photo of each distinct score
     tp, fp = np.cumsum(y_sorted)[last], np.cumsum(1 - y_sorted)[last]
     return (np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos], np.r_[np.inf, s_sorted[last]])
-
-
-def auc_score(y_true, scores) -> float:
-    """Area under the ROC curve: the trapezoids of :func:`roc_curve_points`, which equals the
-    Mann-Whitney U / (n_pos n_neg) with ties counted one half. NaN when a class is absent."""
-    y = _binary(y_true)
-    if y.sum() == 0 or y.sum() == len(y):
-        return float("nan")
-    fpr, tpr, _ = roc_curve_points(y, scores)
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
 @dataclass(frozen=True)
@@ -89,7 +82,7 @@ def metrics_from_calls(y_true, flags, auc: float = float("nan"), threshold: floa
 
 def binary_metrics(y_true, scores, threshold: float) -> BinaryMetrics:
     s = np.asarray(scores, dtype=np.float64)
-    return metrics_from_calls(y_true, (s >= threshold).astype(np.int64), auc_score(y_true, s), threshold)
+    return metrics_from_calls(y_true, (s >= threshold).astype(np.int64), roc_auc(_binary(y_true), s), threshold)
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -113,8 +106,7 @@ def multiclass_metrics(y_true, probs, classes: tuple[str, ...], top_k: tuple[int
     pred = p.argmax(1)
     per_class = {}
     for k, name in enumerate(classes):
-        m = metrics_from_calls((y == k).astype(int), (pred == k).astype(int), auc_score((y == k).astype(int), p[:, k])
-                               if 0 < (y == k).sum() < len(y) else float("nan"))
+        m = metrics_from_calls((y == k).astype(int), (pred == k).astype(int), roc_auc(y == k, p[:, k]))
         per_class[name] = {"n": int((y == k).sum()), "precision": m.precision, "recall": m.sensitivity,
                            "f1": m.f1, "auc": m.auc}
     ranked = np.argsort(-p, axis=1, kind="stable")

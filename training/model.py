@@ -18,9 +18,8 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
-from .backbones import BN_MOMENTUM, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, backbone_spec
+from .backbones import BACKBONES, BN_MOMENTUM, NORMALISATIONS, PretrainedCfg, backbone_spec
 
-VGGFACE_MEAN_RGB = (129.1863, 104.7624, 93.5940)  # Oxford VGG-Face (rcmalli keras_vggface version 1)
 INITIAL_WEIGHTS = ("none", "imagenet", "vggface", "keras-hub")
 
 
@@ -41,38 +40,28 @@ class ModelConfig:
             raise ValueError(f"input_size must be >= {spec.min_size} for {self.backbone}, got {self.input_size}")
         if self.initial_weights not in INITIAL_WEIGHTS:
             raise ValueError(f"initial_weights must be one of {INITIAL_WEIGHTS}, got {self.initial_weights!r}")
-        if self.initial_weights == "vggface" and not self.backbone.startswith("vgg16"):
-            raise ValueError("VGG-Face weights exist for vgg16 only")
+        if self.initial_weights != "none" and self.initial_weights not in spec.pretrained:
+            have = [n for n in BACKBONES.names() if self.initial_weights in backbone_spec(n).pretrained]
+            title = backbone_spec(have[0]).pretrained[self.initial_weights].title if have else self.initial_weights
+            raise ValueError(f"{title} weights exist for {', '.join(have)} only")
         if len(self.classes) < 2 or not set(self.positive_classes) < set(self.classes):
             raise ValueError(f"positive_classes {self.positive_classes} must be a proper subset of classes {self.classes}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @property
+    def pretrained(self) -> PretrainedCfg | None:
+        """The backbone's config for ``initial_weights`` (None: random initialisation)."""
+        return None if self.initial_weights == "none" else backbone_spec(self.backbone).pretrained[self.initial_weights]
+
+    @property
     def normalisation(self) -> str:
-        if self.initial_weights == "none":
-            return "unit"
-        if self.initial_weights == "vggface":
-            return "caffe-vggface"
-        if self.initial_weights == "keras-hub":  # KerasHub's ResNet/VGG ImageNet presets (ported from timm)
-            return "torch"
-        return backbone_spec(self.backbone).imagenet_normalisation
+        return self.pretrained.normalisation if self.pretrained else "unit"
 
     def input_scale_offset(self) -> tuple[list[float], list[float]]:
         """Per-channel ``y = x * scale + offset`` from 0..255 RGB to what the backbone expects.
         (Caffe-style BGR order is folded into the first conv when such weights are loaded.)"""
-        n = self.normalisation
-        if n == "unit":
-            return [1 / 255.0] * 3, [0.0] * 3
-        if n == "caffe":
-            return [1.0] * 3, [-m for m in IMAGENET_MEAN_RGB]
-        if n == "caffe-vggface":
-            return [1.0] * 3, [-m for m in VGGFACE_MEAN_RGB]
-        if n == "torch":
-            return [1 / s for s in IMAGENET_STD_RGB], [-m / s for m, s in zip(IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)]
-        if n == "tf":
-            return [1 / 127.5] * 3, [-1.0] * 3
-        raise ValueError(f"unknown normalisation {n!r}")
+        return NORMALISATIONS[self.normalisation].scale_offset()
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facescreen.edge.bundle import load_bundle
-from facescreen.edge.synthetic import SYNTHETIC_NOTICE, make_cohort
+from facescreen.edge.metrics import roc_auc
+from facescreen.edge.synthetic import SYNTHETIC_NOTICE
 
-from .demo import DEMO_COHORT, aligned_cohort
+from .demo import aligned_cohort, built_before, demo_cohort_dir
 from .model import ModelConfig, base_model
 
 BENCH_MODEL = ModelConfig(backbone="vgg16", input_size=224)
@@ -25,19 +25,14 @@ BENCH_INTENDED_USE = ("BENCHMARK MODEL: VGG-16 screener architecture with a rand
 
 def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, force: bool = False) -> Path:
     import keras
-    from sklearn.metrics import roc_auc_score
 
     from .export import save_bundle
     from .model import build_screener
 
-    cache = Path(cache_dir)
-    out = cache / "bench-bundle"
-    if (out / "modelcard.json").is_file() and not force:
-        load_bundle(out)
+    out = Path(cache_dir) / "bench-bundle"
+    if built_before(out, force):
         return out
-    cohort_dir = cache / "synthetic-cohort"
-    if not (cohort_dir / "cohort.csv").is_file():
-        make_cohort(cohort_dir, DEMO_COHORT)
+    cohort_dir = demo_cohort_dir(cache_dir)
     faces, labels, _ = aligned_cohort(cohort_dir, BENCH_MODEL.input_size)
     keras.utils.set_random_seed(seed)
     model = build_screener(BENCH_MODEL)
@@ -61,7 +56,7 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
     threshold = float(np.clip(np.median(p_val), 0.05, 0.95))  # a mid-range threshold exercises flag parity
     return save_bundle(model, BENCH_MODEL, out, model_id="facescreen-bench-vgg16-randombase", threshold=threshold,
                        intended_use=BENCH_INTENDED_USE,
-                       metrics={"validation_auc": float(roc_auc_score(labels[val], p_val)), "data": "SYNTHETIC"},
+                       metrics={"validation_auc": roc_auc(labels[val], p_val), "data": "SYNTHETIC"},
                        training_data={"kind": "synthetic", "notice": SYNTHETIC_NOTICE, "n_subjects": int(len(labels)),
                                       "base": "random initialisation (seeded), frozen"},
                        notes="Built by `make bench` (training.reference). Benchmark model, not a screener.")

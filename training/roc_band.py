@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .metrics import auc_score, roc_curve_points
+from facescreen.edge.metrics import roc_auc
+
+from .metrics import roc_curve_points
 
 MIN_BOOTSTRAP = 200
 
@@ -81,9 +83,9 @@ def bootstrap_roc_band(y_true, scores, n_boot: int = 2000, conf_level: float = 0
         f, t, _ = roc_curve_points(y[idx], s[idx])
         reps.append((f, t))
         se[b] = sensitivity_at(f, t, grid)
-        aucs[b] = auc_score(y[idx], s[idx])
+        aucs[b] = roc_auc(y[idx], s[idx])
     a = (1.0 - conf_level) / 2.0
     lo, med, hi = np.quantile(se, [a, 0.5, 1.0 - a], axis=0)
-    return RocBand(fpr=fpr, tpr=tpr, specificities=grid, lower=lo, median=med, upper=hi, auc=auc_score(y, s),
+    return RocBand(fpr=fpr, tpr=tpr, specificities=grid, lower=lo, median=med, upper=hi, auc=roc_auc(y, s),
                    auc_ci=(float(np.quantile(aucs, a)), float(np.quantile(aucs, 1.0 - a))), n_boot=n_boot,
                    conf_level=conf_level, n_positive=len(pos), n_negative=len(neg), _replicates=tuple(reps))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import ContextManager
+from dataclasses import dataclass
+from typing import Callable, ContextManager
 
 import keras
 
@@ -70,24 +71,29 @@ def _data_parallel():
         keras.distribution.set_distribution(previous)
 
 
-DISTRIBUTIONS: Registry[ContextManager] = Registry("distribution")
-DISTRIBUTIONS.register("none", _no_distribution)
-DISTRIBUTIONS.register("mirrored", _mirrored)
-DISTRIBUTIONS.register("multi-worker", _multi_worker)
-DISTRIBUTIONS.register("data-parallel", _data_parallel)
+@dataclass(frozen=True)
+class Distribution:
+    scope: Callable[[], ContextManager]   # build, compile and fit inside it
+    replicas: Callable[[], int]           # how many copies of the model train at once
+
+
+DISTRIBUTIONS: Registry[Distribution] = Registry("distribution")
+DISTRIBUTIONS.register("none", lambda: Distribution(_no_distribution, lambda: 1))
+DISTRIBUTIONS.register("mirrored", lambda: Distribution(
+    _mirrored, lambda: int(_tf_strategy("mirrored").num_replicas_in_sync)))
+DISTRIBUTIONS.register("multi-worker", lambda: Distribution(
+    _multi_worker, lambda: int(_tf_strategy("multi-worker").num_replicas_in_sync)))
+DISTRIBUTIONS.register("data-parallel", lambda: Distribution(
+    _data_parallel, lambda: len(keras.distribution.list_devices())))
 
 
 def distribution_scope(name: str) -> ContextManager:
     """Build, compile and fit the model inside this context."""
-    return DISTRIBUTIONS.create(name)
+    return DISTRIBUTIONS.create(name).scope()
 
 
 def n_replicas(name: str) -> int:
-    if name in ("mirrored", "multi-worker"):
-        return int(_tf_strategy(name).num_replicas_in_sync)
-    if name == "data-parallel":
-        return len(keras.distribution.list_devices())
-    return 1
+    return DISTRIBUTIONS.create(name).replicas()
 
 
 _POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}

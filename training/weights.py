@@ -33,12 +33,10 @@ from facescreen.edge.bundle import sha256_file
 from facescreen.edge.errors import AssetMissingError
 from facescreen.edge.registry import Registry
 
-from .backbones import backbone_spec
+from .backbones import VGGFACE_FILE
 from .model import ModelConfig, base_model
 
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-MOBILENET_V2_ROWS = (96, 128, 160, 192, 224)
-VGGFACE_FILE = "rcmalli_vggface_tf_notop_vgg16.h5"
 
 
 class WeightsError(ValueError):
@@ -64,15 +62,9 @@ def keras_cache_dirs() -> list[Path]:
 
 
 def imagenet_file_names(cfg: ModelConfig) -> list[str]:
-    """Keras' file name(s) for this backbone's ImageNet "notop" weights, the best fit first."""
-    app = backbone_spec(cfg.backbone).keras_application
-    if app in ("VGG16", "VGG19"):
-        return [f"{app.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5"]
-    if app == "MobileNetV2":
-        rows = [cfg.input_size] if cfg.input_size in MOBILENET_V2_ROWS else []
-        rows += [r for r in (224, 192, 160, 128, 96) if r not in rows]
-        return [f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{r}_no_top.h5" for r in rows]
-    return []
+    """Keras' file name(s) for this backbone's ImageNet "notop" weights, the best fit first (from
+    the backbone's spec, training.backbones)."""
+    return list(cfg.pretrained.files(cfg.input_size)) if cfg.pretrained else []
 
 
 def _keras_url(name: str) -> str:
@@ -116,7 +108,7 @@ def _load_keras_file(backbone: keras.Model, path: Path, what: str) -> None:
 def _imagenet_file(cfg: ModelConfig, weights: Path | None) -> Path:
     if weights is not None:
         return weights
-    if backbone_spec(cfg.backbone).keras_application is None:
+    if cfg.pretrained.keras_application is None:
         raise AssetMissingError(
             f"Keras ships no ImageNet weights for {cfg.backbone}; pass --weights FILE, a .weights.h5 saved "
             f"from facescreen's {cfg.backbone} backbone (training.backbones) with ImageNet weights, "
@@ -134,14 +126,14 @@ def _vggface_file(cfg: ModelConfig, weights: Path | None) -> Path:
 
 
 def _imagenet(model: keras.Model, cfg: ModelConfig, path: Path) -> WeightsRecord:
-    spec = backbone_spec(cfg.backbone)
+    pre = cfg.pretrained
     backbone = base_model(model)
-    if spec.keras_application is None:
+    if pre.keras_application is None:
         _load_keras_file(backbone, path, f"expected a .weights.h5 of facescreen's {cfg.backbone}")
         return WeightsRecord("imagenet", str(path), sha256_file(path), f"{cfg.backbone} .weights.h5 supplied by the user")
     _load_keras_file(backbone, path, f"expected Keras' {imagenet_file_names(cfg)[0]}")
-    note = f"Keras {spec.keras_application} ImageNet notop weights"
-    if spec.imagenet_normalisation == "caffe":
+    note = f"Keras {pre.keras_application} ImageNet notop weights"
+    if pre.norm.bgr:
         note += f"; BGR->RGB folded into {fold_bgr_into_first_conv(backbone)}"
     return WeightsRecord("imagenet", str(path), sha256_file(path), note)
 

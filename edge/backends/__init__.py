@@ -13,6 +13,7 @@ from typing import Callable
 from ..bundle import Bundle
 from ..errors import BackendUnavailableError
 from ..registry import Registry
+from ..tflite import TFLITE_MODULES
 from .base import InferenceBackend, split_outputs
 
 # Fastest first, within each format (precision names as the converters record them).
@@ -20,15 +21,27 @@ PRECISION_ORDER = ("int8", "dynamic-int8", "fp16", "fp32")
 AUTO_BACKEND_ORDER = ("tensorrt", "litert", "onnxruntime", "keras")
 
 
+def _runs_anywhere(entry: dict) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class BackendSpec:
     name: str
     format: str
-    module: str          # importable only if the backend's library is installed
+    modules: tuple[str, ...]   # the backend's library: installed when any one of them is importable
     factory: Callable[..., InferenceBackend]
+    # Whether an artifact (its model-card entry) can run on this machine at all, and why not:
+    # a TensorRT engine runs only on the GPU and TensorRT version it was built with.
+    runs_here: Callable[[dict], bool] = _runs_anywhere
+    not_here: str = ""
+
+    @property
+    def module(self) -> str:
+        return " or ".join(self.modules)
 
     def available(self) -> bool:
-        return importlib.util.find_spec(self.module) is not None
+        return any(importlib.util.find_spec(m) is not None for m in self.modules)
 
 
 def _litert(*a, **k):
@@ -55,18 +68,19 @@ def _tensorrt(*a, **k):
     return TensorRTBackend(*a, **k)
 
 
-def _litert_module() -> str:
-    for m in ("ai_edge_litert", "tflite_runtime", "tensorflow"):
-        if importlib.util.find_spec(m) is not None:
-            return m
-    return "ai_edge_litert"
+def _engine_usable_here(entry: dict) -> bool:
+    from .tensorrt import engine_usable_here
+
+    return engine_usable_here(entry)
 
 
 BACKENDS: Registry[BackendSpec] = Registry("inference backend")
-BACKENDS.register("litert", lambda: BackendSpec("litert", "tflite", _litert_module(), _litert))
-BACKENDS.register("onnxruntime", lambda: BackendSpec("onnxruntime", "onnx", "onnxruntime", _onnxruntime))
-BACKENDS.register("tensorrt", lambda: BackendSpec("tensorrt", "tensorrt", "tensorrt", _tensorrt))
-BACKENDS.register("keras", lambda: BackendSpec("keras", "keras", "keras", _keras))
+BACKENDS.register("litert", lambda: BackendSpec("litert", "tflite", TFLITE_MODULES, _litert))
+BACKENDS.register("onnxruntime", lambda: BackendSpec("onnxruntime", "onnx", ("onnxruntime",), _onnxruntime))
+BACKENDS.register("tensorrt", lambda: BackendSpec(
+    "tensorrt", "tensorrt", ("tensorrt",), _tensorrt, runs_here=_engine_usable_here,
+    not_here="no engine built for this device and TensorRT version"))
+BACKENDS.register("keras", lambda: BackendSpec("keras", "keras", ("keras",), _keras))
 
 
 def backend_spec(name: str) -> BackendSpec:
@@ -103,15 +117,11 @@ def choose_artifact(bundle: Bundle, backend: str = "auto", artifact: str | None 
         if not spec.available():
             reasons.append(f"{name}: {spec.module} is not installed")
             continue
-        if name == "tensorrt":
-            from .tensorrt import engine_usable_here
-
-            usable = [a for a in mine if engine_usable_here(bundle.card.artifacts[a])]
-            if not usable:
-                reasons.append("tensorrt: no engine built for this device and TensorRT version")
-                continue
-            mine = usable
-        return name, mine[0]
+        usable = [a for a in mine if spec.runs_here(bundle.card.artifacts[a])]
+        if not usable:
+            reasons.append(f"{name}: {spec.not_here}")
+            continue
+        return name, usable[0]
     raise BackendUnavailableError("no runnable artifact: " + "; ".join(reasons))
 
 

@@ -1,46 +1,23 @@
-"""LiteRT (TFLite) backend: ai-edge-litert, else tflite_runtime, else tensorflow.lite."""
+"""LiteRT (TFLite) backend, on the interpreter :func:`edge.tflite.tflite_runtime` finds."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendUnavailableError
+from ..tflite import tflite_runtime
 from .base import check_batch, split_outputs
-
-
-def _interpreter_class():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-        from importlib.metadata import version
-
-        return Interpreter, f"ai_edge_litert {version('ai-edge-litert')}"
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime.interpreter import Interpreter
-
-        return Interpreter, "tflite_runtime"
-    except ImportError:
-        pass
-    try:
-        import tensorflow as tf
-
-        return tf.lite.Interpreter, f"tensorflow.lite {tf.__version__}"
-    except ImportError:
-        raise BackendUnavailableError(
-            "no TFLite runtime found: install ai-edge-litert (pip install 'facescreen[edge]')"
-        ) from None
 
 
 class LiteRTBackend:
     name = "litert"
 
     def __init__(self, path: Path, artifact: str, size: int, threads: int | None = None) -> None:
-        cls, self.runtime = _interpreter_class()
+        rt = tflite_runtime()
+        self.runtime = rt.name
         self.artifact = artifact
         self.size = size
-        self._interp = cls(model_path=str(path), num_threads=threads)
+        self._interp = rt.Interpreter(model_path=str(path), num_threads=threads)
         self._input = self._interp.get_input_details()[0]
         self._batch = int(self._input["shape"][0]) or 1
         self._interp.allocate_tensors()

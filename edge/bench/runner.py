@@ -18,12 +18,13 @@ from ..backends import choose_artifact
 from ..detect import DETECTORS
 from ..bundle import Bundle, load_bundle, software_version
 from ..errors import FaceScreenError
+from ..metrics import agreement
+from ..photo import PHOTO_SUFFIXES, find_photos
 from .measure import matmul_peak_gflops
 from .sections import discover_sections
 from .targets import BenchSettings, measure_detectors, measure_model, measure_pipeline
 
 SCHEMA = "facescreen-bench/1"
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 FRAME_SIZE = (640, 480)  # width, height: a kiosk/tablet camera frame
 
 
@@ -64,8 +65,9 @@ def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
     return ok, skipped
 
 
-def _photos(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+def bench_photos(folder: Path) -> list[Path]:
+    """The photos under ``folder`` (sub-folders too), or an error that names the suffixes looked for."""
+    files = find_photos(folder)
     if not files:
         raise FaceScreenError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) under {folder}")
     return files
@@ -93,7 +95,7 @@ def prepare_inputs(cfg: BenchConfig, bundle: Bundle, work: Path) -> dict[str, st
     detector = default_detector(bundle, cfg.settings.threads)
     align = AlignConfig(size=bundle.card.input.size, template=bundle.card.alignment)
     faces, frames = [], []
-    for path in _photos(cfg.photos):
+    for path in bench_photos(cfg.photos):
         if len(faces) >= cfg.n_faces and len(frames) >= cfg.n_frames:
             break
         try:
@@ -142,13 +144,10 @@ def add_parity(rows: list[dict], bundle: Bundle, reference: str | None) -> None:
         r.pop("trace", None)
     if reference not in probs:
         return
-    pos, thr = bundle.card.positive_indices, bundle.card.threshold
-    ref = probs[reference]
     for r in rows:
         if r["artifact"] in probs:
-            a = probs[r["artifact"]]
-            r.update(reference=reference, max_prob_diff=float(np.abs(a - ref).max()),
-                     flag_agreement=float(np.mean((a[:, pos].sum(1) >= thr) == (ref[:, pos].sum(1) >= thr))))
+            a = agreement(probs[reference], probs[r["artifact"]], bundle.card.positive_indices, bundle.card.threshold)
+            r.update(reference=reference, max_prob_diff=a.max_abs_prob_diff, flag_agreement=a.flag_agreement)
 
 
 def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:

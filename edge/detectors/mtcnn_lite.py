@@ -13,7 +13,6 @@ One detector serves one thread at a time (its interpreters are not re-entrant).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends import backend_spec
 from ..detect import FaceDetection
 from ..errors import BackendUnavailableError, BundleError
 from . import mtcnn_cascade as mc
@@ -29,11 +29,11 @@ from .mtcnn_nets import NET_RUNNERS, RUNTIME_FORMAT, NetRunner
 
 # "auto" order: measured fastest first on a 2-core x86 CPU (see README.md, "Converting a bundle").
 AUTO_RUNTIMES = ("litert", "onnxruntime")
-_RUNTIME_MODULES = {"litert": ("ai_edge_litert", "tflite_runtime", "tensorflow"), "onnxruntime": ("onnxruntime",)}
 
 
 def _installed(runtime: str) -> bool:
-    return any(importlib.util.find_spec(m) is not None for m in _RUNTIME_MODULES[runtime])
+    """The networks' runtimes are the screener's backends of the same name: one availability rule."""
+    return backend_spec(runtime).available()
 
 
 class MtcnnLiteDetector:

@@ -18,8 +18,10 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, BundleError
+from ..backends import backend_spec
+from ..errors import BundleError
 from ..registry import Registry
+from ..tflite import tflite_runtime
 from .mtcnn_manifest import OUTPUT_ROLES
 
 
@@ -55,9 +57,8 @@ def _roles(net: str, outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
 
 class LiteRTNet:
     def __init__(self, path: Path, net: str, threads: int | None = None, max_shapes: int = 48) -> None:
-        from ..backends.litert import _interpreter_class
-
-        self._cls, self.runtime = _interpreter_class()
+        rt = tflite_runtime()
+        self._cls, self.runtime = rt.Interpreter, rt.name
         self._model = Path(path).read_bytes()
         self._net = net
         self._threads = threads
@@ -93,18 +94,11 @@ class LiteRTNet:
 
 class OnnxRuntimeNet:
     def __init__(self, path: Path, net: str, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendUnavailableError("onnxruntime is not installed (pip install 'facescreen[edge]')") from None
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        # no busy-waiting between the many small calls: spinning threads starve each other on a
-        # 2-core tablet that also runs the camera and the screener
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        from ..backends.onnxruntime import create_session, import_onnxruntime
+
+        ort = import_onnxruntime()
+        # no busy-waiting between the many small calls (three networks, dozens of crops a frame)
+        self._session = create_session(path, threads, allow_spinning=False)
         self._input = self._session.get_inputs()[0].name
         self._net = net
         self.runtime = f"onnxruntime {ort.__version__}"
@@ -117,4 +111,5 @@ class OnnxRuntimeNet:
 NET_RUNNERS: Registry[NetRunner] = Registry("MTCNN network runtime")
 NET_RUNNERS.register("litert", LiteRTNet)
 NET_RUNNERS.register("onnxruntime", OnnxRuntimeNet)
-RUNTIME_FORMAT = {"litert": "tflite", "onnxruntime": "onnx"}
+# the networks run on the screener backends of the same name, so they read the same formats
+RUNTIME_FORMAT = {name: backend_spec(name).format for name in NET_RUNNERS.names()}

@@ -2,9 +2,10 @@
 
 What is known (README.md (the kiosk section) has the figures): the mouth measure separates the two
 sample photos whose state is known (astronaut: lips apart, teeth showing; Grace Hopper: closed)
-and a synthetically closed astronaut mouth. The eye measure passes both known-open photos, and
-falls when eyelids are synthetically closed, but this landmark model keeps a strong prior for open
-eyes on such synthetic closures; real closed-eye photos have not been available to check it.
+and a synthetically closed astronaut mouth. The eye measure, on the attention mesh's refined eye
+contours (the default model), passes both known-open photos and fails both with the eyelids
+painted shut; the plain 468-point mesh keeps a strong open-eye prior and does not (so it is not the
+default). Real closed-eye photos have not been available to check it.
 """
 from __future__ import annotations
 

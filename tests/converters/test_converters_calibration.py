@@ -6,7 +6,6 @@ import pytest
 
 from facescreen.converters.calibration import FaceSet, load_faces, require_minimum
 from facescreen.converters.errors import CalibrationError
-from facescreen.converters.parity import auc
 
 
 def _faces(n, size=64, seed=0):
@@ -84,14 +83,3 @@ def test_folder_without_photos_and_missing_path(tmp_path, probe_card):
         load_faces(tmp_path, probe_card, detector=object())
     with pytest.raises(CalibrationError, match="neither"):
         load_faces(tmp_path / "nope", probe_card)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_auc_matches_scikit_learn(seed):
-    from sklearn.metrics import roc_auc_score
-
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, 60).astype(bool)
-    s = np.round(rng.random(60) + y * 0.3, 1)  # rounding makes ties
-    assert auc(s, y) == pytest.approx(roc_auc_score(y, s))
-    assert auc(s, np.zeros(60, bool)) is None

@@ -44,7 +44,7 @@ def test_tiny_run_writes_the_schema(tiny, capsys):
                 "screener_overhead_pct", "status"):
         assert key in row, key
     assert row["status"] == "ok" and row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
-    assert row["max_prob_diff"] == 0.0 and row["flag_agreement"] == 1.0  # the reference against itself
+    assert row["reference"] == "keras"  # parity columns are computed against it (see the test below)
     assert result["detectors"]["rows"][0]["detector"] == "mtcnn"
     assert (out / "bench.csv").read_text().startswith("section,artifact,")
     assert (out / "bench.png").stat().st_size > 1000
@@ -69,3 +69,22 @@ def test_compare_puts_two_machines_side_by_side():
                                                                  {"artifact": "tensorrt-int8", "p50_ms": 3.0}]}
     text = compare(a, b)
     assert "0.50" in text and "tensorrt-int8" in text and "tablet" in text and "jetson" in text
+
+
+def test_parity_columns_measure_each_row_against_the_reference():
+    """A planted artifact whose second face crosses the threshold: the row says so; the reference
+    row, compared with itself, agrees fully (and so does any row the reference did not run)."""
+    from types import SimpleNamespace
+
+    from facescreen.edge.bench.runner import add_parity
+
+    bundle = SimpleNamespace(card=SimpleNamespace(positive_indices=[1], threshold=0.5))
+    ref = [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]]
+    planted = [[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.35, 0.65]]
+    rows = [{"artifact": "keras", "probs": ref}, {"artifact": "tflite-int8", "probs": planted},
+            {"artifact": "onnx", "status": "failed"}]
+    add_parity(rows, bundle, "keras")
+    keras_row, int8_row, failed_row = rows
+    assert int8_row["flag_agreement"] == 0.75 and int8_row["max_prob_diff"] == pytest.approx(0.2)
+    assert keras_row["flag_agreement"] == 1.0 and "probs" not in int8_row
+    assert "flag_agreement" not in failed_row

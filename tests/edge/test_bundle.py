@@ -162,3 +162,45 @@ def test_a_read_only_bundle_remembers_in_the_user_cache(tmp_path, hash_calls):
     load_bundle(tmp_path / "b")
     assert hash_calls == ["model.bin"]
     assert len(list((tmp_path / "user-cache" / "facescreen" / "file-hashes").iterdir())) == 1
+@pytest.mark.parametrize("edit, message", [
+    (lambda i: i.update(dtype="uint8"), r"input.dtype 'uint8' cannot be honoured"),
+    (lambda i: i.update(value_range=[0.0, 1.0]), r"input.value_range \[0.0, 1.0\] cannot be honoured"),
+    (lambda i: i["normalisation"].update(in_graph=False), "no runtime normalises outside the graph"),
+    (lambda i: i.update(normalisation={}), "no runtime normalises outside the graph"),
+    (lambda i: i["normalisation"].update(mean=[0.5, 0.5, 0.5]), r"key\(s\) \['mean'\] that no runtime reads"),
+    (lambda i: i["normalisation"].update(scale=[1.0, 1.0]), "three finite numbers"),
+])
+def test_input_fields_no_runtime_honours_are_refused_on_load(tmp_path, edit, message):
+    make_bundle(tmp_path)
+    raw = json.loads((tmp_path / MODELCARD).read_text())
+    edit(raw["input"])
+    (tmp_path / MODELCARD).write_text(json.dumps(raw))
+    with pytest.raises(BundleError, match=message):
+        load_bundle(tmp_path)
+
+
+def test_the_input_the_card_describes_is_what_the_runtime_feeds(tmp_path):
+    """The card's dtype and value range are honoured: an aligned uint8 crop reaches the backend as
+    float32 pixels with the same 0..255 values (no scaling outside the graph)."""
+    import numpy as np
+
+    from facescreen.edge.bundle import RUNTIME_DTYPE, RUNTIME_VALUE_RANGE, InputSpec
+    from facescreen.edge.screener import Screener
+
+    card = make_bundle(tmp_path, input=InputSpec(size=32))
+    assert (card.input.dtype, card.input.value_range) == (RUNTIME_DTYPE, RUNTIME_VALUE_RANGE)
+    assert card.input.normalisation["in_graph"] is True
+    seen = []
+
+    class Spy:
+        name, artifact, runtime = "spy", "onnx", "spy"
+
+        def run(self, x):
+            seen.append(x)
+            return np.array([[0.5, 0.5]], np.float32), np.zeros((1, 2, 2, 2), np.float32)
+
+    face = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    Screener(load_bundle(tmp_path), Spy()).screen_aligned(face, with_cam=False)
+    (x,) = seen
+    assert x.dtype == np.dtype(RUNTIME_DTYPE) and x.shape == (1, 32, 32, 3)
+    assert np.array_equal(x[0], face.astype(np.float32)) and x.max() > 1.0

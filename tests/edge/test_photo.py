@@ -214,3 +214,25 @@ def test_decode_budget_bounds_pixels_in_flight():
     for t in threads:
         t.join()
     assert budget.in_flight == 0 and 70 <= peak[0] <= 150  # 150 exceeds the budget: it ran alone
+def test_one_list_of_photo_suffixes_serves_every_folder_walk(tmp_path):
+    """Screen, bench, calibration, training folders and kiosk replay walk folders with edge.photo's
+    one list: an iPhone's .HEIC and a .webp count as photos everywhere, hidden and other files do not."""
+    from facescreen.edge.bench.runner import bench_photos
+    from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
+    from facescreen.kiosk.sources import ImageFolderSource
+    from facescreen.training.data.manifest import load_cohort
+
+    assert {".heic", ".heif", ".webp", ".jpg", ".png"} <= set(PHOTO_SUFFIXES)
+    cls = tmp_path / "control"
+    (cls / "deeper").mkdir(parents=True)
+    for name in ("IMG_0001.HEIC", "b.webp", "deeper/c.jpg", "._IMG_0001.HEIC", "notes.txt"):
+        (cls / name).write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_photos(tmp_path)]
+    assert found == ["control/IMG_0001.HEIC", "control/b.webp", "control/deeper/c.jpg"]
+    assert [p.name for p in find_photos(cls, recursive=False)] == ["IMG_0001.HEIC", "b.webp"]
+    assert [p.name for p in bench_photos(tmp_path)] == ["IMG_0001.HEIC", "b.webp", "c.jpg"]  # the bench took jpg/png only
+    assert [p.name for p in ImageFolderSource(cls).files] == ["IMG_0001.HEIC", "b.webp"]
+    (tmp_path / "syndromic").mkdir()
+    (tmp_path / "syndromic" / "d.heif").write_bytes(b"x")
+    cohort = load_cohort(tmp_path)
+    assert sorted(p.path.name for p in cohort.photos) == ["IMG_0001.HEIC", "b.webp", "c.jpg", "d.heif"]

@@ -64,16 +64,16 @@ def test_an_empty_folder_is_refused_before_the_model_loads(tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "no photos (.jpg" in err[0] and "or its sub-folders" in err[0]
 
 
-def test_find_photos_searches_sub_folders_with_the_one_suffix_list(tmp_path):
-    from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
+def test_photos_named_searches_sub_folders_with_the_one_suffix_list(tmp_path):
+    from facescreen.edge.photo import PHOTO_SUFFIXES, photos_named
 
     for rel in ("a/1.JPG", "a/b/2.webp", "3.tiff", ".hidden/4.jpg", "a/.5.png", "6.gif", "7.txt"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     assert ".jpg" in PHOTO_SUFFIXES and ".gif" not in PHOTO_SUFFIXES
-    found = [p.relative_to(tmp_path).as_posix() for p in find_photos([tmp_path])]
+    found = [p.relative_to(tmp_path).as_posix() for p in photos_named([tmp_path])]
     assert found == ["3.tiff", "a/1.JPG", "a/b/2.webp"]
-    assert find_photos([tmp_path / "6.gif"]) == [tmp_path / "6.gif"]  # a file named is taken as given
+    assert photos_named([tmp_path / "6.gif"]) == [tmp_path / "6.gif"]  # a file named is taken as given
 
 
 class _Terminal(io.StringIO):

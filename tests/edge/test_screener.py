@@ -24,7 +24,9 @@ def test_photo_in_result_out(tiny_bundle, astronaut, mtcnn_detector):
     screener = create_screener(tiny_bundle, backend="keras", detector=mtcnn_detector)
     r = screener.screen(astronaut)
     assert isinstance(r, ScreeningResult)
-    assert r.flag == (r.probability >= r.threshold) and r.label in (REFER, NO_FLAG)
+    # the probability is the model's own answer on the aligned face, the threshold the card's
+    probs, _ = screener.predict(screener.prepare(astronaut).aligned.image[None])
+    assert r.probability == pytest.approx(float(probs[0, 1]), abs=1e-6) and r.threshold == screener.card.threshold
     assert r.cam.shape == (64, 64) and 0 <= r.cam.min() and r.cam.max() <= 1
     assert r.align_matrix.shape == (2, 3) and r.n_faces == 1
     assert set(r.timings_ms) >= {"decode", "detect", "align", "infer", "postprocess"}
@@ -70,6 +72,19 @@ def test_asking_for_an_absent_artifact_never_falls_back(tiny_bundle):
 def test_auto_uses_what_the_bundle_has(tiny_bundle):
     screener = create_screener(load_bundle(tiny_bundle), detector=None)
     assert screener.backend.name == "keras"
+
+
+@pytest.mark.parametrize("probability, flagged", [(0.49999, False), (0.5, True), (0.9, True)])
+def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
+    """The flag rule (>= threshold) is the one training thresholds with (training.metrics) and the
+    converters' parity gate counts with (edge.metrics.screening_flags)."""
+    from facescreen.edge.metrics import screening_flags
+
+    r = ScreeningResult(probability=probability, threshold=0.5, class_names=("control", "syndromic"),
+                        class_probabilities=(1 - probability, probability), positive_classes=("syndromic",),
+                        model_id="m", model_version="1", backend="x", intended_use="u", not_for_clinical_use=True)
+    assert r.flag is flagged and r.label == (REFER if flagged else NO_FLAG)
+    assert bool(screening_flags([[1 - probability, probability]], [1], 0.5)[0]) is flagged
 
 
 @pytest.mark.parametrize("kw, message", [

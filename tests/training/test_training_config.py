@@ -117,3 +117,11 @@ def test_cv_with_the_converted_detector_needs_its_bundle_and_says_so_before_alig
                  "--detector-bundle", str(detector_dir.parent)]) == 2
     err = capsys.readouterr().err
     assert "detector" not in err and "TypeError" not in err and not out.exists()
+def test_final_strategies_are_registry_entries_that_say_whether_they_train():
+    from facescreen.training.final import FINAL_STRATEGIES, planned_final_epochs
+
+    assert FINAL_STRATEGIES.names() == ["all", "none", "refit"]
+    assert [FINAL_STRATEGIES.create(n).trains for n in ("all", "none", "refit")] == [True, False, True]
+    cfg = build_config("quick-cpu", overrides={"fit": {"epochs": 7}})
+    assert planned_final_epochs(cfg) == 7
+    assert planned_final_epochs(build_config("quick-cpu", overrides={"fit": {"epochs": 7}, "final": {"strategy": "none"}})) == 0

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from facescreen.edge.errors import AssetMissingError
-from facescreen.training.model import VGGFACE_MEAN_RGB, ModelConfig, base_model, build_screener
+from facescreen.training.backbones import VGGFACE_MEAN_RGB
+from facescreen.training.model import ModelConfig, base_model, build_screener
 from facescreen.training.weights import WeightsError, load_initial_weights
 
 SIZE = 32

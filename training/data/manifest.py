@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
+
 REQUIRED_COLUMNS = ("path", "subject_id", "label")
 OPTIONAL_COLUMNS = ("syndrome", "age_months", "sex", "fold")
 DEFAULT_NEGATIVE_NAMES = ("control", "healthy", "normal", "unaffected")
@@ -91,10 +92,9 @@ def load_cohort(source: str | Path, group_by_subject: bool = False, n_folds: int
 def _from_folder(root: Path) -> Cohort:
     photos = []
     for class_dir in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        for f in sorted(class_dir.rglob("*")):
-            if f.is_file() and f.suffix.lower() in PHOTO_SUFFIXES:
-                rel = f.relative_to(root).with_suffix("")
-                photos.append(Photo(path=f.resolve(), subject_id=rel.as_posix(), label=class_dir.name))
+        for f in find_photos(class_dir):
+            rel = f.relative_to(root).with_suffix("")
+            photos.append(Photo(path=f.resolve(), subject_id=rel.as_posix(), label=class_dir.name))
     if not photos:
         raise ManifestError(f"{root}: expected class sub-folders with photos ({', '.join(PHOTO_SUFFIXES)}), found none")
     return Cohort(tuple(photos), str(root))

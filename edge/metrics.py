@@ -1,0 +1,90 @@
+"""The one home of ROC AUC and of the agreement between two runs of one screener.
+
+Training (validation monitoring, fold metrics, the bootstrap band), the converters' parity gate and
+the benchmark's parity columns all read these, so a converted artifact, a benchmark row and a
+training report mean the same thing by "AUC" and by "flag agreement".
+
+Why here and not scikit-learn: the converters and the benchmark run on a Jetson or a tablet where
+only ``facescreen[edge]`` is installed, and edge imports nothing above numpy. The AUC below is the
+exact Mann-Whitney statistic (ties count one half), which is what ``sklearn.metrics.roc_auc_score``
+computes; ``tests/edge/test_metrics.py`` pins the two against each other on tied scores.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .postprocess import screening_probability
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (1/True = positive): the
+    probability that a positive scores above a negative, ties counting one half. NaN when one class
+    is absent (the AUC is undefined, not 0.5)."""
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.ndim != 1 or s.shape != y.shape:
+        raise ValueError(f"expected labels and scores of one shape (N,), got {y.shape} and {s.shape}")
+    if y.dtype != bool:
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError(f"expected 0/1 labels, got values {np.unique(y)[:5]}")
+        y = y.astype(bool)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    # average rank (1-based) of each distinct score: the ranks it spans, averaged over its ties
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)
+    mean_rank = last - (counts - 1) / 2.0
+    rank_sum = float(mean_rank[inverse][y].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def screening_flags(probs: np.ndarray, positive: list[int], threshold: float) -> np.ndarray:
+    """Which photos are flagged: summed positive-class probability ``>= threshold`` (the rule of
+    :attr:`edge.result.ScreeningResult.flag`)."""
+    return screening_probability(np.asarray(probs), positive) >= threshold
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How an artifact's outputs agree with a reference run of the same model on the same faces."""
+
+    n_faces: int
+    max_abs_prob_diff: float           # over every class probability of every face
+    mean_abs_prob_diff: float
+    max_abs_screening_diff: float      # summed positive-class probability
+    flag_agreement: float              # fraction of faces with the same screening flag
+    n_flag_disagreements: int
+    disagreement_margin: float | None  # largest |p_reference - threshold| among faces whose flag changed
+    auc_reference: float | None        # None without labels of both classes
+    auc_artifact: float | None
+    auc_diff: float | None             # artifact minus reference
+
+
+def agreement(reference: np.ndarray, other: np.ndarray, positive: list[int], threshold: float,
+              labels=None, temperature: float = 1.0) -> Agreement:
+    """Compare class probabilities ``(N, K)`` of ``other`` with ``reference``; with binary ``labels``
+    (1 = a positive class) also each one's AUC. Screening probabilities (and so flags) are taken after
+    ``temperature``, the model card's calibration, as the Screener applies it."""
+    ref = np.asarray(reference, dtype=np.float64)
+    got = np.asarray(other, dtype=np.float64)
+    if ref.shape != got.shape or ref.ndim != 2:
+        raise ValueError(f"expected two (N, K) probability arrays of one shape, got {ref.shape} and {got.shape}")
+    p_ref = screening_probability(ref, positive, temperature)
+    p_got = screening_probability(got, positive, temperature)
+    same = (p_ref >= threshold) == (p_got >= threshold)
+    diff = np.abs(got - ref)
+    auc_ref = auc_got = auc_diff = None
+    if labels is not None:
+        a, b = roc_auc(labels, p_ref), roc_auc(labels, p_got)
+        if np.isfinite(a) and np.isfinite(b):
+            auc_ref, auc_got, auc_diff = a, b, b - a
+    return Agreement(
+        n_faces=len(ref), max_abs_prob_diff=float(diff.max()), mean_abs_prob_diff=float(diff.mean()),
+        max_abs_screening_diff=float(np.abs(p_got - p_ref).max()), flag_agreement=float(same.mean()),
+        n_flag_disagreements=int((~same).sum()),
+        disagreement_margin=float(np.abs(p_ref[~same] - threshold).max()) if (~same).any() else None,
+        auc_reference=auc_ref, auc_artifact=auc_got, auc_diff=auc_diff)
