@@ -23,6 +23,26 @@ def kiosk_bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def kiosk_edge_bundle(kiosk_bundle, tmp_path_factory) -> Path:
+    """``kiosk_bundle`` as a kiosk deploys it: ONNX screener + converted MTCNN in a slim bundle without
+    model.keras, so a server started on it never loads TensorFlow (its memory is the kiosk's own)."""
+    from facescreen.converters.calibration import FaceSet
+    from facescreen.converters.convert import ConvertOptions, convert_bundle
+    from facescreen.converters.export_edge import export_edge
+    from facescreen.converters.targets import resolve_targets
+
+    import shutil
+
+    root = tmp_path_factory.mktemp("kiosk-edge")
+    full = shutil.copytree(kiosk_bundle, root / "full")
+    faces = np.random.default_rng(0).integers(0, 256, (16, 64, 64, 3), dtype=np.uint8)
+    results = convert_bundle(full, resolve_targets("onnx,mtcnn-onnx"), FaceSet(faces, source="noise"),
+                             options=ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
+    assert all(r.status == "written" for r in results), [r.message for r in results]
+    return export_edge(full, root / "edge", ["onnx", "mtcnn-onnx"])
+
+
+@pytest.fixture(scope="session")
 def landmarker():
     from facescreen.edge.assets import asset_path
     from facescreen.kiosk.landmarks import MODEL_FILE, DenseLandmarker

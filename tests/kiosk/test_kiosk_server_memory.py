@@ -4,7 +4,8 @@
 7.4 GB) with a queue deep enough to admit all 16, so the decode budget alone bounds the pixels in
 flight. Memory, not time, is asserted: peak RSS under 1.5 GB, and RSS back at its baseline (a server
 that has decoded one such image: the detector's per-shape buffers are filled once, see loadrun).
-Loopback only; figures for the README come from kiosk/tools/loadrun.py."""
+The server runs TensorFlow-free on a slim ONNX bundle, as a kiosk does (a Keras bundle would add
+TensorFlow's ~1 GB to every figure). Loopback only; figures for the README come from kiosk/tools/loadrun.py."""
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,8 @@ GB = 1e9
 MiB = 2**20
 
 
-def test_sixteen_concurrent_png_bombs_stay_bounded(kiosk_bundle):
-    with kiosk_server(kiosk_bundle, "--queue-depth", "16") as (url, pid):
+def test_sixteen_concurrent_png_bombs_stay_bounded(kiosk_edge_bundle):
+    with kiosk_server(kiosk_edge_bundle, "--queue-depth", "16") as (url, pid):
         row = run_bombs(url, pid, n=16)
     print("\nbombs:", row)
     assert set(row["statuses"]) <= {"422"}, row  # every bomb: no face / quality, never a 5xx or a crash
