@@ -118,7 +118,7 @@ export function pnetBoxes(reg, prob, h, w, threshold, scale) {
   const size = PNET_CELL - 1;
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const p = prob[y * w + x];
-    if (!(p > threshold)) continue;
+    if (!(p > Math.fround(threshold))) continue;  // numpy compares float32 scores in float32
     const r = reg.subarray((y * w + x) * 4, (y * w + x) * 4 + 4);
     const x1 = x * PNET_STRIDE + 1, y1 = y * PNET_STRIDE + 1;
     const x2 = x * PNET_STRIDE + PNET_CELL, y2 = y * PNET_STRIDE + PNET_CELL;
@@ -274,8 +274,9 @@ async function stagePnet(image, height, width, runNet, cfg) {
     const [h, w] = scaledShape(height, width, scale);
     if (Math.min(h, w) < PNET_CELL) continue;
     const resized = resizeArea(image, height, width, 3, h, w);
-    const out = roles('pnet', await runNet('pnet', resized, [1, h, w, 3]));
-    const oh = Math.floor((h - PNET_CELL) / PNET_STRIDE) + 1, ow = Math.floor((w - PNET_CELL) / PNET_STRIDE) + 1;
+    const raw = await runNet('pnet', resized, [1, h, w, 3]);
+    const out = roles('pnet', raw);
+    const [, oh, ow] = raw[0].dims;  // the network's own output grid (its pooling rounds up)
     const prob = new Float32Array(oh * ow);
     for (let i = 0; i < oh * ow; i++) prob[i] = out.face_prob[i * 2 + 1];
     const p = pnetBoxes(out.bbox_reg, prob, oh, ow, cfg.threshold_pnet, scale);
