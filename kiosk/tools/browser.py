@@ -30,6 +30,18 @@ def find_browser() -> Optional[tuple[str, str]]:
     return (browser, driver) if browser and driver else None
 
 
+REQUIRE_ENV = "FACESCREEN_REQUIRE_BROWSER"
+
+
+def browser_skip_reason() -> Optional[str]:
+    """Why a browser test may skip here, or None when it must run: Chromium is installed, or CI
+    demands the browser tests ($FACESCREEN_REQUIRE_BROWSER=1, set by .ci/run), in which case a
+    missing browser fails them with the install hint instead of skipping them."""
+    if find_browser() is not None or os.environ.get(REQUIRE_ENV):
+        return None
+    return "chromium and chromedriver are not installed (make browser, or apt-get install -y chromium chromium-driver)"
+
+
 def write_y4m(path: str | Path, frames: Sequence[np.ndarray], fps: int = 2) -> Path:
     """Write RGB frames as a YUV4MPEG2 (4:2:0) file, which Chromium's fake camera plays in a loop."""
     path = Path(path)
