@@ -196,9 +196,51 @@ def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict
     screener = python_reference(bundle_dir, app["runtime"])
     photos = photos if photos is not None else verification_set()
     with static_server(app_dir) as url, Chrome() as chrome:
-        open_in_browser(chrome, url)
+        try:
+            open_in_browser(chrome, url)
+        except RuntimeError as exc:  # the runtime cannot even open the artifacts: refused, with the reason
+            return {"runtime": app["runtime"], "passed": False,
+                    "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {str(exc)[:400]}"}
         outcomes = compare_photos(chrome, screener, photos)
+        speed = speed_figures(chrome, screener, photos[SPEED_FRAME]) if SPEED_FRAME in photos else None
     record = verdict(outcomes, screener.card.threshold, app["runtime"])
+    record["speed"] = speed
     record["photos"] = [asdict(o) for o in outcomes]
     return record
+
+
+SPEED_FRAME = "astronaut_640x480"   # a camera-sized frame from the verification photos
+DETECT_JS = """
+const [b64, h, w, n] = arguments;
+const bin = atob(b64);
+const rgb = new Uint8Array(bin.length);
+for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
+await window.__fs.detect(rgb, h, w);
+const det = [], scr = [];
+for (let i = 0; i < n; i++) { const t = performance.now(); await window.__fs.detect(rgb, h, w); det.push(performance.now() - t); }
+for (let i = 0; i < n; i++) { const t = performance.now(); await window.__fs.screen(rgb, h, w); scr.push(performance.now() - t); }
+return { detect: det, screen: scr };
+"""
+
+
+def speed_figures(chrome: Chrome, screener, frame: np.ndarray, repeats: int = 5) -> dict:
+    """Guidance frames/s (one detection per frame, as the app's guidance loop runs) and
+    capture-to-flag (detect + align + screen) on one camera-sized frame, browser and Python,
+    measured in the same run. Figures for the README; never asserted (machines are noisy)."""
+    h, w = frame.shape[:2]
+    got = browser_call(chrome, DETECT_JS, base64.b64encode(np.ascontiguousarray(frame).tobytes()).decode(), h, w, repeats)
+    screener.detector.detect(frame)
+    py_det, py_scr = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        detect_faces(frame, screener.detector, DetectConfig())
+        py_det.append((time.perf_counter() - t0) * 1e3)
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        screener.screen(frame)
+        py_scr.append((time.perf_counter() - t0) * 1e3)
+    med = lambda v: float(np.median(v))  # noqa: E731
+    return {"frame": f"{w}x{h}", "repeats": repeats,
+            "browser_guidance_fps": round(1e3 / med(got["detect"]), 2), "python_guidance_fps": round(1e3 / med(py_det), 2),
+            "browser_capture_to_flag_ms": round(med(got["screen"]), 1), "python_capture_to_flag_ms": round(med(py_scr), 1)}
 

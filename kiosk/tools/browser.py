@@ -148,6 +148,16 @@ class Chrome:
                 raise TimeoutError(f"timed out waiting for {js_condition!r}; page: {state}")
             time.sleep(poll)
 
+    def cdp(self, cmd: str, params: Optional[dict] = None) -> Any:
+        """A Chrome DevTools Protocol command through chromedriver (e.g. Network.emulateNetworkConditions)."""
+        return self._call("POST", self._s("/goog/cdp/execute"), {"cmd": cmd, "params": params or {}})
+
+    def offline(self, on: bool) -> None:
+        """Chromium's network emulation: with ``on`` the page's requests fail as in airplane mode."""
+        self.cdp("Network.enable")
+        self.cdp("Network.emulateNetworkConditions", {"offline": on, "latency": 0,
+                                                      "downloadThroughput": -1, "uploadThroughput": -1})
+
     def screenshot(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
