@@ -102,6 +102,8 @@ class Chrome:
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
                                                  "goog:chromeOptions": {"binary": self.browser, "args": args}}}}
         self.session = self._call("POST", "/session", caps)["sessionId"]
+        # scripts may await slow work (a model loading on a busy 2-core machine): 5 minutes, not 30 s
+        self._call("POST", self._s("/timeouts"), {"script": 300_000})
         return self
 
     def __exit__(self, *exc: Any) -> None:

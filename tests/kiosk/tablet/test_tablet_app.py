@@ -20,34 +20,42 @@ from facescreen.kiosk.tools.browser import browser_skip_reason
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
 
 TOKEN = "tablet-sync-token-0123456789"
-SYNC_MARK = b"POST /v1/sync/results"
 
 
 class FrontDoor:
-    """A TCP proxy in front of the kiosk (127.0.0.1 only): ``offline`` refuses every connection;
-    ``cut_at = n`` forwards the n-th sync request (the kiosk commits it) and then drops the
-    connection before its answer reaches the tablet."""
+    """A TCP proxy in front of the kiosk (127.0.0.1 only). ``offline``: every connection is
+    refused. ``go_dark()``: the network drops now: every open connection is cut, new ones refused."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream = ("127.0.0.1", upstream_port)
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.offline = False
-        self.cut_at: int | None = None
-        self.sync_requests = 0
-        self._stop = False
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def go_dark(self) -> None:
+        self.offline = True
+        with self._lock:
+            for s in list(self._open):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self._open.clear()
+
     def close(self) -> None:
-        self._stop = True
+        self.go_dark()
         self.sock.close()
 
     def _accept(self) -> None:
-        while not self._stop:
+        while True:
             try:
                 client, _ = self.sock.accept()
             except OSError:
@@ -63,37 +71,45 @@ class FrontDoor:
         except OSError:
             client.close()
             return
-        drop = threading.Event()
+        with self._lock:
+            self._open |= {client, upstream}
 
-        def up() -> None:  # tablet -> kiosk
+        def pump(src: socket.socket, dst: socket.socket) -> None:
             try:
-                while chunk := client.recv(65536):
-                    if self.offline:
-                        break
-                    if SYNC_MARK in chunk:
-                        self.sync_requests += 1
-                        if self.cut_at == self.sync_requests:
-                            drop.set()
-                    upstream.sendall(chunk)
+                while chunk := src.recv(65536):
+                    dst.sendall(chunk)
             except OSError:
                 pass
             finally:
-                upstream.close()
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
 
-        def down() -> None:  # kiosk -> tablet
-            try:
-                while chunk := upstream.recv(65536):
-                    if drop.is_set() or self.offline:  # the kiosk answered; the tablet never hears it
-                        break
-                    client.sendall(chunk)
-            except OSError:
-                pass
-            finally:
-                client.close()
-                upstream.close()
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        pump(upstream, client)
 
-        threading.Thread(target=up, daemon=True).start()
-        down()
+
+class CutAfterCommit:
+    """ASGI wrapper: the ``cut_at``-th sync request is handled (the kiosk commits the result), then
+    the network drops before the answer leaves: the tablet never hears that the kiosk has it."""
+
+    def __init__(self, app, door: FrontDoor) -> None:
+        self.app, self.door = app, door
+        self.cut_at: int | None = None
+        self.seen = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v1/sync/results":
+            self.seen += 1
+            if self.seen == self.cut_at:
+                async def swallow(message):
+                    pass
+                await self.app(scope, receive, swallow)
+                self.door.go_dark()
+                return
+        await self.app(scope, receive, send)
 
 
 def shot(chrome, tmp_path: Path, name: str) -> Path:
@@ -128,8 +144,9 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
     store = app.state.store
     labels_en = {MESSAGES["en"][k] for k in ("refer for genetic evaluation", "no referral flag")}
     labels_zh = {MESSAGES["zh-Hans"][k] for k in ("refer for genetic evaluation", "no referral flag")}
-    with live_server(app) as srv, Chrome(window=(800, 1100)) as c:
-        door = FrontDoor(srv.port)
+    cutter = CutAfterCommit(app, None)
+    with live_server(cutter) as srv, Chrome(window=(800, 1100)) as c:
+        door = cutter.door = FrontDoor(srv.port)
         try:
             # one visit: the page loads the model and the service worker caches the whole app
             c.get(door.url + "/tablet/")
@@ -162,13 +179,15 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             door.offline = False
             c.offline(False)
             c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
-            door.cut_at = 2
+            c.wait_for("fetch('/v1/health', {cache: 'no-store'}).then((r) => r.ok, () => false)", 60)  # back on the network
+            cutter.cut_at = cutter.seen + 2
             first = browser_call(c, "return await window.tablet.sync();")
-            assert first["sent"] == 1 and first["waiting"] == 2 and first["error"]
+            assert first["sent"] == 1 and first["waiting"] == 2 and first["error"], first
             assert store.count() == 2            # the kiosk has it; the tablet does not know yet
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 2}
 
-            door.cut_at = None
+            cutter.cut_at = None
+            door.offline = False
             second = browser_call(c, "return await window.tablet.sync();")
             assert second == {"sent": 2, "waiting": 0, "error": None}
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 0}
@@ -177,9 +196,9 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
                 const db = window.tablet.state.db;
                 return await new Promise((ok) => { const r = db.transaction('results').objectStore('results').getAllKeys();
                                                    r.onsuccess = () => ok(r.result); });"""))
+            rows = store.list()  # before the server stops (it closes its store)
         finally:
             door.close()
-    rows = store.list()
     assert len(rows) == 3 and {r["id"] for r in rows} == tablet_ids     # nothing lost, nothing doubled
     assert {r["source"] for r in rows} == {"tablet"}
     kept = [r for r in rows if r["photo_file"]]

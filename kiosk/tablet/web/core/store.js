@@ -61,7 +61,7 @@ async function markSynced(db, id, when) {
 
 // Send every unsent record; returns {sent, waiting, error}. Stops at the first failure (the rest
 // wait for the next sync). `kioskUrl` is the kiosk's base URL, `token` its access token.
-export async function syncAll(db, kioskUrl, token) {
+export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
   const pending = (await allRecords(db)).filter((r) => !r.synced_at)
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
   let sent = 0;
@@ -72,6 +72,7 @@ export async function syncAll(db, kioskUrl, token) {
       resp = await fetch(new URL('v1/sync/results', kioskUrl.endsWith('/') ? kioskUrl : kioskUrl + '/'), {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ results: [body] }), cache: 'no-store',
+        signal: AbortSignal.timeout(timeoutMs),  // a kiosk that went out of range mid-answer
       });
     } catch (err) {
       return { sent, waiting: pending.length - sent, error: `network: ${err.message}` };
@@ -81,7 +82,8 @@ export async function syncAll(db, kioskUrl, token) {
       try { msg += `: ${(await resp.json()).error.message}`; } catch { /* not JSON */ }
       return { sent, waiting: pending.length - sent, error: msg };
     }
-    const ack = await resp.json();
+    let ack;
+    try { ack = await resp.json(); } catch (err) { return { sent, waiting: pending.length - sent, error: `network: ${err.message}` }; }
     if (!ack.accepted.includes(rec.id)) return { sent, waiting: pending.length - sent, error: `the kiosk did not acknowledge ${rec.id}` };
     await markSynced(db, rec.id, new Date().toISOString());
     sent += 1;
