@@ -27,10 +27,13 @@ from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
 from ..messages import MESSAGES
+from ..quality import QualityConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 APP_DIR_IN_BUNDLE = "tablet"
+# the kiosk's measures that core/quality.js ports (the rest need the face mesh, not in the browser yet)
+BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred")
 DEFAULT_RUNTIME = "onnxruntime-web"  # measured in headless Chromium: see README, "The tablet works offline"
 
 
@@ -43,9 +46,12 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Optional[Path] = None) -> dict:
-    """Write the app into ``out`` (an empty folder); returns app.json's content (without parity)."""
+def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Optional[Path] = None,
+             quality: Optional[QualityConfig] = None) -> dict:
+    """Write the app into ``out`` (an empty folder); returns app.json's content (without parity).
+    ``quality``: the kiosk's capture-quality thresholds (default: QualityConfig's), the same in both."""
     modules = modules or node_modules()
+    quality = quality or QualityConfig()
     version = package_version(runtime, modules)
     card = bundle.card
     if runtime.screener_artifact not in card.artifacts:
@@ -88,6 +94,7 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
         "screener": {"artifact": runtime.screener_artifact, "file": screener_file, "sha256": entry["sha256"]},
         "detector": {"format": runtime.detector_format, "nets": nets},
         "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
+        "quality": quality.model_dump(), "quality_measures": list(BROWSER_MEASURES),
         "files": files,
     }
 

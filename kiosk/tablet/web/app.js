@@ -2,6 +2,7 @@
 // sent to a kiosk later. All wording comes from messages.json (kiosk/messages.py, one home).
 import { BrowserScreener } from './core/screen.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
+import { assess, modelInterEyePx } from './core/quality.js';
 
 const $ = (id) => document.getElementById(id);
 const BASE = new URL('./', location.href);
@@ -137,7 +138,8 @@ async function startCamera() {
   return true;
 }
 
-// One instruction at a time; after HOLD_FRAMES frames with one face, the sharpest of them is screened.
+// One instruction at a time (the first failing measure's); after HOLD_FRAMES passing frames in a
+// row, the sharpest of them is screened.
 async function guidanceLoop(video) {
   let held = [];
   state.guidance = { frames: 0, ms: 0 };
@@ -148,18 +150,18 @@ async function guidanceLoop(video) {
     const t0 = performance.now();
     const faces = await state.screener.detect(rgb, h, w);
     state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
-    let key;
-    if (faces.length === 0) key = 'no_face';
-    else if (faces.length > 1) key = 'one_face_only';
-    else { key = 'hold'; held.push({ canvas, score: sharpness(rgb, h, w, faces[0].box) }); }
-    if (key !== 'hold') held = [];
+    const report = assess(faces, h, w, state.screener.app.quality, modelInterEyePx(state.screener.card));
+    const key = report.passed ? 'hold' : report.instruction;
+    if (report.passed) {
+      const face = faces.reduce((a, b) => ((b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) > (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) ? b : a));
+      held.push({ canvas, score: sharpness(rgb, h, w, face.box) });
+    } else held = [];
     document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';
     $('instruction').textContent = t(key);
     if (held.length >= HOLD_FRAMES) {
       const best = held.reduce((a, b) => (b.score > a.score ? b : a));
       held = [];
-      const full = drawTo(video, video.videoWidth, video.videoHeight);  // screen at full resolution
-      await screenCanvas(best.canvas.width === full.width ? best.canvas : full, $('consent').checked);
+      await screenCanvas(best.canvas, $('consent').checked);  // the sharpest passing frame itself
     }
     await new Promise((r) => requestAnimationFrame(r));
   }

@@ -45,7 +45,7 @@ def _train_small_bundle(root: Path) -> Path:
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
 
-    make_cohort(root / "cohort", CohortConfig(n_per_class=60, image_size=256, eye_widen=(0.35, 0.03),
+    make_cohort(root / "cohort", CohortConfig(n_per_class=70, image_size=256, eye_widen=(0.35, 0.03),
                                               mouth_widen=(0.4, 0.04), seed=11))
     probe = ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=64))
     faces = load_folder(root / "cohort", probe, create_detector("mtcnn"))
