@@ -26,6 +26,7 @@ from facescreen.edge.detect import DetectConfig
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
+from ..engine import is_demo_card
 from ..messages import MESSAGES
 from ..quality import QualityConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
@@ -82,7 +83,7 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
         nets[net] = f"model/detector/{Path(nf.file).name}"
         _copy(det_dir / nf.file, out / nets[net])
     (out / "messages.json").write_text(json.dumps(MESSAGES, ensure_ascii=False, indent=1), encoding="utf-8")
-    demo = card.training_data.get("kind") == "synthetic" or "demo" in card.model_id.lower()
+    demo = is_demo_card(card)
     files = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*")) if p.is_file()}
     content_hash = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
     return {

@@ -95,7 +95,7 @@ def preflight() -> Response:
 
 @router.post("/results", response_model=SyncResponse, dependencies=[Depends(require_sync_token)],
              summary="Store screenings made on a tablet (idempotent by id)")
-def sync_results(body: SyncRequest, response: Response, store=Depends(get_store), settings=Depends(get_settings)) -> dict:
+def sync_results(body: SyncRequest, request: Request, response: Response, store=Depends(get_store)) -> dict:
     response.headers.update(CORS)
     new, dup = [], []
     for r in body.results:
@@ -105,7 +105,7 @@ def sync_results(body: SyncRequest, response: Response, store=Depends(get_store)
                 raw = base64.b64decode(r.photo_jpeg_b64, validate=True)
             except (binascii.Error, ValueError):
                 raise ApiError(422, "bad_photo", f"result {r.id}: photo_jpeg_b64 is not base64", headers=CORS) from None
-            photo = load_photo(raw)  # edge's limits and errors (400/413) apply
+            photo = load_photo(raw, request.app.state.limits)  # the server's upload limits and errors (400/413)
         row = {"id": r.id, "created_at": r.created_at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
                "kiosk_id": r.tablet_id, "operator_id": None, "source": SOURCE, "model_id": r.model_id,
                "model_version": r.model_version, "backend": r.backend, "probability": r.probability,
