@@ -14,6 +14,7 @@ import base64
 import contextlib
 import functools
 import http.server
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -199,8 +200,10 @@ def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict
         try:
             open_in_browser(chrome, url)
         except RuntimeError as exc:  # the runtime cannot even open the artifacts: refused, with the reason
+            found = re.search(r"'message': '(?:javascript error: )?(.*?)(?:\\n|')", str(exc))
+            why = found.group(1) if found else str(exc)[:400]
             return {"runtime": app["runtime"], "passed": False,
-                    "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {str(exc)[:400]}"}
+                    "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {why}"}
         outcomes = compare_photos(chrome, screener, photos)
         speed = speed_figures(chrome, screener, photos[SPEED_FRAME]) if SPEED_FRAME in photos else None
     record = verdict(outcomes, screener.card.threshold, app["runtime"])
