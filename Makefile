@@ -56,9 +56,10 @@ $(BENCH_BUNDLE)/modelcard.json: | $(STAMP)
 $(PARITY)/cohort.csv: | $(STAMP)
 	$(PY) -m facescreen.edge.synthetic --out $(PARITY) --n-per-class 50 --seed 1
 
-# the demo runs TensorFlow-free: int8 LiteRT screener + converted MTCNN
+# the demo runs TensorFlow-free: int8 LiteRT screener + converted MTCNN; the ONNX twins are what
+# the tablet app runs in the browser (facescreen-kiosk tablet-export)
 $(DEMO)/.converted: $(DEMO)/modelcard.json $(PARITY)/cohort.csv
-	$(PY) -m facescreen.converters $(DEMO) --to tflite-int8,mtcnn-tflite --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
+	$(PY) -m facescreen.converters $(DEMO) --to tflite-int8,onnx-int8,mtcnn-tflite,mtcnn-onnx --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
 	touch $@
 
 # exit 1 = a target failed its parity check: it is reported, not written, and the others are benchmarked

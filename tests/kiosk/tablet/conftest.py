@@ -1,8 +1,9 @@
-"""Tablet fixtures: a bundle with the artifacts the browser runs (onnx-int8 + mtcnn-onnx), one app
+"""Tablet fixtures: a bundle with the artifacts the browser runtimes run (onnx-int8 + mtcnn-onnx for
+onnxruntime-web, tflite-int8 + mtcnn-tflite for LiteRT.js), one app
 exported through the real parity gate, and a headless Chromium.
 
-The bundle is the demo bundle when `make demo` has converted it (.cache/demo-bundle with onnx-int8
-and the ONNX detector), else a small model trained here on a SYNTHETIC cohort with a strong signal
+The bundle is the demo bundle when `make demo` has converted it (.cache/demo-bundle with those
+artifacts), else a small model trained here on a SYNTHETIC cohort with a strong signal
 (so its probabilities are spread out and flag agreement means something) and converted by the
 converters, gate included. Browser tests skip only where Chromium is absent and CI does not demand
 it (FACESCREEN_REQUIRE_BROWSER=1 in .ci/run turns a missing browser into a failure).
@@ -29,7 +30,7 @@ def _has_browser_artifacts(bundle: Path) -> bool:
         det = json.loads((bundle / "detector" / "mtcnn.json").read_text())
     except (OSError, ValueError):
         return False
-    return "onnx-int8" in card.get("artifacts", {}) and "onnx" in det.get("formats", {})
+    return {"onnx-int8", "tflite-int8"} <= set(card.get("artifacts", {})) and {"onnx", "tflite"} <= set(det.get("formats", {}))
 
 
 def _train_small_bundle(root: Path) -> Path:
@@ -62,7 +63,8 @@ def _train_small_bundle(root: Path) -> Path:
     bundle = save_bundle(model, cfg, root / "bundle", model_id="test-tablet-resnet18-64",
                          threshold=float((mid[i] + mid[i + 1]) / 2), training_data={"kind": "synthetic"})
     calib, held = faces.split(0.25, seed=0)
-    results = convert_bundle(bundle, resolve_targets("onnx-int8,mtcnn-onnx"), held, calib,
+    # every browser runtime's artifacts: the one offered and the one the gate refuses (LiteRT.js)
+    results = convert_bundle(bundle, resolve_targets("tflite-int8,onnx-int8,mtcnn-tflite,mtcnn-onnx"), held, calib,
                              ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
     assert all(r.status == "written" for r in results), [r.message for r in results]
     return Path(bundle)

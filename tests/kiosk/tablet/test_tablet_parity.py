@@ -78,3 +78,16 @@ def test_unknown_runtime_lists_the_valid_ones(tablet_bundle):
 
     with pytest.raises(ValueError, match="litert-js, onnxruntime-web"):
         export_app(tablet_bundle, verify=lambda *a: {"passed": True}, runtime="tfjs")
+
+
+def test_litert_js_cannot_run_the_verified_artifacts_and_is_not_offered(tablet_bundle, parity_photos, tmp_path):
+    """The measured reason for onnxruntime-web (README): LiteRT.js refuses the int8-I/O screener."""
+    from facescreen.kiosk.tablet.export import TabletExportError, export_app
+    from facescreen.kiosk.tablet.parity import verify_app
+
+    photos = dict(list(parity_photos.items())[:2])
+    out = tmp_path / "app"
+    with pytest.raises(TabletExportError, match="litert-js could not open the bundle's artifacts in Chromium: .+"):
+        export_app(tablet_bundle, out, runtime="litert-js", progress=lambda s: None,
+                   verify=lambda staging, app: verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos))
+    assert not out.exists()
