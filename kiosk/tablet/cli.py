@@ -20,11 +20,14 @@ def add_parser(sub, bundle_default: str) -> None:
     p.add_argument("--parity", default=None, metavar="DIR",
                    help="also check on a photo cohort (a folder with cohort.csv, e.g. .cache/parity-cohort)")
     p.add_argument("--parity-limit", type=int, default=None, help="check only the first N cohort photos")
+    p.add_argument("--quality-config", default=None, metavar="JSON",
+                   help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)")
 
 
 def cmd(args: argparse.Namespace) -> int:
     import functools
 
+    from ..quality import QualityConfig
     from .export import DEFAULT_RUNTIME, TabletExportError, export_app
     from .parity import verification_set, verify_app
 
@@ -32,7 +35,8 @@ def cmd(args: argparse.Namespace) -> int:
     verify = functools.partial(verify_app, bundle_dir=Path(args.bundle), photos=photos)
     try:
         out = export_app(args.bundle, args.out, args.runtime or DEFAULT_RUNTIME, verify=verify,
-                         progress=lambda s: print(s, file=sys.stderr))
+                         progress=lambda s: print(s, file=sys.stderr),
+                         quality=QualityConfig.from_file(args.quality_config) if args.quality_config else None)
     except TabletExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

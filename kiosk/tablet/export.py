@@ -107,7 +107,8 @@ def write_app_json(out: Path, app: dict) -> Path:
 
 
 def export_app(bundle: str | Path | Bundle, out: Optional[str | Path] = None, runtime: str = DEFAULT_RUNTIME,
-               verify: Optional[Callable[[Path, dict], dict]] = None, progress: Callable[[str], None] = print) -> Path:
+               verify: Optional[Callable[[Path, dict], dict]] = None, progress: Callable[[str], None] = print,
+               quality: Optional[QualityConfig] = None) -> Path:
     """Assemble, verify in headless Chromium, then move into ``out``. ``verify(staging, app)``
     returns the parity record (default: :func:`kiosk.tablet.parity.verify_app` on the converters'
     verification photos); a record with ``passed: false`` stops the export and nothing is written."""
@@ -118,7 +119,7 @@ def export_app(bundle: str | Path | Bundle, out: Optional[str | Path] = None, ru
     with tempfile.TemporaryDirectory(prefix=".tablet-", dir=target.parent) as tmp:
         staging = Path(tmp) / "app"
         staging.mkdir()
-        app = assemble(b, staging, rt)
+        app = assemble(b, staging, rt, quality=quality)
         write_app_json(staging, {**app, "parity": None})
         progress(f"tablet app assembled ({rt.name}, {len(app['files'])} files); checking parity in headless Chromium")
         if verify is None:
