@@ -36,10 +36,11 @@ $(TABLET_NM): tablet/package.json tablet/package-lock.json
 	touch $@
 tablet: $(TABLET_NM)
 
-# headless Chromium + chromedriver for the browser tests (Debian packages; needs root)
+# headless Chromium + chromedriver for the browser tests, and a CJK font so the Chinese pages
+# render in screenshots (Debian packages; needs root)
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei; }
 
 # Generated models and data live under $(CACHE); each step runs once and is reused.
 DEMO := $(CACHE)/demo-bundle

@@ -30,6 +30,7 @@ function applyLanguage() {
   $('ncu').textContent = t('not_for_clinical_use');
   if (state.screener?.app.demo) { $('demo').hidden = false; $('demo').textContent = t('demo_notice'); }
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
+  if (document.body.dataset.offlineReady) $('offline-ready').textContent = t('tablet_offline_ready');
   if (state.last) showResult(state.last.result, state.last.saved);
   refreshCounts();
 }
