@@ -36,11 +36,12 @@ $(TABLET_NM): tablet/package.json tablet/package-lock.json
 	touch $@
 tablet: $(TABLET_NM)
 
-# headless Chromium + chromedriver for the browser tests, and a CJK font so the Chinese pages
-# render in screenshots (Debian packages; needs root)
+# headless Chromium + chromedriver for the browser tests, a CJK font so the Chinese pages render
+# in screenshots, and npm for `make tablet` (Debian packages; needs root)
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . || \
-		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v npm >/dev/null && \
+		fc-list :lang=zh | grep -q . || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei npm; }
 
 # Generated models and data live under $(CACHE); each step runs once and is reused.
 DEMO := $(CACHE)/demo-bundle
