@@ -8,7 +8,7 @@ CACHE ?= .cache
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench assets clean help
+.PHONY: demo test bench assets tablet browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
@@ -30,6 +30,22 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py */*/__init__.p
 assets: $(STAMP)
 	$(PY) -m facescreen.edge.assets fetch --dest $(CACHE)/assets
 
+# The tablet app's browser runtimes (onnxruntime-web, @litertjs/core) from the npm registry, at
+# the versions tablet/package-lock.json pins; the app serves them itself (never a CDN).
+TABLET_NM := tablet/node_modules/.package-lock.json
+$(TABLET_NM): tablet/package.json tablet/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (Debian: apt-get install -y npm)" >&2; exit 1; }
+	npm ci --prefix tablet --no-audit --no-fund --ignore-scripts
+	touch $@
+tablet: $(TABLET_NM)
+
+# headless Chromium + chromedriver for the browser tests, a CJK font so the Chinese pages render
+# in screenshots, and npm for `make tablet` (Debian packages; needs root)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v npm >/dev/null && \
+		fc-list :lang=zh | grep -q . || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei npm; }
+
 # Generated models and data live under $(CACHE); each step runs once and is reused.
 DEMO := $(CACHE)/demo-bundle
 BENCH_BUNDLE := $(CACHE)/bench-bundle
@@ -45,9 +61,10 @@ $(BENCH_BUNDLE)/modelcard.json: | $(STAMP)
 $(PARITY)/cohort.csv: | $(STAMP)
 	$(PY) -m facescreen.edge.synthetic --out $(PARITY) --n-per-class 50 --seed 1
 
-# the demo runs TensorFlow-free: int8 LiteRT screener + converted MTCNN
+# the demo runs TensorFlow-free: int8 LiteRT screener + converted MTCNN; the ONNX twins are what
+# the tablet app runs in the browser (facescreen-kiosk tablet-export)
 $(DEMO)/.converted: $(DEMO)/modelcard.json $(PARITY)/cohort.csv
-	$(PY) -m facescreen.converters $(DEMO) --to tflite-int8,mtcnn-tflite --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
+	$(PY) -m facescreen.converters $(DEMO) --to tflite-int8,onnx-int8,mtcnn-tflite,mtcnn-onnx --calib $(CACHE)/synthetic-cohort --parity $(PARITY)
 	touch $@
 
 # exit 1 = a target failed its parity check: it is reported, not written, and the others are benchmarked
@@ -58,7 +75,7 @@ $(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
 demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
-test: $(STAMP) assets
+test: $(STAMP) assets tablet
 	$(PY) -m pytest -x -q tests
 
 bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted

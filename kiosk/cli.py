@@ -6,6 +6,7 @@
   facescreen-kiosk demo --cache .cache              what `make demo` runs
   facescreen-kiosk export --out results.csv         the results store as CSV
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
+  facescreen-kiosk tablet-export --bundle B         the offline tablet app (served at /tablet/)
 
 Every result is a screening flag for referral (refer for genetic evaluation / no referral flag),
 never a diagnosis. Exit status: 0 done; 1 the demo produced no result; 2 a user's mistake;
@@ -27,7 +28,7 @@ from facescreen.edge.backends import AUTO_BACKEND_ORDER
 from facescreen.edge.detect import DETECTORS
 
 PROG = "facescreen-kiosk"
-COMMANDS = ("run", "serve", "demo", "export", "purge")
+COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 
@@ -141,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(purge)
     purge.add_argument("--older-than-days", type=float, default=None, help="delete screenings older than this")
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
+
+    from .tablet import cli as tablet_cli
+
+    tablet_cli.add_parser(sub, DEFAULT_BUNDLE)
     return parser
 
 
@@ -248,6 +253,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tablet_export(args: argparse.Namespace) -> int:
+    from .tablet import cli as tablet_cli
+
+    return tablet_cli.cmd(args)
+
+
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")
 
 
@@ -268,7 +279,8 @@ def with_default_command(argv: list[str]) -> list[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     given = None if argv is None else list(argv)
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
-    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge}
+    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge,
+                "tablet-export": _tablet_export}
     return clikit.run(PROG, build_parser(), lambda args: handlers[args.command](args), argv,
                       user_errors=(FileNotFoundError, ValueError),
                       log_format="%(asctime)s %(levelname)s %(name)s: %(message)s", own_process=given is None)

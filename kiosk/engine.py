@@ -23,6 +23,12 @@ from .quality import FrameAnalyser, FrameAnalysis, QualityConfig, model_inter_ey
 from .tracking import FaceTrack, FindConfig
 
 
+def is_demo_card(card) -> bool:
+    """True for a model trained on synthetic data: every result it gives is labelled so (the kiosk
+    and the tablet app show the demo notice)."""
+    return card.training_data.get("kind") == "synthetic" or "demo" in card.model_id.lower()
+
+
 class KioskEngine:
     def __init__(self, screener: Screener, landmarker: Optional[DenseLandmarker],
                  quality: QualityConfig = QualityConfig(), limits: PhotoLimits = PhotoLimits(),
@@ -94,6 +100,4 @@ class KioskEngine:
 
     @property
     def is_demo(self) -> bool:
-        """True for a model trained on synthetic data: every result it gives is labelled so."""
-        c = self.screener.card
-        return c.training_data.get("kind") == "synthetic" or "demo" in c.model_id.lower()
+        return is_demo_card(self.screener.card)

@@ -56,6 +56,16 @@ EN: dict[str, str] = {
     "no_camera": "No camera could be opened. Take a photo instead.",
     "starting_camera": "Starting the camera...",
     "token_prompt": "Access token (ask the operator)",
+    # the offline tablet app (kiosk/tablet)
+    "tablet_title": "Screening on this tablet",
+    "tablet_saved": "Saved on this tablet",
+    "tablet_counts": "{total} results on this tablet, {waiting} waiting to be sent",
+    "tablet_kiosk_url": "Kiosk address",
+    "tablet_sync_button": "Send results to the kiosk",
+    "tablet_synced": "All results have been sent to the kiosk",
+    "tablet_sync_failed": "Could not reach the kiosk: the results stay on this tablet",
+    "tablet_offline_ready": "Ready to work without a network",
+    "tablet_loading": "Loading the screening model...",
 }
 
 ZH_HANS: dict[str, str] = {
@@ -102,6 +112,15 @@ ZH_HANS: dict[str, str] = {
     "no_camera": "无法打开摄像头。请改为拍照。",
     "starting_camera": "正在启动摄像头……",
     "token_prompt": "访问令牌（请向操作员索取）",
+    "tablet_title": "在本平板上筛查",
+    "tablet_saved": "已保存在本平板上",
+    "tablet_counts": "本平板上有 {total} 条结果，{waiting} 条等待发送",
+    "tablet_kiosk_url": "筛查站地址",
+    "tablet_sync_button": "把结果发送到筛查站",
+    "tablet_synced": "所有结果都已发送到筛查站",
+    "tablet_sync_failed": "无法连接筛查站：结果仍保存在本平板上",
+    "tablet_offline_ready": "无网络时也可以使用",
+    "tablet_loading": "正在加载筛查模型……",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"en": EN, "zh-Hans": ZH_HANS}

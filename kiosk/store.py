@@ -172,6 +172,32 @@ class ResultsStore:
             raise
         return StoredScreening(sid, created)
 
+    def add_synced(self, row: dict[str, Any], photo: Optional[np.ndarray] = None) -> bool:
+        """Keep a screening made elsewhere (a tablet), under the id it was given there. Idempotent:
+        an id already stored is left as it is and False is returned, so a sync that is repeated
+        after being cut off never doubles a row. ``photo`` is kept only with ``row["consent"]``."""
+        if photo is not None and not row.get("consent"):
+            raise ValueError("a photo is only written with the family's recorded consent")
+        full = {**row, "photo_file": None, "status": "completed",
+                "consent": int(bool(row.get("consent") and photo is not None))}
+        missing = [k for k in COLUMNS if k not in full]
+        if missing:
+            raise ValueError(f"a synced screening lacks {missing}")
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM screenings WHERE id = ?", (row["id"],)).fetchone():
+                return False
+        if photo is not None:
+            full["photo_file"] = self._write_photo(row["id"], photo)
+        try:
+            with self._tx() as c:
+                cur = c.execute(f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) "
+                                f"VALUES ({', '.join('?' * len(COLUMNS))})", [full[k] for k in COLUMNS])
+        except BaseException:
+            if full["photo_file"]:
+                (self.data_dir / full["photo_file"]).unlink(missing_ok=True)
+            raise
+        return cur.rowcount == 1
+
     def record_consent(self, screening_id: str, photo: np.ndarray) -> str:
         """The operator recorded consent after the result: keep this screening's photo."""
         self.get(screening_id)  # raises NotFound

@@ -23,13 +23,14 @@ from .admission import InferenceQueue
 from .gate import RequestGate
 from .limits import BodySizeLimit
 from .pool import EnginePool
-from .routers import pages, results, screening, sessions, system
+from .routers import pages, results, screening, sessions, sync, system, tablet
 from .routers.pages import STATIC_DIR
 from .sessions import SessionManager
 from .settings import Settings
 
 MULTIPART_OVERHEAD = 64 * 1024
-ROUTERS = (system.router, screening.router, sessions.router, results.router, pages.router)
+ROUTERS = (system.router, screening.router, sessions.router, results.router, sync.router, tablet.router,
+           pages.router)
 
 DESCRIPTION = """Guided frontal face capture with quality checks and a **screening flag** for referral to
 genetic evaluation: `refer for genetic evaluation` or `no referral flag`. **Not a diagnosis.** Every

@@ -30,6 +30,18 @@ def find_browser() -> Optional[tuple[str, str]]:
     return (browser, driver) if browser and driver else None
 
 
+REQUIRE_ENV = "FACESCREEN_REQUIRE_BROWSER"
+
+
+def browser_skip_reason() -> Optional[str]:
+    """Why a browser test may skip here, or None when it must run: Chromium is installed, or CI
+    demands the browser tests ($FACESCREEN_REQUIRE_BROWSER=1, set by .ci/run), in which case a
+    missing browser fails them with the install hint instead of skipping them."""
+    if find_browser() is not None or os.environ.get(REQUIRE_ENV):
+        return None
+    return "chromium and chromedriver are not installed (make browser, or apt-get install -y chromium chromium-driver)"
+
+
 def write_y4m(path: str | Path, frames: Sequence[np.ndarray], fps: int = 2) -> Path:
     """Write RGB frames as a YUV4MPEG2 (4:2:0) file, which Chromium's fake camera plays in a loop."""
     path = Path(path)
@@ -90,6 +102,8 @@ class Chrome:
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
                                                  "goog:chromeOptions": {"binary": self.browser, "args": args}}}}
         self.session = self._call("POST", "/session", caps)["sessionId"]
+        # scripts may await slow work (a model loading on a busy 2-core machine): 5 minutes, not 30 s
+        self._call("POST", self._s("/timeouts"), {"script": 300_000})
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -135,6 +149,16 @@ class Chrome:
                 state = self.script("return document.body.dataset.state + ' | ' + document.body.innerText.slice(0, 400);")
                 raise TimeoutError(f"timed out waiting for {js_condition!r}; page: {state}")
             time.sleep(poll)
+
+    def cdp(self, cmd: str, params: Optional[dict] = None) -> Any:
+        """A Chrome DevTools Protocol command through chromedriver (e.g. Network.emulateNetworkConditions)."""
+        return self._call("POST", self._s("/goog/cdp/execute"), {"cmd": cmd, "params": params or {}})
+
+    def offline(self, on: bool) -> None:
+        """Chromium's network emulation: with ``on`` the page's requests fail as in airplane mode."""
+        self.cdp("Network.enable")
+        self.cdp("Network.emulateNetworkConditions", {"offline": on, "latency": 0,
+                                                      "downloadThroughput": -1, "uploadThroughput": -1})
 
     def screenshot(self, path: str | Path) -> Path:
         path = Path(path)

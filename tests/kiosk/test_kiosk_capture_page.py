@@ -1,14 +1,14 @@
 """The phone capture page in real headless Chromium: live guidance over a fake camera (a clip made
-from a sample photo), the result, and the photo-upload fallback. Skips when Chromium or
-chromedriver is absent (Debian: apt-get install -y chromium chromium-driver)."""
+from a sample photo), the result, and the photo-upload fallback. Skips only where Chromium is
+absent and CI does not demand it (kiosk.tools.browser.browser_skip_reason)."""
 from __future__ import annotations
 
 import pytest
 from PIL import Image
 
-from facescreen.kiosk.tools.browser import find_browser
+from facescreen.kiosk.tools.browser import browser_skip_reason
 
-pytestmark = pytest.mark.skipif(find_browser() is None, reason="chromium and chromedriver are not installed")
+pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
 
 
 def test_live_guidance_result_and_upload_fallback(kiosk_bundle, engine, tmp_path, grace_hopper, live_server):

@@ -36,9 +36,14 @@ def test_the_scanner_catches_what_it_must():
     assert not forbidden_in("This is a screening flag for referral, not a diagnosis.")
 
 
-@pytest.mark.parametrize("name", ["capture.html", "capture.js", "capture.css"])
-def test_capture_page_wording(name):
-    assert not forbidden_in((STATIC / name).read_text(encoding="utf-8"))
+TABLET = STATIC.parents[1] / "tablet" / "web"   # the offline tablet app (kiosk/tablet)
+
+
+@pytest.mark.parametrize("path", [STATIC / n for n in ("capture.html", "capture.js", "capture.css")]
+                         + sorted(p for p in TABLET.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")),
+                         ids=lambda p: p.name)
+def test_page_wording(path):
+    assert not forbidden_in(path.read_text(encoding="utf-8"))
 
 
 def test_api_documentation_wording(kiosk_bundle, tmp_path, engine):

@@ -1,0 +1,46 @@
+"""``facescreen-kiosk tablet-export``: the offline tablet app as static files, behind the parity gate."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facescreen.edge import clikit
+
+
+def add_parser(sub, bundle_default: str) -> None:
+    p = clikit.add_subcommand(sub, "tablet-export", help="write the offline tablet app (a PWA) as static files, after a "
+                                             "parity check in headless Chromium",
+                       description="Assemble the tablet app from the bundle's verified edge artifacts and the npm "
+                                   "runtime (make tablet), run it in headless Chromium on verification photos against "
+                                   "the Python edge path, and write it only if it passes. Serve the folder from any "
+                                   "web server (https, or localhost) or let `facescreen-kiosk serve` serve "
+                                   "BUNDLE/tablet at /tablet/.")
+    p.add_argument("--bundle", default=bundle_default, help=f"model bundle directory (default: {bundle_default})")
+    p.add_argument("--out", default=None, help="output folder (default: BUNDLE/tablet, served at /tablet/)")
+    p.add_argument("--runtime", default=None, help="browser runtime: onnxruntime-web (default) or litert-js")
+    p.add_argument("--parity", default=None, metavar="DIR",
+                   help="also check on a photo cohort (a folder with cohort.csv, e.g. .cache/parity-cohort)")
+    p.add_argument("--parity-limit", type=int, default=None, help="check only the first N cohort photos")
+    p.add_argument("--quality-config", default=None, metavar="JSON",
+                   help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)")
+
+
+def cmd(args: argparse.Namespace) -> int:
+    import functools
+
+    from ..quality import QualityConfig
+    from .export import DEFAULT_RUNTIME, TabletExportError, export_app
+    from .parity import verification_set, verify_app
+
+    photos = verification_set(Path(args.parity) if args.parity else None, args.parity_limit)
+    verify = functools.partial(verify_app, bundle_dir=Path(args.bundle), photos=photos)
+    try:
+        out = export_app(args.bundle, args.out, args.runtime or DEFAULT_RUNTIME, verify=verify,
+                         progress=lambda s: print(s, file=sys.stderr),
+                         quality=QualityConfig.from_file(args.quality_config) if args.quality_config else None)
+    except TabletExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0

@@ -1,0 +1,138 @@
+"""Build the offline tablet app (a static PWA) from a bundle, gated by browser parity.
+
+Like the converters' gate: the app is assembled in a staging folder, the browser runtime is run in
+real headless Chromium on verification photos and compared with the Python edge path
+(:mod:`kiosk.tablet.parity`), and only an app that passes is moved into place (atomically), with
+the parity figures in its ``app.json``. A runtime that fails parity is not offered.
+
+    facescreen-kiosk tablet-export --bundle .cache/demo-bundle --out tablet-app/
+
+The default ``--out`` is ``BUNDLE/tablet``, which ``facescreen-kiosk serve`` serves at ``/tablet/``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Optional
+
+from facescreen.edge.bundle import Bundle, load_bundle, sha256_file, software_version
+from facescreen.edge.detect import DetectConfig
+from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
+from facescreen.edge.detectors.mtcnn_manifest import load_manifest
+
+from ..engine import is_demo_card
+from ..messages import MESSAGES
+from ..quality import QualityConfig
+from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+APP_DIR_IN_BUNDLE = "tablet"
+# the kiosk's measures that core/quality.js ports (the rest need the face mesh, not in the browser yet)
+BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred")
+DEFAULT_RUNTIME = "onnxruntime-web"  # measured in headless Chromium: see README, "The tablet works offline"
+
+
+class TabletExportError(Exception):
+    code = "tablet_export_failed"
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+
+
+def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Optional[Path] = None,
+             quality: Optional[QualityConfig] = None) -> dict:
+    """Write the app into ``out`` (an empty folder); returns app.json's content (without parity).
+    ``quality``: the kiosk's capture-quality thresholds (default: QualityConfig's), the same in both."""
+    modules = modules or node_modules()
+    quality = quality or QualityConfig()
+    version = package_version(runtime, modules)
+    card = bundle.card
+    if runtime.screener_artifact not in card.artifacts:
+        raise TabletExportError(f"bundle {bundle.path} has no {runtime.screener_artifact!r} artifact, which {runtime.name} "
+                                f"runs; convert it first: facescreen-convert {bundle.path} --to {runtime.screener_artifact}")
+    det_dir = bundle.path / "detector"
+    manifest = load_manifest(det_dir)
+    if runtime.detector_format not in manifest.formats:
+        raise TabletExportError(f"the bundle's detector has no {runtime.detector_format} networks for {runtime.name}; "
+                                f"convert them: facescreen-convert {bundle.path} --to mtcnn-{runtime.detector_format}")
+    for src in WEB_DIR.rglob("*"):
+        if src.is_file():
+            _copy(src, out / src.relative_to(WEB_DIR))
+    for rel_src, rel_dst in runtime.files:
+        src = modules / rel_src
+        if not src.is_file():
+            raise TabletExportError(f"{src} is missing: run `make tablet` to install {runtime.package} {version}")
+        _copy(src, out / "vendor" / rel_dst)
+    for rel, bare, relative in runtime.rewrite:  # a bare module name means nothing to a browser
+        f = out / "vendor" / rel
+        f.write_text(f.read_text(encoding="utf-8").replace(bare, relative), encoding="utf-8")
+    entry = card.artifacts[runtime.screener_artifact]
+    screener_file = f"model/{Path(entry['file']).name}"
+    _copy(bundle.path / entry["file"], out / screener_file)
+    _copy(bundle.path / "modelcard.json", out / "model" / "modelcard.json")
+    nets = {}
+    for net, nf in manifest.formats[runtime.detector_format].items():
+        nets[net] = f"model/detector/{Path(nf.file).name}"
+        _copy(det_dir / nf.file, out / nets[net])
+    (out / "messages.json").write_text(json.dumps(MESSAGES, ensure_ascii=False, indent=1), encoding="utf-8")
+    demo = is_demo_card(card)
+    files = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*")) if p.is_file()}
+    content_hash = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    return {
+        "kind": "facescreen-tablet-app", "schema_version": 1, "version": content_hash,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "software_version": software_version(),
+        "runtime": runtime.name, "runtime_package": f"{runtime.package}@{version}",
+        "card": "model/modelcard.json", "demo": demo,
+        "screener": {"artifact": runtime.screener_artifact, "file": screener_file, "sha256": entry["sha256"]},
+        "detector": {"format": runtime.detector_format, "nets": nets},
+        "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
+        "quality": quality.model_dump(), "quality_measures": list(BROWSER_MEASURES),
+        "files": files,
+    }
+
+
+def write_app_json(out: Path, app: dict) -> Path:
+    path = out / "app.json"
+    path.write_text(json.dumps(app, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def export_app(bundle: str | Path | Bundle, out: Optional[str | Path] = None, runtime: str = DEFAULT_RUNTIME,
+               verify: Optional[Callable[[Path, dict], dict]] = None, progress: Callable[[str], None] = print,
+               quality: Optional[QualityConfig] = None) -> Path:
+    """Assemble, verify in headless Chromium, then move into ``out``. ``verify(staging, app)``
+    returns the parity record (default: :func:`kiosk.tablet.parity.verify_app` on the converters'
+    verification photos); a record with ``passed: false`` stops the export and nothing is written."""
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    rt = browser_runtime(runtime)
+    target = Path(out) if out is not None else b.path / APP_DIR_IN_BUNDLE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tablet-", dir=target.parent) as tmp:
+        staging = Path(tmp) / "app"
+        staging.mkdir()
+        app = assemble(b, staging, rt, quality=quality)
+        write_app_json(staging, {**app, "parity": None})
+        progress(f"tablet app assembled ({rt.name}, {len(app['files'])} files); checking parity in headless Chromium")
+        if verify is None:
+            from .parity import verify_app
+
+            verify = functools.partial(verify_app, bundle_dir=b.path)
+        record = verify(staging, app)
+        if not record.get("passed"):
+            raise TabletExportError(f"{rt.name} failed browser parity, the app is not written: {record.get('verdict')}")
+        write_app_json(staging, {**app, "parity": record})
+        progress(f"parity ok: {record.get('verdict')}")
+        if target.exists():
+            old = Path(tmp) / "old"
+            target.rename(old)
+        staging.rename(target)
+    return target

@@ -1,0 +1,61 @@
+// Browser inference runtimes, in a registry: each opens one of the bundle's verified artifacts and
+// returns `run(Float32Array, dims) -> [{dims, data}]`. Runtime files are served by the app itself
+// (vendor/, copied from the npm registry's packages at build time); nothing comes from a CDN.
+// Which runtime the app offers is written in app.json by the export, after the parity gate.
+
+const RUNTIMES = {};
+
+export function registerRuntime(name, factory) { RUNTIMES[name] = factory; }
+
+export async function openRuntime(name, base) {
+  const factory = RUNTIMES[name];
+  if (!factory) throw new Error(`unknown browser runtime ${JSON.stringify(name)}; expected one of ${Object.keys(RUNTIMES).join(', ')}`);
+  return factory(base);
+}
+
+// onnxruntime-web (WebAssembly, SIMD): any input shape per call, as P-Net's pyramid and the
+// batched R-/O-Net crops need; the onnx-int8 screener takes float pixels (QDQ inside the graph).
+registerRuntime('onnxruntime-web', async (base) => {
+  const ort = await import(new URL('vendor/onnxruntime-web/ort.wasm.min.mjs', base).href);
+  ort.env.wasm.wasmPaths = new URL('vendor/onnxruntime-web/', base).href;
+  ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation, which a USB-stick copy cannot promise
+  ort.env.logLevel = 'error';
+  return {
+    name: 'onnxruntime-web',
+    version: ort.env.versions?.web || '',
+    async open(url) {
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const input = session.inputNames[0];
+      return async (data, dims) => {
+        const out = await session.run({ [input]: new ort.Tensor('float32', data, dims) });
+        return session.outputNames.map((k) => ({ dims: out[k].dims, data: out[k].data }));
+      };
+    },
+  };
+});
+
+// LiteRT.js (@litertjs/core, XNNPack in WebAssembly): fixed input shapes per compiled model.
+registerRuntime('litert-js', async (base) => {
+  const lrt = await import(new URL('vendor/litertjs/core/index.js', base).href);
+  await lrt.loadLiteRt(new URL('vendor/litertjs/core/wasm/', base).href);
+  return {
+    name: 'litert-js',
+    version: '',
+    async open(url) {
+      const model = await lrt.loadAndCompile(url, { accelerator: 'wasm' });
+      return async (data, dims) => {
+        const t = new lrt.Tensor(data, dims);
+        const outs = await model.run(t);
+        t.delete();
+        const res = [];
+        for (const o of outs) {
+          const host = await o.moveTo('wasm');
+          res.push({ dims: Array.from(host.type.layout.dimensions), data: host.toTypedArray().slice() });
+          host.delete();
+        }
+        return res;
+      };
+    },
+  };
+});

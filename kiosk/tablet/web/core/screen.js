@@ -1,0 +1,95 @@
+// The browser's photo path, the same steps as edge.pipeline.prepare_face + edge.screener:
+// detect (on a copy shrunk to max_side) -> the largest confident face -> align -> screen.
+// Everything it needs is named in app.json, written by `facescreen-kiosk tablet-export`.
+import { detect as mtcnnDetect, resizeArea, roundHalfEven } from './mtcnn.js';
+import { alignFace } from './align.js';
+import { openRuntime } from './runtime.js';
+
+export const REFER = 'refer for genetic evaluation';
+export const NO_FLAG = 'no referral flag';
+
+export async function loadApp(base) {
+  const app = await (await fetch(new URL('app.json', base))).json();
+  const card = await (await fetch(new URL(app.card, base))).json();
+  return { app, card };
+}
+
+// detect_faces: faces in full-resolution pixels, confident ones only.
+export async function detectFaces(rgb, h, w, runNet, app) {
+  const { max_side: maxSide, min_confidence: minConf } = app.detect;
+  const scale = Math.min(1, maxSide / Math.max(h, w));
+  let small = rgb, sh = h, sw = w;
+  if (scale !== 1) {
+    sw = roundHalfEven(w * scale); sh = roundHalfEven(h * scale);
+    small = resizeArea(rgb, h, w, 3, sh, sw, true);
+  }
+  const faces = (await mtcnnDetect(small, sh, sw, runNet, app.cascade)).filter((f) => f.confidence >= minConf);
+  if (scale === 1) return faces;
+  const k = 1 / scale;
+  return faces.map((f) => ({ box: f.box.map((v) => v * k), confidence: f.confidence,
+                             landmarks: f.landmarks.map(([x, y]) => [x * k, y * k]) }));
+}
+
+const area = (f) => Math.max(0, f.box[2] - f.box[0]) * Math.max(0, f.box[3] - f.box[1]);
+
+// find_face: the largest confident face, ties broken by confidence.
+export function pickFace(faces) {
+  if (!faces.length) return null;
+  return faces.reduce((best, f) => (area(f) > area(best) || (area(f) === area(best) && f.confidence > best.confidence) ? f : best));
+}
+
+export class BrowserScreener {
+  static async create(base) {
+    const { app, card } = await loadApp(base);
+    const rt = await openRuntime(app.runtime, base);
+    const nets = {};
+    for (const [net, file] of Object.entries(app.detector.nets)) nets[net] = await rt.open(new URL(file, base).href);
+    const screener = await rt.open(new URL(app.screener.file, base).href);
+    return new BrowserScreener(app, card, rt, nets, screener);
+  }
+
+  constructor(app, card, rt, nets, screener) {
+    this.app = app; this.card = card; this.runtime = rt; this.nets = nets; this.screener = screener;
+    this.runNet = (net, data, dims) => this.nets[net](data, dims);
+    this.positive = card.positive_classes.map((c) => card.classes.indexOf(c));
+  }
+
+  get backendLabel() { return `${this.runtime.name}:${this.app.screener.artifact}`; }
+
+  detect(rgb, h, w) { return detectFaces(rgb, h, w, this.runNet, this.app); }
+
+  // probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's in-graph scaling)
+  async predict(crop) {
+    const s = this.card.input.size;
+    const x = Float32Array.from(crop);
+    const outs = await this.screener(x, [1, s, s, 3]);
+    const probs = outs.filter((o) => o.dims.length === 2);
+    if (probs.length !== 1) throw new Error(`expected one (N, K) output, got ${outs.map((o) => `[${o.dims}]`).join(' ')}`);
+    return Array.from(probs[0].data);
+  }
+
+  // The whole path for one RGB image; a result shaped like ScreeningResult.to_dict's essentials.
+  async screen(rgb, h, w) {
+    const t0 = performance.now();
+    const faces = await this.detect(rgb, h, w);
+    const face = pickFace(faces);
+    if (!face) return { error: 'no_face', n_faces: 0 };
+    const t1 = performance.now();
+    const aligned = alignFace(rgb, h, w, face.landmarks, this.card.input.size, this.card.alignment.points);
+    const t2 = performance.now();
+    const probs = await this.predict(aligned.image);
+    const t3 = performance.now();
+    let p = 0;
+    for (const k of this.positive) p += probs[k];
+    p = Math.min(Math.max(Math.fround(p), 0), 1);
+    const flag = p >= this.card.threshold;
+    return {
+      probability: p, threshold: this.card.threshold, flag, label: flag ? REFER : NO_FLAG,
+      class_names: this.card.classes, class_probabilities: probs, positive_classes: this.card.positive_classes,
+      model_id: this.card.model_id, model_version: this.card.version, backend: this.backendLabel,
+      intended_use: this.card.intended_use, not_for_clinical_use: this.card.not_for_clinical_use,
+      detection: face, n_faces: faces.length, align_matrix: aligned.matrix, aligned: aligned.image,
+      timings_ms: { detect: t1 - t0, align: t2 - t1, infer: t3 - t2 },
+    };
+  }
+}

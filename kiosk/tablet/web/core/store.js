@@ -1,0 +1,92 @@
+// Results on the tablet (IndexedDB) and their sync to a kiosk's store.
+// A record is written once, when its screening ends, with a random id made here; the sync sends
+// unsent records one at a time to POST /v1/sync/results and marks one sent only after the kiosk
+// acknowledged that id. The kiosk keeps the first copy of an id and acknowledges repeats, so a
+// sync cut off at any point (before or after the kiosk committed) is finished by the next one,
+// with nothing lost and nothing doubled. A photo travels only when the family consented.
+
+const DB = 'facescreen-tablet';
+const STORE = 'results';
+
+export function openDb(name = DB) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: 'id' });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function tx(db, mode, fn) {
+  return new Promise((resolve, reject) => {
+    const t = db.transaction(STORE, mode);
+    const out = fn(t.objectStore(STORE));
+    t.oncomplete = () => resolve(out && 'result' in out ? out.result : undefined);
+    t.onerror = () => reject(t.error);
+    t.onabort = () => reject(t.error || new Error('IndexedDB transaction aborted'));
+  });
+}
+
+export function newId() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// The record the kiosk stores (kiosk.server.routers.sync.SyncedResult); photo only with consent.
+export function makeRecord(result, { tabletId, consent, photoJpegB64 = null, quality = {} }) {
+  if (photoJpegB64 && !consent) throw new Error('a photo is kept only with recorded consent');
+  return {
+    id: newId(), created_at: new Date().toISOString(), tablet_id: tabletId,
+    model_id: result.model_id, model_version: result.model_version, backend: result.backend,
+    probability: result.probability, threshold: result.threshold, flag: result.flag, label: result.label,
+    not_for_clinical_use: result.not_for_clinical_use, intended_use: result.intended_use,
+    quality, consent: Boolean(consent), photo_jpeg_b64: consent ? photoJpegB64 : null, synced_at: null,
+  };
+}
+
+export const addRecord = (db, rec) => tx(db, 'readwrite', (s) => s.add(rec));
+export const allRecords = (db) => tx(db, 'readonly', (s) => s.getAll());
+
+export async function counts(db) {
+  const all = await allRecords(db);
+  return { total: all.length, waiting: all.filter((r) => !r.synced_at).length };
+}
+
+async function markSynced(db, id, when) {
+  return tx(db, 'readwrite', (s) => {
+    const get = s.get(id);
+    get.onsuccess = () => { if (get.result) s.put({ ...get.result, synced_at: when }); };
+  });
+}
+
+// Send every unsent record; returns {sent, waiting, error}. Stops at the first failure (the rest
+// wait for the next sync). `kioskUrl` is the kiosk's base URL, `token` its access token.
+export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
+  const pending = (await allRecords(db)).filter((r) => !r.synced_at)
+    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+  let sent = 0;
+  for (const rec of pending) {
+    const { synced_at: _, ...body } = rec;
+    let resp;
+    try {
+      resp = await fetch(new URL('v1/sync/results', kioskUrl.endsWith('/') ? kioskUrl : kioskUrl + '/'), {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ results: [body] }), cache: 'no-store',
+        signal: AbortSignal.timeout(timeoutMs),  // a kiosk that went out of range mid-answer
+      });
+    } catch (err) {
+      return { sent, waiting: pending.length - sent, error: `network: ${err.message}` };
+    }
+    if (!resp.ok) {
+      let msg = `HTTP ${resp.status}`;
+      try { msg += `: ${(await resp.json()).error.message}`; } catch { /* not JSON */ }
+      return { sent, waiting: pending.length - sent, error: msg };
+    }
+    let ack;
+    try { ack = await resp.json(); } catch (err) { return { sent, waiting: pending.length - sent, error: `network: ${err.message}` }; }
+    if (!ack.accepted.includes(rec.id)) return { sent, waiting: pending.length - sent, error: `the kiosk did not acknowledge ${rec.id}` };
+    await markSynced(db, rec.id, new Date().toISOString());
+    sent += 1;
+  }
+  return { sent, waiting: 0, error: null };
+}

@@ -1,0 +1,206 @@
+"""The tablet app as a health worker uses it, in real headless Chromium: served by the kiosk at
+/tablet/, installed by one visit, then with the network gone (Chromium's offline emulation AND a
+front door that refuses every connection) it still opens and screens a photo; back in range, a
+sync cut off halfway loses nothing, and the next sync finishes it without a duplicate.
+
+Set FACESCREEN_TABLET_SCREENSHOTS=DIR to keep the screenshots (docs/ holds the README's)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from facescreen.kiosk.tools.browser import browser_skip_reason
+
+pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
+
+TOKEN = "tablet-sync-token-0123456789"
+
+
+class FrontDoor:
+    """A TCP proxy in front of the kiosk (127.0.0.1 only). ``offline``: every connection is
+    refused. ``go_dark()``: the network drops now: every open connection is cut, new ones refused."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.offline = False
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def go_dark(self) -> None:
+        self.offline = True
+        with self._lock:
+            for s in list(self._open):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self._open.clear()
+
+    def close(self) -> None:
+        self.go_dark()
+        self.sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.offline:
+                client.close()
+                continue
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.upstream)
+        except OSError:
+            client.close()
+            return
+        with self._lock:
+            self._open |= {client, upstream}
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while chunk := src.recv(65536):
+                    dst.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        pump(upstream, client)
+
+
+class CutAfterCommit:
+    """ASGI wrapper: the ``cut_at``-th sync request is handled (the kiosk commits the result), then
+    the network drops before the answer leaves: the tablet never hears that the kiosk has it."""
+
+    def __init__(self, app, door: FrontDoor) -> None:
+        self.app, self.door = app, door
+        self.cut_at: int | None = None
+        self.seen = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v1/sync/results":
+            self.seen += 1
+            if self.seen == self.cut_at:
+                async def swallow(message):
+                    pass
+                await self.app(scope, receive, swallow)
+                self.door.go_dark()
+                return
+        await self.app(scope, receive, send)
+
+
+def shot(chrome, tmp_path: Path, name: str) -> Path:
+    png = chrome.screenshot(tmp_path / name)
+    img = Image.open(png)
+    assert img.size[0] >= 400 and len(set(img.convert("L").getdata())) > 50  # a rendered page
+    keep = os.environ.get("FACESCREEN_TABLET_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(keep) / name)
+    return png
+
+
+SCREEN_AGAIN = """
+const [consent] = arguments;
+const f = document.getElementById('file').files[0];
+const out = await window.tablet.screenFile(f, consent);
+return out.saved && out.saved.id;
+"""
+
+
+def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine, live_server, tmp_path, grace_hopper):
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+
+    photo = tmp_path / "child.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    app = create_app(settings, engine=engine)
+    store = app.state.store
+    labels_en = {MESSAGES["en"][k] for k in ("refer for genetic evaluation", "no referral flag")}
+    labels_zh = {MESSAGES["zh-Hans"][k] for k in ("refer for genetic evaluation", "no referral flag")}
+    cutter = CutAfterCommit(app, None)
+    with live_server(cutter) as srv, Chrome(window=(800, 1100)) as c:
+        door = cutter.door = FrontDoor(srv.port)
+        try:
+            # one visit: the page loads the model and the service worker caches the whole app
+            c.get(door.url + "/tablet/")
+            c.wait_for("document.body.dataset.state === 'ready' && document.body.dataset.offlineReady === 'true'", 180)
+            assert "NOT FOR CLINICAL USE" in c.script("return document.getElementById('banner').innerText")
+            shot(c, tmp_path, "tablet-ready.png")
+
+            # airplane mode: Chromium offline AND nothing answers at the kiosk's address
+            door.offline = True
+            c.offline(True)
+            c.get(door.url + "/tablet/")
+            c.wait_for("document.body.dataset.state === 'ready'", 180)
+            c.upload("#file", photo)
+            c.wait_for("document.body.dataset.state === 'result'", 120)
+            label = c.script("return document.getElementById('result-label').innerText")
+            assert label in labels_en
+            assert "not a diagnosis" in c.script("return document.getElementById('result').innerText")
+            shot(c, tmp_path, "tablet-result-offline.png")
+            c.script("const s = document.getElementById('lang'); s.value = 'zh-Hans'; s.dispatchEvent(new Event('change'));")
+            assert c.script("return document.getElementById('result-label').innerText") in labels_zh
+            shot(c, tmp_path, "tablet-result-zh.png")
+            c.script("const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change'));")
+            # two more screenings, the last with the family's consent to keep the photo
+            browser_call(c, SCREEN_AGAIN, False)
+            consented = browser_call(c, SCREEN_AGAIN, True)
+            assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 3}
+            assert store.count() == 0
+
+            # back in range; the connection drops after the kiosk committed the 2nd result
+            door.offline = False
+            c.offline(False)
+            c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
+            c.wait_for("fetch('/v1/health', {cache: 'no-store'}).then((r) => r.ok, () => false)", 60)  # back on the network
+            cutter.cut_at = cutter.seen + 2
+            first = browser_call(c, "return await window.tablet.sync();")
+            assert first["sent"] == 1 and first["waiting"] == 2 and first["error"], first
+            assert store.count() == 2            # the kiosk has it; the tablet does not know yet
+            assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 2}
+
+            cutter.cut_at = None
+            door.offline = False
+            second = browser_call(c, "return await window.tablet.sync();")
+            assert second == {"sent": 2, "waiting": 0, "error": None}
+            assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 0}
+            shot(c, tmp_path, "tablet-synced.png")
+            tablet_ids = set(browser_call(c, """
+                const db = window.tablet.state.db;
+                return await new Promise((ok) => { const r = db.transaction('results').objectStore('results').getAllKeys();
+                                                   r.onsuccess = () => ok(r.result); });"""))
+            rows = store.list()  # before the server stops (it closes its store)
+        finally:
+            door.close()
+    assert len(rows) == 3 and {r["id"] for r in rows} == tablet_ids     # nothing lost, nothing doubled
+    assert {r["source"] for r in rows} == {"tablet"}
+    kept = [r for r in rows if r["photo_file"]]
+    assert [r["id"] for r in kept] == [consented]                      # only the consented photo left the tablet
+    assert all(r["label"] in ("refer for genetic evaluation", "no referral flag") for r in rows)

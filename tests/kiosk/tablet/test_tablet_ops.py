@@ -1,0 +1,191 @@
+"""The browser's MTCNN arithmetic and alignment (kiosk/tablet/web/core/*.js), pinned operation by
+operation in real headless Chromium against the Python functions they port
+(edge/detectors/mtcnn_cascade.py, edge/align.py and the OpenCV calls those make), as the
+TensorFlow-free MTCNN port was pinned against the mtcnn package."""
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+import pytest
+
+from facescreen.edge.align import DEFAULT_TEMPLATE, align_face, similarity_transform
+from facescreen.edge.detectors import mtcnn_cascade as mc
+
+from facescreen.kiosk.tools.browser import browser_skip_reason
+
+pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
+
+CFG = mc.CascadeConfig()
+
+BRIDGE = """
+const [modPath, fn, args] = arguments;
+const mod = await import(new URL(modPath, location.href).href);
+const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const dec = (a) => (a && a.__f32 !== undefined ? new Float32Array(bytes(a.__f32).buffer)
+  : a && a.__u8 !== undefined ? bytes(a.__u8) : a);
+const enc = (o) => (ArrayBuffer.isView(o) ? Array.from(o) : Array.isArray(o) ? o.map(enc)
+  : (o && typeof o === 'object') ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, enc(v)])) : o);
+return enc(await mod[fn](...args.map(dec)));
+"""
+
+
+def f32(a) -> dict:
+    return {"__f32": base64.b64encode(np.ascontiguousarray(a, dtype=np.float32).tobytes()).decode()}
+
+
+def u8(a) -> dict:
+    return {"__u8": base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode()}
+
+
+@pytest.fixture(scope="module")
+def js():
+    from facescreen.kiosk.tablet.export import WEB_DIR
+    from facescreen.kiosk.tablet.parity import browser_call, static_server
+    from facescreen.kiosk.tools.browser import Chrome
+
+    with static_server(WEB_DIR) as url, Chrome() as chrome:
+        chrome.get(url + "harness.html")
+        yield lambda module, fn, *args: browser_call(chrome, BRIDGE, f"core/{module}.js", fn, list(args))
+
+
+@pytest.fixture(scope="module")
+def photo(astronaut):
+    """256 px: large enough for several pyramid levels, small enough to pass to the page quickly."""
+    return cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def image(photo):
+    return mc.normalise(photo)
+
+
+def test_normalise(js, photo, image):
+    got = np.asarray(js("mtcnn", "normalise", u8(photo)), np.float32).reshape(image.shape)
+    np.testing.assert_array_equal(got, image)
+
+
+@pytest.mark.parametrize("h,w", [(512, 512), (480, 640), (600, 512), (13, 900), (20, 20), (11, 50)])
+def test_scale_pyramid_and_shapes(js, h, w):
+    want = mc.scale_pyramid(h, w, CFG)
+    got = js("mtcnn", "scalePyramid", h, w, CFG.to_dict())
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    for s in want:
+        assert tuple(js("mtcnn", "scaledShape", h, w, float(s))) == mc.scaled_shape(h, w, s)
+
+
+def test_resize_area_every_pyramid_level(js, image):
+    h, w = image.shape[:2]
+    for s in mc.scale_pyramid(h, w, CFG):
+        shape = mc.scaled_shape(h, w, s)
+        if min(shape) < mc.PNET_CELL:
+            continue
+        want = mc.resize_area(image, shape)
+        got = np.asarray(js("mtcnn", "resizeArea", f32(image), h, w, 3, *shape), np.float32).reshape(want.shape)
+        assert np.abs(got - want).max() < 1e-6, shape
+
+
+def test_resize_area_uint8_photo_downscale(js, photo):
+    # detect_faces shrinks a large photo (uint8, INTER_AREA) before detection; integer and fractional factors
+    for shape in [(128, 128), (150, 170), (171, 97)]:
+        want = cv2.resize(photo, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        got = np.asarray(js("mtcnn", "resizeArea", u8(photo), 256, 256, 3, *shape, True), np.uint8).reshape(want.shape)
+        assert np.abs(got.astype(int) - want).max() <= 1, shape
+
+
+BOXES = np.array([[50.3, 25.7, 150.2, 125.9], [-10.5, 20.2, 90.1, 120.3], [200.2, 210.1, 265.3, 275.6],
+                  [0.0, 0.0, 255.0, 255.0], [100.5, 100.5, 112.25, 130.75]])
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_crop_and_resize(js, image, size):
+    want = mc.crop_and_resize(image, BOXES, size)
+    got = np.asarray(js("mtcnn", "cropAndResize", f32(image), 256, 256, BOXES.tolist(), size), np.float32)
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def _pnet_inputs(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    h, w = 37, 41
+    reg = rng.normal(0, 0.2, (h, w, 4)).astype(np.float32)
+    prob = rng.uniform(0, 1, (h, w)).astype(np.float32)
+    prob[3, 4] = np.float32(0.6)  # exactly at the threshold: not a proposal (float32 comparison)
+    return reg, prob, h, w
+
+
+def test_pnet_boxes_and_scores(js):
+    reg, prob, h, w = _pnet_inputs()
+    boxes, scores = mc.pnet_boxes(reg, prob, CFG.threshold_pnet, 0.35)
+    got = js("mtcnn", "pnetBoxes", f32(reg), f32(prob), h, w, CFG.threshold_pnet, 0.35)
+    np.testing.assert_allclose(np.asarray(got["boxes"]).reshape(-1, 4), boxes, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got["scores"], scores, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method,threshold", [("union", 0.5), ("union", 0.7), ("min", 0.7)])
+def test_suppress_and_nms(js, method, threshold):
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 200, (120, 2))
+    side = rng.uniform(10, 60, (120, 1))
+    boxes = np.hstack([xy, xy + side])
+    scores = rng.uniform(0, 1, 120)
+    assert js("mtcnn", "suppress", boxes.tolist(), threshold, method) == mc.suppress(boxes, threshold, method).tolist()
+    kb, ks, _ = mc.nms(boxes, scores, threshold, method)
+    got = js("mtcnn", "nms", boxes.tolist(), scores.tolist(), threshold, method, True, None)
+    np.testing.assert_allclose(np.asarray(got["boxes"]).reshape(-1, 4), kb)
+    np.testing.assert_allclose(got["scores"], ks)
+
+
+def test_box_arithmetic(js):
+    rng = np.random.default_rng(5)
+    offsets = rng.normal(0, 0.1, (len(BOXES), 4)).astype(np.float32)
+    landmarks = rng.uniform(0, 1, (len(BOXES), 10)).astype(np.float32)
+    np.testing.assert_allclose(js("mtcnn", "toSquare", BOXES.tolist()), mc.to_square(BOXES), atol=1e-9)
+    np.testing.assert_allclose(js("mtcnn", "applyOffsets", BOXES.tolist(), f32(offsets)),
+                               mc.apply_offsets(BOXES, offsets), atol=1e-9)
+    np.testing.assert_allclose(js("mtcnn", "placeLandmarks", f32(landmarks), BOXES.tolist()),
+                               mc.place_landmarks(landmarks, BOXES), atol=1e-9)
+    fitted = mc.fit_to_image(BOXES, 512, 480)
+    np.testing.assert_allclose(js("mtcnn", "fitToImage", BOXES.tolist(), 512, 480), fitted)
+    lm = mc.place_landmarks(landmarks, BOXES) + 0.5  # halves: round half to even on both sides
+    wb, wl = mc.whole_pixels(fitted, lm)
+    got = js("mtcnn", "wholePixels", fitted.tolist(), lm.tolist())
+    np.testing.assert_array_equal(got["boxes"], wb)
+    np.testing.assert_array_equal(got["landmarks"], wl)
+
+
+def test_similarity_transform(js):
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        src = rng.uniform(50, 400, (5, 2))
+        dst = DEFAULT_TEMPLATE.pixels(112)
+        np.testing.assert_allclose(js("align", "similarityTransform", src.tolist(), dst.tolist()),
+                                   similarity_transform(src, dst), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("h,w", [(256, 256), (201, 157), (9, 8)])
+def test_pyr_down(js, photo, h, w):
+    src = np.ascontiguousarray(photo[:h, :w])
+    want = cv2.pyrDown(src)
+    got = js("align", "pyrDown", u8(src), h, w)
+    np.testing.assert_array_equal(np.asarray(got["data"], np.uint8).reshape(want.shape), want)
+
+
+def test_warp_affine_fixed_point(js, photo):
+    m = np.array([[0.31 * np.cos(0.3), -0.31 * np.sin(0.3), -12.3], [0.31 * np.sin(0.3), 0.31 * np.cos(0.3), 20.7]])
+    want = cv2.warpAffine(photo, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    got = np.asarray(js("align", "warpAffine", u8(photo), 256, 256, m.tolist(), 112), np.uint8).reshape(want.shape)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("size,face_scale", [(112, 1.0), (224, 1.0), (64, 1.0), (112, 0.25)])
+def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
+    # a large face in the photo takes the pyrDown path (the warp shrinks by more than 2x), once or twice
+    lm = np.array([[190.2, 210.7], [290.1, 205.3], [240.4, 262.2], [200.8, 310.5], [285.6, 306.9]])
+    src = astronaut if face_scale == 1.0 else cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
+    lm = lm * face_scale
+    want = align_face(src, lm, size, DEFAULT_TEMPLATE)
+    h, w = src.shape[:2]
+    got = js("align", "alignFace", u8(src), h, w, lm.tolist(), size, [list(p) for p in DEFAULT_TEMPLATE.points])
+    np.testing.assert_array_equal(np.asarray(got["image"], np.uint8).reshape(want.image.shape), want.image)
+    np.testing.assert_allclose(got["matrix"], want.matrix, atol=1e-9)
