@@ -6,6 +6,7 @@
   facescreen-kiosk demo --cache .cache              what `make demo` runs
   facescreen-kiosk export --out results.csv         the results store as CSV
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
+  facescreen-kiosk doctor --bundle DIR              what this machine can run (OpenCV, runtimes, GPU, cameras)
 
 Every result is a screening flag for referral (refer for genetic evaluation / no referral flag),
 never a diagnosis.
@@ -20,7 +21,7 @@ import socket
 import sys
 from typing import Optional
 
-COMMANDS = ("run", "serve", "demo", "export", "purge")
+COMMANDS = ("run", "serve", "demo", "export", "purge", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 
@@ -118,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(purge)
     purge.add_argument("--older-than-days", type=float, default=None, help="delete screenings older than this")
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
+
+    doctor = sub.add_parser("doctor", help="check Python, numpy, OpenCV, LiteRT, ONNX Runtime, TensorRT, CUDA, cameras, "
+                                           "assets and the bundle's artifacts on this machine",
+                            description="One line per check: ok, warn, absent (optional part missing) or fail. "
+                                        "Exit 0 when nothing failed.")
+    doctor.add_argument("--bundle", default=DEFAULT_BUNDLE,
+                        help=f"bundle whose artifacts to check (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
+    doctor.add_argument("--assets", default=None, metavar="DIR",
+                        help="model assets folder (default: $FACESCREEN_ASSETS or .cache/assets)")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
     return parser
 
 
@@ -217,6 +228,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+
+    return doctor(args.bundle, args.assets, args.json)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `facescreen-kiosk --camera 0 --fullscreen` is the kiosk itself: `run` is the default command
@@ -227,7 +244,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from facescreen.edge.errors import FaceScreenError
 
-    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge}
+    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge,
+                "doctor": cmd_doctor}
     try:
         return handlers[args.command](args)
     except (FaceScreenError, FileNotFoundError, ValueError) as exc:
