@@ -59,7 +59,7 @@ def test_without_tensorrt_the_target_says_so_and_gives_trtexec(converted):
         r = results[name]
         assert r.status == "unavailable"
         assert "cannot be imported" in r.message and "\n" not in r.message
-        assert r.hint.startswith("equivalent command on the Jetson (not parity-checked") and flag in r.hint
+        assert r.hint.startswith("equivalent command on the Jetson (TensorRT 10; not parity-checked") and flag in r.hint
         assert "trtexec --onnx=" in r.hint
         assert "--minShapes=image:1x64x64x3" in r.hint and "--maxShapes=image:8x64x64x3" in r.hint
         assert any(r.hint in line for line in lines)

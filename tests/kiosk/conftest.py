@@ -17,6 +17,10 @@ def kiosk_bundle(tmp_path_factory) -> Path:
     the kiosk's behaviour under test does not depend on what the model answers."""
     from facescreen.edge import BundleError, load_bundle
 
+    import tf_free
+
+    if tf_free.TF_FREE:   # the converted bundle (LiteRT, ONNX Runtime, converted MTCNN)
+        return tf_free.bundle()
     try:
         load_bundle(DEMO_BUNDLE)
         return DEMO_BUNDLE
