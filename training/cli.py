@@ -202,9 +202,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[Flag]]:
 
 def _cv(args: argparse.Namespace, cfg) -> int:
     from .experiment import prepare_data, run_experiment
-    from .runtime import distribution_scope, n_replicas
+    from .runtime import device_line, device_report, distribution_scope, n_replicas
     from .weights import find_weights_file
 
+    devices = device_report(cfg.runtime.mixed_precision)
+    print(device_line(devices), flush=True)
+    if devices["warning"]:
+        print(f"WARNING: {devices['warning']}", file=sys.stderr, flush=True)
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
     if cfg.runtime.distribute != "none":
         with distribution_scope(cfg.runtime.distribute):  # checks the backend; TensorFlow wants its strategy early
