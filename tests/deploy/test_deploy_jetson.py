@@ -54,8 +54,9 @@ def test_install_script_steps_and_readme_agree():
     readme = (REPO / "README.md").read_text()
     section = readme[readme.index("## Deploy to a Jetson"):]
     section = section[:section.index("\n## ", 3)]
-    positions = [section.find(f"{n}. {title.split(':')[0].replace('$DATA', '/var/lib/facescreen')}") for n, title in steps]
-    assert all(p >= 0 for p in positions), [s for s, p in zip(steps, positions) if p < 0]
+    heads = [(n, re.split(r"[:,(]", title)[0].strip()) for n, title in steps]   # "3. A virtual environment ..."
+    positions = [section.find(f"\n{n}. {head}") for n, head in heads]
+    assert all(p >= 0 for p in positions), [h for h, p in zip(heads, positions) if p < 0]
     assert positions == sorted(positions)
     assert "--system-site-packages" in script and "constraints-jetson.txt" in script
     assert "facescreen-kiosk\" doctor" in script and "facescreen-convert\" \"$BUNDLE\" --to" in script
