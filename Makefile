@@ -85,7 +85,8 @@ $(VENV310)/.installed: pyproject.toml $(JETSON_PINS) $(TEST310_PINS)
 	touch $@
 
 # built once by the TensorFlow environment: the converted bundle the TF-free run screens with
-$(TF_FREE_FIXTURE)/.complete: | $(STAMP)
+$(TF_FREE_FIXTURE)/.complete: tests/tools/build_tf_free_fixture.py | $(STAMP)
+	rm -rf $(TF_FREE_FIXTURE)
 	$(PY) tests/tools/build_tf_free_fixture.py --out $(TF_FREE_FIXTURE)
 
 check-wheels:
