@@ -324,7 +324,8 @@ def build(ctx, target: Target, out: Path) -> dict:
     profile.set_shape(input_name, *profile_shapes(size, opts.max_batch))
     config.add_optimization_profile(profile)
     _set_builder_flags(trt, config, plan, target)
-    calibrator, extra = None, {"quantization": plan.quantization} if plan.quantization else {}
+    extra: dict = {"quantization": plan.quantization} if plan.quantization else {}
+    calibrator = None
     if plan.calibrator:
         faces = ctx.calibration_faces(target)
         cache = calibration_cache_path(ctx.bundle, faces)
