@@ -105,19 +105,14 @@ def check_tensorrt() -> Check:
 
 
 def check_cuda() -> Check:
-    from facescreen.edge.backends.tensorrt import cuda_check, cuda_runtime
+    from facescreen.edge.backends.tensorrt import cuda_device
     from facescreen.edge.errors import BackendUnavailableError
 
     try:
-        cudart = cuda_runtime()
+        dev = cuda_device(0)
     except BackendUnavailableError as exc:
         return Check("cuda", "absent", str(exc))
-    try:
-        props = cuda_check(cudart.cudaGetDeviceProperties(0))
-    except Exception as exc:   # no driver, no device: cuda-python reports it as an error code
-        return Check("cuda", "absent", f"cuda-python is installed but no CUDA device answers ({exc})")
-    name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
-    return Check("cuda", "ok", f"{name.strip(chr(0) + ' ')}, compute capability {props.major}.{props.minor}")
+    return Check("cuda", "ok", f"{dev['device']}, compute capability {dev['compute_capability']}")
 
 
 def check_cameras(dev: Path = Path("/dev")) -> Check:

@@ -122,8 +122,8 @@ def set_seeds(seed: int) -> None:
 
 
 GPU_INSTALL_HINT = ("on a Linux GPU workstation install the GPU build instead of [train]: "
-                    "make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda], jax[cuda12]), "
-                    "or run with KERAS_BACKEND=jax")
+                    "make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda], and jax[cuda12] for "
+                    "KERAS_BACKEND=jax)")
 
 
 def system_gpus(proc: Path = Path("/proc/driver/nvidia/gpus"), dev: Path = Path("/dev")) -> list[str]:

@@ -54,18 +54,26 @@ def cuda_check(result):
     return values[0] if len(values) == 1 else (tuple(values) if values else None)
 
 
+def cuda_device(index: int = 0) -> dict:
+    """``{"device", "compute_capability"}`` of CUDA device ``index``, or :class:`BackendUnavailableError`
+    saying why there is none (no cuda-python, no driver, no device)."""
+    cudart = cuda_runtime()
+    try:
+        props = cuda_check(cudart.cudaGetDeviceProperties(index))
+    except RuntimeError as exc:
+        raise BackendUnavailableError(f"cuda-python is installed but no CUDA device answers ({exc})") from None
+    name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
+    return {"device": name.strip("\x00 "), "compute_capability": f"{props.major}.{props.minor}"}
+
+
 def local_device() -> dict | None:
     """``{"device", "compute_capability", "tensorrt_version"}`` of this machine's GPU 0, or None
     where TensorRT, cuda-python or a GPU is missing."""
     try:
         trt = _trt()
-        cudart = cuda_runtime()
-        props = cuda_check(cudart.cudaGetDeviceProperties(0))
-    except (BackendUnavailableError, RuntimeError):
+        return {**cuda_device(0), "tensorrt_version": trt.__version__}
+    except BackendUnavailableError:
         return None
-    name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
-    return {"device": name.strip("\x00 "), "compute_capability": f"{props.major}.{props.minor}",
-            "tensorrt_version": trt.__version__}
 
 
 def engine_usable_here(artifact_entry: dict) -> bool:
