@@ -56,7 +56,7 @@ def test_cli_tensorrt_off_the_jetson_says_what_to_run(tmp_path, converted, faces
     assert main([str(bundle), "--to", "tensorrt-fp16", "--calib", str(faces_npz)]) == EXIT_UNAVAILABLE
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "tensorrt-fp16: unavailable" in x)
-    assert "tensorrt cannot be imported" in line
+    assert "tensorrt, cuda-python" in line and "cannot be imported" in line
     assert f"trtexec --onnx={bundle / 'onnx.onnx'}" in out and "--fp16" in out
     assert not (bundle / "tensorrt-fp16.engine").exists()
 
