@@ -5,22 +5,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CACHE ?= .cache
+# [train] is TensorFlow for the CPU; on a Linux GPU workstation use PYEXTRAS=train-gpu,edge,convert,kiosk,dev
+PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench assets tablet browser clean help
+.PHONY: demo test test-py310 check-wheels lint-shell bench assets tablet browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
+	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
+	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
 
 # Re-install when the packages change too: an editable install maps the packages it saw.
 $(STAMP): pyproject.toml constraints.txt $(wildcard */__init__.py */*/__init__.py)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[edge,train,convert,kiosk,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(PYEXTRAS)]"
 	# keras-hub without its tensorflow-text requirement (which pulls the full tensorflow wheel next to
 	# tensorflow-cpu); its image backbones never import it, its other dependencies are in the train extra
 	$(PY) -m pip install -q -c constraints.txt --no-deps keras-hub==0.32.0
@@ -77,9 +81,50 @@ demo: $(STAMP) assets $(DEMO)/.converted
 
 test: $(STAMP) assets tablet
 	$(PY) -m pytest -x -q tests
+	$(MAKE) --no-print-directory test-py310 lint-shell
+
+# --- The Jetson's Python, without a Jetson -------------------------------------------------------
+# Python 3.10 (JetPack 6's), the Jetson pins (numpy 1.26, onnxruntime 1.23.2, ...) and the TensorFlow-free
+# install a Jetson gets (facescreen[jetson]); opencv-python-headless stands in for JetPack's OpenCV.
+# PYTHON310: python3.10 on PATH if it runs, else pyenv's newest 3.10 (the CI image has pyenv 3.10.13 but
+# its python3.10 shim refuses while the global version is 3.11).
+PYTHON310 ?= $(shell for p in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+VENV310 := .venv310
+JETSON_PINS := deploy/jetson/constraints-jetson.txt
+TEST310_PINS := deploy/jetson/constraints-py310-test.txt
+TF_FREE_FIXTURE := $(CACHE)/tf-free-fixture
+
+$(VENV310)/.installed: pyproject.toml $(JETSON_PINS) $(TEST310_PINS)
+	@test -n "$(PYTHON310)" || { echo "error: no Python 3.10 found; set PYTHON310=/path/to/python3.10" >&2; exit 1; }
+	rm -rf $(VENV310)
+	$(PYTHON310) -m venv $(VENV310)
+	$(VENV310)/bin/python -m pip install -q --upgrade pip
+	$(VENV310)/bin/python -m pip install -q -c $(JETSON_PINS) -c $(TEST310_PINS) -e ".[jetson]" \
+	    opencv-python-headless pytest scikit-image matplotlib
+	touch $@
+
+# built once by the TensorFlow environment: the converted bundle the TF-free run screens with
+$(TF_FREE_FIXTURE)/.complete: tests/tools/build_tf_free_fixture.py | $(STAMP)
+	rm -rf $(TF_FREE_FIXTURE)
+	$(PY) tests/tools/build_tf_free_fixture.py --out $(TF_FREE_FIXTURE)
+
+check-wheels:
+	deploy/jetson/check_wheels.sh $(JETSON_PINS)
+
+test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-wheels
+	FACESCREEN_TF_FREE=1 FACESCREEN_TF_FREE_BUNDLE=$(TF_FREE_FIXTURE)/bundle FACESCREEN_ASSETS=$(CACHE)/assets \
+	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
+	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
+
+# shellcheck on the Jetson scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
+lint-shell:
+	@if command -v shellcheck >/dev/null; then shellcheck deploy/jetson/*.sh && echo "shellcheck: deploy/jetson ok"; \
+	elif [ -n "$$FACESCREEN_CI" ]; then echo "error: shellcheck is not installed (apt-get install -y shellcheck)" >&2; exit 1; \
+	else echo "lint-shell: SKIPPED, shellcheck is not installed here (apt-get install -y shellcheck)"; fi
 
 bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted
 	$(PY) -m facescreen.edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
 
 clean:
-	rm -rf $(VENV) $(CACHE) .pytest_cache
+	rm -rf $(VENV) $(VENV310) $(CACHE) .pytest_cache

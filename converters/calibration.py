@@ -164,6 +164,7 @@ def load_faces(path: str | Path, card: ModelCard, detector: Detector | None = No
 def save_faces(faces: FaceSet, path: str | Path) -> Path:
     """Write the aligned faces as a ``.npz`` that :func:`load_faces` reads back (skips detection)."""
     out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)   # e.g. BUNDLE/calibration/ before any TensorRT build made it
     arrays = {"faces": faces.faces}
     if faces.labels is not None:
         arrays["labels"] = faces.labels

@@ -25,7 +25,7 @@ from facescreen.edge.backends import open_backend
 from facescreen.edge.bundle import Bundle, artifact_entry, load_bundle, save_card
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, require_minimum
-from .errors import CalibrationError, ConversionError
+from .errors import CalibrationError, ConversionError, TargetUnavailableError
 from .metadata import artifact_metadata, carrier, embed
 from .parity import Outputs, ParityReport, ParityThresholds, check_artifact, reference_outputs, run_backend
 from .source import KerasSource
@@ -190,7 +190,7 @@ def with_dependencies(bundle: Bundle, targets: list[Target], progress: Progress)
 def _run_target(run: _Run, target: Target) -> TargetResult:
     missing = target.missing_requirements()
     if missing:
-        return _unavailable(run, target, missing)
+        return _unavailable(run, target, f"{', '.join(missing)} cannot be imported")
     for dep in target.depends:
         if dep not in run.bundle.card.artifacts:
             return TargetResult(target.name, "failed", message=f"needs the '{dep}' artifact, which failed or is missing")
@@ -199,6 +199,8 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
     t0 = time.perf_counter()
     try:
         return _RUNNERS[target.kind](run, target, stage, t0)
+    except TargetUnavailableError as exc:  # e.g. TensorRT importable but no CUDA runtime or GPU
+        return _unavailable(run, target, str(exc))
     except (ConversionError, CalibrationError) as exc:
         return TargetResult(target.name, "failed", time.perf_counter() - t0, message=str(exc))
     except Exception as exc:  # a toolchain crash fails this row, not the table
@@ -207,10 +209,10 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
                             message=f"{type(exc).__name__} while converting: {exc} [{tail}]")
 
 
-def _unavailable(run: _Run, target: Target, missing: list[str]) -> TargetResult:
-    hint = target.hint_when_unavailable(run.bundle, run.options, run.calibration)
+def _unavailable(run: _Run, target: Target, reason: str) -> TargetResult:
+    hint = target.hint_when_unavailable(run.bundle, run.options)
     return TargetResult(target.name, "unavailable",
-                        message=f"cannot build {target.name} here: {', '.join(missing)} cannot be imported "
+                        message=f"cannot build {target.name} here: {reason} "
                                 f"({'build it on the device that will run it' if target.device == 'gpu' else 'install facescreen[convert]'})",
                         hint=hint)
 

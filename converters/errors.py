@@ -15,3 +15,10 @@ class CalibrationError(ConversionError):
 
     code = "bad_calibration_set"
 
+
+
+class TargetUnavailableError(ConversionError):
+    """The target cannot be built on this machine (its toolchain or device is absent): reported as
+    "unavailable" (exit 3), not as a failed conversion."""
+
+    code = "target_unavailable"

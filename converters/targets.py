@@ -23,7 +23,7 @@ class Target:
     suffix: str               # file suffix
     device: str               # "cpu" | "gpu": where the artifact runs
     module: str               # converters.<module>: its build(ctx, target, out) writes the file
-    requires: tuple[str, ...] = ()   # importable modules the BUILD needs
+    requires: tuple[str, ...] = ()   # importable modules the BUILD needs ("a|b": either one)
     calibrated: bool = False         # needs calibration faces
     depends: tuple[str, ...] = ()    # artifacts that must exist first (built by another row)
     options: tuple[str, ...] = ()    # ConvertOptions fields it honours
@@ -46,7 +46,8 @@ class Target:
         return f"{self.name}{self.suffix}"
 
     def missing_requirements(self) -> list[str]:
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+        return [REQUIREMENT_NAMES.get(r, r) for r in self.requires
+                if not any(_importable(m) for m in r.split("|"))]
 
     @property
     def built_from_keras(self) -> bool:
@@ -60,13 +61,23 @@ class Target:
     def builder(self):
         return self._module().build
 
-    def hint_when_unavailable(self, bundle, options, calibration) -> str:
+    def hint_when_unavailable(self, bundle, options) -> str:
         if self.unavailable_hint is None:
             return ""
-        return getattr(self._module(), self.unavailable_hint)(bundle, self, options, calibration)
+        return getattr(self._module(), self.unavailable_hint)(bundle, self, options)
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):   # a dotted name whose parent package is absent
+        return False
+
+
+# How a requirement is named to a person (the distribution to install, and the modules it provides).
+REQUIREMENT_NAMES = {"cuda.bindings|cuda.cudart": "cuda-python (cuda.bindings or cuda.cudart)"}
 TF = ("tensorflow",)
+TENSORRT = ("tensorrt", "cuda.bindings|cuda.cudart")
 TARGETS: Registry[Target] = Registry("conversion target")
 _ROWS = (
     Target("tflite-fp32", "screener", "tflite", "fp32", ".tflite", "cpu", "to_tflite", TF,
@@ -82,12 +93,14 @@ _ROWS = (
     Target("onnx-int8", "screener", "onnx", "int8", ".onnx", "cpu", "to_onnx_int8",
            TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"), calibrated=True,
            summary="ONNX Runtime static QDQ int8 (per-channel weights), calibrated"),
-    Target("tensorrt-fp16", "screener", "tensorrt", "fp16", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
+    Target("tensorrt-fp16", "screener", "tensorrt", "fp16", ".engine", "gpu", "to_tensorrt", TENSORRT,
            depends=("onnx",), options=("max_batch", "workspace_mb"), unavailable_hint="trtexec_hint",
            summary="TensorRT engine, FP16; build it on the Jetson that runs it"),
-    Target("tensorrt-int8", "screener", "tensorrt", "int8", ".engine", "gpu", "to_tensorrt", ("tensorrt",),
-           calibrated=True, depends=("onnx",), options=("max_batch", "workspace_mb"), unavailable_hint="trtexec_hint",
-           summary="TensorRT engine, INT8 (entropy calibration, cached by calibration-set hash)"),
+    # TensorRT >= 10: explicit quantisation from onnx-int8's Q/DQ scales; 8.x: entropy calibration of onnx
+    Target("tensorrt-int8", "screener", "tensorrt", "int8", ".engine", "gpu", "to_tensorrt", TENSORRT,
+           calibrated=True, depends=("onnx", "onnx-int8"), options=("max_batch", "workspace_mb"),
+           unavailable_hint="trtexec_hint",
+           summary="TensorRT engine, INT8 (TensorRT 10+: onnx-int8's Q/DQ graph; 8.x: entropy calibration)"),
     Target("mtcnn-tflite", "detector", "tflite", "fp32", ".tflite", "cpu", "to_mtcnn", TF + ("mtcnn",),
            summary="the mtcnn package's P/R/O-Net for LiteRT -> BUNDLE/detector/"),
     Target("mtcnn-onnx", "detector", "onnx", "fp32", ".onnx", "cpu", "to_mtcnn", TF + ("mtcnn", "tf2onnx", "onnx"),

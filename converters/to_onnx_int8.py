@@ -4,6 +4,9 @@ Static, not dynamic: dynamic quantisation computes activation ranges at run time
 MatMul/Conv and leaves convolutions slow (about 20x slower than static on conv nets in our
 measurements); static QDQ bakes ranges measured on the calibration faces into the graph. The
 fp32 ONNX is pre-processed (shape inference, graph optimisation) as ONNX Runtime recommends.
+Scales are symmetric (every zero point 0: ``ActivationSymmetric``/``WeightSymmetric``), because
+TensorRT's explicit quantisation accepts only symmetric Q/DQ (NVIDIA, "Working with Quantized Types")
+and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later.
 The head's pooling, softmax and output nodes stay float (:func:`float_head_nodes`): they cost
 nothing, and an int8 softmax would quantise the screening probability itself to steps of 1/256.
 """
@@ -67,6 +70,21 @@ def quantized_ops(path: Path) -> dict:
             "int8_initializers": int8_inits}
 
 
+def zero_points_all_zero(path: Path) -> bool:
+    """True when every Q/DQ node's zero point is 0 (or absent, which ONNX defines as 0)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    inits = {t.name: t for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2]:
+            zp = inits.get(n.input[2])
+            if zp is None or np.any(numpy_helper.to_array(zp) != 0):
+                return False
+    return True
+
+
 def build(ctx, target: Target, out: Path) -> dict:
     import onnx
     import onnxruntime
@@ -90,14 +108,18 @@ def build(ctx, target: Target, out: Path) -> dict:
     reader = _reader_class()(prepared.graph.input[0].name, batch)
     quantize_static(str(prep), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep_float)
+                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep_float,
+                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
     counts = quantized_ops(out)
     if counts["DynamicQuantizeLinear"] or not counts["QuantizeLinear"] or counts["int8_initializers"] < counts["Conv"]:
         raise ConversionError(f"{target.name}: the result is not a static per-channel QDQ int8 graph ({counts}); "
                               f"refusing to write it as int8")
+    if not zero_points_all_zero(out):
+        raise ConversionError(f"{target.name}: a Q/DQ zero point is not 0; TensorRT could not build from this graph")
     model = onnx.load(str(out))
     onnx.checker.check_model(model, full_check=True)
-    return {"quantization": "static QDQ, S8S8, per-channel weights, MinMax calibration",
+    return {"quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel weights, MinMax calibration",
+            "symmetric": True,
             "n_calibration_faces": len(batch), "quantized_ops": counts, "float_nodes": keep_float, "opset": OPSET,
             "output_names": [o.name for o in model.graph.output],
             "toolchain": {"onnxruntime_quantization": onnxruntime.__version__, "onnx": onnx.__version__}}

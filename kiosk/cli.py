@@ -7,6 +7,7 @@
   facescreen-kiosk export --out results.csv         the results store as CSV
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
   facescreen-kiosk tablet-export --bundle B         the offline tablet app (served at /tablet/)
+  facescreen-kiosk doctor --bundle DIR              what this machine can run (OpenCV, runtimes, GPU, cameras)
 
 Every result is a screening flag for referral (refer for genetic evaluation / no referral flag),
 never a diagnosis. Exit status: 0 done; 1 the demo produced no result; 2 a user's mistake;
@@ -28,7 +29,7 @@ from facescreen.edge.backends import AUTO_BACKEND_ORDER
 from facescreen.edge.detect import DETECTORS
 
 PROG = "facescreen-kiosk"
-COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export")
+COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 
@@ -146,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .tablet import cli as tablet_cli
 
     tablet_cli.add_parser(sub, DEFAULT_BUNDLE)
+    doctor = clikit.add_subcommand(sub, "doctor", help="check Python, numpy, OpenCV, LiteRT, ONNX Runtime, TensorRT, CUDA, cameras, "
+                                           "assets and the bundle's artifacts on this machine",
+                            description="One line per check: ok, warn, absent (optional part missing) or fail. "
+                                        "Exit 0 when nothing failed.")
+    doctor.add_argument("--bundle", default=DEFAULT_BUNDLE,
+                        help=f"bundle whose artifacts to check (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
+    doctor.add_argument("--assets", default=None, metavar="DIR",
+                        help="model assets folder (default: $FACESCREEN_ASSETS or .cache/assets)")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
     return parser
 
 
@@ -253,6 +263,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import doctor
+
+    return doctor(args.bundle, args.assets, args.json)
+
+
 def _tablet_export(args: argparse.Namespace) -> int:
     from .tablet import cli as tablet_cli
 
@@ -280,7 +296,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     given = None if argv is None else list(argv)
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge,
-                "tablet-export": _tablet_export}
+                "tablet-export": _tablet_export, "doctor": cmd_doctor}
     return clikit.run(PROG, build_parser(), lambda args: handlers[args.command](args), argv,
                       user_errors=(FileNotFoundError, ValueError),
                       log_format="%(asctime)s %(levelname)s %(name)s: %(message)s", own_process=given is None)

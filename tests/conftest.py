@@ -1,4 +1,6 @@
-"""Shared fixtures. Sample faces are real photos that installed packages ship (see edge.synthetic)."""
+"""Shared fixtures. Sample faces are real photos that installed packages ship (see edge.synthetic).
+In the TensorFlow-free mode of ``make test-py310`` (tests/tf_free.py) the reference detector is the
+converted MTCNN."""
 from __future__ import annotations
 
 import os
@@ -7,6 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+import tf_free
+
+tf_free.block_tensorflow()
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +30,21 @@ def grace_hopper() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def mtcnn_detector():
-    """The reference detector (the mtcnn package, TensorFlow); built once per session."""
+    """The reference detector (the mtcnn package, TensorFlow); built once per session. TensorFlow-free:
+    the converted cascade (mtcnn-lite), pinned to the package by tests/edge/test_mtcnn_lite.py."""
     from facescreen.edge import create_detector
 
+    if tf_free.TF_FREE:
+        return create_detector("mtcnn-lite", model_dir=tf_free.bundle() / "detector")
     return create_detector("mtcnn")
 
 
 @pytest.fixture(scope="session")
 def detector_dir(tmp_path_factory):
-    """A bundle whose detector/ holds both converted MTCNN formats (and nothing else)."""
+    """A bundle whose detector/ holds both converted MTCNN formats (and nothing else). TensorFlow-free: the
+    one converted (and checked against the package) by tests/tools/build_tf_free_fixture.py."""
+    if tf_free.TF_FREE:
+        return tf_free.bundle() / "detector"
     from facescreen.converters.convert import ConvertOptions, convert_bundle
     from facescreen.converters.targets import resolve_targets
     from facescreen.edge.bundle import InputSpec, ModelCard, save_card

@@ -265,12 +265,16 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
 def _cv(args: argparse.Namespace, cfg) -> int:
     from .experiment import prepare_data, run_experiment
     from .rundir import ALIGN_CACHE, check_run_dir
-    from .runtime import distribution_scope, n_replicas
+    from .runtime import device_line, device_report, distribution_scope, n_replicas
     from .weights import find_weights_file
 
     from facescreen.edge.detect import create_detector
 
     check_run_dir(args.out, cfg, args.resume)  # an existing run is refused before anything is aligned
+    devices = device_report(cfg.runtime.mixed_precision)
+    print(device_line(devices), flush=True)
+    if devices["warning"]:
+        print(f"WARNING: {devices['warning']}", file=sys.stderr, flush=True)
     find_weights_file(cfg.model.model_config(("a", "b"), ("b",)), cfg.model.weights)  # fail before the long part
     detector = create_detector(cfg.data.detector, cfg.data.detector_bundle)  # e.g. mtcnn-lite without its bundle
     if cfg.fit.tensorboard:

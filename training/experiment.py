@@ -40,7 +40,7 @@ from .report.roc_plot import plot_roc
 from .report.tables import HEADER, comparison_rows, text_table, write_fold_csv, write_reader_csv
 from .roc_band import RocBand, bootstrap_roc_band
 from .rundir import attach_log, detach_log, prepare_run_dir
-from .runtime import device_summary
+from .runtime import device_line, device_report
 
 log = logging.getLogger("training")
 
@@ -115,7 +115,10 @@ def run_experiment(data: TrainingData, cfg: TrainConfig, out: str | Path, reader
 
 def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, aligned, cohort_text, source,
          t0, compare) -> ExperimentResult:
-    log.info("run %s | preset %s | %s", run_dir, cfg.preset, device_summary())
+    devices = device_report(cfg.runtime.mixed_precision)
+    log.info("run %s | preset %s | %s", run_dir, cfg.preset, device_line(devices))
+    if devices["warning"]:
+        log.warning("WARNING: %s", devices["warning"])
     if data.notice:
         log.info("NOTE: %s", data.notice)
     if cohort_text:
@@ -149,7 +152,7 @@ def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, align
     rows = comparison_rows(readers, summary, cfg.cv.n_folds)
     table = text_table(HEADER, rows)
     result_dict = _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned,
-                                time.time() - t0, source)
+                                time.time() - t0, source, devices)
     result_dict["evaluation"] = evaluation
     (run_dir / "summary.json").write_text(json.dumps(_jsonable(result_dict), indent=2))
     write_report(run_dir, cfg, data, folds, summary, band, pooled, multi, readers, final_info, aligned, cohort_text,
@@ -245,7 +248,8 @@ def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) 
                                + [f"{v:.6f}" for v in p])
 
 
-def _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, seconds, source) -> dict:
+def _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, seconds, source,
+                  devices) -> dict:
     import keras
 
     return {
@@ -256,13 +260,20 @@ def _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final
                                        "detail": i.detail} for i in (aligned.issues if aligned else ())]},
         "folds": [{"fold": f.index + 1, "n_train": f.n_train, "n_validation": len(f.val_idx), "n_test": len(f.test_idx),
                    "threshold": f.threshold.to_dict(), "metrics": f.metrics.to_dict(), "best_epoch": f.fit.best_epoch,
-                   "epochs_run": f.fit.epochs_run, "fit_seconds": f.fit.seconds, "multiclass": f.multiclass,
+                   "epochs_run": f.fit.epochs_run, "fit_seconds": f.fit.seconds,
+                   "training_images_per_s": f.fit.images_per_s, "multiclass": f.multiclass,
                    "initial_weights": f.weights, "panel": f.panel} for f in folds],
         "mean_sd": summary, "pooled": {"metrics": pooled.to_dict(), "roc": band.to_dict()}, "multiclass_pooled": multi,
         "readers": [r.to_dict() for r in readers], "final_model": final_info,
         "environment": {"keras": keras.__version__, "backend": keras.backend.backend(), "python": platform.python_version(),
-                        "seconds": round(seconds, 1)},
+                        "seconds": round(seconds, 1), "devices": devices,
+                        "training_images_per_s": _mean([f.fit.images_per_s for f in folds])},
     }
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None
 
 
 def _jsonable(v):

@@ -35,6 +35,7 @@ class FitOutcome:
     best_val_auc: float
     seconds: float
     history: tuple[dict, ...]
+    images_per_s: float = float("nan")   # training images through fit() per second (per-epoch validation included)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -124,13 +125,16 @@ def fit_screener(model: keras.Model, faces: np.ndarray, labels: np.ndarray, trai
     hist = trainable.fit(train, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=train.steps_per_epoch,
                          shuffle=False, verbose=0, callbacks=callbacks)  # the sequence shuffles, seeded
     seconds = time.perf_counter() - t0
+    images_per_s = (epochs - initial_epoch) * train.steps_per_epoch * cfg.fit.batch_size / max(seconds, 1e-9)
+    log.info("%s: %.1f training images/s", label, images_per_s)
     resume.unlink(missing_ok=True)
     if monitor is None:
         losses = hist.history.get("loss", [])
         history = tuple({"epoch": initial_epoch + i + 1, "loss": float(v)} for i, v in enumerate(losses))
         return FitOutcome(best_epoch=epochs, epochs_run=epochs, best_val_loss=float("nan"),
-                          best_val_auc=float("nan"), seconds=seconds, history=history)
+                          best_val_auc=float("nan"), seconds=seconds, history=history, images_per_s=images_per_s)
     trainable.set_weights(monitor.best_weights)
     s = monitor.state
     return FitOutcome(best_epoch=int(s["best_epoch"]), epochs_run=len(s["history"]), best_val_loss=float(s["best_loss"]),
-                      best_val_auc=float(s["best_auc"]), seconds=seconds, history=tuple(s["history"]))
+                      best_val_auc=float(s["best_auc"]), seconds=seconds, history=tuple(s["history"]),
+                      images_per_s=images_per_s)

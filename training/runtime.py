@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, ContextManager
 
 import keras
@@ -123,8 +127,48 @@ def set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(int(seed) % (2**32))
 
 
-def device_summary() -> str:
-    devices = keras.distribution.list_devices()
-    kinds = sorted({d.split(":")[0].lower() for d in map(str, devices)})
-    return f"keras {keras.__version__}, backend {backend()}, devices: {len(devices)} ({', '.join(kinds)})"
+GPU_INSTALL_HINT = ("on a Linux GPU workstation install the GPU build instead of [train]: "
+                    "make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda], and jax[cuda12] for "
+                    "KERAS_BACKEND=jax)")
 
+
+def system_gpus(proc: Path = Path("/proc/driver/nvidia/gpus"), dev: Path = Path("/dev")) -> list[str]:
+    """NVIDIA GPUs the operating system has, whatever the framework sees: the driver's /proc entries,
+    else ``nvidia-smi -L``, else /dev/nvidiaN device nodes."""
+    names = []
+    for info in sorted(proc.glob("*/information")):
+        m = re.search(r"^Model:\s*(.+)$", info.read_text(errors="replace"), re.MULTILINE)
+        names.append(m.group(1).strip() if m else info.parent.name)
+    if names:
+        return names
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+            names = [line.split(":", 1)[1].split("(")[0].strip() for line in out.splitlines() if line.startswith("GPU ")]
+        except (OSError, subprocess.SubprocessError):
+            names = []
+        if names:
+            return names
+    return [p.name for p in sorted(dev.glob("nvidia[0-9]*"))]
+
+
+def device_report(mixed: str, gpus_here: list[str] | None = None) -> dict:
+    """Which devices this run uses, its precision policy, and a warning when the machine has an NVIDIA
+    GPU the framework cannot see (a CPU-only TensorFlow build, a missing CUDA library)."""
+    devices = [str(d) for d in keras.distribution.list_devices()]
+    accelerators = [d for d in devices if not d.lower().startswith("cpu")]
+    gpus_here = system_gpus() if gpus_here is None else gpus_here
+    warning = None
+    if gpus_here and not accelerators:
+        warning = (f"this machine has {len(gpus_here)} NVIDIA GPU(s) ({', '.join(gpus_here)}) that Keras on "
+                   f"{backend()} cannot see: training runs on the CPU. {GPU_INSTALL_HINT}")
+    return {"keras": keras.__version__, "backend": backend(), "devices": devices,
+            "uses": "gpu" if accelerators else "cpu", "system_gpus": gpus_here,
+            "precision_policy": _POLICIES[mixed], "warning": warning}
+
+
+
+def device_line(report: dict) -> str:
+    """One line saying where this run trains: the run log and the console say it the same way."""
+    return (f"training on {report['uses'].upper()}: keras {report['keras']} on {report['backend']}, devices "
+            f"{', '.join(report['devices'])}, precision policy {report['precision_policy']}")

@@ -1,4 +1,6 @@
-"""TensorRT backend (a Jetson or other NVIDIA GPU): TensorRT 10 runtime API + cuda-python.
+"""TensorRT backend (a Jetson or other NVIDIA GPU): the name-based tensor API of TensorRT 8.5 and later
+(``get_tensor_name``, ``set_input_shape``, ``execute_async_v3``; the same calls in 8.6, 10.x and 11.x)
++ cuda-python.
 
 Device memory goes through NVIDIA's ``cuda-python`` (``cuda.bindings.runtime``, formerly
 ``cuda.cudart``) rather than pycuda: it is NVIDIA's own thin binding with wheels for aarch64/JetPack
@@ -20,7 +22,8 @@ from ..errors import BackendUnavailableError
 from .base import check_batch, split_outputs
 
 
-def _cudart():
+def cuda_runtime():
+    """NVIDIA's CUDA runtime binding (cuda-python), or :class:`BackendUnavailableError` saying how to get it."""
     try:
         from cuda.bindings import runtime as cudart  # cuda-python >= 12.8
     except ImportError:
@@ -42,7 +45,7 @@ def _trt():
     return trt
 
 
-def _call(result):
+def cuda_check(result):
     """cuda-python returns ``(error, *values)``; raise on error, return the value(s)."""
     err, *values = result if isinstance(result, tuple) else (result,)
     code = getattr(err, "value", err)
@@ -51,18 +54,26 @@ def _call(result):
     return values[0] if len(values) == 1 else (tuple(values) if values else None)
 
 
+def cuda_device(index: int = 0) -> dict:
+    """``{"device", "compute_capability"}`` of CUDA device ``index``, or :class:`BackendUnavailableError`
+    saying why there is none (no cuda-python, no driver, no device)."""
+    cudart = cuda_runtime()
+    try:
+        props = cuda_check(cudart.cudaGetDeviceProperties(index))
+    except RuntimeError as exc:
+        raise BackendUnavailableError(f"cuda-python is installed but no CUDA device answers ({exc})") from None
+    name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
+    return {"device": name.strip("\x00 "), "compute_capability": f"{props.major}.{props.minor}"}
+
+
 def local_device() -> dict | None:
     """``{"device", "compute_capability", "tensorrt_version"}`` of this machine's GPU 0, or None
     where TensorRT, cuda-python or a GPU is missing."""
     try:
         trt = _trt()
-        cudart = _cudart()
-        props = _call(cudart.cudaGetDeviceProperties(0))
-    except (BackendUnavailableError, RuntimeError):
+        return {**cuda_device(0), "tensorrt_version": trt.__version__}
+    except BackendUnavailableError:
         return None
-    name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
-    return {"device": name.strip("\x00 "), "compute_capability": f"{props.major}.{props.minor}",
-            "tensorrt_version": trt.__version__}
 
 
 def engine_usable_here(artifact_entry: dict) -> bool:
@@ -73,11 +84,21 @@ def engine_usable_here(artifact_entry: dict) -> bool:
     return all(artifact_entry.get(k) == here[k] for k in ("tensorrt_version", "device", "compute_capability"))
 
 
-class _DeviceBuffer:
+class DeviceBuffer:
+    """One cudaMalloc'd block; copies into it are checked against its size (never past its end)."""
+
     def __init__(self, cudart, nbytes: int) -> None:
         self._cudart = cudart
         self.nbytes = nbytes
-        self.ptr = _call(cudart.cudaMalloc(nbytes))
+        self.ptr = cuda_check(cudart.cudaMalloc(nbytes))
+
+    def upload(self, host: np.ndarray) -> None:
+        """Synchronous host -> device copy of a C-contiguous array that fits."""
+        host = np.ascontiguousarray(host)
+        if host.nbytes > self.nbytes:
+            raise ValueError(f"{host.nbytes} bytes do not fit a {self.nbytes}-byte device buffer")
+        cuda_check(self._cudart.cudaMemcpy(self.ptr, host.ctypes.data, host.nbytes,
+                                           self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice))
 
     def free(self) -> None:
         if self.ptr is not None:
@@ -90,7 +111,7 @@ class TensorRTBackend:
 
     def __init__(self, path: Path, artifact: str, size: int, threads: int | None = None) -> None:
         trt = _trt()
-        self._cudart = cudart = _cudart()
+        self._cudart = cudart = cuda_runtime()
         self.artifact = artifact
         self.size = size
         self._logger = trt.Logger(trt.Logger.WARNING)
@@ -109,10 +130,10 @@ class TensorRTBackend:
         self._outputs = [n for n in names if n not in inputs]
         self._dtypes = {n: np.dtype(trt.nptype(self._engine.get_tensor_dtype(n))) for n in names}
         self.max_batch = int(self._engine.get_tensor_profile_shape(self._input, 0)[2][0])
-        self._stream = _call(cudart.cudaStreamCreate())
+        self._stream = cuda_check(cudart.cudaStreamCreate())
         # device buffers sized for the profile's largest batch, allocated once
         self._context.set_input_shape(self._input, (self.max_batch, size, size, 3))
-        self._buffers = {n: _DeviceBuffer(cudart, int(np.prod(self._context.get_tensor_shape(n))) * self._dtypes[n].itemsize)
+        self._buffers = {n: DeviceBuffer(cudart, int(np.prod(self._context.get_tensor_shape(n))) * self._dtypes[n].itemsize)
                          for n in names}
         for n, buf in self._buffers.items():
             self._context.set_tensor_address(n, int(buf.ptr))
@@ -122,17 +143,17 @@ class TensorRTBackend:
         cudart = self._cudart
         x = np.ascontiguousarray(x, dtype=self._dtypes[self._input])
         self._context.set_input_shape(self._input, x.shape)
-        _call(cudart.cudaMemcpyAsync(self._buffers[self._input].ptr, x.ctypes.data, x.nbytes,
+        cuda_check(cudart.cudaMemcpyAsync(self._buffers[self._input].ptr, x.ctypes.data, x.nbytes,
                                      cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream))
         if not self._context.execute_async_v3(self._stream):
             raise RuntimeError(f"TensorRT execution failed for {self.artifact}")
         outs = []
         for n in self._outputs:
             host = np.empty(tuple(self._context.get_tensor_shape(n)), dtype=self._dtypes[n])
-            _call(cudart.cudaMemcpyAsync(host.ctypes.data, self._buffers[n].ptr, host.nbytes,
+            cuda_check(cudart.cudaMemcpyAsync(host.ctypes.data, self._buffers[n].ptr, host.nbytes,
                                          cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream))
             outs.append(host)
-        _call(cudart.cudaStreamSynchronize(self._stream))
+        cuda_check(cudart.cudaStreamSynchronize(self._stream))
         return outs
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

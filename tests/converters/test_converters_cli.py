@@ -56,20 +56,20 @@ def test_cli_tensorrt_off_the_jetson_says_what_to_run(tmp_path, converted, faces
     assert main([str(bundle), "--to", "tensorrt-fp16", "--calib", str(faces_npz)]) == EXIT_UNAVAILABLE
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "tensorrt-fp16: unavailable" in x)
-    assert "tensorrt cannot be imported" in line
+    assert "tensorrt, cuda-python" in line and "cannot be imported" in line
     assert f"trtexec --onnx={bundle / 'onnx.onnx'}" in out and "--fp16" in out
     assert not (bundle / "tensorrt-fp16.engine").exists()
 
 
-def test_a_tensorrt_target_brings_its_onnx_along_and_says_so(fresh_bundle):
+def test_a_tensorrt_target_brings_its_onnx_graphs_along_and_says_so(fresh_bundle):
     from facescreen.converters.convert import with_dependencies
     from facescreen.converters.targets import resolve_targets
     from facescreen.edge.bundle import load_bundle
 
     said: list[str] = []
     rows = with_dependencies(load_bundle(fresh_bundle), resolve_targets("tensorrt"), said.append)
-    assert [t.name for t in rows] == ["onnx", "tensorrt-fp16", "tensorrt-int8"]
-    assert len(said) == 1 and "converting 'onnx' first" in said[0]
+    assert [t.name for t in rows] == ["onnx", "tensorrt-fp16", "onnx-int8", "tensorrt-int8"]
+    assert len(said) == 2 and "converting 'onnx' first" in said[0] and "converting 'onnx-int8' first" in said[1]
 
 
 def test_the_converted_detector_aligns_photos_from_its_own_bundle(tmp_path, detector_dir, capsys):

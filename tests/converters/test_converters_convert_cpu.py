@@ -109,11 +109,15 @@ def test_onnx_batch_is_dynamic(converted, split_faces):
 
 def test_onnx_int8_is_static_qdq_not_dynamic(converted):
     bundle_dir, _, _ = converted
-    from facescreen.converters.to_onnx_int8 import quantized_ops
+    from facescreen.converters.to_onnx_int8 import quantized_ops, zero_points_all_zero
+    from facescreen.edge.bundle import load_bundle
 
     ops = quantized_ops(bundle_dir / "onnx-int8.onnx")
     assert ops["DynamicQuantizeLinear"] == 0
     assert ops["QuantizeLinear"] > 0 and ops["int8_initializers"] >= ops["Conv"]
+    # symmetric, as TensorRT's explicit quantisation requires (tensorrt-int8 is built from this graph)
+    assert zero_points_all_zero(bundle_dir / "onnx-int8.onnx")
+    assert load_bundle(bundle_dir).card.artifacts["onnx-int8"]["symmetric"] is True
 
 
 def test_tflite_precisions_are_what_the_card_says(converted):

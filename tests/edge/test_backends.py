@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import tf_free
 
 from facescreen.edge import BackendUnavailableError, ModelCard, artifact_entry, load_bundle, save_card
 from facescreen.edge.backends import BACKENDS, choose_artifact
@@ -34,10 +35,16 @@ def test_registry_lists_the_backends():
     (list(ARTIFACTS), ("litert", "tflite-int8")),                 # no TensorRT here: int8 LiteRT first
     (["keras", "onnx", "onnx-int8"], ("onnxruntime", "onnx-int8")),
     (["keras", "tflite-fp32", "tflite-dynamic"], ("litert", "tflite-dynamic")),
-    (["keras"], ("keras", "keras")),
+    pytest.param(["keras"], ("keras", "keras"), marks=tf_free.requires_tensorflow),
 ])
 def test_auto_choice(tmp_path, names, expected):
     assert choose_artifact(bundle_with(tmp_path, names)) == expected
+
+
+@pytest.mark.skipif(not tf_free.TF_FREE, reason="about a machine without Keras (the TensorFlow-free run)")
+def test_keras_only_bundle_without_keras_says_so(tmp_path):
+    with pytest.raises(BackendUnavailableError, match="keras: keras is not installed"):
+        choose_artifact(bundle_with(tmp_path, ["keras"]))
 
 
 def test_backend_choice_picks_its_fastest_artifact(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import tf_free
 
 from facescreen.edge.bench.cli import main as bench_main
 from facescreen.edge.bench.report import compare, format_table
@@ -27,6 +28,7 @@ def tiny(tmp_path_factory):
     return bundle, photos, root
 
 
+@tf_free.requires_tensorflow   # the Keras reference row and the mtcnn package's detector row
 def test_tiny_run_writes_the_schema(tiny, capsys):
     bundle, photos, root = tiny
     out = root / "out"
@@ -51,6 +53,7 @@ def test_tiny_run_writes_the_schema(tiny, capsys):
     assert "keras" in capsys.readouterr().out
 
 
+@tf_free.requires_tensorflow
 def test_unknown_artifact_is_an_error(tiny, capsys):
     bundle, photos, root = tiny
     assert bench_main([str(bundle), "--photos", str(photos), "--artifacts", "onnx-int8", "--out", str(root / "x")]) == 2

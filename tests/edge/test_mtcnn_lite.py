@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import tf_free
 
 from facescreen.edge.detectors import mtcnn_cascade as mc
 
@@ -41,6 +42,7 @@ def lite(request, detector_dir):
 
 @pytest.mark.parametrize("photo", ["astronaut", "grace_hopper", "astronaut_640x480", "synthetic_0", "synthetic_1",
                                    "synthetic_2", "synthetic_3"])
+@tf_free.requires_tensorflow
 def test_same_faces_as_the_package(lite, photos, package_faces, photo):
     from facescreen.edge.detect import box_iou
 
@@ -72,6 +74,7 @@ def test_bad_input_is_refused(lite):
         lite.detect(np.zeros((10, 10), np.uint8))
 
 
+@tf_free.requires_tensorflow
 def test_it_is_the_registered_mtcnn_lite_and_prepares_the_same_face(detector_dir, photos, mtcnn_detector):
     """Through edge.pipeline.prepare_face, the one path every photo takes, the aligned crop equals the
     package's: boxes and landmarks are whole pixels in both."""
@@ -154,6 +157,7 @@ def test_runs_where_tensorflow_cannot_be_imported(detector_dir):
 # -- the cascade's pieces against the package's own functions ------------------------------------
 
 @pytest.mark.parametrize("shape", [(512, 512), (480, 640), (600, 512), (40, 300), (13, 13)])
+@tf_free.requires_tensorflow
 def test_scale_pyramid_matches_the_package(shape):
     from mtcnn.utils.images import build_scale_pyramid
 
@@ -162,6 +166,7 @@ def test_scale_pyramid_matches_the_package(shape):
     assert np.allclose(mc.scale_pyramid(h, w, cfg), build_scale_pyramid(w, h, cfg.min_face_size, cfg.scale_factor))
 
 
+@tf_free.requires_tensorflow
 def test_area_resize_matches_tensorflow():
     import tensorflow as tf
 
@@ -173,6 +178,7 @@ def test_area_resize_matches_tensorflow():
         assert np.abs(mc.resize_area(img, shape) - ref).max() < 1e-4
 
 
+@tf_free.requires_tensorflow
 def test_pnet_boxes_match_generate_bounding_box():
     import tensorflow as tf
     from mtcnn.utils.bboxes import generate_bounding_box, upscale_bboxes
@@ -186,6 +192,7 @@ def test_pnet_boxes_match_generate_bounding_box():
 
 
 @pytest.mark.parametrize("method, threshold", [("union", 0.5), ("union", 0.7), ("min", 0.7)])
+@tf_free.requires_tensorflow
 def test_nms_matches_smart_nms(method, threshold):
     from mtcnn.utils.bboxes import smart_nms_from_bboxes
 
@@ -201,6 +208,7 @@ def test_nms_matches_smart_nms(method, threshold):
     assert np.array_equal(mc.suppress(boxes, threshold, method, block=7), mc.suppress(boxes, threshold, method))
 
 
+@tf_free.requires_tensorflow
 def test_crop_and_resize_matches_tensorflow_including_outside_the_image():
     import tensorflow as tf
 
@@ -214,6 +222,7 @@ def test_crop_and_resize_matches_tensorflow_including_outside_the_image():
         assert np.abs(mc.crop_and_resize(img, boxes, size) - ref).max() < 1e-4  # float32 rounding
 
 
+@tf_free.requires_tensorflow
 def test_square_offsets_and_landmarks_match_the_package():
     import tensorflow as tf
     from mtcnn.utils.bboxes import adjust_bboxes, resize_to_square

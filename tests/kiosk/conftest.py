@@ -13,7 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def kiosk_bundle(tmp_path_factory) -> Path:
     """A tiny untrained bundle built here, always: the kiosk's behaviour under test does not depend on
-    what the model answers, and a test must not change with whether `make demo` happened to run."""
+    what the model answers, and a test must not change with whether `make demo` happened to run. In the
+    TensorFlow-free (Jetson) mode: the converted fixture bundle (LiteRT, ONNX Runtime, converted MTCNN)."""
+    import tf_free
+
+    if tf_free.TF_FREE:
+        return tf_free.bundle()
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
 
@@ -26,6 +31,10 @@ def kiosk_bundle(tmp_path_factory) -> Path:
 def kiosk_edge_bundle(kiosk_bundle, tmp_path_factory) -> Path:
     """``kiosk_bundle`` as a kiosk deploys it: ONNX screener + converted MTCNN in a slim bundle without
     model.keras, so a server started on it never loads TensorFlow (its memory is the kiosk's own)."""
+    import tf_free
+
+    if tf_free.TF_FREE:  # already converted, and converting needs TensorFlow
+        return tf_free.bundle()
     from facescreen.converters.calibration import FaceSet
     from facescreen.converters.convert import ConvertOptions, convert_bundle
     from facescreen.converters.export_edge import export_edge

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tf_free
 
 from facescreen.edge.clikit import EXIT_UNAVAILABLE
 from facescreen.kiosk.cli import COMMANDS, main
@@ -17,6 +18,8 @@ from facescreen.kiosk.scenes import DEMO_SCENES, FAILING_SCENES, GOOD_SCENES, wr
 from facescreen.kiosk.store import ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
+# the reference package detector; TensorFlow-free: the bundle's converted MTCNN (what a Jetson runs)
+DETECTOR = "auto" if tf_free.TF_FREE else "mtcnn"
 
 
 @pytest.mark.parametrize("argv", [["--help"], *[[c, "--help"] for c in COMMANDS]])
@@ -48,7 +51,7 @@ def test_serve_refuses_to_open_the_network_without_a_token(capsys, monkeypatch):
 def test_run_headless_replay_logs_json_lines(kiosk_bundle, tmp_path, capsys):
     frames = tmp_path / "frames"
     write_sequence(frames, FAILING_SCENES[2:4] + GOOD_SCENES)
-    rc = main(["run", "--source", str(frames), "--headless", "--bundle", str(kiosk_bundle), "--detector", "mtcnn",
+    rc = main(["run", "--source", str(frames), "--headless", "--bundle", str(kiosk_bundle), "--detector", DETECTOR,
                "--landmarks", str(REPO / ".cache/assets/face_landmark.tflite"), "--data-dir", str(tmp_path / "data"),
                "--kiosk-id", "cli-test", "--save-frames", str(tmp_path / "shown")])
     assert rc == 0
@@ -59,12 +62,13 @@ def test_run_headless_replay_logs_json_lines(kiosk_bundle, tmp_path, capsys):
     assert len(list((tmp_path / "shown").iterdir())) == 2 + len(GOOD_SCENES)
 
 
+@tf_free.requires_tensorflow   # `make demo` builds its demo bundle with the training code
 def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "demo-bundle").symlink_to(kiosk_bundle)
     env = {**os.environ, "FACESCREEN_ASSETS": str(REPO / ".cache/assets"), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "facescreen.kiosk", "demo", "--cache", str(cache), "--detector", "mtcnn"],
+    proc = subprocess.run([sys.executable, "-m", "facescreen.kiosk", "demo", "--cache", str(cache), "--detector", DETECTOR],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
