@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .figure import save_figure
+
 
 def plot_reliability(calibration: dict, path: Path, notice: str = "") -> Path:
     import matplotlib
@@ -36,10 +38,4 @@ def plot_reliability(calibration: dict, path: Path, notice: str = "") -> Path:
     ax.legend(loc="upper left", fontsize=7)
     hist.bar(centres, pooled["counts"], width=np.diff(edges) * 0.9, color="tab:blue", alpha=0.6)
     hist.set(xlabel="screening probability", ylabel="photos")
-    if notice:
-        fig.text(0.5, 0.005, notice, ha="center", va="bottom", fontsize=6, wrap=True)
-    fig.tight_layout(rect=(0, 0.04 if notice else 0, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, notice)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .figure import save_figure
+
 from ..readers import ReaderResult
 from ..roc_band import RocBand
 
@@ -35,10 +37,4 @@ def plot_roc(band: RocBand, fold_curves: list[tuple[np.ndarray, np.ndarray]], re
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity", ylabel="sensitivity", aspect="equal")
     ax.set_title(title or "Screening ROC (cross-validated test predictions)", fontsize=10)
     ax.legend(loc="lower right", fontsize=7)
-    if notice:
-        fig.text(0.5, 0.005, notice, ha="center", va="bottom", fontsize=6, wrap=True)
-    fig.tight_layout(rect=(0, 0.04 if notice else 0, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, notice)
