@@ -70,13 +70,19 @@ def test_messages_in_both_languages(client):
     assert "zh-Hans" in assert_error(client.get("/v1/messages?lang=xx"), 422, "unknown_language")["message"]
 
 
-def test_screen_a_good_photo(client, grace_jpeg, settings):
+def test_screen_a_good_photo(client, grace_jpeg, settings, engine):
     r = post_photo(client, grace_jpeg, operator_id="op-1")
     assert r.status_code == 200, r.text[:500]
     d = r.json()
     res = d["result"]
-    assert res["label"] in ("refer for genetic evaluation", "no referral flag")
-    assert res["flag"] == (res["probability"] >= res["threshold"]) and res["not_for_clinical_use"] is True
+    # the answer is the edge Screener's on the same photo. The server screens the face its quality check
+    # found (detected once, on the guidance working size), so its 5 landmarks, and the probability,
+    # differ slightly from a fresh full-size detection's
+    ref = engine.screener.screen(grace_jpeg)
+    assert res["threshold"] == ref.threshold and res["not_for_clinical_use"] is True
+    assert res["probability"] == pytest.approx(ref.probability, abs=0.01)
+    if abs(ref.probability - ref.threshold) > 0.01:
+        assert (res["flag"], res["label"]) == (ref.flag, ref.label)
     assert d["quality"]["passed"] is True and len(d["quality"]["measures"]) == 14
     assert d["text"]["note"].endswith("not a diagnosis.") and d["cam_png"]
     size = client.get("/v1/model").json()["input_size"]
