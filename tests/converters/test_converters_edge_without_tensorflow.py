@@ -83,8 +83,8 @@ def test_export_edge_writes_a_slim_bundle_the_edge_runtime_opens(edge_bundle, tm
     assert main([str(bundle), "--export-edge", str(out), "--artifacts", "tflite-int8,mtcnn-tflite"]) == 0
     assert f"edge bundle: {out}" in capsys.readouterr().out
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
-    assert files == ["detector/mtcnn.json", "detector/onet.tflite", "detector/pnet.tflite", "detector/rnet.tflite",
-                     "modelcard.json", "tflite-int8.tflite"]
+    assert files == ["MODEL_CARD.md", "detector/mtcnn.json", "detector/onet.tflite", "detector/pnet.tflite",
+                     "detector/rnet.tflite", "modelcard.json", "tflite-int8.tflite"]  # the card, readable too
     slim, full = load_bundle(out), load_bundle(bundle)
     assert list(slim.card.artifacts) == ["tflite-int8"]
     assert slim.card.artifacts["tflite-int8"] == full.card.artifacts["tflite-int8"]  # parity figures travel
