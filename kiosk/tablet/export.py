@@ -33,8 +33,11 @@ from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_ver
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 APP_DIR_IN_BUNDLE = "tablet"
-# the kiosk's measures that core/quality.js ports (the rest need the face mesh, not in the browser yet)
-BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred")
+# the kiosk's measures that core/quality.js ports: those that need only the detector's box and five
+# points. The rest need the face mesh, not in the browser yet: the browser reports them not assessed.
+BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred", "brightness", "under_exposure",
+                    "over_exposure", "illumination_uniformity", "sharpness")
+MESH_MEASURES = ("head_roll", "head_yaw", "head_pitch", "eyes_open", "mouth_closed")
 DEFAULT_RUNTIME = "onnxruntime-web"  # measured in headless Chromium: see README, "The tablet works offline"
 
 
@@ -96,6 +99,7 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
         "detector": {"format": runtime.detector_format, "nets": nets},
         "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
         "quality": quality.model_dump(), "quality_measures": list(BROWSER_MEASURES),
+        "quality_not_assessed": {m: "needs the face mesh, which does not run in the browser yet" for m in MESH_MEASURES},
         "files": files,
     }
 

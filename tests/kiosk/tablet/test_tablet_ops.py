@@ -189,3 +189,42 @@ def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
     got = js("align", "alignFace", u8(src), h, w, lm.tolist(), size, [list(p) for p in DEFAULT_TEMPLATE.points])
     np.testing.assert_array_equal(np.asarray(got["image"], np.uint8).reshape(want.image.shape), want.image)
     np.testing.assert_allclose(got["matrix"], want.matrix, atol=1e-9)
+
+
+# ---- capture-quality image measures (core/quality.js <- kiosk/quality/base.py, image.py) ----------
+
+def test_gray_is_opencvs(js, photo):
+    got = np.asarray(js("quality", "toGray", u8(photo), *photo.shape[:2]), np.uint8).reshape(photo.shape[:2])
+    np.testing.assert_array_equal(got, cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))
+
+
+def test_inner_face_region(js):
+    from facescreen.edge.detect import FaceDetection
+    from facescreen.kiosk.quality import FrameContext, QualityConfig
+
+    for lm, (h, w) in [([[100.3, 120.7], [160.2, 118.1], [131.5, 150.2], [108.9, 180.4], [152.6, 179.9]], (480, 640)),
+                       ([[3.5, 10.2], [40.1, 12.9], [20.0, 30.3], [8.8, 45.5], [35.2, 44.1]], (60, 50))]:
+        face = FaceDetection((0, 0, w, h), 0.99, np.asarray(lm, np.float32))
+        ctx = FrameContext(np.zeros((h, w, 3), np.uint8), (face,), QualityConfig())
+        assert tuple(js("quality", "innerFace", np.asarray(lm, np.float32).tolist(), h, w)) == ctx.inner_face
+
+
+@pytest.mark.parametrize("shape,dst", [((60, 90), (85, 128)), ((33, 70), (60, 128)), ((100, 127), (101, 128))])
+def test_resize_linear_u8(js, shape, dst):
+    """OpenCV's uint8 INTER_LINEAR: equal except +-1 on some pixels of the first and last rows."""
+    g = np.random.default_rng(sum(shape)).integers(0, 256, shape).astype(np.uint8)
+    want = cv2.resize(g, dst[::-1], interpolation=cv2.INTER_LINEAR)
+    got = np.asarray(js("quality", "resizeLinearU8", u8(g), *shape, *dst), np.uint8).reshape(dst)
+    np.testing.assert_array_equal(got[1:-1], want[1:-1])
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
+@pytest.mark.parametrize("side", [60, 128, 200])
+def test_sharpness_and_laplacian(js, photo, side):
+    from facescreen.kiosk.quality.image import sharpness
+
+    g = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), (side, side * 3 // 4), interpolation=cv2.INTER_AREA)
+    lap = js("quality", "laplacianVar", u8(g), *g.shape)
+    assert lap == pytest.approx(float(cv2.Laplacian(g, cv2.CV_64F).var()), rel=1e-12)
+    tol = 0 if side >= 128 else 1e-2   # the enlarging resize's border rows (test_resize_linear_u8)
+    assert js("quality", "sharpness", u8(g), *g.shape) == pytest.approx(sharpness(g), rel=max(tol, 1e-12))
