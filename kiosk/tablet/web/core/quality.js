@@ -5,10 +5,11 @@
 // Python by tests/kiosk/tablet/test_tablet_quality.py (measures) and test_tablet_ops.py (gray,
 // resize, Laplacian).
 //
-// Not ported yet: pose (roll/yaw/pitch) and expression (eyes open, mouth closed), which need the
-// face mesh. They are reported as NOT ASSESSED with the reason (never as passed), and the report
-// says the frame's verdict leaves them out (README, "The tablet works offline").
+// Pose (roll/yaw/pitch) and expression (eyes open, mouth closed) read the face mesh (mesh.js, the
+// plain 468-point model). Without a mesh for the face they are NOT ASSESSED with the reason, and the
+// frame fails with "show the whole face", as the kiosk does (kiosk/quality/base.py run_measure).
 
+import { eyesOpen, headPose, mouthGap } from './mesh.js';
 import { resizeArea, roundHalfEven } from './mtcnn.js';
 
 const height = (f) => f.box[3] - f.box[1];
@@ -119,7 +120,7 @@ function uniformity(c) {
   return s;
 }
 
-const MESH_NOTE = 'the face mesh does not run in the browser yet (kiosk/tablet/web/core/quality.js)';
+const pose = (c) => c._pose || (c._pose = headPose(c.mesh.points));
 
 // name, needs, raw(ctx), bound(ctx) -> [min, max] (null = open), instructions by side
 export const MEASURES = [
@@ -135,9 +136,12 @@ export const MEASURES = [
   { name: 'centred', needs: 'face', instructions: { high: 'move_to_centre' },
     raw: (c) => { const [x1, y1, x2, y2] = c.face.box; return Math.max(Math.abs((x1 + x2) / 2 - c.w / 2) / c.w, Math.abs((y1 + y2) / 2 - c.h / 2) / c.h); },
     bound: (c) => [null, c.config.max_centre_offset] },
-  { name: 'head_roll', needs: 'mesh' },
-  { name: 'head_yaw', needs: 'mesh' },
-  { name: 'head_pitch', needs: 'mesh' },
+  { name: 'head_roll', needs: 'mesh', instructions: { low: 'head_level', high: 'head_level' },
+    raw: (c) => pose(c).roll, bound: (c) => [-c.config.max_roll_deg, c.config.max_roll_deg] },
+  { name: 'head_yaw', needs: 'mesh', instructions: { low: 'look_straight', high: 'look_straight' },
+    raw: (c) => pose(c).yaw, bound: (c) => [-c.config.max_yaw_deg, c.config.max_yaw_deg] },
+  { name: 'head_pitch', needs: 'mesh', instructions: { low: 'raise_chin', high: 'lower_chin' },
+    raw: (c) => pose(c).pitch + c.config.pitch_offset_deg, bound: (c) => [-c.config.max_pitch_deg, c.config.max_pitch_deg] },
   { name: 'brightness', needs: 'face', instructions: { low: 'more_light', high: 'less_light' },
     raw: (c) => { const g = faceGray(c).data; let s = 0; for (const v of g) s += v; return s / g.length; },
     bound: (c) => [c.config.min_brightness, c.config.max_brightness] },
@@ -153,26 +157,32 @@ export const MEASURES = [
   { name: 'sharpness', needs: 'face', instructions: { low: 'hold_still' },
     raw: (c) => { const g = faceGray(c); return sharpness(g.data, g.h, g.w); },
     bound: (c) => [c.config.min_sharpness, null] },
-  { name: 'eyes_open', needs: 'mesh' },
-  { name: 'mouth_closed', needs: 'mesh' },
+  { name: 'eyes_open', needs: 'mesh', instructions: { low: 'open_eyes' },
+    raw: (c) => eyesOpen(c.mesh.points), bound: (c) => [c.config.min_eye_openness, null] },
+  { name: 'mouth_closed', needs: 'mesh', instructions: { high: 'close_mouth' },
+    raw: (c) => mouthGap(c.mesh.points), bound: (c) => [null, c.config.max_mouth_gap] },
 ];
 
 const area = (f) => Math.max(0, f.box[2] - f.box[0]) * Math.max(0, f.box[3] - f.box[1]);
 
-// FrameAnalyser.analyse without the mesh: faces largest first, every measure in priority order
-// (kiosk.quality.base.run_measure's rules). `rgb` (uint8 RGB, h x w) is read by the light and
-// sharpness measures. The mesh measures are reported not assessed, with the reason, and listed in
-// `not_assessed`: the frame's verdict (`passed`, `instruction`) is over the measures that ran.
-export function assess(faces, h, w, config, modelIodPx, rgb) {
-  const sorted = [...faces].sort((a, b) => (area(b) - area(a)) || (b.confidence - a.confidence));
+// The subject first: the largest confident face, ties broken by confidence (edge.detect.subject_first).
+export function subjectFirst(faces) {
+  return [...faces].sort((a, b) => (area(b) - area(a)) || (b.confidence - a.confidence));
+}
+
+// FrameAnalyser.analyse: every measure in priority order (kiosk.quality.base.run_measure's rules).
+// `rgb` (uint8 RGB, h x w) is read by the light and sharpness measures; `mesh` is the subject's face
+// mesh ({points, presence}, mesh.js), or null with `meshNote` saying why there is none.
+export function assess(faces, h, w, config, modelIodPx, rgb, mesh = null, meshNote = '') {
+  const sorted = subjectFirst(faces);
   let gray = null;
-  const ctx = { faces: sorted, face: sorted[0] || null, h, w, config, modelIodPx,
+  const ctx = { faces: sorted, face: sorted[0] || null, h, w, config, modelIodPx, mesh,
     gray: () => { if (!rgb) throw new Error('no frame pixels given'); return gray || (gray = toGray(rgb, h, w)); },
     inner: () => ctx._inner || (ctx._inner = innerFace(ctx.face.landmarks, h, w)) };
   const notAssessed = (m, detail, instruction) => ({ name: m.name, assessed: false, passed: null, raw: null, instruction, detail });
   const results = MEASURES.map((m) => {
     if (m.needs !== 'frame' && !ctx.face) return notAssessed(m, 'no face in the frame', 'no_face');
-    if (m.needs === 'mesh') return notAssessed(m, MESH_NOTE, 'show_whole_face');
+    if (m.needs === 'mesh' && !ctx.mesh) return notAssessed(m, meshNote || 'no dense landmarks for this face', 'show_whole_face');
     let raw;
     try { raw = m.raw(ctx); } catch (err) { return notAssessed(m, `${err.name}: ${err.message}`, 'show_whole_face'); }
     if (!Number.isFinite(raw)) return notAssessed(m, 'the measure is undefined on this frame', 'show_whole_face');
@@ -180,10 +190,8 @@ export function assess(faces, h, w, config, modelIodPx, rgb) {
     const side = lo !== null && raw < lo ? 'low' : hi !== null && raw > hi ? 'high' : null;
     return { name: m.name, assessed: true, passed: side === null, raw, bound: [lo, hi], instruction: side ? m.instructions[side] : null };
   });
-  const judged = results.filter((r) => ctx.face ? !(MEASURES.find((m) => m.name === r.name).needs === 'mesh') : true);
-  const first = judged.find((r) => !r.passed);
-  return { results, passed: !first, instruction: first ? first.instruction : null,
-    not_assessed: results.filter((r) => !r.assessed && ctx.face).map((r) => ({ name: r.name, detail: r.detail })) };
+  const first = results.find((r) => !r.passed);
+  return { results, passed: !first, instruction: first ? first.instruction : null };
 }
 
 // the inter-eye distance of the model's aligned crop (quality.assess.model_inter_eye_px)
