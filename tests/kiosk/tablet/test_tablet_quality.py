@@ -118,3 +118,49 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames):
     assert compared >= 10 * len(frames) and instructions >= 3   # the scenes exercise failing measures
     assert {"brightness", "sharpness", "illumination_uniformity", "head_roll"} <= failed, failed
     assert meshed == set(MESH_MEASURES), meshed
+
+
+MESH_JS = """
+const [b64, h, w] = arguments;
+const bin = atob(b64);
+const rgb = new Uint8Array(bin.length);
+for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
+const q = await import(new URL('core/quality.js', location.href).href);
+const faces = q.subjectFirst(await window.__fs.detect(rgb, h, w));
+if (!faces.length) return null;
+const { mesh, note } = await window.__fs.faceMesh(rgb, h, w, faces[0]);
+return { face: faces[0], mesh, note };
+"""
+
+
+def test_mesh_equals_the_kiosks(tablet_app, tablet_bundle, frames, capsys):
+    """The browser's 468 points (ONNX, onnxruntime-web) against the kiosk's DenseLandmarker on the
+    same tflite model (LiteRT), on the same detection, in frame pixels."""
+    from facescreen.edge.assets import FACE_LANDMARK, asset_path
+    from facescreen.edge.detect import FaceDetection
+    from facescreen.kiosk.landmarks import DenseLandmarker
+    from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, static_server
+    from facescreen.kiosk.tools.browser import Chrome
+
+    landmarker = DenseLandmarker(asset_path(FACE_LANDMARK.name))
+    worst, n = 0.0, 0
+    with static_server(tablet_app) as url, Chrome() as chrome:
+        open_in_browser(chrome, url)
+        for name, rgb in frames.items():
+            h, w = rgb.shape[:2]
+            got = browser_call(chrome, MESH_JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), h, w)
+            if got is None:
+                continue
+            face = FaceDetection(tuple(got["face"]["box"]), got["face"]["confidence"], np.asarray(got["face"]["landmarks"]))
+            want = landmarker(rgb, face)
+            assert (want is None) == (got["mesh"] is None), (name, got["note"])
+            if want is None:
+                continue
+            pts = np.asarray(got["mesh"]["points"])
+            assert pts.shape == (468, 3)
+            worst = max(worst, float(np.abs(pts - want.points).max()))
+            assert got["mesh"]["presence"] == pytest.approx(want.presence, abs=1e-4), name
+            n += 1
+    with capsys.disabled():
+        print(f"\nface mesh, browser vs kiosk on {n} frames: max |d| {worst:.2e} px")
+    assert n >= 10 and worst < 0.05, (n, worst)
