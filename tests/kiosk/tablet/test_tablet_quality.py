@@ -164,3 +164,22 @@ def test_mesh_equals_the_kiosks(tablet_app, tablet_bundle, frames, capsys):
     with capsys.disabled():
         print(f"\nface mesh, browser vs kiosk on {n} frames: max |d| {worst:.2e} px")
     assert n >= 10 and worst < 0.05, (n, worst)
+
+
+@pytest.mark.parametrize("scene,key", [("tilted", "head_level"), ("good_b", None)])
+def test_guidance_loop_on_the_camera(tablet_app, scene_frames, tmp_path, scene, key):
+    """The app's own guidance loop on Chromium's fake camera: a tilted head gets the mesh's
+    instruction (pose runs in the page), a good frame is held and screened."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.tablet.parity import static_server
+    from facescreen.kiosk.tools.browser import Chrome, write_y4m
+
+    video = write_y4m(tmp_path / f"{scene}.y4m", [scene_frames[scene]] * 4)
+    with static_server(tablet_app) as url, Chrome(fake_video=video) as c:
+        c.get(url)
+        if key is None:
+            c.wait_for("document.body.dataset.state === 'result'", 180)
+            assert c.script("return document.getElementById('result-label').innerText")
+        else:
+            want = MESSAGES["en"][key]
+            c.wait_for(f"document.getElementById('instruction').innerText === {want!r}", 180)
