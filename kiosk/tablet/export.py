@@ -31,7 +31,7 @@ from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
 from ..engine import is_demo_card
 from ..messages import MESSAGES
-from ..quality import QualityConfig
+from ..quality import MEASURE_NAMES, QualityConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -121,7 +121,7 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
         "screener": {"artifact": runtime.screener_artifact, "file": screener_file, "sha256": entry["sha256"]},
         "detector": {"format": runtime.detector_format, "nets": nets},
         "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
-        "quality": quality.model_dump(), "quality_measures": list(BROWSER_MEASURES + MESH_MEASURES),
+        "quality": quality.model_dump(), "quality_measures": [m for m in MEASURE_NAMES if m in BROWSER_MEASURES + MESH_MEASURES],  # priority order
         "mesh": mesh, "quality_mesh_measures": list(MESH_MEASURES),
         "files": files,
     }

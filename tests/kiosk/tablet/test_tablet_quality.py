@@ -79,7 +79,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames):
 
     app = json.loads((tablet_app / "app.json").read_text())
     assert app["quality"] == QualityConfig().model_dump()
-    assert set(app["quality_measures"]) == set(MEASURE_NAMES) and app["mesh"]["source"] == FACE_LANDMARK.name
+    assert app["quality_measures"] == list(MEASURE_NAMES) and app["mesh"]["source"] == FACE_LANDMARK.name
     screener = python_reference(tablet_bundle, app["runtime"])
     # the browser detects with app.json's DetectConfig (no smallest face from the quality config,
     # which the kiosk's FindConfig adds): compare the measures on the same detections
