@@ -16,11 +16,14 @@ import functools
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
+from facescreen.edge.assets import FACE_LANDMARK, asset_path
 from facescreen.edge.bundle import Bundle, load_bundle, sha256_file, software_version
 from facescreen.edge.detect import DetectConfig
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
@@ -28,18 +31,40 @@ from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
 from ..engine import is_demo_card
 from ..messages import MESSAGES
-from ..quality import QualityConfig
+from ..quality import MEASURE_NAMES, QualityConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 APP_DIR_IN_BUNDLE = "tablet"
-# the kiosk's measures that core/quality.js ports (the rest need the face mesh, not in the browser yet)
-BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred")
+# the kiosk's measures that core/quality.js ports: those that need only the detector's box and five
+# points, and those that read the face mesh (core/mesh.js)
+BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred", "brightness", "under_exposure",
+                    "over_exposure", "illumination_uniformity", "sharpness")
+MESH_MEASURES = ("head_roll", "head_yaw", "head_pitch", "eyes_open", "mouth_closed")
+# The browser's face mesh: the plain 468-point model. The kiosk's default attention mesh does not
+# convert (MediaPipe's custom Landmarks2TransformMatrix op has no ONNX form); README, tablet section.
+MESH_ASSET = FACE_LANDMARK
+MESH_FILE = "model/face_landmark.onnx"
+MESH_OPSET = 17
 DEFAULT_RUNTIME = "onnxruntime-web"  # measured in headless Chromium: see README, "The tablet works offline"
 
 
 class TabletExportError(Exception):
     code = "tablet_export_failed"
+
+
+def convert_mesh(dst: Path, source: Optional[Path] = None) -> dict:
+    """The pinned face_landmark.tflite -> ONNX (tf2onnx), in a child process so that this one stays
+    TensorFlow-free. Build time only: the browser never converts or downloads anything."""
+    src = source or asset_path(MESH_ASSET.name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(src), "--output", str(dst), "--opset", str(MESH_OPSET)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 or not dst.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise TabletExportError(f"converting the face mesh {src} to ONNX failed: {' / '.join(tail)}")
+    return {"file": MESH_FILE, "source": src.name, "source_sha256": sha256_file(src), "opset": MESH_OPSET,
+            "converter": "tf2onnx", "points": 468}
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -82,6 +107,7 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
     for net, nf in manifest.formats[runtime.detector_format].items():
         nets[net] = f"model/detector/{Path(nf.file).name}"
         _copy(det_dir / nf.file, out / nets[net])
+    mesh = convert_mesh(out / MESH_FILE)
     (out / "messages.json").write_text(json.dumps(MESSAGES, ensure_ascii=False, indent=1), encoding="utf-8")
     demo = is_demo_card(card)
     files = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*")) if p.is_file()}
@@ -95,7 +121,8 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
         "screener": {"artifact": runtime.screener_artifact, "file": screener_file, "sha256": entry["sha256"]},
         "detector": {"format": runtime.detector_format, "nets": nets},
         "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
-        "quality": quality.model_dump(), "quality_measures": list(BROWSER_MEASURES),
+        "quality": quality.model_dump(), "quality_measures": [m for m in MEASURE_NAMES if m in BROWSER_MEASURES + MESH_MEASURES],  # priority order
+        "mesh": mesh, "quality_mesh_measures": list(MESH_MEASURES),
         "files": files,
     }
 

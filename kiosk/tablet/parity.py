@@ -218,25 +218,34 @@ const [b64, h, w, n] = arguments;
 const bin = atob(b64);
 const rgb = new Uint8Array(bin.length);
 for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
-await window.__fs.detect(rgb, h, w);
+await window.__fs.quality(rgb, h, w);
 const det = [], scr = [];
-for (let i = 0; i < n; i++) { const t = performance.now(); await window.__fs.detect(rgb, h, w); det.push(performance.now() - t); }
+for (let i = 0; i < n; i++) { const t = performance.now(); await window.__fs.quality(rgb, h, w); det.push(performance.now() - t); }
 for (let i = 0; i < n; i++) { const t = performance.now(); await window.__fs.screen(rgb, h, w); scr.push(performance.now() - t); }
 return { detect: det, screen: scr };
 """
 
 
 def speed_figures(chrome: Chrome, screener, frame: np.ndarray, repeats: int = 5) -> dict:
-    """Guidance frames/s (one detection per frame, as the app's guidance loop runs) and
-    capture-to-flag (detect + align + screen) on one camera-sized frame, browser and Python,
-    measured in the same run. Figures for the README; never asserted (machines are noisy)."""
+    """Guidance frames/s (as the app's guidance loop runs: one detection, the subject's face mesh and
+    the 14 measures per frame; Python: the kiosk's FrameAnalyser on the same plain mesh and detection
+    settings) and capture-to-flag (detect + align + screen) on one camera-sized frame, browser and
+    Python, measured in the same run. Figures for the README; never asserted (machines are noisy)."""
+    from facescreen.edge.assets import FACE_LANDMARK, asset_path
+
+    from ..landmarks import DenseLandmarker
+    from ..quality import FrameAnalyser, QualityConfig, model_inter_eye_px
+    from ..tracking import FindConfig
+
     h, w = frame.shape[:2]
     got = browser_call(chrome, DETECT_JS, base64.b64encode(np.ascontiguousarray(frame).tobytes()).decode(), h, w, repeats)
-    screener.detector.detect(frame)
+    analyser = FrameAnalyser(screener.detector, DenseLandmarker(asset_path(FACE_LANDMARK.name)), QualityConfig(),
+                             DetectConfig(), model_inter_eye_px(screener.align_config), find=FindConfig.baseline())
+    analyser.analyse(frame)
     py_det, py_scr = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        detect_faces(frame, screener.detector, DetectConfig())
+        analyser.analyse(frame)
         py_det.append((time.perf_counter() - t0) * 1e3)
     for _ in range(repeats):
         t0 = time.perf_counter()

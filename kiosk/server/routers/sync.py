@@ -111,6 +111,8 @@ def sync_results(body: SyncRequest, request: Request, response: Response, store=
                "model_version": r.model_version, "backend": r.backend, "probability": r.probability,
                "threshold": r.threshold, "flag": int(r.flag), "label": r.label,
                "not_for_clinical_use": int(r.not_for_clinical_use), "intended_use": r.intended_use,
-               "quality_json": json.dumps(r.quality, sort_keys=True), "consent": r.consent}
+               "quality_json": json.dumps(r.quality, sort_keys=True), "consent": r.consent,
+               # the tablet sends the result's fields above, not a kiosk ScreeningResult (no crop, no CAM)
+               "result_json": None}
         (new if store.add_synced(row, photo) else dup).append(r.id)
     return {"accepted": [r.id for r in body.results], "new": new, "duplicates": dup}

@@ -2,7 +2,6 @@
 // sent to a kiosk later. All wording comes from messages.json (kiosk/messages.py, one home).
 import { BrowserScreener } from './core/screen.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
-import { assess, modelInterEyePx } from './core/quality.js';
 
 const $ = (id) => document.getElementById(id);
 const BASE = new URL('./', location.href);
@@ -151,7 +150,7 @@ async function guidanceLoop(video) {
     const t0 = performance.now();
     const faces = await state.screener.detect(rgb, h, w);
     state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
-    const report = assess(faces, h, w, state.screener.app.quality, modelInterEyePx(state.screener.card));
+    const report = await state.screener.quality(rgb, h, w, faces);
     const key = report.passed ? 'hold' : report.instruction;
     if (report.passed) {
       const face = faces.reduce((a, b) => ((b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) > (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) ? b : a));

@@ -189,3 +189,93 @@ def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
     got = js("align", "alignFace", u8(src), h, w, lm.tolist(), size, [list(p) for p in DEFAULT_TEMPLATE.points])
     np.testing.assert_array_equal(np.asarray(got["image"], np.uint8).reshape(want.image.shape), want.image)
     np.testing.assert_allclose(got["matrix"], want.matrix, atol=1e-9)
+
+
+# ---- capture-quality image measures (core/quality.js <- kiosk/quality/base.py, image.py) ----------
+
+def test_gray_is_opencvs(js, photo):
+    got = np.asarray(js("quality", "toGray", u8(photo), *photo.shape[:2]), np.uint8).reshape(photo.shape[:2])
+    np.testing.assert_array_equal(got, cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))
+
+
+def test_inner_face_region(js):
+    from facescreen.edge.detect import FaceDetection
+    from facescreen.kiosk.quality import FrameContext, QualityConfig
+
+    for lm, (h, w) in [([[100.3, 120.7], [160.2, 118.1], [131.5, 150.2], [108.9, 180.4], [152.6, 179.9]], (480, 640)),
+                       ([[3.5, 10.2], [40.1, 12.9], [20.0, 30.3], [8.8, 45.5], [35.2, 44.1]], (60, 50))]:
+        face = FaceDetection((0, 0, w, h), 0.99, np.asarray(lm, np.float32))
+        ctx = FrameContext(np.zeros((h, w, 3), np.uint8), (face,), QualityConfig())
+        assert tuple(js("quality", "innerFace", np.asarray(lm, np.float32).tolist(), h, w)) == ctx.inner_face
+
+
+@pytest.mark.parametrize("shape,dst", [((60, 90), (85, 128)), ((33, 70), (60, 128)), ((100, 127), (101, 128))])
+def test_resize_linear_u8(js, shape, dst):
+    """OpenCV's uint8 INTER_LINEAR: equal except +-1 on some pixels of the first and last rows."""
+    g = np.random.default_rng(sum(shape)).integers(0, 256, shape).astype(np.uint8)
+    want = cv2.resize(g, dst[::-1], interpolation=cv2.INTER_LINEAR)
+    got = np.asarray(js("quality", "resizeLinearU8", u8(g), *shape, *dst), np.uint8).reshape(dst)
+    np.testing.assert_array_equal(got[1:-1], want[1:-1])
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
+@pytest.mark.parametrize("side", [60, 128, 200])
+def test_sharpness_and_laplacian(js, photo, side):
+    from facescreen.kiosk.quality.image import sharpness
+
+    g = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), (side, side * 3 // 4), interpolation=cv2.INTER_AREA)
+    lap = js("quality", "laplacianVar", u8(g), *g.shape)
+    assert lap == pytest.approx(float(cv2.Laplacian(g, cv2.CV_64F).var()), rel=1e-12)
+    tol = 0 if side >= 128 else 1e-2   # the enlarging resize's border rows (test_resize_linear_u8)
+    assert js("quality", "sharpness", u8(g), *g.shape) == pytest.approx(sharpness(g), rel=max(tol, 1e-12))
+
+
+# ---- the face mesh's crop, mapping and head pose (core/mesh.js <- kiosk/landmarks.py, quality/pose.py) ----
+
+MESH_FACES = [((120.0, 90.0, 260.0, 250.0), [[160.5, 150.25], [221.75, 141.0], [190.0, 185.5], [168.0, 215.0], [215.0, 210.0]]),
+              ((10.0, 5.0, 110.0, 120.0), [[40.0, 50.0], [80.0, 58.0], [60.0, 75.0], [45.0, 95.0], [78.0, 100.0]])]
+
+
+@pytest.mark.parametrize("box,lm", MESH_FACES)
+def test_mesh_crop(js, photo, box, lm):
+    from facescreen.edge.detect import FaceDetection
+    from facescreen.kiosk.landmarks import INPUT_SIZE, roi_matrix
+
+    m = roi_matrix(FaceDetection(box, 0.99, np.asarray(lm, np.float32)))
+    got_m = np.asarray(js("mesh", "roiMatrix", list(box), lm))
+    np.testing.assert_allclose(got_m, m, rtol=1e-6, atol=1e-5)   # numpy's float32 arctan2: within an ulp
+    want = (cv2.warpAffine(photo, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32) / 255.0)
+    got = np.asarray(js("mesh", "meshInput", u8(photo), *photo.shape[:2], m.tolist()), np.float32).reshape(want.shape)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_mesh_mapping_and_pose(js):
+    from facescreen.edge.detect import FaceDetection
+    from facescreen.kiosk.landmarks import FaceMesh, roi_matrix
+    from facescreen.kiosk.quality import head_pose
+    from facescreen.kiosk.quality.expression import EyesOpen, MouthClosed
+
+    box, lm = MESH_FACES[0]
+    m = roi_matrix(FaceDetection(box, 0.99, np.asarray(lm, np.float32)))
+    rng = np.random.default_rng(3)
+    pts = (rng.uniform(20, 170, (468, 3)) * [1, 1, 0.2]).astype(np.float32)
+    got = js("mesh", "mapBack", f32(pts.ravel()), 2.5, m.tolist())
+    inv = cv2.invertAffineTransform(m)
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    p64 = pts.astype(np.float64)   # as _PlainMesh returns them
+    want = np.column_stack([p64[:, :2] @ inv[:, :2].T + inv[:, 2], p64[:, 2] / scale])
+    np.testing.assert_allclose(np.asarray(got["points"]), want, rtol=1e-9, atol=1e-9)
+    assert got["presence"] == pytest.approx(1 / (1 + np.exp(-2.5)), rel=1e-12)
+    assert js("mesh", "mapBack", f32(pts.ravel()), -0.5, m.tolist()) is None   # presence below 0.5: no mesh
+    mesh = FaceMesh(want, got["presence"])
+    pose = js("mesh", "headPose", want.tolist())
+    hp = head_pose(mesh)
+    assert (pose["roll"], pose["yaw"], pose["pitch"]) == pytest.approx((hp.roll, hp.yaw, hp.pitch), rel=1e-9, abs=1e-9)
+
+    class Ctx:
+        pass
+    ctx = Ctx()
+    ctx.mesh = mesh
+    assert js("mesh", "eyesOpen", want.tolist()) == pytest.approx(EyesOpen().raw(ctx), rel=1e-12)
+    assert js("mesh", "mouthGap", want.tolist()) == pytest.approx(MouthClosed().raw(ctx), rel=1e-12)

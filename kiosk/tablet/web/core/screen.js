@@ -1,7 +1,9 @@
 // The browser's photo path, the same steps as edge.pipeline.prepare_face + edge.screener:
 // detect (on a copy shrunk to max_side) -> the largest confident face -> align -> screen.
 // Everything it needs is named in app.json, written by `facescreen-kiosk tablet-export`.
+import { faceMesh } from './mesh.js';
 import { detect as mtcnnDetect, resizeArea, roundHalfEven } from './mtcnn.js';
+import { assess, modelInterEyePx, subjectFirst } from './quality.js';
 import { alignFace } from './align.js';
 import { openRuntime } from './runtime.js';
 
@@ -45,11 +47,12 @@ export class BrowserScreener {
     const nets = {};
     for (const [net, file] of Object.entries(app.detector.nets)) nets[net] = await rt.open(new URL(file, base).href);
     const screener = await rt.open(new URL(app.screener.file, base).href);
-    return new BrowserScreener(app, card, rt, nets, screener);
+    const meshNet = app.mesh ? await rt.open(new URL(app.mesh.file, base).href) : null;
+    return new BrowserScreener(app, card, rt, nets, screener, meshNet);
   }
 
-  constructor(app, card, rt, nets, screener) {
-    this.app = app; this.card = card; this.runtime = rt; this.nets = nets; this.screener = screener;
+  constructor(app, card, rt, nets, screener, meshNet = null) {
+    this.app = app; this.card = card; this.runtime = rt; this.nets = nets; this.screener = screener; this.meshNet = meshNet;
     this.runNet = (net, data, dims) => this.nets[net](data, dims);
     this.positive = card.positive_classes.map((c) => card.classes.indexOf(c));
   }
@@ -57,6 +60,25 @@ export class BrowserScreener {
   get backendLabel() { return `${this.runtime.name}:${this.app.screener.artifact}`; }
 
   detect(rgb, h, w) { return detectFaces(rgb, h, w, this.runNet, this.app); }
+
+  // FrameAnalyser._mesh: the face's mesh, or null and why (the measures that need no mesh still run)
+  async faceMesh(rgb, h, w, face) {
+    if (!this.meshNet) return { mesh: null, note: 'no dense-landmark model is loaded' };
+    try {
+      const mesh = await faceMesh(this.meshNet, rgb, h, w, face);
+      return { mesh, note: mesh ? '' : 'the landmark model did not find a whole face in the detected box' };
+    } catch (err) {
+      return { mesh: null, note: `dense landmarks failed: ${err.name}: ${err.message}` };
+    }
+  }
+
+  // One guidance frame's quality report (kiosk FrameAnalyser.analyse): detect, mesh the subject, measure.
+  async quality(rgb, h, w, faces = null) {
+    faces = faces || await this.detect(rgb, h, w);
+    const subject = subjectFirst(faces)[0];
+    const { mesh, note } = subject ? await this.faceMesh(rgb, h, w, subject) : { mesh: null, note: '' };
+    return assess(faces, h, w, this.app.quality, modelInterEyePx(this.card), rgb, mesh, note);
+  }
 
   // probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's in-graph scaling)
   async predict(crop) {
