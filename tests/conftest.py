@@ -35,7 +35,7 @@ def mtcnn_detector():
     from facescreen.edge import create_detector
 
     if tf_free.TF_FREE:
-        return create_detector("mtcnn-lite", model_dir=tf_free.bundle() / "detector")
+        return create_detector("mtcnn-lite", tf_free.bundle())
     return create_detector("mtcnn")
 
 
