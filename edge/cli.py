@@ -18,7 +18,7 @@ from . import clikit
 from .backends import AUTO_BACKEND_ORDER
 from .detect import DETECTORS
 from .errors import FaceScreenError
-from .photo import photos_named
+from .photo import PHOTO_SUFFIXES, photos_named
 
 PROG = "facescreen-screen"
 

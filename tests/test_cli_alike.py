@@ -76,7 +76,7 @@ MISTAKES = [
      "argument --landmarks: " + "{folder} is a folder; give a file"),
     ("facescreen-kiosk", lambda p: ["run", "--detector", "retina"], "unknown detector 'retina'"),
     ("facescreen-kiosk", lambda p: ["expotr"],
-     "invalid choice: 'expotr' (choose from 'run', 'serve', 'demo', 'export', 'purge')"),
+     "invalid choice: 'expotr' (choose from 'run', 'serve', 'demo', 'export', 'purge', 'tablet-export', 'doctor')"),
     ("facescreen-kiosk", lambda p: ["-v", "expotr"], "invalid choice: 'expotr'"),
     ("facescreen-kiosk", lambda p: ["export", "--out", p["file"] / "x.csv"], "argument --out: cannot write"),
     ("facescreen-convert", lambda p: [p["no_bundle"], "--to", "tflite-int8", "--detector", "retina"],

@@ -3,6 +3,7 @@ face mesh stops the export with the converter's reason (no app without its mesh)
 from __future__ import annotations
 
 import pytest
+import tf_free
 
 
 def test_a_broken_mesh_source_stops_the_export(tmp_path):
@@ -15,6 +16,7 @@ def test_a_broken_mesh_source_stops_the_export(tmp_path):
     assert not (tmp_path / "app" / "model" / "face_landmark.onnx").exists()
 
 
+@tf_free.requires_tensorflow  # tf2onnx reads the .tflite through TensorFlow (at export, on a workstation)
 def test_the_pinned_mesh_converts_and_is_recorded(tmp_path):
     from facescreen.edge.assets import FACE_LANDMARK, asset_path
     from facescreen.edge.bundle import sha256_file
