@@ -16,6 +16,10 @@ from facescreen.edge.clikit import EXIT_FAILED, progress
 
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
+    import tf_free
+
+    if tf_free.TF_FREE:  # the fixture model is built with Keras
+        pytest.skip(tf_free.REASON)
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
 

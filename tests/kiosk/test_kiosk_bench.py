@@ -28,6 +28,10 @@ def test_edge_finds_the_section_without_importing_the_kiosk():
 
 @pytest.fixture(scope="module")
 def measured(kiosk_bundle, mtcnn_detector, landmarker):
+    import tf_free
+
+    if tf_free.TF_FREE:  # the section measures the mtcnn package (TensorFlow) beside the converted cascade
+        pytest.skip(tf_free.REASON)
     frames = np.stack([compose(s) for s in (FAILING_SCENES[4], GOOD_SCENES[1])])
     screener = create_screener(kiosk_bundle, detector=mtcnn_detector)
     sequence = kb.moving_sequence(frames, 16)
