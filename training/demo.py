@@ -87,7 +87,7 @@ def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, fo
     t0 = time.time()
     model, _ = new_screener(cfg, DEMO_MODEL, seed)
     fit = fit_screener(model, x, y, np.concatenate([train, train + n]), val, [1], cfg,
-                       cache / "demo-training", seed, label="demo model")
+                       Path(cache_dir) / "demo-training", seed, label="demo model")
     scores = predict(model, faces[val], cfg.fit.batch_size)["probs"][:, 1]
     threshold = select_threshold(ThresholdConfig("youden"), labels[val], scores)
     val_metrics = binary_metrics(labels[val], scores, threshold.value)
