@@ -168,6 +168,8 @@ def _evaluation_flags() -> list[Flag]:
 
 
 def _check_evaluation_flags(args: argparse.Namespace) -> None:
+    from .config import ConfigError  # lazily, like every training import here: --help stays light
+
     targets = [f for f in ("target_sensitivity", "target_specificity") if getattr(args, f, None) is not None]
     if len(targets) > 1:
         raise ConfigError("give --target-sensitivity or --target-specificity, not both")

@@ -134,3 +134,12 @@ def test_prepare_data_has_no_default_cache_folder(photo_folder):
 
     with pytest.raises(ValueError, match="alignment cache folder"):
         prepare_data(photo_folder, build_config("quick-cpu"), progress=False)
+
+
+def test_two_threshold_targets_are_one_line_and_exit_2(tmp_path, capsys):
+    from facescreen.training.cli import main
+
+    assert main(["cv", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--init", "none",
+                 "--target-sensitivity", "0.9", "--target-specificity", "0.9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--target-sensitivity or --target-specificity, not both" in err[0]
