@@ -2,9 +2,11 @@
 was at fault; a bad upload never produces a 5xx."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from typing import Any
+import traceback
+from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,40 +55,78 @@ async def send_error(send: Send, status: int, code: str, message: str, headers: 
     await send({"type": "http.response.body", "body": body})
 
 
+def release_frames(exc: BaseException) -> None:
+    """Drop the local variables of every finished frame the exception (and those chained to it) passed
+    through. A traceback keeps its frames, and a frame its locals: the route's decoded photo, the
+    request's dependencies. Once a cycle forms through them, only the cyclic garbage collector frees
+    them, and a server that allocates few objects may not run a full collection for minutes. On Python
+    3.10 (the Jetson's) every error raised in a sync route makes one: anyio's
+    ``run_sync_in_worker_thread`` frame keeps the asyncio Future that carried the exception out of the
+    worker thread, and the Future keeps the exception. 16 refused 49 MP photos kept 2.5 GB that way,
+    past the decode budget that had released them. The frames still running (the
+    handler's callers) are left alone; the traceback text stays printable."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        traceback.clear_frames(e.__traceback__)
+        todo += [e.__cause__, e.__context__]
+
+
+Handler = Callable[[Request, Any], Awaitable[JSONResponse]]
+
+
+def _releasing(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def answer(request: Request, exc: BaseException) -> JSONResponse:
+        try:
+            return await handler(request, exc)
+        finally:
+            release_frames(exc)
+    return answer
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
+    """One JSON answer per exception type; every handler releases the frames of what it answered."""
+    def handles(kind: type[BaseException]) -> Callable[[Handler], Handler]:
+        return lambda handler: app.exception_handler(kind)(_releasing(handler))
+
+    @handles(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
 
-    @app.exception_handler(FaceScreenError)
+    @handles(FaceScreenError)
     async def _edge(request: Request, exc: FaceScreenError) -> JSONResponse:
         status = STATUS_BY_CODE.get(exc.code, 400)
         if status >= 500:
             log.error("server-side model problem: %s", exc)
         return JSONResponse(error_body(exc.code, str(exc)), status)
 
-    @app.exception_handler(NotFound)
+    @handles(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(exc)), 404)
 
-    @app.exception_handler(StoreError)
+    @handles(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
         log.error("results store: %s", exc)
         return JSONResponse(error_body(exc.code, str(exc)), 503)
 
-    @app.exception_handler(RequestValidationError)
+    @handles(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
                    for e in exc.errors()]  # never echo the input back (it may be a photo)
         what = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
         return JSONResponse(error_body("invalid_request", f"the request is not valid: {what}", details=details), 422)
 
-    @app.exception_handler(StarletteHTTPException)
+    @handles(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code,
                             headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
+    @handles(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal_error", "the server failed; the error is logged"), 500)
