@@ -44,6 +44,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                         "$FACESCREEN_ASSETS or .cache/assets; the plain 468-point face_landmark.tflite also loads)")
     g.add_argument("--quality-config", default=None, metavar="JSON",
                    help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors")
+    g.add_argument("--find-config", default=None, metavar="JSON",
+                   help="how frames are searched and the face tracked between detections (keys of "
+                        "kiosk.tracking.FindConfig: min_face_of_min_head, work_face_px, redetect_every, "
+                        "reuse_capture_detection); speed only, e.g. {\"redetect_every\": 0} detects every frame")
 
 
 def _runtime_args(g) -> None:
@@ -169,6 +173,12 @@ def _quality(path: Optional[str]):
     return QualityConfig.from_file(path) if path else QualityConfig()
 
 
+def _find(path: Optional[str]):
+    from .tracking import FindConfig
+
+    return FindConfig.from_file(path) if path else FindConfig()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import KioskApp
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
@@ -187,7 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return clikit.EXIT_UNAVAILABLE
     renderer = Renderer(args.lang, args.font) if (not args.headless or args.save_frames) else None
     engine = KioskEngine.create(args.bundle, backend=args.backend, detector=args.detector,
-                                landmarks_model=args.landmarks, quality=_quality(args.quality_config))
+                                landmarks_model=args.landmarks, quality=_quality(args.quality_config),
+                                find=_find(args.find_config))
     if renderer is not None:
         renderer.demo = engine.is_demo
     if args.headless:
@@ -219,7 +230,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             data_dir=args.data_dir, kiosk_id=args.kiosk_id, host=args.host, port=args.port, token=token,
             tls_cert=args.tls_cert, tls_key=args.tls_key, tls_self_signed=args.tls_self_signed,
             max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6),
-            language=args.lang, quality=_quality(args.quality_config), queue_depth=args.queue_depth,
+            language=args.lang, quality=_quality(args.quality_config), find=_find(args.find_config),
+            queue_depth=args.queue_depth,
             engines=args.engines, decode_budget_mp=args.decode_budget_mp, sessions_per_client=args.sessions_per_client)
     except ValidationError as exc:
         for e in exc.errors():

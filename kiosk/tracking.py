@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from facescreen.edge.align import similarity_transform
 from facescreen.edge.detect import DetectConfig, FaceDetection, box_iou
 
+from .configfile import FileConfig
 from .landmarks import FaceMesh
 
 if TYPE_CHECKING:  # kiosk.quality imports this module
@@ -30,14 +31,13 @@ N_TRACK_POINTS = 468  # the mesh points both face-mesh models share
 MIN_FRAME_IOU = 0.7
 
 
-class FindConfig(BaseModel):
+class FindConfig(FileConfig):
     """How the kiosk finds the face in a frame (speed settings; quality thresholds are QualityConfig).
 
     The defaults are the fast path; :meth:`baseline` is the behaviour before it (full P-Net
     pyramid, every frame detected at full size, the capture detected and aligned again), kept as a
-    configuration so the benchmark measures both in one run."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    configuration so the benchmark measures both in one run. An operator gives it as a JSON file
+    (``facescreen-kiosk run|serve --find-config``)."""
 
     # the detector's smallest face, as a fraction of the quality's minimum head size (a face far
     # below it fails anyway; at half of it the child still hears "move closer", not "no face").

@@ -6,16 +6,14 @@ the figures and what they do not show).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from ..configfile import FileConfig
 
 
-class QualityConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class QualityConfig(FileConfig):
     # faces smaller than this fraction of the largest face's height do not count as a second face
     other_face_min_ratio: float = Field(0.35, gt=0, le=1)
     # None: the inter-eye distance the model's aligned crop holds at its input size, so the crop
@@ -43,8 +41,3 @@ class QualityConfig(BaseModel):
         if self.min_brightness >= self.max_brightness:
             raise ValueError(f"min_brightness {self.min_brightness} must be below max_brightness {self.max_brightness}")
         return self
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> "QualityConfig":
-        """Load thresholds from a JSON file (keys as the field names above)."""
-        return cls.model_validate(json.loads(Path(path).read_text()))

@@ -99,3 +99,36 @@ def test_export_and_purge(tmp_path, capsys):
     assert main(["purge", "--data-dir", str(tmp_path), "--older-than-days", "0"]) == 0
     assert "purged 2" in capsys.readouterr().err
     assert ResultsStore(tmp_path).count() == 0
+
+
+def test_find_config_reaches_the_kiosk_and_the_server(kiosk_bundle, tmp_path, monkeypatch, capsys):
+    """--find-config (kiosk.tracking.FindConfig as JSON) is what `run` builds its engine with and what
+    `serve` loads its engines with; a misspelt key is a one-line error, exit 2."""
+    from facescreen.kiosk.engine import KioskEngine
+    from facescreen.kiosk.server import run as server_run
+    from facescreen.kiosk.tracking import FindConfig
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def create(*_a, find, **_k):
+        seen["run"] = find
+        raise Stop
+
+    monkeypatch.setattr(KioskEngine, "create", create)
+    monkeypatch.setattr(server_run, "serve", lambda settings, log_level, engine=None: seen.update(serve=settings.find))
+    monkeypatch.setattr("facescreen.kiosk.server.main.load_engines", lambda settings: None)
+    cfg = tmp_path / "find.json"
+    cfg.write_text(json.dumps({"redetect_every": 0, "work_face_px": None}))
+    with pytest.raises(Stop):
+        main(["run", "--headless", "--source", str(tmp_path), "--bundle", str(kiosk_bundle), "--find-config", str(cfg)])
+    assert main(["serve", "--bundle", str(kiosk_bundle), "--data-dir", str(tmp_path / "d"), "--find-config", str(cfg)]) == 0
+    want = FindConfig(redetect_every=0, work_face_px=None)
+    assert seen == {"run": want, "serve": want} and want != FindConfig()
+
+    cfg.write_text(json.dumps({"redetect_evrey": 0}))
+    capsys.readouterr()
+    assert main(["serve", "--bundle", str(kiosk_bundle), "--find-config", str(cfg)]) == 2
+    assert "redetect_evrey" in capsys.readouterr().err

@@ -154,7 +154,10 @@ def test_quality_config_rejects_misspelt_and_inconsistent_keys(tmp_path):
         QualityConfig(min_head_size=0.9, max_head_size=0.5)
     f = tmp_path / "q.json"
     f.write_text('{"max_roll_deg": 5, "consecutive": 3}')
-    with pytest.raises(ValidationError, match="consecutive"):
+    with pytest.raises(ValueError, match=r"q\.json is not a valid QualityConfig: consecutive: Extra inputs"):
+        QualityConfig.from_file(f)
+    f.write_text('{"max_roll_deg": 5,}')
+    with pytest.raises(ValueError, match=r"q\.json is not JSON"):
         QualityConfig.from_file(f)
     f.write_text('{"max_roll_deg": 5}')
     assert QualityConfig.from_file(f).max_roll_deg == 5
