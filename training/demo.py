@@ -54,16 +54,18 @@ def built_before(bundle_dir: Path, force: bool) -> bool:
     return False
 
 
-def demo_cohort_dir(cache_dir: str | Path) -> Path:
+def demo_cohort_dir(cache_dir: str | Path, cohort: CohortConfig = DEMO_COHORT) -> Path:
     """The SYNTHETIC demo cohort under ``cache_dir``, made once and shared by the demo and bench bundles."""
     cohort_dir = Path(cache_dir) / "synthetic-cohort"
     if not (cohort_dir / "cohort.csv").is_file():
-        make_cohort(cohort_dir, DEMO_COHORT)
+        make_cohort(cohort_dir, cohort)
     return cohort_dir
 
 
-def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, force: bool = False) -> Path:
-    """Build (once) and return the demo bundle directory under ``cache_dir``."""
+def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, force: bool = False,
+                      cohort: CohortConfig = DEMO_COHORT, model_config: ModelConfig = DEMO_MODEL) -> Path:
+    """Build (once) and return the demo bundle directory under ``cache_dir``. ``cohort`` and
+    ``model_config`` are the demo's; a test passes smaller ones to run the same code in seconds."""
     from .config import build_config
     from .export import save_bundle
     from .fit import fit_screener, new_screener, predict
@@ -74,8 +76,8 @@ def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, fo
     out = Path(cache_dir) / "demo-bundle"
     if built_before(out, force):
         return out
-    cohort_dir = demo_cohort_dir(cache_dir)
-    faces, labels, paths = aligned_cohort(cohort_dir, DEMO_MODEL.input_size)
+    cohort_dir = demo_cohort_dir(cache_dir, cohort)
+    faces, labels, paths = aligned_cohort(cohort_dir, model_config.input_size)
     parts = assign_parts([str(v) for v in labels], paths, n_parts=4, seed=seed)
     val, train = np.flatnonzero(parts == 0), np.flatnonzero(parts != 0)
     # every epoch sees each training face and its mirror image (the papers' flip augmentation)
@@ -85,7 +87,7 @@ def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, fo
     cfg = build_config("quick-cpu", overrides={"seed": seed, "fit": {"epochs": epochs}, "augment": {"enabled": False},
                                                "final": {"strategy": "none"}})
     t0 = time.time()
-    model, _ = new_screener(cfg, DEMO_MODEL, seed)
+    model, _ = new_screener(cfg, model_config, seed)
     fit = fit_screener(model, x, y, np.concatenate([train, train + n]), val, [1], cfg,
                        Path(cache_dir) / "demo-training", seed, label="demo model")
     scores = predict(model, faces[val], cfg.fit.batch_size)["probs"][:, 1]
@@ -94,11 +96,11 @@ def build_demo_bundle(cache_dir: str | Path, epochs: int = 15, seed: int = 0, fo
     metrics = {"validation_auc": val_metrics.auc, "n_validation": int(len(val)),
                "validation": val_metrics.to_dict(), "best_epoch": fit.best_epoch,
                "threshold_rule": "Youden's J on the validation split", "data": "SYNTHETIC"}
-    out = save_bundle(model, DEMO_MODEL, out, model_id="facescreen-demo-resnet18-synthetic", threshold=threshold.value,
+    out = save_bundle(model, model_config, out, model_id=f"facescreen-demo-{model_config.backbone}-synthetic", threshold=threshold.value,
                       intended_use=DEMO_INTENDED_USE, metrics=metrics,
                       training_data={"kind": "synthetic", "notice": SYNTHETIC_NOTICE,
                                      "n_subjects": int(n), "n_train": int(len(train)),
-                                     "cohort": json.loads(json.dumps(DEMO_COHORT.__dict__, default=list)),
+                                     "cohort": json.loads(json.dumps(cohort.__dict__, default=list)),
                                      "train_seconds": round(time.time() - t0, 1)},
                       notes="Demo bundle built by `make demo` from edge.synthetic.")
     return out
