@@ -4,8 +4,8 @@ for :class:`edge.detectors.mtcnn_lite.MtcnnLiteDetector`, so a tablet or kiosk n
 P-Net is converted ONCE with a dynamic (N, H, W, 3) input rather than one model per pyramid scale:
 its scales depend on each photo's size, so per-scale models would have to be rebuilt per photo size
 (or the photo resized to a fixed frame, which changes the detections); both LiteRT
-(``resize_tensor_input``) and ONNX Runtime run it at any size, and the runtime keeps one allocated
-interpreter per shape so a fixed camera frame pays the allocation once. R-Net and O-Net take a
+(``resize_tensor_input``) and ONNX Runtime run it at any size, and the LiteRT runner keeps one allocated
+interpreter per shape (up to a pixel bound) so a fixed camera frame pays the allocation once. R-Net and O-Net take a
 dynamic batch of 24x24 / 48x48 crops, so each stage is one call.
 
 The converted cascade is checked against the package on real photos before anything is written.

@@ -4,10 +4,14 @@ A runner takes an NHWC float32 batch and returns ``{role: array}`` (roles from
 :data:`~edge.detectors.mtcnn_manifest.OUTPUT_ROLES`). Runtime objects are built once and reused:
 
 - LiteRT fixes tensor shapes at ``allocate_tensors``; re-allocating per call costs more than the
-  small R-/O-Net themselves. So a runner keeps one allocated interpreter per input shape (LRU),
-  and pads R-/O-Net batches up to a bucket (:func:`batch_bucket`) so a handful of shapes serve
-  every frame while wasting little compute on padding.
-  A kiosk camera has one frame size, so after the first frame nothing is allocated again.
+  small R-/O-Net themselves (and as much as the largest P-Net level's own run). So a runner keeps one
+  allocated interpreter per input shape, and pads R-/O-Net batches up to a bucket
+  (:func:`batch_bucket`) so a handful of shapes serve every frame while wasting little compute on
+  padding. A kiosk camera has one frame size, so after the first frame nothing is allocated again.
+- What an interpreter holds grows with its input (XNNPACK's buffers: about 55 MB RSS for the first
+  P-Net level of a 1024x768 photo, 614x460), so the cache is bounded by the input pixels its shapes
+  hold (:data:`SHAPE_CACHE_PIXELS`, least recently used out first), not by a count: every new photo
+  size brings a pyramid of new shapes, and a server fed photos of many sizes kept 48 of them (~500 MB).
 - ONNX Runtime takes any shape per call; one session per network.
 """
 from __future__ import annotations
@@ -30,6 +34,11 @@ class NetRunner(Protocol):
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """``x``: (N, H, W, 3) float32; returns each output by role, first dimension N."""
+
+
+# Input pixels (N x H x W) of the shapes one network keeps allocated: two P-Net pyramids of a
+# 1024-px photo (0.57 MP each at the 20-px smallest face), e.g. a phone's portrait and landscape sizes.
+SHAPE_CACHE_PIXELS = 1_200_000
 
 
 def batch_bucket(n: int) -> int:
@@ -55,22 +64,40 @@ def _roles(net: str, outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
     return got
 
 
+def _pixels(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape[:3]))  # N x H x W of an NHWC input
+
+
 class LiteRTNet:
-    def __init__(self, path: Path, net: str, threads: int | None = None, max_shapes: int = 48) -> None:
+    def __init__(self, path: Path, net: str, threads: int | None = None,
+                 max_pixels: int = SHAPE_CACHE_PIXELS) -> None:
         rt = tflite_runtime()
         self._cls, self.runtime = rt.Interpreter, rt.name
         self._model = Path(path).read_bytes()
         self._net = net
         self._threads = threads
-        self._max_shapes = max_shapes
+        self.max_pixels = max_pixels
         self._interps: OrderedDict[tuple, tuple] = OrderedDict()
         self._pad_batch = net != "pnet"
+
+    @property
+    def cached_shapes(self) -> list[tuple[int, ...]]:
+        """The input shapes with an allocated interpreter, least recently used first."""
+        return list(self._interps)
+
+    @property
+    def cached_pixels(self) -> int:
+        return sum(_pixels(s) for s in self._interps)
 
     def _interpreter(self, shape: tuple[int, ...]):
         entry = self._interps.get(shape)
         if entry is not None:
             self._interps.move_to_end(shape)
             return entry
+        # room first, so the old buffers are freed before the new ones are allocated; the shape in
+        # use is always kept, even one larger than the whole bound
+        while self._interps and self.cached_pixels + _pixels(shape) > self.max_pixels:
+            self._interps.popitem(last=False)
         it = self._cls(model_content=self._model, num_threads=self._threads)
         inp = it.get_input_details()[0]
         if tuple(inp["shape"]) != shape:
@@ -78,8 +105,6 @@ class LiteRTNet:
         it.allocate_tensors()
         entry = (it, inp["index"], [d["index"] for d in it.get_output_details()])
         self._interps[shape] = entry
-        if len(self._interps) > self._max_shapes:
-            self._interps.popitem(last=False)
         return entry
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -179,7 +179,7 @@ def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
 
     data = bomb_png()
     # Baseline: a server that has seen one such image. The converted detector keeps one allocated
-    # interpreter per P-Net input shape (edge/detectors/mtcnn_nets.py, at most 48): the first image
+    # interpreter per P-Net input shape (edge/detectors/mtcnn_nets.py, up to SHAPE_CACHE_PIXELS): the first image
     # of a new size fills it once. What is measured is what 16 at once add to that.
     cold = proc_status(pid, "VmRSS")
     _burst(url, data, "image/png", 1, 1)

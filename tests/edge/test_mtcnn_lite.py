@@ -253,3 +253,30 @@ def test_cascade_config_is_validated():
         mc.CascadeConfig(min_face_size=8)
     with pytest.raises(ValueError, match="scale_factor"):
         mc.CascadeConfig(scale_factor=1.2)
+
+
+def test_the_litert_shape_cache_is_bounded_in_pixels_and_recomputes_exactly(detector_dir):
+    """Every new photo size brings a pyramid of new P-Net shapes, each interpreter holding buffers in
+    proportion to its input: the cache keeps shapes up to a pixel bound, least recently used out
+    first, and a shape allocated again gives the same outputs."""
+    from facescreen.edge.detectors.mtcnn_nets import SHAPE_CACHE_PIXELS, LiteRTNet
+
+    net = LiteRTNet(detector_dir / "pnet.tflite", "pnet", max_pixels=100 * 100 + 80 * 80)
+    rng = np.random.default_rng(0)
+    x = {hw: rng.random((1, *hw, 3), np.float32) for hw in [(100, 100), (80, 80), (60, 60), (130, 130)]}
+    first = net.run(x[100, 100])
+    net.run(x[80, 80])
+    assert net.cached_shapes == [(1, 100, 100, 3), (1, 80, 80, 3)] and net.cached_pixels == net.max_pixels
+    net.run(x[100, 100])  # used again: now the most recent
+    net.run(x[60, 60])    # no room: the least recently used (80x80) goes
+    assert net.cached_shapes == [(1, 100, 100, 3), (1, 60, 60, 3)]
+    net.run(x[130, 130])  # larger than the whole bound: runs alone
+    assert net.cached_shapes == [(1, 130, 130, 3)]
+    again = net.run(x[100, 100])  # evicted, allocated anew
+    for role in first:
+        assert np.array_equal(first[role], again[role]), role
+    # the default holds two whole pyramids of a photo the detector sees at its 1024-px limit (a phone's
+    # portrait and landscape sizes), so neither a kiosk camera nor such a pair ever re-allocates
+    cfg = mc.CascadeConfig()
+    pyramid = sum(h * w for h, w in (mc.scaled_shape(768, 1024, s) for s in mc.scale_pyramid(768, 1024, cfg)))
+    assert 2 * pyramid <= SHAPE_CACHE_PIXELS < 3 * pyramid
