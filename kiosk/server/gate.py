@@ -73,8 +73,25 @@ class RequestGate:
                              f"the server is busy ({self.queue.capacity} photos in progress); try again in {retry} s",
                              headers={"Retry-After": str(retry)})
             return
+        # The slot is the client's request: it is given back once the response has gone out, not when
+        # the app returns, because the app goes on after that (FastAPI runs the exit code of `yield`
+        # dependencies after sending: the decode budget's release, the heap trim). A client that sends
+        # its next photo on the answer must find its slot free, or 8 clients fill a queue of 9.
         t0 = time.monotonic()
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
+                self.queue.leave(time.monotonic() - t0)
+
+        async def send_then_leave(message: Message) -> None:
+            await send_no_store(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave()
+
         try:
-            await self.app(scope, receive, send_no_store)
+            await self.app(scope, receive, send_then_leave)
         finally:
-            self.queue.leave(time.monotonic() - t0)
+            leave()

@@ -180,6 +180,42 @@ def test_a_full_inference_queue_answers_503_with_retry_after(app, client, grace_
     assert post(client, "/v1/quality", jpeg(grace_hopper), "image/jpeg").status_code == 200
 
 
+def test_a_queue_slot_is_free_once_the_answer_has_gone_out():
+    """The app goes on after its response (FastAPI runs `yield` dependencies' exit code after sending:
+    the decode budget's release); the client's slot must not wait for that, or 8 clients that each
+    send their next photo on the answer find a queue of 9 full (seen: 503 "9 photos in progress")."""
+    from facescreen.kiosk.server.admission import InferenceQueue
+    from facescreen.kiosk.server.gate import RequestGate
+    from facescreen.kiosk.server.main import ROUTERS
+
+    queue, seen = InferenceQueue(engines=1, depth=0), {}
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        seen["while_streaming"] = queue.admitted
+        await send({"type": "http.response.body", "body": b"}"})
+        seen["after_the_answer"] = queue.admitted
+
+    async def failing(scope, receive, send):
+        raise RuntimeError("no answer at all")
+
+    async def ignore(message):
+        pass
+
+    routes = [r for router in ROUTERS for r in router.routes]
+    scope = {"type": "http", "method": "POST", "path": "/v1/screen", "headers": [], "query_string": b""}
+    gate = RequestGate(app, None, queue, routes)
+    asyncio.run(gate(scope, None, ignore))
+    assert seen == {"while_streaming": 1, "after_the_answer": 0} and queue.admitted == 0
+    seen.clear()
+    asyncio.run(gate({**scope, "path": "/v1/sessions/x/frames"}, None, ignore))  # every photo route
+    assert seen == {"while_streaming": 1, "after_the_answer": 0} and queue.admitted == 0
+    with pytest.raises(RuntimeError):  # no answer at all: the slot is still given back, once
+        asyncio.run(RequestGate(failing, None, queue, routes)(scope, None, ignore))
+    assert queue.admitted == 0
+
+
 def test_capture_sessions_are_capped_and_owned_per_device(app):
     with TestClient(app, headers=AUTH, client=("10.0.0.2", 1)) as a, \
             TestClient(app, headers=AUTH, client=("10.0.0.3", 1)) as b:

@@ -45,9 +45,13 @@ def test_concurrent_uploads_no_5xx_and_stable_memory(kiosk_bundle, engine, tmp_p
     expected = {"screen": 200, "quality": 200, "bad": 400}
     path = {"screen": "/v1/screen", "quality": "/v1/quality", "bad": "/v1/screen"}
 
+    failures = []
+
     def call(client: httpx.Client, kind: str) -> tuple[str, int, float]:
         t0 = time.perf_counter()
         r = client.post(path[kind], files={"file": ("p.jpg", uploads[kind], "image/jpeg")})
+        if r.status_code >= 500:
+            failures.append((kind, r.status_code, r.text[:300]))
         return kind, r.status_code, time.perf_counter() - t0
 
     def burst(client, kinds):
@@ -67,8 +71,7 @@ def test_concurrent_uploads_no_5xx_and_stable_memory(kiosk_bundle, engine, tmp_p
         before, after = rss[1], rss[-1]
         health = client.get("/v1/health")
         n_rows = client.get("/v1/results?limit=1").json()["total"]
-    statuses = [s for _, s, _ in results]
-    assert all(s < 500 for s in statuses)
+    assert not failures, failures
     assert all(s == expected[k] for k, s, _ in results), [(k, s) for k, s, _ in results if s != expected[k]]
     assert health.status_code == 200 and n_rows == 5 * 8
     lat = {k: np.percentile([t for kk, _, t in results if kk == k], [50, 95]) for k in expected}
