@@ -3,7 +3,7 @@
 // streak detected at full size (any of them may be captured, so quality is judged on the face that
 // is screened); after consecutive_frames passing frames in a row, the sharpest of them is the
 // capture, with the analysis whose face screening reuses. The numbers are app.json's "guidance"
-// and "find". Pinned against the kiosk by tests/kiosk/tablet/test_tablet_guidance.py.
+// and "find". Pinned against the kiosk by tests/kiosk/tablet/test_tablet_quality.py.
 
 import { FaceTrack } from './track.js';
 

@@ -3,7 +3,7 @@
 // similarity transform between its points now and at the last detection carries the detector's box
 // and five landmarks along, so the measures keep reading a face in the detector's own convention.
 // The numbers (redetect_every, min_frame_iou, track_points) are app.json's "find", written from the
-// kiosk's FindConfig at export. Pinned against Python by tests/kiosk/tablet/test_tablet_guidance.py.
+// kiosk's FindConfig at export. Pinned against Python by tests/kiosk/tablet/test_tablet_quality.py.
 
 import { similarityTransform } from './align.js';
 import { iou } from './mtcnn.js';
