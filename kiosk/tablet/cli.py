@@ -24,12 +24,16 @@ def add_parser(sub, bundle_default: str) -> None:
     p.add_argument("--parity-limit", type=int, default=None, help="check only the first N cohort photos")
     p.add_argument("--quality-config", default=None, metavar="JSON",
                    help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)")
+    p.add_argument("--find-config", default=None, metavar="JSON",
+                   help="how the guidance finds and follows the face, as for `serve` (keys of "
+                        "kiosk.tracking.FindConfig; default: its defaults)")
 
 
 def cmd(args: argparse.Namespace) -> int:
     import functools
 
     from ..quality import QualityConfig
+    from ..tracking import FindConfig
     from .export import DEFAULT_RUNTIME, TabletExportError, export_app
     from .parity import verification_set, verify_app
 
@@ -38,7 +42,8 @@ def cmd(args: argparse.Namespace) -> int:
     try:
         out = export_app(args.bundle, args.out, args.runtime or DEFAULT_RUNTIME, verify=verify,
                          progress=lambda s: print(s, file=sys.stderr),
-                         quality=QualityConfig.from_file(args.quality_config) if args.quality_config else None)
+                         quality=QualityConfig.from_file(args.quality_config) if args.quality_config else None,
+                         find=FindConfig.from_file(args.find_config) if args.find_config else None)
     except TabletExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -30,8 +30,10 @@ from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
 from ..engine import is_demo_card
+from ..guidance import GuidanceConfig
 from ..messages import MESSAGES
 from ..quality import MEASURE_NAMES, QualityConfig
+from ..tracking import MIN_FRAME_IOU, N_TRACK_POINTS, FindConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -73,11 +75,14 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Optional[Path] = None,
-             quality: Optional[QualityConfig] = None) -> dict:
+             quality: Optional[QualityConfig] = None, find: Optional[FindConfig] = None) -> dict:
     """Write the app into ``out`` (an empty folder); returns app.json's content (without parity).
-    ``quality``: the kiosk's capture-quality thresholds (default: QualityConfig's), the same in both."""
+    ``quality``: the kiosk's capture-quality thresholds (default: QualityConfig's); ``find``: how the
+    guidance finds and follows the face (default: FindConfig's). The browser reads both from app.json,
+    so the app and the kiosk run on the same numbers."""
     modules = modules or node_modules()
     quality = quality or QualityConfig()
+    find = find or FindConfig()
     version = package_version(runtime, modules)
     card = bundle.card
     if runtime.screener_artifact not in card.artifacts:
@@ -123,6 +128,9 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
         "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
         "quality": quality.model_dump(), "quality_measures": [m for m in MEASURE_NAMES if m in BROWSER_MEASURES + MESH_MEASURES],  # priority order
         "mesh": mesh, "quality_mesh_measures": list(MESH_MEASURES),
+        # the guidance's speed path (kiosk/tracking.py) and streak (kiosk/guidance.py), read by core/track.js, guide.js
+        "find": {**find.model_dump(), "min_frame_iou": MIN_FRAME_IOU, "track_points": N_TRACK_POINTS},
+        "guidance": GuidanceConfig().model_dump(include={"consecutive_frames", "max_frame_gap_s"}),
         "files": files,
     }
 
@@ -135,7 +143,7 @@ def write_app_json(out: Path, app: dict) -> Path:
 
 def export_app(bundle: str | Path | Bundle, out: Optional[str | Path] = None, runtime: str = DEFAULT_RUNTIME,
                verify: Optional[Callable[[Path, dict], dict]] = None, progress: Callable[[str], None] = print,
-               quality: Optional[QualityConfig] = None) -> Path:
+               quality: Optional[QualityConfig] = None, find: Optional[FindConfig] = None) -> Path:
     """Assemble, verify in headless Chromium, then move into ``out``. ``verify(staging, app)``
     returns the parity record (default: :func:`kiosk.tablet.parity.verify_app` on the converters'
     verification photos); a record with ``passed: false`` stops the export and nothing is written."""
@@ -146,7 +154,7 @@ def export_app(bundle: str | Path | Bundle, out: Optional[str | Path] = None, ru
     with tempfile.TemporaryDirectory(prefix=".tablet-", dir=target.parent) as tmp:
         staging = Path(tmp) / "app"
         staging.mkdir()
-        app = assemble(b, staging, rt, quality=quality)
+        app = assemble(b, staging, rt, quality=quality, find=find)
         write_app_json(staging, {**app, "parity": None})
         progress(f"tablet app assembled ({rt.name}, {len(app['files'])} files); checking parity in headless Chromium")
         if verify is None:

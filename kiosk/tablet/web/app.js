@@ -1,11 +1,11 @@
 // The tablet app: guided capture or a photo, screening on this device, results kept here and
 // sent to a kiosk later. All wording comes from messages.json (kiosk/messages.py, one home).
+import { Guide } from './core/guide.js';
 import { BrowserScreener } from './core/screen.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
 
 const $ = (id) => document.getElementById(id);
 const BASE = new URL('./', location.href);
-const HOLD_FRAMES = 3;          // consecutive frames with one face before the capture
 const MAX_FRAME_SIDE = 640;     // guidance runs on a frame this size at most
 
 const state = { lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
@@ -62,25 +62,13 @@ async function jpegB64(canvas) {
   return btoa(s);
 }
 
-// the sharpness of the face region: variance of a 4-neighbour Laplacian on grey
-function sharpness(rgb, h, w, box) {
-  const x1 = Math.max(1, Math.floor(box[0])), y1 = Math.max(1, Math.floor(box[1]));
-  const x2 = Math.min(w - 2, Math.ceil(box[2])), y2 = Math.min(h - 2, Math.ceil(box[3]));
-  const g = (x, y) => { const o = (y * w + x) * 3; return 0.299 * rgb[o] + 0.587 * rgb[o + 1] + 0.114 * rgb[o + 2]; };
-  let n = 0, s = 0, s2 = 0;
-  for (let y = y1; y <= y2; y++) for (let x = x1; x <= x2; x++) {
-    const v = 4 * g(x, y) - g(x - 1, y) - g(x + 1, y) - g(x, y - 1) - g(x, y + 1);
-    n++; s += v; s2 += v * v;
-  }
-  return n ? s2 / n - (s / n) ** 2 : 0;
-}
-
 // ---- screening and results --------------------------------------------------------------------
 
-export async function screenCanvas(canvas, consent) {
+// `analysis`: the live capture's, whose face is screened (a photo is detected here)
+export async function screenCanvas(canvas, consent, analysis = null) {
   const { rgb, h, w } = rgbOf(canvas);
   setStatus(t('screening'));
-  const result = await state.screener.screen(rgb, h, w);
+  const result = await state.screener.screen(rgb, h, w, analysis);
   if (result.error) { setStatus(t(result.error === 'no_face' ? 'no_face' : 'try_again')); return { result, saved: null }; }
   const rec = makeRecord(result, { tabletId: state.tabletId, consent, photoJpegB64: consent ? await jpegB64(canvas) : null });
   await addRecord(state.db, rec);
@@ -138,31 +126,22 @@ async function startCamera() {
   return true;
 }
 
-// One instruction at a time (the first failing measure's); after HOLD_FRAMES passing frames in a
-// row, the sharpest of them is screened.
+// One instruction at a time (the first failing measure's); the kiosk's guidance (core/guide.js)
+// decides when the sharpest frame of a passing streak is screened.
 async function guidanceLoop(video) {
-  let held = [];
+  const guide = new Guide(state.screener);
   state.guidance = { frames: 0, ms: 0 };
   while (true) {
-    if (document.body.dataset.state === 'result' || video.readyState < 2) { await new Promise((r) => setTimeout(r, 200)); held = []; continue; }
+    if (document.body.dataset.state === 'result' || video.readyState < 2) { guide.reset(); await new Promise((r) => setTimeout(r, 200)); continue; }
     const canvas = drawTo(video, video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
     const { rgb, h, w } = rgbOf(canvas);
     const t0 = performance.now();
-    const faces = await state.screener.detect(rgb, h, w);
+    const { key, capture } = await guide.step(rgb, h, w, t0, canvas);
     state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
-    const report = await state.screener.quality(rgb, h, w, faces);
-    const key = report.passed ? 'hold' : report.instruction;
-    if (report.passed) {
-      const face = faces.reduce((a, b) => ((b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) > (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]) ? b : a));
-      held.push({ canvas, score: sharpness(rgb, h, w, face.box) });
-    } else held = [];
     document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';
     $('instruction').textContent = t(key);
-    if (held.length >= HOLD_FRAMES) {
-      const best = held.reduce((a, b) => (b.score > a.score ? b : a));
-      held = [];
-      await screenCanvas(best.canvas, $('consent').checked);  // the sharpest passing frame itself
-    }
+    // the frame itself, and the face its quality was judged on: one detection per capture
+    if (capture) await screenCanvas(capture.frame, $('consent').checked, capture.analysis);
     await new Promise((r) => requestAnimationFrame(r));
   }
 }

@@ -279,3 +279,21 @@ def test_mesh_mapping_and_pose(js):
     ctx.mesh = mesh
     assert js("mesh", "eyesOpen", want.tolist()) == pytest.approx(EyesOpen().raw(ctx), rel=1e-12)
     assert js("mesh", "mouthGap", want.tolist()) == pytest.approx(MouthClosed().raw(ctx), rel=1e-12)
+
+
+@pytest.mark.parametrize("find", ["default", "baseline", "small_faces"])
+@pytest.mark.parametrize("height,full_size", [(480, False), (480, True), (150, False), (1080, False)])
+def test_detect_config(js, find, height, full_size):
+    """core/screen.js detectConfig = kiosk.tracking.FindConfig.detect_config: the smallest face from
+    the quality config (at least the detector's 20 px), reduced only for a guidance frame."""
+    from dataclasses import asdict
+
+    from facescreen.edge.detect import DetectConfig
+    from facescreen.kiosk.quality import QualityConfig
+    from facescreen.kiosk.tracking import FindConfig
+
+    cfg = {"default": FindConfig(), "baseline": FindConfig.baseline(),
+           "small_faces": FindConfig(min_face_of_min_head=0.1, work_face_px=60)}[find]
+    base, quality = DetectConfig(), QualityConfig()
+    got = js("screen", "detectConfig", cfg.model_dump(), asdict(base), quality.model_dump(), height, full_size)
+    assert got == asdict(cfg.detect_config(base, quality, height, full_size))

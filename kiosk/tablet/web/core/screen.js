@@ -16,16 +16,29 @@ export async function loadApp(base) {
   return { app, card };
 }
 
-// detect_faces: faces in full-resolution pixels, confident ones only.
-export async function detectFaces(rgb, h, w, runNet, app) {
-  const { max_side: maxSide, min_confidence: minConf } = app.detect;
-  const scale = Math.min(1, maxSide / Math.max(h, w));
+// FindConfig.detect_config: the detection settings for one frame of `frameHeight` pixels. The
+// smallest face is half the quality's minimum head size (a smaller face fails anyway), and a
+// guidance frame (not `fullSize`) is detected on a copy reduced until that face spans work_face_px.
+export function detectConfig(find, base, quality, frameHeight, fullSize) {
+  if (find.min_face_of_min_head === null) return base;
+  const minFace = Math.max(20, find.min_face_of_min_head * quality.min_head_size * frameHeight);
+  return { max_side: base.max_side, min_confidence: base.min_confidence, min_face_px: minFace,
+           work_face_px: fullSize ? null : find.work_face_px };
+}
+
+// detect_faces: faces in full-resolution pixels, confident ones only. `cfg` is a DetectConfig
+// (app.json "detect" for a photo, detectConfig's for a guidance frame).
+export async function detectFaces(rgb, h, w, runNet, app, cfg = app.detect) {
+  const { max_side: maxSide, min_confidence: minConf, min_face_px: minFacePx = null, work_face_px: workFacePx = null } = cfg;
+  let scale = Math.min(1, maxSide / Math.max(h, w));
+  if (minFacePx !== null && workFacePx !== null) scale = Math.min(scale, workFacePx / minFacePx);
   let small = rgb, sh = h, sw = w;
   if (scale !== 1) {
-    sw = roundHalfEven(w * scale); sh = roundHalfEven(h * scale);
+    sw = Math.max(1, roundHalfEven(w * scale)); sh = Math.max(1, roundHalfEven(h * scale));
     small = resizeArea(rgb, h, w, 3, sh, sw, true);
   }
-  const faces = (await mtcnnDetect(small, sh, sw, runNet, app.cascade)).filter((f) => f.confidence >= minConf);
+  const cascade = minFacePx === null ? app.cascade : { ...app.cascade, min_face_size: Math.max(20, Math.trunc(minFacePx * scale)) };
+  const faces = (await mtcnnDetect(small, sh, sw, runNet, cascade)).filter((f) => f.confidence >= minConf);
   if (scale === 1) return faces;
   const k = 1 / scale;
   return faces.map((f) => ({ box: f.box.map((v) => v * k), confidence: f.confidence,
@@ -59,7 +72,8 @@ export class BrowserScreener {
 
   get backendLabel() { return `${this.runtime.name}:${this.app.screener.artifact}`; }
 
-  detect(rgb, h, w) { return detectFaces(rgb, h, w, this.runNet, this.app); }
+  // every face detection goes through here (a photo's, a guidance frame's): the tests count them
+  detect(rgb, h, w, cfg = this.app.detect) { return detectFaces(rgb, h, w, this.runNet, this.app, cfg); }
 
   // FrameAnalyser._mesh: the face's mesh, or null and why (the measures that need no mesh still run)
   async faceMesh(rgb, h, w, face) {
@@ -72,13 +86,27 @@ export class BrowserScreener {
     }
   }
 
-  // One guidance frame's quality report (kiosk FrameAnalyser.analyse): detect, mesh the subject, measure.
-  async quality(rgb, h, w, faces = null) {
-    faces = faces || await this.detect(rgb, h, w);
-    const subject = subjectFirst(faces)[0];
-    const { mesh, note } = subject ? await this.faceMesh(rgb, h, w, subject) : { mesh: null, note: '' };
-    return assess(faces, h, w, this.app.quality, modelInterEyePx(this.card), rgb, mesh, note);
+  // FrameAnalyser.analyse: one frame's faces (subject first), quality report, and whether its face
+  // was followed by the mesh on `track` (a guidance loop's own FaceTrack) rather than detected.
+  // `capture`: this frame may be screened, so it is detected at full size, never tracked.
+  async analyse(rgb, h, w, track = null, capture = true) {
+    let faces = [], mesh = null, note = '', tracked = false;
+    if (track && !capture && !track.due) {
+      ({ mesh, note } = await this.faceMesh(rgb, h, w, track.face));  // where the face was on the previous frame
+      const face = mesh ? track.follow(mesh) : null;
+      if (face) { faces = [face]; tracked = true; } else track.lose();
+    }
+    if (!tracked) {
+      const { find, detect, quality } = this.app;
+      faces = subjectFirst(await this.detect(rgb, h, w, detectConfig(find, detect, quality, h, capture)));
+      ({ mesh, note } = faces.length ? await this.faceMesh(rgb, h, w, faces[0]) : { mesh: null, note: '' });
+      if (track) { if (faces.length) track.start(faces[0], mesh); else track.lose(); }
+    }
+    return { faces, tracked, report: assess(faces, h, w, this.app.quality, modelInterEyePx(this.card), rgb, mesh, note) };
   }
+
+  // One frame's quality report, as the kiosk's FrameAnalyser.analyse(rgb) gives it.
+  async quality(rgb, h, w) { return (await this.analyse(rgb, h, w)).report; }
 
   // probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's in-graph scaling)
   async predict(crop) {
@@ -91,9 +119,13 @@ export class BrowserScreener {
   }
 
   // The whole path for one RGB image; a result shaped like ScreeningResult.to_dict's essentials.
-  async screen(rgb, h, w) {
+  // `analysis`: this frame's, from a detection (analyse): its face, the one quality was judged on,
+  // is the one screened, not detected again (KioskEngine.screen, find.reuse_capture_detection).
+  async screen(rgb, h, w, analysis = null) {
     const t0 = performance.now();
-    const faces = await this.detect(rgb, h, w);
+    const reuse = analysis !== null && this.app.find.reuse_capture_detection;
+    if (reuse && analysis.tracked) throw new Error("this frame's face was tracked, not detected; analyse it with a detection to screen it");
+    const faces = reuse ? analysis.faces : await this.detect(rgb, h, w);
     const face = pickFace(faces);
     if (!face) return { error: 'no_face', n_faces: 0 };
     const t1 = performance.now();
@@ -111,7 +143,7 @@ export class BrowserScreener {
       model_id: this.card.model_id, model_version: this.card.version, backend: this.backendLabel,
       intended_use: this.card.intended_use, not_for_clinical_use: this.card.not_for_clinical_use,
       detection: face, n_faces: faces.length, align_matrix: aligned.matrix, aligned: aligned.image,
-      timings_ms: { detect: t1 - t0, align: t2 - t1, infer: t3 - t2 },
+      timings_ms: { ...(reuse ? {} : { detect: t1 - t0 }), align: t2 - t1, infer: t3 - t2 },  // as prepare_face's
     };
   }
 }
