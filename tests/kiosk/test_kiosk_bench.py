@@ -36,6 +36,7 @@ def measured(kiosk_bundle, mtcnn_detector, landmarker):
     screener = create_screener(kiosk_bundle, detector=mtcnn_detector)
     sequence = kb.moving_sequence(frames, 16)
     data = {"frame": [640, 480], "detector": "mtcnn", "backend": screener.backend_label, "targets": kb.TARGETS,
+            "model": {"backbone": screener.card.backbone, "input_size": screener.card.input.size},
             "guidance": [{"detector": "mtcnn", "status": "ok"}, {"detector": "mtcnn-lite", "status": "failed",
                                                                  "error": "BundleError: no converted detector"}],
             "capture": {}, "server": {}}
@@ -80,7 +81,14 @@ def test_the_section_prints_tables_and_draws(measured, tmp_path):
     lines = kb.SECTION.format(measured)
     text = "\n".join(lines)
     assert "mtcnn-lite  BundleError" in text and "capture to flag" in text and "2 clients" in text
-    assert lines[-1].startswith("targets (issue 12):")
+    assert lines[-2].startswith("targets (issue 12):")
+    # the tiny test screener is not the one the absolute targets were set for: the report says so
+    assert lines[-1] == ("  (set for the demo screener, resnet18 @ 112 px; this run screens with resnet18 @ 64 px, "
+                         "so its absolute server times are not comparable with them)")
+    from facescreen.training.demo import DEMO_MODEL
+
+    assert kb.TARGETS_MODEL == {"backbone": DEMO_MODEL.backbone, "input_size": DEMO_MODEL.input_size}
+    assert kb.SECTION.format({**measured, "model": kb.TARGETS_MODEL})[-1].startswith("targets (issue 12):")
     rows = kb.SECTION.rows(measured)
     assert {(r["measure"], r["config"]) for r in rows} >= {("guidance", "before"), ("capture_to_flag", "after"),
                                                             ("server_2_clients", "after")}
