@@ -13,7 +13,7 @@ import os
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .align import AlignmentTemplate, DEFAULT_TEMPLATE
 from .errors import BundleError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 

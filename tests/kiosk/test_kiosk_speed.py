@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from facescreen.edge import create_screener, find_face
-from facescreen.edge.detect import box_iou, detect_faces
+from facescreen.edge.detect import box_iou
 from facescreen.kiosk.engine import KioskEngine
 from facescreen.kiosk.guidance import GuidanceConfig, GuidanceLoop
 from facescreen.kiosk.scenes import FAILING_SCENES, GOOD_SCENES, Scene, compose
