@@ -1,6 +1,9 @@
 """The reference detector: the ``mtcnn`` package with its shipped weights (imports TensorFlow)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import cv2
 import numpy as np
 
@@ -31,9 +34,30 @@ class MtcnnPackageDetector:
         scale = min(1.0, self.min_face_size / wanted)
         image = rgb if scale == 1.0 else cv2.resize(
             rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-        raw = self._mtcnn.detect_faces(np.ascontiguousarray(image), min_face_size=self.min_face_size, box_format="xyxy")
+        with _unfiltered_keras_tracebacks():
+            raw = self._mtcnn.detect_faces(np.ascontiguousarray(image), min_face_size=self.min_face_size,
+                                           box_format="xyxy")
         faces = []
         for r in raw:
             lm = np.array([r["keypoints"][n] for n in LANDMARK_NAMES], dtype=np.float32)
             faces.append(FaceDetection(tuple(float(v) for v in r["box"]), float(r["confidence"]), lm))
         return faces if scale == 1.0 else [f.scaled(1.0 / scale) for f in faces]
+
+
+@contextmanager
+def _unfiltered_keras_tracebacks() -> Iterator[None]:
+    """Keras' traceback filtering off for this thread (Keras keeps the setting per thread) while the
+    package runs. On a photo without a face the package lets R-Net fail on an empty batch and catches
+    the error; Keras' filtering handler re-raises it from a frame that stays in its traceback, a
+    reference cycle that keeps every caller's frame, the photo included, until a full garbage
+    collection (a quiet server may not run one for minutes). Unfiltered, the caught error is freed
+    when it is caught. An error that escapes the package has a longer traceback, that is all."""
+    import keras
+
+    was = keras.config.is_traceback_filtering_enabled()
+    keras.config.disable_traceback_filtering()
+    try:
+        yield
+    finally:
+        if was:
+            keras.config.enable_traceback_filtering()

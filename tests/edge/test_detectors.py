@@ -72,3 +72,30 @@ def test_the_smallest_face_and_the_working_size_are_honoured_and_mapped_back():
     assert faces[0].box == (100.0, 100.0, 200.0, 200.0)  # back in frame pixels
     with pytest.raises(ValueError, match="min_face_px"):
         DetectConfig(min_face_px=10)
+
+
+def test_the_package_detector_keeps_no_photo_alive_when_it_finds_no_face(mtcnn_detector):
+    """The `mtcnn` package finds "no face" by letting R-Net fail on an empty batch and catching the
+    error; with Keras' traceback filtering on, that error sat in a reference cycle holding the
+    caller's frames and the photo until a full garbage collection. With the cyclic collector off, the
+    photo must die with its last reference, and the thread's Keras setting is as it was."""
+    import gc
+    import weakref
+
+    import keras
+    import tf_free
+
+    if tf_free.TF_FREE:
+        pytest.skip(tf_free.REASON)
+    mtcnn_detector.detect(np.zeros((320, 320, 3), np.uint8))  # warm: first-call graphs and caches
+    gc.collect()
+    gc.disable()
+    try:
+        blank = np.zeros((320, 320, 3), np.uint8)
+        ref = weakref.ref(blank)
+        assert mtcnn_detector.detect(blank) == []
+        del blank
+        assert ref() is None, "the blank photo outlived the detection"
+    finally:
+        gc.enable()
+    assert keras.config.is_traceback_filtering_enabled()

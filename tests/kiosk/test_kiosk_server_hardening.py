@@ -103,8 +103,8 @@ def no_cyclic_gc():
 @pytest.fixture(scope="module")
 def edge_client(kiosk_edge_bundle, tmp_path_factory):
     """The server as a kiosk runs it: its own engine loaded from the slim edge bundle (converted
-    MTCNN, ONNX screener). The TensorFlow `mtcnn` package is not a kiosk's detector, and TensorFlow's
-    error path keeps a cycle of its own through the caller's frames when it finds no face."""
+    MTCNN, ONNX screener), in both test environments (the TensorFlow `mtcnn` package is not a kiosk's
+    detector; its own no-face cycle is tested in tests/edge/test_detectors.py)."""
     settings = Settings(bundle=kiosk_edge_bundle, data_dir=tmp_path_factory.mktemp("edge") / "data", token=TOKEN)
     with TestClient(create_app(settings), headers=AUTH) as c:
         yield c
