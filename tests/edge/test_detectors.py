@@ -82,11 +82,12 @@ def test_the_package_detector_keeps_no_photo_alive_when_it_finds_no_face(mtcnn_d
     import gc
     import weakref
 
-    import keras
     import tf_free
 
-    if tf_free.TF_FREE:
+    if tf_free.TF_FREE:  # the package is TensorFlow's (the fixture is then the converted cascade)
         pytest.skip(tf_free.REASON)
+    import keras
+
     mtcnn_detector.detect(np.zeros((320, 320, 3), np.uint8))  # warm: first-call graphs and caches
     gc.collect()
     gc.disable()
