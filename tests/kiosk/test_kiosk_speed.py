@@ -12,17 +12,7 @@ from facescreen.kiosk.engine import KioskEngine
 from facescreen.kiosk.guidance import GuidanceConfig, GuidanceLoop
 from facescreen.kiosk.scenes import FAILING_SCENES, GOOD_SCENES, Scene, compose
 from facescreen.kiosk.tracking import FindConfig
-
-
-class Counting:
-    """Wraps a detector and counts its calls."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.calls = inner, inner.name, 0
-
-    def detect(self, rgb, min_face_size=None):
-        self.calls += 1
-        return self.inner.detect(rgb, min_face_size)
+from spies import CountingDetector
 
 
 class Clock:
@@ -34,7 +24,7 @@ class Clock:
 
 
 def make_engine(bundle, detector, landmarker, find=FindConfig()):
-    counting = Counting(detector)
+    counting = CountingDetector(detector)
     return KioskEngine(create_screener(bundle, detector=counting), landmarker, find=find), counting
 
 
@@ -122,7 +112,7 @@ def test_the_mesh_carries_the_detected_face_between_detections(kiosk_bundle, mtc
 def test_the_baseline_detects_every_frame_with_the_whole_pyramid(kiosk_bundle, mtcnn_detector, landmarker):
     seen = []
 
-    class Spy(Counting):
+    class Spy(CountingDetector):
         def detect(self, rgb, min_face_size=None):
             seen.append((rgb.shape, min_face_size))
             return super().detect(rgb, min_face_size)

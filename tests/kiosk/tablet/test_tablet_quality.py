@@ -244,16 +244,10 @@ def python_guidance(tablet_bundle, runtime: str, frames: list[np.ndarray]) -> li
     from facescreen.kiosk.landmarks import DenseLandmarker
     from facescreen.kiosk.tablet.parity import python_reference
 
-    class Counting:
-        def __init__(self, inner):
-            self.inner, self.name, self.calls = inner, inner.name, 0
-
-        def detect(self, rgb, min_face_size=None):
-            self.calls += 1
-            return self.inner.detect(rgb, min_face_size)
+    from spies import CountingDetector
 
     screener = python_reference(tablet_bundle, runtime)
-    counting = screener.detector = Counting(screener.detector)
+    counting = screener.detector = CountingDetector(screener.detector)
     engine = KioskEngine(screener, DenseLandmarker(asset_path(FACE_LANDMARK.name)))
     analyses = []
     analyse = engine.analyse

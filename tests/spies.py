@@ -1,0 +1,14 @@
+"""Test doubles shared by more than one test folder (importable as ``spies``: tests/ is on sys.path,
+as for ``tf_free``)."""
+from __future__ import annotations
+
+
+class CountingDetector:
+    """Wraps a detector and counts its calls (how many detections a frame or a capture cost)."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    def detect(self, rgb, min_face_size=None):
+        self.calls += 1
+        return self.inner.detect(rgb, min_face_size)
