@@ -38,17 +38,16 @@ assets: $(STAMP)
 # the versions tablet/package-lock.json pins; the app serves them itself (never a CDN).
 TABLET_NM := tablet/node_modules/.package-lock.json
 $(TABLET_NM): tablet/package.json tablet/package-lock.json
-	@command -v npm >/dev/null || { echo "error: npm not found (Debian: apt-get install -y npm)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "error: npm not found (make browser installs it where no npm is on PATH)" >&2; exit 1; }
 	npm ci --prefix tablet --no-audit --no-fund --ignore-scripts
 	touch $@
 tablet: $(TABLET_NM)
 
 # headless Chromium + chromedriver for the browser tests, a CJK font so the Chinese pages render
-# in screenshots, and npm for `make tablet` (Debian packages; needs root)
+# in screenshots, and npm for `make tablet` only where none is on PATH: each missing piece on its own
+# (deploy/dev/browser-deps.sh says why; Debian packages, needs root)
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v npm >/dev/null && \
-		fc-list :lang=zh | grep -q . || \
-		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei npm; }
+	deploy/dev/browser-deps.sh
 
 # Generated models and data live under $(CACHE); each step runs once and is reused.
 DEMO := $(CACHE)/demo-bundle
@@ -117,9 +116,9 @@ test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-whee
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
 
-# shellcheck on the Jetson scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
+# shellcheck on the Jetson and set-up scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
 lint-shell:
-	@if command -v shellcheck >/dev/null; then shellcheck deploy/jetson/*.sh && echo "shellcheck: deploy/jetson ok"; \
+	@if command -v shellcheck >/dev/null; then shellcheck deploy/jetson/*.sh deploy/dev/*.sh .ci/run && echo "shellcheck: deploy ok"; \
 	elif [ -n "$$FACESCREEN_CI" ]; then echo "error: shellcheck is not installed (apt-get install -y shellcheck)" >&2; exit 1; \
 	else echo "lint-shell: SKIPPED, shellcheck is not installed here (apt-get install -y shellcheck)"; fi
 

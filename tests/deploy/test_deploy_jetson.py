@@ -17,7 +17,8 @@ except ModuleNotFoundError:   # Python 3.10
 
 REPO = Path(__file__).resolve().parents[2]
 JETSON = REPO / "deploy" / "jetson"
-SCRIPTS = sorted(JETSON.glob("*.sh"))
+# every shell script we ship or run: the Jetson install, the set-up scripts and the CI entry point
+SCRIPTS = [*sorted(JETSON.glob("*.sh")), *sorted((REPO / "deploy" / "dev").glob("*.sh")), REPO / ".ci" / "run"]
 
 
 def _pins(path: Path) -> dict[str, str]:
