@@ -4,6 +4,7 @@ A face set comes from a folder of photos (each detected and aligned with the mod
 template) or from a ``.npz`` of already aligned faces (``faces``: (N, S, S, 3) uint8, optional
 ``labels``). Its SHA-256 keys everything calibrated from it (model-card entries, TensorRT caches).
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,13 +35,15 @@ class FaceSet:
     faces: np.ndarray = field(repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
     source: str = ""
-    skipped: tuple[str, ...] = ()          # photos left out, with the reason
+    skipped: tuple[str, ...] = ()  # photos left out, with the reason
     sha256: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         f = np.asarray(self.faces)
         if f.ndim != 4 or f.shape[3] != 3 or f.shape[1] != f.shape[2] or f.dtype != np.uint8:
-            raise CalibrationError(f"faces must be (N, S, S, 3) uint8 RGB crops, got {f.shape} {f.dtype} from {self.source}")
+            raise CalibrationError(
+                f"faces must be (N, S, S, 3) uint8 RGB crops, got {f.shape} {f.dtype} from {self.source}"
+            )
         if self.labels is not None and np.asarray(self.labels).shape != (len(f),):
             raise CalibrationError(f"labels must be one per face ({len(f)}), got shape {np.asarray(self.labels).shape}")
         h = hashlib.sha256(str(f.shape).encode())
@@ -68,12 +71,20 @@ class FaceSet:
             raise ValueError(f"held-out fraction must be in (0, 1), got {held_out}")
         idx = np.random.default_rng(seed).permutation(len(self))
         n_out = max(1, int(round(len(self) * held_out)))
-        return (self.subset(np.sort(idx[n_out:]), f"{self.source} (calibration part)"),
-                self.subset(np.sort(idx[:n_out]), f"{self.source} (held-out part)"))
+        return (
+            self.subset(np.sort(idx[n_out:]), f"{self.source} (calibration part)"),
+            self.subset(np.sort(idx[:n_out]), f"{self.source} (held-out part)"),
+        )
 
     def summary(self) -> dict:
-        return {"n_faces": len(self), "size": self.size, "sha256": self.sha256, "source": self.source,
-                "labelled": self.labels is not None, "n_skipped_photos": len(self.skipped)}
+        return {
+            "n_faces": len(self),
+            "size": self.size,
+            "sha256": self.sha256,
+            "source": self.source,
+            "labelled": self.labels is not None,
+            "n_skipped_photos": len(self.skipped),
+        }
 
 
 def require_minimum(faces: FaceSet, minimum: int = MIN_CALIBRATION_FACES, force: bool = False) -> None:
@@ -81,7 +92,8 @@ def require_minimum(faces: FaceSet, minimum: int = MIN_CALIBRATION_FACES, force:
         raise CalibrationError(
             f"only {len(faces)} calibration faces from {faces.source}; at least {minimum} are needed, because "
             f"int8 ranges estimated from fewer faces are unreliable. Add photos, or pass --force-small-calib "
-            f"to accept the risk (the parity check still runs).")
+            f"to accept the risk (the parity check still runs)."
+        )
 
 
 def _labels_from_names(values, card: ModelCard, where: str) -> np.ndarray:
@@ -93,8 +105,9 @@ def _labels_from_names(values, card: ModelCard, where: str) -> np.ndarray:
         elif isinstance(v, str) and v in card.classes:
             out.append(card.classes.index(v))
         else:
-            raise CalibrationError(f"{where}: label {v!r} is neither a class of the model {list(card.classes)} "
-                                   f"nor a class index")
+            raise CalibrationError(
+                f"{where}: label {v!r} is neither a class of the model {list(card.classes)} nor a class index"
+            )
     return np.asarray(out, dtype=np.int64)
 
 
@@ -104,12 +117,16 @@ def load_npz(path: Path, card: ModelCard) -> FaceSet:
     except (OSError, ValueError) as exc:
         raise CalibrationError(f"{path} is not a readable .npz of aligned faces: {exc}") from None
     if "faces" not in data:
-        raise CalibrationError(f"{path} has no 'faces' array (it has: {list(data.keys())}); expected faces=(N, S, S, 3) uint8")
+        raise CalibrationError(
+            f"{path} has no 'faces' array (it has: {list(data.keys())}); expected faces=(N, S, S, 3) uint8"
+        )
     faces = data["faces"]
     size = card.input.size
     if faces.ndim != 4 or faces.shape[1:] != (size, size, 3):
-        raise CalibrationError(f"{path}: faces are {faces.shape[1:]} but the model takes ({size}, {size}, 3); "
-                               f"re-align the photos at {size} px (pass the photo folder instead of the .npz)")
+        raise CalibrationError(
+            f"{path}: faces are {faces.shape[1:]} but the model takes ({size}, {size}, 3); "
+            f"re-align the photos at {size} px (pass the photo folder instead of the .npz)"
+        )
     labels = _labels_from_names(data["labels"], card, str(path)) if "labels" in data else None
     return FaceSet(faces.astype(np.uint8, copy=False), labels, str(path))
 
@@ -164,7 +181,7 @@ def load_faces(path: str | Path, card: ModelCard, detector: Detector | None = No
 def save_faces(faces: FaceSet, path: str | Path) -> Path:
     """Write the aligned faces as a ``.npz`` that :func:`load_faces` reads back (skips detection)."""
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)   # e.g. BUNDLE/calibration/ before any TensorRT build made it
+    out.parent.mkdir(parents=True, exist_ok=True)  # e.g. BUNDLE/calibration/ before any TensorRT build made it
     arrays = {"faces": faces.faces}
     if faces.labels is not None:
         arrays["labels"] = faces.labels

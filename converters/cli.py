@@ -8,6 +8,7 @@ MTCNN detector) into a bundle, each checked against the Keras reference before i
 Exit status: 0 every target written; 1 a target failed (parity or conversion); 3 a target cannot be
 built on this machine (e.g. TensorRT off the Jetson); 2 bad input (bundle, faces, options).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,33 +30,63 @@ def _parser() -> argparse.ArgumentParser:
     p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", nargs="?", help="bundle directory (modelcard.json + model.keras)")
     p.add_argument("--to", help=f"comma-separated targets or aliases ({', '.join(sorted(ALIASES))})")
-    p.add_argument("--calib", help="calibration faces: a folder of photos (detected and aligned like training) "
-                                   "or a .npz of aligned faces; a held-out part is split off for the parity check "
-                                   "unless --parity is given")
+    p.add_argument(
+        "--calib",
+        help="calibration faces: a folder of photos (detected and aligned like training) "
+        "or a .npz of aligned faces; a held-out part is split off for the parity check "
+        "unless --parity is given",
+    )
     p.add_argument("--parity", help="held-out faces for the parity check (folder or .npz); default: part of --calib")
-    p.add_argument("--holdout-fraction", type=float, default=0.25,
-                   help="fraction of --calib held out for parity when --parity is not given (default 0.25)")
-    p.add_argument("--force-small-calib", action="store_true",
-                   help=f"accept fewer than {MIN_CALIBRATION_FACES} calibration faces")
-    p.add_argument("--min-agreement", type=float, default=DEFAULT_MIN_AGREEMENT,
-                   help=f"required screening-flag agreement with Keras (default {DEFAULT_MIN_AGREEMENT})")
-    p.add_argument("--max-prob-diff", type=float, default=None,
-                   help="optional extra gate: fail when any |probability difference| exceeds this")
-    p.add_argument("--int8-io", choices=("int8", "uint8"), default="int8",
-                   help="input/output type of tflite-int8 (default int8)")
+    p.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.25,
+        help="fraction of --calib held out for parity when --parity is not given (default 0.25)",
+    )
+    p.add_argument(
+        "--force-small-calib", action="store_true", help=f"accept fewer than {MIN_CALIBRATION_FACES} calibration faces"
+    )
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        default=DEFAULT_MIN_AGREEMENT,
+        help=f"required screening-flag agreement with Keras (default {DEFAULT_MIN_AGREEMENT})",
+    )
+    p.add_argument(
+        "--max-prob-diff",
+        type=float,
+        default=None,
+        help="optional extra gate: fail when any |probability difference| exceeds this",
+    )
+    p.add_argument(
+        "--int8-io", choices=("int8", "uint8"), default="int8", help="input/output type of tflite-int8 (default int8)"
+    )
     p.add_argument("--max-batch", type=clikit.positive_int, default=8, help="TensorRT profile: batch 1..N (default 8)")
-    p.add_argument("--workspace-mb", type=clikit.positive_int, default=1024, help="TensorRT builder workspace limit (default 1024)")
-    p.add_argument("--detector", default="mtcnn", type=clikit.choice_of(DETECTORS.names, "detector"),
-                   help="detector that aligns a photo folder (default: mtcnn, the reference used in training; "
-                        "mtcnn-lite: the bundle's converted one)")
+    p.add_argument(
+        "--workspace-mb", type=clikit.positive_int, default=1024, help="TensorRT builder workspace limit (default 1024)"
+    )
+    p.add_argument(
+        "--detector",
+        default="mtcnn",
+        type=clikit.choice_of(DETECTORS.names, "detector"),
+        help="detector that aligns a photo folder (default: mtcnn, the reference used in training; "
+        "mtcnn-lite: the bundle's converted one)",
+    )
     p.add_argument("--save-faces", help="also write the aligned calibration faces to this .npz (reuse with --calib)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
-    p.add_argument("--export-edge", metavar="OUT", default=None,
-                   help="write a slim bundle for a tablet or kiosk into the new folder OUT: the model card, the "
-                        "--artifacts named (verified ones only) and the converted detector, without model.keras")
-    p.add_argument("--artifacts", default=None, metavar="NAMES",
-                   help="with --export-edge: comma-separated artifacts and detector targets, e.g. "
-                        "tflite-int8,mtcnn-tflite")
+    p.add_argument(
+        "--export-edge",
+        metavar="OUT",
+        default=None,
+        help="write a slim bundle for a tablet or kiosk into the new folder OUT: the model card, the "
+        "--artifacts named (verified ones only) and the converted detector, without model.keras",
+    )
+    p.add_argument(
+        "--artifacts",
+        default=None,
+        metavar="NAMES",
+        help="with --export-edge: comma-separated artifacts and detector targets, e.g. tflite-int8,mtcnn-tflite",
+    )
     return p
 
 
@@ -64,8 +95,10 @@ def list_targets() -> str:
     lines = [f"{'target':16} {'format':9} {'precision':13} {'runs on':7} {'needs':6} {'options':24} summary"]
     for t in sorted(rows, key=lambda r: (r.kind, r.device, r.name)):
         opts = ",".join("--" + o.replace("_", "-") for o in t.options)
-        lines.append(f"{t.name:16} {t.format:9} {t.precision:13} {t.device:7} {'calib' if t.calibrated else '':6} "
-                     f"{opts:24} {t.summary}")
+        lines.append(
+            f"{t.name:16} {t.format:9} {t.precision:13} {t.device:7} {'calib' if t.calibrated else '':6} "
+            f"{opts:24} {t.summary}"
+        )
     lines.append("aliases: " + "; ".join(f"{k} = {','.join(v)}" for k, v in sorted(ALIASES.items())))
     return "\n".join(lines)
 
@@ -81,9 +114,11 @@ def summary_table(results) -> str:
     for r in results:
         p = r.parity
         status = r.status + (f": {r.message}" if r.message else "")
-        lines.append(f"{r.target:16} {_fmt(r.size_mb, '8.2f')} {_fmt(r.seconds if r.seconds else None, '7.1f')} "
-                     f"{_fmt(p and p.max_abs_prob_diff, '8.4f')} {_fmt(p and p.mean_abs_prob_diff, '9.5f')} "
-                     f"{_fmt(p and p.flag_agreement, '10.1%')} {_fmt(p and p.auc_diff, '+7.3f')}  {status}")
+        lines.append(
+            f"{r.target:16} {_fmt(r.size_mb, '8.2f')} {_fmt(r.seconds if r.seconds else None, '7.1f')} "
+            f"{_fmt(p and p.max_abs_prob_diff, '8.4f')} {_fmt(p and p.mean_abs_prob_diff, '9.5f')} "
+            f"{_fmt(p and p.flag_agreement, '10.1%')} {_fmt(p and p.auc_diff, '+7.3f')}  {status}"
+        )
     return "\n".join(lines)
 
 
@@ -99,8 +134,10 @@ def _load(path: str | None, bundle, detector_name: str, detector_cache: dict) ->
         detector = detector_cache["d"]
     print(f"loading faces from {path}" + (f" (detecting and aligning with {detector_name})" if detector else ""))
     faces = load_faces(path, bundle.card, detector)
-    print(f"  {len(faces)} faces, sha256 {faces.sha256[:16]}..., labels: {'yes' if faces.labels is not None else 'no'}"
-          + (f", {len(faces.skipped)} photos left out (no face)" if faces.skipped else ""))
+    print(
+        f"  {len(faces)} faces, sha256 {faces.sha256[:16]}..., labels: {'yes' if faces.labels is not None else 'no'}"
+        + (f", {len(faces.skipped)} photos left out (no face)" if faces.skipped else "")
+    )
     return faces
 
 
@@ -128,9 +165,13 @@ def _convert(args: argparse.Namespace) -> int:
 
     targets = resolve_targets(args.to)
     bundle = load_bundle(args.bundle)
-    options = ConvertOptions(int8_io=args.int8_io, max_batch=args.max_batch, workspace_mb=args.workspace_mb,
-                             parity=ParityThresholds(args.min_agreement, args.max_prob_diff),
-                             force_small_calib=args.force_small_calib)
+    options = ConvertOptions(
+        int8_io=args.int8_io,
+        max_batch=args.max_batch,
+        workspace_mb=args.workspace_mb,
+        parity=ParityThresholds(args.min_agreement, args.max_prob_diff),
+        force_small_calib=args.force_small_calib,
+    )
     cache: dict = {}
     calib = _load(args.calib, bundle, args.detector, cache)
     if calib is not None and args.save_faces:

@@ -6,6 +6,7 @@ check through the edge runtime -> embed metadata (parity figures included) and r
 the bundle as it was (an older verified artifact of the same name stays), and its row says why;
 it never stops the other targets. Results go to ``BUNDLE/parity.json``.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -40,14 +41,14 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    int8_io: str = "int8"              # tflite-int8 input/output type: "int8" or "uint8"
-    max_batch: int = 8                 # TensorRT optimisation profile: batch 1..max_batch
-    workspace_mb: int = 1024           # TensorRT builder workspace limit
+    int8_io: str = "int8"  # tflite-int8 input/output type: "int8" or "uint8"
+    max_batch: int = 8  # TensorRT optimisation profile: batch 1..max_batch
+    workspace_mb: int = 1024  # TensorRT builder workspace limit
     parity: ParityThresholds = ParityThresholds()
     min_calibration_faces: int = MIN_CALIBRATION_FACES
     force_small_calib: bool = False
     parity_batch: int = 8
-    detector_photos: int = 4           # synthetic cohort photos added to the detector check
+    detector_photos: int = 4  # synthetic cohort photos added to the detector check
     detector_timing_repeats: int = 5
 
     def __post_init__(self) -> None:
@@ -84,14 +85,14 @@ class BuildContext:
 @dataclass(frozen=True)
 class TargetResult:
     target: str
-    status: str                        # "written" | "failed" | "unavailable"
+    status: str  # "written" | "failed" | "unavailable"
     seconds: float = 0.0
     size_mb: float | None = None
     file: str | None = None
     parity: ParityReport | None = None
     detector: dict | None = None
     message: str = ""
-    hint: str = ""                     # e.g. the trtexec command where TensorRT is missing
+    hint: str = ""  # e.g. the trtexec command where TensorRT is missing
 
     @property
     def ok(self) -> bool:
@@ -117,17 +118,23 @@ class _Run:
     results: list[TargetResult] = field(default_factory=list)
 
 
-def convert_bundle(bundle_dir: str | Path, targets: list[Target], held_out: FaceSet | None,
-                   calibration: FaceSet | None = None, options: ConvertOptions = ConvertOptions(),
-                   progress: Progress = print) -> list[TargetResult]:
+def convert_bundle(
+    bundle_dir: str | Path,
+    targets: list[Target],
+    held_out: FaceSet | None,
+    calibration: FaceSet | None = None,
+    options: ConvertOptions = ConvertOptions(),
+    progress: Progress = print,
+) -> list[TargetResult]:
     """Build ``targets`` into the bundle; returns one result per target (in order)."""
     bundle_dir = Path(bundle_dir)
     bundle = load_bundle(bundle_dir)
     _check_faces(bundle, targets, held_out, calibration, options)
     targets = with_dependencies(bundle, targets, progress)
     workdir = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=bundle_dir))
-    run = _Run(bundle_dir, bundle, KerasSource(bundle, workdir / "source"), calibration, held_out, options,
-               workdir, progress)
+    run = _Run(
+        bundle_dir, bundle, KerasSource(bundle, workdir / "source"), calibration, held_out, options, workdir, progress
+    )
     note = _small_set_note(held_out, options.parity) if any(t.kind == "screener" for t in targets) else None
     if note:
         progress(note)
@@ -136,8 +143,10 @@ def convert_bundle(bundle_dir: str | Path, targets: list[Target], held_out: Face
             progress(f"[{i}/{len(targets)}] {target.name}: {target.summary}")
             result = _run_target(run, target)
             run.results.append(result)
-            progress(f"[{i}/{len(targets)}] {target.name}: {result.status}"
-                     + (f" ({result.message})" if result.message else ""))
+            progress(
+                f"[{i}/{len(targets)}] {target.name}: {result.status}"
+                + (f" ({result.message})" if result.message else "")
+            )
             if result.hint:
                 progress(f"    {result.hint}")
             _write_parity_file(run, result)
@@ -146,19 +155,28 @@ def convert_bundle(bundle_dir: str | Path, targets: list[Target], held_out: Face
     return run.results
 
 
-def _check_faces(bundle: Bundle, targets: list[Target], held_out: FaceSet | None, calibration: FaceSet | None,
-                 options: ConvertOptions) -> None:
+def _check_faces(
+    bundle: Bundle,
+    targets: list[Target],
+    held_out: FaceSet | None,
+    calibration: FaceSet | None,
+    options: ConvertOptions,
+) -> None:
     size = bundle.card.input.size
     screeners = [t.name for t in targets if t.kind == "screener"]
     if screeners and held_out is None:
-        raise CalibrationError(f"the parity check of {screeners} needs held-out faces: pass --calib (a held-out part "
-                               f"is split off) or --parity")
+        raise CalibrationError(
+            f"the parity check of {screeners} needs held-out faces: pass --calib (a held-out part "
+            f"is split off) or --parity"
+        )
     for name, fs in (("held-out", held_out), ("calibration", calibration)):
         if fs is not None and fs.size != size:
             raise CalibrationError(f"the {name} faces are {fs.size} px but the model takes {size} px")
     if any(t.calibrated for t in targets):
         if calibration is None:
-            raise CalibrationError(f"targets {[t.name for t in targets if t.calibrated]} need calibration faces (--calib)")
+            raise CalibrationError(
+                f"targets {[t.name for t in targets if t.calibrated]} need calibration faces (--calib)"
+            )
         require_minimum(calibration, options.min_calibration_faces, options.force_small_calib)
     if screeners and len(held_out) < 10:
         raise CalibrationError(f"only {len(held_out)} held-out faces for the parity check; at least 10 are needed")
@@ -168,9 +186,11 @@ def _small_set_note(held_out: FaceSet | None, gates: ParityThresholds) -> str | 
     """With few held-out faces a single changed flag already breaks the agreement rule: say so upfront."""
     if held_out is None or (1 - 1 / len(held_out)) >= gates.min_agreement:
         return None
-    return (f"note: with {len(held_out)} held-out faces, ONE changed flag gives {1 - 1 / len(held_out):.1%} agreement, "
-            f"below the required {gates.min_agreement:.1%}: a face sitting on the threshold can fail an artifact; "
-            f"use at least {int(np.ceil(1 / (1 - gates.min_agreement)))} held-out faces for a tolerant check")
+    return (
+        f"note: with {len(held_out)} held-out faces, ONE changed flag gives {1 - 1 / len(held_out):.1%} agreement, "
+        f"below the required {gates.min_agreement:.1%}: a face sitting on the threshold can fail an artifact; "
+        f"use at least {int(np.ceil(1 / (1 - gates.min_agreement)))} held-out faces for a tolerant check"
+    )
 
 
 def with_dependencies(bundle: Bundle, targets: list[Target], progress: Progress) -> list[Target]:
@@ -181,7 +201,9 @@ def with_dependencies(bundle: Bundle, targets: list[Target], progress: Progress)
     for t in targets:
         for dep in t.depends:
             if dep not in bundle.card.artifacts and dep not in names and dep not in [o.name for o in out]:
-                progress(f"{t.name} is built from the '{dep}' artifact, which the bundle lacks: converting '{dep}' first")
+                progress(
+                    f"{t.name} is built from the '{dep}' artifact, which the bundle lacks: converting '{dep}' first"
+                )
                 out.append(target_row(dep))
         out.append(t)
     return out
@@ -193,7 +215,9 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
         return _unavailable(run, target, f"{', '.join(missing)} cannot be imported")
     for dep in target.depends:
         if dep not in run.bundle.card.artifacts:
-            return TargetResult(target.name, "failed", message=f"needs the '{dep}' artifact, which failed or is missing")
+            return TargetResult(
+                target.name, "failed", message=f"needs the '{dep}' artifact, which failed or is missing"
+            )
     stage = run.workdir / target.name
     stage.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -205,16 +229,23 @@ def _run_target(run: _Run, target: Target) -> TargetResult:
         return TargetResult(target.name, "failed", time.perf_counter() - t0, message=str(exc))
     except Exception as exc:  # a toolchain crash fails this row, not the table
         tail = traceback.format_exc(limit=3).strip().splitlines()[-1]
-        return TargetResult(target.name, "failed", time.perf_counter() - t0,
-                            message=f"{type(exc).__name__} while converting: {exc} [{tail}]")
+        return TargetResult(
+            target.name,
+            "failed",
+            time.perf_counter() - t0,
+            message=f"{type(exc).__name__} while converting: {exc} [{tail}]",
+        )
 
 
 def _unavailable(run: _Run, target: Target, reason: str) -> TargetResult:
     hint = target.hint_when_unavailable(run.bundle, run.options)
-    return TargetResult(target.name, "unavailable",
-                        message=f"cannot build {target.name} here: {reason} "
-                                f"({'build it on the device that will run it' if target.device == 'gpu' else 'install facescreen[convert]'})",
-                        hint=hint)
+    return TargetResult(
+        target.name,
+        "unavailable",
+        message=f"cannot build {target.name} here: {reason} "
+        f"({'build it on the device that will run it' if target.device == 'gpu' else 'install facescreen[convert]'})",
+        hint=hint,
+    )
 
 
 def _calibration_record(run: _Run, target: Target) -> dict | None:
@@ -231,16 +262,32 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
     if not out.is_file():
         raise ConversionError(f"{target.name}: the converter wrote no file at {out}")
     if run.reference is None:
-        run.reference = reference_outputs(run.bundle, run.held_out, batch=16, artifact=run.source.artifact,
-                                          progress=run.progress)
+        run.reference = reference_outputs(
+            run.bundle, run.held_out, batch=16, artifact=run.source.artifact, progress=run.progress
+        )
     entry = artifact_entry(stage, target.file, target.format, target.precision, **extra)
-    report, got = check_artifact(run.bundle, stage, target.name, entry, run.held_out, run.reference,
-                                 run.options.parity, batch=run.options.parity_batch)
+    report, got = check_artifact(
+        run.bundle,
+        stage,
+        target.name,
+        entry,
+        run.held_out,
+        run.reference,
+        run.options.parity,
+        batch=run.options.parity_batch,
+    )
     size_mb = out.stat().st_size / 2**20
     if not report.passed:
         kept = " (the bundle keeps its earlier, verified artifact)" if target.name in run.bundle.card.artifacts else ""
-        return TargetResult(target.name, "failed", seconds, size_mb, None, report,
-                            message=f"parity check failed, not written: {report.verdict}{kept}")
+        return TargetResult(
+            target.name,
+            "failed",
+            seconds,
+            size_mb,
+            None,
+            report,
+            message=f"parity check failed, not written: {report.verdict}{kept}",
+        )
     toolchain = {**(run.source.versions() if target.built_from_keras else {}), **extra.get("toolchain", {})}
     meta = artifact_metadata(run.bundle.card, target, _calibration_record(run, target), toolchain, report.to_dict())
     embed(out, target, meta)
@@ -248,12 +295,21 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
     size_mb = out.stat().st_size / 2**20
     for f in carrier(target.format).files(out):
         os.replace(f, run.bundle_dir / f.name)
-    parity_summary = {k: report.to_dict()[k] for k in ("n_faces", "max_abs_prob_diff", "mean_abs_prob_diff",
-                                                        "flag_agreement", "auc_diff", "runtime")}
-    new_entry = artifact_entry(run.bundle_dir, target.file, target.format, target.precision,
-                               **{k: v for k, v in extra.items() if k != "toolchain"}, toolchain=toolchain,
-                               calibration=_calibration_record(run, target), parity=parity_summary,
-                               converted_at=meta["converted_at"])
+    parity_summary = {
+        k: report.to_dict()[k]
+        for k in ("n_faces", "max_abs_prob_diff", "mean_abs_prob_diff", "flag_agreement", "auc_diff", "runtime")
+    }
+    new_entry = artifact_entry(
+        run.bundle_dir,
+        target.file,
+        target.format,
+        target.precision,
+        **{k: v for k, v in extra.items() if k != "toolchain"},
+        toolchain=toolchain,
+        calibration=_calibration_record(run, target),
+        parity=parity_summary,
+        converted_at=meta["converted_at"],
+    )
     _record(run, {target.name: new_entry})
     return TargetResult(target.name, "written", seconds, size_mb, target.file, report)
 
@@ -290,20 +346,31 @@ def _run_detector(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
     check = verify(stage, target, run.options)
     if not check["ok"]:
         bad = {k: v for k, v in check["photos"].items() if not v["ok"]}
-        return TargetResult(target.name, "failed", seconds, size_mb, None, None, check,
-                            message=f"the converted cascade does not find the same faces as the package, not written: {bad}")
+        return TargetResult(
+            target.name,
+            "failed",
+            seconds,
+            size_mb,
+            None,
+            None,
+            check,
+            message=f"the converted cascade does not find the same faces as the package, not written: {bad}",
+        )
     manifest = commit(stage, run.bundle_dir / DETECTOR_DIR, target, check)
     s = check["summary"]
     msg = f"min IoU {s['min_iou']:.3f}, max landmark {s['max_landmark_px']:.1f} px"
     if "converted_ms" in s:
         msg += f", {s['converted_ms']:.0f} ms vs package {s['package_ms']:.0f} ms on a 640x480 frame"
-    return TargetResult(target.name, "written", seconds, size_mb, f"{DETECTOR_DIR}/{manifest.name}", None, check,
-                        message=msg)
+    return TargetResult(
+        target.name, "written", seconds, size_mb, f"{DETECTOR_DIR}/{manifest.name}", None, check, message=msg
+    )
 
 
 # how each kind of target is built, checked and moved in (Target.kind)
 _RUNNERS: dict[str, Callable[[_Run, Target, Path, float], TargetResult]] = {
-    "screener": _run_screener, "detector": _run_detector}
+    "screener": _run_screener,
+    "detector": _run_detector,
+}
 
 
 def _write_parity_file(run: _Run, result: TargetResult) -> None:
@@ -316,8 +383,11 @@ def _write_parity_file(run: _Run, result: TargetResult) -> None:
     if run.held_out is not None:
         data["held_out"] = run.held_out.summary()
     data["thresholds"] = asdict(run.options.parity)
-    row = {"status": result.status, "checked_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-           "message": result.message}
+    row = {
+        "status": result.status,
+        "checked_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "message": result.message,
+    }
     if result.parity is not None:
         row["parity"] = result.parity.to_dict()
     if result.detector is not None:

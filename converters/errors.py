@@ -1,4 +1,5 @@
 """Conversion errors: each says what went wrong and what to do; codes follow edge.errors."""
+
 from __future__ import annotations
 
 from facescreen.edge.errors import FaceScreenError
@@ -14,7 +15,6 @@ class CalibrationError(ConversionError):
     """The calibration or parity faces are missing, too few, or do not fit the model."""
 
     code = "bad_calibration_set"
-
 
 
 class TargetUnavailableError(ConversionError):

@@ -9,6 +9,7 @@ re-hashed against its record before it is copied. The new card says where it cam
 (``derived_from``: the source card's model id, version and SHA-256, and the reference model's
 SHA-256), so a tablet's result can be traced to the bundle that was validated.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -45,13 +46,21 @@ def export_edge(bundle_dir: str | Path, out: str | Path, artifacts: list[str]) -
         if detector_formats:
             _copy_detector(src.path / DETECTOR_DIR, stage / DETECTOR_DIR, detector_formats)
         reference = next((a for a in src.card.artifacts.values() if a["format"] == "keras"), None)
-        card = replace(src.card, artifacts=entries, derived_from={
-            "kind": "edge export", "model_id": src.card.model_id, "version": src.card.version,
-            "modelcard_sha256": sha256_file(src.path / MODELCARD),
-            "reference_sha256": reference.get("sha256") if reference else None,
-            "source": str(src.path.resolve()), "artifacts": list(artifacts),
-            "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "software_version": software_version()})
+        card = replace(
+            src.card,
+            artifacts=entries,
+            derived_from={
+                "kind": "edge export",
+                "model_id": src.card.model_id,
+                "version": src.card.version,
+                "modelcard_sha256": sha256_file(src.path / MODELCARD),
+                "reference_sha256": reference.get("sha256") if reference else None,
+                "source": str(src.path.resolve()),
+                "artifacts": list(artifacts),
+                "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "software_version": software_version(),
+            },
+        )
         save_card(stage, card)
         load_bundle(stage)  # the copy is whole before it takes its name
         if out.exists():
@@ -72,15 +81,21 @@ def _check(src, artifacts: list[str]) -> tuple[list[str], list[str]]:
             continue
         if name not in src.card.artifacts:
             have = [n for n, a in src.card.artifacts.items() if a["format"] != "keras"]
-            raise ConversionError(f"{src.path} has no artifact {name!r} to export; it has: {', '.join(have) or 'none'} "
-                                  f"(convert it first: facescreen-convert {src.path} --to {name})")
+            raise ConversionError(
+                f"{src.path} has no artifact {name!r} to export; it has: {', '.join(have) or 'none'} "
+                f"(convert it first: facescreen-convert {src.path} --to {name})"
+            )
         entry = src.card.artifacts[name]
         if entry["format"] == "keras":
-            raise ConversionError(f"{name!r} is the Keras reference model; an edge bundle carries converted "
-                                  "artifacts only (e.g. tflite-int8)")
+            raise ConversionError(
+                f"{name!r} is the Keras reference model; an edge bundle carries converted "
+                "artifacts only (e.g. tflite-int8)"
+            )
         if not entry.get("parity"):
-            raise ConversionError(f"artifact {name!r} carries no parity figures in the model card, so it was not "
-                                  f"verified by the converters; re-convert it (facescreen-convert {src.path} --to {name})")
+            raise ConversionError(
+                f"artifact {name!r} carries no parity figures in the model card, so it was not "
+                f"verified by the converters; re-convert it (facescreen-convert {src.path} --to {name})"
+            )
         screeners.append(name)
     if not screeners:
         raise ConversionError("an edge bundle needs a screener artifact (e.g. tflite-int8) besides the detector")
@@ -98,5 +113,11 @@ def _copy_detector(src: Path, dest: Path, formats: list[str]) -> None:
     for fmt in formats:
         for nf in manifest.formats[fmt].values():
             shutil.copy2(src / nf.file, dest / nf.file)
-    save_manifest(dest, replace(manifest, formats={f: manifest.formats[f] for f in formats},
-                                verification={f: manifest.verification[f] for f in formats}))
+    save_manifest(
+        dest,
+        replace(
+            manifest,
+            formats={f: manifest.formats[f] for f in formats},
+            verification={f: manifest.verification[f] for f in formats},
+        ),
+    )

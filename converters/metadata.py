@@ -5,6 +5,7 @@ versions, calibration-set hash, and after the check the parity figures) goes int
 ``metadata_props``, into the TFLite flatbuffer's ``metadata`` table, and into a ``.json`` sidecar
 next to a TensorRT engine (an engine file has no metadata field), as well as into modelcard.json.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -18,21 +19,29 @@ from facescreen.edge.registry import Registry
 
 from .targets import Target
 
-METADATA_KEY = "facescreen"          # TFLite metadata name / ONNX metadata_props key prefix
+METADATA_KEY = "facescreen"  # TFLite metadata name / ONNX metadata_props key prefix
 
 
-def artifact_metadata(card: ModelCard, target: Target, calibration: dict | None, toolchain: dict,
-                      parity: dict | None = None) -> dict:
+def artifact_metadata(
+    card: ModelCard, target: Target, calibration: dict | None, toolchain: dict, parity: dict | None = None
+) -> dict:
     card_dict = card.to_dict()
     card_dict.pop("artifacts", None)
     return {
-        "target": target.name, "format": target.format, "precision": target.precision,
-        "software_version": software_version(), "toolchain": toolchain,
+        "target": target.name,
+        "format": target.format,
+        "precision": target.precision,
+        "software_version": software_version(),
+        "toolchain": toolchain,
         "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "calibration": calibration, "parity": parity,
-        "inputs": {"image": f"(N, {card.input.size}, {card.input.size}, 3) {card.input.dtype} {card.input.colour} "
-                            f"{card.input.value_range[0]:g}..{card.input.value_range[1]:g} (scaling in the graph)"},
-        "outputs": card_dict["outputs"], "model_card": card_dict,
+        "calibration": calibration,
+        "parity": parity,
+        "inputs": {
+            "image": f"(N, {card.input.size}, {card.input.size}, 3) {card.input.dtype} {card.input.colour} "
+            f"{card.input.value_range[0]:g}..{card.input.value_range[1]:g} (scaling in the graph)"
+        },
+        "outputs": card_dict["outputs"],
+        "model_card": card_dict,
     }
 
 
@@ -58,9 +67,9 @@ def _read_onnx(path: Path) -> dict | None:
     for k, v in props.items():
         if k.startswith(prefix):
             try:
-                out[k[len(prefix):]] = json.loads(v)
+                out[k[len(prefix) :]] = json.loads(v)
             except json.JSONDecodeError:
-                out[k[len(prefix):]] = v
+                out[k[len(prefix) :]] = v
     return out or None
 
 
@@ -98,8 +107,8 @@ class MetadataCarrier:
 
     embed: Callable[[Path, dict], None]
     read: Callable[[Path], dict | None]
-    in_file: bool   # True: embedding rewrites the artifact (so its outputs are checked again);
-                    # False: a ``.json`` sidecar beside it (the artifact's bytes are untouched)
+    in_file: bool  # True: embedding rewrites the artifact (so its outputs are checked again);
+    # False: a ``.json`` sidecar beside it (the artifact's bytes are untouched)
 
     def files(self, path: Path) -> list[Path]:
         """The files an embedded artifact consists of."""
@@ -109,7 +118,9 @@ class MetadataCarrier:
 CARRIERS: Registry[MetadataCarrier] = Registry("artifact format with metadata")
 CARRIERS.register("onnx", lambda: MetadataCarrier(_embed_onnx, _read_onnx, in_file=True))
 CARRIERS.register("tflite", lambda: MetadataCarrier(_embed_tflite, _read_tflite, in_file=True))
-CARRIERS.register("tensorrt", lambda: MetadataCarrier(_embed_sidecar, _read_sidecar, in_file=False))  # no field in an engine
+CARRIERS.register(
+    "tensorrt", lambda: MetadataCarrier(_embed_sidecar, _read_sidecar, in_file=False)
+)  # no field in an engine
 
 
 def carrier(fmt: str) -> MetadataCarrier:

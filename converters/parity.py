@@ -6,6 +6,7 @@ screening-flag agreement (summed positive-class probability against the model ca
 because that is what a clinic acts on; probability and CAM differences are reported alongside.
 The figures themselves come from :func:`edge.metrics.agreement`, shared with the benchmark.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,8 @@ DEFAULT_MIN_AGREEMENT = 0.99
 
 @dataclass(frozen=True)
 class ParityThresholds:
-    min_agreement: float = DEFAULT_MIN_AGREEMENT   # fraction of held-out faces with the same flag
-    max_prob_diff: float | None = None              # optional extra gate on max |p_artifact - p_keras|
+    min_agreement: float = DEFAULT_MIN_AGREEMENT  # fraction of held-out faces with the same flag
+    max_prob_diff: float | None = None  # optional extra gate on max |p_artifact - p_keras|
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_agreement <= 1.0:
@@ -51,22 +52,24 @@ class ParityReport(Agreement):
     backend: str
     runtime: str
     threshold: float
-    cam_max_abs_diff: float          # class-logit maps, relative to the reference maps' range
+    cam_max_abs_diff: float  # class-logit maps, relative to the reference maps' range
     min_agreement: float
     max_prob_diff_gate: float | None
     passed: bool
     verdict: str
 
     def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else round(v, 6) if isinstance(v, float) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else round(v, 6) if isinstance(v, float) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def run_backend(backend, faces: FaceSet, batch: int) -> Outputs:
     x = faces.batch()
     probs, cams = [], []
     for i in range(0, len(x), batch):
-        p, c = backend.run(x[i:i + batch])
+        p, c = backend.run(x[i : i + batch])
         probs.append(p)
         cams.append(c)
     return Outputs(np.concatenate(probs), np.concatenate(cams))
@@ -81,8 +84,9 @@ def recorded_reference_path(bundle: Bundle, faces: FaceSet, artifact: str) -> Pa
     return bundle.path / REFERENCE_DIR / f"keras-reference-{key}.npz"
 
 
-def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact: str = "keras",
-                      progress=lambda s: None) -> Outputs:
+def reference_outputs(
+    bundle: Bundle, faces: FaceSet, batch: int = 16, artifact: str = "keras", progress=lambda s: None
+) -> Outputs:
     """The Keras reference on ``faces``, through the edge keras backend, and recorded in the bundle.
 
     Where Keras cannot run (a Jetson without TensorFlow), the outputs recorded by an earlier run on
@@ -96,9 +100,12 @@ def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact:
             raise ConversionError(
                 f"the Keras reference cannot run here ({exc}) and the bundle has no recorded Keras outputs for these "
                 f"held-out faces: run facescreen-convert once where Keras runs, with the same faces "
-                f"(e.g. --calib BUNDLE/calibration/faces.npz written by --save-faces)") from None
+                f"(e.g. --calib BUNDLE/calibration/faces.npz written by --save-faces)"
+            ) from None
         d = np.load(recorded, allow_pickle=False)
-        progress(f"    reference: Keras outputs recorded in {recorded.relative_to(bundle.path)} (Keras cannot run here)")
+        progress(
+            f"    reference: Keras outputs recorded in {recorded.relative_to(bundle.path)} (Keras cannot run here)"
+        )
         return Outputs(d["probs"], d["cam"])
     progress(f"    reference: Keras model on {len(faces)} held-out faces")
     out = run_backend(backend, faces, batch)
@@ -107,49 +114,116 @@ def reference_outputs(bundle: Bundle, faces: FaceSet, batch: int = 16, artifact:
     return out
 
 
-def compare(artifact: str, backend: str, runtime: str, ref: Outputs, got: Outputs, faces: FaceSet,
-            positive: list[int], threshold: float, gates: ParityThresholds, temperature: float = 1.0) -> ParityReport:
+def compare(
+    artifact: str,
+    backend: str,
+    runtime: str,
+    ref: Outputs,
+    got: Outputs,
+    faces: FaceSet,
+    positive: list[int],
+    threshold: float,
+    gates: ParityThresholds,
+    temperature: float = 1.0,
+) -> ParityReport:
     if got.probs.shape != ref.probs.shape or got.cam.shape != ref.cam.shape:
-        return _failure(artifact, backend, runtime, len(faces), threshold, gates,
-                        f"outputs differ in shape from the Keras model: probs {got.probs.shape} vs {ref.probs.shape}, "
-                        f"cam {got.cam.shape} vs {ref.cam.shape}")
+        return _failure(
+            artifact,
+            backend,
+            runtime,
+            len(faces),
+            threshold,
+            gates,
+            f"outputs differ in shape from the Keras model: probs {got.probs.shape} vs {ref.probs.shape}, "
+            f"cam {got.cam.shape} vs {ref.cam.shape}",
+        )
     if not (np.isfinite(got.probs).all() and np.isfinite(got.cam).all()):
-        return _failure(artifact, backend, runtime, len(faces), threshold, gates,
-                        "the artifact produced non-finite outputs (NaN or inf)")
+        return _failure(
+            artifact,
+            backend,
+            runtime,
+            len(faces),
+            threshold,
+            gates,
+            "the artifact produced non-finite outputs (NaN or inf)",
+        )
     labels = np.isin(faces.labels, positive) if faces.labels is not None else None
     # flags as the Screener will raise them: after the card's temperature
     a = agreement(ref.probs, got.probs, positive, threshold, labels, temperature)
     cam_range = float(np.ptp(ref.cam)) or 1.0
     problems = []
     if a.flag_agreement < gates.min_agreement:
-        problems.append(f"flag agreement {a.flag_agreement:.1%} is below the required {gates.min_agreement:.1%} "
-                        f"({a.n_flag_disagreements} of {a.n_faces} held-out faces change flag; the Keras screening "
-                        f"probability of those faces is within {a.disagreement_margin:.2g} of the threshold {threshold:.4g})")
+        problems.append(
+            f"flag agreement {a.flag_agreement:.1%} is below the required {gates.min_agreement:.1%} "
+            f"({a.n_flag_disagreements} of {a.n_faces} held-out faces change flag; the Keras screening "
+            f"probability of those faces is within {a.disagreement_margin:.2g} of the threshold {threshold:.4g})"
+        )
     if gates.max_prob_diff is not None and a.max_abs_prob_diff > gates.max_prob_diff:
         problems.append(f"max |probability difference| {a.max_abs_prob_diff:.4f} exceeds {gates.max_prob_diff}")
     return ParityReport(
-        artifact=artifact, backend=backend, runtime=runtime, threshold=threshold, **asdict(a),
+        artifact=artifact,
+        backend=backend,
+        runtime=runtime,
+        threshold=threshold,
+        **asdict(a),
         cam_max_abs_diff=float(np.abs(got.cam.astype(np.float64) - ref.cam).max() / cam_range),
-        min_agreement=gates.min_agreement, max_prob_diff_gate=gates.max_prob_diff, passed=not problems,
-        verdict="; ".join(problems) if problems else "parity ok")
+        min_agreement=gates.min_agreement,
+        max_prob_diff_gate=gates.max_prob_diff,
+        passed=not problems,
+        verdict="; ".join(problems) if problems else "parity ok",
+    )
 
 
 def _failure(artifact, backend, runtime, n, threshold, gates, why: str) -> ParityReport:
     nan = float("nan")
     return ParityReport(
-        n_faces=n, max_abs_prob_diff=nan, mean_abs_prob_diff=nan, max_abs_screening_diff=nan, flag_agreement=0.0,
-        n_flag_disagreements=n, disagreement_margin=None, auc_reference=None, auc_artifact=None, auc_diff=None,
-        artifact=artifact, backend=backend, runtime=runtime, threshold=threshold, cam_max_abs_diff=nan,
-        min_agreement=gates.min_agreement, max_prob_diff_gate=gates.max_prob_diff, passed=False, verdict=why)
+        n_faces=n,
+        max_abs_prob_diff=nan,
+        mean_abs_prob_diff=nan,
+        max_abs_screening_diff=nan,
+        flag_agreement=0.0,
+        n_flag_disagreements=n,
+        disagreement_margin=None,
+        auc_reference=None,
+        auc_artifact=None,
+        auc_diff=None,
+        artifact=artifact,
+        backend=backend,
+        runtime=runtime,
+        threshold=threshold,
+        cam_max_abs_diff=nan,
+        min_agreement=gates.min_agreement,
+        max_prob_diff_gate=gates.max_prob_diff,
+        passed=False,
+        verdict=why,
+    )
 
 
-def check_artifact(bundle: Bundle, staging_dir: Path, name: str, entry: dict, faces: FaceSet, ref: Outputs,
-                   gates: ParityThresholds, batch: int = 8) -> tuple[ParityReport, Outputs]:
+def check_artifact(
+    bundle: Bundle,
+    staging_dir: Path,
+    name: str,
+    entry: dict,
+    faces: FaceSet,
+    ref: Outputs,
+    gates: ParityThresholds,
+    batch: int = 8,
+) -> tuple[ParityReport, Outputs]:
     """Open the staged artifact with the edge runtime (as the bundle would, but from
     ``staging_dir``) and compare it with ``ref`` on ``faces``."""
     staged = Bundle(Path(staging_dir), replace(bundle.card, artifacts={name: entry}))
     backend = open_backend(staged, artifact=name)
     got = run_backend(backend, faces, batch)
-    report = compare(name, backend.name, backend.runtime, ref, got, faces, bundle.card.positive_indices,
-                     bundle.card.threshold, gates, temperature=bundle.card.temperature)
+    report = compare(
+        name,
+        backend.name,
+        backend.runtime,
+        ref,
+        got,
+        faces,
+        bundle.card.positive_indices,
+        bundle.card.threshold,
+        gates,
+        temperature=bundle.card.temperature,
+    )
     return report, got

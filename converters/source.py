@@ -1,4 +1,5 @@
 """The Keras reference a bundle's conversions start from, exported once per run."""
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -8,7 +9,7 @@ from facescreen.edge.bundle import Bundle
 
 from .errors import ConversionError
 
-OUTPUT_NAMES = ("probs", "cam")   # the Keras model's dict outputs, in the order every artifact keeps
+OUTPUT_NAMES = ("probs", "cam")  # the Keras model's dict outputs, in the order every artifact keeps
 
 
 def reference_artifact(bundle: Bundle) -> str:
@@ -18,8 +19,10 @@ def reference_artifact(bundle: Bundle) -> str:
         return "keras"
     if len(keras_arts) == 1:
         return keras_arts[0]
-    raise ConversionError(f"bundle {bundle.path} needs exactly one Keras reference artifact to convert from; "
-                          f"it has {keras_arts or 'none'}")
+    raise ConversionError(
+        f"bundle {bundle.path} needs exactly one Keras reference artifact to convert from; "
+        f"it has {keras_arts or 'none'}"
+    )
 
 
 class KerasSource:
@@ -59,6 +62,7 @@ class KerasSource:
             if missing:
                 raise ConversionError(f"the Keras model must return a dict with {OUTPUT_NAMES}; it lacks {missing}")
             return {k: out[k] for k in OUTPUT_NAMES}
+
         return serve
 
     @cached_property

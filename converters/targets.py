@@ -3,6 +3,7 @@
 Each row names the module that builds it (one module per toolchain), what it needs, and where it
 runs. :func:`resolve_targets` turns ``--to`` into rows; an unknown name lists the valid ones.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,17 +17,17 @@ OPTION_NAMES = ("int8_io", "max_batch", "workspace_mb")
 
 @dataclass(frozen=True)
 class Target:
-    name: str                 # artifact name in the model card (or detector target name)
-    kind: str                 # "screener": a model-card artifact; "detector": BUNDLE/detector/
-    format: str               # model-card artifact format ("tflite", "onnx", "tensorrt")
-    precision: str            # "fp32" | "fp16" | "dynamic-int8" | "int8"
-    suffix: str               # file suffix
-    device: str               # "cpu" | "gpu": where the artifact runs
-    module: str               # converters.<module>: its build(ctx, target, out) writes the file
-    requires: tuple[str, ...] = ()   # importable modules the BUILD needs ("a|b": either one)
-    calibrated: bool = False         # needs calibration faces
-    depends: tuple[str, ...] = ()    # artifacts that must exist first (built by another row)
-    options: tuple[str, ...] = ()    # ConvertOptions fields it honours
+    name: str  # artifact name in the model card (or detector target name)
+    kind: str  # "screener": a model-card artifact; "detector": BUNDLE/detector/
+    format: str  # model-card artifact format ("tflite", "onnx", "tensorrt")
+    precision: str  # "fp32" | "fp16" | "dynamic-int8" | "int8"
+    suffix: str  # file suffix
+    device: str  # "cpu" | "gpu": where the artifact runs
+    module: str  # converters.<module>: its build(ctx, target, out) writes the file
+    requires: tuple[str, ...] = ()  # importable modules the BUILD needs ("a|b": either one)
+    calibrated: bool = False  # needs calibration faces
+    depends: tuple[str, ...] = ()  # artifacts that must exist first (built by another row)
+    options: tuple[str, ...] = ()  # ConvertOptions fields it honours
     summary: str = ""
     # a function of its module, (bundle, target, options, calibration) -> str, that says what to run
     # on the device where this build cannot run here (e.g. the equivalent trtexec command)
@@ -46,8 +47,7 @@ class Target:
         return f"{self.name}{self.suffix}"
 
     def missing_requirements(self) -> list[str]:
-        return [REQUIREMENT_NAMES.get(r, r) for r in self.requires
-                if not any(_importable(m) for m in r.split("|"))]
+        return [REQUIREMENT_NAMES.get(r, r) for r in self.requires if not any(_importable(m) for m in r.split("|"))]
 
     @property
     def built_from_keras(self) -> bool:
@@ -70,7 +70,7 @@ class Target:
 def _importable(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):   # a dotted name whose parent package is absent
+    except (ImportError, ValueError):  # a dotted name whose parent package is absent
         return False
 
 
@@ -80,31 +80,127 @@ TF = ("tensorflow",)
 TENSORRT = ("tensorrt", "cuda.bindings|cuda.cudart")
 TARGETS: Registry[Target] = Registry("conversion target")
 _ROWS = (
-    Target("tflite-fp32", "screener", "tflite", "fp32", ".tflite", "cpu", "to_tflite", TF,
-           summary="LiteRT float32 (reference precision)"),
-    Target("tflite-fp16", "screener", "tflite", "fp16", ".tflite", "cpu", "to_tflite", TF,
-           summary="LiteRT with float16 weights (half the size; GPU delegates run it in fp16)"),
-    Target("tflite-dynamic", "screener", "tflite", "dynamic-int8", ".tflite", "cpu", "to_tflite", TF,
-           summary="LiteRT dynamic-range: int8 weights, float activations, no calibration"),
-    Target("tflite-int8", "screener", "tflite", "int8", ".tflite", "cpu", "to_tflite", TF, calibrated=True,
-           options=("int8_io",), summary="LiteRT full-integer int8 (int8 or uint8 input/output), calibrated"),
-    Target("onnx", "screener", "onnx", "fp32", ".onnx", "cpu", "to_onnx", TF + ("tf2onnx", "onnx"),
-           summary="ONNX opset 17, dynamic batch; also TensorRT's input"),
-    Target("onnx-int8", "screener", "onnx", "int8", ".onnx", "cpu", "to_onnx_int8",
-           TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"), calibrated=True,
-           summary="ONNX Runtime static QDQ int8 (per-channel weights), calibrated"),
-    Target("tensorrt-fp16", "screener", "tensorrt", "fp16", ".engine", "gpu", "to_tensorrt", TENSORRT,
-           depends=("onnx",), options=("max_batch", "workspace_mb"), unavailable_hint="trtexec_hint",
-           summary="TensorRT engine, FP16; build it on the Jetson that runs it"),
+    Target(
+        "tflite-fp32",
+        "screener",
+        "tflite",
+        "fp32",
+        ".tflite",
+        "cpu",
+        "to_tflite",
+        TF,
+        summary="LiteRT float32 (reference precision)",
+    ),
+    Target(
+        "tflite-fp16",
+        "screener",
+        "tflite",
+        "fp16",
+        ".tflite",
+        "cpu",
+        "to_tflite",
+        TF,
+        summary="LiteRT with float16 weights (half the size; GPU delegates run it in fp16)",
+    ),
+    Target(
+        "tflite-dynamic",
+        "screener",
+        "tflite",
+        "dynamic-int8",
+        ".tflite",
+        "cpu",
+        "to_tflite",
+        TF,
+        summary="LiteRT dynamic-range: int8 weights, float activations, no calibration",
+    ),
+    Target(
+        "tflite-int8",
+        "screener",
+        "tflite",
+        "int8",
+        ".tflite",
+        "cpu",
+        "to_tflite",
+        TF,
+        calibrated=True,
+        options=("int8_io",),
+        summary="LiteRT full-integer int8 (int8 or uint8 input/output), calibrated",
+    ),
+    Target(
+        "onnx",
+        "screener",
+        "onnx",
+        "fp32",
+        ".onnx",
+        "cpu",
+        "to_onnx",
+        TF + ("tf2onnx", "onnx"),
+        summary="ONNX opset 17, dynamic batch; also TensorRT's input",
+    ),
+    Target(
+        "onnx-int8",
+        "screener",
+        "onnx",
+        "int8",
+        ".onnx",
+        "cpu",
+        "to_onnx_int8",
+        TF + ("tf2onnx", "onnx", "onnxruntime", "sympy"),
+        calibrated=True,
+        summary="ONNX Runtime static QDQ int8 (per-channel weights), calibrated",
+    ),
+    Target(
+        "tensorrt-fp16",
+        "screener",
+        "tensorrt",
+        "fp16",
+        ".engine",
+        "gpu",
+        "to_tensorrt",
+        TENSORRT,
+        depends=("onnx",),
+        options=("max_batch", "workspace_mb"),
+        unavailable_hint="trtexec_hint",
+        summary="TensorRT engine, FP16; build it on the Jetson that runs it",
+    ),
     # TensorRT >= 10: explicit quantisation from onnx-int8's Q/DQ scales; 8.x: entropy calibration of onnx
-    Target("tensorrt-int8", "screener", "tensorrt", "int8", ".engine", "gpu", "to_tensorrt", TENSORRT,
-           calibrated=True, depends=("onnx", "onnx-int8"), options=("max_batch", "workspace_mb"),
-           unavailable_hint="trtexec_hint",
-           summary="TensorRT engine, INT8 (TensorRT 10+: onnx-int8's Q/DQ graph; 8.x: entropy calibration)"),
-    Target("mtcnn-tflite", "detector", "tflite", "fp32", ".tflite", "cpu", "to_mtcnn", TF + ("mtcnn",),
-           summary="the mtcnn package's P/R/O-Net for LiteRT -> BUNDLE/detector/"),
-    Target("mtcnn-onnx", "detector", "onnx", "fp32", ".onnx", "cpu", "to_mtcnn", TF + ("mtcnn", "tf2onnx", "onnx"),
-           summary="the mtcnn package's P/R/O-Net for ONNX Runtime -> BUNDLE/detector/"),
+    Target(
+        "tensorrt-int8",
+        "screener",
+        "tensorrt",
+        "int8",
+        ".engine",
+        "gpu",
+        "to_tensorrt",
+        TENSORRT,
+        calibrated=True,
+        depends=("onnx", "onnx-int8"),
+        options=("max_batch", "workspace_mb"),
+        unavailable_hint="trtexec_hint",
+        summary="TensorRT engine, INT8 (TensorRT 10+: onnx-int8's Q/DQ graph; 8.x: entropy calibration)",
+    ),
+    Target(
+        "mtcnn-tflite",
+        "detector",
+        "tflite",
+        "fp32",
+        ".tflite",
+        "cpu",
+        "to_mtcnn",
+        TF + ("mtcnn",),
+        summary="the mtcnn package's P/R/O-Net for LiteRT -> BUNDLE/detector/",
+    ),
+    Target(
+        "mtcnn-onnx",
+        "detector",
+        "onnx",
+        "fp32",
+        ".onnx",
+        "cpu",
+        "to_mtcnn",
+        TF + ("mtcnn", "tf2onnx", "onnx"),
+        summary="the mtcnn package's P/R/O-Net for ONNX Runtime -> BUNDLE/detector/",
+    ),
 )
 for _row in _ROWS:
     TARGETS.register(_row.name, lambda row=_row: row)
@@ -134,8 +230,10 @@ def resolve_targets(spec: str | list[str]) -> list[Target]:
         expanded = ALIASES.get(name, [name])
         for n in expanded:
             if n not in TARGETS:
-                raise ValueError(f"unknown conversion target {n!r}; expected one of: {', '.join(TARGETS.names())} "
-                                 f"or an alias: {', '.join(sorted(ALIASES))}")
+                raise ValueError(
+                    f"unknown conversion target {n!r}; expected one of: {', '.join(TARGETS.names())} "
+                    f"or an alias: {', '.join(sorted(ALIASES))}"
+                )
             if n not in wanted:
                 wanted.append(n)
     if not wanted:

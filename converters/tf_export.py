@@ -6,6 +6,7 @@ weights come out uninitialised), and ``tf2onnx.convert.from_keras`` does not sup
 SavedModel route (TFLite) and ``tf2onnx.convert.from_function`` (ONNX) both keep the weights; the
 parity check after every conversion proves it.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def onnx_from_function(fn: Callable, shape: list[int | None], output_names: list
     import tf2onnx
 
     spec = input_signature(shape)
-    model_proto, _ = tf2onnx.convert.from_function(tf.function(fn, input_signature=spec), input_signature=spec,
-                                                   opset=opset)
+    model_proto, _ = tf2onnx.convert.from_function(
+        tf.function(fn, input_signature=spec), input_signature=spec, opset=opset
+    )
     outs = list(model_proto.graph.output)
     if len(outs) != len(output_names):
         raise RuntimeError(f"tf2onnx produced {len(outs)} outputs, expected {len(output_names)} ({output_names})")

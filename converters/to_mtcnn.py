@@ -10,6 +10,7 @@ dynamic batch of 24x24 / 48x48 crops, so each stage is one call.
 
 The converted cascade is checked against the package on real photos before anything is written.
 """
+
 from __future__ import annotations
 
 import time
@@ -56,6 +57,7 @@ def _named_outputs(net: str, model):
     def fn(image):
         outs = model(image)
         return {roles[int(o.shape[-1])]: o for o in outs}
+
     return fn
 
 
@@ -87,6 +89,7 @@ def convert_networks(fmt: str, suffix: str, out_dir: Path, workdir: Path) -> dic
 
 # -- verification against the package -----------------------------------------------------------
 
+
 def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.ndarray]:
     """The two package sample photos, a 640x480 frame and a few synthetic cohort photos."""
     import cv2
@@ -113,8 +116,14 @@ def median_ms(fn, arg, repeats: int) -> float:
     return float(np.median(times) * 1e3)
 
 
-def verify_cascade(model_dir: Path, fmt: str, reference, photos: dict[str, np.ndarray],
-                   tolerance: DetectorTolerance, timing_repeats: int = 5) -> dict:
+def verify_cascade(
+    model_dir: Path,
+    fmt: str,
+    reference,
+    photos: dict[str, np.ndarray],
+    tolerance: DetectorTolerance,
+    timing_repeats: int = 5,
+) -> dict:
     """Run the converted cascade through the real edge detector and compare it with ``reference``
     (the package detector) photo by photo; latency on the 640x480 frame for both."""
     from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
@@ -123,19 +132,32 @@ def verify_cascade(model_dir: Path, fmt: str, reference, photos: dict[str, np.nd
     per_photo, ok = {}, True
     for name, rgb in photos.items():
         cmp = compare_faces(reference.detect(rgb), lite.detect(rgb))
-        cmp["ok"] = (cmp["n_reference"] == cmp["n_converted"] and cmp["min_iou"] >= tolerance.min_iou
-                     and cmp["max_landmark_px"] <= tolerance.max_landmark_px and cmp["n_reference"] > 0)
+        cmp["ok"] = (
+            cmp["n_reference"] == cmp["n_converted"]
+            and cmp["min_iou"] >= tolerance.min_iou
+            and cmp["max_landmark_px"] <= tolerance.max_landmark_px
+            and cmp["n_reference"] > 0
+        )
         ok &= cmp["ok"]
         per_photo[name] = cmp
     frame = photos.get("astronaut_640x480")
     timing = {}
     if frame is not None and timing_repeats:
-        timing = {"frame": "640x480", "package_ms": round(median_ms(reference.detect, frame, timing_repeats), 2),
-                  "converted_ms": round(median_ms(lite.detect, frame, timing_repeats), 2), "runtime": lite.runtime}
+        timing = {
+            "frame": "640x480",
+            "package_ms": round(median_ms(reference.detect, frame, timing_repeats), 2),
+            "converted_ms": round(median_ms(lite.detect, frame, timing_repeats), 2),
+            "runtime": lite.runtime,
+        }
         timing["speedup"] = round(timing["package_ms"] / timing["converted_ms"], 2)
-    return {"ok": ok, "runtime": lite.runtime, "tolerance": {"min_iou": tolerance.min_iou,
-            "max_landmark_px": tolerance.max_landmark_px}, "photos": per_photo, "latency": timing,
-            "landmark_order": list(LANDMARK_NAMES)}
+    return {
+        "ok": ok,
+        "runtime": lite.runtime,
+        "tolerance": {"min_iou": tolerance.min_iou, "max_landmark_px": tolerance.max_landmark_px},
+        "photos": per_photo,
+        "latency": timing,
+        "landmark_order": list(LANDMARK_NAMES),
+    }
 
 
 def source_info() -> dict:
@@ -144,11 +166,15 @@ def source_info() -> dict:
     from facescreen.edge.bundle import sha256_file
 
     weights = files("mtcnn.assets.weights")
-    return {"package": "mtcnn", "version": version("mtcnn"),
-            "weights_sha256": {n: sha256_file(Path(str(weights / f"{n}.lz4"))) for n in NETS}}
+    return {
+        "package": "mtcnn",
+        "version": version("mtcnn"),
+        "weights_sha256": {n: sha256_file(Path(str(weights / f"{n}.lz4"))) for n in NETS},
+    }
 
 
 # -- the target: build, verify, commit ----------------------------------------------------------
+
 
 def build(ctx, target, stage: Path) -> dict:
     """Convert the three networks into ``stage`` with a staging manifest (files and SHA-256)."""
@@ -164,11 +190,19 @@ def verify(stage: Path, target, options) -> dict:
     """The staged cascade (through the edge detector) against the mtcnn package, photo by photo."""
     from facescreen.edge.detect import create_detector
 
-    check = verify_cascade(stage, target.format, create_detector("mtcnn"), verification_photos(options.detector_photos),
-                           DetectorTolerance(), options.detector_timing_repeats)
-    check["summary"] = {"min_iou": min(v["min_iou"] for v in check["photos"].values()),
-                        "max_landmark_px": max(v["max_landmark_px"] for v in check["photos"].values()),
-                        **check["latency"]}
+    check = verify_cascade(
+        stage,
+        target.format,
+        create_detector("mtcnn"),
+        verification_photos(options.detector_photos),
+        DetectorTolerance(),
+        options.detector_timing_repeats,
+    )
+    check["summary"] = {
+        "min_iou": min(v["min_iou"] for v in check["photos"].values()),
+        "max_landmark_px": max(v["max_landmark_px"] for v in check["photos"].values()),
+        **check["latency"],
+    }
     return check
 
 
@@ -188,11 +222,13 @@ def commit(stage: Path, dest: Path, target, check: dict) -> Path:
         os.replace(stage / nf.file, dest / nf.file)
     previous = load_manifest(dest, verify=False) if (dest / MANIFEST).is_file() else None
     manifest = MtcnnManifest(
-        formats={**(previous.formats if previous else {}), **staged.formats}, source=source_info(),
+        formats={**(previous.formats if previous else {}), **staged.formats},
+        source=source_info(),
         cascade=CascadeConfig().to_dict(),
         verification={**(previous.verification if previous else {}), target.format: check},
         software_version=software_version(),
-        created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
     path = save_manifest(dest, manifest)
     load_manifest(dest)  # every listed file present and matching its SHA-256
     return path

@@ -4,6 +4,7 @@ Exported with ``tf2onnx.convert.from_function`` from the same inference function
 format (``tf2onnx.convert.from_keras`` does not support Keras 3). It is also what TensorRT builds
 from, so :func:`tensorrt_problems` checks what TensorRT's ONNX parser needs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,16 +13,51 @@ from .errors import ConversionError
 from .source import OUTPUT_NAMES
 from .targets import Target
 
-OPSET = 17            # what TensorRT 10's ONNX parser and ONNX Runtime's QDQ tooling are tested with
+OPSET = 17  # what TensorRT 10's ONNX parser and ONNX Runtime's QDQ tooling are tested with
 BATCH_DIM = "batch"
 # Ops TensorRT 10's ONNX parser supports (subset that matters for conv screeners; see
 # onnx-tensorrt docs/operators.md). Anything else is reported before a Jetson build is attempted.
-TENSORRT_OPS = frozenset({
-    "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "Conv", "Div", "Flatten",
-    "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "PRelu",
-    "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Squeeze", "Sub", "Transpose",
-    "Unsqueeze", "HardSigmoid", "HardSwish", "LeakyRelu", "Gather", "Resize", "QuantizeLinear", "DequantizeLinear",
-})
+TENSORRT_OPS = frozenset(
+    {
+        "Add",
+        "AveragePool",
+        "BatchNormalization",
+        "Cast",
+        "Clip",
+        "Concat",
+        "Constant",
+        "Conv",
+        "Div",
+        "Flatten",
+        "Gemm",
+        "GlobalAveragePool",
+        "GlobalMaxPool",
+        "Identity",
+        "MatMul",
+        "MaxPool",
+        "Mul",
+        "Pad",
+        "PRelu",
+        "ReduceMean",
+        "Relu",
+        "Reshape",
+        "Shape",
+        "Sigmoid",
+        "Slice",
+        "Softmax",
+        "Squeeze",
+        "Sub",
+        "Transpose",
+        "Unsqueeze",
+        "HardSigmoid",
+        "HardSwish",
+        "LeakyRelu",
+        "Gather",
+        "Resize",
+        "QuantizeLinear",
+        "DequantizeLinear",
+    }
+)
 
 
 def export_onnx(ctx, opset: int = OPSET):
@@ -58,8 +94,10 @@ def tensorrt_problems(proto, size: int) -> list[str]:
         dims = value.type.tensor_type.shape.dim
         got = [d.dim_param or d.dim_value for d in dims]
         if len(dims) != 4 or not dims[0].dim_param or [d.dim_value for d in dims[1:]] != [size, size, 3]:
-            problems.append(f"input {value.name} has shape {got}; expected [batch, {size}, {size}, 3] "
-                            f"(dynamic batch, static spatial and channel dimensions)")
+            problems.append(
+                f"input {value.name} has shape {got}; expected [batch, {size}, {size}, 3] "
+                f"(dynamic batch, static spatial and channel dimensions)"
+            )
     names = [o.name for o in proto.graph.output]
     if names != list(OUTPUT_NAMES):
         problems.append(f"outputs are {names}; expected {list(OUTPUT_NAMES)}")
@@ -81,6 +119,12 @@ def build(ctx, target: Target, out: Path) -> dict:
     onnx.save(proto, str(out))
     if not out.stat().st_size:
         raise ConversionError(f"{target.name}: wrote an empty ONNX file")
-    return {"opset": OPSET, "input_name": proto.graph.input[0].name, "output_names": list(OUTPUT_NAMES),
-            "dynamic_batch": True, "tensorrt_ready": not trt, "tensorrt_problems": trt,
-            "toolchain": {"tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__}}
+    return {
+        "opset": OPSET,
+        "input_name": proto.graph.input[0].name,
+        "output_names": list(OUTPUT_NAMES),
+        "dynamic_batch": True,
+        "tensorrt_ready": not trt,
+        "tensorrt_problems": trt,
+        "toolchain": {"tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__},
+    }

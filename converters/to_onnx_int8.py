@@ -10,6 +10,7 @@ and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later.
 The head's pooling, softmax and output nodes stay float (:func:`float_head_nodes`): they cost
 nothing, and an int8 softmax would quantise the screening probability itself to steps of 1/256.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,7 +34,7 @@ class FaceReader:
     def get_next(self) -> dict | None:
         if self._i >= len(self._batch):
             return None
-        x = self._batch[self._i:self._i + 1]
+        x = self._batch[self._i : self._i + 1]
         self._i += 1
         return {self.input_name: x}
 
@@ -65,9 +66,13 @@ def quantized_ops(path: Path) -> dict:
     for n in model.graph.node:
         ops[n.op_type] = ops.get(n.op_type, 0) + 1
     int8_inits = sum(1 for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8)
-    return {"QuantizeLinear": ops.get("QuantizeLinear", 0), "DequantizeLinear": ops.get("DequantizeLinear", 0),
-            "Conv": ops.get("Conv", 0), "DynamicQuantizeLinear": ops.get("DynamicQuantizeLinear", 0),
-            "int8_initializers": int8_inits}
+    return {
+        "QuantizeLinear": ops.get("QuantizeLinear", 0),
+        "DequantizeLinear": ops.get("DequantizeLinear", 0),
+        "Conv": ops.get("Conv", 0),
+        "DynamicQuantizeLinear": ops.get("DynamicQuantizeLinear", 0),
+        "int8_initializers": int8_inits,
+    }
 
 
 def zero_points_all_zero(path: Path) -> bool:
@@ -97,7 +102,7 @@ def build(ctx, target: Target, out: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     fp32 = work / "fp32.onnx"
     if "onnx" in ctx.bundle.card.artifacts:
-        fp32.write_bytes(ctx.artifact_file("onnx").read_bytes())   # the verified fp32 export
+        fp32.write_bytes(ctx.artifact_file("onnx").read_bytes())  # the verified fp32 export
     else:
         onnx.save(export_onnx(ctx), str(fp32))
     prep = work / "prep.onnx"
@@ -106,20 +111,35 @@ def build(ctx, target: Target, out: Path) -> dict:
     prepared = onnx.load(str(prep))
     keep_float = float_head_nodes(prepared)
     reader = _reader_class()(prepared.graph.input[0].name, batch)
-    quantize_static(str(prep), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=keep_float,
-                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+    quantize_static(
+        str(prep),
+        str(out),
+        reader,
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=keep_float,
+        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+    )
     counts = quantized_ops(out)
     if counts["DynamicQuantizeLinear"] or not counts["QuantizeLinear"] or counts["int8_initializers"] < counts["Conv"]:
-        raise ConversionError(f"{target.name}: the result is not a static per-channel QDQ int8 graph ({counts}); "
-                              f"refusing to write it as int8")
+        raise ConversionError(
+            f"{target.name}: the result is not a static per-channel QDQ int8 graph ({counts}); "
+            f"refusing to write it as int8"
+        )
     if not zero_points_all_zero(out):
         raise ConversionError(f"{target.name}: a Q/DQ zero point is not 0; TensorRT could not build from this graph")
     model = onnx.load(str(out))
     onnx.checker.check_model(model, full_check=True)
-    return {"quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel weights, MinMax calibration",
-            "symmetric": True,
-            "n_calibration_faces": len(batch), "quantized_ops": counts, "float_nodes": keep_float, "opset": OPSET,
-            "output_names": [o.name for o in model.graph.output],
-            "toolchain": {"onnxruntime_quantization": onnxruntime.__version__, "onnx": onnx.__version__}}
+    return {
+        "quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel weights, MinMax calibration",
+        "symmetric": True,
+        "n_calibration_faces": len(batch),
+        "quantized_ops": counts,
+        "float_nodes": keep_float,
+        "opset": OPSET,
+        "output_names": [o.name for o in model.graph.output],
+        "toolchain": {"onnxruntime_quantization": onnxruntime.__version__, "onnx": onnx.__version__},
+    }

@@ -32,6 +32,7 @@ so EXPLICIT_BATCH is set.
 Where ``tensorrt`` or cuda-python cannot be imported, or no GPU answers, the target is reported as
 "cannot be built on this machine" with :func:`trtexec_command`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,11 +74,11 @@ def calibration_batch(n_faces: int) -> int:
 
 @dataclass(frozen=True)
 class Recipe:
-    source: str                      # bundle artifact the engine is parsed from
-    network_flags: tuple[str, ...]   # NetworkDefinitionCreationFlag members
-    builder_flags: tuple[str, ...]   # BuilderFlag members (weak typing; none on TensorRT 11)
-    calibrator: bool = False         # implicit quantisation (8.x only)
-    quantization: str = ""           # recorded in the model card
+    source: str  # bundle artifact the engine is parsed from
+    network_flags: tuple[str, ...]  # NetworkDefinitionCreationFlag members
+    builder_flags: tuple[str, ...]  # BuilderFlag members (weak typing; none on TensorRT 11)
+    calibrator: bool = False  # implicit quantisation (8.x only)
+    quantization: str = ""  # recorded in the model card
 
     @property
     def strongly_typed(self) -> bool:
@@ -86,18 +87,28 @@ class Recipe:
 
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("8", "fp16"): Recipe("onnx", ("EXPLICIT_BATCH",), ("FP16",)),
-    ("8", "int8"): Recipe("onnx", ("EXPLICIT_BATCH",), ("INT8",), calibrator=True,
-                          quantization="implicit: IInt8EntropyCalibrator2 over the calibration faces"),
+    ("8", "int8"): Recipe(
+        "onnx",
+        ("EXPLICIT_BATCH",),
+        ("INT8",),
+        calibrator=True,
+        quantization="implicit: IInt8EntropyCalibrator2 over the calibration faces",
+    ),
     ("10", "fp16"): Recipe("onnx", (), ("FP16",)),
-    ("10", "int8"): Recipe("onnx-int8", (), ("INT8", "FP16"),
-                           quantization="explicit: Q/DQ scales of the parity-verified onnx-int8 graph"),
-    ("11", "int8"): Recipe("onnx-int8", ("STRONGLY_TYPED",), (),
-                           quantization="explicit, strongly typed: Q/DQ scales of the parity-verified onnx-int8 graph"),
+    ("10", "int8"): Recipe(
+        "onnx-int8", (), ("INT8", "FP16"), quantization="explicit: Q/DQ scales of the parity-verified onnx-int8 graph"
+    ),
+    ("11", "int8"): Recipe(
+        "onnx-int8",
+        ("STRONGLY_TYPED",),
+        (),
+        quantization="explicit, strongly typed: Q/DQ scales of the parity-verified onnx-int8 graph",
+    ),
 }
 REFUSED = {
     ("11", "fp16"): "TensorRT 11 removed weak typing (BuilderFlag.FP16): an FP16 engine needs an FP16 ONNX "
-                    "(ModelOpt AutoCast), which facescreen does not produce; build tensorrt-fp16 with TensorRT 10 "
-                    "(JetPack 6) or use tensorrt-int8",
+    "(ModelOpt AutoCast), which facescreen does not produce; build tensorrt-fp16 with TensorRT 10 "
+    "(JetPack 6) or use tensorrt-int8",
 }
 
 
@@ -112,8 +123,9 @@ def generation(version: str) -> str:
     """The recipe column for a TensorRT version: "8" (8.x), "10" (10.x) or "11" (11 and later)."""
     major = tensorrt_major(version)
     if major < 8:
-        raise ConversionError(f"TensorRT {version} is too old: facescreen builds engines with TensorRT 8.6, 10.x "
-                              f"or 11.x (JetPack 5 or 6)")
+        raise ConversionError(
+            f"TensorRT {version} is too old: facescreen builds engines with TensorRT 8.6, 10.x or 11.x (JetPack 5 or 6)"
+        )
     return "8" if major < 10 else ("10" if major == 10 else "11")
 
 
@@ -138,14 +150,18 @@ def trtexec_command(bundle, target: Target, options) -> str:
     source = "onnx" if target.precision == "fp16" else "onnx-int8"
     onnx_file = bundle.path / bundle.card.artifacts.get(source, {}).get("file", f"{source}.onnx")
     flags = "--fp16" if target.precision == "fp16" else "--int8 --fp16"
-    return (f"trtexec --onnx={onnx_file} --saveEngine={bundle.path / target.file} "
-            f"--minShapes=image:{lo} --optShapes=image:{opt} --maxShapes=image:{hi} "
-            f"--memPoolSize=workspace:{options.workspace_mb}M {flags}")
+    return (
+        f"trtexec --onnx={onnx_file} --saveEngine={bundle.path / target.file} "
+        f"--minShapes=image:{lo} --optShapes=image:{opt} --maxShapes=image:{hi} "
+        f"--memPoolSize=workspace:{options.workspace_mb}M {flags}"
+    )
 
 
 def trtexec_hint(bundle, target: Target, options) -> str:
-    return (f"equivalent command on the Jetson (TensorRT 10; not parity-checked and not recorded in the model card): "
-            f"{trtexec_command(bundle, target, options)}")
+    return (
+        f"equivalent command on the Jetson (TensorRT 10; not parity-checked and not recorded in the model card): "
+        f"{trtexec_command(bundle, target, options)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,9 +175,17 @@ def trtexec_hint(bundle, target: Target, options) -> str:
 # examples (see tests/converters/inspector_strings.py); Polygraphy's dtype_from_fmt_dtype matches by
 # content the same way. Word boundaries keep "BFloat16" from matching "Float" and "UInt8" from "Int8".
 _DTYPE_WORDS = (
-    ("bf16", r"bfloat16|bf16"), ("fp16", r"fp16|half"), ("fp8", r"fp8"), ("fp4", r"fp4(?:e2m1)?"),
-    ("int4", r"int4"), ("uint8", r"uint8"), ("int8", r"int8"), ("int32", r"int32"), ("int64", r"int64"),
-    ("bool", r"bool"), ("fp32", r"fp32|float"),
+    ("bf16", r"bfloat16|bf16"),
+    ("fp16", r"fp16|half"),
+    ("fp8", r"fp8"),
+    ("fp4", r"fp4(?:e2m1)?"),
+    ("int4", r"int4"),
+    ("uint8", r"uint8"),
+    ("int8", r"int8"),
+    ("int32", r"int32"),
+    ("int64", r"int64"),
+    ("bool", r"bool"),
+    ("fp32", r"fp32|float"),
 )
 _DTYPE_RE = [(name, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for name, words in _DTYPE_WORDS]
 
@@ -186,9 +210,11 @@ def layer_precisions(info: dict | list) -> dict[str, int]:
     layers = info.get("Layers", []) if isinstance(info, dict) else info
     counts: dict[str, int] = {}
     for layer in layers:
-        if not isinstance(layer, dict):   # names only: the engine was not built with DETAILED verbosity
-            raise ConversionError("the engine inspector gave layer names only; the engine must be built with "
-                                  "ProfilingVerbosity.DETAILED to check its precision")
+        if not isinstance(layer, dict):  # names only: the engine was not built with DETAILED verbosity
+            raise ConversionError(
+                "the engine inspector gave layer names only; the engine must be built with "
+                "ProfilingVerbosity.DETAILED to check its precision"
+            )
         for tensor in layer.get("Outputs", []):
             text = _tensor_dtype_text(tensor)
             if text is not None:
@@ -227,7 +253,7 @@ def _calibrator(trt, cudart, faces: np.ndarray, cache: Path):
         def get_batch(self, names):
             if self.index >= len(self.faces):
                 return None
-            self.device.upload(self.faces[self.index:self.index + self.batch])
+            self.device.upload(self.faces[self.index : self.index + self.batch])
             self.index += self.batch
             return [int(self.device.ptr)]
 
@@ -264,7 +290,7 @@ def _network_flags(trt, plan: Recipe) -> int:
         member = getattr(trt.NetworkDefinitionCreationFlag, name, None)
         if member is None:
             if name == "STRONGLY_TYPED":
-                continue   # a TensorRT where strong typing is no longer a flag (always on)
+                continue  # a TensorRT where strong typing is no longer a flag (always on)
             raise ConversionError(f"TensorRT {trt.__version__} has no NetworkDefinitionCreationFlag.{name}")
         flags |= 1 << int(member)
     return flags
@@ -281,12 +307,16 @@ def _set_builder_flags(trt, config, plan: Recipe, target: Target) -> None:
 def _check_source(ctx, target: Target, plan: Recipe) -> Path:
     entry = ctx.bundle.card.artifacts.get(plan.source)
     if entry is None:
-        raise ConversionError(f"{target.name}: the bundle has no verified '{plan.source}' artifact to build from; "
-                              f"convert it on the workstation (facescreen-convert BUNDLE --to {plan.source})")
+        raise ConversionError(
+            f"{target.name}: the bundle has no verified '{plan.source}' artifact to build from; "
+            f"convert it on the workstation (facescreen-convert BUNDLE --to {plan.source})"
+        )
     if plan.source == "onnx-int8" and not entry.get("symmetric"):
-        raise ConversionError(f"{target.name}: the bundle's onnx-int8 does not record symmetric (zero-point 0) "
-                              f"quantisation, which TensorRT requires; re-convert onnx-int8 on the workstation "
-                              f"with this facescreen version")
+        raise ConversionError(
+            f"{target.name}: the bundle's onnx-int8 does not record symmetric (zero-point 0) "
+            f"quantisation, which TensorRT requires; re-convert onnx-int8 on the workstation "
+            f"with this facescreen version"
+        )
     return ctx.artifact_file(plan.source)
 
 
@@ -314,8 +344,10 @@ def build(ctx, target: Target, out: Path) -> dict:
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ConversionError(f"{target.name}: TensorRT's ONNX parser rejected {source_path.name}: {errors}")
     if not has_fast(builder, device, target.precision):
-        raise ConversionError(f"{target.name}: this GPU ({device['device']}) has no fast {target.precision.upper()}; "
-                              f"not building a higher-precision engine in its place")
+        raise ConversionError(
+            f"{target.name}: this GPU ({device['device']}) has no fast {target.precision.upper()}; "
+            f"not building a higher-precision engine in its place"
+        )
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, opts.workspace_mb << 20)
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
@@ -335,9 +367,14 @@ def build(ctx, target: Target, out: Path) -> dict:
         calib_profile.set_shape(input_name, shape, shape, shape)
         config.int8_calibrator = calibrator
         config.set_calibration_profile(calib_profile)
-        extra.update({"calibration_cache": str(cache.relative_to(ctx.bundle.path)),
-                      "calibrator": "IInt8EntropyCalibrator2", "calibration_batch": calibrator.batch,
-                      "calibration_reused": cache.is_file()})
+        extra.update(
+            {
+                "calibration_cache": str(cache.relative_to(ctx.bundle.path)),
+                "calibrator": "IInt8EntropyCalibrator2",
+                "calibration_batch": calibrator.batch,
+                "calibration_reused": cache.is_file(),
+            }
+        )
     try:
         serialized = builder.build_serialized_network(network, config)
     finally:
@@ -348,11 +385,21 @@ def build(ctx, target: Target, out: Path) -> dict:
     engine_bytes = bytes(serialized)
     precisions = layer_precisions(_engine_information(trt, engine_bytes, logger))
     if not precisions.get(target.precision):
-        raise ConversionError(f"{target.name}: the built engine has no {target.precision} layer outputs "
-                              f"({precisions}); refusing to write it as {target.precision}")
+        raise ConversionError(
+            f"{target.name}: the built engine has no {target.precision} layer outputs "
+            f"({precisions}); refusing to write it as {target.precision}"
+        )
     out.write_bytes(engine_bytes)
-    return {**device, **extra, "max_batch": opts.max_batch, "workspace_mb": opts.workspace_mb,
-            "input_name": input_name, "layer_precisions": precisions, "built_from": plan.source,
-            "builder_flags": list(plan.builder_flags), "network_flags": list(plan.network_flags),
-            "source_sha256": ctx.bundle.card.artifacts[plan.source]["sha256"],
-            "toolchain": {"tensorrt": trt.__version__}}
+    return {
+        **device,
+        **extra,
+        "max_batch": opts.max_batch,
+        "workspace_mb": opts.workspace_mb,
+        "input_name": input_name,
+        "layer_precisions": precisions,
+        "built_from": plan.source,
+        "builder_flags": list(plan.builder_flags),
+        "network_flags": list(plan.network_flags),
+        "source_sha256": ctx.bundle.card.artifacts[plan.source]["sha256"],
+        "toolchain": {"tensorrt": trt.__version__},
+    }

@@ -12,6 +12,7 @@ output in float would need a float softmax in an otherwise integer graph, which 
 ``threshold_resolution`` in the artifact's card entry), and a card threshold that the quantised
 scores, after the card's temperature, cannot resolve is refused here and by the edge Screener.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,15 +43,18 @@ def _configure(converter, ctx, target: Target) -> dict:
 
         def representative():
             for i in range(len(batch)):
-                yield [batch[i:i + 1]]
+                yield [batch[i : i + 1]]
 
         io = {"int8": tf.int8, "uint8": tf.uint8}[ctx.options.int8_io]
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = io
         converter.inference_output_type = io
-        return {"quantization": "full integer, per-channel weights", "io_dtype": ctx.options.int8_io,
-                "n_representative_faces": len(batch)}
+        return {
+            "quantization": "full integer, per-channel weights",
+            "io_dtype": ctx.options.int8_io,
+            "n_representative_faces": len(batch),
+        }
     raise ConversionError(f"{target.name}: no TFLite recipe for precision {p!r}")
 
 
@@ -63,9 +67,11 @@ def inspect(model: bytes) -> dict:
     for d in it.get_tensor_details():
         name = np.dtype(d["dtype"]).name
         dtypes[name] = dtypes.get(name, 0) + 1
-    return {"input_dtype": np.dtype(it.get_input_details()[0]["dtype"]).name,
-            "output_dtypes": sorted({np.dtype(d["dtype"]).name for d in it.get_output_details()}),
-            "tensor_dtypes": dtypes}
+    return {
+        "input_dtype": np.dtype(it.get_input_details()[0]["dtype"]).name,
+        "output_dtypes": sorted({np.dtype(d["dtype"]).name for d in it.get_output_details()}),
+        "tensor_dtypes": dtypes,
+    }
 
 
 def check_precision(info: dict, target: Target, io_dtype: str) -> None:
@@ -96,14 +102,22 @@ def output_quantisation(model: bytes, card) -> dict:
     it = Interpreter(model_content=model)
     probs = [d for d in it.get_output_details() if len(d["shape"]) == 2]
     if len(probs) != 1:
-        raise ConversionError(f"expected one (N, K) probability output, got shapes {[list(d['shape']) for d in it.get_output_details()]}")
+        raise ConversionError(
+            f"expected one (N, K) probability output, got shapes {[list(d['shape']) for d in it.get_output_details()]}"
+        )
     d = probs[0]
     scale, zero = d["quantization"]
     info = np.iinfo(d["dtype"])
-    q = {"scale": float(scale), "zero_point": int(zero), "qmin": int(info.min), "qmax": int(info.max),
-         "dtype": np.dtype(d["dtype"]).name}
-    scores = representable_scores(q["scale"], q["zero_point"], q["qmin"], q["qmax"], len(card.positive_classes),
-                                  card.temperature)
+    q = {
+        "scale": float(scale),
+        "zero_point": int(zero),
+        "qmin": int(info.min),
+        "qmax": int(info.max),
+        "dtype": np.dtype(d["dtype"]).name,
+    }
+    scores = representable_scores(
+        q["scale"], q["zero_point"], q["qmin"], q["qmax"], len(card.positive_classes), card.temperature
+    )
     try:
         step = threshold_resolution(card.threshold, scores)
     except ValueError as exc:
@@ -124,4 +138,8 @@ def build(ctx, target: Target, out: Path) -> dict:
     if target.precision == "int8":
         extra.update(output_quantisation(model, ctx.bundle.card))
     out.write_bytes(model)
-    return {**extra, "input_dtype": info["input_dtype"], "toolchain": {"tflite_converter": f"tensorflow {tf.__version__}"}}
+    return {
+        **extra,
+        "input_dtype": info["input_dtype"],
+        "toolchain": {"tflite_converter": f"tensorflow {tf.__version__}"},
+    }

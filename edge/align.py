@@ -4,6 +4,7 @@ The template is the widely used ArcFace 5-point template (112x112), shrunk about
 that the crop holds the whole face (forehead to chin) as gestalt screening needs, expressed in
 fractions of the crop side so the same template serves any model input size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AlignedFace:
-    image: np.ndarray = field(repr=False)   # (size, size, 3) uint8 RGB
+    image: np.ndarray = field(repr=False)  # (size, size, 3) uint8 RGB
     matrix: np.ndarray = field(repr=False)  # 2x3: photo pixels -> crop pixels
     landmarks: np.ndarray = field(repr=False)  # the five landmarks in crop pixels
 
@@ -89,8 +90,9 @@ class AlignedFace:
         return pts @ inv[:, :2].T + inv[:, 2]
 
 
-def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int = 224,
-               template: AlignmentTemplate = DEFAULT_TEMPLATE) -> AlignedFace:
+def align_face(
+    rgb: np.ndarray, landmarks: np.ndarray, size: int = 224, template: AlignmentTemplate = DEFAULT_TEMPLATE
+) -> AlignedFace:
     """Warp the photo so the five landmarks land on ``template`` in a ``size`` x ``size`` crop.
 
     The warp reads from the full-resolution photo; when it shrinks by more than 2x the photo is

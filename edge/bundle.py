@@ -4,6 +4,7 @@ It travels from training to the converters to the kiosk. The model card is data 
 reads (input size, colour order, scaling, classes, threshold, alignment template), so that
 preprocessing can never drift between them. One loader validates it.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -139,6 +140,8 @@ def _remember(store: Path, name: str, key: list[int], digest: str) -> bool:
         except OSError:
             pass
         return False
+
+
 # What every runtime feeds a screener graph (edge.pipeline -> backends.base.check_batch): aligned
 # RGB crops as float32 pixels in [0, 255]; int8 artifacts quantise that inside their backend.
 RUNTIME_DTYPE = "float32"
@@ -176,35 +179,57 @@ class InputSpec:
             raise ValueError(f"only RGB input is supported, got {self.colour!r}")
         why = "facescreen's runtimes feed the graph float32 RGB pixels in [0, 255], nothing else"
         if self.dtype != RUNTIME_DTYPE:
-            raise BundleError(f"model card input.dtype {self.dtype!r} cannot be honoured: {why}; "
-                              f"export the model with a float32 input (quantised artifacts convert inside their backend)")
+            raise BundleError(
+                f"model card input.dtype {self.dtype!r} cannot be honoured: {why}; "
+                f"export the model with a float32 input (quantised artifacts convert inside their backend)"
+            )
         if tuple(float(v) for v in self.value_range) != RUNTIME_VALUE_RANGE:
-            raise BundleError(f"model card input.value_range {list(self.value_range)} cannot be honoured: {why}; "
-                              f"put the scaling inside the graph (a Rescaling layer) and record [0, 255]")
+            raise BundleError(
+                f"model card input.value_range {list(self.value_range)} cannot be honoured: {why}; "
+                f"put the scaling inside the graph (a Rescaling layer) and record [0, 255]"
+            )
         n = self.normalisation
         if not isinstance(n, dict) or n.get("in_graph") is not True:
-            raise BundleError(f"model card input.normalisation {n!r} cannot be honoured: no runtime normalises "
-                              f"outside the graph; put it inside the graph and record in_graph: true")
+            raise BundleError(
+                f"model card input.normalisation {n!r} cannot be honoured: no runtime normalises "
+                f"outside the graph; put it inside the graph and record in_graph: true"
+            )
         unknown = sorted(set(n) - set(NORMALISATION_KEYS))
         if unknown:
-            raise BundleError(f"model card input.normalisation has key(s) {unknown} that no runtime reads; "
-                              f"expected only {list(NORMALISATION_KEYS)}")
+            raise BundleError(
+                f"model card input.normalisation has key(s) {unknown} that no runtime reads; "
+                f"expected only {list(NORMALISATION_KEYS)}"
+            )
         for key in ("scale", "offset"):
             v = n.get(key)
-            if v is not None and (not isinstance(v, (list, tuple)) or len(v) != 3
-                                  or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)):
-                raise BundleError(f"model card input.normalisation.{key} must be three finite numbers (one per "
-                                  f"RGB channel), got {v!r}")
+            if v is not None and (
+                not isinstance(v, (list, tuple))
+                or len(v) != 3
+                or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)
+            ):
+                raise BundleError(
+                    f"model card input.normalisation.{key} must be three finite numbers (one per "
+                    f"RGB channel), got {v!r}"
+                )
 
     def to_dict(self) -> dict:
-        return {"size": self.size, "colour": self.colour, "dtype": self.dtype,
-                "value_range": list(self.value_range), "normalisation": self.normalisation}
+        return {
+            "size": self.size,
+            "colour": self.colour,
+            "dtype": self.dtype,
+            "value_range": list(self.value_range),
+            "normalisation": self.normalisation,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputSpec":
-        return cls(int(d["size"]), d.get("colour", "RGB"), d.get("dtype", RUNTIME_DTYPE),
-                   tuple(d.get("value_range", RUNTIME_VALUE_RANGE)),
-                   d.get("normalisation", _default_normalisation()))
+        return cls(
+            int(d["size"]),
+            d.get("colour", "RGB"),
+            d.get("dtype", RUNTIME_DTYPE),
+            tuple(d.get("value_range", RUNTIME_VALUE_RANGE)),
+            d.get("normalisation", _default_normalisation()),
+        )
 
 
 @dataclass(frozen=True)
@@ -234,12 +259,16 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
-            raise BundleError(f"model card schema_version {self.schema_version} is not supported (expected {SCHEMA_VERSION})")
+            raise BundleError(
+                f"model card schema_version {self.schema_version} is not supported (expected {SCHEMA_VERSION})"
+            )
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
             raise BundleError(f"classes must be >= 2 distinct names, got {list(self.classes)}")
         missing = [c for c in self.positive_classes if c not in self.classes]
         if not self.positive_classes or missing:
-            raise BundleError(f"positive_classes {list(self.positive_classes)} must be a non-empty subset of classes {list(self.classes)}")
+            raise BundleError(
+                f"positive_classes {list(self.positive_classes)} must be a non-empty subset of classes {list(self.classes)}"
+            )
         if len(self.positive_classes) == len(self.classes):
             raise BundleError("at least one class must be negative (not in positive_classes)")
         if not 0.0 < self.threshold < 1.0:
@@ -249,7 +278,9 @@ class ModelCard:
             raise BundleError(f"calibration.temperature must be a number > 0, got {t!r}")
         for name, art in self.artifacts.items():
             if art.get("format") not in ARTIFACT_FORMATS:
-                raise BundleError(f"artifact {name!r} has format {art.get('format')!r}; expected one of {ARTIFACT_FORMATS}")
+                raise BundleError(
+                    f"artifact {name!r} has format {art.get('format')!r}; expected one of {ARTIFACT_FORMATS}"
+                )
             if "file" not in art:
                 raise BundleError(f"artifact {name!r} names no file")
 
@@ -279,8 +310,10 @@ class ModelCard:
             "calibration": self.calibration,
             "input": self.input.to_dict(),
             "alignment": self.alignment.to_dict(),
-            "outputs": {"probs": "(N, classes) softmax probabilities",
-                        "cam": "(N, h, w, classes) class-logit maps; their spatial mean gives the logits"},
+            "outputs": {
+                "probs": "(N, classes) softmax probabilities",
+                "cam": "(N, h, w, classes) class-logit maps; their spatial mean gives the logits",
+            },
             "training_data": self.training_data,
             "metrics": self.metrics,
             "artifacts": self.artifacts,
@@ -297,16 +330,24 @@ class ModelCard:
             raise BundleError(f"model card is missing field(s): {', '.join(missing)}")
         try:
             return cls(
-                model_id=d["model_id"], version=str(d.get("version", "1")),
-                classes=tuple(d["classes"]), positive_classes=tuple(d["positive_classes"]),
-                threshold=float(d["threshold"]), backbone=d["backbone"],
-                input=InputSpec.from_dict(d["input"]), alignment=AlignmentTemplate.from_dict(d["alignment"]),
-                initial_weights=d.get("initial_weights", "none"), training_data=d.get("training_data", {}),
-                metrics=d.get("metrics", {}), artifacts=d.get("artifacts", {}),
+                model_id=d["model_id"],
+                version=str(d.get("version", "1")),
+                classes=tuple(d["classes"]),
+                positive_classes=tuple(d["positive_classes"]),
+                threshold=float(d["threshold"]),
+                backbone=d["backbone"],
+                input=InputSpec.from_dict(d["input"]),
+                alignment=AlignmentTemplate.from_dict(d["alignment"]),
+                initial_weights=d.get("initial_weights", "none"),
+                training_data=d.get("training_data", {}),
+                metrics=d.get("metrics", {}),
+                artifacts=d.get("artifacts", {}),
                 intended_use=d.get("intended_use", DEFAULT_INTENDED_USE),
                 not_for_clinical_use=bool(d.get("not_for_clinical_use", True)),
-                created_at=d.get("created_at", ""), software_version=d.get("software_version", "unknown"),
-                notes=d.get("notes", ""), derived_from=d.get("derived_from", {}),
+                created_at=d.get("created_at", ""),
+                software_version=d.get("software_version", "unknown"),
+                notes=d.get("notes", ""),
+                derived_from=d.get("derived_from", {}),
                 schema_version=int(d.get("schema_version", -1)),
                 calibration=d.get("calibration") or {},
                 considerations=d.get("considerations") or {k: list(v) for k, v in DEFAULT_CONSIDERATIONS.items()},
@@ -322,7 +363,9 @@ class Bundle:
 
     def artifact_path(self, name: str) -> Path:
         if name not in self.card.artifacts:
-            raise BundleError(f"bundle {self.path} has no artifact {name!r}; it has: {', '.join(self.card.artifacts) or 'none'}")
+            raise BundleError(
+                f"bundle {self.path} has no artifact {name!r}; it has: {', '.join(self.card.artifacts) or 'none'}"
+            )
         return self.path / self.card.artifacts[name]["file"]
 
     def artifacts_of(self, fmt: str) -> list[str]:
@@ -332,8 +375,14 @@ class Bundle:
 def artifact_entry(bundle_dir: Path, file: str, fmt: str, precision: str, **extra: Any) -> dict:
     """The model-card record of an artifact file already written into the bundle directory."""
     path = Path(bundle_dir) / file
-    return {"file": file, "format": fmt, "precision": precision, "sha256": sha256_file(path),
-            "size_bytes": path.stat().st_size, **extra}
+    return {
+        "file": file,
+        "format": fmt,
+        "precision": precision,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        **extra,
+    }
 
 
 def save_card(bundle_dir: Path, card: ModelCard) -> Path:
@@ -371,7 +420,11 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
         if not f.is_file():
             raise BundleError(f"artifact {name!r}: file {f} named in the model card is missing")
         if verify and "size_bytes" in art and f.stat().st_size != art["size_bytes"]:
-            raise BundleError(f"artifact {name!r}: {f} is {f.stat().st_size} bytes, the model card says {art['size_bytes']}")
+            raise BundleError(
+                f"artifact {name!r}: {f} is {f.stat().st_size} bytes, the model card says {art['size_bytes']}"
+            )
         if verify and "sha256" in art and cached_sha256(f) != art["sha256"]:
-            raise BundleError(f"artifact {name!r}: {f} does not match the SHA-256 in the model card (file changed or corrupt)")
+            raise BundleError(
+                f"artifact {name!r}: {f} does not match the SHA-256 in the model card (file changed or corrupt)"
+            )
     return Bundle(root, card)

@@ -4,6 +4,7 @@ Sections follow the Hugging Face model-card template (YAML front matter, model d
 out-of-scope uses, training data, evaluation with intervals, subgroups, calibration, limitations,
 ethical considerations). Only what the JSON holds is written; nothing is invented here.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,11 @@ def _ci(lo: Any, hi: Any) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + \
-        ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    return (
+        ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        + ["| " + " | ".join(r) + " |" for r in rows]
+        + [""]
+    )
 
 
 def _bullets(items: list[str]) -> list[str]:
@@ -33,28 +37,43 @@ def _bullets(items: list[str]) -> list[str]:
 
 def _front_matter(card: dict) -> list[str]:
     cv = card.get("metrics", {}).get("cross_validation", {})
-    lines = ["---", "library_name: keras", "pipeline_tag: image-classification", "license: other",
-             "tags:", "  - medical-imaging", "  - screening", "  - research-only"]
+    lines = [
+        "---",
+        "library_name: keras",
+        "pipeline_tag: image-classification",
+        "license: other",
+        "tags:",
+        "  - medical-imaging",
+        "  - screening",
+        "  - research-only",
+    ]
     if cv.get("pooled_auc") is not None:
-        lines += ["model-index:", f"  - name: {card['model_id']}", "    results:",
-                  "      - task: {type: image-classification, name: referral screening}",
-                  "        metrics:", f"          - {{type: roc_auc, value: {cv['pooled_auc']:.4f}, "
-                  f"name: pooled cross-validated AUC}}"]
+        lines += [
+            "model-index:",
+            f"  - name: {card['model_id']}",
+            "    results:",
+            "      - task: {type: image-classification, name: referral screening}",
+            "        metrics:",
+            f"          - {{type: roc_auc, value: {cv['pooled_auc']:.4f}, name: pooled cross-validated AUC}}",
+        ]
     return lines + ["---", ""]
 
 
 def _details(card: dict) -> list[str]:
     classes = ", ".join(card["classes"])
     arts = ", ".join(f"`{n}` ({a.get('precision', '-')})" for n, a in card.get("artifacts", {}).items()) or "none"
-    return ["## Model details", "",
-            f"- Model id `{card['model_id']}`, version {card.get('version', '1')}, created {card.get('created_at', '-')} "
-            f"with facescreen {card.get('software_version', '-')}.",
-            f"- Backbone `{card['backbone']}`, initial weights `{card.get('initial_weights', '-')}`; input "
-            f"{card['input']['size']}x{card['input']['size']} RGB aligned face (5-point template).",
-            f"- Classes: {classes}; the screening score is the summed probability of "
-            f"{', '.join(card['positive_classes'])}, flagged at >= {card['threshold']:.4f}.",
-            f"- Artifacts: {arts}.",
-            ""]
+    return [
+        "## Model details",
+        "",
+        f"- Model id `{card['model_id']}`, version {card.get('version', '1')}, created {card.get('created_at', '-')} "
+        f"with facescreen {card.get('software_version', '-')}.",
+        f"- Backbone `{card['backbone']}`, initial weights `{card.get('initial_weights', '-')}`; input "
+        f"{card['input']['size']}x{card['input']['size']} RGB aligned face (5-point template).",
+        f"- Classes: {classes}; the screening score is the summed probability of "
+        f"{', '.join(card['positive_classes'])}, flagged at >= {card['threshold']:.4f}.",
+        f"- Artifacts: {arts}.",
+        "",
+    ]
 
 
 def _uses(card: dict) -> list[str]:
@@ -74,11 +93,13 @@ def _training_data(card: dict) -> list[str]:
     if td.get("notice"):
         out += [f"> **{td['notice']}**", ""]
     counts = td.get("class_counts", {})
-    out += [f"- Source: `{td.get('source', '-')}` ({td.get('n_photos', '-')} photos of {td.get('n_subjects', '-')} "
-            f"children; " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ").",
-            f"- Photos left out at alignment: {_f(td.get('left_out_at_alignment'))}; data fingerprint "
-            f"`{str(td.get('fingerprint', '-'))[:16]}`.",
-            f"- Final model: {td.get('final_model', '-')}."]
+    out += [
+        f"- Source: `{td.get('source', '-')}` ({td.get('n_photos', '-')} photos of {td.get('n_subjects', '-')} "
+        f"children; " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ").",
+        f"- Photos left out at alignment: {_f(td.get('left_out_at_alignment'))}; data fingerprint "
+        f"`{str(td.get('fingerprint', '-'))[:16]}`.",
+        f"- Final model: {td.get('final_model', '-')}.",
+    ]
     for k, v in td.get("demographics", {}).items():
         out.append(f"- {k}: " + ", ".join(f"{g} {n}" for g, n in v.items()) + ".")
     return out + [""]
@@ -94,17 +115,24 @@ def _evaluation(card: dict) -> list[str]:
         out += [f"> **{cv['notice']}**", ""]
     rows = [[k, f"{_f(v.get('mean'))} ± {_f(v.get('sd'))}"] for k, v in cv.get("mean_sd", {}).items()]
     out += _table(["metric (test splits)", "mean ± SD over folds"], rows)
-    out += [f"Pooled test AUC {_f(cv.get('pooled_auc'))} (95% bootstrap CI "
-            f"{_ci(*(cv.get('pooled_auc_ci') or [None, None]))}, {cv.get('bootstrap_resamples', '-')} resamples).", ""]
+    out += [
+        f"Pooled test AUC {_f(cv.get('pooled_auc'))} (95% bootstrap CI "
+        f"{_ci(*(cv.get('pooled_auc_ci') or [None, None]))}, {cv.get('bootstrap_resamples', '-')} resamples).",
+        "",
+    ]
     op = m.get("operating_point")
     if op:
-        out += ["### Threshold policy and operating point", "",
-                f"- Policy: {op['policy']}; chosen on validation data only.",
-                f"- Pooled test sensitivity {_f(op['sensitivity'])} (95% CI {_ci(*op['sensitivity_ci'])}), "
-                f"specificity {_f(op['specificity'])} (95% CI {_ci(*op['specificity_ci'])}) at the folds' thresholds.",
-                f"- Sensitivity at a fixed specificity of {_f(op['fixed_specificity'], 2)}: "
-                f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI "
-                f"{_ci(*op['sensitivity_at_fixed_specificity_ci'])}).", ""]
+        out += [
+            "### Threshold policy and operating point",
+            "",
+            f"- Policy: {op['policy']}; chosen on validation data only.",
+            f"- Pooled test sensitivity {_f(op['sensitivity'])} (95% CI {_ci(*op['sensitivity_ci'])}), "
+            f"specificity {_f(op['specificity'])} (95% CI {_ci(*op['specificity_ci'])}) at the folds' thresholds.",
+            f"- Sensitivity at a fixed specificity of {_f(op['fixed_specificity'], 2)}: "
+            f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI "
+            f"{_ci(*op['sensitivity_at_fixed_specificity_ci'])}).",
+            "",
+        ]
     return out
 
 
@@ -114,12 +142,26 @@ def _subgroups(card: dict) -> list[str]:
         return []
     if not rows:
         return ["## Subgroups", "", "The training data name no age, sex, syndrome or other subgroup column.", ""]
-    out = ["## Subgroups", "", "Pooled test predictions per subgroup; 95% intervals (Wilson for sensitivity and "
-           "specificity, DeLong for AUC). A syndrome's row compares its children with all negatives.", ""]
-    body = [[r["attribute"], r["group"], str(r["n"]), f"{r['n_positive']}/{r['n_negative']}",
-             f"{_f(r['sensitivity'])} ({_ci(*r['sensitivity_ci'])})",
-             "-" if r["specificity"] is None else f"{_f(r['specificity'])} ({_ci(*r['specificity_ci'])})",
-             f"{_f(r['auc'])} ({_ci(*r['auc_ci'])})", "too small to judge" if r["too_small"] else ""] for r in rows]
+    out = [
+        "## Subgroups",
+        "",
+        "Pooled test predictions per subgroup; 95% intervals (Wilson for sensitivity and "
+        "specificity, DeLong for AUC). A syndrome's row compares its children with all negatives.",
+        "",
+    ]
+    body = [
+        [
+            r["attribute"],
+            r["group"],
+            str(r["n"]),
+            f"{r['n_positive']}/{r['n_negative']}",
+            f"{_f(r['sensitivity'])} ({_ci(*r['sensitivity_ci'])})",
+            "-" if r["specificity"] is None else f"{_f(r['specificity'])} ({_ci(*r['specificity_ci'])})",
+            f"{_f(r['auc'])} ({_ci(*r['auc_ci'])})",
+            "too small to judge" if r["too_small"] else "",
+        ]
+        for r in rows
+    ]
     return out + _table(["attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""], body)
 
 
@@ -128,19 +170,29 @@ def _calibration(card: dict) -> list[str]:
     t = card.get("calibration", {})
     out = ["## Calibration", ""]
     if t.get("temperature", 1.0) != 1.0:
-        out += [f"- Temperature scaling: T = {t['temperature']:.4f}, fitted on {t.get('fitted_on', 'validation data')}; "
-                "every runtime applies it to the probabilities before the threshold.", ""]
+        out += [
+            f"- Temperature scaling: T = {t['temperature']:.4f}, fitted on {t.get('fitted_on', 'validation data')}; "
+            "every runtime applies it to the probabilities before the threshold.",
+            "",
+        ]
     else:
         out += ["- No temperature scaling: the probabilities are the network's softmax outputs.", ""]
     if cal:
-        out += [f"- Pooled test predictions: Brier score {_f(cal['pooled']['brier'])}, expected calibration error "
-                f"{_f(cal['pooled']['ece'])} ({len(cal['pooled']['counts'])} equal-width bins); per fold ECE "
-                + ", ".join(_f(f['ece']) for f in cal.get("folds", [])) + ".", ""]
+        out += [
+            f"- Pooled test predictions: Brier score {_f(cal['pooled']['brier'])}, expected calibration error "
+            f"{_f(cal['pooled']['ece'])} ({len(cal['pooled']['counts'])} equal-width bins); per fold ECE "
+            + ", ".join(_f(f["ece"]) for f in cal.get("folds", []))
+            + ".",
+            "",
+        ]
     quant = [(n, a) for n, a in card.get("artifacts", {}).items() if a.get("output_quantisation")]
     for n, a in quant:
         q = a["output_quantisation"]
-        out += [f"- `{n}` outputs quantised probabilities in steps of {q['scale']:.4f}; near the threshold the "
-                f"score moves in steps of {_f(a.get('threshold_resolution'), 4)}.", ""]
+        out += [
+            f"- `{n}` outputs quantised probabilities in steps of {q['scale']:.4f}; near the threshold the "
+            f"score moves in steps of {_f(a.get('threshold_resolution'), 4)}.",
+            "",
+        ]
     return out
 
 

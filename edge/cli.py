@@ -7,6 +7,7 @@ A screening flag is a suggestion to refer for genetic evaluation, never a diagno
 Exit status: 0 every photo screened; 1 some photo could not be screened (its row says why);
 2 a user's mistake (nothing screened); 3 the backend or artifact asked for cannot run here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,18 +28,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", help="model bundle directory (holds modelcard.json)")
     p.add_argument("photos", nargs="+", help="photo files, or folders of photos (searched through sub-folders)")
-    p.add_argument("--backend", default="auto", choices=("auto",) + AUTO_BACKEND_ORDER,
-                   help="inference backend; auto picks the fastest artifact this machine runs (default: auto)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto",) + AUTO_BACKEND_ORDER,
+        help="inference backend; auto picks the fastest artifact this machine runs (default: auto)",
+    )
     p.add_argument("--artifact", default=None, help="a specific artifact of the bundle, e.g. tflite-int8")
-    p.add_argument("--detector", default="auto", type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
-                   help="face detector: auto (the bundle's converted mtcnn-lite if present, else the mtcnn package), "
-                        f"{', '.join(DETECTORS.names())}")
-    p.add_argument("--threads", type=clikit.positive_int, default=None,
-                   help="inference threads (default: the runtime's choice)")
+    p.add_argument(
+        "--detector",
+        default="auto",
+        type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
+        help="face detector: auto (the bundle's converted mtcnn-lite if present, else the mtcnn package), "
+        f"{', '.join(DETECTORS.names())}",
+    )
+    p.add_argument(
+        "--threads", type=clikit.positive_int, default=None, help="inference threads (default: the runtime's choice)"
+    )
     p.add_argument("--json", action="store_true", help="print each result as one JSON line")
     p.add_argument("--csv", type=clikit.writable_file, default=None, help="write one row per photo to this CSV")
-    p.add_argument("--cam-dir", type=Path, default=None,
-                   help="write a CAM overlay PNG per screened photo into this folder (sub-folders mirrored)")
+    p.add_argument(
+        "--cam-dir",
+        type=Path,
+        default=None,
+        help="write a CAM overlay PNG per screened photo into this folder (sub-folders mirrored)",
+    )
     return p
 
 
@@ -55,8 +69,9 @@ def _screen(args: argparse.Namespace) -> int:
             raise FaceScreenError(f"cannot create --cam-dir {args.cam_dir}: {exc.strerror}") from None
     from .screener import create_screener
 
-    screener = create_screener(args.bundle, backend=args.backend, artifact=args.artifact,
-                               threads=args.threads, detector=args.detector)
+    screener = create_screener(
+        args.bundle, backend=args.backend, artifact=args.artifact, threads=args.threads, detector=args.detector
+    )
     names = _cam_names(args.photos, photos)
 
     def draw_cam(path: Path, prepared, result) -> None:
@@ -74,15 +89,21 @@ def _screen(args: argparse.Namespace) -> int:
             result = screener.screen_prepared(prepared)
         except FaceScreenError as exc:
             failures += 1
-            print(json.dumps({"photo": str(path), "error": exc.code, "message": str(exc)}) if args.json
-                  else f"{path}: cannot screen ({exc.code}): {exc}", file=None if args.json else sys.stderr)
+            print(
+                json.dumps({"photo": str(path), "error": exc.code, "message": str(exc)})
+                if args.json
+                else f"{path}: cannot screen ({exc.code}): {exc}",
+                file=None if args.json else sys.stderr,
+            )
             continue
         draw_cam(path, prepared, result)
         if args.json:
             print(json.dumps({"photo": str(path), **result.to_dict()}))
         else:
-            print(f"== {path}\n{result.summary()}\n   timings (ms): "
-                  + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items()))
+            print(
+                f"== {path}\n{result.summary()}\n   timings (ms): "
+                + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items())
+            )
     return clikit.EXIT_FAILED if failures else clikit.EXIT_OK
 
 

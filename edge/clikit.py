@@ -14,6 +14,7 @@ Native libraries (TensorFlow's C++ core, LiteRT's XNNPACK delegate) print banner
 environment variable fully silences; without ``-v`` a command filters those lines out of file
 descriptor 2 and lets every other line through. This module imports nothing heavy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,13 @@ class CliParser(argparse.ArgumentParser):
 
 
 def _add_verbose(p: argparse.ArgumentParser, default) -> None:
-    p.add_argument("-v", "--verbose", action="store_true", default=default,
-                   help="more logging, including the native libraries' own (TensorFlow, LiteRT)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="more logging, including the native libraries' own (TensorFlow, LiteRT)",
+    )
 
 
 def new_parser(prog: str, description: str | None) -> CliParser:
@@ -79,13 +85,15 @@ def add_subcommands(parser: CliParser) -> argparse._SubParsersAction:
 
 def add_subcommand(sub: argparse._SubParsersAction, name: str, **kwargs) -> CliParser:
     """A sub-command that accepts -v/--verbose after its name too (``PROG COMMAND -v``)."""
-    p = sub.add_parser(name, formatter_class=kwargs.pop("formatter_class", argparse.RawDescriptionHelpFormatter),
-                       **kwargs)
+    p = sub.add_parser(
+        name, formatter_class=kwargs.pop("formatter_class", argparse.RawDescriptionHelpFormatter), **kwargs
+    )
     _add_verbose(p, argparse.SUPPRESS)  # SUPPRESS: an absent -v here keeps the top-level one
     return p
 
 
 # --- argument types: a wrong value is a one-line parser error, before anything is loaded -------------
+
 
 def positive_int(text: str) -> int:
     try:
@@ -135,15 +143,21 @@ def choice_of(names: Callable[[], Sequence[str]], kind: str) -> Callable[[str], 
 
 # --- running a command --------------------------------------------------------------------------------
 
+
 def exit_code_for(exc: BaseException) -> int:
     return EXIT_UNAVAILABLE if isinstance(exc, BackendUnavailableError) else EXIT_USAGE
 
 
-def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.Namespace], int],
-        argv: Sequence[str] | None = None,
-        user_errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]] = (),
-        quiet_level: int = logging.WARNING, log_format: str = "%(message)s",
-        own_process: bool | None = None) -> int:
+def run(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    command: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+    user_errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]] = (),
+    quiet_level: int = logging.WARNING,
+    log_format: str = "%(message)s",
+    own_process: bool | None = None,
+) -> int:
     """Parse, set up logging (quiet unless -v), run ``command(args)`` and turn a user's mistake
     (:class:`FaceScreenError` or one of ``user_errors``; a function returning them when their modules
     are heavy to import) into one line and its exit status.
@@ -174,9 +188,10 @@ def run(prog: str, parser: argparse.ArgumentParser, command: Callable[[argparse.
 NATIVE_NOISE = re.compile(
     r"^(INFO: (Created TensorFlow Lite \w+ delegate|Initialized TensorFlow Lite runtime)"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IW]\d{4} \d\d:\d\d:\d+(\.\d+)? +\d+ \S+:\d+\] "          # absl-format INFO/WARNING lines
-    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] "      # TensorFlow's older format
-    r"|To enable the following instructions: .* rebuild TensorFlow)")
+    r"|[IW]\d{4} \d\d:\d\d:\d+(\.\d+)? +\d+ \S+:\d+\] "  # absl-format INFO/WARNING lines
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\] "  # TensorFlow's older format
+    r"|To enable the following instructions: .* rebuild TensorFlow)"
+)
 
 _filter_installed = False
 
@@ -199,8 +214,13 @@ def quiet_native_logs(verbose: bool, filter_fd: bool = True) -> None:
         os.close(write_end)
     except OSError:  # no stderr to speak of (a service without one): nothing to filter
         return
-    sys.stderr = open(os.dup(real), "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
-                      errors="backslashreplace")
+    sys.stderr = open(
+        os.dup(real),
+        "w",
+        buffering=1,
+        encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+        errors="backslashreplace",
+    )
     thread = threading.Thread(target=_forward, args=(read_end, real), name="native-stderr-filter", daemon=True)
     thread.start()
     _filter_installed = True
@@ -229,6 +249,7 @@ def _write_kept(fd: int, lines: list[bytes]) -> None:
 
 
 # --- progress -----------------------------------------------------------------------------------------
+
 
 def progress(items: Iterable[T], total: int, label: str, stream=None) -> Iterator[T]:
     """``label 12/40`` counted on one stderr line when it is a terminal (nothing otherwise, so logs

@@ -3,6 +3,7 @@
 Landmarks follow MTCNN's order and naming, where left/right are *image* sides:
 ``left_eye, right_eye, nose, mouth_left, mouth_right``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,7 +53,9 @@ class FaceDetection:
         return {
             "box": [round(v, 2) for v in self.box],
             "confidence": round(float(self.confidence), 5),
-            "landmarks": {n: [round(float(x), 2), round(float(y), 2)] for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)},
+            "landmarks": {
+                n: [round(float(x), 2), round(float(y), 2)] for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)
+            },
         }
 
 
@@ -83,7 +86,7 @@ class DetectConfig:
     its largest level, which the smallest face sets; so the smallest face worth finding, and the
     fewest pixels it needs, are what make detection cheap."""
 
-    max_side: int = 1024          # detect on a copy downscaled to this longest side
+    max_side: int = 1024  # detect on a copy downscaled to this longest side
     min_confidence: float = 0.90  # faces below this are ignored
     min_face_px: float | None = None  # smallest face to find, in photo pixels (None: the detector's default, 20)
     # with min_face_px: detect on a copy downscaled until that smallest face spans this many pixels
@@ -150,12 +153,17 @@ def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]
         best = max(candidate, key=lambda c: box_iou(ref.box, c.box))
         worst_iou = min(worst_iou, box_iou(ref.box, best.box))
         worst_px = max(worst_px, float(np.linalg.norm(ref.landmarks - best.landmarks, axis=1).max()))
-    return {"n_reference": len(reference), "n_converted": len(candidate), "min_iou": round(worst_iou, 4),
-            "max_landmark_px": round(worst_px, 3)}
+    return {
+        "n_reference": len(reference),
+        "n_converted": len(candidate),
+        "min_iou": round(worst_iou, 4),
+        "max_landmark_px": round(worst_px, 3),
+    }
 
 
-def create_detector(name: str = "mtcnn", bundle: Bundle | str | Path | None = None, *,
-                    threads: int | None = None) -> Detector:
+def create_detector(
+    name: str = "mtcnn", bundle: Bundle | str | Path | None = None, *, threads: int | None = None
+) -> Detector:
     """Build a registered detector. Every factory takes the same arguments: ``bundle`` (a
     :class:`~edge.bundle.Bundle` or its directory; ``mtcnn-lite`` is converted into one, the
     ``mtcnn`` package ignores it) and ``threads``. The smallest face is a per-call setting
@@ -181,11 +189,15 @@ def _mtcnn_lite(bundle: Path | None, threads: int | None = None) -> Detector:
     from .detectors.mtcnn_manifest import MANIFEST
 
     if bundle is None:
-        raise BundleError("the 'mtcnn-lite' detector is the converted cascade inside a bundle: give that bundle "
-                          "(e.g. --detector-bundle BUNDLE); make one with facescreen-convert BUNDLE --to mtcnn-tflite")
+        raise BundleError(
+            "the 'mtcnn-lite' detector is the converted cascade inside a bundle: give that bundle "
+            "(e.g. --detector-bundle BUNDLE); make one with facescreen-convert BUNDLE --to mtcnn-tflite"
+        )
     if not (bundle / "detector" / MANIFEST).is_file():
-        raise BundleError(f"{bundle} carries no converted detector ({bundle / 'detector' / MANIFEST} is missing); "
-                          f"run facescreen-convert {bundle} --to mtcnn-tflite")
+        raise BundleError(
+            f"{bundle} carries no converted detector ({bundle / 'detector' / MANIFEST} is missing); "
+            f"run facescreen-convert {bundle} --to mtcnn-tflite"
+        )
     return MtcnnLiteDetector(model_dir=bundle / "detector", threads=threads)
 
 

@@ -1,4 +1,5 @@
 """Typed errors. Each carries a stable ``code`` so the kiosk API can map it to a 4xx answer."""
+
 from __future__ import annotations
 
 

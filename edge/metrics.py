@@ -9,6 +9,7 @@ only ``facescreen[edge]`` is installed, and edge imports nothing above numpy. Th
 exact Mann-Whitney statistic (ties count one half), which is what ``sklearn.metrics.roc_auc_score``
 computes; ``tests/edge/test_metrics.py`` pins the two against each other on tied scores.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,19 +54,25 @@ class Agreement:
     """How an artifact's outputs agree with a reference run of the same model on the same faces."""
 
     n_faces: int
-    max_abs_prob_diff: float           # over every class probability of every face
+    max_abs_prob_diff: float  # over every class probability of every face
     mean_abs_prob_diff: float
-    max_abs_screening_diff: float      # summed positive-class probability
-    flag_agreement: float              # fraction of faces with the same screening flag
+    max_abs_screening_diff: float  # summed positive-class probability
+    flag_agreement: float  # fraction of faces with the same screening flag
     n_flag_disagreements: int
     disagreement_margin: float | None  # largest |p_reference - threshold| among faces whose flag changed
-    auc_reference: float | None        # None without labels of both classes
+    auc_reference: float | None  # None without labels of both classes
     auc_artifact: float | None
-    auc_diff: float | None             # artifact minus reference
+    auc_diff: float | None  # artifact minus reference
 
 
-def agreement(reference: np.ndarray, other: np.ndarray, positive: list[int], threshold: float,
-              labels=None, temperature: float = 1.0) -> Agreement:
+def agreement(
+    reference: np.ndarray,
+    other: np.ndarray,
+    positive: list[int],
+    threshold: float,
+    labels=None,
+    temperature: float = 1.0,
+) -> Agreement:
     """Compare class probabilities ``(N, K)`` of ``other`` with ``reference``; with binary ``labels``
     (1 = a positive class) also each one's AUC. Screening probabilities (and so flags) are taken after
     ``temperature``, the model card's calibration, as the Screener applies it."""
@@ -83,8 +90,14 @@ def agreement(reference: np.ndarray, other: np.ndarray, positive: list[int], thr
         if np.isfinite(a) and np.isfinite(b):
             auc_ref, auc_got, auc_diff = a, b, b - a
     return Agreement(
-        n_faces=len(ref), max_abs_prob_diff=float(diff.max()), mean_abs_prob_diff=float(diff.mean()),
-        max_abs_screening_diff=float(np.abs(p_got - p_ref).max()), flag_agreement=float(same.mean()),
+        n_faces=len(ref),
+        max_abs_prob_diff=float(diff.max()),
+        mean_abs_prob_diff=float(diff.mean()),
+        max_abs_screening_diff=float(np.abs(p_got - p_ref).max()),
+        flag_agreement=float(same.mean()),
         n_flag_disagreements=int((~same).sum()),
         disagreement_margin=float(np.abs(p_ref[~same] - threshold).max()) if (~same).any() else None,
-        auc_reference=auc_ref, auc_artifact=auc_got, auc_diff=auc_diff)
+        auc_reference=auc_ref,
+        auc_artifact=auc_got,
+        auc_diff=auc_diff,
+    )

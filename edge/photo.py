@@ -10,6 +10,7 @@ Memory is bounded before anything is decoded: the header's pixel count is checke
 or 1/8), never below that many pixels. :class:`DecodeBudget` bounds the decoded pixels that
 concurrent callers (the kiosk server's requests) hold at once.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -39,7 +40,7 @@ PhotoSource = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
 
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "HEIF")
 DRAFT_FORMATS = ("JPEG", "MPO")  # formats whose codec can decode at a reduced scale
-BAND_ROWS = 256                  # rows converted to RGB at a time
+BAND_ROWS = 256  # rows converted to RGB at a time
 # The one list of file suffixes every folder walk takes for a photo (screen, bench, calibration,
 # training folders, kiosk replay). HEIC/HEIF is what iPhones and iPads save by default; whether a
 # file decodes is decided by load_photo, which refuses what it cannot read with a PhotoError.
@@ -57,8 +58,9 @@ def find_photos(folder: str | Path, recursive: bool = True) -> list[Path]:
     hidden files and folders (a leading dot, e.g. macOS ``._IMG_0001.jpg``) are left out."""
     root = Path(folder)
     walk = root.rglob("*") if recursive else root.iterdir()
-    return sorted(p for p in walk
-                  if is_photo_file(p) and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p for p in walk if is_photo_file(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def photos_named(paths: Iterable[str | Path]) -> list[Path]:
@@ -80,21 +82,27 @@ class PhotoLimits:
     # many pixels. 12 MP is a 3024x4032 phone photo, far more than the detector (1024 px) and the
     # alignment (a 224 px crop of the face) use, so a 48 MP photo is screened as its 12 MP self.
     reduce_above_pixels: int = 12_000_000
-    min_side: int = 20            # MTCNN's smallest face: a smaller image cannot hold one
-    max_aspect: float = 8.0       # a panorama is ~4:1; a 40000x1 strip is not a photo of a face
+    min_side: int = 20  # MTCNN's smallest face: a smaller image cannot hold one
+    max_aspect: float = 8.0  # a panorama is ~4:1; a 40000x1 strip is not a photo of a face
 
     def check_size(self, width: int, height: int) -> None:
         """Refuse a size before decoding: too many pixels, too small, or an impossible shape."""
         if width * height > self.max_pixels:
-            raise PhotoTooLargeError(f"the image is {width}x{height} = {width * height / 1e6:.1f} MP; "
-                                     f"the limit is {self.max_pixels / 1e6:.0f} MP")
+            raise PhotoTooLargeError(
+                f"the image is {width}x{height} = {width * height / 1e6:.1f} MP; "
+                f"the limit is {self.max_pixels / 1e6:.0f} MP"
+            )
         if min(width, height) < self.min_side:
-            raise PhotoTooSmallError(f"the image is too small ({width}x{height}); a face photo needs at least "
-                                     f"{self.min_side} px on each side")
+            raise PhotoTooSmallError(
+                f"the image is too small ({width}x{height}); a face photo needs at least "
+                f"{self.min_side} px on each side"
+            )
         if max(width, height) > self.max_aspect * min(width, height):
-            raise PhotoAspectError(f"the image is {width}x{height}, an aspect ratio of "
-                                   f"{max(width, height) / min(width, height):.0f}:1; a face photo is at most "
-                                   f"{self.max_aspect:g}:1")
+            raise PhotoAspectError(
+                f"the image is {width}x{height}, an aspect ratio of "
+                f"{max(width, height) / min(width, height):.0f}:1; a face photo is at most "
+                f"{self.max_aspect:g}:1"
+            )
 
 
 DEFAULT_LIMITS = PhotoLimits()
@@ -186,7 +194,9 @@ class OpenedPhoto:
             self._img = None  # one decode per opened photo: the decoded image is not kept twice
 
 
-def open_photo(source: Union[str, Path, bytes, bytearray, memoryview], limits: PhotoLimits = DEFAULT_LIMITS) -> OpenedPhoto:
+def open_photo(
+    source: Union[str, Path, bytes, bytearray, memoryview], limits: PhotoLimits = DEFAULT_LIMITS
+) -> OpenedPhoto:
     """Read and check a photo's header (format, size, shape) without decoding its pixels."""
     data = _read_bytes(source, limits)
     if not data:
@@ -196,7 +206,7 @@ def open_photo(source: Union[str, Path, bytes, bytearray, memoryview], limits: P
         try:
             img = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
-            hint = ("; HEIC needs the pillow-heif package" if not HEIF_SUPPORTED and b"ftyphei" in data[:32] else "")
+            hint = "; HEIC needs the pillow-heif package" if not HEIF_SUPPORTED and b"ftyphei" in data[:32] else ""
             raise PhotoError(f"the file is not an image that can be read (JPEG, PNG, HEIC, ...){hint}") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise PhotoTooLargeError(f"the image has too many pixels: {exc}") from None
@@ -233,12 +243,16 @@ def _read_bytes(source: PhotoSource, limits: PhotoLimits) -> bytes:
             raise PhotoError(f"no such photo file: {path}")
         size = path.stat().st_size
         if size > limits.max_bytes:
-            raise PhotoTooLargeError(f"{path} is {size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB")
+            raise PhotoTooLargeError(
+                f"{path} is {size / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB"
+            )
         data = path.read_bytes()
     else:
         raise PhotoError(f"cannot read a photo from a {type(source).__name__}; expected a path, bytes or an array")
     if len(data) > limits.max_bytes:
-        raise PhotoTooLargeError(f"the upload is {len(data) / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB")
+        raise PhotoTooLargeError(
+            f"the upload is {len(data) / 2**20:.1f} MiB; the limit is {limits.max_bytes / 2**20:.0f} MiB"
+        )
     return data
 
 
@@ -258,7 +272,7 @@ def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     out = np.empty((img.height, img.width, 3), np.uint8)
     for y0 in range(0, img.height, BAND_ROWS):
         band = img.crop((0, y0, img.width, min(img.height, y0 + BAND_ROWS)))
-        out[y0:y0 + band.height] = np.asarray(band if band.mode == "RGB" else band.convert("RGB"))
+        out[y0 : y0 + band.height] = np.asarray(band if band.mode == "RGB" else band.convert("RGB"))
     return out
 
 
@@ -277,5 +291,3 @@ def _array_to_rgb(arr: np.ndarray, limits: PhotoLimits) -> np.ndarray:
     elif arr.shape[2] == 4:
         arr = arr[..., :3]
     return np.ascontiguousarray(arr)
-
-

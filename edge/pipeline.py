@@ -3,6 +3,7 @@
 Training (alignment cache), the converters (calibration and parity faces), the benchmark and the
 kiosk all call :func:`prepare_face`, so preprocessing cannot drift between them.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,8 +33,9 @@ class AlignConfig:
     limits: PhotoLimits = DEFAULT_LIMITS
 
 
-def prepare_face(photo: PhotoSource, detector: Detector | None, config: AlignConfig = AlignConfig(),
-                 found: FaceFinding | None = None) -> PreparedFace:
+def prepare_face(
+    photo: PhotoSource, detector: Detector | None, config: AlignConfig = AlignConfig(), found: FaceFinding | None = None
+) -> PreparedFace:
     """Load a photo (path, bytes or RGB array), find its face and return the aligned crop.
 
     ``found``: the face already found in this very photo (e.g. by the kiosk's quality check): it
@@ -54,8 +56,9 @@ def prepare_face(photo: PhotoSource, detector: Detector | None, config: AlignCon
     t2 = time.perf_counter()
     aligned = align_face(rgb, found.face.landmarks, config.size, config.template)
     timings["align"] = (time.perf_counter() - t2) * 1e3
-    return PreparedFace(aligned=aligned, detection=found.face, n_faces=found.n_faces, photo_shape=rgb.shape[:2],
-                        timings_ms=timings)
+    return PreparedFace(
+        aligned=aligned, detection=found.face, n_faces=found.n_faces, photo_shape=rgb.shape[:2], timings_ms=timings
+    )
 
 
 def as_batch(faces: list[np.ndarray] | np.ndarray) -> np.ndarray:

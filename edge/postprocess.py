@@ -1,4 +1,5 @@
 """Backend-independent post-processing: screening probability and the screening CAM."""
+
 from __future__ import annotations
 
 import cv2
@@ -30,8 +31,9 @@ def screening_probability(probs: np.ndarray, positive: list[int], temperature: f
     return np.clip(apply_temperature(probs, temperature)[:, positive].sum(axis=1), 0.0, 1.0)
 
 
-def representable_scores(scale: float, zero_point: int, qmin: int, qmax: int, n_positive: int = 1,
-                         temperature: float = 1.0) -> np.ndarray:
+def representable_scores(
+    scale: float, zero_point: int, qmin: int, qmax: int, n_positive: int = 1, temperature: float = 1.0
+) -> np.ndarray:
     """Every screening score a model with a quantised probability output can produce (ascending).
 
     Each class probability is ``(q - zero_point) * scale`` for an integer ``q`` in ``qmin..qmax``;
@@ -52,9 +54,11 @@ def threshold_resolution(threshold: float, scores: np.ndarray) -> float:
     s = np.asarray(scores, dtype=np.float64)
     below, above = s[s < threshold], s[s >= threshold]
     if not len(below) or not len(above):
-        raise ValueError(f"the quantised output cannot resolve the threshold {threshold:.4f}: its scores run "
-                         f"from {s.min():.4f} to {s.max():.4f} in steps of {np.diff(s).min():.4f}, so the flag "
-                         "would never change; keep a float output, or choose a threshold inside that range")
+        raise ValueError(
+            f"the quantised output cannot resolve the threshold {threshold:.4f}: its scores run "
+            f"from {s.min():.4f} to {s.max():.4f} in steps of {np.diff(s).min():.4f}, so the flag "
+            "would never change; keep a float output, or choose a threshold inside that range"
+        )
     return float(above.min() - below.max())
 
 

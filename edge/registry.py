@@ -1,4 +1,5 @@
 """A small explicit registry: names map to factories; an unknown name lists the valid ones."""
+
 from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar

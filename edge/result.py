@@ -1,4 +1,5 @@
 """The one result type. It travels from :mod:`edge` to the kiosk store and the API unchanged."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,7 +53,9 @@ class ScreeningResult:
             )
         unknown = set(self.positive_classes) - set(self.class_names)
         if not self.positive_classes or unknown:
-            raise ValueError(f"positive classes {sorted(unknown) or '[]'} are not among the classes {list(self.class_names)}")
+            raise ValueError(
+                f"positive classes {sorted(unknown) or '[]'} are not among the classes {list(self.class_names)}"
+            )
         if self.cam is not None and (self.cam.ndim != 2 or self.cam.shape[0] != self.cam.shape[1]):
             raise ValueError(f"cam must be a square (H, W) map, got shape {self.cam.shape}")
         if self.align_matrix is not None and np.asarray(self.align_matrix).shape != (2, 3):

@@ -1,4 +1,5 @@
 """``Screener``: a bundle, an inference backend and a detector; photo in, ScreeningResult out."""
+
 from __future__ import annotations
 
 import csv
@@ -17,14 +18,24 @@ from .detectors.mtcnn_manifest import MANIFEST
 from .errors import BackendUnavailableError, FaceScreenError
 from .photo import PhotoSource
 from .pipeline import AlignConfig, PreparedFace, as_batch, prepare_face
-from .postprocess import apply_temperature, representable_scores, screening_cam, screening_probability, \
-    threshold_resolution
+from .postprocess import (
+    apply_temperature,
+    representable_scores,
+    screening_cam,
+    screening_probability,
+    threshold_resolution,
+)
 from .result import ScreeningResult
 
 
 class Screener:
-    def __init__(self, bundle: Bundle, backend: InferenceBackend, detector: Detector | None = None,
-                 detect: DetectConfig = DetectConfig()) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        backend: InferenceBackend,
+        detector: Detector | None = None,
+        detect: DetectConfig = DetectConfig(),
+    ) -> None:
         self.bundle = bundle
         self.card = bundle.card
         self.backend = backend
@@ -57,11 +68,16 @@ class Screener:
 
     def screen_prepared(self, prepared: PreparedFace) -> ScreeningResult:
         result = self.screen_aligned(prepared.aligned.image, detection=prepared.detection, n_faces=prepared.n_faces)
-        return replace(result, align_matrix=prepared.aligned.matrix, face_crop=prepared.aligned.image,
-                       timings_ms={**prepared.timings_ms, **result.timings_ms})
+        return replace(
+            result,
+            align_matrix=prepared.aligned.matrix,
+            face_crop=prepared.aligned.image,
+            timings_ms={**prepared.timings_ms, **result.timings_ms},
+        )
 
-    def screen_aligned(self, face: np.ndarray, detection: FaceDetection | None = None, n_faces: int = 1,
-                       with_cam: bool = True) -> ScreeningResult:
+    def screen_aligned(
+        self, face: np.ndarray, detection: FaceDetection | None = None, n_faces: int = 1, with_cam: bool = True
+    ) -> ScreeningResult:
         """Screen one already aligned ``(S, S, 3)`` uint8 RGB crop."""
         t0 = time.perf_counter()
         probs, cam = self.predict(face[None])
@@ -71,16 +87,28 @@ class Screener:
         t2 = time.perf_counter()
         c = self.card
         return ScreeningResult(
-            probability=p, threshold=c.threshold, class_names=c.classes,
-            class_probabilities=tuple(float(v) for v in probs[0]), positive_classes=c.positive_classes,
-            model_id=c.model_id, model_version=c.version, backend=self.backend_label,
-            intended_use=c.intended_use, not_for_clinical_use=c.not_for_clinical_use,
+            probability=p,
+            threshold=c.threshold,
+            class_names=c.classes,
+            class_probabilities=tuple(float(v) for v in probs[0]),
+            positive_classes=c.positive_classes,
+            model_id=c.model_id,
+            model_version=c.version,
+            backend=self.backend_label,
+            intended_use=c.intended_use,
+            not_for_clinical_use=c.not_for_clinical_use,
             timings_ms={"infer": (t1 - t0) * 1e3, "postprocess": (t2 - t1) * 1e3},
-            detection=detection, n_faces=n_faces, cam=heat,
+            detection=detection,
+            n_faces=n_faces,
+            cam=heat,
         )
 
-    def screen_folder(self, paths: Iterable[Path], out_csv: Path,
-                      on_result: Callable[[Path, PreparedFace, ScreeningResult], None] | None = None) -> int:
+    def screen_folder(
+        self,
+        paths: Iterable[Path],
+        out_csv: Path,
+        on_result: Callable[[Path, PreparedFace, ScreeningResult], None] | None = None,
+    ) -> int:
         """Score every photo into a CSV (:class:`ResultsCsv`); a photo that fails gets its error in
         its row and the rest go on. ``on_result`` sees each screened photo (e.g. to draw its CAM).
         Returns how many were screened."""
@@ -110,16 +138,42 @@ class ResultsCsv:
         self._n_classes = len(c.classes)
         self._made_by = [c.model_id, c.version, screener.backend_label, software_version()]
         self._w = csv.writer(f)
-        self._w.writerow(["path", "status", "flag", "probability", "threshold", "n_faces", "error", *c.classes,
-                          "model_id", "model_version", "backend", "software_version", "screened_at"])
+        self._w.writerow(
+            [
+                "path",
+                "status",
+                "flag",
+                "probability",
+                "threshold",
+                "n_faces",
+                "error",
+                *c.classes,
+                "model_id",
+                "model_version",
+                "backend",
+                "software_version",
+                "screened_at",
+            ]
+        )
 
     def screened(self, path: Path | str, r: ScreeningResult) -> None:
-        self._w.writerow([path, "ok", int(r.flag), f"{r.probability:.6f}", r.threshold, r.n_faces, "",
-                          *(f"{v:.6f}" for v in r.class_probabilities), *self._made_by, _now()])
+        self._w.writerow(
+            [
+                path,
+                "ok",
+                int(r.flag),
+                f"{r.probability:.6f}",
+                r.threshold,
+                r.n_faces,
+                "",
+                *(f"{v:.6f}" for v in r.class_probabilities),
+                *self._made_by,
+                _now(),
+            ]
+        )
 
     def failed(self, path: Path | str, exc: FaceScreenError) -> None:
-        self._w.writerow([path, exc.code, "", "", "", "", str(exc), *([""] * self._n_classes), *self._made_by,
-                          _now()])
+        self._w.writerow([path, exc.code, "", "", "", "", str(exc), *([""] * self._n_classes), *self._made_by, _now()])
 
 
 def _now() -> str:
@@ -132,8 +186,9 @@ def check_threshold_resolvable(bundle: Bundle, artifact: str) -> None:
     q = bundle.card.artifacts.get(artifact, {}).get("output_quantisation")
     if not q:
         return
-    scores = representable_scores(q["scale"], q["zero_point"], q["qmin"], q["qmax"],
-                                  len(bundle.card.positive_classes), bundle.card.temperature)
+    scores = representable_scores(
+        q["scale"], q["zero_point"], q["qmin"], q["qmax"], len(bundle.card.positive_classes), bundle.card.temperature
+    )
     try:
         threshold_resolution(bundle.card.threshold, scores)
     except ValueError as exc:
@@ -146,9 +201,14 @@ def default_detector(bundle: Bundle, threads: int | None = None) -> Detector:
     return create_detector(name, bundle, threads=threads)
 
 
-def create_screener(bundle: Bundle | str | Path, backend: str = "auto", artifact: str | None = None,
-                    threads: int | None = None, detector: Detector | str | None = "auto",
-                    detect: DetectConfig = DetectConfig()) -> Screener:
+def create_screener(
+    bundle: Bundle | str | Path,
+    backend: str = "auto",
+    artifact: str | None = None,
+    threads: int | None = None,
+    detector: Detector | str | None = "auto",
+    detect: DetectConfig = DetectConfig(),
+) -> Screener:
     """Open a bundle for screening. ``detector``: "auto", a registered name (built from this
     bundle), an instance, or None."""
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)

@@ -10,6 +10,7 @@ rotation, position, exposure, colour cast, noise, blur, JPEG quality, mirror). S
 smooth local warp around the landmarks. Controls get the same traits at 0% +- 3% / 0% +- 4%.
 Both source faces appear in both classes, so identity does not give the label away.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,10 @@ from PIL import Image
 
 from .errors import AssetMissingError
 
-SYNTHETIC_NOTICE = ("SYNTHETIC COHORT: generated from two public-domain sample photos with a planted "
-                    "geometric signal; results on it say nothing about real syndromes.")
+SYNTHETIC_NOTICE = (
+    "SYNTHETIC COHORT: generated from two public-domain sample photos with a planted "
+    "geometric signal; results on it say nothing about real syndromes."
+)
 
 # MTCNN landmarks of the source photos (left_eye, right_eye, nose, mouth_left, mouth_right), measured
 # once with the mtcnn package; tests/edge/test_synthetic.py re-measures them so they cannot rot.
@@ -46,7 +49,9 @@ def _grace_hopper() -> np.ndarray:
     try:
         from matplotlib import cbook
     except ImportError:
-        raise AssetMissingError("the 'grace_hopper' sample needs matplotlib (pip install 'facescreen[train]')") from None
+        raise AssetMissingError(
+            "the 'grace_hopper' sample needs matplotlib (pip install 'facescreen[train]')"
+        ) from None
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         return np.asarray(Image.open(f).convert("RGB"))
 
@@ -89,15 +94,16 @@ def plant_geometry(rgb: np.ndarray, landmarks: np.ndarray, eye_widen: float, mou
 @dataclass(frozen=True)
 class CohortConfig:
     n_per_class: int = 60
-    image_size: int = 512           # square synthetic photos
-    eye_widen: tuple[float, float] = (0.12, 0.03)    # syndromic mean, SD (controls: 0, SD)
+    image_size: int = 512  # square synthetic photos
+    eye_widen: tuple[float, float] = (0.12, 0.03)  # syndromic mean, SD (controls: 0, SD)
     mouth_widen: tuple[float, float] = (0.15, 0.04)
     seed: int = 0
     classes: tuple[str, str] = ("control", "syndromic")
 
 
-def make_subject(rng: np.random.Generator, source: str, syndromic: bool, cfg: CohortConfig,
-                 base: np.ndarray | None = None) -> np.ndarray:
+def make_subject(
+    rng: np.random.Generator, source: str, syndromic: bool, cfg: CohortConfig, base: np.ndarray | None = None
+) -> np.ndarray:
     """One synthetic subject photo (RGB uint8, ``image_size`` square)."""
     rgb = source_photo(source) if base is None else base
     lm = SOURCE_LANDMARKS[source]
@@ -148,10 +154,17 @@ def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path
             img = make_subject(rng, source, label == cfg.classes[1], cfg, bases[source])
             rel = f"{label}/{label}_{i:04d}.jpg"
             Image.fromarray(img).save(out / rel, "JPEG", quality=95)
-            rows.append({"path": rel, "subject_id": f"syn-{label[:3]}-{i:04d}", "label": label,
-                         "syndrome": "planted-geometry" if label == cfg.classes[1] else "",
-                         "age_months": int(demo.integers(12, 72)), "sex": str(demo.choice(["F", "M"])),
-                         "source_photo": source})
+            rows.append(
+                {
+                    "path": rel,
+                    "subject_id": f"syn-{label[:3]}-{i:04d}",
+                    "label": label,
+                    "syndrome": "planted-geometry" if label == cfg.classes[1] else "",
+                    "age_months": int(demo.integers(12, 72)),
+                    "sex": str(demo.choice(["F", "M"])),
+                    "source_photo": source,
+                }
+            )
     manifest = out / "cohort.csv"
     with open(manifest, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -164,7 +177,9 @@ def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m facescreen.edge.synthetic", description="Write a SYNTHETIC cohort (see module doc).")
+    p = argparse.ArgumentParser(
+        prog="python -m facescreen.edge.synthetic", description="Write a SYNTHETIC cohort (see module doc)."
+    )
     p.add_argument("--out", required=True, help="output folder (photos by class + cohort.csv)")
     p.add_argument("--n-per-class", type=int, default=CohortConfig.n_per_class, help="subjects per class")
     p.add_argument("--seed", type=int, default=0, help="random seed (another seed gives other subjects)")

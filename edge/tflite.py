@@ -5,6 +5,7 @@ converted MTCNN networks, both face-mesh landmarkers and the converters' own che
 ai-edge-litert (the maintained runtime; ``facescreen[edge]``), then tflite_runtime (older Jetson and
 Coral images), then ``tensorflow.lite`` (a training machine). No other module imports an interpreter.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,8 +21,8 @@ _INSTALL = "install ai-edge-litert (pip install 'facescreen[edge]')"
 
 @dataclass(frozen=True)
 class TFLiteRuntime:
-    Interpreter: type   # construct as Interpreter(model_path=... | model_content=..., num_threads=...)
-    name: str           # what results and benchmarks record, e.g. "ai_edge_litert 2.3.0"
+    Interpreter: type  # construct as Interpreter(model_path=... | model_content=..., num_threads=...)
+    name: str  # what results and benchmarks record, e.g. "ai_edge_litert 2.3.0"
 
 
 def tflite_installed() -> bool:
@@ -67,4 +68,6 @@ def tflite_schema() -> ModuleType:
 
         return schema_py_generated
     except ImportError:
-        raise BackendUnavailableError(f"reading a .tflite file's structure needs the TFLite schema: {_INSTALL}") from None
+        raise BackendUnavailableError(
+            f"reading a .tflite file's structure needs the TFLite schema: {_INSTALL}"
+        ) from None

@@ -5,12 +5,14 @@ top-level folders (``edge/``, ``training/``, ``converters/``, ``kiosk/``) throug
 ``package-dir`` mapping, so nothing generic (``edge``, ``kiosk``...) lands at the top of site-packages.
 This module imports none of them: ``import facescreen`` stays as light as the edge runtime.
 """
+
 from __future__ import annotations
 
 
 def _version() -> str:
     try:
         from importlib.metadata import PackageNotFoundError, version
+
         return version("facescreen")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0+unknown"

@@ -1,6 +1,7 @@
 """The kiosk program's loop, in jetson-inference's shape:
 ``capture -> skip if None -> infer (guidance step) -> overlay -> render``, until the source ends
 or the operator quits; the camera is released whatever happens."""
+
 from __future__ import annotations
 
 import logging
@@ -16,10 +17,18 @@ log = logging.getLogger(__name__)
 
 
 class KioskApp:
-    def __init__(self, source: FrameSource, loop: GuidanceLoop, outputs: Sequence[Output],
-                 renderer: Optional[Renderer] = None, store: Optional[ResultsStore] = None,
-                 kiosk_id: str = "kiosk", operator_id: Optional[str] = None,
-                 on_event: Optional[Callable[[GuidanceEvent], None]] = None, idle_sleep_s: float = 0.01) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        loop: GuidanceLoop,
+        outputs: Sequence[Output],
+        renderer: Optional[Renderer] = None,
+        store: Optional[ResultsStore] = None,
+        kiosk_id: str = "kiosk",
+        operator_id: Optional[str] = None,
+        on_event: Optional[Callable[[GuidanceEvent], None]] = None,
+        idle_sleep_s: float = 0.01,
+    ) -> None:
         self.source = source
         self.loop = loop
         self.outputs = list(outputs)
@@ -61,8 +70,13 @@ class KioskApp:
 
     def _handle(self, event: GuidanceEvent) -> None:
         if event.kind == "result" and self.store is not None:
-            rec = self.store.add(event.result, event.report.summary(), kiosk_id=self.kiosk_id,
-                                 operator_id=self.operator_id, source="kiosk")
+            rec = self.store.add(
+                event.result,
+                event.report.summary(),
+                kiosk_id=self.kiosk_id,
+                operator_id=self.operator_id,
+                source="kiosk",
+            )
             event.record.update({"id": rec.id, "created_at": rec.created_at})
         self.events.append(event)
         if self.on_event:

@@ -9,6 +9,7 @@ following MediaPipe's kernels (``mediapipe/util/tflite/operations/*.cc``, v2). T
 replace the mesh points listed in MediaPipe's ``tensors_to_face_landmarks_with_attention.pbtxt``.
 Everything stays in the model's 192x192 crop pixels; :mod:`kiosk.landmarks` maps it to the frame.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,6 +19,7 @@ import numpy as np
 
 from facescreen.edge.tflite import tflite_runtime, tflite_schema
 
+# fmt: off
 # MediaPipe's LandmarksRefinementCalculator tables: which mesh index each refined point replaces.
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409,
         78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415,
@@ -33,6 +35,7 @@ RIGHT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 38
              446, 261, 448, 449, 450, 451, 452, 453, 464, 342, 445, 444, 443, 442, 441, 413,
              265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465,
              383, 300, 293, 334, 296, 336, 285, 417)
+# fmt: on
 N_MESH, N_POINTS = 468, 478
 # model output -> (mesh indices it replaces, the eye contour whose mean depth an iris takes, or None)
 REFINEMENTS = {
@@ -91,8 +94,15 @@ class AttentionMesh:
             opts = flexbuffers.Loads(bytes(op.customOptions))
             ttb = crop_of[int(op.outputs[0])]
             tto = flexbuffers.Loads(bytes(ttb.customOptions))
-            self._crops.append(_Crop(int(op.inputs[0]), int(op.outputs[0]), opts, int(ttb.outputs[0]),
-                                     (tto["output_height"], tto["output_width"])))
+            self._crops.append(
+                _Crop(
+                    int(op.inputs[0]),
+                    int(op.outputs[0]),
+                    opts,
+                    int(ttb.outputs[0]),
+                    (tto["output_height"], tto["output_width"]),
+                )
+            )
         features = {int(op.inputs[0]) for op in ops[_TTB]}
         if len(features) != 1:
             raise ValueError(f"expected one feature map under the attention crops, found {len(features)}")
@@ -203,7 +213,7 @@ def transform_tensor_bilinear(features: np.ndarray, matrix: np.ndarray, size: tu
     h, w = f.shape[:2]
     m = np.asarray(matrix, np.float64)[0, :2].copy()
     m[:, 3] += m[:, 0] * 0.5 + m[:, 1] * 0.5 - 0.5
-    oy, ox = np.mgrid[0:size[0], 0:size[1]].astype(np.float64)
+    oy, ox = np.mgrid[0 : size[0], 0 : size[1]].astype(np.float64)
     tx, ty = m[0, 0] * ox + m[0, 1] * oy + m[0, 3], m[1, 0] * ox + m[1, 1] * oy + m[1, 3]
     x0, y0 = np.floor(tx).astype(int), np.floor(ty).astype(int)
     fx, fy = (tx - x0)[..., None], (ty - y0)[..., None]

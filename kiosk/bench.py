@@ -7,6 +7,7 @@ facescreen-bench finds this section through the ``facescreen.bench_sections`` en
 (pyproject.toml), so ``edge`` never imports the kiosk (see edge/bench/sections.py). ``measure``
 runs in its own spawned process.
 """
+
 from __future__ import annotations
 
 import socket
@@ -27,15 +28,20 @@ from .tracking import FaceTrack, FindConfig
 
 CONFIGS: dict[str, FindConfig] = {"before": FindConfig.baseline(), "after": FindConfig()}
 # what issue 12 asks of the kiosk on a 2-core CPU; reported as met or not, never asserted
-TARGETS = {"guidance_fps_p50_min": 30.0, "guidance_speedup_min": 4.0, "capture_ratio_max": 1.2,
-           "server_p50_ms_max": 60.0, "server_8_clients_speedup_min": 2.0}
+TARGETS = {
+    "guidance_fps_p50_min": 30.0,
+    "guidance_speedup_min": 4.0,
+    "capture_ratio_max": 1.2,
+    "server_p50_ms_max": 60.0,
+    "server_8_clients_speedup_min": 2.0,
+}
 # the server targets are absolute times, so they hold for the screener they were set for: the demo's
 # (training/demo.py DEMO_MODEL; the kiosk does not import training, a test keeps the two equal)
 TARGETS_MODEL = {"backbone": "resnet18", "input_size": 112}
-GUIDANCE_FRAMES = 48           # a moving sequence: several re-detections at the default interval
-GUIDANCE_MAX_SECONDS = 20.0    # a slow configuration stops early (at least MIN_FRAMES frames)
+GUIDANCE_FRAMES = 48  # a moving sequence: several re-detections at the default interval
+GUIDANCE_MAX_SECONDS = 20.0  # a slow configuration stops early (at least MIN_FRAMES frames)
 MIN_FRAMES = 12
-SERVER_ONE_CLIENT = 16         # sequential requests
+SERVER_ONE_CLIENT = 16  # sequential requests
 SERVER_CLIENTS, SERVER_PER_CLIENT = 8, 6
 
 
@@ -53,8 +59,12 @@ def moving_sequence(frames: np.ndarray, n: int) -> list[np.ndarray]:
 
 def _summary(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
-    return {"n": int(len(a)), "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
-            "mean_ms": float(a.mean())}
+    return {
+        "n": int(len(a)),
+        "p50_ms": float(np.percentile(a, 50)),
+        "p90_ms": float(np.percentile(a, 90)),
+        "mean_ms": float(a.mean()),
+    }
 
 
 def _interleaved(labels: list[str], i: int) -> list[str]:
@@ -90,8 +100,12 @@ def measure_guidance(engines: dict, sequence: list[np.ndarray], warmup: int) -> 
     out = {}
     for k in labels:
         s = _summary(times[k])
-        out[k] = {**s, "fps_p50": 1e3 / s["p50_ms"], "fps_mean": 1e3 / s["mean_ms"],
-                  "detected_fraction": detected[k] / len(times[k])}
+        out[k] = {
+            **s,
+            "fps_p50": 1e3 / s["p50_ms"],
+            "fps_mean": 1e3 / s["mean_ms"],
+            "detected_fraction": detected[k] / len(times[k]),
+        }
     return out
 
 
@@ -119,22 +133,32 @@ def measure_capture(engines: dict, frames: np.ndarray, repeat: int) -> dict[str,
                 tm = result.timings_ms
                 detect = analysis.report.timings_ms["detect"]
                 total = detect + (t2 - t0) * 1e3
-                for k, v in (("detect", detect), ("detect_again", tm.get("detect", 0.0)), ("align", tm["align"]),
-                             ("infer", tm["infer"]), ("postprocess", tm["postprocess"]),
-                             ("overlay", (t2 - t1) * 1e3), ("total", total),
-                             ("ratio", total / (detect + tm["align"] + tm["infer"]))):
+                for k, v in (
+                    ("detect", detect),
+                    ("detect_again", tm.get("detect", 0.0)),
+                    ("align", tm["align"]),
+                    ("infer", tm["infer"]),
+                    ("postprocess", tm["postprocess"]),
+                    ("overlay", (t2 - t1) * 1e3),
+                    ("total", total),
+                    ("ratio", total / (detect + tm["align"] + tm["infer"])),
+                ):
                     parts[label][k].append(v)
     out = {}
     for label, p in parts.items():
         if not p["total"]:
             raise FaceScreenError("no benchmark frame had a face to capture")
-        out[label] = {"n": len(p["total"]), **{f"{k}_p50_ms" if k != "ratio" else "ratio_p50": float(np.median(v))
-                                               for k, v in p.items()}}
+        out[label] = {
+            "n": len(p["total"]),
+            **{f"{k}_p50_ms" if k != "ratio" else "ratio_p50": float(np.median(v)) for k, v in p.items()},
+        }
     return out
 
 
-_SERVE = ("import sys; from facescreen.kiosk.server import Settings; from facescreen.kiosk.server.run import serve; "
-          "serve(Settings.model_validate_json(sys.argv[1]), log_level='warning')")
+_SERVE = (
+    "import sys; from facescreen.kiosk.server import Settings; from facescreen.kiosk.server.run import serve; "
+    "serve(Settings.model_validate_json(sys.argv[1]), log_level='warning')"
+)
 
 
 def _free_port() -> int:
@@ -143,9 +167,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure_server(bundle_dir: str, detector: str, finds: dict[str, FindConfig], jpegs: list[bytes],
-                   warmup: int = 3, one_client: int = SERVER_ONE_CLIENT, clients: int = SERVER_CLIENTS,
-                   per_client: int = SERVER_PER_CLIENT, rounds: int = 2) -> dict[str, dict]:
+def measure_server(
+    bundle_dir: str,
+    detector: str,
+    finds: dict[str, FindConfig],
+    jpegs: list[bytes],
+    warmup: int = 3,
+    one_client: int = SERVER_ONE_CLIENT,
+    clients: int = SERVER_CLIENTS,
+    per_client: int = SERVER_PER_CLIENT,
+    rounds: int = 2,
+) -> dict[str, dict]:
     """The real server (kiosk.server.run.serve: uvicorn on 127.0.0.1, the engine loaded from its
     settings), one process per configuration, all up at once, under 1 and ``clients`` loopback
     clients posting /v1/screen. The single client alternates between them request by request; the
@@ -159,10 +191,20 @@ def measure_server(bundle_dir: str, detector: str, finds: dict[str, FindConfig],
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         urls = {}
         for label, find in finds.items():
-            settings = Settings(bundle=bundle_dir, detector=detector, data_dir=f"{tmp}/{label}", kiosk_id="bench",
-                                port=_free_port(), require_quality=False, find=find)
-            procs[label] = subprocess.Popen([sys.executable, "-c", _SERVE, settings.model_dump_json()],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            settings = Settings(
+                bundle=bundle_dir,
+                detector=detector,
+                data_dir=f"{tmp}/{label}",
+                kiosk_id="bench",
+                port=_free_port(),
+                require_quality=False,
+                find=find,
+            )
+            procs[label] = subprocess.Popen(
+                [sys.executable, "-c", _SERVE, settings.model_dump_json()],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             stack.callback(_stop, procs[label])
             urls[label] = f"http://127.0.0.1:{settings.port}"
         http = {k: stack.enter_context(httpx.Client(base_url=u, timeout=300)) for k, u in urls.items()}
@@ -171,8 +213,11 @@ def measure_server(bundle_dir: str, detector: str, finds: dict[str, FindConfig],
 
         def post(label: str, i: int) -> tuple[float, int]:
             t0 = time.perf_counter()
-            r = http[label].post("/v1/screen", files={"file": ("f.jpg", jpegs[i % len(jpegs)], "image/jpeg")},
-                                 data={"include_cam": "true"})
+            r = http[label].post(
+                "/v1/screen",
+                files={"file": ("f.jpg", jpegs[i % len(jpegs)], "image/jpeg")},
+                data={"include_cam": "true"},
+            )
             return (time.perf_counter() - t0) * 1e3, r.status_code
 
         for i in range(warmup):  # first allocations of every path
@@ -194,9 +239,12 @@ def measure_server(bundle_dir: str, detector: str, finds: dict[str, FindConfig],
     out = {}
     for k in labels:
         s1, sn = _summary([m for m, _ in one[k]]), _summary([m for m, _ in many[k]])
-        out[k] = {"status_codes": sorted({c for _, c in one[k] + many[k]}), "clients": clients,
-                  "one_client": {**s1, "req_per_s": 1e3 / s1["mean_ms"]},
-                  "eight_clients": {**sn, "req_per_s": len(many[k]) / wall[k]}}
+        out[k] = {
+            "status_codes": sorted({c for _, c in one[k] + many[k]}),
+            "clients": clients,
+            "one_client": {**s1, "req_per_s": 1e3 / s1["mean_ms"]},
+            "eight_clients": {**sn, "req_per_s": len(many[k]) / wall[k]},
+        }
     return out
 
 
@@ -246,9 +294,14 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
         for name in DETECTORS.names():
             row: dict[str, Any] = {"detector": name}
             try:
-                screener = create_screener(bundle, threads=threads, detector=create_detector(name, bundle, threads=threads))
-                row.update(measure_guidance({k: KioskEngine(screener, landmarker, find=f) for k, f in CONFIGS.items()},
-                                            sequence, 3))
+                screener = create_screener(
+                    bundle, threads=threads, detector=create_detector(name, bundle, threads=threads)
+                )
+                row.update(
+                    measure_guidance(
+                        {k: KioskEngine(screener, landmarker, find=f) for k, f in CONFIGS.items()}, sequence, 3
+                    )
+                )
                 row["speedup_p50"] = row["before"]["p50_ms"] / row["after"]["p50_ms"]
                 row["status"] = "ok"
             except Exception as exc:  # e.g. the mtcnn package without TensorFlow: a row, not a crash
@@ -256,8 +309,11 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
             out["guidance"].append(row)
         screener = create_screener(bundle, threads=threads, detector=default_detector(bundle, threads))
         out["detector"], out["backend"] = screener.detector.name, screener.backend_label
-        out["capture"] = measure_capture({k: KioskEngine(screener, landmarker, find=f) for k, f in CONFIGS.items()},
-                                         frames, max(1, int(settings.get("repeat", 50)) // (5 * len(frames))))
+        out["capture"] = measure_capture(
+            {k: KioskEngine(screener, landmarker, find=f) for k, f in CONFIGS.items()},
+            frames,
+            max(1, int(settings.get("repeat", 50)) // (5 * len(frames))),
+        )
         jpegs = [bytes(b) for b in np.load(inputs["jpegs"])["jpegs"]]
         out["server"] = measure_server(bundle_dir, screener.detector.name, CONFIGS, jpegs)
         out["status"] = "ok"
@@ -275,8 +331,10 @@ def targets_met(data: dict) -> dict[str, bool]:
     met["capture_ratio"] = data["capture"]["after"]["ratio_p50"] <= t["capture_ratio_max"]
     s = data["server"]
     met["server_p50"] = s["after"]["one_client"]["p50_ms"] <= t["server_p50_ms_max"]
-    met["server_8_clients_speedup"] = (s["after"]["eight_clients"]["req_per_s"]
-                                       >= t["server_8_clients_speedup_min"] * s["before"]["eight_clients"]["req_per_s"])
+    met["server_8_clients_speedup"] = (
+        s["after"]["eight_clients"]["req_per_s"]
+        >= t["server_8_clients_speedup_min"] * s["before"]["eight_clients"]["req_per_s"]
+    )
     return met
 
 
@@ -285,8 +343,9 @@ def _model(m: dict) -> str:
 
 
 def _breakdown(c: dict) -> str:
-    return ", ".join(f"{k} {c[f'{k}_p50_ms']:.1f}" for k in ("detect", "detect_again", "align", "infer", "postprocess",
-                                                            "overlay"))
+    return ", ".join(
+        f"{k} {c[f'{k}_p50_ms']:.1f}" for k in ("detect", "detect_again", "align", "infer", "postprocess", "overlay")
+    )
 
 
 class KioskSection:
@@ -295,34 +354,44 @@ class KioskSection:
 
     def format(self, data: dict) -> list[str]:
         w, h = data["frame"]
-        lines = [f"guidance per frame ({w}x{h}: detection or tracking + face mesh + measures + instruction), "
-                 "before -> after:"]
+        lines = [
+            f"guidance per frame ({w}x{h}: detection or tracking + face mesh + measures + instruction), "
+            "before -> after:"
+        ]
         for g in data["guidance"]:
             if g["status"] != "ok":
                 lines.append(f"  {g['detector']:<11} {g['error']}")
                 continue
             b, a = g["before"], g["after"]
-            lines.append(f"  {g['detector']:<11} p50 {b['fps_p50']:.1f} -> {a['fps_p50']:.1f} frames/s "
-                         f"({b['p50_ms']:.1f} -> {a['p50_ms']:.1f} ms, x{g['speedup_p50']:.1f}); mean "
-                         f"{b['fps_mean']:.1f} -> {a['fps_mean']:.1f} frames/s; frames detected "
-                         f"{b['detected_fraction']:.0%} -> {a['detected_fraction']:.0%}")
+            lines.append(
+                f"  {g['detector']:<11} p50 {b['fps_p50']:.1f} -> {a['fps_p50']:.1f} frames/s "
+                f"({b['p50_ms']:.1f} -> {a['p50_ms']:.1f} ms, x{g['speedup_p50']:.1f}); mean "
+                f"{b['fps_mean']:.1f} -> {a['fps_mean']:.1f} frames/s; frames detected "
+                f"{b['detected_fraction']:.0%} -> {a['detected_fraction']:.0%}"
+            )
         lines.append(f"capture to flag ({data['detector']}, {data['backend']}; CAM overlay included):")
         for label in ("before", "after"):
             c = data["capture"][label]
-            lines.append(f"  {label:<6} p50 {c['total_p50_ms']:.1f} ms = {c['ratio_p50']:.2f}x detect+align+infer  "
-                         f"[{_breakdown(c)}]")
+            lines.append(
+                f"  {label:<6} p50 {c['total_p50_ms']:.1f} ms = {c['ratio_p50']:.2f}x detect+align+infer  "
+                f"[{_breakdown(c)}]"
+            )
         lines.append("server /v1/screen (127.0.0.1, uvicorn):")
         for label in ("before", "after"):
             s = data["server"][label]
-            lines.append(f"  {label:<6} 1 client p50 {s['one_client']['p50_ms']:.1f} ms "
-                         f"({s['one_client']['req_per_s']:.1f} req/s); {s['clients']} clients {s['eight_clients']['req_per_s']:.1f} "
-                         f"req/s (p50 {s['eight_clients']['p50_ms']:.0f} ms); HTTP {s['status_codes']}")
+            lines.append(
+                f"  {label:<6} 1 client p50 {s['one_client']['p50_ms']:.1f} ms "
+                f"({s['one_client']['req_per_s']:.1f} req/s); {s['clients']} clients {s['eight_clients']['req_per_s']:.1f} "
+                f"req/s (p50 {s['eight_clients']['p50_ms']:.0f} ms); HTTP {s['status_codes']}"
+            )
         met = targets_met(data)
         model = data.get("model")
         lines.append("targets (issue 12): " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
         if model and model != TARGETS_MODEL:
-            lines.append(f"  (set for the demo screener, {_model(TARGETS_MODEL)}; this run screens with "
-                         f"{_model(model)}, so its absolute server times are not comparable with them)")
+            lines.append(
+                f"  (set for the demo screener, {_model(TARGETS_MODEL)}; this run screens with "
+                f"{_model(model)}, so its absolute server times are not comparable with them)"
+            )
         return lines
 
     def rows(self, data: dict) -> list[dict]:
@@ -331,18 +400,39 @@ class KioskSection:
             for label in ("before", "after"):
                 if g["status"] == "ok":
                     r = g[label]
-                    rows.append({"measure": "guidance", "detector": g["detector"], "config": label,
-                                 "value_p50_ms": r["p50_ms"], "per_s": r["fps_p50"], "mean_per_s": r["fps_mean"]})
+                    rows.append(
+                        {
+                            "measure": "guidance",
+                            "detector": g["detector"],
+                            "config": label,
+                            "value_p50_ms": r["p50_ms"],
+                            "per_s": r["fps_p50"],
+                            "mean_per_s": r["fps_mean"],
+                        }
+                    )
         for label in ("before", "after"):
             c = data["capture"][label]
-            rows.append({"measure": "capture_to_flag", "detector": data["detector"], "config": label,
-                         "value_p50_ms": c["total_p50_ms"], "ratio_to_detect_align_infer": c["ratio_p50"],
-                         **{k: v for k, v in c.items() if k.endswith("_p50_ms") and k != "total_p50_ms"}})
+            rows.append(
+                {
+                    "measure": "capture_to_flag",
+                    "detector": data["detector"],
+                    "config": label,
+                    "value_p50_ms": c["total_p50_ms"],
+                    "ratio_to_detect_align_infer": c["ratio_p50"],
+                    **{k: v for k, v in c.items() if k.endswith("_p50_ms") and k != "total_p50_ms"},
+                }
+            )
             for clients, key in ((1, "one_client"), (data["server"][label]["clients"], "eight_clients")):
                 s = data["server"][label][key]
-                rows.append({"measure": f"server_{clients}_client{'s' if clients > 1 else ''}",
-                             "detector": data["detector"], "config": label, "value_p50_ms": s["p50_ms"],
-                             "per_s": s["req_per_s"]})
+                rows.append(
+                    {
+                        "measure": f"server_{clients}_client{'s' if clients > 1 else ''}",
+                        "detector": data["detector"],
+                        "config": label,
+                        "value_p50_ms": s["p50_ms"],
+                        "per_s": s["req_per_s"],
+                    }
+                )
         return rows
 
     def plot(self, ax: Any, data: dict) -> None:
@@ -354,9 +444,17 @@ class KioskSection:
         c = data["capture"]
         bars.append(("capture to flag", c["before"]["total_p50_ms"], c["after"]["total_p50_ms"], "ms"))
         s = data["server"]
-        bars.append(("/v1/screen 1 client", s["before"]["one_client"]["p50_ms"], s["after"]["one_client"]["p50_ms"], "ms"))
-        bars.append((f"/v1/screen {s['before']['clients']} clients", s["before"]["eight_clients"]["req_per_s"],
-                     s["after"]["eight_clients"]["req_per_s"], "req/s"))
+        bars.append(
+            ("/v1/screen 1 client", s["before"]["one_client"]["p50_ms"], s["after"]["one_client"]["p50_ms"], "ms")
+        )
+        bars.append(
+            (
+                f"/v1/screen {s['before']['clients']} clients",
+                s["before"]["eight_clients"]["req_per_s"],
+                s["after"]["eight_clients"]["req_per_s"],
+                "req/s",
+            )
+        )
         gains = [a / b if unit != "ms" else b / a for _, b, a, unit in bars]
         names = [n for n, *_ in bars]
         ax.barh(names, gains, color="#228833")

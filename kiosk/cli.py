@@ -13,6 +13,7 @@ Every result is a screening flag for referral (refer for genetic evaluation / no
 never a diagnosis. Exit status: 0 done; 1 the demo produced no result; 2 a user's mistake;
 3 something asked for cannot run here (e.g. a window without a GUI build of OpenCV); 130 interrupted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,37 +37,68 @@ DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--bundle", default=DEFAULT_BUNDLE,
-                   help=f"model bundle directory (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
+    g.add_argument(
+        "--bundle",
+        default=DEFAULT_BUNDLE,
+        help=f"model bundle directory (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
     _runtime_args(g)
-    g.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file,
-                   help="face-mesh .tflite (default: MediaPipe's attention mesh, fetched by `make assets` into "
-                        "$FACESCREEN_ASSETS or .cache/assets; the plain 468-point face_landmark.tflite also loads)")
-    g.add_argument("--quality-config", default=None, metavar="JSON",
-                   help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors")
-    g.add_argument("--find-config", default=None, metavar="JSON",
-                   help="how frames are searched and the face tracked between detections (keys of "
-                        "kiosk.tracking.FindConfig: min_face_of_min_head, work_face_px, redetect_every, "
-                        "reuse_capture_detection); speed only, e.g. {\"redetect_every\": 0} detects every frame")
+    g.add_argument(
+        "--landmarks",
+        default=None,
+        metavar="FILE",
+        type=clikit.existing_file,
+        help="face-mesh .tflite (default: MediaPipe's attention mesh, fetched by `make assets` into "
+        "$FACESCREEN_ASSETS or .cache/assets; the plain 468-point face_landmark.tflite also loads)",
+    )
+    g.add_argument(
+        "--quality-config",
+        default=None,
+        metavar="JSON",
+        help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors",
+    )
+    g.add_argument(
+        "--find-config",
+        default=None,
+        metavar="JSON",
+        help="how frames are searched and the face tracked between detections (keys of "
+        "kiosk.tracking.FindConfig: min_face_of_min_head, work_face_px, redetect_every, "
+        'reuse_capture_detection); speed only, e.g. {"redetect_every": 0} detects every frame',
+    )
 
 
 def _runtime_args(g) -> None:
-    g.add_argument("--backend", default="auto", choices=("auto",) + AUTO_BACKEND_ORDER,
-                   help="inference backend (default: auto, the fastest artifact this machine runs)")
-    g.add_argument("--detector", default="auto", type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
-                   help="face detector: auto (the bundle's mtcnn-lite if it has one, else mtcnn), "
-                        + ", ".join(DETECTORS.names()))
+    g.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto",) + AUTO_BACKEND_ORDER,
+        help="inference backend (default: auto, the fastest artifact this machine runs)",
+    )
+    g.add_argument(
+        "--detector",
+        default="auto",
+        type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
+        help="face detector: auto (the bundle's mtcnn-lite if it has one, else mtcnn), " + ", ".join(DETECTORS.names()),
+    )
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=DEFAULT_DATA, help=f"results store directory (default: $FACESCREEN_DATA or {DEFAULT_DATA})")
+    p.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA,
+        help=f"results store directory (default: $FACESCREEN_DATA or {DEFAULT_DATA})",
+    )
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--source", default=None, metavar="URI",
-                     help="frames: camera index (0), v4l2:///dev/video0, csi://0 (Jetson), gst:PIPELINE, a video file, "
-                          "or a folder of images (replay)")
+    src.add_argument(
+        "--source",
+        default=None,
+        metavar="URI",
+        help="frames: camera index (0), v4l2:///dev/video0, csi://0 (Jetson), gst:PIPELINE, a video file, "
+        "or a folder of images (replay)",
+    )
     src.add_argument("--camera", default=None, metavar="N", help="shorthand for --source N")
     p.add_argument("--width", type=int, default=None, help="ask the camera for this frame width")
     p.add_argument("--height", type=int, default=None, help="ask the camera for this frame height")
@@ -76,7 +108,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-frames", default=None, metavar="DIR", help="also write every displayed frame as JPEG")
     p.add_argument("--lang", default="en", help="language of instructions and results: en, zh-Hans")
     p.add_argument("--font", default=None, help="font file for the window text (needed for zh-Hans without a CJK font)")
-    p.add_argument("--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)")
+    p.add_argument(
+        "--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)"
+    )
     p.add_argument("--result-timeout", type=float, default=30.0, help="seconds the result stays up (default 30)")
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
@@ -91,47 +125,82 @@ def build_parser() -> argparse.ArgumentParser:
     parser = clikit.new_parser(PROG, __doc__)
     sub = clikit.add_subcommands(parser)
 
-    run = clikit.add_subcommand(sub, "run", help="the kiosk: camera or replay, guidance, screening, display",
-                         description="Guided capture from a camera, video or image folder; the result on screen "
-                                     "(OpenCV window) or as JSON lines (--headless). Keys in the window: "
-                                     "R retake, C consent to keep the photo, X cancel, Q quit.")
+    run = clikit.add_subcommand(
+        sub,
+        "run",
+        help="the kiosk: camera or replay, guidance, screening, display",
+        description="Guided capture from a camera, video or image folder; the result on screen "
+        "(OpenCV window) or as JSON lines (--headless). Keys in the window: "
+        "R retake, C consent to keep the photo, X cancel, Q quit.",
+    )
     _run_args(run)
 
-    serve = clikit.add_subcommand(sub, "serve", help="HTTP server: API (/docs) and the capture page for phones and tablets",
-                           description="FastAPI server. Binds to 127.0.0.1 unless --host says otherwise; any other "
-                                       "address needs --token. Phones need https for the live camera: give "
-                                       "--tls-cert/--tls-key or --tls-self-signed (else they upload a photo).")
+    serve = clikit.add_subcommand(
+        sub,
+        "serve",
+        help="HTTP server: API (/docs) and the capture page for phones and tablets",
+        description="FastAPI server. Binds to 127.0.0.1 unless --host says otherwise; any other "
+        "address needs --token. Phones need https for the live camera: give "
+        "--tls-cert/--tls-key or --tls-self-signed (else they upload a photo).",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     tok = serve.add_mutually_exclusive_group()
-    tok.add_argument("--token-file", default=None, metavar="FILE",
-                     help="file holding the bearer token the API requires (mode 0600); required off loopback "
-                          "unless $FACESCREEN_TOKEN is set")
-    tok.add_argument("--token", default=None,
-                     help="the token itself: visible to every local user in `ps`; prefer --token-file or $FACESCREEN_TOKEN")
+    tok.add_argument(
+        "--token-file",
+        default=None,
+        metavar="FILE",
+        help="file holding the bearer token the API requires (mode 0600); required off loopback "
+        "unless $FACESCREEN_TOKEN is set",
+    )
+    tok.add_argument(
+        "--token",
+        default=None,
+        help="the token itself: visible to every local user in `ps`; prefer --token-file or $FACESCREEN_TOKEN",
+    )
     serve.add_argument("--tls-cert", default=None, help="TLS certificate (PEM)")
     serve.add_argument("--tls-key", default=None, help="TLS private key (PEM)")
-    serve.add_argument("--tls-self-signed", action="store_true",
-                       help="generate (once, under DATA/tls) a self-signed certificate with openssl")
+    serve.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="generate (once, under DATA/tls) a self-signed certificate with openssl",
+    )
     serve.add_argument("--kiosk-id", default=socket.gethostname())
     serve.add_argument("--lang", default="en", help="default language: en, zh-Hans")
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
     serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
-    serve.add_argument("--queue-depth", type=int, default=8,
-                       help="photo requests that may wait for inference; one more gets 503 + Retry-After (default 8)")
-    serve.add_argument("--engines", type=int, default=1,
-                       help="inference engines, each a full copy of the models (default 1; see README for the cost)")
-    serve.add_argument("--decode-budget-mp", type=float, default=64.0,
-                       help="decoded megapixels all requests may hold at once (default 64, about 200 MB)")
-    serve.add_argument("--sessions-per-client", type=int, default=2,
-                       help="capture sessions one phone or tablet may hold (default 2)")
+    serve.add_argument(
+        "--queue-depth",
+        type=int,
+        default=8,
+        help="photo requests that may wait for inference; one more gets 503 + Retry-After (default 8)",
+    )
+    serve.add_argument(
+        "--engines",
+        type=int,
+        default=1,
+        help="inference engines, each a full copy of the models (default 1; see README for the cost)",
+    )
+    serve.add_argument(
+        "--decode-budget-mp",
+        type=float,
+        default=64.0,
+        help="decoded megapixels all requests may hold at once (default 64, about 200 MB)",
+    )
+    serve.add_argument(
+        "--sessions-per-client", type=int, default=2, help="capture sessions one phone or tablet may hold (default 2)"
+    )
     serve.add_argument("--log-level", default="info")
     _model_args(serve)
     _store_args(serve)
 
-    demo = clikit.add_subcommand(sub, "demo", help="replay a guided capture with the DEMO MODEL (synthetic data); `make demo`",
-                          description="Builds (once) the demo model under CACHE, replays a frame sequence made from a "
-                                      "sample photo, prints each instruction and the result.")
+    demo = clikit.add_subcommand(
+        sub,
+        "demo",
+        help="replay a guided capture with the DEMO MODEL (synthetic data); `make demo`",
+        description="Builds (once) the demo model under CACHE, replays a frame sequence made from a "
+        "sample photo, prints each instruction and the result.",
+    )
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
     demo.add_argument("--lang", default="en", help="en or zh-Hans")
     _runtime_args(demo)
@@ -151,14 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     from .tablet import cli as tablet_cli
 
     tablet_cli.add_parser(sub, DEFAULT_BUNDLE)
-    doctor = clikit.add_subcommand(sub, "doctor", help="check Python, numpy, OpenCV, LiteRT, ONNX Runtime, TensorRT, CUDA, cameras, "
-                                           "assets and the bundle's artifacts on this machine",
-                            description="One line per check: ok, warn, absent (optional part missing) or fail. "
-                                        "Exit 0 when nothing failed.")
-    doctor.add_argument("--bundle", default=DEFAULT_BUNDLE,
-                        help=f"bundle whose artifacts to check (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})")
-    doctor.add_argument("--assets", default=None, metavar="DIR",
-                        help="model assets folder (default: $FACESCREEN_ASSETS or .cache/assets)")
+    doctor = clikit.add_subcommand(
+        sub,
+        "doctor",
+        help="check Python, numpy, OpenCV, LiteRT, ONNX Runtime, TensorRT, CUDA, cameras, "
+        "assets and the bundle's artifacts on this machine",
+        description="One line per check: ok, warn, absent (optional part missing) or fail. Exit 0 when nothing failed.",
+    )
+    doctor.add_argument(
+        "--bundle",
+        default=DEFAULT_BUNDLE,
+        help=f"bundle whose artifacts to check (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
+    doctor.add_argument(
+        "--assets",
+        default=None,
+        metavar="DIR",
+        help="model assets folder (default: $FACESCREEN_ASSETS or .cache/assets)",
+    )
     doctor.add_argument("--json", action="store_true", help="the checks as JSON")
     return parser
 
@@ -196,9 +275,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: no window: {exc}", file=sys.stderr)
         return clikit.EXIT_UNAVAILABLE
     renderer = Renderer(args.lang, args.font) if (not args.headless or args.save_frames) else None
-    engine = KioskEngine.create(args.bundle, backend=args.backend, detector=args.detector,
-                                landmarks_model=args.landmarks, quality=_quality(args.quality_config),
-                                find=_find(args.find_config))
+    engine = KioskEngine.create(
+        args.bundle,
+        backend=args.backend,
+        detector=args.detector,
+        landmarks_model=args.landmarks,
+        quality=_quality(args.quality_config),
+        find=_find(args.find_config),
+    )
     if renderer is not None:
         renderer.demo = engine.is_demo
     if args.headless:
@@ -206,12 +290,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.save_frames:
         outputs.append(FolderOutput(args.save_frames))
     source = open_source(uri, args.width, args.height, engine.limits, loop=args.loop)
-    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=args.frames, result_timeout_s=args.result_timeout,
-                                               language=args.lang))
+    loop = GuidanceLoop(
+        engine, GuidanceConfig(consecutive_frames=args.frames, result_timeout_s=args.result_timeout, language=args.lang)
+    )
     store = None if args.no_store else ResultsStore(args.data_dir)
     if engine.is_demo:
-        logging.getLogger(__name__).warning("DEMO MODEL on SYNTHETIC data (%s): not for clinical use",
-                                            engine.screener.card.model_id)
+        logging.getLogger(__name__).warning(
+            "DEMO MODEL on SYNTHETIC data (%s): not for clinical use", engine.screener.card.model_id
+        )
     app = KioskApp(source, loop, outputs, renderer, store, kiosk_id=args.kiosk_id, operator_id=args.operator)
     app.run(max_frames=args.max_frames)
     return 0
@@ -224,15 +310,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server.settings import Settings, read_token_file
 
     try:
-        token = read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
+        token = (
+            read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
+        )
         settings = Settings(
-            bundle=args.bundle, backend=args.backend, detector=args.detector, landmarks_model=args.landmarks,
-            data_dir=args.data_dir, kiosk_id=args.kiosk_id, host=args.host, port=args.port, token=token,
-            tls_cert=args.tls_cert, tls_key=args.tls_key, tls_self_signed=args.tls_self_signed,
-            max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=int(args.max_megapixels * 1e6),
-            language=args.lang, quality=_quality(args.quality_config), find=_find(args.find_config),
+            bundle=args.bundle,
+            backend=args.backend,
+            detector=args.detector,
+            landmarks_model=args.landmarks,
+            data_dir=args.data_dir,
+            kiosk_id=args.kiosk_id,
+            host=args.host,
+            port=args.port,
+            token=token,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_self_signed=args.tls_self_signed,
+            max_upload_bytes=int(args.max_upload_mb * 2**20),
+            max_pixels=int(args.max_megapixels * 1e6),
+            language=args.lang,
+            quality=_quality(args.quality_config),
+            find=_find(args.find_config),
             queue_depth=args.queue_depth,
-            engines=args.engines, decode_budget_mp=args.decode_budget_mp, sessions_per_client=args.sessions_per_client)
+            engines=args.engines,
+            decode_budget_mp=args.decode_budget_mp,
+            sessions_per_client=args.sessions_per_client,
+        )
     except ValidationError as exc:
         for e in exc.errors():
             print(f"{PROG} serve: error: {e['msg']}", file=sys.stderr)
@@ -307,11 +410,24 @@ def with_default_command(argv: list[str]) -> list[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     given = None if argv is None else list(argv)
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
-    handlers = {"run": cmd_run, "serve": cmd_serve, "demo": cmd_demo, "export": cmd_export, "purge": cmd_purge,
-                "tablet-export": _tablet_export, "doctor": cmd_doctor}
-    return clikit.run(PROG, build_parser(), lambda args: handlers[args.command](args), argv,
-                      user_errors=(FileNotFoundError, ValueError),
-                      log_format="%(asctime)s %(levelname)s %(name)s: %(message)s", own_process=given is None)
+    handlers = {
+        "run": cmd_run,
+        "serve": cmd_serve,
+        "demo": cmd_demo,
+        "export": cmd_export,
+        "purge": cmd_purge,
+        "tablet-export": _tablet_export,
+        "doctor": cmd_doctor,
+    }
+    return clikit.run(
+        PROG,
+        build_parser(),
+        lambda args: handlers[args.command](args),
+        argv,
+        user_errors=(FileNotFoundError, ValueError),
+        log_format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        own_process=given is None,
+    )
 
 
 if __name__ == "__main__":

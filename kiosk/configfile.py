@@ -1,5 +1,6 @@
 """The base of the kiosk's configuration objects that an operator can give as a JSON file
 (``--quality-config``, ``--find-config``): frozen, and a misspelt key is an error, not a default."""
+
 from __future__ import annotations
 
 import json

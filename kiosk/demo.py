@@ -5,6 +5,7 @@ dark, then good frames. The guidance loop gives its instruction for each frame, 
 sharpest good frame, screens it and prints the result, labelled as a demo that is not for
 clinical use.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,21 +35,31 @@ def ensure_demo_bundle(cache: Path) -> Path:
     print(f"building the demo model once into {bundle} (python -m facescreen.training demo-bundle) ...", flush=True)
     proc = subprocess.run([sys.executable, "-m", "facescreen.training", "demo-bundle", "--cache", str(cache)])
     if proc.returncode != 0 or not (bundle / "modelcard.json").is_file():
-        raise RuntimeError(f"could not build the demo bundle (exit {proc.returncode}); "
-                           f"run `python -m facescreen.training demo-bundle --cache {cache}` and read its error")
+        raise RuntimeError(
+            f"could not build the demo bundle (exit {proc.returncode}); "
+            f"run `python -m facescreen.training demo-bundle --cache {cache}` and read its error"
+        )
     return bundle
 
 
-def run_demo(cache: str | Path = ".cache", lang: str = "en", detector: str = "auto", backend: str = "auto",
-             landmarks_model: Optional[str | Path] = None, out: TextIO = sys.stdout, as_json: bool = False,
-             engine: Optional[KioskEngine] = None) -> list[GuidanceEvent]:
+def run_demo(
+    cache: str | Path = ".cache",
+    lang: str = "en",
+    detector: str = "auto",
+    backend: str = "auto",
+    landmarks_model: Optional[str | Path] = None,
+    out: TextIO = sys.stdout,
+    as_json: bool = False,
+    engine: Optional[KioskEngine] = None,
+) -> list[GuidanceEvent]:
     cache = Path(cache)
     work = cache / "kiosk-demo"
     frames_dir = work / "frames"
     write_sequence(frames_dir, DEMO_SCENES)
     if engine is None:
-        engine = KioskEngine.create(ensure_demo_bundle(cache), backend=backend, detector=detector,
-                                    landmarks_model=landmarks_model)
+        engine = KioskEngine.create(
+            ensure_demo_bundle(cache), backend=backend, detector=detector, landmarks_model=landmarks_model
+        )
     banner = message("demo_notice", lang) if engine.is_demo else message("not_for_clinical_use", lang)
 
     def show(ev: GuidanceEvent) -> None:
@@ -64,8 +75,10 @@ def run_demo(cache: str | Path = ".cache", lang: str = "en", detector: str = "au
             out.write(f"frame {ev.frame_index} {name:22s} -> {ev.text}{detail}\n")
         elif ev.kind == "result":
             r = ev.result
-            out.write(f"frame {ev.frame_index} {name:22s} -> captured the sharpest of {ev.needed} good frames "
-                      f"(frame {ev.captured_frame}, sharpness {ev.report['sharpness'].raw:.0f}) and screened it\n\n")
+            out.write(
+                f"frame {ev.frame_index} {name:22s} -> captured the sharpest of {ev.needed} good frames "
+                f"(frame {ev.captured_frame}, sharpness {ev.report['sharpness'].raw:.0f}) and screened it\n\n"
+            )
             out.write(f"=== {banner} ===\n")
             out.write(f"{message('result_title', lang)}: {message(r.label, lang).upper()}\n")
             out.write(message("probability", lang, probability=r.probability, threshold=r.threshold) + "\n")
@@ -82,8 +95,15 @@ def run_demo(cache: str | Path = ".cache", lang: str = "en", detector: str = "au
     source = ImageFolderSource(frames_dir)
     store = ResultsStore(work / "data")
     loop = GuidanceLoop(engine, GuidanceConfig(language=lang))
-    app = KioskApp(source, loop, [FolderOutput(work / "display")], Renderer(lang, demo=engine.is_demo),
-                   store=store, kiosk_id="demo", on_event=show)
+    app = KioskApp(
+        source,
+        loop,
+        [FolderOutput(work / "display")],
+        Renderer(lang, demo=engine.is_demo),
+        store=store,
+        kiosk_id="demo",
+        on_event=show,
+    )
     try:
         return app.run()
     finally:

@@ -4,6 +4,7 @@ it goes: an OpenCV window, JSON lines (headless), or a folder of overlay frames.
 Text is drawn with Pillow (OpenCV's Hershey fonts have no CJK glyphs); a language that needs
 glyphs no font on the machine has is an error at start-up, never boxes on the screen.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,14 +22,20 @@ from facescreen.edge.result import REFER
 from .guidance import GuidanceEvent
 from .messages import language, message
 
-LATIN_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-               "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-               "/usr/share/fonts/TTF/DejaVuSans.ttf", "/Library/Fonts/Arial.ttf")
-CJK_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-             "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-             "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-             "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf")
+LATIN_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/Library/Fonts/Arial.ttf",
+)
+CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
+)
 KEYS = {ord("r"): "retake", ord("c"): "consent", ord("x"): "cancel", ord("q"): "quit", 27: "quit"}
 
 OK_RGB, WARN_RGB, OTHER_RGB = (46, 160, 67), (230, 150, 20), (150, 150, 150)
@@ -45,9 +52,11 @@ def gui_support() -> tuple[bool, str]:
     m = re.search(r"^\s*GUI:\s*(\S+)", info, re.MULTILINE)
     backend = m.group(1) if m else "unknown"
     if backend.upper() == "NONE":
-        return False, ("this OpenCV is the headless build (cv2.getBuildInformation() says GUI: NONE), which cannot "
-                       "open a window. Install the GUI build in its own environment (pip install "
-                       "'facescreen[kiosk,kiosk-gui]' without opencv-python-headless) or run with --headless.")
+        return False, (
+            "this OpenCV is the headless build (cv2.getBuildInformation() says GUI: NONE), which cannot "
+            "open a window. Install the GUI build in its own environment (pip install "
+            "'facescreen[kiosk,kiosk-gui]' without opencv-python-headless) or run with --headless."
+        )
     try:
         cv2.namedWindow("facescreen-probe", cv2.WINDOW_NORMAL)
         cv2.destroyWindow("facescreen-probe")
@@ -75,14 +84,16 @@ class Renderer:
         if self.font_path is None and self.lang != "en":
             raise FileNotFoundError(
                 f"no font with {self.lang} glyphs found (looked for {', '.join(CJK_FONTS)}); install one "
-                "(Debian: apt-get install fonts-noto-cjk) or pass --font /path/to/font.ttc")
+                "(Debian: apt-get install fonts-noto-cjk) or pass --font /path/to/font.ttc"
+            )
         self.demo = demo
         self._fonts: dict[int, ImageFont.ImageFont] = {}
 
     def font(self, px: int):
         if px not in self._fonts:
-            self._fonts[px] = (ImageFont.truetype(str(self.font_path), px) if self.font_path
-                               else ImageFont.load_default(px))
+            self._fonts[px] = (
+                ImageFont.truetype(str(self.font_path), px) if self.font_path else ImageFont.load_default(px)
+            )
         return self._fonts[px]
 
     def t(self, key: str, **fields) -> str:
@@ -112,7 +123,9 @@ class Renderer:
                     d.ellipse((x, h - unit * 2.2, x + unit * 0.8, h - unit * 1.4), fill=fill)
         return np.asarray(Image.alpha_composite(img, layer).convert("RGB"))
 
-    def _result_panel(self, d: ImageDraw.ImageDraw, layer: Image.Image, ev: GuidanceEvent, w: int, h: int, unit: int) -> None:
+    def _result_panel(
+        self, d: ImageDraw.ImageDraw, layer: Image.Image, ev: GuidanceEvent, w: int, h: int, unit: int
+    ) -> None:
         r = ev.result
         x0, y0 = int(w * 0.04), int(unit * 2.2)
         d.rectangle((x0, y0, w - x0, h - unit), fill=(255, 255, 255, 235))
@@ -122,10 +135,12 @@ class Renderer:
         y += int(unit * 1.4)
         d.text((x0 + unit, y), self.t(r.label), font=self.font(int(unit * 1.5)), fill=colour)
         y += int(unit * 2.2)
-        lines = [self.t("refer_advice" if r.label == REFER else "no_flag_advice"),
-                 self.t("probability", probability=r.probability, threshold=r.threshold),
-                 self.t("model_line", model_id=r.model_id, version=r.model_version),
-                 self.t("result_note")]
+        lines = [
+            self.t("refer_advice" if r.label == REFER else "no_flag_advice"),
+            self.t("probability", probability=r.probability, threshold=r.threshold),
+            self.t("model_line", model_id=r.model_id, version=r.model_version),
+            self.t("result_note"),
+        ]
         if r.not_for_clinical_use:
             lines.append(self.t("not_for_clinical_use"))
         for line in lines:
@@ -135,8 +150,12 @@ class Renderer:
             side = min(int(h * 0.3), int(w * 0.25))
             cam = Image.fromarray(ev.cam_image).resize((side, side)).convert("RGBA")
             layer.paste(cam, (w - x0 - unit - side, h - unit * 3 - side))
-        d.text((x0 + unit, h - unit * 2.2), self.t("operator_keys"), font=self.font(int(unit * 0.7)),
-               fill=(80, 80, 80, 255))
+        d.text(
+            (x0 + unit, h - unit * 2.2),
+            self.t("operator_keys"),
+            font=self.font(int(unit * 0.7)),
+            fill=(80, 80, 80, 255),
+        )
 
 
 class Output(Protocol):

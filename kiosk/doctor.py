@@ -6,6 +6,7 @@ reason in words. ``absent`` is an optional part that is missing (TensorRT on a P
 part the kiosk cannot start without. Exit 0 when nothing failed, 1 otherwise. ``deploy/jetson/
 install.sh`` ends with it, so a Jetson that passes has been shown to import everything it needs.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,14 +26,14 @@ JETSON_RELEASE = Path("/etc/nv_tegra_release")
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str          # ok | warn | absent | fail
+    status: str  # ok | warn | absent | fail
     detail: str
 
 
 def _version(module: str) -> Optional[str]:
     try:
         mod = importlib.import_module(module)
-    except Exception:   # an installed-but-broken binary module is reported, not raised
+    except Exception:  # an installed-but-broken binary module is reported, not raised
         return None
     return str(getattr(mod, "__version__", "installed"))
 
@@ -40,8 +41,11 @@ def _version(module: str) -> Optional[str]:
 def check_python() -> Check:
     v = sys.version_info[:2]
     ok = SUPPORTED_PYTHON[0] <= v <= SUPPORTED_PYTHON[1]
-    return Check("python", "ok" if ok else "fail",
-                 f"{platform.python_version()} ({sys.executable})" + ("" if ok else " - facescreen supports 3.10 to 3.12"))
+    return Check(
+        "python",
+        "ok" if ok else "fail",
+        f"{platform.python_version()} ({sys.executable})" + ("" if ok else " - facescreen supports 3.10 to 3.12"),
+    )
 
 
 def check_numpy() -> Check:
@@ -69,12 +73,18 @@ def check_opencv(on_jetson: bool) -> Check:
     info = cv2.getBuildInformation()
     gui = re.search(r"^\s*GUI:\s*(\S+)", info, re.MULTILINE)
     gst = re.search(r"GStreamer:\s+(\w+)", info)
-    detail = (f"{cv2.__version__} from {Path(cv2.__file__).parent}; GUI: {gui.group(1) if gui else 'unknown'}; "
-              f"GStreamer: {gst.group(1) if gst else 'unknown'}")
+    detail = (
+        f"{cv2.__version__} from {Path(cv2.__file__).parent}; GUI: {gui.group(1) if gui else 'unknown'}; "
+        f"GStreamer: {gst.group(1) if gst else 'unknown'}"
+    )
     pip_wheels = _pip_opencv()
     if on_jetson and pip_wheels:
-        return Check("opencv", "warn", detail + f"; pip's {', '.join(pip_wheels)} shadows JetPack's OpenCV, so "
-                     f"csi:// cameras are refused: pip uninstall {' '.join(w.split('==')[0] for w in pip_wheels)}")
+        return Check(
+            "opencv",
+            "warn",
+            detail + f"; pip's {', '.join(pip_wheels)} shadows JetPack's OpenCV, so "
+            f"csi:// cameras are refused: pip uninstall {' '.join(w.split('==')[0] for w in pip_wheels)}",
+        )
     if on_jetson and not (gst and gst.group(1) == "YES"):
         return Check("opencv", "warn", detail + "; without GStreamer csi:// cameras cannot be opened")
     return Check("opencv", "ok", detail)
@@ -85,7 +95,9 @@ def check_litert() -> Check:
         v = _version(module)
         if v is not None:
             return Check("litert", "ok", f"{module} {v}")
-    return Check("litert", "absent", "neither ai_edge_litert nor tflite_runtime is importable (pip install ai-edge-litert)")
+    return Check(
+        "litert", "absent", "neither ai_edge_litert nor tflite_runtime is importable (pip install ai-edge-litert)"
+    )
 
 
 def check_onnxruntime() -> Check:
@@ -99,8 +111,12 @@ def check_onnxruntime() -> Check:
 def check_tensorrt() -> Check:
     v = _version("tensorrt")
     if v is None:
-        return Check("tensorrt", "absent", "tensorrt is not importable (TensorRT engines run only on a Jetson/NVIDIA "
-                                           "GPU with JetPack's python3-libnvinfer)")
+        return Check(
+            "tensorrt",
+            "absent",
+            "tensorrt is not importable (TensorRT engines run only on a Jetson/NVIDIA "
+            "GPU with JetPack's python3-libnvinfer)",
+        )
     return Check("tensorrt", "ok", v)
 
 
@@ -118,8 +134,12 @@ def check_cuda() -> Check:
 def check_cameras(dev: Path = Path("/dev")) -> Check:
     cams = sorted(str(p) for p in dev.glob("video*"))
     if not cams:
-        return Check("cameras", "warn", "no /dev/video* device (USB and CSI cameras appear there); "
-                                        "replay a folder with --source to run without one")
+        return Check(
+            "cameras",
+            "warn",
+            "no /dev/video* device (USB and CSI cameras appear there); "
+            "replay a folder with --source to run without one",
+        )
     return Check("cameras", "ok", ", ".join(cams))
 
 
@@ -159,7 +179,8 @@ def check_bundle(bundle_dir: Optional[str]) -> list[Check]:
                 if not engine_usable_here(entry):
                     raise FaceScreenError(
                         f"built with TensorRT {entry.get('tensorrt_version')} for {entry.get('device')} "
-                        f"(compute capability {entry.get('compute_capability')}); rebuild it here")
+                        f"(compute capability {entry.get('compute_capability')}); rebuild it here"
+                    )
             rows.append(Check(f"bundle:{name}", "ok", f"{entry['format']} {entry['precision']} runs here ({backend})"))
         except FaceScreenError as exc:
             rows.append(Check(f"bundle:{name}", "absent", str(exc)))
@@ -171,14 +192,29 @@ def check_bundle(bundle_dir: Optional[str]) -> list[Check]:
     return rows
 
 
-def run_checks(bundle: Optional[str] = None, assets_dir: Optional[str] = None,
-               jetson_release: Path = JETSON_RELEASE) -> list[Check]:
+def run_checks(
+    bundle: Optional[str] = None, assets_dir: Optional[str] = None, jetson_release: Path = JETSON_RELEASE
+) -> list[Check]:
     on_jetson = jetson_release.is_file()
-    rows = [Check("platform", "ok", f"{platform.machine()}, "
-                  + (jetson_release.read_text().splitlines()[0].strip("# ") if on_jetson else "not a Jetson"))]
-    steps: list[Callable[[], Check]] = [check_python, check_numpy, lambda: check_opencv(on_jetson), check_litert,
-                                        check_onnxruntime, check_tensorrt, check_cuda, check_cameras,
-                                        lambda: check_assets(assets_dir)]
+    rows = [
+        Check(
+            "platform",
+            "ok",
+            f"{platform.machine()}, "
+            + (jetson_release.read_text().splitlines()[0].strip("# ") if on_jetson else "not a Jetson"),
+        )
+    ]
+    steps: list[Callable[[], Check]] = [
+        check_python,
+        check_numpy,
+        lambda: check_opencv(on_jetson),
+        check_litert,
+        check_onnxruntime,
+        check_tensorrt,
+        check_cuda,
+        check_cameras,
+        lambda: check_assets(assets_dir),
+    ]
     rows += [step() for step in steps]
     if not any(r.name in ("litert", "onnxruntime", "tensorrt") and r.status == "ok" for r in rows):
         rows.append(Check("runtime", "fail", "no inference runtime (LiteRT, ONNX Runtime or TensorRT) is importable"))

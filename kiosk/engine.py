@@ -1,6 +1,7 @@
 """The kiosk's engine: one screener (bundle + backend + detector) and one dense landmarker, loaded
 once, shared by the guidance loop, the server and the demo. Detector, landmarker and inference
 backend are not re-entrant, so every call goes through one lock."""
+
 from __future__ import annotations
 
 import threading
@@ -30,26 +31,44 @@ def is_demo_card(card) -> bool:
 
 
 class KioskEngine:
-    def __init__(self, screener: Screener, landmarker: Optional[DenseLandmarker],
-                 quality: QualityConfig = QualityConfig(), limits: PhotoLimits = PhotoLimits(),
-                 find: FindConfig = FindConfig()) -> None:
+    def __init__(
+        self,
+        screener: Screener,
+        landmarker: Optional[DenseLandmarker],
+        quality: QualityConfig = QualityConfig(),
+        limits: PhotoLimits = PhotoLimits(),
+        find: FindConfig = FindConfig(),
+    ) -> None:
         if screener.detector is None:
             raise ValueError("the kiosk needs a screener with a face detector")
         self.screener = screener
         self.landmarker = landmarker
         self.limits = limits
         self.find = find
-        self.analyser = FrameAnalyser(screener.detector, landmarker, quality, screener.align_config.detect,
-                                      model_iod_px=model_inter_eye_px(screener.align_config), find=find)
+        self.analyser = FrameAnalyser(
+            screener.detector,
+            landmarker,
+            quality,
+            screener.align_config.detect,
+            model_iod_px=model_inter_eye_px(screener.align_config),
+            find=find,
+        )
         # the screener's own photo path honours the same upload limits as the API
         self.screener.align_config = replace(screener.align_config, limits=limits)
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, bundle: Bundle | str | Path, backend: str = "auto", detector: Detector | str | None = "auto",
-               landmarks_model: str | Path | None = None, quality: QualityConfig = QualityConfig(),
-               limits: PhotoLimits = PhotoLimits(), threads: int | None = None,
-               find: FindConfig = FindConfig()) -> "KioskEngine":
+    def create(
+        cls,
+        bundle: Bundle | str | Path,
+        backend: str = "auto",
+        detector: Detector | str | None = "auto",
+        landmarks_model: str | Path | None = None,
+        quality: QualityConfig = QualityConfig(),
+        limits: PhotoLimits = PhotoLimits(),
+        threads: int | None = None,
+        find: FindConfig = FindConfig(),
+    ) -> "KioskEngine":
         """Open the bundle and the landmark model once (program start, not per request)."""
         screener = create_screener(bundle, backend=backend, detector=detector, threads=threads)
         return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits, find)
@@ -90,13 +109,21 @@ class KioskEngine:
 
     def model_info(self) -> dict[str, Any]:
         c = self.screener.card
-        return {"model_id": c.model_id, "version": c.version, "backend": self.screener.backend_label,
-                "backbone": c.backbone, "input_size": c.input.size, "classes": list(c.classes),
-                "positive_classes": list(c.positive_classes), "threshold": c.threshold,
-                "intended_use": c.intended_use, "not_for_clinical_use": c.not_for_clinical_use,
-                "training_data": c.training_data.get("kind", "unspecified"),
-                "detector": getattr(self.screener.detector, "name", type(self.screener.detector).__name__),
-                "landmarks_model": str(self.landmarker.path) if self.landmarker else None}
+        return {
+            "model_id": c.model_id,
+            "version": c.version,
+            "backend": self.screener.backend_label,
+            "backbone": c.backbone,
+            "input_size": c.input.size,
+            "classes": list(c.classes),
+            "positive_classes": list(c.positive_classes),
+            "threshold": c.threshold,
+            "intended_use": c.intended_use,
+            "not_for_clinical_use": c.not_for_clinical_use,
+            "training_data": c.training_data.get("kind", "unspecified"),
+            "detector": getattr(self.screener.detector, "name", type(self.screener.detector).__name__),
+            "landmarks_model": str(self.landmarker.path) if self.landmarker else None,
+        }
 
     @property
     def is_demo(self) -> bool:

@@ -4,6 +4,7 @@ passing frames capture the sharpest of them, screen it, show the result, reset a
 It is driven by frames, whatever their source (camera, video, image folder, a phone's browser),
 and by an injectable clock, so replays and tests run it exactly as a kiosk does.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,8 @@ class GuidanceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     consecutive_frames: int = Field(3, ge=1, le=100)  # passing frames in a row before capture
-    result_timeout_s: float = Field(30.0, gt=0)       # the result stays up this long, then reset
-    max_frame_gap_s: float = Field(3.0, gt=0)         # a longer gap between frames breaks the streak
+    result_timeout_s: float = Field(30.0, gt=0)  # the result stays up this long, then reset
+    max_frame_gap_s: float = Field(3.0, gt=0)  # a longer gap between frames breaks the streak
     language: str = "en"
 
     def model_post_init(self, __context: Any) -> None:
@@ -52,7 +53,7 @@ class GuidanceEvent:
     result: Optional[ScreeningResult] = None
     capture: Optional[np.ndarray] = field(default=None, repr=False)  # the screened frame (RAM only)
     cam_image: Optional[np.ndarray] = field(default=None, repr=False)  # CAM over the model's aligned crop
-    face_boxes: tuple[tuple[float, float, float, float], ...] = ()    # subject first
+    face_boxes: tuple[tuple[float, float, float, float], ...] = ()  # subject first
     captured_frame: Optional[int] = None  # on a result: which frame of the streak was screened
     error_code: Optional[str] = None
     error: str = ""
@@ -60,9 +61,15 @@ class GuidanceEvent:
     at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"event": self.kind, "frame": self.frame_index, "at": self.at,
-                             "message_key": self.message_key, "text": self.text,
-                             "streak": self.streak, "needed": self.needed}
+        d: dict[str, Any] = {
+            "event": self.kind,
+            "frame": self.frame_index,
+            "at": self.at,
+            "message_key": self.message_key,
+            "text": self.text,
+            "streak": self.streak,
+            "needed": self.needed,
+        }
         if self.report is not None:
             d["quality"] = self.report.to_dict()
         if self.result is not None:
@@ -79,8 +86,12 @@ class GuidanceEvent:
 class GuidanceLoop:
     """State machine: GUIDING -> (N passing frames) -> RESULT -> (timeout, retake, cancel) -> GUIDING."""
 
-    def __init__(self, engine: KioskEngine, config: GuidanceConfig = GuidanceConfig(),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: KioskEngine,
+        config: GuidanceConfig = GuidanceConfig(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.config = config
         self.clock = clock
@@ -102,8 +113,14 @@ class GuidanceLoop:
                 self._reset()
                 return self._event("reset", now, None)
             last = self.last_result
-            return self._event("showing_result", now, last.message_key, result=last.result,
-                               cam_image=last.cam_image, record=last.record)
+            return self._event(
+                "showing_result",
+                now,
+                last.message_key,
+                result=last.result,
+                cam_image=last.cam_image,
+                record=last.record,
+            )
         if self._last_frame_t is not None and now - self._last_frame_t > self.config.max_frame_gap_s:
             self._streak.clear()
             self.track.lose()  # after a long gap the face may be anywhere
@@ -134,8 +151,17 @@ class GuidanceLoop:
             return self._event("error", now, "try_again", report=report, error_code=exc.code, error=str(exc))
         self.phase = "result"
         self._result_t = now
-        ev = self._event("result", now, result.label, report=report, result=result, capture=frame,
-                         cam_image=self.engine.cam_overlay(frame, result), face_boxes=boxes, captured_frame=index)
+        ev = self._event(
+            "result",
+            now,
+            result.label,
+            report=report,
+            result=result,
+            capture=frame,
+            cam_image=self.engine.cam_overlay(frame, result),
+            face_boxes=boxes,
+            captured_frame=index,
+        )
         self.last_result = ev
         return ev
 
@@ -156,5 +182,13 @@ class GuidanceLoop:
 
     def _event(self, kind: EventKind, now: float, key: Optional[str], **kw: Any) -> GuidanceEvent:
         text = message(key, self.config.language) if key else ""
-        return GuidanceEvent(kind, self.frame_index, now, key, text, streak=len(self._streak),
-                             needed=self.config.consecutive_frames, **kw)
+        return GuidanceEvent(
+            kind,
+            self.frame_index,
+            now,
+            key,
+            text,
+            streak=len(self._streak),
+            needed=self.config.consecutive_frames,
+            **kw,
+        )

@@ -11,6 +11,7 @@ plus a face-presence logit. As in MediaPipe's own graph, the crop is a square 1.
 face box, rotated so that the eye line is horizontal; the points are mapped back to frame pixels
 here so every quality measure works in one coordinate system. Indices 0-467 mean the same in both.
 """
+
 from __future__ import annotations
 
 import threading
@@ -33,11 +34,23 @@ INPUT_SIZE = 192
 # Face-mesh indices used by the measures (MediaPipe canonical face mesh topology). "Right"/"left"
 # are the SUBJECT's sides: the subject's right eye appears on the image's left in a frontal photo.
 MESH = {
-    "forehead": 10, "chin": 152, "nose_tip": 1,
-    "lip_upper_inner": 13, "lip_lower_inner": 14, "mouth_right": 61, "mouth_left": 291,
-    "right_eye_outer": 33, "right_eye_inner": 133, "right_eye_upper": 159, "right_eye_lower": 145,
-    "left_eye_outer": 263, "left_eye_inner": 362, "left_eye_upper": 386, "left_eye_lower": 374,
-    "right_cheek": 234, "left_cheek": 454,
+    "forehead": 10,
+    "chin": 152,
+    "nose_tip": 1,
+    "lip_upper_inner": 13,
+    "lip_lower_inner": 14,
+    "mouth_right": 61,
+    "mouth_left": 291,
+    "right_eye_outer": 33,
+    "right_eye_inner": 133,
+    "right_eye_upper": 159,
+    "right_eye_lower": 145,
+    "left_eye_outer": 263,
+    "left_eye_inner": 362,
+    "left_eye_upper": 386,
+    "left_eye_lower": 374,
+    "right_cheek": 234,
+    "left_cheek": 454,
 }
 
 
@@ -103,17 +116,27 @@ class _PlainMesh:
 class DenseLandmarker:
     """LiteRT face-mesh model. One model; calls are serialised (interpreters are not re-entrant)."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int | None = 2,
-                 roi_scale: float = 1.5, min_presence: float = 0.5) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        threads: int | None = 2,
+        roi_scale: float = 1.5,
+        min_presence: float = 0.5,
+    ) -> None:
         path = Path(model_path) if model_path else asset_path(MODEL_FILE)
         Interpreter = tflite_runtime().Interpreter  # raises BackendUnavailableError with what to install
         if not path.is_file():  # a folder or a typo: say so, not IsADirectoryError at server start-up
-            raise AssetMissingError(f"face-mesh model {path} is {'a folder' if path.is_dir() else 'missing'}; "
-                                    "give the face_landmark.tflite file (or run `make assets`)")
+            raise AssetMissingError(
+                f"face-mesh model {path} is {'a folder' if path.is_dir() else 'missing'}; "
+                "give the face_landmark.tflite file (or run `make assets`)"
+            )
         content = path.read_bytes()
         try:
-            self._model = (AttentionMesh(content, threads) if is_attention_model(content)
-                           else _PlainMesh(content, threads, Interpreter))
+            self._model = (
+                AttentionMesh(content, threads)
+                if is_attention_model(content)
+                else _PlainMesh(content, threads, Interpreter)
+            )
         except ValueError as exc:
             raise BackendUnavailableError(f"{path} is not a usable MediaPipe face mesh: {exc}") from None
         if self._model.input_shape != (1, INPUT_SIZE, INPUT_SIZE, 3):
@@ -126,8 +149,7 @@ class DenseLandmarker:
     def __call__(self, rgb: np.ndarray, face: FaceDetection) -> FaceMesh | None:
         """The mesh of ``face`` in ``rgb``, or None when the model says no face is in the crop."""
         m = roi_matrix(face, self.roi_scale)
-        crop = cv2.warpAffine(rgb, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(rgb, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         x = (crop.astype(np.float32) / 255.0)[None]
         with self._lock:
             pts, logit = self._model(x)

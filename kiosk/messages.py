@@ -5,6 +5,7 @@ screening flag that decides a referral for genetic evaluation (tests/kiosk/test_
 this table and the web page for forbidden phrasing). Add a language by adding a table with the
 same keys; a test checks that every table has every key.
 """
+
 from __future__ import annotations
 
 from facescreen.edge.result import NO_FLAG, REFER

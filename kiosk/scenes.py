@@ -4,6 +4,7 @@ blurred, doubled or removed, so that each capture-quality measure can be made to
 
 These are real photos under known transformations, not clinical data.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -28,19 +29,25 @@ class Scene:
 
     name: str
     expect: Optional[str] = None
-    iod: float = 0.15                    # inter-eye distance as a fraction of the frame width
-    roll_deg: float = 0.0                # positive: counter-clockwise on screen
+    iod: float = 0.15  # inter-eye distance as a fraction of the frame width
+    roll_deg: float = 0.0  # positive: counter-clockwise on screen
     offset: tuple[float, float] = (0.0, -0.05)  # face centre from frame centre, fractions of (w, h)
-    gain: float = 1.0                    # brightness multiplier
-    blur_sigma: float = 0.0              # Gaussian blur, frame pixels
-    second_face: bool = False            # a second person beside the subject
-    no_face: bool = False                # nobody in front of the camera
+    gain: float = 1.0  # brightness multiplier
+    blur_sigma: float = 0.0  # Gaussian blur, frame pixels
+    second_face: bool = False  # a second person beside the subject
+    no_face: bool = False  # nobody in front of the camera
     source: str = "grace_hopper"
 
 
-def place_face(rgb: np.ndarray, landmarks: np.ndarray, iod_px: float, roll_deg: float,
-               centre_xy: tuple[float, float], size: tuple[int, int] = FRAME_SIZE,
-               canvas: Optional[np.ndarray] = None) -> np.ndarray:
+def place_face(
+    rgb: np.ndarray,
+    landmarks: np.ndarray,
+    iod_px: float,
+    roll_deg: float,
+    centre_xy: tuple[float, float],
+    size: tuple[int, int] = FRAME_SIZE,
+    canvas: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """Warp a photo so its face (eyes-mouth centre) lands at ``centre_xy`` with the given
     inter-eye distance and roll, over ``canvas`` (a plain wall when None)."""
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -68,12 +75,22 @@ def compose(scene: Scene, size: tuple[int, int] = FRAME_SIZE, photo: Optional[np
         lm = SOURCE_LANDMARKS[scene.source]
         iod = scene.iod * w
         if scene.second_face:
-            frame = place_face(rgb, lm, iod, scene.roll_deg, (w * (0.5 - 0.22), h * (0.5 + scene.offset[1])), size, wall)
-            frame = place_face(rgb[:, ::-1].copy(), np.column_stack([rgb.shape[1] - 1 - lm[:, 0], lm[:, 1]])[[1, 0, 2, 4, 3]],
-                               iod * 0.95, -scene.roll_deg, (w * (0.5 + 0.24), h * (0.5 + scene.offset[1])), size, frame)
+            frame = place_face(
+                rgb, lm, iod, scene.roll_deg, (w * (0.5 - 0.22), h * (0.5 + scene.offset[1])), size, wall
+            )
+            frame = place_face(
+                rgb[:, ::-1].copy(),
+                np.column_stack([rgb.shape[1] - 1 - lm[:, 0], lm[:, 1]])[[1, 0, 2, 4, 3]],
+                iod * 0.95,
+                -scene.roll_deg,
+                (w * (0.5 + 0.24), h * (0.5 + scene.offset[1])),
+                size,
+                frame,
+            )
         else:
-            frame = place_face(rgb, lm, iod, scene.roll_deg,
-                               (w * (0.5 + scene.offset[0]), h * (0.5 + scene.offset[1])), size, wall)
+            frame = place_face(
+                rgb, lm, iod, scene.roll_deg, (w * (0.5 + scene.offset[0]), h * (0.5 + scene.offset[1])), size, wall
+            )
     if scene.gain != 1.0:
         frame = np.clip(frame.astype(np.float32) * scene.gain, 0, 255).astype(np.uint8)
     if scene.blur_sigma > 0:
@@ -98,8 +115,9 @@ GOOD_SCENES: tuple[Scene, ...] = (
     Scene("good_b", None),
     Scene("good_c", None, blur_sigma=0.6),
 )
-DEMO_SCENES: tuple[Scene, ...] = tuple(
-    s for s in FAILING_SCENES if s.name in ("too_far", "tilted", "off_centre", "too_dark")) + GOOD_SCENES
+DEMO_SCENES: tuple[Scene, ...] = (
+    tuple(s for s in FAILING_SCENES if s.name in ("too_far", "tilted", "off_centre", "too_dark")) + GOOD_SCENES
+)
 
 
 def write_sequence(out_dir: str | Path, scenes: Sequence[Scene], size: tuple[int, int] = FRAME_SIZE) -> list[Path]:

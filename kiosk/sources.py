@@ -14,6 +14,7 @@ Phones and tablets send frames over HTTP instead; the server feeds them to the s
 A camera that stops delivering frames (unplugged, driver reset) is released and reopened with
 exponential backoff, without blocking the loop and without restarting the program.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,18 +60,27 @@ class Backoff:
 
 def csi_pipeline(sensor_id: int = 0, width: int = 1280, height: int = 720, fps: int = 30) -> str:
     """GStreamer pipeline for a Jetson CSI camera, delivering BGR frames to OpenCV's appsink."""
-    return (f"nvarguscamerasrc sensor-id={sensor_id} ! video/x-raw(memory:NVMM), width={width}, height={height}, "
-            f"framerate={fps}/1 ! nvvidconv ! video/x-raw, format=BGRx ! videoconvert ! video/x-raw, format=BGR ! "
-            "appsink drop=true max-buffers=1")
+    return (
+        f"nvarguscamerasrc sensor-id={sensor_id} ! video/x-raw(memory:NVMM), width={width}, height={height}, "
+        f"framerate={fps}/1 ! nvvidconv ! video/x-raw, format=BGRx ! videoconvert ! video/x-raw, format=BGR ! "
+        "appsink drop=true max-buffers=1"
+    )
 
 
 class CameraSource:
     """A live camera (index, device path or GStreamer pipeline) that reconnects on its own."""
 
-    def __init__(self, spec: Union[int, str], api: int = cv2.CAP_ANY, uri: str = "",
-                 width: Optional[int] = None, height: Optional[int] = None,
-                 backoff: Backoff = Backoff(), max_failures: int = 5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        spec: Union[int, str],
+        api: int = cv2.CAP_ANY,
+        uri: str = "",
+        width: Optional[int] = None,
+        height: Optional[int] = None,
+        backoff: Backoff = Backoff(),
+        max_failures: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.spec, self.api = spec, api
         self.uri = uri or str(spec)
         self.size = (width, height)
@@ -82,7 +92,7 @@ class CameraSource:
         self._attempt = 0
         self._next_try = 0.0
         self._closed = False
-        self.reconnects = 0      # times the camera came back after being lost
+        self.reconnects = 0  # times the camera came back after being lost
         self._ever_opened = False
 
     @property
@@ -179,8 +189,9 @@ class ImageFolderSource:
     orientation, grayscale/CMYK/16-bit/alpha conversion, size limits). Unreadable files are skipped
     and listed in ``skipped``."""
 
-    def __init__(self, folder: Union[str, Path], uri: str = "", limits: PhotoLimits = PhotoLimits(),
-                 loop: bool = False) -> None:
+    def __init__(
+        self, folder: Union[str, Path], uri: str = "", limits: PhotoLimits = PhotoLimits(), loop: bool = False
+    ) -> None:
         self.folder = Path(folder)
         self.uri = uri or str(folder)
         if not self.folder.is_dir():
@@ -223,36 +234,44 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def open_source(uri: str, width: Optional[int] = None, height: Optional[int] = None,
-                limits: PhotoLimits = PhotoLimits(), loop: bool = False) -> FrameSource:
+def open_source(
+    uri: str,
+    width: Optional[int] = None,
+    height: Optional[int] = None,
+    limits: PhotoLimits = PhotoLimits(),
+    loop: bool = False,
+) -> FrameSource:
     """Open a frame source from its URI (see the module docstring for the forms)."""
     uri = str(uri).strip()
     if re.fullmatch(r"\d+", uri):
         return CameraSource(int(uri), cv2.CAP_ANY, uri, width, height)
     if (uri.startswith(("csi://", "gst:")) or " ! " in uri) and not gstreamer_available():
-        raise ValueError(f"{uri!r} needs an OpenCV built with GStreamer (JetPack's OpenCV on a Jetson); "
-                         "this OpenCV has none (pip wheels do not)")
+        raise ValueError(
+            f"{uri!r} needs an OpenCV built with GStreamer (JetPack's OpenCV on a Jetson); "
+            "this OpenCV has none (pip wheels do not)"
+        )
     if uri.startswith("csi://"):
-        sensor = uri[len("csi://"):] or "0"
+        sensor = uri[len("csi://") :] or "0"
         if not sensor.isdigit():
             raise ValueError(f"csi:// takes a sensor number, e.g. csi://0; got {uri!r}")
         return CameraSource(csi_pipeline(int(sensor), width or 1280, height or 720), cv2.CAP_GSTREAMER, uri)
     if uri.startswith("v4l2://"):
-        return CameraSource(uri[len("v4l2://"):], cv2.CAP_V4L2, uri, width, height)
+        return CameraSource(uri[len("v4l2://") :], cv2.CAP_V4L2, uri, width, height)
     if uri.startswith("/dev/video"):
         return CameraSource(uri, cv2.CAP_V4L2, uri, width, height)
     if uri.startswith("gst:") or " ! " in uri:
-        return CameraSource(uri[len("gst:"):] if uri.startswith("gst:") else uri, cv2.CAP_GSTREAMER, uri)
+        return CameraSource(uri[len("gst:") :] if uri.startswith("gst:") else uri, cv2.CAP_GSTREAMER, uri)
     if uri.startswith("folder://"):
-        return ImageFolderSource(uri[len("folder://"):], uri, limits, loop)
-    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+        return ImageFolderSource(uri[len("folder://") :], uri, limits, loop)
+    path = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
     if path.is_dir():
         return ImageFolderSource(path, uri, limits, loop)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoFileSource(path, uri)
     raise ValueError(
         f"cannot open frame source {uri!r}: expected a camera index (0), v4l2:///dev/videoN, csi://N, a GStreamer "
-        f"pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of images")
+        f"pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of images"
+    )
 
 
 def gstreamer_available() -> bool:

@@ -15,6 +15,7 @@
   ``= + - @``, tab or carriage return gets a ``'`` prefix).
 * ``secure_delete`` overwrites purged rows; ``purge`` removes rows and their photos by age or id.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,9 +43,27 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
-COLUMNS = ("id", "created_at", "kiosk_id", "operator_id", "source", "model_id", "model_version", "backend",
-           "probability", "threshold", "flag", "label", "not_for_clinical_use", "intended_use",
-           "quality_json", "consent", "photo_file", "status", "result_json")
+COLUMNS = (
+    "id",
+    "created_at",
+    "kiosk_id",
+    "operator_id",
+    "source",
+    "model_id",
+    "model_version",
+    "backend",
+    "probability",
+    "threshold",
+    "flag",
+    "label",
+    "not_for_clinical_use",
+    "intended_use",
+    "quality_json",
+    "consent",
+    "photo_file",
+    "status",
+    "result_json",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS screenings (
@@ -104,7 +123,9 @@ class ResultsStore:
         self._conn.row_factory = sqlite3.Row
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
-            raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode!r}); is the data dir on a network share?")
+            raise StoreError(
+                f"{self.path}: SQLite refused WAL mode (got {mode!r}); is the data dir on a network share?"
+            )
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -144,9 +165,17 @@ class ResultsStore:
             self._conn.close()
 
     # --- writing -----------------------------------------------------------------------------
-    def add(self, result: ScreeningResult, quality: dict[str, Any], *, kiosk_id: str, source: str,
-            operator_id: Optional[str] = None, consent: bool = False,
-            photo: Optional[np.ndarray] = None) -> StoredScreening:
+    def add(
+        self,
+        result: ScreeningResult,
+        quality: dict[str, Any],
+        *,
+        kiosk_id: str,
+        source: str,
+        operator_id: Optional[str] = None,
+        consent: bool = False,
+        photo: Optional[np.ndarray] = None,
+    ) -> StoredScreening:
         """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
         if photo is not None and not consent:
             raise ValueError("a photo is only written with the operator's recorded consent")
@@ -154,18 +183,32 @@ class ResultsStore:
         created = utc_now().isoformat(timespec="milliseconds")
         photo_file = self._write_photo(sid, photo) if (consent and photo is not None) else None
         row = {
-            "id": sid, "created_at": created, "kiosk_id": kiosk_id, "operator_id": operator_id, "source": source,
-            "model_id": result.model_id, "model_version": result.model_version, "backend": result.backend,
-            "probability": float(result.probability), "threshold": float(result.threshold), "flag": int(result.flag),
-            "label": result.label, "not_for_clinical_use": int(result.not_for_clinical_use),
-            "intended_use": result.intended_use, "quality_json": json.dumps(quality, sort_keys=True),
-            "consent": int(bool(consent and photo is not None)), "photo_file": photo_file, "status": "completed",
+            "id": sid,
+            "created_at": created,
+            "kiosk_id": kiosk_id,
+            "operator_id": operator_id,
+            "source": source,
+            "model_id": result.model_id,
+            "model_version": result.model_version,
+            "backend": result.backend,
+            "probability": float(result.probability),
+            "threshold": float(result.threshold),
+            "flag": int(result.flag),
+            "label": result.label,
+            "not_for_clinical_use": int(result.not_for_clinical_use),
+            "intended_use": result.intended_use,
+            "quality_json": json.dumps(quality, sort_keys=True),
+            "consent": int(bool(consent and photo is not None)),
+            "photo_file": photo_file,
+            "status": "completed",
             "result_json": json.dumps(result.to_dict(), sort_keys=True),
         }
         try:
             with self._tx() as c:
-                c.execute(f"INSERT INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                          [row[k] for k in COLUMNS])
+                c.execute(
+                    f"INSERT INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                    [row[k] for k in COLUMNS],
+                )
         except BaseException:
             if photo_file:
                 (self.data_dir / photo_file).unlink(missing_ok=True)
@@ -178,8 +221,12 @@ class ResultsStore:
         after being cut off never doubles a row. ``photo`` is kept only with ``row["consent"]``."""
         if photo is not None and not row.get("consent"):
             raise ValueError("a photo is only written with the family's recorded consent")
-        full = {**row, "photo_file": None, "status": "completed",
-                "consent": int(bool(row.get("consent") and photo is not None))}
+        full = {
+            **row,
+            "photo_file": None,
+            "status": "completed",
+            "consent": int(bool(row.get("consent") and photo is not None)),
+        }
         missing = [k for k in COLUMNS if k not in full]
         if missing:
             raise ValueError(f"a synced screening lacks {missing}")
@@ -190,8 +237,10 @@ class ResultsStore:
             full["photo_file"] = self._write_photo(row["id"], photo)
         try:
             with self._tx() as c:
-                cur = c.execute(f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) "
-                                f"VALUES ({', '.join('?' * len(COLUMNS))})", [full[k] for k in COLUMNS])
+                cur = c.execute(
+                    f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                    [full[k] for k in COLUMNS],
+                )
         except BaseException:
             if full["photo_file"]:
                 (self.data_dir / full["photo_file"]).unlink(missing_ok=True)
@@ -259,7 +308,12 @@ class ResultsStore:
         if not candidates:
             return 0
         with self._lock:  # read after listing: a row committed meanwhile is seen
-            kept = {r[0] for r in self._conn.execute("SELECT photo_file FROM screenings WHERE consent = 1 AND photo_file IS NOT NULL")}
+            kept = {
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT photo_file FROM screenings WHERE consent = 1 AND photo_file IS NOT NULL"
+                )
+            }
         n = 0
         for p in candidates:
             if f"{PHOTO_DIR}/{p.name}" not in kept:
@@ -322,7 +376,12 @@ class ResultsStore:
             args.extend(ids)
         where = " OR ".join(clauses)
         with self._tx() as c:
-            photos = [r[0] for r in c.execute(f"SELECT photo_file FROM screenings WHERE ({where}) AND photo_file IS NOT NULL", args)]
+            photos = [
+                r[0]
+                for r in c.execute(
+                    f"SELECT photo_file FROM screenings WHERE ({where}) AND photo_file IS NOT NULL", args
+                )
+            ]
             n = c.execute(f"DELETE FROM screenings WHERE {where}", args).rowcount
         for rel in photos:
             (self.data_dir / rel).unlink(missing_ok=True)

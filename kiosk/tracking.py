@@ -9,6 +9,7 @@ face in the detector's own convention (a mesh bounding box is a different box). 
 again when the mesh loses the face, every ``redetect_every`` frames, and on every frame that may be
 captured (see kiosk.guidance): quality is judged on the face that is screened.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
@@ -56,14 +57,19 @@ class FindConfig(FileConfig):
     def baseline(cls) -> "FindConfig":
         return cls(min_face_of_min_head=None, work_face_px=None, redetect_every=0, reuse_capture_detection=False)
 
-    def detect_config(self, base: DetectConfig, quality: QualityConfig, frame_height: int,
-                      full_size: bool) -> DetectConfig:
+    def detect_config(
+        self, base: DetectConfig, quality: QualityConfig, frame_height: int, full_size: bool
+    ) -> DetectConfig:
         """The detection settings for one frame of ``frame_height`` pixels."""
         if self.min_face_of_min_head is None:
             return base
         min_face = max(20.0, self.min_face_of_min_head * quality.min_head_size * frame_height)
-        return DetectConfig(max_side=base.max_side, min_confidence=base.min_confidence, min_face_px=min_face,
-                            work_face_px=None if full_size else self.work_face_px)
+        return DetectConfig(
+            max_side=base.max_side,
+            min_confidence=base.min_confidence,
+            min_face_px=min_face,
+            work_face_px=None if full_size else self.work_face_px,
+        )
 
 
 class FaceTrack:
@@ -71,7 +77,7 @@ class FaceTrack:
 
     def __init__(self, redetect_every: int) -> None:
         self.redetect_every = redetect_every
-        self.face: Optional[FaceDetection] = None   # where the face is now
+        self.face: Optional[FaceDetection] = None  # where the face is now
         self._ref_face: Optional[FaceDetection] = None
         self._ref_points: Optional[np.ndarray] = None
         self.age = 0  # frames followed since the last detection

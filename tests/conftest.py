@@ -1,6 +1,7 @@
 """Shared fixtures. Sample faces are real photos that installed packages ship (see edge.synthetic).
 In the TensorFlow-free mode of ``make test-py310`` (tests/tf_free.py) the reference detector is the
 converted MTCNN."""
+
 from __future__ import annotations
 
 import os
@@ -50,9 +51,16 @@ def detector_dir(tmp_path_factory):
     from facescreen.edge.bundle import InputSpec, ModelCard, save_card
 
     bundle = tmp_path_factory.mktemp("detector-bundle")
-    save_card(bundle, ModelCard("detector-only", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18",
-                                input=InputSpec(size=64)))
-    results = convert_bundle(bundle, resolve_targets("detector"), None,
-                             options=ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
+    save_card(
+        bundle,
+        ModelCard("detector-only", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=64)),
+    )
+    results = convert_bundle(
+        bundle,
+        resolve_targets("detector"),
+        None,
+        options=ConvertOptions(detector_timing_repeats=0),
+        progress=lambda s: None,
+    )
     assert [r.status for r in results] == ["written", "written"], [r.message for r in results]
     return bundle / "detector"

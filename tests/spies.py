@@ -1,5 +1,6 @@
 """Test doubles shared by more than one test folder (importable as ``spies``: tests/ is on sys.path,
 as for ``tf_free``)."""
+
 from __future__ import annotations
 
 

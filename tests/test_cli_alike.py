@@ -1,5 +1,6 @@
 """The five console scripts behave alike: --version, -v before or after a sub-command, one line and
 the documented exit status for each user's mistake (edge.clikit), quiet native logs unless -v."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from facescreen.kiosk.cli import main as kiosk_main
 from facescreen.training.cli import main as train_main
 
 REPO = Path(__file__).resolve().parents[1]
-MAINS = {"facescreen-screen": screen_main, "facescreen-bench": bench_main, "facescreen-train": train_main,
-         "facescreen-convert": convert_main, "facescreen-kiosk": kiosk_main}
+MAINS = {
+    "facescreen-screen": screen_main,
+    "facescreen-bench": bench_main,
+    "facescreen-train": train_main,
+    "facescreen-convert": convert_main,
+    "facescreen-kiosk": kiosk_main,
+}
 
 
 def call(main, argv, capsys) -> tuple[int, str, list[str]]:
@@ -51,38 +57,71 @@ def paths(tmp_path) -> dict:
     (empty / "control").mkdir(parents=True)  # sub-folders, but no photo anywhere
     not_bench = tmp_path / "not-bench.json"
     not_bench.write_text(json.dumps({"rows": []}))
-    return {"file": a_file, "empty": empty, "not_bench": not_bench, "folder": tmp_path,
-            "no_bundle": tmp_path / "no-bundle", "photo": tmp_path / "photo.jpg"}
+    return {
+        "file": a_file,
+        "empty": empty,
+        "not_bench": not_bench,
+        "folder": tmp_path,
+        "no_bundle": tmp_path / "no-bundle",
+        "photo": tmp_path / "photo.jpg",
+    }
 
 
 # (command, argv built from the paths above, the one line's expected text); every one exits 2.
 MISTAKES = [
-    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--detector", "retina"],
-     "argument --detector: unknown detector 'retina'; expected one of: auto, mtcnn, mtcnn-lite"),
-    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--threads", "0"],
-     "argument --threads: expected a whole number >= 1, got 0"),
+    (
+        "facescreen-screen",
+        lambda p: [p["no_bundle"], p["photo"], "--detector", "retina"],
+        "argument --detector: unknown detector 'retina'; expected one of: auto, mtcnn, mtcnn-lite",
+    ),
+    (
+        "facescreen-screen",
+        lambda p: [p["no_bundle"], p["photo"], "--threads", "0"],
+        "argument --threads: expected a whole number >= 1, got 0",
+    ),
     # checked before the model loads: the bundle named does not even exist
-    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--csv", p["file"] / "scores.csv"],
-     "argument --csv: cannot write"),
-    ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"], "--csv", p["folder"]],
-     "is a folder; give a file name"),
+    (
+        "facescreen-screen",
+        lambda p: [p["no_bundle"], p["photo"], "--csv", p["file"] / "scores.csv"],
+        "argument --csv: cannot write",
+    ),
+    (
+        "facescreen-screen",
+        lambda p: [p["no_bundle"], p["photo"], "--csv", p["folder"]],
+        "is a folder; give a file name",
+    ),
     ("facescreen-screen", lambda p: [p["no_bundle"], p["empty"]], "no photos (.jpg, .jpeg"),
     ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"]], "no bundle directory at"),
     ("facescreen-bench", lambda p: ["--compare", p["not_bench"], p["not_bench"]], "is not a bench record"),
     ("facescreen-bench", lambda p: ["--compare", p["file"], p["not_bench"]], "is not a bench record"),
-    ("facescreen-bench", lambda p: [p["no_bundle"], "--photos", p["folder"], "--threads", "0"],
-     "argument --threads: expected a whole number >= 1, got 0"),
-    ("facescreen-kiosk", lambda p: ["serve", "--landmarks", p["folder"]],
-     "argument --landmarks: " + "{folder} is a folder; give a file"),
+    (
+        "facescreen-bench",
+        lambda p: [p["no_bundle"], "--photos", p["folder"], "--threads", "0"],
+        "argument --threads: expected a whole number >= 1, got 0",
+    ),
+    (
+        "facescreen-kiosk",
+        lambda p: ["serve", "--landmarks", p["folder"]],
+        "argument --landmarks: " + "{folder} is a folder; give a file",
+    ),
     ("facescreen-kiosk", lambda p: ["run", "--detector", "retina"], "unknown detector 'retina'"),
-    ("facescreen-kiosk", lambda p: ["expotr"],
-     "invalid choice: 'expotr' (choose from 'run', 'serve', 'demo', 'export', 'purge', 'tablet-export', 'doctor')"),
+    (
+        "facescreen-kiosk",
+        lambda p: ["expotr"],
+        "invalid choice: 'expotr' (choose from 'run', 'serve', 'demo', 'export', 'purge', 'tablet-export', 'doctor')",
+    ),
     ("facescreen-kiosk", lambda p: ["-v", "expotr"], "invalid choice: 'expotr'"),
     ("facescreen-kiosk", lambda p: ["export", "--out", p["file"] / "x.csv"], "argument --out: cannot write"),
-    ("facescreen-convert", lambda p: [p["no_bundle"], "--to", "tflite-int8", "--detector", "retina"],
-     "unknown detector 'retina'"),
-    ("facescreen-convert", lambda p: [p["no_bundle"], "--export-edge", p["folder"] / "slim",
-                                      "--artifacts", "tflite-int8"], "no bundle directory at"),
+    (
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--to", "tflite-int8", "--detector", "retina"],
+        "unknown detector 'retina'",
+    ),
+    (
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--export-edge", p["folder"] / "slim", "--artifacts", "tflite-int8"],
+        "no bundle directory at",
+    ),
     ("facescreen-train", lambda p: ["fit"], "invalid choice: 'fit' (choose from 'cv', 'config', 'demo-bundle', "),
 ]
 
@@ -96,13 +135,16 @@ def test_a_mistake_is_one_line_and_exit_2(prog, argv, message, paths, capsys):
     assert message.format(folder=paths["folder"]) in err[0]
 
 
-@pytest.mark.parametrize("prog, argv", [
-    ("facescreen-kiosk", ["-v", "export", "--data-dir", "{tmp}"]),
-    ("facescreen-kiosk", ["export", "-v", "--data-dir", "{tmp}"]),
-    ("facescreen-kiosk", ["export", "--data-dir", "{tmp}", "--verbose"]),
-    ("facescreen-train", ["-v", "config", "--epochs", "3"]),
-    ("facescreen-train", ["config", "--epochs", "3", "-v"]),
-])
+@pytest.mark.parametrize(
+    "prog, argv",
+    [
+        ("facescreen-kiosk", ["-v", "export", "--data-dir", "{tmp}"]),
+        ("facescreen-kiosk", ["export", "-v", "--data-dir", "{tmp}"]),
+        ("facescreen-kiosk", ["export", "--data-dir", "{tmp}", "--verbose"]),
+        ("facescreen-train", ["-v", "config", "--epochs", "3"]),
+        ("facescreen-train", ["config", "--epochs", "3", "-v"]),
+    ],
+)
 def test_verbose_before_or_after_the_command(prog, argv, tmp_path, capsys):
     rc, out, _ = call(MAINS[prog], [a.format(tmp=tmp_path) for a in argv], capsys)
     assert rc == 0, out
@@ -145,8 +187,12 @@ def test_native_banners_are_dropped_unless_verbose():
     if not model.is_file():
         pytest.skip("needs `make assets`")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    quiet, loud = (subprocess.run([sys.executable, "-c", NOISY, flag, str(model)], capture_output=True, text=True,
-                                  env=env, timeout=120) for flag in ("-q", "-v"))
+    quiet, loud = (
+        subprocess.run(
+            [sys.executable, "-c", NOISY, flag, str(model)], capture_output=True, text=True, env=env, timeout=120
+        )
+        for flag in ("-q", "-v")
+    )
     assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
     assert "XNNPACK" in loud.stderr and "oneDNN" in loud.stderr  # what the filter takes out
     assert "XNNPACK" not in quiet.stderr and "oneDNN" not in quiet.stderr
@@ -162,8 +208,13 @@ def test_what_cannot_run_here_is_one_line_and_exit_3(tmp_path, capsys):
     from facescreen.edge.clikit import EXIT_UNAVAILABLE
 
     (tmp_path / "model.onnx").write_bytes(b"not run in this test")
-    card = ModelCard(model_id="m", classes=("control", "syndromic"), positive_classes=("syndromic",),
-                     threshold=0.5, backbone="resnet18")
+    card = ModelCard(
+        model_id="m",
+        classes=("control", "syndromic"),
+        positive_classes=("syndromic",),
+        threshold=0.5,
+        backbone="resnet18",
+    )
     save_card(tmp_path, replace(card, artifacts={"onnx": artifact_entry(tmp_path, "model.onnx", "onnx", "fp32")}))
     rc, _, err = call(screen_main, [tmp_path, tmp_path / "photo.jpg", "--backend", "tensorrt"], capsys)
     assert rc == EXIT_UNAVAILABLE and len(err) == 1, err

@@ -8,6 +8,7 @@ environment has no pip and no dependencies of its own; a .pth file points it at 
 folders of the interpreter running the tests (a .pth-listed folder's own .pth files, such as an
 editable install's finder, are not run, so the checkout never leaks in).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-SUBPACKAGES = {"edge": "facescreen.edge", "training": "facescreen.training", "converters": "facescreen.converters",
-               "kiosk": "facescreen.kiosk"}
+SUBPACKAGES = {
+    "edge": "facescreen.edge",
+    "training": "facescreen.training",
+    "converters": "facescreen.converters",
+    "kiosk": "facescreen.kiosk",
+}
 SCRIPTS = sorted(PYPROJECT["project"]["scripts"])
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "facescreen", *SUBPACKAGES)
 
@@ -51,9 +56,13 @@ def test_ranges_in_pyproject_pins_in_constraints():
     project = PYPROJECT["project"]
     # train-gpu is the GPU workstation's alternative to [train] (tensorflow[and-cuda], jax[cuda12]): its
     # CUDA wheels are not in the CPU constraint set; an extra naming facescreen[...] is a self-reference
-    requirements = project["dependencies"] + [r for name, extra in project["optional-dependencies"].items()
-                                              if name != "train-gpu" for r in extra
-                                              if not r.startswith("facescreen[")]
+    requirements = project["dependencies"] + [
+        r
+        for name, extra in project["optional-dependencies"].items()
+        if name != "train-gpu"
+        for r in extra
+        if not r.startswith("facescreen[")
+    ]
     pins = {}
     for line in (REPO / "constraints.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -83,21 +92,47 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
         else:
             src.mkdir(exist_ok=True)
             shutil.copy2(REPO / name, src / name)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"), str(src)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     wheels = list((root / "dist").glob("facescreen-*.whl"))
-    if not wheels and re.search(r"(Could not find a version|No matching distribution|connection|network)",
-                                proc.stderr, re.I):
+    if not wheels and re.search(
+        r"(Could not find a version|No matching distribution|connection|network)", proc.stderr, re.I
+    ):
         pytest.skip(f"the package index is not reachable for the build backend: {proc.stderr.strip()[-300:]}")
     assert proc.returncode == 0 and len(wheels) == 1, proc.stderr[-3000:]
     env_dir = root / "env"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (site / "_dependencies.pth").write_text("\n".join(_dependency_folders()) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                           "--no-index", str(wheels[0])], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheels[0]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return wheels[0], python
 
@@ -125,8 +160,15 @@ def test_the_wheel_has_one_top_level_import_and_every_file(installed):
 
 def test_installed_imports_as_facescreen_only(installed, tmp_path):
     _, python = installed
-    proc = _run([str(python), "-c", "import facescreen.edge, facescreen.kiosk, facescreen.training.cli, "
-                 "facescreen.converters.cli; print(facescreen.edge.__file__)"], tmp_path)
+    proc = _run(
+        [
+            str(python),
+            "-c",
+            "import facescreen.edge, facescreen.kiosk, facescreen.training.cli, "
+            "facescreen.converters.cli; print(facescreen.edge.__file__)",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert str(python.parents[1]) in proc.stdout and str(REPO) not in proc.stdout  # the wheel, not the checkout
     for name in SUBPACKAGES:

@@ -5,6 +5,7 @@ Jetson), the reference detector fixture becomes the converted MTCNN of the bundl
 tests/tools/build_tf_free_fixture.py built (``FACESCREEN_TF_FREE_BUNDLE``), and tests that need
 TensorFlow itself are skipped with :data:`REASON`, in that mode only.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,6 +29,8 @@ def block_tensorflow() -> None:
 def bundle() -> Path:
     path = os.environ.get("FACESCREEN_TF_FREE_BUNDLE")
     if not path or not (Path(path) / "modelcard.json").is_file():
-        raise pytest.UsageError("FACESCREEN_TF_FREE=1 needs FACESCREEN_TF_FREE_BUNDLE: the bundle built by "
-                                "tests/tools/build_tf_free_fixture.py (make test-py310 builds it)")
+        raise pytest.UsageError(
+            "FACESCREEN_TF_FREE=1 needs FACESCREEN_TF_FREE_BUNDLE: the bundle built by "
+            "tests/tools/build_tf_free_fixture.py (make test-py310 builds it)"
+        )
     return Path(path)

@@ -6,6 +6,7 @@ here; each spec says which pretrained weights fit it, how their input is normali
 files hold them (like timm's pretrained configs); :mod:`training.weights` loads them from
 user-supplied files.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,13 +44,16 @@ class Normalisation:
         return [1 / s for s in self.std_rgb], [0.0 - m / s for m, s in zip(self.mean_rgb, self.std_rgb)]
 
 
-NORMALISATIONS = {n.name: n for n in (
-    Normalisation("unit", (0.0, 0.0, 0.0), (255.0, 255.0, 255.0)),   # the papers' [0, 1]; no pretrained weights
-    Normalisation("caffe", IMAGENET_MEAN_RGB, (1.0, 1.0, 1.0), bgr=True),
-    Normalisation("caffe-vggface", VGGFACE_MEAN_RGB, (1.0, 1.0, 1.0), bgr=True),
-    Normalisation("torch", IMAGENET_MEAN_RGB, IMAGENET_STD_RGB),
-    Normalisation("tf", (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),
-)}
+NORMALISATIONS = {
+    n.name: n
+    for n in (
+        Normalisation("unit", (0.0, 0.0, 0.0), (255.0, 255.0, 255.0)),  # the papers' [0, 1]; no pretrained weights
+        Normalisation("caffe", IMAGENET_MEAN_RGB, (1.0, 1.0, 1.0), bgr=True),
+        Normalisation("caffe-vggface", VGGFACE_MEAN_RGB, (1.0, 1.0, 1.0), bgr=True),
+        Normalisation("torch", IMAGENET_MEAN_RGB, IMAGENET_STD_RGB),
+        Normalisation("tf", (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,10 @@ class PretrainedCfg:
     """One set of pretrained weights a backbone can start from (timm's pretrained config): how
     its input is normalised and which weight files fit it. Files are never downloaded."""
 
-    title: str                                   # for messages: "ImageNet", "VGG-Face"
-    normalisation: str                           # a key of NORMALISATIONS
+    title: str  # for messages: "ImageNet", "VGG-Face"
+    normalisation: str  # a key of NORMALISATIONS
     files: Callable[[int], tuple[str, ...]] = lambda size: ()  # file names for an input size, best fit first
-    keras_application: str | None = None         # keras.applications model whose weight file fits, if any
+    keras_application: str | None = None  # keras.applications model whose weight file fits, if any
 
     @property
     def norm(self) -> Normalisation:
@@ -81,7 +85,7 @@ def _mobilenet_v2_files(size: int) -> tuple[str, ...]:
 class BackboneSpec:
     name: str
     build: Callable[[int], keras.Model]
-    pretrained: dict[str, PretrainedCfg]   # initial-weights name ("imagenet", "vggface") -> its config
+    pretrained: dict[str, PretrainedCfg]  # initial-weights name ("imagenet", "vggface") -> its config
     min_size: int = 32
 
 
@@ -89,12 +93,14 @@ def _vgg(depth: int) -> Callable[[int], keras.Model]:
     def build(size: int) -> keras.Model:
         app = keras.applications.VGG16 if depth == 16 else keras.applications.VGG19
         return app(include_top=False, weights=None, input_shape=(size, size, 3), name=f"vgg{depth}")
+
     return build
 
 
 def _mobilenet_v2(size: int) -> keras.Model:
-    return keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(size, size, 3),
-                                          alpha=1.0, name="mobilenet_v2")
+    return keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(size, size, 3), alpha=1.0, name="mobilenet_v2"
+    )
 
 
 def _basic_block(x, filters: int, stride: int, name: str):
@@ -127,6 +133,7 @@ def _resnet(blocks: tuple[int, int, int, int], name: str) -> Callable[[int], ker
                 stride = 2 if (b == 0 and stage > 1) else 1
                 x = _basic_block(x, filters, stride, f"layer{stage}_{b}")
         return keras.Model(inp, x, name=name)
+
     return build
 
 
@@ -143,17 +150,44 @@ _VGGFACE = PretrainedCfg("VGG-Face", "caffe-vggface", lambda size: (VGGFACE_FILE
 _KERAS_HUB = PretrainedCfg("KerasHub", "torch")
 
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
-BACKBONES.register("vgg16", lambda: BackboneSpec("vgg16", _vgg(16), {
-    "imagenet": _keras_imagenet("VGG16", "caffe", _keras_vgg_files("VGG16")), "vggface": _VGGFACE,
-    "keras-hub": _KERAS_HUB}))
-BACKBONES.register("vgg19", lambda: BackboneSpec("vgg19", _vgg(19), {
-    "imagenet": _keras_imagenet("VGG19", "caffe", _keras_vgg_files("VGG19")), "keras-hub": _KERAS_HUB}))
-BACKBONES.register("resnet18", lambda: BackboneSpec("resnet18", _resnet((2, 2, 2, 2), "resnet18"),
-                                                    {"imagenet": _TORCH_IMAGENET, "keras-hub": _KERAS_HUB}))
-BACKBONES.register("resnet34", lambda: BackboneSpec("resnet34", _resnet((3, 4, 6, 3), "resnet34"),
-                                                    {"imagenet": _TORCH_IMAGENET, "keras-hub": _KERAS_HUB}))
-BACKBONES.register("mobilenet_v2", lambda: BackboneSpec("mobilenet_v2", _mobilenet_v2, {
-    "imagenet": _keras_imagenet("MobileNetV2", "tf", _mobilenet_v2_files)}))
+BACKBONES.register(
+    "vgg16",
+    lambda: BackboneSpec(
+        "vgg16",
+        _vgg(16),
+        {
+            "imagenet": _keras_imagenet("VGG16", "caffe", _keras_vgg_files("VGG16")),
+            "vggface": _VGGFACE,
+            "keras-hub": _KERAS_HUB,
+        },
+    ),
+)
+BACKBONES.register(
+    "vgg19",
+    lambda: BackboneSpec(
+        "vgg19",
+        _vgg(19),
+        {"imagenet": _keras_imagenet("VGG19", "caffe", _keras_vgg_files("VGG19")), "keras-hub": _KERAS_HUB},
+    ),
+)
+BACKBONES.register(
+    "resnet18",
+    lambda: BackboneSpec(
+        "resnet18", _resnet((2, 2, 2, 2), "resnet18"), {"imagenet": _TORCH_IMAGENET, "keras-hub": _KERAS_HUB}
+    ),
+)
+BACKBONES.register(
+    "resnet34",
+    lambda: BackboneSpec(
+        "resnet34", _resnet((3, 4, 6, 3), "resnet34"), {"imagenet": _TORCH_IMAGENET, "keras-hub": _KERAS_HUB}
+    ),
+)
+BACKBONES.register(
+    "mobilenet_v2",
+    lambda: BackboneSpec(
+        "mobilenet_v2", _mobilenet_v2, {"imagenet": _keras_imagenet("MobileNetV2", "tf", _mobilenet_v2_files)}
+    ),
+)
 
 
 def backbone_spec(name: str) -> BackboneSpec:

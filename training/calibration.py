@@ -13,6 +13,7 @@
 
 All checked against scikit-learn in tests/training/test_training_calibration.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -39,9 +40,9 @@ def brier_score(y_true, prob) -> float:
 
 @dataclass(frozen=True)
 class Reliability:
-    edges: tuple[float, ...]            # n_bins + 1 bin edges, 0 .. 1
-    counts: tuple[int, ...]             # photos per bin
-    mean_predicted: tuple[float, ...]   # NaN for an empty bin
+    edges: tuple[float, ...]  # n_bins + 1 bin edges, 0 .. 1
+    counts: tuple[int, ...]  # photos per bin
+    mean_predicted: tuple[float, ...]  # NaN for an empty bin
     fraction_positive: tuple[float, ...]
     ece: float
     brier: float
@@ -73,9 +74,15 @@ def reliability(y_true, prob, n_bins: int = 10) -> Reliability:
         mean_p, frac = sum_p / counts, sum_y / counts
     filled = counts > 0
     ece = float(np.sum(counts[filled] / len(p) * np.abs(frac[filled] - mean_p[filled])))
-    return Reliability(edges=tuple(edges.round(6).tolist()), counts=tuple(int(c) for c in counts),
-                       mean_predicted=tuple(mean_p.tolist()), fraction_positive=tuple(frac.tolist()), ece=ece,
-                       brier=brier_score(y, p), n=len(p))
+    return Reliability(
+        edges=tuple(edges.round(6).tolist()),
+        counts=tuple(int(c) for c in counts),
+        mean_predicted=tuple(mean_p.tolist()),
+        fraction_positive=tuple(frac.tolist()),
+        ece=ece,
+        brier=brier_score(y, p),
+        n=len(p),
+    )
 
 
 def expected_calibration_error(y_true, prob, n_bins: int = 10) -> float:
@@ -95,7 +102,7 @@ class TemperatureFit:
     nll_before: float
     nll_after: float
     n_validation: int
-    at_bound: bool = False   # the fit stopped at T_MIN or T_MAX: not estimable from this split
+    at_bound: bool = False  # the fit stopped at T_MIN or T_MAX: not estimable from this split
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,8 +120,17 @@ def fit_temperature(labels, probs) -> TemperatureFit:
         raise ValueError(f"expected (N, K) probabilities for N >= 2 labels, got {p.shape} for {y.shape}")
     if len(np.unique(y)) < 2:
         raise ValueError("temperature scaling needs at least two classes in the validation split")
-    res = minimize_scalar(lambda log_t: cross_entropy(y, p, float(np.exp(log_t))),
-                          bounds=(np.log(T_MIN), np.log(T_MAX)), method="bounded", options={"xatol": 1e-6})
+    res = minimize_scalar(
+        lambda log_t: cross_entropy(y, p, float(np.exp(log_t))),
+        bounds=(np.log(T_MIN), np.log(T_MAX)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     t = float(np.exp(res.x))
-    return TemperatureFit(temperature=t, nll_before=cross_entropy(y, p), nll_after=cross_entropy(y, p, t),
-                          n_validation=len(y), at_bound=not (T_MIN * 1.01 < t < T_MAX * 0.99))
+    return TemperatureFit(
+        temperature=t,
+        nll_before=cross_entropy(y, p),
+        nll_after=cross_entropy(y, p, t),
+        n_validation=len(y),
+        at_bound=not (T_MIN * 1.01 < t < T_MAX * 0.99),
+    )

@@ -1,5 +1,6 @@
 """Keras callbacks of the training loop: validation monitoring with early stopping and the best
 epoch's weights, the resume checkpoint, and one progress line per epoch with an ETA."""
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ class ValidationMonitor(keras.callbacks.Callback):
     "Better" is a lower ``val_loss``, or for ``val_auc`` a higher AUC (equal AUC: lower loss).
     """
 
-    def __init__(self, predict: Callable[[], np.ndarray], y_val: np.ndarray, positive: list[int], monitor: str,
-                 patience: int) -> None:
+    def __init__(
+        self, predict: Callable[[], np.ndarray], y_val: np.ndarray, positive: list[int], monitor: str, patience: int
+    ) -> None:
         super().__init__()
         self.predict, self.y_val = predict, np.asarray(y_val, dtype=np.int64)
         self.y_bin = np.isin(self.y_val, positive).astype(np.int64)
@@ -48,7 +50,12 @@ class ValidationMonitor(keras.callbacks.Callback):
         auc = roc_auc(self.y_bin, screening_probability(probs, self.positive))
         if logs is not None:
             logs.update(val_loss=loss, val_auc=auc)
-        entry = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))), "val_loss": loss, "val_auc": auc}
+        entry = {
+            "epoch": epoch + 1,
+            "loss": float((logs or {}).get("loss", float("nan"))),
+            "val_loss": loss,
+            "val_auc": auc,
+        }
         self.state["history"].append(entry)
         if self._better(loss, auc):
             self.best_weights = [np.array(w) for w in self.model.get_weights()]
@@ -126,8 +133,9 @@ class ProgressLog(keras.callbacks.Callback):
             self.clock.add_epoch(dt)
         parts = [self.label, f"epoch {epoch + 1}/{self.epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
         if "val_loss" in logs:
-            parts.append(f"val_loss {logs['val_loss']:.4f} val_auc {logs['val_auc']:.3f} "
-                         f"(best epoch {logs.get('best_epoch')})")
+            parts.append(
+                f"val_loss {logs['val_loss']:.4f} val_auc {logs['val_auc']:.3f} (best epoch {logs.get('best_epoch')})"
+            )
         parts.append(f"{dt:.1f} s/epoch" + (f", {self.images / dt:.1f} images/s" if self.images and dt > 0 else ""))
         if self.clock:
             parts.append(f"run ETA {format_seconds(self.clock.eta())}")

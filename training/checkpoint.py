@@ -5,6 +5,7 @@ variables (moments, step count), the number of finished epochs, and the validati
 with its best weights. Plain numpy arrays, written atomically,
 read back only into the same architecture and optimiser by this package.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,18 @@ if TYPE_CHECKING:
     from .callbacks import ValidationMonitor
 
 
-def save_resume_checkpoint(path: Path, model: keras.Model, epochs_done: int, monitor: "ValidationMonitor | None") -> None:
+def save_resume_checkpoint(
+    path: Path, model: keras.Model, epochs_done: int, monitor: "ValidationMonitor | None"
+) -> None:
     arrays = {f"w{i}": np.asarray(v) for i, v in enumerate(model.variables)}  # weights, BN statistics, dropout seeds
     arrays |= {f"o{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)}
-    meta = {"epochs_done": epochs_done, "n_weights": len(model.variables), "n_optimiser": len(model.optimizer.variables),
-            "monitor": monitor.state if monitor else None,
-            "n_best": len(monitor.best_weights) if monitor and monitor.best_weights is not None else 0}
+    meta = {
+        "epochs_done": epochs_done,
+        "n_weights": len(model.variables),
+        "n_optimiser": len(model.optimizer.variables),
+        "monitor": monitor.state if monitor else None,
+        "n_best": len(monitor.best_weights) if monitor and monitor.best_weights is not None else 0,
+    }
     if meta["n_best"]:
         arrays |= {f"b{i}": w for i, w in enumerate(monitor.best_weights)}
     tmp = path.with_name(path.stem + ".tmp.npz")

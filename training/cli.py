@@ -10,6 +10,7 @@ individual flags below; the result is saved as RUN_DIR/config.yaml. Aligned face
 RUN_DIR/align-cache, or in --align-cache DIR (to share between runs); never elsewhere.
 Exit status: 0 done; 2 a user's mistake (configuration, data, run directory); 130 interrupted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ class Flag:
     help: str
     type: Callable[[str], Any] | None = None
     choices: tuple | None = None
-    const: Any = None            # a switch: sets this value when given
+    const: Any = None  # a switch: sets this value when given
     append: bool = False
     metavar: str | None = None
     also: tuple[tuple[str, Any], ...] = ()  # further keys set whenever this flag is given
@@ -68,77 +69,184 @@ def _flags() -> list[Flag]:
     return [
         Flag("--backbone", "model.backbone", "backbone network", choices=tuple(BACKBONES.names())),
         Flag("--input-size", "model.input_size", "aligned face size in pixels (the papers: 224)", int, metavar="PX"),
-        Flag("--head-filters", "model.head_filters", "filters of the convolutional head layers, comma separated "
-             "(the papers' fully connected layers as 1x1 convolutions; e.g. 512,512)", _ints, metavar="N,N"),
+        Flag(
+            "--head-filters",
+            "model.head_filters",
+            "filters of the convolutional head layers, comma separated "
+            "(the papers' fully connected layers as 1x1 convolutions; e.g. 512,512)",
+            _ints,
+            metavar="N,N",
+        ),
         Flag("--dropout", "model.dropout", "dropout after each head layer (the papers: 0.5)", float),
-        Flag("--init", "model.init", "initial backbone weights: imagenet (Keras' file from the local Keras cache or "
-             "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), keras-hub "
-             "(needs --weights PRESET_DIR: a KerasHub ResNet/VGG preset saved in a local folder), none",
-             choices=INITIAL_WEIGHTS),
-        Flag("--weights", "model.weights", "weight file or KerasHub preset folder for --init (never downloaded); "
-             "for resnet18/34 with imagenet a .weights.h5 of the same architecture", metavar="FILE"),
-        Flag("--optimizer", "optimiser.name", "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)",
-             choices=tuple(OPTIMISERS.names())),
+        Flag(
+            "--init",
+            "model.init",
+            "initial backbone weights: imagenet (Keras' file from the local Keras cache or "
+            "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), keras-hub "
+            "(needs --weights PRESET_DIR: a KerasHub ResNet/VGG preset saved in a local folder), none",
+            choices=INITIAL_WEIGHTS,
+        ),
+        Flag(
+            "--weights",
+            "model.weights",
+            "weight file or KerasHub preset folder for --init (never downloaded); "
+            "for resnet18/34 with imagenet a .weights.h5 of the same architecture",
+            metavar="FILE",
+        ),
+        Flag(
+            "--optimizer",
+            "optimiser.name",
+            "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)",
+            choices=tuple(OPTIMISERS.names()),
+        ),
         Flag("--lr", "optimiser.learning_rate", "learning rate", float),
         Flag("--momentum", "optimiser.momentum", "momentum (sgd, rmsprop)", float),
         Flag("--weight-decay", "optimiser.weight_decay", "decoupled weight decay (0: off)", float),
         Flag("--batch-size", "fit.batch_size", "global batch size (split across devices when distributed)", int),
         Flag("--epochs", "fit.epochs", "maximum number of epochs per training", int),
-        Flag("--patience", "fit.patience", "early stopping: epochs without improvement on validation (0: off; "
-             "the best validation epoch is kept either way)", int),
+        Flag(
+            "--patience",
+            "fit.patience",
+            "early stopping: epochs without improvement on validation (0: off; "
+            "the best validation epoch is kept either way)",
+            int,
+        ),
         Flag("--monitor", "fit.monitor", "what 'best on validation' means", choices=MONITORS),
-        Flag("--class-weight", "fit.class_weight", "weigh classes by inverse frequency (balanced) or not",
-             choices=CLASS_WEIGHTS),
-        Flag("--checkpoint-every", "fit.checkpoint_every", "epochs between resume checkpoints of the whole "
-             "training state (0: none; an interrupted fold then restarts, finished folds are always kept)", int),
+        Flag(
+            "--class-weight",
+            "fit.class_weight",
+            "weigh classes by inverse frequency (balanced) or not",
+            choices=CLASS_WEIGHTS,
+        ),
+        Flag(
+            "--checkpoint-every",
+            "fit.checkpoint_every",
+            "epochs between resume checkpoints of the whole "
+            "training state (0: none; an interrupted fold then restarts, finished folds are always kept)",
+            int,
+        ),
         Flag("--rotation", "augment.rotation_deg", "augmentation: random rotation range, +- degrees", float),
-        Flag("--zoom", "augment.scale", "augmentation: random crop/rescale zoom range LOW,HIGH (e.g. 0.9,1.1)",
-             _floats, metavar="LOW,HIGH"),
+        Flag(
+            "--zoom",
+            "augment.scale",
+            "augmentation: random crop/rescale zoom range LOW,HIGH (e.g. 0.9,1.1)",
+            _floats,
+            metavar="LOW,HIGH",
+        ),
         Flag("--shift", "augment.shift", "augmentation: random shift, fraction of the face size", float),
         Flag("--no-flip", "augment.hflip", "augmentation: no random horizontal flip", const=False),
         Flag("--no-augment", "augment.enabled", "no augmentation at all", const=False),
-        Flag("--randaugment", "augment.randaugment_n", "RandAugment-style policy: operations per image (0: off)", int,
-             metavar="N"),
-        Flag("--randaugment-magnitude", "augment.randaugment_magnitude", "RandAugment magnitude 0..10", int,
-             metavar="M"),
+        Flag(
+            "--randaugment",
+            "augment.randaugment_n",
+            "RandAugment-style policy: operations per image (0: off)",
+            int,
+            metavar="N",
+        ),
+        Flag(
+            "--randaugment-magnitude", "augment.randaugment_magnitude", "RandAugment magnitude 0..10", int, metavar="M"
+        ),
         Flag("--folds", "cv.n_folds", "number of cross-validation parts (the papers: 5, i.e. 3:1:1)", int),
-        Flag("--group-by-subject", "cv.group_by_subject", "allow several photos per subject_id, keeping each "
-             "subject's photos in one part (the papers use one photo per child)", const=True),
-        Flag("--no-syndrome-strata", "cv.stratify_by_syndrome", "stratify folds by class only, not by syndrome",
-             const=False),
-        Flag("--shuffle-labels", "cv.shuffle_labels", "negative control: permute the labels across subjects "
-             "(the result should stay at chance)", const=True),
+        Flag(
+            "--group-by-subject",
+            "cv.group_by_subject",
+            "allow several photos per subject_id, keeping each "
+            "subject's photos in one part (the papers use one photo per child)",
+            const=True,
+        ),
+        Flag(
+            "--no-syndrome-strata",
+            "cv.stratify_by_syndrome",
+            "stratify folds by class only, not by syndrome",
+            const=False,
+        ),
+        Flag(
+            "--shuffle-labels",
+            "cv.shuffle_labels",
+            "negative control: permute the labels across subjects (the result should stay at chance)",
+            const=True,
+        ),
         Flag("--seed", "seed", "random seed (splits, initialisation, augmentation, bootstrap)", int),
-        Flag("--threshold", "threshold.rule", "how the screening threshold is chosen on each validation split",
-             choices=tuple(THRESHOLD_RULES.names())),
+        Flag(
+            "--threshold",
+            "threshold.rule",
+            "how the screening threshold is chosen on each validation split",
+            choices=tuple(THRESHOLD_RULES.names()),
+        ),
         Flag("--threshold-value", "threshold.value", "the threshold of --threshold fixed", float),
         Flag("--bootstrap", "evaluation.bootstrap", "bootstrap resamples of the ROC band (>= 200; pROC: 2000)", int),
-        Flag("--explain-faces", "evaluation.explain_faces", "test faces per fold in the heat-map panels (0: none)", int),
-        Flag("--explain", "evaluation.explain", "heat maps to draw, comma separated: cam, gradcam", _words,
-             metavar="cam,gradcam"),
-        Flag("--negative-class", "data.negative_classes", "the unaffected class label (repeatable); default: the "
-             "one of control/healthy/normal/unaffected", append=True, metavar="LABEL"),
+        Flag(
+            "--explain-faces", "evaluation.explain_faces", "test faces per fold in the heat-map panels (0: none)", int
+        ),
+        Flag(
+            "--explain",
+            "evaluation.explain",
+            "heat maps to draw, comma separated: cam, gradcam",
+            _words,
+            metavar="cam,gradcam",
+        ),
+        Flag(
+            "--negative-class",
+            "data.negative_classes",
+            "the unaffected class label (repeatable); default: the one of control/healthy/normal/unaffected",
+            append=True,
+            metavar="LABEL",
+        ),
         Flag("--detector", "data.detector", "face detector for alignment", choices=tuple(DETECTORS.names())),
-        Flag("--detector-bundle", "data.detector_bundle", "bundle whose converted detector --detector mtcnn-lite "
-             "uses", metavar="BUNDLE"),
-        Flag("--min-face-confidence", "data.min_face_confidence", "faces below this detector confidence are ignored",
-             float),
-        Flag("--reject-multiple-faces", "data.reject_multiple_faces", "leave out photos with several confident "
-             "faces (default: keep them, align the largest face, and list them in alignment_issues.csv)", const=True),
-        Flag("--align-cache", "data.cache_dir", "folder of the aligned-face cache, to share it between runs "
-             "(default: RUN_DIR/align-cache; the cache holds face crops, keep it where the photos may be)",
-             metavar="DIR"),
-        Flag("--notice", "data.notice", "a notice printed wherever results appear (e.g. that the data are synthetic)",
-             metavar="TEXT"),
+        Flag(
+            "--detector-bundle",
+            "data.detector_bundle",
+            "bundle whose converted detector --detector mtcnn-lite uses",
+            metavar="BUNDLE",
+        ),
+        Flag(
+            "--min-face-confidence",
+            "data.min_face_confidence",
+            "faces below this detector confidence are ignored",
+            float,
+        ),
+        Flag(
+            "--reject-multiple-faces",
+            "data.reject_multiple_faces",
+            "leave out photos with several confident "
+            "faces (default: keep them, align the largest face, and list them in alignment_issues.csv)",
+            const=True,
+        ),
+        Flag(
+            "--align-cache",
+            "data.cache_dir",
+            "folder of the aligned-face cache, to share it between runs "
+            "(default: RUN_DIR/align-cache; the cache holds face crops, keep it where the photos may be)",
+            metavar="DIR",
+        ),
+        Flag(
+            "--notice",
+            "data.notice",
+            "a notice printed wherever results appear (e.g. that the data are synthetic)",
+            metavar="TEXT",
+        ),
         Flag("--mixed-precision", "runtime.mixed_precision", "mixed precision training", choices=MIXED_PRECISION),
-        Flag("--xla", "runtime.xla", "XLA compilation (auto: Keras' choice, on for GPUs; always on under JAX)",
-             choices=XLA),
-        Flag("--distribute", "runtime.distribute", "multi-device training: mirrored (TensorFlow, local GPUs), "
-             "multi-worker (TensorFlow, hosts from TF_CONFIG), data-parallel (KERAS_BACKEND=jax)",
-             choices=tuple(DISTRIBUTIONS.names())),
+        Flag(
+            "--xla",
+            "runtime.xla",
+            "XLA compilation (auto: Keras' choice, on for GPUs; always on under JAX)",
+            choices=XLA,
+        ),
+        Flag(
+            "--distribute",
+            "runtime.distribute",
+            "multi-device training: mirrored (TensorFlow, local GPUs), "
+            "multi-worker (TensorFlow, hosts from TF_CONFIG), data-parallel (KERAS_BACKEND=jax)",
+            choices=tuple(DISTRIBUTIONS.names()),
+        ),
         Flag("--workers", "runtime.workers", "data pipeline worker threads", int),
-        Flag("--final", "final.strategy", "the shipped model: refit (all parts but one, validated on the other), "
-             "all (every photo, the folds' median best epoch), none", choices=tuple(FINAL_STRATEGIES.names())),
+        Flag(
+            "--final",
+            "final.strategy",
+            "the shipped model: refit (all parts but one, validated on the other), "
+            "all (every photo, the folds' median best epoch), none",
+            choices=tuple(FINAL_STRATEGIES.names()),
+        ),
         Flag("--model-id", "final.model_id", "model id in the bundle's model card", metavar="ID"),
         Flag("--intended-use", "final.intended_use", "intended-use statement in the model card", metavar="TEXT"),
     ]
@@ -147,22 +255,61 @@ def _flags() -> list[Flag]:
 # --- evaluation, calibration and observability flags (issue 13), kept apart from the rest --------------
 def _evaluation_flags() -> list[Flag]:
     return [
-        Flag("--target-sensitivity", "threshold.target", "choose each threshold as the highest one whose validation "
-             "sensitivity reaches this (a screening policy, e.g. 0.90)", float, also=(("threshold.rule", "sensitivity"),)),
-        Flag("--target-specificity", "threshold.target", "choose each threshold as the lowest one whose validation "
-             "specificity reaches this", float, also=(("threshold.rule", "specificity"),)),
-        Flag("--temperature-scaling", "evaluation.temperature_scaling", "fit a temperature on each validation split "
-             "(and the final model's); the bundle carries it and every runtime applies it", const=True),
-        Flag("--fixed-specificity", "evaluation.fixed_specificity", "report the sensitivity at this specificity, with "
-             "its bootstrap interval (default 0.90)", float),
-        Flag("--subgroup", "evaluation.subgroups", "also report per group of this manifest column (repeatable; age "
-             "band, sex and syndrome are always reported)", append=True, metavar="COL"),
-        Flag("--min-subgroup", "evaluation.min_subgroup", "subgroups with fewer positives or negatives are marked too "
-             "small to judge (default 10)", int),
-        Flag("--age-bands", "evaluation.age_bands", "age band edges in months for the subgroup report, comma separated "
-             "(default 0,24,48,72,144)", _floats, metavar="M,M,..."),
-        Flag("--calibration-bins", "evaluation.calibration_bins", "equal-width bins of the reliability diagram and "
-             "the ECE (default 10)", int),
+        Flag(
+            "--target-sensitivity",
+            "threshold.target",
+            "choose each threshold as the highest one whose validation "
+            "sensitivity reaches this (a screening policy, e.g. 0.90)",
+            float,
+            also=(("threshold.rule", "sensitivity"),),
+        ),
+        Flag(
+            "--target-specificity",
+            "threshold.target",
+            "choose each threshold as the lowest one whose validation specificity reaches this",
+            float,
+            also=(("threshold.rule", "specificity"),),
+        ),
+        Flag(
+            "--temperature-scaling",
+            "evaluation.temperature_scaling",
+            "fit a temperature on each validation split "
+            "(and the final model's); the bundle carries it and every runtime applies it",
+            const=True,
+        ),
+        Flag(
+            "--fixed-specificity",
+            "evaluation.fixed_specificity",
+            "report the sensitivity at this specificity, with its bootstrap interval (default 0.90)",
+            float,
+        ),
+        Flag(
+            "--subgroup",
+            "evaluation.subgroups",
+            "also report per group of this manifest column (repeatable; age "
+            "band, sex and syndrome are always reported)",
+            append=True,
+            metavar="COL",
+        ),
+        Flag(
+            "--min-subgroup",
+            "evaluation.min_subgroup",
+            "subgroups with fewer positives or negatives are marked too small to judge (default 10)",
+            int,
+        ),
+        Flag(
+            "--age-bands",
+            "evaluation.age_bands",
+            "age band edges in months for the subgroup report, comma separated (default 0,24,48,72,144)",
+            _floats,
+            metavar="M,M,...",
+        ),
+        Flag(
+            "--calibration-bins",
+            "evaluation.calibration_bins",
+            "equal-width bins of the reliability diagram and the ECE (default 10)",
+            int,
+        ),
         Flag("--tensorboard", "fit.tensorboard", "write TensorBoard logs (RUN_DIR/folds/*/tensorboard)", const=True),
     ]
 
@@ -174,13 +321,16 @@ def _check_evaluation_flags(args: argparse.Namespace) -> None:
     if len(targets) > 1:
         raise ConfigError("give --target-sensitivity or --target-specificity, not both")
     if targets and args.threshold__rule is not None:
-        raise ConfigError("--threshold and --target-sensitivity/--target-specificity both choose the threshold rule; "
-                          "give one of them")
+        raise ConfigError(
+            "--threshold and --target-sensitivity/--target-specificity both choose the threshold rule; give one of them"
+        )
 
 
 def _dest(f: Flag) -> str:
     """A flag that sets further keys has its own destination (two such flags may share a key)."""
     return f.flag[2:].replace("-", "_") if f.also else f.key.replace(".", "__")
+
+
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -188,15 +338,29 @@ def _add_config_flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
     from .presets import PRESETS
 
     g = p.add_argument_group("configuration (each flag overrides one key of the saved config.yaml)")
-    g.add_argument("--preset", choices=PRESETS.names(), default="paper-vgg16",
-                   help="starting configuration (default: paper-vgg16; see training/presets.py)")
-    g.add_argument("--config", action="append", default=[], metavar="FILE",
-                   help="YAML configuration file(s), applied over the preset (repeatable)")
-    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_",
-                   help="set any configuration key, e.g. --set optimiser.momentum=0.9 (value read as YAML; repeatable)")
+    g.add_argument(
+        "--preset",
+        choices=PRESETS.names(),
+        default="paper-vgg16",
+        help="starting configuration (default: paper-vgg16; see training/presets.py)",
+    )
+    g.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML configuration file(s), applied over the preset (repeatable)",
+    )
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="set_",
+        help="set any configuration key, e.g. --set optimiser.momentum=0.9 (value read as YAML; repeatable)",
+    )
     for f in flags:
-        kw: dict[str, Any] = {"dest": _dest(f), "default": None,
-                              "help": f"{f.help} (config: {f.key})"}
+        kw: dict[str, Any] = {"dest": _dest(f), "default": None, "help": f"{f.help} (config: {f.key})"}
         if f.const is not None:
             kw.update(action="store_const", const=f.const)
         else:
@@ -234,31 +398,56 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
     flags = _flags() + _evaluation_flags() if config_flags else []
     parser = clikit.new_parser(PROG, __doc__)
     sub = clikit.add_subcommands(parser)
-    cv = clikit.add_subcommand(sub, "cv", help="cross-validate on your photos (the papers' protocol) and write a bundle",
-                        description="5-fold cross-validation (train:validation:test = 3:1:1 rotating), threshold "
-                                    "on validation only, metrics as mean +- SD, pooled ROC with a bootstrap band, "
-                                    "readers' comparison, CAM/Grad-CAM panels, and the final model as a bundle.")
-    cv.add_argument("--data", required=True, metavar="DIR_OR_CSV",
-                    help="a folder ROOT/<class>/*.jpg, or a CSV manifest with columns path, subject_id, label "
-                         "(optional: syndrome, age_months, sex, fold = 1..5)")
+    cv = clikit.add_subcommand(
+        sub,
+        "cv",
+        help="cross-validate on your photos (the papers' protocol) and write a bundle",
+        description="5-fold cross-validation (train:validation:test = 3:1:1 rotating), threshold "
+        "on validation only, metrics as mean +- SD, pooled ROC with a bootstrap band, "
+        "readers' comparison, CAM/Grad-CAM panels, and the final model as a bundle.",
+    )
+    cv.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR_OR_CSV",
+        help="a folder ROOT/<class>/*.jpg, or a CSV manifest with columns path, subject_id, label "
+        "(optional: syndrome, age_months, sex, fold = 1..5)",
+    )
     cv.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create (or to --resume)")
-    cv.add_argument("--readers", metavar="CSV", help="human readers' calls: reader_id, subject_id or path, call "
-                                                      "(1/0, yes/no, or a class name)")
-    cv.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR (same config and data)")
+    cv.add_argument(
+        "--readers",
+        metavar="CSV",
+        help="human readers' calls: reader_id, subject_id or path, call (1/0, yes/no, or a class name)",
+    )
+    cv.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in RUN_DIR (same config and data)"
+    )
     cv.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
-    cv.add_argument("--compare", action="append", default=[], metavar="RUN_DIR",
-                    help="another finished run on the same photos: DeLong's test of the two pooled AUCs in the report "
-                         "(repeatable)")
+    cv.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="another finished run on the same photos: DeLong's test of the two pooled AUCs in the report (repeatable)",
+    )
     if config_flags:
         _add_config_flags(cv, flags)
-    show = clikit.add_subcommand(sub, "config", help="print the resolved configuration as YAML (preset + files + flags)")
+    show = clikit.add_subcommand(
+        sub, "config", help="print the resolved configuration as YAML (preset + files + flags)"
+    )
     if config_flags:
         _add_config_flags(show, flags)
-    demo = clikit.add_subcommand(sub, "demo-bundle", help="build (once, cached) the demo bundle from the SYNTHETIC cohort")
+    demo = clikit.add_subcommand(
+        sub, "demo-bundle", help="build (once, cached) the demo bundle from the SYNTHETIC cohort"
+    )
     demo.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
     demo.add_argument("--force", action="store_true", help="rebuild even if cached")
-    bench = clikit.add_subcommand(sub, "bench-bundle", help="build (once, cached) the VGG-16 @ 224 benchmark bundle "
-                           "(random conv base + head fitted on the SYNTHETIC cohort; for latency only)")
+    bench = clikit.add_subcommand(
+        sub,
+        "bench-bundle",
+        help="build (once, cached) the VGG-16 @ 224 benchmark bundle "
+        "(random conv base + head fitted on the SYNTHETIC cohort; for latency only)",
+    )
     bench.add_argument("--cache", default=".cache", help="cache directory (default: .cache)")
     bench.add_argument("--force", action="store_true", help="rebuild even if cached")
     return parser, flags
@@ -288,14 +477,25 @@ def _cv(args: argparse.Namespace, cfg) -> int:
             print(f"distribution {cfg.runtime.distribute}: {n_replicas(cfg.runtime.distribute)} replica(s)", flush=True)
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(args.out) / ALIGN_CACHE
     data, aligned, text = prepare_data(args.data, cfg, cache, progress=not args.no_progress, detector=detector)
-    result = run_experiment(data, cfg, args.out, readers_csv=args.readers, resume=args.resume, aligned=aligned,
-                            cohort_text=text, source=str(args.data), compare=args.compare)
+    result = run_experiment(
+        data,
+        cfg,
+        args.out,
+        readers_csv=args.readers,
+        resume=args.resume,
+        aligned=aligned,
+        cohort_text=text,
+        source=str(args.data),
+        compare=args.compare,
+    )
     print()
     if data.notice:
         print(data.notice)
     print(result.table)
-    print(f"\npooled test AUC {result.band.auc:.3f} ({result.band.conf_level:.0%} CI "
-          f"{result.band.auc_ci[0]:.3f}-{result.band.auc_ci[1]:.3f}); report: {result.run_dir / 'report.md'}")
+    print(
+        f"\npooled test AUC {result.band.auc:.3f} ({result.band.conf_level:.0%} CI "
+        f"{result.band.auc_ci[0]:.3f}-{result.band.auc_ci[1]:.3f}); report: {result.run_dir / 'report.md'}"
+    )
     if result.bundle:
         print(f"bundle: {result.bundle}")
     return 0
@@ -322,8 +522,9 @@ def _command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     parser, flags = build_parser(config_flags=_command(given) in CONFIG_COMMANDS)
-    return clikit.run(PROG, parser, lambda args: _dispatch(args, flags), argv, user_errors=_user_errors,
-                      quiet_level=logging.INFO)
+    return clikit.run(
+        PROG, parser, lambda args: _dispatch(args, flags), argv, user_errors=_user_errors, quiet_level=logging.INFO
+    )
 
 
 def _dispatch(args: argparse.Namespace, flags: list[Flag]) -> int:

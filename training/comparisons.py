@@ -14,6 +14,7 @@
 Pinned in tests/training/test_training_comparisons.py against a direct O(n^2) DeLong, a
 bootstrap, scipy's exact binomial test and scipy's Wilson interval.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,10 +113,10 @@ class DeLongResult:
     n_negative: int
     auc_a: float
     auc_b: float
-    difference: float        # a - b
+    difference: float  # a - b
     se: float
     z: float
-    p_value: float           # two-sided
+    p_value: float  # two-sided
     ci: tuple[float, float]  # of the difference
     conf_level: float
 
@@ -125,8 +126,9 @@ class DeLongResult:
         return d
 
 
-def delong_test(y_true, scores_a, scores_b, name_a: str = "A", name_b: str = "B",
-                conf_level: float = 0.95) -> DeLongResult:
+def delong_test(
+    y_true, scores_a, scores_b, name_a: str = "A", name_b: str = "B", conf_level: float = 0.95
+) -> DeLongResult:
     """DeLong's test of AUC(a) = AUC(b) for two scores of the same photos."""
     y = _binary(y_true)
     aucs, cov = delong_covariance(y, np.vstack([scores_a, scores_b]))
@@ -139,8 +141,20 @@ def delong_test(y_true, scores_a, scores_b, name_a: str = "A", name_b: str = "B"
         z = diff / se
         p = min(1.0, 2.0 * _norm_sf(abs(z)))
     q = _norm_ppf(0.5 + conf_level / 2.0)
-    return DeLongResult(name_a, name_b, int(y.sum()), int(len(y) - y.sum()), float(aucs[0]), float(aucs[1]), diff,
-                        se, z, p, (diff - q * se, diff + q * se), conf_level)
+    return DeLongResult(
+        name_a,
+        name_b,
+        int(y.sum()),
+        int(len(y) - y.sum()),
+        float(aucs[0]),
+        float(aucs[1]),
+        diff,
+        se,
+        z,
+        p,
+        (diff - q * se, diff + q * se),
+        conf_level,
+    )
 
 
 @dataclass(frozen=True)
@@ -149,11 +163,11 @@ class McNemarResult:
     name_b: str
     n: int
     both_correct: int
-    only_a_correct: int       # b of the 2x2 table
-    only_b_correct: int       # c
+    only_a_correct: int  # b of the 2x2 table
+    only_b_correct: int  # c
     both_wrong: int
-    p_exact: float            # two-sided exact binomial test of b vs c
-    chi2: float               # (|b - c| - 1)^2 / (b + c), continuity corrected
+    p_exact: float  # two-sided exact binomial test of b vs c
+    chi2: float  # (|b - c| - 1)^2 / (b + c), continuity corrected
     p_chi2: float
 
     def to_dict(self) -> dict:
@@ -180,8 +194,18 @@ def mcnemar_test(y_true, calls_a, calls_b, name_a: str = "A", name_b: str = "B")
     chi2 = (abs(only_a - only_b) - 1.0) ** 2 / d if d else 0.0
     from scipy.stats import chi2 as chi2_dist
 
-    return McNemarResult(name_a, name_b, len(y), int((a & b).sum()), only_a, only_b, int((~a & ~b).sum()),
-                         _binom_two_sided(only_a, d), chi2, float(chi2_dist.sf(chi2, 1)) if d else 1.0)
+    return McNemarResult(
+        name_a,
+        name_b,
+        len(y),
+        int((a & b).sum()),
+        only_a,
+        only_b,
+        int((~a & ~b).sum()),
+        _binom_two_sided(only_a, d),
+        chi2,
+        float(chi2_dist.sf(chi2, 1)) if d else 1.0,
+    )
 
 
 def wilson_interval(k: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
@@ -193,4 +217,3 @@ def wilson_interval(k: int, n: int, conf_level: float = 0.95) -> tuple[float, fl
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
-

@@ -4,6 +4,7 @@ and saved with the run (``config.yaml``) so that a run can be repeated or resume
 Every section is a frozen dataclass validated in ``__post_init__``; an unknown key is an error
 that lists the valid ones, so a misspelt option never becomes a silent default.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,8 @@ class ModelSection:
     input_size: int = 224
     head_filters: tuple[int, ...] = (512, 512)
     dropout: float = 0.5
-    init: str = "none"              # none | imagenet | vggface
-    weights: str | None = None      # weight file for init (else the Keras cache for imagenet)
+    init: str = "none"  # none | imagenet | vggface
+    weights: str | None = None  # weight file for init (else the Keras cache for imagenet)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "head_filters", tuple(int(v) for v in self.head_filters))
@@ -50,20 +51,26 @@ class ModelSection:
         self.model_config(("a", "b"), ("b",))  # validates backbone, size, dropout, init/backbone pairing
 
     def model_config(self, classes: tuple[str, ...], positive: tuple[str, ...]) -> ModelConfig:
-        return ModelConfig(backbone=self.backbone, input_size=self.input_size, classes=tuple(classes),
-                           positive_classes=tuple(positive), head_filters=self.head_filters, dropout=self.dropout,
-                           initial_weights=self.init)
+        return ModelConfig(
+            backbone=self.backbone,
+            input_size=self.input_size,
+            classes=tuple(classes),
+            positive_classes=tuple(positive),
+            head_filters=self.head_filters,
+            dropout=self.dropout,
+            initial_weights=self.init,
+        )
 
 
 @dataclass(frozen=True)
 class FitConfig:
     batch_size: int = 16
     epochs: int = 100
-    patience: int = 10              # early stopping on validation; 0 trains every epoch (best one kept)
-    monitor: str = "val_loss"       # what "best" means on the validation split
-    class_weight: str = "none"      # none | balanced
-    checkpoint_every: int = 1       # epochs between resume checkpoints (0: an interrupted fold restarts)
-    tensorboard: bool = False       # Keras' TensorBoard callback, logs under RUN_DIR/folds/*/tensorboard
+    patience: int = 10  # early stopping on validation; 0 trains every epoch (best one kept)
+    monitor: str = "val_loss"  # what "best" means on the validation split
+    class_weight: str = "none"  # none | balanced
+    checkpoint_every: int = 1  # epochs between resume checkpoints (0: an interrupted fold restarts)
+    tensorboard: bool = False  # Keras' TensorBoard callback, logs under RUN_DIR/folds/*/tensorboard
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 0:
@@ -83,7 +90,7 @@ class CVConfig:
     n_folds: int = 5
     group_by_subject: bool = False
     stratify_by_syndrome: bool = True
-    shuffle_labels: bool = False    # negative control: labels permuted across subjects
+    shuffle_labels: bool = False  # negative control: labels permuted across subjects
 
     def __post_init__(self) -> None:
         if not 3 <= self.n_folds <= 20:
@@ -92,17 +99,17 @@ class CVConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    bootstrap: int = 2000           # ROC band resamples (pROC's default; at least 200)
+    bootstrap: int = 2000  # ROC band resamples (pROC's default; at least 200)
     conf_level: float = 0.95
     top_k: tuple[int, ...] = (1, 2, 3)
-    explain_faces: int = 8          # test faces per fold in the CAM / Grad-CAM panels (0: none)
+    explain_faces: int = 8  # test faces per fold in the CAM / Grad-CAM panels (0: none)
     explain: tuple[str, ...] = ("cam", "gradcam")
-    temperature_scaling: bool = False   # fit a temperature on each validation split (training.calibration)
-    calibration_bins: int = 10          # equal-width bins of the reliability diagram and the ECE
-    fixed_specificity: float = 0.90     # report the sensitivity (with its bootstrap interval) at this specificity
-    subgroups: tuple[str, ...] = ()     # extra manifest columns to report per group (age band, sex, syndrome always)
+    temperature_scaling: bool = False  # fit a temperature on each validation split (training.calibration)
+    calibration_bins: int = 10  # equal-width bins of the reliability diagram and the ECE
+    fixed_specificity: float = 0.90  # report the sensitivity (with its bootstrap interval) at this specificity
+    subgroups: tuple[str, ...] = ()  # extra manifest columns to report per group (age band, sex, syndrome always)
     age_bands: tuple[float, ...] = (0, 24, 48, 72, 144)  # age band edges in months
-    min_subgroup: int = 10              # fewer positives or negatives than this: "too small to judge"
+    min_subgroup: int = 10  # fewer positives or negatives than this: "too small to judge"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "top_k", tuple(int(k) for k in self.top_k))
@@ -116,7 +123,9 @@ class EvalConfig:
         if self.min_subgroup < 1:
             raise ConfigError(f"evaluation.min_subgroup must be >= 1, got {self.min_subgroup}")
         if list(self.age_bands) != sorted(set(self.age_bands)) or len(self.age_bands) < 2:
-            raise ConfigError(f"evaluation.age_bands must be at least two increasing ages in months, got {list(self.age_bands)}")
+            raise ConfigError(
+                f"evaluation.age_bands must be at least two increasing ages in months, got {list(self.age_bands)}"
+            )
         if self.bootstrap < 200:
             raise ConfigError(f"evaluation.bootstrap must be >= 200 (pROC uses 2000), got {self.bootstrap}")
         if not 0.5 < self.conf_level < 1.0:
@@ -129,13 +138,13 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    negative_classes: tuple[str, ...] = ()   # empty: the one of control/healthy/normal/unaffected
+    negative_classes: tuple[str, ...] = ()  # empty: the one of control/healthy/normal/unaffected
     detector: str = "mtcnn"
-    detector_bundle: str | None = None       # the bundle a converted detector (mtcnn-lite) is taken from
+    detector_bundle: str | None = None  # the bundle a converted detector (mtcnn-lite) is taken from
     min_face_confidence: float = 0.90
     reject_multiple_faces: bool = False
-    cache_dir: str | None = None             # alignment cache; default RUN_DIR/align-cache (never the home dir)
-    notice: str = ""                         # said wherever results appear (e.g. "SYNTHETIC COHORT ...")
+    cache_dir: str | None = None  # alignment cache; default RUN_DIR/align-cache (never the home dir)
+    notice: str = ""  # said wherever results appear (e.g. "SYNTHETIC COHORT ...")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "negative_classes", tuple(self.negative_classes))
@@ -145,10 +154,10 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    mixed_precision: str = "off"    # off | float16 | bfloat16
-    xla: str = "auto"               # auto (Keras' choice: on for GPUs) | on | off
-    distribute: str = "none"        # none | mirrored | multi-worker | data-parallel
-    workers: int = 1                # PyDataset worker threads
+    mixed_precision: str = "off"  # off | float16 | bfloat16
+    xla: str = "auto"  # auto (Keras' choice: on for GPUs) | on | off
+    distribute: str = "none"  # none | mirrored | multi-worker | data-parallel
+    workers: int = 1  # PyDataset worker threads
 
     def __post_init__(self) -> None:
         from .runtime import DISTRIBUTIONS
@@ -162,7 +171,7 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class FinalConfig:
-    strategy: str = "refit"         # refit | all | none (see training.final)
+    strategy: str = "refit"  # refit | all | none (see training.final)
     model_id: str = ""
     intended_use: str = ""
 
@@ -173,9 +182,16 @@ class FinalConfig:
 
 
 SECTIONS: dict[str, type] = {
-    "model": ModelSection, "optimiser": OptimiserConfig, "fit": FitConfig, "augment": AugmentConfig,
-    "cv": CVConfig, "threshold": ThresholdConfig, "evaluation": EvalConfig, "data": DataConfig,
-    "runtime": RuntimeConfig, "final": FinalConfig,
+    "model": ModelSection,
+    "optimiser": OptimiserConfig,
+    "fit": FitConfig,
+    "augment": AugmentConfig,
+    "cv": CVConfig,
+    "threshold": ThresholdConfig,
+    "evaluation": EvalConfig,
+    "data": DataConfig,
+    "runtime": RuntimeConfig,
+    "final": FinalConfig,
 }
 
 
@@ -222,8 +238,10 @@ class TrainConfig:
 def _check_keys(d: dict, valid: list[str], where: str, prefix: str) -> None:
     unknown = [k for k in d if k not in valid]
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(prefix + str(k) for k in unknown)}; "
-                          f"valid keys{' in ' + prefix.rstrip('.') if prefix else ''}: {', '.join(valid)}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(prefix + str(k) for k in unknown)}; "
+            f"valid keys{' in ' + prefix.rstrip('.') if prefix else ''}: {', '.join(valid)}"
+        )
 
 
 def _plain(v: Any) -> Any:
@@ -265,7 +283,9 @@ def load_yaml(path: str | Path) -> dict:
     return d
 
 
-def build_config(preset: str | None = None, yaml_files: list[str | Path] = (), overrides: dict | None = None) -> TrainConfig:
+def build_config(
+    preset: str | None = None, yaml_files: list[str | Path] = (), overrides: dict | None = None
+) -> TrainConfig:
     """Preset, then each YAML file, then ``overrides`` (a nested dict, e.g. from the command line)."""
     from .presets import preset_dict
 

@@ -3,6 +3,7 @@ every fold the model is trained on the training split, early-stopped and checkpo
 validation split, its threshold chosen on the validation split only, and it is then scored once
 on the test split. Finished folds are kept on disk, so an interrupted run resumes where it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,7 @@ class FoldResult:
     multiclass: dict | None = None
     weights: dict = field(default_factory=dict)
     panel: str | None = None
-    temperature: dict | None = None    # the validation-fitted temperature (training.calibration), if any
+    temperature: dict | None = None  # the validation-fitted temperature (training.calibration), if any
 
     @property
     def t(self) -> float:
@@ -58,42 +59,69 @@ class FoldResult:
         return screening_probability(self.test_probs, positive, self.t)
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "threshold": self.threshold.to_dict(), "metrics": self.metrics.to_dict(),
-                "fit": self.fit.to_dict(), "val_idx": self.val_idx.tolist(), "val_probs": self.val_probs.tolist(),
-                "test_idx": self.test_idx.tolist(), "test_probs": self.test_probs.tolist(), "n_train": self.n_train,
-                "multiclass": self.multiclass, "weights": self.weights, "panel": self.panel,
-                "temperature": self.temperature}
+        return {
+            "index": self.index,
+            "threshold": self.threshold.to_dict(),
+            "metrics": self.metrics.to_dict(),
+            "fit": self.fit.to_dict(),
+            "val_idx": self.val_idx.tolist(),
+            "val_probs": self.val_probs.tolist(),
+            "test_idx": self.test_idx.tolist(),
+            "test_probs": self.test_probs.tolist(),
+            "n_train": self.n_train,
+            "multiclass": self.multiclass,
+            "weights": self.weights,
+            "panel": self.panel,
+            "temperature": self.temperature,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "FoldResult":
         fit = dict(d["fit"], history=tuple(d["fit"]["history"]))
-        return cls(index=d["index"], threshold=ThresholdChoice(**d["threshold"]), metrics=BinaryMetrics(**d["metrics"]),
-                   fit=FitOutcome(**fit), val_idx=np.array(d["val_idx"], dtype=np.int64),
-                   val_probs=np.array(d["val_probs"], dtype=np.float32), test_idx=np.array(d["test_idx"], dtype=np.int64),
-                   test_probs=np.array(d["test_probs"], dtype=np.float32), n_train=d["n_train"],
-                   multiclass=d.get("multiclass"), weights=d.get("weights", {}), panel=d.get("panel"),
-                   temperature=d.get("temperature"))
+        return cls(
+            index=d["index"],
+            threshold=ThresholdChoice(**d["threshold"]),
+            metrics=BinaryMetrics(**d["metrics"]),
+            fit=FitOutcome(**fit),
+            val_idx=np.array(d["val_idx"], dtype=np.int64),
+            val_probs=np.array(d["val_probs"], dtype=np.float32),
+            test_idx=np.array(d["test_idx"], dtype=np.int64),
+            test_probs=np.array(d["test_probs"], dtype=np.float32),
+            n_train=d["n_train"],
+            multiclass=d.get("multiclass"),
+            weights=d.get("weights", {}),
+            panel=d.get("panel"),
+            temperature=d.get("temperature"),
+        )
 
 
 def make_parts(data: TrainingData, cfg: TrainConfig) -> np.ndarray:
     """Each photo's part: the manifest's fold column if given, else stratified and subject-grouped."""
     n = cfg.cv.n_folds
-    parts = data.predefined_parts if data.predefined_parts is not None else \
-        assign_parts(data.strata, data.subject_ids, n, seed=cfg.seed)
+    parts = (
+        data.predefined_parts
+        if data.predefined_parts is not None
+        else assign_parts(data.strata, data.subject_ids, n, seed=cfg.seed)
+    )
     check_class_coverage(parts, [data.classes[k] for k in data.labels], n)
     return parts
 
 
-def run_folds(data: TrainingData, cfg: TrainConfig, run_dir: Path, parts: np.ndarray,
-              clock: RunClock | None = None) -> list[FoldResult]:
+def run_folds(
+    data: TrainingData, cfg: TrainConfig, run_dir: Path, parts: np.ndarray, clock: RunClock | None = None
+) -> list[FoldResult]:
     folds = rotate_folds(parts, cfg.cv.n_folds)
     results = []
     for fold in folds:
         path = run_dir / "folds" / f"fold_{fold.index + 1}" / RESULT_FILE
         if path.is_file():
             result = FoldResult.from_dict(json.loads(path.read_text()))
-            log.info("fold %d/%d: finished in an earlier run, reloaded (test AUC %.3f)",
-                     fold.index + 1, len(folds), result.metrics.auc)
+            log.info(
+                "fold %d/%d: finished in an earlier run, reloaded (test AUC %.3f)",
+                fold.index + 1,
+                len(folds),
+                result.metrics.auc,
+            )
             if clock:
                 clock.skip(cfg.fit.epochs)
         else:
@@ -105,8 +133,9 @@ def run_folds(data: TrainingData, cfg: TrainConfig, run_dir: Path, parts: np.nda
     return results
 
 
-def run_fold(data: TrainingData, cfg: TrainConfig, fold: Fold, run_dir: Path, n_folds: int,
-             clock: RunClock | None = None) -> FoldResult:
+def run_fold(
+    data: TrainingData, cfg: TrainConfig, fold: Fold, run_dir: Path, n_folds: int, clock: RunClock | None = None
+) -> FoldResult:
     workdir = run_dir / "folds" / f"fold_{fold.index + 1}"
     label = f"fold {fold.index + 1}/{n_folds}"
     log.info("%s: train %d, validation %d, test %d photos", label, len(fold.train), len(fold.val), len(fold.test))
@@ -115,8 +144,9 @@ def run_fold(data: TrainingData, cfg: TrainConfig, fold: Fold, run_dir: Path, n_
     positive = data.positive
     with distribution_scope(cfg.runtime.distribute):
         model, weights = new_screener(cfg, model_cfg, seed)
-        outcome = fit_screener(model, data.faces, data.labels, fold.train, fold.val, positive, cfg, workdir, seed,
-                               label=label, clock=clock)
+        outcome = fit_screener(
+            model, data.faces, data.labels, fold.train, fold.val, positive, cfg, workdir, seed, label=label, clock=clock
+        )
     bs = cfg.fit.batch_size
     val = predict(model, data.faces[fold.val], bs)
     temperature = fit_temperature(data.labels[fold.val], val["probs"]) if cfg.evaluation.temperature_scaling else None
@@ -126,29 +156,71 @@ def run_fold(data: TrainingData, cfg: TrainConfig, fold: Fold, run_dir: Path, n_
     test = predict(model, data.faces[fold.test], bs)
     scores_test = screening_probability(test["probs"], positive, t)
     metrics = binary_metrics(data.y_binary[fold.test], scores_test, threshold.value)
-    multi = (multiclass_metrics(data.labels[fold.test], test["probs"], data.classes,
-                                tuple(k for k in cfg.evaluation.top_k if k < len(data.classes)))
-             if len(data.classes) > 2 else None)
+    multi = (
+        multiclass_metrics(
+            data.labels[fold.test],
+            test["probs"],
+            data.classes,
+            tuple(k for k in cfg.evaluation.top_k if k < len(data.classes)),
+        )
+        if len(data.classes) > 2
+        else None
+    )
     panel = _panel(model, data, fold, test, scores_test, threshold.value, cfg, run_dir, label)
     if temperature:
-        log.info("%s: temperature %.3f fitted on validation (cross-entropy %.4f -> %.4f)", label, t,
-                 temperature.nll_before, temperature.nll_after)
+        log.info(
+            "%s: temperature %.3f fitted on validation (cross-entropy %.4f -> %.4f)",
+            label,
+            t,
+            temperature.nll_before,
+            temperature.nll_after,
+        )
         if temperature.at_bound:
-            log.warning("%s: WARNING the temperature stopped at the end of its range (%.3g): the validation split is "
-                        "separable or the model carries no information; this fold's calibration is not reliable",
-                        label, t)
-    log.info("%s: threshold %.3f (%s on validation) | test AUC %.3f, accuracy %.3f, sensitivity %.3f, specificity %.3f",
-             label, threshold.value, threshold.rule, metrics.auc, metrics.accuracy, metrics.sensitivity,
-             metrics.specificity)
+            log.warning(
+                "%s: WARNING the temperature stopped at the end of its range (%.3g): the validation split is "
+                "separable or the model carries no information; this fold's calibration is not reliable",
+                label,
+                t,
+            )
+    log.info(
+        "%s: threshold %.3f (%s on validation) | test AUC %.3f, accuracy %.3f, sensitivity %.3f, specificity %.3f",
+        label,
+        threshold.value,
+        threshold.rule,
+        metrics.auc,
+        metrics.accuracy,
+        metrics.sensitivity,
+        metrics.specificity,
+    )
     keras.backend.clear_session(free_memory=True)
-    return FoldResult(index=fold.index, threshold=threshold, metrics=metrics, fit=outcome, val_idx=fold.val,
-                      val_probs=val["probs"], test_idx=fold.test, test_probs=test["probs"], n_train=len(fold.train),
-                      multiclass=multi, weights=weights.to_dict(), panel=panel,
-                      temperature=temperature.to_dict() if temperature else None)
+    return FoldResult(
+        index=fold.index,
+        threshold=threshold,
+        metrics=metrics,
+        fit=outcome,
+        val_idx=fold.val,
+        val_probs=val["probs"],
+        test_idx=fold.test,
+        test_probs=test["probs"],
+        n_train=len(fold.train),
+        multiclass=multi,
+        weights=weights.to_dict(),
+        panel=panel,
+        temperature=temperature.to_dict() if temperature else None,
+    )
 
 
-def _panel(model, data: TrainingData, fold: Fold, test: dict, scores: np.ndarray, threshold: float,
-           cfg: TrainConfig, run_dir: Path, label: str) -> str | None:
+def _panel(
+    model,
+    data: TrainingData,
+    fold: Fold,
+    test: dict,
+    scores: np.ndarray,
+    threshold: float,
+    cfg: TrainConfig,
+    run_dir: Path,
+    label: str,
+) -> str | None:
     """CAM / Grad-CAM panel over up to ``explain_faces`` test faces, positives and negatives alternating."""
     n = cfg.evaluation.explain_faces
     if not n or not cfg.evaluation.explain:
@@ -156,15 +228,17 @@ def _panel(model, data: TrainingData, fold: Fold, test: dict, scores: np.ndarray
     y = data.y_binary[fold.test]
     pos, neg = list(np.flatnonzero(y == 1)), list(np.flatnonzero(y == 0))
     pick = [i for pair in zip(pos, neg) for i in pair][:n]
-    pick += [i for i in pos + neg if i not in pick][:n - len(pick)]
+    pick += [i for i in pos + neg if i not in pick][: n - len(pick)]
     faces = data.faces[fold.test[pick]]
     maps = {}
     if "cam" in cfg.evaluation.explain:
         maps["CAM"] = cam_maps(test["cam"][pick], data.positive, data.size)
     if "gradcam" in cfg.evaluation.explain:
         maps["Grad-CAM"] = gradcam_maps(model, faces, data.positive, data.size)
-    titles = [f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} {'FLAG' if scores[i] >= threshold else ''}"
-              for i in pick]
+    titles = [
+        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} {'FLAG' if scores[i] >= threshold else ''}"
+        for i in pick
+    ]
     heading = f"{label}: test faces, heat maps of the screening evidence. {data.notice}".strip()
     path = explanation_panel(faces, maps, titles, run_dir / f"cam_fold{fold.index + 1}.png", heading)
     return path.name

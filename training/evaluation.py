@@ -3,6 +3,7 @@ operating point and its policy, subgroups, and paired comparisons on the same ch
 against other runs' models, McNemar against each reader). Everything is computed from the pooled
 test predictions, each photo scored by the fold that never saw it, at that fold's threshold.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,6 +22,7 @@ from .metrics import confusion
 from .roc_band import RocBand, sensitivity_at
 from .subgroups import age_band_labels, subgroup_table
 
+
 class CompareError(ValueError):
     """Another run's predictions cannot be paired with this run's."""
 
@@ -32,7 +34,7 @@ class Pooled:
     idx: np.ndarray
     y: np.ndarray
     scores: np.ndarray
-    raw_scores: np.ndarray   # without temperature scaling
+    raw_scores: np.ndarray  # without temperature scaling
     flags: np.ndarray
 
 
@@ -51,16 +53,26 @@ def check_subgroup_columns(data: TrainingData, cfg: TrainConfig) -> None:
     have = set().union(*(d.keys() for d in data.info)) if data.info else set()
     missing = [c for c in cfg.evaluation.subgroups if c not in have]
     if missing:
-        raise ConfigError(f"--subgroup {', '.join(missing)}: no such manifest column; the manifest has "
-                          f"{', '.join(sorted(have - {'age_months'}) + ['age_months']) if have else 'no extra columns (a photo folder)'}")
+        raise ConfigError(
+            f"--subgroup {', '.join(missing)}: no such manifest column; the manifest has "
+            f"{', '.join(sorted(have - {'age_months'}) + ['age_months']) if have else 'no extra columns (a photo folder)'}"
+        )
 
 
 def calibration_summary(data: TrainingData, folds: list, p: Pooled, n_bins: int) -> dict:
-    out = {"bins": n_bins, "pooled": reliability(p.y, p.scores, n_bins).to_dict(),
-           "folds": [{"fold": f.index + 1, "temperature": f.t,
-                      "temperature_at_bound": bool(f.temperature and f.temperature.get("at_bound")),
-                      **reliability(data.y_binary[f.test_idx], f.test_scores(data.positive), n_bins).to_dict()}
-                     for f in folds]}
+    out = {
+        "bins": n_bins,
+        "pooled": reliability(p.y, p.scores, n_bins).to_dict(),
+        "folds": [
+            {
+                "fold": f.index + 1,
+                "temperature": f.t,
+                "temperature_at_bound": bool(f.temperature and f.temperature.get("at_bound")),
+                **reliability(data.y_binary[f.test_idx], f.test_scores(data.positive), n_bins).to_dict(),
+            }
+            for f in folds
+        ],
+    }
     if any(f.temperature for f in folds):
         out["pooled_without_temperature"] = reliability(p.y, p.raw_scores, n_bins).to_dict()
     return out
@@ -70,12 +82,19 @@ def operating_point(cfg: TrainConfig, p: Pooled, band: RocBand) -> dict:
     tp, fp, tn, fn = confusion(p.y, p.flags)
     spec = cfg.evaluation.fixed_specificity
     lo, hi = band.band_at(spec)
-    return {"policy": cfg.threshold.policy, "rule": cfg.threshold.rule,
-            "target": cfg.threshold.target if cfg.threshold.rule in ("sensitivity", "specificity") else None,
-            "sensitivity": tp / max(tp + fn, 1), "sensitivity_ci": list(wilson_interval(tp, tp + fn)),
-            "specificity": tn / max(tn + fp, 1), "specificity_ci": list(wilson_interval(tn, tn + fp)),
-            "fixed_specificity": spec, "sensitivity_at_fixed_specificity": float(sensitivity_at(band.fpr, band.tpr, spec)[0]),
-            "sensitivity_at_fixed_specificity_ci": [lo, hi], "bootstrap_resamples": band.n_boot}
+    return {
+        "policy": cfg.threshold.policy,
+        "rule": cfg.threshold.rule,
+        "target": cfg.threshold.target if cfg.threshold.rule in ("sensitivity", "specificity") else None,
+        "sensitivity": tp / max(tp + fn, 1),
+        "sensitivity_ci": list(wilson_interval(tp, tp + fn)),
+        "specificity": tn / max(tn + fp, 1),
+        "specificity_ci": list(wilson_interval(tn, tn + fp)),
+        "fixed_specificity": spec,
+        "sensitivity_at_fixed_specificity": float(sensitivity_at(band.fpr, band.tpr, spec)[0]),
+        "sensitivity_at_fixed_specificity_ci": [lo, hi],
+        "bootstrap_resamples": band.n_boot,
+    }
 
 
 def subgroup_rows(data: TrainingData, cfg: TrainConfig, p: Pooled) -> list[dict]:
@@ -90,8 +109,9 @@ def subgroup_rows(data: TrainingData, cfg: TrainConfig, p: Pooled) -> list[dict]
     for col in cfg.evaluation.subgroups:
         attributes[col] = [str(d.get(col, "") or "") for d in info]
     syndromes = [d.get("syndrome", "") for d in info] if any(d.get("syndrome") for d in info) else None
-    rows = subgroup_table(p.y, p.scores, p.flags, attributes, syndromes, cfg.evaluation.min_subgroup,
-                          cfg.evaluation.conf_level)
+    rows = subgroup_table(
+        p.y, p.scores, p.flags, attributes, syndromes, cfg.evaluation.min_subgroup, cfg.evaluation.conf_level
+    )
     return [r.to_dict() for r in rows]
 
 
@@ -109,8 +129,9 @@ def load_other_run(run_dir: str | Path) -> dict[str, float]:
         return {r["path"]: float(r["score"]) for r in csv.DictReader(f) if r["split"] == "test"}
 
 
-def compare_runs(data: TrainingData, p: Pooled, others: list[str | Path], name: str,
-                 conf_level: float = 0.95) -> list[dict]:
+def compare_runs(
+    data: TrainingData, p: Pooled, others: list[str | Path], name: str, conf_level: float = 0.95
+) -> list[dict]:
     """DeLong's test of this run's pooled AUC against each other run's, on the same photos."""
     out = []
     paths = [data.paths[i] for i in p.idx]
@@ -118,8 +139,10 @@ def compare_runs(data: TrainingData, p: Pooled, others: list[str | Path], name: 
         theirs = load_other_run(other)
         missing = [q for q in paths if q not in theirs]
         if missing:
-            raise CompareError(f"--compare {other}: {len(missing)} of this run's {len(paths)} test photos were not "
-                               f"scored there (e.g. {missing[0]}); DeLong's test needs the same children in both")
+            raise CompareError(
+                f"--compare {other}: {len(missing)} of this run's {len(paths)} test photos were not "
+                f"scored there (e.g. {missing[0]}); DeLong's test needs the same children in both"
+            )
         r = delong_test(p.y, p.scores, np.array([theirs[q] for q in paths]), name, Path(other).name, conf_level)
         out.append(r.to_dict())
     return out
@@ -137,11 +160,20 @@ def demographics(data: TrainingData, cfg: TrainConfig) -> dict:
     return out
 
 
-def evaluate(data: TrainingData, cfg: TrainConfig, folds: list, band: RocBand, reader_calls: list,
-             compare: list[str | Path], name: str) -> dict:
+def evaluate(
+    data: TrainingData,
+    cfg: TrainConfig,
+    folds: list,
+    band: RocBand,
+    reader_calls: list,
+    compare: list[str | Path],
+    name: str,
+) -> dict:
     p = pool(data, folds)
-    return {"calibration": calibration_summary(data, folds, p, cfg.evaluation.calibration_bins),
-            "operating_point": operating_point(cfg, p, band),
-            "subgroups": subgroup_rows(data, cfg, p),
-            "readers_mcnemar": reader_mcnemar(reader_calls, p),
-            "delong": compare_runs(data, p, compare, name, cfg.evaluation.conf_level)}
+    return {
+        "calibration": calibration_summary(data, folds, p, cfg.evaluation.calibration_bins),
+        "operating_point": operating_point(cfg, p, band),
+        "subgroups": subgroup_rows(data, cfg, p),
+        "readers_mcnemar": reader_mcnemar(reader_calls, p),
+        "delong": compare_runs(data, p, compare, name, cfg.evaluation.conf_level),
+    }

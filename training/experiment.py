@@ -2,6 +2,7 @@
 model as a bundle, and every output file. The command line (``facescreen-train cv``) and the tests
 call :func:`run_experiment`; :func:`prepare_data` turns a photo folder or manifest into its input.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,9 @@ class ExperimentResult:
     table: str
 
 
-def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | None = None, progress: bool = True,
-                 detector=None) -> tuple[TrainingData, AlignedPhotos, str]:
+def prepare_data(
+    source: str | Path, cfg: TrainConfig, cache_dir: str | Path | None = None, progress: bool = True, detector=None
+) -> tuple[TrainingData, AlignedPhotos, str]:
     """Read the cohort, print its summary, align every photo (cached) and build the training data.
 
     ``cache_dir`` (else ``cfg.data.cache_dir``) is where aligned faces are kept; there is no default
@@ -73,13 +75,22 @@ def prepare_data(source: str | Path, cfg: TrainConfig, cache_dir: str | Path | N
     cache_dir = cache_dir or cfg.data.cache_dir
     if not cache_dir:
         raise ValueError("prepare_data needs the alignment cache folder (cache_dir or data.cache_dir)")
-    cache = AlignmentCache(cache_dir, cfg.data.detector, align, cfg.data.reject_multiple_faces, detector,
-                           detector_bundle=cfg.data.detector_bundle)
+    cache = AlignmentCache(
+        cache_dir,
+        cfg.data.detector,
+        align,
+        cfg.data.reject_multiple_faces,
+        detector,
+        detector_bundle=cfg.data.detector_bundle,
+    )
     aligned = cache.align(cohort.photos, progress=progress)
     left_out = aligned.left_out
     if left_out:
-        print(f"{len(left_out)} photo(s) left out (reasons in alignment_issues.csv): "
-              + ", ".join(f"{r} {n}" for r, n in Counter(i.reason for i in left_out).items()), flush=True)
+        print(
+            f"{len(left_out)} photo(s) left out (reasons in alignment_issues.csv): "
+            + ", ".join(f"{r} {n}" for r, n in Counter(i.reason for i in left_out).items()),
+            flush=True,
+        )
     if len(aligned.photos) == 0:
         raise ValueError("no photo could be aligned; see the reasons above")
     data = TrainingData.from_aligned(aligned, classes, positive, cfg.cv.stratify_by_syndrome, cfg.data.notice)
@@ -94,9 +105,17 @@ def fingerprint(data: TrainingData) -> dict:
     return {"n_photos": len(data.labels), "classes": list(data.classes), "digest": h.hexdigest()}
 
 
-def run_experiment(data: TrainingData, cfg: TrainConfig, out: str | Path, readers_csv: str | Path | None = None,
-                   resume: bool = False, aligned: AlignedPhotos | None = None, cohort_text: str = "",
-                   source: str = "", compare: list[str | Path] = ()) -> ExperimentResult:
+def run_experiment(
+    data: TrainingData,
+    cfg: TrainConfig,
+    out: str | Path,
+    readers_csv: str | Path | None = None,
+    resume: bool = False,
+    aligned: AlignedPhotos | None = None,
+    cohort_text: str = "",
+    source: str = "",
+    compare: list[str | Path] = (),
+) -> ExperimentResult:
     """``compare``: other runs' directories on the same photos, whose pooled AUCs are tested
     against this run's (DeLong)."""
     t0 = time.time()
@@ -113,8 +132,9 @@ def run_experiment(data: TrainingData, cfg: TrainConfig, out: str | Path, reader
         detach_log(handler)
 
 
-def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, aligned, cohort_text, source,
-         t0, compare) -> ExperimentResult:
+def _run(
+    data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, aligned, cohort_text, source, t0, compare
+) -> ExperimentResult:
     devices = device_report(cfg.runtime.mixed_precision)
     log.info("run %s | preset %s | %s", run_dir, cfg.preset, device_line(devices))
     if devices["warning"]:
@@ -136,9 +156,16 @@ def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, align
     y = pooled_test.y
     band = bootstrap_roc_band(y, pooled_test.scores, cfg.evaluation.bootstrap, cfg.evaluation.conf_level, seed=cfg.seed)
     pooled = metrics_from_calls(y, pooled_test.flags, band.auc)
-    multi = (multiclass_metrics(data.labels[test_idx], test_probs, data.classes,
-                                tuple(k for k in cfg.evaluation.top_k if k < len(data.classes)))
-             if len(data.classes) > 2 else None)
+    multi = (
+        multiclass_metrics(
+            data.labels[test_idx],
+            test_probs,
+            data.classes,
+            tuple(k for k in cfg.evaluation.top_k if k < len(data.classes)),
+        )
+        if len(data.classes) > 2
+        else None
+    )
     readers, reader_calls = _readers(readers_csv, data, test_idx, y, band, aligned)
     evaluation = evaluate(data, cfg, folds, band, reader_calls, compare, run_dir.name)
     plot_reliability(evaluation["calibration"], run_dir / "reliability.png", notice=data.notice)
@@ -151,31 +178,59 @@ def _run(data: TrainingData, cfg: TrainConfig, run_dir: Path, readers_csv, align
     bundle, final_info = _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned, evaluation)
     rows = comparison_rows(readers, summary, cfg.cv.n_folds)
     table = text_table(HEADER, rows)
-    result_dict = _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned,
-                                time.time() - t0, source, devices)
+    result_dict = _summary_json(
+        data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, time.time() - t0, source, devices
+    )
     result_dict["evaluation"] = evaluation
     (run_dir / "summary.json").write_text(json.dumps(_jsonable(result_dict), indent=2))
-    write_report(run_dir, cfg, data, folds, summary, band, pooled, multi, readers, final_info, aligned, cohort_text,
-                 rows, extra_sections=evaluation_sections(evaluation, cfg.evaluation.temperature_scaling))
+    write_report(
+        run_dir,
+        cfg,
+        data,
+        folds,
+        summary,
+        band,
+        pooled,
+        multi,
+        readers,
+        final_info,
+        aligned,
+        cohort_text,
+        rows,
+        extra_sections=evaluation_sections(evaluation, cfg.evaluation.temperature_scaling),
+    )
     log.info("finished in %s; report: %s", format_seconds(time.time() - t0), run_dir / "report.md")
     return ExperimentResult(run_dir, folds, summary, band, readers, bundle, table)
 
 
-def _readers(readers_csv, data: TrainingData, test_idx: np.ndarray, y: np.ndarray, band: RocBand,
-             aligned: AlignedPhotos | None) -> tuple[list[ReaderResult], list]:
+def _readers(
+    readers_csv, data: TrainingData, test_idx: np.ndarray, y: np.ndarray, band: RocBand, aligned: AlignedPhotos | None
+) -> tuple[list[ReaderResult], list]:
     """The readers' results (placed on the band) and their raw calls (for McNemar's test)."""
     if not readers_csv:
         return [], []
     negative = tuple(c for c in data.classes if c not in data.positive_classes)
     all_ids = {p.subject_id for p in aligned.photos} | {i.photo.subject_id for i in aligned.issues} if aligned else None
     all_paths = {p.path for p in aligned.photos} | {i.photo.path for i in aligned.issues} if aligned else None
-    calls = load_reader_calls(readers_csv, [data.subject_ids[i] for i in test_idx],
-                              [Path(data.paths[i]) for i in test_idx], data.positive_classes, negative,
-                              all_ids, all_paths)
+    calls = load_reader_calls(
+        readers_csv,
+        [data.subject_ids[i] for i in test_idx],
+        [Path(data.paths[i]) for i in test_idx],
+        data.positive_classes,
+        negative,
+        all_ids,
+        all_paths,
+    )
     results = compare_readers(calls, y, band)
     for r in results:
-        log.info("reader %s: sensitivity %.3f, specificity %.3f on %d photos -> %s", r.reader_id,
-                 r.metrics.sensitivity, r.metrics.specificity, r.metrics.n, r.verdict)
+        log.info(
+            "reader %s: sensitivity %.3f, specificity %.3f on %d photos -> %s",
+            r.reader_id,
+            r.metrics.sensitivity,
+            r.metrics.specificity,
+            r.metrics.n,
+            r.verdict,
+        )
     return results, calls
 
 
@@ -190,37 +245,68 @@ def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, align
         return None, None
     cv_metrics = {
         "kind": f"{cfg.cv.n_folds}-fold cross-validation, train:validation:test = {cfg.cv.n_folds - 2}:1:1 rotating; "
-                "threshold chosen on validation only",
-        "mean_sd": summary, "pooled_auc": band.auc, "pooled_auc_ci": list(band.auc_ci),
-        "bootstrap_resamples": band.n_boot, "threshold_rule": cfg.threshold.rule, "threshold_policy": cfg.threshold.policy,
-        "fold_thresholds": [f.threshold.value for f in folds], "n_photos": len(data.labels),
+        "threshold chosen on validation only",
+        "mean_sd": summary,
+        "pooled_auc": band.auc,
+        "pooled_auc_ci": list(band.auc_ci),
+        "bootstrap_resamples": band.n_boot,
+        "threshold_rule": cfg.threshold.rule,
+        "threshold_policy": cfg.threshold.policy,
+        "fold_thresholds": [f.threshold.value for f in folds],
+        "n_photos": len(data.labels),
     }
     if data.notice:
         cv_metrics["notice"] = data.notice
     model_cfg = cfg.model.model_config(data.classes, data.positive_classes)
     model_id = cfg.final.model_id or f"facescreen-{cfg.model.backbone}-{run_dir.name}"
     # the source's name only: a local path says nothing to the card's readers and may say too much
-    training_data = {"source": Path(source).name if source else "", "n_photos": len(data.labels), "n_subjects": len(set(data.subject_ids)),
-                     "class_counts": data.class_counts(), "fingerprint": fingerprint(data)["digest"],
-                     "left_out_at_alignment": len(aligned.left_out) if aligned else None,
-                     "final_model": final.description, "demographics": demographics(data, cfg),
-                     "initial_weights": {**final.weights,
-                                         "file": Path(final.weights["file"]).name if final.weights.get("file") else None}}
+    training_data = {
+        "source": Path(source).name if source else "",
+        "n_photos": len(data.labels),
+        "n_subjects": len(set(data.subject_ids)),
+        "class_counts": data.class_counts(),
+        "fingerprint": fingerprint(data)["digest"],
+        "left_out_at_alignment": len(aligned.left_out) if aligned else None,
+        "final_model": final.description,
+        "demographics": demographics(data, cfg),
+        "initial_weights": {
+            **final.weights,
+            "file": Path(final.weights["file"]).name if final.weights.get("file") else None,
+        },
+    }
     if data.notice:
         training_data["notice"] = data.notice
-    bundle = save_bundle(final.model, model_cfg, run_dir / "bundle", model_id=model_id, threshold=final.threshold.value,
-                         intended_use=cfg.final.intended_use or DEFAULT_INTENDED_USE,
-                         metrics=_jsonable({"cross_validation": cv_metrics, "threshold": final.threshold.to_dict(),
-                                            "operating_point": evaluation["operating_point"],
-                                            "calibration": {k: evaluation["calibration"][k] for k in ("bins", "pooled", "folds")},
-                                            "subgroups": evaluation["subgroups"],
-                                            "readers_mcnemar": evaluation["readers_mcnemar"]}),
-                         calibration=_jsonable(final.temperature or {}),
-                         training_data=_jsonable(training_data),
-                         notes=f"facescreen-train cv, preset {cfg.preset}; final model {final.strategy}: {final.description}")
-    info = {"bundle": str(bundle), "model_id": model_id, "strategy": final.strategy, "description": final.description,
-            "temperature": final.temperature,
-            "threshold": final.threshold.to_dict(), "fit": final.fit.to_dict(), "weights": final.weights}
+    bundle = save_bundle(
+        final.model,
+        model_cfg,
+        run_dir / "bundle",
+        model_id=model_id,
+        threshold=final.threshold.value,
+        intended_use=cfg.final.intended_use or DEFAULT_INTENDED_USE,
+        metrics=_jsonable(
+            {
+                "cross_validation": cv_metrics,
+                "threshold": final.threshold.to_dict(),
+                "operating_point": evaluation["operating_point"],
+                "calibration": {k: evaluation["calibration"][k] for k in ("bins", "pooled", "folds")},
+                "subgroups": evaluation["subgroups"],
+                "readers_mcnemar": evaluation["readers_mcnemar"],
+            }
+        ),
+        calibration=_jsonable(final.temperature or {}),
+        training_data=_jsonable(training_data),
+        notes=f"facescreen-train cv, preset {cfg.preset}; final model {final.strategy}: {final.description}",
+    )
+    info = {
+        "bundle": str(bundle),
+        "model_id": model_id,
+        "strategy": final.strategy,
+        "description": final.description,
+        "temperature": final.temperature,
+        "threshold": final.threshold.to_dict(),
+        "fit": final.fit.to_dict(),
+        "weights": final.weights,
+    }
     done.write_text(json.dumps(_jsonable(info), indent=2))
     log.info("final model: %s; threshold %.4f; bundle %s", final.description, final.threshold.value, bundle)
     return bundle, info
@@ -237,37 +323,81 @@ def _write_splits(data: TrainingData, parts: np.ndarray, path: Path) -> None:
 def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["fold", "split", "path", "subject_id", "label", "score", "threshold", "flagged"]
-                   + [f"p_{c}" for c in data.classes])
+        w.writerow(
+            ["fold", "split", "path", "subject_id", "label", "score", "threshold", "flagged"]
+            + [f"p_{c}" for c in data.classes]
+        )
         for r in folds:
             for split, idx, probs in (("validation", r.val_idx, r.val_probs), ("test", r.test_idx, r.test_probs)):
                 scores = screening_probability(probs, data.positive, r.t)  # as the threshold saw them
                 for i, s, p in zip(idx, scores, probs):
-                    w.writerow([r.index + 1, split, data.paths[i], data.subject_ids[i], data.classes[data.labels[i]],
-                                f"{s:.9f}", f"{r.threshold.value:.9f}", int(s >= r.threshold.value)]
-                               + [f"{v:.6f}" for v in p])
+                    w.writerow(
+                        [
+                            r.index + 1,
+                            split,
+                            data.paths[i],
+                            data.subject_ids[i],
+                            data.classes[data.labels[i]],
+                            f"{s:.9f}",
+                            f"{r.threshold.value:.9f}",
+                            int(s >= r.threshold.value),
+                        ]
+                        + [f"{v:.6f}" for v in p]
+                    )
 
 
-def _summary_json(data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, seconds, source,
-                  devices) -> dict:
+def _summary_json(
+    data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, seconds, source, devices
+) -> dict:
     import keras
 
     return {
-        "notice": data.notice, "source": source, "preset": cfg.preset, "config": cfg.to_dict(),
-        "data": {"n_photos": len(data.labels), "n_subjects": len(set(data.subject_ids)), "classes": list(data.classes),
-                 "positive_classes": list(data.positive_classes), "class_counts": data.class_counts(),
-                 "alignment_issues": [{"path": str(i.photo.path), "reason": i.reason, "action": i.action,
-                                       "detail": i.detail} for i in (aligned.issues if aligned else ())]},
-        "folds": [{"fold": f.index + 1, "n_train": f.n_train, "n_validation": len(f.val_idx), "n_test": len(f.test_idx),
-                   "threshold": f.threshold.to_dict(), "metrics": f.metrics.to_dict(), "best_epoch": f.fit.best_epoch,
-                   "epochs_run": f.fit.epochs_run, "fit_seconds": f.fit.seconds,
-                   "training_images_per_s": f.fit.images_per_s, "multiclass": f.multiclass,
-                   "initial_weights": f.weights, "panel": f.panel} for f in folds],
-        "mean_sd": summary, "pooled": {"metrics": pooled.to_dict(), "roc": band.to_dict()}, "multiclass_pooled": multi,
-        "readers": [r.to_dict() for r in readers], "final_model": final_info,
-        "environment": {"keras": keras.__version__, "backend": keras.backend.backend(), "python": platform.python_version(),
-                        "seconds": round(seconds, 1), "devices": devices,
-                        "training_images_per_s": _mean([f.fit.images_per_s for f in folds])},
+        "notice": data.notice,
+        "source": source,
+        "preset": cfg.preset,
+        "config": cfg.to_dict(),
+        "data": {
+            "n_photos": len(data.labels),
+            "n_subjects": len(set(data.subject_ids)),
+            "classes": list(data.classes),
+            "positive_classes": list(data.positive_classes),
+            "class_counts": data.class_counts(),
+            "alignment_issues": [
+                {"path": str(i.photo.path), "reason": i.reason, "action": i.action, "detail": i.detail}
+                for i in (aligned.issues if aligned else ())
+            ],
+        },
+        "folds": [
+            {
+                "fold": f.index + 1,
+                "n_train": f.n_train,
+                "n_validation": len(f.val_idx),
+                "n_test": len(f.test_idx),
+                "threshold": f.threshold.to_dict(),
+                "metrics": f.metrics.to_dict(),
+                "best_epoch": f.fit.best_epoch,
+                "epochs_run": f.fit.epochs_run,
+                "fit_seconds": f.fit.seconds,
+                "training_images_per_s": f.fit.images_per_s,
+                "multiclass": f.multiclass,
+                "initial_weights": f.weights,
+                "panel": f.panel,
+            }
+            for f in folds
+        ],
+        "mean_sd": summary,
+        "pooled": {"metrics": pooled.to_dict(), "roc": band.to_dict()},
+        "multiclass_pooled": multi,
+        "readers": [r.to_dict() for r in readers],
+        "final_model": final_info,
+        "environment": {
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "python": platform.python_version(),
+            "seconds": round(seconds, 1),
+            "devices": devices,
+            "training_images_per_s": _mean([f.fit.images_per_s for f in folds]),
+        },
     }
 
 

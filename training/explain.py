@@ -8,6 +8,7 @@ gradient of the screening logit, ``log(sum p_positive) - log(sum p_negative)``, 
 them, and keeps the positive part of the weighted sum. The gradient is taken by the running Keras
 backend, one small function per backend in a registry (TensorFlow and JAX).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,14 +34,15 @@ def split_at_backbone(model: keras.Model) -> tuple[Callable, Callable]:
     backbone = base_model(model)
     names = [layer.name for layer in model.layers]
     b = names.index(backbone.name)
-    pre = [layer for layer in model.layers[1:b + 1]]
-    head_layers = model.layers[b + 1:names.index("logits") + 1]
+    pre = [layer for layer in model.layers[1 : b + 1]]
+    head_layers = model.layers[b + 1 : names.index("logits") + 1]
 
     def chain(layers):
         def run(x):
             for layer in layers:
                 x = layer(x, training=False) if _takes_training(layer) else layer(x)
             return x
+
         return run
 
     return chain(pre), chain(head_layers)
@@ -100,8 +102,9 @@ def gradcam_maps(model: keras.Model, faces: np.ndarray, positive: list[int], siz
     return np.stack(out)
 
 
-def explanation_panel(faces: np.ndarray, maps: dict[str, np.ndarray], titles: list[str], path: Path,
-                      heading: str = "") -> Path:
+def explanation_panel(
+    faces: np.ndarray, maps: dict[str, np.ndarray], titles: list[str], path: Path, heading: str = ""
+) -> Path:
     """A grid: one row per face, the aligned face then each heat map laid over it."""
     import matplotlib
 

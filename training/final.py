@@ -10,6 +10,7 @@ Strategies (a registry; ``final.strategy`` / ``--final``):
 
 In every case the expected performance is the cross-validated one, which the model card carries.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,49 +48,104 @@ class FinalModel:
     temperature: dict | None = None  # {"temperature": T, "fitted_on": ..., ...} for the model card
 
 
-def _refit(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
-           clock: RunClock | None) -> FinalModel:
+def _refit(
+    data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path, clock: RunClock | None
+) -> FinalModel:
     val = np.flatnonzero(parts == 0)
     train = np.flatnonzero(parts != 0)
     seed = cfg.seed * 1000 + 999
     with distribution_scope(cfg.runtime.distribute):
         model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
-        fit = fit_screener(model, data.faces, data.labels, train, val, data.positive, cfg, run_dir / "final", seed,
-                           label="final model", clock=clock)
+        fit = fit_screener(
+            model,
+            data.faces,
+            data.labels,
+            train,
+            val,
+            data.positive,
+            cfg,
+            run_dir / "final",
+            seed,
+            label="final model",
+            clock=clock,
+        )
     probs = predict(model, data.faces[val], cfg.fit.batch_size)["probs"]
     temperature = None
     if cfg.evaluation.temperature_scaling:
         fit_t = fit_temperature(data.labels[val], probs)
-        temperature = {**fit_t.to_dict(), "fitted_on": f"the final model's validation split (part 1, {len(val)} photos)"}
+        temperature = {
+            **fit_t.to_dict(),
+            "fitted_on": f"the final model's validation split (part 1, {len(val)} photos)",
+        }
         if fit_t.at_bound:
-            log.warning("final model: WARNING the temperature stopped at the end of its range (%.3g); see the fold "
-                        "warnings", fit_t.temperature)
+            log.warning(
+                "final model: WARNING the temperature stopped at the end of its range (%.3g); see the fold warnings",
+                fit_t.temperature,
+            )
     scores = screening_probability(probs, data.positive, temperature["temperature"] if temperature else 1.0)
     threshold = select_threshold(cfg.threshold, data.y_binary[val], scores)
-    return FinalModel(model, threshold, fit, "refit", len(train), len(val), weights.to_dict(),
-                      f"trained on parts 2..{cfg.cv.n_folds} ({len(train)} photos), early-stopped"
-                      + (", temperature-scaled" if temperature else "") + f" and thresholded on part 1 ({len(val)} photos)",
-                      temperature)
+    return FinalModel(
+        model,
+        threshold,
+        fit,
+        "refit",
+        len(train),
+        len(val),
+        weights.to_dict(),
+        f"trained on parts 2..{cfg.cv.n_folds} ({len(train)} photos), early-stopped"
+        + (", temperature-scaled" if temperature else "")
+        + f" and thresholded on part 1 ({len(val)} photos)",
+        temperature,
+    )
 
 
-def _all(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
-         clock: RunClock | None) -> FinalModel:
+def _all(
+    data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path, clock: RunClock | None
+) -> FinalModel:
     epochs = max(1, int(np.median([r.fit.best_epoch for r in fold_results])))
     value = float(np.median([r.threshold.value for r in fold_results]))
     seed = cfg.seed * 1000 + 999
     train = np.arange(len(data.labels))
     with distribution_scope(cfg.runtime.distribute):
         model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
-        fit = fit_screener(model, data.faces, data.labels, train, None, data.positive, cfg, run_dir / "final", seed,
-                           label="final model", clock=clock, epochs=epochs)
-    threshold = ThresholdChoice(value=value, rule=f"median of the {len(fold_results)} folds' {cfg.threshold.rule} thresholds",
-                                validation_sensitivity=float("nan"), validation_specificity=float("nan"), n_validation=0)
+        fit = fit_screener(
+            model,
+            data.faces,
+            data.labels,
+            train,
+            None,
+            data.positive,
+            cfg,
+            run_dir / "final",
+            seed,
+            label="final model",
+            clock=clock,
+            epochs=epochs,
+        )
+    threshold = ThresholdChoice(
+        value=value,
+        rule=f"median of the {len(fold_results)} folds' {cfg.threshold.rule} thresholds",
+        validation_sensitivity=float("nan"),
+        validation_specificity=float("nan"),
+        n_validation=0,
+    )
     temperature = None
     if cfg.evaluation.temperature_scaling:  # no validation split left: the folds' validation-fitted temperatures
-        temperature = {"temperature": float(np.median([r.t for r in fold_results])),
-                       "fitted_on": f"median of the {len(fold_results)} folds' validation-fitted temperatures"}
-    return FinalModel(model, threshold, fit, "all", len(train), 0, weights.to_dict(),
-                      f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)", temperature)
+        temperature = {
+            "temperature": float(np.median([r.t for r in fold_results])),
+            "fitted_on": f"median of the {len(fold_results)} folds' validation-fitted temperatures",
+        }
+    return FinalModel(
+        model,
+        threshold,
+        fit,
+        "all",
+        len(train),
+        0,
+        weights.to_dict(),
+        f"trained on all {len(train)} photos for {epochs} epochs (the folds' median best epoch)",
+        temperature,
+    )
 
 
 TrainFinal = Callable[[TrainingData, TrainConfig, np.ndarray, list, Path, Optional[RunClock]], FinalModel]
@@ -113,8 +169,14 @@ FINAL_STRATEGIES.register("all", lambda: FinalStrategy("all", _all))
 FINAL_STRATEGIES.register("none", lambda: FinalStrategy("none", None))
 
 
-def train_final(data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path,
-                clock: RunClock | None = None) -> FinalModel | None:
+def train_final(
+    data: TrainingData,
+    cfg: TrainConfig,
+    parts: np.ndarray,
+    fold_results: list,
+    run_dir: Path,
+    clock: RunClock | None = None,
+) -> FinalModel | None:
     strategy = FINAL_STRATEGIES.create(cfg.final.strategy)
     if not strategy.trains:
         return None

@@ -1,5 +1,6 @@
 """Multiply-add count of a Keras model (x2 = FLOPs), recorded in the model card so the benchmark
 can report achieved GFLOP/s against the machine's measured matmul peak."""
+
 from __future__ import annotations
 
 import keras

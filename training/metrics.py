@@ -8,6 +8,7 @@ with the converters' parity gate and the benchmark): the Mann-Whitney probabilit
 scores above a negative (ties count one half); it is undefined (NaN) when one class is absent.
 Summaries across folds are mean and sample SD (ddof=1).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -66,18 +67,32 @@ class BinaryMetrics:
 
 def confusion(y_true, flags) -> tuple[int, int, int, int]:
     y, f = _binary(y_true), _binary(flags)
-    return (int(((y == 1) & (f == 1)).sum()), int(((y == 0) & (f == 1)).sum()),
-            int(((y == 0) & (f == 0)).sum()), int(((y == 1) & (f == 0)).sum()))
+    return (
+        int(((y == 1) & (f == 1)).sum()),
+        int(((y == 0) & (f == 1)).sum()),
+        int(((y == 0) & (f == 0)).sum()),
+        int(((y == 1) & (f == 0)).sum()),
+    )
 
 
 def metrics_from_calls(y_true, flags, auc: float = float("nan"), threshold: float = float("nan")) -> BinaryMetrics:
     """Metrics of yes/no calls (a model at its threshold, or a human reader)."""
     tp, fp, tn, fn = confusion(y_true, flags)
     sens, prec = _ratio(tp, tp + fn), _ratio(tp, tp + fp)
-    return BinaryMetrics(n=tp + fp + tn + fn, tp=tp, fp=fp, tn=tn, fn=fn,
-                         accuracy=_ratio(tp + tn, tp + fp + tn + fn), sensitivity=sens,
-                         specificity=_ratio(tn, tn + fp), precision=prec, f1=_ratio(2 * prec * sens, prec + sens),
-                         auc=float(auc), threshold=float(threshold))
+    return BinaryMetrics(
+        n=tp + fp + tn + fn,
+        tp=tp,
+        fp=fp,
+        tn=tn,
+        fn=fn,
+        accuracy=_ratio(tp + tn, tp + fp + tn + fn),
+        sensitivity=sens,
+        specificity=_ratio(tn, tn + fp),
+        precision=prec,
+        f1=_ratio(2 * prec * sens, prec + sens),
+        auc=float(auc),
+        threshold=float(threshold),
+    )
 
 
 def binary_metrics(y_true, scores, threshold: float) -> BinaryMetrics:
@@ -93,7 +108,9 @@ def mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
 
-def summarise_folds(per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS) -> dict[str, dict[str, float]]:
+def summarise_folds(
+    per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS
+) -> dict[str, dict[str, float]]:
     return {m: dict(zip(("mean", "sd"), mean_sd([getattr(f, m) for f in per_fold]))) for m in names}
 
 
@@ -107,9 +124,17 @@ def multiclass_metrics(y_true, probs, classes: tuple[str, ...], top_k: tuple[int
     per_class = {}
     for k, name in enumerate(classes):
         m = metrics_from_calls((y == k).astype(int), (pred == k).astype(int), roc_auc(y == k, p[:, k]))
-        per_class[name] = {"n": int((y == k).sum()), "precision": m.precision, "recall": m.sensitivity,
-                           "f1": m.f1, "auc": m.auc}
+        per_class[name] = {
+            "n": int((y == k).sum()),
+            "precision": m.precision,
+            "recall": m.sensitivity,
+            "f1": m.f1,
+            "auc": m.auc,
+        }
     ranked = np.argsort(-p, axis=1, kind="stable")
-    topk = {f"top{k}_accuracy": float(np.mean([y[i] in ranked[i, :k] for i in range(len(y))]))
-            for k in top_k if k < len(classes)}
+    topk = {
+        f"top{k}_accuracy": float(np.mean([y[i] in ranked[i, :k] for i in range(len(y))]))
+        for k in top_k
+        if k < len(classes)
+    }
     return {"per_class": per_class, **topk}

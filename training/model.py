@@ -11,6 +11,7 @@
 
 Backend-agnostic Keras 3: runs under TensorFlow or JAX.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -45,7 +46,9 @@ class ModelConfig:
             title = backbone_spec(have[0]).pretrained[self.initial_weights].title if have else self.initial_weights
             raise ValueError(f"{title} weights exist for {', '.join(have)} only")
         if len(self.classes) < 2 or not set(self.positive_classes) < set(self.classes):
-            raise ValueError(f"positive_classes {self.positive_classes} must be a proper subset of classes {self.classes}")
+            raise ValueError(
+                f"positive_classes {self.positive_classes} must be a proper subset of classes {self.classes}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 

@@ -1,4 +1,5 @@
 """Optimiser registry: the papers' RMSProp and SGD, and Adam."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ def _decay(cfg: OptimiserConfig) -> float | None:
 
 
 OPTIMISERS: Registry[keras.optimizers.Optimizer] = Registry("optimiser")
-OPTIMISERS.register("rmsprop", lambda c: keras.optimizers.RMSprop(c.learning_rate, momentum=c.momentum,
-                                                                   weight_decay=_decay(c)))
+OPTIMISERS.register(
+    "rmsprop", lambda c: keras.optimizers.RMSprop(c.learning_rate, momentum=c.momentum, weight_decay=_decay(c))
+)
 OPTIMISERS.register("sgd", lambda c: keras.optimizers.SGD(c.learning_rate, momentum=c.momentum, weight_decay=_decay(c)))
 OPTIMISERS.register("adam", lambda c: keras.optimizers.Adam(c.learning_rate, weight_decay=_decay(c)))
 

@@ -12,6 +12,7 @@ is kept); it compares VGG-16/19, ResNet-18/34 and MobileNet-V2 (pick one with --
 ``quick-cpu``: ours, for a first look on a laptop (and the demo): ResNet-18 at 112 px from
 scratch, a 128-filter head, RMSProp 1e-3, 15 epochs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,13 +21,25 @@ from facescreen.edge.registry import Registry
 
 _PRESETS = {
     "paper-vgg16": {
-        "model": {"backbone": "vgg16", "input_size": 224, "head_filters": [512, 512], "dropout": 0.5, "init": "vggface"},
+        "model": {
+            "backbone": "vgg16",
+            "input_size": 224,
+            "head_filters": [512, 512],
+            "dropout": 0.5,
+            "init": "vggface",
+        },
         "optimiser": {"name": "rmsprop", "learning_rate": 1e-4},
         "fit": {"batch_size": 16, "epochs": 100, "patience": 10, "monitor": "val_loss"},
         "augment": {"rotation_deg": 10.0, "scale": [0.9, 1.1], "shift": 0.05, "hflip": True},
     },
     "paper-wbs": {
-        "model": {"backbone": "vgg16", "input_size": 224, "head_filters": [512, 512], "dropout": 0.5, "init": "imagenet"},
+        "model": {
+            "backbone": "vgg16",
+            "input_size": 224,
+            "head_filters": [512, 512],
+            "dropout": 0.5,
+            "init": "imagenet",
+        },
         "optimiser": {"name": "sgd", "learning_rate": 0.01, "momentum": 0.0},
         "fit": {"batch_size": 16, "epochs": 100, "patience": 0, "monitor": "val_loss"},
         "augment": {"rotation_deg": 10.0, "scale": [0.9, 1.1], "shift": 0.05, "hflip": True},

@@ -7,6 +7,7 @@ The readers' CSV has columns ``reader_id, call`` and ``subject_id`` or ``path``.
 positive (syndromic/refer) or negative: 1/0, yes/no, true/false, positive/negative, refer/no, or
 a class name of the cohort.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,9 +30,9 @@ class ReaderError(ValueError):
 @dataclass(frozen=True)
 class ReaderCalls:
     reader_id: str
-    items: np.ndarray   # indices into the evaluated photos
-    calls: np.ndarray   # 0/1
-    n_unmatched: int    # calls on photos the model did not score (e.g. no face found)
+    items: np.ndarray  # indices into the evaluated photos
+    calls: np.ndarray  # 0/1
+    n_unmatched: int  # calls on photos the model did not score (e.g. no face found)
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,15 @@ class ReaderResult:
         return not self.band_lower <= self.metrics.sensitivity <= self.band_upper
 
     def to_dict(self) -> dict:
-        return {"reader_id": self.reader_id, **self.metrics.to_dict(), "band_lower": self.band_lower,
-                "band_upper": self.band_upper, "outside_band": self.outside_band, "verdict": self.verdict,
-                "n_unmatched": self.n_unmatched}
+        return {
+            "reader_id": self.reader_id,
+            **self.metrics.to_dict(),
+            "band_lower": self.band_lower,
+            "band_upper": self.band_upper,
+            "outside_band": self.outside_band,
+            "verdict": self.verdict,
+            "n_unmatched": self.n_unmatched,
+        }
 
 
 def parse_call(raw: str, positive_classes: tuple[str, ...], negative_classes: tuple[str, ...]) -> int:
@@ -66,13 +73,21 @@ def parse_call(raw: str, positive_classes: tuple[str, ...], negative_classes: tu
         return 1
     if v in NEGATIVE_WORDS or v in {c.lower() for c in negative_classes}:
         return 0
-    raise ReaderError(f"cannot read the call {raw!r}; use 1/0, yes/no, positive/negative or a class name "
-                      f"({', '.join(negative_classes + positive_classes)})")
+    raise ReaderError(
+        f"cannot read the call {raw!r}; use 1/0, yes/no, positive/negative or a class name "
+        f"({', '.join(negative_classes + positive_classes)})"
+    )
 
 
-def load_reader_calls(path: str | Path, subject_ids: list[str], photo_paths: list[Path],
-                      positive_classes: tuple[str, ...], negative_classes: tuple[str, ...],
-                      all_subject_ids: set[str] | None = None, all_paths: set[Path] | None = None) -> list[ReaderCalls]:
+def load_reader_calls(
+    path: str | Path,
+    subject_ids: list[str],
+    photo_paths: list[Path],
+    positive_classes: tuple[str, ...],
+    negative_classes: tuple[str, ...],
+    all_subject_ids: set[str] | None = None,
+    all_paths: set[Path] | None = None,
+) -> list[ReaderCalls]:
     """Match every call to an evaluated photo (by ``subject_id``, else by ``path``).
 
     ``all_subject_ids``/``all_paths`` are the whole cohort's: a call on a cohort photo the model
@@ -90,15 +105,23 @@ def load_reader_calls(path: str | Path, subject_ids: list[str], photo_paths: lis
     by_subject = "subject_id" in cols
     if by_subject and len(set(subject_ids)) != len(subject_ids):
         raise ReaderError(f"{p}: subjects have several photos (--group-by-subject); give the readers' calls by path")
-    index = ({s: i for i, s in enumerate(subject_ids)} if by_subject
-             else {Path(q).resolve(): i for i, q in enumerate(photo_paths)})
+    index = (
+        {s: i for i, s in enumerate(subject_ids)}
+        if by_subject
+        else {Path(q).resolve(): i for i, q in enumerate(photo_paths)}
+    )
     known = (all_subject_ids or set(subject_ids)) if by_subject else (all_paths or set(index))
     calls: dict[str, dict[int, int]] = {}
     unmatched: dict[str, int] = {}
     problems = []
     for line, r in enumerate(rows, start=2):
-        key = r["subject_id"] if by_subject else (p.parent / r["path"]).resolve() if not Path(r["path"]).is_absolute() \
+        key = (
+            r["subject_id"]
+            if by_subject
+            else (p.parent / r["path"]).resolve()
+            if not Path(r["path"]).is_absolute()
             else Path(r["path"]).resolve()
+        )
         rid = r["reader_id"]
         if not rid:
             problems.append(f"line {line}: reader_id is empty")
@@ -120,12 +143,22 @@ def load_reader_calls(path: str | Path, subject_ids: list[str], photo_paths: lis
             continue
         mine[index[key]] = call
     if problems:
-        raise ReaderError(f"{p}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:10])
-                          + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""))
+        raise ReaderError(
+            f"{p}: {len(problems)} problem(s):\n  "
+            + "\n  ".join(problems[:10])
+            + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        )
     if not calls:
         raise ReaderError(f"{p}: no call matches a photo the model scored")
-    return [ReaderCalls(rid, np.array(sorted(c), dtype=np.int64), np.array([c[i] for i in sorted(c)], dtype=np.int64),
-                        unmatched.get(rid, 0)) for rid, c in sorted(calls.items())]
+    return [
+        ReaderCalls(
+            rid,
+            np.array(sorted(c), dtype=np.int64),
+            np.array([c[i] for i in sorted(c)], dtype=np.int64),
+            unmatched.get(rid, 0),
+        )
+        for rid, c in sorted(calls.items())
+    ]
 
 
 def compare_readers(readers: list[ReaderCalls], y_true: np.ndarray, band: RocBand) -> list[ReaderResult]:

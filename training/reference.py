@@ -5,6 +5,7 @@ downloaded, so this bundle has the real architecture and size (15.2M parameters,
 face) with a RANDOMLY INITIALISED convolutional base and a head fitted on that base's features of
 the SYNTHETIC cohort. It is a benchmark model, labelled so in its card; it is not a screener.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,9 +19,11 @@ from .demo import aligned_cohort, built_before, demo_cohort_dir
 from .model import ModelConfig, base_model
 
 BENCH_MODEL = ModelConfig(backbone="vgg16", input_size=224)
-BENCH_INTENDED_USE = ("BENCHMARK MODEL: VGG-16 screener architecture with a randomly initialised conv base and a head "
-                      "fitted on a synthetic cohort, for latency and conversion-parity measurement only. "
-                      "Not a screener; not for clinical use.")
+BENCH_INTENDED_USE = (
+    "BENCHMARK MODEL: VGG-16 screener architecture with a randomly initialised conv base and a head "
+    "fitted on a synthetic cohort, for latency and conversion-parity measurement only. "
+    "Not a screener; not for clinical use."
+)
 
 
 def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, force: bool = False) -> Path:
@@ -38,8 +41,12 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
     model = build_screener(BENCH_MODEL)
     base = base_model(model)
     normalise = model.get_layer("input_normalisation")
-    features = np.concatenate([np.asarray(base(normalise(faces[i:i + 8].astype("float32")), training=False))
-                               for i in range(0, len(faces), 8)])
+    features = np.concatenate(
+        [
+            np.asarray(base(normalise(faces[i : i + 8].astype("float32")), training=False))
+            for i in range(0, len(faces), 8)
+        ]
+    )
     # the head's own layers, applied to cached base features: training them trains the screener
     head_names = [l.name for l in model.layers if l.name.startswith("head_")] + ["cam", "logits", "probs"]
     feat_in = keras.Input(features.shape[1:])
@@ -50,13 +57,23 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
     head.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(labels))
-    val, train = idx[: len(idx) // 4], idx[len(idx) // 4:]
+    val, train = idx[: len(idx) // 4], idx[len(idx) // 4 :]
     head.fit(features[train], labels[train], epochs=epochs, batch_size=16, verbose=0)
     p_val = np.asarray(head(features[val], training=False))[:, 1]
     threshold = float(np.clip(np.median(p_val), 0.05, 0.95))  # a mid-range threshold exercises flag parity
-    return save_bundle(model, BENCH_MODEL, out, model_id="facescreen-bench-vgg16-randombase", threshold=threshold,
-                       intended_use=BENCH_INTENDED_USE,
-                       metrics={"validation_auc": roc_auc(labels[val], p_val), "data": "SYNTHETIC"},
-                       training_data={"kind": "synthetic", "notice": SYNTHETIC_NOTICE, "n_subjects": int(len(labels)),
-                                      "base": "random initialisation (seeded), frozen"},
-                       notes="Built by `make bench` (training.reference). Benchmark model, not a screener.")
+    return save_bundle(
+        model,
+        BENCH_MODEL,
+        out,
+        model_id="facescreen-bench-vgg16-randombase",
+        threshold=threshold,
+        intended_use=BENCH_INTENDED_USE,
+        metrics={"validation_auc": roc_auc(labels[val], p_val), "data": "SYNTHETIC"},
+        training_data={
+            "kind": "synthetic",
+            "notice": SYNTHETIC_NOTICE,
+            "n_subjects": int(len(labels)),
+            "base": "random initialisation (seeded), frozen",
+        },
+        notes="Built by `make bench` (training.reference). Benchmark model, not a screener.",
+    )

@@ -8,6 +8,7 @@ Reading a ROC at a specificity: between two ROC points the curve is the straight
 them; where several points share one false-positive rate (a vertical step), the highest
 sensitivity there is taken.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ def sensitivity_at(fpr: np.ndarray, tpr: np.ndarray, specificity) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RocBand:
-    fpr: np.ndarray = field(repr=False)            # the pooled ROC itself
+    fpr: np.ndarray = field(repr=False)  # the pooled ROC itself
     tpr: np.ndarray = field(repr=False)
     specificities: np.ndarray = field(repr=False)  # the grid the band is read at (descending 1 -> 0)
     lower: np.ndarray = field(repr=False)
@@ -59,14 +60,25 @@ class RocBand:
         return float(np.quantile(se, a)), float(np.quantile(se, 1.0 - a))
 
     def to_dict(self) -> dict:
-        return {"auc": self.auc, "auc_ci": list(self.auc_ci), "n_boot": self.n_boot, "conf_level": self.conf_level,
-                "n_positive": self.n_positive, "n_negative": self.n_negative,
-                "band": {"specificity": self.specificities.round(4).tolist(), "lower": self.lower.round(4).tolist(),
-                         "median": self.median.round(4).tolist(), "upper": self.upper.round(4).tolist()}}
+        return {
+            "auc": self.auc,
+            "auc_ci": list(self.auc_ci),
+            "n_boot": self.n_boot,
+            "conf_level": self.conf_level,
+            "n_positive": self.n_positive,
+            "n_negative": self.n_negative,
+            "band": {
+                "specificity": self.specificities.round(4).tolist(),
+                "lower": self.lower.round(4).tolist(),
+                "median": self.median.round(4).tolist(),
+                "upper": self.upper.round(4).tolist(),
+            },
+        }
 
 
-def bootstrap_roc_band(y_true, scores, n_boot: int = 2000, conf_level: float = 0.95, seed: int = 0,
-                       specificities: np.ndarray | None = None) -> RocBand:
+def bootstrap_roc_band(
+    y_true, scores, n_boot: int = 2000, conf_level: float = 0.95, seed: int = 0, specificities: np.ndarray | None = None
+) -> RocBand:
     y = np.asarray(y_true, dtype=np.int64)
     s = np.asarray(scores, dtype=np.float64)
     if n_boot < MIN_BOOTSTRAP:
@@ -86,6 +98,18 @@ def bootstrap_roc_band(y_true, scores, n_boot: int = 2000, conf_level: float = 0
         aucs[b] = roc_auc(y[idx], s[idx])
     a = (1.0 - conf_level) / 2.0
     lo, med, hi = np.quantile(se, [a, 0.5, 1.0 - a], axis=0)
-    return RocBand(fpr=fpr, tpr=tpr, specificities=grid, lower=lo, median=med, upper=hi, auc=roc_auc(y, s),
-                   auc_ci=(float(np.quantile(aucs, a)), float(np.quantile(aucs, 1.0 - a))), n_boot=n_boot,
-                   conf_level=conf_level, n_positive=len(pos), n_negative=len(neg), _replicates=tuple(reps))
+    return RocBand(
+        fpr=fpr,
+        tpr=tpr,
+        specificities=grid,
+        lower=lo,
+        median=med,
+        upper=hi,
+        auc=roc_auc(y, s),
+        auc_ci=(float(np.quantile(aucs, a)), float(np.quantile(aucs, 1.0 - a))),
+        n_boot=n_boot,
+        conf_level=conf_level,
+        n_positive=len(pos),
+        n_negative=len(neg),
+        _replicates=tuple(reps),
+    )

@@ -3,6 +3,7 @@
 A directory that already holds a run is only reused with ``resume``, and then only for the same
 configuration and the same data, so two different runs never mix their folds.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,10 @@ def check_run_dir(root: str | Path, cfg: TrainConfig, resume: bool) -> None:
         new = cfg.to_dict()
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in _RESUMABLE_DIFFERENCES)
         if diff:
-            raise RunDirError(f"cannot resume {out}: the configuration differs in {', '.join(diff)}; "
-                              "resume with the saved config (--config " + str(saved) + ") or choose another --out")
+            raise RunDirError(
+                f"cannot resume {out}: the configuration differs in {', '.join(diff)}; "
+                "resume with the saved config (--config " + str(saved) + ") or choose another --out"
+            )
     elif out.exists() and (not out.is_dir() or any(p.name != ALIGN_CACHE for p in out.iterdir())):
         raise RunDirError(f"{out} exists and is not empty; choose a new --out (a run directory is created by the run)")
 
@@ -50,9 +53,11 @@ def prepare_run_dir(root: str | Path, cfg: TrainConfig, fingerprint: dict, resum
     if saved.is_file():
         old_fp = json.loads((out / DATA_FILE).read_text()) if (out / DATA_FILE).is_file() else None
         if old_fp is not None and old_fp != fingerprint:
-            raise RunDirError(f"cannot resume {out}: the data differ from the interrupted run's "
-                              f"({old_fp.get('n_photos')} photos, digest {old_fp.get('digest', '')[:12]} before; "
-                              f"{fingerprint.get('n_photos')} photos, digest {fingerprint.get('digest', '')[:12]} now)")
+            raise RunDirError(
+                f"cannot resume {out}: the data differ from the interrupted run's "
+                f"({old_fp.get('n_photos')} photos, digest {old_fp.get('digest', '')[:12]} before; "
+                f"{fingerprint.get('n_photos')} photos, digest {fingerprint.get('digest', '')[:12]} now)"
+            )
     out.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(saved)
     (out / DATA_FILE).write_text(json.dumps(fingerprint, indent=2))
@@ -66,7 +71,9 @@ def attach_log(run_dir: Path, level: int = logging.INFO) -> logging.Handler:
     handler = logging.FileHandler(run_dir / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers):
+    if not any(
+        isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in logger.handlers
+    ):
         console = logging.StreamHandler()
         console.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(console)

@@ -12,6 +12,7 @@ CPU. Distribution is chosen explicitly (a registry, one entry per way):
 
 ``fit.batch_size`` is the global batch, split across replicas.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -77,18 +78,21 @@ def _data_parallel():
 
 @dataclass(frozen=True)
 class Distribution:
-    scope: Callable[[], ContextManager]   # build, compile and fit inside it
-    replicas: Callable[[], int]           # how many copies of the model train at once
+    scope: Callable[[], ContextManager]  # build, compile and fit inside it
+    replicas: Callable[[], int]  # how many copies of the model train at once
 
 
 DISTRIBUTIONS: Registry[Distribution] = Registry("distribution")
 DISTRIBUTIONS.register("none", lambda: Distribution(_no_distribution, lambda: 1))
-DISTRIBUTIONS.register("mirrored", lambda: Distribution(
-    _mirrored, lambda: int(_tf_strategy("mirrored").num_replicas_in_sync)))
-DISTRIBUTIONS.register("multi-worker", lambda: Distribution(
-    _multi_worker, lambda: int(_tf_strategy("multi-worker").num_replicas_in_sync)))
-DISTRIBUTIONS.register("data-parallel", lambda: Distribution(
-    _data_parallel, lambda: len(keras.distribution.list_devices())))
+DISTRIBUTIONS.register(
+    "mirrored", lambda: Distribution(_mirrored, lambda: int(_tf_strategy("mirrored").num_replicas_in_sync))
+)
+DISTRIBUTIONS.register(
+    "multi-worker", lambda: Distribution(_multi_worker, lambda: int(_tf_strategy("multi-worker").num_replicas_in_sync))
+)
+DISTRIBUTIONS.register(
+    "data-parallel", lambda: Distribution(_data_parallel, lambda: len(keras.distribution.list_devices()))
+)
 
 
 def distribution_scope(name: str) -> ContextManager:
@@ -127,9 +131,11 @@ def set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(int(seed) % (2**32))
 
 
-GPU_INSTALL_HINT = ("on a Linux GPU workstation install the GPU build instead of [train]: "
-                    "make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda], and jax[cuda12] for "
-                    "KERAS_BACKEND=jax)")
+GPU_INSTALL_HINT = (
+    "on a Linux GPU workstation install the GPU build instead of [train]: "
+    "make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda], and jax[cuda12] for "
+    "KERAS_BACKEND=jax)"
+)
 
 
 def system_gpus(proc: Path = Path("/proc/driver/nvidia/gpus"), dev: Path = Path("/dev")) -> list[str]:
@@ -144,7 +150,9 @@ def system_gpus(proc: Path = Path("/proc/driver/nvidia/gpus"), dev: Path = Path(
     if shutil.which("nvidia-smi"):
         try:
             out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
-            names = [line.split(":", 1)[1].split("(")[0].strip() for line in out.splitlines() if line.startswith("GPU ")]
+            names = [
+                line.split(":", 1)[1].split("(")[0].strip() for line in out.splitlines() if line.startswith("GPU ")
+            ]
         except (OSError, subprocess.SubprocessError):
             names = []
         if names:
@@ -160,15 +168,24 @@ def device_report(mixed: str, gpus_here: list[str] | None = None) -> dict:
     gpus_here = system_gpus() if gpus_here is None else gpus_here
     warning = None
     if gpus_here and not accelerators:
-        warning = (f"this machine has {len(gpus_here)} NVIDIA GPU(s) ({', '.join(gpus_here)}) that Keras on "
-                   f"{backend()} cannot see: training runs on the CPU. {GPU_INSTALL_HINT}")
-    return {"keras": keras.__version__, "backend": backend(), "devices": devices,
-            "uses": "gpu" if accelerators else "cpu", "system_gpus": gpus_here,
-            "precision_policy": _POLICIES[mixed], "warning": warning}
-
+        warning = (
+            f"this machine has {len(gpus_here)} NVIDIA GPU(s) ({', '.join(gpus_here)}) that Keras on "
+            f"{backend()} cannot see: training runs on the CPU. {GPU_INSTALL_HINT}"
+        )
+    return {
+        "keras": keras.__version__,
+        "backend": backend(),
+        "devices": devices,
+        "uses": "gpu" if accelerators else "cpu",
+        "system_gpus": gpus_here,
+        "precision_policy": _POLICIES[mixed],
+        "warning": warning,
+    }
 
 
 def device_line(report: dict) -> str:
     """One line saying where this run trains: the run log and the console say it the same way."""
-    return (f"training on {report['uses'].upper()}: keras {report['keras']} on {report['backend']}, devices "
-            f"{', '.join(report['devices'])}, precision policy {report['precision_policy']}")
+    return (
+        f"training on {report['uses'].upper()}: keras {report['keras']} on {report['backend']}, devices "
+        f"{', '.join(report['devices'])}, precision policy {report['precision_policy']}"
+    )

@@ -6,6 +6,7 @@ train:validation:test = (k-2):1:1, i.e. 3:1:1 for five parts:
 
 Each subject is therefore tested exactly once, and within a fold no subject is in two splits.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -17,7 +18,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Fold:
-    index: int                                  # 0-based; reports say "fold index + 1"
+    index: int  # 0-based; reports say "fold index + 1"
     train: np.ndarray = field(repr=False)
     val: np.ndarray = field(repr=False)
     test: np.ndarray = field(repr=False)
@@ -28,7 +29,9 @@ class Fold:
             if arr.ndim != 1 or arr.size == 0:
                 raise ValueError(f"fold {self.index + 1}: the {name} split is empty")
             object.__setattr__(self, name, arr)
-        overlap = (set(self.train) & set(self.val)) | (set(self.train) & set(self.test)) | (set(self.val) & set(self.test))
+        overlap = (
+            (set(self.train) & set(self.val)) | (set(self.train) & set(self.test)) | (set(self.val) & set(self.test))
+        )
         if overlap:
             raise ValueError(f"fold {self.index + 1}: {len(overlap)} photo(s) are in two splits")
 
@@ -71,13 +74,21 @@ def rotate_folds(parts: np.ndarray, n_parts: int = 5) -> list[Fold]:
     parts = np.asarray(parts)
     missing = sorted(set(range(n_parts)) - set(parts.tolist()))
     if missing or parts.min() < 0 or parts.max() >= n_parts:
-        raise ValueError(f"every part 0..{n_parts - 1} needs photos; missing part(s) {missing} "
-                         f"(found parts {sorted(set(parts.tolist()))})")
+        raise ValueError(
+            f"every part 0..{n_parts - 1} needs photos; missing part(s) {missing} "
+            f"(found parts {sorted(set(parts.tolist()))})"
+        )
     folds = []
     for k in range(n_parts):
         v = (k + 1) % n_parts
-        folds.append(Fold(k, train=np.flatnonzero((parts != k) & (parts != v)), val=np.flatnonzero(parts == v),
-                          test=np.flatnonzero(parts == k)))
+        folds.append(
+            Fold(
+                k,
+                train=np.flatnonzero((parts != k) & (parts != v)),
+                val=np.flatnonzero(parts == v),
+                test=np.flatnonzero(parts == k),
+            )
+        )
     return folds
 
 
@@ -87,11 +98,15 @@ def check_class_coverage(parts: np.ndarray, labels: Sequence[str], n_parts: int)
     counts = Counter(labels)
     short = {c: n for c, n in counts.items() if n < n_parts}
     if short:
-        raise ValueError(f"{n_parts}-fold cross-validation needs at least {n_parts} subjects per class; "
-                         f"too few: {', '.join(f'{c} ({n})' for c, n in sorted(short.items()))}")
+        raise ValueError(
+            f"{n_parts}-fold cross-validation needs at least {n_parts} subjects per class; "
+            f"too few: {', '.join(f'{c} ({n})' for c, n in sorted(short.items()))}"
+        )
     for p in range(n_parts):
         present = {lab for lab, q in zip(labels, parts) if q == p}
         lacking = sorted(set(counts) - present)
         if lacking:
-            raise ValueError(f"part {p + 1} holds no photo of class(es) {lacking}; check the fold column "
-                             "(or let facescreen assign the folds)")
+            raise ValueError(
+                f"part {p + 1} holds no photo of class(es) {lacking}; check the fold column "
+                "(or let facescreen assign the folds)"
+            )

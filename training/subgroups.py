@@ -8,6 +8,7 @@ its figures are shown (they are what happened) but no conclusion should be drawn
 Syndromes are a property of the positives only, so a syndrome's row compares that syndrome's
 children with all the negatives (its specificity is the cohort's, and is not repeated).
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,16 @@ def age_band_labels(ages: list[float | None], edges: tuple[float, ...]) -> list[
     return out
 
 
-def _row(attribute: str, group: str, y: np.ndarray, scores: np.ndarray, flags: np.ndarray, min_per_class: int,
-         conf_level: float, show_specificity: bool = True) -> SubgroupRow:
+def _row(
+    attribute: str,
+    group: str,
+    y: np.ndarray,
+    scores: np.ndarray,
+    flags: np.ndarray,
+    min_per_class: int,
+    conf_level: float,
+    show_specificity: bool = True,
+) -> SubgroupRow:
     m = metrics_from_calls(y, flags)
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
     sens_ci = wilson_interval(m.tp, m.tp + m.fn, conf_level)
@@ -73,13 +82,31 @@ def _row(attribute: str, group: str, y: np.ndarray, scores: np.ndarray, flags: n
         a = delong_auc_ci(y, scores, conf_level)
         auc, auc_ci = a.auc, (a.lower, a.upper)
     nan = math.nan
-    return SubgroupRow(attribute, group, len(y), n_pos, n_neg, m.sensitivity if n_pos else nan, sens_ci,
-                       (m.specificity if n_neg else nan) if show_specificity else nan, spec_ci, auc, auc_ci,
-                       n_pos < min_per_class or n_neg < min_per_class)
+    return SubgroupRow(
+        attribute,
+        group,
+        len(y),
+        n_pos,
+        n_neg,
+        m.sensitivity if n_pos else nan,
+        sens_ci,
+        (m.specificity if n_neg else nan) if show_specificity else nan,
+        spec_ci,
+        auc,
+        auc_ci,
+        n_pos < min_per_class or n_neg < min_per_class,
+    )
 
 
-def subgroup_table(y_true, scores, flags, attributes: dict[str, list[str]], syndromes: list[str] | None = None,
-                   min_per_class: int = 10, conf_level: float = 0.95) -> list[SubgroupRow]:
+def subgroup_table(
+    y_true,
+    scores,
+    flags,
+    attributes: dict[str, list[str]],
+    syndromes: list[str] | None = None,
+    min_per_class: int = 10,
+    conf_level: float = 0.95,
+) -> list[SubgroupRow]:
     """One row per (attribute, group) for the photos' ``attributes`` (name -> one value per photo),
     then one row per syndrome (``syndromes``: each photo's syndrome, empty for negatives)."""
     y = np.asarray(y_true, dtype=np.int64)
@@ -98,6 +125,5 @@ def subgroup_table(y_true, scores, flags, attributes: dict[str, list[str]], synd
         neg = y == 0
         for g in sorted({x for x, lab in zip(syn.tolist(), y.tolist()) if lab == 1 and x}):
             idx = ((syn == g) & (y == 1)) | neg
-            rows.append(_row("syndrome", g, y[idx], s[idx], f[idx], min_per_class, conf_level,
-                             show_specificity=False))
+            rows.append(_row("syndrome", g, y[idx], s[idx], f[idx], min_per_class, conf_level, show_specificity=False))
     return rows

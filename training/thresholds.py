@@ -9,6 +9,7 @@ smallest change in it). Ties in J go to the lower threshold: higher sensitivity,
 screen's policy: "catch 90% of syndromic children", then as specific as that allows).
 ``specificity``: the lowest threshold whose validation specificity is at least ``target``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,10 +39,12 @@ class ThresholdConfig:
     @property
     def policy(self) -> str:
         """The rule in words, for the report and the model card."""
-        return {"youden": "maximise Youden's J (sensitivity + specificity - 1) on the validation split",
-                "fixed": f"fixed at {self.value:g}",
-                "sensitivity": f"highest threshold with validation sensitivity >= {self.target:g}",
-                "specificity": f"lowest threshold with validation specificity >= {self.target:g}"}[self.rule]
+        return {
+            "youden": "maximise Youden's J (sensitivity + specificity - 1) on the validation split",
+            "fixed": f"fixed at {self.value:g}",
+            "sensitivity": f"highest threshold with validation sensitivity >= {self.target:g}",
+            "specificity": f"lowest threshold with validation specificity >= {self.target:g}",
+        }[self.rule]
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,13 @@ class ThresholdChoice:
             raise ValueError(f"threshold must be in (0, 1), got {self.value}")
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "rule": self.rule, "validation_sensitivity": self.validation_sensitivity,
-                "validation_specificity": self.validation_specificity, "n_validation": self.n_validation}
+        return {
+            "value": self.value,
+            "rule": self.rule,
+            "validation_sensitivity": self.validation_sensitivity,
+            "validation_specificity": self.validation_specificity,
+            "n_validation": self.n_validation,
+        }
 
 
 def _sens_spec(y: np.ndarray, s: np.ndarray, t: float) -> tuple[float, float]:
@@ -120,5 +128,6 @@ def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.nda
     t = THRESHOLD_RULES.get(cfg.rule)(y, s, cfg)
     sens, spec = _sens_spec(y, s, t)
     rule = cfg.rule if cfg.rule in ("youden", "fixed") else f"{cfg.rule}>={cfg.target:g}"
-    return ThresholdChoice(value=t, rule=rule, validation_sensitivity=sens, validation_specificity=spec,
-                           n_validation=int(y.size))
+    return ThresholdChoice(
+        value=t, rule=rule, validation_sensitivity=sens, validation_specificity=spec, n_validation=int(y.size)
+    )

@@ -19,6 +19,7 @@ Caffe-style weights (VGG-Face, and Keras' ImageNet VGGs) were trained on BGR inp
 takes RGB, so the channel flip is folded into the first convolution's kernel (its input-channel
 axis is reversed); the mean subtraction already happens in the graph (see training.model).
 """
+
 from __future__ import annotations
 
 import os
@@ -82,7 +83,8 @@ def _find_imagenet_file(cfg: ModelConfig) -> Path:
     raise AssetMissingError(
         f"ImageNet weights for {cfg.backbone} are not on this machine, and facescreen never downloads at run time. "
         f"Put Keras' file {names[0]} into {dirs[0]}/ (it is published at {_keras_url(names[0])}), "
-        f"or pass its path with --weights FILE; or train from scratch with --init none.")
+        f"or pass its path with --weights FILE; or train from scratch with --init none."
+    )
 
 
 def fold_bgr_into_first_conv(backbone: keras.Model) -> str:
@@ -112,7 +114,8 @@ def _imagenet_file(cfg: ModelConfig, weights: Path | None) -> Path:
         raise AssetMissingError(
             f"Keras ships no ImageNet weights for {cfg.backbone}; pass --weights FILE, a .weights.h5 saved "
             f"from facescreen's {cfg.backbone} backbone (training.backbones) with ImageNet weights, "
-            "or train from scratch with --init none.")
+            "or train from scratch with --init none."
+        )
     return _find_imagenet_file(cfg)
 
 
@@ -121,7 +124,8 @@ def _vggface_file(cfg: ModelConfig, weights: Path | None) -> Path:
         raise AssetMissingError(
             f"--init vggface needs the VGG-Face weight file: pass --weights FILE, the Keras conversion of "
             f"Oxford's VGG-Face for VGG-16 without the top (keras_vggface's {VGGFACE_FILE}); "
-            "facescreen never downloads at run time. Or use --init imagenet / --init none.")
+            "facescreen never downloads at run time. Or use --init imagenet / --init none."
+        )
     return weights
 
 
@@ -130,7 +134,9 @@ def _imagenet(model: keras.Model, cfg: ModelConfig, path: Path) -> WeightsRecord
     backbone = base_model(model)
     if pre.keras_application is None:
         _load_keras_file(backbone, path, f"expected a .weights.h5 of facescreen's {cfg.backbone}")
-        return WeightsRecord("imagenet", str(path), sha256_file(path), f"{cfg.backbone} .weights.h5 supplied by the user")
+        return WeightsRecord(
+            "imagenet", str(path), sha256_file(path), f"{cfg.backbone} .weights.h5 supplied by the user"
+        )
     _load_keras_file(backbone, path, f"expected Keras' {imagenet_file_names(cfg)[0]}")
     note = f"Keras {pre.keras_application} ImageNet notop weights"
     if pre.norm.bgr:
@@ -150,8 +156,10 @@ def read_legacy_conv_layers(path: Path) -> list[tuple[str, np.ndarray, np.ndarra
     with f:
         group = f["model_weights"] if "model_weights" in f else f
         if "layer_names" not in group.attrs:
-            raise WeightsError(f"{path} is not a Keras 2 HDF5 weight file (no 'layer_names' attribute); "
-                               f"expected e.g. keras_vggface's {VGGFACE_FILE}")
+            raise WeightsError(
+                f"{path} is not a Keras 2 HDF5 weight file (no 'layer_names' attribute); "
+                f"expected e.g. keras_vggface's {VGGFACE_FILE}"
+            )
         out = []
         for raw in group.attrs["layer_names"]:
             name = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -171,24 +179,38 @@ def _vggface(model: keras.Model, cfg: ModelConfig, weights: Path) -> WeightsReco
     backbone = base_model(model)
     convs = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
     if len(layers) != len(convs):
-        raise WeightsError(f"{weights} holds {len(layers)} convolution layers "
-                           f"({', '.join(n for n, _, _ in layers[:4])}...); {backbone.name} has {len(convs)}")
+        raise WeightsError(
+            f"{weights} holds {len(layers)} convolution layers "
+            f"({', '.join(n for n, _, _ in layers[:4])}...); {backbone.name} has {len(convs)}"
+        )
     for (name, kernel, bias), conv in zip(layers, convs):
         want_k, want_b = (tuple(w.shape) for w in conv.weights)
         if tuple(kernel.shape) != want_k or tuple(bias.shape) != want_b:
-            raise WeightsError(f"{weights}: layer {name} has kernel {tuple(kernel.shape)} / bias {tuple(bias.shape)}, "
-                               f"but {conv.name} needs {want_k} / {want_b}")
+            raise WeightsError(
+                f"{weights}: layer {name} has kernel {tuple(kernel.shape)} / bias {tuple(bias.shape)}, "
+                f"but {conv.name} needs {want_k} / {want_b}"
+            )
         conv.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
     first = fold_bgr_into_first_conv(backbone)
-    return WeightsRecord("vggface", str(weights), sha256_file(weights),
-                         f"VGG-Face mapped conv by conv ({layers[0][0]}->{convs[0].name} ... "
-                         f"{layers[-1][0]}->{convs[-1].name}); BGR->RGB folded into {first}")
+    return WeightsRecord(
+        "vggface",
+        str(weights),
+        sha256_file(weights),
+        f"VGG-Face mapped conv by conv ({layers[0][0]}->{convs[0].name} ... "
+        f"{layers[-1][0]}->{convs[-1].name}); BGR->RGB folded into {first}",
+    )
 
 
 KERAS_HUB_INSTALL = "pip install --no-deps keras-hub==0.32.0 (its image backbones need no tensorflow-text)"
 # facescreen ResNet layer -> KerasHub ResNetBackbone layer, per block (stack s, block b)
-_RESNET_BLOCK_LAYERS = (("conv1", "1_conv"), ("bn1", "1_bn"), ("conv2", "2_conv"), ("bn2", "2_bn"),
-                        ("down_conv", "0_conv"), ("down_bn", "0_bn"))
+_RESNET_BLOCK_LAYERS = (
+    ("conv1", "1_conv"),
+    ("bn1", "1_bn"),
+    ("conv2", "2_conv"),
+    ("bn2", "2_bn"),
+    ("down_conv", "0_conv"),
+    ("down_bn", "0_bn"),
+)
 _RESNET_BLOCKS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
 _VGG_REPEATS = {"vgg16": [2, 2, 3, 3, 3], "vgg19": [2, 2, 4, 4, 4]}
 
@@ -199,7 +221,8 @@ def _keras_hub_dir(cfg: ModelConfig, weights: Path | None) -> Path:
             "--init keras-hub needs --weights PRESET_DIR, a KerasHub preset saved in a local folder (config.json, "
             "model.weights.h5); facescreen never downloads at run time. Make one where the network is allowed: "
             "python -c \"import keras_hub; keras_hub.models.Backbone.from_preset('resnet_18_imagenet')"
-            ".save_to_preset('resnet18-preset')\"" + (f"; {weights} is not such a folder" if weights else ""))
+            ".save_to_preset('resnet18-preset')\"" + (f"; {weights} is not such a folder" if weights else "")
+        )
     return weights
 
 
@@ -209,12 +232,21 @@ def _keras_hub_pairs(hub: keras.Model, cfg: ModelConfig, backbone: keras.Model, 
     kind = type(hub).__name__
     name = cfg.backbone
     if name in _RESNET_BLOCKS:
-        want = {"block_type": "basic_block", "use_pre_activation": False, "stackwise_num_blocks": _RESNET_BLOCKS[name],
-                "stackwise_num_filters": [64, 128, 256, 512], "input_conv_filters": [64], "input_conv_kernel_sizes": [7]}
-        if kind != "ResNetBackbone" or any(list(conf.get(k) or []) != v if isinstance(v, list) else conf.get(k) != v
-                                           for k, v in want.items()):
-            raise WeightsError(f"{preset}: a {kind} with {', '.join(f'{k}={conf.get(k)}' for k in want)}; "
-                               f"{name} needs {', '.join(f'{k}={v}' for k, v in want.items())}")
+        want = {
+            "block_type": "basic_block",
+            "use_pre_activation": False,
+            "stackwise_num_blocks": _RESNET_BLOCKS[name],
+            "stackwise_num_filters": [64, 128, 256, 512],
+            "input_conv_filters": [64],
+            "input_conv_kernel_sizes": [7],
+        }
+        if kind != "ResNetBackbone" or any(
+            list(conf.get(k) or []) != v if isinstance(v, list) else conf.get(k) != v for k, v in want.items()
+        ):
+            raise WeightsError(
+                f"{preset}: a {kind} with {', '.join(f'{k}={conf.get(k)}' for k in want)}; "
+                f"{name} needs {', '.join(f'{k}={v}' for k, v in want.items())}"
+            )
         pairs = [("conv1_conv", "conv1"), ("conv1_bn", "bn1")]
         for st, n in enumerate(_RESNET_BLOCKS[name]):
             for b in range(n):
@@ -225,8 +257,10 @@ def _keras_hub_pairs(hub: keras.Model, cfg: ModelConfig, backbone: keras.Model, 
         return [(hub.get_layer(a), backbone.get_layer(b)) for a, b in pairs]
     if name in _VGG_REPEATS:
         if kind != "VGGBackbone" or list(conf.get("stackwise_num_repeats", [])) != _VGG_REPEATS[name]:
-            raise WeightsError(f"{preset}: a {kind} with stackwise_num_repeats={conf.get('stackwise_num_repeats')}; "
-                               f"{name} needs VGGBackbone with {_VGG_REPEATS[name]}")
+            raise WeightsError(
+                f"{preset}: a {kind} with stackwise_num_repeats={conf.get('stackwise_num_repeats')}; "
+                f"{name} needs VGGBackbone with {_VGG_REPEATS[name]}"
+            )
         theirs = [l for l in hub.layers if isinstance(l, keras.layers.Conv2D)]
         ours = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
         return list(zip(theirs, ours))
@@ -241,7 +275,9 @@ def _keras_hub(model: keras.Model, cfg: ModelConfig, preset: Path) -> WeightsRec
     try:
         hub = keras_hub.models.Backbone.from_preset(str(preset))  # a local folder: nothing is downloaded
     except Exception as exc:  # keras-hub raises ValueError/KeyError/OSError for folders it cannot read
-        raise WeightsError(f"{preset} is not a KerasHub backbone preset keras-hub {keras_hub.__version__} can read: {exc}") from None
+        raise WeightsError(
+            f"{preset} is not a KerasHub backbone preset keras-hub {keras_hub.__version__} can read: {exc}"
+        ) from None
     backbone = base_model(model)
     pairs = _keras_hub_pairs(hub, cfg, backbone, preset)
     for src, dst in pairs:
@@ -250,10 +286,14 @@ def _keras_hub(model: keras.Model, cfg: ModelConfig, preset: Path) -> WeightsRec
             raise WeightsError(f"{preset}: layer {src.name} holds {got}, but {dst.name} needs {want}")
         dst.set_weights(src.get_weights())
     files = sorted(preset.glob("*.weights.h5"))
-    return WeightsRecord("keras-hub", str(preset), sha256_file(files[0]) if files else None,
-                         f"KerasHub {type(hub).__name__} preset (keras-hub {keras_hub.__version__}), "
-                         f"{len(pairs)} layers copied ({pairs[0][0].name}->{pairs[0][1].name} ... "
-                         f"{pairs[-1][0].name}->{pairs[-1][1].name})")
+    return WeightsRecord(
+        "keras-hub",
+        str(preset),
+        sha256_file(files[0]) if files else None,
+        f"KerasHub {type(hub).__name__} preset (keras-hub {keras_hub.__version__}), "
+        f"{len(pairs)} layers copied ({pairs[0][0].name}->{pairs[0][1].name} ... "
+        f"{pairs[-1][0].name}->{pairs[-1][1].name})",
+    )
 
 
 def _none(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> WeightsRecord:
@@ -262,7 +302,7 @@ def _none(model: keras.Model, cfg: ModelConfig, weights: Path | None) -> Weights
 
 @dataclass(frozen=True)
 class Initialiser:
-    find: Callable[[ModelConfig, Path | None], Path | None]   # the file to read, or an error that names it
+    find: Callable[[ModelConfig, Path | None], Path | None]  # the file to read, or an error that names it
     load: Callable[[keras.Model, ModelConfig, Path | None], WeightsRecord]
 
 

@@ -4,6 +4,7 @@
 Jetson, int8 LiteRT or ONNX Runtime on a CPU); naming a backend or an artifact never falls back to
 another one: if it cannot run, it fails and says why.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,7 +30,7 @@ def _runs_anywhere(entry: dict) -> bool:
 class BackendSpec:
     name: str
     format: str
-    modules: tuple[str, ...]   # the backend's library: installed when any one of them is importable
+    modules: tuple[str, ...]  # the backend's library: installed when any one of them is importable
     factory: Callable[..., InferenceBackend]
     # Whether an artifact (its model-card entry) can run on this machine at all, and why not:
     # a TensorRT engine runs only on the GPU and TensorRT version it was built with.
@@ -77,9 +78,17 @@ def _engine_usable_here(entry: dict) -> bool:
 BACKENDS: Registry[BackendSpec] = Registry("inference backend")
 BACKENDS.register("litert", lambda: BackendSpec("litert", "tflite", TFLITE_MODULES, _litert))
 BACKENDS.register("onnxruntime", lambda: BackendSpec("onnxruntime", "onnx", ("onnxruntime",), _onnxruntime))
-BACKENDS.register("tensorrt", lambda: BackendSpec(
-    "tensorrt", "tensorrt", ("tensorrt",), _tensorrt, runs_here=_engine_usable_here,
-    not_here="no engine built for this device and TensorRT version"))
+BACKENDS.register(
+    "tensorrt",
+    lambda: BackendSpec(
+        "tensorrt",
+        "tensorrt",
+        ("tensorrt",),
+        _tensorrt,
+        runs_here=_engine_usable_here,
+        not_here="no engine built for this device and TensorRT version",
+    ),
+)
 BACKENDS.register("keras", lambda: BackendSpec("keras", "keras", ("keras",), _keras))
 
 
@@ -104,7 +113,9 @@ def choose_artifact(bundle: Bundle, backend: str = "auto", artifact: str | None 
         if spec.format != fmt:
             raise BackendUnavailableError(f"backend {spec.name!r} runs {spec.format} artifacts; {artifact!r} is {fmt}")
         if not spec.available():
-            raise BackendUnavailableError(f"artifact {artifact!r} needs the {spec.name} backend, whose library ({spec.module}) is not installed")
+            raise BackendUnavailableError(
+                f"artifact {artifact!r} needs the {spec.name} backend, whose library ({spec.module}) is not installed"
+            )
         return spec.name, artifact
     candidates = AUTO_BACKEND_ORDER if backend == "auto" else (backend,)
     reasons = []
@@ -125,8 +136,9 @@ def choose_artifact(bundle: Bundle, backend: str = "auto", artifact: str | None 
     raise BackendUnavailableError("no runnable artifact: " + "; ".join(reasons))
 
 
-def open_backend(bundle: Bundle, backend: str = "auto", artifact: str | None = None,
-                 threads: int | None = None) -> InferenceBackend:
+def open_backend(
+    bundle: Bundle, backend: str = "auto", artifact: str | None = None, threads: int | None = None
+) -> InferenceBackend:
     name, art = choose_artifact(bundle, backend, artifact)
     spec = backend_spec(name)
     return spec.factory(bundle.artifact_path(art), art, bundle.card.input.size, threads=threads)

@@ -1,5 +1,6 @@
 """What every inference backend provides. Backend tensors never leave the backend module:
 each converts its own outputs to float32 numpy ``probs (N, K)`` and ``cam (N, h, w, K)``."""
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -8,9 +9,9 @@ import numpy as np
 
 
 class InferenceBackend(Protocol):
-    name: str         # e.g. "litert"
-    artifact: str     # e.g. "tflite-int8"
-    runtime: str      # the library actually used, e.g. "ai_edge_litert 2.3.0"
+    name: str  # e.g. "litert"
+    artifact: str  # e.g. "tflite-int8"
+    runtime: str  # the library actually used, e.g. "ai_edge_litert 2.3.0"
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``images``: (N, S, S, 3) float32 RGB pixels in [0, 255]."""

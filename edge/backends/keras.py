@@ -1,4 +1,5 @@
 """Keras reference backend: the only backend that imports TensorFlow (or JAX, per KERAS_BACKEND)."""
+
 from __future__ import annotations
 
 from pathlib import Path

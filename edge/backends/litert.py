@@ -1,4 +1,5 @@
 """LiteRT (TFLite) backend, on the interpreter :func:`edge.tflite.tflite_runtime` finds."""
+
 from __future__ import annotations
 
 from pathlib import Path

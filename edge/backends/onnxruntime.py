@@ -1,4 +1,5 @@
 """ONNX Runtime backend: CPU, plus the CUDA / TensorRT execution providers when present."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,9 @@ def import_onnxruntime():
     return ort
 
 
-def create_session(path: Path, threads: int | None = None, providers=("CPUExecutionProvider",),
-                   allow_spinning: bool = True):
+def create_session(
+    path: Path, threads: int | None = None, providers=("CPUExecutionProvider",), allow_spinning: bool = True
+):
     """One ONNX Runtime session with facescreen's threading: ``threads`` intra-op threads, no
     inter-op parallelism (the graphs are chains). ``allow_spinning=False`` for many small calls,
     where busy-waiting threads starve each other on a 2-core tablet that also runs the camera."""
@@ -39,15 +41,18 @@ def create_session(path: Path, threads: int | None = None, providers=("CPUExecut
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def __init__(self, path: Path, artifact: str, size: int, threads: int | None = None,
-                 providers: list[str] | None = None) -> None:
+    def __init__(
+        self, path: Path, artifact: str, size: int, threads: int | None = None, providers: list[str] | None = None
+    ) -> None:
         ort = import_onnxruntime()
         available = ort.get_available_providers()
         if providers is None:
             providers = [p for p in _GPU_PROVIDERS if p in available] + ["CPUExecutionProvider"]
         missing = [p for p in providers if p not in available]
         if missing:
-            raise BackendUnavailableError(f"ONNX Runtime providers {missing} are not available here; available: {available}")
+            raise BackendUnavailableError(
+                f"ONNX Runtime providers {missing} are not available here; available: {available}"
+            )
         self._session = create_session(path, threads, providers)
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()]

@@ -12,6 +12,7 @@ An engine is only valid for the TensorRT version and GPU it was built with; the 
 both in the model card and :func:`engine_usable_here` compares them with this machine's.
 Nothing here is imported unless a TensorRT artifact is opened (edge imports nothing heavy).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,8 @@ def cuda_runtime():
         except ImportError:
             raise BackendUnavailableError(
                 "the TensorRT backend needs NVIDIA's cuda-python (pip install cuda-python, matching the "
-                "CUDA major version of JetPack)") from None
+                "CUDA major version of JetPack)"
+            ) from None
     return cudart
 
 
@@ -40,8 +42,10 @@ def _trt():
     try:
         import tensorrt as trt
     except ImportError:
-        raise BackendUnavailableError("TensorRT is not installed here: TensorRT engines run on a Jetson/NVIDIA GPU "
-                                      "with JetPack's tensorrt Python package") from None
+        raise BackendUnavailableError(
+            "TensorRT is not installed here: TensorRT engines run on a Jetson/NVIDIA GPU "
+            "with JetPack's tensorrt Python package"
+        ) from None
     return trt
 
 
@@ -97,8 +101,11 @@ class DeviceBuffer:
         host = np.ascontiguousarray(host)
         if host.nbytes > self.nbytes:
             raise ValueError(f"{host.nbytes} bytes do not fit a {self.nbytes}-byte device buffer")
-        cuda_check(self._cudart.cudaMemcpy(self.ptr, host.ctypes.data, host.nbytes,
-                                           self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice))
+        cuda_check(
+            self._cudart.cudaMemcpy(
+                self.ptr, host.ctypes.data, host.nbytes, self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+            )
+        )
 
     def free(self) -> None:
         if self.ptr is not None:
@@ -120,7 +127,8 @@ class TensorRTBackend:
         if self._engine is None:
             raise BackendUnavailableError(
                 f"TensorRT {trt.__version__} could not load {path}: an engine only runs with the TensorRT version "
-                f"and GPU it was built on; rebuild it here with facescreen-convert BUNDLE --to {artifact}")
+                f"and GPU it was built on; rebuild it here with facescreen-convert BUNDLE --to {artifact}"
+            )
         self._context = self._engine.create_execution_context()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -133,8 +141,10 @@ class TensorRTBackend:
         self._stream = cuda_check(cudart.cudaStreamCreate())
         # device buffers sized for the profile's largest batch, allocated once
         self._context.set_input_shape(self._input, (self.max_batch, size, size, 3))
-        self._buffers = {n: DeviceBuffer(cudart, int(np.prod(self._context.get_tensor_shape(n))) * self._dtypes[n].itemsize)
-                         for n in names}
+        self._buffers = {
+            n: DeviceBuffer(cudart, int(np.prod(self._context.get_tensor_shape(n))) * self._dtypes[n].itemsize)
+            for n in names
+        }
         for n, buf in self._buffers.items():
             self._context.set_tensor_address(n, int(buf.ptr))
         self.runtime = f"tensorrt {trt.__version__}"
@@ -143,22 +153,36 @@ class TensorRTBackend:
         cudart = self._cudart
         x = np.ascontiguousarray(x, dtype=self._dtypes[self._input])
         self._context.set_input_shape(self._input, x.shape)
-        cuda_check(cudart.cudaMemcpyAsync(self._buffers[self._input].ptr, x.ctypes.data, x.nbytes,
-                                     cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream))
+        cuda_check(
+            cudart.cudaMemcpyAsync(
+                self._buffers[self._input].ptr,
+                x.ctypes.data,
+                x.nbytes,
+                cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
+                self._stream,
+            )
+        )
         if not self._context.execute_async_v3(self._stream):
             raise RuntimeError(f"TensorRT execution failed for {self.artifact}")
         outs = []
         for n in self._outputs:
             host = np.empty(tuple(self._context.get_tensor_shape(n)), dtype=self._dtypes[n])
-            cuda_check(cudart.cudaMemcpyAsync(host.ctypes.data, self._buffers[n].ptr, host.nbytes,
-                                         cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream))
+            cuda_check(
+                cudart.cudaMemcpyAsync(
+                    host.ctypes.data,
+                    self._buffers[n].ptr,
+                    host.nbytes,
+                    cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                    self._stream,
+                )
+            )
             outs.append(host)
         cuda_check(cudart.cudaStreamSynchronize(self._stream))
         return outs
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = check_batch(images, self.size)
-        chunks = [self._run_chunk(x[i:i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
+        chunks = [self._run_chunk(x[i : i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
         merged = [np.concatenate([c[k] for c in chunks]) for k in range(len(self._outputs))]
         return split_outputs(merged)
 

@@ -1,4 +1,5 @@
 """Cross-target latency benchmark (facescreen-bench). Returns data first, then prints it."""
+
 from .runner import BenchConfig, run_benchmark
 from .targets import BenchSettings
 

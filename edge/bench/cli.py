@@ -7,6 +7,7 @@ photo-in/flag-out path; prints a table and writes bench.json, bench.csv and benc
 Exit status: 0 every target measured; 1 a target failed (its row says why, the others are measured);
 2 a user's mistake; 3 something asked for cannot run here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,18 +27,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--photos", type=Path, help="folder of photos to align for the faces and frames measured")
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default: bench-out)")
     p.add_argument("--artifacts", default=None, help="comma-separated artifacts (default: all runnable here)")
-    p.add_argument("--threads", type=clikit.positive_int, default=min(4, os.cpu_count() or 1), help="inference threads (fixed)")
+    p.add_argument(
+        "--threads", type=clikit.positive_int, default=min(4, os.cpu_count() or 1), help="inference threads (fixed)"
+    )
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default: 5)")
-    p.add_argument("--repeat", type=clikit.positive_int, default=50, help="timed runs at batch 1, at least (default: 50)")
+    p.add_argument(
+        "--repeat", type=clikit.positive_int, default=50, help="timed runs at batch 1, at least (default: 50)"
+    )
     p.add_argument("--min-seconds", type=float, default=2.0, help="time each target for at least this long")
-    p.add_argument("--batch", type=clikit.positive_int, default=8, help="batch size for the images/s figure (default: 8)")
+    p.add_argument(
+        "--batch", type=clikit.positive_int, default=8, help="batch size for the images/s figure (default: 8)"
+    )
     p.add_argument("--faces", type=clikit.positive_int, default=24, help="aligned faces used for parity (default: 24)")
     p.add_argument("--no-detectors", action="store_true", help="skip the detector comparison")
     p.add_argument("--no-pipeline", action="store_true", help="skip the photo-in/flag-out measurement")
-    p.add_argument("--no-sections", action="store_true",
-                   help="skip the sections installed packages contribute (e.g. the kiosk's guidance and server)")
-    p.add_argument("--compare", nargs=2, type=clikit.existing_file, metavar=("A.json", "B.json"),
-                   help="print two earlier runs side by side and exit")
+    p.add_argument(
+        "--no-sections",
+        action="store_true",
+        help="skip the sections installed packages contribute (e.g. the kiosk's guidance and server)",
+    )
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        type=clikit.existing_file,
+        metavar=("A.json", "B.json"),
+        help="print two earlier runs side by side and exit",
+    )
     return p
 
 
@@ -57,11 +72,17 @@ def _bench(args: argparse.Namespace) -> int:
     from .targets import BenchSettings
 
     cfg = BenchConfig(
-        bundle=args.bundle, photos=args.photos, n_faces=args.faces, detectors=not args.no_detectors,
-        pipeline=not args.no_pipeline, sections=not args.no_sections,
+        bundle=args.bundle,
+        photos=args.photos,
+        n_faces=args.faces,
+        detectors=not args.no_detectors,
+        pipeline=not args.no_pipeline,
+        sections=not args.no_sections,
         artifacts=tuple(args.artifacts.split(",")) if args.artifacts else None,
-        settings=BenchSettings(threads=args.threads, warmup=args.warmup, repeat=args.repeat,
-                               min_seconds=args.min_seconds, batch=args.batch))
+        settings=BenchSettings(
+            threads=args.threads, warmup=args.warmup, repeat=args.repeat, min_seconds=args.min_seconds, batch=args.batch
+        ),
+    )
     result = run_benchmark(cfg, log=lambda m: print(m, file=sys.stderr))
     print(format_report(result))
     for path in write_outputs(result, args.out):

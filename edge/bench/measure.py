@@ -1,4 +1,5 @@
 """Timing primitives: warm-up, perf_counter, percentiles; the machine's measured matmul peak."""
+
 from __future__ import annotations
 
 import resource

@@ -1,4 +1,5 @@
 """Print, write and compare benchmark results (JSON is the source of truth; CSV, PNG follow)."""
+
 from __future__ import annotations
 
 import csv
@@ -7,12 +8,23 @@ from pathlib import Path
 
 from .sections import discover_sections
 
-MODEL_COLUMNS = [("artifact", "target", "{}"), ("precision", "prec", "{}"), ("size_mb", "MB", "{:.1f}"),
-                 ("load_ms", "load ms", "{:.0f}"), ("p50_ms", "p50 ms", "{:.1f}"), ("p90_ms", "p90", "{:.1f}"),
-                 ("p99_ms", "p99", "{:.1f}"), ("screener_overhead_pct", "ovh %", "{:+.1f}"),
-                 ("images_per_s", "img/s", "{:.1f}"), ("peak_mem_mb", "peak MB", "{:.0f}"),
-                 ("gflops_per_s", "GFLOP/s", "{:.1f}"), ("pct_of_matmul_peak", "% peak", "{:.0f}"),
-                 ("max_prob_diff", "max dP", "{:.4f}"), ("flag_agreement", "agree", "{:.3f}"), ("status", "status", "{}")]
+MODEL_COLUMNS = [
+    ("artifact", "target", "{}"),
+    ("precision", "prec", "{}"),
+    ("size_mb", "MB", "{:.1f}"),
+    ("load_ms", "load ms", "{:.0f}"),
+    ("p50_ms", "p50 ms", "{:.1f}"),
+    ("p90_ms", "p90", "{:.1f}"),
+    ("p99_ms", "p99", "{:.1f}"),
+    ("screener_overhead_pct", "ovh %", "{:+.1f}"),
+    ("images_per_s", "img/s", "{:.1f}"),
+    ("peak_mem_mb", "peak MB", "{:.0f}"),
+    ("gflops_per_s", "GFLOP/s", "{:.1f}"),
+    ("pct_of_matmul_peak", "% peak", "{:.0f}"),
+    ("max_prob_diff", "max dP", "{:.4f}"),
+    ("flag_agreement", "agree", "{:.3f}"),
+    ("status", "status", "{}"),
+]
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
@@ -23,18 +35,23 @@ def _cell(row: dict, key: str, fmt: str) -> str:
 def format_table(rows: list[dict], columns=MODEL_COLUMNS) -> str:
     body = [[c[1] for c in columns]] + [[_cell(r, k, f) for k, _, f in columns] for r in rows]
     widths = [max(len(line[i]) for line in body) for i in range(len(columns))]
-    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
-             for line in body]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        for line in body
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
 
 def format_report(result: dict) -> str:
     m, b = result["machine"], result["bundle"]
-    out = [f"facescreen benchmark on {m['cpu']} ({m['cores']} cores, {m['machine']}), threads={result['settings']['threads']}",
-           f"model {b['model_id']} ({b['backbone']} @ {b['input_size']} px; trained on {b['training_data']} data); "
-           f"fp32 matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s (int8 targets can exceed it); reference {result['reference']}",
-           "", format_table(result["models"])]
+    out = [
+        f"facescreen benchmark on {m['cpu']} ({m['cores']} cores, {m['machine']}), threads={result['settings']['threads']}",
+        f"model {b['model_id']} ({b['backbone']} @ {b['input_size']} px; trained on {b['training_data']} data); "
+        f"fp32 matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s (int8 targets can exceed it); reference {result['reference']}",
+        "",
+        format_table(result["models"]),
+    ]
     for r in result["models"]:
         if r.get("status") != "ok":
             out.append(f"  {r['artifact']}: {r.get('error')}")
@@ -44,20 +61,28 @@ def format_report(result: dict) -> str:
     if det:
         out += ["", f"detectors on {det['n_frames']} frames of {det['frame_shape'][1]}x{det['frame_shape'][0]}:"]
         for r in det["rows"]:
-            out.append(f"  {r['detector']:<11} p50 {r['p50_ms']:.1f} ms  p90 {r['p90_ms']:.1f} ms  faces/frame "
-                       f"{r['faces_per_frame']:.2f}" if r.get("status") == "ok" else f"  {r['detector']}: {r.get('error')}")
+            out.append(
+                f"  {r['detector']:<11} p50 {r['p50_ms']:.1f} ms  p90 {r['p90_ms']:.1f} ms  faces/frame "
+                f"{r['faces_per_frame']:.2f}"
+                if r.get("status") == "ok"
+                else f"  {r['detector']}: {r.get('error')}"
+            )
         ok = {r["detector"]: r for r in det["rows"] if r.get("status") == "ok"}
         if "mtcnn" in ok and "mtcnn-lite" in ok:
             out.append(f"  speed-up {ok['mtcnn']['p50_ms'] / ok['mtcnn-lite']['p50_ms']:.1f}x")
         if "agreement" in det:
             a = det["agreement"]
-            out.append(f"  agreement: same face count {a['same_face_count']}/{a['frames']}, min IoU {a['min_iou']:.3f}, "
-                       f"max landmark distance {a['max_landmark_px']:.2f} px")
+            out.append(
+                f"  agreement: same face count {a['same_face_count']}/{a['frames']}, min IoU {a['min_iou']:.3f}, "
+                f"max landmark distance {a['max_landmark_px']:.2f} px"
+            )
     for p in result.get("pipeline") or []:
         if p.get("status") == "ok":
             parts = ", ".join(f"{k} {v:.1f}" for k, v in p["breakdown_p50_ms"].items())
-            out.append(f"\nphoto in, flag out ({p['frame'][1]}x{p['frame'][0]}, {p['artifact']}, {p['detector']}): "
-                       f"p50 {p['p50_ms']:.1f} ms, p90 {p['p90_ms']:.1f} ms  [{parts}]")
+            out.append(
+                f"\nphoto in, flag out ({p['frame'][1]}x{p['frame'][0]}, {p['artifact']}, {p['detector']}): "
+                f"p50 {p['p50_ms']:.1f} ms, p90 {p['p90_ms']:.1f} ms  [{parts}]"
+            )
         else:
             out.append(f"\nphoto in, flag out ({p.get('artifact')}): {p.get('error')}")
     sections = result.get("sections") or {}
@@ -107,12 +132,15 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
         return None
     rows = [r for r in result["models"] if r.get("status") == "ok"]
     known = discover_sections().sections if result.get("sections") else {}
-    panels = [(known[n], d) for n, d in (result.get("sections") or {}).items() if d.get("status") == "ok" and n in known]
+    panels = [
+        (known[n], d) for n, d in (result.get("sections") or {}).items() if d.get("status") == "ok" and n in known
+    ]
     if not rows and not panels:
         return None
     heights = [0.5 * max(1, len(rows)) + 1.5] + [3.2] * len(panels)
-    fig, axes = plt.subplots(len(heights), 1, figsize=(7, sum(heights)), gridspec_kw={"height_ratios": heights},
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(heights), 1, figsize=(7, sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False
+    )
     for panel_ax, (section, data) in zip(axes[1:, 0], panels):
         section.plot(panel_ax, data)
     ax = axes[0, 0]
@@ -123,8 +151,12 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
         plt.close(fig)
         return path
     names = [r["artifact"] for r in rows]
-    ax.barh(names, [r["p50_ms"] for r in rows], xerr=[[0] * len(rows), [r["p90_ms"] - r["p50_ms"] for r in rows]],
-            color="#4477aa")
+    ax.barh(
+        names,
+        [r["p50_ms"] for r in rows],
+        xerr=[[0] * len(rows), [r["p90_ms"] - r["p50_ms"] for r in rows]],
+        color="#4477aa",
+    )
     ax.invert_yaxis()
     ax.set_xlabel("latency per aligned face, batch 1 (ms; bar p50, whisker p90)")
     ax.set_title(f"{result['bundle']['backbone']} on {result['machine']['cpu'][:40]}", fontsize=9)
@@ -141,14 +173,21 @@ def read_record(path: Path) -> dict:
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FaceScreenError(f"{path} is not a bench record (bench.json written by facescreen-bench): "
-                              "not JSON") from None
+        raise FaceScreenError(
+            f"{path} is not a bench record (bench.json written by facescreen-bench): not JSON"
+        ) from None
     models = record.get("models") if isinstance(record, dict) else None
     machine = record.get("machine") if isinstance(record, dict) else None
-    if (not isinstance(models, list) or not all(isinstance(m, dict) and "artifact" in m for m in models)
-            or not isinstance(machine, dict) or not {"cpu", "node"} <= set(machine)):
-        raise FaceScreenError(f"{path} is not a bench record (bench.json written by facescreen-bench): "
-                              "it lacks 'models' rows with 'artifact' and 'machine' with 'cpu' and 'node'")
+    if (
+        not isinstance(models, list)
+        or not all(isinstance(m, dict) and "artifact" in m for m in models)
+        or not isinstance(machine, dict)
+        or not {"cpu", "node"} <= set(machine)
+    ):
+        raise FaceScreenError(
+            f"{path} is not a bench record (bench.json written by facescreen-bench): "
+            "it lacks 'models' rows with 'artifact' and 'machine' with 'cpu' and 'node'"
+        )
     return record
 
 
@@ -157,8 +196,13 @@ def compare(a: dict, b: dict) -> str:
     ra = {r["artifact"]: r for r in a["models"]}
     rb = {r["artifact"]: r for r in b["models"]}
     head = f"{'target':<16}{'A p50 ms':>10}{'B p50 ms':>10}{'B/A':>8}"
-    lines = [f"A: {a['machine']['cpu']} ({a['machine']['node']})", f"B: {b['machine']['cpu']} ({b['machine']['node']})",
-             "", head, "-" * len(head)]
+    lines = [
+        f"A: {a['machine']['cpu']} ({a['machine']['node']})",
+        f"B: {b['machine']['cpu']} ({b['machine']['node']})",
+        "",
+        head,
+        "-" * len(head),
+    ]
     for name in list(ra) + [n for n in rb if n not in ra]:
         pa, pb = ra.get(name, {}).get("p50_ms"), rb.get(name, {}).get("p50_ms")
         ratio = f"{pb / pa:.2f}" if pa and pb else "-"

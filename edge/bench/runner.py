@@ -1,5 +1,6 @@
 """Run the cross-target benchmark: every artifact this machine can run, the detectors, and the
 whole photo-in/flag-out path. Returns data (a dict); report.py prints and writes it."""
+
 from __future__ import annotations
 
 import io
@@ -33,7 +34,7 @@ class BenchConfig:
     bundle: Path
     photos: Path
     settings: BenchSettings = field(default_factory=BenchSettings)
-    artifacts: tuple[str, ...] | None = None   # default: every artifact this machine can run
+    artifacts: tuple[str, ...] | None = None  # default: every artifact this machine can run
     n_faces: int = 24
     n_frames: int = 6
     detectors: bool = True
@@ -50,8 +51,15 @@ def machine_info() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "system": platform.system(),
-            "python": platform.python_version(), "facescreen": software_version(), "node": platform.node()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "python": platform.python_version(),
+        "facescreen": software_version(),
+        "node": platform.node(),
+    }
 
 
 def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
@@ -80,7 +88,7 @@ def to_frame(rgb: np.ndarray) -> np.ndarray:
     small = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)
     frame = np.full((h, w, 3), 96, np.uint8)
     y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
-    frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+    frame[y : y + small.shape[0], x : x + small.shape[1]] = small
     return frame
 
 
@@ -181,15 +189,17 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         if cfg.detectors:
             names = DETECTORS.names()  # every registered one; one that cannot be built here is a failed row
             log(f"measuring detectors {names} ...")
-            detectors = _in_subprocess(measure_detectors, inputs["frames"], names, str(cfg.bundle),
-                                       cfg.settings.to_dict())
+            detectors = _in_subprocess(
+                measure_detectors, inputs["frames"], names, str(cfg.bundle), cfg.settings.to_dict()
+            )
         pipeline = []
         if cfg.pipeline:
             int8 = [a for a in ordered if bundle.card.artifacts[a].get("precision") == "int8"]
             for name in int8 or ordered[:1]:
                 log(f"measuring photo-in/flag-out with {name} ...")
-                pipeline.append(_in_subprocess(measure_pipeline, str(cfg.bundle), name, inputs["jpegs"],
-                                               cfg.settings.to_dict()))
+                pipeline.append(
+                    _in_subprocess(measure_pipeline, str(cfg.bundle), name, inputs["jpegs"], cfg.settings.to_dict())
+                )
         sections: dict[str, dict] = {}
         if cfg.sections:
             found = discover_sections()
@@ -199,10 +209,22 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
                 log(f"measuring the {name} section ...")
                 sections[name] = _in_subprocess(section.measure, str(cfg.bundle), inputs, cfg.settings.to_dict())
     return {
-        "schema": SCHEMA, "machine": machine_info(), "settings": cfg.settings.to_dict(),
-        "bundle": {"path": str(cfg.bundle), "model_id": bundle.card.model_id, "backbone": bundle.card.backbone,
-                   "input_size": bundle.card.input.size, "flops_per_image": flops,
-                   "training_data": bundle.card.training_data.get("kind", "unknown")},
-        "matmul_peak_gflops": peak, "reference": reference, "models": rows, "skipped": skipped,
-        "detectors": detectors, "pipeline": pipeline, "sections": sections,
+        "schema": SCHEMA,
+        "machine": machine_info(),
+        "settings": cfg.settings.to_dict(),
+        "bundle": {
+            "path": str(cfg.bundle),
+            "model_id": bundle.card.model_id,
+            "backbone": bundle.card.backbone,
+            "input_size": bundle.card.input.size,
+            "flops_per_image": flops,
+            "training_data": bundle.card.training_data.get("kind", "unknown"),
+        },
+        "matmul_peak_gflops": peak,
+        "reference": reference,
+        "models": rows,
+        "skipped": skipped,
+        "detectors": detectors,
+        "pipeline": pipeline,
+        "sections": sections,
     }

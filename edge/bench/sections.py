@@ -16,6 +16,7 @@ A section is an object with:
 - ``rows(data) -> list[dict]``: rows for bench.csv (each gets ``section`` = the name);
 - ``plot(ax, data) -> None``: its panel of bench.png (a matplotlib Axes).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

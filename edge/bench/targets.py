@@ -1,5 +1,6 @@
 """Per-target measurements. Each runs in its own spawned process (see runner.py), so peak memory
 is that target's and a target that crashes yields a failed row instead of ending the table."""
+
 from __future__ import annotations
 
 import time
@@ -38,8 +39,13 @@ def measure_model(bundle_dir: str, artifact: str, faces_npz: str, settings: dict
         rss0 = peak_rss_mb()
         t0 = time.perf_counter()
         backend = open_backend(bundle, artifact=artifact, threads=s.threads)
-        row.update(backend=backend.name, runtime=backend.runtime, precision=entry.get("precision", "?"),
-                   size_mb=entry.get("size_bytes", 0) / 2**20, load_ms=(time.perf_counter() - t0) * 1e3)
+        row.update(
+            backend=backend.name,
+            runtime=backend.runtime,
+            precision=entry.get("precision", "?"),
+            size_mb=entry.get("size_bytes", 0) / 2**20,
+            load_ms=(time.perf_counter() - t0) * 1e3,
+        )
         one = faces[:1].astype(np.float32)
         lat = time_calls(lambda: backend.run(one), s.warmup, s.repeat, s.min_seconds)
         screener = Screener(bundle, backend, detector=None)
@@ -47,13 +53,20 @@ def measure_model(bundle_dir: str, artifact: str, faces_npz: str, settings: dict
         reps = int(np.ceil(s.batch / len(faces)))
         batch = np.concatenate([faces] * reps)[: s.batch].astype(np.float32)
         thr = time_calls(lambda: backend.run(batch), 1, max(3, s.repeat // 10))
-        probs = np.concatenate([backend.run(faces[i:i + 1].astype(np.float32))[0] for i in range(len(faces))])
+        probs = np.concatenate([backend.run(faces[i : i + 1].astype(np.float32))[0] for i in range(len(faces))])
         row.update(
-            status="ok", warmup=s.warmup, n=lat.n,
-            p50_ms=lat.p50_ms, p90_ms=lat.p90_ms, p99_ms=lat.p99_ms,
-            screener_p50_ms=scr.p50_ms, screener_overhead_pct=100.0 * (scr.p50_ms - lat.p50_ms) / lat.p50_ms,
-            batch=s.batch, images_per_s=s.batch / (thr.p50_ms / 1e3),
-            peak_mem_mb=peak_rss_mb(), mem_growth_mb=peak_rss_mb() - rss0,
+            status="ok",
+            warmup=s.warmup,
+            n=lat.n,
+            p50_ms=lat.p50_ms,
+            p90_ms=lat.p90_ms,
+            p99_ms=lat.p99_ms,
+            screener_p50_ms=scr.p50_ms,
+            screener_overhead_pct=100.0 * (scr.p50_ms - lat.p50_ms) / lat.p50_ms,
+            batch=s.batch,
+            images_per_s=s.batch / (thr.p50_ms / 1e3),
+            peak_mem_mb=peak_rss_mb(),
+            mem_growth_mb=peak_rss_mb() - rss0,
             probs=probs.tolist(),
         )
     except Exception as exc:  # a failing target is a row with its reason, not a crash of the table
@@ -83,9 +96,14 @@ def measure_detectors(frames_npz: str, names: list[str], bundle_dir: str, settin
                     det.detect(f)
                     samples.append(time.perf_counter() - t)
             ms = np.asarray(samples) * 1e3
-            row.update(status="ok", n=len(ms), p50_ms=float(np.percentile(ms, 50)),
-                       p90_ms=float(np.percentile(ms, 90)), p99_ms=float(np.percentile(ms, 99)),
-                       faces_per_frame=float(np.mean([len(f) for f in found[name]])))
+            row.update(
+                status="ok",
+                n=len(ms),
+                p50_ms=float(np.percentile(ms, 50)),
+                p90_ms=float(np.percentile(ms, 90)),
+                p99_ms=float(np.percentile(ms, 99)),
+                faces_per_frame=float(np.mean([len(f) for f in found[name]])),
+            )
         except Exception as exc:
             row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         out["rows"].append(row)
@@ -99,10 +117,12 @@ def detector_agreement(ref: list, other: list) -> dict:
     from ..detect import compare_faces
 
     per_frame = [compare_faces(r, o) for r, o in zip(ref, other)]
-    return {"frames": len(per_frame),
-            "same_face_count": sum(c["n_reference"] == c["n_converted"] for c in per_frame),
-            "min_iou": float(min((c["min_iou"] for c in per_frame), default=0.0)),
-            "max_landmark_px": float(max((c["max_landmark_px"] for c in per_frame), default=float("inf")))}
+    return {
+        "frames": len(per_frame),
+        "same_face_count": sum(c["n_reference"] == c["n_converted"] for c in per_frame),
+        "min_iou": float(min((c["min_iou"] for c in per_frame), default=0.0)),
+        "max_landmark_px": float(max((c["max_landmark_px"] for c in per_frame), default=float("inf"))),
+    }
 
 
 def measure_pipeline(bundle_dir: str, artifact: str, jpegs_npz: str, settings: dict) -> dict:
@@ -126,9 +146,14 @@ def measure_pipeline(bundle_dir: str, artifact: str, jpegs_npz: str, settings: d
                 totals.append(time.perf_counter() - t0)
                 parts.append(r.timings_ms)
         ms = np.asarray(totals) * 1e3
-        row.update(status="ok", n=len(ms), frame=data["shape"].tolist(), p50_ms=float(np.median(ms)),
-                   p90_ms=float(np.percentile(ms, 90)),
-                   breakdown_p50_ms={k: float(np.median([p[k] for p in parts])) for k in parts[0]})
+        row.update(
+            status="ok",
+            n=len(ms),
+            frame=data["shape"].tolist(),
+            p50_ms=float(np.median(ms)),
+            p90_ms=float(np.percentile(ms, 90)),
+            breakdown_p50_ms={k: float(np.median([p[k] for p in parts])) for k in parts[0]},
+        )
     except Exception as exc:
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     return row

@@ -14,6 +14,7 @@ bundle's training faces were aligned with its output:
 
 Everything here is numpy and OpenCV: no TensorFlow, no network runtime.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -46,7 +47,15 @@ class CascadeConfig:
             raise ValueError(f"min_face_size must be >= {self.min_size} (P-Net's window), got {self.min_face_size}")
         if not 0.0 < self.scale_factor < 1.0:
             raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
-        for k in ("threshold_pnet", "threshold_rnet", "threshold_onet", "nms_pnet1", "nms_pnet2", "nms_rnet", "nms_onet"):
+        for k in (
+            "threshold_pnet",
+            "threshold_rnet",
+            "threshold_onet",
+            "nms_pnet1",
+            "nms_pnet2",
+            "nms_rnet",
+            "nms_onet",
+        ):
             if not 0.0 <= getattr(self, k) <= 1.0:
                 raise ValueError(f"{k} must be in [0, 1], got {getattr(self, k)}")
 
@@ -137,8 +146,14 @@ def suppress(boxes: np.ndarray, threshold: float, method: str = "union", block: 
     return np.nonzero(keep)[0]
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "union",
-        initial_sort: bool = True, extra: np.ndarray | None = None):
+def nms(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    method: str = "union",
+    initial_sort: bool = True,
+    extra: np.ndarray | None = None,
+):
     """``smart_nms_from_bboxes`` for one image: optional sort by score, then :func:`suppress`.
     ``extra`` (e.g. landmarks) rows travel with their boxes."""
     if initial_sort:

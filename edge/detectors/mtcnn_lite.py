@@ -11,6 +11,7 @@ One detector serves one thread at a time (its interpreters are not re-entrant).
     det = MtcnnLiteDetector(model_dir="BUNDLE/detector")        # runtime="auto"
     faces = det.detect(rgb)                                      # list[FaceDetection]
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,15 @@ class MtcnnLiteDetector:
 
     name = "mtcnn-lite"
 
-    def __init__(self, model_dir: str | Path, runtime: str = "auto", threads: int | None = None,
-                 config: mc.CascadeConfig | None = None, min_face_size: int | None = None,
-                 verify: bool = True) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        runtime: str = "auto",
+        threads: int | None = None,
+        config: mc.CascadeConfig | None = None,
+        min_face_size: int | None = None,
+        verify: bool = True,
+    ) -> None:
         self.model_dir = Path(model_dir)
         manifest = load_manifest(self.model_dir, verify=verify)
         self.runtime_name = self._pick_runtime(runtime, manifest.formats)
@@ -56,7 +63,8 @@ class MtcnnLiteDetector:
         threads = threads or min(4, os.cpu_count() or 1)
         factory = NET_RUNNERS.get(self.runtime_name)
         self._nets: dict[str, NetRunner] = {
-            net: factory(self.model_dir / nf.file, net, threads=threads) for net, nf in manifest.formats[fmt].items()}
+            net: factory(self.model_dir / nf.file, net, threads=threads) for net, nf in manifest.formats[fmt].items()
+        }
         self.format = fmt
         self.runtime = self._nets["pnet"].runtime
         self._pyramid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtcnn-pyramid")
@@ -68,12 +76,18 @@ class MtcnnLiteDetector:
     def _pick_runtime(runtime: str, formats: dict) -> str:
         if runtime != "auto":
             if runtime not in RUNTIME_FORMAT:
-                raise ValueError(f"unknown MTCNN runtime {runtime!r}; expected 'auto' or one of {sorted(RUNTIME_FORMAT)}")
+                raise ValueError(
+                    f"unknown MTCNN runtime {runtime!r}; expected 'auto' or one of {sorted(RUNTIME_FORMAT)}"
+                )
             if RUNTIME_FORMAT[runtime] not in formats:
-                raise BundleError(f"the detector has no {RUNTIME_FORMAT[runtime]} networks for runtime {runtime!r}; "
-                                  f"it has: {sorted(formats)}")
+                raise BundleError(
+                    f"the detector has no {RUNTIME_FORMAT[runtime]} networks for runtime {runtime!r}; "
+                    f"it has: {sorted(formats)}"
+                )
             if not _installed(runtime):
-                raise BackendUnavailableError(f"MTCNN runtime {runtime!r} is not installed (pip install 'facescreen[edge]')")
+                raise BackendUnavailableError(
+                    f"MTCNN runtime {runtime!r} is not installed (pip install 'facescreen[edge]')"
+                )
             return runtime
         reasons = []
         for name in AUTO_RUNTIMES:
@@ -111,8 +125,9 @@ class MtcnnLiteDetector:
         levels = [(s, mc.scaled_shape(height, width, s)) for s in mc.scale_pyramid(height, width, cfg)]
         # P-Net's 12x12 window must fit; the resizes run ahead on the helper thread (OpenCV and the
         # runtimes release the GIL), so resizing scale k+1 overlaps P-Net on scale k
-        pending = [(s, self._pyramid.submit(mc.resize_area, image, shape))
-                   for s, shape in levels if min(shape) >= mc.PNET_CELL]
+        pending = [
+            (s, self._pyramid.submit(mc.resize_area, image, shape)) for s, shape in levels if min(shape) >= mc.PNET_CELL
+        ]
         all_boxes, all_scores = [], []
         for scale, resized in pending:
             out = self._nets["pnet"].run(resized.result()[None])

@@ -4,6 +4,7 @@ Written by ``converters`` (target ``mtcnn-tflite`` / ``mtcnn-onnx``) after the c
 was checked against the mtcnn package; read by :class:`~edge.detectors.mtcnn_lite.MtcnnLiteDetector`.
 Every file is listed with its SHA-256 and verified on load.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,11 @@ MANIFEST_SCHEMA = 1
 NETS = ("pnet", "rnet", "onet")
 FORMATS = ("tflite", "onnx")
 # Each network's outputs, told apart by their last dimension (runtimes do not keep output order).
-OUTPUT_ROLES = {"pnet": {4: "bbox_reg", 2: "face_prob"},
-                "rnet": {4: "bbox_reg", 2: "face_prob"},
-                "onet": {4: "bbox_reg", 10: "landmarks", 2: "face_prob"}}
+OUTPUT_ROLES = {
+    "pnet": {4: "bbox_reg", 2: "face_prob"},
+    "rnet": {4: "bbox_reg", 2: "face_prob"},
+    "onet": {4: "bbox_reg", 10: "landmarks", 2: "face_prob"},
+}
 INPUT_SHAPES = {"pnet": [-1, -1, -1, 3], "rnet": [-1, 24, 24, 3], "onet": [-1, 48, 48, 3]}
 
 
@@ -33,8 +36,12 @@ class NetFile:
     input_shape: tuple[int, ...]
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "sha256": self.sha256, "size_bytes": self.size_bytes,
-                "input_shape": list(self.input_shape)}
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "input_shape": list(self.input_shape),
+        }
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,9 @@ class MtcnnManifest:
 
     def __post_init__(self) -> None:
         if self.kind != MANIFEST_KIND or self.schema_version != MANIFEST_SCHEMA:
-            raise BundleError(f"not a {MANIFEST_KIND} v{MANIFEST_SCHEMA} manifest (got {self.kind!r} v{self.schema_version})")
+            raise BundleError(
+                f"not a {MANIFEST_KIND} v{MANIFEST_SCHEMA} manifest (got {self.kind!r} v{self.schema_version})"
+            )
         if not self.formats:
             raise BundleError("the MTCNN manifest lists no converted networks")
         for fmt, nets in self.formats.items():
@@ -60,24 +69,43 @@ class MtcnnManifest:
                 raise BundleError(f"MTCNN manifest: unknown format {fmt!r}; expected one of {FORMATS}")
             missing = [n for n in NETS if n not in nets]
             if missing:
-                raise BundleError(f"MTCNN manifest: format {fmt!r} lacks network(s) {missing}; the cascade needs {NETS}")
+                raise BundleError(
+                    f"MTCNN manifest: format {fmt!r} lacks network(s) {missing}; the cascade needs {NETS}"
+                )
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "schema_version": self.schema_version, "created_at": self.created_at,
-                "software_version": self.software_version, "source": self.source, "cascade": self.cascade,
-                "input": {"colour": "RGB", "normalisation": "(x - 127.5) / 128", "layout": "NHWC"},
-                "formats": {f: {n: nf.to_dict() for n, nf in nets.items()} for f, nets in self.formats.items()},
-                "verification": self.verification}
+        return {
+            "kind": self.kind,
+            "schema_version": self.schema_version,
+            "created_at": self.created_at,
+            "software_version": self.software_version,
+            "source": self.source,
+            "cascade": self.cascade,
+            "input": {"colour": "RGB", "normalisation": "(x - 127.5) / 128", "layout": "NHWC"},
+            "formats": {f: {n: nf.to_dict() for n, nf in nets.items()} for f, nets in self.formats.items()},
+            "verification": self.verification,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "MtcnnManifest":
         try:
-            formats = {f: {n: NetFile(v["file"], v["sha256"], int(v["size_bytes"]), tuple(v["input_shape"]))
-                           for n, v in nets.items()} for f, nets in d["formats"].items()}
-            return cls(formats=formats, source=d.get("source", {}), cascade=d.get("cascade", {}),
-                       verification=d.get("verification", {}), created_at=d.get("created_at", ""),
-                       software_version=d.get("software_version", ""), kind=d.get("kind", ""),
-                       schema_version=int(d.get("schema_version", -1)))
+            formats = {
+                f: {
+                    n: NetFile(v["file"], v["sha256"], int(v["size_bytes"]), tuple(v["input_shape"]))
+                    for n, v in nets.items()
+                }
+                for f, nets in d["formats"].items()
+            }
+            return cls(
+                formats=formats,
+                source=d.get("source", {}),
+                cascade=d.get("cascade", {}),
+                verification=d.get("verification", {}),
+                created_at=d.get("created_at", ""),
+                software_version=d.get("software_version", ""),
+                kind=d.get("kind", ""),
+                schema_version=int(d.get("schema_version", -1)),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"the MTCNN manifest is malformed: {exc!r}") from None
 
@@ -100,8 +128,9 @@ def load_manifest(model_dir: str | Path, verify: bool = True) -> MtcnnManifest:
     root = Path(model_dir)
     path = root / MANIFEST
     if not path.is_file():
-        raise BundleError(f"no {MANIFEST} in {root}: convert the detector first "
-                          f"(facescreen-convert BUNDLE --to mtcnn-tflite)")
+        raise BundleError(
+            f"no {MANIFEST} in {root}: convert the detector first (facescreen-convert BUNDLE --to mtcnn-tflite)"
+        )
     try:
         manifest = MtcnnManifest.from_dict(json.loads(path.read_text()))
     except json.JSONDecodeError as exc:

@@ -14,6 +14,7 @@ A runner takes an NHWC float32 batch and returns ``{role: array}`` (roles from
   size brings a pyramid of new shapes, and a server fed photos of many sizes kept 48 of them (~500 MB).
 - ONNX Runtime takes any shape per call; one session per network.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -56,8 +57,10 @@ def _roles(net: str, outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
     for o in outputs:
         role = roles.get(int(o.shape[-1]))
         if role is None or role in got:
-            raise BundleError(f"MTCNN {net}: unexpected outputs {[a.shape for a in outputs]}; "
-                              f"expected last dimensions {sorted(roles)}")
+            raise BundleError(
+                f"MTCNN {net}: unexpected outputs {[a.shape for a in outputs]}; "
+                f"expected last dimensions {sorted(roles)}"
+            )
         got[role] = o
     if len(got) != len(roles):
         raise BundleError(f"MTCNN {net}: outputs {[a.shape for a in outputs]} lack {set(roles.values()) - set(got)}")
@@ -69,8 +72,7 @@ def _pixels(shape: tuple[int, ...]) -> int:
 
 
 class LiteRTNet:
-    def __init__(self, path: Path, net: str, threads: int | None = None,
-                 max_pixels: int = SHAPE_CACHE_PIXELS) -> None:
+    def __init__(self, path: Path, net: str, threads: int | None = None, max_pixels: int = SHAPE_CACHE_PIXELS) -> None:
         rt = tflite_runtime()
         self._cls, self.runtime = rt.Interpreter, rt.name
         self._model = Path(path).read_bytes()

@@ -1,4 +1,5 @@
 """The reference detector: the ``mtcnn`` package with its shipped weights (imports TensorFlow)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -32,11 +33,19 @@ class MtcnnPackageDetector:
         # therefore served by detecting a copy scaled so that face spans the package's own minimum.
         wanted = min_face_size or self.min_face_size
         scale = min(1.0, self.min_face_size / wanted)
-        image = rgb if scale == 1.0 else cv2.resize(
-            rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        image = (
+            rgb
+            if scale == 1.0
+            else cv2.resize(
+                rgb,
+                (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+        )
         with _unfiltered_keras_tracebacks():
-            raw = self._mtcnn.detect_faces(np.ascontiguousarray(image), min_face_size=self.min_face_size,
-                                           box_format="xyxy")
+            raw = self._mtcnn.detect_faces(
+                np.ascontiguousarray(image), min_face_size=self.min_face_size, box_format="xyxy"
+            )
         faces = []
         for r in raw:
             lm = np.array([r["keypoints"][n] for n in LANDMARK_NAMES], dtype=np.float32)

@@ -1,5 +1,6 @@
 """One frame in, one quality report out: detect faces, compute the dense landmarks once, run
 every measure in priority order on the shared context."""
+
 from __future__ import annotations
 
 import time
@@ -8,8 +9,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from facescreen.edge.detect import (DetectConfig, Detector, FaceDetection, FaceFinding, choose_subject, detect_faces,
-                                    subject_first)
+from facescreen.edge.detect import (
+    DetectConfig,
+    Detector,
+    FaceDetection,
+    FaceFinding,
+    choose_subject,
+    detect_faces,
+    subject_first,
+)
 from facescreen.edge.pipeline import AlignConfig
 
 from ..landmarks import DenseLandmarker, FaceMesh
@@ -24,9 +32,20 @@ from .pose import Pitch, Roll, Yaw
 # Priority order: the first failing measure gives the one instruction. Who and where first, then
 # how the head is held, then light and focus, then the transient expression.
 DEFAULT_MEASURES: tuple[Measure, ...] = (
-    SingleFace(), InterEyeDistance(), HeadSize(), Centred(), Roll(), Yaw(), Pitch(),
-    Brightness(), UnderExposure(), OverExposure(), IlluminationUniformity(), Sharpness(),
-    EyesOpen(), MouthClosed(),
+    SingleFace(),
+    InterEyeDistance(),
+    HeadSize(),
+    Centred(),
+    Roll(),
+    Yaw(),
+    Pitch(),
+    Brightness(),
+    UnderExposure(),
+    OverExposure(),
+    IlluminationUniformity(),
+    Sharpness(),
+    EyesOpen(),
+    MouthClosed(),
 )
 MEASURE_NAMES = tuple(m.name for m in DEFAULT_MEASURES)
 
@@ -59,10 +78,16 @@ class FrameAnalysis:
 class FrameAnalyser:
     """Detector + dense landmarker + measures. Not thread-safe: callers serialise (KioskEngine does)."""
 
-    def __init__(self, detector: Detector, landmarker: Optional[DenseLandmarker],
-                 config: QualityConfig = QualityConfig(), detect: DetectConfig = DetectConfig(),
-                 model_iod_px: float = 48.0, measures: Sequence[Measure] = DEFAULT_MEASURES,
-                 find: FindConfig = FindConfig()) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        landmarker: Optional[DenseLandmarker],
+        config: QualityConfig = QualityConfig(),
+        detect: DetectConfig = DetectConfig(),
+        model_iod_px: float = 48.0,
+        measures: Sequence[Measure] = DEFAULT_MEASURES,
+        find: FindConfig = FindConfig(),
+    ) -> None:
         self.detector = detector
         self.landmarker = landmarker
         self.config = config
@@ -111,8 +136,9 @@ class FrameAnalyser:
             if track is not None:
                 track.start(faces[0], mesh) if faces else track.lose()
         t3 = time.perf_counter()
-        ctx = FrameContext(rgb=rgb, faces=faces, config=self.config, model_iod_px=self.model_iod_px,
-                           mesh=mesh, mesh_note=note)
+        ctx = FrameContext(
+            rgb=rgb, faces=faces, config=self.config, model_iod_px=self.model_iod_px, mesh=mesh, mesh_note=note
+        )
         results = tuple(run_measure(m, ctx) for m in self.measures)
         report = QualityReport(results, {**timings, "measures": (time.perf_counter() - t3) * 1e3})
         return FrameAnalysis(ctx, report, tracked)

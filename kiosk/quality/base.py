@@ -5,6 +5,7 @@ Modelled on ISO/IEC 29794-5 / BSI OFIQ: each measure is one small unit that yiel
 the instruction that would fix it. A measure that cannot be assessed on a frame (no face, no
 dense landmarks, an error inside it) says so and why, while the other measures still run.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,7 +56,7 @@ class Bound:
             r = abs(raw - (lo + hi) / 2.0) / ((hi - lo) / 2.0)
         elif lo is not None:  # higher is better
             r = (lo / raw) if raw > 0 else math.inf
-        else:                 # lower is better
+        else:  # lower is better
             r = raw / hi if hi > 0 else (0.0 if raw <= 0 else math.inf)
         return int(round(100.0 / (1.0 + r * r))) if math.isfinite(r) else 0
 
@@ -78,10 +79,17 @@ class MeasureResult:
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "assessed": self.assessed, "passed": self.passed,
-                "raw": None if self.raw is None else round(float(self.raw), 4), "unit": self.unit,
-                "score": self.score, "threshold": self.threshold, "instruction": self.instruction,
-                "detail": self.detail}
+        return {
+            "name": self.name,
+            "assessed": self.assessed,
+            "passed": self.passed,
+            "raw": None if self.raw is None else round(float(self.raw), 4),
+            "unit": self.unit,
+            "score": self.score,
+            "threshold": self.threshold,
+            "instruction": self.instruction,
+            "detail": self.detail,
+        }
 
 
 @dataclass(eq=False)
@@ -89,11 +97,11 @@ class FrameContext:
     """Everything measures read, computed once per frame and shared by all of them."""
 
     rgb: np.ndarray
-    faces: tuple[FaceDetection, ...]      # confident faces, largest first
+    faces: tuple[FaceDetection, ...]  # confident faces, largest first
     config: QualityConfig
     mesh: Optional[FaceMesh] = None
-    mesh_note: str = ""                    # why there is no mesh, when there is a face but none
-    model_iod_px: float = 48.0             # inter-eye distance the model's aligned crop holds
+    mesh_note: str = ""  # why there is no mesh, when there is a face but none
+    model_iod_px: float = 48.0  # inter-eye distance the model's aligned crop holds
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
@@ -156,6 +164,7 @@ NOT_ASSESSED_INSTRUCTION = {"face": "no_face", "mesh": "show_whole_face"}
 
 def run_measure(measure: Measure, ctx: FrameContext) -> MeasureResult:
     """Assess one measure; never raises for a frame it cannot judge."""
+
     def not_assessed(detail: str, instruction: Optional[str]) -> MeasureResult:
         return MeasureResult(measure.name, False, None, None, measure.unit, None, {}, instruction, detail)
 
@@ -171,8 +180,16 @@ def run_measure(measure: Measure, ctx: FrameContext) -> MeasureResult:
     if not math.isfinite(raw):
         return not_assessed("the measure is undefined on this frame", NOT_ASSESSED_INSTRUCTION["mesh"])
     side = bound.side(raw)
-    return MeasureResult(measure.name, True, side is None, raw, measure.unit, bound.score(raw), bound.to_dict(),
-                         None if side is None else measure.instructions[side])
+    return MeasureResult(
+        measure.name,
+        True,
+        side is None,
+        raw,
+        measure.unit,
+        bound.score(raw),
+        bound.to_dict(),
+        None if side is None else measure.instructions[side],
+    )
 
 
 @dataclass(frozen=True)
@@ -204,10 +221,15 @@ class QualityReport:
 
     def summary(self) -> dict[str, Any]:
         """Compact per-measure record (what the results store keeps)."""
-        return {r.name: {"raw": None if r.raw is None else round(float(r.raw), 4), "passed": r.passed,
-                         "score": r.score} for r in self.results}
+        return {
+            r.name: {"raw": None if r.raw is None else round(float(r.raw), 4), "passed": r.passed, "score": r.score}
+            for r in self.results
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "instruction": self.instruction,
-                "measures": [r.to_dict() for r in self.results],
-                "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}}
+        return {
+            "passed": self.passed,
+            "instruction": self.instruction,
+            "measures": [r.to_dict() for r in self.results],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }

@@ -4,6 +4,7 @@ Defaults follow ICAO / ISO/IEC 39794-5 practice where one exists (roll <= 8 degr
 otherwise set on the two sample photos and the synthetic cohort (see README.md (the kiosk section) for
 the figures and what they do not show).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -19,20 +20,20 @@ class QualityConfig(FileConfig):
     # None: the inter-eye distance the model's aligned crop holds at its input size, so the crop
     # is never upsampled
     min_inter_eye_px: Optional[float] = Field(None, gt=0)
-    min_head_size: float = Field(0.20, gt=0, lt=1)    # face-box height / frame height
+    min_head_size: float = Field(0.20, gt=0, lt=1)  # face-box height / frame height
     max_head_size: float = Field(0.80, gt=0, le=1.5)
     max_centre_offset: float = Field(0.20, gt=0, le=0.5)  # face-box centre from frame centre, / frame size
     max_roll_deg: float = Field(8.0, gt=0, le=90)
     max_yaw_deg: float = Field(10.0, gt=0, le=90)
     max_pitch_deg: float = Field(10.0, gt=0, le=90)
     pitch_offset_deg: float = Field(0.0, ge=-30, le=30)  # per-camera calibration, added to the estimate
-    min_brightness: float = Field(60.0, ge=0, le=255)   # mean luma of the inner face
+    min_brightness: float = Field(60.0, ge=0, le=255)  # mean luma of the inner face
     max_brightness: float = Field(215.0, ge=0, le=255)
     max_clipped_fraction: float = Field(0.05, ge=0, le=1)  # inner-face pixels at <= 5 or >= 250
     min_illumination_uniformity: float = Field(0.45, ge=0, le=1)  # left/right histogram intersection
-    min_sharpness: float = Field(30.0, ge=0)          # variance of the Laplacian, inner face at 128 px
-    min_eye_openness: float = Field(0.20, ge=0)       # eyelid gap / eye width, the smaller eye
-    max_mouth_gap: float = Field(0.04, ge=0)          # inner-lip gap / face height (forehead to chin)
+    min_sharpness: float = Field(30.0, ge=0)  # variance of the Laplacian, inner face at 128 px
+    min_eye_openness: float = Field(0.20, ge=0)  # eyelid gap / eye width, the smaller eye
+    max_mouth_gap: float = Field(0.04, ge=0)  # inner-lip gap / face height (forehead to chin)
 
     @model_validator(mode="after")
     def _ranges(self) -> "QualityConfig":

@@ -7,14 +7,17 @@ contours (the default model), passes both known-open photos and fails both with 
 painted shut; the plain 468-point mesh keeps a strong open-eye prior and does not (so it is not the
 default). Real closed-eye photos have not been available to check it.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
 
 from .base import Bound, FrameContext
 
-_EYES = (("right_eye_upper", "right_eye_lower", "right_eye_outer", "right_eye_inner"),
-         ("left_eye_upper", "left_eye_lower", "left_eye_outer", "left_eye_inner"))
+_EYES = (
+    ("right_eye_upper", "right_eye_lower", "right_eye_outer", "right_eye_inner"),
+    ("left_eye_upper", "left_eye_lower", "left_eye_outer", "left_eye_inner"),
+)
 
 
 class EyesOpen:

@@ -1,4 +1,5 @@
 """Measures of the face's presence, size and place in the frame (from the detector's box and five points)."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -1,5 +1,6 @@
 """Photometric measures on the inner face (brows to below the mouth, from the detector's five
 points): brightness, clipped shadows and highlights, left/right illumination, sharpness."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -11,6 +11,7 @@ roll  > 0: the eye line falls towards the image's right (head tilted clockwise o
 yaw   > 0: the face turned towards the image's right (the subject's left);
 pitch > 0: chin up; < 0: chin down.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ A request that carries a photo is admitted before its body is read, or refused a
 bounded (each admitted request holds at most one upload and one decode-budget reservation) and a
 busy clinic gets a fast "try again in N s" instead of a 14 s wait.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,6 +51,10 @@ class InferenceQueue:
         return max(1, math.ceil(self.capacity * self._mean_s / self.engines))
 
     def snapshot(self) -> dict[str, int]:
-        return {"admitted": self._admitted, "queue_depth": self.waiting, "queue_limit": self.depth,
-                "engines": self.engines, "refused_total": self.refused}
-
+        return {
+            "admitted": self._admitted,
+            "queue_depth": self.waiting,
+            "queue_limit": self.depth,
+            "engines": self.engines,
+            "refused_total": self.refused,
+        }

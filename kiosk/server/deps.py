@@ -3,6 +3,7 @@
 The token and the inference queue are also enforced by :class:`kiosk.server.gate.RequestGate` before
 the request body is read; the gate finds which routes need them from these dependencies, so a route
 declares what it needs in one place."""
+
 from __future__ import annotations
 
 import hmac
@@ -24,8 +25,11 @@ from .settings import Settings
 ACCEPTED_CONTENT_TYPES = ("image/", "application/octet-stream")
 UNAUTHORIZED = ("unauthorized", "this server needs 'Authorization: Bearer <token>' (ask the operator)")
 
-bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
-                    description="the token given to `facescreen-kiosk serve` (--token-file or FACESCREEN_TOKEN)")
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="the token given to `facescreen-kiosk serve` (--token-file or FACESCREEN_TOKEN)",
+)
 
 
 def get_settings(request: Request) -> Settings:
@@ -35,8 +39,12 @@ def get_settings(request: Request) -> Settings:
 def _loaded(request: Request, attr: str):
     value = getattr(request.app.state, attr, None)
     if value is None:
-        raise ApiError(503, "model_not_loaded", "the model is still loading or failed to load; see the server log",
-                       headers={"Retry-After": "5"})
+        raise ApiError(
+            503,
+            "model_not_loaded",
+            "the model is still loading or failed to load; see the server log",
+            headers={"Retry-After": "5"},
+        )
     return value
 
 
@@ -72,19 +80,27 @@ def token_ok(authorization: str, token: Optional[str]) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def require_token(request: Request, settings: Settings = Depends(get_settings),
-                  _: Optional[HTTPAuthorizationCredentials] = Depends(bearer)) -> None:
+def require_token(
+    request: Request,
+    settings: Settings = Depends(get_settings),
+    _: Optional[HTTPAuthorizationCredentials] = Depends(bearer),
+) -> None:
     """With a token configured, every API call must carry ``Authorization: Bearer <token>``."""
     if not token_ok(request.headers.get("authorization", ""), settings.token):
         raise ApiError(401, *UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def photo_bytes(file: UploadFile = File(..., description="the photo: JPEG, PNG, HEIC, WebP, BMP or TIFF")) -> bytes:
+async def photo_bytes(
+    file: UploadFile = File(..., description="the photo: JPEG, PNG, HEIC, WebP, BMP or TIFF"),
+) -> bytes:
     """The uploaded photo's bytes, refused early when it is plainly not an image."""
     ctype = (file.content_type or "").split(";")[0].strip().lower()
     if ctype and not ctype.startswith(ACCEPTED_CONTENT_TYPES):
-        raise ApiError(415, "unsupported_media_type",
-                       f"the upload is declared as {ctype!r}; send a photo (image/jpeg, image/png, ...)")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the upload is declared as {ctype!r}; send a photo (image/jpeg, image/png, ...)",
+        )
     data = await file.read()
     if not data:
         raise ApiError(400, "empty_upload", "the uploaded file is empty (0 bytes)")

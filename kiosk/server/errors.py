@@ -1,5 +1,6 @@
 """Every error is JSON ``{"error": {"code", "message", ...}}`` with a 4xx status when the request
 was at fault; a bad upload never produces a 5xx."""
+
 from __future__ import annotations
 
 import functools
@@ -28,7 +29,7 @@ STATUS_BY_CODE = {
     "bad_aspect_ratio": 422,
     "no_face": 422,
     "facescreen_error": 400,
-    "bad_bundle": 503,            # the server's own model is broken: not the client's fault
+    "bad_bundle": 503,  # the server's own model is broken: not the client's fault
     "backend_unavailable": 503,
     "asset_missing": 503,
 }
@@ -48,8 +49,12 @@ async def send_error(send: Send, status: int, code: str, message: str, headers: 
     """Answer from an ASGI middleware, before the app (and before the request body is read). The
     connection is closed: an unread body cannot be skipped on a keep-alive connection."""
     body = json.dumps(error_body(code, message)).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"connection", b"close"), (b"cache-control", b"no-store")]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"cache-control", b"no-store"),
+    ]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
@@ -86,11 +91,13 @@ def _releasing(handler: Handler) -> Handler:
             return await handler(request, exc)
         finally:
             release_frames(exc)
+
     return answer
 
 
 def install(app: FastAPI) -> None:
     """One JSON answer per exception type; every handler releases the frames of what it answered."""
+
     def handles(kind: type[BaseException]) -> Callable[[Handler], Handler]:
         return lambda handler: app.exception_handler(kind)(_releasing(handler))
 
@@ -116,15 +123,20 @@ def install(app: FastAPI) -> None:
 
     @handles(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
-                   for e in exc.errors()]  # never echo the input back (it may be a photo)
+        details = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]  # never echo the input back (it may be a photo)
         what = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
         return JSONResponse(error_body("invalid_request", f"the request is not valid: {what}", details=details), 422)
 
     @handles(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(f"http_{exc.status_code}", str(exc.detail)),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @handles(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@
 
 Which routes need what is read from the routes' own dependencies, so nothing is listed twice.
 The gate is given the routers' routes when the app is built (``main.ROUTERS``)."""
+
 from __future__ import annotations
 
 import time
@@ -69,9 +70,13 @@ class RequestGate:
             return
         if not self.queue.try_enter():
             retry = self.queue.retry_after_s()
-            await send_error(send, 503, "busy",
-                             f"the server is busy ({self.queue.capacity} photos in progress); try again in {retry} s",
-                             headers={"Retry-After": str(retry)})
+            await send_error(
+                send,
+                503,
+                "busy",
+                f"the server is busy ({self.queue.capacity} photos in progress); try again in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
             return
         # The slot is the client's request: it is given back once the response has gone out, not when
         # the app returns, because the app goes on after that (FastAPI runs the exit code of `yield`

@@ -4,6 +4,7 @@ Uploads are buffered here, in memory, up to the limit; a larger body is answered
 Together with ``MultiPartParser.spool_max_size`` raised to the same limit (main.create_app), a photo
 within the limit is never spooled to a temporary file on disk.
 """
+
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,8 +31,12 @@ class BodySizeLimit:
                 await send_error(send, 400, "bad_request", "the Content-Length header is not a number")
                 return
             if size > self.max_bytes:
-                await send_error(send, 413, "image_too_large",
-                                   f"the upload is {size / 2**20:.1f} MiB; the limit is {limit_mib:.0f} MiB")
+                await send_error(
+                    send,
+                    413,
+                    "image_too_large",
+                    f"the upload is {size / 2**20:.1f} MiB; the limit is {limit_mib:.0f} MiB",
+                )
                 return
         body = bytearray()
         while True:
@@ -40,7 +45,9 @@ class BodySizeLimit:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await send_error(send, 413, "image_too_large", f"the upload is larger than the {limit_mib:.0f} MiB limit")
+                await send_error(
+                    send, 413, "image_too_large", f"the upload is larger than the {limit_mib:.0f} MiB limit"
+                )
                 return
             if not message.get("more_body", False):
                 break

@@ -1,5 +1,6 @@
 """``create_app``: a thin wiring of settings, the engine (loaded once), the store, routers and
 error handlers. Run it with ``facescreen-kiosk serve`` (kiosk.server.run)."""
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,7 @@ from .sessions import SessionManager
 from .settings import Settings
 
 MULTIPART_OVERHEAD = 64 * 1024
-ROUTERS = (system.router, screening.router, sessions.router, results.router, sync.router, tablet.router,
-           pages.router)
+ROUTERS = (system.router, screening.router, sessions.router, results.router, sync.router, tablet.router, pages.router)
 
 DESCRIPTION = """Guided frontal face capture with quality checks and a **screening flag** for referral to
 genetic evaluation: `refer for genetic evaluation` or `no referral flag`. **Not a diagnosis.** Every
@@ -54,19 +54,35 @@ def _docs_assets() -> Optional[str]:
 def load_engines(settings: Settings) -> KioskEngine | EnginePool:
     """``settings.engines`` full copies of the models: one engine, or a pool of them."""
     limits = PhotoLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-    engines = [KioskEngine.create(settings.bundle, settings.backend, settings.detector, settings.landmarks_model,
-                                  settings.quality, limits, find=settings.find) for _ in range(settings.engines)]
+    engines = [
+        KioskEngine.create(
+            settings.bundle,
+            settings.backend,
+            settings.detector,
+            settings.landmarks_model,
+            settings.quality,
+            limits,
+            find=settings.find,
+        )
+        for _ in range(settings.engines)
+    ]
     return engines[0] if len(engines) == 1 else EnginePool(engines)
 
 
-def create_app(settings: Settings, engine: Optional[KioskEngine | EnginePool] = None,
-               store: Optional[ResultsStore] = None) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Optional[KioskEngine | EnginePool] = None, store: Optional[ResultsStore] = None
+) -> FastAPI:
     """Build the app. Without ``engine``, the model is loaded once at start-up (lifespan)."""
 
     def attach(app: FastAPI, eng: KioskEngine) -> None:
         app.state.engine = eng
-        app.state.sessions = SessionManager(eng, settings.guidance, settings.max_sessions, settings.session_idle_s,
-                                            per_client=settings.sessions_per_client)
+        app.state.sessions = SessionManager(
+            eng,
+            settings.guidance,
+            settings.max_sessions,
+            settings.session_idle_s,
+            per_client=settings.sessions_per_client,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -76,8 +92,14 @@ def create_app(settings: Settings, engine: Optional[KioskEngine | EnginePool] = 
         if store is None:
             app.state.store.close()
 
-    app = FastAPI(title="facescreen kiosk", version=software_version(), description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="facescreen kiosk",
+        version=software_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.limits = PhotoLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
     app.state.decode_budget = DecodeBudget(int(settings.decode_budget_mp * 1e6))
@@ -91,8 +113,12 @@ def create_app(settings: Settings, engine: Optional[KioskEngine | EnginePool] = 
     errors.install(app)
     body_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
     app.add_middleware(BodySizeLimit, max_bytes=body_limit)
-    app.add_middleware(RequestGate, token=settings.token, queue=app.state.queue,  # outermost: before the body
-                       routes=[r for router in ROUTERS for r in router.routes])
+    app.add_middleware(
+        RequestGate,
+        token=settings.token,
+        queue=app.state.queue,  # outermost: before the body
+        routes=[r for router in ROUTERS for r in router.routes],
+    )
     # keep every accepted upload in memory: a photo is never spooled to a temp file on disk
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, body_limit)
     for r in ROUTERS:
@@ -104,8 +130,12 @@ def create_app(settings: Settings, engine: Optional[KioskEngine | EnginePool] = 
 
         @app.get("/docs", include_in_schema=False)
         def docs() -> HTMLResponse:
-            return get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title + " - API",
-                                       swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-                                       swagger_css_url="/docs-assets/swagger-ui.css",
-                                       swagger_favicon_url="/docs-assets/favicon-32x32.png")
+            return get_swagger_ui_html(
+                openapi_url=app.openapi_url,
+                title=app.title + " - API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            )
+
     return app

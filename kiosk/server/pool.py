@@ -4,6 +4,7 @@ Each engine is a full copy of the models (screener, detector, dense landmarks) w
 call borrows whichever engine is free, so with ``--engines 2`` two photos are analysed at once on a
 machine with the cores for it. The cost is memory: one more copy of every model per engine (the
 README gives the measured figure). With one engine this is not used at all."""
+
 from __future__ import annotations
 
 import inspect

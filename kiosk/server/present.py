@@ -1,4 +1,5 @@
 """Engine outputs -> response bodies (one place, so the kiosk page and the API say the same)."""
+
 from __future__ import annotations
 
 import base64
@@ -41,8 +42,14 @@ def png_base64(rgb: Optional[np.ndarray]) -> Optional[str]:
 
 
 def event_out(ev: GuidanceEvent, lang: str, demo: bool) -> dict[str, Any]:
-    d: dict[str, Any] = {"event": ev.kind, "frame": ev.frame_index, "message_key": ev.message_key, "text": ev.text,
-                         "streak": ev.streak, "needed": ev.needed}
+    d: dict[str, Any] = {
+        "event": ev.kind,
+        "frame": ev.frame_index,
+        "message_key": ev.message_key,
+        "text": ev.text,
+        "streak": ev.streak,
+        "needed": ev.needed,
+    }
     if ev.report is not None:
         d["quality"] = quality_out(ev.report, lang)
     if ev.result is not None:

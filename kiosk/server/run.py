@@ -1,4 +1,5 @@
 """Serve the app with uvicorn (one process: the model is loaded once; photo requests go through the\nbounded inference queue)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -26,7 +27,9 @@ def reachable_hosts(host: str) -> list[str]:
 
 
 def capture_urls(settings: Settings, scheme: str) -> list[str]:
-    return [f"{scheme}://{h if ':' not in h else '[' + h + ']'}:{settings.port}/" for h in reachable_hosts(settings.host)]
+    return [
+        f"{scheme}://{h if ':' not in h else '[' + h + ']'}:{settings.port}/" for h in reachable_hosts(settings.host)
+    ]
 
 
 def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
@@ -34,8 +37,10 @@ def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
     QR code of it with the token in the URL fragment (a fragment never reaches a server log)."""
     urls = capture_urls(settings, scheme)
     if not urls:
-        return (f"no network address found on this machine: phones cannot reach {settings.host}:{settings.port}; "
-                "connect to the clinic network and start again")
+        return (
+            f"no network address found on this machine: phones cannot reach {settings.host}:{settings.port}; "
+            "connect to the clinic network and start again"
+        )
     lines = ["capture page (open on a phone or tablet on this network):"] + [f"  {u}" for u in urls]
     lines.append(f"API docs: {urls[0]}docs")
     if qr:
@@ -44,8 +49,10 @@ def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
         target = urls[0] + (f"#token={settings.token}" if settings.token else "")
         buf = io.StringIO()
         segno.make(target, error="m").terminal(out=buf, compact=True)
-        lines += ["scan to open the capture page" + (" (it carries the token)" if settings.token else "") + ":",
-                  buf.getvalue()]
+        lines += [
+            "scan to open the capture page" + (" (it carries the token)" if settings.token else "") + ":",
+            buf.getvalue(),
+        ]
     return "\n".join(lines)
 
 
@@ -74,13 +81,17 @@ def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
         hosts = [h for h in reachable_hosts(settings.host) if not is_loopback(h)]
         cert, key = self_signed(settings.data_dir / "tls", hosts)  # made again when the addresses change
         ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-        log.warning("self-signed certificate %s for %s (phones will ask once to trust it)", cert,
-                    ", ".join(["localhost", *hosts]))
+        log.warning(
+            "self-signed certificate %s for %s (phones will ask once to trust it)",
+            cert,
+            ", ".join(["localhost", *hosts]),
+        )
     elif settings.tls_cert is not None:
         ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
     print(announce(settings, "https" if ssl else "http", qr=not is_loopback(settings.host)), flush=True)
-    uvicorn.run(create_app(settings, engine), host=settings.host, port=settings.port, log_level=log_level,
-                workers=1, **ssl)
+    uvicorn.run(
+        create_app(settings, engine), host=settings.host, port=settings.port, log_level=log_level, workers=1, **ssl
+    )
 
 
 class BackgroundServer:

@@ -1,4 +1,5 @@
 """Request and response models (they document the API in OpenAPI). Requests forbid unknown fields."""
+
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
@@ -193,8 +194,9 @@ class ResultRecord(_Out):
     consent: bool
     photo_file: Optional[str]
     status: Literal[STATUSES]
-    result: Optional[ResultOut] = Field(description="the whole result as screened (None for rows stored before "
-                                                    "the store kept it)")
+    result: Optional[ResultOut] = Field(
+        description="the whole result as screened (None for rows stored before the store kept it)"
+    )
 
 
 class ResultsPage(_Out):

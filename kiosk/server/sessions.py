@@ -1,5 +1,6 @@
 """Capture sessions for phones and tablets: the browser sends camera frames, the server runs the
 same guidance loop as the kiosk on them (one loop per session, the engine shared)."""
+
 from __future__ import annotations
 
 import threading
@@ -19,13 +20,20 @@ class Session:
     loop: GuidanceLoop
     operator_id: Optional[str]
     last_seen: float
-    client: str = ""        # who created it: only that client may use it
+    client: str = ""  # who created it: only that client may use it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class SessionManager:
-    def __init__(self, engine: KioskEngine, config: GuidanceConfig, max_sessions: int = 8, idle_s: float = 120.0,
-                 clock: Callable[[], float] = time.monotonic, per_client: int = 2) -> None:
+    def __init__(
+        self,
+        engine: KioskEngine,
+        config: GuidanceConfig,
+        max_sessions: int = 8,
+        idle_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        per_client: int = 2,
+    ) -> None:
         self.engine, self.config = engine, config
         self.max_sessions, self.idle_s, self.clock, self.per_client = max_sessions, idle_s, clock, per_client
         self._sessions: dict[str, Session] = {}
@@ -43,13 +51,20 @@ class SessionManager:
             self._evict_idle(now)
             retry = {"Retry-After": str(max(1, round(self.idle_s)))}
             if sum(s.client == client for s in self._sessions.values()) >= self.per_client:
-                raise ApiError(429, "too_many_sessions",
-                               f"this device already has {self.per_client} capture sessions open; close one "
-                               f"(DELETE /v1/sessions/ID) or wait {self.idle_s:.0f} s", headers=retry)
+                raise ApiError(
+                    429,
+                    "too_many_sessions",
+                    f"this device already has {self.per_client} capture sessions open; close one "
+                    f"(DELETE /v1/sessions/ID) or wait {self.idle_s:.0f} s",
+                    headers=retry,
+                )
             if len(self._sessions) >= self.max_sessions:
-                raise ApiError(429, "too_many_sessions",
-                               f"{self.max_sessions} capture sessions are open; close one or wait {self.idle_s:.0f} s",
-                               headers=retry)
+                raise ApiError(
+                    429,
+                    "too_many_sessions",
+                    f"{self.max_sessions} capture sessions are open; close one or wait {self.idle_s:.0f} s",
+                    headers=retry,
+                )
             s = Session(uuid.uuid4().hex, GuidanceLoop(self.engine, cfg, self.clock), operator_id, now, client=client)
             self._sessions[s.id] = s
             return s

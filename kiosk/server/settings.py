@@ -3,6 +3,7 @@
 Binding to anything but the loopback interface needs a bearer token: the server then answers the
 clinic's network, and results are health data.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -27,8 +28,7 @@ def check_private(path: Path, what: str) -> None:
     except FileNotFoundError:
         raise ValueError(f"{what} {path} does not exist") from None
     if mode & 0o077:
-        raise ValueError(f"{what} {path} is readable by other users (mode {mode:04o}); "
-                         f"run: chmod 600 {path}")
+        raise ValueError(f"{what} {path} is readable by other users (mode {mode:04o}); run: chmod 600 {path}")
 
 
 def read_token_file(path: str | Path) -> str:
@@ -68,17 +68,17 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(20 * MiB, ge=1024, le=200 * MiB)
     max_pixels: int = Field(50_000_000, ge=10_000)
     language: str = "en"
-    require_quality: bool = True       # /v1/screen refuses a photo that fails a quality measure
+    require_quality: bool = True  # /v1/screen refuses a photo that fails a quality measure
     quality: QualityConfig = QualityConfig()
     guidance: GuidanceConfig = GuidanceConfig()
-    find: FindConfig = FindConfig()    # how frames are detected and tracked (speed; FindConfig.baseline(): as before)
-    max_sessions: int = Field(8, ge=1, le=256)   # phone/tablet capture sessions held at once
+    find: FindConfig = FindConfig()  # how frames are detected and tracked (speed; FindConfig.baseline(): as before)
+    max_sessions: int = Field(8, ge=1, le=256)  # phone/tablet capture sessions held at once
     sessions_per_client: int = Field(2, ge=1, le=256)  # of those, held by one client address
     session_idle_s: float = Field(120.0, gt=0)
     # Photo requests admitted at once = engines + queue_depth; one more is answered 503 with
     # Retry-After before its body is read. Each admitted request holds at most max_upload_bytes.
     queue_depth: int = Field(8, ge=0, le=1024)
-    engines: int = Field(1, ge=1, le=8)          # inference engines (each a full model copy)
+    engines: int = Field(1, ge=1, le=8)  # inference engines (each a full model copy)
     # Decoded pixels held by all requests at once (3 bytes each): a 49 MP photo takes 49 of them.
     decode_budget_mp: float = Field(64.0, ge=1.0, le=4096.0)
 
@@ -90,8 +90,10 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _exposure(self) -> "Settings":
         if not is_loopback(self.host) and not self.token:
-            raise ValueError(f"binding to {self.host} opens the server to the network: a bearer token is required "
-                             "(--token-file FILE or FACESCREEN_TOKEN, at least 16 characters)")
+            raise ValueError(
+                f"binding to {self.host} opens the server to the network: a bearer token is required "
+                "(--token-file FILE or FACESCREEN_TOKEN, at least 16 characters)"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both a certificate and its key (--tls-cert and --tls-key)")
         if self.tls_key is not None:

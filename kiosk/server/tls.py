@@ -1,6 +1,7 @@
 """TLS for the capture page: browsers give a page the camera (getUserMedia) only on a secure
 origin, i.e. https or localhost. Use the clinic's certificate, or generate a self-signed one
 (the phone then asks once to trust it)."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -54,8 +55,10 @@ def self_signed(out_dir: str | Path, hosts: list[str] | None = None, days: int =
     if cert.is_file() and key.is_file():
         mode = key.stat().st_mode & 0o777
         if mode & 0o077:
-            raise TlsError(f"the TLS private key {key} is readable by other users (mode {mode:04o}); "
-                           f"run: chmod 600 {key}, or delete it to make a new one")
+            raise TlsError(
+                f"the TLS private key {key} is readable by other users (mode {mode:04o}); "
+                f"run: chmod 600 {key}, or delete it to make a new one"
+            )
         try:
             if json.loads(names_file.read_text()) == names:
                 return cert, key
@@ -63,12 +66,32 @@ def self_signed(out_dir: str | Path, hosts: list[str] | None = None, days: int =
             pass  # made by an older version, or the names are unknown: make it again
     openssl = shutil.which("openssl")
     if openssl is None:
-        raise TlsError("generating a certificate needs the openssl command (apt-get install openssl), "
-                       "or pass --tls-cert/--tls-key")
-    cmd = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", str(days),
-           "-keyout", str(key), "-out", str(cert), "-subj", "/CN=facescreen-kiosk",
-           "-addext", "subjectAltName=" + ",".join(names),
-           "-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"]
+        raise TlsError(
+            "generating a certificate needs the openssl command (apt-get install openssl), or pass --tls-cert/--tls-key"
+        )
+    cmd = [
+        openssl,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-sha256",
+        "-nodes",
+        "-days",
+        str(days),
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        "-subj",
+        "/CN=facescreen-kiosk",
+        "-addext",
+        "subjectAltName=" + ",".join(names),
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-addext",
+        "extendedKeyUsage=serverAuth",
+    ]
     old = os.umask(0o077)  # the key is never readable by others, not even for a moment
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)

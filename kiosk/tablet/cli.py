@@ -1,4 +1,5 @@
 """``facescreen-kiosk tablet-export``: the offline tablet app as static files, behind the parity gate."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,24 +10,39 @@ from facescreen.edge import clikit
 
 
 def add_parser(sub, bundle_default: str) -> None:
-    p = clikit.add_subcommand(sub, "tablet-export", help="write the offline tablet app (a PWA) as static files, after a "
-                                             "parity check in headless Chromium",
-                       description="Assemble the tablet app from the bundle's verified edge artifacts and the npm "
-                                   "runtime (make tablet), run it in headless Chromium on verification photos against "
-                                   "the Python edge path, and write it only if it passes. Serve the folder from any "
-                                   "web server (https, or localhost) or let `facescreen-kiosk serve` serve "
-                                   "BUNDLE/tablet at /tablet/.")
+    p = clikit.add_subcommand(
+        sub,
+        "tablet-export",
+        help="write the offline tablet app (a PWA) as static files, after a parity check in headless Chromium",
+        description="Assemble the tablet app from the bundle's verified edge artifacts and the npm "
+        "runtime (make tablet), run it in headless Chromium on verification photos against "
+        "the Python edge path, and write it only if it passes. Serve the folder from any "
+        "web server (https, or localhost) or let `facescreen-kiosk serve` serve "
+        "BUNDLE/tablet at /tablet/.",
+    )
     p.add_argument("--bundle", default=bundle_default, help=f"model bundle directory (default: {bundle_default})")
     p.add_argument("--out", default=None, help="output folder (default: BUNDLE/tablet, served at /tablet/)")
     p.add_argument("--runtime", default=None, help="browser runtime: onnxruntime-web (default) or litert-js")
-    p.add_argument("--parity", default=None, metavar="DIR",
-                   help="also check on a photo cohort (a folder with cohort.csv, e.g. .cache/parity-cohort)")
+    p.add_argument(
+        "--parity",
+        default=None,
+        metavar="DIR",
+        help="also check on a photo cohort (a folder with cohort.csv, e.g. .cache/parity-cohort)",
+    )
     p.add_argument("--parity-limit", type=int, default=None, help="check only the first N cohort photos")
-    p.add_argument("--quality-config", default=None, metavar="JSON",
-                   help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)")
-    p.add_argument("--find-config", default=None, metavar="JSON",
-                   help="how the guidance finds and follows the face, as for `serve` (keys of "
-                        "kiosk.tracking.FindConfig; default: its defaults)")
+    p.add_argument(
+        "--quality-config",
+        default=None,
+        metavar="JSON",
+        help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)",
+    )
+    p.add_argument(
+        "--find-config",
+        default=None,
+        metavar="JSON",
+        help="how the guidance finds and follows the face, as for `serve` (keys of "
+        "kiosk.tracking.FindConfig; default: its defaults)",
+    )
 
 
 def cmd(args: argparse.Namespace) -> int:
@@ -40,10 +56,15 @@ def cmd(args: argparse.Namespace) -> int:
     photos = verification_set(Path(args.parity) if args.parity else None, args.parity_limit)
     verify = functools.partial(verify_app, bundle_dir=Path(args.bundle), photos=photos)
     try:
-        out = export_app(args.bundle, args.out, args.runtime or DEFAULT_RUNTIME, verify=verify,
-                         progress=lambda s: print(s, file=sys.stderr),
-                         quality=QualityConfig.from_file(args.quality_config) if args.quality_config else None,
-                         find=FindConfig.from_file(args.find_config) if args.find_config else None)
+        out = export_app(
+            args.bundle,
+            args.out,
+            args.runtime or DEFAULT_RUNTIME,
+            verify=verify,
+            progress=lambda s: print(s, file=sys.stderr),
+            quality=QualityConfig.from_file(args.quality_config) if args.quality_config else None,
+            find=FindConfig.from_file(args.find_config) if args.find_config else None,
+        )
     except TabletExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

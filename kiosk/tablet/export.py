@@ -9,6 +9,7 @@ the parity figures in its ``app.json``. A runtime that fails parity is not offer
 
 The default ``--out`` is ``BUNDLE/tablet``, which ``facescreen-kiosk serve`` serves at ``/tablet/``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,8 +41,17 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 APP_DIR_IN_BUNDLE = "tablet"
 # the kiosk's measures that core/quality.js ports: those that need only the detector's box and five
 # points, and those that read the face mesh (core/mesh.js)
-BROWSER_MEASURES = ("single_face", "inter_eye_distance", "head_size", "centred", "brightness", "under_exposure",
-                    "over_exposure", "illumination_uniformity", "sharpness")
+BROWSER_MEASURES = (
+    "single_face",
+    "inter_eye_distance",
+    "head_size",
+    "centred",
+    "brightness",
+    "under_exposure",
+    "over_exposure",
+    "illumination_uniformity",
+    "sharpness",
+)
 MESH_MEASURES = ("head_roll", "head_yaw", "head_pitch", "eyes_open", "mouth_closed")
 # The browser's face mesh: the plain 468-point model. The kiosk's default attention mesh does not
 # convert (MediaPipe's custom Landmarks2TransformMatrix op has no ONNX form); README, tablet section.
@@ -60,13 +70,29 @@ def convert_mesh(dst: Path, source: Optional[Path] = None) -> dict:
     TensorFlow-free. Build time only: the browser never converts or downloads anything."""
     src = source or asset_path(MESH_ASSET.name)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(src), "--output", str(dst), "--opset", str(MESH_OPSET)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tf2onnx.convert",
+        "--tflite",
+        str(src),
+        "--output",
+        str(dst),
+        "--opset",
+        str(MESH_OPSET),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not dst.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise TabletExportError(f"converting the face mesh {src} to ONNX failed: {' / '.join(tail)}")
-    return {"file": MESH_FILE, "source": src.name, "source_sha256": sha256_file(src), "opset": MESH_OPSET,
-            "converter": "tf2onnx", "points": 468}
+    return {
+        "file": MESH_FILE,
+        "source": src.name,
+        "source_sha256": sha256_file(src),
+        "opset": MESH_OPSET,
+        "converter": "tf2onnx",
+        "points": 468,
+    }
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -74,8 +100,14 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Optional[Path] = None,
-             quality: Optional[QualityConfig] = None, find: Optional[FindConfig] = None) -> dict:
+def assemble(
+    bundle: Bundle,
+    out: Path,
+    runtime: BrowserRuntime,
+    modules: Optional[Path] = None,
+    quality: Optional[QualityConfig] = None,
+    find: Optional[FindConfig] = None,
+) -> dict:
     """Write the app into ``out`` (an empty folder); returns app.json's content (without parity).
     ``quality``: the kiosk's capture-quality thresholds (default: QualityConfig's); ``find``: how the
     guidance finds and follows the face (default: FindConfig's). The browser reads both from app.json,
@@ -86,13 +118,17 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
     version = package_version(runtime, modules)
     card = bundle.card
     if runtime.screener_artifact not in card.artifacts:
-        raise TabletExportError(f"bundle {bundle.path} has no {runtime.screener_artifact!r} artifact, which {runtime.name} "
-                                f"runs; convert it first: facescreen-convert {bundle.path} --to {runtime.screener_artifact}")
+        raise TabletExportError(
+            f"bundle {bundle.path} has no {runtime.screener_artifact!r} artifact, which {runtime.name} "
+            f"runs; convert it first: facescreen-convert {bundle.path} --to {runtime.screener_artifact}"
+        )
     det_dir = bundle.path / "detector"
     manifest = load_manifest(det_dir)
     if runtime.detector_format not in manifest.formats:
-        raise TabletExportError(f"the bundle's detector has no {runtime.detector_format} networks for {runtime.name}; "
-                                f"convert them: facescreen-convert {bundle.path} --to mtcnn-{runtime.detector_format}")
+        raise TabletExportError(
+            f"the bundle's detector has no {runtime.detector_format} networks for {runtime.name}; "
+            f"convert them: facescreen-convert {bundle.path} --to mtcnn-{runtime.detector_format}"
+        )
     for src in WEB_DIR.rglob("*"):
         if src.is_file():
             _copy(src, out / src.relative_to(WEB_DIR))
@@ -118,16 +154,23 @@ def assemble(bundle: Bundle, out: Path, runtime: BrowserRuntime, modules: Option
     files = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*")) if p.is_file()}
     content_hash = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
     return {
-        "kind": "facescreen-tablet-app", "schema_version": 1, "version": content_hash,
+        "kind": "facescreen-tablet-app",
+        "schema_version": 1,
+        "version": content_hash,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "software_version": software_version(),
-        "runtime": runtime.name, "runtime_package": f"{runtime.package}@{version}",
-        "card": "model/modelcard.json", "demo": demo,
+        "runtime": runtime.name,
+        "runtime_package": f"{runtime.package}@{version}",
+        "card": "model/modelcard.json",
+        "demo": demo,
         "screener": {"artifact": runtime.screener_artifact, "file": screener_file, "sha256": entry["sha256"]},
         "detector": {"format": runtime.detector_format, "nets": nets},
-        "detect": asdict(DetectConfig()), "cascade": CascadeConfig().to_dict(),
-        "quality": quality.model_dump(), "quality_measures": [m for m in MEASURE_NAMES if m in BROWSER_MEASURES + MESH_MEASURES],  # priority order
-        "mesh": mesh, "quality_mesh_measures": list(MESH_MEASURES),
+        "detect": asdict(DetectConfig()),
+        "cascade": CascadeConfig().to_dict(),
+        "quality": quality.model_dump(),
+        "quality_measures": [m for m in MEASURE_NAMES if m in BROWSER_MEASURES + MESH_MEASURES],  # priority order
+        "mesh": mesh,
+        "quality_mesh_measures": list(MESH_MEASURES),
         # the guidance's speed path (kiosk/tracking.py) and streak (kiosk/guidance.py), read by core/track.js, guide.js
         "find": {**find.model_dump(), "min_frame_iou": MIN_FRAME_IOU, "track_points": N_TRACK_POINTS},
         "guidance": GuidanceConfig().model_dump(include={"consecutive_frames", "max_frame_gap_s"}),
@@ -141,9 +184,15 @@ def write_app_json(out: Path, app: dict) -> Path:
     return path
 
 
-def export_app(bundle: str | Path | Bundle, out: Optional[str | Path] = None, runtime: str = DEFAULT_RUNTIME,
-               verify: Optional[Callable[[Path, dict], dict]] = None, progress: Callable[[str], None] = print,
-               quality: Optional[QualityConfig] = None, find: Optional[FindConfig] = None) -> Path:
+def export_app(
+    bundle: str | Path | Bundle,
+    out: Optional[str | Path] = None,
+    runtime: str = DEFAULT_RUNTIME,
+    verify: Optional[Callable[[Path, dict], dict]] = None,
+    progress: Callable[[str], None] = print,
+    quality: Optional[QualityConfig] = None,
+    find: Optional[FindConfig] = None,
+) -> Path:
     """Assemble, verify in headless Chromium, then move into ``out``. ``verify(staging, app)``
     returns the parity record (default: :func:`kiosk.tablet.parity.verify_app` on the converters'
     verification photos); a record with ``passed: false`` stops the export and nothing is written."""

@@ -8,6 +8,7 @@ through ``edge`` (``create_screener`` with the matching backend and detector run
 Verdict (all must hold): face counts equal on every photo, every box and landmark within
 ``max_px`` pixels, screening probabilities within one int8 step, flag agreement >= 99 %.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,9 +31,9 @@ from facescreen.edge.photo import load_photo
 from ..tools.browser import Chrome
 from .runtimes import browser_runtime
 
-INT8_STEP = 1.0 / 255.0   # one step of an 8-bit probability in [0, 1]
+INT8_STEP = 1.0 / 255.0  # one step of an 8-bit probability in [0, 1]
 MIN_AGREEMENT = 0.99
-MAX_PX = 1.0              # boxes and landmarks are whole pixels on both sides
+MAX_PX = 1.0  # boxes and landmarks are whole pixels on both sides
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def static_server(root: Path) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (a secure context for service workers) in a thread."""
-    _QuietHandler.extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                                    ".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
-                                    ".webmanifest": "application/manifest+json"}
+    _QuietHandler.extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",
+        ".webmanifest": "application/manifest+json",
+    }
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -140,16 +145,22 @@ def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> l
         ms_py = (time.perf_counter() - t0) * 1e3
         got = screen_in_browser(chrome, rgb)
         box_px, lm_px = _face_diffs(py_faces, got["faces"])
-        out.append(PhotoOutcome(name, len(py_faces), len(got["faces"]), box_px, lm_px, p_py, got["probability"],
-                                ms_py, float(got["ms"])))
+        out.append(
+            PhotoOutcome(
+                name, len(py_faces), len(got["faces"]), box_px, lm_px, p_py, got["probability"], ms_py, float(got["ms"])
+            )
+        )
     return out
 
 
 def verdict(outcomes: list[PhotoOutcome], threshold: float, runtime: str) -> dict:
     problems = []
     screened = [o for o in outcomes if o.p_python is not None and o.p_browser is not None]
-    count_mismatch = [o.name for o in outcomes if o.n_faces_python != o.n_faces_browser
-                      or (o.p_python is None) != (o.p_browser is None)]
+    count_mismatch = [
+        o.name
+        for o in outcomes
+        if o.n_faces_python != o.n_faces_browser or (o.p_python is None) != (o.p_browser is None)
+    ]
     if count_mismatch:
         problems.append(f"different faces found on {count_mismatch[:5]}")
     max_box = max((o.max_box_px for o in outcomes if o.n_faces_python == o.n_faces_browser), default=0.0)
@@ -168,12 +179,18 @@ def verdict(outcomes: list[PhotoOutcome], threshold: float, runtime: str) -> dic
     ms_py = [o.ms_python for o in outcomes]
     ms_br = [o.ms_browser for o in outcomes]
     return {
-        "runtime": runtime, "n_photos": len(outcomes), "n_screened": len(screened),
-        "flag_agreement": round(agreement, 6), "max_abs_prob_diff": round(float(diffs.max()), 6) if len(diffs) else None,
-        "int8_step": round(INT8_STEP, 6), "max_box_px": max_box, "max_landmark_px": max_lm,
+        "runtime": runtime,
+        "n_photos": len(outcomes),
+        "n_screened": len(screened),
+        "flag_agreement": round(agreement, 6),
+        "max_abs_prob_diff": round(float(diffs.max()), 6) if len(diffs) else None,
+        "int8_step": round(INT8_STEP, 6),
+        "max_box_px": max_box,
+        "max_landmark_px": max_lm,
         "median_ms_browser": round(float(np.median(ms_br)), 1) if ms_br else None,
         "median_ms_python": round(float(np.median(ms_py)), 1) if ms_py else None,
-        "passed": not problems, "verdict": "; ".join(problems) if problems else "parity ok",
+        "passed": not problems,
+        "verdict": "; ".join(problems) if problems else "parity ok",
     }
 
 
@@ -202,8 +219,11 @@ def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict
         except RuntimeError as exc:  # the runtime cannot even open the artifacts: refused, with the reason
             found = re.search(r"'message': '(?:javascript error: )?(.*?)(?:\\n|')", str(exc))
             why = found.group(1) if found else str(exc)[:400]
-            return {"runtime": app["runtime"], "passed": False,
-                    "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {why}"}
+            return {
+                "runtime": app["runtime"],
+                "passed": False,
+                "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {why}",
+            }
         outcomes = compare_photos(chrome, screener, photos)
         speed = speed_figures(chrome, screener, photos[SPEED_FRAME]) if SPEED_FRAME in photos else None
     record = verdict(outcomes, screener.card.threshold, app["runtime"])
@@ -212,8 +232,8 @@ def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict
     return record
 
 
-SPEED_FRAME = "astronaut_640x480"   # a camera-sized frame from the verification photos
-SPEED_FRAMES = 24                    # the drifting guidance sequence: two detections at the default interval
+SPEED_FRAME = "astronaut_640x480"  # a camera-sized frame from the verification photos
+SPEED_FRAMES = 24  # the drifting guidance sequence: two detections at the default interval
 SPEED_WARMUP = 2
 PUSH_FRAME_JS = """
 const [b64] = arguments;
@@ -284,18 +304,21 @@ def speed_figures(chrome: Chrome, screener, frame: np.ndarray) -> dict:
     analysis = engines["after"].analyse(sequence[0])
     py_cap: dict[str, list[float]] = {k: [] for k in finds}
     for i in range(3):
-        for k in (list(finds) if i % 2 == 0 else list(finds)[::-1]):
+        for k in list(finds) if i % 2 == 0 else list(finds)[::-1]:
             t0 = time.perf_counter()
             engines[k].screen(sequence[0], analysis)
             py_cap[k].append((time.perf_counter() - t0) * 1e3)
     med = lambda v: float(np.median(v))  # noqa: E731
     out: dict = {"frame": f"{w}x{h}", "sequence_frames": len(sequence)}
     for k in finds:
-        out[k] = {"browser_guidance_fps": round(1e3 / med(got[k]["ms"]), 2),
-                  "browser_guidance_fps_mean": round(1e3 / float(np.mean(got[k]["ms"])), 2),
-                  "python_guidance_fps": round(py[k]["fps_p50"], 2), "python_guidance_fps_mean": round(py[k]["fps_mean"], 2),
-                  "browser_detected_fraction": round(got[k]["detected"] / len(got[k]["ms"]), 3),
-                  "python_detected_fraction": round(py[k]["detected_fraction"], 3),
-                  "browser_capture_to_flag_ms": round(med(got[k]["capture_ms"]), 1),
-                  "python_capture_to_flag_ms": round(med(py_cap[k]), 1)}
+        out[k] = {
+            "browser_guidance_fps": round(1e3 / med(got[k]["ms"]), 2),
+            "browser_guidance_fps_mean": round(1e3 / float(np.mean(got[k]["ms"])), 2),
+            "python_guidance_fps": round(py[k]["fps_p50"], 2),
+            "python_guidance_fps_mean": round(py[k]["fps_mean"], 2),
+            "browser_detected_fraction": round(got[k]["detected"] / len(got[k]["ms"]), 3),
+            "python_detected_fraction": round(py[k]["detected_fraction"], 3),
+            "browser_capture_to_flag_ms": round(med(got[k]["capture_ms"]), 1),
+            "python_capture_to_flag_ms": round(med(py_cap[k]), 1),
+        }
     return out

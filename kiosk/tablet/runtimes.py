@@ -6,6 +6,7 @@ artifact's reference outputs (for the parity gate), and the files it needs from 
 Those files are copied from ``tablet/node_modules`` (``make tablet`` runs ``npm ci`` on the pinned
 ``tablet/package-lock.json``) into the exported app: the app never loads anything from a CDN.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,30 +22,52 @@ NODE_MODULES_ENV = "FACESCREEN_TABLET_NODE_MODULES"
 
 @dataclass(frozen=True)
 class BrowserRuntime:
-    name: str                    # runtime.js registry name
-    package: str                 # npm package
-    screener_artifact: str       # model-card artifact it runs
-    detector_format: str         # mtcnn.json format it runs
-    python_backend: str          # edge backend that runs the same artifact (parity reference)
+    name: str  # runtime.js registry name
+    package: str  # npm package
+    screener_artifact: str  # model-card artifact it runs
+    detector_format: str  # mtcnn.json format it runs
+    python_backend: str  # edge backend that runs the same artifact (parity reference)
     python_detector_runtime: str  # MtcnnLiteDetector runtime for the same detector files
-    files: tuple[tuple[str, str], ...]   # (path in node_modules, path under vendor/)
+    files: tuple[tuple[str, str], ...]  # (path in node_modules, path under vendor/)
     rewrite: tuple[tuple[str, str, str], ...] = ()  # (vendor file, bare import, relative import)
 
 
 RUNTIMES: Registry[BrowserRuntime] = Registry("browser runtime")
 _ROWS = (
     BrowserRuntime(
-        "onnxruntime-web", "onnxruntime-web", "onnx-int8", "onnx", "onnxruntime", "onnxruntime",
-        files=(("onnxruntime-web/dist/ort.wasm.min.mjs", "onnxruntime-web/ort.wasm.min.mjs"),
-               ("onnxruntime-web/dist/ort-wasm-simd-threaded.mjs", "onnxruntime-web/ort-wasm-simd-threaded.mjs"),
-               ("onnxruntime-web/dist/ort-wasm-simd-threaded.wasm", "onnxruntime-web/ort-wasm-simd-threaded.wasm"))),
+        "onnxruntime-web",
+        "onnxruntime-web",
+        "onnx-int8",
+        "onnx",
+        "onnxruntime",
+        "onnxruntime",
+        files=(
+            ("onnxruntime-web/dist/ort.wasm.min.mjs", "onnxruntime-web/ort.wasm.min.mjs"),
+            ("onnxruntime-web/dist/ort-wasm-simd-threaded.mjs", "onnxruntime-web/ort-wasm-simd-threaded.mjs"),
+            ("onnxruntime-web/dist/ort-wasm-simd-threaded.wasm", "onnxruntime-web/ort-wasm-simd-threaded.wasm"),
+        ),
+    ),
     BrowserRuntime(
-        "litert-js", "@litertjs/core", "tflite-int8", "tflite", "litert", "litert",
-        files=(("@litertjs/core/dist/index.js", "litertjs/core/index.js"),
-               ("@litertjs/wasm-utils/dist/index.js", "litertjs/wasm-utils/index.js"),
-               *((f"@litertjs/core/wasm/litert_wasm_{v}internal.{ext}", f"litertjs/core/wasm/litert_wasm_{v}internal.{ext}")
-                 for v in ("", "compat_", "jspi_") for ext in ("js", "wasm"))),
-        rewrite=(("litertjs/core/index.js", '"@litertjs/wasm-utils"', '"../wasm-utils/index.js"'),)),
+        "litert-js",
+        "@litertjs/core",
+        "tflite-int8",
+        "tflite",
+        "litert",
+        "litert",
+        files=(
+            ("@litertjs/core/dist/index.js", "litertjs/core/index.js"),
+            ("@litertjs/wasm-utils/dist/index.js", "litertjs/wasm-utils/index.js"),
+            *(
+                (
+                    f"@litertjs/core/wasm/litert_wasm_{v}internal.{ext}",
+                    f"litertjs/core/wasm/litert_wasm_{v}internal.{ext}",
+                )
+                for v in ("", "compat_", "jspi_")
+                for ext in ("js", "wasm")
+            ),
+        ),
+        rewrite=(("litertjs/core/index.js", '"@litertjs/wasm-utils"', '"../wasm-utils/index.js"'),),
+    ),
 )
 for _row in _ROWS:
     RUNTIMES.register(_row.name, lambda row=_row: row)
@@ -64,13 +87,17 @@ def package_version(runtime: BrowserRuntime, root: Path | None = None) -> str:
     root = root or node_modules()
     meta = root / runtime.package / "package.json"
     if not meta.is_file():
-        raise FileNotFoundError(f"{meta} is missing: run `make tablet` (npm ci in tablet/) to fetch the browser "
-                                f"runtime {runtime.package} from the npm registry")
+        raise FileNotFoundError(
+            f"{meta} is missing: run `make tablet` (npm ci in tablet/) to fetch the browser "
+            f"runtime {runtime.package} from the npm registry"
+        )
     version = json.loads(meta.read_text())["version"]
     pinned_file = REPO / "tablet" / "package.json"
     if pinned_file.is_file():
         pinned = json.loads(pinned_file.read_text())["dependencies"].get(runtime.package)
         if pinned and pinned != version:
-            raise RuntimeError(f"{runtime.package} {version} is installed but tablet/package.json pins {pinned}: "
-                               f"run `make tablet` again")
+            raise RuntimeError(
+                f"{runtime.package} {version} is installed but tablet/package.json pins {pinned}: "
+                f"run `make tablet` again"
+            )
     return version

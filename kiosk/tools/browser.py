@@ -3,6 +3,7 @@ Selenium needed), with a fake camera fed from a Y4M video: how the capture page 
 
 Debian: ``apt-get install -y chromium chromium-driver``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -65,11 +66,18 @@ def _free_port() -> int:
 class Chrome:
     """``with Chrome(fake_video=...) as c: c.get(url); c.wait_for("..."); c.screenshot(path)``"""
 
-    def __init__(self, fake_video: Optional[str | Path] = None, window: tuple[int, int] = (420, 860),
-                 browser: Optional[str] = None, driver: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        fake_video: Optional[str | Path] = None,
+        window: tuple[int, int] = (420, 860),
+        browser: Optional[str] = None,
+        driver: Optional[str] = None,
+    ) -> None:
         found = find_browser()
         if (browser is None or driver is None) and found is None:
-            raise FileNotFoundError("needs chromium and chromedriver (Debian: apt-get install -y chromium chromium-driver)")
+            raise FileNotFoundError(
+                "needs chromium and chromedriver (Debian: apt-get install -y chromium chromium-driver)"
+            )
         self.browser = browser or found[0]
         self.driver = driver or found[1]
         self.fake_video = fake_video
@@ -80,7 +88,9 @@ class Chrome:
 
     def __enter__(self) -> "Chrome":
         port = _free_port()
-        self._proc = subprocess.Popen([self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            [self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
         deadline = time.monotonic() + 20
         while True:
@@ -93,14 +103,29 @@ class Chrome:
                 self.__exit__(None, None, None)
                 raise RuntimeError("chromedriver did not start")
             time.sleep(0.1)
-        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                f"--user-data-dir={self._profile.name}", f"--window-size={self.window[0]},{self.window[1]}"]
+        args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={self._profile.name}",
+            f"--window-size={self.window[0]},{self.window[1]}",
+        ]
         if self.fake_video is not None:
-            args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                     f"--use-file-for-fake-video-capture={self.fake_video}"]
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
-                                                 "goog:chromeOptions": {"binary": self.browser, "args": args}}}}
+            args += [
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={self.fake_video}",
+            ]
+        caps = {
+            "capabilities": {
+                "alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {"binary": self.browser, "args": args}}
+            }
+        }
         self.session = self._call("POST", "/session", caps)["sessionId"]
         # scripts may await slow work (a model loading on a busy 2-core machine): 5 minutes, not 30 s
         self._call("POST", self._s("/timeouts"), {"script": 300_000})
@@ -146,7 +171,9 @@ class Chrome:
             if value:
                 return value
             if time.monotonic() > deadline:
-                state = self.script("return document.body.dataset.state + ' | ' + document.body.innerText.slice(0, 400);")
+                state = self.script(
+                    "return document.body.dataset.state + ' | ' + document.body.innerText.slice(0, 400);"
+                )
                 raise TimeoutError(f"timed out waiting for {js_condition!r}; page: {state}")
             time.sleep(poll)
 
@@ -157,8 +184,10 @@ class Chrome:
     def offline(self, on: bool) -> None:
         """Chromium's network emulation: with ``on`` the page's requests fail as in airplane mode."""
         self.cdp("Network.enable")
-        self.cdp("Network.emulateNetworkConditions", {"offline": on, "latency": 0,
-                                                      "downloadThroughput": -1, "uploadThroughput": -1})
+        self.cdp(
+            "Network.emulateNetworkConditions",
+            {"offline": on, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
 
     def screenshot(self, path: str | Path) -> Path:
         path = Path(path)

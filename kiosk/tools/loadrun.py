@@ -13,6 +13,7 @@ VmHWM after resetting it through ``/proc/PID/clear_refs``). Nothing leaves 127.0
 
   python -m facescreen.kiosk.tools.loadrun --bundle B --clients 8 32 --requests 6 --json out.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,15 +81,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def kiosk_server(bundle: str | Path, *extra: str, data_dir: Optional[Path] = None,
-                 timeout_s: float = 300.0) -> Iterator[tuple[str, int]]:
+def kiosk_server(
+    bundle: str | Path, *extra: str, data_dir: Optional[Path] = None, timeout_s: float = 300.0
+) -> Iterator[tuple[str, int]]:
     """``facescreen-kiosk serve`` on 127.0.0.1 in a child process; yields ``(url, pid)``."""
     import httpx
 
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "facescreen.kiosk", "serve", "--bundle", str(bundle), "--port", str(port),
-               "--data-dir", str(data_dir or Path(tmp) / "data"), "--log-level", "warning", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "facescreen.kiosk",
+            "serve",
+            "--bundle",
+            str(bundle),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir or Path(tmp) / "data"),
+            "--log-level",
+            "warning",
+            *extra,
+        ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         url = f"http://127.0.0.1:{port}"
@@ -165,13 +180,21 @@ def run_clients(url: str, pid: int, clients: int, requests: int, photo: bytes) -
     statuses: dict[str, int] = {}
     for s, _ in results:
         statuses[str(s)] = statuses.get(str(s), 0) + 1
-    p50, p95 = (np.percentile(ok, [50, 95]) if ok else (float("nan"), float("nan")))
-    return {"scenario": "clients", "clients": clients, "requests": len(results), "ok": len(ok),
-            "busy_503": statuses.get("503", 0), "statuses": statuses, "wall_s": round(wall, 2),
-            "ok_per_s": round(len(ok) / wall, 2), "p50_ms": round(float(p50) * 1e3, 1),
-            "p95_ms": round(float(p95) * 1e3, 1),
-            "busy_p50_ms": round(float(np.percentile(busy, 50)) * 1e3, 1) if busy else None,
-            "peak_rss_mib": round(rss.peak / MiB, 1)}
+    p50, p95 = np.percentile(ok, [50, 95]) if ok else (float("nan"), float("nan"))
+    return {
+        "scenario": "clients",
+        "clients": clients,
+        "requests": len(results),
+        "ok": len(ok),
+        "busy_503": statuses.get("503", 0),
+        "statuses": statuses,
+        "wall_s": round(wall, 2),
+        "ok_per_s": round(len(ok) / wall, 2),
+        "p50_ms": round(float(p50) * 1e3, 1),
+        "p95_ms": round(float(p95) * 1e3, 1),
+        "busy_p50_ms": round(float(np.percentile(busy, 50)) * 1e3, 1) if busy else None,
+        "peak_rss_mib": round(rss.peak / MiB, 1),
+    }
 
 
 def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
@@ -193,14 +216,24 @@ def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for s, _ in results:
         statuses[str(s)] = statuses.get(str(s), 0) + 1
-    return {"scenario": "bombs", "bombs": n, "bomb_bytes": len(data), "statuses": statuses,
-            "cold_rss_mib": round(cold / MiB, 1), "baseline_rss_mib": round(baseline / MiB, 1), "peak_rss_mib": round(rss.peak / MiB, 1),
-            "after_rss_mib": round(after / MiB, 1)}
+    return {
+        "scenario": "bombs",
+        "bombs": n,
+        "bomb_bytes": len(data),
+        "statuses": statuses,
+        "cold_rss_mib": round(cold / MiB, 1),
+        "baseline_rss_mib": round(baseline / MiB, 1),
+        "peak_rss_mib": round(rss.peak / MiB, 1),
+        "after_rss_mib": round(after / MiB, 1),
+    }
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m facescreen.kiosk.tools.loadrun", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m facescreen.kiosk.tools.loadrun",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--bundle", required=True, help="model bundle the server loads")
     p.add_argument("--clients", type=int, nargs="+", default=[8, 32], help="concurrent clients per run (default 8 32)")
     p.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
@@ -211,8 +244,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     rows = []
     photo = sample_jpeg()
     with kiosk_server(args.bundle, *args.server_args.split()) as (url, pid):
-        rows.append({"scenario": "idle", "rss_mib": round(proc_status(pid, "VmRSS") / MiB, 1),
-                     "server_args": args.server_args})
+        rows.append(
+            {"scenario": "idle", "rss_mib": round(proc_status(pid, "VmRSS") / MiB, 1), "server_args": args.server_args}
+        )
         for n in args.clients:
             rows.append(run_clients(url, pid, n, args.requests, photo))
         if args.bombs:

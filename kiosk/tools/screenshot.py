@@ -6,6 +6,7 @@ screenshot shows the live view with the instruction over it, the second the resu
 
     python -m facescreen.kiosk.tools.screenshot --bundle .cache/demo-bundle --out docs/kiosk-capture.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,15 @@ def fake_camera_clip(path: Path, far_frames: int = 6, fps: int = 2) -> Path:
     return write_y4m(path, frames, fps)
 
 
-def capture_page_run(base_url: str, work: Path, guidance_png: Optional[Path] = None,
-                     result_png: Optional[Path] = None, lang: str = "en", window=(420, 860),
-                     upload_photo: Optional[Path] = None) -> PageRun:
+def capture_page_run(
+    base_url: str,
+    work: Path,
+    guidance_png: Optional[Path] = None,
+    result_png: Optional[Path] = None,
+    lang: str = "en",
+    window=(420, 860),
+    upload_photo: Optional[Path] = None,
+) -> PageRun:
     """Drive the page: live guidance until a result; optionally the upload fallback too."""
     clip = fake_camera_clip(work / "camera.y4m")
     with Chrome(fake_video=clip, window=window) as c:
@@ -61,8 +68,11 @@ def capture_page_run(base_url: str, work: Path, guidance_png: Optional[Path] = N
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m facescreen.kiosk.tools.screenshot", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m facescreen.kiosk.tools.screenshot",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--bundle", default=".cache/demo-bundle")
     p.add_argument("--detector", default="auto")
     p.add_argument("--landmarks", default=None)

@@ -5,6 +5,7 @@ model whose screening probabilities are spread out rather than constant, and the
 the widest gap of those probabilities: flag agreement then measures the converters, not luck, and a
 broken artifact (which collapses the outputs) cannot pass.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -27,8 +28,10 @@ def cohort_dir(tmp_path_factory):
     from facescreen.edge.synthetic import CohortConfig, make_cohort
 
     out = tmp_path_factory.mktemp("cohort")
-    make_cohort(out, CohortConfig(n_per_class=N_PER_CLASS, image_size=256, eye_widen=(0.35, 0.03),
-                                  mouth_widen=(0.4, 0.04), seed=11))
+    make_cohort(
+        out,
+        CohortConfig(n_per_class=N_PER_CLASS, image_size=256, eye_widen=(0.35, 0.03), mouth_widen=(0.4, 0.04), seed=11),
+    )
     return out
 
 
@@ -58,7 +61,7 @@ def widest_gap_threshold(p: np.ndarray) -> float:
     """Midpoint of the widest gap between sorted probabilities in their middle 60%."""
     s = np.sort(p)
     lo, hi = int(len(s) * 0.2), int(len(s) * 0.8)
-    gaps = np.diff(s[lo:hi + 1])
+    gaps = np.diff(s[lo : hi + 1])
     i = lo + int(np.argmax(gaps))
     return float(np.clip((s[i] + s[i + 1]) / 2, 0.01, 0.99))
 
@@ -81,8 +84,14 @@ def tiny_bundle_src(tmp_path_factory, faceset):
     p = np.asarray(model(x, training=False)["probs"])[:, 1]
     assert p.std() > 0.05, "the fixture model's outputs are nearly constant; parity tests would be meaningless"
     out = tmp_path_factory.mktemp("bundle") / "tiny"
-    save_bundle(model, cfg, out, model_id="test-tiny-resnet18-64", threshold=widest_gap_threshold(p),
-                notes="test fixture trained on a SYNTHETIC cohort")
+    save_bundle(
+        model,
+        cfg,
+        out,
+        model_id="test-tiny-resnet18-64",
+        threshold=widest_gap_threshold(p),
+        notes="test fixture trained on a SYNTHETIC cohort",
+    )
     return out
 
 
@@ -117,6 +126,12 @@ def converted(tmp_path_factory, tiny_bundle_src, split_faces):
     bundle = shutil.copytree(tiny_bundle_src, tmp_path_factory.mktemp("converted") / "bundle")
     calib, held = split_faces
     lines: list[str] = []
-    results = convert_bundle(bundle, resolve_targets(screener_cpu_targets() + ["tensorrt"]), held, calib,
-                             ConvertOptions(), progress=lines.append)
+    results = convert_bundle(
+        bundle,
+        resolve_targets(screener_cpu_targets() + ["tensorrt"]),
+        held,
+        calib,
+        ConvertOptions(),
+        progress=lines.append,
+    )
     return bundle, {r.target: r for r in results}, lines

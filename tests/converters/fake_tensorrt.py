@@ -7,6 +7,7 @@ behaviour the calibration contract depends on: TensorRT 8.x calibrates at the CA
 opt shape (or, without one, the first profile's opt shape), reading that many bytes from the device
 pointer the calibrator returns.
 """
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -25,9 +26,9 @@ class Recorder:
         self.profiles: list["Profile"] = []
         self.calibration_profile: "Profile | None" = None
         self.calibrator = None
-        self.calibration_batches: list[int] = []   # batch of each get_batch call TensorRT would read
+        self.calibration_batches: list[int] = []  # batch of each get_batch call TensorRT would read
         self.mallocs: dict[int, int] = {}
-        self.copies: list[tuple[int, int]] = []     # (device pointer, bytes)
+        self.copies: list[tuple[int, int]] = []  # (device pointer, bytes)
         self.freed: list[int] = []
 
 
@@ -62,7 +63,7 @@ def make_cudart(rec: Recorder, gpu: bool = True) -> types.ModuleType:
 
     def cudaGetDeviceProperties(i):
         if not gpu:
-            return (100, None)   # cudaErrorNoDevice
+            return (100, None)  # cudaErrorNoDevice
         return (0, types.SimpleNamespace(name=b"Orin (nvgpu)", major=8, minor=7))
 
     cudart.cudaMalloc, cudart.cudaMemcpy, cudart.cudaFree = cudaMalloc, cudaMemcpy, cudaFree
@@ -84,15 +85,17 @@ def make_tensorrt(version: str, rec: Recorder, engine_info: dict) -> types.Modul
 
     trt.Logger = Logger
     if major < 10:
-        trt.NetworkDefinitionCreationFlag = IntEnum("NetworkDefinitionCreationFlag", {"EXPLICIT_BATCH": 0,
-                                                                                      "EXPLICIT_PRECISION": 1})
-    elif major == 10:   # EXPLICIT_BATCH deprecated and ignored; STRONGLY_TYPED added in 9/10
-        trt.NetworkDefinitionCreationFlag = IntEnum("NetworkDefinitionCreationFlag", {"EXPLICIT_BATCH": 0,
-                                                                                      "STRONGLY_TYPED": 1})
+        trt.NetworkDefinitionCreationFlag = IntEnum(
+            "NetworkDefinitionCreationFlag", {"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1}
+        )
+    elif major == 10:  # EXPLICIT_BATCH deprecated and ignored; STRONGLY_TYPED added in 9/10
+        trt.NetworkDefinitionCreationFlag = IntEnum(
+            "NetworkDefinitionCreationFlag", {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}
+        )
     else:
         trt.NetworkDefinitionCreationFlag = IntEnum("NetworkDefinitionCreationFlag", {"STRONGLY_TYPED": 1})
     flags = {"GPU_FALLBACK": 2, "REFIT": 3, "TF32": 7}
-    if major < 11:   # TensorRT 11 removed every precision-enabling flag
+    if major < 11:  # TensorRT 11 removed every precision-enabling flag
         flags.update({"FP16": 0, "INT8": 1})
     trt.BuilderFlag = IntEnum("BuilderFlag", flags)
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE=0)
@@ -100,6 +103,7 @@ def make_tensorrt(version: str, rec: Recorder, engine_info: dict) -> types.Modul
     trt.LayerInformationFormat = types.SimpleNamespace(JSON=1)
 
     if major < 11:
+
         class IInt8EntropyCalibrator2:
             def __init__(self) -> None:
                 pass
@@ -135,6 +139,7 @@ def make_tensorrt(version: str, rec: Recorder, engine_info: dict) -> types.Modul
             rec.builder_flags.append(trt.BuilderFlag(flag).name)
 
     if major < 11:
+
         def _set_calibrator(self, c):
             rec.calibrator = c
 
@@ -168,7 +173,7 @@ def make_tensorrt(version: str, rec: Recorder, engine_info: dict) -> types.Modul
 
     def _calibrate(rec: Recorder) -> None:
         profile = rec.calibration_profile or rec.profiles[0]
-        shape = profile.shapes["image"][1]           # TensorRT calibrates at the profile's opt shape
+        shape = profile.shapes["image"][1]  # TensorRT calibrates at the profile's opt shape
         nbytes = int(np.prod(shape)) * 4
         while True:
             ptrs = rec.calibrator.get_batch(["image"])
@@ -176,8 +181,10 @@ def make_tensorrt(version: str, rec: Recorder, engine_info: dict) -> types.Modul
                 break
             ptr = ptrs[0]
             if nbytes > rec.mallocs.get(ptr, 0):
-                raise AssertionError(f"TensorRT would read {nbytes} bytes (batch {shape[0]}) from a "
-                                     f"{rec.mallocs.get(ptr, 0)}-byte calibration buffer")
+                raise AssertionError(
+                    f"TensorRT would read {nbytes} bytes (batch {shape[0]}) from a "
+                    f"{rec.mallocs.get(ptr, 0)}-byte calibration buffer"
+                )
             rec.calibration_batches.append(shape[0])
         rec.calibrator.write_calibration_cache(b"CACHE")
 
@@ -200,12 +207,16 @@ def make_tensorrt(version: str, rec: Recorder, engine_info: dict) -> types.Modul
     return trt
 
 
-def install(monkeypatch, version: str | None, engine_info: dict | None = None, cuda: bool = True,
-            gpu: bool = True) -> Recorder:
+def install(
+    monkeypatch, version: str | None, engine_info: dict | None = None, cuda: bool = True, gpu: bool = True
+) -> Recorder:
     """Put the stand-ins in sys.modules (``version=None``: no tensorrt at all; ``cuda=False``: no cuda-python)."""
     rec = Recorder()
-    monkeypatch.setitem(__import__("sys").modules, "tensorrt",
-                        None if version is None else make_tensorrt(version, rec, engine_info or {"Layers": []}))
+    monkeypatch.setitem(
+        __import__("sys").modules,
+        "tensorrt",
+        None if version is None else make_tensorrt(version, rec, engine_info or {"Layers": []}),
+    )
     if cuda:
         cudart = make_cudart(rec, gpu)
         bindings = types.ModuleType("cuda.bindings")

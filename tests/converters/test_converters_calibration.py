@@ -1,4 +1,5 @@
 """Calibration / parity face sets: alignment through edge.pipeline, hashing, splitting, minimums."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,11 +52,14 @@ def test_fewer_than_the_minimum_is_refused_unless_forced():
     require_minimum(FaceSet(_faces(100)))
 
 
-@pytest.mark.parametrize("faces, message", [
-    (np.zeros((3, 64, 64), np.uint8), "N, S, S, 3"),
-    (np.zeros((3, 64, 32, 3), np.uint8), "N, S, S, 3"),
-    (np.zeros((3, 64, 64, 3), np.float32), "uint8"),
-])
+@pytest.mark.parametrize(
+    "faces, message",
+    [
+        (np.zeros((3, 64, 64), np.uint8), "N, S, S, 3"),
+        (np.zeros((3, 64, 32, 3), np.uint8), "N, S, S, 3"),
+        (np.zeros((3, 64, 64, 3), np.float32), "uint8"),
+    ],
+)
 def test_bad_face_arrays_are_refused(faces, message):
     with pytest.raises(CalibrationError, match=message):
         FaceSet(faces)

@@ -1,4 +1,5 @@
 """facescreen-convert end to end: arguments, exit codes, the printed table."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,11 +38,14 @@ def test_cli_refuses_a_small_calibration_set(tmp_path, fresh_bundle, faces_npz, 
     assert "--force-small-calib" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--to", "onnx"], "give a BUNDLE"),
-    (["/nonexistent-bundle", "--to", "onnx"], "no bundle directory"),
-    (["BUNDLE", "--to", "onnx-int4"], "unknown conversion target"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--to", "onnx"], "give a BUNDLE"),
+        (["/nonexistent-bundle", "--to", "onnx"], "no bundle directory"),
+        (["BUNDLE", "--to", "onnx-int4"], "unknown conversion target"),
+    ],
+)
 def test_cli_usage_errors(argv, message, capsys, tiny_bundle_src):
     argv = [str(tiny_bundle_src) if a == "BUNDLE" else a for a in argv]
     assert main(argv) == EXIT_USAGE

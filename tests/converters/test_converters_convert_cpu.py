@@ -1,5 +1,6 @@
 """Every CPU target converted from a small trained bundle, opened through the edge runtime, and
 held to the parity threshold; metadata embedded; the model card and parity.json updated."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def test_artifact_runs_in_the_edge_runtime_and_keeps_parity(converted, split_fac
     from facescreen.edge.postprocess import screening_probability
 
     bundle_dir, _, _ = converted
-    bundle = load_bundle(bundle_dir)          # verifies every artifact's SHA-256
+    bundle = load_bundle(bundle_dir)  # verifies every artifact's SHA-256
     _, held = split_faces
     x = held.batch()
     ref_probs, ref_cam = open_backend(bundle, artifact="keras").run(x)
@@ -89,7 +90,7 @@ def test_onnx_checks_catch_what_tensorrt_would_reject(converted):
 
     bundle_dir, _, _ = converted
     model = onnx.load(str(bundle_dir / "onnx.onnx"))
-    model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "height"   # dynamic spatial size
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "height"  # dynamic spatial size
     model.graph.output[0].name = "Identity:0"
     model.opset_import[0].version = 13
     problems = " | ".join(tensorrt_problems(model, 64))
@@ -124,8 +125,10 @@ def test_tflite_precisions_are_what_the_card_says(converted):
     from facescreen.converters.to_tflite import inspect
 
     bundle_dir, _, _ = converted
-    info = {n: inspect((bundle_dir / f"{n}.tflite").read_bytes()) for n in
-            ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8")}
+    info = {
+        n: inspect((bundle_dir / f"{n}.tflite").read_bytes())
+        for n in ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8")
+    }
     assert "float16" not in info["tflite-fp32"]["tensor_dtypes"]
     assert info["tflite-fp16"]["tensor_dtypes"].get("float16")
     assert info["tflite-dynamic"]["tensor_dtypes"].get("int8") and info["tflite-dynamic"]["input_dtype"] == "float32"
@@ -164,8 +167,9 @@ def test_uint8_io_for_full_integer_tflite(fresh_bundle, split_faces):
 
     bundle = fresh_bundle
     calib, held = split_faces
-    [r] = convert_bundle(bundle, resolve_targets("tflite-int8"), held, calib, ConvertOptions(int8_io="uint8"),
-                         progress=lambda s: None)
+    [r] = convert_bundle(
+        bundle, resolve_targets("tflite-int8"), held, calib, ConvertOptions(int8_io="uint8"), progress=lambda s: None
+    )
     assert r.status == "written", r.message
     info = inspect((bundle / "tflite-int8.tflite").read_bytes())
     assert info["input_dtype"] == "uint8" and info["output_dtypes"] == ["uint8"]

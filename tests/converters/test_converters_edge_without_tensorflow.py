@@ -1,6 +1,7 @@
 """The whole edge path where TensorFlow cannot be imported (a tablet or kiosk install): the converted
 MTCNN finds the face, the photo is aligned, and LiteRT and ONNX Runtime screen it, giving the same
 flags as the Keras reference does on the same faces."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ def edge_bundle(converted, tmp_path_factory):
     bundle_dir, _, _ = converted
     root = tmp_path_factory.mktemp("edge-path")
     bundle = shutil.copytree(bundle_dir, root / "bundle")
-    results = convert_bundle(bundle, resolve_targets("mtcnn-tflite,mtcnn-onnx"), None,
-                             options=ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
+    results = convert_bundle(
+        bundle,
+        resolve_targets("mtcnn-tflite,mtcnn-onnx"),
+        None,
+        options=ConvertOptions(detector_timing_repeats=0),
+        progress=lambda s: None,
+    )
     assert all(r.status == "written" for r in results), [r.message for r in results]
     rng = np.random.default_rng(7)
     photos = []
@@ -73,6 +79,7 @@ def test_detect_align_screen_without_tensorflow(edge_bundle):
 
 # --- a slim bundle for a tablet: facescreen-convert BUNDLE --export-edge OUT --artifacts ... ---------
 
+
 def test_export_edge_writes_a_slim_bundle_the_edge_runtime_opens(edge_bundle, tmp_path, capsys):
     from facescreen.converters.cli import main
     from facescreen.edge import create_screener, load_bundle
@@ -83,8 +90,15 @@ def test_export_edge_writes_a_slim_bundle_the_edge_runtime_opens(edge_bundle, tm
     assert main([str(bundle), "--export-edge", str(out), "--artifacts", "tflite-int8,mtcnn-tflite"]) == 0
     assert f"edge bundle: {out}" in capsys.readouterr().out
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
-    assert files == ["MODEL_CARD.md", "detector/mtcnn.json", "detector/onet.tflite", "detector/pnet.tflite",
-                     "detector/rnet.tflite", "modelcard.json", "tflite-int8.tflite"]  # the card, readable too
+    assert files == [
+        "MODEL_CARD.md",
+        "detector/mtcnn.json",
+        "detector/onet.tflite",
+        "detector/pnet.tflite",
+        "detector/rnet.tflite",
+        "modelcard.json",
+        "tflite-int8.tflite",
+    ]  # the card, readable too
     slim, full = load_bundle(out), load_bundle(bundle)
     assert list(slim.card.artifacts) == ["tflite-int8"]
     assert slim.card.artifacts["tflite-int8"] == full.card.artifacts["tflite-int8"]  # parity figures travel
@@ -123,16 +137,18 @@ def _unverified_copy(bundle, root):
     return copy
 
 
-@pytest.mark.parametrize("case, message", [
-    ("absent", "has no artifact 'onnx-int8' to export"),
-    ("keras", "'keras' is the Keras reference model"),
-    ("unverified", "carries no parity figures in the model card, so it was not verified"),
-    ("no-detector", "no mtcnn.json in"),
-    ("detector-only", "an edge bundle needs a screener artifact"),
-    ("out-exists", "already exists; --export-edge writes a new folder"),
-])
-def test_export_edge_refuses_what_is_not_there_or_not_verified(edge_bundle, converted, tmp_path, capsys, case,
-                                                               message):
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("absent", "has no artifact 'onnx-int8' to export"),
+        ("keras", "'keras' is the Keras reference model"),
+        ("unverified", "carries no parity figures in the model card, so it was not verified"),
+        ("no-detector", "no mtcnn.json in"),
+        ("detector-only", "an edge bundle needs a screener artifact"),
+        ("out-exists", "already exists; --export-edge writes a new folder"),
+    ],
+)
+def test_export_edge_refuses_what_is_not_there_or_not_verified(edge_bundle, converted, tmp_path, capsys, case, message):
     from facescreen.converters.cli import main
 
     bundle, _ = edge_bundle

@@ -1,4 +1,5 @@
 """A converter that changes the screening flag must not get its artifact into the bundle."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ def _broken_tflite(ctx, target, out):
     model = ctx.source.model
     inp = keras.Input((ctx.source.size, ctx.source.size, 3), name="image")
     wrong = keras.Model(inp, model(keras.layers.Rescaling(1 / 255.0)(inp)))
-    sm = write_saved_model(wrong, lambda image: dict(wrong(image, training=False)), ctx.source.input_shape,
-                           ctx.workdir / "broken_savedmodel")
+    sm = write_saved_model(
+        wrong,
+        lambda image: dict(wrong(image, training=False)),
+        ctx.source.input_shape,
+        ctx.workdir / "broken_savedmodel",
+    )
     out.write_bytes(tflite_converter(sm).convert())
     return {}
 

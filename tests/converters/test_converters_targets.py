@@ -1,12 +1,21 @@
 """The conversion-target table: aliases, errors for unknown names, one importable builder per row."""
+
 from __future__ import annotations
 
 import pytest
 
 from facescreen.converters.targets import ALIASES, TARGETS, resolve_targets
 
-ARTIFACT_NAMES = ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx", "onnx-int8",
-                  "tensorrt-fp16", "tensorrt-int8"]
+ARTIFACT_NAMES = [
+    "tflite-fp32",
+    "tflite-fp16",
+    "tflite-dynamic",
+    "tflite-int8",
+    "onnx",
+    "onnx-int8",
+    "tensorrt-fp16",
+    "tensorrt-int8",
+]
 
 
 def test_the_table_names_exactly_the_artifacts_of_the_issue():
@@ -26,20 +35,31 @@ def test_every_target_has_a_builder_and_a_valid_format(name):
     assert t.file.startswith(name) and t.file.endswith(t.suffix)
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("onnx", ["onnx"]),
-    ("onnx-int8, tflite-int8", ["tflite-int8", "onnx-int8"]),            # table order, spaces ok
-    ("tensorrt", ["tensorrt-fp16", "tensorrt-int8"]),
-    ("tflite,tflite-fp16", ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8"]),  # no duplicates
-    ("detector", ["mtcnn-tflite", "mtcnn-onnx"]),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("onnx", ["onnx"]),
+        ("onnx-int8, tflite-int8", ["tflite-int8", "onnx-int8"]),  # table order, spaces ok
+        ("tensorrt", ["tensorrt-fp16", "tensorrt-int8"]),
+        ("tflite,tflite-fp16", ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8"]),  # no duplicates
+        ("detector", ["mtcnn-tflite", "mtcnn-onnx"]),
+    ],
+)
 def test_resolve_targets(spec, expected):
     assert [t.name for t in resolve_targets(spec)] == expected
 
 
 def test_cpu_alias_is_every_target_but_the_engines():
-    assert ALIASES["cpu"] == ["tflite-fp32", "tflite-fp16", "tflite-dynamic", "tflite-int8", "onnx", "onnx-int8",
-                              "mtcnn-tflite", "mtcnn-onnx"]
+    assert ALIASES["cpu"] == [
+        "tflite-fp32",
+        "tflite-fp16",
+        "tflite-dynamic",
+        "tflite-int8",
+        "onnx",
+        "onnx-int8",
+        "mtcnn-tflite",
+        "mtcnn-onnx",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS.names()))

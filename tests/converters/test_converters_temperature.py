@@ -1,6 +1,7 @@
 """Temperature scaling is applied identically by every runtime (one step in edge.postprocess, run
 by the Screener whatever the backend), and the int8 LiteRT output's quantisation step is recorded
 in the card; a threshold it cannot resolve is refused by the converter and by the Screener."""
+
 from __future__ import annotations
 
 import shutil
@@ -31,8 +32,9 @@ def test_temperature_is_applied_identically_by_every_backend(converted, split_fa
     from facescreen.edge.postprocess import apply_temperature
 
     bundle_dir, _, _ = converted
-    scaled = load_bundle(_with_card(bundle_dir, tmp_path / "scaled", calibration={"temperature": T,
-                                                                                   "fitted_on": "test"}))
+    scaled = load_bundle(
+        _with_card(bundle_dir, tmp_path / "scaled", calibration={"temperature": T, "fitted_on": "test"})
+    )
     _, held = split_faces
     x = held.batch()[:24]
     keras_raw, _ = open_backend(scaled, artifact="keras").run(x)

@@ -1,5 +1,6 @@
 """TensorRT: engine builds and runs where TensorRT and a GPU exist; elsewhere, a clear line and the
 equivalent trtexec command, and the helpers that need no GPU."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -30,14 +31,17 @@ def test_calibration_cache_key_depends_on_faces_and_model():
     assert k != calibration_key("c" * 64, "b" * 64) and k != calibration_key("a" * 64, "d" * 64)
 
 
-@pytest.mark.parametrize("builder_has, cc, precision, fast", [
-    (True, "5.0", "fp16", True),      # TensorRT's own answer wins where it still exists
-    (False, "8.7", "int8", False),
-    (None, "8.7", "int8", True),      # TensorRT >= 10.5 without the attribute: compute capability
-    (None, "5.3", "fp16", True),
-    (None, "5.3", "int8", False),
-    (None, "5.2", "fp16", False),
-])
+@pytest.mark.parametrize(
+    "builder_has, cc, precision, fast",
+    [
+        (True, "5.0", "fp16", True),  # TensorRT's own answer wins where it still exists
+        (False, "8.7", "int8", False),
+        (None, "8.7", "int8", True),  # TensorRT >= 10.5 without the attribute: compute capability
+        (None, "5.3", "fp16", True),
+        (None, "5.3", "int8", False),
+        (None, "5.2", "fp16", False),
+    ],
+)
 def test_fast_precision_check(builder_has, cc, precision, fast):
     from types import SimpleNamespace
 
@@ -116,5 +120,5 @@ def test_engine_is_built_recorded_and_keeps_parity(converted, split_faces, name)
     assert r.parity.flag_agreement >= 0.99
     assert (bundle_dir / f"{name}.engine.json").is_file()
     assert entry["layer_precisions"].get(entry["precision"])
-    if "calibration_cache" in entry:   # TensorRT 8.x: implicit calibration
+    if "calibration_cache" in entry:  # TensorRT 8.x: implicit calibration
         assert (bundle_dir / entry["calibration_cache"]).is_file()

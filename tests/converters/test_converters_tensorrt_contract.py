@@ -5,6 +5,7 @@ it receives and exposes only the members each TensorRT generation has; these tes
 converter asks of TensorRT. None of them claims an engine was built or ran: that needs a Jetson
 (tests/converters/test_converters_tensorrt.py, ``-m tensorrt``).
 """
+
 from __future__ import annotations
 
 import types
@@ -20,8 +21,13 @@ from facescreen.converters import to_tensorrt as T
 from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 
 from fake_tensorrt import install
-from inspector_strings import (FP16_ENGINE_OUTPUTS, FP32_ENGINE_OUTPUTS, QAT_ENGINE_OUTPUTS, REAL_STRINGS,
-                                engine_information)
+from inspector_strings import (
+    FP16_ENGINE_OUTPUTS,
+    FP32_ENGINE_OUTPUTS,
+    QAT_ENGINE_OUTPUTS,
+    REAL_STRINGS,
+    engine_information,
+)
 
 SIZE = 32
 FP32_ONNX, QDQ_ONNX = b"fp32 onnx graph", b"qdq int8 onnx graph"
@@ -33,10 +39,13 @@ def _bundle(tmp_path, symmetric: bool = True) -> types.SimpleNamespace:
     root.mkdir()
     (root / "onnx.onnx").write_bytes(FP32_ONNX)
     (root / "onnx-int8.onnx").write_bytes(QDQ_ONNX)
-    arts = {"onnx": artifact_entry(root, "onnx.onnx", "onnx", "fp32"),
-            "onnx-int8": artifact_entry(root, "onnx-int8.onnx", "onnx", "int8", symmetric=symmetric)}
-    card = ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=SIZE),
-                     artifacts=arts)
+    arts = {
+        "onnx": artifact_entry(root, "onnx.onnx", "onnx", "fp32"),
+        "onnx-int8": artifact_entry(root, "onnx-int8.onnx", "onnx", "int8", symmetric=symmetric),
+    }
+    card = ModelCard(
+        "probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=SIZE), artifacts=arts
+    )
     save_card(root, card)
     return types.SimpleNamespace(path=root, card=card)
 
@@ -47,8 +56,12 @@ def _faces(n: int) -> FaceSet:
 
 def _ctx(bundle, faces: FaceSet | None = None, max_batch: int = 8):
     return types.SimpleNamespace(
-        bundle=bundle, source=types.SimpleNamespace(size=SIZE), options=ConvertOptions(max_batch=max_batch),
-        calibration_faces=lambda t: faces, artifact_file=lambda name: bundle.path / bundle.card.artifacts[name]["file"])
+        bundle=bundle,
+        source=types.SimpleNamespace(size=SIZE),
+        options=ConvertOptions(max_batch=max_batch),
+        calibration_faces=lambda t: faces,
+        artifact_file=lambda name: bundle.path / bundle.card.artifacts[name]["file"],
+    )
 
 
 INT8_ENGINE = engine_information(QAT_ENGINE_OUTPUTS)
@@ -57,25 +70,34 @@ FP16_ENGINE = engine_information(FP16_ENGINE_OUTPUTS)
 
 # -- finding 5: precision by content, on the strings TensorRT really emits ----------------------
 
+
 @pytest.mark.parametrize("text, precision", REAL_STRINGS)
 def test_inspector_string_is_classified_by_content(text, precision):
     assert T.tensor_precision(text) == precision
 
 
-@pytest.mark.parametrize("outputs, expected", [
-    (FP16_ENGINE_OUTPUTS, {"fp16": 38, "fp32": 1}),
-    (QAT_ENGINE_OUTPUTS, {"int8": 20, "fp16": 17, "fp32": 4}),
-    (FP32_ENGINE_OUTPUTS, {"fp32": 22}),
-])
+@pytest.mark.parametrize(
+    "outputs, expected",
+    [
+        (FP16_ENGINE_OUTPUTS, {"fp16": 38, "fp32": 1}),
+        (QAT_ENGINE_OUTPUTS, {"int8": 20, "fp16": 17, "fp32": 4}),
+        (FP32_ENGINE_OUTPUTS, {"fp32": 22}),
+    ],
+)
 @pytest.mark.parametrize("split_field", [False, True], ids=["trt8-10", "trt11"])
 def test_layer_precisions_count_outputs(outputs, expected, split_field):
     assert T.layer_precisions(engine_information(outputs, split_field)) == expected
 
 
-@pytest.mark.parametrize("precision, engine, ok", [
-    ("fp16", FP16_ENGINE, True), ("int8", INT8_ENGINE, True),
-    ("fp16", engine_information(FP32_ENGINE_OUTPUTS), False), ("int8", FP16_ENGINE, False),
-])
+@pytest.mark.parametrize(
+    "precision, engine, ok",
+    [
+        ("fp16", FP16_ENGINE, True),
+        ("int8", INT8_ENGINE, True),
+        ("fp16", engine_information(FP32_ENGINE_OUTPUTS), False),
+        ("int8", FP16_ENGINE, False),
+    ],
+)
 def test_engine_is_refused_only_without_layers_in_its_precision(tmp_path, monkeypatch, precision, engine, ok):
     install(monkeypatch, "10.3.0", engine)
     bundle = _bundle(tmp_path)
@@ -96,6 +118,7 @@ def test_names_only_inspector_output_is_an_error_not_zero_layers():
 
 # -- finding 6: calibration batch = calibration profile; explicit quantisation on TensorRT >= 10 --
 
+
 @pytest.mark.parametrize("max_batch", [8, 18, 32])
 def test_trt8_calibrates_every_face_at_the_calibration_profile(tmp_path, monkeypatch, max_batch):
     rec = install(monkeypatch, "8.6.1", INT8_ENGINE)
@@ -104,14 +127,14 @@ def test_trt8_calibrates_every_face_at_the_calibration_profile(tmp_path, monkeyp
     entry = T.build(_ctx(bundle, faces, max_batch), target("tensorrt-int8"), tmp_path / "e.engine")
     batch = T.CALIBRATION_BATCH
     shape = (batch, SIZE, SIZE, 3)
-    assert rec.calibration_profile.shapes["image"] == (shape, shape, shape)          # min = opt = max
+    assert rec.calibration_profile.shapes["image"] == (shape, shape, shape)  # min = opt = max
     assert rec.calibrator.get_batch_size() == batch == entry["calibration_batch"]
-    assert rec.calibration_batches == [batch] * (50 // batch)                       # every whole batch read
+    assert rec.calibration_batches == [batch] * (50 // batch)  # every whole batch read
     assert all(n == batch * SIZE * SIZE * 3 * 4 for _, n in rec.copies)
-    assert rec.profiles[0].shapes["image"][2][0] == max_batch                      # runtime profile untouched
+    assert rec.profiles[0].shapes["image"][2][0] == max_batch  # runtime profile untouched
     assert rec.parsed == [FP32_ONNX] and rec.builder_flags == ["INT8"]
     assert entry["calibrator"] == "IInt8EntropyCalibrator2" and entry["built_from"] == "onnx"
-    assert rec.freed == list(rec.mallocs)                                           # device buffer released
+    assert rec.freed == list(rec.mallocs)  # device buffer released
     assert (bundle.path / entry["calibration_cache"]).read_bytes() == b"CACHE"
 
 
@@ -146,6 +169,7 @@ def test_tensorrt_int8_depends_on_the_qdq_graph():
 
 # -- finding 7: EXPLICIT_BATCH below TensorRT 10 -------------------------------------------------
 
+
 @pytest.mark.parametrize("version, flags", [("8.6.1", 1 << 0), ("8.5.2", 1 << 0), ("10.3.0", 0)])
 def test_network_is_explicit_batch_on_every_version(tmp_path, monkeypatch, version, flags):
     rec = install(monkeypatch, version, FP16_ENGINE)
@@ -154,6 +178,7 @@ def test_network_is_explicit_batch_on_every_version(tmp_path, monkeypatch, versi
 
 
 # -- finding 8: --save-faces into a folder that does not exist yet --------------------------------
+
 
 def test_save_faces_creates_the_folder(tmp_path):
     from facescreen.converters.calibration import load_npz, save_faces
@@ -165,10 +190,11 @@ def test_save_faces_creates_the_folder(tmp_path):
 
 # -- finding 9: the same code on TensorRT 11 (removed APIs never touched) ------------------------
 
+
 def test_trt11_int8_is_strongly_typed_without_removed_apis(tmp_path, monkeypatch):
     rec = install(monkeypatch, "11.1.0", INT8_ENGINE)
     entry = T.build(_ctx(_bundle(tmp_path), _faces(50)), target("tensorrt-int8"), tmp_path / "e.engine")
-    assert rec.network_flags == [1 << 1]            # STRONGLY_TYPED
+    assert rec.network_flags == [1 << 1]  # STRONGLY_TYPED
     assert rec.builder_flags == [] and rec.calibrator is None and rec.parsed == [QDQ_ONNX]
     assert entry["network_flags"] == ["STRONGLY_TYPED"]
 
@@ -179,9 +205,16 @@ def test_trt11_fp16_is_refused_with_the_reason(tmp_path, monkeypatch):
         T.build(_ctx(_bundle(tmp_path)), target("tensorrt-fp16"), tmp_path / "e.engine")
 
 
-@pytest.mark.parametrize("version, precision, source", [
-    ("8.6.1", "fp16", "onnx"), ("8.6.1", "int8", "onnx"), ("10.3.0", "fp16", "onnx"), ("10.3.0", "int8", "onnx-int8"),
-    ("11.0.0", "int8", "onnx-int8")])
+@pytest.mark.parametrize(
+    "version, precision, source",
+    [
+        ("8.6.1", "fp16", "onnx"),
+        ("8.6.1", "int8", "onnx"),
+        ("10.3.0", "fp16", "onnx"),
+        ("10.3.0", "int8", "onnx-int8"),
+        ("11.0.0", "int8", "onnx-int8"),
+    ],
+)
 def test_recipe_table(version, precision, source):
     assert T.recipe(version, precision).source == source
 
@@ -193,6 +226,7 @@ def test_tensorrt_7_is_refused():
 
 # -- finding 10: missing cuda-python / no GPU => cannot be built on this machine (exit 3) ----------
 
+
 def _cli_bundle(tmp_path):
     bundle = _bundle(tmp_path)
     faces = tmp_path / "faces.npz"
@@ -200,10 +234,13 @@ def _cli_bundle(tmp_path):
     return bundle.path, faces
 
 
-@pytest.mark.parametrize("cuda, gpu, reason", [
-    (False, True, "cuda-python"),
-    (True, False, "no CUDA GPU answers"),
-])
+@pytest.mark.parametrize(
+    "cuda, gpu, reason",
+    [
+        (False, True, "cuda-python"),
+        (True, False, "no CUDA GPU answers"),
+    ],
+)
 def test_missing_cuda_or_gpu_is_unavailable_exit_3(tmp_path, monkeypatch, capsys, cuda, gpu, reason):
     from facescreen.converters.cli import EXIT_UNAVAILABLE, main
 
@@ -226,8 +263,11 @@ def test_missing_tensorrt_is_unavailable_exit_3(tmp_path, monkeypatch, capsys):
 
 # -- the trtexec hint: int8 from the QDQ ONNX with --int8 --fp16 ----------------------------------
 
-@pytest.mark.parametrize("name, source, flags", [("tensorrt-int8", "onnx-int8.onnx", "--int8 --fp16"),
-                                                 ("tensorrt-fp16", "onnx.onnx", "--fp16")])
+
+@pytest.mark.parametrize(
+    "name, source, flags",
+    [("tensorrt-int8", "onnx-int8.onnx", "--int8 --fp16"), ("tensorrt-fp16", "onnx.onnx", "--fp16")],
+)
 def test_trtexec_hint_matches_the_tensorrt_10_recipe(tmp_path, name, source, flags):
     bundle = _bundle(tmp_path)
     cmd = T.trtexec_command(bundle, target(name), ConvertOptions(max_batch=4, workspace_mb=512))

@@ -4,6 +4,7 @@ It failed where CI runs on a fresh machine: NodeSource's nodejs bundles npm and 
 Debian's npm package, so one `apt-get install chromium chromium-driver fonts-wqy-zenhei npm` was
 refused whole. These cases run the real script on a PATH built for each machine, with an apt-get that
 records its calls instead of installing."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,11 @@ def _machine(tmp_path: Path, present: set[str]) -> tuple[dict[str, str], Path]:
 
 CASES = [
     # (machine, tools present, packages the script must ask for, one call each)
-    ("fresh CI machine: NodeSource nodejs with its npm, nothing else", {"npm"},
-     ["chromium", "chromium-driver", "fonts-wqy-zenhei"]),
+    (
+        "fresh CI machine: NodeSource nodejs with its npm, nothing else",
+        {"npm"},
+        ["chromium", "chromium-driver", "fonts-wqy-zenhei"],
+    ),
     ("Debian nodejs without npm", set(), ["chromium", "chromium-driver", "fonts-wqy-zenhei", "npm"]),
     ("only the font missing", {"npm", "chromium", "chromedriver"}, ["fonts-wqy-zenhei"]),
     ("chromedriver removed by hand", {"npm", "chromium", "fc-list"}, ["chromium-driver"]),
@@ -75,6 +79,6 @@ def test_a_refused_package_is_named(tmp_path):
 
 def test_make_browser_runs_this_script():
     makefile = (REPO / "Makefile").read_text()
-    recipe = makefile[makefile.index("\nbrowser:"):].split("\n\n")[0]
+    recipe = makefile[makefile.index("\nbrowser:") :].split("\n\n")[0]
     assert "deploy/dev/browser-deps.sh" in recipe and "apt-get" not in recipe
     assert os.access(SCRIPT, os.X_OK)

@@ -1,5 +1,6 @@
 """deploy/jetson: the install script and unit are linted, the pins are the Jetson's, and the README's
 Jetson section is the script's steps, in order. (Nothing here claims the script ran on a Jetson.)"""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import pytest
 
 try:
     import tomllib
-except ModuleNotFoundError:   # Python 3.10
+except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,8 +32,10 @@ def _pins(path: Path) -> dict[str, str]:
     return out
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None and not os.environ.get("FACESCREEN_CI"),
-                    reason="shellcheck is not installed here (apt-get install -y shellcheck); CI installs it")
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None and not os.environ.get("FACESCREEN_CI"),
+    reason="shellcheck is not installed here (apt-get install -y shellcheck); CI installs it",
+)
 def test_shellcheck_passes():
     r = subprocess.run(["shellcheck", *map(str, SCRIPTS)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
@@ -53,18 +56,18 @@ def test_install_script_steps_and_readme_agree():
     steps = re.findall(r'^step "(\d+)\. ([^"]+)"', script, re.MULTILINE)
     assert [int(n) for n, _ in steps] == list(range(1, len(steps) + 1))
     readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Deploy to a Jetson"):]
-    section = section[:section.index("\n## ", 3)]
-    heads = [(n, re.split(r"[:,(]", title)[0].strip()) for n, title in steps]   # "3. A virtual environment ..."
+    section = readme[readme.index("## Deploy to a Jetson") :]
+    section = section[: section.index("\n## ", 3)]
+    heads = [(n, re.split(r"[:,(]", title)[0].strip()) for n, title in steps]  # "3. A virtual environment ..."
     positions = [section.find(f"\n{n}. {head}") for n, head in heads]
     assert all(p >= 0 for p in positions), [h for h, p in zip(heads, positions) if p < 0]
     assert positions == sorted(positions)
     assert "--system-site-packages" in script and "constraints-jetson.txt" in script
-    assert "facescreen-kiosk\" doctor" in script and "facescreen-convert\" \"$BUNDLE\" --to" in script
+    assert 'facescreen-kiosk" doctor' in script and 'facescreen-convert" "$BUNDLE" --to' in script
 
 
 def test_unit_restarts_and_keeps_results_on_disk():
     unit = (JETSON / "facescreen-kiosk.service").read_text()
     assert "Restart=on-failure" in unit and "--fullscreen" in unit and "WantedBy=graphical.target" in unit
     assert "FACESCREEN_DATA=@DATA@" in unit and "/tmp" not in unit.split("ExecStart=")[1].split("\n")[0]
-    assert 'DATA=/var/lib/facescreen' in (JETSON / "install.sh").read_text()
+    assert "DATA=/var/lib/facescreen" in (JETSON / "install.sh").read_text()

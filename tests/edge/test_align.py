@@ -1,12 +1,21 @@
 """Detection and five-point alignment on real photos."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from facescreen.edge import (DEFAULT_TEMPLATE, AlignConfig, NoFaceError, PhotoError, align_face, find_face, prepare_face,
-                  similarity_transform)
+from facescreen.edge import (
+    DEFAULT_TEMPLATE,
+    AlignConfig,
+    NoFaceError,
+    PhotoError,
+    align_face,
+    find_face,
+    prepare_face,
+    similarity_transform,
+)
 from facescreen.edge.detect import DetectConfig, FaceDetection
 
 
@@ -42,8 +51,8 @@ def _assert_lands_on_template(aligned, detector, tol_eyes: float = 6.0, tol_all:
     redetected = max(faces, key=lambda f: f.area).landmarks
     assert np.abs(redetected - aligned.landmarks).max() < 3.0  # warp is where the detector agrees
     err = np.linalg.norm(redetected - DEFAULT_TEMPLATE.pixels(aligned.size), axis=1)
-    assert err[:2].max() < tol_eyes, err   # both eyes within a few pixels of the template
-    assert err.max() < tol_all, err        # nose and mouth: the similarity fit's residual for this face
+    assert err[:2].max() < tol_eyes, err  # both eyes within a few pixels of the template
+    assert err.max() < tol_all, err  # nose and mouth: the similarity fit's residual for this face
 
 
 @pytest.mark.parametrize("degrees", [0, 20, -20])
@@ -83,10 +92,13 @@ def test_alignment_size_follows_the_config(astronaut, mtcnn_detector):
     assert prepared.aligned.image.shape == (112, 112, 3)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: np.full((300, 300, 3), 127, np.uint8),
-    lambda: np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.full((300, 300, 3), 127, np.uint8),
+        lambda: np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8),
+    ],
+)
 def test_no_face_is_a_typed_error(mtcnn_detector, make):
     with pytest.raises(NoFaceError, match="no face"):
         prepare_face(make(), mtcnn_detector)
@@ -110,13 +122,17 @@ class _FakeDetector:
 
 
 def _face(x, size, conf):
-    lm = np.array([[x + .3 * size, 40], [x + .7 * size, 40], [x + .5 * size, 55], [x + .35 * size, 70], [x + .65 * size, 70]])
+    lm = np.array(
+        [[x + 0.3 * size, 40], [x + 0.7 * size, 40], [x + 0.5 * size, 55], [x + 0.35 * size, 70], [x + 0.65 * size, 70]]
+    )
     return FaceDetection((x, 10, x + size, 10 + size), conf, lm)
 
 
 def test_largest_confident_face_is_kept_and_faces_are_counted():
     small, big, weak = _face(0, 50, 0.99), _face(100, 90, 0.95), _face(200, 120, 0.5)
-    found = find_face(np.zeros((300, 400, 3), np.uint8), _FakeDetector([small, big, weak]), DetectConfig(min_confidence=0.9))
+    found = find_face(
+        np.zeros((300, 400, 3), np.uint8), _FakeDetector([small, big, weak]), DetectConfig(min_confidence=0.9)
+    )
     assert found.face == big and found.n_faces == 2
 
 

@@ -1,4 +1,5 @@
 """Artifact choice: auto picks the fastest runnable artifact; a named one never falls back."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,9 +11,14 @@ from facescreen.edge import BackendUnavailableError, ModelCard, artifact_entry, 
 from facescreen.edge.backends import BACKENDS, choose_artifact
 
 ARTIFACTS = {  # name: (format, precision)
-    "keras": ("keras", "fp32"), "tflite-fp32": ("tflite", "fp32"), "tflite-fp16": ("tflite", "fp16"),
-    "tflite-dynamic": ("tflite", "dynamic-int8"), "tflite-int8": ("tflite", "int8"),
-    "onnx": ("onnx", "fp32"), "onnx-int8": ("onnx", "int8"), "tensorrt-fp16": ("tensorrt", "fp16"),
+    "keras": ("keras", "fp32"),
+    "tflite-fp32": ("tflite", "fp32"),
+    "tflite-fp16": ("tflite", "fp16"),
+    "tflite-dynamic": ("tflite", "dynamic-int8"),
+    "tflite-int8": ("tflite", "int8"),
+    "onnx": ("onnx", "fp32"),
+    "onnx-int8": ("onnx", "int8"),
+    "tensorrt-fp16": ("tensorrt", "fp16"),
 }
 
 
@@ -31,12 +37,15 @@ def test_registry_lists_the_backends():
     assert BACKENDS.names() == ["keras", "litert", "onnxruntime", "tensorrt"]
 
 
-@pytest.mark.parametrize("names, expected", [
-    (list(ARTIFACTS), ("litert", "tflite-int8")),                 # no TensorRT here: int8 LiteRT first
-    (["keras", "onnx", "onnx-int8"], ("onnxruntime", "onnx-int8")),
-    (["keras", "tflite-fp32", "tflite-dynamic"], ("litert", "tflite-dynamic")),
-    pytest.param(["keras"], ("keras", "keras"), marks=tf_free.requires_tensorflow),
-])
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (list(ARTIFACTS), ("litert", "tflite-int8")),  # no TensorRT here: int8 LiteRT first
+        (["keras", "onnx", "onnx-int8"], ("onnxruntime", "onnx-int8")),
+        (["keras", "tflite-fp32", "tflite-dynamic"], ("litert", "tflite-dynamic")),
+        pytest.param(["keras"], ("keras", "keras"), marks=tf_free.requires_tensorflow),
+    ],
+)
 def test_auto_choice(tmp_path, names, expected):
     assert choose_artifact(bundle_with(tmp_path, names)) == expected
 

@@ -1,4 +1,5 @@
 """The bundle round trip and every way a bundle can be broken."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,14 @@ from facescreen.edge.bundle import HASH_SIDECAR, MODELCARD
 
 def make_bundle(tmp_path, **card_kw):
     (tmp_path / "model.bin").write_bytes(b"weights" * 100)
-    card = ModelCard(model_id="m", classes=("control", "syndromic"), positive_classes=("syndromic",),
-                     threshold=0.4, backbone="vgg16", **card_kw)
+    card = ModelCard(
+        model_id="m",
+        classes=("control", "syndromic"),
+        positive_classes=("syndromic",),
+        threshold=0.4,
+        backbone="vgg16",
+        **card_kw,
+    )
     card = replace(card, artifacts={"onnx": artifact_entry(tmp_path, "model.bin", "onnx", "fp32")})
     save_card(tmp_path, card)
     return card
@@ -27,9 +34,23 @@ def test_round_trip(tmp_path):
     assert b.artifact_path("onnx") == tmp_path / "model.bin"
     assert b.card.not_for_clinical_use is True and "Not" in b.card.intended_use
     raw = json.loads((tmp_path / MODELCARD).read_text())
-    for key in ("schema_version", "classes", "positive_classes", "threshold", "input", "alignment", "backbone",
-                "initial_weights", "training_data", "metrics", "created_at", "software_version", "intended_use",
-                "not_for_clinical_use", "artifacts"):
+    for key in (
+        "schema_version",
+        "classes",
+        "positive_classes",
+        "threshold",
+        "input",
+        "alignment",
+        "backbone",
+        "initial_weights",
+        "training_data",
+        "metrics",
+        "created_at",
+        "software_version",
+        "intended_use",
+        "not_for_clinical_use",
+        "artifacts",
+    ):
         assert key in raw, key
 
 
@@ -76,16 +97,19 @@ def test_invalid_json(tmp_path):
         load_bundle(tmp_path)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("classes"), "missing field"),
-    (lambda d: d.update(schema_version=99), "schema_version 99"),
-    (lambda d: d.update(threshold=1.5), "threshold"),
-    (lambda d: d.update(positive_classes=["other"]), "subset"),
-    (lambda d: d.update(positive_classes=["control", "syndromic"]), "negative"),
-    (lambda d: d.update(classes=["a"]), "classes"),
-    (lambda d: d["artifacts"]["onnx"].update(format="pickle"), "format"),
-    (lambda d: d["input"].update(size=8), "input size"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.pop("classes"), "missing field"),
+        (lambda d: d.update(schema_version=99), "schema_version 99"),
+        (lambda d: d.update(threshold=1.5), "threshold"),
+        (lambda d: d.update(positive_classes=["other"]), "subset"),
+        (lambda d: d.update(positive_classes=["control", "syndromic"]), "negative"),
+        (lambda d: d.update(classes=["a"]), "classes"),
+        (lambda d: d["artifacts"]["onnx"].update(format="pickle"), "format"),
+        (lambda d: d["input"].update(size=8), "input size"),
+    ],
+)
 def test_malformed_cards(tmp_path, edit, message):
     make_bundle(tmp_path)
     raw = json.loads((tmp_path / MODELCARD).read_text())
@@ -96,6 +120,7 @@ def test_malformed_cards(tmp_path, edit, message):
 
 
 # --- file hashes are remembered by stat key, not recomputed on every start ---------------------------
+
 
 @pytest.fixture
 def hash_calls(monkeypatch, tmp_path):
@@ -162,14 +187,19 @@ def test_a_read_only_bundle_remembers_in_the_user_cache(tmp_path, hash_calls):
     load_bundle(tmp_path / "b")
     assert hash_calls == ["model.bin"]
     assert len(list((tmp_path / "user-cache" / "facescreen" / "file-hashes").iterdir())) == 1
-@pytest.mark.parametrize("edit, message", [
-    (lambda i: i.update(dtype="uint8"), r"input.dtype 'uint8' cannot be honoured"),
-    (lambda i: i.update(value_range=[0.0, 1.0]), r"input.value_range \[0.0, 1.0\] cannot be honoured"),
-    (lambda i: i["normalisation"].update(in_graph=False), "no runtime normalises outside the graph"),
-    (lambda i: i.update(normalisation={}), "no runtime normalises outside the graph"),
-    (lambda i: i["normalisation"].update(mean=[0.5, 0.5, 0.5]), r"key\(s\) \['mean'\] that no runtime reads"),
-    (lambda i: i["normalisation"].update(scale=[1.0, 1.0]), "three finite numbers"),
-])
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda i: i.update(dtype="uint8"), r"input.dtype 'uint8' cannot be honoured"),
+        (lambda i: i.update(value_range=[0.0, 1.0]), r"input.value_range \[0.0, 1.0\] cannot be honoured"),
+        (lambda i: i["normalisation"].update(in_graph=False), "no runtime normalises outside the graph"),
+        (lambda i: i.update(normalisation={}), "no runtime normalises outside the graph"),
+        (lambda i: i["normalisation"].update(mean=[0.5, 0.5, 0.5]), r"key\(s\) \['mean'\] that no runtime reads"),
+        (lambda i: i["normalisation"].update(scale=[1.0, 1.0]), "three finite numbers"),
+    ],
+)
 def test_input_fields_no_runtime_honours_are_refused_on_load(tmp_path, edit, message):
     make_bundle(tmp_path)
     raw = json.loads((tmp_path / MODELCARD).read_text())

@@ -1,5 +1,6 @@
 """Every registered detector is built by one factory with the same arguments, and faces are
 chosen by one rule (edge.detect.subject_first) wherever they are chosen."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,15 @@ def test_a_bundle_detector_without_its_bundle_is_a_clear_error(tmp_path):
 
 
 def _face(x, y, side, conf):
-    lm = np.array([[x + .3 * side, y + .4 * side], [x + .7 * side, y + .4 * side], [x + .5 * side, y + .6 * side],
-                   [x + .35 * side, y + .8 * side], [x + .65 * side, y + .8 * side]])
+    lm = np.array(
+        [
+            [x + 0.3 * side, y + 0.4 * side],
+            [x + 0.7 * side, y + 0.4 * side],
+            [x + 0.5 * side, y + 0.6 * side],
+            [x + 0.35 * side, y + 0.8 * side],
+            [x + 0.65 * side, y + 0.8 * side],
+        ]
+    )
     return FaceDetection((x, y, x + side, y + side), conf, lm)
 
 

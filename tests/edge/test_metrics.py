@@ -1,5 +1,6 @@
 """The one AUC and the one agreement measure (edge.metrics), pinned against scikit-learn and
 against hand-counted cases; the converters' gate and the benchmark report these same figures."""
+
 from __future__ import annotations
 
 import numpy as np

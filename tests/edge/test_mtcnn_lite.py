@@ -4,6 +4,7 @@ The networks are converted once (through facescreen-convert's detector targets, 
 refuse to write a cascade that disagrees with the package); then every piece of the cascade is
 compared with the package's own functions, and whole detections on real photos with the package's.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -40,8 +41,11 @@ def lite(request, detector_dir):
 
 # -- whole detections ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("photo", ["astronaut", "grace_hopper", "astronaut_640x480", "synthetic_0", "synthetic_1",
-                                   "synthetic_2", "synthetic_3"])
+
+@pytest.mark.parametrize(
+    "photo",
+    ["astronaut", "grace_hopper", "astronaut_640x480", "synthetic_0", "synthetic_1", "synthetic_2", "synthetic_3"],
+)
 @tf_free.requires_tensorflow
 def test_same_faces_as_the_package(lite, photos, package_faces, photo):
     from facescreen.edge.detect import box_iou
@@ -59,8 +63,8 @@ def test_same_faces_as_the_package(lite, photos, package_faces, photo):
 def test_landmarks_in_the_package_order(lite, photos):
     [face] = lite.detect(photos["astronaut"])
     le, re_, nose, ml, mr = face.landmarks
-    assert le[0] < nose[0] < re_[0] and ml[0] < mr[0]           # image left to right
-    assert max(le[1], re_[1]) < nose[1] < min(ml[1], mr[1])     # eyes above nose above mouth
+    assert le[0] < nose[0] < re_[0] and ml[0] < mr[0]  # image left to right
+    assert max(le[1], re_[1]) < nose[1] < min(ml[1], mr[1])  # eyes above nose above mouth
     x1, y1, x2, y2 = face.box
     assert np.all((face.landmarks >= [x1, y1]) & (face.landmarks <= [x2, y2]))
 
@@ -156,6 +160,7 @@ def test_runs_where_tensorflow_cannot_be_imported(detector_dir):
 
 # -- the cascade's pieces against the package's own functions ------------------------------------
 
+
 @pytest.mark.parametrize("shape", [(512, 512), (480, 640), (600, 512), (40, 300), (13, 13)])
 @tf_free.requires_tensorflow
 def test_scale_pyramid_matches_the_package(shape):
@@ -215,7 +220,7 @@ def test_crop_and_resize_matches_tensorflow_including_outside_the_image():
     rng = np.random.default_rng(3)
     img = mc.normalise(rng.integers(0, 256, (80, 120, 3), dtype=np.uint8))
     xy = rng.uniform(-30, 110, (40, 2))
-    boxes = np.hstack([xy, xy + rng.uniform(5, 70, (40, 1))])   # squares, some partly outside
+    boxes = np.hstack([xy, xy + rng.uniform(5, 70, (40, 1))])  # squares, some partly outside
     for size in (24, 48):
         norm = boxes[:, [1, 0, 3, 2]] / np.array([80, 120, 80, 120])
         ref = tf.image.crop_and_resize(img[None], norm, np.zeros(40, np.int32), (size, size)).numpy()
@@ -268,7 +273,7 @@ def test_the_litert_shape_cache_is_bounded_in_pixels_and_recomputes_exactly(dete
     net.run(x[80, 80])
     assert net.cached_shapes == [(1, 100, 100, 3), (1, 80, 80, 3)] and net.cached_pixels == net.max_pixels
     net.run(x[100, 100])  # used again: now the most recent
-    net.run(x[60, 60])    # no room: the least recently used (80x80) goes
+    net.run(x[60, 60])  # no room: the least recently used (80x80) goes
     assert net.cached_shapes == [(1, 100, 100, 3), (1, 60, 60, 3)]
     net.run(x[130, 130])  # larger than the whole bound: runs alone
     assert net.cached_shapes == [(1, 130, 130, 3)]

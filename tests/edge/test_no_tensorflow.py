@@ -1,4 +1,5 @@
 """The edge and kiosk path must run where TensorFlow cannot even be imported."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,8 +17,9 @@ BLOCK_TF = textwrap.dedent("""
 
 
 def run_blocked(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK_TF + textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_TF + textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_blocker_really_blocks():

@@ -1,5 +1,6 @@
 """OpenCV is an extra (a Jetson uses JetPack's own build): without any cv2, importing facescreen.edge
 says what to install instead of a bare ModuleNotFoundError deep inside a module."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """Photo loading: formats, EXIF, colour modes, and every error path."""
+
 from __future__ import annotations
 
 import io
@@ -9,8 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facescreen.edge import (PhotoAspectError, PhotoError, PhotoLimits, PhotoTooLargeError, PhotoTooSmallError,
-                             load_photo)
+from facescreen.edge import (
+    PhotoAspectError,
+    PhotoError,
+    PhotoLimits,
+    PhotoTooLargeError,
+    PhotoTooSmallError,
+    load_photo,
+)
 from facescreen.edge.photo import DecodeBudget, open_photo
 
 
@@ -72,11 +79,14 @@ def test_phone_sized_photo_loads():
     assert out.shape == (4032, 3024, 3)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"this is not an image at all", "not an image"),
-    (b"%PDF-1.4 fake", "not an image"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"this is not an image at all", "not an image"),
+        (b"%PDF-1.4 fake", "not an image"),
+    ],
+)
 def test_bad_bytes(data, message):
     with pytest.raises(PhotoError, match=message):
         load_photo(data)
@@ -101,6 +111,7 @@ def test_byte_limit(rgb):
 def _png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -115,11 +126,14 @@ def test_unsupported_format(rgb):
         load_photo(encode(Image.fromarray(rgb), "GIF"))
 
 
-@pytest.mark.parametrize("arr, message", [
-    (np.zeros((10, 10, 2), np.uint8), "shape"),
-    (np.zeros((4, 4, 3), np.uint8), "too small"),
-    (np.zeros((24, 24, 3), np.float32), "uint8"),
-])
+@pytest.mark.parametrize(
+    "arr, message",
+    [
+        (np.zeros((10, 10, 2), np.uint8), "shape"),
+        (np.zeros((4, 4, 3), np.uint8), "too small"),
+        (np.zeros((24, 24, 3), np.float32), "uint8"),
+    ],
+)
 def test_bad_arrays(arr, message):
     with pytest.raises(PhotoError, match=message):
         load_photo(arr)
@@ -148,12 +162,15 @@ def test_heic_decodes_upright_with_its_orientation():
 
 
 # --- size and shape, before decoding --------------------------------------------------------------
-@pytest.mark.parametrize("size, error, message", [
-    ((12, 12), PhotoTooSmallError, "too small"),
-    ((40000, 1), PhotoTooSmallError, "too small"),
-    ((1, 200000), PhotoTooSmallError, "too small"),
-    ((4500, 100), PhotoAspectError, "aspect ratio of 45:1"),
-])
+@pytest.mark.parametrize(
+    "size, error, message",
+    [
+        ((12, 12), PhotoTooSmallError, "too small"),
+        ((40000, 1), PhotoTooSmallError, "too small"),
+        ((1, 200000), PhotoTooSmallError, "too small"),
+        ((4500, 100), PhotoAspectError, "aspect ratio of 45:1"),
+    ],
+)
 def test_impossible_shapes_are_refused_from_the_header(size, error, message):
     data = encode(Image.new("1", size), "PNG")
     with pytest.raises(error, match=message):
@@ -190,8 +207,12 @@ out = load_photo(data)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(len(data), out.nbytes, (after - before) * 1024)
 """
-    size, nbytes, grew = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                                 check=True, timeout=120).stdout.split())
+    size, nbytes, grew = map(
+        int,
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        ).stdout.split(),
+    )
     assert size < 20_000 and nbytes == 7000 * 7000 * 3
     assert grew < 1.6 * nbytes, f"decode peaked {grew / 2**20:.0f} MiB above start for a {nbytes / 2**20:.0f} MiB array"
 
@@ -208,12 +229,15 @@ def test_decode_budget_bounds_pixels_in_flight():
             with budget.reserve(n):
                 with lock:
                     peak[0] = max(peak[0], budget.in_flight)
+
     threads = [threading.Thread(target=work, args=(n,)) for n in (30, 30, 40, 60, 70, 150)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert budget.in_flight == 0 and 70 <= peak[0] <= 150  # 150 exceeds the budget: it ran alone
+
+
 def test_one_list_of_photo_suffixes_serves_every_folder_walk(tmp_path):
     """Screen, bench, calibration, training folders and kiosk replay walk folders with edge.photo's
     one list: an iPhone's .HEIC and a .webp count as photos everywhere, hidden and other files do not."""
@@ -230,7 +254,11 @@ def test_one_list_of_photo_suffixes_serves_every_folder_walk(tmp_path):
     found = [p.relative_to(tmp_path).as_posix() for p in find_photos(tmp_path)]
     assert found == ["control/IMG_0001.HEIC", "control/b.webp", "control/deeper/c.jpg"]
     assert [p.name for p in find_photos(cls, recursive=False)] == ["IMG_0001.HEIC", "b.webp"]
-    assert [p.name for p in bench_photos(tmp_path)] == ["IMG_0001.HEIC", "b.webp", "c.jpg"]  # the bench took jpg/png only
+    assert [p.name for p in bench_photos(tmp_path)] == [
+        "IMG_0001.HEIC",
+        "b.webp",
+        "c.jpg",
+    ]  # the bench took jpg/png only
     assert [p.name for p in ImageFolderSource(cls).files] == ["IMG_0001.HEIC", "b.webp"]
     (tmp_path / "syndromic").mkdir()
     (tmp_path / "syndromic" / "d.heif").write_bytes(b"x")

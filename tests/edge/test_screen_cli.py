@@ -1,5 +1,6 @@
 """facescreen-screen on folders: sub-folders searched, photos counted, an empty folder refused, every
 CSV row saying which model, version and backend scored it and when, CAMs written alongside --csv."""
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,9 @@ def tiny_bundle(tmp_path_factory):
     from facescreen.training.model import ModelConfig, build_screener
 
     cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))
-    return save_bundle(build_screener(cfg), cfg, tmp_path_factory.mktemp("bundle"), model_id="tiny-untrained",
-                       threshold=0.5)
+    return save_bundle(
+        build_screener(cfg), cfg, tmp_path_factory.mktemp("bundle"), model_id="tiny-untrained", threshold=0.5
+    )
 
 
 @pytest.fixture
@@ -43,22 +45,37 @@ def photos(tmp_path, astronaut):
 def test_a_folder_of_class_folders_into_a_csv_with_cams(tiny_bundle, photos, tmp_path, capsys):
     out, cams = tmp_path / "scores.csv", tmp_path / "cams"
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    rc = main([str(tiny_bundle), str(photos), "--csv", str(out), "--cam-dir", str(cams), "--backend", "keras",
-               "--detector", "mtcnn"])
+    rc = main(
+        [
+            str(tiny_bundle),
+            str(photos),
+            "--csv",
+            str(out),
+            "--cam-dir",
+            str(cams),
+            "--backend",
+            "keras",
+            "--detector",
+            "mtcnn",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == EXIT_FAILED  # one photo could not be screened; its row says why
     assert "found 3 photo(s) to screen" in captured.err
     assert "screened 2 of 3 photos" in captured.out
     rows = list(csv.DictReader(out.open()))
-    assert sorted(r["path"] for r in rows) == sorted(str(photos / p) for p in
-                                                    ("control/a.png", "syndromic/a.png", "syndromic/broken.jpg"))
+    assert sorted(r["path"] for r in rows) == sorted(
+        str(photos / p) for p in ("control/a.png", "syndromic/a.png", "syndromic/broken.jpg")
+    )
     for r in rows:
         assert (r["model_id"], r["model_version"], r["backend"]) == ("tiny-untrained", "1", "keras:keras")
         assert r["software_version"] and dt.datetime.fromisoformat(r["screened_at"]) >= before
     assert {r["status"] for r in rows} == {"ok", "bad_image"}
     # sub-folders mirrored, so the two a.png do not overwrite each other's CAM
     assert sorted(p.relative_to(cams).as_posix() for p in cams.rglob("*.png")) == [
-        "control/a_cam.png", "syndromic/a_cam.png"]
+        "control/a_cam.png",
+        "syndromic/a_cam.png",
+    ]
 
 
 def test_an_empty_folder_is_refused_before_the_model_loads(tmp_path, capsys):

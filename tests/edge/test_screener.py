@@ -1,5 +1,6 @@
 """Photo in, ScreeningResult out, through a real (tiny, untrained) bundle and the Keras backend; in the
 TensorFlow-free run (tests/tf_free.py), through LiteRT and ONNX Runtime on the converted fixture bundle."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def bundle_without_tflite(tiny_bundle, tmp_path_factory):
     if not bundle.artifacts_of("tflite"):
         return tiny_bundle
     out = shutil.copytree(tiny_bundle, tmp_path_factory.mktemp("no-tflite") / "bundle")
-    save_card(out, replace(bundle.card, artifacts={k: v for k, v in bundle.card.artifacts.items()
-                                                   if v["format"] != "tflite"}))
+    save_card(
+        out, replace(bundle.card, artifacts={k: v for k, v in bundle.card.artifacts.items() if v["format"] != "tflite"})
+    )
     return out
 
 
@@ -105,23 +107,44 @@ def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
     converters' parity gate counts with (edge.metrics.screening_flags)."""
     from facescreen.edge.metrics import screening_flags
 
-    r = ScreeningResult(probability=probability, threshold=0.5, class_names=("control", "syndromic"),
-                        class_probabilities=(1 - probability, probability), positive_classes=("syndromic",),
-                        model_id="m", model_version="1", backend="x", intended_use="u", not_for_clinical_use=True)
+    r = ScreeningResult(
+        probability=probability,
+        threshold=0.5,
+        class_names=("control", "syndromic"),
+        class_probabilities=(1 - probability, probability),
+        positive_classes=("syndromic",),
+        model_id="m",
+        model_version="1",
+        backend="x",
+        intended_use="u",
+        not_for_clinical_use=True,
+    )
     assert r.flag is flagged and r.label == (REFER if flagged else NO_FLAG)
     assert bool(screening_flags([[1 - probability, probability]], [1], 0.5)[0]) is flagged
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"probability": 1.5}, "probability"),
-    ({"threshold": -0.1}, "threshold"),
-    ({"class_probabilities": (0.5,)}, "one probability per class"),
-    ({"positive_classes": ("wbs",)}, "positive classes"),
-    ({"cam": np.zeros((3, 4))}, "square"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"probability": 1.5}, "probability"),
+        ({"threshold": -0.1}, "threshold"),
+        ({"class_probabilities": (0.5,)}, "one probability per class"),
+        ({"positive_classes": ("wbs",)}, "positive classes"),
+        ({"cam": np.zeros((3, 4))}, "square"),
+    ],
+)
 def test_result_validation(kw, message):
-    base = dict(probability=0.3, threshold=0.5, class_names=("control", "syndromic"), class_probabilities=(0.7, 0.3),
-                positive_classes=("syndromic",), model_id="m", model_version="1", backend="x", intended_use="u",
-                not_for_clinical_use=True)
+    base = dict(
+        probability=0.3,
+        threshold=0.5,
+        class_names=("control", "syndromic"),
+        class_probabilities=(0.7, 0.3),
+        positive_classes=("syndromic",),
+        model_id="m",
+        model_version="1",
+        backend="x",
+        intended_use="u",
+        not_for_clinical_use=True,
+    )
     with pytest.raises(ValueError, match=message):
         ScreeningResult(**{**base, **kw})

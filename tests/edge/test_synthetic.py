@@ -1,4 +1,5 @@
 """The synthetic cohort: real source photos, a planted signal that survives detection."""
+
 from __future__ import annotations
 
 import csv
@@ -6,8 +7,15 @@ import csv
 import numpy as np
 import pytest
 
-from facescreen.edge.synthetic import (SOURCE_LANDMARKS, SYNTHETIC_NOTICE, CohortConfig, make_cohort, make_subject,
-                            plant_geometry, source_photo)
+from facescreen.edge.synthetic import (
+    SOURCE_LANDMARKS,
+    SYNTHETIC_NOTICE,
+    CohortConfig,
+    make_cohort,
+    make_subject,
+    plant_geometry,
+    source_photo,
+)
 
 
 @pytest.mark.parametrize("name", sorted(SOURCE_LANDMARKS))
@@ -22,8 +30,8 @@ def _horizontal_shift(a: np.ndarray, b: np.ndarray, centre: np.ndarray, half=(14
     import cv2
 
     x, y = np.round(centre).astype(int)
-    patch = a[y - half[1]:y + half[1], x - half[0]:x + half[0]]
-    window = b[y - half[1]:y + half[1], x - half[0] - search:x + half[0] + search]
+    patch = a[y - half[1] : y + half[1], x - half[0] : x + half[0]]
+    window = b[y - half[1] : y + half[1], x - half[0] - search : x + half[0] + search]
     scores = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)[0]
     return int(np.argmax(scores)) - search
 

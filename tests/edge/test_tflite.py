@@ -1,6 +1,7 @@
 """One TFLite interpreter finder (edge.tflite): its order, its error, and that every .tflite user
 (the screener's LiteRT backend, the converted MTCNN networks, both face-mesh landmarkers) takes the
 interpreter it finds rather than importing one of its own."""
+
 from __future__ import annotations
 
 import sys

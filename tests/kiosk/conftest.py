@@ -1,5 +1,6 @@
 """Kiosk fixtures: one engine (screener + detector + dense landmarks) for the whole session, and
 kiosk-like frames made from the real sample photos (kiosk.scenes)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,14 @@ def kiosk_bundle(tmp_path_factory) -> Path:
     from facescreen.training.model import ModelConfig, build_screener
 
     cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))
-    return save_bundle(build_screener(cfg), cfg, tmp_path_factory.mktemp("bundle"), model_id="tiny-untrained-demo",
-                       threshold=0.5, training_data={"kind": "synthetic"})
+    return save_bundle(
+        build_screener(cfg),
+        cfg,
+        tmp_path_factory.mktemp("bundle"),
+        model_id="tiny-untrained-demo",
+        threshold=0.5,
+        training_data={"kind": "synthetic"},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +52,13 @@ def kiosk_edge_bundle(kiosk_bundle, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("kiosk-edge")
     full = shutil.copytree(kiosk_bundle, root / "full")
     faces = np.random.default_rng(0).integers(0, 256, (16, 64, 64, 3), dtype=np.uint8)
-    results = convert_bundle(full, resolve_targets("onnx,mtcnn-onnx"), FaceSet(faces, source="noise"),
-                             options=ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
+    results = convert_bundle(
+        full,
+        resolve_targets("onnx,mtcnn-onnx"),
+        FaceSet(faces, source="noise"),
+        options=ConvertOptions(detector_timing_repeats=0),
+        progress=lambda s: None,
+    )
     assert all(r.status == "written" for r in results), [r.message for r in results]
     return export_edge(full, root / "edge", ["onnx", "mtcnn-onnx"])
 

@@ -1,5 +1,6 @@
 """The kiosk's section of facescreen-bench: found through its entry point (edge never imports the
 kiosk), measuring before and after on the same frames, printed, tabled and drawn."""
+
 from __future__ import annotations
 
 import re
@@ -35,17 +36,34 @@ def measured(kiosk_bundle, mtcnn_detector, landmarker):
     frames = np.stack([compose(s) for s in (FAILING_SCENES[4], GOOD_SCENES[1])])
     screener = create_screener(kiosk_bundle, detector=mtcnn_detector)
     sequence = kb.moving_sequence(frames, 16)
-    data = {"frame": [640, 480], "detector": "mtcnn", "backend": screener.backend_label, "targets": kb.TARGETS,
-            "model": {"backbone": screener.card.backbone, "input_size": screener.card.input.size},
-            "guidance": [{"detector": "mtcnn", "status": "ok"}, {"detector": "mtcnn-lite", "status": "failed",
-                                                                 "error": "BundleError: no converted detector"}],
-            "capture": {}, "server": {}}
+    data = {
+        "frame": [640, 480],
+        "detector": "mtcnn",
+        "backend": screener.backend_label,
+        "targets": kb.TARGETS,
+        "model": {"backbone": screener.card.backbone, "input_size": screener.card.input.size},
+        "guidance": [
+            {"detector": "mtcnn", "status": "ok"},
+            {"detector": "mtcnn-lite", "status": "failed", "error": "BundleError: no converted detector"},
+        ],
+        "capture": {},
+        "server": {},
+    }
     g = data["guidance"][0]
     engines = {label: KioskEngine(screener, landmarker, find=find) for label, find in kb.CONFIGS.items()}
     g.update(kb.measure_guidance(engines, sequence, warmup=1))
     data["capture"] = kb.measure_capture(engines, frames, repeat=1)
-    data["server"] = kb.measure_server(str(kiosk_bundle), "mtcnn", kb.CONFIGS, [kb_jpeg(frames[1])], warmup=1,
-                                       one_client=2, clients=2, per_client=2, rounds=2)
+    data["server"] = kb.measure_server(
+        str(kiosk_bundle),
+        "mtcnn",
+        kb.CONFIGS,
+        [kb_jpeg(frames[1])],
+        warmup=1,
+        one_client=2,
+        clients=2,
+        per_client=2,
+        rounds=2,
+    )
     g["speedup_p50"] = g["before"]["p50_ms"] / g["after"]["p50_ms"]
     data["status"] = "ok"
     return data
@@ -83,17 +101,27 @@ def test_the_section_prints_tables_and_draws(measured, tmp_path):
     assert "mtcnn-lite  BundleError" in text and "capture to flag" in text and "2 clients" in text
     assert lines[-2].startswith("targets (issue 12):")
     # the tiny test screener is not the one the absolute targets were set for: the report says so
-    assert lines[-1] == ("  (set for the demo screener, resnet18 @ 112 px; this run screens with resnet18 @ 64 px, "
-                         "so its absolute server times are not comparable with them)")
+    assert lines[-1] == (
+        "  (set for the demo screener, resnet18 @ 112 px; this run screens with resnet18 @ 64 px, "
+        "so its absolute server times are not comparable with them)"
+    )
     from facescreen.training.demo import DEMO_MODEL
 
     assert kb.TARGETS_MODEL == {"backbone": DEMO_MODEL.backbone, "input_size": DEMO_MODEL.input_size}
     assert kb.SECTION.format({**measured, "model": kb.TARGETS_MODEL})[-1].startswith("targets (issue 12):")
     rows = kb.SECTION.rows(measured)
-    assert {(r["measure"], r["config"]) for r in rows} >= {("guidance", "before"), ("capture_to_flag", "after"),
-                                                            ("server_2_clients", "after")}
-    result = {"schema": "x", "models": [], "sections": {"kiosk": measured},
-              "machine": {"cpu": "c"}, "bundle": {"backbone": "b"}}
+    assert {(r["measure"], r["config"]) for r in rows} >= {
+        ("guidance", "before"),
+        ("capture_to_flag", "after"),
+        ("server_2_clients", "after"),
+    }
+    result = {
+        "schema": "x",
+        "models": [],
+        "sections": {"kiosk": measured},
+        "machine": {"cpu": "c"},
+        "bundle": {"backbone": "b"},
+    }
     paths = write_outputs(result, tmp_path)
     table = list(csv.DictReader(open(tmp_path / "bench.csv")))
     assert len(table) == len(rows) and {r["section"] for r in table} == {"kiosk"}

@@ -1,6 +1,7 @@
 """The phone capture page in real headless Chromium: live guidance over a fake camera (a clip made
 from a sample photo), the result, and the photo-upload fallback. Skips only where Chromium is
 absent and CI does not demand it (kiosk.tools.browser.browser_skip_reason)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,10 +21,9 @@ def test_live_guidance_result_and_upload_fallback(kiosk_bundle, engine, tmp_path
     settings = Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="browser")
     app = create_app(settings, engine=engine)
     with live_server(app) as srv:
-        run = capture_page_run(srv.url, tmp_path, tmp_path / "live.png", tmp_path / "result.png",
-                               upload_photo=photo)
+        run = capture_page_run(srv.url, tmp_path, tmp_path / "live.png", tmp_path / "result.png", upload_photo=photo)
         rows = app.state.store.list()
-    assert run.guidance_text == "Move a little closer"          # the clip starts too far away
+    assert run.guidance_text == "Move a little closer"  # the clip starts too far away
     assert run.result_label in ("Refer for genetic evaluation", "No referral flag")
     assert run.upload_label in ("Refer for genetic evaluation", "No referral flag")
     assert {r["source"] for r in rows} == {"session", "api"} and len(rows) == 2

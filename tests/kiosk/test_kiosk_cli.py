@@ -1,4 +1,5 @@
 """facescreen-kiosk / python -m facescreen.kiosk: help everywhere, run (headless replay), demo, export, purge, serve checks."""
+
 from __future__ import annotations
 
 import csv
@@ -51,9 +52,26 @@ def test_serve_refuses_to_open_the_network_without_a_token(capsys, monkeypatch):
 def test_run_headless_replay_logs_json_lines(kiosk_bundle, tmp_path, capsys):
     frames = tmp_path / "frames"
     write_sequence(frames, FAILING_SCENES[2:4] + GOOD_SCENES)
-    rc = main(["run", "--source", str(frames), "--headless", "--bundle", str(kiosk_bundle), "--detector", DETECTOR,
-               "--landmarks", str(REPO / ".cache/assets/face_landmark.tflite"), "--data-dir", str(tmp_path / "data"),
-               "--kiosk-id", "cli-test", "--save-frames", str(tmp_path / "shown")])
+    rc = main(
+        [
+            "run",
+            "--source",
+            str(frames),
+            "--headless",
+            "--bundle",
+            str(kiosk_bundle),
+            "--detector",
+            DETECTOR,
+            "--landmarks",
+            str(REPO / ".cache/assets/face_landmark.tflite"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--kiosk-id",
+            "cli-test",
+            "--save-frames",
+            str(tmp_path / "shown"),
+        ]
+    )
     assert rc == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [d["message_key"] for d in lines[:2]] == ["move_closer", "move_back"]
@@ -62,22 +80,35 @@ def test_run_headless_replay_logs_json_lines(kiosk_bundle, tmp_path, capsys):
     assert len(list((tmp_path / "shown").iterdir())) == 2 + len(GOOD_SCENES)
 
 
-@tf_free.requires_tensorflow   # `make demo` builds its demo bundle with the training code
+@tf_free.requires_tensorflow  # `make demo` builds its demo bundle with the training code
 def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "demo-bundle").symlink_to(kiosk_bundle)
     env = {**os.environ, "FACESCREEN_ASSETS": str(REPO / ".cache/assets"), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "facescreen.kiosk", "demo", "--cache", str(cache), "--detector", DETECTOR],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "facescreen.kiosk", "demo", "--cache", str(cache), "--detector", DETECTOR],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert out.count("DEMO MODEL on SYNTHETIC data - not for clinical use") >= 2
     for scene in DEMO_SCENES:
         if scene.expect:
             assert f"{scene.name}.png" in out
-    for text in ("Move a little closer", "Keep the head straight", "Too dark", "Good. Hold still",
-                 "captured the sharpest", "Screening result:", "not a diagnosis"):
+    for text in (
+        "Move a little closer",
+        "Keep the head straight",
+        "Too dark",
+        "Good. Hold still",
+        "captured the sharpest",
+        "Screening result:",
+        "not a diagnosis",
+    ):
         assert text in out, text
     assert (cache / "kiosk-demo" / "data" / "results.sqlite3").is_file()
 
@@ -86,9 +117,18 @@ def test_export_and_purge(tmp_path, capsys):
     from facescreen.edge.result import ScreeningResult
 
     store = ResultsStore(tmp_path)
-    r = ScreeningResult(probability=0.3, threshold=0.5, class_names=("control", "syndromic"),
-                        class_probabilities=(0.7, 0.3), positive_classes=("syndromic",), model_id="m",
-                        model_version="1", backend="keras:keras", intended_use="research", not_for_clinical_use=True)
+    r = ScreeningResult(
+        probability=0.3,
+        threshold=0.5,
+        class_names=("control", "syndromic"),
+        class_probabilities=(0.7, 0.3),
+        positive_classes=("syndromic",),
+        model_id="m",
+        model_version="1",
+        backend="keras:keras",
+        intended_use="research",
+        not_for_clinical_use=True,
+    )
     ids = [store.add(r, {}, kiosk_id="k", source="kiosk").id for _ in range(3)]
     store.close()
     out = tmp_path / "export.csv"
@@ -124,7 +164,10 @@ def test_find_config_reaches_the_kiosk_and_the_server(kiosk_bundle, tmp_path, mo
     cfg.write_text(json.dumps({"redetect_every": 0, "work_face_px": None}))
     with pytest.raises(Stop):
         main(["run", "--headless", "--source", str(tmp_path), "--bundle", str(kiosk_bundle), "--find-config", str(cfg)])
-    assert main(["serve", "--bundle", str(kiosk_bundle), "--data-dir", str(tmp_path / "d"), "--find-config", str(cfg)]) == 0
+    assert (
+        main(["serve", "--bundle", str(kiosk_bundle), "--data-dir", str(tmp_path / "d"), "--find-config", str(cfg)])
+        == 0
+    )
     want = FindConfig(redetect_every=0, work_face_px=None)
     assert seen == {"run": want, "serve": want} and want != FindConfig()
 

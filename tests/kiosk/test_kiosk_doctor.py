@@ -1,5 +1,6 @@
 """`facescreen-kiosk doctor` on a CPU machine: every check answers, and what is absent here (TensorRT,
 a CUDA device) is said plainly instead of crashing or passing silently."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_ca
 from facescreen.kiosk.cli import main
 from facescreen.kiosk.doctor import Check, check_cameras, check_opencv, run_checks
 
-NEEDS_NO_TRT = pytest.mark.skipif("tensorrt" in sys.modules or __import__("importlib").util.find_spec("tensorrt"),
-                                  reason="tensorrt is importable here: this test is about a machine without it")
+NEEDS_NO_TRT = pytest.mark.skipif(
+    "tensorrt" in sys.modules or __import__("importlib").util.find_spec("tensorrt"),
+    reason="tensorrt is importable here: this test is about a machine without it",
+)
 
 
 def _bundle(tmp_path):
@@ -20,11 +23,24 @@ def _bundle(tmp_path):
     root.mkdir()
     (root / "onnx.onnx").write_bytes(b"not a real graph: the doctor does not open artifacts")
     (root / "tensorrt-fp16.engine").write_bytes(b"engine")
-    arts = {"onnx": artifact_entry(root, "onnx.onnx", "onnx", "fp32"),
-            "tensorrt-fp16": artifact_entry(root, "tensorrt-fp16.engine", "tensorrt", "fp16", device="Orin",
-                                            compute_capability="8.7", tensorrt_version="10.3.0")}
-    save_card(root, ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18",
-                              input=InputSpec(size=64), artifacts=arts))
+    arts = {
+        "onnx": artifact_entry(root, "onnx.onnx", "onnx", "fp32"),
+        "tensorrt-fp16": artifact_entry(
+            root,
+            "tensorrt-fp16.engine",
+            "tensorrt",
+            "fp16",
+            device="Orin",
+            compute_capability="8.7",
+            tensorrt_version="10.3.0",
+        ),
+    }
+    save_card(
+        root,
+        ModelCard(
+            "probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=64), artifacts=arts
+        ),
+    )
     return root
 
 
@@ -32,8 +48,18 @@ def _bundle(tmp_path):
 def test_doctor_reports_absent_tensorrt_and_cuda_and_what_runs(tmp_path, capsys):
     code = main(["doctor", "--bundle", str(_bundle(tmp_path)), "--json"])
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert {"python", "numpy", "opencv", "litert", "onnxruntime", "tensorrt", "cuda", "cameras", "assets",
-            "bundle"} <= set(rows)
+    assert {
+        "python",
+        "numpy",
+        "opencv",
+        "litert",
+        "onnxruntime",
+        "tensorrt",
+        "cuda",
+        "cameras",
+        "assets",
+        "bundle",
+    } <= set(rows)
     assert rows["tensorrt"]["status"] == "absent" and "not importable" in rows["tensorrt"]["detail"]
     assert rows["cuda"]["status"] == "absent"
     assert rows["bundle:onnx"]["status"] == "ok" and "onnxruntime" in rows["bundle:onnx"]["detail"]

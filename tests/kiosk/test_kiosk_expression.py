@@ -5,6 +5,7 @@ open); Grace Hopper's mouth is closed and her eyes are open (behind glasses). Th
 variants are honest about what they are: the astronaut's lower lip warped up onto the upper lip
 (closed), and eyelids painted shut (in-painted skin and a lash line).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -30,10 +31,11 @@ def close_mouth(rgb: np.ndarray, mesh, overshoot: float = 1.2) -> np.ndarray:
     gap = (bottom - top) * overshoot
     h, w = rgb.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    wx = np.exp(-((xs - cx) / (0.6 * width)) ** 4)
+    wx = np.exp(-(((xs - cx) / (0.6 * width)) ** 4))
     wy = np.clip(1 - (ys - top) / (gap + 0.8 * width), 0, 1) * (ys >= top - 1)
-    return cv2.remap(rgb, xs, (ys + gap * wx * wy).astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REFLECT101)
+    return cv2.remap(
+        rgb, xs, (ys + gap * wx * wy).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
+    )
 
 
 def paint_eyes_shut(rgb: np.ndarray, mesh) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The guidance loop driven from image-folder replay, as the demo and a kiosk replay drive it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,13 +45,13 @@ def test_replay_gives_one_instruction_per_failing_frame_then_captures_and_screen
     for scene, ev in zip(FAILING_SCENES, events):
         assert ev.message_key == scene.expect, (scene.name, ev.message_key)
         assert ev.text == message(scene.expect, "en") and ev.text  # one plain-language sentence
-    assert [e.streak for e in events[n_fail:n_fail + 2]] == [1, 2]
+    assert [e.streak for e in events[n_fail : n_fail + 2]] == [1, 2]
     result_ev = events[-1]
     r = result_ev.result
     assert r.label in (REFER, NO_FLAG) and r.not_for_clinical_use and r.model_id
     # the sharpest of the three passing frames (the unblurred one) was the one screened
     assert GOOD_SCENES[result_ev.captured_frame - n_fail].blur_sigma == min(s.blur_sigma for s in GOOD_SCENES)
-    assert result_ev.report["sharpness"].raw >= max(e.report["sharpness"].raw for e in events[n_fail:n_fail + 2])
+    assert result_ev.report["sharpness"].raw >= max(e.report["sharpness"].raw for e in events[n_fail : n_fail + 2])
     # screened through edge's one path: the result carries the detection and CAM of that frame
     assert r.detection is not None and r.cam is not None and result_ev.cam_image is not None
     # stored: one row, no photo
@@ -127,11 +128,15 @@ def test_headless_log_and_overlay_frames(engine, replay_dir, tmp_path):
 
     stream = io.StringIO()
     loop = GuidanceLoop(engine, GuidanceConfig(), clock=FakeClock())
-    app = KioskApp(ImageFolderSource(replay_dir), loop,
-                   [JsonLinesOutput(stream), FolderOutput(tmp_path / "shown")], Renderer("en", demo=True))
+    app = KioskApp(
+        ImageFolderSource(replay_dir),
+        loop,
+        [JsonLinesOutput(stream), FolderOutput(tmp_path / "shown")],
+        Renderer("en", demo=True),
+    )
     app.run()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [d["message_key"] for d in lines[:len(FAILING_SCENES)]] == [s.expect for s in FAILING_SCENES]
+    assert [d["message_key"] for d in lines[: len(FAILING_SCENES)]] == [s.expect for s in FAILING_SCENES]
     assert lines[-1]["event"] == "result" and lines[-1]["result"]["not_for_clinical_use"] is True
     shown = sorted((tmp_path / "shown").iterdir())
     assert len(shown) == len(FAILING_SCENES) + len(GOOD_SCENES)

@@ -1,4 +1,5 @@
 """Each capture-quality measure on real photos transformed to fail it, one at a time."""
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,13 @@ def test_a_measure_that_raises_is_recorded_and_the_rest_run(engine, scene_frames
             return Bound(min=0)
 
     a = engine.analyser
-    analyser = FrameAnalyser(a.detector, a.landmarker, a.config, model_iod_px=a.model_iod_px,
-                             measures=(*DEFAULT_MEASURES[:3], Broken(), *DEFAULT_MEASURES[3:]))
+    analyser = FrameAnalyser(
+        a.detector,
+        a.landmarker,
+        a.config,
+        model_iod_px=a.model_iod_px,
+        measures=(*DEFAULT_MEASURES[:3], Broken(), *DEFAULT_MEASURES[3:]),
+    )
     report = analyser.analyse(scene_frames["good_b"]).report
     assert report["broken"].assessed is False and "sensor exploded" in report["broken"].detail
     assert all(r.passed for r in report.results if r.name != "broken")
@@ -121,15 +127,19 @@ def test_yaw_responds_to_a_simulated_head_turn_with_the_right_sign(engine, grace
 
     lm = SOURCE_LANDMARKS["grace_hopper"]
     centre, iod = lm.mean(0), float(np.linalg.norm(lm[1] - lm[0]))
-    yaw = {d: engine.analyse(_cylinder_yaw(grace_hopper, centre, 1.6 * iod, d)).report["head_yaw"].raw
-           for d in (-30.0, 0.0, 30.0)}
+    yaw = {
+        d: engine.analyse(_cylinder_yaw(grace_hopper, centre, 1.6 * iod, d)).report["head_yaw"].raw
+        for d in (-30.0, 0.0, 30.0)
+    }
     assert yaw[30.0] > yaw[0.0] + 4 and yaw[-30.0] < yaw[0.0] - 4, yaw
     assert abs(yaw[0.0]) < 5
 
 
 def test_frontal_sample_photos_pose(engine, grace_hopper, astronaut):
     g = engine.analyse(grace_hopper).report
-    assert all(g[n].passed for n in ("head_roll", "head_yaw", "head_pitch")), [g[n] for n in ("head_roll", "head_yaw", "head_pitch")]
+    assert all(g[n].passed for n in ("head_roll", "head_yaw", "head_pitch")), [
+        g[n] for n in ("head_roll", "head_yaw", "head_pitch")
+    ]
     a = engine.analyse(astronaut).report
     assert abs(a["head_roll"].raw) < 8 and abs(a["head_yaw"].raw) < 5
     # the astronaut's chin is lowered a little; the estimate says so (sign), see README.md (the kiosk section)

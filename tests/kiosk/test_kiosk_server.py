@@ -1,5 +1,6 @@
 """The API: every endpoint, and every kind of bad upload gets a 4xx JSON error that says what is
 wrong (never a 5xx) while the server keeps serving."""
+
 from __future__ import annotations
 
 import base64
@@ -27,8 +28,13 @@ def encode(rgb_or_img, fmt="JPEG", **kw) -> bytes:
 
 @pytest.fixture(scope="module")
 def settings(kiosk_bundle, tmp_path_factory):
-    return Settings(bundle=kiosk_bundle, data_dir=tmp_path_factory.mktemp("kiosk-data"), kiosk_id="test-kiosk",
-                    max_upload_bytes=2 * MiB, max_pixels=20_000_000)
+    return Settings(
+        bundle=kiosk_bundle,
+        data_dir=tmp_path_factory.mktemp("kiosk-data"),
+        kiosk_id="test-kiosk",
+        max_upload_bytes=2 * MiB,
+        max_pixels=20_000_000,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +138,10 @@ def test_capture_session_for_phones(client, scene_frames, settings):
     sid, needed = s.json()["session_id"], s.json()["needed"]
     ev = post_photo(client, encode(scene_frames["too_far"]), path=f"/v1/sessions/{sid}/frames").json()
     assert ev["event"] == "guidance" and ev["message_key"] == "move_closer" and ev["text"] == "Move a little closer"
-    events = [post_photo(client, encode(scene_frames[g.name]), path=f"/v1/sessions/{sid}/frames").json()
-              for g in GOOD_SCENES[:needed]]
+    events = [
+        post_photo(client, encode(scene_frames[g.name]), path=f"/v1/sessions/{sid}/frames").json()
+        for g in GOOD_SCENES[:needed]
+    ]
     assert [e["event"] for e in events] == ["hold"] * (needed - 1) + ["result"]
     result = events[-1]
     rid = result["record"]["id"]
@@ -145,14 +153,25 @@ def test_capture_session_for_phones(client, scene_frames, settings):
     assert rt["event"] == "retake" and client.get(f"/v1/results/{rid}").json()["status"] == "retaken"
     assert_error(client.post(f"/v1/sessions/{sid}/consent"), 409, "no_result")
     assert client.delete(f"/v1/sessions/{sid}").status_code == 204
-    assert_error(post_photo(client, encode(scene_frames["good_b"]), path=f"/v1/sessions/{sid}/frames"), 404, "no_session")
+    assert_error(
+        post_photo(client, encode(scene_frames["good_b"]), path=f"/v1/sessions/{sid}/frames"), 404, "no_session"
+    )
     assert_error(client.post("/v1/sessions", json={"operator": "typo"}), 422, "invalid_request")
 
 
 def test_openapi_documents_every_endpoint(client):
     paths = client.get("/openapi.json").json()["paths"]
-    for p in ("/v1/screen", "/v1/quality", "/v1/health", "/v1/model", "/v1/results", "/v1/results.csv",
-              "/v1/results/{screening_id}", "/v1/sessions", "/v1/sessions/{session_id}/frames"):
+    for p in (
+        "/v1/screen",
+        "/v1/quality",
+        "/v1/health",
+        "/v1/model",
+        "/v1/results",
+        "/v1/results.csv",
+        "/v1/results/{screening_id}",
+        "/v1/sessions",
+        "/v1/sessions/{session_id}/frames",
+    ):
         assert p in paths, p
     assert "multipart/form-data" in paths["/v1/screen"]["post"]["requestBody"]["content"]
     assert client.get("/docs").status_code == 200
@@ -250,6 +269,7 @@ def test_missing_file_field_and_chunked_oversize_upload(client):
     def chunks():
         for _ in range(3):
             yield b"\xff" * MiB
+
     r = client.post("/v1/screen", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"})
     assert_error(r, 413, "image_too_large")
 
@@ -282,7 +302,9 @@ def test_with_a_token_every_api_call_needs_it(kiosk_bundle, engine, tmp_path, gr
         assert c.get("/v1/health").status_code == 200  # liveness stays open
         err = assert_error(c.get("/v1/model"), 401, "unauthorized")
         assert "Bearer" in err["message"]
-        assert_error(c.get("/v1/results", headers={"Authorization": "Bearer wrong-token-xxxxxxxx"}), 401, "unauthorized")
+        assert_error(
+            c.get("/v1/results", headers={"Authorization": "Bearer wrong-token-xxxxxxxx"}), 401, "unauthorized"
+        )
         assert_error(post_photo(c, grace_jpeg), 401, "unauthorized")
         ok = c.get("/v1/model", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200

@@ -2,6 +2,7 @@
 the body, a bounded inference queue (503 + Retry-After), capture sessions capped and owned per
 device, clear 4xx for impossible images and parameters, no caching, local docs, private files,
 secrets off the command line. Loopback and bounded."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,9 @@ def jpeg(rgb) -> bytes:
 
 @pytest.fixture
 def app(kiosk_bundle, engine, tmp_path):
-    settings = Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="hard", host="0.0.0.0",
-                        token=TOKEN, queue_depth=1)
+    settings = Settings(
+        bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="hard", host="0.0.0.0", token=TOKEN, queue_depth=1
+    )
     return create_app(settings, engine=engine)
 
 
@@ -148,11 +150,24 @@ def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(app):
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/screen", "raw_path": b"/v1/screen", "query_string": b"", "root_path": "",
-             "server": ("127.0.0.1", 8000), "client": ("192.0.2.7", 40000),
-             "headers": [(b"content-type", b"multipart/form-data; boundary=xyz"), (b"content-length", b"15000000"),
-                         (b"authorization", b"Bearer wrong-token-0000000000")]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/screen",
+        "raw_path": b"/v1/screen",
+        "query_string": b"",
+        "root_path": "",
+        "server": ("127.0.0.1", 8000),
+        "client": ("192.0.2.7", 40000),
+        "headers": [
+            (b"content-type", b"multipart/form-data; boundary=xyz"),
+            (b"content-length", b"15000000"),
+            (b"authorization", b"Bearer wrong-token-0000000000"),
+        ],
+    }
     asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 401 and not reads
     assert (b"www-authenticate", b"Bearer") in sent[0]["headers"]
@@ -216,25 +231,36 @@ def test_a_queue_slot_is_free_once_the_answer_has_gone_out():
 
 
 def test_capture_sessions_are_capped_and_owned_per_device(app):
-    with TestClient(app, headers=AUTH, client=("10.0.0.2", 1)) as a, \
-            TestClient(app, headers=AUTH, client=("10.0.0.3", 1)) as b:
+    with (
+        TestClient(app, headers=AUTH, client=("10.0.0.2", 1)) as a,
+        TestClient(app, headers=AUTH, client=("10.0.0.3", 1)) as b,
+    ):
         sids = [a.post("/v1/sessions", json={}).json()["session_id"] for _ in range(2)]
         third = a.post("/v1/sessions", json={})
         assert third.status_code == 429 and int(third.headers["retry-after"]) > 0
         assert "this device already has 2" in third.json()["error"]["message"]
         assert b.post("/v1/sessions", json={}).status_code == 201  # another device still can
-        for call in (lambda: b.post(f"/v1/sessions/{sids[0]}/retake"),
-                     lambda: b.post(f"/v1/sessions/{sids[0]}/consent"),
-                     lambda: b.delete(f"/v1/sessions/{sids[0]}"),
-                     lambda: post(b, f"/v1/sessions/{sids[0]}/frames", png((64, 64), "RGB"))):
+        for call in (
+            lambda: b.post(f"/v1/sessions/{sids[0]}/retake"),
+            lambda: b.post(f"/v1/sessions/{sids[0]}/consent"),
+            lambda: b.delete(f"/v1/sessions/{sids[0]}"),
+            lambda: post(b, f"/v1/sessions/{sids[0]}/frames", png((64, 64), "RGB")),
+        ):
             assert call().status_code == 404  # another device's session does not exist for it
         assert a.delete(f"/v1/sessions/{sids[0]}").status_code == 204
         assert a.post("/v1/sessions", json={}).status_code == 201
 
 
 # --- 4. impossible images and parameters are 4xx -----------------------------------------------------
-@pytest.mark.parametrize("size, code", [((40000, 1), "image_too_small"), ((1, 200000), "image_too_small"),
-                                        ((45000, 1000), "bad_aspect_ratio"), ((12, 12), "image_too_small")])
+@pytest.mark.parametrize(
+    "size, code",
+    [
+        ((40000, 1), "image_too_small"),
+        ((1, 200000), "image_too_small"),
+        ((45000, 1000), "bad_aspect_ratio"),
+        ((12, 12), "image_too_small"),
+    ],
+)
 def test_extreme_shapes_are_a_clear_422_and_the_connection_survives(app, live_server, size, code):
     data = png(size)
     with live_server(app) as srv, httpx.Client(base_url=srv.url, headers=AUTH, timeout=60) as c:
@@ -254,8 +280,10 @@ def test_results_paging_out_of_range_is_422(client, query):
 def test_openapi_declares_the_bearer_scheme_and_every_status(client):
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearer"] == {
-        "type": "http", "scheme": "bearer",
-        "description": spec["components"]["securitySchemes"]["bearer"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearer"]["description"],
+    }
     screen = spec["paths"]["/v1/screen"]["post"]
     assert screen["security"] == [{"bearer": []}]
     assert {"400", "401", "413", "415", "422", "503"} <= set(screen["responses"])
@@ -314,8 +342,9 @@ def test_served_files_are_private_whatever_the_umask(kiosk_bundle, engine, tmp_p
     try:
         app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "d"), engine=engine)
         with TestClient(app) as c:
-            d = c.post("/v1/screen", files={"file": ("p.jpg", jpeg(grace_hopper), "image/jpeg")},
-                       data={"consent": "true"}).json()
+            d = c.post(
+                "/v1/screen", files={"file": ("p.jpg", jpeg(grace_hopper), "image/jpeg")}, data={"consent": "true"}
+            ).json()
             photo = tmp_path / "d" / c.get(f"/v1/results/{d['id']}").json()["photo_file"]
     finally:
         os.umask(old)
@@ -347,8 +376,12 @@ def test_the_self_signed_certificate_follows_the_addresses(tmp_path):
     from facescreen.kiosk.server.tls import TlsError, self_signed
 
     def names(cert):
-        out = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return out
 
     cert, key = self_signed(tmp_path / "tls", ["192.168.1.20"])
@@ -371,8 +404,22 @@ def test_serve_reads_the_token_file(kiosk_bundle, tmp_path, monkeypatch, capsys)
     f = tmp_path / "token"
     f.write_text(TOKEN)
     f.chmod(0o600)
-    assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--host", "0.0.0.0", "--token-file", str(f),
-                     "--data-dir", str(tmp_path / "d")]) == 0
+    assert (
+        cli.main(
+            [
+                "serve",
+                "--bundle",
+                str(kiosk_bundle),
+                "--host",
+                "0.0.0.0",
+                "--token-file",
+                str(f),
+                "--data-dir",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     assert seen["token"] == TOKEN
     f.chmod(0o644)
     assert cli.main(["serve", "--bundle", str(kiosk_bundle), "--token-file", str(f)]) == 2

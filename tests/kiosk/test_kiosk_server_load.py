@@ -3,6 +3,7 @@
 Bounded: 72 requests from 8 client threads, loopback only. Checks: no 5xx, every answer
 as expected, memory (RSS) stable once warm. Latency figures are printed, not asserted (speed
 targets live in benchmark commands)."""
+
 from __future__ import annotations
 
 import gc
@@ -75,8 +76,10 @@ def test_concurrent_uploads_no_5xx_and_stable_memory(kiosk_bundle, engine, tmp_p
     assert all(s == expected[k] for k, s, _ in results), [(k, s) for k, s, _ in results if s != expected[k]]
     assert health.status_code == 200 and n_rows == 5 * 8
     lat = {k: np.percentile([t for kk, _, t in results if kk == k], [50, 95]) for k in expected}
-    print(f"\nload: {len(results)} requests in {wall:.1f} s from 8 threads; RSS {before:.0f} -> {after:.0f} MiB; "
-          + "; ".join(f"{k} p50 {v[0] * 1e3:.0f} ms p95 {v[1] * 1e3:.0f} ms" for k, v in lat.items()))
+    print(
+        f"\nload: {len(results)} requests in {wall:.1f} s from 8 threads; RSS {before:.0f} -> {after:.0f} MiB; "
+        + "; ".join(f"{k} p50 {v[0] * 1e3:.0f} ms p95 {v[1] * 1e3:.0f} ms" for k, v in lat.items())
+    )
     assert after - before < 40, f"RSS grew {after - before:.0f} MiB over the last {2 * len(kinds)} requests ({rss})"
 
 

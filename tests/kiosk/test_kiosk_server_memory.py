@@ -9,6 +9,7 @@ the refused bombs used to stay alive in reference cycles through their traceback
 kept) until the error handlers released their frames (kiosk/server/errors.py).
 The server runs TensorFlow-free on a slim ONNX bundle, as a kiosk does (a Keras bundle would add
 TensorFlow's ~1 GB to every figure). Loopback only; figures for the README come from kiosk/tools/loadrun.py."""
+
 from __future__ import annotations
 
 from facescreen.kiosk.tools.loadrun import kiosk_server, run_bombs

@@ -2,6 +2,7 @@
 per operation, a few hundred in all) on the real server (uvicorn on 127.0.0.1), with the token.
 Every answer must be documented for its operation, be valid against the documented schema and
 content type, and never be a server error."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,11 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,  # noqa: E402
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,  # noqa: E402
+    status_code_conformance,
+)
 
 from facescreen.kiosk.server import Settings, create_app  # noqa: E402
 
@@ -22,26 +26,42 @@ EXAMPLES_PER_OPERATION = 25
 
 
 def test_every_operation_honours_its_schema(kiosk_bundle, engine, tmp_path, live_server):
-    settings = Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", token=TOKEN, queue_depth=64,
-                        sessions_per_client=64, max_sessions=256, max_upload_bytes=2 * 2**20)
+    settings = Settings(
+        bundle=kiosk_bundle,
+        data_dir=tmp_path,
+        host="0.0.0.0",
+        token=TOKEN,
+        queue_depth=64,
+        sessions_per_client=64,
+        max_sessions=256,
+        max_upload_bytes=2 * 2**20,
+    )
     failures, counts = [], {}
     with live_server(create_app(settings, engine=engine)) as srv:
         schema = schemathesis.openapi.from_url(srv.url + "/openapi.json")
         operations = [r.ok() for r in schema.get_all_operations()]
         assert len(operations) >= 12, [op.label for op in operations]
         for op in operations:
-            @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                                 derandomize=True, phases=[Phase.explicit, Phase.generate],
-                                 suppress_health_check=list(HealthCheck))
+
+            @hypothesis_settings(
+                max_examples=EXAMPLES_PER_OPERATION,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=op.as_strategy())
             def run(case):
                 counts[op.label] = counts.get(op.label, 0) + 1
                 try:
-                    case.call_and_validate(base_url=srv.url, headers={"Authorization": f"Bearer {TOKEN}"},
-                                           checks=CHECKS, timeout=60)
+                    case.call_and_validate(
+                        base_url=srv.url, headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS, timeout=60
+                    )
                 except (AssertionError, BaseExceptionGroup) as exc:  # a check failed (a FailureGroup)
                     failures.append(f"{op.label}: {exc}: {[str(e)[:400] for e in getattr(exc, 'exceptions', [])]}")
                     raise
+
             try:
                 run()
             except (AssertionError, BaseExceptionGroup):

@@ -1,4 +1,5 @@
 """Frame sources: URIs, image-folder replay, video files, and a camera that disappears and returns."""
+
 from __future__ import annotations
 
 import cv2
@@ -6,8 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facescreen.kiosk.sources import (Backoff, CameraSource, ImageFolderSource, VideoFileSource, gstreamer_available,
-                           open_source)
+from facescreen.kiosk.sources import (
+    Backoff,
+    CameraSource,
+    ImageFolderSource,
+    VideoFileSource,
+    gstreamer_available,
+    open_source,
+)
 
 
 class FakeClock:

@@ -1,6 +1,7 @@
 """The kiosk's fast path does less work, not different work: quality is judged on the face that
 is screened (edge's one selection rule), a capture is detected once, the CAM overlay reuses the
 screened crop, and between detections the face mesh carries the detected face along."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,9 @@ def test_quality_is_judged_on_the_face_that_is_screened(kiosk_bundle, mtcnn_dete
     assert x1 < mesh_centre[0] < x2 and y1 < mesh_centre[1] < y2
 
 
-def test_a_capture_is_detected_once_and_its_overlay_not_aligned_again(kiosk_bundle, mtcnn_detector, landmarker,
-                                                                       monkeypatch):
+def test_a_capture_is_detected_once_and_its_overlay_not_aligned_again(
+    kiosk_bundle, mtcnn_detector, landmarker, monkeypatch
+):
     import facescreen.kiosk.engine as engine_module
 
     frames = [compose(s) for s in GOOD_SCENES]
@@ -117,8 +119,9 @@ def test_the_baseline_detects_every_frame_with_the_whole_pyramid(kiosk_bundle, m
             seen.append((rgb.shape, min_face_size))
             return super().detect(rgb, min_face_size)
 
-    engine = KioskEngine(create_screener(kiosk_bundle, detector=Spy(mtcnn_detector)), landmarker,
-                         find=FindConfig.baseline())
+    engine = KioskEngine(
+        create_screener(kiosk_bundle, detector=Spy(mtcnn_detector)), landmarker, find=FindConfig.baseline()
+    )
     loop = GuidanceLoop(engine, GuidanceConfig(), clock=Clock())
     frame = compose(FAILING_SCENES[4])
     for _ in range(3):

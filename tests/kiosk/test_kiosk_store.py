@@ -1,5 +1,6 @@
 """The results store: one row per screening, photos only with consent, CSV export, purge, and no
 committed row lost when the writing process is killed."""
+
 from __future__ import annotations
 
 import csv
@@ -25,10 +26,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def make_result(p: float = 0.7) -> ScreeningResult:
-    return ScreeningResult(probability=p, threshold=0.5, class_names=("control", "syndromic"),
-                           class_probabilities=(1 - p, p), positive_classes=("syndromic",), model_id="m-test",
-                           model_version="3", backend="keras:keras", intended_use="research only",
-                           not_for_clinical_use=True)
+    return ScreeningResult(
+        probability=p,
+        threshold=0.5,
+        class_names=("control", "syndromic"),
+        class_probabilities=(1 - p, p),
+        positive_classes=("syndromic",),
+        model_id="m-test",
+        model_version="3",
+        backend="keras:keras",
+        intended_use="research only",
+        not_for_clinical_use=True,
+    )
 
 
 QUALITY = {"sharpness": {"raw": 120.0, "passed": True, "score": 90}}
@@ -79,8 +88,9 @@ def test_consented_photo_is_kept_under_the_data_dir_without_metadata(tmp_path):
 
 def test_orphan_photos_from_a_crash_are_removed_on_open(tmp_path):
     store = ResultsStore(tmp_path)
-    kept = store.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True,
-                     photo=np.zeros((8, 8, 3), np.uint8))
+    kept = store.add(
+        make_result(), QUALITY, kiosk_id="k", source="api", consent=True, photo=np.zeros((8, 8, 3), np.uint8)
+    )
     store.close()
     orphan = tmp_path / "photos" / "deadbeef.jpg"
     orphan.write_bytes(b"half a photo whose row never committed")
@@ -112,8 +122,17 @@ def test_a_concurrent_export_never_removes_a_consented_photo(tmp_path):
     t = threading.Thread(target=export_loop)
     t.start()
     try:
-        ids = [writer.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True,
-                          photo=np.full((64, 48, 3), i, np.uint8)).id for i in range(40)]
+        ids = [
+            writer.add(
+                make_result(),
+                QUALITY,
+                kiosk_id="k",
+                source="api",
+                consent=True,
+                photo=np.full((64, 48, 3), i, np.uint8),
+            ).id
+            for i in range(40)
+        ]
     finally:
         stop.set()
         t.join()
@@ -126,8 +145,9 @@ def test_health_data_is_private_whatever_the_umask(tmp_path):
     old = os.umask(0)
     try:
         store = ResultsStore(tmp_path / "data")
-        rec = store.add(make_result(), QUALITY, kiosk_id="k", source="api", consent=True,
-                        photo=np.zeros((24, 24, 3), np.uint8))
+        rec = store.add(
+            make_result(), QUALITY, kiosk_id="k", source="api", consent=True, photo=np.zeros((24, 24, 3), np.uint8)
+        )
         photo = tmp_path / "data" / store.get(rec.id)["photo_file"]
     finally:
         os.umask(old)
@@ -142,10 +162,19 @@ def test_health_data_is_private_whatever_the_umask(tmp_path):
 
 def test_the_whole_result_is_kept_beside_the_columns(tmp_path):
     store = ResultsStore(tmp_path)
-    three = ScreeningResult(probability=0.8, threshold=0.5, class_names=("control", "syndrome_a", "syndrome_b"),
-                            class_probabilities=(0.2, 0.1, 0.7), positive_classes=("syndrome_a", "syndrome_b"),
-                            model_id="m3", model_version="1", backend="keras:keras", intended_use="research only",
-                            not_for_clinical_use=True, n_faces=2)
+    three = ScreeningResult(
+        probability=0.8,
+        threshold=0.5,
+        class_names=("control", "syndrome_a", "syndrome_b"),
+        class_probabilities=(0.2, 0.1, 0.7),
+        positive_classes=("syndrome_a", "syndrome_b"),
+        model_id="m3",
+        model_version="1",
+        backend="keras:keras",
+        intended_use="research only",
+        not_for_clinical_use=True,
+        n_faces=2,
+    )
     row = store.get(store.add(three, QUALITY, kiosk_id="k", source="api").id)
     assert row["result"] == three.to_dict()
     assert row["result"]["class_probabilities"]["syndrome_b"] == 0.7 and row["result"]["n_faces"] == 2
@@ -165,7 +194,7 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     assert reopened.get(reopened.add(make_result(), QUALITY, kiosk_id="k", source="api").id)["result"]
 
 
-@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\",\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+@pytest.mark.parametrize("value", ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path, value):
     store = ResultsStore(tmp_path)
     store.add(make_result(), QUALITY, kiosk_id="k", source="api", operator_id=value)
@@ -225,8 +254,13 @@ WRITER = textwrap.dedent("""
 
 
 def test_a_writer_killed_mid_way_loses_no_committed_row(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", WRITER.format(repo=str(REPO)), str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(repo=str(REPO)), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     committed = []
     deadline = time.monotonic() + 60
     try:

@@ -1,5 +1,6 @@
 """Nothing the kiosk shows may read as a diagnosis: every message, the capture page, the API
 documentation and the demo's printout are scanned for forbidden wording."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,11 @@ from facescreen.edge.result import NO_FLAG, REFER
 from facescreen.kiosk.messages import MESSAGES, message
 
 STATIC = Path(__file__).resolve().parents[2] / "kiosk" / "server" / "static"
-FORBIDDEN = re.compile(r"diagnos|has down|down syndrome|syndrome detected|detected syndrome|has (a|the) syndrome|"
-                       r"your child has|you have|positive for|affected by|确诊|患有|诊断", re.IGNORECASE)
+FORBIDDEN = re.compile(
+    r"diagnos|has down|down syndrome|syndrome detected|detected syndrome|has (a|the) syndrome|"
+    r"your child has|you have|positive for|affected by|确诊|患有|诊断",
+    re.IGNORECASE,
+)
 # the only allowed uses: saying that it is NOT a diagnosis
 ALLOWED = re.compile(r"not a diagnosis|not a diagnostic device|never a diagnosis|不是诊断", re.IGNORECASE)
 
@@ -30,18 +34,26 @@ def test_no_message_reads_as_a_diagnosis(lang):
 
 
 def test_the_scanner_catches_what_it_must():
-    for phrase in ("Diagnosis: Down syndrome", "Your child has Williams syndrome", "Syndrome detected",
-                   "诊断为唐氏综合征", "positive for Noonan"):
+    for phrase in (
+        "Diagnosis: Down syndrome",
+        "Your child has Williams syndrome",
+        "Syndrome detected",
+        "诊断为唐氏综合征",
+        "positive for Noonan",
+    ):
         assert forbidden_in(phrase), phrase
     assert not forbidden_in("This is a screening flag for referral, not a diagnosis.")
 
 
-TABLET = STATIC.parents[1] / "tablet" / "web"   # the offline tablet app (kiosk/tablet)
+TABLET = STATIC.parents[1] / "tablet" / "web"  # the offline tablet app (kiosk/tablet)
 
 
-@pytest.mark.parametrize("path", [STATIC / n for n in ("capture.html", "capture.js", "capture.css")]
-                         + sorted(p for p in TABLET.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [STATIC / n for n in ("capture.html", "capture.js", "capture.css")]
+    + sorted(p for p in TABLET.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")),
+    ids=lambda p: p.name,
+)
 def test_page_wording(path):
     assert not forbidden_in(path.read_text(encoding="utf-8"))
 

@@ -10,6 +10,7 @@ MTCNN and screens through LiteRT and ONNX Runtime.
 
     python tests/tools/build_tf_free_fixture.py --out .cache/tf-free-fixture
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,15 @@ def build(out: Path) -> Path:
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(16,))
     # threshold far from the untrained model's ~0.5 outputs, so the parity gate measures the converters
-    save_bundle(build_screener(cfg), cfg, bundle, model_id="tf-free-test-fixture-untrained", threshold=0.9,
-                training_data={"kind": "synthetic"}, notes="test fixture: UNTRAINED, for the TensorFlow-free test run")
+    save_bundle(
+        build_screener(cfg),
+        cfg,
+        bundle,
+        model_id="tf-free-test-fixture-untrained",
+        threshold=0.9,
+        training_data={"kind": "synthetic"},
+        notes="test fixture: UNTRAINED, for the TensorFlow-free test run",
+    )
     faces = FaceSet(np.random.default_rng(0).integers(0, 256, (16, 64, 64, 3), dtype=np.uint8), source="random")
     results = convert_bundle(bundle, resolve_targets(TARGETS), faces, progress=lambda s: None)
     bad = [f"{r.target}: {r.status} {r.message}" for r in results if not r.ok]

@@ -3,6 +3,7 @@
 The cohort plants a stronger geometric signal than the demo's (eyes +25%, mouth +30%) so that a
 small ResNet-18 at 48 px learns it within a few epochs on two CPU cores.
 """
+
 from __future__ import annotations
 
 import pytest

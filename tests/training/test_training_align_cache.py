@@ -1,5 +1,6 @@
 """The alignment cache: every photo through edge.pipeline.prepare_face once, every failure listed
 with its reason, nothing dropped silently, and re-runs served from the cache."""
+
 from __future__ import annotations
 
 import csv
@@ -29,13 +30,13 @@ class ColourDetector:
         self.calls += 1
         r, g, b = (float(v) for v in rgb.reshape(-1, 3).mean(0))
         face = FaceDetection((20, 20, 100, 110), 0.99, LANDMARKS)
-        if r > 150 and g < 100:    # red: one face
+        if r > 150 and g < 100:  # red: one face
             return [face]
-        if g > 150 and r < 100:    # green: a big and a small face
+        if g > 150 and r < 100:  # green: a big and a small face
             return [face, FaceDetection((0, 0, 30, 30), 0.95, LANDMARKS / 4)]
-        if b > 150 and r < 100:    # blue: a face the detector is unsure about
+        if b > 150 and r < 100:  # blue: a face the detector is unsure about
             return [FaceDetection((20, 20, 100, 110), 0.5, LANDMARKS)]
-        return []                  # grey: nothing
+        return []  # grey: nothing
 
 
 def _photo(tmp_path: Path, name: str, colour, label="control") -> Photo:
@@ -48,10 +49,14 @@ def _photo(tmp_path: Path, name: str, colour, label="control") -> Photo:
 def photos(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    return [_photo(tmp_path, "one", (220, 30, 30)), _photo(tmp_path, "two", (30, 220, 30)),
-            _photo(tmp_path, "unsure", (30, 30, 220)), _photo(tmp_path, "none", (128, 128, 128)),
-            Photo(path=broken, subject_id="broken", label="control"),
-            Photo(path=tmp_path / "gone.jpg", subject_id="gone", label="control")]
+    return [
+        _photo(tmp_path, "one", (220, 30, 30)),
+        _photo(tmp_path, "two", (30, 220, 30)),
+        _photo(tmp_path, "unsure", (30, 30, 220)),
+        _photo(tmp_path, "none", (128, 128, 128)),
+        Photo(path=broken, subject_id="broken", label="control"),
+        Photo(path=tmp_path / "gone.jpg", subject_id="gone", label="control"),
+    ]
 
 
 def test_every_failure_has_a_reason_and_several_faces_are_kept_with_a_warning(tmp_path, photos):
@@ -61,17 +66,26 @@ def test_every_failure_has_a_reason_and_several_faces_are_kept_with_a_warning(tm
     assert [p.subject_id for p in out.photos] == ["one", "two"]
     assert out.faces.shape == (2, 64, 64, 3) and out.faces.dtype == np.uint8
     reasons = {i.photo.subject_id: (i.reason, i.action) for i in out.issues}
-    assert reasons == {"two": ("several_faces", "kept_largest_face"), "unsure": ("low_confidence", "left_out"),
-                       "none": ("no_face", "left_out"), "broken": ("unreadable", "left_out"),
-                       "gone": ("unreadable", "left_out")}
+    assert reasons == {
+        "two": ("several_faces", "kept_largest_face"),
+        "unsure": ("low_confidence", "left_out"),
+        "none": ("no_face", "left_out"),
+        "broken": ("unreadable", "left_out"),
+        "gone": ("unreadable", "left_out"),
+    }
     assert "0.500 < 0.90" in next(i.detail for i in out.issues if i.reason == "low_confidence")
     rows = list(csv.DictReader(open(write_issues_csv(out.issues, tmp_path / "issues.csv"))))
     assert {r["subject_id"] for r in rows} == set(reasons) and all(r["detail"] for r in rows)
 
 
 def test_several_faces_can_be_refused(tmp_path, photos):
-    cache = AlignmentCache(tmp_path / "cache", "scripted", AlignConfig(size=64), reject_multiple_faces=True,
-                           detector_instance=ColourDetector())
+    cache = AlignmentCache(
+        tmp_path / "cache",
+        "scripted",
+        AlignConfig(size=64),
+        reject_multiple_faces=True,
+        detector_instance=ColourDetector(),
+    )
     out = cache.align(photos, progress=False)
     assert [p.subject_id for p in out.photos] == ["one"]
     assert ("several_faces", "left_out") in {(i.reason, i.action) for i in out.issues}

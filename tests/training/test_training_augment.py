@@ -1,10 +1,17 @@
 """Augmentation in numpy/OpenCV: the papers' rotation, crop/rescale and flip; RandAugment-style ops."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from facescreen.training.data.augment import RANDAUGMENT_OPS, AugmentConfig, augment_batch, augment_image, geometric_matrix
+from facescreen.training.data.augment import (
+    RANDAUGMENT_OPS,
+    AugmentConfig,
+    augment_batch,
+    augment_image,
+    geometric_matrix,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +59,23 @@ def test_every_randaugment_operation(face, name):
     assert out.shape == face.shape and out.dtype == np.uint8
     if name != "identity":
         assert not np.array_equal(out, face), f"{name} at full magnitude changed nothing"
-    assert np.array_equal(op(face, 0.0, np.random.default_rng(0)), face) or name in ("autocontrast", "equalize",
-                                                                                    "posterize")
+    assert np.array_equal(op(face, 0.0, np.random.default_rng(0)), face) or name in (
+        "autocontrast",
+        "equalize",
+        "posterize",
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"rotation_deg": 90}, "rotation_deg"), ({"scale": (1.2, 1.1)}, "scale"), ({"shift": 0.5}, "shift"),
-    ({"randaugment_n": 99}, "randaugment_n"), ({"randaugment_magnitude": 11}, "randaugment_magnitude"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rotation_deg": 90}, "rotation_deg"),
+        ({"scale": (1.2, 1.1)}, "scale"),
+        ({"shift": 0.5}, "shift"),
+        ({"randaugment_n": 99}, "randaugment_n"),
+        ({"randaugment_magnitude": 11}, "randaugment_magnitude"),
+    ],
+)
 def test_bad_augment_configs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AugmentConfig(**kwargs)

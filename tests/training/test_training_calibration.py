@@ -1,5 +1,6 @@
 """Calibration statistics pinned against scikit-learn, temperature scaling against a brute-force
 search, and the edge's temperature step against softmax(logits / T)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,19 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss
 
-from facescreen.edge.postprocess import (apply_temperature, representable_scores, screening_probability,
-                                         threshold_resolution)
-from facescreen.training.calibration import (brier_score, cross_entropy, expected_calibration_error,
-                                             fit_temperature, reliability)
+from facescreen.edge.postprocess import (
+    apply_temperature,
+    representable_scores,
+    screening_probability,
+    threshold_resolution,
+)
+from facescreen.training.calibration import (
+    brier_score,
+    cross_entropy,
+    expected_calibration_error,
+    fit_temperature,
+    reliability,
+)
 
 
 def _softmax(z):
@@ -58,7 +68,8 @@ def test_temperature_on_probabilities_equals_temperature_on_logits(temperature):
     probs = _softmax(logits)
     np.testing.assert_allclose(apply_temperature(probs, temperature), _softmax(logits / temperature), atol=1e-9)
     assert screening_probability(probs, [1, 2], temperature) == pytest.approx(
-        _softmax(logits / temperature)[:, 1:].sum(1))
+        _softmax(logits / temperature)[:, 1:].sum(1)
+    )
 
 
 def test_temperature_must_be_positive():
@@ -92,8 +103,9 @@ def test_a_temperature_that_is_not_estimable_says_so():
     assert separable.at_bound and separable.temperature == pytest.approx(T_MIN, rel=0.01)
     noise = fit_temperature(y, np.array([[0.1, 0.9], [0.8, 0.2], [0.2, 0.8], [0.9, 0.1]]))  # as often right as wrong
     assert noise.at_bound and noise.temperature == pytest.approx(T_MAX, rel=0.01)
-    assert not fit_temperature(np.array([0, 1, 0, 1, 1]), np.array(
-        [[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.2, 0.8], [0.6, 0.4]])).at_bound
+    assert not fit_temperature(
+        np.array([0, 1, 0, 1, 1]), np.array([[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.2, 0.8], [0.6, 0.4]])
+    ).at_bound
 
 
 def test_int8_output_scores_and_threshold_resolution():

@@ -1,5 +1,6 @@
 """facescreen-train's command line: --help without TensorFlow, an existing --out refused before any
 photo is aligned, and the alignment cache only where the run or the user says."""
+
 from __future__ import annotations
 
 import subprocess
@@ -26,22 +27,25 @@ BLOCK_TENSORFLOW = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--help"], "usage: facescreen-train"),
-    (["--version"], "facescreen-train "),
-    (["demo-bundle", "--help"], "usage: facescreen-train demo-bundle"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--help"], "usage: facescreen-train"),
+        (["--version"], "facescreen-train "),
+        (["demo-bundle", "--help"], "usage: facescreen-train demo-bundle"),
+    ],
+)
 def test_help_and_version_without_tensorflow(argv, expected):
-    proc = subprocess.run([sys.executable, "-c", BLOCK_TENSORFLOW, *argv], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", BLOCK_TENSORFLOW, *argv], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert expected in proc.stdout and "blocked" not in proc.stderr
 
 
 def test_the_blocker_does_block():
     """The subprocess above would fail where Keras is needed (so its passing means something)."""
-    proc = subprocess.run([sys.executable, "-c", BLOCK_TENSORFLOW, "cv", "--help"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_TENSORFLOW, "cv", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode != 0 and "keras is blocked" in proc.stderr
 
 
@@ -89,10 +93,13 @@ def home(tmp_path, monkeypatch) -> Path:
 CV = ["cv", "--init", "none", "--backbone", "resnet18", "--input-size", "48"]
 
 
-@pytest.mark.parametrize("planted, message", [
-    ("notes.txt", "exists and is not empty"),
-    ("config.yaml", "already holds a run; pass --resume"),
-])
+@pytest.mark.parametrize(
+    "planted, message",
+    [
+        ("notes.txt", "exists and is not empty"),
+        ("config.yaml", "already holds a run; pass --resume"),
+    ],
+)
 def test_an_existing_out_is_refused_before_aligning(photo_folder, tmp_path, align_spy, capsys, planted, message):
     out = tmp_path / "run"
     out.mkdir()
@@ -139,7 +146,23 @@ def test_prepare_data_has_no_default_cache_folder(photo_folder):
 def test_two_threshold_targets_are_one_line_and_exit_2(tmp_path, capsys):
     from facescreen.training.cli import main
 
-    assert main(["cv", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--init", "none",
-                 "--target-sensitivity", "0.9", "--target-specificity", "0.9"]) == 2
+    assert (
+        main(
+            [
+                "cv",
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "run"),
+                "--init",
+                "none",
+                "--target-sensitivity",
+                "0.9",
+                "--target-specificity",
+                "0.9",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--target-sensitivity or --target-specificity, not both" in err[0]

@@ -1,5 +1,6 @@
 """DeLong, McNemar and Wilson, each pinned against an independent reference: a direct O(n^2)
 DeLong from the 1988 paper's definitions, a bootstrap, a published example, and scipy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,15 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from facescreen.training.comparisons import (delong_auc_ci, delong_components, delong_covariance, delong_test,
-                                             mcnemar_test, midranks, wilson_interval)
+from facescreen.training.comparisons import (
+    delong_auc_ci,
+    delong_components,
+    delong_covariance,
+    delong_test,
+    mcnemar_test,
+    midranks,
+    wilson_interval,
+)
 
 
 def _direct_delong(y, scores):
@@ -107,8 +115,8 @@ def test_delong_needs_two_of_each_class():
 def test_mcnemar_matches_the_exact_binomial_test(b, c):
     """A's and B's correctness on the same photos: ``b`` photos only A gets right, ``c`` only B."""
     y = np.ones(b + c + 10, dtype=int)
-    a_calls = np.r_[np.ones(b), np.zeros(c), np.ones(10)].astype(int)   # right, wrong, right
-    b_calls = np.r_[np.zeros(b), np.ones(c), np.ones(10)].astype(int)   # wrong, right, right
+    a_calls = np.r_[np.ones(b), np.zeros(c), np.ones(10)].astype(int)  # right, wrong, right
+    b_calls = np.r_[np.zeros(b), np.ones(c), np.ones(10)].astype(int)  # wrong, right, right
     r = mcnemar_test(y, a_calls, b_calls)
     assert (r.only_a_correct, r.only_b_correct, r.both_correct, r.both_wrong) == (b, c, 10, 0)
     ref = stats.binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
@@ -120,7 +128,7 @@ def test_mcnemar_matches_the_exact_binomial_test(b, c):
 
 def test_mcnemar_counts_correctness_not_calls():
     y = np.array([1, 1, 0, 0, 1, 0])
-    model = np.array([1, 0, 0, 1, 1, 0])   # right, wrong, right, wrong, right, right
+    model = np.array([1, 0, 0, 1, 1, 0])  # right, wrong, right, wrong, right, right
     reader = np.array([1, 1, 1, 1, 0, 0])  # right, right, wrong, wrong, wrong, right
     r = mcnemar_test(y, model, reader)
     assert (r.both_correct, r.only_a_correct, r.only_b_correct, r.both_wrong) == (2, 2, 1, 1)

@@ -1,4 +1,5 @@
 """Presets, YAML files and flags build one validated configuration; the CLI documents every flag."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,16 +26,41 @@ def test_the_papers_presets():
     assert vgg.optimiser.name == "rmsprop"
     assert vgg.model.dropout == 0.5 and vgg.augment.hflip and vgg.augment.rotation_deg > 0
     wbs = build_config("paper-wbs")
-    assert (wbs.optimiser.name, wbs.optimiser.learning_rate, wbs.fit.batch_size, wbs.fit.epochs) == ("sgd", 0.01, 16, 100)
+    assert (wbs.optimiser.name, wbs.optimiser.learning_rate, wbs.fit.batch_size, wbs.fit.epochs) == (
+        "sgd",
+        0.01,
+        16,
+        100,
+    )
     assert wbs.model.init == "imagenet" and wbs.cv.n_folds == 5
 
 
 def test_yaml_then_set_then_flags(tmp_path, capsys):
     f = tmp_path / "cfg.yaml"
     f.write_text("fit: {epochs: 7, batch_size: 8}\nmodel: {backbone: resnet34}\n")
-    assert main(["config", "--preset", "paper-wbs", "--config", str(f), "--set", "fit.epochs=9",
-                 "--set", "optimiser.momentum=0.9", "--batch-size", "32", "--negative-class", "healthy",
-                 "--zoom", "0.8,1.2", "--no-flip"]) == 0
+    assert (
+        main(
+            [
+                "config",
+                "--preset",
+                "paper-wbs",
+                "--config",
+                str(f),
+                "--set",
+                "fit.epochs=9",
+                "--set",
+                "optimiser.momentum=0.9",
+                "--batch-size",
+                "32",
+                "--negative-class",
+                "healthy",
+                "--zoom",
+                "0.8,1.2",
+                "--no-flip",
+            ]
+        )
+        == 0
+    )
     d = yaml.safe_load(capsys.readouterr().out)
     assert d["fit"] == {**d["fit"], "epochs": 9, "batch_size": 32}
     assert d["model"]["backbone"] == "resnet34" and d["optimiser"]["momentum"] == 0.9
@@ -42,14 +68,17 @@ def test_yaml_then_set_then_flags(tmp_path, capsys):
     assert d["augment"]["hflip"] is False and d["preset"] == "paper-wbs"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--set", "fit.epoch=3"], "unknown key\\(s\\) fit.epoch; valid keys in fit: batch_size, epochs"),
-    (["--set", "colour=red"], "unknown key\\(s\\) colour"),
-    (["--epochs", "0"], "fit.epochs must be >= 1"),
-    (["--backbone", "resnet18", "--init", "vggface"], "VGG-Face weights exist for vgg16 only"),
-    (["--set", "evaluation.bootstrap=100"], "at least 200|>= 200"),
-    (["--init", "none", "--weights", "x.h5"], "model.init is 'none'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--set", "fit.epoch=3"], "unknown key\\(s\\) fit.epoch; valid keys in fit: batch_size, epochs"),
+        (["--set", "colour=red"], "unknown key\\(s\\) colour"),
+        (["--epochs", "0"], "fit.epochs must be >= 1"),
+        (["--backbone", "resnet18", "--init", "vggface"], "VGG-Face weights exist for vgg16 only"),
+        (["--set", "evaluation.bootstrap=100"], "at least 200|>= 200"),
+        (["--init", "none", "--weights", "x.h5"], "model.init is 'none'"),
+    ],
+)
 def test_configuration_errors_name_the_key(capsys, argv, message):
     assert main(["config"] + argv) == 2
     import re
@@ -89,10 +118,13 @@ def test_every_config_key_has_a_flag_or_is_one_of_the_set_only_keys():
     assert leaves - {f.key for f in flags} == {"evaluation.conf_level", "evaluation.top_k"}  # --set KEY=VALUE
 
 
-@pytest.mark.parametrize("extra, message", [
-    ([], "rcmalli_vggface_tf_notop_vgg16.h5"),  # paper-vgg16 starts from VGG-Face: say which file is missing
-    (["--init", "none", "--distribute", "data-parallel"], "KERAS_BACKEND=jax"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "rcmalli_vggface_tf_notop_vgg16.h5"),  # paper-vgg16 starts from VGG-Face: say which file is missing
+        (["--init", "none", "--distribute", "data-parallel"], "KERAS_BACKEND=jax"),
+    ],
+)
 def test_cv_fails_before_the_long_part(tmp_path, capsys, extra, message):
     out = tmp_path / "run"
     assert main(["cv", "--data", str(tmp_path), "--out", str(out), *extra]) == 2
@@ -113,10 +145,28 @@ def test_cv_with_the_converted_detector_needs_its_bundle_and_says_so_before_alig
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--detector-bundle" in err[0] and not out.exists()
     # with its bundle the detector is built (no TypeError); the empty data folder is what is refused next
-    assert main(["cv", "--data", str(tmp_path), "--out", str(out), "--init", "none", "--detector", "mtcnn-lite",
-                 "--detector-bundle", str(detector_dir.parent)]) == 2
+    assert (
+        main(
+            [
+                "cv",
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(out),
+                "--init",
+                "none",
+                "--detector",
+                "mtcnn-lite",
+                "--detector-bundle",
+                str(detector_dir.parent),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "detector" not in err and "TypeError" not in err and not out.exists()
+
+
 def test_final_strategies_are_registry_entries_that_say_whether_they_train():
     from facescreen.training.final import FINAL_STRATEGIES, planned_final_epochs
 
@@ -124,4 +174,7 @@ def test_final_strategies_are_registry_entries_that_say_whether_they_train():
     assert [FINAL_STRATEGIES.create(n).trains for n in ("all", "none", "refit")] == [True, False, True]
     cfg = build_config("quick-cpu", overrides={"fit": {"epochs": 7}})
     assert planned_final_epochs(cfg) == 7
-    assert planned_final_epochs(build_config("quick-cpu", overrides={"fit": {"epochs": 7}, "final": {"strategy": "none"}})) == 0
+    assert (
+        planned_final_epochs(build_config("quick-cpu", overrides={"fit": {"epochs": 7}, "final": {"strategy": "none"}}))
+        == 0
+    )

@@ -1,6 +1,7 @@
 """End to end on the SYNTHETIC cohort through the command line: five folds, every output, a bundle
 whose card carries the cross-validated metrics; a label-shuffled control stays at chance; the
 threshold never sees test data; an interrupted run resumes."""
+
 from __future__ import annotations
 
 import csv
@@ -13,14 +14,33 @@ import pytest
 from facescreen.edge.synthetic import SYNTHETIC_NOTICE
 from facescreen.training.cli import main
 
-EVAL_FLAGS = ["--temperature-scaling", "--target-sensitivity", "0.9", "--subgroup", "source_photo", "--min-subgroup", "8",
-              "--tensorboard"]
+EVAL_FLAGS = [
+    "--temperature-scaling",
+    "--target-sensitivity",
+    "0.9",
+    "--subgroup",
+    "source_photo",
+    "--min-subgroup",
+    "8",
+    "--tensorboard",
+]
 FAST = ["--preset", "quick-cpu", "--epochs", "6", "--bootstrap", "500", "--no-progress", "--notice", SYNTHETIC_NOTICE]
 
 
 def _args(manifest, cache, size, out, *extra):
-    return ["cv", "--data", str(manifest), "--out", str(out), "--align-cache", str(cache), "--input-size", str(size),
-            *FAST, *extra]
+    return [
+        "cv",
+        "--data",
+        str(manifest),
+        "--out",
+        str(out),
+        "--align-cache",
+        str(cache),
+        "--input-size",
+        str(size),
+        *FAST,
+        *extra,
+    ]
 
 
 def _readers_csv(manifest, path):
@@ -43,8 +63,19 @@ def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size, c
     TensorBoard, and the shuffled-label control as a second model on the same children."""
     out = tmp_path_factory.mktemp("runs") / "planted"
     readers = _readers_csv(synthetic_manifest, out.parent / "readers.csv")
-    argv = _args(synthetic_manifest, warm_align_cache, e2e_size, out, "--readers", str(readers), "--explain-faces", "4",
-                 *EVAL_FLAGS, "--compare", str(control_run[0]))
+    argv = _args(
+        synthetic_manifest,
+        warm_align_cache,
+        e2e_size,
+        out,
+        "--readers",
+        str(readers),
+        "--explain-faces",
+        "4",
+        *EVAL_FLAGS,
+        "--compare",
+        str(control_run[0]),
+    )
     assert main(argv) == 0
     return out
 
@@ -64,9 +95,25 @@ def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size
     out = tmp_path_factory.mktemp("runs") / "shuffled"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cv, "select_threshold", spy)
-        assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, out, "--shuffle-labels", "--final", "none",
-                          "--temperature-scaling",
-                          "--explain-faces", "0", "--checkpoint-every", "0")) == 0
+        assert (
+            main(
+                _args(
+                    synthetic_manifest,
+                    warm_align_cache,
+                    e2e_size,
+                    out,
+                    "--shuffle-labels",
+                    "--final",
+                    "none",
+                    "--temperature-scaling",
+                    "--explain-faces",
+                    "0",
+                    "--checkpoint-every",
+                    "0",
+                )
+            )
+            == 0
+        )
     return out, seen
 
 
@@ -84,9 +131,21 @@ def test_learns_the_planted_signal(main_run):
 
 
 def test_writes_every_output(main_run):
-    for name in ("config.yaml", "run.log", "fold_metrics.csv", "summary.json", "report.md", "roc.png",
-                 "predictions.csv", "splits.csv", "alignment_issues.csv", "data_summary.txt", "readers.csv",
-                 "bundle/modelcard.json", "bundle/model.keras"):
+    for name in (
+        "config.yaml",
+        "run.log",
+        "fold_metrics.csv",
+        "summary.json",
+        "report.md",
+        "roc.png",
+        "predictions.csv",
+        "splits.csv",
+        "alignment_issues.csv",
+        "data_summary.txt",
+        "readers.csv",
+        "bundle/modelcard.json",
+        "bundle/model.keras",
+    ):
         assert (main_run / name).is_file(), name
     assert sorted(p.name for p in main_run.glob("cam_fold*.png")) == [f"cam_fold{k}.png" for k in range(1, 6)]
     rows = list(csv.DictReader(open(main_run / "fold_metrics.csv")))
@@ -116,8 +175,9 @@ def test_readers_are_placed_on_the_band(main_run):
     assert report.index("| R-keen") < report.index("| R-weak") < report.index("| Model (mean ± SD")
 
 
-def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(main_run, synthetic_manifest,
-                                                                            mtcnn_detector, e2e_size):
+def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(
+    main_run, synthetic_manifest, mtcnn_detector, e2e_size
+):
     from facescreen.edge import create_screener, load_bundle
 
     bundle = load_bundle(main_run / "bundle")
@@ -129,25 +189,54 @@ def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(mai
     assert bundle.card.input.size == e2e_size and "SYNTHETIC" in bundle.card.training_data["notice"]
     screener = create_screener(bundle, backend="keras", detector=mtcnn_detector)
     folder = synthetic_manifest.parent
-    p = {label: [screener.screen(folder / label / f"{label}_{i:04d}.jpg").probability for i in range(4)]
-         for label in ("control", "syndromic")}
+    p = {
+        label: [screener.screen(folder / label / f"{label}_{i:04d}.jpg").probability for i in range(4)]
+        for label in ("control", "syndromic")
+    }
     # the shipped model learnt the planted signal (cross-validated AUC >= 0.9 above)
     assert np.mean(p["syndromic"]) > np.mean(p["control"]), p
     assert screener.screen(folder / "syndromic" / "syndromic_0000.jpg").cam.shape == (e2e_size, e2e_size)
 
 
-def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(main_run, control_run, synthetic_manifest,
-                                                                            warm_align_cache, e2e_size, capsys):
+def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(
+    main_run, control_run, synthetic_manifest, warm_align_cache, e2e_size, capsys
+):
     before = json.loads((main_run / "summary.json").read_text())
     assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4")) == 2
     assert "pass --resume" in capsys.readouterr().err
-    assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4", "--epochs", "7",
-                      *EVAL_FLAGS, "--resume")) == 2
+    assert (
+        main(
+            _args(
+                synthetic_manifest,
+                warm_align_cache,
+                e2e_size,
+                main_run,
+                "--explain-faces",
+                "4",
+                "--epochs",
+                "7",
+                *EVAL_FLAGS,
+                "--resume",
+            )
+        )
+        == 2
+    )
     assert "configuration differs in fit" in capsys.readouterr().err
     readers = main_run.parent / "readers.csv"
-    argv = _args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--readers", str(readers),
-                 "--explain-faces", "4", *EVAL_FLAGS, "--compare", str(control_run[0]),
-                 "--resume")
+    argv = _args(
+        synthetic_manifest,
+        warm_align_cache,
+        e2e_size,
+        main_run,
+        "--readers",
+        str(readers),
+        "--explain-faces",
+        "4",
+        *EVAL_FLAGS,
+        "--compare",
+        str(control_run[0]),
+        "--resume",
+    )
     assert main(argv) == 0
     log = (main_run / "run.log").read_text()
     assert log.count("finished in an earlier run, reloaded") == 5 and "final model: finished in an earlier run" in log
@@ -180,8 +269,10 @@ def test_calibration_operating_point_and_subgroups(main_run):
     ev = summary["evaluation"]
     assert len(ev["calibration"]["folds"]) == 5 and all(f["temperature"] > 0 for f in ev["calibration"]["folds"])
     assert sum(ev["calibration"]["pooled"]["counts"]) == 120 and "pooled_without_temperature" in ev["calibration"]
-    assert all(f["threshold"]["rule"] == "sensitivity>=0.9" and f["threshold"]["validation_sensitivity"] >= 0.9
-               for f in summary["folds"])
+    assert all(
+        f["threshold"]["rule"] == "sensitivity>=0.9" and f["threshold"]["validation_sensitivity"] >= 0.9
+        for f in summary["folds"]
+    )
     op = ev["operating_point"]
     assert op["rule"] == "sensitivity" and op["target"] == 0.9 and op["fixed_specificity"] == 0.9
     lo, hi = op["sensitivity_at_fixed_specificity_ci"]
@@ -191,7 +282,12 @@ def test_calibration_operating_point_and_subgroups(main_run):
     assert any(a == "age band" for a, _ in groups)
     assert sum(r["n"] for r in ev["subgroups"] if r["attribute"] == "sex") == 120
     report = (main_run / "report.md").read_text()
-    for heading in ("## Calibration", "## Operating point", "## Subgroups", "## Paired comparisons on the same children"):
+    for heading in (
+        "## Calibration",
+        "## Operating point",
+        "## Subgroups",
+        "## Paired comparisons on the same children",
+    ):
         assert heading in report, heading
     assert (main_run / "reliability.png").is_file()
 
@@ -218,11 +314,21 @@ def test_bundle_has_a_readable_model_card(main_run):
     bundle = load_bundle(main_run / "bundle")
     card = bundle.card
     assert card.temperature != 1.0 and card.calibration["fitted_on"].startswith("the final model's validation split")
-    assert card.training_data["source"] == "cohort.csv" and "/" not in (card.training_data["initial_weights"]["file"] or "")
+    assert card.training_data["source"] == "cohort.csv" and "/" not in (
+        card.training_data["initial_weights"]["file"] or ""
+    )
     assert card.metrics["operating_point"]["policy"].startswith("highest threshold with validation sensitivity >= 0.9")
     md = (main_run / "bundle" / "MODEL_CARD.md").read_text()
-    for section in ("## Uses", "### Out-of-scope use", "## Training data", "## Evaluation", "## Subgroups",
-                    "## Calibration", "## Limitations", "## Ethical considerations"):
+    for section in (
+        "## Uses",
+        "### Out-of-scope use",
+        "## Training data",
+        "## Evaluation",
+        "## Subgroups",
+        "## Calibration",
+        "## Limitations",
+        "## Ethical considerations",
+    ):
         assert section in md, section
     assert "SYNTHETIC COHORT" in md and "validated on adult faces only" in md and "hypertelorism" in md
     assert str(main_run) not in md and str(main_run) not in (main_run / "bundle" / "modelcard.json").read_text()

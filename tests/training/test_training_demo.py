@@ -1,6 +1,7 @@
 """The demo bundle builder (`make demo`, `facescreen-train demo-bundle`), run end to end on a small
 SYNTHETIC cohort and a small model so it takes seconds: the same code path, smaller inputs. Before
 this test only `make demo` exercised it, and a refactor broke it unnoticed."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,11 @@ def test_build_demo_bundle_trains_labels_and_reuses(tmp_path):
     from facescreen.training.demo import build_demo_bundle
     from facescreen.training.model import ModelConfig
 
-    small = dict(epochs=1, cohort=CohortConfig(n_per_class=8, seed=0),
-                 model_config=ModelConfig(backbone="resnet18", input_size=48, head_filters=(16,)))
+    small = dict(
+        epochs=1,
+        cohort=CohortConfig(n_per_class=8, seed=0),
+        model_config=ModelConfig(backbone="resnet18", input_size=48, head_filters=(16,)),
+    )
     out = build_demo_bundle(tmp_path, **small)
     assert out == tmp_path / "demo-bundle"
     card = load_bundle(out).card  # validates the bundle and its hashes

@@ -1,5 +1,6 @@
 """Where training runs is said, recorded, and a GPU the framework cannot see is a warning; the GPU
 smoke (VGG-16 at 224 px, batch 32, mixed precision) runs only where a GPU is visible."""
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,7 @@ def test_system_gpus_from_the_driver_proc_files(tmp_path):
 def test_system_gpus_from_device_nodes(tmp_path, monkeypatch):
     import facescreen.training.runtime as rt
 
-    monkeypatch.setattr(rt.shutil, "which", lambda name: None)   # no nvidia-smi
+    monkeypatch.setattr(rt.shutil, "which", lambda name: None)  # no nvidia-smi
     (tmp_path / "nvidia0").touch()
     (tmp_path / "nvidiactl").touch()
     assert system_gpus(proc=tmp_path / "none", dev=tmp_path) == ["nvidia0"]
@@ -44,8 +45,10 @@ def _visible_gpu() -> str | None:
     return gpus[0] if gpus else None
 
 
-@pytest.mark.skipif(_visible_gpu() is None, reason="no GPU visible to Keras on this machine (GPU throughput is "
-                                                   "not measured here; see README)")
+@pytest.mark.skipif(
+    _visible_gpu() is None,
+    reason="no GPU visible to Keras on this machine (GPU throughput is not measured here; see README)",
+)
 def test_gpu_smoke_vgg16_224_batch32_mixed_precision():
     """Trains VGG-16 at 224 px, batch 32, mixed bfloat16 for a few steps on the GPU; prints images/s."""
     import keras
@@ -60,7 +63,7 @@ def test_gpu_smoke_vgg16_224_batch32_mixed_precision():
     trainable.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
     x = np.random.default_rng(0).uniform(0, 255, (32 * 6, 224, 224, 3)).astype("float32")
     y = np.arange(len(x)) % 2
-    trainable.fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0)          # compile + warm-up
+    trainable.fit(x[:64], y[:64], batch_size=32, epochs=1, verbose=0)  # compile + warm-up
     t0 = time.perf_counter()
     hist = trainable.fit(x, y, batch_size=32, epochs=1, verbose=0)
     rate = len(x) / (time.perf_counter() - t0)

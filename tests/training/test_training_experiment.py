@@ -1,5 +1,6 @@
 """A whole (tiny) experiment through the API: three classes, several photos per subject, the
 per-class and top-k metrics, and the outputs of a run without a final model."""
+
 from __future__ import annotations
 
 import csv
@@ -27,13 +28,26 @@ def three_class_run(tmp_path_factory):
             ids.append(s)
             strata.append(CLASSES[i % 3] + ("/noonan" if i % 3 == 1 and i % 2 else ""))
     faces = rng.integers(0, 255, (36, 32, 32, 3), dtype=np.uint8)
-    data = TrainingData(faces=faces, labels=np.array(labels), classes=CLASSES, positive_classes=("other", "wbs"),
-                        subject_ids=tuple(ids), paths=tuple(f"/photos/{s}_{k % 2}.jpg" for k, s in enumerate(ids)),
-                        strata=tuple(strata), notice="RANDOM PIXELS")
-    cfg = build_config("quick-cpu", overrides={
-        "model": {"input_size": 32, "head_filters": [8]}, "fit": {"epochs": 1, "batch_size": 8},
-        "cv": {"n_folds": 3, "group_by_subject": True}, "evaluation": {"bootstrap": 200, "explain_faces": 2},
-        "final": {"strategy": "none"}})
+    data = TrainingData(
+        faces=faces,
+        labels=np.array(labels),
+        classes=CLASSES,
+        positive_classes=("other", "wbs"),
+        subject_ids=tuple(ids),
+        paths=tuple(f"/photos/{s}_{k % 2}.jpg" for k, s in enumerate(ids)),
+        strata=tuple(strata),
+        notice="RANDOM PIXELS",
+    )
+    cfg = build_config(
+        "quick-cpu",
+        overrides={
+            "model": {"input_size": 32, "head_filters": [8]},
+            "fit": {"epochs": 1, "batch_size": 8},
+            "cv": {"n_folds": 3, "group_by_subject": True},
+            "evaluation": {"bootstrap": 200, "explain_faces": 2},
+            "final": {"strategy": "none"},
+        },
+    )
     out = tmp_path_factory.mktemp("runs") / "three"
     return run_experiment(data, cfg, out), data, cfg, out
 

@@ -1,5 +1,6 @@
 """CAM and Grad-CAM. With no head layers the screening logit is linear in the backbone output, so
 Grad-CAM has a closed form: ReLU of the CAM evidence minus the classifier's bias difference."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The training loop: a best checkpoint on validation, resumption after an interruption, the
 final-model strategies, distribution and mixed precision on CPU, and the JAX backend."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cfg(**overrides):
-    base = {"model": {"input_size": SIZE, "head_filters": [8]}, "fit": {"epochs": 4, "batch_size": 8},
-            "augment": {"enabled": False}}
+    base = {
+        "model": {"input_size": SIZE, "head_filters": [8]},
+        "fit": {"epochs": 4, "batch_size": 8},
+        "augment": {"enabled": False},
+    }
     for k, v in overrides.items():
         base[k] = {**base.get(k, {}), **v}
     return build_config("quick-cpu", overrides=base)
@@ -35,7 +39,7 @@ def _data(n=40):
     rng = np.random.default_rng(0)
     labels = np.arange(n) % 2
     faces = rng.integers(0, 255, (n, SIZE, SIZE, 3), dtype=np.uint8)
-    faces[labels == 1, :SIZE // 2] //= 3  # learnable: the top half of class 1 is dark
+    faces[labels == 1, : SIZE // 2] //= 3  # learnable: the top half of class 1 is dark
     return faces, labels
 
 
@@ -74,7 +78,9 @@ def test_an_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypat
     # an unbroken fit gives the same result: weights, optimiser state and data order were all restored
     unbroken_model = fresh()
     unbroken = fit_screener(unbroken_model, faces, labels, train, val, [1], cfg, tmp_path / "unbroken", seed=1)
-    assert [h["val_loss"] for h in unbroken.history] == pytest.approx([h["val_loss"] for h in resumed.history], rel=1e-4)
+    assert [h["val_loss"] for h in unbroken.history] == pytest.approx(
+        [h["val_loss"] for h in resumed.history], rel=1e-4
+    )
     assert unbroken.best_epoch == resumed.best_epoch
     best = min(resumed.history, key=lambda h: h["val_loss"])
     assert resumed.best_epoch == best["epoch"] and resumed.best_val_loss == pytest.approx(best["val_loss"])
@@ -87,11 +93,19 @@ def test_final_model_on_all_photos_uses_the_folds_median_epoch_and_threshold(tmp
     from facescreen.training.final import train_final
 
     faces, labels = _data()
-    data = TrainingData(faces=faces, labels=labels, classes=("control", "syndromic"), positive_classes=("syndromic",),
-                        subject_ids=tuple(map(str, range(40))), paths=tuple(map(str, range(40))),
-                        strata=tuple(str(v) for v in labels))
-    folds = [SimpleNamespace(fit=SimpleNamespace(best_epoch=e), threshold=SimpleNamespace(value=t))
-             for e, t in ((1, 0.3), (2, 0.4), (1, 0.6), (3, 0.5), (1, 0.45))]
+    data = TrainingData(
+        faces=faces,
+        labels=labels,
+        classes=("control", "syndromic"),
+        positive_classes=("syndromic",),
+        subject_ids=tuple(map(str, range(40))),
+        paths=tuple(map(str, range(40))),
+        strata=tuple(str(v) for v in labels),
+    )
+    folds = [
+        SimpleNamespace(fit=SimpleNamespace(best_epoch=e), threshold=SimpleNamespace(value=t))
+        for e, t in ((1, 0.3), (2, 0.4), (1, 0.6), (3, 0.5), (1, 0.45))
+    ]
     final = train_final(data, _cfg(final={"strategy": "all"}), np.arange(40) % 5, folds, tmp_path)
     assert final.strategy == "all" and final.n_train == 40 and final.fit.epochs_run == 1
     assert final.threshold.value == pytest.approx(0.45) and "median" in final.threshold.rule
@@ -145,8 +159,12 @@ JAX_SCRIPT = textwrap.dedent("""
 
 def test_the_same_code_trains_under_jax(tmp_path):
     pytest.importorskip("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "PYTHONPATH": str(ROOT),
+    }
     script = JAX_SCRIPT.replace("WORK", repr(str(tmp_path)))
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -1,6 +1,7 @@
 """KerasHub presets from a local folder: a preset built and saved here (never downloaded), loaded
 into our backbone, gives the same features as KerasHub's own backbone; wrong architectures and
 missing folders are refused with the reason."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,14 @@ def _randomise(model, seed):
     for layer in model.layers:
         ws = layer.get_weights()
         if ws:
-            layer.set_weights([rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim > 1 else
-                               rng.uniform(0.5, 1.5, w.shape).astype(w.dtype) for w in ws])
+            layer.set_weights(
+                [
+                    rng.normal(0, 0.05, w.shape).astype(w.dtype)
+                    if w.ndim > 1
+                    else rng.uniform(0.5, 1.5, w.shape).astype(w.dtype)
+                    for w in ws
+                ]
+            )
 
 
 def _preset(tmp_path, hub_model, name):
@@ -44,12 +51,21 @@ def _features(name, preset, x):
 def test_preset_weights_reproduce_keras_hubs_features(tmp_path, name):
     if name == "resnet18":
         hub = keras_hub.models.ResNetBackbone(
-            input_conv_filters=[64], input_conv_kernel_sizes=[7], stackwise_num_filters=[64, 128, 256, 512],
-            stackwise_num_blocks=[2, 2, 2, 2], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
-            use_pre_activation=False, image_shape=(None, None, 3))
+            input_conv_filters=[64],
+            input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64, 128, 256, 512],
+            stackwise_num_blocks=[2, 2, 2, 2],
+            stackwise_num_strides=[1, 2, 2, 2],
+            block_type="basic_block",
+            use_pre_activation=False,
+            image_shape=(None, None, 3),
+        )
     else:
-        hub = keras_hub.models.VGGBackbone(stackwise_num_repeats=[2, 2, 3, 3, 3],
-                                           stackwise_num_filters=[64, 128, 256, 512, 512], image_shape=(None, None, 3))
+        hub = keras_hub.models.VGGBackbone(
+            stackwise_num_repeats=[2, 2, 3, 3, 3],
+            stackwise_num_filters=[64, 128, 256, 512, 512],
+            image_shape=(None, None, 3),
+        )
     _randomise(hub, 0)
     preset = _preset(tmp_path, hub, name)
     x = np.random.default_rng(1).normal(0, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
@@ -65,9 +81,15 @@ def test_a_preset_of_another_architecture_is_refused(tmp_path):
     from facescreen.training.weights import WeightsError
 
     hub = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[7], stackwise_num_filters=[64, 128, 256, 512],
-        stackwise_num_blocks=[3, 4, 6, 3], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
-        use_pre_activation=False, image_shape=(None, None, 3))
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[7],
+        stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=[3, 4, 6, 3],
+        stackwise_num_strides=[1, 2, 2, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(None, None, 3),
+    )
     preset = _preset(tmp_path, hub, "resnet34")
     with pytest.raises(WeightsError, match=r"resnet18 needs .*stackwise_num_blocks=\[2, 2, 2, 2\]"):
         _features("resnet18", preset, np.zeros((1, SIZE, SIZE, 3), np.float32))

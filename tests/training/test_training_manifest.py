@@ -1,4 +1,5 @@
 """Data in: a class-folder tree or a CSV manifest; one photo per subject unless grouping is asked for."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,9 @@ def _touch(path: Path) -> Path:
     return path
 
 
-def _manifest(tmp_path: Path, rows: list[str], header: str = "path,subject_id,label,syndrome,age_months,sex,fold") -> Path:
+def _manifest(
+    tmp_path: Path, rows: list[str], header: str = "path,subject_id,label,syndrome,age_months,sex,fold"
+) -> Path:
     for r in rows:
         _touch(tmp_path / r.split(",")[0])
     p = tmp_path / "cohort.csv"
@@ -51,14 +54,17 @@ def test_duplicate_subjects_are_refused_unless_grouped(tmp_path):
     assert cohort.n_subjects == 2 and len(cohort.photos) == 3 and cohort.grouped_by_subject
 
 
-@pytest.mark.parametrize("rows, header, message", [
-    (["a.jpg,s1,control"], "path,label", "missing column\\(s\\) subject_id"),
-    (["a.jpg,s1,control,,,,9"], None, "fold must be an integer 1..5"),
-    (["a.jpg,s1,control,,abc,,"], None, "age_months must be a number"),
-    (["a.jpg,,control,,,,"], None, "subject_id is empty"),
-    (["a.jpg,s1,control,,,,", "b.jpg,s2,control,,,,"], None, "screening needs at least two classes"),
-    (["a.jpg,s1,control,,,,1", "b.jpg,s2,syndromic,,,,"], None, "fold column is filled for some rows only"),
-])
+@pytest.mark.parametrize(
+    "rows, header, message",
+    [
+        (["a.jpg,s1,control"], "path,label", "missing column\\(s\\) subject_id"),
+        (["a.jpg,s1,control,,,,9"], None, "fold must be an integer 1..5"),
+        (["a.jpg,s1,control,,abc,,"], None, "age_months must be a number"),
+        (["a.jpg,,control,,,,"], None, "subject_id is empty"),
+        (["a.jpg,s1,control,,,,", "b.jpg,s2,control,,,,"], None, "screening needs at least two classes"),
+        (["a.jpg,s1,control,,,,1", "b.jpg,s2,syndromic,,,,"], None, "fold column is filled for some rows only"),
+    ],
+)
 def test_manifest_errors(tmp_path, rows, header, message):
     p = _manifest(tmp_path, rows, header) if header else _manifest(tmp_path, rows)
     with pytest.raises(ManifestError, match=message):

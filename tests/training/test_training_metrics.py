@@ -1,12 +1,19 @@
 """The metric code, pinned against scikit-learn on fixed numbers."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from facescreen.training.metrics import (binary_metrics, mean_sd, metrics_from_calls, multiclass_metrics,
-                                         roc_curve_points, summarise_folds)
+from facescreen.training.metrics import (
+    binary_metrics,
+    mean_sd,
+    metrics_from_calls,
+    multiclass_metrics,
+    roc_curve_points,
+    summarise_folds,
+)
 
 Y = np.array([0, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1])
 S = np.array([0.10, 0.40, 0.35, 0.80, 0.20, 0.90, 0.55, 0.55, 0.70, 0.65, 0.30, 0.95])  # with a tie at 0.55

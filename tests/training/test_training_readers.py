@@ -1,4 +1,5 @@
 """Readers against the model's ROC band: the papers' test on a constructed case, and the CSV."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,14 +24,14 @@ def model_band():
 def _reader(name: str, y: np.ndarray, sensitivity: float, specificity: float) -> ReaderCalls:
     calls = np.zeros_like(y)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    calls[pos[:round(sensitivity * len(pos))]] = 1
-    calls[neg[round(specificity * len(neg)):]] = 1
+    calls[pos[: round(sensitivity * len(pos))]] = 1
+    calls[neg[round(specificity * len(neg)) :]] = 1
     return ReaderCalls(name, np.arange(len(y)), calls, 0)
 
 
 def test_reader_points_against_the_band(model_band):
     y, band = model_band
-    weak = _reader("weak", y, sensitivity=0.30, specificity=0.80)      # the model reaches ~0.75 there
+    weak = _reader("weak", y, sensitivity=0.30, specificity=0.80)  # the model reaches ~0.75 there
     expert = _reader("expert", y, sensitivity=0.98, specificity=0.97)  # better than the model anywhere
     typical = _reader("typical", y, sensitivity=0.76, specificity=0.78)  # about on the model's curve
     results = {r.reader_id: r for r in compare_readers([weak, expert, typical], y, band)}
@@ -57,10 +58,18 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_readers_csv_matches_subjects_and_counts_unscored_photos(tmp_path):
-    csv = _write(tmp_path / "readers.csv", "reader_id,subject_id,call\n"
-                 "R1,s1,yes\nR1,s2,no\nR1,s3,syndromic\nR1,s9,yes\nR2,s1,0\nR2,s3,1\n")
-    calls = load_reader_calls(csv, ["s1", "s2", "s3"], [tmp_path / f"{s}.jpg" for s in ("s1", "s2", "s3")],
-                              ("syndromic",), ("control",), all_subject_ids={"s1", "s2", "s3", "s9"})
+    csv = _write(
+        tmp_path / "readers.csv",
+        "reader_id,subject_id,call\nR1,s1,yes\nR1,s2,no\nR1,s3,syndromic\nR1,s9,yes\nR2,s1,0\nR2,s3,1\n",
+    )
+    calls = load_reader_calls(
+        csv,
+        ["s1", "s2", "s3"],
+        [tmp_path / f"{s}.jpg" for s in ("s1", "s2", "s3")],
+        ("syndromic",),
+        ("control",),
+        all_subject_ids={"s1", "s2", "s3", "s9"},
+    )
     by = {c.reader_id: c for c in calls}
     assert by["R1"].items.tolist() == [0, 1, 2] and by["R1"].calls.tolist() == [1, 0, 1]
     assert by["R1"].n_unmatched == 1  # s9 is in the cohort but the model could not score it
@@ -74,12 +83,15 @@ def test_readers_csv_by_path(tmp_path):
     assert c.calls.tolist() == [1, 0]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("reader,subject_id,call\nR1,s1,1\n", "expected columns reader_id, call"),
-    ("reader_id,subject_id,call\nR1,s1,perhaps\n", "cannot read the call"),
-    ("reader_id,subject_id,call\nR1,zz,1\n", "zz is not in the cohort"),
-    ("reader_id,subject_id,call\nR1,s1,1\nR1,s1,0\n", "calls s1 twice"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("reader,subject_id,call\nR1,s1,1\n", "expected columns reader_id, call"),
+        ("reader_id,subject_id,call\nR1,s1,perhaps\n", "cannot read the call"),
+        ("reader_id,subject_id,call\nR1,zz,1\n", "zz is not in the cohort"),
+        ("reader_id,subject_id,call\nR1,s1,1\nR1,s1,0\n", "calls s1 twice"),
+    ],
+)
 def test_readers_csv_errors(tmp_path, text, message):
     csv = _write(tmp_path / "readers.csv", text)
     with pytest.raises(ReaderError, match=message):

@@ -1,4 +1,5 @@
 """The bootstrap ROC band (pROC's ci.se procedure) and reading a ROC at a specificity."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The keras.utils.PyDataset over the cached faces: equal batches, epochs as a pure function of the
 batch index, seeds, weights."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Fold rotation as in the papers: every subject tested exactly once, no subject in two splits of a
 fold, classes (and syndromes) balanced across parts, subjects never split."""
+
 from __future__ import annotations
 
 from collections import Counter

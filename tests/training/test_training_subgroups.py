@@ -1,4 +1,5 @@
 """Subgroup rows: counts, Wilson and DeLong intervals, the too-small mark, age bands, syndromes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,13 @@ from facescreen.training.subgroups import UNKNOWN, age_band_labels, subgroup_tab
 
 def test_age_bands():
     assert age_band_labels([0, 23.9, 24, 71, 200, None], (0, 24, 72, 144)) == [
-        "0-24 months", "0-24 months", "24-72 months", "24-72 months", ">= 144 months", UNKNOWN]
+        "0-24 months",
+        "0-24 months",
+        "24-72 months",
+        "24-72 months",
+        ">= 144 months",
+        UNKNOWN,
+    ]
     with pytest.raises(ValueError, match="increasing"):
         age_band_labels([1], (24, 0))
 

@@ -1,4 +1,5 @@
 """Threshold rules: Youden's J placed between samples, ties toward sensitivity, fixed values."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Initial weights from files the test writes itself (h5py), never downloaded."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,7 @@ def write_keras2_h5(path: Path, layers: list[tuple[str, list[np.ndarray]]]) -> P
         f.attrs["backend"] = b"tensorflow"
         for name, arrays in layers:
             g = f.create_group(name)
-            names = [f"{name}/kernel:0", f"{name}/bias:0"][:len(arrays)]
+            names = [f"{name}/kernel:0", f"{name}/bias:0"][: len(arrays)]
             g.attrs["weight_names"] = np.array([n.encode() for n in names], dtype="S")
             for n, a in zip(names, arrays):
                 g.create_dataset(n, data=a)
@@ -43,8 +44,26 @@ def _convs(model):
 
 
 def _vggface_layers(ref) -> list[tuple[str, list[np.ndarray]]]:
-    names = ["conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2", "conv3_1", "conv3_2", "conv3_3", "pool3",
-             "conv4_1", "conv4_2", "conv4_3", "pool4", "conv5_1", "conv5_2", "conv5_3", "pool5"]
+    names = [
+        "conv1_1",
+        "conv1_2",
+        "pool1",
+        "conv2_1",
+        "conv2_2",
+        "pool2",
+        "conv3_1",
+        "conv3_2",
+        "conv3_3",
+        "pool3",
+        "conv4_1",
+        "conv4_2",
+        "conv4_3",
+        "pool4",
+        "conv5_1",
+        "conv5_2",
+        "conv5_3",
+        "pool5",
+    ]
     weights = iter([c.get_weights() for c in _convs(ref)])
     return [(n, [] if n.startswith("pool") else next(weights)) for n in names]
 
@@ -58,7 +77,7 @@ def test_vggface_maps_conv_by_conv_and_folds_bgr_into_the_first_kernel(tmp_path,
     x = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)).astype("float32")
     ours = base_model(model)(model.get_layer("input_normalisation")(x))  # RGB in, mean subtracted in the graph
     bgr_mean = np.array(VGGFACE_MEAN_RGB[::-1], dtype="float32")
-    caffe = reference_vgg16(x[..., ::-1] - bgr_mean)                      # the original network: BGR minus mean
+    caffe = reference_vgg16(x[..., ::-1] - bgr_mean)  # the original network: BGR minus mean
     np.testing.assert_allclose(np.asarray(ours), np.asarray(caffe), rtol=1e-4, atol=1e-3)
 
 
@@ -66,7 +85,9 @@ def test_vggface_shape_or_count_mismatch_fails_loudly(tmp_path, reference_vgg16)
     layers = _vggface_layers(reference_vgg16)
     bad = [(n, [a[..., :-1] for a in w] if n == "conv2_1" else w) for n, w in layers]
     cfg = ModelConfig(backbone="vgg16", input_size=SIZE, initial_weights="vggface", head_filters=(8,))
-    with pytest.raises(WeightsError, match=r"conv2_1 has kernel \(3, 3, 64, 127\).*block2_conv1 needs \(3, 3, 64, 128\)"):
+    with pytest.raises(
+        WeightsError, match=r"conv2_1 has kernel \(3, 3, 64, 127\).*block2_conv1 needs \(3, 3, 64, 128\)"
+    ):
         load_initial_weights(build_screener(cfg), cfg, write_keras2_h5(tmp_path / "bad.h5", bad))
     short = [layer for layer in layers if layer[0] != "conv5_3"]
     with pytest.raises(WeightsError, match="holds 12 convolution layers.*has 13"):
@@ -91,11 +112,14 @@ def test_imagenet_from_the_local_keras_cache(tmp_path, monkeypatch, reference_vg
         np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0])
 
 
-@pytest.mark.parametrize("backbone, size, file_name", [
-    ("vgg16", 64, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ("vgg19", 64, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    ("mobilenet_v2", 96, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"),
-])
+@pytest.mark.parametrize(
+    "backbone, size, file_name",
+    [
+        ("vgg16", 64, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("vgg19", 64, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+        ("mobilenet_v2", 96, "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"),
+    ],
+)
 def test_offline_without_the_file_says_which_file_and_where(tmp_path, monkeypatch, backbone, size, file_name):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     cfg = ModelConfig(backbone=backbone, input_size=size, initial_weights="imagenet", head_filters=(8,))

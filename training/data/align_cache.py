@@ -9,6 +9,7 @@ Several faces in one photo: :func:`edge.detect.find_face` screens the largest co
 default such a photo is kept and listed in the CSV as a warning (``several_faces``,
 ``kept_largest_face``); with ``reject_multiple_faces`` it is left out instead.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,7 @@ FAILURE_COLUMNS = ("path", "subject_id", "label", "reason", "action", "detail")
 @dataclass(frozen=True)
 class AlignmentIssue:
     photo: Photo
-    reason: str   # unreadable | no_face | low_confidence | several_faces | alignment_failed
+    reason: str  # unreadable | no_face | low_confidence | several_faces | alignment_failed
     detail: str
     left_out: bool
 
@@ -48,7 +49,7 @@ class AlignmentIssue:
 class AlignedPhotos:
     """The photos that aligned (in manifest order) and every issue met on the way."""
 
-    faces: np.ndarray = field(repr=False)       # (N, S, S, 3) uint8 RGB
+    faces: np.ndarray = field(repr=False)  # (N, S, S, 3) uint8 RGB
     photos: tuple[Photo, ...]
     issues: tuple[AlignmentIssue, ...]
     detector: str
@@ -56,7 +57,9 @@ class AlignedPhotos:
 
     def __post_init__(self) -> None:
         if self.faces.ndim != 4 or self.faces.shape[0] != len(self.photos) or self.faces.dtype != np.uint8:
-            raise ValueError(f"expected ({len(self.photos)}, S, S, 3) uint8 faces, got {self.faces.shape} {self.faces.dtype}")
+            raise ValueError(
+                f"expected ({len(self.photos)}, S, S, 3) uint8 faces, got {self.faces.shape} {self.faces.dtype}"
+            )
 
     @property
     def left_out(self) -> list[AlignmentIssue]:
@@ -70,19 +73,33 @@ def _detector_files_hash(bundle: str | Path | None) -> str | None:
 
 
 class AlignmentCache:
-    def __init__(self, root: str | Path, detector: str = "mtcnn", config: AlignConfig = AlignConfig(),
-                 reject_multiple_faces: bool = False, detector_instance: Detector | None = None,
-                 detector_bundle: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        detector: str = "mtcnn",
+        config: AlignConfig = AlignConfig(),
+        reject_multiple_faces: bool = False,
+        detector_instance: Detector | None = None,
+        detector_bundle: str | Path | None = None,
+    ) -> None:
         self.root = Path(root)
         self.detector_name = detector
         self.detector_bundle = detector_bundle
         self.config = config
         self.reject_multiple_faces = reject_multiple_faces
         self._detector = detector_instance
-        self._settings = json.dumps({
-            "version": CACHE_VERSION, "size": config.size, "template": config.template.to_dict(),
-            "detector": detector, "detector_files": _detector_files_hash(detector_bundle),
-            "detect": asdict(config.detect), "limits": asdict(config.limits)}, sort_keys=True)
+        self._settings = json.dumps(
+            {
+                "version": CACHE_VERSION,
+                "size": config.size,
+                "template": config.template.to_dict(),
+                "detector": detector,
+                "detector_files": _detector_files_hash(detector_bundle),
+                "detect": asdict(config.detect),
+                "limits": asdict(config.limits),
+            },
+            sort_keys=True,
+        )
 
     def key(self, path: Path, content_sha256: str) -> str:
         return hashlib.sha256(f"{path.resolve()}\n{content_sha256}\n{self._settings}".encode()).hexdigest()
@@ -101,8 +118,14 @@ class AlignmentCache:
 
         faces, kept, issues = [], [], []
         hits = 0
-        bar = tqdm(photos, desc=f"aligning ({self.detector_name}, {self.config.size}px)", unit="photo",
-                   disable=not progress, dynamic_ncols=True, mininterval=1.0)
+        bar = tqdm(
+            photos,
+            desc=f"aligning ({self.detector_name}, {self.config.size}px)",
+            unit="photo",
+            disable=not progress,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
         for photo in bar:
             entry, cached = self._lookup_or_align(photo)
             hits += cached
@@ -147,8 +170,12 @@ class AlignmentCache:
             return self._why_no_face(photo, str(exc))
         except ValueError as exc:  # degenerate landmarks
             return {"reason": "alignment_failed", "detail": str(exc)}
-        return {"face": prepared.aligned.image, "landmarks": prepared.aligned.landmarks.astype(np.float32),
-                "confidence": np.float32(prepared.detection.confidence), "n_faces": np.int32(prepared.n_faces)}
+        return {
+            "face": prepared.aligned.image,
+            "landmarks": prepared.aligned.landmarks.astype(np.float32),
+            "confidence": np.float32(prepared.detection.confidence),
+            "n_faces": np.int32(prepared.n_faces),
+        }
 
     def _why_no_face(self, photo: Photo, message: str) -> dict:
         """Tell "no face at all" from "a face below the confidence threshold" (diagnosis only)."""
@@ -157,8 +184,10 @@ class AlignmentCache:
         faces = detect_faces(rgb, self.detector, relaxed)
         if faces:
             best = max(f.confidence for f in faces)
-            return {"reason": "low_confidence",
-                    "detail": f"best face confidence {best:.3f} < {self.config.detect.min_confidence:.2f}"}
+            return {
+                "reason": "low_confidence",
+                "detail": f"best face confidence {best:.3f} < {self.config.detect.min_confidence:.2f}",
+            }
         return {"reason": "no_face", "detail": message}
 
 

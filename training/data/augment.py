@@ -5,6 +5,7 @@ Plain numpy/OpenCV on uint8 crops inside the data pipeline, so it is the same un
 backend (TensorFlow, JAX) and needs no tf.data/tf.image. Every random draw comes from the
 ``numpy.random.Generator`` the caller passes, so a seed fixes the whole sequence.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,12 +22,12 @@ MAX_MAGNITUDE = 10  # RandAugment's integer magnitude scale (as in AutoAugment):
 @dataclass(frozen=True)
 class AugmentConfig:
     enabled: bool = True
-    rotation_deg: float = 10.0              # uniform in [-r, r]
+    rotation_deg: float = 10.0  # uniform in [-r, r]
     scale: tuple[float, float] = (0.9, 1.1)  # random crop/rescale: zoom factor (>1 crops in)
-    shift: float = 0.05                      # random translation, fraction of the side
+    shift: float = 0.05  # random translation, fraction of the side
     hflip: bool = True
-    randaugment_n: int = 0                   # 0: off
-    randaugment_magnitude: int = 5           # 0..10
+    randaugment_n: int = 0  # 0: off
+    randaugment_magnitude: int = 5  # 0..10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", tuple(float(v) for v in self.scale))
@@ -60,8 +61,9 @@ def augment_image(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig)
     if not cfg.enabled:
         return img
     size = img.shape[0]
-    out = cv2.warpAffine(img, geometric_matrix(size, rng, cfg), (size, size), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.warpAffine(
+        img, geometric_matrix(size, rng, cfg), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     if cfg.randaugment_n:
         level = cfg.randaugment_magnitude / MAX_MAGNITUDE
         for name in rng.choice(RANDAUGMENT_OPS.names(), size=cfg.randaugment_n, replace=False):
@@ -144,8 +146,13 @@ def _shear(axis: int) -> Op:
     def op(img, level, rng):
         k = _sign(rng) * 0.3 * level
         c = (img.shape[0] - 1) / 2.0
-        m = np.array([[1.0, k, -k * c], [0.0, 1.0, 0.0]]) if axis == 0 else np.array([[1.0, 0.0, 0.0], [k, 1.0, -k * c]])
+        m = (
+            np.array([[1.0, k, -k * c], [0.0, 1.0, 0.0]])
+            if axis == 0
+            else np.array([[1.0, 0.0, 0.0], [k, 1.0, -k * c]])
+        )
         return _affine(img, m)
+
     return op
 
 
@@ -154,13 +161,25 @@ def _translate(axis: int) -> Op:
         t = np.zeros(2)
         t[axis] = _sign(rng) * 0.15 * level * img.shape[0]
         return _affine(img, np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]]]))
+
     return op
 
 
 RANDAUGMENT_OPS: Registry[np.ndarray] = Registry("RandAugment operation")
-for _name, _op in (("identity", _identity), ("autocontrast", _autocontrast), ("equalize", _equalize),
-                   ("brightness", _brightness), ("contrast", _contrast), ("colour", _colour),
-                   ("sharpness", _sharpness), ("posterize", _posterize), ("solarize", _solarize),
-                   ("rotate", _rotate), ("shear_x", _shear(0)), ("shear_y", _shear(1)),
-                   ("translate_x", _translate(0)), ("translate_y", _translate(1))):
+for _name, _op in (
+    ("identity", _identity),
+    ("autocontrast", _autocontrast),
+    ("equalize", _equalize),
+    ("brightness", _brightness),
+    ("contrast", _contrast),
+    ("colour", _colour),
+    ("sharpness", _sharpness),
+    ("posterize", _posterize),
+    ("solarize", _solarize),
+    ("rotate", _rotate),
+    ("shear_x", _shear(0)),
+    ("shear_y", _shear(1)),
+    ("translate_x", _translate(0)),
+    ("translate_y", _translate(1)),
+):
     RANDAUGMENT_OPS.register(_name, _op)

@@ -5,6 +5,7 @@ columns ``path, subject_id, label`` and optional ``syndrome, age_months, sex, fo
 use one photo per child, so a repeated ``subject_id`` is refused unless the caller asks for
 subject-grouped splits (all photos of a child then stay in one part of the cross-validation).
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,8 +59,10 @@ class Cohort:
         if not self.photos:
             raise ManifestError(f"{self.source}: no photos found")
         if len({p.label for p in self.photos}) < 2:
-            raise ManifestError(f"{self.source}: all photos have the label {self.photos[0].label!r}; "
-                                "screening needs at least two classes (e.g. control and syndromic)")
+            raise ManifestError(
+                f"{self.source}: all photos have the label {self.photos[0].label!r}; "
+                "screening needs at least two classes (e.g. control and syndromic)"
+            )
 
     @property
     def labels(self) -> list[str]:
@@ -106,9 +109,11 @@ def _from_csv(path: Path, n_folds: int) -> Cohort:
         columns = [c.strip() for c in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
-            raise ManifestError(f"{path}: missing column(s) {', '.join(missing)}; the manifest needs "
-                                f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)}); "
-                                f"found {', '.join(columns) or 'no header'}")
+            raise ManifestError(
+                f"{path}: missing column(s) {', '.join(missing)}; the manifest needs "
+                f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)}); "
+                f"found {', '.join(columns) or 'no header'}"
+            )
         rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
     problems: list[str] = []
     photos = []
@@ -117,13 +122,17 @@ def _from_csv(path: Path, n_folds: int) -> Cohort:
             photos.append(_row_to_photo(r, path.parent, n_folds))
         except ManifestError as exc:
             problems.append(f"line {line}: {exc}")
-    missing_files = [f"line {i}: {p.path} does not exist" for i, p in enumerate(photos, start=2) if not p.path.is_file()]
+    missing_files = [
+        f"line {i}: {p.path} does not exist" for i, p in enumerate(photos, start=2) if not p.path.is_file()
+    ]
     problems += missing_files
     if problems:
         raise ManifestError(_listing(f"{path}: {len(problems)} problem(s) in the manifest", problems))
     folds = [p.fold is not None for p in photos]
     if any(folds) and not all(folds):
-        raise ManifestError(f"{path}: the fold column is filled for some rows only; fill it for every row or leave it empty")
+        raise ManifestError(
+            f"{path}: the fold column is filled for some rows only; fill it for every row or leave it empty"
+        )
     ignored = tuple(c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
     return Cohort(tuple(photos), str(path), ignored_columns=ignored)
 
@@ -141,11 +150,21 @@ def _row_to_photo(r: dict, base: Path, n_folds: int) -> Photo:
     fold = None
     if fold_raw:
         if not fold_raw.isdigit() or not 1 <= int(fold_raw) <= n_folds:
-            raise ManifestError(f"fold must be an integer 1..{n_folds} (the fold that tests this photo), got {fold_raw!r}")
+            raise ManifestError(
+                f"fold must be an integer 1..{n_folds} (the fold that tests this photo), got {fold_raw!r}"
+            )
         fold = int(fold_raw) - 1
     extra = tuple((k, v) for k, v in r.items() if k and k not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
-    return Photo(path=(p if p.is_absolute() else base / p).resolve(), subject_id=r["subject_id"], label=r["label"],
-                 syndrome=r.get("syndrome", ""), age_months=age_months, sex=r.get("sex", ""), fold=fold, extra=extra)
+    return Photo(
+        path=(p if p.is_absolute() else base / p).resolve(),
+        subject_id=r["subject_id"],
+        label=r["label"],
+        syndrome=r.get("syndrome", ""),
+        age_months=age_months,
+        sex=r.get("sex", ""),
+        fold=fold,
+        extra=extra,
+    )
 
 
 def _check_subjects(photos: tuple[Photo, ...], group_by_subject: bool, source: str) -> None:
@@ -158,11 +177,17 @@ def _check_subjects(photos: tuple[Photo, ...], group_by_subject: bool, source: s
         by_subject.setdefault(p.subject_id, []).append(p)
     repeated = {s: ps for s, ps in by_subject.items() if len(ps) > 1}
     if repeated and not group_by_subject:
-        lines = [f"{s}: {len(ps)} photos ({', '.join(str(p.path.name) for p in ps[:3])}{', ...' if len(ps) > 3 else ''})"
-                 for s, ps in repeated.items()]
-        raise ManifestError(_listing(
-            f"{source}: {len(repeated)} subject_id(s) have more than one photo. The papers' protocol is one photo "
-            "per child; remove the extra photos, or pass --group-by-subject to keep them all in the same split", lines))
+        lines = [
+            f"{s}: {len(ps)} photos ({', '.join(str(p.path.name) for p in ps[:3])}{', ...' if len(ps) > 3 else ''})"
+            for s, ps in repeated.items()
+        ]
+        raise ManifestError(
+            _listing(
+                f"{source}: {len(repeated)} subject_id(s) have more than one photo. The papers' protocol is one photo "
+                "per child; remove the extra photos, or pass --group-by-subject to keep them all in the same split",
+                lines,
+            )
+        )
     inconsistent = []
     for s, ps in repeated.items():
         for attr in ("label", "syndrome", "fold"):
@@ -194,8 +219,10 @@ def split_classes(labels: list[str], negative: tuple[str, ...] = ()) -> tuple[tu
     else:
         found = [c for c in present if c.lower() in DEFAULT_NEGATIVE_NAMES]
         if len(found) != 1:
-            raise ManifestError(f"cannot tell which label is the unaffected class among {present}; "
-                                "name it with --negative-class (e.g. --negative-class control)")
+            raise ManifestError(
+                f"cannot tell which label is the unaffected class among {present}; "
+                "name it with --negative-class (e.g. --negative-class control)"
+            )
         neg = (found[0],)
     pos = tuple(c for c in present if c not in neg)
     if not pos:
@@ -206,9 +233,11 @@ def split_classes(labels: list[str], negative: tuple[str, ...] = ()) -> tuple[tu
 def cohort_summary(cohort: Cohort) -> str:
     """Counts per class and syndrome (and sex/age where given), printed before training."""
     photos = cohort.photos
-    lines = [f"Cohort: {cohort.source}",
-             f"  {len(photos)} photos of {cohort.n_subjects} subjects"
-             + (" (grouped by subject)" if cohort.grouped_by_subject else " (one photo per subject)")]
+    lines = [
+        f"Cohort: {cohort.source}",
+        f"  {len(photos)} photos of {cohort.n_subjects} subjects"
+        + (" (grouped by subject)" if cohort.grouped_by_subject else " (one photo per subject)"),
+    ]
     per_class = Counter(p.label for p in photos)
     syndromes = Counter((p.label, p.syndrome) for p in photos)
     width = max(len(c) for c in per_class) + 2
@@ -222,8 +251,10 @@ def cohort_summary(cohort: Cohort) -> str:
         lines.append("  sex: " + ", ".join(f"{k} {v}" for k, v in sorted(sexes.items())))
     ages = [p.age_months for p in photos if p.age_months is not None]
     if ages:
-        lines.append(f"  age (months): median {sorted(ages)[len(ages) // 2]:.0f}, range {min(ages):.0f}-{max(ages):.0f}"
-                     f" ({len(ages)} of {len(photos)} given)")
+        lines.append(
+            f"  age (months): median {sorted(ages)[len(ages) // 2]:.0f}, range {min(ages):.0f}-{max(ages):.0f}"
+            f" ({len(ages)} of {len(photos)} given)"
+        )
     if any(p.fold is not None for p in photos):
         lines.append("  folds: predefined by the manifest's fold column")
     if cohort.ignored_columns:

@@ -6,6 +6,7 @@ its photos (an order reshuffled every epoch) and its augmentation (a generator s
 ``(seed, epoch, batch)``) are a pure function of ``i``. However far Keras prefetches, and whether
 the fit ran unbroken or was resumed at an epoch, every batch is the same.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,19 @@ from .augment import AugmentConfig, augment_batch
 
 
 class FaceSequence(keras.utils.PyDataset):
-    def __init__(self, faces: np.ndarray, labels: np.ndarray, indices: np.ndarray, batch_size: int,
-                 augment: AugmentConfig | None = None, seed: int = 0, shuffle: bool = True,
-                 sample_weights: np.ndarray | None = None, start_epoch: int = 0, **kwargs) -> None:
+    def __init__(
+        self,
+        faces: np.ndarray,
+        labels: np.ndarray,
+        indices: np.ndarray,
+        batch_size: int,
+        augment: AugmentConfig | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+        sample_weights: np.ndarray | None = None,
+        start_epoch: int = 0,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if len(indices) == 0:
             raise ValueError("a FaceSequence needs at least one face")
@@ -50,7 +61,7 @@ class FaceSequence(keras.utils.PyDataset):
         if not 0 <= b < self.steps_per_epoch:
             raise IndexError(f"batch {b} out of range (0..{self.steps_per_epoch - 1})")
         order = self.epoch_order(epoch)
-        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        idx = order[b * self.batch_size : (b + 1) * self.batch_size]
         if len(idx) < self.batch_size:
             # every batch has the same size: the last one is filled from the start of this epoch's
             # order (so the compiled step is traced once, and batch norm never sees a lone sample)

@@ -1,5 +1,6 @@
 """The report's sections on calibration, the operating point, subgroups and paired comparisons
 (from :func:`training.evaluation.evaluate`'s dictionary)."""
+
 from __future__ import annotations
 
 import math
@@ -23,48 +24,126 @@ def _p(v: float) -> str:
 def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
     cal, op = ev["calibration"], ev["operating_point"]
     pooled = cal["pooled"]
-    lines = ["## Calibration", "",
-             ("Temperature scaling: each fold's temperature was fitted on its validation split only, and its "
-              "threshold chosen on the scaled scores. " if temperature_scaling else
-              "No temperature scaling (`--temperature-scaling` fits one on each validation split). "),
-             f"Brier score and expected calibration error (ECE) over {cal['bins']} equal-width bins:", ""]
-    rows = [[str(f["fold"]), _f(f["temperature"]) + (" (at the end of its range: not estimable)"
-                                                     if f.get("temperature_at_bound") else ""),
-             _f(f["brier"]), _f(f["ece"]), str(f["n"])] for f in cal["folds"]]
+    lines = [
+        "## Calibration",
+        "",
+        (
+            "Temperature scaling: each fold's temperature was fitted on its validation split only, and its "
+            "threshold chosen on the scaled scores. "
+            if temperature_scaling
+            else "No temperature scaling (`--temperature-scaling` fits one on each validation split). "
+        ),
+        f"Brier score and expected calibration error (ECE) over {cal['bins']} equal-width bins:",
+        "",
+    ]
+    rows = [
+        [
+            str(f["fold"]),
+            _f(f["temperature"])
+            + (" (at the end of its range: not estimable)" if f.get("temperature_at_bound") else ""),
+            _f(f["brier"]),
+            _f(f["ece"]),
+            str(f["n"]),
+        ]
+        for f in cal["folds"]
+    ]
     rows.append(["pooled", "", _f(pooled["brier"]), _f(pooled["ece"]), str(pooled["n"])])
     raw = cal.get("pooled_without_temperature")
     if raw:
         rows.append(["pooled, no temperature", "1.000", _f(raw["brier"]), _f(raw["ece"]), str(raw["n"])])
-    lines += [markdown_table(("fold", "temperature", "Brier", "ECE", "n"), rows), "", "![reliability](reliability.png)", ""]
-    lines += ["## Operating point", "",
-              f"- Threshold policy: {op['policy']}, on each fold's validation split only.",
-              f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} (95% Wilson CI "
-              f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
-              f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
-              f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
-              f"{op['bootstrap_resamples']} stratified resamples).", ""]
+    lines += [
+        markdown_table(("fold", "temperature", "Brier", "ECE", "n"), rows),
+        "",
+        "![reliability](reliability.png)",
+        "",
+    ]
+    lines += [
+        "## Operating point",
+        "",
+        f"- Threshold policy: {op['policy']}, on each fold's validation split only.",
+        f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} (95% Wilson CI "
+        f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
+        f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
+        f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
+        f"{op['bootstrap_resamples']} stratified resamples).",
+        "",
+    ]
     if ev["subgroups"]:
-        rows = [[r["attribute"], r["group"], str(r["n"]), f"{r['n_positive']}/{r['n_negative']}",
-                 f"{_f(r['sensitivity'])} ({_ci(r['sensitivity_ci'])})", "-" if _f(r["specificity"]) == "-" else f"{_f(r['specificity'])} ({_ci(r['specificity_ci'])})",
-                 f"{_f(r['auc'])} ({_ci(r['auc_ci'])})", "**too small to judge**" if r["too_small"] else ""]
-                for r in ev["subgroups"]]
-        lines += ["## Subgroups", "",
-                  "Pooled test predictions per subgroup, each photo at its fold's threshold; 95% intervals: Wilson "
-                  "for sensitivity and specificity, DeLong for AUC. A syndrome's row compares its children with all "
-                  "negatives. Subgroups with fewer positives or negatives than the minimum are marked.", "",
-                  markdown_table(("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""), rows), ""]
+        rows = [
+            [
+                r["attribute"],
+                r["group"],
+                str(r["n"]),
+                f"{r['n_positive']}/{r['n_negative']}",
+                f"{_f(r['sensitivity'])} ({_ci(r['sensitivity_ci'])})",
+                "-" if _f(r["specificity"]) == "-" else f"{_f(r['specificity'])} ({_ci(r['specificity_ci'])})",
+                f"{_f(r['auc'])} ({_ci(r['auc_ci'])})",
+                "**too small to judge**" if r["too_small"] else "",
+            ]
+            for r in ev["subgroups"]
+        ]
+        lines += [
+            "## Subgroups",
+            "",
+            "Pooled test predictions per subgroup, each photo at its fold's threshold; 95% intervals: Wilson "
+            "for sensitivity and specificity, DeLong for AUC. A syndrome's row compares its children with all "
+            "negatives. Subgroups with fewer positives or negatives than the minimum are marked.",
+            "",
+            markdown_table(("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""), rows),
+            "",
+        ]
     if ev["readers_mcnemar"] or ev["delong"]:
         lines += ["## Paired comparisons on the same children", ""]
     if ev["readers_mcnemar"]:
-        rows = [[m["name_b"], str(m["n"]), str(m["both_correct"]), str(m["only_a_correct"]), str(m["only_b_correct"]),
-                 str(m["both_wrong"]), _p(m["p_exact"]), f"{m['chi2']:.2f} (p {_p(m['p_chi2'])})"] for m in ev["readers_mcnemar"]]
-        lines += ["McNemar's test of correct calls, model (at each fold's threshold) against each reader, on the "
-                  "photos the reader called; exact two-sided binomial p-value on the discordant photos.", "",
-                  markdown_table(("reader", "n", "both right", "only model right", "only reader right", "both wrong",
-                                  "p (exact)", "chi² cc"), rows), ""]
+        rows = [
+            [
+                m["name_b"],
+                str(m["n"]),
+                str(m["both_correct"]),
+                str(m["only_a_correct"]),
+                str(m["only_b_correct"]),
+                str(m["both_wrong"]),
+                _p(m["p_exact"]),
+                f"{m['chi2']:.2f} (p {_p(m['p_chi2'])})",
+            ]
+            for m in ev["readers_mcnemar"]
+        ]
+        lines += [
+            "McNemar's test of correct calls, model (at each fold's threshold) against each reader, on the "
+            "photos the reader called; exact two-sided binomial p-value on the discordant photos.",
+            "",
+            markdown_table(
+                (
+                    "reader",
+                    "n",
+                    "both right",
+                    "only model right",
+                    "only reader right",
+                    "both wrong",
+                    "p (exact)",
+                    "chi² cc",
+                ),
+                rows,
+            ),
+            "",
+        ]
     if ev["delong"]:
-        rows = [[d["name_b"], _f(d["auc_a"]), _f(d["auc_b"]), _f(d["difference"]), _ci(d["ci"]), f"{d['z']:.2f}",
-                 _p(d["p_value"])] for d in ev["delong"]]
-        lines += ["DeLong's test of this run's pooled test AUC against another run's, on the same test photos.", "",
-                  markdown_table(("other run", "AUC (this)", "AUC (other)", "difference", "95% CI", "z", "p"), rows), ""]
+        rows = [
+            [
+                d["name_b"],
+                _f(d["auc_a"]),
+                _f(d["auc_b"]),
+                _f(d["difference"]),
+                _ci(d["ci"]),
+                f"{d['z']:.2f}",
+                _p(d["p_value"]),
+            ]
+            for d in ev["delong"]
+        ]
+        lines += [
+            "DeLong's test of this run's pooled test AUC against another run's, on the same test photos.",
+            "",
+            markdown_table(("other run", "AUC (this)", "AUC (other)", "difference", "95% CI", "z", "p"), rows),
+            "",
+        ]
     return lines

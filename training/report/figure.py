@@ -1,5 +1,6 @@
 """Saving a report figure: one place for the notice line (SYNTHETIC cohort, not for clinical use),
 the layout that leaves room for it, and the resolution every report figure shares."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """``reliability.png``: the reliability diagram of the pooled test predictions (and each fold's),
 with the count of photos per bin beneath."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,16 +24,36 @@ def plot_reliability(calibration: dict, path: Path, notice: str = "") -> Path:
     for i, f in enumerate(calibration["folds"]):
         m = [v for v in f["mean_predicted"]]
         ok = [k for k, v in enumerate(m) if v is not None]
-        ax.plot([m[k] for k in ok], [f["fraction_positive"][k] for k in ok], color="grey", lw=0.8, alpha=0.5,
-                marker=".", label="folds" if i == 0 else None)
+        ax.plot(
+            [m[k] for k in ok],
+            [f["fraction_positive"][k] for k in ok],
+            color="grey",
+            lw=0.8,
+            alpha=0.5,
+            marker=".",
+            label="folds" if i == 0 else None,
+        )
     raw = calibration.get("pooled_without_temperature")
     if raw:
         ok = [k for k, v in enumerate(raw["mean_predicted"]) if v is not None]
-        ax.plot([raw["mean_predicted"][k] for k in ok], [raw["fraction_positive"][k] for k in ok], color="tab:orange",
-                lw=1.2, marker="s", ms=3, label=f"pooled, no temperature (ECE {raw['ece']:.3f})")
+        ax.plot(
+            [raw["mean_predicted"][k] for k in ok],
+            [raw["fraction_positive"][k] for k in ok],
+            color="tab:orange",
+            lw=1.2,
+            marker="s",
+            ms=3,
+            label=f"pooled, no temperature (ECE {raw['ece']:.3f})",
+        )
     ok = [k for k, v in enumerate(pooled["mean_predicted"]) if v is not None]
-    ax.plot([pooled["mean_predicted"][k] for k in ok], [pooled["fraction_positive"][k] for k in ok], color="tab:blue",
-            lw=2, marker="o", label=f"pooled test (ECE {pooled['ece']:.3f}, Brier {pooled['brier']:.3f})")
+    ax.plot(
+        [pooled["mean_predicted"][k] for k in ok],
+        [pooled["fraction_positive"][k] for k in ok],
+        color="tab:blue",
+        lw=2,
+        marker="o",
+        label=f"pooled test (ECE {pooled['ece']:.3f}, Brier {pooled['brier']:.3f})",
+    )
     ax.set(xlim=(0, 1), ylim=(0, 1.01), ylabel="observed fraction syndromic")
     ax.set_title("Reliability of the screening probability (cross-validated test predictions)", fontsize=9)
     ax.legend(loc="upper left", fontsize=7)

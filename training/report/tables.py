@@ -1,5 +1,6 @@
 """Tables in the layout of the VGG-16 paper's Table 2: one row per human reader, then the model's
 mean +- SD over the folds; rendered as Markdown (report) or plain text (terminal), and CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,20 @@ from ..metrics import BINARY_METRICS, BinaryMetrics
 from ..readers import ReaderResult
 
 HEADER = ("", "Accuracy", "Sensitivity", "Specificity", "Precision", "F1", "AUC", "vs model ROC band")
-FOLD_COLUMNS = ("fold", "n_train", "n_validation", "n_test", "threshold", "best_epoch", "epochs_run",
-                *BINARY_METRICS, "tp", "fp", "tn", "fn")
+FOLD_COLUMNS = (
+    "fold",
+    "n_train",
+    "n_validation",
+    "n_test",
+    "threshold",
+    "best_epoch",
+    "epochs_run",
+    *BINARY_METRICS,
+    "tp",
+    "fp",
+    "tn",
+    "fn",
+)
 
 
 def _f(v: float) -> str:
@@ -28,8 +41,18 @@ def comparison_rows(readers: list[ReaderResult], summary: dict[str, dict], n_fol
     rows = []
     for r in readers:
         m = r.metrics
-        rows.append([f"{r.reader_id} (n={m.n})", _f(m.accuracy), _f(m.sensitivity), _f(m.specificity),
-                     _f(m.precision), _f(m.f1), "-", r.verdict])
+        rows.append(
+            [
+                f"{r.reader_id} (n={m.n})",
+                _f(m.accuracy),
+                _f(m.sensitivity),
+                _f(m.specificity),
+                _f(m.precision),
+                _f(m.f1),
+                "-",
+                r.verdict,
+            ]
+        )
     rows.append([f"Model (mean ± SD, {n_folds} folds)"] + [_pm(summary.get(k)) for k in BINARY_METRICS] + [""])
     return rows
 
@@ -50,9 +73,19 @@ def fold_rows(folds: list) -> list[list[str]]:
     rows = []
     for r in folds:
         m: BinaryMetrics = r.metrics
-        rows.append([str(r.index + 1), str(r.n_train), str(len(r.val_idx)), str(len(r.test_idx)), f"{r.threshold.value:.4f}",
-                     str(r.fit.best_epoch), str(r.fit.epochs_run)] + [_f(getattr(m, k)) for k in BINARY_METRICS]
-                    + [str(m.tp), str(m.fp), str(m.tn), str(m.fn)])
+        rows.append(
+            [
+                str(r.index + 1),
+                str(r.n_train),
+                str(len(r.val_idx)),
+                str(len(r.test_idx)),
+                f"{r.threshold.value:.4f}",
+                str(r.fit.best_epoch),
+                str(r.fit.epochs_run),
+            ]
+            + [_f(getattr(m, k)) for k in BINARY_METRICS]
+            + [str(m.tp), str(m.fp), str(m.tn), str(m.fn)]
+        )
     return rows
 
 
@@ -62,8 +95,19 @@ def write_fold_csv(folds: list, summary: dict[str, dict], path: Path) -> Path:
         w.writerow(FOLD_COLUMNS)
         for r in folds:
             m = r.metrics
-            w.writerow([r.index + 1, r.n_train, len(r.val_idx), len(r.test_idx), r.threshold.value, r.fit.best_epoch,
-                        r.fit.epochs_run] + [getattr(m, k) for k in BINARY_METRICS] + [m.tp, m.fp, m.tn, m.fn])
+            w.writerow(
+                [
+                    r.index + 1,
+                    r.n_train,
+                    len(r.val_idx),
+                    len(r.test_idx),
+                    r.threshold.value,
+                    r.fit.best_epoch,
+                    r.fit.epochs_run,
+                ]
+                + [getattr(m, k) for k in BINARY_METRICS]
+                + [m.tp, m.fp, m.tn, m.fn]
+            )
         for stat in ("mean", "sd"):
             w.writerow([stat] + [""] * 6 + [summary[k][stat] for k in BINARY_METRICS] + [""] * 4)
     return path

@@ -1,4 +1,5 @@
 """The capture page for phone and tablet browsers."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,5 +14,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def capture_page() -> HTMLResponse:
-    return HTMLResponse((STATIC_DIR / "capture.html").read_text(encoding="utf-8"),
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(
+        (STATIC_DIR / "capture.html").read_text(encoding="utf-8"),
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )

@@ -1,4 +1,5 @@
 """The error statuses each endpoint can answer, documented in OpenAPI from one table."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,5 +23,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _WHY[s]} for s in statuses}
 
 
-PROTECTED = (401, 422)                       # every endpoint behind the token (422: bad query parameters)
-PHOTO = (400, 401, 413, 415, 422, 503)       # every endpoint that takes a photo
+PROTECTED = (401, 422)  # every endpoint behind the token (422: bad query parameters)
+PHOTO = (400, 401, 413, 415, 422, 503)  # every endpoint that takes a photo

@@ -1,4 +1,5 @@
 """The operator's view of the results store: list, one record, CSV export (never cached)."""
+
 from __future__ import annotations
 
 import io
@@ -18,23 +19,39 @@ MAX_OFFSET = 2**53  # far beyond any store; SQLite's OFFSET is a signed 64-bit i
 SINCE = Query(None, max_length=64, description="ISO 8601 time (UTC): only screenings at or after it")
 
 
-@router.get("/results", response_model=ResultsPage, responses=errors(*PROTECTED),
-            summary="Stored screenings, newest first")
-def list_results(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
-                 since: Optional[str] = SINCE, store=Depends(get_store)) -> dict:
+@router.get(
+    "/results", response_model=ResultsPage, responses=errors(*PROTECTED), summary="Stored screenings, newest first"
+)
+def list_results(
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    since: Optional[str] = SINCE,
+    store=Depends(get_store),
+) -> dict:
     return {"total": store.count(), "items": store.list(limit, offset, since)}
 
 
-@router.get("/results.csv", summary="Export every stored screening as CSV", response_class=Response,
-            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(*PROTECTED)})
+@router.get(
+    "/results.csv",
+    summary="Export every stored screening as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(*PROTECTED)},
+)
 def export_results(since: Optional[str] = SINCE, store=Depends(get_store), settings=Depends(get_settings)) -> Response:
     buf = io.StringIO()
     store.export_csv(buf, since)
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="facescreen-{settings.kiosk_id}.csv"'})
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="facescreen-{settings.kiosk_id}.csv"'},
+    )
 
 
-@router.get("/results/{screening_id}", response_model=ResultRecord, responses=errors(*PROTECTED, 404),
-            summary="One stored screening")
+@router.get(
+    "/results/{screening_id}",
+    response_model=ResultRecord,
+    responses=errors(*PROTECTED, 404),
+    summary="One stored screening",
+)
 def get_result(screening_id: str, store=Depends(get_store)) -> dict:
     return store.get(screening_id)

@@ -1,4 +1,5 @@
 """One photo in: quality check, screening, one stored row, the result out."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -16,14 +17,22 @@ from .responses import PHOTO, errors
 router = APIRouter(prefix="/v1", tags=["screening"], dependencies=[Depends(require_token)])
 
 
-@router.post("/screen", response_model=ScreenResponse, responses=errors(*PHOTO),
-             summary="Screen one frontal face photo (quality-checked first); stores one row, the photo only with consent")
-def screen(rgb: np.ndarray = Depends(photo_rgb),
-           operator_id: Optional[str] = Form(None, max_length=64),
-           consent: bool = Form(False, description="the operator recorded consent to keep this photo"),
-           include_cam: bool = Form(True, description="return the attention map over the aligned face"),
-           lang: Optional[str] = Query(None, description="en or zh-Hans"),
-           engine=Depends(get_engine), store=Depends(get_store), settings: Settings = Depends(get_settings)) -> dict:
+@router.post(
+    "/screen",
+    response_model=ScreenResponse,
+    responses=errors(*PHOTO),
+    summary="Screen one frontal face photo (quality-checked first); stores one row, the photo only with consent",
+)
+def screen(
+    rgb: np.ndarray = Depends(photo_rgb),
+    operator_id: Optional[str] = Form(None, max_length=64),
+    consent: bool = Form(False, description="the operator recorded consent to keep this photo"),
+    include_cam: bool = Form(True, description="return the attention map over the aligned face"),
+    lang: Optional[str] = Query(None, description="en or zh-Hans"),
+    engine=Depends(get_engine),
+    store=Depends(get_store),
+    settings: Settings = Depends(get_settings),
+) -> dict:
     lang = resolve_language(lang, settings)
     analysis = engine.analyse(rgb)
     if settings.require_quality and not analysis.passed:
@@ -32,16 +41,36 @@ def screen(rgb: np.ndarray = Depends(photo_rgb),
     result = engine.screen(rgb, analysis)  # the face the quality check judged: detected once
     # the photo (with consent) is written and fsynced before its row commits: a consented answer
     # always has its photo on disk
-    rec = store.add(result, analysis.report.summary(), kiosk_id=settings.kiosk_id, source="api",
-                    operator_id=operator_id, consent=consent, photo=rgb if consent else None)
-    return {"id": rec.id, "created_at": rec.created_at, "result": result.to_dict(),
-            "text": result_text(result, lang, engine.is_demo), "quality": quality_out(analysis.report, lang),
-            "consent_recorded": bool(consent),
-            "cam_png": png_base64(engine.cam_overlay(rgb, result)) if include_cam else None}
+    rec = store.add(
+        result,
+        analysis.report.summary(),
+        kiosk_id=settings.kiosk_id,
+        source="api",
+        operator_id=operator_id,
+        consent=consent,
+        photo=rgb if consent else None,
+    )
+    return {
+        "id": rec.id,
+        "created_at": rec.created_at,
+        "result": result.to_dict(),
+        "text": result_text(result, lang, engine.is_demo),
+        "quality": quality_out(analysis.report, lang),
+        "consent_recorded": bool(consent),
+        "cam_png": png_base64(engine.cam_overlay(rgb, result)) if include_cam else None,
+    }
 
 
-@router.post("/quality", response_model=QualityOut, responses=errors(*PHOTO),
-             summary="Measure one frame: every capture-quality measure and the one instruction to give")
-def quality(rgb: np.ndarray = Depends(photo_rgb), lang: Optional[str] = Query(None, description="en or zh-Hans"),
-            engine=Depends(get_engine), settings: Settings = Depends(get_settings)) -> dict:
+@router.post(
+    "/quality",
+    response_model=QualityOut,
+    responses=errors(*PHOTO),
+    summary="Measure one frame: every capture-quality measure and the one instruction to give",
+)
+def quality(
+    rgb: np.ndarray = Depends(photo_rgb),
+    lang: Optional[str] = Query(None, description="en or zh-Hans"),
+    engine=Depends(get_engine),
+    settings: Settings = Depends(get_settings),
+) -> dict:
     return quality_out(engine.analyse(rgb).report, resolve_language(lang, settings))

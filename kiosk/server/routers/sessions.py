@@ -1,5 +1,6 @@
 """Phone and tablet capture: the page streams camera frames; the server runs the guidance loop.
 A session belongs to the device (client address) that started it."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -7,8 +8,16 @@ from typing import Optional
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Request, Response
 
-from ..deps import (client_id, get_engine, get_sessions, get_settings, get_store, photo_rgb, require_token,
-                    resolve_language)
+from ..deps import (
+    client_id,
+    get_engine,
+    get_sessions,
+    get_settings,
+    get_store,
+    photo_rgb,
+    require_token,
+    resolve_language,
+)
 from ..errors import ApiError
 from ..present import event_out
 from ..schemas import ConsentOut, FrameEvent, SessionCreate, SessionOut
@@ -18,33 +27,63 @@ from .responses import PHOTO, PROTECTED, errors
 router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencies=[Depends(require_token)])
 
 
-@router.post("", response_model=SessionOut, status_code=201, responses=errors(*PROTECTED, 400, 429, 503),
-             summary="Start a guided capture session")
-def create(request: Request, body: Optional[SessionCreate] = Body(None), sessions=Depends(get_sessions),
-           settings: Settings = Depends(get_settings)) -> dict:
+@router.post(
+    "",
+    response_model=SessionOut,
+    status_code=201,
+    responses=errors(*PROTECTED, 400, 429, 503),
+    summary="Start a guided capture session",
+)
+def create(
+    request: Request,
+    body: Optional[SessionCreate] = Body(None),
+    sessions=Depends(get_sessions),
+    settings: Settings = Depends(get_settings),
+) -> dict:
     body = body or SessionCreate()
     s = sessions.create(body.operator_id, resolve_language(body.language, settings), client=client_id(request))
     return {"session_id": s.id, "needed": s.loop.config.consecutive_frames, "language": s.loop.config.language}
 
 
-@router.post("/{session_id}/frames", response_model=FrameEvent, responses=errors(*PHOTO, 404),
-             summary="Send one camera frame; get the one instruction, or the result once the photo is taken")
-def frame(session_id: str, request: Request, rgb: np.ndarray = Depends(photo_rgb), sessions=Depends(get_sessions),
-          engine=Depends(get_engine), store=Depends(get_store), settings: Settings = Depends(get_settings)) -> dict:
+@router.post(
+    "/{session_id}/frames",
+    response_model=FrameEvent,
+    responses=errors(*PHOTO, 404),
+    summary="Send one camera frame; get the one instruction, or the result once the photo is taken",
+)
+def frame(
+    session_id: str,
+    request: Request,
+    rgb: np.ndarray = Depends(photo_rgb),
+    sessions=Depends(get_sessions),
+    engine=Depends(get_engine),
+    store=Depends(get_store),
+    settings: Settings = Depends(get_settings),
+) -> dict:
     s = sessions.get(session_id, client_id(request))
     with s.lock:
         ev = s.loop.step(rgb)
         if ev.kind == "result":
-            rec = store.add(ev.result, ev.report.summary(), kiosk_id=settings.kiosk_id, source="session",
-                            operator_id=s.operator_id)
+            rec = store.add(
+                ev.result, ev.report.summary(), kiosk_id=settings.kiosk_id, source="session", operator_id=s.operator_id
+            )
             ev.record.update({"id": rec.id, "created_at": rec.created_at})
     return event_out(ev, s.loop.config.language, engine.is_demo)
 
 
-@router.post("/{session_id}/retake", response_model=FrameEvent, responses=errors(*PROTECTED, 404, 503),
-             summary="Discard the result shown and capture again")
-def retake(session_id: str, request: Request, sessions=Depends(get_sessions), store=Depends(get_store),
-           engine=Depends(get_engine)) -> dict:
+@router.post(
+    "/{session_id}/retake",
+    response_model=FrameEvent,
+    responses=errors(*PROTECTED, 404, 503),
+    summary="Discard the result shown and capture again",
+)
+def retake(
+    session_id: str,
+    request: Request,
+    sessions=Depends(get_sessions),
+    store=Depends(get_store),
+    engine=Depends(get_engine),
+) -> dict:
     s = sessions.get(session_id, client_id(request))
     with s.lock:
         last = s.loop.last_result
@@ -54,8 +93,12 @@ def retake(session_id: str, request: Request, sessions=Depends(get_sessions), st
     return event_out(ev, s.loop.config.language, engine.is_demo)
 
 
-@router.post("/{session_id}/consent", response_model=ConsentOut, responses=errors(*PROTECTED, 404, 409, 503),
-             summary="The operator recorded consent: keep the photo of the result shown")
+@router.post(
+    "/{session_id}/consent",
+    response_model=ConsentOut,
+    responses=errors(*PROTECTED, 404, 409, 503),
+    summary="The operator recorded consent: keep the photo of the result shown",
+)
 def consent(session_id: str, request: Request, sessions=Depends(get_sessions), store=Depends(get_store)) -> dict:
     s = sessions.get(session_id, client_id(request))
     with s.lock:
@@ -66,8 +109,12 @@ def consent(session_id: str, request: Request, sessions=Depends(get_sessions), s
     return {"id": last.record["id"], "consent_recorded": True, "photo_file": photo_file}
 
 
-@router.delete("/{session_id}", status_code=204, responses=errors(*PROTECTED, 404, 503),
-               summary="End the session (its frames are dropped)")
+@router.delete(
+    "/{session_id}",
+    status_code=204,
+    responses=errors(*PROTECTED, 404, 503),
+    summary="End the session (its frames are dropped)",
+)
 def end(session_id: str, request: Request, sessions=Depends(get_sessions)) -> Response:
     sessions.close(session_id, client_id(request))
     return Response(status_code=204)

@@ -5,6 +5,7 @@ acknowledged and left alone, so a sync cut off halfway is finished by the next o
 with this kiosk's bearer token (a kiosk started without one refuses every sync). A photo comes
 only with the family's recorded consent, and is re-encoded (no EXIF, no GPS) like any kept photo.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,8 +28,12 @@ SOURCE = "tablet"
 MAX_PER_REQUEST = 100
 # the tablet app may be served from another origin (a static export): a token, never a cookie,
 # authorises the call, so any origin may make it
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": "authorization, content-type", "Access-Control-Max-Age": "600"}
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "authorization, content-type",
+    "Access-Control-Max-Age": "600",
+}
 
 
 class SyncedResult(BaseModel):
@@ -53,7 +58,9 @@ class SyncedResult(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> "SyncedResult":
         if self.flag != (self.probability >= self.threshold):
-            raise ValueError(f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}")
+            raise ValueError(
+                f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"
+            )
         if self.label != (REFER if self.flag else NO_FLAG):
             raise ValueError(f"label {self.label!r} does not match flag {self.flag}")
         if self.photo_jpeg_b64 is not None and not self.consent:
@@ -76,8 +83,13 @@ class SyncResponse(BaseModel):
 
 def require_sync_token(request: Request, settings=Depends(get_settings)) -> None:
     if not settings.token:
-        raise ApiError(403, "sync_needs_token", "this kiosk has no access token, so it accepts no synced results: "
-                                                "start it with --token (or FACESCREEN_TOKEN)", headers=CORS)
+        raise ApiError(
+            403,
+            "sync_needs_token",
+            "this kiosk has no access token, so it accepts no synced results: "
+            "start it with --token (or FACESCREEN_TOKEN)",
+            headers=CORS,
+        )
     try:
         require_token(request, settings)
     except ApiError as exc:
@@ -93,8 +105,12 @@ def preflight() -> Response:
     return Response(status_code=204, headers=CORS)
 
 
-@router.post("/results", response_model=SyncResponse, dependencies=[Depends(require_sync_token)],
-             summary="Store screenings made on a tablet (idempotent by id)")
+@router.post(
+    "/results",
+    response_model=SyncResponse,
+    dependencies=[Depends(require_sync_token)],
+    summary="Store screenings made on a tablet (idempotent by id)",
+)
 def sync_results(body: SyncRequest, request: Request, response: Response, store=Depends(get_store)) -> dict:
     response.headers.update(CORS)
     new, dup = [], []
@@ -106,13 +122,25 @@ def sync_results(body: SyncRequest, request: Request, response: Response, store=
             except (binascii.Error, ValueError):
                 raise ApiError(422, "bad_photo", f"result {r.id}: photo_jpeg_b64 is not base64", headers=CORS) from None
             photo = load_photo(raw, request.app.state.limits)  # the server's upload limits and errors (400/413)
-        row = {"id": r.id, "created_at": r.created_at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
-               "kiosk_id": r.tablet_id, "operator_id": None, "source": SOURCE, "model_id": r.model_id,
-               "model_version": r.model_version, "backend": r.backend, "probability": r.probability,
-               "threshold": r.threshold, "flag": int(r.flag), "label": r.label,
-               "not_for_clinical_use": int(r.not_for_clinical_use), "intended_use": r.intended_use,
-               "quality_json": json.dumps(r.quality, sort_keys=True), "consent": r.consent,
-               # the tablet sends the result's fields above, not a kiosk ScreeningResult (no crop, no CAM)
-               "result_json": None}
+        row = {
+            "id": r.id,
+            "created_at": r.created_at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "kiosk_id": r.tablet_id,
+            "operator_id": None,
+            "source": SOURCE,
+            "model_id": r.model_id,
+            "model_version": r.model_version,
+            "backend": r.backend,
+            "probability": r.probability,
+            "threshold": r.threshold,
+            "flag": int(r.flag),
+            "label": r.label,
+            "not_for_clinical_use": int(r.not_for_clinical_use),
+            "intended_use": r.intended_use,
+            "quality_json": json.dumps(r.quality, sort_keys=True),
+            "consent": r.consent,
+            # the tablet sends the result's fields above, not a kiosk ScreeningResult (no crop, no CAM)
+            "result_json": None,
+        }
         (new if store.add_synced(row, photo) else dup).append(r.id)
     return {"accepted": [r.id for r in body.results], "new": new, "duplicates": dup}

@@ -1,5 +1,6 @@
 """The offline tablet app at ``/tablet/``: the static PWA exported into ``BUNDLE/tablet`` by
 ``facescreen-kiosk tablet-export`` (which refuses a browser runtime that fails parity)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,14 @@ from ..errors import ApiError
 
 router = APIRouter(include_in_schema=False)
 
-MEDIA_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
-               ".webmanifest": "application/manifest+json", ".json": "application/json", ".svg": "image/svg+xml"}
+MEDIA_TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".webmanifest": "application/manifest+json",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+}
 
 
 def app_dir(settings) -> Path:
@@ -31,9 +38,12 @@ def tablet_root() -> RedirectResponse:
 def tablet_file(path: str, settings=Depends(get_settings)) -> FileResponse:
     root = app_dir(settings).resolve()
     if not (root / "app.json").is_file():
-        raise ApiError(404, "tablet_app_not_exported",
-                       f"no tablet app in {root}: export it with `facescreen-kiosk tablet-export --bundle {settings.bundle}` "
-                       "(it checks the browser runtime against the Python edge path first)")
+        raise ApiError(
+            404,
+            "tablet_app_not_exported",
+            f"no tablet app in {root}: export it with `facescreen-kiosk tablet-export --bundle {settings.bundle}` "
+            "(it checks the browser runtime against the Python edge path first)",
+        )
     target = (root / (path or "index.html")).resolve()
     if target.is_dir():
         target = target / "index.html"

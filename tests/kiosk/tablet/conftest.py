@@ -8,6 +8,7 @@ artifacts), else a small model trained here on a SYNTHETIC cohort with a strong 
 converters, gate included. Browser tests skip only where Chromium is absent and CI does not demand
 it (FACESCREEN_REQUIRE_BROWSER=1 in .ci/run turns a missing browser into a failure).
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,7 +23,8 @@ from facescreen.kiosk.tools.browser import browser_skip_reason
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO_BUNDLE = REPO / ".cache" / "demo-bundle"
-PARITY_SUBJECTS_PER_CLASS = 10   # of the held-out parity cohort (seed 1); the full 50 run in `tablet-export --parity`
+PARITY_SUBJECTS_PER_CLASS = 10  # of the held-out parity cohort (seed 1); the full 50 run in `tablet-export --parity`
+
 
 def _has_browser_artifacts(bundle: Path) -> bool:
     try:
@@ -30,7 +32,9 @@ def _has_browser_artifacts(bundle: Path) -> bool:
         det = json.loads((bundle / "detector" / "mtcnn.json").read_text())
     except (OSError, ValueError):
         return False
-    return {"onnx-int8", "tflite-int8"} <= set(card.get("artifacts", {})) and {"onnx", "tflite"} <= set(det.get("formats", {}))
+    return {"onnx-int8", "tflite-int8"} <= set(card.get("artifacts", {})) and {"onnx", "tflite"} <= set(
+        det.get("formats", {})
+    )
 
 
 def _train_small_bundle(root: Path) -> Path:
@@ -46,8 +50,10 @@ def _train_small_bundle(root: Path) -> Path:
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
 
-    make_cohort(root / "cohort", CohortConfig(n_per_class=70, image_size=256, eye_widen=(0.35, 0.03),
-                                              mouth_widen=(0.4, 0.04), seed=11))
+    make_cohort(
+        root / "cohort",
+        CohortConfig(n_per_class=70, image_size=256, eye_widen=(0.35, 0.03), mouth_widen=(0.4, 0.04), seed=11),
+    )
     probe = ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=64))
     faces = load_folder(root / "cohort", probe, create_detector("mtcnn"))
     keras.utils.set_random_seed(0)
@@ -58,14 +64,26 @@ def _train_small_bundle(root: Path) -> Path:
     x = faces.batch()
     trainable.fit(x, faces.labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
     p = np.sort(np.asarray(model(x, training=False)["probs"])[:, 1])
-    mid = p[len(p) // 5: len(p) * 4 // 5 + 1]
+    mid = p[len(p) // 5 : len(p) * 4 // 5 + 1]
     i = int(np.argmax(np.diff(mid)))
-    bundle = save_bundle(model, cfg, root / "bundle", model_id="test-tablet-resnet18-64",
-                         threshold=float((mid[i] + mid[i + 1]) / 2), training_data={"kind": "synthetic"})
+    bundle = save_bundle(
+        model,
+        cfg,
+        root / "bundle",
+        model_id="test-tablet-resnet18-64",
+        threshold=float((mid[i] + mid[i + 1]) / 2),
+        training_data={"kind": "synthetic"},
+    )
     calib, held = faces.split(0.25, seed=0)
     # every browser runtime's artifacts: the one offered and the one the gate refuses (LiteRT.js)
-    results = convert_bundle(bundle, resolve_targets("tflite-int8,onnx-int8,mtcnn-tflite,mtcnn-onnx"), held, calib,
-                             ConvertOptions(detector_timing_repeats=0), progress=lambda s: None)
+    results = convert_bundle(
+        bundle,
+        resolve_targets("tflite-int8,onnx-int8,mtcnn-tflite,mtcnn-onnx"),
+        held,
+        calib,
+        ConvertOptions(detector_timing_repeats=0),
+        progress=lambda s: None,
+    )
     assert all(r.status == "written" for r in results), [r.message for r in results]
     return Path(bundle)
 

@@ -4,6 +4,7 @@ front door that refuses every connection) it still opens and screens a photo; ba
 sync cut off halfway loses nothing, and the next sync finishes it without a duplicate.
 
 Set FACESCREEN_TABLET_SCREENSHOTS=DIR to keep the screenshots (docs/ holds the README's)."""
+
 from __future__ import annotations
 
 import os
@@ -104,8 +105,10 @@ class CutAfterCommit:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/v1/sync/results":
             self.seen += 1
             if self.seen == self.cut_at:
+
                 async def swallow(message):
                     pass
+
                 await self.app(scope, receive, swallow)
                 self.door.go_dark()
                 return
@@ -165,7 +168,9 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             assert label in labels_en
             assert "not a diagnosis" in c.script("return document.getElementById('result').innerText")
             shot(c, tmp_path, "tablet-result-offline.png")
-            c.script("const s = document.getElementById('lang'); s.value = 'zh-Hans'; s.dispatchEvent(new Event('change'));")
+            c.script(
+                "const s = document.getElementById('lang'); s.value = 'zh-Hans'; s.dispatchEvent(new Event('change'));"
+            )
             assert c.script("return document.getElementById('result-label').innerText") in labels_zh
             shot(c, tmp_path, "tablet-result-zh.png")
             c.script("const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change'));")
@@ -179,11 +184,13 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             door.offline = False
             c.offline(False)
             c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
-            c.wait_for("fetch('/v1/health', {cache: 'no-store'}).then((r) => r.ok, () => false)", 60)  # back on the network
+            c.wait_for(
+                "fetch('/v1/health', {cache: 'no-store'}).then((r) => r.ok, () => false)", 60
+            )  # back on the network
             cutter.cut_at = cutter.seen + 2
             first = browser_call(c, "return await window.tablet.sync();")
             assert first["sent"] == 1 and first["waiting"] == 2 and first["error"], first
-            assert store.count() == 2            # the kiosk has it; the tablet does not know yet
+            assert store.count() == 2  # the kiosk has it; the tablet does not know yet
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 2}
 
             cutter.cut_at = None
@@ -192,15 +199,20 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             assert second == {"sent": 2, "waiting": 0, "error": None}
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 0}
             shot(c, tmp_path, "tablet-synced.png")
-            tablet_ids = set(browser_call(c, """
+            tablet_ids = set(
+                browser_call(
+                    c,
+                    """
                 const db = window.tablet.state.db;
                 return await new Promise((ok) => { const r = db.transaction('results').objectStore('results').getAllKeys();
-                                                   r.onsuccess = () => ok(r.result); });"""))
+                                                   r.onsuccess = () => ok(r.result); });""",
+                )
+            )
             rows = store.list()  # before the server stops (it closes its store)
         finally:
             door.close()
-    assert len(rows) == 3 and {r["id"] for r in rows} == tablet_ids     # nothing lost, nothing doubled
+    assert len(rows) == 3 and {r["id"] for r in rows} == tablet_ids  # nothing lost, nothing doubled
     assert {r["source"] for r in rows} == {"tablet"}
     kept = [r for r in rows if r["photo_file"]]
-    assert [r["id"] for r in kept] == [consented]                      # only the consented photo left the tablet
+    assert [r["id"] for r in kept] == [consented]  # only the consented photo left the tablet
     assert all(r["label"] in ("refer for genetic evaluation", "no referral flag") for r in rows)

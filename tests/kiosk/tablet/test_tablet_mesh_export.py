@@ -1,5 +1,6 @@
 """The tablet's face mesh is converted at export from the pinned asset; a file that is not a TFLite
 face mesh stops the export with the converter's reason (no app without its mesh)."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 operation in real headless Chromium against the Python functions they port
 (edge/detectors/mtcnn_cascade.py, edge/align.py and the OpenCV calls those make), as the
 TensorFlow-free MTCNN port was pinned against the mtcnn package."""
+
 from __future__ import annotations
 
 import base64
@@ -94,8 +95,15 @@ def test_resize_area_uint8_photo_downscale(js, photo):
         assert np.abs(got.astype(int) - want).max() <= 1, shape
 
 
-BOXES = np.array([[50.3, 25.7, 150.2, 125.9], [-10.5, 20.2, 90.1, 120.3], [200.2, 210.1, 265.3, 275.6],
-                  [0.0, 0.0, 255.0, 255.0], [100.5, 100.5, 112.25, 130.75]])
+BOXES = np.array(
+    [
+        [50.3, 25.7, 150.2, 125.9],
+        [-10.5, 20.2, 90.1, 120.3],
+        [200.2, 210.1, 265.3, 275.6],
+        [0.0, 0.0, 255.0, 255.0],
+        [100.5, 100.5, 112.25, 130.75],
+    ]
+)
 
 
 @pytest.mark.parametrize("size", [24, 48])
@@ -141,10 +149,12 @@ def test_box_arithmetic(js):
     offsets = rng.normal(0, 0.1, (len(BOXES), 4)).astype(np.float32)
     landmarks = rng.uniform(0, 1, (len(BOXES), 10)).astype(np.float32)
     np.testing.assert_allclose(js("mtcnn", "toSquare", BOXES.tolist()), mc.to_square(BOXES), atol=1e-9)
-    np.testing.assert_allclose(js("mtcnn", "applyOffsets", BOXES.tolist(), f32(offsets)),
-                               mc.apply_offsets(BOXES, offsets), atol=1e-9)
-    np.testing.assert_allclose(js("mtcnn", "placeLandmarks", f32(landmarks), BOXES.tolist()),
-                               mc.place_landmarks(landmarks, BOXES), atol=1e-9)
+    np.testing.assert_allclose(
+        js("mtcnn", "applyOffsets", BOXES.tolist(), f32(offsets)), mc.apply_offsets(BOXES, offsets), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        js("mtcnn", "placeLandmarks", f32(landmarks), BOXES.tolist()), mc.place_landmarks(landmarks, BOXES), atol=1e-9
+    )
     fitted = mc.fit_to_image(BOXES, 512, 480)
     np.testing.assert_allclose(js("mtcnn", "fitToImage", BOXES.tolist(), 512, 480), fitted)
     lm = mc.place_landmarks(landmarks, BOXES) + 0.5  # halves: round half to even on both sides
@@ -159,8 +169,12 @@ def test_similarity_transform(js):
     for _ in range(5):
         src = rng.uniform(50, 400, (5, 2))
         dst = DEFAULT_TEMPLATE.pixels(112)
-        np.testing.assert_allclose(js("align", "similarityTransform", src.tolist(), dst.tolist()),
-                                   similarity_transform(src, dst), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            js("align", "similarityTransform", src.tolist(), dst.tolist()),
+            similarity_transform(src, dst),
+            rtol=1e-9,
+            atol=1e-9,
+        )
 
 
 @pytest.mark.parametrize("h,w", [(256, 256), (201, 157), (9, 8)])
@@ -193,6 +207,7 @@ def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
 
 # ---- capture-quality image measures (core/quality.js <- kiosk/quality/base.py, image.py) ----------
 
+
 def test_gray_is_opencvs(js, photo):
     got = np.asarray(js("quality", "toGray", u8(photo), *photo.shape[:2]), np.uint8).reshape(photo.shape[:2])
     np.testing.assert_array_equal(got, cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))
@@ -202,8 +217,10 @@ def test_inner_face_region(js):
     from facescreen.edge.detect import FaceDetection
     from facescreen.kiosk.quality import FrameContext, QualityConfig
 
-    for lm, (h, w) in [([[100.3, 120.7], [160.2, 118.1], [131.5, 150.2], [108.9, 180.4], [152.6, 179.9]], (480, 640)),
-                       ([[3.5, 10.2], [40.1, 12.9], [20.0, 30.3], [8.8, 45.5], [35.2, 44.1]], (60, 50))]:
+    for lm, (h, w) in [
+        ([[100.3, 120.7], [160.2, 118.1], [131.5, 150.2], [108.9, 180.4], [152.6, 179.9]], (480, 640)),
+        ([[3.5, 10.2], [40.1, 12.9], [20.0, 30.3], [8.8, 45.5], [35.2, 44.1]], (60, 50)),
+    ]:
         face = FaceDetection((0, 0, w, h), 0.99, np.asarray(lm, np.float32))
         ctx = FrameContext(np.zeros((h, w, 3), np.uint8), (face,), QualityConfig())
         assert tuple(js("quality", "innerFace", np.asarray(lm, np.float32).tolist(), h, w)) == ctx.inner_face
@@ -226,14 +243,16 @@ def test_sharpness_and_laplacian(js, photo, side):
     g = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), (side, side * 3 // 4), interpolation=cv2.INTER_AREA)
     lap = js("quality", "laplacianVar", u8(g), *g.shape)
     assert lap == pytest.approx(float(cv2.Laplacian(g, cv2.CV_64F).var()), rel=1e-12)
-    tol = 0 if side >= 128 else 1e-2   # the enlarging resize's border rows (test_resize_linear_u8)
+    tol = 0 if side >= 128 else 1e-2  # the enlarging resize's border rows (test_resize_linear_u8)
     assert js("quality", "sharpness", u8(g), *g.shape) == pytest.approx(sharpness(g), rel=max(tol, 1e-12))
 
 
 # ---- the face mesh's crop, mapping and head pose (core/mesh.js <- kiosk/landmarks.py, quality/pose.py) ----
 
-MESH_FACES = [((120.0, 90.0, 260.0, 250.0), [[160.5, 150.25], [221.75, 141.0], [190.0, 185.5], [168.0, 215.0], [215.0, 210.0]]),
-              ((10.0, 5.0, 110.0, 120.0), [[40.0, 50.0], [80.0, 58.0], [60.0, 75.0], [45.0, 95.0], [78.0, 100.0]])]
+MESH_FACES = [
+    ((120.0, 90.0, 260.0, 250.0), [[160.5, 150.25], [221.75, 141.0], [190.0, 185.5], [168.0, 215.0], [215.0, 210.0]]),
+    ((10.0, 5.0, 110.0, 120.0), [[40.0, 50.0], [80.0, 58.0], [60.0, 75.0], [45.0, 95.0], [78.0, 100.0]]),
+]
 
 
 @pytest.mark.parametrize("box,lm", MESH_FACES)
@@ -243,9 +262,13 @@ def test_mesh_crop(js, photo, box, lm):
 
     m = roi_matrix(FaceDetection(box, 0.99, np.asarray(lm, np.float32)))
     got_m = np.asarray(js("mesh", "roiMatrix", list(box), lm))
-    np.testing.assert_allclose(got_m, m, rtol=1e-6, atol=1e-5)   # numpy's float32 arctan2: within an ulp
-    want = (cv2.warpAffine(photo, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE).astype(np.float32) / 255.0)
+    np.testing.assert_allclose(got_m, m, rtol=1e-6, atol=1e-5)  # numpy's float32 arctan2: within an ulp
+    want = (
+        cv2.warpAffine(
+            photo, m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        ).astype(np.float32)
+        / 255.0
+    )
     got = np.asarray(js("mesh", "meshInput", u8(photo), *photo.shape[:2], m.tolist()), np.float32).reshape(want.shape)
     np.testing.assert_array_equal(got, want)
 
@@ -263,11 +286,11 @@ def test_mesh_mapping_and_pose(js):
     got = js("mesh", "mapBack", f32(pts.ravel()), 2.5, m.tolist())
     inv = cv2.invertAffineTransform(m)
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    p64 = pts.astype(np.float64)   # as _PlainMesh returns them
+    p64 = pts.astype(np.float64)  # as _PlainMesh returns them
     want = np.column_stack([p64[:, :2] @ inv[:, :2].T + inv[:, 2], p64[:, 2] / scale])
     np.testing.assert_allclose(np.asarray(got["points"]), want, rtol=1e-9, atol=1e-9)
     assert got["presence"] == pytest.approx(1 / (1 + np.exp(-2.5)), rel=1e-12)
-    assert js("mesh", "mapBack", f32(pts.ravel()), -0.5, m.tolist()) is None   # presence below 0.5: no mesh
+    assert js("mesh", "mapBack", f32(pts.ravel()), -0.5, m.tolist()) is None  # presence below 0.5: no mesh
     mesh = FaceMesh(want, got["presence"])
     pose = js("mesh", "headPose", want.tolist())
     hp = head_pose(mesh)
@@ -275,6 +298,7 @@ def test_mesh_mapping_and_pose(js):
 
     class Ctx:
         pass
+
     ctx = Ctx()
     ctx.mesh = mesh
     assert js("mesh", "eyesOpen", want.tolist()) == pytest.approx(EyesOpen().raw(ctx), rel=1e-12)
@@ -292,8 +316,11 @@ def test_detect_config(js, find, height, full_size):
     from facescreen.kiosk.quality import QualityConfig
     from facescreen.kiosk.tracking import FindConfig
 
-    cfg = {"default": FindConfig(), "baseline": FindConfig.baseline(),
-           "small_faces": FindConfig(min_face_of_min_head=0.1, work_face_px=60)}[find]
+    cfg = {
+        "default": FindConfig(),
+        "baseline": FindConfig.baseline(),
+        "small_faces": FindConfig(min_face_of_min_head=0.1, work_face_px=60),
+    }[find]
     base, quality = DetectConfig(), QualityConfig()
     got = js("screen", "detectConfig", cfg.model_dump(), asdict(base), quality.model_dump(), height, full_size)
     assert got == asdict(cfg.detect_config(base, quality, height, full_size))

@@ -1,6 +1,7 @@
 """The heart of the tablet app: in real headless Chromium, the browser's detections and screening
 probabilities equal the Python edge path's on the same artifact files (the export's own gate,
 recorded in app.json), and a planted preprocessing bug is refused by that gate."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def test_export_gate_recorded_parity(app_json, parity_photos, capsys):
     for p in rec["photos"]:
         assert p["n_faces_python"] == p["n_faces_browser"], p["name"]
         assert (p["p_python"] is None) == (p["p_browser"] is None), p["name"]
-    assert rec["n_screened"] >= len(parity_photos) - 2   # the synthetic faces are all found
+    assert rec["n_screened"] >= len(parity_photos) - 2  # the synthetic faces are all found
     with capsys.disabled():  # the README's figures come from runs like this one
         print("\ntablet parity:", json.dumps({k: v for k, v in rec.items() if k != "photos"}))
 
@@ -40,7 +41,11 @@ def test_app_is_self_contained(tablet_app, app_json):
     for rel, digest in app_json["files"].items():
         assert sha256_file(tablet_app / rel) == digest, rel
     # the runtime's files are served by the app itself: no page or module of ours names another host
-    ours = [p for p in app_json["files"] if not p.startswith("vendor/") and p.endswith((".html", ".js", ".json", ".webmanifest"))]
+    ours = [
+        p
+        for p in app_json["files"]
+        if not p.startswith("vendor/") and p.endswith((".html", ".js", ".json", ".webmanifest"))
+    ]
     for rel in ours:
         text = (tablet_app / rel).read_text(encoding="utf-8")
         assert not re.search(r"https?://(?!127\.0\.0\.1)", text.replace("http://www.w3.org/2000/svg", "")), rel
@@ -63,7 +68,9 @@ def test_a_planted_preprocessing_bug_is_refused(tablet_bundle, parity_photos, tm
         f = staging / "core" / "screen.js"
         src = f.read_text()
         assert "const x = Float32Array.from(crop);" in src
-        f.write_text(src.replace("const x = Float32Array.from(crop);", "const x = Float32Array.from(crop, (v) => v / 255);"))
+        f.write_text(
+            src.replace("const x = Float32Array.from(crop);", "const x = Float32Array.from(crop, (v) => v / 255);")
+        )
         return verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos)
 
     out = tmp_path / "app"
@@ -88,6 +95,11 @@ def test_litert_js_cannot_run_the_verified_artifacts_and_is_not_offered(tablet_b
     photos = dict(list(parity_photos.items())[:2])
     out = tmp_path / "app"
     with pytest.raises(TabletExportError, match="litert-js could not open the bundle's artifacts in Chromium: .+"):
-        export_app(tablet_bundle, out, runtime="litert-js", progress=lambda s: None,
-                   verify=lambda staging, app: verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos))
+        export_app(
+            tablet_bundle,
+            out,
+            runtime="litert-js",
+            progress=lambda s: None,
+            verify=lambda staging, app: verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos),
+        )
     assert not out.exists()

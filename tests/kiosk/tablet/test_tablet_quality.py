@@ -6,6 +6,7 @@ kiosk side runs the plain 468-point face mesh (face_landmark.tflite), the model 
 converted to ONNX. Both find the face the kiosk's way (app.json's FindConfig, the kiosk's default):
 on a drifting sequence the browser's guidance (core/guide.js) follows, re-detects, captures and
 screens exactly when the kiosk's GuidanceLoop does, with one detection per capture."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,14 @@ MARGIN = 0.01  # relative distance from a threshold inside which either verdict 
 # on some pixels of the first and last rows (test_tablet_ops.py::test_resize_linear_u8)
 # on some pixels of the first and last rows (test_tablet_ops.py::test_resize_linear_u8); the mesh
 # measures: ONNX Runtime's mesh vs LiteRT's (~1e-4 px) and a crop rotation within an ulp of float32
-RAW_TOL = {"sharpness": (1e-2, 0.0), "head_roll": (0, 0.05), "head_yaw": (0, 0.05), "head_pitch": (0, 0.05),
-           "eyes_open": (1e-3, 1e-4), "mouth_closed": (1e-3, 1e-4)}
+RAW_TOL = {
+    "sharpness": (1e-2, 0.0),
+    "head_roll": (0, 0.05),
+    "head_yaw": (0, 0.05),
+    "head_pitch": (0, 0.05),
+    "eyes_open": (1e-3, 1e-4),
+    "mouth_closed": (1e-3, 1e-4),
+}
 
 JS = """
 const [b64, h, w] = arguments;
@@ -41,7 +48,9 @@ SET_FIND_JS = "Object.assign(window.__fs.app.find, arguments[0]); return window.
 def near(raw: float, bound: dict) -> bool:
     if bound.get("min") is not None and bound.get("min") == bound.get("max"):
         return False  # an exact count (one face): no margin
-    return any(v is not None and abs(raw - v) <= MARGIN * max(abs(v), 1e-9) for v in (bound.get("min"), bound.get("max")))
+    return any(
+        v is not None and abs(raw - v) <= MARGIN * max(abs(v), 1e-9) for v in (bound.get("min"), bound.get("max"))
+    )
 
 
 def framed(photo: np.ndarray, side: int, x: int, y: int, size=(480, 640)) -> np.ndarray:
@@ -56,14 +65,16 @@ def framed(photo: np.ndarray, side: int, x: int, y: int, size=(480, 640)) -> np.
 @pytest.fixture(scope="module")
 def frames(scene_frames, grace_hopper):
     """The kiosk's scenes, plus frames made to fail each detector-based measure."""
-    return {**scene_frames,
-            "far": framed(grace_hopper, 120, 260, 180),          # small face: move closer
-            "off_centre": framed(grace_hopper, 300, 0, 0),       # top-left corner: move to the centre
-            "near": framed(grace_hopper[120:420, 100:400], 700, 0, 0),  # the face fills the frame: move back
-            "centred": framed(grace_hopper, 420, 110, 30),
-            "dark": (framed(grace_hopper, 420, 110, 30) * 0.15).astype(np.uint8),            # more light
-            "blurred": cv2.GaussianBlur(framed(grace_hopper, 420, 110, 30), (0, 0), 4.0),    # hold still
-            "half_lit": half_lit(framed(grace_hopper, 420, 110, 30))}                        # even light
+    return {
+        **scene_frames,
+        "far": framed(grace_hopper, 120, 260, 180),  # small face: move closer
+        "off_centre": framed(grace_hopper, 300, 0, 0),  # top-left corner: move to the centre
+        "near": framed(grace_hopper[120:420, 100:400], 700, 0, 0),  # the face fills the frame: move back
+        "centred": framed(grace_hopper, 420, 110, 30),
+        "dark": (framed(grace_hopper, 420, 110, 30) * 0.15).astype(np.uint8),  # more light
+        "blurred": cv2.GaussianBlur(framed(grace_hopper, 420, 110, 30), (0, 0), 4.0),  # hold still
+        "half_lit": half_lit(framed(grace_hopper, 420, 110, 30)),
+    }  # even light
 
 
 def half_lit(rgb: np.ndarray) -> np.ndarray:
@@ -90,11 +101,16 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     assert {k: app["find"][k] for k in FindConfig.model_fields} == FindConfig().model_dump()
     find = FindConfig() if find_name == "default" else FindConfig.baseline()
     screener = python_reference(tablet_bundle, app["runtime"])
-    analyser = FrameAnalyser(screener.detector, DenseLandmarker(asset_path(FACE_LANDMARK.name)), QualityConfig(),
-                             model_iod_px=model_inter_eye_px(screener.align_config), find=find)
+    analyser = FrameAnalyser(
+        screener.detector,
+        DenseLandmarker(asset_path(FACE_LANDMARK.name)),
+        QualityConfig(),
+        model_iod_px=model_inter_eye_px(screener.align_config),
+        find=find,
+    )
     compared = instructions = 0
     failed: set[str] = set()
-    meshed: set[str] = set()   # the mesh measures compared on at least one frame
+    meshed: set[str] = set()  # the mesh measures compared on at least one frame
     with static_server(tablet_app) as url, Chrome() as chrome:
         open_in_browser(chrome, url)
         chrome.script(SET_FIND_JS, find.model_dump())
@@ -103,7 +119,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
             got = browser_call(chrome, JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), h, w)
             report = analyser.analyse(rgb).report
             ours = list(report.results)
-            assert [r["name"] for r in got["results"]] == list(MEASURE_NAMES)   # the kiosk's priority order
+            assert [r["name"] for r in got["results"]] == list(MEASURE_NAMES)  # the kiosk's priority order
             by_name = {r["name"]: r for r in got["results"]}
             for py in ours:
                 br = by_name[py.name]
@@ -123,7 +139,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
             if not any(r.assessed and near(r.raw, r.threshold) for r in ours):
                 assert got["instruction"] == py_first, name
                 instructions += py_first is not None
-    assert compared >= 10 * len(frames) and instructions >= 3   # the scenes exercise failing measures
+    assert compared >= 10 * len(frames) and instructions >= 3  # the scenes exercise failing measures
     assert {"brightness", "sharpness", "illumination_uniformity", "head_roll"} <= failed, failed
     assert meshed == set(MESH_MEASURES), meshed
 
@@ -159,7 +175,9 @@ def test_mesh_equals_the_kiosks(tablet_app, tablet_bundle, frames, capsys):
             got = browser_call(chrome, MESH_JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), h, w)
             if got is None:
                 continue
-            face = FaceDetection(tuple(got["face"]["box"]), got["face"]["confidence"], np.asarray(got["face"]["landmarks"]))
+            face = FaceDetection(
+                tuple(got["face"]["box"]), got["face"]["confidence"], np.asarray(got["face"]["landmarks"])
+            )
             want = landmarker(rgb, face)
             assert (want is None) == (got["mesh"] is None), (name, got["note"])
             if want is None:
@@ -258,9 +276,17 @@ def python_guidance(tablet_bundle, runtime: str, frames: list[np.ndarray]) -> li
     for i, f in enumerate(frames):
         now[0], calls = i / 30.0, counting.calls
         ev = loop.step(f)
-        out.append({"key": ev.message_key, "kind": ev.kind, "tracked": analyses[-1].tracked, "report": ev.report,
-                    "box": ev.face_boxes[0] if ev.face_boxes else None, "detections": counting.calls - calls,
-                    "probability": ev.result.probability if ev.result else None})
+        out.append(
+            {
+                "key": ev.message_key,
+                "kind": ev.kind,
+                "tracked": analyses[-1].tracked,
+                "report": ev.report,
+                "box": ev.face_boxes[0] if ev.face_boxes else None,
+                "detections": counting.calls - calls,
+                "probability": ev.result.probability if ev.result else None,
+            }
+        )
         if ev.kind == "result":
             loop.retake()
     return out
@@ -284,8 +310,16 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
         assert {k: find[k] for k in FindConfig.model_fields} == FindConfig().model_dump()
         for i, rgb in enumerate(frames):
             h, w = rgb.shape[:2]
-            got.append(browser_call(chrome, GUIDE_STEP_JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(),
-                                    h, w, i * 1000.0 / 30.0))
+            got.append(
+                browser_call(
+                    chrome,
+                    GUIDE_STEP_JS,
+                    base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(),
+                    h,
+                    w,
+                    i * 1000.0 / 30.0,
+                )
+            )
     worst = 0.0
     for i, (py, br) in enumerate(zip(want, got)):
         assert br["tracked"] == py["tracked"] and br["detections"] == py["detections"], (i, py, br)
@@ -303,14 +337,18 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
             assert br["result"]["detections"] == 0 and "detect" not in br["result"]["timed"], (i, br["result"])
     # the fast path is taken, not just matched: the mesh follows the face on most frames ...
     assert sum(b["tracked"] for b in got[:14]) >= 11 and sum(b["detections"] for b in got[:14]) == 2
-    assert [b["detections"] for b in got[:14]].index(1, 1) == FindConfig().redetect_every + 1  # ... 12 followed, then detected
-    assert got[14]["detections"] >= 1 and not got[14]["tracked"]    # the jump to the middle is detected
+    assert [b["detections"] for b in got[:14]].index(
+        1, 1
+    ) == FindConfig().redetect_every + 1  # ... 12 followed, then detected
+    assert got[14]["detections"] >= 1 and not got[14]["tracked"]  # the jump to the middle is detected
     captures = [i for i, b in enumerate(got) if b["result"]]
     assert captures and all(got[i]["detections"] == 1 for i in captures)  # the captured frame: its one detection
-    assert sum(b["tracked"] for b in got[28:]) >= 10                  # the face in the dark is followed again
+    assert sum(b["tracked"] for b in got[28:]) >= 10  # the face in the dark is followed again
     with capsys.disabled():
-        print(f"\nguidance, browser vs kiosk on {len(got)} frames: {sum(b['detections'] for b in got)} detections, "
-              f"{len(captures)} captures, followed boxes within {worst:.3f} px")
+        print(
+            f"\nguidance, browser vs kiosk on {len(got)} frames: {sum(b['detections'] for b in got)} detections, "
+            f"{len(captures)} captures, followed boxes within {worst:.3f} px"
+        )
 
 
 def test_without_reuse_a_capture_is_detected_again(tablet_app, scene_frames):

@@ -1,5 +1,6 @@
 """GET /tablet/: the exported app from BUNDLE/tablet, or a 404 that says how to export it; never a
 file outside the app."""
+
 from __future__ import annotations
 
 import json
@@ -33,5 +34,10 @@ def test_serves_the_app_and_nothing_else(tmp_path, engine):
     r = c.get("/tablet/")
     assert r.status_code == 200 and "<title>t</title>" in r.text and r.headers["cache-control"] == "no-cache"
     assert c.get("/tablet/core/x.js").headers["content-type"].startswith("text/javascript")
-    for path in ("/tablet/../secret.txt", "/tablet/%2e%2e/secret.txt", "/tablet/core/../../secret.txt", "/tablet/nope.js"):
+    for path in (
+        "/tablet/../secret.txt",
+        "/tablet/%2e%2e/secret.txt",
+        "/tablet/core/../../secret.txt",
+        "/tablet/nope.js",
+    ):
         assert c.get(path).status_code == 404, path

@@ -1,5 +1,6 @@
 """POST /v1/sync/results: only with the kiosk's token, idempotent by id, photos only with consent,
 a result whose wording does not follow its numbers refused."""
+
 from __future__ import annotations
 
 import base64
@@ -14,10 +15,23 @@ TOKEN = "tablet-sync-token-0123456789"
 
 
 def record(**over) -> dict:
-    r = {"id": uuid.uuid4().hex, "created_at": "2026-11-29T05:00:00.000Z", "tablet_id": "tablet-7",
-         "model_id": "m", "model_version": "1", "backend": "onnxruntime-web:onnx-int8", "probability": 0.8,
-         "threshold": 0.5, "flag": True, "label": "refer for genetic evaluation", "not_for_clinical_use": True,
-         "intended_use": "research", "quality": {}, "consent": False, "photo_jpeg_b64": None}
+    r = {
+        "id": uuid.uuid4().hex,
+        "created_at": "2026-11-29T05:00:00.000Z",
+        "tablet_id": "tablet-7",
+        "model_id": "m",
+        "model_version": "1",
+        "backend": "onnxruntime-web:onnx-int8",
+        "probability": 0.8,
+        "threshold": 0.5,
+        "flag": True,
+        "label": "refer for genetic evaluation",
+        "not_for_clinical_use": True,
+        "intended_use": "research",
+        "quality": {},
+        "consent": False,
+        "photo_jpeg_b64": None,
+    }
     return {**r, **over}
 
 
@@ -26,7 +40,9 @@ def kiosk(tmp_path, kiosk_bundle, engine):
     from facescreen.kiosk.server import Settings, create_app
 
     def make(token=TOKEN):
-        app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="k", token=token), engine=engine)
+        app = create_app(
+            Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="k", token=token), engine=engine
+        )
         return app, TestClient(app)
 
     return make
@@ -66,7 +82,9 @@ def test_a_kiosk_without_a_token_accepts_no_sync(kiosk):
 
 def test_preflight_for_an_app_served_elsewhere(kiosk):
     _, client = kiosk()
-    r = client.options("/v1/sync/results", headers={"Origin": "http://tablet.example", "Access-Control-Request-Method": "POST"})
+    r = client.options(
+        "/v1/sync/results", headers={"Origin": "http://tablet.example", "Access-Control-Request-Method": "POST"}
+    )
     assert r.status_code == 204 and "authorization" in r.headers["access-control-allow-headers"]
 
 
@@ -87,15 +105,18 @@ def test_photo_kept_only_with_consent(kiosk, grace_hopper):
     assert app.state.store.count() == 1
 
 
-@pytest.mark.parametrize("bad", [
-    {"flag": False},                                   # flag does not follow probability vs threshold
-    {"label": "no referral flag"},                     # label does not follow the flag
-    {"label": "diagnosed with a syndrome"},            # never a diagnosis
-    {"id": "not-a-hex-id"},
-    {"created_at": "2026-11-29T05:00:00"},             # no time zone
-    {"probability": 1.5},
-    {"unexpected": 1},                                 # a misspelt field is an error, not ignored
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"flag": False},  # flag does not follow probability vs threshold
+        {"label": "no referral flag"},  # label does not follow the flag
+        {"label": "diagnosed with a syndrome"},  # never a diagnosis
+        {"id": "not-a-hex-id"},
+        {"created_at": "2026-11-29T05:00:00"},  # no time zone
+        {"probability": 1.5},
+        {"unexpected": 1},  # a misspelt field is an error, not ignored
+    ],
+)
 def test_malformed_results_are_refused_whole(kiosk, bad):
     app, client = kiosk()
     good = record()
