@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .postprocess import screening_probability
+from .postprocess import flagged, screening_probability
 
 
 def roc_auc(labels, scores) -> float:
@@ -44,9 +44,9 @@ def roc_auc(labels, scores) -> float:
 
 
 def screening_flags(probs: np.ndarray, positive: list[int], threshold: float) -> np.ndarray:
-    """Which photos are flagged: summed positive-class probability ``>= threshold`` (the rule of
-    :attr:`edge.result.ScreeningResult.flag`)."""
-    return screening_probability(np.asarray(probs), positive) >= threshold
+    """Which photos are flagged: summed positive-class probability against the threshold
+    (:func:`edge.postprocess.flagged`, the rule of :attr:`edge.result.ScreeningResult.flag`)."""
+    return flagged(screening_probability(np.asarray(probs), positive), threshold)
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def agreement(
         raise ValueError(f"expected two (N, K) probability arrays of one shape, got {ref.shape} and {got.shape}")
     p_ref = screening_probability(ref, positive, temperature)
     p_got = screening_probability(got, positive, temperature)
-    same = (p_ref >= threshold) == (p_got >= threshold)
+    same = flagged(p_ref, threshold) == flagged(p_got, threshold)
     diff = np.abs(got - ref)
     auc_ref = auc_got = auc_diff = None
     if labels is not None:

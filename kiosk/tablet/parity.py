@@ -27,6 +27,7 @@ import numpy as np
 from facescreen.edge.detect import DetectConfig, detect_faces
 from facescreen.edge.errors import NoFaceError
 from facescreen.edge.photo import load_photo
+from facescreen.edge.postprocess import flagged
 
 from ..tools.browser import Chrome
 from .runtimes import browser_runtime
@@ -168,7 +169,7 @@ def verdict(outcomes: list[PhotoOutcome], threshold: float, runtime: str) -> dic
     if max_box > MAX_PX or max_lm > MAX_PX:
         problems.append(f"boxes/landmarks differ by up to {max_box:.1f}/{max_lm:.1f} px (allowed {MAX_PX:.0f})")
     diffs = np.array([abs(o.p_browser - o.p_python) for o in screened]) if screened else np.zeros(0)
-    agree = np.array([(o.p_browser >= threshold) == (o.p_python >= threshold) for o in screened], dtype=bool)
+    agree = np.array([flagged(o.p_browser, threshold) == flagged(o.p_python, threshold) for o in screened], dtype=bool)
     agreement = float(agree.mean()) if len(agree) else 0.0
     if not screened:
         problems.append("no photo was screened on both sides")

@@ -6,6 +6,7 @@ import { detect as mtcnnDetect, resizeArea, roundHalfEven } from './mtcnn.js';
 import { assess, modelInterEyePx, subjectFirst } from './quality.js';
 import { alignFace } from './align.js';
 import { openRuntime } from './runtime.js';
+import { applyTemperature, flagged, screeningProbability } from './screening.js';
 
 export const REFER = 'refer for genetic evaluation';
 export const NO_FLAG = 'no referral flag';
@@ -108,7 +109,8 @@ export class BrowserScreener {
   // One frame's quality report, as the kiosk's FrameAnalyser.analyse(rgb) gives it.
   async quality(rgb, h, w) { return (await this.analyse(rgb, h, w)).report; }
 
-  // probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's in-graph scaling)
+  // the network's raw probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's
+  // in-graph scaling); before the card's temperature
   async predict(crop) {
     const s = this.card.input.size;
     const x = Float32Array.from(crop);
@@ -131,19 +133,27 @@ export class BrowserScreener {
     const t1 = performance.now();
     const aligned = alignFace(rgb, h, w, face.landmarks, this.card.input.size, this.card.alignment.points);
     const t2 = performance.now();
-    const probs = await this.predict(aligned.image);
-    const t3 = performance.now();
-    let p = 0;
-    for (const k of this.positive) p += probs[k];
-    p = Math.min(Math.max(Math.fround(p), 0), 1);
-    const flag = p >= this.card.threshold;
+    const result = await this.screenAligned(aligned.image);
+    return {
+      ...result, detection: face, n_faces: faces.length, align_matrix: aligned.matrix, aligned: aligned.image,
+      timings_ms: { ...(reuse ? {} : { detect: t1 - t0 }), align: t2 - t1, ...result.timings_ms },  // as prepare_face's
+    };
+  }
+
+  // Screener.screen_aligned: one aligned crop -> the card's temperature, the positive classes'
+  // sum and the flag rule (core/screening.js, the ports of edge/postprocess.py).
+  async screenAligned(crop) {
+    const t0 = performance.now();
+    const probs = applyTemperature(await this.predict(crop), this.card.calibration?.temperature ?? 1);
+    const t1 = performance.now();
+    const p = screeningProbability(probs, this.positive);
+    const flag = flagged(p, this.card.threshold);
     return {
       probability: p, threshold: this.card.threshold, flag, label: flag ? REFER : NO_FLAG,
       class_names: this.card.classes, class_probabilities: probs, positive_classes: this.card.positive_classes,
       model_id: this.card.model_id, model_version: this.card.version, backend: this.backendLabel,
       intended_use: this.card.intended_use, not_for_clinical_use: this.card.not_for_clinical_use,
-      detection: face, n_faces: faces.length, align_matrix: aligned.matrix, aligned: aligned.image,
-      timings_ms: { ...(reuse ? {} : { detect: t1 - t0 }), align: t2 - t1, infer: t3 - t2 },  // as prepare_face's
+      timings_ms: { infer: t1 - t0 },
     };
   }
 }
