@@ -100,6 +100,24 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
+def stage_web(out: Path, runtime: BrowserRuntime, modules: Optional[Path] = None) -> None:
+    """Copy the app's own pages and modules and ``runtime``'s files from its npm package into ``out``:
+    everything of the app but the bundle's files and app.json (the runtime matrix stages its browser
+    cells with this too)."""
+    modules = modules or node_modules()
+    for src in WEB_DIR.rglob("*"):
+        if src.is_file():
+            _copy(src, out / src.relative_to(WEB_DIR))
+    for rel_src, rel_dst in runtime.files:
+        src = modules / rel_src
+        if not src.is_file():
+            raise TabletExportError(f"{src} is missing: run `make tablet` to install {runtime.package}")
+        _copy(src, out / "vendor" / rel_dst)
+    for rel, bare, relative in runtime.rewrite:  # a bare module name means nothing to a browser
+        f = out / "vendor" / rel
+        f.write_text(f.read_text(encoding="utf-8").replace(bare, relative), encoding="utf-8")
+
+
 def assemble(
     bundle: Bundle,
     out: Path,
@@ -129,17 +147,7 @@ def assemble(
             f"the bundle's detector has no {runtime.detector_format} networks for {runtime.name}; "
             f"convert them: facescreen-convert {bundle.path} --to mtcnn-{runtime.detector_format}"
         )
-    for src in WEB_DIR.rglob("*"):
-        if src.is_file():
-            _copy(src, out / src.relative_to(WEB_DIR))
-    for rel_src, rel_dst in runtime.files:
-        src = modules / rel_src
-        if not src.is_file():
-            raise TabletExportError(f"{src} is missing: run `make tablet` to install {runtime.package} {version}")
-        _copy(src, out / "vendor" / rel_dst)
-    for rel, bare, relative in runtime.rewrite:  # a bare module name means nothing to a browser
-        f = out / "vendor" / rel
-        f.write_text(f.read_text(encoding="utf-8").replace(bare, relative), encoding="utf-8")
+    stage_web(out, runtime, modules)
     entry = card.artifacts[runtime.screener_artifact]
     screener_file = f"model/{Path(entry['file']).name}"
     _copy(bundle.path / entry["file"], out / screener_file)
