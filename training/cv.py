@@ -179,9 +179,9 @@ def run_fold(
         if temperature.at_bound:
             log.warning(
                 "%s: WARNING the temperature stopped at the end of its range (%.3g): the validation split is "
-                "separable or the model carries no information; this fold's calibration is not reliable",
+                "separable or the model carries no information; refused, the fold's scores are not scaled",
                 label,
-                t,
+                temperature.fitted,
             )
     if not threshold.target_met:
         log.warning(
