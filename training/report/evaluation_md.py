@@ -64,7 +64,8 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} (95% Wilson CI "
         f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
         f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
-        f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
+        f"{_f(op['sensitivity_at_fixed_specificity'])} "
+        f"(95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
         f"{op['bootstrap_resamples']} stratified resamples).",
         "",
     ]
