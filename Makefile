@@ -16,7 +16,7 @@ help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
-	@echo "make lint   - ruff (lint and format check) over the tree; make test runs it first"
+	@echo "make lint   - ruff (lint, format check) and mypy over the tree; make test runs it first"
 	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
 	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
 
@@ -118,10 +118,12 @@ test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-whee
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
 
-# the house style, held by tools: ruff's rules and format ([tool.ruff] in pyproject.toml)
+# the house style, held by tools: ruff's rules and format, mypy's types ([tool.ruff], [tool.mypy] in
+# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # shellcheck on the Jetson and set-up scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
 lint-shell:
