@@ -40,7 +40,11 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         [
             str(f["fold"]),
             _f(f["temperature"])
-            + (" (at the end of its range: not estimable)" if f.get("temperature_at_bound") else ""),
+            + (
+                f" (fitted {_f(f.get('temperature_fitted'))} at the end of its search range: not estimable, refused)"
+                if f.get("temperature_at_bound")
+                else ""
+            ),
             _f(f["brier"]),
             _f(f["ece"]),
             str(f["n"]),
