@@ -320,6 +320,7 @@ def _check_source(ctx, target: Target, plan: Recipe) -> Path:
 
 def build(ctx, target: Target, out: Path) -> dict:
     import tensorrt as trt
+
     from facescreen.edge.backends.tensorrt import cuda_runtime, local_device
     from facescreen.edge.errors import BackendUnavailableError
 

@@ -26,9 +26,9 @@ import re
 import shutil
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 SUPPORTED_PYTHON = ((3, 10), (3, 12))
 JETSON_RELEASE = Path("/etc/nv_tegra_release")
@@ -49,7 +49,7 @@ class Check:
     detail: str
 
 
-def _version(module: str) -> Optional[str]:
+def _version(module: str) -> str | None:
     try:
         mod = importlib.import_module(module)
     except Exception:  # an installed-but-broken binary module is reported, not raised
@@ -210,7 +210,7 @@ def _opens(index: int) -> bool:
         cap.release()
 
 
-def check_cameras(dev: Path = Path("/dev"), opens: Optional[Callable[[int], bool]] = None) -> Check:
+def check_cameras(dev: Path = Path("/dev"), opens: Callable[[int], bool] | None = None) -> Check:
     """Each /dev/videoN (USB and CSI cameras appear there) opened and one frame read, as the kiosk will."""
     cams = sorted(dev.glob("video*"))
     if not cams:
@@ -234,7 +234,7 @@ def check_cameras(dev: Path = Path("/dev"), opens: Optional[Callable[[int], bool
     return Check("cameras", "ok" if good else "warn", detail)
 
 
-def check_assets(assets_dir: Optional[str]) -> Check:
+def check_assets(assets_dir: str | None) -> Check:
     from facescreen.edge.assets import ASSETS, asset_path
     from facescreen.edge.errors import AssetMissingError
 
@@ -259,7 +259,7 @@ def check_disk(path: Path) -> Check:
     return Check("disk", status, f"{free:.1f} GB free on {where} (results store {path}; {MIN_FREE_DISK_GB} GB wanted)")
 
 
-def check_clock(now: Optional[_dt.datetime] = None, installed: Optional[_dt.datetime] = None) -> Check:
+def check_clock(now: _dt.datetime | None = None, installed: _dt.datetime | None = None) -> Check:
     """The clock is not behind the day facescreen was installed (a Jetson without network time or an RTC
     battery boots in the past, and every screening would carry that date), and whether it is synchronised."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
@@ -303,7 +303,7 @@ def check_engine_builds(bundle_dir: Path) -> list[Check]:
     ]
 
 
-def check_bundle(bundle_dir: Optional[str]) -> list[Check]:
+def check_bundle(bundle_dir: str | None) -> list[Check]:
     """For each artifact, the backends' registry's answer: does it run here (``choose_artifact``), and
     which one ``--backend auto`` runs."""
     from facescreen.edge.backends import choose_artifact
@@ -331,7 +331,7 @@ def check_bundle(bundle_dir: Optional[str]) -> list[Check]:
     return rows + check_engine_builds(bundle.path)
 
 
-def l4t_release(jetson_release: Path = JETSON_RELEASE) -> Optional[str]:
+def l4t_release(jetson_release: Path = JETSON_RELEASE) -> str | None:
     """``"R36 (release), REVISION: 4.3"`` from /etc/nv_tegra_release, or None off a Jetson."""
     if not jetson_release.is_file():
         return None
@@ -339,10 +339,10 @@ def l4t_release(jetson_release: Path = JETSON_RELEASE) -> Optional[str]:
 
 
 def run_checks(
-    bundle: Optional[str] = None,
-    assets_dir: Optional[str] = None,
+    bundle: str | None = None,
+    assets_dir: str | None = None,
     jetson_release: Path = JETSON_RELEASE,
-    data_dir: Optional[str] = None,
+    data_dir: str | None = None,
 ) -> list[Check]:
     release = l4t_release(jetson_release)
     on_jetson = release is not None
@@ -392,9 +392,7 @@ def render(rows: list[Check]) -> str:
     return "\n".join(f"{r.name:<{width}}  {r.status:<6}  {r.detail}" for r in rows)
 
 
-def doctor(
-    bundle: Optional[str], assets_dir: Optional[str], json_out: Optional[str], data_dir: Optional[str] = None
-) -> int:
+def doctor(bundle: str | None, assets_dir: str | None, json_out: str | None, data_dir: str | None = None) -> int:
     """Print the checks; with ``json_out`` write the report there instead ("-": standard output)."""
     rows = run_checks(bundle, assets_dir, data_dir=data_dir)
     if json_out is None:

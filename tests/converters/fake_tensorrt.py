@@ -50,6 +50,7 @@ import types
 from enum import IntEnum
 
 import numpy as np
+
 from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
 
 ENGINE_MAGIC = b"FACESCREEN-STAND-IN-ENGINE\n"

@@ -18,12 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiny_onnx
-from facescreen.converters import to_tensorrt as T
-from facescreen.converters.calibration import FaceSet
-from facescreen.converters.convert import ConvertOptions
-from facescreen.converters.errors import ConversionError
-from facescreen.converters.targets import target
-from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 from fake_tensorrt import ENGINE_MAGIC, install
 from inspector_strings import (
     FP16_ENGINE_OUTPUTS,
@@ -32,6 +26,13 @@ from inspector_strings import (
     REAL_STRINGS,
     engine_information,
 )
+
+from facescreen.converters import to_tensorrt as T
+from facescreen.converters.calibration import FaceSet
+from facescreen.converters.convert import ConvertOptions
+from facescreen.converters.errors import ConversionError
+from facescreen.converters.targets import target
+from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 
 SIZE = tiny_onnx.SIZE
 
@@ -241,8 +242,9 @@ def _int32_bias_graph(tmp_path, monkeypatch) -> Path:
     with pytest.raises(ConversionError, match=r"parser would refuse.*input 'b1_quantized' is INT32"):
         tiny_onnx.int8_model_file(tmp_path / "work")
     import onnx
-    from facescreen.converters.to_onnx_int8 import _reader_class
     from onnxruntime.quantization import QuantFormat, quantize_static
+
+    from facescreen.converters.to_onnx_int8 import _reader_class
 
     quantize_static(
         str(tmp_path / "work" / "onnx.onnx"),
@@ -260,6 +262,7 @@ def _int32_bias_graph(tmp_path, monkeypatch) -> Path:
 
 def test_int8_graph_has_float_biases_and_parses(tmp_path):
     import onnx
+
     from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
 
     path, entry = tiny_onnx.int8_model_file(tmp_path)

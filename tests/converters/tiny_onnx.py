@@ -56,6 +56,7 @@ def faces(n: int = 40, size: int = SIZE, seed: int = 1) -> np.ndarray:
 def int8_model_file(work: Path, size: int = SIZE) -> tuple[Path, dict]:
     """The Q/DQ graph ``converters/to_onnx_int8.build`` writes from :func:`fp32_model` (and its record)."""
     import onnx
+
     from facescreen.converters import to_onnx_int8
     from facescreen.converters.targets import target
 

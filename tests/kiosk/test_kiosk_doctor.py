@@ -7,6 +7,7 @@ import json
 import sys
 
 import pytest
+
 from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 from facescreen.kiosk.cli import main
 from facescreen.kiosk.doctor import check_cameras, check_opencv, run_checks
