@@ -7,6 +7,8 @@
   facescreen-kiosk export --out results.csv         the results store as CSV
   facescreen-kiosk export --fhir --out day.json      ... as a FHIR R4 transaction Bundle
   facescreen-kiosk push --fhir-url URL --token-file F   queued results to a FHIR server
+  facescreen-kiosk outcomes import outcomes.csv     what happened after the referrals (CSV or FHIR JSON)
+  facescreen-kiosk field-report --out report/       the screener judged in the field (Markdown, JSON, plots)
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
   facescreen-kiosk tablet-export --bundle B         the offline tablet app (served at /tablet/)
   facescreen-kiosk doctor --bundle DIR              what this machine can run (OpenCV, runtimes, GPU, cameras)
@@ -32,7 +34,7 @@ from facescreen.edge.backends import AUTO_BACKEND_ORDER
 from facescreen.edge.detect import DETECTORS
 
 PROG = "facescreen-kiosk"
-COMMANDS = ("run", "serve", "demo", "export", "push", "purge", "tablet-export", "doctor")
+COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 
@@ -236,6 +238,42 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--batch", type=clikit.positive_int, default=50, help="results per transaction (default 50)")
     push.add_argument("--dry-run", action="store_true", help="print the Bundles; send and mark nothing")
     _fhir_args(push)
+
+    outcomes = clikit.add_subcommand(sub, "outcomes", help="import what happened after the screenings")
+    osub = outcomes.add_subparsers(dest="outcomes_command", metavar="ACTION", required=True, parser_class=type(parser))
+    imp = clikit.add_subcommand(
+        osub,
+        "import",
+        help="import outcomes from a CSV (result_id,outcome,date) or FHIR JSON",
+        description="Outcomes: referred, seen, confirmed_syndrome, no_syndrome, lost_to_follow_up. Each row gets "
+        "an answer; unknown ids, duplicates and contradictions are refused and nothing stored is changed. "
+        "Exit 0 when every row was imported or already known, 1 when some were refused.",
+    )
+    imp.add_argument("file", type=clikit.existing_file, help="outcomes.csv, or a FHIR Bundle / resource (.json)")
+    _store_args(imp)
+
+    report = clikit.add_subcommand(
+        sub,
+        "field-report",
+        help="referral completion, PPV, calibration and score drift per site and model version",
+        description="Markdown + JSON + plots under --out. The alarm at the top: field PPV outside what the "
+        "model card's validation predicts at the field's prevalence, or score drift (PSI >= 0.25).",
+    )
+    _store_args(report)
+    report.add_argument("--out", default="field-report", help="output folder (default field-report)")
+    report.add_argument(
+        "--bundle",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help=f"model bundle(s) whose card the field is judged against (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
+    report.add_argument(
+        "--prevalence",
+        type=float,
+        default=None,
+        help="the programme's prevalence of syndromes among screened children (default: estimated from the flag rate)",
+    )
 
     purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
     _store_args(purge)
@@ -470,6 +508,54 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rows(data_dir) -> list[dict]:
+    from .store import ResultsStore
+
+    store = ResultsStore(data_dir)
+    try:
+        return store.list(limit=2**62)[::-1]
+    finally:
+        store.close()
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from .outcomes import import_outcomes
+
+    known = {r["id"]: r["created_at"] for r in _rows(args.data_dir)}
+    answers = import_outcomes(args.file, args.data_dir, known)
+    for a in answers:  # one line per row, in the file's order, on stdout (a script can read them)
+        print(f"{a.where}: {a.status}: {a.result_id or '-'}: {a.message}")
+    bad = sum(not a.ok for a in answers)
+    print(f"{len(answers) - bad} rows imported or already known, {bad} refused", file=sys.stderr)
+    return clikit.EXIT_FAILED if bad else 0
+
+
+def cmd_field_report(args: argparse.Namespace) -> int:
+    from facescreen.edge.bundle import load_bundle
+
+    from .fieldreport.render import build_report, write_report
+    from .outcomes import OutcomeStore
+
+    if args.prevalence is not None and not 0.0 < args.prevalence < 1.0:
+        print(f"{PROG} field-report: error: --prevalence must be in (0, 1), got {args.prevalence}", file=sys.stderr)
+        return clikit.EXIT_USAGE
+    cards = {}
+    for b in args.bundle or [DEFAULT_BUNDLE]:
+        card = load_bundle(b, verify=False).card
+        cards[(card.model_id, card.version)] = card.metrics
+    store = OutcomeStore(args.data_dir)
+    try:
+        outcomes = store.latest()
+    finally:
+        store.close()
+    report = build_report(_rows(args.data_dir), outcomes, cards, args.prevalence)
+    paths = write_report(report, args.out)
+    for a in report["alarms"]:
+        print(f"ALARM: {a}", file=sys.stderr)
+    print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     from .store import ResultsStore
 
@@ -520,6 +606,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         "demo": cmd_demo,
         "export": cmd_export,
         "push": cmd_push,
+        "outcomes": cmd_outcomes,
+        "field-report": cmd_field_report,
         "purge": cmd_purge,
         "tablet-export": _tablet_export,
         "doctor": cmd_doctor,

@@ -99,6 +99,21 @@ CONCEPTS = {
             "Frontal face photo",
             "The photo the screening model saw, kept only with the family's recorded consent.",
         ),
+        Concept(
+            "outcome-confirmed-syndrome",
+            "Genetic evaluation: syndrome confirmed",
+            "The genetics service evaluated the child after a screening and confirmed a genetic syndrome.",
+        ),
+        Concept(
+            "outcome-no-syndrome",
+            "Genetic evaluation: no syndrome",
+            "The genetics service evaluated the child after a screening and found no genetic syndrome.",
+        ),
+        Concept(
+            "outcome-lost-to-follow-up",
+            "Referral lost to follow-up",
+            "The child referred after a screening was not seen by the genetics service.",
+        ),
         Concept("not-for-clinical-use", "Not for clinical use", "The model's card says it is not for clinical use."),
     )
 }
