@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="DIR",
-        help=f"model bundle(s) whose card the field is judged against (default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+        help="model bundle(s) whose card the field is judged against "
+        f"(default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
     )
     report.add_argument(
         "--prevalence",
@@ -438,8 +439,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _fhir_inputs(args: argparse.Namespace):
     """(rows oldest first, models, options) for export --fhir and push."""
-    from .fhir.resources import FhirOptions
     from .fhir.push import models_from
+    from .fhir.resources import FhirOptions
     from .store import ResultsStore
 
     store = ResultsStore(args.data_dir)

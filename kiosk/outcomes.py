@@ -20,9 +20,10 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from .fhir import codes
 from .store import FILE_MODE, private_dir, utc_now
@@ -71,7 +72,7 @@ CREATE TABLE IF NOT EXISTS outcomes (
 @dataclass(frozen=True)
 class RowAnswer:
     where: str  # "line 3" or "entry 2"
-    result_id: Optional[str]
+    result_id: str | None
     status: str  # imported | duplicate | unknown_id | contradiction | invalid
     message: str
 
@@ -118,10 +119,10 @@ class OutcomeStore:
 @dataclass(frozen=True)
 class Event:
     where: str
-    result_id: Optional[str]
-    outcome: Optional[str]
-    date: Optional[str]
-    problem: Optional[str] = None  # why the row could not be read
+    result_id: str | None
+    outcome: str | None
+    date: str | None
+    problem: str | None = None  # why the row could not be read
 
 
 def judge(events: Iterable[Event], known: dict[str, str], stored: dict[str, dict[str, str]], source: str):
@@ -132,9 +133,10 @@ def judge(events: Iterable[Event], known: dict[str, str], stored: dict[str, dict
         if e.problem:
             answers.append(RowAnswer(e.where, e.result_id, "invalid", e.problem))
             continue
-        if e.result_id not in known:
+        if e.result_id is None or e.result_id not in known:
             answers.append(RowAnswer(e.where, e.result_id, "unknown_id", f"no screening {e.result_id!r} in this store"))
             continue
+        assert e.outcome is not None and e.date is not None  # readers set a problem when either is missing
         if e.date < known[e.result_id][:10]:
             answers.append(
                 RowAnswer(
@@ -185,7 +187,7 @@ def judge(events: Iterable[Event], known: dict[str, str], stored: dict[str, dict
     return answers, to_add
 
 
-def _date(text: str) -> Optional[str]:
+def _date(text: str) -> str | None:
     try:
         return dt.date.fromisoformat(text.strip()[:10]).isoformat()
     except ValueError:
@@ -214,7 +216,7 @@ def read_csv(path: Path) -> list[Event]:
         return events
 
 
-def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> Optional[str]:
+def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> str | None:
     """The result id a Reference points at: by our identifier, or via the referenced resource in the Bundle."""
     ident = ref.get("identifier") or {}
     if ident.get("system") in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):

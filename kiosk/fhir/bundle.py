@@ -9,8 +9,9 @@ entries are urn:uuid fullUrls the server resolves, also to what a conditional cr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 from urllib.parse import quote
 
 from . import codes
@@ -50,7 +51,7 @@ def _entries_for(
     row: dict[str, Any],
     model: ModelInfo,
     device_url: str,
-    photo: Optional[bytes],
+    photo: bytes | None,
     opts: FhirOptions,
 ) -> list[dict[str, Any]]:
     sid = row["id"]
@@ -86,7 +87,7 @@ def exportable(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def transaction_bundle(
     rows: list[dict[str, Any]],
     models: Iterable[ModelInfo],
-    data_dir: Optional[Path] = None,
+    data_dir: Path | None = None,
     opts: FhirOptions = FhirOptions(),
 ) -> dict[str, Any]:
     """A transaction Bundle for ``rows`` (store rows). ``models``: the bundles the rows were screened

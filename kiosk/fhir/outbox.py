@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..store import FILE_MODE, private_dir, utc_now
 

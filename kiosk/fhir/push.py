@@ -8,9 +8,10 @@ batch and every later one queued, and says why in one line a person can act on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import httpx
 
@@ -34,7 +35,7 @@ class PushReport:
     pushed: int = 0
     queued: int = 0
     batches: int = 0
-    error: Optional[str] = None
+    error: str | None = None
     locations: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -105,13 +106,13 @@ def push(
     models: Iterable[ModelInfo],
     data_dir: Path,
     base_url: str,
-    token: Optional[str],
+    token: str | None,
     *,
     batch_size: int = DEFAULT_BATCH,
     opts: FhirOptions = FhirOptions(),
-    dry_run: Optional[Callable[[dict[str, Any]], None]] = None,
+    dry_run: Callable[[dict[str, Any]], None] | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    transport: Optional[httpx.BaseTransport] = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> PushReport:
     """Push every exportable row the outbox has not seen accepted by ``base_url``. With ``dry_run``
     each Bundle is handed to it instead of being sent, and nothing is marked."""

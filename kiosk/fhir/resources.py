@@ -28,7 +28,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
@@ -48,7 +48,7 @@ class ModelInfo:
     not_for_clinical_use: bool
 
     @classmethod
-    def from_bundle(cls, path: str | Path) -> "ModelInfo":
+    def from_bundle(cls, path: str | Path) -> ModelInfo:
         b = load_bundle(path, verify=False)
         return cls(
             b.card.model_id,
@@ -124,7 +124,7 @@ def device(model: ModelInfo) -> dict[str, Any]:
 
 
 def observation(
-    row: dict[str, Any], model: ModelInfo, device_url: str, media_url: Optional[str], opts: FhirOptions
+    row: dict[str, Any], model: ModelInfo, device_url: str, media_url: str | None, opts: FhirOptions
 ) -> dict[str, Any]:
     flag = bool(row["flag"])
     interp = codes.POSITIVE if flag else codes.NEGATIVE
@@ -215,7 +215,7 @@ def provenance_id(row: dict[str, Any]) -> str:
 
 
 def provenance(
-    row: dict[str, Any], model: ModelInfo, device_url: str, targets: list[str], media_url: Optional[str]
+    row: dict[str, Any], model: ModelInfo, device_url: str, targets: list[str], media_url: str | None
 ) -> dict[str, Any]:
     """AI Transparency on FHIR's AI-Provenance pattern: the model (a Device) is the author of the
     targets; the kiosk that captured the photo performed the screening; the photo is the source."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from facescreen.edge.metrics import PSI_ALARM
 
@@ -15,7 +15,7 @@ def build_report(
     rows: list[dict[str, Any]],
     outcomes: dict[str, str],
     cards: dict[tuple[str, str], dict],
-    prevalence: Optional[float] = None,
+    prevalence: float | None = None,
 ) -> dict[str, Any]:
     """``cards``: (model_id, version) -> the model card's ``metrics``. Groups: all results, each model
     version, each site (kiosk) within one model version."""
@@ -61,7 +61,8 @@ def markdown(report: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        "| group | screened | flagged | completed referrals | lost | completion | PPV | predicted PPV | prevalence | PSI |",
+        "| group | screened | flagged | completed referrals | lost | completion | PPV | predicted PPV "
+        "| prevalence | PSI |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in report["groups"]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -31,12 +31,12 @@ CALIBRATION_BINS = 5
 class Validation:
     """What the model card says its validation measured (None where the card lacks it)."""
 
-    sensitivity: Optional[tuple[float, float, float]]  # estimate, 95% low, high
-    specificity: Optional[tuple[float, float, float]]
-    histogram: Optional[dict]  # edge.metrics.score_histogram
+    sensitivity: tuple[float, float, float] | None  # estimate, 95% low, high
+    specificity: tuple[float, float, float] | None
+    histogram: dict | None  # edge.metrics.score_histogram
 
     @classmethod
-    def from_metrics(cls, metrics: dict) -> "Validation":
+    def from_metrics(cls, metrics: dict) -> Validation:
         v = metrics.get("validation") or {}
         sens = spec = None
         if all(k in v for k in ("tp", "fn", "tn", "fp")):
@@ -63,18 +63,19 @@ def rogan_gladen(flag_rate: float, sens: float, spec: float) -> float:
     return min(1.0, max(0.0, (flag_rate + spec - 1.0) / j))
 
 
-def _predicted_range(v: Validation, n_flagged: int, n: int, prevalence: Optional[float]) -> tuple[float, float]:
+def _predicted_range(v: Validation, n_flagged: int, n: int, prevalence: float | None) -> tuple[float, float]:
     """The PPV range validation allows: over the corners of the sensitivity and specificity 95%
     intervals and, when the prevalence is estimated, of the flag rate's 95% interval too (each corner
     with its own Rogan-Gladen prevalence; at low prevalence that estimate moves a lot with specificity)."""
+    assert v.sensitivity is not None and v.specificity is not None  # the caller checked
     sens, spec = v.sensitivity[1:], v.specificity[1:]
-    rates = wilson_interval(n_flagged, n) if prevalence is None else (None,)
+    rates: tuple[float | None, ...] = wilson_interval(n_flagged, n) if prevalence is None else (None,)
     values = []
     for a in sens:
         for b in spec:
             for f in rates:
-                p = prevalence if f is None else rogan_gladen(f, a, b)
-                if not math.isnan(p):
+                p = rogan_gladen(f, a, b) if f is not None else prevalence
+                if p is not None and not math.isnan(p):
                     values.append(ppv(a, b, p))
     values = [x for x in values if not math.isnan(x)]
     return (min(values), max(values)) if values else (float("nan"), float("nan"))
@@ -88,12 +89,12 @@ class GroupFigures:
     n_completed: int  # flagged, and a genetic evaluation answered (confirmed or no syndrome)
     n_confirmed: int
     n_lost: int
-    completion: Optional[tuple[float, float, float]]
-    ppv: Optional[tuple[float, float, float]]
-    prevalence: Optional[float] = None
+    completion: tuple[float, float, float] | None
+    ppv: tuple[float, float, float] | None
+    prevalence: float | None = None
     prevalence_source: str = ""
-    predicted_ppv: Optional[tuple[float, float, float]] = None
-    psi: Optional[float] = None
+    predicted_ppv: tuple[float, float, float] | None = None
+    psi: float | None = None
     field_histogram: list[int] = field(default_factory=list)
     reference_histogram: list[float] = field(default_factory=list)
     calibration: list[dict] = field(default_factory=list)
@@ -104,7 +105,7 @@ class GroupFigures:
         return asdict(self)
 
 
-def _rate(k: int, n: int) -> Optional[tuple[float, float, float]]:
+def _rate(k: int, n: int) -> tuple[float, float, float] | None:
     return (k / n, *wilson_interval(k, n)) if n else None
 
 
@@ -112,8 +113,8 @@ def group_figures(
     name: str,
     rows: list[dict[str, Any]],
     outcomes: dict[str, str],
-    validation: Optional[Validation],
-    prevalence: Optional[float] = None,
+    validation: Validation | None,
+    prevalence: float | None = None,
 ) -> GroupFigures:
     """``rows``: store rows; ``outcomes``: result id -> latest outcome; ``validation``: the card's
     figures when the group has one model version (None: no prediction, said so)."""
@@ -154,7 +155,7 @@ def group_figures(
         g.not_assessed.append("PPV prediction: the model card has no validation confusion counts (tp, fn, tn, fp)")
     if validation.histogram is None:
         g.not_assessed.append("score drift: the model card has no validation_score_histogram")
-    if validation.sensitivity is not None and rows:
+    if validation.sensitivity is not None and validation.specificity is not None and rows:
         se, sp = validation.sensitivity[0], validation.specificity[0]
         if prevalence is not None:
             g.prevalence, g.prevalence_source = prevalence, "given (--prevalence)"

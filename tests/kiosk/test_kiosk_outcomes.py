@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from facescreen.edge.result import ScreeningResult
 from facescreen.kiosk.cli import main
 from facescreen.kiosk.fhir import codes
 from facescreen.kiosk.outcomes import OutcomeStore
 from facescreen.kiosk.store import ResultsStore
-from facescreen.edge.result import ScreeningResult
 
 
 def _result(p):
