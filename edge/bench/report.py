@@ -149,6 +149,15 @@ def format_report(result: dict) -> str:
             )
             if p.get("variation_warning"):
                 out.append(f"  warning: {p['variation_warning']}")
+            sf = p.get("smallest_face")
+            if sf:
+                out.append(
+                    f"  smallest face {p['detect_config'].get('min_face_fraction')} of the shorter side vs the whole "
+                    f"pyramid: detect p50 {sf['photo_config']['p50_ms']:.1f} vs {sf['whole_pyramid']['p50_ms']:.1f} ms; "
+                    f"same subject on {sf['both_found']}/{sf['photos']} (min IoU {sf['min_iou']:.3f}, max landmark "
+                    f"distance {sf['max_landmark_px']:.2f} px); found only by the whole pyramid "
+                    f"{sf['only_whole_pyramid']}, only by the smaller pyramid {sf['only_photo_config']}"
+                )
         else:
             out.append(f"\nphoto in, flag out ({p.get('artifact')}): {p.get('error')}")
     sections = result.get("sections") or {}

@@ -142,11 +142,46 @@ def detector_agreement(ref: list, other: list) -> dict:
     }
 
 
+def smallest_face_agreement(detector, photos: list[np.ndarray], config) -> dict:
+    """The photo path's detection (``config``, e.g. edge.detect.PHOTO_DETECT) against the whole
+    pyramid (DetectConfig(), what every photo got before) on the same photos: the subject each
+    screens (IoU, landmark distance), the photos where only one finds a subject, and each one's
+    detection time."""
+    from ..detect import DetectConfig, box_iou, detect_faces, subject_first
+
+    ious, px, only_full, only_photo, t_full, t_photo = [], [], 0, 0, [], []
+    for rgb in photos:
+        t0 = time.perf_counter()
+        full = subject_first(detect_faces(rgb, detector, DetectConfig()))
+        t1 = time.perf_counter()
+        mine = subject_first(detect_faces(rgb, detector, config))
+        t_full.append(t1 - t0)
+        t_photo.append(time.perf_counter() - t1)
+        if full and mine:
+            ious.append(box_iou(full[0].box, mine[0].box))
+            px.append(float(np.linalg.norm(full[0].landmarks - mine[0].landmarks, axis=1).max()))
+        only_full += bool(full) and not mine
+        only_photo += bool(mine) and not full
+    return {
+        "photos": len(photos),
+        "both_found": len(ious),
+        "only_whole_pyramid": only_full,
+        "only_photo_config": only_photo,
+        "min_iou": float(min(ious, default=0.0)),
+        "median_iou": float(np.median(ious)) if ious else None,
+        "max_landmark_px": float(max(px, default=float("inf"))),
+        "median_landmark_px": float(np.median(px)) if px else None,
+        "whole_pyramid": Timing.of(t_full).to_dict(),
+        "photo_config": Timing.of(t_photo).to_dict(),
+    }
+
+
 def measure_pipeline(bundle_dir: str, artifact: str, jpegs_npz: str, settings: dict) -> dict:
     """Photo in, flag out: decode + detect (converted cascade) + align + inference + CAM."""
     s = BenchSettings(**settings)
     row: dict = {"artifact": artifact, "detector": "mtcnn-lite"}
     try:
+        from ..photo import load_photo
         from ..screener import create_screener
 
         data = np.load(jpegs_npz, allow_pickle=False)
@@ -167,6 +202,10 @@ def measure_pipeline(bundle_dir: str, artifact: str, jpegs_npz: str, settings: d
             frame=data["shape"].tolist(),
             **single_stream(Timing.of(totals), s),
             breakdown_p50_ms={k: float(np.median([p[k] for p in parts])) for k in parts[0]},
+            detect_config=asdict(screener.align_config.detect),
+            smallest_face=smallest_face_agreement(
+                screener.detector, [load_photo(j) for j in jpegs], screener.align_config.detect
+            ),
         )
     except Exception as exc:
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")

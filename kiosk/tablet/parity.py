@@ -119,7 +119,10 @@ def python_reference(bundle_dir: Path, runtime_name: str):
 
     rt = browser_runtime(runtime_name)
     det = MtcnnLiteDetector(Path(bundle_dir) / "detector", runtime=rt.python_detector_runtime)
-    return create_screener(bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det)
+    # the browser detects with the exported DetectConfig() (tablet/export.py), so Python does too
+    return create_screener(
+        bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det, detect=DetectConfig()
+    )
 
 
 def _face_diffs(py_faces, br_faces) -> tuple[float, float]:
