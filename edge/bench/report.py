@@ -224,8 +224,9 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
     )
     for ax, (draw, data, _) in zip(axes[:, 0], panels):
         draw(ax, data)
+    threads = (result.get("settings") or {}).get("threads", "?")
     axes[0, 0].set_title(
-        f"{result['bundle']['backbone']} on {result['machine']['cpu'][:48]}, threads={result['settings']['threads']}\n"
+        f"{result['bundle']['backbone']} on {result['machine']['cpu'][:48]}, threads={threads}\n"
         + axes[0, 0].get_title(),
         fontsize=9,
     )

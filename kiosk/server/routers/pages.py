@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
@@ -16,5 +17,5 @@ router = APIRouter(include_in_schema=False)
 def capture_page() -> HTMLResponse:
     return HTMLResponse(
         (STATIC_DIR / "capture.html").read_text(encoding="utf-8"),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", **ISOLATION_HEADERS},
     )
