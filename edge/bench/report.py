@@ -151,9 +151,10 @@ def format_report(result: dict) -> str:
                 out.append(f"  warning: {p['variation_warning']}")
             sf = p.get("smallest_face")
             if sf:
+                fraction = p["detect_config"].get("min_face_fraction")
                 out.append(
-                    f"  smallest face {p['detect_config'].get('min_face_fraction')} of the shorter side vs the whole "
-                    f"pyramid: detect p50 {sf['photo_config']['p50_ms']:.1f} vs {sf['whole_pyramid']['p50_ms']:.1f} ms; "
+                    f"  smallest face {fraction} of the shorter side vs the whole pyramid: detect p50 "
+                    f"{sf['photo_config']['p50_ms']:.1f} vs {sf['whole_pyramid']['p50_ms']:.1f} ms; "
                     f"same subject on {sf['both_found']}/{sf['photos']} (min IoU {sf['min_iou']:.3f}, max landmark "
                     f"distance {sf['max_landmark_px']:.2f} px); found only by the whole pyramid "
                     f"{sf['only_whole_pyramid']}, only by the smaller pyramid {sf['only_photo_config']}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facescreen.kiosk.isolation import ISOLATION_HEADERS
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

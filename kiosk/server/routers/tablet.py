@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facescreen.kiosk.isolation import ISOLATION_HEADERS
-from facescreen.kiosk.tablet.export import APP_DIR_IN_BUNDLE
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
+
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
+from facescreen.kiosk.tablet.export import APP_DIR_IN_BUNDLE
 
 from ..deps import get_settings
 from ..errors import ApiError
