@@ -98,16 +98,17 @@ def _screen(args: argparse.Namespace) -> int:
                 else:
                     _print_failure(d.path, d.error, args.json)
                 continue
+            prepared, result = d.unwrap()
             if args.cam_dir is not None:
-                _write_cam(args.cam_dir / names[d.path], d.prepared.aligned.image, d.result.cam)
+                _write_cam(args.cam_dir / names[d.path], prepared.aligned.image, result.cam)
             if rows is not None:
-                rows.screened(d.path, d.result)
+                rows.screened(d.path, result)
             elif args.json:
-                print(json.dumps({"photo": str(d.path), **d.result.to_dict()}))
+                print(json.dumps({"photo": str(d.path), **result.to_dict()}))
             else:
                 print(
-                    f"== {d.path}\n{d.result.summary()}\n   timings (ms): "
-                    + ", ".join(f"{k} {v:.1f}" for k, v in d.result.timings_ms.items())
+                    f"== {d.path}\n{result.summary()}\n   timings (ms): "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items())
                 )
     if args.csv:
         print(f"screened {len(photos) - failures} of {len(photos)} photos -> {args.csv}")

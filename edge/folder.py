@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,14 @@ class Screened:
     prepared: PreparedFace | None = None
     result: ScreeningResult | None = None
     error: FaceScreenError | None = None
+
+    def unwrap(self) -> tuple[PreparedFace, ScreeningResult]:
+        """The prepared face and result of a screened photo; its error for one that failed."""
+        if self.error is not None:
+            raise self.error
+        if self.prepared is None or self.result is None:
+            raise ValueError(f"{self.path}: neither screened nor failed")
+        return self.prepared, self.result
 
 
 @dataclass
@@ -78,6 +86,39 @@ def _prepare(screener: Screener, path: Path) -> tuple[PreparedFace | FaceScreenE
     return prepared, time.perf_counter() - t0
 
 
+def _prepared_ahead(
+    screener: Screener, paths: Iterable[Path], depth: int, stats: FolderStats
+) -> Generator[tuple[Path, PreparedFace | FaceScreenError, float], None, None]:
+    """Each photo prepared on one worker thread, at most ``depth`` ahead of the consumer."""
+    with ThreadPoolExecutor(1, thread_name_prefix="facescreen-prepare") as pool:
+        ahead: deque[tuple[Path, Future]] = deque()
+        todo = iter(paths)
+        try:
+            for path in todo:
+                ahead.append((Path(path), pool.submit(_prepare, screener, Path(path))))
+                while len(ahead) > depth:  # `depth` stay in the worker's hands while one is screened
+                    yield _next_done(ahead, stats)
+            while ahead:
+                yield _next_done(ahead, stats)
+        finally:
+            for _, future in ahead:  # the consumer stopped early: nothing more is prepared
+                future.cancel()
+
+
+def _next_done(ahead: deque, stats: FolderStats) -> tuple[Path, PreparedFace | FaceScreenError, float]:
+    path, future = ahead.popleft()
+    stats.max_waiting = max(stats.max_waiting, sum(f.done() for _, f in ahead))
+    prepared, seconds = future.result()
+    return path, prepared, seconds
+
+
+def _prepared_in_turn(
+    screener: Screener, paths: Iterable[Path]
+) -> Generator[tuple[Path, PreparedFace | FaceScreenError, float], None, None]:
+    for path in paths:
+        yield (Path(path), *_prepare(screener, Path(path)))
+
+
 def screen_many(
     screener: Screener,
     paths: Iterable[Path],
@@ -94,33 +135,9 @@ def screen_many(
     stats = stats if stats is not None else FolderStats()
     stats.overlapped = overlap
     start = time.perf_counter()
-    pool = ThreadPoolExecutor(1, thread_name_prefix="facescreen-prepare") if overlap else None
+    prepared_photos = _prepared_ahead(screener, paths, depth, stats) if overlap else _prepared_in_turn(screener, paths)
     try:
-        ahead: deque[tuple[Path, Future]] = deque()
-        todo = iter(paths)
-
-        def submit() -> None:
-            for path in todo:
-                ahead.append((Path(path), pool.submit(_prepare, screener, Path(path))))
-                return
-
-        if pool is not None:
-            for _ in range(depth):
-                submit()
-        while True:
-            if pool is not None:
-                if not ahead:
-                    break
-                path, future = ahead.popleft()
-                stats.max_waiting = max(stats.max_waiting, sum(f.done() for _, f in ahead) + 1)
-                prepared, seconds = future.result()
-                submit()  # keep the worker one photo busy while this one is screened
-            else:
-                path = next(todo, None)
-                if path is None:
-                    break
-                path = Path(path)
-                prepared, seconds = _prepare(screener, path)
+        for path, prepared, seconds in prepared_photos:
             stats.prepare_s += seconds
             stats.photos += 1
             if isinstance(prepared, FaceScreenError):
@@ -130,13 +147,12 @@ def screen_many(
             try:
                 result = screener.screen_prepared(prepared)
             except FaceScreenError as exc:
-                stats.screen_s += time.perf_counter() - t0
                 yield Screened(path, prepared, error=exc)
                 continue
-            stats.screen_s += time.perf_counter() - t0
+            finally:
+                stats.screen_s += time.perf_counter() - t0
             yield Screened(path, prepared, result)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        prepared_photos.close()
         stats.wall_s = time.perf_counter() - start
         stats.finish()

@@ -124,10 +124,11 @@ class Screener:
                 if done.error is not None:
                     rows.failed(done.path, done.error)
                     continue
-                rows.screened(done.path, done.result)
+                prepared, result = done.unwrap()
+                rows.screened(done.path, result)
                 n += 1
                 if on_result is not None:
-                    on_result(done.path, done.prepared, done.result)
+                    on_result(done.path, prepared, result)
         return n
 
 

@@ -104,7 +104,7 @@ def _bench(args: argparse.Namespace) -> int:
         settings=BenchSettings(
             threads=args.threads,
             warmup=args.warmup,
-            repeat=MLPERF_SINGLE_STREAM["min_queries"] if args.mlperf else args.repeat,
+            repeat=int(MLPERF_SINGLE_STREAM["min_queries"]) if args.mlperf else args.repeat,
             min_seconds=MLPERF_SINGLE_STREAM["min_seconds"] if args.mlperf else args.min_seconds,
             batch=args.batch,
             max_variation_pct=args.max_variation,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .sections import discover_sections
 
@@ -213,10 +215,11 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
     sections = [
         (known[n], d) for n, d in (result.get("sections") or {}).items() if d.get("status") == "ok" and n in known
     ]
-    panels = [(_plot_models, rows, 0.45 * len(rows) + 1.4)] if rows else []
+    panels: list[tuple[Callable[[Any, Any], None], Any, float]] = []
+    panels += [(_plot_models, rows, 0.45 * len(rows) + 1.4)] if rows else []
     panels += [(_plot_detectors, det, 0.45 * len(det) + 1.4)] if det else []
     panels += [(_plot_pipeline, pipe, 0.45 * len(pipe) + 1.6)] if pipe else []
-    panels += [(lambda ax, data, s=s: s.plot(ax, data), d, 3.2) for s, d in sections]
+    panels += [(section.plot, d, 3.2) for section, d in sections]
     if not panels:
         return None
     heights = [h for *_, h in panels]
