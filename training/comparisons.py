@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from facescreen.edge.metrics import wilson_interval  # noqa: F401 (its home is edge; re-exported here)
+
 from .metrics import _binary
 
 
@@ -268,14 +270,3 @@ def mcnemar_test(y_true, calls_a, calls_b, name_a: str = "A", name_b: str = "B",
         n_children,
         p_clustered,
     )
-
-
-def wilson_interval(k: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` ((nan, nan) for n = 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    z = _norm_ppf(0.5 + conf_level / 2.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)

@@ -76,7 +76,7 @@ class FoldResult:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FoldResult":
+    def from_dict(cls, d: dict) -> FoldResult:
         fit = dict(d["fit"], history=tuple(d["fit"]["history"]))
         return cls(
             index=d["index"],

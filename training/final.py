@@ -14,9 +14,9 @@ In every case the expected performance is the cross-validated one, which the mod
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -149,7 +149,7 @@ def _all(
     )
 
 
-TrainFinal = Callable[[TrainingData, TrainConfig, np.ndarray, list, Path, Optional[RunClock]], FinalModel]
+TrainFinal = Callable[[TrainingData, TrainConfig, np.ndarray, list, Path, RunClock | None], FinalModel]
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,8 @@ def evaluation_sections(ev: dict, temperature_scaling: bool, checklist: list[dic
         f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} ({cl:.0%} Wilson CI "
         f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
         f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
-        f"{_f(op['sensitivity_at_fixed_specificity'])} ({cl:.0%} bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
+        f"{_f(op['sensitivity_at_fixed_specificity'])} "
+        f"({cl:.0%} bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
         f"{op['bootstrap_resamples']} stratified resamples of {ev.get('unit', 'photos')}).",
         "",
     ]
