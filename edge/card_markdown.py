@@ -158,6 +158,10 @@ def _evaluation(card: dict) -> list[str]:
     return out
 
 
+def _cv(card: dict) -> dict:
+    return card.get("metrics", {}).get("cross_validation", {})
+
+
 def _pct(conf_level) -> str:
     return f"{conf_level:.0%}" if conf_level else "95%"
 
@@ -224,7 +228,7 @@ def _subgroups(card: dict) -> list[str]:
     out = [
         "## Subgroups",
         "",
-        f"Pooled test predictions per subgroup; {_pct(card.get('metrics', {}).get('cross_validation', {}).get('conf_level'))} "
+        f"Pooled test predictions per subgroup; {_pct(_cv(card).get('conf_level'))} "
         "intervals (Wilson for sensitivity and specificity, Newcombe's score interval for AUC). A syndrome's "
         "row compares its children with all negatives.",
         "",

@@ -105,7 +105,8 @@ def write_report(
         f"Pooled test predictions ({band.n_positive} positive, {band.n_negative} negative): AUC {_f(band.auc)} "
         f"({band.conf_level:.0%} bootstrap CI {_f(band.auc_ci[0])}-{_f(band.auc_ci[1])}, {band.resampled} resampled). "
         "The pooled AUC ranks every test photo together although each fold's model scored its own, so it mixes "
-        f"{n} score scales and moves with per-fold calibration; it is shown for the ROC figure. At each fold's own threshold: "
+        f"{n} score scales and moves with per-fold calibration; it is shown for the ROC figure. "
+        "At each fold's own threshold: "
         f"accuracy {_f(pooled.accuracy)}, sensitivity {_f(pooled.sensitivity)}, specificity "
         f"{_f(pooled.specificity)}, precision {_f(pooled.precision)}, F1 {_f(pooled.f1)}.",
         "",
