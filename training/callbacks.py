@@ -81,6 +81,13 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         if self.every and (epoch + 1) % self.every == 0:
             save_resume_checkpoint(self.path, self.model, epoch + 1, self.monitor)
 
+    def on_train_end(self, logs=None) -> None:
+        # the finished fit (early-stopped or not): a resumed run has no epoch left to train and gets
+        # the best weights back. The caller discards it once what it computed is on disk
+        # (``fit.discard_resume``): a crash between the fit and its results must not cost the fit.
+        if self.every:
+            save_resume_checkpoint(self.path, self.model, self.params["epochs"], self.monitor)
+
 
 class RunClock:
     """Time spent and planned across the whole run (folds and final model), for the ETA."""

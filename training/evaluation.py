@@ -68,6 +68,7 @@ def calibration_summary(data: TrainingData, folds: list, p: Pooled, n_bins: int)
                 "fold": f.index + 1,
                 "temperature": f.t,
                 "temperature_at_bound": bool(f.temperature and f.temperature.get("at_bound")),
+                "temperature_fitted": (f.temperature or {}).get("fitted"),
                 **reliability(data.y_binary[f.test_idx], f.test_scores(data.positive), n_bins).to_dict(),
             }
             for f in folds

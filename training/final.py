@@ -79,8 +79,9 @@ def _refit(
         }
         if fit_t.at_bound:
             log.warning(
-                "final model: WARNING the temperature stopped at the end of its range (%.3g); see the fold warnings",
-                fit_t.temperature,
+                "final model: WARNING the temperature stopped at the end of its range (%.3g): refused, the "
+                "bundle ships without temperature scaling (T = 1)",
+                fit_t.fitted,
             )
     scores = screening_probability(probs, data.positive, temperature["temperature"] if temperature else 1.0)
     threshold = select_threshold(cfg.threshold, data.y_binary[val], scores)
