@@ -111,7 +111,7 @@ $(VENV310)/.installed: pyproject.toml $(JETSON_PINS) $(TEST310_PINS)
 	$(PYTHON310) -m venv $(VENV310)
 	$(VENV310)/bin/python -m pip install -q --upgrade pip
 	$(VENV310)/bin/python -m pip install -q -c $(JETSON_PINS) -c $(TEST310_PINS) -e ".[jetson]" \
-	    opencv-python-headless pytest scikit-image matplotlib scikit-learn httpx2
+	    opencv-python-headless pytest scikit-image matplotlib scikit-learn httpx2 onnx
 	touch $@
 
 # built once by the TensorFlow environment: the converted bundle the TF-free run screens with

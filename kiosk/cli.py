@@ -290,9 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = clikit.add_subcommand(
         sub,
         "doctor",
-        help="check Python, numpy, OpenCV, LiteRT, ONNX Runtime, TensorRT, CUDA, cameras, "
-        "assets and the bundle's artifacts on this machine",
-        description="One line per check: ok, warn, absent (optional part missing) or fail. Exit 0 when nothing failed.",
+        help="check Python, numpy, OpenCV, the inference backends, CUDA, groups, cameras, assets, disk, "
+        "clock and the bundle's artifacts on this machine",
+        description="One line per check: ok, warn, absent (optional part missing) or fail. Exit 0 when nothing "
+        "failed. --json FILE writes them as one first-boot report to send to whoever supports the kiosk.",
     )
     doctor.add_argument(
         "--bundle",
@@ -305,7 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="model assets folder (default: $FACESCREEN_ASSETS or .cache/assets)",
     )
-    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    doctor.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="FILE",
+        help="write the first-boot report (every check, as JSON) to FILE, or to standard output without FILE",
+    )
+    doctor.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA,
+        help=f"results store whose disk is checked (default: $FACESCREEN_DATA or {DEFAULT_DATA})",
+    )
     return parser
 
 
@@ -575,7 +588,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
-    return doctor(args.bundle, args.assets, args.json)
+    return doctor(args.bundle, args.assets, args.json, args.data_dir)
 
 
 def _tablet_export(args: argparse.Namespace) -> int:
