@@ -454,17 +454,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
+def _rows(data_dir, since: str | None = None) -> list[dict]:
+    """Every stored screening, oldest first (at or after ``since``)."""
+    from .store import ResultsStore
+
+    store = ResultsStore(data_dir)
+    try:
+        return store.list(limit=2**62, since=since)[::-1]
+    finally:
+        store.close()
+
+
 def _fhir_inputs(args: argparse.Namespace):
     """(rows oldest first, models, options) for export --fhir and push."""
     from .fhir.push import models_from
     from .fhir.resources import FhirOptions
-    from .store import ResultsStore
 
-    store = ResultsStore(args.data_dir)
-    try:
-        rows = store.list(limit=2**62, since=args.since)[::-1]
-    finally:
-        store.close()
+    rows = _rows(args.data_dir, args.since)
     return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
 
 
@@ -523,16 +529,6 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"{PROG} push: error: {report.error}", file=sys.stderr)
         return clikit.EXIT_FAILED
     return 0
-
-
-def _rows(data_dir) -> list[dict]:
-    from .store import ResultsStore
-
-    store = ResultsStore(data_dir)
-    try:
-        return store.list(limit=2**62)[::-1]
-    finally:
-        store.close()
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
