@@ -90,9 +90,10 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         lines += [
             "## Subgroups",
             "",
-            "Pooled test predictions per subgroup, each photo at its fold's threshold; 95% intervals: Wilson "
-            "for sensitivity and specificity, DeLong for AUC. A syndrome's row compares its children with all "
-            "negatives. Subgroups with fewer positives or negatives than the minimum are marked.",
+            f"Pooled test predictions per subgroup, each photo at its fold's threshold; {cl:.0%} intervals: Wilson "
+            "for sensitivity and specificity, Newcombe's score interval for AUC (honest in small groups). "
+            "A syndrome's row compares its children with all negatives. Subgroups with fewer positives or "
+            "negatives than the minimum are marked.",
             "",
             markdown_table(("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""), rows),
             "",
