@@ -27,9 +27,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from PIL import Image
@@ -172,9 +173,9 @@ class ResultsStore:
         *,
         kiosk_id: str,
         source: str,
-        operator_id: Optional[str] = None,
+        operator_id: str | None = None,
         consent: bool = False,
-        photo: Optional[np.ndarray] = None,
+        photo: np.ndarray | None = None,
     ) -> StoredScreening:
         """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
         if photo is not None and not consent:
@@ -215,7 +216,7 @@ class ResultsStore:
             raise
         return StoredScreening(sid, created)
 
-    def add_synced(self, row: dict[str, Any], photo: Optional[np.ndarray] = None) -> bool:
+    def add_synced(self, row: dict[str, Any], photo: np.ndarray | None = None) -> bool:
         """Keep a screening made elsewhere (a tablet), under the id it was given there. Idempotent:
         an id already stored is left as it is and False is returned, so a sync that is repeated
         after being cut off never doubles a row. ``photo`` is kept only with ``row["consent"]``."""
@@ -329,7 +330,7 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
-    def list(self, limit: int = 50, offset: int = 0, since: Optional[str] = None) -> list[dict[str, Any]]:
+    def list(self, limit: int = 50, offset: int = 0, since: str | None = None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM screenings", []
         if since:
             q += " WHERE created_at >= ?"
@@ -347,7 +348,7 @@ class ResultsStore:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
 
-    def export_csv(self, out: TextIO, since: Optional[str] = None) -> int:
+    def export_csv(self, out: TextIO, since: str | None = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
         q, args = "SELECT * FROM screenings", []
         if since:
@@ -362,7 +363,7 @@ class ResultsStore:
         return len(rows)
 
     # --- purging -----------------------------------------------------------------------------
-    def purge(self, older_than: Optional[dt.timedelta] = None, ids: Iterable[str] = ()) -> int:
+    def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = ()) -> int:
         """Delete screenings older than ``older_than`` and/or with the given ids, with their photos."""
         ids = list(ids)
         if older_than is None and not ids:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from facescreen.edge import clikit
 
@@ -305,6 +306,20 @@ def _evaluation_flags() -> list[Flag]:
             metavar="M,M,...",
         ),
         Flag(
+            "--prevalence",
+            "evaluation.prevalence",
+            "the prevalence of syndromic children where the screen will be used (e.g. 0.02), comma "
+            "separated for several settings: PPV and NPV are reported there",
+            _floats,
+            metavar="P,P,...",
+        ),
+        Flag(
+            "--conf-level",
+            "evaluation.conf_level",
+            "the level of every interval in the report and model card (default 0.95)",
+            float,
+        ),
+        Flag(
             "--calibration-bins",
             "evaluation.calibration_bins",
             "equal-width bins of the reliability diagram and the ECE (default 10)",
@@ -454,12 +469,12 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
 
 
 def _cv(args: argparse.Namespace, cfg) -> int:
+    from facescreen.edge.detect import create_detector
+
     from .experiment import prepare_data, run_experiment
     from .rundir import ALIGN_CACHE, check_run_dir
     from .runtime import device_line, device_report, distribution_scope, n_replicas
     from .weights import find_weights_file
-
-    from facescreen.edge.detect import create_detector
 
     check_run_dir(args.out, cfg, args.resume)  # an existing run is refused before anything is aligned
     devices = device_report(cfg.runtime.mixed_precision)

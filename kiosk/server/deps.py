@@ -7,7 +7,7 @@ declares what it needs in one place."""
 from __future__ import annotations
 
 import hmac
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import numpy as np
 from fastapi import Depends, File, Request, UploadFile
@@ -65,14 +65,14 @@ def client_id(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def resolve_language(lang: Optional[str], settings: Settings) -> str:
+def resolve_language(lang: str | None, settings: Settings) -> str:
     try:
         return language(lang or settings.language)
     except ValueError as exc:
         raise ApiError(422, "unknown_language", str(exc)) from None
 
 
-def token_ok(authorization: str, token: Optional[str]) -> bool:
+def token_ok(authorization: str, token: str | None) -> bool:
     """Constant-time check of an ``Authorization`` header value; True when no token is configured."""
     if not token:
         return True
@@ -83,7 +83,7 @@ def token_ok(authorization: str, token: Optional[str]) -> bool:
 def require_token(
     request: Request,
     settings: Settings = Depends(get_settings),
-    _: Optional[HTTPAuthorizationCredentials] = Depends(bearer),
+    _: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> None:
     """With a token configured, every API call must carry ``Authorization: Bearer <token>``."""
     if not token_ok(request.headers.get("authorization", ""), settings.token):

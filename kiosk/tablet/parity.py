@@ -9,7 +9,8 @@ through ``edge`` (``create_screener`` with the matching backend and detector run
 
 Verdict (all must hold): on every photo the same faces within the detector tolerance, and the
 screening flags (class probabilities after the card's temperature, on both sides) through the gate.
-No speed is measured here: tablet-export checks, the benchmark times (``kiosk.tablet.speed``).
+Each photo's own screening times are recorded alongside; the guidance speed benchmark is not run
+here (``kiosk.tablet.speed``): tablet-export checks, it does not benchmark.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import functools
 import http.server
 import re
 import threading
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 
@@ -37,6 +39,7 @@ from facescreen.edge.detect import (
 from facescreen.edge.errors import NoFaceError
 from facescreen.edge.metrics import ParityThresholds, agreement, gate_problems
 from facescreen.edge.photo import load_photo
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
 from ..tools.browser import Chrome
 from .runtimes import browser_runtime
@@ -46,10 +49,15 @@ from .runtimes import browser_runtime
 class PhotoOutcome:
     name: str
     faces: dict  # edge.detect.compare_faces: Python's faces the reference, the browser's the candidate
-    probs_python: Optional[tuple[float, ...]]  # class probabilities after the card's temperature
-    probs_browser: Optional[tuple[float, ...]]
-    p_python: Optional[float]
-    p_browser: Optional[float]
+    probs_python: tuple[float, ...] | None  # class probabilities after the card's temperature
+    probs_browser: tuple[float, ...] | None
+    p_python: float | None
+    p_browser: float | None
+    ms_python: float
+    ms_browser: float
+    # per stage (detect, align, infer, ...), each side's own timings of this photo's screening
+    stages_python: dict = field(default_factory=dict)
+    stages_browser: dict = field(default_factory=dict)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -58,6 +66,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
+        for k, v in ISOLATION_HEADERS.items():  # as the kiosk serves the app: multi-threaded WebAssembly
+            self.send_header(k, v)
         super().end_headers()
 
 
@@ -94,8 +104,10 @@ const bin = atob(b64);
 const rgb = new Uint8Array(bin.length);
 for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
 const faces = await window.__fs.detect(rgb, h, w);
+const t0 = performance.now();
 const r = await window.__fs.screen(rgb, h, w);
-return { faces, probability: r.probability ?? null, class_probabilities: r.class_probabilities ?? null };
+return { faces, probability: r.probability ?? null, class_probabilities: r.class_probabilities ?? null,
+         ms: performance.now() - t0, screen_ms: r.timings_ms ?? null };
 """
 
 
@@ -121,7 +133,10 @@ def python_reference(bundle_dir: Path, runtime_name: str):
 
     rt = browser_runtime(runtime_name)
     det = MtcnnLiteDetector(Path(bundle_dir) / "detector", runtime=rt.python_detector_runtime)
-    return create_screener(bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det)
+    # the browser detects with the exported DetectConfig() (tablet/export.py), so Python does too
+    return create_screener(
+        bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det, detect=DetectConfig()
+    )
 
 
 def _browser_face(f: dict) -> FaceDetection:
@@ -132,15 +147,30 @@ def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> l
     out = []
     for name, rgb in photos.items():
         py_faces = detect_faces(rgb, screener.detector, DetectConfig())
+        t0 = time.perf_counter()
         try:
             r = screener.screen(rgb)
-            p_py, probs_py = r.probability, r.class_probabilities
+            p_py, probs_py, stages_py = r.probability, r.class_probabilities, dict(r.timings_ms)
         except NoFaceError:
-            p_py, probs_py = None, None
+            p_py, probs_py, stages_py = None, None, {}
+        ms_py = (time.perf_counter() - t0) * 1e3
         got = screen_in_browser(chrome, rgb)
         faces = compare_faces(py_faces, [_browser_face(f) for f in got["faces"]])
         probs_br = tuple(got["class_probabilities"]) if got["class_probabilities"] is not None else None
-        out.append(PhotoOutcome(name, faces, probs_py, probs_br, p_py, got["probability"]))
+        out.append(
+            PhotoOutcome(
+                name,
+                faces,
+                probs_py,
+                probs_br,
+                p_py,
+                got["probability"],
+                ms_py,
+                float(got["ms"]),
+                stages_py,
+                dict(got.get("screen_ms") or {}),
+            )
+        )
     return out
 
 
@@ -148,10 +178,13 @@ def verdict(
     outcomes: list[PhotoOutcome],
     card,
     runtime: str,
-    gates: ParityThresholds = ParityThresholds(),
-    tolerance: DetectorTolerance = DetectorTolerance(),
+    gates: ParityThresholds | None = None,
+    tolerance: DetectorTolerance | None = None,
 ) -> dict:
-    """The converters' gate on the browser against Python: faces by ``tolerance``, flags by ``gates``."""
+    """The converters' gate on the browser against Python: faces by ``tolerance``, flags by ``gates``
+    (default: the converters' own defaults)."""
+    gates = gates or ParityThresholds()
+    tolerance = tolerance or DetectorTolerance()
     problems = []
     faces_differ = [o.name for o in outcomes if not faces_agree(o.faces, tolerance)]
     if faces_differ:
@@ -176,6 +209,11 @@ def verdict(
         )
         problems += gate_problems(a, gates, card.threshold, reference="Python")
         record.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(a).items()})
+    ms_py = [o.ms_python for o in outcomes]
+    ms_br = [o.ms_browser for o in outcomes]
+    record["median_ms_browser"] = round(float(np.median(ms_br)), 1) if ms_br else None
+    record["median_ms_python"] = round(float(np.median(ms_py)), 1) if ms_py else None
+    record["stages_median_ms"] = stage_medians(outcomes)
     record["min_agreement"] = gates.min_agreement
     record["max_prob_diff_gate"] = gates.max_prob_diff
     record["detector_tolerance"] = asdict(tolerance)
@@ -184,7 +222,20 @@ def verdict(
     return record
 
 
-def verification_set(cohort: Optional[Path] = None, limit: Optional[int] = None) -> dict[str, np.ndarray]:
+def stage_medians(outcomes: list[PhotoOutcome]) -> dict[str, dict]:
+    """Each stage both sides time (detect, align, infer), in the same run on the same photos: the
+    browser's median, Python's, and browser over Python (issue 23's target: within 2x)."""
+    both = [o for o in outcomes if o.stages_python and o.stages_browser]
+    keys = [k for k in (both[0].stages_browser if both else {}) if all(k in o.stages_python for o in both)]
+    out = {}
+    for k in keys:
+        br = float(np.median([o.stages_browser[k] for o in both if k in o.stages_browser]))
+        py = float(np.median([o.stages_python[k] for o in both]))
+        out[k] = {"browser": round(br, 2), "python": round(py, 2), "ratio": round(br / py, 2) if py > 0 else None}
+    return out
+
+
+def verification_set(cohort: Path | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
     """The converters' detector verification photos, plus the photos of a cohort folder (cohort.csv)."""
     from facescreen.edge.synthetic import verification_photos
 
@@ -199,7 +250,7 @@ def verification_set(cohort: Optional[Path] = None, limit: Optional[int] = None)
     return photos
 
 
-def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict[str, np.ndarray]] = None) -> dict:
+def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: dict[str, np.ndarray] | None = None) -> dict:
     """The parity record for an assembled app (see :func:`kiosk.tablet.export.export_app`)."""
     screener = python_reference(bundle_dir, app["runtime"])
     photos = photos if photos is not None else verification_set()

@@ -23,6 +23,7 @@ class TrainingData:
     # per photo: age_months (float or None), sex, syndrome and the manifest's other columns, for the
     # subgroup report; empty when the data were not built from a manifest
     info: tuple[dict, ...] = field(default=(), repr=False)
+    digests: tuple[str, ...] = field(default=(), repr=False)  # SHA-256 of each photo file (may be empty)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -33,6 +34,8 @@ class TrainingData:
             or self.faces.dtype != np.uint8
         ):
             raise ValueError(f"expected ({n}, S, S, 3) uint8 faces, got {self.faces.shape} {self.faces.dtype}")
+        if self.digests and len(self.digests) != n:
+            raise ValueError(f"digests has {len(self.digests)} entries for {n} photos")
         if self.info and len(self.info) != n:
             raise ValueError(f"info has {len(self.info)} entries for {n} photos")
         for name in ("subject_ids", "paths", "strata"):
@@ -64,7 +67,7 @@ class TrainingData:
     def class_counts(self) -> dict[str, int]:
         return {c: int((self.labels == k).sum()) for k, c in enumerate(self.classes)}
 
-    def with_shuffled_labels(self, seed: int) -> "TrainingData":
+    def with_shuffled_labels(self, seed: int) -> TrainingData:
         """The negative control: (label, stratum) pairs permuted across subjects, faces unchanged."""
         subjects = list(dict.fromkeys(self.subject_ids))
         first = {s: self.subject_ids.index(s) for s in subjects}
@@ -92,7 +95,7 @@ class TrainingData:
         positive: tuple[str, ...],
         stratify_by_syndrome: bool = True,
         notice: str = "",
-    ) -> "TrainingData":
+    ) -> TrainingData:
         photos = aligned.photos
         unknown = sorted({p.label for p in photos} - set(classes))
         if unknown:
@@ -111,4 +114,5 @@ class TrainingData:
             info=tuple(
                 {"age_months": p.age_months, "sex": p.sex, "syndrome": p.syndrome, **dict(p.extra)} for p in photos
             ),
+            digests=tuple(aligned.digests),
         )

@@ -41,10 +41,12 @@ def write_report(
         "",
         f"- Preset `{cfg.preset}`; backbone `{cfg.model.backbone}` at {cfg.model.input_size}x{cfg.model.input_size}, "
         f"head {list(cfg.model.head_filters)}, dropout {cfg.model.dropout}, initial weights `{cfg.model.init}`.",
-        f"- Optimiser {cfg.optimiser.name} (learning rate {cfg.optimiser.learning_rate:g}), batch {cfg.fit.batch_size}, "
+        f"- Optimiser {cfg.optimiser.name} (learning rate {cfg.optimiser.learning_rate:g}), "
+        f"batch {cfg.fit.batch_size}, "
         f"at most {cfg.fit.epochs} epochs, early stopping patience {cfg.fit.patience or 'off'} on {cfg.fit.monitor}; "
         "the best validation epoch is kept.",
-        f"- Augmentation: rotation ±{cfg.augment.rotation_deg:g}°, zoom {cfg.augment.scale[0]:g}-{cfg.augment.scale[1]:g}, "
+        f"- Augmentation: rotation ±{cfg.augment.rotation_deg:g}°, "
+        f"zoom {cfg.augment.scale[0]:g}-{cfg.augment.scale[1]:g}, "
         f"shift ±{cfg.augment.shift:g}, horizontal flip {'on' if cfg.augment.hflip else 'off'}, "
         f"RandAugment {cfg.augment.randaugment_n}x at magnitude {cfg.augment.randaugment_magnitude}"
         + ("" if cfg.augment.enabled else " (all augmentation off)")
@@ -85,11 +87,26 @@ def write_report(
         "## Summary",
         "",
         markdown_table(
-            ("metric", "mean ± SD"), [[k, f"{_f(summary[k]['mean'])} ± {_f(summary[k]['sd'])}"] for k in BINARY_METRICS]
+            ("metric", "mean ± SD", f"{band.conf_level:.0%} t interval"),
+            [
+                [
+                    k,
+                    f"{_f(summary[k]['mean'])} ± {_f(summary[k]['sd'])}",
+                    f"{_f(summary[k]['ci'][0])}-{_f(summary[k]['ci'][1])}",
+                ]
+                for k in BINARY_METRICS
+            ],
         ),
         "",
+        f"**Headline: AUC {_f(summary['auc']['mean'])} ± {_f(summary['auc']['sd'])}** (mean ± SD over the {n} folds, "
+        f"each fold's model on its own test split, as the papers report; {band.conf_level:.0%} t interval "
+        f"{_f(summary['auc']['ci'][0])}-{_f(summary['auc']['ci'][1])}).",
+        "",
         f"Pooled test predictions ({band.n_positive} positive, {band.n_negative} negative): AUC {_f(band.auc)} "
-        f"(95% bootstrap CI {_f(band.auc_ci[0])}-{_f(band.auc_ci[1])}); at each fold's own threshold: "
+        f"({band.conf_level:.0%} bootstrap CI {_f(band.auc_ci[0])}-{_f(band.auc_ci[1])}, {band.resampled} resampled). "
+        "The pooled AUC ranks every test photo together although each fold's model scored its own, so it mixes "
+        f"{n} score scales and moves with per-fold calibration; it is shown for the ROC figure. "
+        "At each fold's own threshold: "
         f"accuracy {_f(pooled.accuracy)}, sensitivity {_f(pooled.sensitivity)}, specificity "
         f"{_f(pooled.specificity)}, precision {_f(pooled.precision)}, F1 {_f(pooled.f1)}.",
         "",
@@ -138,6 +155,9 @@ def write_report(
             f"- {final_info['description']}.",
             f"- Threshold {t['value']:.4f} ({t['rule']}); bundle `{Path(final_info['bundle']).name}/` "
             f"(model id `{final_info['model_id']}`), its model card carries the cross-validated metrics above.",
+            f"- The shipped threshold on its own validation split ({t.get('n_validation', 0)} photos): sensitivity "
+            f"{_f(t.get('validation_sensitivity'))}, specificity {_f(t.get('validation_specificity'))}"
+            + ("; its target was NOT reached." if t.get("target_met") is False else "."),
             "",
         ]
     path = run_dir / "report.md"

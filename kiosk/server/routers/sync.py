@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -54,10 +54,10 @@ class SyncedResult(BaseModel):
     intended_use: str = Field(max_length=2000)
     quality: dict[str, Any] = Field(default_factory=dict)
     consent: bool = False
-    photo_jpeg_b64: Optional[str] = Field(None, description="only with consent")
+    photo_jpeg_b64: str | None = Field(None, description="only with consent")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SyncedResult":
+    def _consistent(self) -> SyncedResult:
         if self.flag != flagged(self.probability, self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"

@@ -41,7 +41,7 @@ def _outcome(name, p_py, p_br, faces=(1, 1, 1.0, 0.0)):
     n_ref, n_conv, iou, px = faces
     cmp = {"n_reference": n_ref, "n_converted": n_conv, "min_iou": iou, "max_landmark_px": px}
     probs = lambda p: None if p is None else (1 - p, p)  # noqa: E731
-    return PhotoOutcome(name, cmp, probs(p_py), probs(p_br), p_py, p_br)
+    return PhotoOutcome(name, cmp, probs(p_py), probs(p_br), p_py, p_br, 1.0, 2.0)
 
 
 @pytest.fixture(scope="module")
