@@ -88,7 +88,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     from facescreen.edge.assets import FACE_LANDMARK, asset_path
     from facescreen.kiosk.landmarks import DenseLandmarker
     from facescreen.kiosk.quality import MEASURE_NAMES, FrameAnalyser, QualityConfig, model_inter_eye_px
-    from facescreen.kiosk.tablet.export import MESH_MEASURES
+    from facescreen.kiosk.tablet.export import mesh_measures
     from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, python_reference, static_server
     from facescreen.kiosk.tools.browser import Chrome
     from facescreen.kiosk.tracking import FindConfig
@@ -132,7 +132,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
                     compared += 1
                     if not py.passed:
                         failed.add(py.name)
-                    if py.name in MESH_MEASURES:
+                    if py.name in mesh_measures():
                         meshed.add(py.name)
             # the one instruction: the first failure among the measures both sides run
             py_first = next((r.instruction for r in ours if not r.passed), None)
@@ -141,7 +141,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
                 instructions += py_first is not None
     assert compared >= 10 * len(frames) and instructions >= 3  # the scenes exercise failing measures
     assert {"brightness", "sharpness", "illumination_uniformity", "head_roll"} <= failed, failed
-    assert meshed == set(MESH_MEASURES), meshed
+    assert meshed == set(mesh_measures()), meshed
 
 
 MESH_JS = """

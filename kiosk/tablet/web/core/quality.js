@@ -13,7 +13,7 @@ import { eyesOpen, headPose, mouthGap } from './mesh.js';
 import { resizeArea, roundHalfEven } from './mtcnn.js';
 
 const height = (f) => f.box[3] - f.box[1];
-const SHARPNESS_WIDTH = 128;  // kiosk/quality/image.py
+export const SHARPNESS_WIDTH = 128;  // kiosk/quality/image.py; pinned by tests/kiosk/tablet/test_tablet_constants.py
 
 // cv2.cvtColor(rgb, COLOR_RGB2GRAY) on uint8: OpenCV 4's fixed-point weights (15 bits), rounded.
 export function toGray(rgb, h, w) {

@@ -46,14 +46,6 @@ export async function detectFaces(rgb, h, w, runNet, app, cfg = app.detect) {
                              landmarks: f.landmarks.map(([x, y]) => [x * k, y * k]) }));
 }
 
-const area = (f) => Math.max(0, f.box[2] - f.box[0]) * Math.max(0, f.box[3] - f.box[1]);
-
-// find_face: the largest confident face, ties broken by confidence.
-export function pickFace(faces) {
-  if (!faces.length) return null;
-  return faces.reduce((best, f) => (area(f) > area(best) || (area(f) === area(best) && f.confidence > best.confidence) ? f : best));
-}
-
 export class BrowserScreener {
   static async create(base) {
     const { app, card } = await loadApp(base);
@@ -129,7 +121,7 @@ export class BrowserScreener {
     const reuse = analysis !== null && this.app.find.reuse_capture_detection;
     if (reuse && analysis.tracked) throw new Error("this frame's face was tracked, not detected; analyse it with a detection to screen it");
     const faces = reuse ? analysis.faces : await this.detect(rgb, h, w);
-    const face = pickFace(faces);
+    const face = subjectFirst(faces)[0] ?? null;  // find_face: the subject (quality.js, the one rule)
     if (!face) return { error: 'no_face', n_faces: 0 };
     const t1 = performance.now();
     const aligned = alignFace(rgb, h, w, face.landmarks, this.card.input.size, this.card.alignment.points);
