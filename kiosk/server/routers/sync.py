@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from facescreen.edge.photo import load_photo
+from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ..deps import get_settings, get_store, require_token
@@ -57,7 +58,7 @@ class SyncedResult(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncedResult:
-        if self.flag != (self.probability >= self.threshold):
+        if self.flag != flagged(self.probability, self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"
             )
