@@ -36,7 +36,9 @@ from PIL import Image
 
 from facescreen.edge.result import ScreeningResult
 
-SCHEMA_VERSION = 2  # 2: result_json
+from .childref import check_child_ref
+
+SCHEMA_VERSION = 3  # 2: result_json; 3: child_ref
 ORPHAN_GRACE_S = 3600.0
 DIR_MODE, FILE_MODE = 0o700, 0o600
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -63,6 +65,7 @@ COLUMNS = (
     "photo_file",
     "status",
     "result_json",
+    "child_ref",
 )
 
 _SCHEMA = """
@@ -85,10 +88,19 @@ CREATE TABLE IF NOT EXISTS screenings (
     consent              INTEGER NOT NULL DEFAULT 0,
     photo_file           TEXT,               -- relative to the data dir, only with consent
     status               TEXT NOT NULL DEFAULT 'completed',
-    result_json          TEXT                -- ScreeningResult.to_dict(), NULL in rows from schema 1
+    result_json          TEXT,               -- ScreeningResult.to_dict(), NULL in rows from schema 1
+    child_ref            TEXT                -- the programme's reference for the child (kiosk/childref.py)
 );
 CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at);
+CREATE INDEX IF NOT EXISTS screenings_child_ref ON screenings (child_ref);
 """
+
+
+# what a database at schema version N needs to reach N + 1
+MIGRATIONS = {
+    1: "ALTER TABLE screenings ADD COLUMN result_json TEXT",
+    2: "ALTER TABLE screenings ADD COLUMN child_ref TEXT",
+}
 
 
 class StoreError(Exception):
@@ -129,14 +141,15 @@ class ResultsStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, SCHEMA_VERSION):
+        if version not in (0, *MIGRATIONS, SCHEMA_VERSION):
             raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
         with self._tx() as c:
+            if version:  # an existing database: its table gains the columns added since, in order
+                for v in range(version, SCHEMA_VERSION):
+                    c.execute(MIGRATIONS[v])
             for statement in _SCHEMA.split(";"):  # not executescript(): it commits on its own
                 if statement.strip():
                     c.execute(statement)
-            if version == 1:
-                c.execute("ALTER TABLE screenings ADD COLUMN result_json TEXT")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
             os.chmod(p, FILE_MODE)
@@ -175,10 +188,13 @@ class ResultsStore:
         operator_id: Optional[str] = None,
         consent: bool = False,
         photo: Optional[np.ndarray] = None,
+        child_ref: Optional[str] = None,
     ) -> StoredScreening:
-        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
+        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``;
+        ``child_ref`` must follow kiosk.childref's format."""
         if photo is not None and not consent:
             raise ValueError("a photo is only written with the operator's recorded consent")
+        child_ref = check_child_ref(child_ref)
         sid = uuid.uuid4().hex
         created = utc_now().isoformat(timespec="milliseconds")
         photo_file = self._write_photo(sid, photo) if (consent and photo is not None) else None
@@ -202,6 +218,7 @@ class ResultsStore:
             "photo_file": photo_file,
             "status": "completed",
             "result_json": json.dumps(result.to_dict(), sort_keys=True),
+            "child_ref": child_ref,
         }
         try:
             with self._tx() as c:
@@ -222,11 +239,13 @@ class ResultsStore:
         if photo is not None and not row.get("consent"):
             raise ValueError("a photo is only written with the family's recorded consent")
         full = {
+            "child_ref": None,
             **row,
             "photo_file": None,
             "status": "completed",
             "consent": int(bool(row.get("consent") and photo is not None)),
         }
+        full["child_ref"] = check_child_ref(full["child_ref"])
         missing = [k for k in COLUMNS if k not in full]
         if missing:
             raise ValueError(f"a synced screening lacks {missing}")
@@ -329,32 +348,30 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
-    def list(self, limit: int = 50, offset: int = 0, since: Optional[str] = None) -> list[dict[str, Any]]:
-        q, args = "SELECT * FROM screenings", []
-        if since:
-            q += " WHERE created_at >= ?"
-            args.append(since)
-        q += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+    def list(
+        self, limit: int = 50, offset: int = 0, since: Optional[str] = None, child_ref: Optional[str] = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``child_ref``: only that child's screenings (the reference exactly)."""
+        where, args = _where(since, child_ref)
+        q = f"SELECT * FROM screenings{where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         with self._lock:
             rows = self._conn.execute(q, [*args, int(limit), int(offset)]).fetchall()
         return [_row(r) for r in rows]
 
-    def count(self) -> int:
+    def count(self, since: Optional[str] = None, child_ref: Optional[str] = None) -> int:
+        where, args = _where(since, child_ref)
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM screenings").fetchone()[0])
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM screenings{where}", args).fetchone()[0])
 
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
 
-    def export_csv(self, out: TextIO, since: Optional[str] = None) -> int:
+    def export_csv(self, out: TextIO, since: Optional[str] = None, child_ref: Optional[str] = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
-        q, args = "SELECT * FROM screenings", []
-        if since:
-            q += " WHERE created_at >= ?"
-            args.append(since)
+        where, args = _where(since, child_ref)
         with self._lock:
-            rows = self._conn.execute(q + " ORDER BY created_at, rowid", args).fetchall()
+            rows = self._conn.execute(f"SELECT * FROM screenings{where} ORDER BY created_at, rowid", args).fetchall()
         w = csv.writer(out)
         w.writerow(COLUMNS)
         for r in rows:
@@ -388,6 +405,18 @@ class ResultsStore:
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
+
+
+def _where(since: Optional[str], child_ref: Optional[str]) -> tuple[str, list[str]]:
+    """The WHERE clause the list, the count and the export share."""
+    clauses, args = [], []
+    if since:
+        clauses.append("created_at >= ?")
+        args.append(since)
+    if child_ref:
+        clauses.append("child_ref = ?")
+        args.append(child_ref)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 def private_dir(path: Path) -> None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facescreen.edge.result import NO_FLAG, REFER
 
+from ..childref import CHILD_REF_RULE
 from ..guidance import EventKind
 from ..store import STATUSES
 
@@ -139,6 +140,7 @@ class ScreenResponse(_Out):
     text: ResultText
     quality: QualityOut
     consent_recorded: bool
+    child_ref: Optional[str] = Field(description=CHILD_REF_RULE)
     cam_png: Optional[str] = Field(None, description="base64 PNG: the model's attention over its aligned crop")
 
 
@@ -197,6 +199,7 @@ class ResultRecord(_Out):
     result: Optional[ResultOut] = Field(
         description="the whole result as screened (None for rows stored before the store kept it)"
     )
+    child_ref: Optional[str] = Field(description=CHILD_REF_RULE)
 
 
 class ResultsPage(_Out):
