@@ -42,3 +42,9 @@ def check_child_ref(value: Optional[str]) -> Optional[str]:
     if not _RE.fullmatch(value):
         raise ValueError(f"{CHILD_REF_RULE}; got {value[:40]!r}")
     return value
+
+
+def child_ref_spec() -> dict:
+    """What a page needs to check a reference before sending it (the phone page reads it from
+    /v1/model, the tablet app from its app.json)."""
+    return {"pattern": CHILD_REF_PATTERN, "max_length": CHILD_REF_MAX_LENGTH, "rule": CHILD_REF_RULE}

@@ -23,7 +23,9 @@ from .messages import language, message
 from .quality import FrameAnalysis, QualityReport
 from .tracking import FaceTrack
 
-EventKind = Literal["guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error"]
+EventKind = Literal[
+    "guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error", "no_camera"
+]
 
 
 class GuidanceConfig(BaseModel):
@@ -173,6 +175,17 @@ class GuidanceLoop:
     def cancel(self) -> GuidanceEvent:
         self._reset()
         return self._event("cancelled", self.clock(), "cancelled")
+
+    # --- the source --------------------------------------------------------------------------
+    def no_camera(self, gave_up: bool = False) -> GuidanceEvent:
+        """The camera gives no frame (still retrying, or ``gave_up``): said on screen and in the log,
+        and any streak is broken (the child may have moved meanwhile)."""
+        self._streak.clear()
+        if gave_up:
+            return self._event(
+                "error", self.clock(), "camera_gave_up", error_code="no_camera", error=message("camera_gave_up")
+            )
+        return self._event("no_camera", self.clock(), "camera_lost")
 
     def _reset(self) -> None:
         self.phase = "guiding"

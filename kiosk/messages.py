@@ -47,6 +47,7 @@ EN: dict[str, str] = {
     "cancelled": "Cancelled",
     "try_again": "The photo could not be used. Let us try again.",
     "camera_lost": "Camera not available: reconnecting...",
+    "camera_gave_up": "No camera could be opened. Check that it is connected, then start the kiosk again.",
     "quality_failed": "The photo is not good enough yet",
     # the capture page (phones and tablets)
     "take_photo": "Take a photo",
@@ -67,6 +68,13 @@ EN: dict[str, str] = {
     "tablet_sync_failed": "Could not reach the kiosk: the results stay on this tablet",
     "tablet_offline_ready": "Ready to work without a network",
     "tablet_loading": "Loading the screening model...",
+    # the child's programme reference (kiosk/childref.py)
+    "child_ref_label": "Child's register number (optional; never a name)",
+    "child_ref_scan": "Scan the child's card",
+    "child_ref_scanning": "Hold the card's code in front of the camera...",
+    "child_ref_not_found": "No code was seen. Type the number instead.",
+    "child_ref_invalid": "A register number has 1 to 32 letters, digits or . _ / - and at least one digit. Never type a name.",
+    "child_ref_line": "Child: {child_ref}",
 }
 
 ZH_HANS: dict[str, str] = {
@@ -104,6 +112,7 @@ ZH_HANS: dict[str, str] = {
     "cancelled": "已取消",
     "try_again": "这张照片无法使用，我们再试一次。",
     "camera_lost": "摄像头不可用，正在重新连接……",
+    "camera_gave_up": "无法打开摄像头。请检查摄像头是否已连接，然后重新启动筛查站。",
     "quality_failed": "照片质量还不够好",
     "take_photo": "拍照",
     "retake_button": "重拍",
@@ -122,6 +131,12 @@ ZH_HANS: dict[str, str] = {
     "tablet_sync_failed": "无法连接筛查站：结果仍保存在本平板上",
     "tablet_offline_ready": "无网络时也可以使用",
     "tablet_loading": "正在加载筛查模型……",
+    "child_ref_label": "儿童登记号（可选；不要填写姓名）",
+    "child_ref_scan": "扫描儿童的卡片",
+    "child_ref_scanning": "请把卡片上的二维码或条形码对准摄像头……",
+    "child_ref_not_found": "没有识别到二维码或条形码。请直接输入登记号。",
+    "child_ref_invalid": "登记号由 1 到 32 个字母、数字或 . _ / - 组成，且至少包含一个数字。不要填写姓名。",
+    "child_ref_line": "儿童：{child_ref}",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"en": EN, "zh-Hans": ZH_HANS}

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -109,6 +110,34 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     code = "not_found"
+
+
+class DataDirError(StoreError):
+    code = "data_dir_unwritable"
+
+
+def check_data_dir(data_dir: str | Path) -> Path:
+    """Fail now, in one sentence with the remedy, when the results store could not be written in
+    ``data_dir`` (a read-only mount, a folder of another user, a file in its place): the kiosk checks
+    this at start-up instead of failing at its first screening (or after `serve` printed its URL).
+    A folder that does not exist yet is judged by the nearest one that does, where it would be made."""
+    path = Path(data_dir)
+    remedy = "give --data-dir a folder this user can write (or set FACESCREEN_DATA)"
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataDirError(f"cannot keep the results store in {path}: {probe} is a file, not a folder; {remedy}")
+    try:  # a real write: os.access answers for root as if every folder were writable
+        fd, name = tempfile.mkstemp(prefix=".facescreen-write-check-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise DataDirError(f"cannot write the results store in {path}: {exc.strerror} ({probe}); {remedy}") from None
+    for p in [path / DB_NAME, *path.glob(DB_NAME + "-*")]:
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+            raise DataDirError(f"cannot write the results store {p}: permission denied; {remedy}")
+    return path
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class ModelInfo(_Out):
     landmarks_model: Optional[str]
     demo: bool = Field(description="trained on SYNTHETIC data: every result is labelled as a demo")
     quality_thresholds: dict[str, Any]
+    child_ref: dict[str, Any] = Field(description="the child reference's format (pattern, max_length, rule)")
 
 
 class MeasureOut(_Out):

@@ -66,11 +66,13 @@ async function jpegB64(canvas) {
 
 // `analysis`: the live capture's, whose face is screened (a photo is detected here)
 export async function screenCanvas(canvas, consent, analysis = null) {
+  const ref = childRef();
+  if (!ref.ok) { setStatus(t('child_ref_invalid')); $('child-ref').focus(); return { result: null, saved: null }; }
   const { rgb, h, w } = rgbOf(canvas);
   setStatus(t('screening'));
   const result = await state.screener.screen(rgb, h, w, analysis);
   if (result.error) { setStatus(t(result.error === 'no_face' ? 'no_face' : 'try_again')); return { result, saved: null }; }
-  const rec = makeRecord(result, { tabletId: state.tabletId, consent, photoJpegB64: consent ? await jpegB64(canvas) : null });
+  const rec = makeRecord(result, { tabletId: state.tabletId, consent, childRef: ref.value, photoJpegB64: consent ? await jpegB64(canvas) : null });
   await addRecord(state.db, rec);
   setStatus('');
   state.last = { result, saved: rec };
@@ -90,6 +92,7 @@ function showResult(r, rec) {
   box.dataset.flag = String(r.flag);
   $('result-label').textContent = t(r.label);
   $('result-advice').textContent = t(r.flag ? 'refer_advice' : 'no_flag_advice');
+  $('result-child').textContent = rec?.child_ref ? t('child_ref_line', { child_ref: rec.child_ref }) : '';
   $('result-prob').textContent = t('probability', { probability: r.probability, threshold: r.threshold });
   $('result-model').textContent = `${t('model_line', { model_id: r.model_id, version: r.model_version })} · ${r.backend}`;
   $('result-saved').textContent = rec ? t('tablet_saved') + (rec.consent ? ` · ${t('consent_recorded')}` : '') : '';
@@ -110,6 +113,32 @@ export async function sync() {
   return out;
 }
 
+// ---- the child's reference (kiosk/childref.py's format, from app.json) ---------------------------
+
+const ChildRef = window.facescreenChildRef;
+
+function childRef() {
+  const spec = state.screener?.app.child_ref;
+  if (!spec) return { value: null, ok: false };  // an app exported before references: refuse rather than drop one
+  return ChildRef.check(spec, $('child-ref').value);
+}
+
+function showChildRefCheck() {
+  const { ok } = childRef();
+  $('child-ref').setAttribute('aria-invalid', String(!ok));
+  $('child-ref-msg').textContent = ok ? '' : t('child_ref_invalid');
+  return ok;
+}
+
+async function scanChildRef() {
+  $('child-ref-msg').textContent = t('child_ref_scanning');
+  const { found } = ChildRef.scan($('video'));
+  const value = await found;
+  if (value === null) { $('child-ref-msg').textContent = t('child_ref_not_found'); return; }
+  $('child-ref').value = value.trim();
+  showChildRefCheck();
+}
+
 // ---- live guidance ------------------------------------------------------------------------------
 
 async function startCamera() {
@@ -122,6 +151,7 @@ async function startCamera() {
   video.srcObject = stream;
   await video.play();
   $('live').hidden = false;
+  $('scan-ref').hidden = !ChildRef.canScan();  // scanning reads the live camera
   guidanceLoop(video);
   return true;
 }
@@ -132,7 +162,7 @@ async function guidanceLoop(video) {
   const guide = new Guide(state.screener);
   state.guidance = { frames: 0, ms: 0 };
   while (true) {
-    if (document.body.dataset.state === 'result' || video.readyState < 2) { guide.reset(); await new Promise((r) => setTimeout(r, 200)); continue; }
+    if (document.body.dataset.state === 'result' || video.readyState < 2 || !childRef().ok) { guide.reset(); await new Promise((r) => setTimeout(r, 200)); continue; }
     const canvas = drawTo(video, video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
     const { rgb, h, w } = rgbOf(canvas);
     const t0 = performance.now();
@@ -172,6 +202,8 @@ async function main() {
   $('file').onchange = async () => { const f = $('file').files[0]; if (f) await screenFile(f, $('consent').checked); };
   $('retake').onclick = () => { $('result').hidden = true; state.last = null; document.body.dataset.state = 'ready'; };
   $('sync-now').onclick = () => sync();
+  $('child-ref').oninput = showChildRefCheck;
+  $('scan-ref').onclick = scanChildRef;
   await startCamera();
 }
 

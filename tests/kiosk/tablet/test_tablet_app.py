@@ -216,3 +216,48 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
     kept = [r for r in rows if r["photo_file"]]
     assert [r["id"] for r in kept] == [consented]  # only the consented photo left the tablet
     assert all(r["label"] in ("refer for genetic evaluation", "no referral flag") for r in rows)
+
+
+TYPE_REF = """
+const i = document.getElementById('child-ref'); i.value = arguments[0]; i.dispatchEvent(new Event('input'));
+return document.getElementById('child-ref-msg').innerText;
+"""
+
+
+def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
+    served_bundle, engine, live_server, tmp_path, grace_hopper
+):
+    """Issue 25: the child's register number, typed on the tablet, is on the result shown, travels
+    with the sync, and the kiosk lists, finds (?child_ref=) and exports it. A name is refused on the
+    tablet before anything is screened."""
+    import csv
+    import io
+
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+
+    photo = tmp_path / "child.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    app = create_app(settings, engine=engine)
+    store = app.state.store
+    with live_server(app) as srv, Chrome(window=(800, 1100)) as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        assert c.script(TYPE_REF, "Grace Hopper") == MESSAGES["en"]["child_ref_invalid"]
+        c.upload("#file", photo)  # refused: nothing screened, nothing kept
+        c.wait_for(f"document.getElementById('status').innerText === {MESSAGES['en']['child_ref_invalid']!r}", 30)
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 0, "waiting": 0}
+        assert c.script(TYPE_REF, " REG-2024-0117 ") == ""
+        assert browser_call(c, SCREEN_AGAIN, False)
+        assert c.script("return document.body.dataset.state") == "result"
+        assert c.script("return document.getElementById('result-child').innerText") == "Child: REG-2024-0117"
+        c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
+        assert browser_call(c, "return await window.tablet.sync();") == {"sent": 1, "waiting": 0, "error": None}
+        rows = store.list(child_ref="REG-2024-0117")
+        buf = io.StringIO()
+        store.export_csv(buf)
+    assert len(rows) == 1 and rows[0]["source"] == "tablet" and rows[0]["child_ref"] == "REG-2024-0117"
+    assert [r["child_ref"] for r in csv.DictReader(io.StringIO(buf.getvalue()))] == ["REG-2024-0117"]
