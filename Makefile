@@ -10,12 +10,13 @@ PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-py310 check-wheels lint-shell bench assets tablet browser clean help
+.PHONY: demo test lint test-py310 check-wheels lint-shell bench assets tablet browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
+	@echo "make lint   - ruff (lint, format check) and mypy over the tree; make test runs it first"
 	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
 	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
 
@@ -79,6 +80,7 @@ demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
 test: $(STAMP) assets tablet
+	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -x -q tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
 
@@ -115,6 +117,13 @@ test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-whee
 	FACESCREEN_TF_FREE=1 FACESCREEN_TF_FREE_BUNDLE=$(TF_FREE_FIXTURE)/bundle FACESCREEN_ASSETS=$(CACHE)/assets \
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
+
+# the house style, held by tools: ruff's rules and format, mypy's types ([tool.ruff], [tool.mypy] in
+# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # shellcheck on the Jetson and set-up scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
 lint-shell:

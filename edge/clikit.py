@@ -24,8 +24,9 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 from .errors import BackendUnavailableError, FaceScreenError
 

@@ -6,9 +6,10 @@ Landmarks follow MTCNN's order and naming, where left/right are *image* sides:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -46,7 +47,7 @@ class FaceDetection:
         x1, y1, x2, y2 = self.box
         return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
-    def scaled(self, factor: float) -> "FaceDetection":
+    def scaled(self, factor: float) -> FaceDetection:
         return FaceDetection(tuple(v * factor for v in self.box), self.confidence, self.landmarks * factor)
 
     def to_dict(self) -> dict:

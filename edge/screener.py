@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -133,7 +134,7 @@ class ResultsCsv:
     """One row per photo, each carrying what produced it (model id and version, backend, software
     version, time), so a CSV separated from its run still says which model scored it."""
 
-    def __init__(self, f: TextIO, screener: "Screener") -> None:
+    def __init__(self, f: TextIO, screener: Screener) -> None:
         c = screener.card
         self._n_classes = len(c.classes)
         self._made_by = [c.model_id, c.version, screener.backend_label, software_version()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -26,11 +26,11 @@ class KioskApp:
         source: FrameSource,
         loop: GuidanceLoop,
         outputs: Sequence[Output],
-        renderer: Optional[Renderer] = None,
-        store: Optional[ResultsStore] = None,
+        renderer: Renderer | None = None,
+        store: ResultsStore | None = None,
         kiosk_id: str = "kiosk",
-        operator_id: Optional[str] = None,
-        on_event: Optional[Callable[[GuidanceEvent], None]] = None,
+        operator_id: str | None = None,
+        on_event: Callable[[GuidanceEvent], None] | None = None,
         idle_sleep_s: float = 0.01,
     ) -> None:
         self.source = source
@@ -45,7 +45,7 @@ class KioskApp:
         self.events: list[GuidanceEvent] = []
         self._quit = False
 
-    def run(self, max_frames: Optional[int] = None) -> list[GuidanceEvent]:
+    def run(self, max_frames: int | None = None) -> list[GuidanceEvent]:
         """Until the source ends, the operator quits or ``max_frames`` frames were shown; a failed
         attempt to open the camera counts as a frame (its "camera not available" screen), so a kiosk
         without a camera stops too."""
@@ -98,7 +98,7 @@ class KioskApp:
         if self.on_event:
             self.on_event(event)
 
-    def operator(self, action: str) -> Optional[GuidanceEvent]:
+    def operator(self, action: str) -> GuidanceEvent | None:
         """Operator keys: retake, consent (keep this screening's photo), cancel, quit."""
         last = self.loop.last_result
         rec_id = last.record.get("id") if last else None

@@ -381,7 +381,8 @@ class KioskSection:
             s = data["server"][label]
             lines.append(
                 f"  {label:<6} 1 client p50 {s['one_client']['p50_ms']:.1f} ms "
-                f"({s['one_client']['req_per_s']:.1f} req/s); {s['clients']} clients {s['eight_clients']['req_per_s']:.1f} "
+                f"({s['one_client']['req_per_s']:.1f} req/s); "
+                f"{s['clients']} clients {s['eight_clients']['req_per_s']:.1f} "
                 f"req/s (p50 {s['eight_clients']['p50_ms']:.0f} ms); HTTP {s['status_codes']}"
             )
         met = targets_met(data)

@@ -17,7 +17,6 @@ The tablet app checks the same pattern offline: it receives ``CHILD_REF_PATTERN`
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 CHILD_REF_MAX_LENGTH = 32
 # JavaScript's RegExp reads the same text (kiosk/tablet/web/app.js, kiosk/server/static/capture.js)
@@ -29,7 +28,7 @@ CHILD_REF_RULE = (
 _RE = re.compile(CHILD_REF_PATTERN)
 
 
-def check_child_ref(value: Optional[str]) -> Optional[str]:
+def check_child_ref(value: str | None) -> str | None:
     """``value`` with surrounding spaces removed, None for none (or an empty one); a value that does
     not follow the format raises ValueError with the rule."""
     if value is None:

@@ -23,7 +23,6 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Optional
 
 from facescreen.edge import clikit
 from facescreen.edge.backends import AUTO_BACKEND_ORDER
@@ -260,13 +259,13 @@ def _csv_out(text: str) -> str | Path:
     return text if text == "-" else clikit.writable_file(text)
 
 
-def _quality(path: Optional[str]):
+def _quality(path: str | None):
     from .quality import QualityConfig
 
     return QualityConfig.from_file(path) if path else QualityConfig()
 
 
-def _find(path: Optional[str]):
+def _find(path: str | None):
     from .tracking import FindConfig
 
     return FindConfig.from_file(path) if path else FindConfig()
@@ -441,7 +440,7 @@ def with_default_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     given = None if argv is None else list(argv)
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     handlers = {

@@ -15,9 +15,9 @@ import json
 import platform
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 SUPPORTED_PYTHON = ((3, 10), (3, 12))
 JETSON_RELEASE = Path("/etc/nv_tegra_release")
@@ -30,7 +30,7 @@ class Check:
     detail: str
 
 
-def _version(module: str) -> Optional[str]:
+def _version(module: str) -> str | None:
     try:
         mod = importlib.import_module(module)
     except Exception:  # an installed-but-broken binary module is reported, not raised
@@ -143,7 +143,7 @@ def check_cameras(dev: Path = Path("/dev")) -> Check:
     return Check("cameras", "ok", ", ".join(cams))
 
 
-def check_assets(assets_dir: Optional[str]) -> Check:
+def check_assets(assets_dir: str | None) -> Check:
     from facescreen.edge.assets import ASSETS, asset_path
     from facescreen.edge.errors import AssetMissingError
 
@@ -158,7 +158,7 @@ def check_assets(assets_dir: Optional[str]) -> Check:
     return Check("assets", "ok", f"{', '.join(ASSETS)} present and verified")
 
 
-def check_bundle(bundle_dir: Optional[str]) -> list[Check]:
+def check_bundle(bundle_dir: str | None) -> list[Check]:
     from facescreen.edge.backends import choose_artifact
     from facescreen.edge.bundle import load_bundle
     from facescreen.edge.errors import FaceScreenError
@@ -193,7 +193,7 @@ def check_bundle(bundle_dir: Optional[str]) -> list[Check]:
 
 
 def run_checks(
-    bundle: Optional[str] = None, assets_dir: Optional[str] = None, jetson_release: Path = JETSON_RELEASE
+    bundle: str | None = None, assets_dir: str | None = None, jetson_release: Path = JETSON_RELEASE
 ) -> list[Check]:
     on_jetson = jetson_release.is_file()
     rows = [
@@ -226,7 +226,7 @@ def render(rows: list[Check]) -> str:
     return "\n".join(f"{r.name:<{width}}  {r.status:<6}  {r.detail}" for r in rows)
 
 
-def doctor(bundle: Optional[str], assets_dir: Optional[str], as_json: bool) -> int:
+def doctor(bundle: str | None, assets_dir: str | None, as_json: bool) -> int:
     rows = run_checks(bundle, assets_dir)
     print(json.dumps([asdict(r) for r in rows], indent=2) if as_json else render(rows))
     return 1 if any(r.status == "fail" for r in rows) else 0

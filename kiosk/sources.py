@@ -23,9 +23,10 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Union
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -43,7 +44,7 @@ class FrameSource(Protocol):
     failed_opens: int  # attempts to open the source that failed (a camera retrying); 0 for files
     gave_up: bool  # the stream ended because the source could not be opened in time
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         """The next RGB uint8 frame, or None when there is none right now."""
 
     @property
@@ -77,27 +78,27 @@ class CameraSource:
 
     def __init__(
         self,
-        spec: Union[int, str],
+        spec: int | str,
         api: int = cv2.CAP_ANY,
         uri: str = "",
-        width: Optional[int] = None,
-        height: Optional[int] = None,
+        width: int | None = None,
+        height: int | None = None,
         backoff: Backoff = Backoff(),
         max_failures: int = 5,
         clock: Callable[[], float] = time.monotonic,
-        give_up_s: Optional[float] = None,
+        give_up_s: float | None = None,
     ) -> None:
         self.spec, self.api = spec, api
         self.give_up_s = give_up_s
         self.failed_opens = 0
         self.gave_up = False
-        self._missing_since: Optional[float] = None  # when frames stopped coming (or the first try)
+        self._missing_since: float | None = None  # when frames stopped coming (or the first try)
         self.uri = uri or str(spec)
         self.size = (width, height)
         self.backoff = backoff
         self.max_failures = max_failures
         self.clock = clock
-        self._cap: Optional[cv2.VideoCapture] = None
+        self._cap: cv2.VideoCapture | None = None
         self._failures = 0
         self._attempt = 0
         self._next_try = 0.0
@@ -131,7 +132,7 @@ class CameraSource:
         self._cap = cap
         return True
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         if self._closed:
             return None
         now = self.clock()
@@ -179,7 +180,7 @@ class VideoFileSource:
 
     failed_opens, gave_up = 0, False  # opened in __init__ or not at all
 
-    def __init__(self, path: Union[str, Path], uri: str = "") -> None:
+    def __init__(self, path: str | Path, uri: str = "") -> None:
         self.path = Path(path)
         self.uri = uri or str(path)
         if not self.path.is_file():
@@ -193,7 +194,7 @@ class VideoFileSource:
     def is_streaming(self) -> bool:
         return not self._done
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         if self._done:
             return None
         ok, frame = self._cap.read()
@@ -215,7 +216,7 @@ class ImageFolderSource:
     failed_opens, gave_up = 0, False
 
     def __init__(
-        self, folder: Union[str, Path], uri: str = "", limits: PhotoLimits = PhotoLimits(), loop: bool = False
+        self, folder: str | Path, uri: str = "", limits: PhotoLimits = PhotoLimits(), loop: bool = False
     ) -> None:
         self.folder = Path(folder)
         self.uri = uri or str(folder)
@@ -228,14 +229,14 @@ class ImageFolderSource:
         self.loop = loop
         self.index = 0
         self.skipped: list[tuple[Path, str]] = []
-        self.current: Optional[Path] = None
+        self.current: Path | None = None
         self._closed = False
 
     @property
     def is_streaming(self) -> bool:
         return not self._closed and (self.loop or self.index < len(self.files))
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         if not self.is_streaming:
             return None
         path = self.files[self.index % len(self.files)]
@@ -261,11 +262,11 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 def open_source(
     uri: str,
-    width: Optional[int] = None,
-    height: Optional[int] = None,
+    width: int | None = None,
+    height: int | None = None,
     limits: PhotoLimits = PhotoLimits(),
     loop: bool = False,
-    camera_timeout_s: Optional[float] = None,
+    camera_timeout_s: float | None = None,
 ) -> FrameSource:
     """Open a frame source from its URI (see the module docstring for the forms); a camera is given
     up after ``camera_timeout_s`` without a frame (None: it is retried for ever)."""

@@ -28,9 +28,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from PIL import Image
@@ -214,10 +215,10 @@ class ResultsStore:
         *,
         kiosk_id: str,
         source: str,
-        operator_id: Optional[str] = None,
+        operator_id: str | None = None,
         consent: bool = False,
-        photo: Optional[np.ndarray] = None,
-        child_ref: Optional[str] = None,
+        photo: np.ndarray | None = None,
+        child_ref: str | None = None,
     ) -> StoredScreening:
         """Commit one screening (one transaction). ``photo`` is kept only with ``consent``;
         ``child_ref`` must follow kiosk.childref's format."""
@@ -261,7 +262,7 @@ class ResultsStore:
             raise
         return StoredScreening(sid, created)
 
-    def add_synced(self, row: dict[str, Any], photo: Optional[np.ndarray] = None) -> bool:
+    def add_synced(self, row: dict[str, Any], photo: np.ndarray | None = None) -> bool:
         """Keep a screening made elsewhere (a tablet), under the id it was given there. Idempotent:
         an id already stored is left as it is and False is returned, so a sync that is repeated
         after being cut off never doubles a row. ``photo`` is kept only with ``row["consent"]``."""
@@ -378,7 +379,7 @@ class ResultsStore:
         return _row(row)
 
     def list(
-        self, limit: int = 50, offset: int = 0, since: Optional[str] = None, child_ref: Optional[str] = None
+        self, limit: int = 50, offset: int = 0, since: str | None = None, child_ref: str | None = None
     ) -> list[dict[str, Any]]:
         """Newest first; ``child_ref``: only that child's screenings (the reference exactly)."""
         where, args = _where(since, child_ref)
@@ -387,7 +388,7 @@ class ResultsStore:
             rows = self._conn.execute(q, [*args, int(limit), int(offset)]).fetchall()
         return [_row(r) for r in rows]
 
-    def count(self, since: Optional[str] = None, child_ref: Optional[str] = None) -> int:
+    def count(self, since: str | None = None, child_ref: str | None = None) -> int:
         where, args = _where(since, child_ref)
         with self._lock:
             return int(self._conn.execute(f"SELECT COUNT(*) FROM screenings{where}", args).fetchone()[0])
@@ -396,7 +397,7 @@ class ResultsStore:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
 
-    def export_csv(self, out: TextIO, since: Optional[str] = None, child_ref: Optional[str] = None) -> int:
+    def export_csv(self, out: TextIO, since: str | None = None, child_ref: str | None = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
         where, args = _where(since, child_ref)
         with self._lock:
@@ -408,7 +409,7 @@ class ResultsStore:
         return len(rows)
 
     # --- purging -----------------------------------------------------------------------------
-    def purge(self, older_than: Optional[dt.timedelta] = None, ids: Iterable[str] = ()) -> int:
+    def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = ()) -> int:
         """Delete screenings older than ``older_than`` and/or with the given ids, with their photos."""
         ids = list(ids)
         if older_than is None and not ids:
@@ -436,7 +437,7 @@ class ResultsStore:
         return n
 
 
-def _where(since: Optional[str], child_ref: Optional[str]) -> tuple[str, list[str]]:
+def _where(since: str | None, child_ref: str | None) -> tuple[str, list[str]]:
     """The WHERE clause the list, the count and the export share."""
     clauses, args = [], []
     if since:

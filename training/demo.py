@@ -80,7 +80,7 @@ def build_demo_bundle(
     ``model_config`` are the demo's; a test passes smaller ones to run the same code in seconds."""
     from .config import build_config
     from .export import save_bundle
-    from .fit import fit_screener, new_screener, predict
+    from .fit import discard_resume, fit_screener, new_screener, predict
     from .metrics import binary_metrics
     from .splits import assign_parts
     from .thresholds import ThresholdConfig, select_threshold
@@ -119,6 +119,7 @@ def build_demo_bundle(
         seed,
         label="demo model",
     )
+    discard_resume(Path(cache_dir) / "demo-training")  # the demo never resumes a fit
     scores = predict(model, faces[val], cfg.fit.batch_size)["probs"][:, 1]
     threshold = select_threshold(ThresholdConfig("youden"), labels[val], scores)
     val_metrics = binary_metrics(labels[val], scores, threshold.value)

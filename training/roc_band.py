@@ -6,7 +6,7 @@ of the same replicates.
 
 Reading a ROC at a specificity: between two ROC points the curve is the straight segment joining
 them; where several points share one false-positive rate (a vertical step), the highest
-sensitivity there is taken.
+sensitivity there is taken (as pROC's ``coords(input="specificity")`` does).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from facescreen.edge.metrics import roc_auc
 from .metrics import roc_curve_points
 
 MIN_BOOTSTRAP = 200
+# Two false-positive rates closer than this are one: far below 1/n for any cohort (1e-9 would need a
+# billion negatives), far above the rounding of ``1 - specificity`` (~1e-16).
+_FPR_TOL = 1e-9
 
 
 def sensitivity_at(fpr: np.ndarray, tpr: np.ndarray, specificity) -> np.ndarray:
@@ -28,8 +31,10 @@ def sensitivity_at(fpr: np.ndarray, tpr: np.ndarray, specificity) -> np.ndarray:
     ux, first = np.unique(fpr, return_index=True)
     last = np.r_[first[1:] - 1, len(fpr) - 1]
     top, bottom = tpr[last], tpr[first]
-    j = np.clip(np.searchsorted(ux, x, side="right") - 1, 0, len(ux) - 1)  # last unique fpr <= x
-    exact = np.isclose(ux[j], x, rtol=0.0, atol=1e-12)
+    # ``1 - 0.9`` is 0.09999999999999998, just below the curve's 6/60 = 0.1: without the tolerance the
+    # search lands on the previous false-positive rate and reads the BOTTOM of the step at 0.1
+    j = np.clip(np.searchsorted(ux, x + _FPR_TOL, side="right") - 1, 0, len(ux) - 1)  # last unique fpr <= x
+    exact = np.abs(ux[j] - x) <= _FPR_TOL
     nxt = np.minimum(j + 1, len(ux) - 1)
     span = np.where(nxt > j, ux[nxt] - ux[j], 1.0)
     frac = np.clip((x - ux[j]) / span, 0.0, 1.0)

@@ -8,8 +8,8 @@ another one: if it cannot run, it fails and says why.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..bundle import Bundle
 from ..errors import BackendUnavailableError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class Timing:
     mean_ms: float
 
     @classmethod
-    def of(cls, seconds: list[float]) -> "Timing":
+    def of(cls, seconds: list[float]) -> Timing:
         ms = np.asarray(seconds) * 1e3
         return cls(len(ms), *(float(np.percentile(ms, q)) for q in (50, 90, 99)), float(ms.mean()))
 

@@ -46,9 +46,11 @@ def format_table(rows: list[dict], columns=MODEL_COLUMNS) -> str:
 def format_report(result: dict) -> str:
     m, b = result["machine"], result["bundle"]
     out = [
-        f"facescreen benchmark on {m['cpu']} ({m['cores']} cores, {m['machine']}), threads={result['settings']['threads']}",
+        f"facescreen benchmark on {m['cpu']} ({m['cores']} cores, {m['machine']}), "
+        f"threads={result['settings']['threads']}",
         f"model {b['model_id']} ({b['backbone']} @ {b['input_size']} px; trained on {b['training_data']} data); "
-        f"fp32 matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s (int8 targets can exceed it); reference {result['reference']}",
+        f"fp32 matmul peak {result['matmul_peak_gflops']:.0f} GFLOP/s (int8 targets can exceed it); "
+        f"reference {result['reference']}",
         "",
         format_table(result["models"]),
     ]

@@ -8,16 +8,16 @@ import multiprocessing as mp
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from ..backends import choose_artifact
-from ..detect import DETECTORS
 from ..bundle import Bundle, load_bundle, software_version
+from ..detect import DETECTORS
 from ..errors import FaceScreenError
 from ..metrics import agreement
 from ..photo import PHOTO_SUFFIXES, find_photos

@@ -7,7 +7,7 @@ declares what it needs in one place."""
 from __future__ import annotations
 
 import hmac
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import numpy as np
 from fastapi import Depends, File, Form, Request, UploadFile
@@ -66,7 +66,7 @@ def client_id(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def resolve_language(lang: Optional[str], settings: Settings) -> str:
+def resolve_language(lang: str | None, settings: Settings) -> str:
     try:
         return language(lang or settings.language)
     except ValueError as exc:
@@ -74,10 +74,10 @@ def resolve_language(lang: Optional[str], settings: Settings) -> str:
 
 
 def child_ref_form(
-    child_ref: Optional[str] = Form(
+    child_ref: str | None = Form(
         None, description=CHILD_REF_RULE, max_length=200, json_schema_extra={"pattern": CHILD_REF_PATTERN}
     ),
-) -> Optional[str]:
+) -> str | None:
     """The child's programme reference sent with a photo, checked against kiosk.childref's format."""
     try:
         return check_child_ref(child_ref)
@@ -85,7 +85,7 @@ def child_ref_form(
         raise ApiError(422, "bad_child_ref", str(exc)) from None
 
 
-def token_ok(authorization: str, token: Optional[str]) -> bool:
+def token_ok(authorization: str, token: str | None) -> bool:
     """Constant-time check of an ``Authorization`` header value; True when no token is configured."""
     if not token:
         return True
@@ -96,7 +96,7 @@ def token_ok(authorization: str, token: Optional[str]) -> bool:
 def require_token(
     request: Request,
     settings: Settings = Depends(get_settings),
-    _: Optional[HTTPAuthorizationCredentials] = Depends(bearer),
+    _: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> None:
     """With a token configured, every API call must carry ``Authorization: Bearer <token>``."""
     if not token_ok(request.headers.get("authorization", ""), settings.token):

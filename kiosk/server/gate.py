@@ -12,7 +12,8 @@ The gate is given the routers' routes when the app is built (``main.ROUTERS``)."
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +33,7 @@ def _calls(dependant: Any) -> set[Callable]:
 
 
 class RequestGate:
-    def __init__(self, app: ASGIApp, token: Optional[str], queue: InferenceQueue, routes: Iterable[Any]) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, queue: InferenceQueue, routes: Iterable[Any]) -> None:
         self.app, self.token, self.queue = app, token, queue
         self._table = []  # (route, needs the token, takes a photo)
         for route in routes:

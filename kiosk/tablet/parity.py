@@ -18,9 +18,9 @@ import http.server
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 
@@ -43,8 +43,8 @@ class PhotoOutcome:
     n_faces_browser: int
     max_box_px: float
     max_landmark_px: float
-    p_python: Optional[float]
-    p_browser: Optional[float]
+    p_python: float | None
+    p_browser: float | None
     ms_python: float
     ms_browser: float
 
@@ -194,7 +194,7 @@ def verdict(outcomes: list[PhotoOutcome], threshold: float, runtime: str) -> dic
     }
 
 
-def verification_set(cohort: Optional[Path] = None, limit: Optional[int] = None) -> dict[str, np.ndarray]:
+def verification_set(cohort: Path | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
     """The converters' detector verification photos, plus the photos of a cohort folder (cohort.csv)."""
     from facescreen.converters.to_mtcnn import verification_photos
 
@@ -209,7 +209,7 @@ def verification_set(cohort: Optional[Path] = None, limit: Optional[int] = None)
     return photos
 
 
-def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict[str, np.ndarray]] = None) -> dict:
+def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: dict[str, np.ndarray] | None = None) -> dict:
     """The parity record for an assembled app (see :func:`kiosk.tablet.export.export_app`)."""
     screener = python_reference(bundle_dir, app["runtime"])
     photos = photos if photos is not None else verification_set()

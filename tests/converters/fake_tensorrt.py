@@ -23,8 +23,8 @@ class Recorder:
         self.network_flags: list[int] = []
         self.parsed: list[bytes] = []
         self.builder_flags: list[str] = []
-        self.profiles: list["Profile"] = []
-        self.calibration_profile: "Profile | None" = None
+        self.profiles: list[Profile] = []
+        self.calibration_profile: Profile | None = None
         self.calibrator = None
         self.calibration_batches: list[int] = []  # batch of each get_batch call TensorRT would read
         self.mallocs: dict[int, int] = {}

@@ -12,14 +12,6 @@ import types
 
 import numpy as np
 import pytest
-
-from facescreen.converters.calibration import FaceSet
-from facescreen.converters.convert import ConvertOptions
-from facescreen.converters.errors import ConversionError
-from facescreen.converters.targets import target
-from facescreen.converters import to_tensorrt as T
-from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
-
 from fake_tensorrt import install
 from inspector_strings import (
     FP16_ENGINE_OUTPUTS,
@@ -28,6 +20,13 @@ from inspector_strings import (
     REAL_STRINGS,
     engine_information,
 )
+
+from facescreen.converters import to_tensorrt as T
+from facescreen.converters.calibration import FaceSet
+from facescreen.converters.convert import ConvertOptions
+from facescreen.converters.errors import ConversionError
+from facescreen.converters.targets import target
+from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 
 SIZE = 32
 FP32_ONNX, QDQ_ONNX = b"fp32 onnx graph", b"qdq int8 onnx graph"

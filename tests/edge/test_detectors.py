@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facescreen.edge import BundleError, DETECTORS, FaceDetection, create_detector, find_face
+from facescreen.edge import DETECTORS, BundleError, FaceDetection, create_detector, find_face
 from facescreen.edge.detect import DetectConfig, detect_faces, subject_first
 
 

@@ -48,3 +48,25 @@ def test_resamples_are_stratified():
 def test_too_few_resamples_is_refused():
     with pytest.raises(ValueError, match="at least 200"):
         bootstrap_roc_band([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], n_boot=100)
+
+
+# A worked 10 vs 10 example with a vertical step at specificity 0.90: two positives score above every
+# negative, then one negative, then six positives, then the other nine negatives mixed with the last
+# two positives. At 1 - 0.90 the curve runs from sensitivity 0.2 up to 0.8.
+STEP_Y = np.array([1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0])
+STEP_S = np.linspace(1.0, 0.05, 20)
+
+
+def test_a_vertical_step_is_read_at_its_top_as_scikit_learn_and_proc_do():
+    from sklearn.metrics import roc_curve
+
+    from facescreen.training.metrics import roc_curve_points
+
+    fpr, tpr, _ = roc_curve_points(STEP_Y, STEP_S)
+    # the reference: scikit-learn's ROC points, the best sensitivity among those with fpr <= 1 - 0.90
+    # (pROC's coords(input = "specificity") and ci.se read the same highest sensitivity on a step)
+    sk_fpr, sk_tpr, _ = roc_curve(STEP_Y, STEP_S, drop_intermediate=False)
+    for spec in (0.9, 0.7, 0.6):
+        want = sk_tpr[sk_fpr <= 1 - spec + 1e-12].max()
+        assert sensitivity_at(fpr, tpr, spec)[0] == pytest.approx(want)
+    assert sensitivity_at(fpr, tpr, 0.9)[0] == pytest.approx(0.8)  # not the step's bottom, 0.2

@@ -40,7 +40,11 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         [
             str(f["fold"]),
             _f(f["temperature"])
-            + (" (at the end of its range: not estimable)" if f.get("temperature_at_bound") else ""),
+            + (
+                f" (fitted {_f(f.get('temperature_fitted'))} at the end of its search range: not estimable, refused)"
+                if f.get("temperature_at_bound")
+                else ""
+            ),
             _f(f["brier"]),
             _f(f["ece"]),
             str(f["n"]),
@@ -64,7 +68,8 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} (95% Wilson CI "
         f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
         f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
-        f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
+        f"{_f(op['sensitivity_at_fixed_specificity'])} "
+        f"(95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
         f"{op['bootstrap_resamples']} stratified resamples).",
         "",
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -26,8 +25,8 @@ CHILD_REF = Query(None, max_length=200, description="only this child's screening
 def list_results(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    since: Optional[str] = SINCE,
-    child_ref: Optional[str] = CHILD_REF,
+    since: str | None = SINCE,
+    child_ref: str | None = CHILD_REF,
     store=Depends(get_store),
 ) -> dict:
     """``total`` counts the screenings the filters select, so a child's page count is right."""
@@ -41,8 +40,8 @@ def list_results(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(*PROTECTED)},
 )
 def export_results(
-    since: Optional[str] = SINCE,
-    child_ref: Optional[str] = CHILD_REF,
+    since: str | None = SINCE,
+    child_ref: str | None = CHILD_REF,
     store=Depends(get_store),
     settings=Depends(get_settings),
 ) -> Response:

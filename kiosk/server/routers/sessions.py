@@ -3,8 +3,6 @@ A session belongs to the device (client address) that started it."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Request, Response
 
@@ -37,7 +35,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencie
 )
 def create(
     request: Request,
-    body: Optional[SessionCreate] = Body(None),
+    body: SessionCreate | None = Body(None),
     sessions=Depends(get_sessions),
     settings: Settings = Depends(get_settings),
 ) -> dict:
@@ -56,7 +54,7 @@ def frame(
     session_id: str,
     request: Request,
     rgb: np.ndarray = Depends(photo_rgb),
-    child_ref: Optional[str] = Depends(child_ref_form),
+    child_ref: str | None = Depends(child_ref_form),
     sessions=Depends(get_sessions),
     engine=Depends(get_engine),
     store=Depends(get_store),

@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -54,13 +54,13 @@ class SyncedResult(BaseModel):
     intended_use: str = Field(max_length=2000)
     quality: dict[str, Any] = Field(default_factory=dict)
     consent: bool = False
-    photo_jpeg_b64: Optional[str] = Field(None, description="only with consent")
-    child_ref: Optional[str] = Field(None, description=CHILD_REF_RULE, json_schema_extra={"pattern": CHILD_REF_PATTERN})
+    photo_jpeg_b64: str | None = Field(None, description="only with consent")
+    child_ref: str | None = Field(None, description=CHILD_REF_RULE, json_schema_extra={"pattern": CHILD_REF_PATTERN})
 
     _child_ref = field_validator("child_ref")(check_child_ref)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SyncedResult":
+    def _consistent(self) -> SyncedResult:
         if self.flag != (self.probability >= self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"
