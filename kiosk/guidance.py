@@ -60,6 +60,7 @@ class GuidanceEvent:
     captured_frame: int | None = None  # on a result: which frame of the streak was screened
     error_code: str | None = None
     error: str = ""
+    result_left_s: float | None = None  # on a result shown: seconds until the screen returns to guidance
     record: dict[str, Any] = field(default_factory=dict)  # set by whoever stores the result (its id)
     at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
 
@@ -123,6 +124,7 @@ class GuidanceLoop:
                 result=last.result,
                 cam_image=last.cam_image,
                 record=last.record,
+                result_left_s=self.config.result_timeout_s - (now - self._result_t),
             )
         if self._last_frame_t is not None and now - self._last_frame_t > self.config.max_frame_gap_s:
             self._streak.clear()
@@ -164,6 +166,7 @@ class GuidanceLoop:
             cam_image=self.engine.cam_overlay(frame, result),
             face_boxes=boxes,
             captured_frame=index,
+            result_left_s=self.config.result_timeout_s,
         )
         self.last_result = ev
         return ev

@@ -42,7 +42,11 @@ EN: dict[str, str] = {
     "model_line": "Model {model_id} v{version}",
     "not_for_clinical_use": "NOT FOR CLINICAL USE",
     "demo_notice": "DEMO MODEL on SYNTHETIC data - not for clinical use",
-    "operator_keys": "R retake   C consent to keep the photo   X cancel",
+    "operator_keys": "R: retake   C: keep the photo (the family consents)   X: cancel",
+    "kiosk_saved": "Saved in the results store",
+    "kiosk_not_saved": "Not saved: this kiosk runs without a results store (--no-store)",
+    "result_returns_in": "Back to guidance in {seconds} s",
+    "cam_legend": "Where the model looked: red most, blue least",
     "consent_recorded": "Consent recorded: the photo is kept",
     "cancelled": "Cancelled",
     "try_again": "The photo could not be used. Let us try again.",
@@ -52,7 +56,7 @@ EN: dict[str, str] = {
     # the capture page (phones and tablets)
     "take_photo": "Take a photo",
     "retake_button": "Retake",
-    "consent_button": "Consent recorded: keep the photo",
+    "consent_button": "Keep the photo (the family consents)",
     "consent_upload": "The family consents to keeping this photo",
     "needs_secure_origin": "The live camera needs a secure (https) connection. Take a photo instead.",
     "no_camera": "No camera could be opened. Take a photo instead.",
@@ -75,6 +79,11 @@ EN: dict[str, str] = {
     "child_ref_not_found": "No code was seen. Type the number instead.",
     "child_ref_invalid": "A register number has 1 to 32 letters, digits or . _ / - and at least one digit. Never type a name.",
     "child_ref_line": "Child: {child_ref}",
+    # the tablet, when something is not ordinary
+    "tablet_counts_one": "1 result on this tablet, {waiting} waiting to be sent",
+    "tablet_wrong_token": "The kiosk refused the access token: check it (ask the operator) and send again",
+    "tablet_loading_step": "Loading the screening model: {done} of {total} parts",
+    "retake_look_away": "Look away for a moment, then back at the camera",
 }
 
 ZH_HANS: dict[str, str] = {
@@ -107,7 +116,11 @@ ZH_HANS: dict[str, str] = {
     "model_line": "模型 {model_id} v{version}",
     "not_for_clinical_use": "不可用于临床",
     "demo_notice": "演示模型，基于合成数据——不可用于临床",
-    "operator_keys": "R 重拍   C 同意保存照片   X 取消",
+    "operator_keys": "R：重拍   C：保存照片（家属同意）   X：取消",
+    "kiosk_saved": "已保存到结果库",
+    "kiosk_not_saved": "未保存：本筛查站未启用结果库（--no-store）",
+    "result_returns_in": "{seconds} 秒后返回拍摄引导",
+    "cam_legend": "模型关注的区域：红色最多，蓝色最少",
     "consent_recorded": "已记录同意：照片已保存",
     "cancelled": "已取消",
     "try_again": "这张照片无法使用，我们再试一次。",
@@ -116,7 +129,7 @@ ZH_HANS: dict[str, str] = {
     "quality_failed": "照片质量还不够好",
     "take_photo": "拍照",
     "retake_button": "重拍",
-    "consent_button": "已获同意：保存照片",
+    "consent_button": "保存照片（家属同意）",
     "consent_upload": "家属同意保存这张照片",
     "needs_secure_origin": "实时摄像头需要安全连接（https）。请改为拍照。",
     "no_camera": "无法打开摄像头。请改为拍照。",
@@ -137,6 +150,10 @@ ZH_HANS: dict[str, str] = {
     "child_ref_not_found": "没有识别到二维码或条形码。请直接输入登记号。",
     "child_ref_invalid": "登记号由 1 到 32 个字母、数字或 . _ / - 组成，且至少包含一个数字。不要填写姓名。",
     "child_ref_line": "儿童：{child_ref}",
+    "tablet_counts_one": "本平板上有 1 条结果，{waiting} 条等待发送",
+    "tablet_wrong_token": "筛查站拒绝了访问令牌：请检查令牌（向操作员索取）后重新发送",
+    "tablet_loading_step": "正在加载筛查模型：第 {done} 部分，共 {total} 部分",
+    "retake_look_away": "请先把目光移开一会儿，再看向摄像头",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"en": EN, "zh-Hans": ZH_HANS}
