@@ -187,7 +187,9 @@ class Renderer:
         bar = max(4, unit // 3)
         for i, (r, g, b) in enumerate(ramp):
             d.line((x + i, y, x + i, y + bar), fill=(int(r), int(g), int(b), 255))
-        d.text((x, y + bar + 2), self.t("cam_legend"), font=self.font(int(unit * 0.55)), fill=(60, 60, 60, 255))
+        text, font = self.t("cam_legend"), self.font(int(unit * 0.55))
+        right = x + side - d.textlength(text, font=font)  # ends under the map's right edge, inside the card
+        d.text((min(x, right), y + bar + 2), text, font=font, fill=(60, 60, 60, 255))
 
 
 class Output(Protocol):
