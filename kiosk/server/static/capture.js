@@ -62,20 +62,9 @@ function progress(streak, needed) {
 
 // --- the child's reference (kiosk/childref.py's format, from /v1/model) ------------------------
 const ChildRef = window.facescreenChildRef;
-function childRef() { return S.model ? ChildRef.check(S.model.child_ref, $("child-ref").value) : { value: null, ok: true }; }
-function showChildRefCheck() {
-  const { ok } = childRef();
-  $("child-ref").setAttribute("aria-invalid", String(!ok));
-  $("child-ref-msg").textContent = ok ? "" : t("child_ref_invalid");
-  return ok;
-}
-async function scanChildRef() {
-  $("child-ref-msg").textContent = t("child_ref_scanning");
-  const value = await ChildRef.scan($("video")).found;
-  if (value === null) { $("child-ref-msg").textContent = t("child_ref_not_found"); return; }
-  $("child-ref").value = value.trim();
-  showChildRefCheck();
-}
+const childRefField = ChildRef.field({ input: $("child-ref"), message: $("child-ref-msg"), scanButton: $("scan-ref"),
+                                       video: $("video"), spec: () => S.model && S.model.child_ref, t });
+const childRef = childRefField.current;
 
 function showResult(result, camPng, recordId, ref) {
   // the label is edge.result's REFER / NO_FLAG string, itself a key of the message table
@@ -159,7 +148,7 @@ function showUpload(whyKey) {
 
 async function uploadPhoto(file) {
   const ref = childRef();
-  if (!ref.ok) { showChildRefCheck(); $("file").value = ""; return; }
+  if (!ref.ok) { childRefField.show(); $("file").value = ""; return; }
   const fd = new FormData();
   if (ref.value) fd.append("child_ref", ref.value);
   fd.append("file", file, file.name || "photo.jpg");
@@ -227,8 +216,6 @@ $("token-ok").addEventListener("click", () => {
 });
 $("file").addEventListener("change", (e) => { if (e.target.files && e.target.files[0]) uploadPhoto(e.target.files[0]); });
 $("retake").addEventListener("click", retake);
-$("child-ref").addEventListener("input", showChildRefCheck);
-$("scan-ref").addEventListener("click", scanChildRef);
 $("consent").addEventListener("click", consent);
 $("lang").addEventListener("change", (e) => loadMessages(e.target.value));
 start().catch((e) => { showError(e.message); setState("error"); });

@@ -33,5 +33,29 @@ window.facescreenChildRef = (() => {
     return { found, stop: () => { stopped = true; } };
   }
 
-  return { check, canScan, scan };
+  // Wire a page's field: checked as it is typed, filled by a scan. `spec()`: the format (null until
+  // the page knows it: then only an empty field is accepted); `t(key)`: the page's messages.
+  function field({ input, message, scanButton, video, spec, t }) {
+    const current = () => {
+      const s = spec();
+      return s ? check(s, input.value) : { value: null, ok: !String(input.value).trim() };
+    };
+    const show = () => {
+      const { ok } = current();
+      input.setAttribute("aria-invalid", String(!ok));
+      message.textContent = ok ? "" : t("child_ref_invalid");
+      return ok;
+    };
+    input.addEventListener("input", show);
+    scanButton.addEventListener("click", async () => {
+      message.textContent = t("child_ref_scanning");
+      const value = await scan(video).found;
+      if (value === null) { message.textContent = t("child_ref_not_found"); return; }
+      input.value = value.trim();
+      show();
+    });
+    return { current, show };
+  }
+
+  return { check, canScan, scan, field };
 })();

@@ -81,7 +81,7 @@ export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
     if (!resp.ok) {
       let msg = `HTTP ${resp.status}`;
       try { msg += `: ${(await resp.json()).error.message}`; } catch { /* not JSON */ }
-      return { sent, waiting: pending.length - sent, error: msg };
+      return { sent, waiting: pending.length - sent, error: msg, status: resp.status };
     }
     let ack;
     try { ack = await resp.json(); } catch (err) { return { sent, waiting: pending.length - sent, error: `network: ${err.message}` }; }
