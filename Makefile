@@ -10,7 +10,7 @@ PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint test-py310 check-wheels lint-shell bench assets tablet browser clean help
+.PHONY: demo test lint test-py310 check-wheels lint-shell bench assets tablet fhir-server browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
@@ -43,6 +43,15 @@ $(TABLET_NM): tablet/package.json tablet/package-lock.json
 	npm ci --prefix tablet --no-audit --no-fund --ignore-scripts
 	touch $@
 tablet: $(TABLET_NM)
+
+# A real FHIR R4 server for the tests (Medplum's FHIR router over its in-memory repository), at the
+# versions tests/kiosk/fhir/server/package-lock.json pins; the FHIR tests start it themselves.
+FHIR_NM := tests/kiosk/fhir/server/node_modules/.package-lock.json
+$(FHIR_NM): tests/kiosk/fhir/server/package.json tests/kiosk/fhir/server/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (make browser installs it where no npm is on PATH)" >&2; exit 1; }
+	npm ci --prefix tests/kiosk/fhir/server --no-audit --no-fund --ignore-scripts
+	touch $@
+fhir-server: $(FHIR_NM)
 
 # headless Chromium + chromedriver for the browser tests, a CJK font so the Chinese pages render
 # in screenshots, and npm for `make tablet` only where none is on PATH: each missing piece on its own
@@ -79,7 +88,7 @@ $(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
 demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
-test: $(STAMP) assets tablet
+test: $(STAMP) assets tablet fhir-server
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -x -q tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
@@ -102,7 +111,7 @@ $(VENV310)/.installed: pyproject.toml $(JETSON_PINS) $(TEST310_PINS)
 	$(PYTHON310) -m venv $(VENV310)
 	$(VENV310)/bin/python -m pip install -q --upgrade pip
 	$(VENV310)/bin/python -m pip install -q -c $(JETSON_PINS) -c $(TEST310_PINS) -e ".[jetson]" \
-	    opencv-python-headless pytest scikit-image matplotlib scikit-learn httpx2
+	    opencv-python-headless pytest scikit-image matplotlib scikit-learn httpx2 onnx
 	touch $@
 
 # built once by the TensorFlow environment: the converted bundle the TF-free run screens with
@@ -113,7 +122,7 @@ $(TF_FREE_FIXTURE)/.complete: tests/tools/build_tf_free_fixture.py | $(STAMP)
 check-wheels:
 	deploy/jetson/check_wheels.sh $(JETSON_PINS)
 
-test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-wheels
+test-py310: $(VENV310)/.installed assets fhir-server $(TF_FREE_FIXTURE)/.complete check-wheels
 	FACESCREEN_TF_FREE=1 FACESCREEN_TF_FREE_BUNDLE=$(TF_FREE_FIXTURE)/bundle FACESCREEN_ASSETS=$(CACHE)/assets \
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy

@@ -27,7 +27,9 @@ def screen(
     consent: bool = Form(False, description="the operator recorded consent to keep this photo"),
     include_cam: bool = Form(True, description="return the attention map over the aligned face"),
     child_ref: str | None = Depends(child_ref_form),
-    lang: str | None = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(
+        None, description="a language of the message catalogue (kiosk/locale), e.g. en, zh-Hans, es, ar"
+    ),
     engine=Depends(get_engine),
     store=Depends(get_store),
     settings: Settings = Depends(get_settings),
@@ -70,7 +72,9 @@ def screen(
 )
 def quality(
     rgb: np.ndarray = Depends(photo_rgb),
-    lang: str | None = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(
+        None, description="a language of the message catalogue (kiosk/locale), e.g. en, zh-Hans, es, ar"
+    ),
     engine=Depends(get_engine),
     settings: Settings = Depends(get_settings),
 ) -> dict:
