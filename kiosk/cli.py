@@ -287,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
     )
     report.add_argument(
+        "--fhir-url",
+        default=None,
+        metavar="URL",
+        help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
+    )
+    report.add_argument("--token-file", default=None, metavar="FILE", help="bearer token for --fhir-url (mode 0600)")
+    report.add_argument(
         "--prevalence",
         type=float,
         default=None,
@@ -585,12 +592,30 @@ def cmd_field_report(args: argparse.Namespace) -> int:
     for b in args.bundle or [DEFAULT_BUNDLE]:
         card = load_bundle(b, verify=False).card
         cards[(card.model_id, card.version)] = card.metrics
-    store = OutcomeStore(args.data_dir)
-    try:
-        outcomes = store.latest()
-    finally:
-        store.close()
-    report = build_report(_rows(args.data_dir), outcomes, cards, args.prevalence)
+    if args.fhir_url:  # the programme's shared store: every kiosk's and tablet's results
+        from .fhir.pull import pull
+        from .fhir.push import PushRefused
+        from .outcomes import fhir_events, judge, latest_of
+        from .server.settings import read_token_file
+
+        try:
+            rows, outcome_doc = pull(args.fhir_url, read_token_file(args.token_file) if args.token_file else None)
+        except PushRefused as exc:
+            print(f"{PROG} field-report: error: {exc}", file=sys.stderr)
+            return clikit.EXIT_FAILED
+        answers, kept = judge(fhir_events(outcome_doc), {r["id"]: r["created_at"] for r in rows}, {}, args.fhir_url)
+        for a in answers:
+            if not a.ok:
+                print(f"{PROG} field-report: outcome on the server not used: {a.where}: {a.message}", file=sys.stderr)
+        outcomes = latest_of((rid, outcome) for rid, outcome, _, _ in kept)
+    else:
+        store = OutcomeStore(args.data_dir)
+        try:
+            outcomes = store.latest()
+        finally:
+            store.close()
+        rows = _rows(args.data_dir)
+    report = build_report(rows, outcomes, cards, args.prevalence)
     paths = write_report(report, args.out)
     for a in report["alarms"]:
         print(f"ALARM: {a}", file=sys.stderr)
