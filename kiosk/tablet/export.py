@@ -30,6 +30,7 @@ from facescreen.edge.detect import DetectConfig
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
+from ..childref import child_ref_spec
 from ..engine import is_demo_card
 from ..guidance import GuidanceConfig
 from ..messages import MESSAGES
@@ -38,6 +39,7 @@ from ..tracking import MIN_FRAME_IOU, N_TRACK_POINTS, FindConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
+CHILD_REF_JS = Path(__file__).resolve().parent.parent / "server" / "static" / "childref.js"
 APP_DIR_IN_BUNDLE = "tablet"
 # The browser's face mesh: the plain 468-point model. The kiosk's default attention mesh does not
 # convert (MediaPipe's custom Landmarks2TransformMatrix op has no ONNX form); README, tablet section.
@@ -148,6 +150,7 @@ def assemble(
         nets[net] = f"model/detector/{Path(nf.file).name}"
         _copy(det_dir / nf.file, out / nets[net])
     mesh = convert_mesh(out / MESH_FILE)
+    _copy(CHILD_REF_JS, out / CHILD_REF_JS.name)  # the phone page's, one home
     (out / "messages.json").write_text(json.dumps(MESSAGES, ensure_ascii=False, indent=1), encoding="utf-8")
     demo = is_demo_card(card)
     files = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*")) if p.is_file()}
@@ -175,6 +178,7 @@ def assemble(
         # the guidance's speed path (kiosk/tracking.py) and streak (kiosk/guidance.py), read by core/track.js, guide.js
         "find": {**find.model_dump(), "min_frame_iou": MIN_FRAME_IOU, "track_points": N_TRACK_POINTS},
         "guidance": GuidanceConfig().model_dump(include={"consecutive_frames", "max_frame_gap_s"}),
+        "child_ref": child_ref_spec(),
         "files": files,
     }
 

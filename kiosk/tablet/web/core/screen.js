@@ -47,13 +47,18 @@ export async function detectFaces(rgb, h, w, runNet, app, cfg = app.detect) {
 }
 
 export class BrowserScreener {
-  static async create(base) {
+  // `onProgress(done, total)`: after each model file is open (the page shows how far loading is)
+  static async create(base, onProgress = () => {}) {
     const { app, card } = await loadApp(base);
+    const files = [...Object.values(app.detector.nets), app.screener.file, ...(app.mesh ? [app.mesh.file] : [])];
+    let done = 0;
+    const open = async (file) => { const net = await rt.open(new URL(file, base).href); onProgress(++done, files.length + 1); return net; };
     const rt = await openRuntime(app.runtime, base);
+    onProgress(++done, files.length + 1);
     const nets = {};
-    for (const [net, file] of Object.entries(app.detector.nets)) nets[net] = await rt.open(new URL(file, base).href);
-    const screener = await rt.open(new URL(app.screener.file, base).href);
-    const meshNet = app.mesh ? await rt.open(new URL(app.mesh.file, base).href) : null;
+    for (const [net, file] of Object.entries(app.detector.nets)) nets[net] = await open(file);
+    const screener = await open(app.screener.file);
+    const meshNet = app.mesh ? await open(app.mesh.file) : null;
     return new BrowserScreener(app, card, rt, nets, screener, meshNet);
   }
 
