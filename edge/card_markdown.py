@@ -172,7 +172,7 @@ def _calibration(card: dict) -> list[str]:
     if t.get("temperature", 1.0) != 1.0:
         out += [
             f"- Temperature scaling: T = {t['temperature']:.4f}, fitted on {t.get('fitted_on', 'validation data')}; "
-            "every runtime applies it to the probabilities before the threshold.",
+            "the edge Screener applies it on every backend, before the threshold.",
             "",
         ]
     else:

@@ -124,9 +124,9 @@ def mean_ci(values, conf_level: float = 0.95) -> tuple[float, float]:
 
 def summarise_folds(
     per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS, conf_level: float = 0.95
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | list[float]]]:
     """Per metric: the fold mean, its sample SD and its t interval (``ci``) over the folds."""
-    out = {}
+    out: dict[str, dict[str, float | list[float]]] = {}
     for m in names:
         values = [getattr(f, m) for f in per_fold]
         mean, sd = mean_sd(values)
