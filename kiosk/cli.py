@@ -36,6 +36,10 @@ PROG = "facescreen-kiosk"
 COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
+# the catalogue's languages are not loaded to print a help text; tests/kiosk/test_kiosk_i18n.py keeps this line true
+LANG_HELP = (
+    "a language of the message catalogue (kiosk/locale): en, zh-Hans, es, fr, pt, ar, or a regional tag such as es-MX"
+)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -109,7 +113,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (needs a GUI build of OpenCV)")
     out.add_argument("--headless", action="store_true", help="no window: log events as JSON lines on stdout")
     p.add_argument("--save-frames", default=None, metavar="DIR", help="also write every displayed frame as JPEG")
-    p.add_argument("--lang", default="en", help="language of instructions and results: en, zh-Hans")
+    p.add_argument("--lang", default="en", help="language of instructions and results: " + LANG_HELP)
     p.add_argument("--font", default=None, help="font file for the window text (needed for zh-Hans without a CJK font)")
     p.add_argument(
         "--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)"
@@ -169,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate (once, under DATA/tls) a self-signed certificate with openssl",
     )
     serve.add_argument("--kiosk-id", default=socket.gethostname())
-    serve.add_argument("--lang", default="en", help="default language: en, zh-Hans")
+    serve.add_argument("--lang", default="en", help="default language: " + LANG_HELP)
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
     serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
     serve.add_argument(
@@ -205,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sample photo, prints each instruction and the result.",
     )
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
-    demo.add_argument("--lang", default="en", help="en or zh-Hans")
+    demo.add_argument("--lang", default="en", help=LANG_HELP)
     _runtime_args(demo)
     demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
@@ -450,17 +454,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
+def _rows(data_dir, since: str | None = None) -> list[dict]:
+    """Every stored screening, oldest first (at or after ``since``)."""
+    from .store import ResultsStore
+
+    store = ResultsStore(data_dir)
+    try:
+        return store.list(limit=2**62, since=since)[::-1]
+    finally:
+        store.close()
+
+
 def _fhir_inputs(args: argparse.Namespace):
     """(rows oldest first, models, options) for export --fhir and push."""
     from .fhir.push import models_from
     from .fhir.resources import FhirOptions
-    from .store import ResultsStore
 
-    store = ResultsStore(args.data_dir)
-    try:
-        rows = store.list(limit=2**62, since=args.since)[::-1]
-    finally:
-        store.close()
+    rows = _rows(args.data_dir, args.since)
     return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
 
 
@@ -519,16 +529,6 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"{PROG} push: error: {report.error}", file=sys.stderr)
         return clikit.EXIT_FAILED
     return 0
-
-
-def _rows(data_dir) -> list[dict]:
-    from .store import ResultsStore
-
-    store = ResultsStore(data_dir)
-    try:
-        return store.list(limit=2**62)[::-1]
-    finally:
-        store.close()
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:

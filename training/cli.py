@@ -306,6 +306,20 @@ def _evaluation_flags() -> list[Flag]:
             metavar="M,M,...",
         ),
         Flag(
+            "--prevalence",
+            "evaluation.prevalence",
+            "the prevalence of syndromic children where the screen will be used (e.g. 0.02), comma "
+            "separated for several settings: PPV and NPV are reported there",
+            _floats,
+            metavar="P,P,...",
+        ),
+        Flag(
+            "--conf-level",
+            "evaluation.conf_level",
+            "the level of every interval in the report and model card (default 0.95)",
+            float,
+        ),
+        Flag(
             "--calibration-bins",
             "evaluation.calibration_bins",
             "equal-width bins of the reliability diagram and the ECE (default 10)",

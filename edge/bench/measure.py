@@ -98,3 +98,55 @@ def _timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def onnxruntime_gemm_peaks(n: int = 1024, repeat: int = 10, threads: int | None = None) -> dict:
+    """The GEMM rates ONNX Runtime's CPU provider reaches here, fp32 (MatMul) and int8 (MatMulInteger,
+    uint8 x int8 -> int32: the pairing VNNI and AMX execute): the ceilings the int8 and fp32 targets
+    are measured against, through the runtime that runs them. Needs the onnx package to write the
+    two one-node graphs (the [convert] extra); without it the reason is returned instead."""
+    try:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as exc:
+        return {"error": f"not measured: {exc.name} is not installed (pip install onnx onnxruntime)"}
+    rng = np.random.default_rng(0)
+    # activations in [0, 128): on AVX2 without VNNI, uint8 x int8 pairs sum in int16 (vpmaddubsw) and
+    # saturate above that (why quantisers offer reduce_range); the speed is the same, the product exact
+    cases = {
+        "fp32_gflops": (
+            "MatMul",
+            TensorProto.FLOAT,
+            rng.standard_normal((n, n), dtype=np.float32),
+            rng.standard_normal((n, n), dtype=np.float32),
+            TensorProto.FLOAT,
+        ),
+        "int8_gops": (
+            "MatMulInteger",
+            TensorProto.UINT8,
+            rng.integers(0, 128, (n, n), dtype=np.uint8),
+            rng.integers(-128, 128, (n, n), dtype=np.int8),
+            TensorProto.INT32,
+        ),
+    }
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    out: dict = {"runtime": f"onnxruntime {ort.__version__}", "n": n}
+    for key, (op, a_type, a, b, y_type) in cases.items():
+        graph = helper.make_graph(
+            [helper.make_node(op, ["a", "b"], ["y"])],
+            op,
+            [helper.make_tensor_value_info("a", a_type, [n, n])],
+            [helper.make_tensor_value_info("y", y_type, [n, n])],
+            [numpy_helper.from_array(b, "b")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = min(model.ir_version, 9)  # what every supported onnxruntime reads
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        y = session.run(None, {"a": a})[0]
+        if key == "int8_gops" and not np.array_equal(y[:4], a[:4].astype(np.int32) @ b.astype(np.int32)):
+            return {"error": "MatMulInteger returned a wrong product; the int8 peak is not trusted"}
+        best = min(_timed(lambda session=session, a=a: session.run(None, {"a": a})) for _ in range(repeat))
+        out[key] = 2.0 * n**3 / best / 1e9
+    return out

@@ -59,6 +59,7 @@ class Health(_Out):
 class MessagesOut(_Out):
     language: str
     languages: list[str]
+    language_names: dict[str, str]  # each language in its own name, for the menu
     messages: dict[str, str]
 
 
@@ -145,7 +146,9 @@ class ScreenResponse(_Out):
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     operator_id: str | None = Field(None, max_length=64)
-    language: str | None = Field(None, description="en or zh-Hans (default: the server's)")
+    language: str | None = Field(
+        None, description="a language of the message catalogue, e.g. en, zh-Hans, es, ar (default: the server's)"
+    )
 
 
 class SessionOut(_Out):

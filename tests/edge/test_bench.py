@@ -69,6 +69,7 @@ def test_tiny_run_writes_the_schema(tiny, capsys):
     assert result["single_stream_rule"]["meets_mlperf"] is False  # 3 queries
     assert result["matmul_peak_gflops"] > 0 and result["reference"] == "keras"
     assert result["parity"]["measured"] is True
+    assert {"runtime", "fp32_gflops", "int8_gops"} <= set(result["runtime_gemm_peaks"])
     (row,) = result["models"]
     for key in (
         "artifact",
@@ -302,3 +303,14 @@ def test_every_record_names_its_machine_and_its_moment():
     ctx = run_context()
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", ctx["commit"])  # the tests run from a checkout
     assert len(ctx["load_average_at_start"]) == 3 and ctx["timestamp"].endswith("+00:00")
+
+
+def test_the_int8_peak_is_a_real_integer_gemm_through_onnx_runtime():
+    """MatMulInteger's product is checked against numpy's integer matmul before it is timed (on
+    AVX2 a uint8 x int8 product saturates above 7-bit activations: the check would say so)."""
+    pytest.importorskip("onnx")
+    from facescreen.edge.bench.measure import onnxruntime_gemm_peaks
+
+    g = onnxruntime_gemm_peaks(n=64, repeat=2, threads=1)
+    assert "error" not in g, g
+    assert g["runtime"].startswith("onnxruntime ") and g["fp32_gflops"] > 0 and g["int8_gops"] > 0

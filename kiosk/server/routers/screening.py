@@ -26,7 +26,9 @@ def screen(
     operator_id: str | None = Form(None, max_length=64),
     consent: bool = Form(False, description="the operator recorded consent to keep this photo"),
     include_cam: bool = Form(True, description="return the attention map over the aligned face"),
-    lang: str | None = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(
+        None, description="a language of the message catalogue (kiosk/locale), e.g. en, zh-Hans, es, ar"
+    ),
     engine=Depends(get_engine),
     store=Depends(get_store),
     settings: Settings = Depends(get_settings),
@@ -67,7 +69,9 @@ def screen(
 )
 def quality(
     rgb: np.ndarray = Depends(photo_rgb),
-    lang: str | None = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(
+        None, description="a language of the message catalogue (kiosk/locale), e.g. en, zh-Hans, es, ar"
+    ),
     engine=Depends(get_engine),
     settings: Settings = Depends(get_settings),
 ) -> dict:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from facescreen.edge.bundle import software_version
 
-from ...messages import MESSAGES
+from ...messages import MESSAGES, language_names
 from ..deps import get_engine, get_settings, require_token, resolve_language
 from ..schemas import Health, MessagesOut, ModelInfo
 from ..settings import Settings
@@ -57,7 +57,13 @@ def model(engine=Depends(get_engine)) -> dict:
     summary="Every sentence the capture page shows, in one language",
 )
 def messages(
-    lang: str | None = Query(None, description="en or zh-Hans"), settings: Settings = Depends(get_settings)
+    lang: str | None = Query(None, description="a language of the catalogue: " + ", ".join(MESSAGES)),
+    settings: Settings = Depends(get_settings),
 ) -> dict:
     code = resolve_language(lang, settings)
-    return {"language": code, "languages": list(MESSAGES), "messages": MESSAGES[code]}
+    return {
+        "language": code,
+        "languages": list(MESSAGES),
+        "language_names": language_names(),
+        "messages": MESSAGES[code],
+    }

@@ -34,6 +34,7 @@ async function api(path, opts = {}) {
 
 function applyTexts() {
   document.documentElement.lang = S.lang;
+  document.documentElement.dir = t("text_direction") === "rtl" ? "rtl" : "ltr";  // Arabic lays out right to left
   $("ncu").textContent = t("not_for_clinical_use");
   $("take-photo").textContent = t("take_photo");
   $("retake").textContent = t("retake_button");
@@ -48,7 +49,7 @@ async function loadMessages(lang) {
   const m = await api("/v1/messages?lang=" + encodeURIComponent(lang));
   S.lang = m.language; S.msg = m.messages;
   const sel = $("lang");
-  if (!sel.options.length) for (const l of m.languages) sel.add(new Option(l === "zh-Hans" ? "中文（简体）" : "English", l));
+  if (!sel.options.length) for (const l of m.languages) sel.add(new Option(m.language_names[l], l));
   sel.value = S.lang;
   applyTexts();
 }
@@ -179,8 +180,8 @@ async function start() {
     history.replaceState(null, "", location.pathname + location.search);
   }
   const params = new URLSearchParams(location.search);
-  const lang = params.get("lang") || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh-Hans" : "en");
-  await loadMessages(lang);
+  // the browser's language when the catalogue has it (the kiosk resolves "es-MX" to "es"), else English
+  try { await loadMessages(params.get("lang") || navigator.language || "en"); } catch (e) { await loadMessages("en"); }
   try {
     S.model = await api("/v1/model");
   } catch (e) {

@@ -24,6 +24,7 @@ export function t(key, fields) {
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
+  document.documentElement.dir = t('text_direction') === 'rtl' ? 'rtl' : 'ltr';  // Arabic lays out right to left
   $('lang').value = state.lang;
   for (const el of document.querySelectorAll('[data-msg]')) el.textContent = t(el.dataset.msg);
   $('ncu').textContent = t('not_for_clinical_use');
@@ -150,6 +151,8 @@ async function guidanceLoop(video) {
 
 async function main() {
   state.messages = await (await fetch(new URL('messages.json', BASE))).json();
+  // the menu lists every language of the catalogue (kiosk/locale), each in its own name
+  $('lang').replaceChildren(...Object.keys(state.messages).map((l) => new Option(state.messages[l].language_name, l)));
   if (!(state.lang in state.messages)) state.lang = 'en';
   applyLanguage();
   setStatus(t('tablet_loading'));
