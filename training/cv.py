@@ -106,7 +106,7 @@ def make_parts(data: TrainingData, cfg: TrainConfig) -> np.ndarray:
     if data.digests:
         groups = identical_photo_groups(data.subject_ids, data.digests)
         _check_identical_photos(data, cfg, groups)
-        first = {}
+        first: dict[str, str] = {}
         for g, st in zip(groups, strata):
             first.setdefault(g, st)
         strata = [first[g] for g in groups]  # a merged group is dealt once, in its first photo's stratum
