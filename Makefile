@@ -16,7 +16,7 @@ help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
-	@echo "make lint   - ruff (lint, format check) and mypy over the tree; make test runs it first"
+	@echo "make lint   - ruff (lint, format check), mypy and ESLint over the tree; make test runs it first"
 	@echo "make docs   - the documentation site into site/ (strict); make docs-gen rewrites its generated pages"
 	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
 	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
@@ -129,11 +129,13 @@ test-py310: $(VENV310)/.installed assets fhir-server $(TF_FREE_FIXTURE)/.complet
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
 
 # the house style, held by tools: ruff's rules and format, mypy's types ([tool.ruff], [tool.mypy] in
-# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders)
-lint: $(STAMP)
+# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders), and
+# ESLint over the browser code (tablet/eslint.config.mjs; npm devDependencies of tablet/)
+lint: $(STAMP) $(TABLET_NM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	tablet/node_modules/.bin/eslint --config tablet/eslint.config.mjs kiosk/tablet/web kiosk/server/static
 
 # the documentation site (mkdocs.yml): strict, so a broken link or anchor fails; offline (no fonts or
 # plugins from the network). Every page under docs/ joins it without a list to edit.
