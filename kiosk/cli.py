@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines",
         type=int,
         default=1,
-        help="inference engines, each a full copy of the models (default 1; see README for the cost)",
+        help="inference engines, each a full copy of the models (default 1; docs/kiosk.md gives the cost)",
     )
     serve.add_argument(
         "--decode-budget-mp",
