@@ -487,6 +487,8 @@ def _skip_unbuilt(runtime: Runtime, results: dict) -> None:
         pytest.skip(f"the bundle has no {runtime.artifact} artifact (facescreen-convert --to {runtime.artifact})")
     if r.status == "unavailable":  # the converter's status for a toolchain missing here (TensorRT off a GPU)
         pytest.skip(r.message)
+    if r.message.startswith("parity check failed"):  # refused by the converters' gate, saying why: not shipped
+        pytest.skip(f"the converters' gate refused {runtime.artifact} for this bundle: {r.message}")
     pytest.fail(f"{runtime.artifact} was not written: {r.message}")
 
 
@@ -535,24 +537,29 @@ def test_a_python_runtime_that_ignores_temperature_fails_the_matrix(matrix_bundl
 
 
 def test_a_browser_that_ignores_temperature_fails_the_matrix(matrix_bundles, answers, tmp_path):
-    """Planted: screen.js reads no temperature from the card (the bug this matrix was written for)."""
+    """Planted: screen.js reads no temperature from the card (the bug this matrix was written for).
+    Held to the browser's own unplanted answers at float precision: against Keras, the onnx-int8
+    figure the gate recorded on this fixture (native ONNX Runtime's int8 error, ~0.2) is wide enough
+    to hide a temperature slip, which is why the browser cells also pin the card arithmetic itself
+    (tests/kiosk/tablet/test_tablet_screening.py)."""
     from facescreen.edge.bundle import load_bundle
     from facescreen.kiosk.tablet.export import DEFAULT_RUNTIME
-    from facescreen.kiosk.tablet.runtimes import browser_runtime
     from facescreen.kiosk.tools.browser import browser_skip_reason
 
     if browser_skip_reason():
         pytest.skip(browser_skip_reason())
-    bundle, held, _ = matrix_bundles(FEATURES["temperature"].bundle)
+    feature = FEATURES["temperature"]
+    bundle, held, results = matrix_bundles(feature.bundle)
+    runtime = next(r for r in RUNTIMES if r.name == f"browser:{DEFAULT_RUNTIME}")
+    _skip_unbuilt(runtime, results)
     card = load_bundle(bundle).card
-    ref = answers(FEATURES["temperature"].bundle, None)
+    honest = answers(feature.bundle, runtime)
     app = stage_browser_app(bundle, DEFAULT_RUNTIME, tmp_path / "app")
     js = app / "core" / "screen.js"
     src = js.read_text()
     read = "this.card.calibration?.temperature ?? 1"
     assert src.count(read) == 1
     js.write_text(src.replace(read, "1"))
-    got = browser_answers_in(app, held.faces)
-    figures = recorded(card, browser_runtime(DEFAULT_RUNTIME).screener_artifact)
-    problems = cell_problems(got, ref, card.threshold, card.positive_indices, *figures)
+    planted = browser_answers_in(app, held.faces)
+    problems = cell_problems(planted, honest, card.threshold, card.positive_indices, 0.0)
     assert any("differ from Keras" in p for p in problems), problems
