@@ -1,8 +1,9 @@
-"""A small explicit registry: names map to factories; an unknown name lists the valid ones."""
+"""Small explicit registries: names map to factories (Registry: ``create`` builds one) or to rows of
+data (Table: ``lookup`` returns the row itself). An unknown name lists the valid ones in both."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -28,7 +29,38 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise ValueError(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}") from None
+            raise _unknown(self.kind, name, self.names()) from None
 
     def create(self, name: str, *args, **kwargs) -> T:
         return self.get(name)(*args, **kwargs)
+
+
+class Table(Generic[T]):
+    """Named rows of data (conversion targets, browser runtimes): looked up, never constructed."""
+
+    def __init__(self, kind: str, rows: Iterable[T] = (), name: Callable[[T], str] = lambda row: row.name) -> None:  # type: ignore[attr-defined]
+        self.kind = kind
+        self._rows: dict[str, T] = {}
+        for row in rows:
+            self.add(name(row), row)
+
+    def add(self, name: str, row: T) -> None:
+        if name in self._rows:
+            raise ValueError(f"{self.kind} {name!r} is already in the table")
+        self._rows[name] = row
+
+    def names(self) -> list[str]:
+        return sorted(self._rows)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rows
+
+    def lookup(self, name: str) -> T:
+        try:
+            return self._rows[name]
+        except KeyError:
+            raise _unknown(self.kind, name, self.names()) from None
+
+
+def _unknown(kind: str, name: str, names: list[str]) -> ValueError:
+    return ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(names)}")
