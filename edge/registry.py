@@ -4,20 +4,29 @@ data (Table: ``lookup`` returns the row itself). An unknown name lists the valid
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
-class Registry(Generic[T]):
+class _Named(Generic[V]):
+    """Entries by name: no name twice, and an unknown name answered with the valid ones."""
+
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._entries: dict[str, Callable[..., T]] = {}
+        self._entries: dict[str, V] = {}
 
-    def register(self, name: str, factory: Callable[..., T]) -> None:
+    def _add(self, name: str, entry: V) -> None:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = factory
+        self._entries[name] = entry
+
+    def _entry(self, name: str) -> V:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ValueError(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -25,42 +34,31 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
+
+class Registry(_Named[Callable[..., T]]):
+    """Factories by name: ``create`` builds a new object each time."""
+
+    def register(self, name: str, factory: Callable[..., T]) -> None:
+        self._add(name, factory)
+
     def get(self, name: str) -> Callable[..., T]:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise _unknown(self.kind, name, self.names()) from None
+        return self._entry(name)
 
     def create(self, name: str, *args, **kwargs) -> T:
         return self.get(name)(*args, **kwargs)
 
 
-class Table(Generic[T]):
+def _row_name(row: Any) -> str:
+    return row.name
+
+
+class Table(_Named[T]):
     """Named rows of data (conversion targets, browser runtimes): looked up, never constructed."""
 
-    def __init__(self, kind: str, rows: Iterable[T] = (), name: Callable[[T], str] = lambda row: row.name) -> None:  # type: ignore[attr-defined]
-        self.kind = kind
-        self._rows: dict[str, T] = {}
+    def __init__(self, kind: str, rows: Iterable[T] = (), name: Callable[[T], str] = _row_name) -> None:
+        super().__init__(kind)
         for row in rows:
-            self.add(name(row), row)
-
-    def add(self, name: str, row: T) -> None:
-        if name in self._rows:
-            raise ValueError(f"{self.kind} {name!r} is already in the table")
-        self._rows[name] = row
-
-    def names(self) -> list[str]:
-        return sorted(self._rows)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._rows
+            self._add(name(row), row)
 
     def lookup(self, name: str) -> T:
-        try:
-            return self._rows[name]
-        except KeyError:
-            raise _unknown(self.kind, name, self.names()) from None
-
-
-def _unknown(kind: str, name: str, names: list[str]) -> ValueError:
-    return ValueError(f"unknown {kind} {name!r}; expected one of: {', '.join(names)}")
+        return self._entry(name)

@@ -23,7 +23,7 @@ def test_a_table_returns_its_rows_and_names_the_valid_ones():
     assert table.lookup("b") is rows[0]
     with pytest.raises(ValueError, match="unknown thing 'c'; expected one of: a, b"):
         table.lookup("c")
-    with pytest.raises(ValueError, match="already in the table"):
+    with pytest.raises(ValueError, match="already registered"):
         Table("thing", (Row("a", 1), Row("a", 2)))
 
 
