@@ -130,4 +130,3 @@ def load_table(out: str | Path) -> dict:
     """The comparison's rows from ``backbones.csv`` (for tests and tools)."""
     with open(Path(out) / "backbones.csv", newline="") as f:
         return {r["backbone"]: {k: float(v) for k, v in r.items() if k != "backbone"} for r in csv.DictReader(f)}
-
