@@ -42,7 +42,7 @@ def compare_backbones(
     ``backbones.csv`` and ``roc_backbones.png``; returns the table's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict] = []
     for name in backbones:
         log.info("backbone %s (%d of %d)", name, len(rows) + 1, len(backbones))
         run_cfg = replace(cfg, model=replace(cfg.model, backbone=name))

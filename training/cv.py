@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.postprocess import flagged, screening_probability
 
 from .calibration import fit_temperature
 from .callbacks import RunClock
@@ -288,7 +288,8 @@ def _panel(
     if "gradcam" in cfg.evaluation.explain:
         maps["Grad-CAM"] = gradcam_maps(model, faces, data.positive, data.size)
     titles = [
-        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} {'FLAG' if scores[i] >= threshold else ''}"
+        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} "
+        f"{'FLAG' if flagged(scores[i], threshold) else ''}"
         for i in pick
     ]
     heading = f"{label}: test faces, heat maps of the screening evidence. {data.notice}".strip()
