@@ -11,7 +11,7 @@ and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later. Bi
 (:func:`tensorrt_refusal`, the shared rule of ``edge.tensorrt_onnx``).
 The head's pooling, softmax and output nodes stay float (:func:`float_head_nodes`): they cost
 nothing, and an int8 softmax would quantise the screening probability itself to steps of 1/256. So does
-the stem convolution that reads the image (:func:`float_stem_nodes`), where int8 costs most accuracy.
+the stem convolution's weights (:func:`float_stem_nodes`), where int8 costs most accuracy.
 """
 
 from __future__ import annotations
@@ -61,11 +61,12 @@ def float_head_nodes(model) -> list[str]:
 
 
 def float_stem_nodes(model) -> list[str]:
-    """The first convolution (the one that reads the image), kept in float. Its input is the normalised
-    photo itself, three channels quantised per tensor, where int8 rounding is largest against the signal;
-    on the test fixture's ResNet-18 it alone moved one held-out face's probability by 0.37 (max |dp| 0.381
-    quantised, 0.011 with this conv float; every other node's exclusion left >= 0.28), at about 1% of
-    VGG-16's arithmetic. TensorRT runs it in FP16 (the INT8 + FP16 recipe). ONNX lists nodes in
+    """The first convolution (the one over the image) keeps float weights. With batch normalisation folded
+    in, its 3-channel kernels span the widest ranges of the network, and int8 rounding of them cost the
+    most: on the test fixture's ResNet-18 one held-out face's probability moved by 0.37 (max |dp| 0.381
+    with the stem's weights int8, 0.011 with them float; keeping any other single node float left
+    >= 0.28), for about 1% of VGG-16's arithmetic. Its input stays Q/DQ int8 where the producer is
+    quantised; TensorRT runs the convolution in FP16 (the INT8 + FP16 recipe). ONNX lists nodes in
     topological order, so the first Conv is the stem."""
     return [n.name for n in model.graph.node if n.op_type == "Conv"][:1]
 
