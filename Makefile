@@ -10,13 +10,14 @@ PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint test-py310 check-wheels lint-shell bench assets tablet browser clean help
+.PHONY: demo test lint docs docs-gen test-py310 check-wheels lint-shell bench assets tablet fhir-server browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
-	@echo "make lint   - ruff (lint, format check) and mypy over the tree; make test runs it first"
+	@echo "make lint   - ruff (lint, format check), mypy and ESLint over the tree; make test runs it first"
+	@echo "make docs   - the documentation site into site/ (strict); make docs-gen rewrites its generated pages"
 	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
 	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
 
@@ -43,6 +44,15 @@ $(TABLET_NM): tablet/package.json tablet/package-lock.json
 	npm ci --prefix tablet --no-audit --no-fund --ignore-scripts
 	touch $@
 tablet: $(TABLET_NM)
+
+# A real FHIR R4 server for the tests (Medplum's FHIR router over its in-memory repository), at the
+# versions tests/kiosk/fhir/server/package-lock.json pins; the FHIR tests start it themselves.
+FHIR_NM := tests/kiosk/fhir/server/node_modules/.package-lock.json
+$(FHIR_NM): tests/kiosk/fhir/server/package.json tests/kiosk/fhir/server/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (make browser installs it where no npm is on PATH)" >&2; exit 1; }
+	npm ci --prefix tests/kiosk/fhir/server --no-audit --no-fund --ignore-scripts
+	touch $@
+fhir-server: $(FHIR_NM)
 
 # headless Chromium + chromedriver for the browser tests, a CJK font so the Chinese pages render
 # in screenshots, and npm for `make tablet` only where none is on PATH: each missing piece on its own
@@ -79,8 +89,8 @@ $(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
 demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
-test: $(STAMP) assets tablet
-	$(MAKE) --no-print-directory lint
+test: $(STAMP) assets tablet fhir-server
+	$(MAKE) --no-print-directory lint docs
 	$(PY) -m pytest -x -q tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
 
@@ -113,17 +123,28 @@ $(TF_FREE_FIXTURE)/.complete: tests/tools/build_tf_free_fixture.py | $(STAMP)
 check-wheels:
 	deploy/jetson/check_wheels.sh $(JETSON_PINS)
 
-test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-wheels
+test-py310: $(VENV310)/.installed assets fhir-server $(TF_FREE_FIXTURE)/.complete check-wheels
 	FACESCREEN_TF_FREE=1 FACESCREEN_TF_FREE_BUNDLE=$(TF_FREE_FIXTURE)/bundle FACESCREEN_ASSETS=$(CACHE)/assets \
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
 
 # the house style, held by tools: ruff's rules and format, mypy's types ([tool.ruff], [tool.mypy] in
-# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders)
-lint: $(STAMP)
+# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders), and
+# ESLint over the browser code (tablet/eslint.config.mjs; npm devDependencies of tablet/)
+lint: $(STAMP) $(TABLET_NM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	tablet/node_modules/.bin/eslint --config tablet/eslint.config.mjs kiosk/tablet/web kiosk/server/static
+
+# the documentation site (mkdocs.yml): strict, so a broken link or anchor fails; offline (no fonts or
+# plugins from the network). Every page under docs/ joins it without a list to edit.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# the pages read off the code and the records (tests/test_docs.py fails while one is stale)
+docs-gen: $(STAMP)
+	$(PY) deploy/dev/gen_docs.py
 
 # shellcheck on the Jetson and set-up scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
 lint-shell:
@@ -135,4 +156,4 @@ bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted
 	$(PY) -m facescreen.edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
 
 clean:
-	rm -rf $(VENV) $(VENV310) $(CACHE) .pytest_cache
+	rm -rf $(VENV) $(VENV310) $(CACHE) .pytest_cache site

@@ -1,4 +1,5 @@
-"""The one home of ROC AUC and of the agreement between two runs of one screener.
+"""The one home of ROC AUC, of the agreement between two runs of one screener, of the Wilson
+interval of a proportion and of the score-distribution drift statistic (PSI).
 
 Training (validation monitoring, fold metrics, the bootstrap band), the converters' parity gate and
 the benchmark's parity columns all read these, so a converted artifact, a benchmark row and a
@@ -12,11 +13,13 @@ computes; ``tests/edge/test_metrics.py`` pins the two against each other on tied
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
-from .postprocess import screening_probability
+from .postprocess import flagged, screening_probability
 
 
 def roc_auc(labels, scores) -> float:
@@ -44,9 +47,9 @@ def roc_auc(labels, scores) -> float:
 
 
 def screening_flags(probs: np.ndarray, positive: list[int], threshold: float) -> np.ndarray:
-    """Which photos are flagged: summed positive-class probability ``>= threshold`` (the rule of
-    :attr:`edge.result.ScreeningResult.flag`)."""
-    return screening_probability(np.asarray(probs), positive) >= threshold
+    """Which photos are flagged: summed positive-class probability against the threshold
+    (:func:`edge.postprocess.flagged`, the rule of :attr:`edge.result.ScreeningResult.flag`)."""
+    return flagged(screening_probability(np.asarray(probs), positive), threshold)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def agreement(
         raise ValueError(f"expected two (N, K) probability arrays of one shape, got {ref.shape} and {got.shape}")
     p_ref = screening_probability(ref, positive, temperature)
     p_got = screening_probability(got, positive, temperature)
-    same = (p_ref >= threshold) == (p_got >= threshold)
+    same = flagged(p_ref, threshold) == flagged(p_got, threshold)
     diff = np.abs(got - ref)
     auc_ref = auc_got = auc_diff = None
     if labels is not None:
@@ -101,3 +104,86 @@ def agreement(
         auc_artifact=auc_got,
         auc_diff=auc_diff,
     )
+
+
+DEFAULT_MIN_AGREEMENT = 0.99
+
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    """The parity gate every artifact passes before it is offered: the converters' (each converted
+    screener against Keras) and the tablet app's (the browser against the same artifact in Python)."""
+
+    min_agreement: float = DEFAULT_MIN_AGREEMENT  # fraction of held-out faces with the same flag
+    max_prob_diff: float | None = None  # optional extra gate on max |p_artifact - p_reference|
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise ValueError(f"min_agreement must be in (0, 1], got {self.min_agreement}")
+        if self.max_prob_diff is not None and not 0.0 < self.max_prob_diff <= 1.0:
+            raise ValueError(f"max_prob_diff must be in (0, 1], got {self.max_prob_diff}")
+
+
+def gate_problems(a: Agreement, gates: ParityThresholds, threshold: float, reference: str = "Keras") -> list[str]:
+    """Why ``a`` fails the gate (empty: it passes). The verdict is screening-flag agreement, because
+    that is what a clinic acts on; the probability gate only when one is asked for."""
+    problems = []
+    if a.flag_agreement < gates.min_agreement:
+        problems.append(
+            f"flag agreement {a.flag_agreement:.1%} is below the required {gates.min_agreement:.1%} "
+            f"({a.n_flag_disagreements} of {a.n_faces} held-out faces change flag; the {reference} screening "
+            f"probability of those faces is within {a.disagreement_margin:.2g} of the threshold {threshold:.4g})"
+        )
+    if gates.max_prob_diff is not None and a.max_abs_prob_diff > gates.max_prob_diff:
+        problems.append(f"max |probability difference| {a.max_abs_prob_diff:.4f} exceeds {gates.max_prob_diff}")
+    return problems
+
+
+def wilson_interval(k: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` ((nan, nan) for n = 0). The normal quantile
+    comes from the standard library, so the kiosk computes it without scipy; the training tests pin
+    it against scipy's ``binomtest(...).proportion_ci(method="wilson")``."""
+    if n == 0:
+        return float("nan"), float("nan")
+    z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+SCORE_BINS = 10  # equal-width bins of the screening probability in [0, 1]
+
+
+def score_histogram(scores, labels, bins: int = SCORE_BINS) -> dict:
+    """Counts of validation screening probabilities in ``bins`` equal-width bins of [0, 1], for the
+    positive and the negative children apart: what a model card records, so that the field's score
+    distribution can be compared with validation's *at the field's prevalence* (a mixture of the two),
+    not with validation's own case mix."""
+    s = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    y = np.asarray(labels).astype(bool)
+    if s.shape != y.shape:
+        raise ValueError(f"one label per score expected, got {y.shape} labels for {s.shape} scores")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    pos, _ = np.histogram(s[y], bins=edges)
+    neg, _ = np.histogram(s[~y], bins=edges)
+    return {
+        "edges": [round(float(e), 6) for e in edges],
+        "positive": [int(c) for c in pos],
+        "negative": [int(c) for c in neg],
+    }
+
+
+PSI_ALARM = 0.25  # the usual reading of the population stability index: < 0.1 stable, 0.1-0.25 moderate, > 0.25 shifted
+
+
+def population_stability_index(reference_counts, field_counts, floor: float = 1e-4) -> float:
+    """PSI = sum over bins of (field% - reference%) * ln(field% / reference%), both histograms over the
+    same bins. Empty bins are floored at ``floor`` (a fraction) so one empty bin does not make it infinite."""
+    ref = np.asarray(reference_counts, dtype=float)
+    fld = np.asarray(field_counts, dtype=float)
+    if ref.shape != fld.shape or ref.sum() == 0 or fld.sum() == 0:
+        raise ValueError(f"PSI needs two non-empty histograms over the same bins, got {ref.shape} and {fld.shape}")
+    r = np.maximum(ref / ref.sum(), floor)
+    f = np.maximum(fld / fld.sum(), floor)
+    return float(np.sum((f - r) * np.log(f / r)))

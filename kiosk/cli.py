@@ -5,6 +5,10 @@
   facescreen-kiosk serve --host 0.0.0.0 --tls-self-signed --token-file TOKEN   phones and tablets
   facescreen-kiosk demo --cache .cache              what `make demo` runs
   facescreen-kiosk export --out results.csv         the results store as CSV
+  facescreen-kiosk export --fhir --out day.json      ... as a FHIR R4 transaction Bundle
+  facescreen-kiosk push --fhir-url URL --token-file F   queued results to a FHIR server
+  facescreen-kiosk outcomes import outcomes.csv     what happened after the referrals (CSV or FHIR JSON)
+  facescreen-kiosk field-report --out report/       the screener judged in the field (Markdown, JSON, plots)
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
   facescreen-kiosk tablet-export --bundle B         the offline tablet app (served at /tablet/)
   facescreen-kiosk doctor --bundle DIR              what this machine can run (OpenCV, runtimes, GPU, cameras)
@@ -29,9 +33,14 @@ from facescreen.edge.backends import AUTO_BACKEND_ORDER
 from facescreen.edge.detect import DETECTORS
 
 PROG = "facescreen-kiosk"
-COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export", "doctor")
+COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
+CAMERA_TIMEOUT_S = 120.0  # an unplugged camera is retried this long (with backoff) before the kiosk stops
+# the catalogue's languages are not loaded to print a help text; tests/kiosk/test_kiosk_i18n.py keeps this line true
+LANG_HELP = (
+    "a language of the message catalogue (kiosk/locale): en, zh-Hans, es, fr, pt, ar, or a regional tag such as es-MX"
+)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -105,7 +114,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (needs a GUI build of OpenCV)")
     out.add_argument("--headless", action="store_true", help="no window: log events as JSON lines on stdout")
     p.add_argument("--save-frames", default=None, metavar="DIR", help="also write every displayed frame as JPEG")
-    p.add_argument("--lang", default="en", help="language of instructions and results: en, zh-Hans")
+    p.add_argument("--lang", default="en", help="language of instructions and results: " + LANG_HELP)
     p.add_argument("--font", default=None, help="font file for the window text (needed for zh-Hans without a CJK font)")
     p.add_argument(
         "--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)"
@@ -114,8 +123,27 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
     p.add_argument("--no-store", action="store_true", help="do not record screenings (demonstrations)")
+    p.add_argument(
+        "--speech",
+        default="off",
+        type=clikit.choice_of(_speech_choices, "speech engine"),
+        help="say each new instruction aloud with this offline engine (default off; apt-get install espeak-ng)",
+    )
     p.add_argument("--loop", action="store_true", help="replay a folder forever")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames",
+        type=clikit.positive_int,
+        default=None,
+        help="stop after this many frames (a failed try to open the camera counts as one)",
+    )
+    p.add_argument(
+        "--camera-timeout",
+        type=float,
+        default=CAMERA_TIMEOUT_S,
+        metavar="S",
+        help=f"give up (exit 3) when the camera gives no frame for this long (default {CAMERA_TIMEOUT_S:.0f} s; "
+        "0: retry for ever)",
+    )
     _model_args(p)
     _store_args(p)
 
@@ -165,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate (once, under DATA/tls) a self-signed certificate with openssl",
     )
     serve.add_argument("--kiosk-id", default=socket.gethostname())
-    serve.add_argument("--lang", default="en", help="default language: en, zh-Hans")
+    serve.add_argument("--lang", default="en", help="default language: " + LANG_HELP)
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
     serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
     serve.add_argument(
@@ -178,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines",
         type=int,
         default=1,
-        help="inference engines, each a full copy of the models (default 1; see README for the cost)",
+        help="inference engines, each a full copy of the models (default 1; docs/kiosk.md gives the cost)",
     )
     serve.add_argument(
         "--decode-budget-mp",
@@ -201,15 +229,82 @@ def build_parser() -> argparse.ArgumentParser:
         "sample photo, prints each instruction and the result.",
     )
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
-    demo.add_argument("--lang", default="en", help="en or zh-Hans")
+    demo.add_argument("--lang", default="en", help=LANG_HELP)
     _runtime_args(demo)
     demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
 
-    export = clikit.add_subcommand(sub, "export", help="write the results store as CSV")
+    export = clikit.add_subcommand(sub, "export", help="write the results store as CSV, or as FHIR R4 (--fhir)")
     _store_args(export)
-    export.add_argument("--out", default="-", type=_csv_out, help="CSV file (default: stdout)")
+    export.add_argument("--out", default="-", type=_csv_out, help="CSV or JSON file (default: stdout)")
     export.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
+    export.add_argument(
+        "--fhir",
+        action="store_true",
+        help="a FHIR R4 transaction Bundle (Observation, ServiceRequest per flag, Device, Provenance; "
+        "photos only with consent) instead of CSV; docs/fhir.md",
+    )
+    _fhir_args(export)
+
+    push = clikit.add_subcommand(
+        sub,
+        "push",
+        help="send queued results to a FHIR R4 server (one transaction Bundle per batch)",
+        description="Results the server has not yet accepted are sent as transaction Bundles of conditional "
+        "creates, so a retry never duplicates. A server that is down or refuses a batch leaves it, and every "
+        "later one, queued, and the reason is printed. Exit 0 all pushed, 1 some stay queued.",
+    )
+    _store_args(push)
+    push.add_argument("--fhir-url", required=True, metavar="URL", help="the FHIR server's base URL")
+    push.add_argument("--token-file", default=None, metavar="FILE", help="file holding the bearer token (mode 0600)")
+    push.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
+    push.add_argument("--batch", type=clikit.positive_int, default=50, help="results per transaction (default 50)")
+    push.add_argument("--dry-run", action="store_true", help="print the Bundles; send and mark nothing")
+    _fhir_args(push)
+
+    outcomes = clikit.add_subcommand(sub, "outcomes", help="import what happened after the screenings")
+    osub = outcomes.add_subparsers(dest="outcomes_command", metavar="ACTION", required=True, parser_class=type(parser))
+    imp = clikit.add_subcommand(
+        osub,
+        "import",
+        help="import outcomes from a CSV (result_id,outcome,date) or FHIR JSON",
+        description="Outcomes: referred, seen, confirmed_syndrome, no_syndrome, lost_to_follow_up. Each row gets "
+        "an answer; unknown ids, duplicates and contradictions are refused and nothing stored is changed. "
+        "Exit 0 when every row was imported or already known, 1 when some were refused.",
+    )
+    imp.add_argument("file", type=clikit.existing_file, help="outcomes.csv, or a FHIR Bundle / resource (.json)")
+    _store_args(imp)
+
+    report = clikit.add_subcommand(
+        sub,
+        "field-report",
+        help="referral completion, PPV, calibration and score drift per site and model version",
+        description="Markdown + JSON + plots under --out. The alarm at the top: field PPV outside what the "
+        "model card's validation predicts at the field's prevalence, or score drift (PSI >= 0.25).",
+    )
+    _store_args(report)
+    report.add_argument("--out", default="field-report", help="output folder (default field-report)")
+    report.add_argument(
+        "--bundle",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="model bundle(s) whose card the field is judged against "
+        f"(default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
+    report.add_argument(
+        "--fhir-url",
+        default=None,
+        metavar="URL",
+        help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
+    )
+    report.add_argument("--token-file", default=None, metavar="FILE", help="bearer token for --fhir-url (mode 0600)")
+    report.add_argument(
+        "--prevalence",
+        type=float,
+        default=None,
+        help="the programme's prevalence of syndromes among screened children (default: estimated from the flag rate)",
+    )
 
     purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
     _store_args(purge)
@@ -254,6 +349,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fhir_args(p: argparse.ArgumentParser) -> None:
+    from .fhir.codes import DEFAULT_CHILD_ID_SYSTEM
+
+    g = p.add_argument_group("FHIR")
+    g.add_argument(
+        "--bundle",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="model bundle the results were screened with, for the Device's hash (repeatable; default: "
+        f"$FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
+    g.add_argument(
+        "--child-id-system",
+        default=DEFAULT_CHILD_ID_SYSTEM,
+        metavar="URI",
+        help="Identifier.system of the programme's child register; a result's child reference is the "
+        f"subject's identifier under it (default {DEFAULT_CHILD_ID_SYSTEM})",
+    )
+
+
 def _csv_out(text: str) -> str | Path:
     return text if text == "-" else clikit.writable_file(text)
 
@@ -270,14 +386,23 @@ def _find(path: str | None):
     return FindConfig.from_file(path) if path else FindConfig()
 
 
+def _speech_choices() -> tuple[str, ...]:
+    from .speech import SPEECH_CHOICES
+
+    return SPEECH_CHOICES
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import KioskApp
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
     from .engine import KioskEngine
     from .guidance import GuidanceConfig, GuidanceLoop
-    from .sources import open_source
-    from .store import ResultsStore
+    from .sources import open_source, quiet_opencv
+    from .store import ResultsStore, check_data_dir
 
+    quiet_opencv(args.verbose)
+    if not args.no_store:
+        check_data_dir(args.data_dir)  # before the model loads and the window opens
     uri = args.source if args.source is not None else (args.camera if args.camera is not None else "0")
     outputs = []
     try:
@@ -301,7 +426,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         outputs.append(JsonLinesOutput(sys.stdout))
     if args.save_frames:
         outputs.append(FolderOutput(args.save_frames))
-    source = open_source(uri, args.width, args.height, engine.limits, loop=args.loop)
+    source = open_source(
+        uri, args.width, args.height, engine.limits, loop=args.loop, camera_timeout_s=args.camera_timeout or None
+    )
     loop = GuidanceLoop(
         engine, GuidanceConfig(consecutive_frames=args.frames, result_timeout_s=args.result_timeout, language=args.lang)
     )
@@ -310,8 +437,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning(
             "DEMO MODEL on SYNTHETIC data (%s): not for clinical use", engine.screener.card.model_id
         )
-    app = KioskApp(source, loop, outputs, renderer, store, kiosk_id=args.kiosk_id, operator_id=args.operator)
+    from .speech import SpeechUnavailable, create_speaker
+
+    try:
+        speaker = create_speaker(args.speech, args.lang)
+    except SpeechUnavailable as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return clikit.EXIT_UNAVAILABLE
+    app = KioskApp(
+        source,
+        loop,
+        outputs,
+        renderer,
+        store,
+        kiosk_id=args.kiosk_id,
+        operator_id=args.operator,
+        on_event=speaker.on_event if speaker else None,
+    )
     app.run(max_frames=args.max_frames)
+    if source.gave_up:
+        print(
+            f"{PROG}: error: camera {uri} gave no frame for {args.camera_timeout:.0f} s; check that it is connected "
+            f"(`{PROG} doctor` lists the cameras it finds), or give --source",
+            file=sys.stderr,
+        )
+        return clikit.EXIT_UNAVAILABLE
     return 0
 
 
@@ -320,7 +470,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .server.run import serve
     from .server.settings import Settings, read_token_file
+    from .store import check_data_dir
 
+    check_data_dir(args.data_dir)  # before anything is loaded or a URL printed
     try:
         token = (
             read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
@@ -365,9 +517,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def _rows(data_dir, since: str | None = None) -> list[dict]:
+    """Every stored screening, oldest first (at or after ``since``)."""
     from .store import ResultsStore
 
+    store = ResultsStore(data_dir)
+    try:
+        return store.list(limit=2**62, since=since)[::-1]
+    finally:
+        store.close()
+
+
+def _fhir_inputs(args: argparse.Namespace):
+    """(rows oldest first, models, options) for export --fhir and push."""
+    from .fhir.push import models_from
+    from .fhir.resources import FhirOptions
+
+    rows = _rows(args.data_dir, args.since)
+    return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
+
+
+def _write_json(doc: dict, out) -> None:
+    import json
+
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import ResultsStore, check_data_dir
+
+    check_data_dir(args.data_dir)  # the store is opened read-write, also for --fhir
+    if args.fhir:
+        from .fhir.bundle import exportable, transaction_bundle
+
+        rows, models, opts = _fhir_inputs(args)
+        rows = exportable(rows)
+        _write_json(transaction_bundle(rows, models, Path(args.data_dir), opts), args.out)
+        print(f"exported {len(rows)} screenings as a FHIR R4 transaction Bundle", file=sys.stderr)
+        return 0
     store = ResultsStore(args.data_dir)
     if args.out == "-":
         n = store.export_csv(sys.stdout, args.since)
@@ -378,14 +569,96 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from .fhir.push import push
+    from .server.settings import read_token_file
+
+    token = read_token_file(args.token_file) if args.token_file else None
+    rows, models, opts = _fhir_inputs(args)
+    report = push(
+        rows,
+        models,
+        Path(args.data_dir),
+        args.fhir_url,
+        token,
+        batch_size=args.batch,
+        opts=opts,
+        dry_run=(lambda b: _write_json(b, "-")) if args.dry_run else None,
+    )
+    if args.dry_run:
+        print(f"dry run: {report.queued} queued screenings shown, nothing sent", file=sys.stderr)
+        return 0
+    print(f"pushed {report.pushed} screenings in {report.batches} transactions to {args.fhir_url}", file=sys.stderr)
+    if not report.ok:
+        print(f"{PROG} push: error: {report.error}", file=sys.stderr)
+        return clikit.EXIT_FAILED
+    return 0
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from .outcomes import import_outcomes
+
+    known = {r["id"]: r["created_at"] for r in _rows(args.data_dir)}
+    answers = import_outcomes(args.file, args.data_dir, known)
+    for a in answers:  # one line per row, in the file's order, on stdout (a script can read them)
+        print(f"{a.where}: {a.status}: {a.result_id or '-'}: {a.message}")
+    bad = sum(not a.ok for a in answers)
+    print(f"{len(answers) - bad} rows imported or already known, {bad} refused", file=sys.stderr)
+    return clikit.EXIT_FAILED if bad else 0
+
+
+def cmd_field_report(args: argparse.Namespace) -> int:
+    from facescreen.edge.bundle import load_bundle
+
+    from .fieldreport.render import build_report, write_report
+    from .outcomes import OutcomeStore
+
+    if args.prevalence is not None and not 0.0 < args.prevalence < 1.0:
+        print(f"{PROG} field-report: error: --prevalence must be in (0, 1), got {args.prevalence}", file=sys.stderr)
+        return clikit.EXIT_USAGE
+    cards = {}
+    for b in args.bundle or [DEFAULT_BUNDLE]:
+        card = load_bundle(b, verify=False).card
+        cards[(card.model_id, card.version)] = card.metrics
+    if args.fhir_url:  # the programme's shared store: every kiosk's and tablet's results
+        from .fhir.pull import pull
+        from .fhir.push import PushRefused
+        from .outcomes import fhir_events, judge, latest_of
+        from .server.settings import read_token_file
+
+        try:
+            rows, outcome_doc = pull(args.fhir_url, read_token_file(args.token_file) if args.token_file else None)
+        except PushRefused as exc:
+            print(f"{PROG} field-report: error: {exc}", file=sys.stderr)
+            return clikit.EXIT_FAILED
+        answers, kept = judge(fhir_events(outcome_doc), {r["id"]: r["created_at"] for r in rows}, {}, args.fhir_url)
+        for a in answers:
+            if not a.ok:
+                print(f"{PROG} field-report: outcome on the server not used: {a.where}: {a.message}", file=sys.stderr)
+        outcomes = latest_of((rid, outcome) for rid, outcome, _, _ in kept)
+    else:
+        store = OutcomeStore(args.data_dir)
+        try:
+            outcomes = store.latest()
+        finally:
+            store.close()
+        rows = _rows(args.data_dir)
+    report = build_report(rows, outcomes, cards, args.prevalence)
+    paths = write_report(report, args.out)
+    for a in report["alarms"]:
+        print(f"ALARM: {a}", file=sys.stderr)
+    print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
+    from .store import ResultsStore, check_data_dir
 
     if args.older_than_days is None and not args.ids:
         print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
         return clikit.EXIT_USAGE
     age = dt.timedelta(days=args.older_than_days) if args.older_than_days is not None else None
-    n = ResultsStore(args.data_dir).purge(age, args.ids)
+    n = ResultsStore(check_data_dir(args.data_dir)).purge(age, args.ids)
     print(f"purged {n} screenings", file=sys.stderr)
     return 0
 
@@ -400,6 +673,12 @@ def _tablet_export(args: argparse.Namespace) -> int:
     from .tablet import cli as tablet_cli
 
     return tablet_cli.cmd(args)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .store import DataDirError
+
+    return (FileNotFoundError, ValueError, DataDirError)
 
 
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")
@@ -427,6 +706,9 @@ def main(argv: list[str] | None = None) -> int:
         "serve": cmd_serve,
         "demo": cmd_demo,
         "export": cmd_export,
+        "push": cmd_push,
+        "outcomes": cmd_outcomes,
+        "field-report": cmd_field_report,
         "purge": cmd_purge,
         "tablet-export": _tablet_export,
         "doctor": cmd_doctor,
@@ -436,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser(),
         lambda args: handlers[args.command](args),
         argv,
-        user_errors=(FileNotFoundError, ValueError),
+        user_errors=_user_errors,
         log_format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         own_process=given is None,
     )

@@ -13,7 +13,7 @@ import numpy as np
 
 from facescreen.edge.align import align_face
 from facescreen.edge.bundle import Bundle
-from facescreen.edge.detect import Detector
+from facescreen.edge.detect import DetectConfig, Detector
 from facescreen.edge.photo import PhotoLimits, PhotoSource, load_photo
 from facescreen.edge.postprocess import overlay_cam
 from facescreen.edge.result import ScreeningResult
@@ -70,7 +70,9 @@ class KioskEngine:
         find: FindConfig = FindConfig(),
     ) -> KioskEngine:
         """Open the bundle and the landmark model once (program start, not per request)."""
-        screener = create_screener(bundle, backend=backend, detector=detector, threads=threads)
+        # the kiosk finds faces with its own settings (FindConfig from the quality's smallest head);
+        # DetectConfig() is the base its baseline measures, the whole pyramid
+        screener = create_screener(bundle, backend=backend, detector=detector, threads=threads, detect=DetectConfig())
         return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits, find)
 
     @property

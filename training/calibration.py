@@ -6,10 +6,15 @@
   probability against the observed fraction of positives (scikit-learn's ``calibration_curve``
   with ``strategy="uniform"``, its right-closed bins included, plus the empty bins and the counts).
 - Expected calibration error (ECE): the count-weighted mean of |observed - predicted| over bins.
+- Calibration slope and intercept (Cox 1958; Van Calster et al. 2019, BMC Med 17:230): the slope
+  of a logistic regression of the outcome on logit(probability) (1 is ideal; below 1 the scores are
+  too extreme), and the calibration-in-the-large intercept with logit(probability) as an offset
+  (0 is ideal; above 0 the scores are too low on average).
 - Temperature scaling (Guo et al. 2017): one scalar ``T`` that divides the logits, fitted by
   minimising the cross-entropy on the validation split only. ``T > 1`` softens over-confident
   outputs. It leaves the arg-max class, and for two classes the ranking (AUC), unchanged. The
-  bundle carries ``T`` and every runtime applies it in :func:`facescreen.edge.postprocess.apply_temperature`.
+  bundle carries ``T``; the edge Screener applies it on every backend
+  (:func:`facescreen.edge.postprocess.apply_temperature`), the tablet app in the browser.
 
 All checked against scikit-learn in tests/training/test_training_calibration.py.
 """
@@ -84,6 +89,39 @@ def reliability(y_true, prob, n_bins: int = 10) -> Reliability:
         brier=brier_score(y, p),
         n=len(p),
     )
+
+
+@dataclass(frozen=True)
+class CalibrationLine:
+    slope: float
+    intercept: float  # calibration-in-the-large: the intercept with the slope fixed at 1 (offset)
+    n: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)  # a saturated 0 or 1 would be an infinite logit
+    return np.log(q / (1 - q))
+
+
+def calibration_line(y_true, prob) -> CalibrationLine:
+    """Calibration slope and calibration-in-the-large, each by maximum likelihood."""
+    from scipy.optimize import minimize
+
+    y = _binary(y_true).astype(np.float64)
+    x = _logit(np.asarray(prob, dtype=np.float64))
+    if len(np.unique(y)) < 2:
+        raise ValueError("calibration slope needs both classes")
+
+    def nll(beta: np.ndarray, offset: bool) -> float:
+        eta = (x + beta[0]) if offset else beta[0] + beta[1] * x
+        return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+
+    both = minimize(lambda b: nll(b, False), np.array([0.0, 1.0]), method="BFGS", options={"gtol": 1e-9})
+    large = minimize(lambda b: nll(b, True), np.array([0.0]), method="BFGS", options={"gtol": 1e-9})
+    return CalibrationLine(slope=float(both.x[1]), intercept=float(large.x[0]), n=len(y))
 
 
 def expected_calibration_error(y_true, prob, n_bins: int = 10) -> float:

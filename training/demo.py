@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facescreen.edge.bundle import MODELCARD, load_bundle
+from facescreen.edge.metrics import score_histogram
 from facescreen.edge.pipeline import AlignConfig
 from facescreen.edge.synthetic import SYNTHETIC_NOTICE, CohortConfig, make_cohort
 
@@ -127,6 +128,8 @@ def build_demo_bundle(
         "validation_auc": val_metrics.auc,
         "n_validation": int(len(val)),
         "validation": val_metrics.to_dict(),
+        # what the field report (kiosk field-report) compares the field's scores with (drift)
+        "validation_score_histogram": score_histogram(scores, labels[val]),
         "best_epoch": fit.best_epoch,
         "threshold_rule": "Youden's J on the validation split",
         "data": "SYNTHETIC",

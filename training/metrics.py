@@ -2,10 +2,11 @@
 scikit-learn in tests/training/test_training_metrics.py).
 
 Binary: the screening score (summed probability of the positive classes) against a threshold;
-a photo is flagged when ``score >= threshold``. A metric whose denominator is zero is 0.0, as
-scikit-learn's ``zero_division=0``. AUC is :func:`edge.metrics.roc_auc` (the one home it shares
-with the converters' parity gate and the benchmark): the Mann-Whitney probability that a positive
-scores above a negative (ties count one half); it is undefined (NaN) when one class is absent.
+a photo is flagged when ``score >= threshold`` (:func:`edge.postprocess.flagged`). A metric whose
+denominator is zero is 0.0, as scikit-learn's ``zero_division=0``. AUC is :func:`edge.metrics.roc_auc`
+(the one home it shares with the converters' parity gate and the benchmark): the Mann-Whitney
+probability that a positive scores above a negative (ties count one half); it is undefined (NaN)
+when one class is absent.
 Summaries across folds are mean and sample SD (ddof=1).
 """
 
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from facescreen.edge.metrics import roc_auc
+from facescreen.edge.postprocess import flagged
 
 BINARY_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
 
@@ -97,7 +99,7 @@ def metrics_from_calls(y_true, flags, auc: float = float("nan"), threshold: floa
 
 def binary_metrics(y_true, scores, threshold: float) -> BinaryMetrics:
     s = np.asarray(scores, dtype=np.float64)
-    return metrics_from_calls(y_true, (s >= threshold).astype(np.int64), roc_auc(_binary(y_true), s), threshold)
+    return metrics_from_calls(y_true, flagged(s, threshold).astype(np.int64), roc_auc(_binary(y_true), s), threshold)
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -108,10 +110,40 @@ def mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
 
+def mean_ci(values, conf_level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of the finite values, ``mean -+ t(k-1) SD / sqrt(k)`` (as
+    scipy.stats.t.interval gives it); (nan, nan) for fewer than two. Over k folds this is the interval
+    of the papers' headline figure, the fold mean; the folds share training photos, so it is a
+    description of the spread, somewhat narrower than a new cohort would show."""
+    from scipy.stats import t
+
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    half = float(t.ppf(0.5 + conf_level / 2.0, v.size - 1)) * float(v.std(ddof=1)) / np.sqrt(v.size)
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 def summarise_folds(
-    per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS
-) -> dict[str, dict[str, float]]:
-    return {m: dict(zip(("mean", "sd"), mean_sd([getattr(f, m) for f in per_fold]))) for m in names}
+    per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS, conf_level: float = 0.95
+) -> dict[str, dict]:
+    """Per metric: the fold mean, its sample SD and its t interval (``ci``) over the folds."""
+    out: dict[str, dict] = {}
+    for m in names:
+        values = [getattr(f, m) for f in per_fold]
+        mean, sd = mean_sd(values)
+        out[m] = {"mean": mean, "sd": sd, "ci": list(mean_ci(values, conf_level))}
+    return out
+
+
+def predictive_values(sensitivity: float, specificity: float, prevalence: float) -> tuple[float, float]:
+    """PPV and NPV at a prevalence (Bayes' theorem; Altman & Bland, BMJ 1994;309:102). A case-control
+    study's own mix (about half syndromic) says nothing of a clinic's: give the intended use's."""
+    if not 0.0 < prevalence < 1.0:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    tp, fp = sensitivity * prevalence, (1.0 - specificity) * (1.0 - prevalence)
+    tn, fn = specificity * (1.0 - prevalence), (1.0 - sensitivity) * prevalence
+    return _ratio(tp, tp + fp), _ratio(tn, tn + fn)
 
 
 def multiclass_metrics(y_true, probs, classes: tuple[str, ...], top_k: tuple[int, ...] = (1, 2)) -> dict:

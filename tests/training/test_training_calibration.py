@@ -134,3 +134,23 @@ def test_int8_output_scores_and_threshold_resolution():
     assert cal[-1] < 0.95
     with pytest.raises(ValueError, match="cannot resolve"):
         threshold_resolution(0.96, cal)
+
+
+def test_calibration_slope_matches_scikit_learn_and_the_intercept_balances_the_outcomes():
+    """Slope: scikit-learn's unpenalised logistic regression of the outcome on logit(p).
+    Calibration-in-the-large: with logit(p) as an offset, the fitted probabilities sum to the number
+    of positives (the intercept's score equation)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from facescreen.training.calibration import calibration_line
+
+    rng = np.random.default_rng(5)
+    true_logit = rng.normal(0, 1.5, 400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    over = 1 / (1 + np.exp(-(2.0 * true_logit - 0.5)))  # too extreme and too low: slope ~0.5, intercept > 0
+    line = calibration_line(y, over)
+    x = np.log(over / (1 - over)).reshape(-1, 1)
+    sk = LogisticRegression(penalty=None, tol=1e-10, max_iter=1000).fit(x, y)
+    assert line.slope == pytest.approx(sk.coef_[0, 0], rel=1e-4) and 0.35 < line.slope < 0.65
+    fitted = 1 / (1 + np.exp(-(x[:, 0] + line.intercept)))
+    assert fitted.sum() == pytest.approx(y.sum(), rel=1e-5) and line.intercept > 0
