@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ from typing import Any
 import cv2
 import httpx
 import numpy as np
+
+from .ports import free_port
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 DRIVERS = ("chromedriver",)
@@ -59,12 +60,6 @@ def write_y4m(path: str | Path, frames: Sequence[np.ndarray], fps: int = 2) -> P
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Chrome:
     """``with Chrome(fake_video=...) as c: c.get(url); c.wait_for("..."); c.screenshot(path)``"""
 
@@ -89,7 +84,7 @@ class Chrome:
         self.session: str | None = None
 
     def __enter__(self) -> Chrome:
-        port = _free_port()
+        port = free_port()
         self._proc = subprocess.Popen(
             [self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
