@@ -36,6 +36,7 @@ PROG = "facescreen-kiosk"
 COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
+CAMERA_TIMEOUT_S = 120.0  # an unplugged camera is retried this long (with backoff) before the kiosk stops
 # the catalogue's languages are not loaded to print a help text; tests/kiosk/test_kiosk_i18n.py keeps this line true
 LANG_HELP = (
     "a language of the message catalogue (kiosk/locale): en, zh-Hans, es, fr, pt, ar, or a regional tag such as es-MX"
@@ -122,8 +123,27 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
     p.add_argument("--no-store", action="store_true", help="do not record screenings (demonstrations)")
+    p.add_argument(
+        "--speech",
+        default="off",
+        type=clikit.choice_of(_speech_choices, "speech engine"),
+        help="say each new instruction aloud with this offline engine (default off; apt-get install espeak-ng)",
+    )
     p.add_argument("--loop", action="store_true", help="replay a folder forever")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames",
+        type=clikit.positive_int,
+        default=None,
+        help="stop after this many frames (a failed try to open the camera counts as one)",
+    )
+    p.add_argument(
+        "--camera-timeout",
+        type=float,
+        default=CAMERA_TIMEOUT_S,
+        metavar="S",
+        help=f"give up (exit 3) when the camera gives no frame for this long (default {CAMERA_TIMEOUT_S:.0f} s; "
+        "0: retry for ever)",
+    )
     _model_args(p)
     _store_args(p)
 
@@ -186,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines",
         type=int,
         default=1,
-        help="inference engines, each a full copy of the models (default 1; see README for the cost)",
+        help="inference engines, each a full copy of the models (default 1; docs/kiosk.md gives the cost)",
     )
     serve.add_argument(
         "--decode-budget-mp",
@@ -366,14 +386,23 @@ def _find(path: str | None):
     return FindConfig.from_file(path) if path else FindConfig()
 
 
+def _speech_choices() -> tuple[str, ...]:
+    from .speech import SPEECH_CHOICES
+
+    return SPEECH_CHOICES
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import KioskApp
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
     from .engine import KioskEngine
     from .guidance import GuidanceConfig, GuidanceLoop
-    from .sources import open_source
-    from .store import ResultsStore
+    from .sources import open_source, quiet_opencv
+    from .store import ResultsStore, check_data_dir
 
+    quiet_opencv(args.verbose)
+    if not args.no_store:
+        check_data_dir(args.data_dir)  # before the model loads and the window opens
     uri = args.source if args.source is not None else (args.camera if args.camera is not None else "0")
     outputs = []
     try:
@@ -397,7 +426,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         outputs.append(JsonLinesOutput(sys.stdout))
     if args.save_frames:
         outputs.append(FolderOutput(args.save_frames))
-    source = open_source(uri, args.width, args.height, engine.limits, loop=args.loop)
+    source = open_source(
+        uri, args.width, args.height, engine.limits, loop=args.loop, camera_timeout_s=args.camera_timeout or None
+    )
     loop = GuidanceLoop(
         engine, GuidanceConfig(consecutive_frames=args.frames, result_timeout_s=args.result_timeout, language=args.lang)
     )
@@ -406,8 +437,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning(
             "DEMO MODEL on SYNTHETIC data (%s): not for clinical use", engine.screener.card.model_id
         )
-    app = KioskApp(source, loop, outputs, renderer, store, kiosk_id=args.kiosk_id, operator_id=args.operator)
+    from .speech import SpeechUnavailable, create_speaker
+
+    try:
+        speaker = create_speaker(args.speech, args.lang)
+    except SpeechUnavailable as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return clikit.EXIT_UNAVAILABLE
+    app = KioskApp(
+        source,
+        loop,
+        outputs,
+        renderer,
+        store,
+        kiosk_id=args.kiosk_id,
+        operator_id=args.operator,
+        on_event=speaker.on_event if speaker else None,
+    )
     app.run(max_frames=args.max_frames)
+    if source.gave_up:
+        print(
+            f"{PROG}: error: camera {uri} gave no frame for {args.camera_timeout:.0f} s; check that it is connected "
+            f"(`{PROG} doctor` lists the cameras it finds), or give --source",
+            file=sys.stderr,
+        )
+        return clikit.EXIT_UNAVAILABLE
     return 0
 
 
@@ -416,7 +470,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .server.run import serve
     from .server.settings import Settings, read_token_file
+    from .store import check_data_dir
 
+    check_data_dir(args.data_dir)  # before anything is loaded or a URL printed
     try:
         token = (
             read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
@@ -492,8 +548,9 @@ def _write_json(doc: dict, out) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
+    from .store import ResultsStore, check_data_dir
 
+    check_data_dir(args.data_dir)  # the store is opened read-write, also for --fhir
     if args.fhir:
         from .fhir.bundle import exportable, transaction_bundle
 
@@ -595,13 +652,13 @@ def cmd_field_report(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
+    from .store import ResultsStore, check_data_dir
 
     if args.older_than_days is None and not args.ids:
         print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
         return clikit.EXIT_USAGE
     age = dt.timedelta(days=args.older_than_days) if args.older_than_days is not None else None
-    n = ResultsStore(args.data_dir).purge(age, args.ids)
+    n = ResultsStore(check_data_dir(args.data_dir)).purge(age, args.ids)
     print(f"purged {n} screenings", file=sys.stderr)
     return 0
 
@@ -616,6 +673,12 @@ def _tablet_export(args: argparse.Namespace) -> int:
     from .tablet import cli as tablet_cli
 
     return tablet_cli.cmd(args)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .store import DataDirError
+
+    return (FileNotFoundError, ValueError, DataDirError)
 
 
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")
@@ -655,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser(),
         lambda args: handlers[args.command](args),
         argv,
-        user_errors=(FileNotFoundError, ValueError),
+        user_errors=_user_errors,
         log_format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         own_process=given is None,
     )

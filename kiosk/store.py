@@ -24,6 +24,7 @@ import io
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -36,11 +37,13 @@ import numpy as np
 from PIL import Image
 
 from facescreen.edge.result import ScreeningResult
+from facescreen.edge.spreadsheet import csv_cell
 
-SCHEMA_VERSION = 2  # 2: result_json
+from .childref import check_child_ref
+
+SCHEMA_VERSION = 3  # 2: result_json; 3: child_ref
 ORPHAN_GRACE_S = 3600.0
 DIR_MODE, FILE_MODE = 0o700, 0o600
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
@@ -64,6 +67,7 @@ COLUMNS = (
     "photo_file",
     "status",
     "result_json",
+    "child_ref",
 )
 
 _SCHEMA = """
@@ -86,10 +90,19 @@ CREATE TABLE IF NOT EXISTS screenings (
     consent              INTEGER NOT NULL DEFAULT 0,
     photo_file           TEXT,               -- relative to the data dir, only with consent
     status               TEXT NOT NULL DEFAULT 'completed',
-    result_json          TEXT                -- ScreeningResult.to_dict(), NULL in rows from schema 1
+    result_json          TEXT,               -- ScreeningResult.to_dict(), NULL in rows from schema 1
+    child_ref            TEXT                -- the programme's reference for the child (kiosk/childref.py)
 );
 CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at);
+CREATE INDEX IF NOT EXISTS screenings_child_ref ON screenings (child_ref);
 """
+
+
+# what a database at schema version N needs to reach N + 1
+MIGRATIONS = {
+    1: "ALTER TABLE screenings ADD COLUMN result_json TEXT",
+    2: "ALTER TABLE screenings ADD COLUMN child_ref TEXT",
+}
 
 
 class StoreError(Exception):
@@ -98,6 +111,34 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     code = "not_found"
+
+
+class DataDirError(StoreError):
+    code = "data_dir_unwritable"
+
+
+def check_data_dir(data_dir: str | Path) -> Path:
+    """Fail now, in one sentence with the remedy, when the results store could not be written in
+    ``data_dir`` (a read-only mount, a folder of another user, a file in its place): the kiosk checks
+    this at start-up instead of failing at its first screening (or after `serve` printed its URL).
+    A folder that does not exist yet is judged by the nearest one that does, where it would be made."""
+    path = Path(data_dir)
+    remedy = "give --data-dir a folder this user can write (or set FACESCREEN_DATA)"
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataDirError(f"cannot keep the results store in {path}: {probe} is a file, not a folder; {remedy}")
+    try:  # a real write: os.access answers for root as if every folder were writable
+        fd, name = tempfile.mkstemp(prefix=".facescreen-write-check-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise DataDirError(f"cannot write the results store in {path}: {exc.strerror} ({probe}); {remedy}") from None
+    for p in [path / DB_NAME, *path.glob(DB_NAME + "-*")]:
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+            raise DataDirError(f"cannot write the results store {p}: permission denied; {remedy}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -130,14 +171,15 @@ class ResultsStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, SCHEMA_VERSION):
+        if version not in (0, *MIGRATIONS, SCHEMA_VERSION):
             raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
         with self._tx() as c:
+            if version:  # an existing database: its table gains the columns added since, in order
+                for v in range(version, SCHEMA_VERSION):
+                    c.execute(MIGRATIONS[v])
             for statement in _SCHEMA.split(";"):  # not executescript(): it commits on its own
                 if statement.strip():
                     c.execute(statement)
-            if version == 1:
-                c.execute("ALTER TABLE screenings ADD COLUMN result_json TEXT")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
             os.chmod(p, FILE_MODE)
@@ -176,10 +218,13 @@ class ResultsStore:
         operator_id: str | None = None,
         consent: bool = False,
         photo: np.ndarray | None = None,
+        child_ref: str | None = None,
     ) -> StoredScreening:
-        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
+        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``;
+        ``child_ref`` must follow kiosk.childref's format."""
         if photo is not None and not consent:
             raise ValueError("a photo is only written with the operator's recorded consent")
+        child_ref = check_child_ref(child_ref)
         sid = uuid.uuid4().hex
         created = utc_now().isoformat(timespec="milliseconds")
         photo_file = self._write_photo(sid, photo) if (consent and photo is not None) else None
@@ -203,6 +248,7 @@ class ResultsStore:
             "photo_file": photo_file,
             "status": "completed",
             "result_json": json.dumps(result.to_dict(), sort_keys=True),
+            "child_ref": child_ref,
         }
         try:
             with self._tx() as c:
@@ -223,11 +269,13 @@ class ResultsStore:
         if photo is not None and not row.get("consent"):
             raise ValueError("a photo is only written with the family's recorded consent")
         full = {
+            "child_ref": None,
             **row,
             "photo_file": None,
             "status": "completed",
             "consent": int(bool(row.get("consent") and photo is not None)),
         }
+        full["child_ref"] = check_child_ref(full["child_ref"])
         missing = [k for k in COLUMNS if k not in full]
         if missing:
             raise ValueError(f"a synced screening lacks {missing}")
@@ -330,32 +378,30 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
-    def list(self, limit: int = 50, offset: int = 0, since: str | None = None) -> list[dict[str, Any]]:
-        q, args = "SELECT * FROM screenings", []
-        if since:
-            q += " WHERE created_at >= ?"
-            args.append(since)
-        q += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+    def list(
+        self, limit: int = 50, offset: int = 0, since: str | None = None, child_ref: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``child_ref``: only that child's screenings (the reference exactly)."""
+        where, args = _where(since, child_ref)
+        q = f"SELECT * FROM screenings{where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         with self._lock:
             rows = self._conn.execute(q, [*args, int(limit), int(offset)]).fetchall()
         return [_row(r) for r in rows]
 
-    def count(self) -> int:
+    def count(self, since: str | None = None, child_ref: str | None = None) -> int:
+        where, args = _where(since, child_ref)
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM screenings").fetchone()[0])
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM screenings{where}", args).fetchone()[0])
 
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
 
-    def export_csv(self, out: TextIO, since: str | None = None) -> int:
+    def export_csv(self, out: TextIO, since: str | None = None, child_ref: str | None = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
-        q, args = "SELECT * FROM screenings", []
-        if since:
-            q += " WHERE created_at >= ?"
-            args.append(since)
+        where, args = _where(since, child_ref)
         with self._lock:
-            rows = self._conn.execute(q + " ORDER BY created_at, rowid", args).fetchall()
+            rows = self._conn.execute(f"SELECT * FROM screenings{where} ORDER BY created_at, rowid", args).fetchall()
         w = csv.writer(out)
         w.writerow(COLUMNS)
         for r in rows:
@@ -391,17 +437,22 @@ class ResultsStore:
         return n
 
 
+def _where(since: str | None, child_ref: str | None) -> tuple[str, list[str]]:
+    """The WHERE clause the list, the count and the export share."""
+    clauses, args = [], []
+    if since:
+        clauses.append("created_at >= ?")
+        args.append(since)
+    if child_ref:
+        clauses.append("child_ref = ?")
+        args.append(child_ref)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
 def private_dir(path: Path) -> None:
     """Create ``path`` (and parents) readable by its owner only, and tighten it if it exists."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.chmod(path, DIR_MODE)
-
-
-def csv_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _row(r: sqlite3.Row) -> dict[str, Any]:

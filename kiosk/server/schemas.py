@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facescreen.edge.result import NO_FLAG, REFER
 
+from ..childref import CHILD_REF_RULE
 from ..guidance import EventKind
 from ..store import STATUSES
 
@@ -79,6 +80,7 @@ class ModelInfo(_Out):
     landmarks_model: str | None
     demo: bool = Field(description="trained on SYNTHETIC data: every result is labelled as a demo")
     quality_thresholds: dict[str, Any]
+    child_ref: dict[str, Any] = Field(description="the child reference's format (pattern, max_length, rule)")
 
 
 class MeasureOut(_Out):
@@ -140,6 +142,7 @@ class ScreenResponse(_Out):
     text: ResultText
     quality: QualityOut
     consent_recorded: bool
+    child_ref: str | None = Field(description=CHILD_REF_RULE)
     cam_png: str | None = Field(None, description="base64 PNG: the model's attention over its aligned crop")
 
 
@@ -200,6 +203,7 @@ class ResultRecord(_Out):
     result: ResultOut | None = Field(
         description="the whole result as screened (None for rows stored before the store kept it)"
     )
+    child_ref: str | None = Field(description=CHILD_REF_RULE)
 
 
 class ResultsPage(_Out):

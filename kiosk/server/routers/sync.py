@@ -16,11 +16,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from facescreen.edge.photo import load_photo
+from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
+from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
 from ..deps import get_settings, get_store, require_token
 from ..errors import ApiError
 
@@ -54,10 +56,13 @@ class SyncedResult(BaseModel):
     quality: dict[str, Any] = Field(default_factory=dict)
     consent: bool = False
     photo_jpeg_b64: str | None = Field(None, description="only with consent")
+    child_ref: str | None = Field(None, description=CHILD_REF_RULE, json_schema_extra={"pattern": CHILD_REF_PATTERN})
+
+    _child_ref = field_validator("child_ref")(check_child_ref)
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncedResult:
-        if self.flag != (self.probability >= self.threshold):
+        if self.flag != flagged(self.probability, self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"
             )
@@ -141,6 +146,7 @@ def sync_results(body: SyncRequest, request: Request, response: Response, store=
             "consent": r.consent,
             # the tablet sends the result's fields above, not a kiosk ScreeningResult (no crop, no CAM)
             "result_json": None,
+            "child_ref": r.child_ref,
         }
         (new if store.add_synced(row, photo) else dup).append(r.id)
     return {"accepted": [r.id for r in body.results], "new": new, "duplicates": dup}

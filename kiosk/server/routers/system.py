@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from facescreen.edge.bundle import software_version
 
+from ...childref import child_ref_spec
 from ...messages import MESSAGES, language_names
 from ..deps import get_engine, get_settings, require_token, resolve_language
 from ..schemas import Health, MessagesOut, ModelInfo
@@ -47,7 +48,12 @@ def health(request: Request, settings: Settings = Depends(get_settings)) -> dict
     summary="The model in use: id, version, threshold, intended use, not-for-clinical-use marking",
 )
 def model(engine=Depends(get_engine)) -> dict:
-    return {**engine.model_info(), "demo": engine.is_demo, "quality_thresholds": engine.quality.model_dump()}
+    return {
+        **engine.model_info(),
+        "demo": engine.is_demo,
+        "quality_thresholds": engine.quality.model_dump(),
+        "child_ref": child_ref_spec(),
+    }
 
 
 @router.get(
