@@ -174,6 +174,15 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             )
             assert c.script("return document.getElementById('result-label').innerText") in labels_zh
             shot(c, tmp_path, "tablet-result-zh.png")
+            # Arabic (machine-drafted, kiosk/locale): the catalogue's words, laid out right to left
+            labels_ar = {MESSAGES["ar"][k] for k in ("refer for genetic evaluation", "no referral flag")}
+            c.script("const s = document.getElementById('lang'); s.value = 'ar'; s.dispatchEvent(new Event('change'));")
+            assert c.script("return document.getElementById('result-label').innerText") in labels_ar
+            assert c.script("return [document.documentElement.dir, getComputedStyle(document.body).direction]") == [
+                "rtl",
+                "rtl",
+            ]
+            shot(c, tmp_path, "tablet-result-ar.png")
             c.script("const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change'));")
             # two more screenings, the last with the family's consent to keep the photo
             browser_call(c, SCREEN_AGAIN, False)
