@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional, TextIO
 
@@ -43,52 +45,80 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
-COLUMNS = (
-    "id",
-    "created_at",
-    "kiosk_id",
-    "operator_id",
-    "source",
-    "model_id",
-    "model_version",
-    "backend",
-    "probability",
-    "threshold",
-    "flag",
-    "label",
-    "not_for_clinical_use",
-    "intended_use",
-    "quality_json",
-    "consent",
-    "photo_file",
-    "status",
-    "result_json",
-)
+SQLITE_FULL = 13  # sqlite3.h: "Insertion failed because database is full"
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS screenings (
-    id                   TEXT PRIMARY KEY,
-    created_at           TEXT NOT NULL,      -- ISO 8601, UTC
-    kiosk_id             TEXT NOT NULL,
-    operator_id          TEXT,
-    source               TEXT NOT NULL,      -- kiosk | api | session
-    model_id             TEXT NOT NULL,
-    model_version        TEXT NOT NULL,
-    backend              TEXT NOT NULL,
-    probability          REAL NOT NULL,
-    threshold            REAL NOT NULL,
-    flag                 INTEGER NOT NULL,   -- 1: refer for genetic evaluation
-    label                TEXT NOT NULL,
-    not_for_clinical_use INTEGER NOT NULL,
-    intended_use         TEXT NOT NULL,
-    quality_json         TEXT NOT NULL,
-    consent              INTEGER NOT NULL DEFAULT 0,
-    photo_file           TEXT,               -- relative to the data dir, only with consent
-    status               TEXT NOT NULL DEFAULT 'completed',
-    result_json          TEXT                -- ScreeningResult.to_dict(), NULL in rows from schema 1
-);
-CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at);
-"""
+
+def column(sql: str, default: Any = MISSING, doc: str = "") -> Any:
+    """A dataclass field that is also a table column: its SQL type and constraints, and why."""
+    return field(default=default, metadata={"sql": sql, "doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreeningRow:
+    """One screening as the store keeps it: the one home of the row schema. The table's columns,
+    its DDL, the CSV header and every insert are derived from these fields, in this order; a new
+    column is one line here (a nullable one, or one with a default, is added to an existing store
+    when it opens)."""
+
+    id: str = column("TEXT PRIMARY KEY")
+    created_at: str = column("TEXT NOT NULL", doc="ISO 8601, UTC")
+    kiosk_id: str = column("TEXT NOT NULL")
+    operator_id: Optional[str] = column("TEXT", None)
+    source: str = column("TEXT NOT NULL", doc="kiosk | api | session | tablet")
+    model_id: str = column("TEXT NOT NULL")
+    model_version: str = column("TEXT NOT NULL")
+    backend: str = column("TEXT NOT NULL")
+    probability: float = column("REAL NOT NULL")
+    threshold: float = column("REAL NOT NULL")
+    flag: int = column("INTEGER NOT NULL", doc="1: refer for genetic evaluation")
+    label: str = column("TEXT NOT NULL")
+    not_for_clinical_use: int = column("INTEGER NOT NULL")
+    intended_use: str = column("TEXT NOT NULL")
+    quality_json: str = column("TEXT NOT NULL")
+    consent: int = column("INTEGER NOT NULL DEFAULT 0", 0)
+    photo_file: Optional[str] = column("TEXT", None, doc="relative to the data dir, only with consent")
+    status: str = column("TEXT NOT NULL DEFAULT 'completed'", "completed")
+    result_json: Optional[str] = column("TEXT", None, doc="ScreeningResult.to_dict(); NULL in schema-1 and tablet rows")
+
+    @classmethod
+    def of_result(cls, result: ScreeningResult, quality: dict[str, Any], **row: Any) -> "ScreeningRow":
+        """A kiosk's own screening: the model's fields from the result, the rest given."""
+        return cls(
+            model_id=result.model_id,
+            model_version=result.model_version,
+            backend=result.backend,
+            probability=float(result.probability),
+            threshold=float(result.threshold),
+            flag=int(result.flag),
+            label=result.label,
+            not_for_clinical_use=int(result.not_for_clinical_use),
+            intended_use=result.intended_use,
+            quality_json=json.dumps(quality, sort_keys=True),
+            result_json=json.dumps(result.to_dict(), sort_keys=True),
+            **row,
+        )
+
+    def values(self) -> list[Any]:
+        return [getattr(self, k) for k in COLUMNS]
+
+
+COLUMNS = tuple(f.name for f in fields(ScreeningRow))
+_INSERT = f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def _ddl() -> list[str]:
+    """The table from :class:`ScreeningRow` (each field's doc kept as an SQL comment, for `.schema`)."""
+    fs = fields(ScreeningRow)
+    cols = "\n".join(
+        f"    {f.name} {f.metadata['sql']}{',' if i < len(fs) - 1 else ''}"
+        + (f"  -- {f.metadata['doc']}" if f.metadata["doc"] else "")
+        for i, f in enumerate(fs)
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS screenings (\n{cols}\n)",
+        "CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at)",
+    ]
 
 
 class StoreError(Exception):
@@ -97,6 +127,12 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     code = "not_found"
+
+
+class StoreFull(StoreError):
+    """The disk (or the database's size limit) is full: nothing was stored, and no partial file stays."""
+
+    code = "store_full"
 
 
 @dataclass(frozen=True)
@@ -117,6 +153,7 @@ class ResultsStore:
         self.photo_dir = self.data_dir / PHOTO_DIR
         self.orphan_grace_s = orphan_grace_s
         self._lock = threading.Lock()
+        self.full_error: Optional[str] = None  # why the last write failed for want of space; None once one succeeds
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
         os.chmod(self.path, FILE_MODE)  # SQLite gives its -wal and -shm files the database's mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -132,15 +169,21 @@ class ResultsStore:
         if version not in (0, 1, SCHEMA_VERSION):
             raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
         with self._tx() as c:
-            for statement in _SCHEMA.split(";"):  # not executescript(): it commits on its own
-                if statement.strip():
-                    c.execute(statement)
-            if version == 1:
-                c.execute("ALTER TABLE screenings ADD COLUMN result_json TEXT")
+            for statement in _ddl():
+                c.execute(statement)
+            self._add_missing_columns(c)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
             os.chmod(p, FILE_MODE)
         self.swept = self._sweep_orphan_photos()
+
+    @staticmethod
+    def _add_missing_columns(c: sqlite3.Connection) -> None:
+        """A store made by an older version gains the columns it lacks (schema 1: result_json)."""
+        have = {r[1] for r in c.execute("PRAGMA table_info(screenings)")}
+        for f in fields(ScreeningRow):
+            if f.name not in have:
+                c.execute(f"ALTER TABLE screenings ADD COLUMN {f.name} {f.metadata['sql']}")
 
     # --- transactions ------------------------------------------------------------------------
     def _tx(self):
@@ -149,16 +192,40 @@ class ResultsStore:
         class _Tx:
             def __enter__(self_inner) -> sqlite3.Connection:
                 store._lock.acquire()
-                store._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    store._conn.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    store._lock.release()
+                    raise
                 return store._conn
 
             def __exit__(self_inner, exc_type, exc, tb) -> None:
                 try:
-                    store._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                    if exc_type is None:
+                        try:
+                            store._conn.execute("COMMIT")
+                        except sqlite3.OperationalError as err:
+                            if store._conn.in_transaction:  # SQLite keeps a transaction whose COMMIT failed
+                                store._conn.execute("ROLLBACK")
+                            raise store._full(err) from err
+                    else:
+                        store._conn.execute("ROLLBACK")
                 finally:
                     store._lock.release()
+                if isinstance(exc, sqlite3.OperationalError) and isinstance(store._full(exc), StoreFull):
+                    raise store._full(exc) from exc
 
         return _Tx()
+
+    def _full(self, err: Exception) -> Exception:
+        """SQLite's or the file system's "no space left" as a StoreFull (for people, with the folder);
+        any other error unchanged."""
+        full = getattr(err, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(err)
+        full = full or (isinstance(err, OSError) and err.errno in FULL_ERRNOS)
+        if not full:
+            return err
+        self.full_error = f"the disk holding {self.data_dir} is full ({err}); nothing was stored"
+        return StoreFull(f"{self.full_error}: free space there, then try again")
 
     def close(self) -> None:
         with self._lock:
@@ -179,77 +246,36 @@ class ResultsStore:
         """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
         if photo is not None and not consent:
             raise ValueError("a photo is only written with the operator's recorded consent")
-        sid = uuid.uuid4().hex
-        created = utc_now().isoformat(timespec="milliseconds")
-        photo_file = self._write_photo(sid, photo) if (consent and photo is not None) else None
-        row = {
-            "id": sid,
-            "created_at": created,
-            "kiosk_id": kiosk_id,
-            "operator_id": operator_id,
-            "source": source,
-            "model_id": result.model_id,
-            "model_version": result.model_version,
-            "backend": result.backend,
-            "probability": float(result.probability),
-            "threshold": float(result.threshold),
-            "flag": int(result.flag),
-            "label": result.label,
-            "not_for_clinical_use": int(result.not_for_clinical_use),
-            "intended_use": result.intended_use,
-            "quality_json": json.dumps(quality, sort_keys=True),
-            "consent": int(bool(consent and photo is not None)),
-            "photo_file": photo_file,
-            "status": "completed",
-            "result_json": json.dumps(result.to_dict(), sort_keys=True),
-        }
-        try:
-            with self._tx() as c:
-                c.execute(
-                    f"INSERT INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                    [row[k] for k in COLUMNS],
-                )
-        except BaseException:
-            if photo_file:
-                (self.data_dir / photo_file).unlink(missing_ok=True)
-            raise
-        return StoredScreening(sid, created)
+        row = ScreeningRow.of_result(
+            result,
+            quality,
+            id=uuid.uuid4().hex,
+            created_at=utc_now().isoformat(timespec="milliseconds"),
+            kiosk_id=kiosk_id,
+            operator_id=operator_id,
+            source=source,
+            consent=int(bool(consent and photo is not None)),
+        )
+        with self.batch() as b:
+            b.add(row, photo)
+        return StoredScreening(row.id, row.created_at)
 
-    def add_synced(self, row: dict[str, Any], photo: Optional[np.ndarray] = None) -> bool:
-        """Keep a screening made elsewhere (a tablet), under the id it was given there. Idempotent:
-        an id already stored is left as it is and False is returned, so a sync that is repeated
-        after being cut off never doubles a row. ``photo`` is kept only with ``row["consent"]``."""
-        if photo is not None and not row.get("consent"):
-            raise ValueError("a photo is only written with the family's recorded consent")
-        full = {
-            **row,
-            "photo_file": None,
-            "status": "completed",
-            "consent": int(bool(row.get("consent") and photo is not None)),
-        }
-        missing = [k for k in COLUMNS if k not in full]
-        if missing:
-            raise ValueError(f"a synced screening lacks {missing}")
-        with self._lock:
-            if self._conn.execute("SELECT 1 FROM screenings WHERE id = ?", (row["id"],)).fetchone():
-                return False
-        if photo is not None:
-            full["photo_file"] = self._write_photo(row["id"], photo)
-        try:
-            with self._tx() as c:
-                cur = c.execute(
-                    f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                    [full[k] for k in COLUMNS],
-                )
-        except BaseException:
-            if full["photo_file"]:
-                (self.data_dir / full["photo_file"]).unlink(missing_ok=True)
-            raise
-        return cur.rowcount == 1
+    def batch(self) -> "Batch":
+        """Rows committed together, in one transaction, each with its own photo file:
+        ``with store.batch() as b: b.add(row, photo)``. Idempotent by id (an id already stored is
+        left as it is: ``b.new`` tells which were new). Any failure commits nothing and leaves no file."""
+        return Batch(self)
+
+    def add_synced(self, row: ScreeningRow, photo: Optional[np.ndarray] = None) -> bool:
+        """Keep a screening made elsewhere (a tablet) under the id it was given there; False when
+        that id is already stored (it is left as it is)."""
+        with self.batch() as b:
+            b.add(row, photo)
+        return b.new == [row.id]
 
     def record_consent(self, screening_id: str, photo: np.ndarray) -> str:
         """The operator recorded consent after the result: keep this screening's photo."""
-        self.get(screening_id)  # raises NotFound
+        old = self.get(screening_id)["photo_file"]  # raises NotFound
         photo_file = self._write_photo(screening_id, photo)
         try:
             with self._tx() as c:
@@ -257,6 +283,8 @@ class ResultsStore:
         except BaseException:
             (self.data_dir / photo_file).unlink(missing_ok=True)
             raise
+        if old and old != photo_file:
+            (self.data_dir / old).unlink(missing_ok=True)
         return photo_file
 
     def set_status(self, screening_id: str, status: str) -> None:
@@ -268,26 +296,41 @@ class ResultsStore:
 
     def _write_photo(self, sid: str, photo: np.ndarray) -> str:
         """Atomic and durable: temp file (0600), fsync, rename, fsync the folder. Re-encoding drops
-        all metadata."""
+        all metadata. Every write gets its own file name (the screening's id and a random part), so
+        two writers of one id never share a file: the row that commits points at its own photo, and
+        the other's file is removed by its writer. A failed write (a full disk) leaves no file."""
         private_dir(self.photo_dir)
-        rel = f"{PHOTO_DIR}/{sid}.jpg"
+        rel = f"{PHOTO_DIR}/{sid}-{uuid.uuid4().hex[:12]}.jpg"
         final = self.data_dir / rel
         tmp = final.with_suffix(".jpg.tmp")
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(photo, dtype=np.uint8)).save(buf, "JPEG", quality=95)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), FILE_MODE)
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        dir_fd = os.open(self.photo_dir, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)  # the rename itself survives a power cut
-        finally:
-            os.close(dir_fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), FILE_MODE)
+                f.write(buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+            dir_fd = os.open(self.photo_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # the rename itself survives a power cut
+            finally:
+                os.close(dir_fd)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+            raise self._full(exc) if isinstance(exc, OSError) else exc
         return rel
+
+    def health(self) -> dict[str, Any]:
+        """What /v1/health says about the store: free space, and why the last write failed if the disk was full."""
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError:
+            free = 0
+        return {"writable": self.full_error is None, "free_mb": round(free / 2**20, 1), "error": self.full_error}
 
     def _sweep_orphan_photos(self) -> int:
         """Delete photo files that no committed, consented row points at (a crash between writing
@@ -343,6 +386,13 @@ class ResultsStore:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM screenings").fetchone()[0])
 
+    def known(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are stored."""
+        ids = list(ids)
+        with self._lock:
+            q = f"SELECT id FROM screenings WHERE id IN ({', '.join('?' * len(ids))})"
+            return {r[0] for r in self._conn.execute(q, ids)} if ids else set()
+
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
@@ -388,6 +438,40 @@ class ResultsStore:
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
+
+
+class Batch:
+    """See :meth:`ResultsStore.batch`."""
+
+    def __init__(self, store: ResultsStore) -> None:
+        self.store = store
+        self.rows: list[ScreeningRow] = []
+        self.new: list[str] = []
+
+    def add(self, row: ScreeningRow, photo: Optional[np.ndarray] = None) -> None:
+        """Queue ``row``; its photo (only with ``row.consent``) is written now, under a name of its own."""
+        if photo is not None and not row.consent:
+            raise ValueError("a photo is only written with recorded consent")
+        if photo is not None:
+            row = replace(row, photo_file=self.store._write_photo(row.id, photo))
+        self.rows.append(row)
+
+    def __enter__(self) -> "Batch":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        store, committed = self.store, []
+        try:
+            if exc_type is None:
+                with store._tx() as c:
+                    committed = [r for r in self.rows if c.execute(_INSERT, r.values()).rowcount == 1]
+                store.full_error = None
+        finally:
+            self.new = [r.id for r in committed]
+            kept = {r.photo_file for r in committed}
+            for r in self.rows:  # a photo whose row did not commit (an error, a repeated id) is removed
+                if r.photo_file and r.photo_file not in kept:
+                    (store.data_dir / r.photo_file).unlink(missing_ok=True)
 
 
 def private_dir(path: Path) -> None:
