@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import sys
@@ -33,6 +34,7 @@ PROG = "facescreen-kiosk"
 COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
+MAX_AGE_DAYS = 36500  # a century: older than any screening; far larger ages overflow the date arithmetic
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -214,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
     _store_args(purge)
-    purge.add_argument("--older-than-days", type=float, default=None, help="delete screenings older than this")
+    purge.add_argument(
+        "--older-than-days", type=_days, default=None, help="delete screenings older than this many days (0 or more)"
+    )
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
 
     from .tablet import cli as tablet_cli
@@ -240,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="the checks as JSON")
     return parser
+
+
+def _days(text: str) -> float:
+    """A finite age of 0 days or more: `inf` would overflow the date, and `-1` would purge every screening."""
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not math.isfinite(days) or days < 0 or days > MAX_AGE_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days from 0 to {MAX_AGE_DAYS}")
+    return days
 
 
 def _csv_out(text: str) -> str | Path:
@@ -354,13 +369,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
+    from .store import FILE_MODE, ResultsStore
 
     store = ResultsStore(args.data_dir)
     if args.out == "-":
         n = store.export_csv(sys.stdout, args.since)
-    else:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
+    else:  # health data: readable by its owner only, like the store itself, whatever the umask
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        with open(fd, "w", newline="", encoding="utf-8") as f:
             n = store.export_csv(f, args.since)
     print(f"exported {n} screenings", file=sys.stderr)
     return 0
@@ -388,6 +405,13 @@ def _tablet_export(args: argparse.Namespace) -> int:
     from .tablet import cli as tablet_cli
 
     return tablet_cli.cmd(args)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix, printed as one line (a TLS key others can read, a missing file)."""
+    from .server.tls import TlsError
+
+    return (FileNotFoundError, ValueError, TlsError)
 
 
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")
@@ -424,7 +448,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         build_parser(),
         lambda args: handlers[args.command](args),
         argv,
-        user_errors=(FileNotFoundError, ValueError),
+        user_errors=_user_errors,
         log_format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         own_process=given is None,
     )
