@@ -306,12 +306,7 @@ class ResultsStore:
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(photo, dtype=np.uint8)).save(buf, "JPEG", quality=95)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), FILE_MODE)
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
+            write_durably(tmp, buf.getvalue())
             os.replace(tmp, final)
             dir_fd = os.open(self.photo_dir, os.O_RDONLY)
             try:
@@ -472,6 +467,16 @@ class Batch:
             for r in self.rows:  # a photo whose row did not commit (an error, a repeated id) is removed
                 if r.photo_file and r.photo_file not in kept:
                     (store.data_dir / r.photo_file).unlink(missing_ok=True)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """A new private file (0600 whatever the umask) with ``data``, on the disk when this returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), FILE_MODE)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def private_dir(path: Path) -> None:

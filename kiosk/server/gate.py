@@ -96,11 +96,12 @@ def _check_token(gate: "RequestGate", scope: Scope) -> Optional[Refusal]:
             f"too many wrong tokens from this device; try again in {retry} s (ask the operator for the token)",
             {"Retry-After": str(retry)},
         )
-    headers = dict(scope.get("headers") or [])
-    if token_ok(headers.get(b"authorization", b"").decode("latin-1"), gate.token):
+    given = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+    if token_ok(given, gate.token):
         gate.failures.succeeded(client)
         return None
-    gate.failures.failed(client)
+    if given:  # a wrong token is a guess; no token at all is not
+        gate.failures.failed(client)
     return Refusal(401, *UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
 
 
