@@ -208,7 +208,7 @@ class ResultsStore:
                             if store._conn.in_transaction:  # SQLite keeps a transaction whose COMMIT failed
                                 store._conn.execute("ROLLBACK")
                             raise store._full(err) from err
-                    else:
+                    elif store._conn.in_transaction:  # SQLite may have rolled it back itself (a full disk)
                         store._conn.execute("ROLLBACK")
                 finally:
                     store._lock.release()
