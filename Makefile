@@ -10,12 +10,13 @@ PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-py310 check-wheels lint-shell bench assets tablet browser clean help
+.PHONY: demo test lint test-py310 check-wheels lint-shell bench assets tablet fhir-server browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
+	@echo "make lint   - ruff (lint, format check) and mypy over the tree; make test runs it first"
 	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
 	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
 
@@ -42,6 +43,15 @@ $(TABLET_NM): tablet/package.json tablet/package-lock.json
 	npm ci --prefix tablet --no-audit --no-fund --ignore-scripts
 	touch $@
 tablet: $(TABLET_NM)
+
+# A real FHIR R4 server for the tests (Medplum's FHIR router over its in-memory repository), at the
+# versions tests/kiosk/fhir/server/package-lock.json pins; the FHIR tests start it themselves.
+FHIR_NM := tests/kiosk/fhir/server/node_modules/.package-lock.json
+$(FHIR_NM): tests/kiosk/fhir/server/package.json tests/kiosk/fhir/server/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (make browser installs it where no npm is on PATH)" >&2; exit 1; }
+	npm ci --prefix tests/kiosk/fhir/server --no-audit --no-fund --ignore-scripts
+	touch $@
+fhir-server: $(FHIR_NM)
 
 # headless Chromium + chromedriver for the browser tests, a CJK font so the Chinese pages render
 # in screenshots, and npm for `make tablet` only where none is on PATH: each missing piece on its own
@@ -78,7 +88,8 @@ $(BENCH_BUNDLE)/.converted: $(BENCH_BUNDLE)/modelcard.json $(PARITY)/cohort.csv
 demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
-test: $(STAMP) assets tablet
+test: $(STAMP) assets tablet fhir-server
+	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -x -q tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
 
@@ -100,7 +111,7 @@ $(VENV310)/.installed: pyproject.toml $(JETSON_PINS) $(TEST310_PINS)
 	$(PYTHON310) -m venv $(VENV310)
 	$(VENV310)/bin/python -m pip install -q --upgrade pip
 	$(VENV310)/bin/python -m pip install -q -c $(JETSON_PINS) -c $(TEST310_PINS) -e ".[jetson]" \
-	    opencv-python-headless pytest scikit-image matplotlib scikit-learn httpx2
+	    opencv-python-headless pytest scikit-image matplotlib scikit-learn httpx2 onnx
 	touch $@
 
 # built once by the TensorFlow environment: the converted bundle the TF-free run screens with
@@ -111,10 +122,17 @@ $(TF_FREE_FIXTURE)/.complete: tests/tools/build_tf_free_fixture.py | $(STAMP)
 check-wheels:
 	deploy/jetson/check_wheels.sh $(JETSON_PINS)
 
-test-py310: $(VENV310)/.installed assets $(TF_FREE_FIXTURE)/.complete check-wheels
+test-py310: $(VENV310)/.installed assets fhir-server $(TF_FREE_FIXTURE)/.complete check-wheels
 	FACESCREEN_TF_FREE=1 FACESCREEN_TF_FREE_BUNDLE=$(TF_FREE_FIXTURE)/bundle FACESCREEN_ASSETS=$(CACHE)/assets \
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
+
+# the house style, held by tools: ruff's rules and format, mypy's types ([tool.ruff], [tool.mypy] in
+# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # shellcheck on the Jetson and set-up scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
 lint-shell:

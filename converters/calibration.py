@@ -62,10 +62,10 @@ class FaceSet:
         """The model's float32 [0, 255] input batch (the same conversion every runtime gets)."""
         return as_batch(self.faces)
 
-    def subset(self, idx: np.ndarray, source: str) -> "FaceSet":
+    def subset(self, idx: np.ndarray, source: str) -> FaceSet:
         return FaceSet(self.faces[idx], None if self.labels is None else self.labels[idx], source)
 
-    def split(self, held_out: float, seed: int = 0) -> tuple["FaceSet", "FaceSet"]:
+    def split(self, held_out: float, seed: int = 0) -> tuple[FaceSet, FaceSet]:
         """(calibration part, held-out part): a seeded shuffle, so the same set splits the same way."""
         if not 0.0 < held_out < 1.0:
             raise ValueError(f"held-out fraction must be in (0, 1), got {held_out}")

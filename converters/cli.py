@@ -109,7 +109,10 @@ def _fmt(v, spec: str) -> str:
 
 
 def summary_table(results) -> str:
-    head = f"{'artifact':16} {'size MB':>8} {'conv s':>7} {'max|dp|':>8} {'mean|dp|':>9} {'flag agree':>10} {'dAUC':>7}  status"
+    head = (
+        f"{'artifact':16} {'size MB':>8} {'conv s':>7} {'max|dp|':>8} {'mean|dp|':>9} {'flag agree':>10} {'dAUC':>7}"
+        "  status"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         p = r.parity

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from facescreen.edge.bundle import ModelCard, software_version
 from facescreen.edge.registry import Registry

@@ -10,8 +10,8 @@ parity check after every conversion proves it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

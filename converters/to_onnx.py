@@ -2,12 +2,15 @@
 
 Exported with ``tf2onnx.convert.from_function`` from the same inference function as every other
 format (``tf2onnx.convert.from_keras`` does not support Keras 3). It is also what TensorRT builds
-from, so :func:`tensorrt_problems` checks what TensorRT's ONNX parser needs.
+from, so :func:`tensorrt_problems` checks what TensorRT's ONNX parser needs (the op and type rules are
+``edge.tensorrt_onnx``'s, shared with ``onnx-int8`` and the tests' stand-in TensorRT).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
 
 from .errors import ConversionError
 from .source import OUTPUT_NAMES
@@ -15,49 +18,6 @@ from .targets import Target
 
 OPSET = 17  # what TensorRT 10's ONNX parser and ONNX Runtime's QDQ tooling are tested with
 BATCH_DIM = "batch"
-# Ops TensorRT 10's ONNX parser supports (subset that matters for conv screeners; see
-# onnx-tensorrt docs/operators.md). Anything else is reported before a Jetson build is attempted.
-TENSORRT_OPS = frozenset(
-    {
-        "Add",
-        "AveragePool",
-        "BatchNormalization",
-        "Cast",
-        "Clip",
-        "Concat",
-        "Constant",
-        "Conv",
-        "Div",
-        "Flatten",
-        "Gemm",
-        "GlobalAveragePool",
-        "GlobalMaxPool",
-        "Identity",
-        "MatMul",
-        "MaxPool",
-        "Mul",
-        "Pad",
-        "PRelu",
-        "ReduceMean",
-        "Relu",
-        "Reshape",
-        "Shape",
-        "Sigmoid",
-        "Slice",
-        "Softmax",
-        "Squeeze",
-        "Sub",
-        "Transpose",
-        "Unsqueeze",
-        "HardSigmoid",
-        "HardSwish",
-        "LeakyRelu",
-        "Gather",
-        "Resize",
-        "QuantizeLinear",
-        "DequantizeLinear",
-    }
-)
 
 
 def export_onnx(ctx, opset: int = OPSET):
@@ -101,13 +61,7 @@ def tensorrt_problems(proto, size: int) -> list[str]:
     names = [o.name for o in proto.graph.output]
     if names != list(OUTPUT_NAMES):
         problems.append(f"outputs are {names}; expected {list(OUTPUT_NAMES)}")
-    unsupported = sorted({n.op_type for n in proto.graph.node if n.domain in ("", "ai.onnx")} - TENSORRT_OPS)
-    if unsupported:
-        problems.append(f"ops outside the TensorRT-supported set: {unsupported}")
-    custom = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
-    if custom:
-        problems.append(f"custom op domains {custom}")
-    return problems
+    return problems + tensorrt_parse_problems(proto)
 
 
 def build(ctx, target: Target, out: Path) -> dict:

@@ -6,7 +6,9 @@ measurements); static QDQ bakes ranges measured on the calibration faces into th
 fp32 ONNX is pre-processed (shape inference, graph optimisation) as ONNX Runtime recommends.
 Scales are symmetric (every zero point 0: ``ActivationSymmetric``/``WeightSymmetric``), because
 TensorRT's explicit quantisation accepts only symmetric Q/DQ (NVIDIA, "Working with Quantized Types")
-and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later.
+and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later. Biases stay float
+(:data:`QUANTIZE_OPTIONS`), and a graph TensorRT's parser would refuse is never written
+(:func:`tensorrt_refusal`, the shared rule of ``edge.tensorrt_onnx``).
 The head's pooling, softmax and output nodes stay float (:func:`float_head_nodes`): they cost
 nothing, and an int8 softmax would quantise the screening probability itself to steps of 1/256.
 """
@@ -75,19 +77,19 @@ def quantized_ops(path: Path) -> dict:
     }
 
 
-def zero_points_all_zero(path: Path) -> bool:
-    """True when every Q/DQ node's zero point is 0 (or absent, which ONNX defines as 0)."""
-    import onnx
-    from onnx import numpy_helper
+def tensorrt_refusal(model) -> list[str]:
+    """Why TensorRT's ONNX parser would refuse this Q/DQ graph (``edge.tensorrt_onnx``, the rule the
+    tests' stand-in parser enforces too); empty when it would parse."""
+    from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
 
-    model = onnx.load(str(path))
-    inits = {t.name: t for t in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2]:
-            zp = inits.get(n.input[2])
-            if zp is None or np.any(numpy_helper.to_array(zp) != 0):
-                return False
-    return True
+    return tensorrt_parse_problems(model)
+
+
+# ONNX Runtime's quantize_static options. QuantizeBias False keeps each Conv bias a float initialiser:
+# with the default (True) every bias becomes an INT32 tensor behind a DequantizeLinear, which ONNX Runtime
+# runs and TensorRT refuses (IDequantizeLayer takes INT8/FP8/INT4 only: NvInfer.h 10.3; NVIDIA/TensorRT
+# issue 4542). TensorRT fuses the float bias into its int8 convolution itself.
+QUANTIZE_OPTIONS = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False}
 
 
 def build(ctx, target: Target, out: Path) -> dict:
@@ -121,7 +123,7 @@ def build(ctx, target: Target, out: Path) -> dict:
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
         nodes_to_exclude=keep_float,
-        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+        extra_options=dict(QUANTIZE_OPTIONS),
     )
     counts = quantized_ops(out)
     if counts["DynamicQuantizeLinear"] or not counts["QuantizeLinear"] or counts["int8_initializers"] < counts["Conv"]:
@@ -129,12 +131,19 @@ def build(ctx, target: Target, out: Path) -> dict:
             f"{target.name}: the result is not a static per-channel QDQ int8 graph ({counts}); "
             f"refusing to write it as int8"
         )
-    if not zero_points_all_zero(out):
-        raise ConversionError(f"{target.name}: a Q/DQ zero point is not 0; TensorRT could not build from this graph")
     model = onnx.load(str(out))
+    refused = tensorrt_refusal(model)
+    if refused:
+        raise ConversionError(
+            f"{target.name}: TensorRT's ONNX parser would refuse this graph, and tensorrt-int8 is built from it: "
+            + "; ".join(refused[:3])
+            + (f" (and {len(refused) - 3} more)" if len(refused) > 3 else "")
+        )
     onnx.checker.check_model(model, full_check=True)
     return {
-        "quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel weights, MinMax calibration",
+        "quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel weights, float biases, "
+        "MinMax calibration",
+        "tensorrt_parsable": True,
         "symmetric": True,
         "n_calibration_faces": len(batch),
         "quantized_ops": counts,

@@ -8,7 +8,7 @@ TensorRT   tensorrt-fp16                                tensorrt-int8
 8.x        ``onnx``, EXPLICIT_BATCH network, FP16 flag  ``onnx``, EXPLICIT_BATCH, INT8 flag, entropy
                                                         calibrator over the calibration faces
 10.x       ``onnx``, FP16 flag                          ``onnx-int8`` (explicit Q/DQ), INT8 + FP16 flags
-11.x       refused: weak typing removed, needs an FP16  ``onnx-int8``, strongly typed network
+11.x       refused: weak typing removed, needs an FP16  ``onnx-int8``, no flags (always strongly typed)
            ONNX (ModelOpt AutoCast), not produced here
 =========  ===========================================  =============================================
 
@@ -79,10 +79,7 @@ class Recipe:
     builder_flags: tuple[str, ...]  # BuilderFlag members (weak typing; none on TensorRT 11)
     calibrator: bool = False  # implicit quantisation (8.x only)
     quantization: str = ""  # recorded in the model card
-
-    @property
-    def strongly_typed(self) -> bool:
-        return "STRONGLY_TYPED" in self.network_flags
+    strongly_typed: bool = False  # types come from the graph's Q/DQ, not builder flags (TensorRT 11)
 
 
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -98,10 +95,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("10", "int8"): Recipe(
         "onnx-int8", (), ("INT8", "FP16"), quantization="explicit: Q/DQ scales of the parity-verified onnx-int8 graph"
     ),
+    # TensorRT 11: every network is strongly typed; NetworkDefinitionCreationFlag.STRONGLY_TYPED is now 0,
+    # "deprecated ... retained for API compatibility but ignored" (NvInfer.h of 11.x), so none is set.
     ("11", "int8"): Recipe(
         "onnx-int8",
-        ("STRONGLY_TYPED",),
         (),
+        (),
+        strongly_typed=True,
         quantization="explicit, strongly typed: Q/DQ scales of the parity-verified onnx-int8 graph",
     ),
 }
@@ -289,8 +289,6 @@ def _network_flags(trt, plan: Recipe) -> int:
     for name in plan.network_flags:
         member = getattr(trt.NetworkDefinitionCreationFlag, name, None)
         if member is None:
-            if name == "STRONGLY_TYPED":
-                continue  # a TensorRT where strong typing is no longer a flag (always on)
             raise ConversionError(f"TensorRT {trt.__version__} has no NetworkDefinitionCreationFlag.{name}")
         flags |= 1 << int(member)
     return flags
@@ -400,6 +398,7 @@ def build(ctx, target: Target, out: Path) -> dict:
         "built_from": plan.source,
         "builder_flags": list(plan.builder_flags),
         "network_flags": list(plan.network_flags),
+        "strongly_typed": plan.strongly_typed,
         "source_sha256": ctx.bundle.card.artifacts[plan.source]["sha256"],
         "toolchain": {"tensorrt": trt.__version__},
     }

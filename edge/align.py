@@ -43,7 +43,7 @@ class AlignmentTemplate:
         return {"name": self.name, "points": [list(p) for p in self.points]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AlignmentTemplate":
+    def from_dict(cls, d: dict) -> AlignmentTemplate:
         return cls(d["name"], np.asarray(d["points"], dtype=np.float64))
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .align import AlignmentTemplate, DEFAULT_TEMPLATE
+from .align import DEFAULT_TEMPLATE, AlignmentTemplate
 from .errors import BundleError
 
 SCHEMA_VERSION = 1
@@ -222,7 +222,7 @@ class InputSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "InputSpec":
+    def from_dict(cls, d: dict) -> InputSpec:
         return cls(
             int(d["size"]),
             d.get("colour", "RGB"),
@@ -267,7 +267,8 @@ class ModelCard:
         missing = [c for c in self.positive_classes if c not in self.classes]
         if not self.positive_classes or missing:
             raise BundleError(
-                f"positive_classes {list(self.positive_classes)} must be a non-empty subset of classes {list(self.classes)}"
+                f"positive_classes {list(self.positive_classes)} must be a non-empty subset of "
+                f"classes {list(self.classes)}"
             )
         if len(self.positive_classes) == len(self.classes):
             raise BundleError("at least one class must be negative (not in positive_classes)")
@@ -323,7 +324,7 @@ class ModelCard:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelCard":
+    def from_dict(cls, d: dict) -> ModelCard:
         required = ("model_id", "classes", "positive_classes", "threshold", "backbone", "input", "alignment")
         missing = [k for k in required if k not in d]
         if missing:

@@ -146,7 +146,7 @@ def _subgroups(card: dict) -> list[str]:
         "## Subgroups",
         "",
         "Pooled test predictions per subgroup; 95% intervals (Wilson for sensitivity and "
-        "specificity, DeLong for AUC). A syndrome's row compares its children with all negatives.",
+        "specificity, Newcombe's score interval for AUC). A syndrome's row compares its children with all negatives.",
         "",
     ]
     body = [

@@ -6,9 +6,10 @@ Landmarks follow MTCNN's order and naming, where left/right are *image* sides:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -46,7 +47,7 @@ class FaceDetection:
         x1, y1, x2, y2 = self.box
         return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
-    def scaled(self, factor: float) -> "FaceDetection":
+    def scaled(self, factor: float) -> FaceDetection:
         return FaceDetection(tuple(v * factor for v in self.box), self.confidence, self.landmarks * factor)
 
     def to_dict(self) -> dict:
@@ -92,24 +93,42 @@ class DetectConfig:
     # with min_face_px: detect on a copy downscaled until that smallest face spans this many pixels
     # (None: no further downscale). Boxes and landmarks are mapped back to photo pixels.
     work_face_px: int | None = None
+    # smallest face to find as a fraction of the photo's shorter side (the larger of this and
+    # min_face_px wins); resolution-independent, so one setting serves a phone photo and a frame
+    min_face_fraction: float | None = None
 
     def __post_init__(self) -> None:
+        if self.min_face_fraction is not None and not 0 < self.min_face_fraction < 1:
+            raise ValueError(f"min_face_fraction must be in (0, 1) (or None), got {self.min_face_fraction}")
         if self.min_face_px is not None and self.min_face_px < DEFAULT_MIN_FACE_PX:
             raise ValueError(f"min_face_px must be >= {DEFAULT_MIN_FACE_PX} (or None), got {self.min_face_px}")
         if self.work_face_px is not None and self.work_face_px < DEFAULT_MIN_FACE_PX:
             raise ValueError(f"work_face_px must be >= {DEFAULT_MIN_FACE_PX} (or None), got {self.work_face_px}")
 
 
+# Photo in, flag out: the subject of a screening photo fills much of it (a health worker's photo, a
+# kiosk capture), so the P-Net pyramid starts at faces of a tenth of the shorter side, not at 20 px:
+# 48 px in a 640x480 frame, half the kiosk quality check's smallest head (QualityConfig.min_head_size
+# 0.20 x FindConfig.min_face_of_min_head 0.5), so a face the kiosk would accept is always found. The
+# pyramid's largest level shrinks (48/20)^2 = 5.8x. A smaller face raises NoFaceError ("no face
+# found"): too small to screen, as the kiosk would say "move closer".
+PHOTO_MIN_FACE_FRACTION = 0.10
+PHOTO_DETECT = DetectConfig(min_face_fraction=PHOTO_MIN_FACE_FRACTION)
+
+
 def detect_faces(rgb: np.ndarray, detector: Detector, config: DetectConfig = DetectConfig()) -> list[FaceDetection]:
     """Detect on a downscaled copy and return faces in full-resolution photo pixels."""
     h, w = rgb.shape[:2]
+    min_face_px = config.min_face_px
+    if config.min_face_fraction is not None:
+        min_face_px = max(min_face_px or DEFAULT_MIN_FACE_PX, config.min_face_fraction * min(h, w))
     scale = min(1.0, config.max_side / max(h, w))
-    if config.min_face_px is not None and config.work_face_px is not None:
-        scale = min(scale, config.work_face_px / config.min_face_px)
+    if min_face_px is not None and config.work_face_px is not None:
+        scale = min(scale, config.work_face_px / min_face_px)
     # at least 1 px a side: cv2.resize refuses a 0-px target (a 40000x1 strip scaled to 1024 wide)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = rgb if scale == 1.0 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    min_face = None if config.min_face_px is None else max(DEFAULT_MIN_FACE_PX, int(config.min_face_px * scale))
+    min_face = None if min_face_px is None else max(DEFAULT_MIN_FACE_PX, int(min_face_px * scale))
     faces = [f for f in detector.detect(small, min_face) if f.confidence >= config.min_confidence]
     return [f.scaled(1.0 / scale) for f in faces] if scale != 1.0 else faces
 

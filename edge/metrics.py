@@ -1,4 +1,5 @@
-"""The one home of ROC AUC and of the agreement between two runs of one screener.
+"""The one home of ROC AUC, of the agreement between two runs of one screener, of the Wilson
+interval of a proportion and of the score-distribution drift statistic (PSI).
 
 Training (validation monitoring, fold metrics, the bootstrap band), the converters' parity gate and
 the benchmark's parity columns all read these, so a converted artifact, a benchmark row and a
@@ -12,7 +13,9 @@ computes; ``tests/edge/test_metrics.py`` pins the two against each other on tied
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -101,3 +104,53 @@ def agreement(
         auc_artifact=auc_got,
         auc_diff=auc_diff,
     )
+
+
+def wilson_interval(k: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` ((nan, nan) for n = 0). The normal quantile
+    comes from the standard library, so the kiosk computes it without scipy; the training tests pin
+    it against scipy's ``binomtest(...).proportion_ci(method="wilson")``."""
+    if n == 0:
+        return float("nan"), float("nan")
+    z = NormalDist().inv_cdf(0.5 + conf_level / 2.0)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+SCORE_BINS = 10  # equal-width bins of the screening probability in [0, 1]
+
+
+def score_histogram(scores, labels, bins: int = SCORE_BINS) -> dict:
+    """Counts of validation screening probabilities in ``bins`` equal-width bins of [0, 1], for the
+    positive and the negative children apart: what a model card records, so that the field's score
+    distribution can be compared with validation's *at the field's prevalence* (a mixture of the two),
+    not with validation's own case mix."""
+    s = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    y = np.asarray(labels).astype(bool)
+    if s.shape != y.shape:
+        raise ValueError(f"one label per score expected, got {y.shape} labels for {s.shape} scores")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    pos, _ = np.histogram(s[y], bins=edges)
+    neg, _ = np.histogram(s[~y], bins=edges)
+    return {
+        "edges": [round(float(e), 6) for e in edges],
+        "positive": [int(c) for c in pos],
+        "negative": [int(c) for c in neg],
+    }
+
+
+PSI_ALARM = 0.25  # the usual reading of the population stability index: < 0.1 stable, 0.1-0.25 moderate, > 0.25 shifted
+
+
+def population_stability_index(reference_counts, field_counts, floor: float = 1e-4) -> float:
+    """PSI = sum over bins of (field% - reference%) * ln(field% / reference%), both histograms over the
+    same bins. Empty bins are floored at ``floor`` (a fraction) so one empty bin does not make it infinite."""
+    ref = np.asarray(reference_counts, dtype=float)
+    fld = np.asarray(field_counts, dtype=float)
+    if ref.shape != fld.shape or ref.sum() == 0 or fld.sum() == 0:
+        raise ValueError(f"PSI needs two non-empty histograms over the same bins, got {ref.shape} and {fld.shape}")
+    r = np.maximum(ref / ref.sum(), floor)
+    f = np.maximum(fld / fld.sum(), floor)
+    return float(np.sum((f - r) * np.log(f / r)))

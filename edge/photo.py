@@ -18,10 +18,10 @@ import io
 import math
 import threading
 import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,7 +36,7 @@ try:  # HEIC/HEIF, the default of iPhones and iPads; libheif applies the file's 
 except ImportError:  # pragma: no cover - a base dependency; kept optional for hand-built Jetson images
     HEIF_SUPPORTED = False
 
-PhotoSource = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
+PhotoSource = str | Path | bytes | bytearray | memoryview | np.ndarray
 
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "HEIF")
 DRAFT_FORMATS = ("JPEG", "MPO")  # formats whose codec can decode at a reduced scale
@@ -195,7 +195,7 @@ class OpenedPhoto:
 
 
 def open_photo(
-    source: Union[str, Path, bytes, bytearray, memoryview], limits: PhotoLimits = DEFAULT_LIMITS
+    source: str | Path | bytes | bytearray | memoryview, limits: PhotoLimits = DEFAULT_LIMITS
 ) -> OpenedPhoto:
     """Read and check a photo's header (format, size, shape) without decoding its pixels."""
     data = _read_bytes(source, limits)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .align import AlignedFace, AlignmentTemplate, DEFAULT_TEMPLATE, align_face
+from .align import DEFAULT_TEMPLATE, AlignedFace, AlignmentTemplate, align_face
 from .detect import DetectConfig, Detector, FaceDetection, FaceFinding, find_face
 from .photo import DEFAULT_LIMITS, PhotoLimits, PhotoSource, load_photo
 

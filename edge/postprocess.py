@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
 # Probabilities are floored here before the logarithm: a quantised output (int8 LiteRT) gives exact zeros.
 _PROB_FLOOR = 1e-7
 

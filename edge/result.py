@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -34,13 +34,13 @@ class ScreeningResult:
     intended_use: str
     not_for_clinical_use: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
-    detection: Optional[FaceDetection] = None
+    detection: FaceDetection | None = None
     n_faces: int = 1
-    cam: Optional[np.ndarray] = field(default=None, repr=False)
-    align_matrix: Optional[np.ndarray] = field(default=None, repr=False)
+    cam: np.ndarray | None = field(default=None, repr=False)
+    align_matrix: np.ndarray | None = field(default=None, repr=False)
     # the aligned crop the model saw (uint8 RGB), so a CAM overlay never aligns again; in memory
     # only: to_dict leaves it out
-    face_crop: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    face_crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.probability <= 1.0 + 1e-6:
@@ -95,7 +95,8 @@ class ScreeningResult:
 
     def summary(self) -> str:
         lines = [
-            f"Result: {self.label.upper()}  (screening probability {self.probability:.3f}, threshold {self.threshold:.3f})",
+            f"Result: {self.label.upper()}  "
+            f"(screening probability {self.probability:.3f}, threshold {self.threshold:.3f})",
             f"Model:  {self.model_id} v{self.model_version} via {self.backend}",
         ]
         if self.not_for_clinical_use:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import TextIO
 
 import numpy as np
 
 from .backends import InferenceBackend, open_backend
 from .bundle import Bundle, load_bundle, software_version
-from .detect import DetectConfig, Detector, FaceDetection, FaceFinding, create_detector
+from .detect import PHOTO_DETECT, DetectConfig, Detector, FaceDetection, FaceFinding, create_detector
 from .detectors.mtcnn_manifest import MANIFEST
 from .errors import BackendUnavailableError, FaceScreenError
+from .folder import FolderStats, screen_many
 from .photo import PhotoSource
 from .pipeline import AlignConfig, PreparedFace, as_batch, prepare_face
 from .postprocess import (
@@ -34,7 +36,7 @@ class Screener:
         bundle: Bundle,
         backend: InferenceBackend,
         detector: Detector | None = None,
-        detect: DetectConfig = DetectConfig(),
+        detect: DetectConfig = PHOTO_DETECT,
     ) -> None:
         self.bundle = bundle
         self.card = bundle.card
@@ -108,24 +110,25 @@ class Screener:
         paths: Iterable[Path],
         out_csv: Path,
         on_result: Callable[[Path, PreparedFace, ScreeningResult], None] | None = None,
+        overlap: bool = True,
+        stats: FolderStats | None = None,
     ) -> int:
         """Score every photo into a CSV (:class:`ResultsCsv`); a photo that fails gets its error in
         its row and the rest go on. ``on_result`` sees each screened photo (e.g. to draw its CAM).
+        ``overlap``: decode and detect the next photos while this one is inferred (edge.folder).
         Returns how many were screened."""
         n = 0
         with open(out_csv, "w", newline="", encoding="utf-8") as f:
             rows = ResultsCsv(f, self)
-            for path in paths:
-                try:
-                    prepared = self.prepare(path)
-                    r = self.screen_prepared(prepared)
-                except FaceScreenError as exc:
-                    rows.failed(path, exc)
+            for done in screen_many(self, paths, overlap=overlap, stats=stats):
+                if done.error is not None:
+                    rows.failed(done.path, done.error)
                     continue
-                rows.screened(path, r)
+                prepared, result = done.unwrap()
+                rows.screened(done.path, result)
                 n += 1
                 if on_result is not None:
-                    on_result(Path(path), prepared, r)
+                    on_result(done.path, prepared, result)
         return n
 
 
@@ -133,7 +136,7 @@ class ResultsCsv:
     """One row per photo, each carrying what produced it (model id and version, backend, software
     version, time), so a CSV separated from its run still says which model scored it."""
 
-    def __init__(self, f: TextIO, screener: "Screener") -> None:
+    def __init__(self, f: TextIO, screener: Screener) -> None:
         c = screener.card
         self._n_classes = len(c.classes)
         self._made_by = [c.model_id, c.version, screener.backend_label, software_version()]
@@ -207,10 +210,11 @@ def create_screener(
     artifact: str | None = None,
     threads: int | None = None,
     detector: Detector | str | None = "auto",
-    detect: DetectConfig = DetectConfig(),
+    detect: DetectConfig = PHOTO_DETECT,
 ) -> Screener:
     """Open a bundle for screening. ``detector``: "auto", a registered name (built from this
-    bundle), an instance, or None."""
+    bundle), an instance, or None. ``detect``: how photos are shown to it (default: faces of at
+    least a tenth of the photo's shorter side, see edge.detect.PHOTO_DETECT)."""
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     inference = open_backend(b, backend=backend, artifact=artifact, threads=threads)
     if detector == "auto":

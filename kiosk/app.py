@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from .display import Output, Renderer
 from .guidance import GuidanceEvent, GuidanceLoop
@@ -22,11 +22,11 @@ class KioskApp:
         source: FrameSource,
         loop: GuidanceLoop,
         outputs: Sequence[Output],
-        renderer: Optional[Renderer] = None,
-        store: Optional[ResultsStore] = None,
+        renderer: Renderer | None = None,
+        store: ResultsStore | None = None,
         kiosk_id: str = "kiosk",
-        operator_id: Optional[str] = None,
-        on_event: Optional[Callable[[GuidanceEvent], None]] = None,
+        operator_id: str | None = None,
+        on_event: Callable[[GuidanceEvent], None] | None = None,
         idle_sleep_s: float = 0.01,
     ) -> None:
         self.source = source
@@ -41,7 +41,7 @@ class KioskApp:
         self.events: list[GuidanceEvent] = []
         self._quit = False
 
-    def run(self, max_frames: Optional[int] = None) -> list[GuidanceEvent]:
+    def run(self, max_frames: int | None = None) -> list[GuidanceEvent]:
         frames = 0
         try:
             while self.source.is_streaming and not self._quit:
@@ -82,7 +82,7 @@ class KioskApp:
         if self.on_event:
             self.on_event(event)
 
-    def operator(self, action: str) -> Optional[GuidanceEvent]:
+    def operator(self, action: str) -> GuidanceEvent | None:
         """Operator keys: retake, consent (keep this screening's photo), cancel, quit."""
         last = self.loop.last_result
         rec_id = last.record.get("id") if last else None

@@ -277,7 +277,7 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
     out: dict[str, Any] = {"configs": {k: v.model_dump() for k, v in CONFIGS.items()}, "targets": TARGETS}
     try:
         from facescreen.edge.bundle import load_bundle
-        from facescreen.edge.detect import DETECTORS, create_detector
+        from facescreen.edge.detect import DETECTORS, DetectConfig, create_detector
         from facescreen.edge.screener import create_screener, default_detector
 
         from .engine import KioskEngine
@@ -295,7 +295,10 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
             row: dict[str, Any] = {"detector": name}
             try:
                 screener = create_screener(
-                    bundle, threads=threads, detector=create_detector(name, bundle, threads=threads)
+                    bundle,
+                    threads=threads,
+                    detector=create_detector(name, bundle, threads=threads),
+                    detect=DetectConfig(),
                 )
                 row.update(
                     measure_guidance(
@@ -307,7 +310,9 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
             except Exception as exc:  # e.g. the mtcnn package without TensorFlow: a row, not a crash
                 row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
             out["guidance"].append(row)
-        screener = create_screener(bundle, threads=threads, detector=default_detector(bundle, threads))
+        screener = create_screener(
+            bundle, threads=threads, detector=default_detector(bundle, threads), detect=DetectConfig()
+        )
         out["detector"], out["backend"] = screener.detector.name, screener.backend_label
         out["capture"] = measure_capture(
             {k: KioskEngine(screener, landmarker, find=f) for k, f in CONFIGS.items()},
@@ -381,7 +386,8 @@ class KioskSection:
             s = data["server"][label]
             lines.append(
                 f"  {label:<6} 1 client p50 {s['one_client']['p50_ms']:.1f} ms "
-                f"({s['one_client']['req_per_s']:.1f} req/s); {s['clients']} clients {s['eight_clients']['req_per_s']:.1f} "
+                f"({s['one_client']['req_per_s']:.1f} req/s); "
+                f"{s['clients']} clients {s['eight_clients']['req_per_s']:.1f} "
                 f"req/s (p50 {s['eight_clients']['p50_ms']:.0f} ms); HTTP {s['status_codes']}"
             )
         met = targets_met(data)

@@ -5,6 +5,10 @@
   facescreen-kiosk serve --host 0.0.0.0 --tls-self-signed --token-file TOKEN   phones and tablets
   facescreen-kiosk demo --cache .cache              what `make demo` runs
   facescreen-kiosk export --out results.csv         the results store as CSV
+  facescreen-kiosk export --fhir --out day.json      ... as a FHIR R4 transaction Bundle
+  facescreen-kiosk push --fhir-url URL --token-file F   queued results to a FHIR server
+  facescreen-kiosk outcomes import outcomes.csv     what happened after the referrals (CSV or FHIR JSON)
+  facescreen-kiosk field-report --out report/       the screener judged in the field (Markdown, JSON, plots)
   facescreen-kiosk purge --older-than-days 90       delete old screenings (and kept photos)
   facescreen-kiosk tablet-export --bundle B         the offline tablet app (served at /tablet/)
   facescreen-kiosk doctor --bundle DIR              what this machine can run (OpenCV, runtimes, GPU, cameras)
@@ -24,14 +28,14 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TextIO
 
 from facescreen.edge import clikit
 from facescreen.edge.backends import AUTO_BACKEND_ORDER
 from facescreen.edge.detect import DETECTORS
 
 PROG = "facescreen-kiosk"
-COMMANDS = ("run", "serve", "demo", "export", "purge", "tablet-export", "doctor")
+COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 MAX_AGE_DAYS = 36500  # a century: older than any screening; far larger ages overflow the date arithmetic
@@ -209,10 +213,70 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
 
-    export = clikit.add_subcommand(sub, "export", help="write the results store as CSV")
+    export = clikit.add_subcommand(sub, "export", help="write the results store as CSV, or as FHIR R4 (--fhir)")
     _store_args(export)
-    export.add_argument("--out", default="-", type=_csv_out, help="CSV file (default: stdout)")
+    export.add_argument("--out", default="-", type=_csv_out, help="CSV or JSON file (default: stdout)")
     export.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
+    export.add_argument(
+        "--fhir",
+        action="store_true",
+        help="a FHIR R4 transaction Bundle (Observation, ServiceRequest per flag, Device, Provenance; "
+        "photos only with consent) instead of CSV; docs/fhir.md",
+    )
+    _fhir_args(export)
+
+    push = clikit.add_subcommand(
+        sub,
+        "push",
+        help="send queued results to a FHIR R4 server (one transaction Bundle per batch)",
+        description="Results the server has not yet accepted are sent as transaction Bundles of conditional "
+        "creates, so a retry never duplicates. A server that is down or refuses a batch leaves it, and every "
+        "later one, queued, and the reason is printed. Exit 0 all pushed, 1 some stay queued.",
+    )
+    _store_args(push)
+    push.add_argument("--fhir-url", required=True, metavar="URL", help="the FHIR server's base URL")
+    push.add_argument("--token-file", default=None, metavar="FILE", help="file holding the bearer token (mode 0600)")
+    push.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
+    push.add_argument("--batch", type=clikit.positive_int, default=50, help="results per transaction (default 50)")
+    push.add_argument("--dry-run", action="store_true", help="print the Bundles; send and mark nothing")
+    _fhir_args(push)
+
+    outcomes = clikit.add_subcommand(sub, "outcomes", help="import what happened after the screenings")
+    osub = outcomes.add_subparsers(dest="outcomes_command", metavar="ACTION", required=True, parser_class=type(parser))
+    imp = clikit.add_subcommand(
+        osub,
+        "import",
+        help="import outcomes from a CSV (result_id,outcome,date) or FHIR JSON",
+        description="Outcomes: referred, seen, confirmed_syndrome, no_syndrome, lost_to_follow_up. Each row gets "
+        "an answer; unknown ids, duplicates and contradictions are refused and nothing stored is changed. "
+        "Exit 0 when every row was imported or already known, 1 when some were refused.",
+    )
+    imp.add_argument("file", type=clikit.existing_file, help="outcomes.csv, or a FHIR Bundle / resource (.json)")
+    _store_args(imp)
+
+    report = clikit.add_subcommand(
+        sub,
+        "field-report",
+        help="referral completion, PPV, calibration and score drift per site and model version",
+        description="Markdown + JSON + plots under --out. The alarm at the top: field PPV outside what the "
+        "model card's validation predicts at the field's prevalence, or score drift (PSI >= 0.25).",
+    )
+    _store_args(report)
+    report.add_argument("--out", default="field-report", help="output folder (default field-report)")
+    report.add_argument(
+        "--bundle",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="model bundle(s) whose card the field is judged against "
+        f"(default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
+    report.add_argument(
+        "--prevalence",
+        type=float,
+        default=None,
+        help="the programme's prevalence of syndromes among screened children (default: estimated from the flag rate)",
+    )
 
     purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
     _store_args(purge)
@@ -227,9 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = clikit.add_subcommand(
         sub,
         "doctor",
-        help="check Python, numpy, OpenCV, LiteRT, ONNX Runtime, TensorRT, CUDA, cameras, "
-        "assets and the bundle's artifacts on this machine",
-        description="One line per check: ok, warn, absent (optional part missing) or fail. Exit 0 when nothing failed.",
+        help="check Python, numpy, OpenCV, the inference backends, CUDA, groups, cameras, assets, disk, "
+        "clock and the bundle's artifacts on this machine",
+        description="One line per check: ok, warn, absent (optional part missing) or fail. Exit 0 when nothing "
+        "failed. --json FILE writes them as one first-boot report to send to whoever supports the kiosk.",
     )
     doctor.add_argument(
         "--bundle",
@@ -242,7 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="model assets folder (default: $FACESCREEN_ASSETS or .cache/assets)",
     )
-    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    doctor.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="FILE",
+        help="write the first-boot report (every check, as JSON) to FILE, or to standard output without FILE",
+    )
+    doctor.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA,
+        help=f"results store whose disk is checked (default: $FACESCREEN_DATA or {DEFAULT_DATA})",
+    )
     return parser
 
 
@@ -257,17 +334,38 @@ def _days(text: str) -> float:
     return days
 
 
+def _fhir_args(p: argparse.ArgumentParser) -> None:
+    from .fhir.codes import DEFAULT_CHILD_ID_SYSTEM
+
+    g = p.add_argument_group("FHIR")
+    g.add_argument(
+        "--bundle",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="model bundle the results were screened with, for the Device's hash (repeatable; default: "
+        f"$FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
+    )
+    g.add_argument(
+        "--child-id-system",
+        default=DEFAULT_CHILD_ID_SYSTEM,
+        metavar="URI",
+        help="Identifier.system of the programme's child register; a result's child reference is the "
+        f"subject's identifier under it (default {DEFAULT_CHILD_ID_SYSTEM})",
+    )
+
+
 def _csv_out(text: str) -> str | Path:
     return text if text == "-" else clikit.writable_file(text)
 
 
-def _quality(path: Optional[str]):
+def _quality(path: str | None):
     from .quality import QualityConfig
 
     return QualityConfig.from_file(path) if path else QualityConfig()
 
 
-def _find(path: Optional[str]):
+def _find(path: str | None):
     from .tracking import FindConfig
 
     return FindConfig.from_file(path) if path else FindConfig()
@@ -368,18 +466,133 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from .store import FILE_MODE, ResultsStore
+def _fhir_inputs(args: argparse.Namespace):
+    """(rows oldest first, models, options) for export --fhir and push."""
+    from .fhir.push import models_from
+    from .fhir.resources import FhirOptions
+    from .store import ResultsStore
 
+    store = ResultsStore(args.data_dir)
+    try:
+        rows = store.list(limit=2**62, since=args.since)[::-1]
+    finally:
+        store.close()
+    return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
+
+
+def _open_private(path) -> TextIO:
+    """An export file for writing, readable by its owner only whatever the umask: it is health data,
+    like the store it comes from (0600)."""
+    from .store import FILE_MODE
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    return open(fd, "w", newline="", encoding="utf-8")
+
+
+def _write_json(doc: dict, out) -> None:
+    import json
+
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        with _open_private(out) as f:
+            f.write(text)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .store import ResultsStore
+
+    if args.fhir:
+        from .fhir.bundle import exportable, transaction_bundle
+
+        rows, models, opts = _fhir_inputs(args)
+        rows = exportable(rows)
+        _write_json(transaction_bundle(rows, models, Path(args.data_dir), opts), args.out)
+        print(f"exported {len(rows)} screenings as a FHIR R4 transaction Bundle", file=sys.stderr)
+        return 0
     store = ResultsStore(args.data_dir)
     if args.out == "-":
         n = store.export_csv(sys.stdout, args.since)
-    else:  # health data: readable by its owner only, like the store itself, whatever the umask
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        os.fchmod(fd, FILE_MODE)
-        with open(fd, "w", newline="", encoding="utf-8") as f:
+    else:
+        with _open_private(args.out) as f:
             n = store.export_csv(f, args.since)
     print(f"exported {n} screenings", file=sys.stderr)
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from .fhir.push import push
+    from .server.settings import read_token_file
+
+    token = read_token_file(args.token_file) if args.token_file else None
+    rows, models, opts = _fhir_inputs(args)
+    report = push(
+        rows,
+        models,
+        Path(args.data_dir),
+        args.fhir_url,
+        token,
+        batch_size=args.batch,
+        opts=opts,
+        dry_run=(lambda b: _write_json(b, "-")) if args.dry_run else None,
+    )
+    if args.dry_run:
+        print(f"dry run: {report.queued} queued screenings shown, nothing sent", file=sys.stderr)
+        return 0
+    print(f"pushed {report.pushed} screenings in {report.batches} transactions to {args.fhir_url}", file=sys.stderr)
+    if not report.ok:
+        print(f"{PROG} push: error: {report.error}", file=sys.stderr)
+        return clikit.EXIT_FAILED
+    return 0
+
+
+def _rows(data_dir) -> list[dict]:
+    from .store import ResultsStore
+
+    store = ResultsStore(data_dir)
+    try:
+        return store.list(limit=2**62)[::-1]
+    finally:
+        store.close()
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from .outcomes import import_outcomes
+
+    known = {r["id"]: r["created_at"] for r in _rows(args.data_dir)}
+    answers = import_outcomes(args.file, args.data_dir, known)
+    for a in answers:  # one line per row, in the file's order, on stdout (a script can read them)
+        print(f"{a.where}: {a.status}: {a.result_id or '-'}: {a.message}")
+    bad = sum(not a.ok for a in answers)
+    print(f"{len(answers) - bad} rows imported or already known, {bad} refused", file=sys.stderr)
+    return clikit.EXIT_FAILED if bad else 0
+
+
+def cmd_field_report(args: argparse.Namespace) -> int:
+    from facescreen.edge.bundle import load_bundle
+
+    from .fieldreport.render import build_report, write_report
+    from .outcomes import OutcomeStore
+
+    if args.prevalence is not None and not 0.0 < args.prevalence < 1.0:
+        print(f"{PROG} field-report: error: --prevalence must be in (0, 1), got {args.prevalence}", file=sys.stderr)
+        return clikit.EXIT_USAGE
+    cards = {}
+    for b in args.bundle or [DEFAULT_BUNDLE]:
+        card = load_bundle(b, verify=False).card
+        cards[(card.model_id, card.version)] = card.metrics
+    store = OutcomeStore(args.data_dir)
+    try:
+        outcomes = store.latest()
+    finally:
+        store.close()
+    report = build_report(_rows(args.data_dir), outcomes, cards, args.prevalence)
+    paths = write_report(report, args.out)
+    for a in report["alarms"]:
+        print(f"ALARM: {a}", file=sys.stderr)
+    print(f"wrote {', '.join(map(str, paths))}", file=sys.stderr)
     return 0
 
 
@@ -398,7 +611,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import doctor
 
-    return doctor(args.bundle, args.assets, args.json)
+    return doctor(args.bundle, args.assets, args.json, args.data_dir)
 
 
 def _tablet_export(args: argparse.Namespace) -> int:
@@ -431,7 +644,7 @@ def with_default_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     given = None if argv is None else list(argv)
     argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     handlers = {
@@ -439,6 +652,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         "serve": cmd_serve,
         "demo": cmd_demo,
         "export": cmd_export,
+        "push": cmd_push,
+        "outcomes": cmd_outcomes,
+        "field-report": cmd_field_report,
         "purge": cmd_purge,
         "tablet-export": _tablet_export,
         "doctor": cmd_doctor,

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
 from .app import KioskApp
 from .display import FolderOutput, Renderer
@@ -47,10 +47,10 @@ def run_demo(
     lang: str = "en",
     detector: str = "auto",
     backend: str = "auto",
-    landmarks_model: Optional[str | Path] = None,
+    landmarks_model: str | Path | None = None,
     out: TextIO = sys.stdout,
     as_json: bool = False,
-    engine: Optional[KioskEngine] = None,
+    engine: KioskEngine | None = None,
 ) -> list[GuidanceEvent]:
     cache = Path(cache)
     work = cache / "kiosk-demo"

@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Optional, Protocol, TextIO
+from typing import Protocol, TextIO
 
 import cv2
 import numpy as np
@@ -65,7 +65,7 @@ def gui_support() -> tuple[bool, str]:
     return True, backend
 
 
-def find_font(lang: str, explicit: Optional[str | Path] = None) -> Optional[Path]:
+def find_font(lang: str, explicit: str | Path | None = None) -> Path | None:
     if explicit:
         p = Path(explicit)
         if not p.is_file():
@@ -78,7 +78,7 @@ def find_font(lang: str, explicit: Optional[str | Path] = None) -> Optional[Path
 class Renderer:
     """Draws the instruction, the capture progress and the result panel over a frame."""
 
-    def __init__(self, lang: str = "en", font: Optional[str | Path] = None, demo: bool = False) -> None:
+    def __init__(self, lang: str = "en", font: str | Path | None = None, demo: bool = False) -> None:
         self.lang = language(lang)
         self.font_path = find_font(self.lang, font)
         if self.font_path is None and self.lang != "en":
@@ -159,7 +159,7 @@ class Renderer:
 
 
 class Output(Protocol):
-    def render(self, frame: np.ndarray, event: GuidanceEvent) -> Optional[str]:
+    def render(self, frame: np.ndarray, event: GuidanceEvent) -> str | None:
         """Show/record one frame; returns an operator action ("retake", "consent", "cancel", "quit") or None."""
 
     def close(self) -> None: ...
@@ -177,7 +177,7 @@ class WindowOutput:
         if fullscreen:
             cv2.setWindowProperty(title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
 
-    def render(self, frame: np.ndarray, event: GuidanceEvent) -> Optional[str]:
+    def render(self, frame: np.ndarray, event: GuidanceEvent) -> str | None:
         cv2.imshow(self.title, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         return KEYS.get(cv2.waitKey(1) & 0xFF)
 
@@ -192,9 +192,9 @@ class JsonLinesOutput:
         self.stream = stream
         self.every_frame = every_frame
         self.include_quality = include_quality
-        self._last: Optional[tuple] = None
+        self._last: tuple | None = None
 
-    def render(self, frame: Optional[np.ndarray], event: GuidanceEvent) -> Optional[str]:
+    def render(self, frame: np.ndarray | None, event: GuidanceEvent) -> str | None:
         self.write(event)
         return None
 
@@ -222,7 +222,7 @@ class FolderOutput:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.n = 0
 
-    def render(self, frame: np.ndarray, event: GuidanceEvent) -> Optional[str]:
+    def render(self, frame: np.ndarray, event: GuidanceEvent) -> str | None:
         Image.fromarray(frame).save(self.folder / f"{self.n:05d}_{event.kind}.jpg", quality=90)
         self.n += 1
         return None

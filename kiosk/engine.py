@@ -7,13 +7,13 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from facescreen.edge.align import align_face
 from facescreen.edge.bundle import Bundle
-from facescreen.edge.detect import Detector
+from facescreen.edge.detect import DetectConfig, Detector
 from facescreen.edge.photo import PhotoLimits, PhotoSource, load_photo
 from facescreen.edge.postprocess import overlay_cam
 from facescreen.edge.result import ScreeningResult
@@ -34,7 +34,7 @@ class KioskEngine:
     def __init__(
         self,
         screener: Screener,
-        landmarker: Optional[DenseLandmarker],
+        landmarker: DenseLandmarker | None,
         quality: QualityConfig = QualityConfig(),
         limits: PhotoLimits = PhotoLimits(),
         find: FindConfig = FindConfig(),
@@ -68,9 +68,11 @@ class KioskEngine:
         limits: PhotoLimits = PhotoLimits(),
         threads: int | None = None,
         find: FindConfig = FindConfig(),
-    ) -> "KioskEngine":
+    ) -> KioskEngine:
         """Open the bundle and the landmark model once (program start, not per request)."""
-        screener = create_screener(bundle, backend=backend, detector=detector, threads=threads)
+        # the kiosk finds faces with its own settings (FindConfig from the quality's smallest head);
+        # DetectConfig() is the base its baseline measures, the whole pyramid
+        screener = create_screener(bundle, backend=backend, detector=detector, threads=threads, detect=DetectConfig())
         return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits, find)
 
     @property
@@ -81,12 +83,12 @@ class KioskEngine:
         """Decode an upload with the kiosk's limits (raises edge.errors.PhotoError)."""
         return load_photo(photo, self.limits)
 
-    def analyse(self, rgb: np.ndarray, track: Optional[FaceTrack] = None, capture: bool = True) -> FrameAnalysis:
+    def analyse(self, rgb: np.ndarray, track: FaceTrack | None = None, capture: bool = True) -> FrameAnalysis:
         """Quality of one frame (see FrameAnalyser.analyse; ``track`` is the caller's own)."""
         with self._lock:
             return self.analyser.analyse(rgb, track, capture)
 
-    def screen(self, rgb: np.ndarray, analysis: Optional[FrameAnalysis] = None) -> ScreeningResult:
+    def screen(self, rgb: np.ndarray, analysis: FrameAnalysis | None = None) -> ScreeningResult:
         """Screen an RGB frame through edge's one path (prepare_face -> backend -> result).
 
         With ``analysis`` (this frame's, from a detection), the face its quality was judged on is
@@ -96,7 +98,7 @@ class KioskEngine:
         with self._lock:
             return self.screener.screen(rgb, found)
 
-    def cam_overlay(self, rgb: np.ndarray, result: ScreeningResult) -> Optional[np.ndarray]:
+    def cam_overlay(self, rgb: np.ndarray, result: ScreeningResult) -> np.ndarray | None:
         """The class activation map over the crop the model saw (the result carries it; the
         baseline FindConfig aligns the frame again, as before)."""
         if result.cam is None or result.detection is None:

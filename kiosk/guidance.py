@@ -8,9 +8,10 @@ and by an injectable clock, so replays and tests run it exactly as a kiosk does.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,17 +46,17 @@ class GuidanceEvent:
     kind: EventKind
     frame_index: int
     time: float
-    message_key: Optional[str] = None
+    message_key: str | None = None
     text: str = ""
     streak: int = 0
     needed: int = 0
-    report: Optional[QualityReport] = None
-    result: Optional[ScreeningResult] = None
-    capture: Optional[np.ndarray] = field(default=None, repr=False)  # the screened frame (RAM only)
-    cam_image: Optional[np.ndarray] = field(default=None, repr=False)  # CAM over the model's aligned crop
+    report: QualityReport | None = None
+    result: ScreeningResult | None = None
+    capture: np.ndarray | None = field(default=None, repr=False)  # the screened frame (RAM only)
+    cam_image: np.ndarray | None = field(default=None, repr=False)  # CAM over the model's aligned crop
     face_boxes: tuple[tuple[float, float, float, float], ...] = ()  # subject first
-    captured_frame: Optional[int] = None  # on a result: which frame of the streak was screened
-    error_code: Optional[str] = None
+    captured_frame: int | None = None  # on a result: which frame of the streak was screened
+    error_code: str | None = None
     error: str = ""
     record: dict[str, Any] = field(default_factory=dict)  # set by whoever stores the result (its id)
     at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
@@ -99,9 +100,9 @@ class GuidanceLoop:
         self.phase: Literal["guiding", "result"] = "guiding"
         self._streak: list[tuple[float, int, np.ndarray, FrameAnalysis]] = []  # (sharpness, index, frame, analysis)
         self.track = FaceTrack(engine.find.redetect_every)  # this loop's face between detections
-        self._last_frame_t: Optional[float] = None
+        self._last_frame_t: float | None = None
         self._result_t = 0.0
-        self.last_result: Optional[GuidanceEvent] = None
+        self.last_result: GuidanceEvent | None = None
 
     # --- frames ------------------------------------------------------------------------------
     def step(self, rgb: np.ndarray) -> GuidanceEvent:
@@ -180,7 +181,7 @@ class GuidanceLoop:
         self._last_frame_t = None
         self.last_result = None
 
-    def _event(self, kind: EventKind, now: float, key: Optional[str], **kw: Any) -> GuidanceEvent:
+    def _event(self, kind: EventKind, now: float, key: str | None, **kw: Any) -> GuidanceEvent:
         text = message(key, self.config.language) if key else ""
         return GuidanceEvent(
             kind,

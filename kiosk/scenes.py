@@ -8,9 +8,9 @@ These are real photos under known transformations, not clinical data.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -28,7 +28,7 @@ class Scene:
     (None: the frame passes every measure)."""
 
     name: str
-    expect: Optional[str] = None
+    expect: str | None = None
     iod: float = 0.15  # inter-eye distance as a fraction of the frame width
     roll_deg: float = 0.0  # positive: counter-clockwise on screen
     offset: tuple[float, float] = (0.0, -0.05)  # face centre from frame centre, fractions of (w, h)
@@ -46,7 +46,7 @@ def place_face(
     roll_deg: float,
     centre_xy: tuple[float, float],
     size: tuple[int, int] = FRAME_SIZE,
-    canvas: Optional[np.ndarray] = None,
+    canvas: np.ndarray | None = None,
 ) -> np.ndarray:
     """Warp a photo so its face (eyes-mouth centre) lands at ``centre_xy`` with the given
     inter-eye distance and roll, over ``canvas`` (a plain wall when None)."""
@@ -63,7 +63,7 @@ def place_face(
     return out
 
 
-def compose(scene: Scene, size: tuple[int, int] = FRAME_SIZE, photo: Optional[np.ndarray] = None) -> np.ndarray:
+def compose(scene: Scene, size: tuple[int, int] = FRAME_SIZE, photo: np.ndarray | None = None) -> np.ndarray:
     """Render ``scene`` as an RGB uint8 frame."""
     w, h = size
     rng = np.random.default_rng(zlib.crc32(scene.name.encode()))

@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Union
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -38,7 +39,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".m
 class FrameSource(Protocol):
     uri: str
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         """The next RGB uint8 frame, or None when there is none right now."""
 
     @property
@@ -72,11 +73,11 @@ class CameraSource:
 
     def __init__(
         self,
-        spec: Union[int, str],
+        spec: int | str,
         api: int = cv2.CAP_ANY,
         uri: str = "",
-        width: Optional[int] = None,
-        height: Optional[int] = None,
+        width: int | None = None,
+        height: int | None = None,
         backoff: Backoff = Backoff(),
         max_failures: int = 5,
         clock: Callable[[], float] = time.monotonic,
@@ -87,7 +88,7 @@ class CameraSource:
         self.backoff = backoff
         self.max_failures = max_failures
         self.clock = clock
-        self._cap: Optional[cv2.VideoCapture] = None
+        self._cap: cv2.VideoCapture | None = None
         self._failures = 0
         self._attempt = 0
         self._next_try = 0.0
@@ -114,7 +115,7 @@ class CameraSource:
         self._cap = cap
         return True
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         if self._closed:
             return None
         now = self.clock()
@@ -156,7 +157,7 @@ class CameraSource:
 class VideoFileSource:
     """A video file, frame by frame, ending at its last frame."""
 
-    def __init__(self, path: Union[str, Path], uri: str = "") -> None:
+    def __init__(self, path: str | Path, uri: str = "") -> None:
         self.path = Path(path)
         self.uri = uri or str(path)
         if not self.path.is_file():
@@ -170,7 +171,7 @@ class VideoFileSource:
     def is_streaming(self) -> bool:
         return not self._done
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         if self._done:
             return None
         ok, frame = self._cap.read()
@@ -190,7 +191,7 @@ class ImageFolderSource:
     and listed in ``skipped``."""
 
     def __init__(
-        self, folder: Union[str, Path], uri: str = "", limits: PhotoLimits = PhotoLimits(), loop: bool = False
+        self, folder: str | Path, uri: str = "", limits: PhotoLimits = PhotoLimits(), loop: bool = False
     ) -> None:
         self.folder = Path(folder)
         self.uri = uri or str(folder)
@@ -203,14 +204,14 @@ class ImageFolderSource:
         self.loop = loop
         self.index = 0
         self.skipped: list[tuple[Path, str]] = []
-        self.current: Optional[Path] = None
+        self.current: Path | None = None
         self._closed = False
 
     @property
     def is_streaming(self) -> bool:
         return not self._closed and (self.loop or self.index < len(self.files))
 
-    def capture(self) -> Optional[np.ndarray]:
+    def capture(self) -> np.ndarray | None:
         if not self.is_streaming:
             return None
         path = self.files[self.index % len(self.files)]
@@ -236,8 +237,8 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 def open_source(
     uri: str,
-    width: Optional[int] = None,
-    height: Optional[int] = None,
+    width: int | None = None,
+    height: int | None = None,
     limits: PhotoLimits = PhotoLimits(),
     loop: bool = False,
 ) -> FrameSource:

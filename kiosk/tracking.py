@@ -12,7 +12,7 @@ captured (see kiosk.guidance): quality is judged on the face that is screened.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
@@ -43,10 +43,10 @@ class FindConfig(FileConfig):
     # the detector's smallest face, as a fraction of the quality's minimum head size (a face far
     # below it fails anyway; at half of it the child still hears "move closer", not "no face").
     # None: the detector's own smallest face (20 px), the whole pyramid
-    min_face_of_min_head: Optional[float] = Field(0.5, gt=0, le=1)
+    min_face_of_min_head: float | None = Field(0.5, gt=0, le=1)
     # guidance frames are detected downscaled until that smallest face spans this many pixels
     # (None: at full size). Frames that may be captured are always detected at full size.
-    work_face_px: Optional[int] = Field(40, ge=20)
+    work_face_px: int | None = Field(40, ge=20)
     # frames between detections while the mesh follows the face (0: detect on every frame)
     redetect_every: int = Field(12, ge=0, le=1000)
     # the capture screens the face its quality was judged on, and the CAM overlay reuses the
@@ -54,7 +54,7 @@ class FindConfig(FileConfig):
     reuse_capture_detection: bool = True
 
     @classmethod
-    def baseline(cls) -> "FindConfig":
+    def baseline(cls) -> FindConfig:
         return cls(min_face_of_min_head=None, work_face_px=None, redetect_every=0, reuse_capture_detection=False)
 
     def detect_config(
@@ -77,9 +77,9 @@ class FaceTrack:
 
     def __init__(self, redetect_every: int) -> None:
         self.redetect_every = redetect_every
-        self.face: Optional[FaceDetection] = None  # where the face is now
-        self._ref_face: Optional[FaceDetection] = None
-        self._ref_points: Optional[np.ndarray] = None
+        self.face: FaceDetection | None = None  # where the face is now
+        self._ref_face: FaceDetection | None = None
+        self._ref_points: np.ndarray | None = None
         self.age = 0  # frames followed since the last detection
 
     @property
@@ -87,7 +87,7 @@ class FaceTrack:
         """True when this frame must be detected."""
         return self.face is None or self.redetect_every == 0 or self.age >= self.redetect_every
 
-    def start(self, face: FaceDetection, mesh: Optional[FaceMesh]) -> None:
+    def start(self, face: FaceDetection, mesh: FaceMesh | None) -> None:
         """A fresh detection and its mesh: the reference the following frames are mapped from."""
         if mesh is None:
             self.lose()
@@ -95,7 +95,7 @@ class FaceTrack:
         self.face, self._ref_face, self.age = face, face, 0
         self._ref_points = mesh.points[:N_TRACK_POINTS, :2].copy()
 
-    def follow(self, mesh: FaceMesh) -> Optional[FaceDetection]:
+    def follow(self, mesh: FaceMesh) -> FaceDetection | None:
         """The detection carried onto this frame by the mesh's motion since the reference frame,
         or None when the face moved so far that the mesh read it from an ill-fitting crop (its
         points are then not to be trusted: detect instead)."""

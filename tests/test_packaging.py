@@ -17,12 +17,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tomllib
 import venv
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -50,6 +50,18 @@ def test_every_package_folder_is_listed_in_pyproject():
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     assert _packages_in_tree() - listed == set()
     assert listed - _packages_in_tree() == set()
+
+
+def test_facescreen_links_each_mapped_folder_for_static_tools():
+    """mypy and IDEs do not read setuptools' package-dir: they find `facescreen.edge` through the link
+    facescreen/edge -> ../edge. A mapping without its link (or a link to the wrong folder) leaves
+    `facescreen.*` imports unresolved for them while the editable install still imports."""
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    links = {f"facescreen.{p.name}": p for p in (REPO / "facescreen").iterdir() if p.is_symlink()}
+    assert set(links) == set(mapping) - {"facescreen"}
+    for package, link in links.items():
+        assert os.readlink(link) == f"../{mapping[package]}", package
+        assert link.resolve() == (REPO / mapping[package]).resolve(), package
 
 
 def test_ranges_in_pyproject_pins_in_constraints():

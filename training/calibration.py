@@ -4,8 +4,12 @@
   answering the prevalence scores prevalence x (1 - prevalence)).
 - Reliability: the probabilities cut into ``n_bins`` equal-width bins; per bin the mean
   probability against the observed fraction of positives (scikit-learn's ``calibration_curve``
-  with ``strategy="uniform"``, plus the empty bins and the counts).
+  with ``strategy="uniform"``, its right-closed bins included, plus the empty bins and the counts).
 - Expected calibration error (ECE): the count-weighted mean of |observed - predicted| over bins.
+- Calibration slope and intercept (Cox 1958; Van Calster et al. 2019, BMC Med 17:230): the slope
+  of a logistic regression of the outcome on logit(probability) (1 is ideal; below 1 the scores are
+  too extreme), and the calibration-in-the-large intercept with logit(probability) as an offset
+  (0 is ideal; above 0 the scores are too low on average).
 - Temperature scaling (Guo et al. 2017): one scalar ``T`` that divides the logits, fitted by
   minimising the cross-entropy on the validation split only. ``T > 1`` softens over-confident
   outputs. It leaves the arg-max class, and for two classes the ranking (AUC), unchanged. The
@@ -56,7 +60,7 @@ class Reliability:
 
 
 def reliability(y_true, prob, n_bins: int = 10) -> Reliability:
-    """Equal-width reliability bins; the last bin includes 1.0 (as numpy's histogram does)."""
+    """Equal-width reliability bins, closed on the right as scikit-learn's (the first also holds 0.0)."""
     y = _binary(y_true)
     p = np.asarray(prob, dtype=np.float64)
     if n_bins < 2:
@@ -66,7 +70,8 @@ def reliability(y_true, prob, n_bins: int = 10) -> Reliability:
     if p.min() < 0.0 or p.max() > 1.0:
         raise ValueError(f"probabilities must lie in [0, 1], got {p.min():.4g}..{p.max():.4g}")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1)
+    # right-closed bins, (0.2, 0.3], as scikit-learn's calibration_curve cuts them (0.0 in the first)
+    which = np.searchsorted(edges[1:-1], p, side="left")
     counts = np.bincount(which, minlength=n_bins)
     sum_p = np.bincount(which, weights=p, minlength=n_bins)
     sum_y = np.bincount(which, weights=y, minlength=n_bins)
@@ -85,6 +90,39 @@ def reliability(y_true, prob, n_bins: int = 10) -> Reliability:
     )
 
 
+@dataclass(frozen=True)
+class CalibrationLine:
+    slope: float
+    intercept: float  # calibration-in-the-large: the intercept with the slope fixed at 1 (offset)
+    n: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)  # a saturated 0 or 1 would be an infinite logit
+    return np.log(q / (1 - q))
+
+
+def calibration_line(y_true, prob) -> CalibrationLine:
+    """Calibration slope and calibration-in-the-large, each by maximum likelihood."""
+    from scipy.optimize import minimize
+
+    y = _binary(y_true).astype(np.float64)
+    x = _logit(np.asarray(prob, dtype=np.float64))
+    if len(np.unique(y)) < 2:
+        raise ValueError("calibration slope needs both classes")
+
+    def nll(beta: np.ndarray, offset: bool) -> float:
+        eta = (x + beta[0]) if offset else beta[0] + beta[1] * x
+        return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+
+    both = minimize(lambda b: nll(b, False), np.array([0.0, 1.0]), method="BFGS", options={"gtol": 1e-9})
+    large = minimize(lambda b: nll(b, True), np.array([0.0]), method="BFGS", options={"gtol": 1e-9})
+    return CalibrationLine(slope=float(both.x[1]), intercept=float(large.x[0]), n=len(y))
+
+
 def expected_calibration_error(y_true, prob, n_bins: int = 10) -> float:
     return reliability(y_true, prob, n_bins).ece
 
@@ -98,18 +136,22 @@ def cross_entropy(labels, probs, temperature: float = 1.0) -> float:
 
 @dataclass(frozen=True)
 class TemperatureFit:
-    temperature: float
+    temperature: float  # the one to apply: the fitted one, or 1.0 when that one is refused (at_bound)
     nll_before: float
-    nll_after: float
+    nll_after: float  # at ``temperature``
     n_validation: int
-    at_bound: bool = False  # the fit stopped at T_MIN or T_MAX: not estimable from this split
+    # the fit stopped at T_MIN or T_MAX: not estimable from this split, so refused. Applying it would
+    # ship a model whose scores saturate (a T of 0.05 turned 17 of 92 test scores into exactly 1.0).
+    at_bound: bool = False
+    fitted: float = float("nan")  # what the search returned, applied or not
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def fit_temperature(labels, probs) -> TemperatureFit:
-    """The temperature minimising the validation cross-entropy (a bounded 1-D search over log T).
+    """The temperature minimising the validation cross-entropy (a bounded 1-D search over log T);
+    a fit that stops at the search's bound is refused (``temperature`` 1.0, ``at_bound`` True).
 
     ``labels``: class indices; ``probs``: the model's (N, K) softmax outputs on the same photos."""
     from scipy.optimize import minimize_scalar
@@ -126,11 +168,14 @@ def fit_temperature(labels, probs) -> TemperatureFit:
         method="bounded",
         options={"xatol": 1e-6},
     )
-    t = float(np.exp(res.x))
+    fitted = float(np.exp(res.x))
+    at_bound = not (T_MIN * 1.01 < fitted < T_MAX * 0.99)
+    t = 1.0 if at_bound else fitted
     return TemperatureFit(
         temperature=t,
         nll_before=cross_entropy(y, p),
         nll_after=cross_entropy(y, p, t),
         n_validation=len(y),
-        at_bound=not (T_MIN * 1.01 < t < T_MAX * 0.99),
+        at_bound=at_bound,
+        fitted=fitted,
     )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -80,6 +80,13 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         if self.every and (epoch + 1) % self.every == 0:
             save_resume_checkpoint(self.path, self.model, epoch + 1, self.monitor)
+
+    def on_train_end(self, logs=None) -> None:
+        # the finished fit (early-stopped or not): a resumed run has no epoch left to train and gets
+        # the best weights back. The caller discards it once what it computed is on disk
+        # (``fit.discard_resume``): a crash between the fit and its results must not cost the fit.
+        if self.every:
+            save_resume_checkpoint(self.path, self.model, self.params["epochs"], self.monitor)
 
 
 class RunClock:

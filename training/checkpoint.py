@@ -19,9 +19,7 @@ if TYPE_CHECKING:
     from .callbacks import ValidationMonitor
 
 
-def save_resume_checkpoint(
-    path: Path, model: keras.Model, epochs_done: int, monitor: "ValidationMonitor | None"
-) -> None:
+def save_resume_checkpoint(path: Path, model: keras.Model, epochs_done: int, monitor: ValidationMonitor | None) -> None:
     arrays = {f"w{i}": np.asarray(v) for i, v in enumerate(model.variables)}  # weights, BN statistics, dropout seeds
     arrays |= {f"o{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)}
     meta = {
@@ -38,7 +36,7 @@ def save_resume_checkpoint(
     tmp.replace(path)  # atomic: an interruption never leaves half a checkpoint
 
 
-def restore_resume_checkpoint(path: Path, model: keras.Model, monitor: "ValidationMonitor | None") -> int:
+def restore_resume_checkpoint(path: Path, model: keras.Model, monitor: ValidationMonitor | None) -> int:
     """Load the checkpoint into ``model`` (its optimiser built) and ``monitor``; returns the epochs done."""
     with np.load(path, allow_pickle=False) as d:
         meta = json.loads(str(d["meta"]))

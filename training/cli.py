@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from facescreen.edge import clikit
 
@@ -454,12 +455,12 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
 
 
 def _cv(args: argparse.Namespace, cfg) -> int:
+    from facescreen.edge.detect import create_detector
+
     from .experiment import prepare_data, run_experiment
     from .rundir import ALIGN_CACHE, check_run_dir
     from .runtime import device_line, device_report, distribution_scope, n_replicas
     from .weights import find_weights_file
-
-    from facescreen.edge.detect import create_detector
 
     check_run_dir(args.out, cfg, args.resume)  # an existing run is refused before anything is aligned
     devices = device_report(cfg.runtime.mixed_precision)

@@ -214,7 +214,7 @@ class TrainConfig:
         return _plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
+    def from_dict(cls, d: dict, where: str = "config") -> TrainConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"{where}: expected a mapping of sections, got {type(d).__name__}")
         _check_keys(d, [f.name for f in dataclasses.fields(cls)], where, "")

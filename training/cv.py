@@ -21,7 +21,7 @@ from .callbacks import RunClock
 from .config import TrainConfig
 from .data.dataset import TrainingData
 from .explain import cam_maps, explanation_panel, gradcam_maps
-from .fit import FitOutcome, fit_screener, new_screener, predict
+from .fit import FitOutcome, discard_resume, fit_screener, new_screener, predict
 from .metrics import BinaryMetrics, binary_metrics, multiclass_metrics
 from .runtime import distribution_scope
 from .splits import Fold, assign_parts, check_class_coverage, rotate_folds
@@ -76,7 +76,7 @@ class FoldResult:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FoldResult":
+    def from_dict(cls, d: dict) -> FoldResult:
         fit = dict(d["fit"], history=tuple(d["fit"]["history"]))
         return cls(
             index=d["index"],
@@ -129,6 +129,7 @@ def run_folds(
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(result.to_dict()))
             tmp.replace(path)
+            discard_resume(path.parent)  # only now: a failure after the fit resumes without retraining it
         results.append(result)
     return results
 
@@ -178,10 +179,19 @@ def run_fold(
         if temperature.at_bound:
             log.warning(
                 "%s: WARNING the temperature stopped at the end of its range (%.3g): the validation split is "
-                "separable or the model carries no information; this fold's calibration is not reliable",
+                "separable or the model carries no information; refused, the fold's scores are not scaled",
                 label,
-                t,
+                temperature.fitted,
             )
+    if not threshold.target_met:
+        log.warning(
+            "%s: WARNING no threshold in (0, 1) reaches %s on validation (photos scoring exactly 0 or 1); "
+            "the closest was taken: validation sensitivity %.3f, specificity %.3f",
+            label,
+            threshold.rule,
+            threshold.validation_sensitivity,
+            threshold.validation_specificity,
+        )
     log.info(
         "%s: threshold %.3f (%s on validation) | test AUC %.3f, accuracy %.3f, sensitivity %.3f, specificity %.3f",
         label,

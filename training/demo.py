@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facescreen.edge.bundle import MODELCARD, load_bundle
+from facescreen.edge.metrics import score_histogram
 from facescreen.edge.pipeline import AlignConfig
 from facescreen.edge.synthetic import SYNTHETIC_NOTICE, CohortConfig, make_cohort
 
@@ -80,7 +81,7 @@ def build_demo_bundle(
     ``model_config`` are the demo's; a test passes smaller ones to run the same code in seconds."""
     from .config import build_config
     from .export import save_bundle
-    from .fit import fit_screener, new_screener, predict
+    from .fit import discard_resume, fit_screener, new_screener, predict
     from .metrics import binary_metrics
     from .splits import assign_parts
     from .thresholds import ThresholdConfig, select_threshold
@@ -119,6 +120,7 @@ def build_demo_bundle(
         seed,
         label="demo model",
     )
+    discard_resume(Path(cache_dir) / "demo-training")  # the demo never resumes a fit
     scores = predict(model, faces[val], cfg.fit.batch_size)["probs"][:, 1]
     threshold = select_threshold(ThresholdConfig("youden"), labels[val], scores)
     val_metrics = binary_metrics(labels[val], scores, threshold.value)
@@ -126,6 +128,8 @@ def build_demo_bundle(
         "validation_auc": val_metrics.auc,
         "n_validation": int(len(val)),
         "validation": val_metrics.to_dict(),
+        # what the field report (kiosk field-report) compares the field's scores with (drift)
+        "validation_score_histogram": score_histogram(scores, labels[val]),
         "best_epoch": fit.best_epoch,
         "threshold_rule": "Youden's J on the validation split",
         "data": "SYNTHETIC",

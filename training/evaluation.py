@@ -53,10 +53,10 @@ def check_subgroup_columns(data: TrainingData, cfg: TrainConfig) -> None:
     have = set().union(*(d.keys() for d in data.info)) if data.info else set()
     missing = [c for c in cfg.evaluation.subgroups if c not in have]
     if missing:
-        raise ConfigError(
-            f"--subgroup {', '.join(missing)}: no such manifest column; the manifest has "
-            f"{', '.join(sorted(have - {'age_months'}) + ['age_months']) if have else 'no extra columns (a photo folder)'}"
-        )
+        columns = "no extra columns (a photo folder)"
+        if have:
+            columns = ", ".join(sorted(have - {"age_months"}) + ["age_months"])
+        raise ConfigError(f"--subgroup {', '.join(missing)}: no such manifest column; the manifest has {columns}")
 
 
 def calibration_summary(data: TrainingData, folds: list, p: Pooled, n_bins: int) -> dict:
@@ -68,6 +68,7 @@ def calibration_summary(data: TrainingData, folds: list, p: Pooled, n_bins: int)
                 "fold": f.index + 1,
                 "temperature": f.t,
                 "temperature_at_bound": bool(f.temperature and f.temperature.get("at_bound")),
+                "temperature_fitted": (f.temperature or {}).get("fitted"),
                 **reliability(data.y_binary[f.test_idx], f.test_scores(data.positive), n_bins).to_dict(),
             }
             for f in folds

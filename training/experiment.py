@@ -32,6 +32,7 @@ from .data.manifest import cohort_summary, load_cohort, split_classes
 from .evaluation import check_subgroup_columns, demographics, evaluate, load_other_run, pool
 from .export import save_bundle
 from .final import planned_final_epochs, train_final
+from .fit import discard_resume
 from .metrics import metrics_from_calls, multiclass_metrics, roc_curve_points, summarise_folds
 from .readers import ReaderResult, compare_readers, load_reader_calls
 from .report.evaluation_md import evaluation_sections
@@ -308,6 +309,7 @@ def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, align
         "weights": final.weights,
     }
     done.write_text(json.dumps(_jsonable(info), indent=2))
+    discard_resume(run_dir / "final")  # the bundle and final.json are written: the fit is no longer needed
     log.info("final model: %s; threshold %.4f; bundle %s", final.description, final.threshold.value, bundle)
     return bundle, info
 

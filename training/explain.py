@@ -11,8 +11,8 @@ backend, one small function per backend in a registry (TensorFlow and JAX).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np

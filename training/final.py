@@ -14,9 +14,9 @@ In every case the expected performance is the cross-validated one, which the mod
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -79,8 +79,9 @@ def _refit(
         }
         if fit_t.at_bound:
             log.warning(
-                "final model: WARNING the temperature stopped at the end of its range (%.3g); see the fold warnings",
-                fit_t.temperature,
+                "final model: WARNING the temperature stopped at the end of its range (%.3g): refused, the "
+                "bundle ships without temperature scaling (T = 1)",
+                fit_t.fitted,
             )
     scores = screening_probability(probs, data.positive, temperature["temperature"] if temperature else 1.0)
     threshold = select_threshold(cfg.threshold, data.y_binary[val], scores)
@@ -148,7 +149,7 @@ def _all(
     )
 
 
-TrainFinal = Callable[[TrainingData, TrainConfig, np.ndarray, list, Path, Optional[RunClock]], FinalModel]
+TrainFinal = Callable[[TrainingData, TrainConfig, np.ndarray, list, Path, RunClock | None], FinalModel]
 
 
 @dataclass(frozen=True)

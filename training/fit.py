@@ -85,6 +85,11 @@ def check_tensorboard() -> None:
         )
 
 
+def discard_resume(workdir: Path) -> None:
+    """Delete a fit's resume checkpoint: call it only once the results computed from the fit are on disk."""
+    (workdir / RESUME_FILE).unlink(missing_ok=True)
+
+
 def fit_screener(
     model: keras.Model,
     faces: np.ndarray,
@@ -100,7 +105,8 @@ def fit_screener(
     epochs: int | None = None,
 ) -> FitOutcome:
     """Fit ``model`` in place; on return it holds the best weights on validation (or, without a
-    validation split, those of the last epoch). ``workdir`` keeps the checkpoints for resuming."""
+    validation split, those of the last epoch). ``workdir`` keeps the checkpoints for resuming; the last
+    one, of the finished fit, stays until the caller has written its results (:func:`discard_resume`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     epochs = epochs or cfg.fit.epochs
     labels = np.asarray(labels, dtype=np.int64)
@@ -167,7 +173,6 @@ def fit_screener(
     seconds = time.perf_counter() - t0
     images_per_s = (epochs - initial_epoch) * train.steps_per_epoch * cfg.fit.batch_size / max(seconds, 1e-9)
     log.info("%s: %.1f training images/s", label, images_per_s)
-    resume.unlink(missing_ok=True)
     if monitor is None:
         losses = hist.history.get("loss", [])
         history = tuple({"epoch": initial_epoch + i + 1, "loss": float(v)} for i, v in enumerate(losses))

@@ -108,10 +108,40 @@ def mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
 
+def mean_ci(values, conf_level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of the finite values, ``mean -+ t(k-1) SD / sqrt(k)`` (as
+    scipy.stats.t.interval gives it); (nan, nan) for fewer than two. Over k folds this is the interval
+    of the papers' headline figure, the fold mean; the folds share training photos, so it is a
+    description of the spread, somewhat narrower than a new cohort would show."""
+    from scipy.stats import t
+
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    half = float(t.ppf(0.5 + conf_level / 2.0, v.size - 1)) * float(v.std(ddof=1)) / np.sqrt(v.size)
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 def summarise_folds(
-    per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS
+    per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS, conf_level: float = 0.95
 ) -> dict[str, dict[str, float]]:
-    return {m: dict(zip(("mean", "sd"), mean_sd([getattr(f, m) for f in per_fold]))) for m in names}
+    """Per metric: the fold mean, its sample SD and its t interval (``ci``) over the folds."""
+    out = {}
+    for m in names:
+        values = [getattr(f, m) for f in per_fold]
+        mean, sd = mean_sd(values)
+        out[m] = {"mean": mean, "sd": sd, "ci": list(mean_ci(values, conf_level))}
+    return out
+
+
+def predictive_values(sensitivity: float, specificity: float, prevalence: float) -> tuple[float, float]:
+    """PPV and NPV at a prevalence (Bayes' theorem; Altman & Bland, BMJ 1994;309:102). A case-control
+    study's own mix (about half syndromic) says nothing of a clinic's: give the intended use's."""
+    if not 0.0 < prevalence < 1.0:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    tp, fp = sensitivity * prevalence, (1.0 - specificity) * (1.0 - prevalence)
+    tn, fn = specificity * (1.0 - prevalence), (1.0 - sensitivity) * prevalence
+    return _ratio(tp, tp + fp), _ratio(tn, tn + fn)
 
 
 def multiclass_metrics(y_true, probs, classes: tuple[str, ...], top_k: tuple[int, ...] = (1, 2)) -> dict:

@@ -72,7 +72,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         keys = {f for f in cls.__dataclass_fields__}
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in keys}
         return cls(**kw)

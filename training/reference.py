@@ -48,7 +48,7 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
         ]
     )
     # the head's own layers, applied to cached base features: training them trains the screener
-    head_names = [l.name for l in model.layers if l.name.startswith("head_")] + ["cam", "logits", "probs"]
+    head_names = [layer.name for layer in model.layers if layer.name.startswith("head_")] + ["cam", "logits", "probs"]
     feat_in = keras.Input(features.shape[1:])
     x = feat_in
     for name in head_names:

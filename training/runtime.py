@@ -20,9 +20,10 @@ import functools
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager
 
 import keras
 
@@ -42,7 +43,7 @@ def _require(backend_name: str, what: str) -> None:
         raise RuntimeUnavailableError(f"{what} needs KERAS_BACKEND={backend_name}; this process runs {backend()}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tf_strategy(kind: str):
     import tensorflow as tf
 
@@ -51,16 +52,16 @@ def _tf_strategy(kind: str):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def _no_distribution() -> ContextManager:
+def _no_distribution() -> AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def _mirrored() -> ContextManager:
+def _mirrored() -> AbstractContextManager:
     _require("tensorflow", "--distribute mirrored")
     return _tf_strategy("mirrored").scope()
 
 
-def _multi_worker() -> ContextManager:
+def _multi_worker() -> AbstractContextManager:
     _require("tensorflow", "--distribute multi-worker")
     return _tf_strategy("multi-worker").scope()
 
@@ -78,7 +79,7 @@ def _data_parallel():
 
 @dataclass(frozen=True)
 class Distribution:
-    scope: Callable[[], ContextManager]  # build, compile and fit inside it
+    scope: Callable[[], AbstractContextManager]  # build, compile and fit inside it
     replicas: Callable[[], int]  # how many copies of the model train at once
 
 
@@ -95,7 +96,7 @@ DISTRIBUTIONS.register(
 )
 
 
-def distribution_scope(name: str) -> ContextManager:
+def distribution_scope(name: str) -> AbstractContextManager:
     """Build, compile and fit the model inside this context."""
     return DISTRIBUTIONS.create(name).scope()
 

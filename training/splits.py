@@ -10,8 +10,8 @@ Each subject is therefore tested exactly once, and within a fold no subject is i
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 

@@ -8,6 +8,10 @@ smallest change in it). Ties in J go to the lower threshold: higher sensitivity,
 ``sensitivity``: the highest threshold whose validation sensitivity is at least ``target`` (a
 screen's policy: "catch 90% of syndromic children", then as specific as that allows).
 ``specificity``: the lowest threshold whose validation specificity is at least ``target``.
+
+Candidates are decided on the exact ranks of the validation scores (see :func:`_cuts`). When a
+target cannot be reached by any threshold in (0, 1) (several photos of the wrong class scoring
+exactly 0 or 1), the closest one is taken and the choice says ``target_met=False``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import numpy as np
 from facescreen.edge.registry import Registry
 
 from .metrics import confusion
-
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class ThresholdChoice:
     validation_sensitivity: float
     validation_specificity: float
     n_validation: int
+    # False when no threshold in (0, 1) reaches the rule's target on validation (several photos of the
+    # wrong class scoring exactly 1.0 or 0.0); the threshold is then the one that comes closest
+    target_met: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.value < 1.0:
@@ -66,6 +71,7 @@ class ThresholdChoice:
             "validation_sensitivity": self.validation_sensitivity,
             "validation_specificity": self.validation_specificity,
             "n_validation": self.n_validation,
+            "target_met": self.target_met,
         }
 
 
@@ -75,11 +81,37 @@ def _sens_spec(y: np.ndarray, s: np.ndarray, t: float) -> tuple[float, float]:
 
 
 def _cuts(y: np.ndarray, s: np.ndarray, what: str) -> np.ndarray:
-    """Candidate thresholds, ascending: below all scores, between neighbours, above all scores."""
+    """Candidate thresholds, ascending, one per way of splitting the distinct scores by rank: below
+    all scores, in each gap between neighbours, above all scores.
+
+    Each sits strictly inside its gap, so it flags exactly the photos ranked above the gap and no
+    other; a split that no threshold in (0, 1) can make is no candidate (flagging no one when a photo
+    scores exactly 1.0, or everyone when one scores exactly 0.0: float32 softmax saturates). Never
+    clipped: moving a threshold into the next gap would change which photos it flags."""
     if y.sum() == 0 or y.sum() == len(y):
         raise ValueError(f"{what} needs both classes in the validation split")
     distinct = np.unique(s)  # ascending
-    return np.concatenate([[distinct[0] / 2.0], (distinct[:-1] + distinct[1:]) / 2.0, [(distinct[-1] + 1.0) / 2.0]])
+    lows = np.r_[-np.inf, distinct]  # each gap runs from lows[k] (not flagged) to highs[k] (flagged)
+    highs = np.r_[distinct, np.inf]
+    cuts = []
+    for lo, hi in zip(lows, highs):
+        t = (max(lo, 0.0) + min(hi, 1.0)) / 2.0
+        if not lo < t <= hi:  # neighbours one float apart: the upper score itself splits them
+            t = hi
+        if lo < t <= hi and 0.0 < t < 1.0:
+            cuts.append(t)
+    return np.asarray(cuts, dtype=np.float64)
+
+
+def _nearest_to_target(y: np.ndarray, s: np.ndarray, cuts: np.ndarray, which: int, target: float, pick) -> float:
+    """``pick`` among the cuts whose validation sensitivity (``which`` 0) or specificity (1) reaches
+    ``target``; when none does (saturated scores), the cut that comes closest."""
+    got = np.array([_sens_spec(y, s, t)[which] for t in cuts])
+    ok = cuts[got >= target]
+    if len(ok):
+        return float(pick(ok))
+    best = got.max()
+    return float(pick(cuts[got == best]))
 
 
 def youden_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
@@ -91,7 +123,7 @@ def youden_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdCo
         sens, spec = _sens_spec(y, s, t)
         if sens + spec - 1.0 > best_j + 1e-12:
             best_j, best_t = sens + spec - 1.0, t
-    return float(np.clip(best_t, _EPS, 1.0 - _EPS))
+    return float(best_t)
 
 
 def fixed_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
@@ -101,15 +133,13 @@ def fixed_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdCon
 def sensitivity_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
     y = np.asarray(y_val, dtype=np.int64)
     s = np.asarray(scores_val, dtype=np.float64)
-    ok = [t for t in _cuts(y, s, "a target sensitivity") if _sens_spec(y, s, t)[0] >= cfg.target]
-    return float(np.clip(max(ok), _EPS, 1.0 - _EPS))  # the lowest cut flags everyone, so ``ok`` is never empty
+    return _nearest_to_target(y, s, _cuts(y, s, "a target sensitivity"), 0, cfg.target, np.max)
 
 
 def specificity_threshold(y_val: np.ndarray, scores_val: np.ndarray, cfg: ThresholdConfig) -> float:
     y = np.asarray(y_val, dtype=np.int64)
     s = np.asarray(scores_val, dtype=np.float64)
-    ok = [t for t in _cuts(y, s, "a target specificity") if _sens_spec(y, s, t)[1] >= cfg.target]
-    return float(np.clip(min(ok), _EPS, 1.0 - _EPS))  # the highest cut flags no one, so ``ok`` is never empty
+    return _nearest_to_target(y, s, _cuts(y, s, "a target specificity"), 1, cfg.target, np.min)
 
 
 THRESHOLD_RULES: Registry[float] = Registry("threshold rule")
@@ -128,6 +158,12 @@ def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.nda
     t = THRESHOLD_RULES.get(cfg.rule)(y, s, cfg)
     sens, spec = _sens_spec(y, s, t)
     rule = cfg.rule if cfg.rule in ("youden", "fixed") else f"{cfg.rule}>={cfg.target:g}"
+    met = {"sensitivity": sens >= cfg.target, "specificity": spec >= cfg.target}.get(cfg.rule, True)
     return ThresholdChoice(
-        value=t, rule=rule, validation_sensitivity=sens, validation_specificity=spec, n_validation=int(y.size)
+        value=t,
+        rule=rule,
+        validation_sensitivity=sens,
+        validation_specificity=spec,
+        n_validation=int(y.size),
+        target_met=bool(met),
     )

@@ -23,9 +23,9 @@ axis is reversed); the mean subtraction already happens in the graph (see traini
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -89,7 +89,7 @@ def _find_imagenet_file(cfg: ModelConfig) -> Path:
 
 def fold_bgr_into_first_conv(backbone: keras.Model) -> str:
     """Reverse the input-channel axis of the first convolution: BGR-trained weights then take RGB."""
-    convs = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
+    convs = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         raise WeightsError(f"{backbone.name} has no convolution to fold the RGB->BGR flip into")
     first = convs[0]
@@ -177,7 +177,7 @@ def read_legacy_conv_layers(path: Path) -> list[tuple[str, np.ndarray, np.ndarra
 def _vggface(model: keras.Model, cfg: ModelConfig, weights: Path) -> WeightsRecord:
     layers = read_legacy_conv_layers(weights)
     backbone = base_model(model)
-    convs = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
+    convs = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
     if len(layers) != len(convs):
         raise WeightsError(
             f"{weights} holds {len(layers)} convolution layers "
@@ -261,8 +261,8 @@ def _keras_hub_pairs(hub: keras.Model, cfg: ModelConfig, backbone: keras.Model, 
                 f"{preset}: a {kind} with stackwise_num_repeats={conf.get('stackwise_num_repeats')}; "
                 f"{name} needs VGGBackbone with {_VGG_REPEATS[name]}"
             )
-        theirs = [l for l in hub.layers if isinstance(l, keras.layers.Conv2D)]
-        ours = [l for l in backbone.layers if isinstance(l, keras.layers.Conv2D)]
+        theirs = [layer for layer in hub.layers if isinstance(layer, keras.layers.Conv2D)]
+        ours = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
         return list(zip(theirs, ours))
     raise WeightsError(f"--init keras-hub supports {', '.join(list(_RESNET_BLOCKS) + list(_VGG_REPEATS))}, not {name}")
 

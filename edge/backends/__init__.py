@@ -8,8 +8,8 @@ another one: if it cannot run, it fails and says why.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..bundle import Bundle
 from ..errors import BackendUnavailableError
@@ -116,6 +116,8 @@ def choose_artifact(bundle: Bundle, backend: str = "auto", artifact: str | None 
             raise BackendUnavailableError(
                 f"artifact {artifact!r} needs the {spec.name} backend, whose library ({spec.module}) is not installed"
             )
+        if not spec.runs_here(arts[artifact]):  # naming an artifact skips the choice, never this check
+            raise BackendUnavailableError(f"artifact {artifact!r} cannot run here: {spec.not_here}")
         return spec.name, artifact
     candidates = AUTO_BACKEND_ORDER if backend == "auto" else (backend,)
     reasons = []

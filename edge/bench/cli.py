@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import clikit
 from ..errors import FaceScreenError
+from .measure import DEFAULT_MAX_VARIATION_PCT, MLPERF_SINGLE_STREAM, TRTEXEC_UNSTABLE_COV_PCT
 
 PROG = "facescreen-bench"
 
@@ -32,12 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default: 5)")
     p.add_argument(
-        "--repeat", type=clikit.positive_int, default=50, help="timed runs at batch 1, at least (default: 50)"
+        "--repeat",
+        type=clikit.positive_int,
+        default=50,
+        help="single-stream queries (batch 1, one after another), at least (default: 50)",
     )
     p.add_argument("--min-seconds", type=float, default=2.0, help="time each target for at least this long")
     p.add_argument(
-        "--batch", type=clikit.positive_int, default=8, help="batch size for the images/s figure (default: 8)"
+        "--mlperf",
+        action="store_true",
+        help=f"MLPerf's single-stream minimums: {MLPERF_SINGLE_STREAM['min_queries']} queries and "
+        f"{MLPERF_SINGLE_STREAM['min_seconds']:.0f} s per target (overrides --repeat and --min-seconds; long)",
     )
+    p.add_argument(
+        "--batch",
+        type=clikit.positive_int,
+        default=8,
+        help="largest batch tried for offline throughput; the best of 1, 2, 4, ... up to it is reported (default: 8)",
+    )
+    p.add_argument(
+        "--max-variation",
+        type=float,
+        default=DEFAULT_MAX_VARIATION_PCT,
+        help="warn when a timing's coefficient of variation exceeds this many percent "
+        f"(default: {DEFAULT_MAX_VARIATION_PCT:g}; trtexec warns above {TRTEXEC_UNSTABLE_COV_PCT:g})",
+    )
+    p.add_argument("--no-cold-start", action="store_true", help="skip timing each target from a new process")
     p.add_argument("--faces", type=clikit.positive_int, default=24, help="aligned faces used for parity (default: 24)")
     p.add_argument("--no-detectors", action="store_true", help="skip the detector comparison")
     p.add_argument("--no-pipeline", action="store_true", help="skip the photo-in/flag-out measurement")
@@ -78,9 +99,15 @@ def _bench(args: argparse.Namespace) -> int:
         detectors=not args.no_detectors,
         pipeline=not args.no_pipeline,
         sections=not args.no_sections,
+        cold_start=not args.no_cold_start,
         artifacts=tuple(args.artifacts.split(",")) if args.artifacts else None,
         settings=BenchSettings(
-            threads=args.threads, warmup=args.warmup, repeat=args.repeat, min_seconds=args.min_seconds, batch=args.batch
+            threads=args.threads,
+            warmup=args.warmup,
+            repeat=int(MLPERF_SINGLE_STREAM["min_queries"]) if args.mlperf else args.repeat,
+            min_seconds=MLPERF_SINGLE_STREAM["min_seconds"] if args.mlperf else args.min_seconds,
+            batch=args.batch,
+            max_variation_pct=args.max_variation,
         ),
     )
     result = run_benchmark(cfg, log=lambda m: print(m, file=sys.stderr))

@@ -5,27 +5,26 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
-import os
-import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from ..backends import choose_artifact
+from ..bundle import Bundle, load_bundle
 from ..detect import DETECTORS
-from ..bundle import Bundle, load_bundle, software_version
 from ..errors import FaceScreenError
 from ..metrics import agreement
 from ..photo import PHOTO_SUFFIXES, find_photos
-from .measure import matmul_peak_gflops
+from .machine import machine_info, run_context
+from .measure import MLPERF_SINGLE_STREAM, matmul_peak_gflops
 from .sections import discover_sections
-from .targets import BenchSettings, measure_detectors, measure_model, measure_pipeline
+from .targets import BenchSettings, measure_cold_start, measure_detectors, measure_model, measure_pipeline
 
-SCHEMA = "facescreen-bench/1"
+SCHEMA = "facescreen-bench/2"
 FRAME_SIZE = (640, 480)  # width, height: a kiosk/tablet camera frame
 
 
@@ -40,26 +39,7 @@ class BenchConfig:
     detectors: bool = True
     pipeline: bool = True
     sections: bool = True  # the sections other packages contribute (see sections.py)
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "machine": platform.machine(),
-        "system": platform.system(),
-        "python": platform.python_version(),
-        "facescreen": software_version(),
-        "node": platform.node(),
-    }
+    cold_start: bool = True  # time each target from a new process to its first result
 
 
 def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
@@ -145,6 +125,23 @@ def reference_artifact(bundle: Bundle, runnable: list[str]) -> str | None:
     return None
 
 
+def parity_note(reference: str | None) -> dict:
+    """What the parity columns were measured against, in words for the report."""
+    if reference is None:
+        return {
+            "measured": False,
+            "reference": None,
+            "note": "parity not measured: no Keras model or fp32 artifact ran",
+        }
+    if reference != "keras":
+        return {
+            "measured": True,
+            "reference": reference,
+            "note": f"parity against {reference} (fp32); parity with the Keras model was not measured (it did not run)",
+        }
+    return {"measured": True, "reference": "keras", "note": "parity against the Keras model"}
+
+
 def add_parity(rows: list[dict], bundle: Bundle, reference: str | None) -> None:
     """Max probability difference and screening-flag agreement of each row against the reference."""
     probs = {r["artifact"]: np.asarray(r.pop("probs")) for r in rows if "probs" in r}
@@ -159,6 +156,7 @@ def add_parity(rows: list[dict], bundle: Bundle, reference: str | None) -> None:
 
 
 def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
+    context = run_context()  # first: the load average before this run adds its own
     bundle = load_bundle(cfg.bundle)
     runnable, skipped = runnable_artifacts(bundle)
     if cfg.artifacts:
@@ -180,6 +178,9 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
             log(f"measuring {name} ...")
             row = _in_subprocess(measure_model, str(cfg.bundle), name, inputs["faces"], cfg.settings.to_dict())
             row.setdefault("artifact", name)
+            if cfg.cold_start and row.get("status") == "ok":
+                log(f"measuring {name}'s cold start ...")
+                row.update(measure_cold_start(str(cfg.bundle), name, inputs["faces"], cfg.settings.threads))
             if flops and row.get("status") == "ok":
                 row["gflops_per_s"] = flops / (row["p50_ms"] / 1e3) / 1e9
                 row["pct_of_matmul_peak"] = 100.0 * row["gflops_per_s"] / peak
@@ -211,7 +212,29 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
     return {
         "schema": SCHEMA,
         "machine": machine_info(),
-        "settings": cfg.settings.to_dict(),
+        "context": context,
+        "settings": {
+            **cfg.settings.to_dict(),
+            "artifacts": [r["artifact"] for r in rows],
+            "detectors": cfg.detectors,
+            "pipeline": cfg.pipeline,
+            "sections": sorted(sections),
+            "cold_start": cfg.cold_start,
+            "photos": str(cfg.photos),
+            "n_faces": cfg.n_faces,
+            "n_frames": cfg.n_frames,
+        },
+        "single_stream_rule": {
+            "queries_at_least": cfg.settings.repeat,
+            "seconds_at_least": cfg.settings.min_seconds,
+            "mlperf": MLPERF_SINGLE_STREAM,
+            "meets_mlperf": all(
+                r.get("n", 0) >= MLPERF_SINGLE_STREAM["min_queries"]
+                and r.get("seconds", 0) >= MLPERF_SINGLE_STREAM["min_seconds"]
+                for r in rows
+                if r.get("status") == "ok"
+            ),
+        },
         "bundle": {
             "path": str(cfg.bundle),
             "model_id": bundle.card.model_id,
@@ -222,6 +245,7 @@ def run_benchmark(cfg: BenchConfig, log: Callable[[str], None] = print) -> dict:
         },
         "matmul_peak_gflops": peak,
         "reference": reference,
+        "parity": parity_note(reference),
         "models": rows,
         "skipped": skipped,
         "detectors": detectors,

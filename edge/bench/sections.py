@@ -19,9 +19,10 @@ A section is an object with:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 ENTRY_POINT_GROUP = "facescreen.bench_sections"
 

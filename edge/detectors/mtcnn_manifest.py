@@ -87,7 +87,7 @@ class MtcnnManifest:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MtcnnManifest":
+    def from_dict(cls, d: dict) -> MtcnnManifest:
         try:
             formats = {
                 f: {

@@ -4,8 +4,8 @@ every measure in priority order on the shared context."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from facescreen.edge.detect import (
 from facescreen.edge.pipeline import AlignConfig
 
 from ..landmarks import DenseLandmarker, FaceMesh
-from ..tracking import FindConfig, FaceTrack
+from ..tracking import FaceTrack, FindConfig
 from .base import FrameContext, Measure, QualityReport, run_measure
 from .config import QualityConfig
 from .expression import EyesOpen, MouthClosed
@@ -81,7 +81,7 @@ class FrameAnalyser:
     def __init__(
         self,
         detector: Detector,
-        landmarker: Optional[DenseLandmarker],
+        landmarker: DenseLandmarker | None,
         config: QualityConfig = QualityConfig(),
         detect: DetectConfig = DetectConfig(),
         model_iod_px: float = 48.0,
@@ -101,7 +101,7 @@ class FrameAnalyser:
         cfg = self.find.detect_config(self.detect, self.config, rgb.shape[0], full_size)
         return subject_first(detect_faces(rgb, self.detector, cfg))
 
-    def _mesh(self, rgb: np.ndarray, face: FaceDetection) -> tuple[Optional[FaceMesh], str]:
+    def _mesh(self, rgb: np.ndarray, face: FaceDetection) -> tuple[FaceMesh | None, str]:
         if self.landmarker is None:
             return None, "no dense-landmark model is loaded"
         try:
@@ -110,7 +110,7 @@ class FrameAnalyser:
             return None, f"dense landmarks failed: {type(exc).__name__}: {exc}"
         return mesh, "" if mesh is not None else "the landmark model did not find a whole face in the detected box"
 
-    def analyse(self, rgb: np.ndarray, track: Optional[FaceTrack] = None, capture: bool = True) -> FrameAnalysis:
+    def analyse(self, rgb: np.ndarray, track: FaceTrack | None = None, capture: bool = True) -> FrameAnalysis:
         """Measure one frame. ``capture``: this frame may be screened, so it is detected at full
         size. Otherwise (a guidance frame) the face is followed by the mesh on ``track`` (a guidance
         loop's own) between detections, and detections run on a reduced copy."""

@@ -9,9 +9,10 @@ dense landmarks, an error inside it) says so and why, while the other measures s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, ClassVar, Literal, Optional, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -29,8 +30,8 @@ Side = Literal["low", "high"]
 class Bound:
     """Where a raw value passes: ``min <= raw <= max`` (either end may be open)."""
 
-    min: Optional[float] = None
-    max: Optional[float] = None
+    min: float | None = None
+    max: float | None = None
 
     def __post_init__(self) -> None:
         if self.min is None and self.max is None:
@@ -38,7 +39,7 @@ class Bound:
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"bound min {self.min} is above max {self.max}")
 
-    def side(self, raw: float) -> Optional[Side]:
+    def side(self, raw: float) -> Side | None:
         """None when ``raw`` passes, else which side of the bound it fell on."""
         if self.min is not None and raw < self.min:
             return "low"
@@ -60,7 +61,7 @@ class Bound:
             r = raw / hi if hi > 0 else (0.0 if raw <= 0 else math.inf)
         return int(round(100.0 / (1.0 + r * r))) if math.isfinite(r) else 0
 
-    def to_dict(self) -> dict[str, Optional[float]]:
+    def to_dict(self) -> dict[str, float | None]:
         return {"min": self.min, "max": self.max}
 
 
@@ -70,12 +71,12 @@ class MeasureResult:
 
     name: str
     assessed: bool
-    passed: Optional[bool]
-    raw: Optional[float]
+    passed: bool | None
+    raw: float | None
     unit: str
-    score: Optional[int]
-    threshold: dict[str, Optional[float]]
-    instruction: Optional[str] = None  # a message key (kiosk.messages) when failing or not assessed
+    score: int | None
+    threshold: dict[str, float | None]
+    instruction: str | None = None  # a message key (kiosk.messages) when failing or not assessed
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,7 +100,7 @@ class FrameContext:
     rgb: np.ndarray
     faces: tuple[FaceDetection, ...]  # confident faces, largest first
     config: QualityConfig
-    mesh: Optional[FaceMesh] = None
+    mesh: FaceMesh | None = None
     mesh_note: str = ""  # why there is no mesh, when there is a face but none
     model_iod_px: float = 48.0  # inter-eye distance the model's aligned crop holds
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -111,7 +112,7 @@ class FrameContext:
         return self._memo[key]
 
     @property
-    def face(self) -> Optional[FaceDetection]:
+    def face(self) -> FaceDetection | None:
         return self.faces[0] if self.faces else None
 
     @property
@@ -165,7 +166,7 @@ NOT_ASSESSED_INSTRUCTION = {"face": "no_face", "mesh": "show_whole_face"}
 def run_measure(measure: Measure, ctx: FrameContext) -> MeasureResult:
     """Assess one measure; never raises for a frame it cannot judge."""
 
-    def not_assessed(detail: str, instruction: Optional[str]) -> MeasureResult:
+    def not_assessed(detail: str, instruction: str | None) -> MeasureResult:
         return MeasureResult(measure.name, False, None, None, measure.unit, None, {}, instruction, detail)
 
     if measure.needs in ("face", "mesh") and ctx.face is None:
@@ -204,11 +205,11 @@ class QualityReport:
         return all(r.passed for r in self.results)
 
     @property
-    def first_failure(self) -> Optional[MeasureResult]:
+    def first_failure(self) -> MeasureResult | None:
         return next((r for r in self.results if not r.passed), None)
 
     @property
-    def instruction(self) -> Optional[str]:
+    def instruction(self) -> str | None:
         """Exactly one message key: the highest-priority failing (or unassessable) measure's."""
         f = self.first_failure
         return None if f is None else f.instruction

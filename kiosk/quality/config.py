@@ -7,8 +7,6 @@ the figures and what they do not show).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import Field, model_validator
 
 from ..configfile import FileConfig
@@ -19,7 +17,7 @@ class QualityConfig(FileConfig):
     other_face_min_ratio: float = Field(0.35, gt=0, le=1)
     # None: the inter-eye distance the model's aligned crop holds at its input size, so the crop
     # is never upsampled
-    min_inter_eye_px: Optional[float] = Field(None, gt=0)
+    min_inter_eye_px: float | None = Field(None, gt=0)
     min_head_size: float = Field(0.20, gt=0, lt=1)  # face-box height / frame height
     max_head_size: float = Field(0.80, gt=0, le=1.5)
     max_centre_offset: float = Field(0.20, gt=0, le=0.5)  # face-box centre from frame centre, / frame size
@@ -36,7 +34,7 @@ class QualityConfig(FileConfig):
     max_mouth_gap: float = Field(0.04, ge=0)  # inner-lip gap / face height (forehead to chin)
 
     @model_validator(mode="after")
-    def _ranges(self) -> "QualityConfig":
+    def _ranges(self) -> QualityConfig:
         if self.min_head_size >= self.max_head_size:
             raise ValueError(f"min_head_size {self.min_head_size} must be below max_head_size {self.max_head_size}")
         if self.min_brightness >= self.max_brightness:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
-from typing import Optional
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -42,7 +41,7 @@ request, 429 too many capture sessions or wrong tokens, 503 busy (with `Retry-Af
 loaded, 507 the kiosk's disk is full (with `Retry-After`). API responses are never cached (`Cache-Control: no-store`)."""
 
 
-def _docs_assets() -> Optional[str]:
+def _docs_assets() -> str | None:
     """Swagger UI's files from the swagger-ui-bundle package: /docs works on an offline clinic network."""
     try:
         from swagger_ui_bundle import swagger_ui_path
@@ -70,7 +69,7 @@ def load_engines(settings: Settings) -> KioskEngine | EnginePool:
 
 
 def create_app(
-    settings: Settings, engine: Optional[KioskEngine | EnginePool] = None, store: Optional[ResultsStore] = None
+    settings: Settings, engine: KioskEngine | EnginePool | None = None, store: ResultsStore | None = None
 ) -> FastAPI:
     """Build the app. Without ``engine``, the model is loaded once at start-up (lifespan)."""
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 import queue
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from ..engine import KioskEngine
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -33,7 +33,7 @@ def result_text(result: ScreeningResult, lang: str, demo: bool) -> dict[str, Any
     }
 
 
-def png_base64(rgb: Optional[np.ndarray]) -> Optional[str]:
+def png_base64(rgb: np.ndarray | None) -> str | None:
     if rgb is None:
         return None
     buf = io.BytesIO()

@@ -1,4 +1,5 @@
-"""Serve the app with uvicorn (one process: the model is loaded once; photo requests go through the\nbounded inference queue)."""
+"""Serve the app with uvicorn (one process: the model is loaded once; photo requests go through the
+bounded inference queue)."""
 
 from __future__ import annotations
 
@@ -184,7 +185,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

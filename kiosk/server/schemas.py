@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,7 +82,7 @@ class ModelInfo(_Out):
     not_for_clinical_use: bool
     training_data: str
     detector: str
-    landmarks_model: Optional[str]
+    landmarks_model: str | None
     demo: bool = Field(description="trained on SYNTHETIC data: every result is labelled as a demo")
     quality_thresholds: dict[str, Any]
 
@@ -90,18 +90,18 @@ class ModelInfo(_Out):
 class MeasureOut(_Out):
     name: str
     assessed: bool
-    passed: Optional[bool]
-    raw: Optional[float]
+    passed: bool | None
+    raw: float | None
     unit: str
-    score: Optional[int]
-    threshold: dict[str, Optional[float]]
-    instruction: Optional[str]
+    score: int | None
+    threshold: dict[str, float | None]
+    instruction: str | None
     detail: str
 
 
 class QualityOut(_Out):
     passed: bool
-    instruction: Optional[str] = Field(description="message key of the one instruction to give (None: all passed)")
+    instruction: str | None = Field(description="message key of the one instruction to give (None: all passed)")
     text: str = Field("", description="that instruction in the requested language")
     measures: list[MeasureOut]
     timings_ms: dict[str, float]
@@ -126,7 +126,7 @@ class ResultOut(_Out):
     intended_use: str
     not_for_clinical_use: bool
     n_faces: int
-    detection: Optional[dict[str, Any]]
+    detection: dict[str, Any] | None
     timings_ms: dict[str, float]
 
 
@@ -135,8 +135,8 @@ class ResultText(_Out):
     advice: str
     probability: str
     note: str
-    not_for_clinical_use: Optional[str]
-    demo_notice: Optional[str]
+    not_for_clinical_use: str | None
+    demo_notice: str | None
 
 
 class ScreenResponse(_Out):
@@ -146,13 +146,13 @@ class ScreenResponse(_Out):
     text: ResultText
     quality: QualityOut
     consent_recorded: bool
-    cam_png: Optional[str] = Field(None, description="base64 PNG: the model's attention over its aligned crop")
+    cam_png: str | None = Field(None, description="base64 PNG: the model's attention over its aligned crop")
 
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    operator_id: Optional[str] = Field(None, max_length=64)
-    language: Optional[str] = Field(None, description="en or zh-Hans (default: the server's)")
+    operator_id: str | None = Field(None, max_length=64)
+    language: str | None = Field(None, description="en or zh-Hans (default: the server's)")
 
 
 class SessionOut(_Out):
@@ -164,16 +164,16 @@ class SessionOut(_Out):
 class FrameEvent(_Out):
     event: EventKind
     frame: int
-    message_key: Optional[str]
+    message_key: str | None
     text: str
     streak: int
     needed: int
-    quality: Optional[QualityOut] = None
-    result: Optional[ResultOut] = None
-    result_text: Optional[ResultText] = None
-    record: Optional[dict[str, Any]] = None
-    cam_png: Optional[str] = None
-    error: Optional[ErrorDetail] = None
+    quality: QualityOut | None = None
+    result: ResultOut | None = None
+    result_text: ResultText | None = None
+    record: dict[str, Any] | None = None
+    cam_png: str | None = None
+    error: ErrorDetail | None = None
 
 
 class ConsentOut(_Out):
@@ -186,7 +186,7 @@ class ResultRecord(_Out):
     id: str
     created_at: str
     kiosk_id: str
-    operator_id: Optional[str]
+    operator_id: str | None
     source: str
     model_id: str
     model_version: str
@@ -199,9 +199,9 @@ class ResultRecord(_Out):
     intended_use: str
     quality: dict[str, Any]
     consent: bool
-    photo_file: Optional[str]
+    photo_file: str | None
     status: Literal[STATUSES]
-    result: Optional[ResultOut] = Field(
+    result: ResultOut | None = Field(
         description="the whole result as screened (None for rows stored before the store kept it)"
     )
 

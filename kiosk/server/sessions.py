@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from ..engine import KioskEngine
 from ..guidance import GuidanceConfig, GuidanceLoop
@@ -18,7 +18,7 @@ from .errors import ApiError
 class Session:
     id: str
     loop: GuidanceLoop
-    operator_id: Optional[str]
+    operator_id: str | None
     last_seen: float
     client: str = ""  # who created it: only that client may use it
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,7 +43,7 @@ class SessionManager:
         for sid in [s.id for s in self._sessions.values() if now - s.last_seen > self.idle_s]:
             del self._sessions[sid]  # its frames and any unconsented capture go with it
 
-    def create(self, operator_id: Optional[str] = None, language: Optional[str] = None, client: str = "") -> Session:
+    def create(self, operator_id: str | None = None, language: str | None = None, client: str = "") -> Session:
         now = self.clock()
         cfg = self.config if language is None else self.config.model_copy(update={"language": language})
         cfg = GuidanceConfig.model_validate(cfg.model_dump())  # validates the language

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from pathlib import Path
-from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -56,14 +55,14 @@ class Settings(BaseModel):
     bundle: Path
     backend: str = "auto"
     detector: str = "auto"
-    landmarks_model: Optional[Path] = None
+    landmarks_model: Path | None = None
     data_dir: Path = Path("kiosk-data")
     kiosk_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    token: Optional[str] = Field(None, min_length=16, repr=False)
-    tls_cert: Optional[Path] = None
-    tls_key: Optional[Path] = None
+    token: str | None = Field(None, min_length=16, repr=False)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     tls_self_signed: bool = False
     max_upload_bytes: int = Field(20 * MiB, ge=1024, le=200 * MiB)
     max_pixels: int = Field(50_000_000, ge=10_000)
@@ -92,7 +91,7 @@ class Settings(BaseModel):
         return language(v)
 
     @model_validator(mode="after")
-    def _exposure(self) -> "Settings":
+    def _exposure(self) -> Settings:
         if not is_loopback(self.host) and not self.token:
             raise ValueError(
                 f"binding to {self.host} opens the server to the network: a bearer token is required "

@@ -20,9 +20,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Optional
 
 from facescreen.edge.assets import FACE_LANDMARK, asset_path
 from facescreen.edge.bundle import Bundle, load_bundle, sha256_file, software_version
@@ -65,7 +65,7 @@ class TabletExportError(Exception):
     code = "tablet_export_failed"
 
 
-def convert_mesh(dst: Path, source: Optional[Path] = None) -> dict:
+def convert_mesh(dst: Path, source: Path | None = None) -> dict:
     """The pinned face_landmark.tflite -> ONNX (tf2onnx), in a child process so that this one stays
     TensorFlow-free. Build time only: the browser never converts or downloads anything."""
     src = source or asset_path(MESH_ASSET.name)
@@ -104,9 +104,9 @@ def assemble(
     bundle: Bundle,
     out: Path,
     runtime: BrowserRuntime,
-    modules: Optional[Path] = None,
-    quality: Optional[QualityConfig] = None,
-    find: Optional[FindConfig] = None,
+    modules: Path | None = None,
+    quality: QualityConfig | None = None,
+    find: FindConfig | None = None,
 ) -> dict:
     """Write the app into ``out`` (an empty folder); returns app.json's content (without parity).
     ``quality``: the kiosk's capture-quality thresholds (default: QualityConfig's); ``find``: how the
@@ -186,12 +186,12 @@ def write_app_json(out: Path, app: dict) -> Path:
 
 def export_app(
     bundle: str | Path | Bundle,
-    out: Optional[str | Path] = None,
+    out: str | Path | None = None,
     runtime: str = DEFAULT_RUNTIME,
-    verify: Optional[Callable[[Path, dict], dict]] = None,
+    verify: Callable[[Path, dict], dict] | None = None,
     progress: Callable[[str], None] = print,
-    quality: Optional[QualityConfig] = None,
-    find: Optional[FindConfig] = None,
+    quality: QualityConfig | None = None,
+    find: FindConfig | None = None,
 ) -> Path:
     """Assemble, verify in headless Chromium, then move into ``out``. ``verify(staging, app)``
     returns the parity record (default: :func:`kiosk.tablet.parity.verify_app` on the converters'

@@ -18,15 +18,16 @@ import http.server
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 import numpy as np
 
 from facescreen.edge.detect import DetectConfig, detect_faces
 from facescreen.edge.errors import NoFaceError
 from facescreen.edge.photo import load_photo
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
 from ..tools.browser import Chrome
 from .runtimes import browser_runtime
@@ -43,10 +44,13 @@ class PhotoOutcome:
     n_faces_browser: int
     max_box_px: float
     max_landmark_px: float
-    p_python: Optional[float]
-    p_browser: Optional[float]
+    p_python: float | None
+    p_browser: float | None
     ms_python: float
     ms_browser: float
+    # per stage (detect, align, infer, ...), each side's own timings of this photo's screening
+    stages_python: dict = field(default_factory=dict)
+    stages_browser: dict = field(default_factory=dict)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -55,6 +59,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
+        for k, v in ISOLATION_HEADERS.items():  # as the kiosk serves the app: multi-threaded WebAssembly
+            self.send_header(k, v)
         super().end_headers()
 
 
@@ -119,7 +125,10 @@ def python_reference(bundle_dir: Path, runtime_name: str):
 
     rt = browser_runtime(runtime_name)
     det = MtcnnLiteDetector(Path(bundle_dir) / "detector", runtime=rt.python_detector_runtime)
-    return create_screener(bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det)
+    # the browser detects with the exported DetectConfig() (tablet/export.py), so Python does too
+    return create_screener(
+        bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det, detect=DetectConfig()
+    )
 
 
 def _face_diffs(py_faces, br_faces) -> tuple[float, float]:
@@ -139,15 +148,26 @@ def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> l
         py_faces = detect_faces(rgb, screener.detector, DetectConfig())
         t0 = time.perf_counter()
         try:
-            p_py = screener.screen(rgb).probability
+            r = screener.screen(rgb)
+            p_py, stages_py = r.probability, dict(r.timings_ms)
         except NoFaceError:
-            p_py = None
+            p_py, stages_py = None, {}
         ms_py = (time.perf_counter() - t0) * 1e3
         got = screen_in_browser(chrome, rgb)
         box_px, lm_px = _face_diffs(py_faces, got["faces"])
         out.append(
             PhotoOutcome(
-                name, len(py_faces), len(got["faces"]), box_px, lm_px, p_py, got["probability"], ms_py, float(got["ms"])
+                name,
+                len(py_faces),
+                len(got["faces"]),
+                box_px,
+                lm_px,
+                p_py,
+                got["probability"],
+                ms_py,
+                float(got["ms"]),
+                stages_py,
+                dict(got.get("screen_ms") or {}),
             )
         )
     return out
@@ -189,12 +209,26 @@ def verdict(outcomes: list[PhotoOutcome], threshold: float, runtime: str) -> dic
         "max_landmark_px": max_lm,
         "median_ms_browser": round(float(np.median(ms_br)), 1) if ms_br else None,
         "median_ms_python": round(float(np.median(ms_py)), 1) if ms_py else None,
+        "stages_median_ms": stage_medians(outcomes),
         "passed": not problems,
         "verdict": "; ".join(problems) if problems else "parity ok",
     }
 
 
-def verification_set(cohort: Optional[Path] = None, limit: Optional[int] = None) -> dict[str, np.ndarray]:
+def stage_medians(outcomes: list[PhotoOutcome]) -> dict[str, dict]:
+    """Each stage both sides time (detect, align, infer), in the same run on the same photos: the
+    browser's median, Python's, and browser over Python (issue 23's target: within 2x)."""
+    both = [o for o in outcomes if o.stages_python and o.stages_browser]
+    keys = [k for k in (both[0].stages_browser if both else {}) if all(k in o.stages_python for o in both)]
+    out = {}
+    for k in keys:
+        br = float(np.median([o.stages_browser[k] for o in both if k in o.stages_browser]))
+        py = float(np.median([o.stages_python[k] for o in both]))
+        out[k] = {"browser": round(br, 2), "python": round(py, 2), "ratio": round(br / py, 2) if py > 0 else None}
+    return out
+
+
+def verification_set(cohort: Path | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
     """The converters' detector verification photos, plus the photos of a cohort folder (cohort.csv)."""
     from facescreen.converters.to_mtcnn import verification_photos
 
@@ -209,7 +243,7 @@ def verification_set(cohort: Optional[Path] = None, limit: Optional[int] = None)
     return photos
 
 
-def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: Optional[dict[str, np.ndarray]] = None) -> dict:
+def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: dict[str, np.ndarray] | None = None) -> dict:
     """The parity record for an assembled app (see :func:`kiosk.tablet.export.export_app`)."""
     screener = python_reference(bundle_dir, app["runtime"])
     photos = photos if photos is not None else verification_set()

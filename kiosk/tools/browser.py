@@ -13,8 +13,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import cv2
 import httpx
@@ -24,7 +25,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 DRIVERS = ("chromedriver",)
 
 
-def find_browser() -> Optional[tuple[str, str]]:
+def find_browser() -> tuple[str, str] | None:
     """``(browser, chromedriver)`` paths, or None when either is missing."""
     browser = os.environ.get("CHROMIUM") or next((p for p in map(shutil.which, BROWSERS) if p), None)
     driver = os.environ.get("CHROMEDRIVER") or next((p for p in map(shutil.which, DRIVERS) if p), None)
@@ -34,7 +35,7 @@ def find_browser() -> Optional[tuple[str, str]]:
 REQUIRE_ENV = "FACESCREEN_REQUIRE_BROWSER"
 
 
-def browser_skip_reason() -> Optional[str]:
+def browser_skip_reason() -> str | None:
     """Why a browser test may skip here, or None when it must run: Chromium is installed, or CI
     demands the browser tests ($FACESCREEN_REQUIRE_BROWSER=1, set by .ci/run), in which case a
     missing browser fails them with the install hint instead of skipping them."""
@@ -68,10 +69,10 @@ class Chrome:
 
     def __init__(
         self,
-        fake_video: Optional[str | Path] = None,
+        fake_video: str | Path | None = None,
         window: tuple[int, int] = (420, 860),
-        browser: Optional[str] = None,
-        driver: Optional[str] = None,
+        browser: str | None = None,
+        driver: str | None = None,
     ) -> None:
         found = find_browser()
         if (browser is None or driver is None) and found is None:
@@ -82,11 +83,11 @@ class Chrome:
         self.driver = driver or found[1]
         self.fake_video = fake_video
         self.window = window
-        self._proc: Optional[subprocess.Popen] = None
+        self._proc: subprocess.Popen | None = None
         self._profile = tempfile.TemporaryDirectory(prefix="facescreen-chrome-")
-        self.session: Optional[str] = None
+        self.session: str | None = None
 
-    def __enter__(self) -> "Chrome":
+    def __enter__(self) -> Chrome:
         port = _free_port()
         self._proc = subprocess.Popen(
             [self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -147,7 +148,7 @@ class Chrome:
             self.http.close()
             self._profile.cleanup()
 
-    def _call(self, method: str, path: str, body: Optional[dict] = None) -> Any:
+    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
         r = self.http.request(method, path, json=body)
         value = r.json().get("value")
         if r.status_code >= 400:
@@ -177,7 +178,7 @@ class Chrome:
                 raise TimeoutError(f"timed out waiting for {js_condition!r}; page: {state}")
             time.sleep(poll)
 
-    def cdp(self, cmd: str, params: Optional[dict] = None) -> Any:
+    def cdp(self, cmd: str, params: dict | None = None) -> Any:
         """A Chrome DevTools Protocol command through chromedriver (e.g. Network.emulateNetworkConditions)."""
         return self._call("POST", self._s("/goog/cdp/execute"), {"cmd": cmd, "params": params or {}})
 

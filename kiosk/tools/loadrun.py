@@ -26,10 +26,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class RssSampler:
             self.peak = max(self.peak, proc_status(self.pid, "VmRSS"))
             time.sleep(self.every_s)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         reset_peak(self.pid)
         self._thread.start()
         return self
@@ -82,7 +83,7 @@ def free_port() -> int:
 
 @contextmanager
 def kiosk_server(
-    bundle: str | Path, *extra: str, data_dir: Optional[Path] = None, timeout_s: float = 300.0
+    bundle: str | Path, *extra: str, data_dir: Path | None = None, timeout_s: float = 300.0
 ) -> Iterator[tuple[str, int]]:
     """``facescreen-kiosk serve`` on 127.0.0.1 in a child process; yields ``(url, pid)``."""
     import httpx
@@ -139,7 +140,7 @@ def bomb_png(width: int = 7000, height: int = 7000) -> bytes:
     return buf.getvalue()
 
 
-def sample_jpeg(size: Optional[tuple[int, int]] = None) -> bytes:
+def sample_jpeg(size: tuple[int, int] | None = None) -> bytes:
     """A real face photo (edge.synthetic's sample), as a JPEG, optionally resized to ``size``."""
     from PIL import Image
 
@@ -228,7 +229,7 @@ def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
     }
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m facescreen.kiosk.tools.loadrun",
         description=__doc__,

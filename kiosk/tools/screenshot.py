@@ -14,7 +14,6 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from ..scenes import GOOD_SCENES, Scene, compose
 from .browser import Chrome, write_y4m
@@ -24,9 +23,9 @@ from .browser import Chrome, write_y4m
 class PageRun:
     guidance_text: str
     result_label: str
-    guidance_png: Optional[Path]
-    result_png: Optional[Path]
-    upload_label: Optional[str] = None
+    guidance_png: Path | None
+    result_png: Path | None
+    upload_label: str | None = None
 
 
 def fake_camera_clip(path: Path, far_frames: int = 6, fps: int = 2) -> Path:
@@ -39,11 +38,11 @@ def fake_camera_clip(path: Path, far_frames: int = 6, fps: int = 2) -> Path:
 def capture_page_run(
     base_url: str,
     work: Path,
-    guidance_png: Optional[Path] = None,
-    result_png: Optional[Path] = None,
+    guidance_png: Path | None = None,
+    result_png: Path | None = None,
     lang: str = "en",
     window=(420, 860),
-    upload_photo: Optional[Path] = None,
+    upload_photo: Path | None = None,
 ) -> PageRun:
     """Drive the page: live guidance until a result; optionally the upload fallback too."""
     clip = fake_camera_clip(work / "camera.y4m")
@@ -67,7 +66,7 @@ def capture_page_run(
     return PageRun(text, label, guidance_png, result_png, upload_label)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m facescreen.kiosk.tools.screenshot",
         description=__doc__,

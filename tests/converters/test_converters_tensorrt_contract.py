@@ -1,26 +1,24 @@
-"""TensorRT contract tests that RUN on a CPU machine: one per finding of issue 10 (the numbers below).
+"""TensorRT contract tests that RUN on a CPU machine: one per finding of issue 10 (the numbers below),
+and issue 18's parser contract (an INT32-bias Q/DQ graph is refused) and TensorRT 11 flag values.
 
 The TensorRT API is a stand-in (tests/converters/fake_tensorrt.py) that records the calls and flags
-it receives and exposes only the members each TensorRT generation has; these tests assert what the
-converter asks of TensorRT. None of them claims an engine was built or ran: that needs a Jetson
-(tests/converters/test_converters_tensorrt.py, ``-m tensorrt``).
+it receives, exposes only the members each TensorRT generation has, parses real ONNX graphs (the tiny
+ones of tests/converters/tiny_onnx.py) by TensorRT's documented contract and runs the engine it
+builds in ONNX Runtime. None of these tests claims a real engine was built or ran: that needs a
+Jetson (tests/converters/test_converters_tensorrt.py, ``-m tensorrt``).
 """
 
 from __future__ import annotations
 
+import functools
+import tempfile
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from facescreen.converters.calibration import FaceSet
-from facescreen.converters.convert import ConvertOptions
-from facescreen.converters.errors import ConversionError
-from facescreen.converters.targets import target
-from facescreen.converters import to_tensorrt as T
-from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
-
-from fake_tensorrt import install
+import tiny_onnx
+from fake_tensorrt import ENGINE_MAGIC, install
 from inspector_strings import (
     FP16_ENGINE_OUTPUTS,
     FP32_ENGINE_OUTPUTS,
@@ -29,16 +27,31 @@ from inspector_strings import (
     engine_information,
 )
 
-SIZE = 32
-FP32_ONNX, QDQ_ONNX = b"fp32 onnx graph", b"qdq int8 onnx graph"
+from facescreen.converters import to_tensorrt as T
+from facescreen.converters.calibration import FaceSet
+from facescreen.converters.convert import ConvertOptions
+from facescreen.converters.errors import ConversionError
+from facescreen.converters.targets import target
+from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
+
+SIZE = tiny_onnx.SIZE
+
+
+@functools.cache
+def graphs() -> tuple[bytes, bytes]:
+    """(fp32 ONNX, the Q/DQ int8 ONNX the onnx-int8 converter writes from it), built once."""
+    work = Path(tempfile.mkdtemp(prefix="tiny-onnx-"))
+    int8, _ = tiny_onnx.int8_model_file(work)
+    return (work / "onnx.onnx").read_bytes(), int8.read_bytes()
 
 
 def _bundle(tmp_path, symmetric: bool = True) -> types.SimpleNamespace:
-    """A bundle directory with stand-in ONNX files recorded in a real model card."""
+    """A bundle directory with real (tiny) ONNX files recorded in a real model card."""
+    fp32, qdq = graphs()
     root = tmp_path / "bundle"
     root.mkdir()
-    (root / "onnx.onnx").write_bytes(FP32_ONNX)
-    (root / "onnx-int8.onnx").write_bytes(QDQ_ONNX)
+    (root / "onnx.onnx").write_bytes(fp32)
+    (root / "onnx-int8.onnx").write_bytes(qdq)
     arts = {
         "onnx": artifact_entry(root, "onnx.onnx", "onnx", "fp32"),
         "onnx-int8": artifact_entry(root, "onnx-int8.onnx", "onnx", "int8", symmetric=symmetric),
@@ -104,7 +117,7 @@ def test_engine_is_refused_only_without_layers_in_its_precision(tmp_path, monkey
     out = tmp_path / "e.engine"
     if ok:
         entry = T.build(_ctx(bundle), target(f"tensorrt-{precision}"), out)
-        assert entry["layer_precisions"][precision] > 0 and out.read_bytes() == b"FAKE-ENGINE"
+        assert entry["layer_precisions"][precision] > 0 and out.read_bytes().startswith(ENGINE_MAGIC)
     else:
         with pytest.raises(ConversionError, match=f"no {precision} layer outputs"):
             T.build(_ctx(bundle), target(f"tensorrt-{precision}"), out)
@@ -132,9 +145,9 @@ def test_trt8_calibrates_every_face_at_the_calibration_profile(tmp_path, monkeyp
     assert rec.calibration_batches == [batch] * (50 // batch)  # every whole batch read
     assert all(n == batch * SIZE * SIZE * 3 * 4 for _, n in rec.copies)
     assert rec.profiles[0].shapes["image"][2][0] == max_batch  # runtime profile untouched
-    assert rec.parsed == [FP32_ONNX] and rec.builder_flags == ["INT8"]
+    assert rec.parsed == [graphs()[0]] and rec.builder_flags == ["INT8"]
     assert entry["calibrator"] == "IInt8EntropyCalibrator2" and entry["built_from"] == "onnx"
-    assert rec.freed == list(rec.mallocs)  # device buffer released
+    assert rec.freed and not rec.mallocs  # device buffer released
     assert (bundle.path / entry["calibration_cache"]).read_bytes() == b"CACHE"
 
 
@@ -149,7 +162,7 @@ def test_trt10_int8_is_explicit_quantisation_of_the_qdq_graph(tmp_path, monkeypa
     rec = install(monkeypatch, version, INT8_ENGINE)
     bundle = _bundle(tmp_path)
     entry = T.build(_ctx(bundle, _faces(50)), target("tensorrt-int8"), tmp_path / "e.engine")
-    assert rec.parsed == [QDQ_ONNX]
+    assert rec.parsed == [graphs()[1]]
     assert sorted(rec.builder_flags) == ["FP16", "INT8"]
     assert rec.calibrator is None and rec.calibration_profile is None and not rec.mallocs
     assert entry["built_from"] == "onnx-int8" and entry["quantization"].startswith("explicit")
@@ -174,7 +187,7 @@ def test_tensorrt_int8_depends_on_the_qdq_graph():
 def test_network_is_explicit_batch_on_every_version(tmp_path, monkeypatch, version, flags):
     rec = install(monkeypatch, version, FP16_ENGINE)
     T.build(_ctx(_bundle(tmp_path)), target("tensorrt-fp16"), tmp_path / "e.engine")
-    assert rec.network_flags == [flags] and rec.builder_flags == ["FP16"] and rec.parsed == [FP32_ONNX]
+    assert rec.network_flags == [flags] and rec.builder_flags == ["FP16"] and rec.parsed == [graphs()[0]]
 
 
 # -- finding 8: --save-faces into a folder that does not exist yet --------------------------------
@@ -194,9 +207,123 @@ def test_save_faces_creates_the_folder(tmp_path):
 def test_trt11_int8_is_strongly_typed_without_removed_apis(tmp_path, monkeypatch):
     rec = install(monkeypatch, "11.1.0", INT8_ENGINE)
     entry = T.build(_ctx(_bundle(tmp_path), _faces(50)), target("tensorrt-int8"), tmp_path / "e.engine")
-    assert rec.network_flags == [1 << 1]  # STRONGLY_TYPED
-    assert rec.builder_flags == [] and rec.calibrator is None and rec.parsed == [QDQ_ONNX]
-    assert entry["network_flags"] == ["STRONGLY_TYPED"]
+    # TensorRT 11 is always strongly typed: no flag at all. Bit 1 would be PREFER_JIT_PYTHON_PLUGINS and
+    # bit 2 PREFER_AOT_PYTHON_PLUGINS (NvInfer.h of 11.x), never what we mean.
+    assert rec.network_flags == [0]
+    assert rec.builder_flags == [] and rec.calibrator is None and rec.parsed == [graphs()[1]]
+    assert entry["network_flags"] == [] and entry["strongly_typed"] is True
+
+
+@pytest.mark.parametrize(
+    "version, members",
+    [  # include/NvInfer.h, enum class NetworkDefinitionCreationFlag, of each release
+        ("8.6.1", {"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1}),
+        ("10.3.0", {"EXPLICIT_BATCH": 0, "STRONGLY_TYPED": 1}),
+        ("11.1.0", {"STRONGLY_TYPED": 0, "PREFER_JIT_PYTHON_PLUGINS": 1, "PREFER_AOT_PYTHON_PLUGINS": 2}),
+    ],
+)
+def test_stand_in_network_flags_are_nvinfer_h_values(monkeypatch, version, members):
+    import sys
+
+    install(monkeypatch, version)
+    flag = sys.modules["tensorrt"].NetworkDefinitionCreationFlag
+    assert {m.name: int(m) for m in flag} == members
+
+
+# -- issue 18: the INT8 graph TensorRT will parse --------------------------------------------------
+
+
+def _int32_bias_graph(tmp_path, monkeypatch) -> Path:
+    """Today's bug, planted: quantize_static with QuantizeBias left at its default (True)."""
+    from facescreen.converters import to_onnx_int8
+
+    monkeypatch.setitem(to_onnx_int8.QUANTIZE_OPTIONS, "QuantizeBias", True)
+    out = tmp_path / "int32-bias.onnx"
+    with pytest.raises(ConversionError, match=r"parser would refuse.*input 'b1_quantized' is INT32"):
+        tiny_onnx.int8_model_file(tmp_path / "work")
+    import onnx
+    from onnxruntime.quantization import QuantFormat, quantize_static
+
+    from facescreen.converters.to_onnx_int8 import _reader_class
+
+    quantize_static(
+        str(tmp_path / "work" / "onnx.onnx"),
+        str(out),
+        _reader_class()("image", tiny_onnx.faces()),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        extra_options=dict(to_onnx_int8.QUANTIZE_OPTIONS),
+    )
+    model = onnx.load(str(out))
+    int32 = [t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT32]
+    assert {"b1_quantized", "b2_quantized"} <= set(int32)  # the INT32 biases behind DequantizeLinear
+    return out
+
+
+def test_int8_graph_has_float_biases_and_parses(tmp_path):
+    import onnx
+
+    from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
+
+    path, entry = tiny_onnx.int8_model_file(tmp_path)
+    model = onnx.load(str(path))
+    assert not [t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT32]
+    assert {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT} >= {"b1", "b2"}
+    assert entry["tensorrt_parsable"] is True and tensorrt_parse_problems(model) == []
+
+
+def test_planted_int32_bias_graph_is_refused_by_converter_and_stand_in_parser(tmp_path, monkeypatch):
+    planted = _int32_bias_graph(tmp_path, monkeypatch)  # the converter refused it (inside)
+    rec = install(monkeypatch, "10.3.0")
+    bundle = _bundle(tmp_path)
+    (bundle.path / "onnx-int8.onnx").write_bytes(planted.read_bytes())
+    with pytest.raises(ConversionError, match=r"TensorRT's ONNX parser rejected onnx-int8.onnx: .*INT32"):
+        T.build(_ctx(bundle), target("tensorrt-int8"), tmp_path / "e.engine")
+    assert any("DequantizeLinear" in e and "INT32" in e for e in rec.parse_errors)
+    assert not (tmp_path / "e.engine").exists()
+
+
+@pytest.mark.parametrize(
+    "mutate, problem",
+    [
+        (lambda m: _set_zero_point(m, 3), "is not zero"),
+        (lambda m: _set_scale(m, -0.5), "scale"),
+        (lambda m: m.graph.node[-1].__setattr__("op_type", "NonMaxSuppression"), "NonMaxSuppression"),
+        (lambda m: m.graph.node[-1].__setattr__("domain", "com.microsoft"), "custom op domains"),
+    ],
+    ids=["zero-point", "scale", "op", "domain"],
+)
+def test_stand_in_parser_refuses_what_tensorrt_documents(monkeypatch, mutate, problem):
+    import sys
+
+    import onnx
+
+    model = onnx.load_from_string(graphs()[1])
+    mutate(model)
+    install(monkeypatch, "10.3.0")
+    trt = sys.modules["tensorrt"]
+    builder = trt.Builder(trt.Logger())
+    parser = trt.OnnxParser(builder.create_network(0), trt.Logger())
+    assert parser.parse(model.SerializeToString()) is False
+    assert any(problem in str(parser.get_error(i)) for i in range(parser.num_errors))
+
+
+def _initializer(model, suffix: str):
+    return next(t for t in model.graph.initializer if t.name.endswith(suffix))
+
+
+def _set_zero_point(model, value: int) -> None:
+    from onnx import numpy_helper
+
+    t = _initializer(model, "_zero_point")
+    t.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(t).shape, value, np.int8), t.name))
+
+
+def _set_scale(model, value: float) -> None:
+    from onnx import numpy_helper
+
+    t = _initializer(model, "_scale")
+    t.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(t).shape, value, np.float32), t.name))
 
 
 def test_trt11_fp16_is_refused_with_the_reason(tmp_path, monkeypatch):

@@ -74,3 +74,21 @@ def test_mismatched_backend_and_artifact(tmp_path):
     b = bundle_with(tmp_path, ["onnx", "tflite-int8"])
     with pytest.raises(BackendUnavailableError, match="runs tflite artifacts"):
         choose_artifact(b, backend="litert", artifact="onnx")
+
+
+def test_a_named_engine_is_checked_against_this_machine_too(tmp_path, monkeypatch):
+    """TensorRT importable, but the engine was built elsewhere: naming it must not skip runs_here
+    (the doctor asks choose_artifact, so it would otherwise call a foreign engine runnable)."""
+    import importlib.machinery
+    import sys
+    import types
+
+    trt = types.ModuleType("tensorrt")
+    trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
+    trt.__version__ = "10.3.0"
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart"):
+        monkeypatch.setitem(sys.modules, name, None)  # no cuda-python: no device answers
+    b = bundle_with(tmp_path, ["tensorrt-fp16"])
+    with pytest.raises(BackendUnavailableError, match="'tensorrt-fp16' cannot run here: no engine built for this"):
+        choose_artifact(b, artifact="tensorrt-fp16")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facescreen.edge import BundleError, DETECTORS, FaceDetection, create_detector, find_face
+from facescreen.edge import DETECTORS, BundleError, FaceDetection, create_detector, find_face
 from facescreen.edge.detect import DetectConfig, detect_faces, subject_first
 
 
@@ -80,6 +80,32 @@ def test_the_smallest_face_and_the_working_size_are_honoured_and_mapped_back():
     assert faces[0].box == (100.0, 100.0, 200.0, 200.0)  # back in frame pixels
     with pytest.raises(ValueError, match="min_face_px"):
         DetectConfig(min_face_px=10)
+
+
+def test_the_photo_path_starts_the_pyramid_at_a_tenth_of_the_shorter_side():
+    """Photo in, flag out (issue 23 §2): the smallest face scales with the photo; an explicit
+    min_face_px above it wins; below 20 px the detector's own floor holds."""
+    from facescreen.edge.detect import PHOTO_DETECT
+
+    seen = []
+    det = ListDetector([])
+    det.detect = lambda rgb, m=None: seen.append((rgb.shape[:2], m)) or []
+    for shape in ((480, 640), (1024, 768), (120, 160)):
+        detect_faces(np.zeros((*shape, 3), np.uint8), det, PHOTO_DETECT)
+    detect_faces(np.zeros((480, 640, 3), np.uint8), det, DetectConfig(min_face_px=100, min_face_fraction=0.1))
+    assert seen == [((480, 640), 48), ((1024, 768), 76), ((120, 160), 20), ((480, 640), 100)]
+    with pytest.raises(ValueError, match="min_face_fraction"):
+        DetectConfig(min_face_fraction=1.5)
+
+
+def test_the_photo_path_finds_the_same_subject_as_the_whole_pyramid(mtcnn_detector, astronaut, grace_hopper):
+    """On the sample photos, the smaller pyramid screens the face the whole one found."""
+    from facescreen.edge.bench.targets import smallest_face_agreement
+    from facescreen.edge.detect import PHOTO_DETECT
+
+    a = smallest_face_agreement(mtcnn_detector, [astronaut, grace_hopper], PHOTO_DETECT)
+    assert a["both_found"] == 2 and a["only_whole_pyramid"] == 0 and a["only_photo_config"] == 0
+    assert a["min_iou"] > 0.8 and a["max_landmark_px"] < 5.0
 
 
 def test_the_package_detector_keeps_no_photo_alive_when_it_finds_no_face(mtcnn_detector):

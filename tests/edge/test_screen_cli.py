@@ -102,8 +102,85 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_counts_on_a_terminal_and_stays_silent_in_a_pipe():
+def test_progress_draws_a_bar_on_a_terminal_and_stays_silent_in_a_pipe():
     tty, pipe = _Terminal(), io.StringIO()
-    assert list(progress(iter("abc"), 3, "screening", tty)) == ["a", "b", "c"]
+    ticks = iter([0.0, 1.0, 2.0, 4.0])  # start, then after each item: 1 item/s
+    assert list(progress(iter("abc"), 3, "screening", tty, clock=lambda: next(ticks))) == ["a", "b", "c"]
     assert list(progress(iter("abc"), 3, "screening", pipe)) == ["a", "b", "c"]
-    assert tty.getvalue() == "\rscreening 1/3\rscreening 2/3\rscreening 3/3\n" and pipe.getvalue() == ""
+    frames = tty.getvalue().split("\r")[1:]
+    assert frames[0] == "screening [########----------------] 1/3  1.0/s  ETA 0:02\x1b[K"
+    assert frames[2] == "screening [########################] 3/3  0.8/s  ETA 0:00\x1b[K\n"
+    assert pipe.getvalue() == ""
+
+
+class _SlowScreener:
+    """Stands in for a Screener in edge.folder.screen_many (which calls only prepare and
+    screen_prepared): preparation takes a varying time, and it counts the prepared faces not yet
+    screened, the quantity the pipeline must keep bounded."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.waiting = 0
+        self.most_waiting = 0
+
+    def prepare(self, path):
+        import time
+
+        from facescreen.edge.errors import PhotoError
+
+        time.sleep(0.001 * (hash(path.name) % 3))
+        if path.name.startswith("bad"):
+            raise PhotoError(f"{path} is not a photo")
+        with self.lock:
+            self.waiting += 1
+            self.most_waiting = max(self.most_waiting, self.waiting)
+        return path.name
+
+    def screen_prepared(self, prepared):
+        import time
+
+        time.sleep(0.002)  # inference slower than preparation: the worker runs ahead until the bound
+        with self.lock:
+            self.waiting -= 1
+        return f"result of {prepared}"
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_the_pipeline_keeps_order_and_a_bounded_number_of_prepared_photos(depth):
+    from pathlib import Path
+
+    from facescreen.edge.folder import FolderStats, screen_many
+
+    paths = [Path(f"{'bad' if i % 7 == 3 else 'p'}{i}.jpg") for i in range(40)]
+    fake, stats = _SlowScreener(), FolderStats()
+    out = list(screen_many(fake, paths, depth=depth, stats=stats))
+    assert [d.path for d in out] == paths  # the order given, whatever finished first
+    assert [d.result for d in out if d.error is None] == [f"result of {p.name}" for p in paths if p.name[0] == "p"]
+    assert [d.path.name for d in out if d.error is not None] == [
+        "bad3.jpg",
+        "bad10.jpg",
+        "bad17.jpg",
+        "bad24.jpg",
+        "bad31.jpg",
+        "bad38.jpg",
+    ]
+    assert 1 <= fake.most_waiting <= depth + 1  # `depth` ahead, and the one being inferred
+    assert stats.photos == 40 and set(stats.stage_rates) == {"prepare", "screen"} and stats.max_waiting <= depth
+
+
+def test_overlapped_folder_screening_writes_the_sequential_runs_csv(tiny_bundle, photos, astronaut, tmp_path, capsys):
+    """The same rows, scores and errors, in the same order, with and without --no-overlap."""
+    for i in range(6):  # more photos than the pipeline's depth, of different sizes
+        crop = astronaut[i * 10 :, i * 5 :]
+        Image.fromarray(np.ascontiguousarray(crop)).save(photos / "control" / f"c{i}.png")
+    runs = {}
+    for mode in ([], ["--no-overlap"]):
+        out = tmp_path / f"scores{len(mode)}.csv"
+        args = [str(tiny_bundle), str(photos), "--csv", str(out), "--backend", "keras", "--detector", "mtcnn"]
+        assert main(args + mode) == EXIT_FAILED  # the broken photo
+        runs[len(mode)] = [{k: v for k, v in r.items() if k != "screened_at"} for r in csv.DictReader(out.open())]
+        err = capsys.readouterr().err
+        assert "9 photos in" in err and "x the slowest stage" in err and "peak memory" in err
+    assert runs[0] == runs[1] and len(runs[0]) == 9

@@ -14,7 +14,6 @@ import tf_free
 from facescreen.edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
 from facescreen.edge.result import NO_FLAG, REFER
 
-
 SCREEN_BACKENDS = ["litert", "onnxruntime"] if tf_free.TF_FREE else ["keras"]
 AUTO_BACKEND = "litert" if tf_free.TF_FREE else "keras"
 

@@ -42,12 +42,12 @@ def kiosk_edge_bundle(kiosk_bundle, tmp_path_factory) -> Path:
 
     if tf_free.TF_FREE:  # already converted, and converting needs TensorFlow
         return tf_free.bundle()
+    import shutil
+
     from facescreen.converters.calibration import FaceSet
     from facescreen.converters.convert import ConvertOptions, convert_bundle
     from facescreen.converters.export_edge import export_edge
     from facescreen.converters.targets import resolve_targets
-
-    import shutil
 
     root = tmp_path_factory.mktemp("kiosk-edge")
     full = shutil.copytree(kiosk_bundle, root / "full")

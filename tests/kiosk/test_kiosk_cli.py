@@ -1,4 +1,5 @@
-"""facescreen-kiosk / python -m facescreen.kiosk: help everywhere, run (headless replay), demo, export, purge, serve checks."""
+"""facescreen-kiosk / python -m facescreen.kiosk: help everywhere, run (headless replay), demo, export, purge,
+serve checks."""
 
 from __future__ import annotations
 

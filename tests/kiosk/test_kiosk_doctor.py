@@ -10,7 +10,7 @@ import pytest
 
 from facescreen.edge.bundle import InputSpec, ModelCard, artifact_entry, save_card
 from facescreen.kiosk.cli import main
-from facescreen.kiosk.doctor import Check, check_cameras, check_opencv, run_checks
+from facescreen.kiosk.doctor import check_cameras, check_opencv, run_checks
 
 NEEDS_NO_TRT = pytest.mark.skipif(
     "tensorrt" in sys.modules or __import__("importlib").util.find_spec("tensorrt"),
@@ -47,7 +47,7 @@ def _bundle(tmp_path):
 @NEEDS_NO_TRT
 def test_doctor_reports_absent_tensorrt_and_cuda_and_what_runs(tmp_path, capsys):
     code = main(["doctor", "--bundle", str(_bundle(tmp_path)), "--json"])
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["checks"]}
     assert {
         "python",
         "numpy",
@@ -86,7 +86,11 @@ def test_pip_opencv_on_a_jetson_is_a_warning(monkeypatch):
 def test_cameras_listed_or_warned(tmp_path):
     assert check_cameras(tmp_path).status == "warn"
     (tmp_path / "video0").touch()
-    assert check_cameras(tmp_path) == Check("cameras", "ok", str(tmp_path / "video0"))
+    (tmp_path / "video1").touch()
+    row = check_cameras(tmp_path, opens=lambda i: i == 0)  # video1: a metadata node, as on many USB cameras
+    assert row.status == "ok" and f"{tmp_path / 'video0'}: a frame read" in row.detail
+    assert f"{tmp_path / 'video1'}: opened no stream" in row.detail
+    assert check_cameras(tmp_path, opens=lambda i: False).status == "warn"
 
 
 def test_jetson_release_line_is_reported(tmp_path):
@@ -94,3 +98,111 @@ def test_jetson_release_line_is_reported(tmp_path):
     rel.write_text("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64\n")
     rows = run_checks(None, None, jetson_release=rel)
     assert "R36 (release), REVISION: 4.3" in rows[0].detail
+
+
+# -- the first-boot report (issue 18 section 6) -------------------------------------------------------------
+
+# What a technician's report must answer, each as a check row (name -> what it is about)
+REPORT_CHECKS = {
+    "platform": "L4T release",
+    "python": "Python",
+    "tensorrt": "TensorRT",
+    "cuda": "cuda-python import plus a 16-byte device allocation",
+    "opencv": "the OpenCV build and its GStreamer",
+    "groups": "group membership of the user the kiosk runs as",
+    "cameras": "camera open",
+    "disk": "free disk",
+    "clock": "clock sanity",
+    "bundle": "what --backend auto runs",
+}
+REPORT_FIELDS = {
+    "schema": str,
+    "created_at": str,
+    "facescreen": str,
+    "host": str,
+    "machine": str,
+    "l4t_release": (str, type(None)),
+    "python": str,
+    "user": dict,
+    "passed": bool,
+    "checks": list,
+}
+
+
+def _parity_with_engine_rows(bundle):
+    (bundle / "parity.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    "onnx": {"status": "written", "checked_at": "2026-12-01T10:00:00+00:00", "message": ""},
+                    "tensorrt-fp16": {"status": "written", "checked_at": "2026-12-01T10:05:00+00:00", "message": ""},
+                    "tensorrt-int8": {
+                        "status": "failed",
+                        "checked_at": "2026-12-01T10:06:00+00:00",
+                        "message": "TensorRT's ONNX parser rejected onnx-int8.onnx: DequantizeLinear ... INT32",
+                    },
+                }
+            }
+        )
+    )
+
+
+def test_first_boot_report_schema(tmp_path, capsys):
+    import datetime as dt
+
+    from facescreen.kiosk.doctor import REPORT_SCHEMA, STATUSES
+
+    bundle = _bundle(tmp_path)
+    _parity_with_engine_rows(bundle)
+    out = tmp_path / "first-boot-report.json"
+    code = main(["doctor", "--bundle", str(bundle), "--data-dir", str(tmp_path / "data"), "--json", str(out)])
+    data = json.loads(out.read_text())
+    assert data["schema"] == REPORT_SCHEMA and "report written to" in capsys.readouterr().out
+    assert {k: type(data[k]).__name__ for k in REPORT_FIELDS} and set(REPORT_FIELDS) <= set(data)
+    for key, kind in REPORT_FIELDS.items():
+        assert isinstance(data[key], kind), (key, data[key])
+    assert dt.datetime.fromisoformat(data["created_at"]).tzinfo is not None
+    assert isinstance(data["user"]["uid"], int) and all(isinstance(g, str) for g in data["user"]["groups"])
+    rows = {r["name"]: r for r in data["checks"]}
+    for row in data["checks"]:
+        assert set(row) == {"name", "status", "detail"} and row["status"] in STATUSES and row["detail"]
+    assert set(REPORT_CHECKS) <= set(rows), set(REPORT_CHECKS) - set(rows)
+    # engine builds come from the bundle's parity.json, with the reason a build failed
+    assert rows["engine-build:tensorrt-fp16"]["status"] == "ok"
+    assert (
+        rows["engine-build:tensorrt-int8"]["status"] == "fail"
+        and "INT32" in rows["engine-build:tensorrt-int8"]["detail"]
+    )
+    assert "onnx" not in {n.split(":")[1] for n in rows if n.startswith("engine-build:")}
+    assert data["passed"] is (code == 0) is not any(r["status"] == "fail" for r in data["checks"])
+
+
+def test_every_backend_of_the_registry_has_a_doctor_row():
+    from facescreen.edge.backends import BACKENDS
+    from facescreen.kiosk.doctor import check_backends
+
+    assert [r.name for r in check_backends()] == BACKENDS.names()
+
+
+def test_clock_behind_the_install_day_fails():
+    import datetime as dt
+
+    from facescreen.kiosk.doctor import check_clock
+
+    installed = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    assert check_clock(dt.datetime(2026, 12, 3, tzinfo=dt.timezone.utc), installed).status == "ok"
+    row = check_clock(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), installed)
+    assert row.status == "fail" and "timedatectl" in row.detail
+
+
+def test_jetson_user_outside_video_fails_groups_with_the_fix(tmp_path, monkeypatch):
+    from facescreen.kiosk import doctor as d
+
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "nvmap").touch()
+    monkeypatch.setattr(d.os, "access", lambda path, mode: False)
+    row = d.check_groups(on_jetson=True, dev=tmp_path)
+    assert row.status == "fail" and "usermod -aG video" in row.detail and "SupplementaryGroups=video" in row.detail
+    monkeypatch.setattr(d.os, "access", lambda path, mode: True)
+    assert d.check_groups(on_jetson=True, dev=tmp_path).status == "ok"
+    assert d.check_groups(on_jetson=True, dev=tmp_path / "nowhere").status == "warn"

@@ -12,9 +12,10 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (
+from schemathesis.core.failures import FailureGroup  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
-    response_schema_conformance,  # noqa: E402
+    response_schema_conformance,
     status_code_conformance,
 )
 
@@ -42,30 +43,36 @@ def test_every_operation_honours_its_schema(kiosk_bundle, engine, tmp_path, live
         operations = [r.ok() for r in schema.get_all_operations()]
         assert len(operations) >= 12, [op.label for op in operations]
         for op in operations:
-
-            @hypothesis_settings(
-                max_examples=EXAMPLES_PER_OPERATION,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=op.as_strategy())
-            def run(case):
-                counts[op.label] = counts.get(op.label, 0) + 1
-                try:
-                    case.call_and_validate(
-                        base_url=srv.url, headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS, timeout=60
-                    )
-                except (AssertionError, BaseExceptionGroup) as exc:  # a check failed (a FailureGroup)
-                    failures.append(f"{op.label}: {exc}: {[str(e)[:400] for e in getattr(exc, 'exceptions', [])]}")
-                    raise
-
-            try:
-                run()
-            except (AssertionError, BaseExceptionGroup):
-                pass  # recorded above; the other operations still run
+            exercise(op, srv.url, counts, failures)
     print(f"\nschemathesis: {sum(counts.values())} requests over {len(counts)} operations")
     assert not failures, "\n\n".join(failures)
     assert sum(counts.values()) >= 200
+
+
+def exercise(op, base_url: str, counts: dict, failures: list) -> None:
+    """Up to EXAMPLES_PER_OPERATION generated requests to one operation; a failed check is recorded
+    in `failures` and the next operation still runs."""
+
+    @hypothesis_settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=op.as_strategy())
+    def run(case):
+        counts[op.label] = counts.get(op.label, 0) + 1
+        try:
+            case.call_and_validate(
+                base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS, timeout=60
+            )
+        except (AssertionError, FailureGroup) as exc:  # a check failed
+            failures.append(f"{op.label}: {exc}: {[str(e)[:400] for e in getattr(exc, 'exceptions', [])]}")
+            raise
+
+    try:
+        run()
+    except (AssertionError, FailureGroup):
+        pass  # recorded above

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from spies import CountingDetector, counted
 
 from facescreen.edge import create_screener, find_face
 from facescreen.edge.detect import box_iou
@@ -13,7 +14,6 @@ from facescreen.kiosk.engine import KioskEngine
 from facescreen.kiosk.guidance import GuidanceConfig, GuidanceLoop
 from facescreen.kiosk.scenes import FAILING_SCENES, GOOD_SCENES, Scene, compose
 from facescreen.kiosk.tracking import FindConfig
-from spies import CountingDetector
 
 
 class Clock:
@@ -63,10 +63,10 @@ def test_a_capture_is_detected_once_and_its_overlay_not_aligned_again(
     for label, find in (("fast", FindConfig()), ("baseline", FindConfig.baseline())):
         engine, counting = make_engine(kiosk_bundle, mtcnn_detector, landmarker, find)
         loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=len(frames)), clock=Clock())
-        aligned = []
-        monkeypatch.setattr(engine_module, "align_face", lambda *a, **k: aligned.append(1) or real_align(*a, **k))
+        aligned = counted(real_align)
+        monkeypatch.setattr(engine_module, "align_face", aligned)
         events[label] = [loop.step(f) for f in frames]
-        calls[label] = (counting.calls, len(aligned))
+        calls[label] = (counting.calls, aligned.calls)
     assert [e.kind for e in events["fast"]] == ["hold"] * (len(frames) - 1) + ["result"]
     assert [e.kind for e in events["fast"]] == [e.kind for e in events["baseline"]]
     # fast: each frame of the streak detected once, none again at capture, the overlay reuses the crop

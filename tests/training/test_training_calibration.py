@@ -40,9 +40,21 @@ def test_brier_and_reliability_match_sklearn(seed):
     np.testing.assert_allclose(np.array(r.fraction_positive)[filled], frac)
     np.testing.assert_allclose(np.array(r.mean_predicted)[filled], mean)
     assert sum(r.counts) == 200
-    counts = np.histogram(p, bins=np.linspace(0, 1, 11))[0]
+    counts = np.bincount(np.searchsorted(np.linspace(0, 1, 11)[1:-1], p), minlength=10)  # scikit-learn's binning
     assert list(r.counts) == counts.tolist()
     assert r.ece == pytest.approx(np.sum(counts[filled] / 200 * np.abs(frac - mean)))
+
+
+def test_scores_on_a_bin_edge_fall_in_the_lower_bin_as_in_scikit_learn():
+    # float32 softmax outputs and int8 outputs land exactly on edges such as 0.5 and 1.0
+    p = np.r_[np.linspace(0, 1, 11), np.linspace(0, 1, 11), 0.5, 0.5]
+    y = np.r_[np.zeros(11), np.ones(11), 1, 0].astype(int)
+    r = reliability(y, p, n_bins=10)
+    frac, mean = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    filled = np.array(r.counts) > 0
+    np.testing.assert_allclose(np.array(r.mean_predicted)[filled], mean)
+    np.testing.assert_allclose(np.array(r.fraction_positive)[filled], frac)
+    assert r.counts[0] == 4  # 0.0 and 0.1 (twice each): (0, 0.1] holds its upper edge
 
 
 def test_ece_worked_example():
@@ -100,9 +112,11 @@ def test_a_temperature_that_is_not_estimable_says_so():
 
     y = np.array([0, 0, 1, 1])
     separable = fit_temperature(y, np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]]))
-    assert separable.at_bound and separable.temperature == pytest.approx(T_MIN, rel=0.01)
+    # refused, not shipped: a T at its bound saturates the scores (or flattens them to the prior)
+    assert separable.at_bound and separable.fitted == pytest.approx(T_MIN, rel=0.01)
+    assert separable.temperature == 1.0 and separable.nll_after == separable.nll_before
     noise = fit_temperature(y, np.array([[0.1, 0.9], [0.8, 0.2], [0.2, 0.8], [0.9, 0.1]]))  # as often right as wrong
-    assert noise.at_bound and noise.temperature == pytest.approx(T_MAX, rel=0.01)
+    assert noise.at_bound and noise.fitted == pytest.approx(T_MAX, rel=0.01) and noise.temperature == 1.0
     assert not fit_temperature(
         np.array([0, 1, 0, 1, 1]), np.array([[0.9, 0.1], [0.3, 0.7], [0.4, 0.6], [0.2, 0.8], [0.6, 0.4]])
     ).at_bound
@@ -120,3 +134,23 @@ def test_int8_output_scores_and_threshold_resolution():
     assert cal[-1] < 0.95
     with pytest.raises(ValueError, match="cannot resolve"):
         threshold_resolution(0.96, cal)
+
+
+def test_calibration_slope_matches_scikit_learn_and_the_intercept_balances_the_outcomes():
+    """Slope: scikit-learn's unpenalised logistic regression of the outcome on logit(p).
+    Calibration-in-the-large: with logit(p) as an offset, the fitted probabilities sum to the number
+    of positives (the intercept's score equation)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from facescreen.training.calibration import calibration_line
+
+    rng = np.random.default_rng(5)
+    true_logit = rng.normal(0, 1.5, 400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-true_logit))).astype(int)
+    over = 1 / (1 + np.exp(-(2.0 * true_logit - 0.5)))  # too extreme and too low: slope ~0.5, intercept > 0
+    line = calibration_line(y, over)
+    x = np.log(over / (1 - over)).reshape(-1, 1)
+    sk = LogisticRegression(penalty=None, tol=1e-10, max_iter=1000).fit(x, y)
+    assert line.slope == pytest.approx(sk.coef_[0, 0], rel=1e-4) and 0.35 < line.slope < 0.65
+    fitted = 1 / (1 + np.exp(-(x[:, 0] + line.intercept)))
+    assert fitted.sum() == pytest.approx(y.sum(), rel=1e-5) and line.intercept > 0

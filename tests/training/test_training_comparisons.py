@@ -139,3 +139,63 @@ def test_wilson_matches_scipy(k, n):
     ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     lo, hi = wilson_interval(k, n)
     assert lo == pytest.approx(ref.low, abs=1e-12) and hi == pytest.approx(ref.high, abs=1e-12)
+
+
+def test_newcombe_interval_at_the_hanley_mcneil_ct_example():
+    """Hanley & McNeil's (1982) CT example: their published SE 0.032 comes from the variance that
+    Newcombe's (2006) method 5 inverts (with N* = (51 + 58) / 2 for both group sizes)."""
+    from facescreen.training.comparisons import newcombe_auc_ci
+
+    normal = np.repeat([1, 2, 3, 4, 5], [33, 6, 6, 11, 2])
+    abnormal = np.repeat([1, 2, 3, 4, 5], [3, 2, 2, 11, 33])
+    y = np.r_[np.zeros(len(normal)), np.ones(len(abnormal))].astype(int)
+    ci = newcombe_auc_ci(y, np.r_[normal, abnormal])
+    assert ci.auc == pytest.approx(0.893, abs=5e-4) and ci.se == pytest.approx(0.032, abs=0.001)
+    # a score interval: asymmetric, reaching further towards 0.5 than the Wald interval does
+    assert ci.upper - ci.auc < ci.auc - ci.lower and 0.78 < ci.lower < ci.auc - 1.96 * ci.se
+
+
+def test_a_perfectly_separated_small_subgroup_gets_a_real_interval():
+    from facescreen.training.comparisons import newcombe_auc_ci
+
+    y = np.r_[np.ones(11), np.zeros(7)].astype(int)
+    s = np.r_[np.linspace(0.6, 0.9, 11), np.linspace(0.1, 0.4, 7)]
+    assert delong_auc_ci(y, s).lower == 1.0  # DeLong's normal interval: "1.000 (1.000-1.000)"
+    ci = newcombe_auc_ci(y, s)
+    assert ci.auc == 1.0 and ci.upper == 1.0 and 0.6 < ci.lower < 0.9
+
+
+@pytest.mark.parametrize("m, n", [(5, 5), (11, 7), (20, 20)])
+def test_newcombe_interval_covers_a_known_auc_in_small_groups(m, n):
+    """Binormal scores with unit variances and means delta apart have AUC = Phi(delta / sqrt 2)
+    exactly: at delta = sqrt(2) Phi^-1(0.95) the true AUC is 0.95. DeLong's interval covers it
+    0.46 (5 per class) to 0.84 (20/20) of the time; the interval reported for subgroups must hold ~0.95."""
+    from facescreen.training.comparisons import newcombe_auc_ci
+
+    rng = np.random.default_rng(m * 100 + n)
+    delta = np.sqrt(2) * stats.norm.ppf(0.95)
+    y = np.r_[np.ones(m), np.zeros(n)].astype(int)
+    hits = 0
+    for _ in range(400):
+        ci = newcombe_auc_ci(y, np.r_[rng.normal(delta, 1, m), rng.normal(0, 1, n)])
+        hits += ci.lower <= 0.95 <= ci.upper
+    assert hits / 400 >= 0.92
+
+
+def test_clustered_mcnemar_counts_children_not_photos():
+    """Durkalski et al. (2003): with one photo per child the clustered statistic is McNemar's
+    uncorrected (b - c)^2 / (b + c) (statsmodels' mcnemar(exact=False, correction=False)); four
+    copies of each child's photo leave it unchanged, while the photo-level test grows fourfold."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 60)
+    model = np.where(rng.random(60) < 0.85, y, 1 - y)
+    reader = np.where(rng.random(60) < 0.65, y, 1 - y)
+    kids = np.arange(60).astype(str)
+    one = mcnemar_test(y, model, reader, clusters=kids)
+    b, c = one.only_a_correct, one.only_b_correct
+    assert one.p_clustered == pytest.approx(stats.chi2.sf((b - c) ** 2 / (b + c), 1))
+    assert one.n_children == 60 and one.p_value == one.p_exact  # one photo each: nothing to cluster
+    four = mcnemar_test(np.repeat(y, 4), np.repeat(model, 4), np.repeat(reader, 4), clusters=np.repeat(kids, 4))
+    assert four.n == 240 and four.n_children == 60
+    assert four.p_clustered == pytest.approx(one.p_clustered) and four.p_value == four.p_clustered
+    assert four.p_exact < one.p_exact / 10  # photos counted as children overstate the evidence

@@ -71,9 +71,20 @@ def test_an_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path, monkeypat
     monkeypatch.setattr(fit_module, "ProgressLog", ProgressLog)
     resumed_model = fresh()
     resumed = fit_screener(resumed_model, faces, labels, train, val, [1], cfg, tmp_path, seed=1)
-    assert not (tmp_path / fit_module.RESUME_FILE).exists()
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4] and resumed.epochs_run == 4
     assert epochs_run == [1, 2, 3]
+
+    # the finished fit's checkpoint stays until the caller's results are written: a crash after the
+    # fit (the threshold, the test scoring) resumes with no epoch to train and the same best weights
+    assert (tmp_path / fit_module.RESUME_FILE).is_file()
+    again_model = fresh()
+    again = fit_screener(again_model, faces, labels, train, val, [1], cfg, tmp_path, seed=1)
+    assert again.images_per_s == 0 and again.best_epoch == resumed.best_epoch and again.history == resumed.history
+    np.testing.assert_allclose(
+        predict(again_model, faces[val], 8)["probs"], predict(resumed_model, faces[val], 8)["probs"], rtol=1e-5
+    )
+    fit_module.discard_resume(tmp_path)
+    assert not (tmp_path / fit_module.RESUME_FILE).exists()
 
     # an unbroken fit gives the same result: weights, optimiser state and data order were all restored
     unbroken_model = fresh()

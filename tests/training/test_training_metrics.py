@@ -86,3 +86,29 @@ def test_multiclass_per_class_and_top_k_match_sklearn():
         assert c["auc"] == pytest.approx(skm.roc_auc_score(y == k, probs[:, k]))
     assert out["top1_accuracy"] == pytest.approx(skm.top_k_accuracy_score(y, probs, k=1))
     assert out["top2_accuracy"] == pytest.approx(skm.top_k_accuracy_score(y, probs, k=2))
+
+
+def test_fold_mean_interval_is_student_t_as_scipy_gives_it():
+    from scipy import stats
+
+    from facescreen.training.metrics import mean_ci
+
+    aucs = [0.91, 0.95, 0.88, 0.97, 0.93]
+    want = stats.t.interval(0.95, 4, loc=np.mean(aucs), scale=stats.sem(aucs))
+    assert mean_ci(aucs) == pytest.approx(want)
+    assert mean_ci(aucs, 0.9) == pytest.approx(stats.t.interval(0.9, 4, loc=np.mean(aucs), scale=stats.sem(aucs)))
+    assert all(np.isnan(mean_ci([0.9])))
+
+
+def test_predictive_values_at_a_prevalence_altman_bland_liver_scan():
+    """Altman & Bland (BMJ 1994;309:102, liver scan of Drum & Christacopoulos): 231 TP, 32 FP, 27 FN,
+    54 TN; at the study's prevalence 258/344 PPV is 231/263 = 0.878 and NPV 54/81 = 0.667."""
+    from facescreen.training.metrics import predictive_values
+
+    ppv, npv = predictive_values(231 / 258, 54 / 86, 258 / 344)
+    assert (ppv, npv) == pytest.approx((231 / 263, 54 / 81))
+    # the same test in a population where one in a hundred has the condition
+    ppv, npv = predictive_values(231 / 258, 54 / 86, 0.01)
+    assert ppv == pytest.approx(0.00895 / (0.00895 + 0.3683), rel=1e-3) and npv > 0.998
+    with pytest.raises(ValueError, match="prevalence"):
+        predictive_values(0.9, 0.9, 0.0)

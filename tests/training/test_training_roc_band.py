@@ -48,3 +48,45 @@ def test_resamples_are_stratified():
 def test_too_few_resamples_is_refused():
     with pytest.raises(ValueError, match="at least 200"):
         bootstrap_roc_band([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], n_boot=100)
+
+
+# A worked 10 vs 10 example with a vertical step at specificity 0.90: two positives score above every
+# negative, then one negative, then six positives, then the other nine negatives mixed with the last
+# two positives. At 1 - 0.90 the curve runs from sensitivity 0.2 up to 0.8.
+STEP_Y = np.array([1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0])
+STEP_S = np.linspace(1.0, 0.05, 20)
+
+
+def test_a_vertical_step_is_read_at_its_top_as_scikit_learn_and_proc_do():
+    from sklearn.metrics import roc_curve
+
+    from facescreen.training.metrics import roc_curve_points
+
+    fpr, tpr, _ = roc_curve_points(STEP_Y, STEP_S)
+    # the reference: scikit-learn's ROC points, the best sensitivity among those with fpr <= 1 - 0.90
+    # (pROC's coords(input = "specificity") and ci.se read the same highest sensitivity on a step)
+    sk_fpr, sk_tpr, _ = roc_curve(STEP_Y, STEP_S, drop_intermediate=False)
+    for spec in (0.9, 0.7, 0.6):
+        want = sk_tpr[sk_fpr <= 1 - spec + 1e-12].max()
+        assert sensitivity_at(fpr, tpr, spec)[0] == pytest.approx(want)
+    assert sensitivity_at(fpr, tpr, 0.9)[0] == pytest.approx(0.8)  # not the step's bottom, 0.2
+
+
+def test_children_with_several_photos_are_resampled_as_children():
+    """Four photos per child carry the information of one: the cluster bootstrap of 4 copies of each
+    child's score gives exactly the child-level interval (the same children drawn, an AUC unchanged
+    by copying), while resampling photos makes it about half as wide."""
+    rng = np.random.default_rng(7)
+    y = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    s = np.r_[rng.normal(0, 1, 30), rng.normal(1.0, 1, 30)]
+    kids = np.arange(60).astype(str)
+    child = bootstrap_roc_band(y, s, n_boot=300, seed=2, clusters=kids)
+    four = bootstrap_roc_band(np.repeat(y, 4), np.repeat(s, 4), n_boot=300, seed=2, clusters=np.repeat(kids, 4))
+    assert four.resampled == "children" and child.resampled == "photos"
+    assert four.auc_ci == pytest.approx(child.auc_ci) and four.auc == pytest.approx(child.auc)
+    np.testing.assert_allclose(four.lower, child.lower)
+    photos = bootstrap_roc_band(np.repeat(y, 4), np.repeat(s, 4), n_boot=300, seed=2)
+    width = lambda b: b.auc_ci[1] - b.auc_ci[0]  # noqa: E731
+    assert width(photos) < 0.65 * width(four)
+    with pytest.raises(ValueError, match="both classes"):
+        bootstrap_roc_band([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], n_boot=200, clusters=["a", "a", "b", "c"])

@@ -56,3 +56,27 @@ def test_a_syndrome_is_compared_with_all_negatives():
     assert (by["wbs"].n_positive, by["wbs"].n_negative, by["wbs"].sensitivity) == (2, 4, 1.0)
     assert by["wbs"].too_small and np.isnan(by["wbs"].specificity)
     assert by["wbs"].auc == pytest.approx(roc_auc_score([1, 1, 0, 0, 0, 0], [0.9, 0.8, 0.1, 0.2, 0.6, 0.4]))
+
+
+def test_a_small_perfectly_separated_subgroup_is_not_reported_as_certain():
+    # 11 syndromic and 7 control children, every one ranked right: DeLong's normal interval said
+    # "1.000 (1.000-1.000)"; the row must carry a real interval (Newcombe 2006, pinned in
+    # test_training_comparisons) and its counts per class
+    y = np.r_[np.ones(11), np.zeros(7)].astype(int)
+    s = np.r_[np.linspace(0.6, 0.9, 11), np.linspace(0.1, 0.4, 7)]
+    (row,) = subgroup_table(y, s, (s >= 0.5).astype(int), {"site": ["A"] * 18}, min_per_class=5)
+    assert row.auc == 1.0 and row.auc_ci[1] == 1.0 and row.auc_ci[0] < 0.9
+    assert (row.n_positive, row.n_negative) == (11, 7)
+
+
+def test_many_subgroups_carry_a_multiple_comparison_warning():
+    from facescreen.training.subgroups import multiple_comparison_note
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    s = rng.random(400)
+    site = rng.choice(list("ABCDE"), 400).tolist()
+    rows = subgroup_table(y, s, (s >= 0.5).astype(int), {"site": site}, min_per_class=10)
+    note = multiple_comparison_note([r.to_dict() for r in rows], 0.95)
+    assert note and note.startswith("5 subgroups") and "about 0.25 of them" in note and "99.0%" in note
+    assert multiple_comparison_note(rows[:1], 0.95) is None

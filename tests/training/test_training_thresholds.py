@@ -88,3 +88,46 @@ def test_target_rules_by_hand():
 def test_target_must_be_a_proportion():
     with pytest.raises(ValueError, match="target"):
         ThresholdConfig("sensitivity", target=1.5)
+
+
+def test_a_validation_negative_scoring_exactly_one_does_not_crash_the_specificity_rule():
+    # float32 softmax saturates: two of ten negatives score exactly 1.0, so no threshold in (0, 1)
+    # reaches specificity 0.9; the closest one (the lowest with specificity 0.8) is chosen and
+    # the choice says the target was not met (this raised "min() arg is an empty sequence")
+    y = np.array([0] * 10 + [1] * 10)
+    s = np.r_[np.linspace(0.05, 0.5, 8), 1.0, 1.0, np.linspace(0.6, 0.95, 8), 1.0, 1.0].astype(np.float32)
+    choice = select_threshold(ThresholdConfig("specificity", target=0.9), y, s)
+    assert not choice.target_met and choice.validation_specificity == pytest.approx(0.8)
+    assert 0.5 < choice.value < 0.6 and choice.to_dict()["target_met"] is False
+    met = select_threshold(ThresholdConfig("specificity", target=0.8), y, s)
+    assert met.target_met and met.validation_specificity == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("rule", ["youden", "sensitivity", "specificity"])
+def test_thresholds_are_never_clipped_into_the_next_gap(rule):
+    # scores a millionth apart at both ends: the old clip to [1e-6, 1 - 1e-6] moved each of these
+    # thresholds past a photo, losing the validation calls the rule had chosen
+    from sklearn.metrics import roc_curve
+
+    y = np.array([0, 0, 1, 0, 1, 1])
+    s = np.array([0.0, 4e-7, 8e-7, 0.9999991, 0.9999996, 1.0])
+    choice = select_threshold(ThresholdConfig(rule, target=1.0), y, s)
+    fpr, tpr, _ = roc_curve(y, s)  # the reference operating points
+    if rule == "youden":
+        j = choice.validation_sensitivity + choice.validation_specificity - 1
+        assert j == pytest.approx((tpr - fpr).max())
+    else:
+        assert choice.target_met
+    assert choice.value not in set(s.tolist())
+
+
+@pytest.mark.parametrize("target", [0.5, 0.8, 0.9, 1.0])
+def test_target_specificity_matches_scikit_learn(target):
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 80)
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+    choice = select_threshold(ThresholdConfig("specificity", target=target), y, s)
+    fpr, tpr, _ = roc_curve(y, s)  # the best sensitivity among operating points with specificity >= target
+    assert choice.target_met and choice.validation_sensitivity == pytest.approx(tpr[1 - fpr >= target].max())

@@ -40,7 +40,7 @@ def reference_vgg16():
 
 
 def _convs(model):
-    return [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
 def _vggface_layers(ref) -> list[tuple[str, list[np.ndarray]]]:
@@ -99,7 +99,7 @@ def test_vggface_shape_or_count_mismatch_fails_loudly(tmp_path, reference_vgg16)
 def test_imagenet_from_the_local_keras_cache(tmp_path, monkeypatch, reference_vgg16):
     models = tmp_path / "keras_home" / "models"
     models.mkdir(parents=True)
-    layers = [(l.name, l.get_weights()) for l in reference_vgg16.layers]
+    layers = [(layer.name, layer.get_weights()) for layer in reference_vgg16.layers]
     write_keras2_h5(models / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", layers)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     cfg = ModelConfig(backbone="vgg16", input_size=SIZE, initial_weights="imagenet", head_filters=(8,))

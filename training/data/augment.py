@@ -8,8 +8,8 @@ backend (TensorFlow, JAX) and needs no tf.data/tf.image. Every random draw comes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np

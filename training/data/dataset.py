@@ -64,7 +64,7 @@ class TrainingData:
     def class_counts(self) -> dict[str, int]:
         return {c: int((self.labels == k).sum()) for k, c in enumerate(self.classes)}
 
-    def with_shuffled_labels(self, seed: int) -> "TrainingData":
+    def with_shuffled_labels(self, seed: int) -> TrainingData:
         """The negative control: (label, stratum) pairs permuted across subjects, faces unchanged."""
         subjects = list(dict.fromkeys(self.subject_ids))
         first = {s: self.subject_ids.index(s) for s in subjects}
@@ -92,7 +92,7 @@ class TrainingData:
         positive: tuple[str, ...],
         stratify_by_syndrome: bool = True,
         notice: str = "",
-    ) -> "TrainingData":
+    ) -> TrainingData:
         photos = aligned.photos
         unknown = sorted({p.label for p in photos} - set(classes))
         if unknown:

@@ -40,7 +40,11 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         [
             str(f["fold"]),
             _f(f["temperature"])
-            + (" (at the end of its range: not estimable)" if f.get("temperature_at_bound") else ""),
+            + (
+                f" (fitted {_f(f.get('temperature_fitted'))} at the end of its search range: not estimable, refused)"
+                if f.get("temperature_at_bound")
+                else ""
+            ),
             _f(f["brier"]),
             _f(f["ece"]),
             str(f["n"]),
@@ -64,7 +68,8 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} (95% Wilson CI "
         f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
         f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
-        f"{_f(op['sensitivity_at_fixed_specificity'])} (95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
+        f"{_f(op['sensitivity_at_fixed_specificity'])} "
+        f"(95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
         f"{op['bootstrap_resamples']} stratified resamples).",
         "",
     ]
@@ -85,9 +90,10 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         lines += [
             "## Subgroups",
             "",
-            "Pooled test predictions per subgroup, each photo at its fold's threshold; 95% intervals: Wilson "
-            "for sensitivity and specificity, DeLong for AUC. A syndrome's row compares its children with all "
-            "negatives. Subgroups with fewer positives or negatives than the minimum are marked.",
+            f"Pooled test predictions per subgroup, each photo at its fold's threshold; {cl:.0%} intervals: Wilson "
+            "for sensitivity and specificity, Newcombe's score interval for AUC (honest in small groups). "
+            "A syndrome's row compares its children with all negatives. Subgroups with fewer positives or "
+            "negatives than the minimum are marked.",
             "",
             markdown_table(("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""), rows),
             "",

@@ -41,10 +41,12 @@ def write_report(
         "",
         f"- Preset `{cfg.preset}`; backbone `{cfg.model.backbone}` at {cfg.model.input_size}x{cfg.model.input_size}, "
         f"head {list(cfg.model.head_filters)}, dropout {cfg.model.dropout}, initial weights `{cfg.model.init}`.",
-        f"- Optimiser {cfg.optimiser.name} (learning rate {cfg.optimiser.learning_rate:g}), batch {cfg.fit.batch_size}, "
+        f"- Optimiser {cfg.optimiser.name} (learning rate {cfg.optimiser.learning_rate:g}), "
+        f"batch {cfg.fit.batch_size}, "
         f"at most {cfg.fit.epochs} epochs, early stopping patience {cfg.fit.patience or 'off'} on {cfg.fit.monitor}; "
         "the best validation epoch is kept.",
-        f"- Augmentation: rotation ±{cfg.augment.rotation_deg:g}°, zoom {cfg.augment.scale[0]:g}-{cfg.augment.scale[1]:g}, "
+        f"- Augmentation: rotation ±{cfg.augment.rotation_deg:g}°, "
+        f"zoom {cfg.augment.scale[0]:g}-{cfg.augment.scale[1]:g}, "
         f"shift ±{cfg.augment.shift:g}, horizontal flip {'on' if cfg.augment.hflip else 'off'}, "
         f"RandAugment {cfg.augment.randaugment_n}x at magnitude {cfg.augment.randaugment_magnitude}"
         + ("" if cfg.augment.enabled else " (all augmentation off)")

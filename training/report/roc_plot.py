@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .figure import save_figure
-
 from ..readers import ReaderResult
 from ..roc_band import RocBand
+from .figure import save_figure
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
@@ -16,5 +18,5 @@ router = APIRouter(include_in_schema=False)
 def capture_page() -> HTMLResponse:
     return HTMLResponse(
         (STATIC_DIR / "capture.html").read_text(encoding="utf-8"),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", **ISOLATION_HEADERS},
     )

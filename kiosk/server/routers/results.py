@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -25,7 +24,7 @@ SINCE = Query(None, max_length=64, description="ISO 8601 time (UTC): only screen
 def list_results(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    since: Optional[str] = SINCE,
+    since: str | None = SINCE,
     store=Depends(get_store),
 ) -> dict:
     return {"total": store.count(), "items": store.list(limit, offset, since)}
@@ -37,7 +36,7 @@ def list_results(
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(*PROTECTED)},
 )
-def export_results(since: Optional[str] = SINCE, store=Depends(get_store), settings=Depends(get_settings)) -> Response:
+def export_results(since: str | None = SINCE, store=Depends(get_store), settings=Depends(get_settings)) -> Response:
     buf = io.StringIO()
     store.export_csv(buf, since)
     return Response(

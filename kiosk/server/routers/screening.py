@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from fastapi import APIRouter, Depends, Form, Query
 
@@ -25,10 +23,10 @@ router = APIRouter(prefix="/v1", tags=["screening"], dependencies=[Depends(requi
 )
 def screen(
     rgb: np.ndarray = Depends(photo_rgb),
-    operator_id: Optional[str] = Form(None, max_length=64),
+    operator_id: str | None = Form(None, max_length=64),
     consent: bool = Form(False, description="the operator recorded consent to keep this photo"),
     include_cam: bool = Form(True, description="return the attention map over the aligned face"),
-    lang: Optional[str] = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(None, description="en or zh-Hans"),
     engine=Depends(get_engine),
     store=Depends(get_store),
     settings: Settings = Depends(get_settings),
@@ -69,7 +67,7 @@ def screen(
 )
 def quality(
     rgb: np.ndarray = Depends(photo_rgb),
-    lang: Optional[str] = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(None, description="en or zh-Hans"),
     engine=Depends(get_engine),
     settings: Settings = Depends(get_settings),
 ) -> dict:

@@ -3,8 +3,6 @@ A session belongs to the device (client address) that started it."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Request, Response
 
@@ -36,7 +34,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencie
 )
 def create(
     request: Request,
-    body: Optional[SessionCreate] = Body(None),
+    body: SessionCreate | None = Body(None),
     sessions=Depends(get_sessions),
     settings: Settings = Depends(get_settings),
 ) -> dict:

@@ -16,7 +16,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
@@ -92,7 +92,7 @@ class SyncedResult(BaseModel):
         description=f"the quality record: at most {MAX_QUALITY_DEPTH} levels deep and {MAX_QUALITY_BYTES} bytes",
     )
     consent: bool = False
-    photo_jpeg_b64: Optional[str] = Field(None, description="only with consent")
+    photo_jpeg_b64: str | None = Field(None, description="only with consent")
 
     @field_validator("created_at")
     @classmethod
@@ -123,7 +123,7 @@ class SyncedResult(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SyncedResult":
+    def _consistent(self) -> SyncedResult:
         if self.flag != (self.probability >= self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"

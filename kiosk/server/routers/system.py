@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from facescreen.edge.bundle import software_version
 
 from ...messages import MESSAGES
-from ..deps import resolve_language, get_engine, get_settings, require_token
+from ..deps import get_engine, get_settings, require_token, resolve_language
 from ..schemas import Health, MessagesOut, ModelInfo
 from ..settings import Settings
 from .responses import errors
@@ -59,7 +58,7 @@ def model(engine=Depends(get_engine)) -> dict:
     summary="Every sentence the capture page shows, in one language",
 )
 def messages(
-    lang: Optional[str] = Query(None, description="en or zh-Hans"), settings: Settings = Depends(get_settings)
+    lang: str | None = Query(None, description="en or zh-Hans"), settings: Settings = Depends(get_settings)
 ) -> dict:
     code = resolve_language(lang, settings)
     return {"language": code, "languages": list(MESSAGES), "messages": MESSAGES[code]}

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
 
+from facescreen.kiosk.isolation import ISOLATION_HEADERS
 from facescreen.kiosk.tablet.export import APP_DIR_IN_BUNDLE
 
 from ..deps import get_settings
@@ -49,5 +50,10 @@ def tablet_file(path: str, settings=Depends(get_settings)) -> FileResponse:
         target = target / "index.html"
     if root not in target.parents or not target.is_file():
         raise ApiError(404, "not_found", f"no file {path!r} in the tablet app")
-    # the service worker keeps the offline copy; the browser's HTTP cache must not pin an old one
-    return FileResponse(target, media_type=MEDIA_TYPES.get(target.suffix), headers={"Cache-Control": "no-cache"})
+    # the service worker keeps the offline copy; the browser's HTTP cache must not pin an old one.
+    # Isolation on every file, not only the page: the runtime's worker scripts need it too.
+    return FileResponse(
+        target,
+        media_type=MEDIA_TYPES.get(target.suffix),
+        headers={"Cache-Control": "no-cache", **ISOLATION_HEADERS},
+    )

@@ -204,8 +204,10 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
                     c,
                     """
                 const db = window.tablet.state.db;
-                return await new Promise((ok) => { const r = db.transaction('results').objectStore('results').getAllKeys();
-                                                   r.onsuccess = () => ok(r.result); });""",
+                return await new Promise((ok) => {
+                    const r = db.transaction('results').objectStore('results').getAllKeys();
+                    r.onsuccess = () => ok(r.result);
+                });""",
                 )
             )
             rows = store.list()  # before the server stops (it closes its store)

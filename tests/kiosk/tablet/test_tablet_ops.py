@@ -13,7 +13,6 @@ import pytest
 
 from facescreen.edge.align import DEFAULT_TEMPLATE, align_face, similarity_transform
 from facescreen.edge.detectors import mtcnn_cascade as mc
-
 from facescreen.kiosk.tools.browser import browser_skip_reason
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))

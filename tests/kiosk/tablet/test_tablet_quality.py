@@ -89,9 +89,9 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     from facescreen.kiosk.landmarks import DenseLandmarker
     from facescreen.kiosk.quality import MEASURE_NAMES, FrameAnalyser, QualityConfig, model_inter_eye_px
     from facescreen.kiosk.tablet.export import MESH_MEASURES
-    from facescreen.kiosk.tracking import FindConfig
     from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, python_reference, static_server
     from facescreen.kiosk.tools.browser import Chrome
+    from facescreen.kiosk.tracking import FindConfig
 
     app = json.loads((tablet_app / "app.json").read_text())
     assert app["quality"] == QualityConfig().model_dump()
@@ -256,13 +256,13 @@ def drifting_sequence(scene_frames) -> list[np.ndarray]:
 def python_guidance(tablet_bundle, runtime: str, frames: list[np.ndarray]) -> list[dict]:
     """The kiosk's GuidanceLoop (default FindConfig, plain mesh, the browser's artifact files) on
     ``frames`` at 30 frames/s, retaking at once after each result; per frame what the page records."""
+    from spies import CountingDetector
+
     from facescreen.edge.assets import FACE_LANDMARK, asset_path
     from facescreen.kiosk.engine import KioskEngine
     from facescreen.kiosk.guidance import GuidanceLoop
     from facescreen.kiosk.landmarks import DenseLandmarker
     from facescreen.kiosk.tablet.parity import python_reference
-
-    from spies import CountingDetector
 
     screener = python_reference(tablet_bundle, runtime)
     counting = screener.detector = CountingDetector(screener.detector)

@@ -18,11 +18,15 @@ export async function openRuntime(name, base) {
 registerRuntime('onnxruntime-web', async (base) => {
   const ort = await import(new URL('vendor/onnxruntime-web/ort.wasm.min.mjs', base).href);
   ort.env.wasm.wasmPaths = new URL('vendor/onnxruntime-web/', base).href;
-  ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation, which a USB-stick copy cannot promise
+  // threads need SharedArrayBuffer, which only a cross-origin isolated page has (the kiosk's headers,
+  // or the service worker's for a static copy); a USB-stick copy (file://) stays on one thread
+  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
   return {
     name: 'onnxruntime-web',
     version: ort.env.versions?.web || '',
+    device: `wasm x${threads}`,  // shown in the result's backend label
     async open(url) {
       const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
       const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
@@ -42,6 +46,7 @@ registerRuntime('litert-js', async (base) => {
   return {
     name: 'litert-js',
     version: '',
+    device: 'wasm',
     async open(url) {
       const model = await lrt.loadAndCompile(url, { accelerator: 'wasm' });
       return async (data, dims) => {

@@ -70,7 +70,8 @@ export class BrowserScreener {
     this.positive = card.positive_classes.map((c) => card.classes.indexOf(c));
   }
 
-  get backendLabel() { return `${this.runtime.name}:${this.app.screener.artifact}`; }
+  // e.g. "onnxruntime-web[wasm x4]:onnx-int8": which runtime, on which device and threads, ran which artifact
+  get backendLabel() { return `${this.runtime.name}[${this.runtime.device}]:${this.app.screener.artifact}`; }
 
   // every face detection goes through here (a photo's, a guidance frame's): the tests count them
   detect(rgb, h, w, cfg = this.app.detect) { return detectFaces(rgb, h, w, this.runNet, this.app, cfg); }

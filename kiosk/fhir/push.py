@@ -1,0 +1,152 @@
+"""Send queued screenings to a FHIR server, one transaction Bundle per batch.
+
+A batch is marked pushed only when the server answered the whole transaction with success; anything
+else (no answer, 4xx, 5xx, an answer that is not a transaction-response) stops the push, leaves that
+batch and every later one queued, and says why in one line a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import codes
+from .bundle import exportable, transaction_bundle
+from .outbox import Outbox
+from .resources import FhirOptions, ModelInfo
+
+FHIR_JSON = "application/fhir+json"
+DEFAULT_BATCH = 50
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class PushRefused(Exception):
+    """The server did not take a batch; ``str()`` says why, for the operator."""
+
+
+@dataclass
+class PushReport:
+    server: str
+    pushed: int = 0
+    queued: int = 0
+    batches: int = 0
+    error: str | None = None
+    locations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _outcome_text(body: Any) -> str:
+    """The OperationOutcome's issues as one line (what the server said was wrong)."""
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        parts = []
+        for issue in body.get("issue", []):
+            text = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code", "")
+            where = ", ".join(issue.get("expression", []) or [])
+            parts.append(f"{text} ({where})" if where else text)
+        return "; ".join(p for p in parts if p) or "no details"
+    return "no OperationOutcome"
+
+
+def post_transaction(client: httpx.Client, base_url: str, bundle: dict[str, Any]) -> dict[str, Any]:
+    """POST one transaction; the transaction-response, or PushRefused saying why."""
+    try:
+        resp = client.post(base_url.rstrip("/"), content=json.dumps(bundle), headers={"Content-Type": FHIR_JSON})
+    except httpx.TimeoutException:
+        raise PushRefused(f"{base_url} did not answer in time") from None
+    except httpx.TransportError as exc:
+        raise PushRefused(f"could not reach {base_url}: {exc}") from None
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if resp.status_code in (401, 403):
+        raise PushRefused(
+            f"{base_url} refused the token (HTTP {resp.status_code}: {_outcome_text(body)}); check --token-file"
+        )
+    if resp.status_code >= 400:
+        side = "the server failed" if resp.status_code >= 500 else "the server refused the batch"
+        raise PushRefused(f"{side} (HTTP {resp.status_code}): {_outcome_text(body)}")
+    if not (isinstance(body, dict) and body.get("type") == "transaction-response"):
+        raise PushRefused(f"{base_url} answered HTTP {resp.status_code} without a transaction-response Bundle")
+    entries = body.get("entry", [])
+    if len(entries) != len(bundle["entry"]):
+        raise PushRefused(f"{base_url} answered {len(entries)} entries for the {len(bundle['entry'])} sent")
+    bad = [e for e in entries if not str(e.get("response", {}).get("status", "")).startswith("2")]
+    if bad:
+        raise PushRefused(f"{base_url} refused {len(bad)} entries: {bad[0].get('response', {}).get('status')}")
+    return body
+
+
+def _locations(sent: dict[str, Any], answer: dict[str, Any]) -> list[tuple[str, str]]:
+    """(result id, Observation location) for each Observation in the batch."""
+    out = []
+    for req, resp in zip(sent["entry"], answer["entry"]):
+        res = req["resource"]
+        if res["resourceType"] == "Observation":
+            rid = next(i["value"] for i in res["identifier"] if i["system"] == codes.RESULT_ID_SYSTEM)
+            out.append((rid, resp["response"].get("location", "")))
+    return out
+
+
+def batches(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def push(
+    rows: Iterable[dict[str, Any]],
+    models: Iterable[ModelInfo],
+    data_dir: Path,
+    base_url: str,
+    token: str | None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    opts: FhirOptions = FhirOptions(),
+    dry_run: Callable[[dict[str, Any]], None] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    transport: httpx.BaseTransport | None = None,
+) -> PushReport:
+    """Push every exportable row the outbox has not seen accepted by ``base_url``. With ``dry_run``
+    each Bundle is handed to it instead of being sent, and nothing is marked."""
+    models = list(models)
+    outbox = Outbox(data_dir)
+    try:
+        done = outbox.pushed_ids(base_url)
+        queued = [r for r in exportable(rows) if r["id"] not in done]
+        report = PushReport(server=base_url, queued=len(queued))
+        bundles = [(b, transaction_bundle(b, models, data_dir, opts)) for b in batches(queued, batch_size)]
+        if dry_run is not None:
+            for _, bundle in bundles:
+                dry_run(bundle)
+            return report
+        headers = {"Accept": FHIR_JSON}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        with httpx.Client(headers=headers, timeout=timeout_s, transport=transport) as client:
+            for batch, bundle in bundles:
+                try:
+                    answer = post_transaction(client, base_url, bundle)
+                except PushRefused as exc:
+                    report.error = f"{exc}; {report.queued} results stay queued"
+                    return report
+                locs = _locations(bundle, answer)
+                outbox.mark_pushed(base_url, locs)
+                report.locations.update(locs)
+                report.pushed += len(batch)
+                report.queued -= len(batch)
+                report.batches += 1
+        return report
+    finally:
+        outbox.close()
+
+
+def models_from(bundle_dirs: Iterable[str | Path]) -> list[ModelInfo]:
+    return [ModelInfo.from_bundle(p) for p in bundle_dirs]

@@ -1,0 +1,304 @@
+"""What happened after a screening: outcomes imported from the programme, never overwritten silently.
+
+An outcome is one of ``OUTCOMES`` (the referral's progress, then a final answer). Outcomes are kept
+beside the results store (``DATA/outcomes.sqlite3``, 0600), append-only: a result may move forward
+(referred -> seen -> confirmed syndrome), but a second *different* final answer is a contradiction and
+is refused with the row that gave it; the same answer again is a duplicate and changes nothing.
+
+Two sources, one set of per-row answers:
+* CSV: ``result_id,outcome,date`` (ISO 8601 date), one row per event;
+* FHIR (a Bundle or one resource, JSON): a DiagnosticReport whose ``basedOn`` is our ServiceRequest
+  and whose ``conclusionCode`` is one of our outcome codes, or a Condition (confirmed: syndrome;
+  refuted: no syndrome) whose ``evidence.detail`` references our ServiceRequest or Observation.
+  A reference is resolved by our identifier (logical reference, or the resource in the same Bundle).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .fhir import codes
+from .store import FILE_MODE, private_dir, utc_now
+
+OUTCOMES_DB = "outcomes.sqlite3"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    stage: int  # 0 referred, 1 seen, 2 final
+    meaning: str
+
+
+OUTCOMES = {
+    o.name: o
+    for o in (
+        Outcome("referred", 0, "referral sent, not yet seen"),
+        Outcome("seen", 1, "seen by the genetics service, answer pending"),
+        Outcome("confirmed_syndrome", 2, "seen: a genetic syndrome confirmed"),
+        Outcome("no_syndrome", 2, "seen: no genetic syndrome"),
+        Outcome("lost_to_follow_up", 2, "not seen: lost to follow-up"),
+    )
+}
+FINAL = tuple(n for n, o in OUTCOMES.items() if o.stage == 2)
+CSV_COLUMNS = ("result_id", "outcome", "date")
+# our outcome codes (DiagnosticReport.conclusionCode) -> outcome names
+FHIR_OUTCOME_CODES = {
+    "outcome-confirmed-syndrome": "confirmed_syndrome",
+    "outcome-no-syndrome": "no_syndrome",
+    "outcome-lost-to-follow-up": "lost_to_follow_up",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    result_id   TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    date        TEXT NOT NULL,   -- ISO 8601 date the outcome happened
+    source      TEXT NOT NULL,   -- file name and row
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (result_id, outcome)
+)
+"""
+
+
+@dataclass(frozen=True)
+class RowAnswer:
+    where: str  # "line 3" or "entry 2"
+    result_id: str | None
+    status: str  # imported | duplicate | unknown_id | contradiction | invalid
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("imported", "duplicate")
+
+
+class OutcomeStore:
+    def __init__(self, data_dir: str | Path) -> None:
+        data_dir = Path(data_dir)
+        private_dir(data_dir)
+        self.path = data_dir / OUTCOMES_DB
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+        os.chmod(self.path, FILE_MODE)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(_SCHEMA)
+
+    def all(self) -> dict[str, dict[str, str]]:
+        """result id -> {outcome: date}."""
+        out: dict[str, dict[str, str]] = {}
+        for rid, outcome, date in self._conn.execute("SELECT result_id, outcome, date FROM outcomes"):
+            out.setdefault(rid, {})[outcome] = date
+        return out
+
+    def latest(self) -> dict[str, str]:
+        """result id -> its most advanced outcome (the final one when there is one)."""
+        return {rid: max(events, key=lambda o: OUTCOMES[o].stage) for rid, events in self.all().items()}
+
+    def add(self, rows: list[tuple[str, str, str, str]]) -> None:
+        now = utc_now().isoformat(timespec="milliseconds")
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO outcomes (result_id, outcome, date, source, imported_at) VALUES (?, ?, ?, ?, ?)",
+                [(*r, now) for r in rows],
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@dataclass(frozen=True)
+class Event:
+    where: str
+    result_id: str | None
+    outcome: str | None
+    date: str | None
+    problem: str | None = None  # why the row could not be read
+
+
+def judge(events: Iterable[Event], known: dict[str, str], stored: dict[str, dict[str, str]], source: str):
+    """Per-row answers and the rows to add. ``known``: result id -> screening time (ISO 8601)."""
+    answers, to_add = [], []
+    seen = {rid: dict(ev) for rid, ev in stored.items()}  # what is stored, plus what this file added so far
+    for e in events:
+        if e.problem:
+            answers.append(RowAnswer(e.where, e.result_id, "invalid", e.problem))
+            continue
+        if e.result_id is None or e.result_id not in known:
+            answers.append(RowAnswer(e.where, e.result_id, "unknown_id", f"no screening {e.result_id!r} in this store"))
+            continue
+        assert e.outcome is not None and e.date is not None  # readers set a problem when either is missing
+        if e.date < known[e.result_id][:10]:
+            answers.append(
+                RowAnswer(
+                    e.where,
+                    e.result_id,
+                    "contradiction",
+                    f"{e.outcome} dated {e.date}, before the screening ({known[e.result_id][:10]})",
+                )
+            )
+            continue
+        have = seen.setdefault(e.result_id, {})
+        if e.outcome in have:
+            same = have[e.outcome] == e.date
+            answers.append(
+                RowAnswer(
+                    e.where,
+                    e.result_id,
+                    "duplicate",
+                    f"{e.outcome} already recorded"
+                    + ("" if same else f" (dated {have[e.outcome]}; this row's {e.date} is not kept)"),
+                )
+            )
+            continue
+        final = [o for o in have if o in FINAL]
+        if e.outcome in FINAL and final:
+            answers.append(
+                RowAnswer(
+                    e.where,
+                    e.result_id,
+                    "contradiction",
+                    f"{e.outcome} contradicts the recorded {final[0]} ({have[final[0]]}); nothing changed",
+                )
+            )
+            continue
+        if final and OUTCOMES[e.outcome].stage < 2:
+            answers.append(
+                RowAnswer(
+                    e.where,
+                    e.result_id,
+                    "contradiction",
+                    f"{e.outcome} after the final {final[0]}; nothing changed",
+                )
+            )
+            continue
+        have[e.outcome] = e.date
+        to_add.append((e.result_id, e.outcome, e.date, f"{source} {e.where}"))
+        answers.append(RowAnswer(e.where, e.result_id, "imported", f"{e.outcome} on {e.date}"))
+    return answers, to_add
+
+
+def _date(text: str) -> str | None:
+    try:
+        return dt.date.fromisoformat(text.strip()[:10]).isoformat()
+    except ValueError:
+        return None
+
+
+def read_csv(path: Path) -> list[Event]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{path}: the CSV needs the columns {', '.join(CSV_COLUMNS)}; missing {', '.join(missing)}"
+            )
+        events = []
+        for i, row in enumerate(reader, start=2):
+            rid = (row.get("result_id") or "").strip()
+            outcome = (row.get("outcome") or "").strip()
+            date = _date(row.get("date") or "")
+            problem = None
+            if outcome not in OUTCOMES:
+                problem = f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}"
+            elif date is None:
+                problem = f"date {row.get('date')!r} is not an ISO 8601 date (YYYY-MM-DD)"
+            events.append(Event(f"line {i}", rid or None, outcome, date, problem))
+        return events
+
+
+def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> str | None:
+    """The result id a Reference points at: by our identifier, or via the referenced resource in the Bundle."""
+    ident = ref.get("identifier") or {}
+    if ident.get("system") in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):
+        return ident.get("value")
+    target = contained.get(ref.get("reference", ""))
+    if target:
+        for i in target.get("identifier", []):
+            if i.get("system") in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):
+                return i.get("value")
+    return None
+
+
+def read_fhir(path: Path) -> list[Event]:
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    entries = doc.get("entry", []) if doc.get("resourceType") == "Bundle" else [{"resource": doc}]
+    contained: dict[str, dict] = {}
+    for e in entries:
+        r = e.get("resource") or {}
+        if r.get("id"):
+            contained[f"{r.get('resourceType')}/{r['id']}"] = r
+        if e.get("fullUrl"):
+            contained[e["fullUrl"]] = r
+    events = []
+    for n, e in enumerate(entries, start=1):
+        r = e.get("resource") or {}
+        rt, where = r.get("resourceType"), f"entry {n}"
+        if rt == "DiagnosticReport":
+            rid = next((x for x in (_our_id(b, contained) for b in r.get("basedOn", [])) if x), None)
+            names = [
+                FHIR_OUTCOME_CODES.get(c.get("code"))
+                for cc in r.get("conclusionCode", [])
+                for c in cc.get("coding", [])
+                if c.get("system") == codes.CODE_SYSTEM_URL
+            ]
+            outcome = next((x for x in names if x), None)
+            date = _date(r.get("effectiveDateTime") or r.get("issued") or "")
+            problem = (
+                "basedOn names none of our ServiceRequests"
+                if rid is None
+                else "conclusionCode has none of our outcome codes"
+                if outcome is None
+                else "no effectiveDateTime or issued date"
+                if date is None
+                else None
+            )
+        elif rt == "Condition":
+            refs = [d for ev in r.get("evidence", []) for d in ev.get("detail", [])]
+            rid = next((x for x in (_our_id(d, contained) for d in refs) if x), None)
+            status = {c.get("code") for c in (r.get("verificationStatus") or {}).get("coding", [])}
+            outcome = "confirmed_syndrome" if "confirmed" in status else "no_syndrome" if "refuted" in status else None
+            date = _date(r.get("recordedDate") or r.get("onsetDateTime") or "")
+            problem = (
+                "evidence.detail names none of our ServiceRequests or Observations"
+                if rid is None
+                else "verificationStatus is neither confirmed nor refuted"
+                if outcome is None
+                else "no recordedDate or onsetDateTime"
+                if date is None
+                else None
+            )
+        else:
+            continue  # the ServiceRequests and Observations the outcomes reference travel along
+        events.append(Event(where, rid, outcome, date, problem))
+    return events
+
+
+READERS = {".csv": read_csv, ".json": read_fhir}
+
+
+def import_outcomes(path: str | Path, data_dir: str | Path, known: dict[str, str]) -> list[RowAnswer]:
+    """Import ``path`` (CSV, or FHIR JSON) into the outcomes kept under ``data_dir``; one answer per row.
+    Rows that are fine are kept even when others are refused; nothing stored is ever changed."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(f"{path}: outcomes come as {' or '.join(READERS)} (CSV, or FHIR JSON)")
+    events = reader(path)
+    store = OutcomeStore(data_dir)
+    try:
+        answers, to_add = judge(events, known, store.all(), path.name)
+        if to_add:
+            store.add(to_add)
+    finally:
+        store.close()
+    return answers

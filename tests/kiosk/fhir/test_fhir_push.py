@@ -1,0 +1,210 @@
+"""export --fhir and push against a REAL FHIR R4 server (Medplum's FHIR router, which checks every
+resource against the R4 StructureDefinitions; see conftest.py): a day's push succeeds and reads back
+equal, a retry creates nothing new, and a server that is down, refuses the token, fails (5xx) or
+refuses a resource leaves every result queued with the reason said."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from facescreen.kiosk.cli import main
+from facescreen.kiosk.fhir import codes
+from facescreen.kiosk.fhir.outbox import Outbox
+
+SERVER_META = ("versionId", "lastUpdated", "author", "project", "compartment")
+
+
+def _token_file(tmp_path: Path, token: str) -> Path:
+    f = tmp_path / "token"
+    f.write_text(token)
+    f.chmod(0o600)
+    return f
+
+
+def _export(day, model_bundle, tmp_path, *extra) -> dict:
+    out = tmp_path / "day.json"
+    rc = main(
+        ["export", "--fhir", "--data-dir", str(day.data_dir), "--bundle", str(model_bundle), "--out", str(out), *extra]
+    )
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def _push(day, model_bundle, url, token_file, *extra) -> int:
+    return main(
+        ["push", "--data-dir", str(day.data_dir), "--bundle", str(model_bundle), "--fhir-url", url]
+        + (["--token-file", str(token_file)] if token_file else [])
+        + list(extra)
+    )
+
+
+def _search(client: httpx.Client, base: str, query: str) -> list[dict]:
+    r = client.get(f"{base}/{query}")
+    assert r.status_code == 200, r.text
+    return [e["resource"] for e in r.json().get("entry", [])]
+
+
+def _find(client, base, resource) -> list[dict]:
+    """The server's copies of one resource we sent, found the way a retry finds them."""
+    rt = resource["resourceType"]
+    if rt == "CodeSystem":
+        return _search(client, base, f"CodeSystem?url={resource['url']}")
+    if rt == "Provenance":
+        r = client.get(f"{base}/Provenance/{resource['id']}")
+        return [r.json()] if r.status_code == 200 else []
+    ident = resource["identifier"][0]
+    return _search(client, base, f"{rt}?identifier={ident['system']}|{ident['value']}")
+
+
+def _strip_server_fields(res: dict) -> dict:
+    res = json.loads(json.dumps(res))
+    if res["resourceType"] != "Provenance":
+        res.pop("id", None)
+    meta = res.get("meta", {})
+    for k in SERVER_META:
+        meta.pop(k, None)
+    if not meta:
+        res.pop("meta", None)
+    return res
+
+
+def _resolve(obj, refs: dict[str, str]):
+    if isinstance(obj, dict):
+        return {k: (refs.get(v, v) if k == "reference" else _resolve(v, refs)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_resolve(v, refs) for v in obj]
+    return obj
+
+
+def test_a_days_push_validates_reads_back_equal_and_a_retry_adds_nothing(day, model_bundle, fhir_server, tmp_path):
+    base, token = fhir_server
+    sent = _export(day, model_bundle, tmp_path)
+    assert _push(day, model_bundle, base, _token_file(tmp_path, token)) == 0
+    assert Outbox(day.data_dir).pushed_ids(base) == set(day.ids)  # the retaken one is never sent
+
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
+        found = {e["fullUrl"]: _find(client, base, e["resource"]) for e in sent["entry"]}
+        assert all(len(v) == 1 for v in found.values()), {k: len(v) for k, v in found.items()}
+        refs = {url: f"{v[0]['resourceType']}/{v[0]['id']}" for url, v in found.items()}
+        for entry in sent["entry"]:
+            assert _strip_server_fields(found[entry["fullUrl"]][0]) == _resolve(entry["resource"], refs)
+
+        # the answer was lost: the same results go again (outbox forgotten), nothing is doubled
+        (day.data_dir / "fhir-outbox.sqlite3").unlink()
+        assert _push(day, model_bundle, base, _token_file(tmp_path, token)) == 0
+        again = {e["fullUrl"]: _find(client, base, e["resource"]) for e in sent["entry"]}
+        assert {k: [r["id"] for r in v] for k, v in again.items()} == {
+            k: [r["id"] for r in v] for k, v in found.items()
+        }
+        referrals = _search(client, base, f"ServiceRequest?identifier={codes.REFERRAL_ID_SYSTEM}|{day.flagged[1]}")
+        assert len(referrals) == 1 and referrals[0]["intent"] == "proposal"
+        assert len(_search(client, base, f"Media?identifier={codes.PHOTO_ID_SYSTEM}|{day.consented}")) == 1
+
+
+def test_push_with_nothing_queued_sends_nothing(day, model_bundle, fhir_server, tmp_path, capsys):
+    base, token = fhir_server
+    tf = _token_file(tmp_path, token)
+    assert _push(day, model_bundle, base, tf) == 0
+    capsys.readouterr()
+    assert _push(day, model_bundle, base, tf) == 0
+    assert "pushed 0 screenings in 0 transactions" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps(
+            {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "fatal", "code": "exception", "diagnostics": "database offline"}],
+            }
+        ).encode()
+        self.send_response(503)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def failing_server():
+    """A server that answers every transaction 503 (a FHIR server whose database is down)."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/fhir/R4"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("down", "could not reach"),
+        ("wrong token", "refused the token (HTTP 401"),
+        ("server error", "the server failed (HTTP 503): database offline"),
+    ],
+)
+def test_a_failed_push_leaves_every_result_queued_and_says_why(
+    case, expected, day, model_bundle, fhir_server, failing_server, tmp_path, capsys
+):
+    base, token = fhir_server
+    url = {"down": f"http://127.0.0.1:{_free_port()}/fhir/R4", "wrong token": base, "server error": failing_server}[
+        case
+    ]
+    tf = _token_file(tmp_path, "not-the-token" if case == "wrong token" else token)
+    assert _push(day, model_bundle, url, tf, "--batch", "2") == 1
+    err = capsys.readouterr().err
+    assert expected in err and "5 results stay queued" in err
+    assert Outbox(day.data_dir).pushed_ids(url) == set()
+    # once the server is back (here: the real one, with the right token) everything goes
+    assert _push(day, model_bundle, base, _token_file(tmp_path, token)) == 0
+    assert Outbox(day.data_dir).pushed_ids(base) == set(day.ids)
+
+
+def test_a_resource_the_server_finds_invalid_is_refused_and_stays_queued(
+    day, model_bundle, fhir_server, tmp_path, capsys, monkeypatch
+):
+    """The server really validates: a misspelt element (which fhir.resources would refuse, so it is
+    planted after our checks) makes the whole transaction fail with the server's reason."""
+    from facescreen.kiosk.fhir import bundle as fhir_bundle
+
+    real = fhir_bundle.transaction_bundle
+
+    def planted(*a, **kw):
+        b = real(*a, **kw)
+        obs = next(e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
+        obs["interpretaton"] = obs.pop("interpretation")
+        return b
+
+    monkeypatch.setattr("facescreen.kiosk.fhir.push.transaction_bundle", planted)
+    base, token = fhir_server
+    assert _push(day, model_bundle, base, _token_file(tmp_path, token)) == 1
+    err = capsys.readouterr().err
+    assert "refused the batch (HTTP 400)" in err and "interpretaton" in err
+    assert Outbox(day.data_dir).pushed_ids(base) == set()
+
+
+def test_dry_run_prints_the_bundle_and_marks_nothing(day, model_bundle, tmp_path, capsys):
+    url = f"http://127.0.0.1:{_free_port()}/fhir/R4"  # nothing listens: a dry run never connects
+    assert _push(day, model_bundle, url, None, "--dry-run") == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["resourceType"] == "Bundle" and printed["type"] == "transaction"
+    assert printed == _export(day, model_bundle, tmp_path)
+    assert Outbox(day.data_dir).pushed_ids(url) == set()

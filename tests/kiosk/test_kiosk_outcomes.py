@@ -1,0 +1,125 @@
+"""Outcomes imported after the screenings: one answer per row (imported, duplicate, unknown id,
+contradiction, invalid), good rows kept beside refused ones, nothing stored ever overwritten."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facescreen.edge.result import ScreeningResult
+from facescreen.kiosk.cli import main
+from facescreen.kiosk.fhir import codes
+from facescreen.kiosk.outcomes import OutcomeStore
+from facescreen.kiosk.store import ResultsStore
+
+
+def _result(p):
+    return ScreeningResult(p, 0.5, ("control", "syndromic"), (1 - p, p), ("syndromic",), "m", "1", "b", "r", True)
+
+
+@pytest.fixture
+def three(tmp_path):
+    store = ResultsStore(tmp_path)
+    ids = [store.add(_result(p), {}, kiosk_id="k", source="kiosk").id for p in (0.9, 0.8, 0.2)]
+    store.close()
+    return tmp_path, ids
+
+
+def _answers(capsys):
+    out = capsys.readouterr()
+    return [line.split(": ")[1] for line in out.out.splitlines()]
+
+
+def test_csv_rows_each_get_their_answer_and_nothing_is_overwritten(three, tmp_path, capsys):
+    data, (a, b, c) = three
+    f = tmp_path / "outcomes.csv"
+    f.write_text(
+        "result_id,outcome,date\n"
+        f"{a},confirmed_syndrome,2099-01-10\n"  # good
+        "nope,no_syndrome,2099-01-10\n"  # unknown id
+        f"{a},confirmed_syndrome,2099-01-10\n"  # duplicate of line 2
+        f"{a},no_syndrome,2099-01-11\n"  # contradicts line 2
+        f"{b},referred,2099-01-03\n"  # good: progress ...
+        f"{b},seen,2099-01-09\n"  # ... and more progress
+        f"{c},maybe,2099-01-09\n"  # invalid outcome
+        f"{c},lost_to_follow_up,2001-01-01\n"  # before the screening
+        f"{c},lost_to_follow_up,10/01/2099\n"  # not an ISO date
+    )
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 1
+    assert _answers(capsys) == [
+        "imported",
+        "unknown_id",
+        "duplicate",
+        "contradiction",
+        "imported",
+        "imported",
+        "invalid",
+        "contradiction",
+        "invalid",
+    ]
+    store = OutcomeStore(data)
+    assert store.latest() == {a: "confirmed_syndrome", b: "seen"}
+    store.close()
+    # a second file that disagrees with what is stored changes nothing
+    g = tmp_path / "again.csv"
+    g.write_text(f"result_id,outcome,date\n{a},no_syndrome,2099-02-01\n{b},no_syndrome,2099-02-01\n")
+    assert main(["outcomes", "import", str(g), "--data-dir", str(data)]) == 1
+    assert _answers(capsys) == ["contradiction", "imported"]
+    store = OutcomeStore(data)
+    assert store.latest() == {a: "confirmed_syndrome", b: "no_syndrome"}
+    assert store.all()[a] == {"confirmed_syndrome": "2099-01-10"}
+    store.close()
+
+
+def test_fhir_outcomes_reference_our_referrals_and_results(three, tmp_path, capsys):
+    data, (a, b, c) = three
+    obs_url = "urn:uuid:0b0c6f2e-0000-4000-8000-000000000001"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {  # a genetics report on our referral, by its identifier (logical reference)
+                "resource": {
+                    "resourceType": "DiagnosticReport",
+                    "status": "final",
+                    "code": {"text": "genetic evaluation"},
+                    "basedOn": [{"identifier": {"system": codes.REFERRAL_ID_SYSTEM, "value": a}}],
+                    "conclusionCode": [{"coding": [codes.coding("outcome-confirmed-syndrome")]}],
+                    "effectiveDateTime": "2099-03-01",
+                }
+            },
+            {
+                "fullUrl": obs_url,
+                "resource": {
+                    "resourceType": "Observation",
+                    "identifier": [{"system": codes.RESULT_ID_SYSTEM, "value": b}],
+                },
+            },
+            {  # a refuted Condition whose evidence is our Observation, in the same Bundle
+                "resource": {
+                    "resourceType": "Condition",
+                    "verificationStatus": {"coding": [{"code": "refuted"}]},
+                    "code": {"text": "Williams syndrome"},
+                    "subject": {"display": "child"},
+                    "evidence": [{"detail": [{"reference": obs_url}]}],
+                    "recordedDate": "2099-03-02",
+                }
+            },
+            {  # a Condition that names nothing of ours
+                "resource": {
+                    "resourceType": "Condition",
+                    "verificationStatus": {"coding": [{"code": "confirmed"}]},
+                    "subject": {"display": "child"},
+                    "recordedDate": "2099-03-02",
+                }
+            },
+        ],
+    }
+    f = tmp_path / "outcomes.json"
+    f.write_text(json.dumps(bundle))
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 1
+    assert _answers(capsys) == ["imported", "imported", "invalid"]
+    store = OutcomeStore(data)
+    assert store.latest() == {a: "confirmed_syndrome", b: "no_syndrome"}
+    store.close()
