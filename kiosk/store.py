@@ -29,9 +29,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Optional, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from PIL import Image
@@ -64,7 +65,7 @@ class ScreeningRow:
     id: str = column("TEXT PRIMARY KEY")
     created_at: str = column("TEXT NOT NULL", doc="ISO 8601, UTC")
     kiosk_id: str = column("TEXT NOT NULL")
-    operator_id: Optional[str] = column("TEXT", None)
+    operator_id: str | None = column("TEXT", None)
     source: str = column("TEXT NOT NULL", doc="kiosk | api | session | tablet")
     model_id: str = column("TEXT NOT NULL")
     model_version: str = column("TEXT NOT NULL")
@@ -77,12 +78,12 @@ class ScreeningRow:
     intended_use: str = column("TEXT NOT NULL")
     quality_json: str = column("TEXT NOT NULL")
     consent: int = column("INTEGER NOT NULL DEFAULT 0", 0)
-    photo_file: Optional[str] = column("TEXT", None, doc="relative to the data dir, only with consent")
+    photo_file: str | None = column("TEXT", None, doc="relative to the data dir, only with consent")
     status: str = column("TEXT NOT NULL DEFAULT 'completed'", "completed")
-    result_json: Optional[str] = column("TEXT", None, doc="ScreeningResult.to_dict(); NULL in schema-1 and tablet rows")
+    result_json: str | None = column("TEXT", None, doc="ScreeningResult.to_dict(); NULL in schema-1 and tablet rows")
 
     @classmethod
-    def of_result(cls, result: ScreeningResult, quality: dict[str, Any], **row: Any) -> "ScreeningRow":
+    def of_result(cls, result: ScreeningResult, quality: dict[str, Any], **row: Any) -> ScreeningRow:
         """A kiosk's own screening: the model's fields from the result, the rest given."""
         return cls(
             model_id=result.model_id,
@@ -153,7 +154,7 @@ class ResultsStore:
         self.photo_dir = self.data_dir / PHOTO_DIR
         self.orphan_grace_s = orphan_grace_s
         self._lock = threading.Lock()
-        self.full_error: Optional[str] = None  # why the last write failed for want of space; None once one succeeds
+        self.full_error: str | None = None  # why the last write failed for want of space; None once one succeeds
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
         os.chmod(self.path, FILE_MODE)  # SQLite gives its -wal and -shm files the database's mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -217,7 +218,7 @@ class ResultsStore:
 
         return _Tx()
 
-    def _full(self, err: Exception) -> Exception:
+    def _full(self, err: BaseException) -> BaseException:
         """SQLite's or the file system's "no space left" as a StoreFull (for people, with the folder);
         any other error unchanged."""
         full = getattr(err, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(err)
@@ -239,9 +240,9 @@ class ResultsStore:
         *,
         kiosk_id: str,
         source: str,
-        operator_id: Optional[str] = None,
+        operator_id: str | None = None,
         consent: bool = False,
-        photo: Optional[np.ndarray] = None,
+        photo: np.ndarray | None = None,
     ) -> StoredScreening:
         """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
         if photo is not None and not consent:
@@ -260,13 +261,13 @@ class ResultsStore:
             b.add(row, photo)
         return StoredScreening(row.id, row.created_at)
 
-    def batch(self) -> "Batch":
+    def batch(self) -> Batch:
         """Rows committed together, in one transaction, each with its own photo file:
         ``with store.batch() as b: b.add(row, photo)``. Idempotent by id (an id already stored is
         left as it is: ``b.new`` tells which were new). Any failure commits nothing and leaves no file."""
         return Batch(self)
 
-    def add_synced(self, row: ScreeningRow, photo: Optional[np.ndarray] = None) -> bool:
+    def add_synced(self, row: ScreeningRow, photo: np.ndarray | None = None) -> bool:
         """Keep a screening made elsewhere (a tablet) under the id it was given there; False when
         that id is already stored (it is left as it is)."""
         with self.batch() as b:
@@ -316,7 +317,10 @@ class ResultsStore:
         except BaseException as exc:
             tmp.unlink(missing_ok=True)
             final.unlink(missing_ok=True)
-            raise self._full(exc) if isinstance(exc, OSError) else exc
+            full = self._full(exc)
+            if full is not exc:
+                raise full from exc
+            raise
         return rel
 
     def health(self) -> dict[str, Any]:
@@ -367,7 +371,7 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
-    def list(self, limit: int = 50, offset: int = 0, since: Optional[str] = None) -> list[dict[str, Any]]:
+    def list(self, limit: int = 50, offset: int = 0, since: str | None = None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM screenings", []
         if since:
             q += " WHERE created_at >= ?"
@@ -392,7 +396,7 @@ class ResultsStore:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
 
-    def export_csv(self, out: TextIO, since: Optional[str] = None) -> int:
+    def export_csv(self, out: TextIO, since: str | None = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
         q, args = "SELECT * FROM screenings", []
         if since:
@@ -407,7 +411,7 @@ class ResultsStore:
         return len(rows)
 
     # --- purging -----------------------------------------------------------------------------
-    def purge(self, older_than: Optional[dt.timedelta] = None, ids: Iterable[str] = ()) -> int:
+    def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = ()) -> int:
         """Delete screenings older than ``older_than`` and/or with the given ids, with their photos."""
         ids = list(ids)
         if older_than is None and not ids:
@@ -443,7 +447,7 @@ class Batch:
         self.rows: list[ScreeningRow] = []
         self.new: list[str] = []
 
-    def add(self, row: ScreeningRow, photo: Optional[np.ndarray] = None) -> None:
+    def add(self, row: ScreeningRow, photo: np.ndarray | None = None) -> None:
         """Queue ``row``; its photo (only with ``row.consent``) is written now, under a name of its own."""
         if photo is not None and not row.consent:
             raise ValueError("a photo is only written with recorded consent")
@@ -451,7 +455,7 @@ class Batch:
             row = replace(row, photo_file=self.store._write_photo(row.id, photo))
         self.rows.append(row)
 
-    def __enter__(self) -> "Batch":
+    def __enter__(self) -> Batch:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

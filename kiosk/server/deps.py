@@ -9,8 +9,8 @@ cannot see it (tests/kiosk/test_kiosk_server_routes.py holds every route to this
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 import numpy as np
 from fastapi import Depends, File, Request, UploadFile
@@ -72,14 +72,14 @@ def client_id(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def resolve_language(lang: Optional[str], settings: Settings) -> str:
+def resolve_language(lang: str | None, settings: Settings) -> str:
     try:
         return language(lang or settings.language)
     except ValueError as exc:
         raise ApiError(422, "unknown_language", str(exc)) from None
 
 
-def token_ok(authorization: str, token: Optional[str]) -> bool:
+def token_ok(authorization: str, token: str | None) -> bool:
     """Constant-time check of an ``Authorization`` header value; True when no token is configured."""
     if not token:
         return True
@@ -90,7 +90,7 @@ def token_ok(authorization: str, token: Optional[str]) -> bool:
 def require_token(
     request: Request,
     settings: Settings = Depends(get_settings),
-    _: Optional[HTTPAuthorizationCredentials] = Depends(bearer),
+    _: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> None:
     """With a token configured, every API call must carry ``Authorization: Bearer <token>``."""
     if not token_ok(request.headers.get("authorization", ""), settings.token):

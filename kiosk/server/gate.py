@@ -22,8 +22,9 @@ from __future__ import annotations
 import collections
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
@@ -62,7 +63,7 @@ class TokenFailures:
             return collections.deque()
         return q
 
-    def retry_after_s(self, client: str) -> Optional[int]:
+    def retry_after_s(self, client: str) -> int | None:
         q = self._recent(client)
         if len(q) < self.limit:
             return None
@@ -80,11 +81,11 @@ def _client(scope: Scope) -> str:
     return client[0] if client else "unknown"
 
 
-def _check_configured(gate: "RequestGate", scope: Scope) -> Optional[Refusal]:
+def _check_configured(gate: RequestGate, scope: Scope) -> Refusal | None:
     return None if gate.token else Refusal(403, *NO_TOKEN)
 
 
-def _check_token(gate: "RequestGate", scope: Scope) -> Optional[Refusal]:
+def _check_token(gate: RequestGate, scope: Scope) -> Refusal | None:
     if not gate.token:
         return None
     client = _client(scope)
@@ -106,7 +107,7 @@ def _check_token(gate: "RequestGate", scope: Scope) -> Optional[Refusal]:
 
 
 # dependency -> what the gate checks for a route that has it, before the body; in this order
-CHECKS: dict[Callable[..., Any], Callable[["RequestGate", Scope], Optional[Refusal]]] = {
+CHECKS: dict[Callable[..., Any], Callable[[RequestGate, Scope], Refusal | None]] = {
     require_configured_token: _check_configured,
     require_token: _check_token,
 }
@@ -133,13 +134,13 @@ def flat_routes(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
 class RouteRules:
     """What the gate does for one route, derived from the route."""
 
-    checks: tuple[Callable[["RequestGate", Scope], Optional[Refusal]], ...] = ()
+    checks: tuple[Callable[[RequestGate, Scope], Refusal | None], ...] = ()
     reads_body: bool = False
     takes_photo: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, route: BaseRoute) -> "RouteRules":
+    def of(cls, route: BaseRoute) -> RouteRules:
         if not isinstance(route, APIRoute):  # static files, docs: no body, no token
             return cls()
         calls = _calls(route.dependant)
@@ -155,20 +156,20 @@ class RequestGate:
     def __init__(
         self,
         app: ASGIApp,
-        token: Optional[str],
+        token: str | None,
         queue: InferenceQueue,
         routes: Iterable[BaseRoute],
         max_body_bytes: int = 2**20,
         body_timeout_s: float = 30.0,
-        failures: Optional[TokenFailures] = None,
+        failures: TokenFailures | None = None,
     ) -> None:
         self.app, self.token, self.queue = app, token, queue
         self.max_body_bytes, self.body_timeout_s = max_body_bytes, body_timeout_s
         self.failures = failures or TokenFailures()
         self._routes = routes  # the app's own list: read when a request comes, once every router is in
-        self._table: Optional[list[tuple[BaseRoute, RouteRules]]] = None
+        self._table: list[tuple[BaseRoute, RouteRules]] | None = None
 
-    def rules(self, scope: Scope) -> Optional[RouteRules]:
+    def rules(self, scope: Scope) -> RouteRules | None:
         """The rules of the route this request will reach; None when no route takes it (the router
         answers 404 or 405 without reading the body). The first full match wins, as in the router."""
         if self._table is None:
@@ -196,7 +197,7 @@ class RequestGate:
                 message["headers"] = headers + ([(b"cache-control", b"no-store")] if api else [])
             await send(message)
 
-        async def refuse(status: int, code: str, message: str, headers: Optional[dict[str, str]] = None) -> None:
+        async def refuse(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
             await send_error(send, status, code, message, headers={**rules.headers, **(headers or {})})
 
         for check in rules.checks:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Optional
 
 from starlette.types import Receive, Scope
 
@@ -23,7 +22,7 @@ class BodyRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-async def read_body(scope: Scope, receive: Receive, max_bytes: int, timeout_s: float) -> Optional[bytes]:
+async def read_body(scope: Scope, receive: Receive, max_bytes: int, timeout_s: float) -> bytes | None:
     """The whole body, or None when the client went away; raises :class:`BodyRefused` (400, 408, 413)."""
     limit_mib = max_bytes / 2**20
     declared = dict(scope.get("headers") or []).get(b"content-length")

@@ -38,7 +38,8 @@ Errors are JSON `{"error": {"code", "message"}}`: 400 unreadable or empty upload
 configured (sync), 404 no such screening or session, 408 body too slow, 409 nothing to keep, 413 too large
 (bytes or pixels), 415 not an image, 422 no face / quality check failed / image too small / malformed
 request, 429 too many capture sessions or wrong tokens, 503 busy (with `Retry-After`) or model not
-loaded, 507 the kiosk's disk is full (with `Retry-After`). API responses are never cached (`Cache-Control: no-store`)."""
+loaded, 507 the kiosk's disk is full (with `Retry-After`). API responses are never cached
+(`Cache-Control: no-store`)."""
 
 
 def _docs_assets() -> str | None:

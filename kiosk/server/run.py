@@ -9,7 +9,6 @@ import logging
 import socket
 import threading
 import time
-from typing import Optional
 
 from .main import create_app
 from .settings import Settings, is_loopback
@@ -119,7 +118,7 @@ def header_deadline_protocol(timeout_s: float) -> type:
     return HeaderDeadline
 
 
-def uvicorn_options(settings: Optional[Settings]) -> dict:
+def uvicorn_options(settings: Settings | None) -> dict:
     """How uvicorn serves this app, in one place for `serve` and the test server. ``X-Forwarded-For``
     is not trusted (uvicorn trusts it from loopback by default): the kiosk serves clients directly,
     and a local process could otherwise claim another device's address, use its capture sessions and
@@ -164,7 +163,7 @@ class BackgroundServer:
 
     ``with BackgroundServer(app) as srv: httpx.get(srv.url + "/v1/health")``"""
 
-    def __init__(self, app, settings: Optional[Settings] = None, **ssl) -> None:
+    def __init__(self, app, settings: Settings | None = None, **ssl) -> None:
         """``settings``: the served app's (default: ``app.state.settings``, else the defaults), for
         the same uvicorn options as `serve`."""
         import uvicorn

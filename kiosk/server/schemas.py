@@ -42,7 +42,7 @@ class DecodeLoad(_Out):
 class StoreHealth(_Out):
     writable: bool = Field(description="false once a write failed for want of space, until one succeeds")
     free_mb: float = Field(description="free space on the disk holding the results store")
-    error: Optional[str] = Field(description="why the last write failed, for the operator")
+    error: str | None = Field(description="why the last write failed, for the operator")
 
 
 class SessionLoad(_Out):

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import io
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,7 @@ def jpeg_b64(rgb: np.ndarray) -> str:
 def synced(engine, rgb) -> dict:
     card = engine.model_info()
     return {
-        "id": "%032x" % np.random.default_rng().integers(0, 2**62),
+        "id": uuid.uuid4().hex,
         "created_at": "2026-11-29T05:00:00Z",
         "tablet_id": "t",
         "model_id": card["model_id"],

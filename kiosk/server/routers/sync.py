@@ -75,7 +75,7 @@ class SyncedResult(BaseModel):
 
     id: str = Field(pattern=r"^[0-9a-f]{32}$", description="made on the tablet; the key that makes a sync idempotent")
     created_at: dt.datetime = Field(
-        description=f"with a time zone; not before {EARLIEST.date()}, not more than {MAX_CLOCK_AHEAD} ahead of the kiosk"
+        description=f"with a time zone; from {EARLIEST.date()} to {MAX_CLOCK_AHEAD} ahead of the kiosk's clock"
     )
     tablet_id: str = Field(min_length=1, max_length=64)
     model_id: str = Field(min_length=1, max_length=200, description="this kiosk's model (GET /v1/model)")
@@ -106,7 +106,8 @@ class SyncedResult(BaseModel):
         latest = utc_now() + MAX_CLOCK_AHEAD
         if not EARLIEST <= utc <= latest:
             raise ValueError(
-                f"created_at {utc.isoformat()} is not between {EARLIEST.date()} and {latest.isoformat(timespec='minutes')} "
+                f"created_at {utc.isoformat()} is not between {EARLIEST.date()} and "
+                f"{latest.isoformat(timespec='minutes')} "
                 "(this kiosk's clock plus a day): check the tablet's clock"
             )
         return utc
