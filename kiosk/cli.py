@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sessions-per-client", type=int, default=2, help="capture sessions one phone or tablet may hold (default 2)"
     )
+    serve.add_argument(
+        "--body-timeout-s", type=float, default=30.0, help="seconds a request's body may take to arrive (default 30)"
+    )
+    serve.add_argument(
+        "--header-timeout-s", type=float, default=10.0, help="seconds a request's headers may take (default 10)"
+    )
     serve.add_argument("--log-level", default="info")
     _model_args(serve)
     _store_args(serve)
@@ -448,6 +454,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             engines=args.engines,
             decode_budget_mp=args.decode_budget_mp,
             sessions_per_client=args.sessions_per_client,
+            body_timeout_s=args.body_timeout_s,
+            header_timeout_s=args.header_timeout_s,
         )
     except ValidationError as exc:
         for e in exc.errors():

@@ -5,6 +5,7 @@
 * No photo is written to disk unless the operator records consent for that screening; then the
   decoded, upright photo is re-encoded (which drops EXIF and GPS metadata) under ``DATA/photos``,
   written and fsynced before its row commits, so a consented answer always has its photo on disk.
+  A photo over 12 MP (the reduced JPEG decode's floor) is kept at 12 MP.
   A photo file left without its row by a crash is deleted when the store next opens, once it is
   older than ``ORPHAN_GRACE_S``: another process (a server) may be between writing a photo and
   committing its row while ``export`` or ``purge`` opens the store.
@@ -23,6 +24,7 @@ import datetime as dt
 import errno
 import io
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -37,6 +39,7 @@ from typing import Any, TextIO
 import numpy as np
 from PIL import Image
 
+from facescreen.edge.photo import DEFAULT_LIMITS
 from facescreen.edge.result import ScreeningResult
 
 SCHEMA_VERSION = 2  # 2: result_json
@@ -46,6 +49,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
+MAX_KEPT_PIXELS = DEFAULT_LIMITS.reduce_above_pixels
 SQLITE_FULL = 13  # sqlite3.h: "Insertion failed because database is full"
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
@@ -305,7 +309,7 @@ class ResultsStore:
         final = self.data_dir / rel
         tmp = final.with_suffix(".jpg.tmp")
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(photo, dtype=np.uint8)).save(buf, "JPEG", quality=95)
+        Image.fromarray(np.ascontiguousarray(kept_size(photo), dtype=np.uint8)).save(buf, "JPEG", quality=95)
         try:
             write_durably(tmp, buf.getvalue())
             os.replace(tmp, final)
@@ -471,6 +475,20 @@ class Batch:
             for r in self.rows:  # a photo whose row did not commit (an error, a repeated id) is removed
                 if r.photo_file and r.photo_file not in kept:
                     (store.data_dir / r.photo_file).unlink(missing_ok=True)
+
+
+def kept_size(photo: np.ndarray) -> np.ndarray:
+    """A kept photo holds at most ``MAX_KEPT_PIXELS``, the floor of the reduced JPEG decode (a phone's
+    12 MP): a bigger one (a PNG, a 49 MP decompression bomb) is shrunk by area averaging first, so its
+    re-encoding never needs PIL's 4-byte-per-pixel copy of the full image (~200 MB at 49 MP) on top of
+    the decoded pixels the decode budget holds."""
+    h, w = photo.shape[:2]
+    if h * w <= MAX_KEPT_PIXELS:
+        return photo
+    import cv2
+
+    f = math.sqrt(MAX_KEPT_PIXELS / (h * w))
+    return cv2.resize(photo, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
 
 
 def write_durably(path: Path, data: bytes) -> None:
