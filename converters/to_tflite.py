@@ -95,11 +95,10 @@ def check_precision(info: dict, target: Target, io_dtype: str) -> None:
 def output_quantisation(model: bytes, card) -> dict:
     """The probability output's quantisation, and the score step at the card's threshold; raises
     ConversionError when no quantised score lies on one side of the threshold."""
-    from ai_edge_litert.interpreter import Interpreter
-
     from facescreen.edge.postprocess import representable_scores, threshold_resolution
+    from facescreen.edge.tflite import tflite_runtime
 
-    it = Interpreter(model_content=model)
+    it = tflite_runtime().Interpreter(model_content=model)
     probs = [d for d in it.get_output_details() if len(d["shape"]) == 2]
     if len(probs) != 1:
         raise ConversionError(

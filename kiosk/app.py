@@ -8,12 +8,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from .display import Output, Renderer
 from .guidance import GuidanceEvent, GuidanceLoop
 from .sources import FrameSource
 from .store import ResultsStore
 
 log = logging.getLogger(__name__)
+
+NO_CAMERA_FRAME = np.zeros((540, 960, 3), np.uint8)  # what the screen shows under "camera not available"
 
 
 class KioskApp:
@@ -42,23 +46,27 @@ class KioskApp:
         self._quit = False
 
     def run(self, max_frames: int | None = None) -> list[GuidanceEvent]:
-        frames = 0
+        """Until the source ends, the operator quits or ``max_frames`` frames were shown; a failed
+        attempt to open the camera counts as a frame (its "camera not available" screen), so a kiosk
+        without a camera stops too."""
+        frames, failed_opens = 0, self.source.failed_opens
         try:
             while self.source.is_streaming and not self._quit:
                 frame = self.source.capture()
                 if frame is None:
-                    time.sleep(self.idle_sleep_s)  # camera reconnecting or a skipped file
-                    continue
-                event = self.loop.step(frame)
-                self._handle(event)
-                overlay = self.renderer.render(frame, event) if self.renderer else frame
-                for out in self.outputs:
-                    action = out.render(overlay, event)
-                    if action:
-                        self.operator(action)
+                    if self.source.failed_opens == failed_opens:
+                        time.sleep(self.idle_sleep_s)  # a camera between retries, or a skipped file
+                        continue
+                    failed_opens = self.source.failed_opens
+                    frame, event = NO_CAMERA_FRAME, self.loop.no_camera()
+                else:
+                    event = self.loop.step(frame)
+                self._show(frame, event)
                 frames += 1
                 if max_frames is not None and frames >= max_frames:
                     break
+            if self.source.gave_up:
+                self._show(NO_CAMERA_FRAME, self.loop.no_camera(gave_up=True))
         finally:
             self.source.close()
             for out in self.outputs:
@@ -67,6 +75,14 @@ class KioskApp:
                 except Exception:  # closing a window must not hide the loop's own error
                     log.exception("closing an output failed")
         return self.events
+
+    def _show(self, frame: np.ndarray, event: GuidanceEvent) -> None:
+        self._handle(event)
+        overlay = self.renderer.render(frame, event) if self.renderer else frame
+        for out in self.outputs:
+            action = out.render(overlay, event)
+            if action:
+                self.operator(action)
 
     def _handle(self, event: GuidanceEvent) -> None:
         if event.kind == "result" and self.store is not None:

@@ -39,6 +39,11 @@ COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report"
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
 MAX_AGE_DAYS = 36500  # a century: older than any screening; far larger ages overflow the date arithmetic
+CAMERA_TIMEOUT_S = 120.0  # an unplugged camera is retried this long (with backoff) before the kiosk stops
+# the catalogue's languages are not loaded to print a help text; tests/kiosk/test_kiosk_i18n.py keeps this line true
+LANG_HELP = (
+    "a language of the message catalogue (kiosk/locale): en, zh-Hans, es, fr, pt, ar, or a regional tag such as es-MX"
+)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -112,7 +117,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (needs a GUI build of OpenCV)")
     out.add_argument("--headless", action="store_true", help="no window: log events as JSON lines on stdout")
     p.add_argument("--save-frames", default=None, metavar="DIR", help="also write every displayed frame as JPEG")
-    p.add_argument("--lang", default="en", help="language of instructions and results: en, zh-Hans")
+    p.add_argument("--lang", default="en", help="language of instructions and results: " + LANG_HELP)
     p.add_argument("--font", default=None, help="font file for the window text (needed for zh-Hans without a CJK font)")
     p.add_argument(
         "--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)"
@@ -122,7 +127,20 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
     p.add_argument("--no-store", action="store_true", help="do not record screenings (demonstrations)")
     p.add_argument("--loop", action="store_true", help="replay a folder forever")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames",
+        type=clikit.positive_int,
+        default=None,
+        help="stop after this many frames (a failed try to open the camera counts as one)",
+    )
+    p.add_argument(
+        "--camera-timeout",
+        type=float,
+        default=CAMERA_TIMEOUT_S,
+        metavar="S",
+        help=f"give up (exit 3) when the camera gives no frame for this long (default {CAMERA_TIMEOUT_S:.0f} s; "
+        "0: retry for ever)",
+    )
     _model_args(p)
     _store_args(p)
 
@@ -172,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate (once, under DATA/tls) a self-signed certificate with openssl",
     )
     serve.add_argument("--kiosk-id", default=socket.gethostname())
-    serve.add_argument("--lang", default="en", help="default language: en, zh-Hans")
+    serve.add_argument("--lang", default="en", help="default language: " + LANG_HELP)
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
     serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
     serve.add_argument(
@@ -214,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sample photo, prints each instruction and the result.",
     )
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
-    demo.add_argument("--lang", default="en", help="en or zh-Hans")
+    demo.add_argument("--lang", default="en", help=LANG_HELP)
     _runtime_args(demo)
     demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
@@ -277,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="model bundle(s) whose card the field is judged against "
         f"(default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
     )
+    report.add_argument(
+        "--fhir-url",
+        default=None,
+        metavar="URL",
+        help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
+    )
+    report.add_argument("--token-file", default=None, metavar="FILE", help="bearer token for --fhir-url (mode 0600)")
     report.add_argument(
         "--prevalence",
         type=float,
@@ -382,9 +407,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
     from .engine import KioskEngine
     from .guidance import GuidanceConfig, GuidanceLoop
-    from .sources import open_source
-    from .store import ResultsStore
+    from .sources import open_source, quiet_opencv
+    from .store import ResultsStore, check_data_dir
 
+    quiet_opencv(args.verbose)
+    if not args.no_store:
+        check_data_dir(args.data_dir)  # before the model loads and the window opens
     uri = args.source if args.source is not None else (args.camera if args.camera is not None else "0")
     outputs = []
     try:
@@ -408,7 +436,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         outputs.append(JsonLinesOutput(sys.stdout))
     if args.save_frames:
         outputs.append(FolderOutput(args.save_frames))
-    source = open_source(uri, args.width, args.height, engine.limits, loop=args.loop)
+    source = open_source(
+        uri, args.width, args.height, engine.limits, loop=args.loop, camera_timeout_s=args.camera_timeout or None
+    )
     loop = GuidanceLoop(
         engine, GuidanceConfig(consecutive_frames=args.frames, result_timeout_s=args.result_timeout, language=args.lang)
     )
@@ -419,6 +449,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     app = KioskApp(source, loop, outputs, renderer, store, kiosk_id=args.kiosk_id, operator_id=args.operator)
     app.run(max_frames=args.max_frames)
+    if source.gave_up:
+        print(
+            f"{PROG}: error: camera {uri} gave no frame for {args.camera_timeout:.0f} s; check that it is connected "
+            f"(`{PROG} doctor` lists the cameras it finds), or give --source",
+            file=sys.stderr,
+        )
+        return clikit.EXIT_UNAVAILABLE
     return 0
 
 
@@ -427,7 +464,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .server.run import serve
     from .server.settings import Settings, read_token_file
+    from .store import check_data_dir
 
+    check_data_dir(args.data_dir)  # before anything is loaded or a URL printed
     try:
         token = (
             read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
@@ -474,17 +513,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
+def _rows(data_dir, since: str | None = None) -> list[dict]:
+    """Every stored screening, oldest first (at or after ``since``)."""
+    from .store import ResultsStore
+
+    store = ResultsStore(data_dir)
+    try:
+        return store.list(limit=2**62, since=since)[::-1]
+    finally:
+        store.close()
+
+
 def _fhir_inputs(args: argparse.Namespace):
     """(rows oldest first, models, options) for export --fhir and push."""
     from .fhir.push import models_from
     from .fhir.resources import FhirOptions
-    from .store import ResultsStore
 
-    store = ResultsStore(args.data_dir)
-    try:
-        rows = store.list(limit=2**62, since=args.since)[::-1]
-    finally:
-        store.close()
+    rows = _rows(args.data_dir, args.since)
     return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
 
 
@@ -510,8 +555,9 @@ def _write_json(doc: dict, out) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
+    from .store import ResultsStore, check_data_dir
 
+    check_data_dir(args.data_dir)  # the store is opened read-write, also for --fhir
     if args.fhir:
         from .fhir.bundle import exportable, transaction_bundle
 
@@ -556,16 +602,6 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(data_dir) -> list[dict]:
-    from .store import ResultsStore
-
-    store = ResultsStore(data_dir)
-    try:
-        return store.list(limit=2**62)[::-1]
-    finally:
-        store.close()
-
-
 def cmd_outcomes(args: argparse.Namespace) -> int:
     from .outcomes import import_outcomes
 
@@ -591,12 +627,30 @@ def cmd_field_report(args: argparse.Namespace) -> int:
     for b in args.bundle or [DEFAULT_BUNDLE]:
         card = load_bundle(b, verify=False).card
         cards[(card.model_id, card.version)] = card.metrics
-    store = OutcomeStore(args.data_dir)
-    try:
-        outcomes = store.latest()
-    finally:
-        store.close()
-    report = build_report(_rows(args.data_dir), outcomes, cards, args.prevalence)
+    if args.fhir_url:  # the programme's shared store: every kiosk's and tablet's results
+        from .fhir.pull import pull
+        from .fhir.push import PushRefused
+        from .outcomes import fhir_events, judge, latest_of
+        from .server.settings import read_token_file
+
+        try:
+            rows, outcome_doc = pull(args.fhir_url, read_token_file(args.token_file) if args.token_file else None)
+        except PushRefused as exc:
+            print(f"{PROG} field-report: error: {exc}", file=sys.stderr)
+            return clikit.EXIT_FAILED
+        answers, kept = judge(fhir_events(outcome_doc), {r["id"]: r["created_at"] for r in rows}, {}, args.fhir_url)
+        for a in answers:
+            if not a.ok:
+                print(f"{PROG} field-report: outcome on the server not used: {a.where}: {a.message}", file=sys.stderr)
+        outcomes = latest_of((rid, outcome) for rid, outcome, _, _ in kept)
+    else:
+        store = OutcomeStore(args.data_dir)
+        try:
+            outcomes = store.latest()
+        finally:
+            store.close()
+        rows = _rows(args.data_dir)
+    report = build_report(rows, outcomes, cards, args.prevalence)
     paths = write_report(report, args.out)
     for a in report["alarms"]:
         print(f"ALARM: {a}", file=sys.stderr)
@@ -605,13 +659,13 @@ def cmd_field_report(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from .store import ResultsStore
+    from .store import ResultsStore, check_data_dir
 
     if args.older_than_days is None and not args.ids:
         print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
         return clikit.EXIT_USAGE
     age = dt.timedelta(days=args.older_than_days) if args.older_than_days is not None else None
-    n = ResultsStore(args.data_dir).purge(age, args.ids)
+    n = ResultsStore(check_data_dir(args.data_dir)).purge(age, args.ids)
     print(f"purged {n} screenings", file=sys.stderr)
     return 0
 
@@ -629,10 +683,12 @@ def _tablet_export(args: argparse.Namespace) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors that are the user's to fix, printed as one line (a TLS key others can read, a missing file)."""
+    """Errors that are the user's to fix, printed as one line (a TLS key others can read, a data folder
+    this user cannot write, a missing file)."""
     from .server.tls import TlsError
+    from .store import DataDirError
 
-    return (FileNotFoundError, ValueError, TlsError)
+    return (FileNotFoundError, ValueError, TlsError, DataDirError)
 
 
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")

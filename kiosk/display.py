@@ -8,6 +8,7 @@ glyphs no font on the machine has is an error at start-up, never boxes on the sc
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -135,6 +136,28 @@ class Renderer:
         y += int(unit * 1.4)
         d.text((x0 + unit, y), self.t(r.label), font=self.font(int(unit * 1.5)), fill=colour)
         y += int(unit * 2.2)
+        for line in self.card_lines(ev):
+            d.text((x0 + unit, y), line, font=self.font(int(unit * 0.75)), fill=(30, 30, 30, 255))
+            y += int(unit * 1.1)
+        saved, returns = self.card_status(ev)
+        d.text((x0 + unit, y + unit // 3), saved, font=self.font(int(unit * 0.8)), fill=OK_RGB + (255,))
+        if ev.cam_image is not None:
+            side = min(int(h * 0.3), int(w * 0.25))
+            cam = Image.fromarray(ev.cam_image).resize((side, side)).convert("RGBA")
+            cx, cy = w - x0 - unit - side, int(h - unit * 4.4 - side)
+            layer.paste(cam, (cx, cy))
+            self._cam_legend(d, cx, cy + side + unit // 5, side, unit)
+        d.text((x0 + unit, h - unit * 3.2), returns, font=self.font(int(unit * 0.7)), fill=(80, 80, 80, 255))
+        d.text(
+            (x0 + unit, h - unit * 2.2),
+            self.t("operator_keys"),
+            font=self.font(int(unit * 0.7)),
+            fill=(80, 80, 80, 255),
+        )
+
+    def card_lines(self, ev: GuidanceEvent) -> list[str]:
+        """The result card's sentences under the label."""
+        r = ev.result
         lines = [
             self.t("refer_advice" if r.label == REFER else "no_flag_advice"),
             self.t("probability", probability=r.probability, threshold=r.threshold),
@@ -143,19 +166,30 @@ class Renderer:
         ]
         if r.not_for_clinical_use:
             lines.append(self.t("not_for_clinical_use"))
-        for line in lines:
-            d.text((x0 + unit, y), line, font=self.font(int(unit * 0.75)), fill=(30, 30, 30, 255))
-            y += int(unit * 1.1)
-        if ev.cam_image is not None:
-            side = min(int(h * 0.3), int(w * 0.25))
-            cam = Image.fromarray(ev.cam_image).resize((side, side)).convert("RGBA")
-            layer.paste(cam, (w - x0 - unit - side, h - unit * 3 - side))
-        d.text(
-            (x0 + unit, h - unit * 2.2),
-            self.t("operator_keys"),
-            font=self.font(int(unit * 0.7)),
-            fill=(80, 80, 80, 255),
-        )
+        return lines
+
+    def card_status(self, ev: GuidanceEvent) -> tuple[str, str]:
+        """Whether the result is saved (and its photo kept), and when the screen returns to guidance:
+        the operator should not have to guess either."""
+        if ev.record.get("id"):
+            kept = f" · {self.t('consent_recorded')}" if ev.record.get("consent") else ""
+            saved = "✓ " + self.t("kiosk_saved") + kept
+        else:
+            saved = self.t("kiosk_not_saved")
+        if ev.result_left_s is None:
+            return saved, ""
+        return saved, self.t("result_returns_in", seconds=max(0, math.ceil(ev.result_left_s)))
+
+    def _cam_legend(self, d: ImageDraw.ImageDraw, x: int, y: int, side: int, unit: int) -> None:
+        """The activation map's colour scale (edge.postprocess.overlay_cam: OpenCV's JET, blue low,
+        red high) and what it means."""
+        ramp = cv2.applyColorMap(np.linspace(0, 255, side).astype(np.uint8)[None, :], cv2.COLORMAP_JET)[0, :, ::-1]
+        bar = max(4, unit // 3)
+        for i, (r, g, b) in enumerate(ramp):
+            d.line((x + i, y, x + i, y + bar), fill=(int(r), int(g), int(b), 255))
+        text, font = self.t("cam_legend"), self.font(int(unit * 0.55))
+        right = x + side - d.textlength(text, font=font)  # ends under the map's right edge, inside the card
+        d.text((min(x, right), y + bar + 2), text, font=font, fill=(60, 60, 60, 255))
 
 
 class Output(Protocol):

@@ -106,6 +106,13 @@ def check_opencv(on_jetson: bool) -> Check:
         )
     if on_jetson and not (gst and gst.group(1) == "YES"):
         return Check("opencv", "warn", detail + "; without GStreamer csi:// cameras cannot be opened")
+    if gui and gui.group(1).upper() == "NONE":  # the kiosk's default `run` opens a window: it would stop (exit 3)
+        return Check(
+            "opencv",
+            "warn",
+            detail + "; this headless build opens no window, so `facescreen-kiosk run` needs --headless "
+            "(or the GUI build: pip install 'facescreen[kiosk,kiosk-gui]' without opencv-python-headless)",
+        )
     return Check("opencv", "ok", detail)
 
 

@@ -24,7 +24,9 @@ from .messages import language, message
 from .quality import FrameAnalysis, QualityReport
 from .tracking import FaceTrack
 
-EventKind = Literal["guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error"]
+EventKind = Literal[
+    "guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error", "no_camera"
+]
 
 
 class GuidanceConfig(BaseModel):
@@ -58,6 +60,7 @@ class GuidanceEvent:
     captured_frame: int | None = None  # on a result: which frame of the streak was screened
     error_code: str | None = None
     error: str = ""
+    result_left_s: float | None = None  # on a result shown: seconds until the screen returns to guidance
     record: dict[str, Any] = field(default_factory=dict)  # set by whoever stores the result (its id)
     at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
 
@@ -121,6 +124,7 @@ class GuidanceLoop:
                 result=last.result,
                 cam_image=last.cam_image,
                 record=last.record,
+                result_left_s=self.config.result_timeout_s - (now - self._result_t),
             )
         if self._last_frame_t is not None and now - self._last_frame_t > self.config.max_frame_gap_s:
             self._streak.clear()
@@ -162,6 +166,7 @@ class GuidanceLoop:
             cam_image=self.engine.cam_overlay(frame, result),
             face_boxes=boxes,
             captured_frame=index,
+            result_left_s=self.config.result_timeout_s,
         )
         self.last_result = ev
         return ev
@@ -174,6 +179,17 @@ class GuidanceLoop:
     def cancel(self) -> GuidanceEvent:
         self._reset()
         return self._event("cancelled", self.clock(), "cancelled")
+
+    # --- the source --------------------------------------------------------------------------
+    def no_camera(self, gave_up: bool = False) -> GuidanceEvent:
+        """The camera gives no frame (still retrying, or ``gave_up``): said on screen and in the log,
+        and any streak is broken (the child may have moved meanwhile)."""
+        self._streak.clear()
+        if gave_up:
+            return self._event(
+                "error", self.clock(), "camera_gave_up", error_code="no_camera", error=message("camera_gave_up")
+            )
+        return self._event("no_camera", self.clock(), "camera_lost")
 
     def _reset(self) -> None:
         self.phase = "guiding"

@@ -12,11 +12,14 @@ Phones and tablets send frames over HTTP instead; the server feeds them to the s
 (kiosk.server.routers.sessions).
 
 A camera that stops delivering frames (unplugged, driver reset) is released and reopened with
-exponential backoff, without blocking the loop and without restarting the program.
+exponential backoff, without blocking the loop and without restarting the program. Every failed
+attempt is counted (``failed_opens``) so the kiosk can say so on screen; after ``give_up_s`` without
+a frame the camera is given up (``gave_up``) and the stream ends.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -38,6 +41,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".m
 
 class FrameSource(Protocol):
     uri: str
+    failed_opens: int  # attempts to open the source that failed (a camera retrying); 0 for files
+    gave_up: bool  # the stream ended because the source could not be opened in time
 
     def capture(self) -> np.ndarray | None:
         """The next RGB uint8 frame, or None when there is none right now."""
@@ -81,8 +86,13 @@ class CameraSource:
         backoff: Backoff = Backoff(),
         max_failures: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        give_up_s: float | None = None,
     ) -> None:
         self.spec, self.api = spec, api
+        self.give_up_s = give_up_s
+        self.failed_opens = 0
+        self.gave_up = False
+        self._missing_since: float | None = None  # when frames stopped coming (or the first try)
         self.uri = uri or str(spec)
         self.size = (width, height)
         self.backoff = backoff
@@ -102,7 +112,14 @@ class CameraSource:
 
     @property
     def is_streaming(self) -> bool:
-        return not self._closed
+        return not self._closed and not self.gave_up
+
+    def _missing(self, now: float) -> None:
+        if self._missing_since is None:
+            self._missing_since = now
+        if self.give_up_s is not None and now - self._missing_since >= self.give_up_s:
+            log.warning("camera %s gave no frame for %.0f s; giving up", self.uri, now - self._missing_since)
+            self.gave_up = True
 
     def _open(self) -> bool:
         cap = cv2.VideoCapture(self.spec, self.api)
@@ -126,7 +143,9 @@ class CameraSource:
                 delay = self.backoff.delay(self._attempt)
                 self._attempt += 1
                 self._next_try = now + delay
+                self.failed_opens += 1
                 log.warning("camera %s not available; next try in %.1f s", self.uri, delay)
+                self._missing(now)
                 return None
             if self._ever_opened:
                 self.reconnects += 1
@@ -136,6 +155,7 @@ class CameraSource:
             self._failures = 0
         ok, frame = self._cap.read()
         if not ok or frame is None:
+            self._missing(now)
             self._failures += 1
             if self._failures >= self.max_failures:
                 log.warning("camera %s stopped delivering frames; releasing it and reconnecting", self.uri)
@@ -145,6 +165,7 @@ class CameraSource:
                 self._attempt = 1
             return None
         self._failures = 0
+        self._missing_since = None
         return _to_rgb(frame)
 
     def close(self) -> None:
@@ -156,6 +177,8 @@ class CameraSource:
 
 class VideoFileSource:
     """A video file, frame by frame, ending at its last frame."""
+
+    failed_opens, gave_up = 0, False  # opened in __init__ or not at all
 
     def __init__(self, path: str | Path, uri: str = "") -> None:
         self.path = Path(path)
@@ -189,6 +212,8 @@ class ImageFolderSource:
     """The images of a folder, in name order, each decoded by edge.photo.load_photo (EXIF
     orientation, grayscale/CMYK/16-bit/alpha conversion, size limits). Unreadable files are skipped
     and listed in ``skipped``."""
+
+    failed_opens, gave_up = 0, False
 
     def __init__(
         self, folder: str | Path, uri: str = "", limits: PhotoLimits = PhotoLimits(), loop: bool = False
@@ -241,11 +266,14 @@ def open_source(
     height: int | None = None,
     limits: PhotoLimits = PhotoLimits(),
     loop: bool = False,
+    camera_timeout_s: float | None = None,
 ) -> FrameSource:
-    """Open a frame source from its URI (see the module docstring for the forms)."""
+    """Open a frame source from its URI (see the module docstring for the forms); a camera is given
+    up after ``camera_timeout_s`` without a frame (None: it is retried for ever)."""
     uri = str(uri).strip()
+    camera = functools.partial(CameraSource, give_up_s=camera_timeout_s)
     if re.fullmatch(r"\d+", uri):
-        return CameraSource(int(uri), cv2.CAP_ANY, uri, width, height)
+        return camera(int(uri), cv2.CAP_ANY, uri, width, height)
     if (uri.startswith(("csi://", "gst:")) or " ! " in uri) and not gstreamer_available():
         raise ValueError(
             f"{uri!r} needs an OpenCV built with GStreamer (JetPack's OpenCV on a Jetson); "
@@ -255,13 +283,13 @@ def open_source(
         sensor = uri[len("csi://") :] or "0"
         if not sensor.isdigit():
             raise ValueError(f"csi:// takes a sensor number, e.g. csi://0; got {uri!r}")
-        return CameraSource(csi_pipeline(int(sensor), width or 1280, height or 720), cv2.CAP_GSTREAMER, uri)
+        return camera(csi_pipeline(int(sensor), width or 1280, height or 720), cv2.CAP_GSTREAMER, uri)
     if uri.startswith("v4l2://"):
-        return CameraSource(uri[len("v4l2://") :], cv2.CAP_V4L2, uri, width, height)
+        return camera(uri[len("v4l2://") :], cv2.CAP_V4L2, uri, width, height)
     if uri.startswith("/dev/video"):
-        return CameraSource(uri, cv2.CAP_V4L2, uri, width, height)
+        return camera(uri, cv2.CAP_V4L2, uri, width, height)
     if uri.startswith("gst:") or " ! " in uri:
-        return CameraSource(uri[len("gst:") :] if uri.startswith("gst:") else uri, cv2.CAP_GSTREAMER, uri)
+        return camera(uri[len("gst:") :] if uri.startswith("gst:") else uri, cv2.CAP_GSTREAMER, uri)
     if uri.startswith("folder://"):
         return ImageFolderSource(uri[len("folder://") :], uri, limits, loop)
     path = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
@@ -273,6 +301,12 @@ def open_source(
         f"cannot open frame source {uri!r}: expected a camera index (0), v4l2:///dev/videoN, csi://N, a GStreamer "
         f"pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of images"
     )
+
+
+def quiet_opencv(verbose: bool) -> None:
+    """OpenCV's own log lines ("[ WARN:0@0.01] global cap_v4l.cpp ... can't open camera by index",
+    every retry) are for developers: the kiosk reports a missing camera itself. Kept with -v."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def gstreamer_available() -> bool:

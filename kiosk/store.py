@@ -28,6 +28,7 @@ import math
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -42,7 +43,9 @@ from PIL import Image
 from facescreen.edge.photo import DEFAULT_LIMITS
 from facescreen.edge.result import ScreeningResult
 
-SCHEMA_VERSION = 2  # 2: result_json
+from .childref import check_child_ref
+
+SCHEMA_VERSION = 3  # 2: result_json; 3: child_ref (columns are added from ScreeningRow on open)
 ORPHAN_GRACE_S = 3600.0
 DIR_MODE, FILE_MODE = 0o700, 0o600
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -85,6 +88,7 @@ class ScreeningRow:
     photo_file: str | None = column("TEXT", None, doc="relative to the data dir, only with consent")
     status: str = column("TEXT NOT NULL DEFAULT 'completed'", "completed")
     result_json: str | None = column("TEXT", None, doc="ScreeningResult.to_dict(); NULL in schema-1 and tablet rows")
+    child_ref: str | None = column("TEXT", None, doc="the programme's reference for the child (kiosk/childref.py)")
 
     @classmethod
     def of_result(cls, result: ScreeningResult, quality: dict[str, Any], **row: Any) -> ScreeningRow:
@@ -123,6 +127,7 @@ def _ddl() -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS screenings (\n{cols}\n)",
         "CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at)",
+        "CREATE INDEX IF NOT EXISTS screenings_child_ref ON screenings (child_ref)",
     ]
 
 
@@ -138,6 +143,34 @@ class StoreFull(StoreError):
     """The disk (or the database's size limit) is full: nothing was stored, and no partial file stays."""
 
     code = "store_full"
+
+
+class DataDirError(StoreError):
+    code = "data_dir_unwritable"
+
+
+def check_data_dir(data_dir: str | Path) -> Path:
+    """Fail now, in one sentence with the remedy, when the results store could not be written in
+    ``data_dir`` (a read-only mount, a folder of another user, a file in its place): the kiosk checks
+    this at start-up instead of failing at its first screening (or after `serve` printed its URL).
+    A folder that does not exist yet is judged by the nearest one that does, where it would be made."""
+    path = Path(data_dir)
+    remedy = "give --data-dir a folder this user can write (or set FACESCREEN_DATA)"
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataDirError(f"cannot keep the results store in {path}: {probe} is a file, not a folder; {remedy}")
+    try:  # a real write: os.access answers for root as if every folder were writable
+        fd, name = tempfile.mkstemp(prefix=".facescreen-write-check-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise DataDirError(f"cannot write the results store in {path}: {exc.strerror} ({probe}); {remedy}") from None
+    for p in [path / DB_NAME, *path.glob(DB_NAME + "-*")]:
+        if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+            raise DataDirError(f"cannot write the results store {p}: permission denied; {remedy}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -171,12 +204,14 @@ class ResultsStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, SCHEMA_VERSION):
+        if not 0 <= version <= SCHEMA_VERSION:
             raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
         with self._tx() as c:
-            for statement in _ddl():
+            table, *indexes = _ddl()
+            c.execute(table)
+            self._add_missing_columns(c)  # before the indexes: one may be on a column just added
+            for statement in indexes:
                 c.execute(statement)
-            self._add_missing_columns(c)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
             os.chmod(p, FILE_MODE)
@@ -247,8 +282,10 @@ class ResultsStore:
         operator_id: str | None = None,
         consent: bool = False,
         photo: np.ndarray | None = None,
+        child_ref: str | None = None,
     ) -> StoredScreening:
-        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``."""
+        """Commit one screening (one transaction). ``photo`` is kept only with ``consent``;
+        ``child_ref`` must follow kiosk.childref's format."""
         if photo is not None and not consent:
             raise ValueError("a photo is only written with the operator's recorded consent")
         row = ScreeningRow.of_result(
@@ -260,6 +297,7 @@ class ResultsStore:
             operator_id=operator_id,
             source=source,
             consent=int(bool(consent and photo is not None)),
+            child_ref=child_ref,
         )
         with self.batch() as b:
             b.add(row, photo)
@@ -375,19 +413,20 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
-    def list(self, limit: int = 50, offset: int = 0, since: str | None = None) -> list[dict[str, Any]]:
-        q, args = "SELECT * FROM screenings", []
-        if since:
-            q += " WHERE created_at >= ?"
-            args.append(since)
-        q += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+    def list(
+        self, limit: int = 50, offset: int = 0, since: str | None = None, child_ref: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``child_ref``: only that child's screenings (the reference exactly)."""
+        where, args = _where(since, child_ref)
+        q = f"SELECT * FROM screenings{where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         with self._lock:
             rows = self._conn.execute(q, [*args, int(limit), int(offset)]).fetchall()
         return [_row(r) for r in rows]
 
-    def count(self) -> int:
+    def count(self, since: str | None = None, child_ref: str | None = None) -> int:
+        where, args = _where(since, child_ref)
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM screenings").fetchone()[0])
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM screenings{where}", args).fetchone()[0])
 
     def known(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are stored."""
@@ -400,14 +439,11 @@ class ResultsStore:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
 
-    def export_csv(self, out: TextIO, since: str | None = None) -> int:
+    def export_csv(self, out: TextIO, since: str | None = None, child_ref: str | None = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
-        q, args = "SELECT * FROM screenings", []
-        if since:
-            q += " WHERE created_at >= ?"
-            args.append(since)
+        where, args = _where(since, child_ref)
         with self._lock:
-            rows = self._conn.execute(q + " ORDER BY created_at, rowid", args).fetchall()
+            rows = self._conn.execute(f"SELECT * FROM screenings{where} ORDER BY created_at, rowid", args).fetchall()
         w = csv.writer(out)
         w.writerow(COLUMNS)
         for r in rows:
@@ -455,6 +491,7 @@ class Batch:
         """Queue ``row``; its photo (only with ``row.consent``) is written now, under a name of its own."""
         if photo is not None and not row.consent:
             raise ValueError("a photo is only written with recorded consent")
+        row = replace(row, child_ref=check_child_ref(row.child_ref))
         if photo is not None:
             row = replace(row, photo_file=self.store._write_photo(row.id, photo))
         self.rows.append(row)
@@ -499,6 +536,18 @@ def write_durably(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _where(since: str | None, child_ref: str | None) -> tuple[str, list[str]]:
+    """The WHERE clause the list, the count and the export share."""
+    clauses, args = [], []
+    if since:
+        clauses.append("created_at >= ?")
+        args.append(since)
+    if child_ref:
+        clauses.append("child_ref = ?")
+        args.append(child_ref)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 def private_dir(path: Path) -> None:

@@ -110,12 +110,19 @@ class EvalConfig:
     subgroups: tuple[str, ...] = ()  # extra manifest columns to report per group (age band, sex, syndrome always)
     age_bands: tuple[float, ...] = (0, 24, 48, 72, 144)  # age band edges in months
     min_subgroup: int = 10  # fewer positives or negatives than this: "too small to judge"
+    # the prevalence(s) of syndromic children where the screen is meant to be used: PPV and NPV are
+    # reported there (the study's own case-control mix says nothing of a clinic's); empty: not stated
+    prevalence: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "top_k", tuple(int(k) for k in self.top_k))
         object.__setattr__(self, "explain", tuple(self.explain))
         object.__setattr__(self, "subgroups", tuple(self.subgroups))
         object.__setattr__(self, "age_bands", tuple(float(a) for a in self.age_bands))
+        object.__setattr__(self, "prevalence", tuple(float(p) for p in self.prevalence))
+        bad = [p for p in self.prevalence if not 0.0 < p < 1.0]
+        if bad:
+            raise ConfigError(f"evaluation.prevalence must lie in (0, 1) (e.g. 0.02 for 2%), got {bad}")
         if not 2 <= self.calibration_bins <= 50:
             raise ConfigError(f"evaluation.calibration_bins must be in 2..50, got {self.calibration_bins}")
         if not 0.0 < self.fixed_specificity < 1.0:

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.postprocess import flagged, screening_probability
 
 from .calibration import fit_temperature
 from .callbacks import RunClock
@@ -24,7 +24,7 @@ from .explain import cam_maps, explanation_panel, gradcam_maps
 from .fit import FitOutcome, discard_resume, fit_screener, new_screener, predict
 from .metrics import BinaryMetrics, binary_metrics, multiclass_metrics
 from .runtime import distribution_scope
-from .splits import Fold, assign_parts, check_class_coverage, rotate_folds
+from .splits import Fold, assign_parts, check_class_coverage, identical_photo_groups, rotate_folds
 from .thresholds import ThresholdChoice, select_threshold
 
 log = logging.getLogger("training")
@@ -96,15 +96,57 @@ class FoldResult:
 
 
 def make_parts(data: TrainingData, cfg: TrainConfig) -> np.ndarray:
-    """Each photo's part: the manifest's fold column if given, else stratified and subject-grouped."""
+    """Each photo's part: the manifest's fold column if given, else stratified and subject-grouped.
+
+    Byte-identical photos (same SHA-256) are one group whatever their subject ids say: the same
+    image in a training and a test split would be a leak. Given different labels they are refused."""
     n = cfg.cv.n_folds
-    parts = (
-        data.predefined_parts
-        if data.predefined_parts is not None
-        else assign_parts(data.strata, data.subject_ids, n, seed=cfg.seed)
-    )
+    groups = list(data.subject_ids)
+    strata = list(data.strata)
+    if data.digests:
+        groups = identical_photo_groups(data.subject_ids, data.digests)
+        _check_identical_photos(data, cfg, groups)
+        first: dict[str, str] = {}
+        for g, st in zip(groups, strata):
+            first.setdefault(g, st)
+        strata = [first[g] for g in groups]  # a merged group is dealt once, in its first photo's stratum
+    if data.predefined_parts is not None:
+        parts = data.predefined_parts
+        for d in {d for d in data.digests if d}:
+            where = {int(parts[i]) + 1 for i, x in enumerate(data.digests) if x == d}
+            if len(where) > 1:
+                paths = [data.paths[i] for i, x in enumerate(data.digests) if x == d]
+                raise ValueError(
+                    f"byte-identical photos are in different folds of the manifest ({sorted(where)}): "
+                    f"{', '.join(paths[:3])}; give them one fold (or remove the copies)"
+                )
+    else:
+        parts = assign_parts(strata, groups, n, seed=cfg.seed)
     check_class_coverage(parts, [data.classes[k] for k in data.labels], n)
     return parts
+
+
+def _check_identical_photos(data: TrainingData, cfg: TrainConfig, groups: list[str]) -> None:
+    by_digest: dict[str, list[int]] = {}
+    for i, d in enumerate(data.digests):
+        if d:
+            by_digest.setdefault(d, []).append(i)
+    copies = {d: idx for d, idx in by_digest.items() if len(idx) > 1}
+    if not copies:
+        return
+    for idx in copies.values():
+        labels = {data.classes[data.labels[i]] for i in idx}
+        if len(labels) > 1 and not cfg.cv.shuffle_labels:  # the label-shuffled control mixes labels on purpose
+            raise ValueError(
+                f"byte-identical photos carry different labels ({', '.join(sorted(labels))}): "
+                f"{', '.join(data.paths[i] for i in idx[:3])}; correct the manifest or remove the copies"
+            )
+    merged = sum(len({data.subject_ids[i] for i in idx}) > 1 for idx in copies.values())
+    log.warning(
+        "%d photo(s) have byte-identical copies (%d across different subject ids): each set is kept in one fold",
+        sum(len(v) for v in copies.values()),
+        merged,
+    )
 
 
 def run_folds(
@@ -246,7 +288,8 @@ def _panel(
     if "gradcam" in cfg.evaluation.explain:
         maps["Grad-CAM"] = gradcam_maps(model, faces, data.positive, data.size)
     titles = [
-        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} {'FLAG' if scores[i] >= threshold else ''}"
+        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} "
+        f"{'FLAG' if flagged(scores[i], threshold) else ''}"
         for i in pick
     ]
     heading = f"{label}: test faces, heat maps of the screening evidence. {data.notice}".strip()

@@ -21,7 +21,7 @@ import numpy as np
 from facescreen.edge.bundle import DEFAULT_INTENDED_USE
 from facescreen.edge.detect import DetectConfig
 from facescreen.edge.pipeline import AlignConfig
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.postprocess import flagged, screening_probability
 
 from .callbacks import RunClock, format_seconds
 from .config import TrainConfig
@@ -35,6 +35,7 @@ from .final import planned_final_epochs, train_final
 from .fit import discard_resume
 from .metrics import metrics_from_calls, multiclass_metrics, roc_curve_points, summarise_folds
 from .readers import ReaderResult, compare_readers, load_reader_calls
+from .report.checklist import reporting_checklist
 from .report.evaluation_md import evaluation_sections
 from .report.markdown import write_report
 from .report.reliability_plot import plot_reliability
@@ -43,6 +44,7 @@ from .report.tables import HEADER, comparison_rows, text_table, write_fold_csv, 
 from .roc_band import RocBand, bootstrap_roc_band
 from .rundir import attach_log, detach_log, prepare_run_dir
 from .runtime import device_line, device_report
+from .thresholds import ThresholdChoice
 
 log = logging.getLogger("training")
 
@@ -150,12 +152,19 @@ def _run(
     _write_splits(data, parts, run_dir / "splits.csv")
     clock = RunClock(cfg.cv.n_folds * cfg.fit.epochs + planned_final_epochs(cfg))
     folds = run_folds(data, cfg, run_dir, parts, clock)
-    summary = summarise_folds([f.metrics for f in folds])
+    summary = summarise_folds([f.metrics for f in folds], conf_level=cfg.evaluation.conf_level)
     test_idx = np.concatenate([f.test_idx for f in folds])
     test_probs = np.concatenate([f.test_probs for f in folds])
     pooled_test = pool(data, folds)
     y = pooled_test.y
-    band = bootstrap_roc_band(y, pooled_test.scores, cfg.evaluation.bootstrap, cfg.evaluation.conf_level, seed=cfg.seed)
+    band = bootstrap_roc_band(
+        y,
+        pooled_test.scores,
+        cfg.evaluation.bootstrap,
+        cfg.evaluation.conf_level,
+        seed=cfg.seed,
+        clusters=pooled_test.clusters,  # children resampled when some child has several photos
+    )
     pooled = metrics_from_calls(y, pooled_test.flags, band.auc)
     multi = (
         multiclass_metrics(
@@ -168,7 +177,7 @@ def _run(
         else None
     )
     readers, reader_calls = _readers(readers_csv, data, test_idx, y, band, aligned)
-    evaluation = evaluate(data, cfg, folds, band, reader_calls, compare, run_dir.name)
+    evaluation = evaluate(data, cfg, folds, band, reader_calls, compare, run_dir.name, aligned)
     plot_reliability(evaluation["calibration"], run_dir / "reliability.png", notice=data.notice)
     _write_predictions(data, folds, run_dir / "predictions.csv")
     write_fold_csv(folds, summary, run_dir / "fold_metrics.csv")
@@ -198,7 +207,17 @@ def _run(
         aligned,
         cohort_text,
         rows,
-        extra_sections=evaluation_sections(evaluation, cfg.evaluation.temperature_scaling),
+        extra_sections=evaluation_sections(
+            evaluation,
+            cfg.evaluation.temperature_scaling,
+            reporting_checklist(
+                cfg,
+                data,
+                evaluation,
+                aligned,
+                final_threshold=ThresholdChoice(**final_info["threshold"]) if final_info else None,
+            ),
+        ),
     )
     log.info("finished in %s; report: %s", format_seconds(time.time() - t0), run_dir / "report.md")
     return ExperimentResult(run_dir, folds, summary, band, readers, bundle, table)
@@ -248,9 +267,13 @@ def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, align
         "kind": f"{cfg.cv.n_folds}-fold cross-validation, train:validation:test = {cfg.cv.n_folds - 2}:1:1 rotating; "
         "threshold chosen on validation only",
         "mean_sd": summary,
+        "auc_headline": evaluation["auc"],  # the papers' figure: fold mean +- SD, with its t interval
+        "conf_level": cfg.evaluation.conf_level,
         "pooled_auc": band.auc,
         "pooled_auc_ci": list(band.auc_ci),
+        "pooled_auc_note": evaluation["auc"]["pooled_note"],
         "bootstrap_resamples": band.n_boot,
+        "resampled": band.resampled,
         "threshold_rule": cfg.threshold.rule,
         "threshold_policy": cfg.threshold.policy,
         "fold_thresholds": [f.threshold.value for f in folds],
@@ -289,9 +312,15 @@ def _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, align
                 "cross_validation": cv_metrics,
                 "threshold": final.threshold.to_dict(),
                 "operating_point": evaluation["operating_point"],
-                "calibration": {k: evaluation["calibration"][k] for k in ("bins", "pooled", "folds")},
+                "calibration": {k: evaluation["calibration"][k] for k in ("bins", "pooled", "folds", "line")},
+                "two_by_two": evaluation["two_by_two"],
+                "predictive_values": evaluation["predictive_values"],
+                "flow": evaluation["flow"],
                 "subgroups": evaluation["subgroups"],
+                "subgroup_note": evaluation["subgroup_note"],
                 "readers_mcnemar": evaluation["readers_mcnemar"],
+                "readers_paired": evaluation["readers_paired"],
+                "checklist": reporting_checklist(cfg, data, evaluation, aligned, final_threshold=final.threshold),
             }
         ),
         calibration=_jsonable(final.temperature or {}),
@@ -342,7 +371,7 @@ def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) 
                             data.classes[data.labels[i]],
                             f"{s:.9f}",
                             f"{r.threshold.value:.9f}",
-                            int(s >= r.threshold.value),
+                            int(flagged(s, r.threshold.value)),
                         ]
                         + [f"{v:.6f}" for v in p]
                     )

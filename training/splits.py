@@ -36,6 +36,31 @@ class Fold:
             raise ValueError(f"fold {self.index + 1}: {len(overlap)} photo(s) are in two splits")
 
 
+def identical_photo_groups(subject_ids: Sequence[str], digests: Sequence[str]) -> list[str]:
+    """Each photo's splitting group: its subject, merged with every subject that holds a
+    byte-identical photo (same SHA-256), so that one image can never be trained on and tested.
+    Returns the group name of each photo (the first subject of its merged group)."""
+    parent = {s: s for s in subject_ids}
+
+    def root(s: str) -> str:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+
+    owner: dict[str, str] = {}
+    for sid, d in zip(subject_ids, digests):
+        if not d:
+            continue
+        if d in owner:
+            a, b = root(owner[d]), root(sid)
+            if a != b:
+                parent[b] = a
+        else:
+            owner[d] = sid
+    return [root(s) for s in subject_ids]
+
+
 def assign_parts(strata: Sequence[str], groups: Sequence[str], n_parts: int = 5, seed: int = 0) -> np.ndarray:
     """Part (0..n_parts-1) of every photo: groups (subjects) are dealt stratum by stratum to the
     part that holds the fewest photos of that stratum (ties: fewest photos overall, then random)."""

@@ -8,6 +8,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -98,3 +99,95 @@ def _timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def onnxruntime_gemm_peaks(n: int = 1024, repeat: int = 10, threads: int | None = None) -> dict:
+    """The GEMM rates ONNX Runtime's CPU provider reaches here, fp32 (MatMul) and int8 (MatMulInteger,
+    uint8 x int8 -> int32: the pairing VNNI and AMX execute): the ceilings the int8 and fp32 targets
+    are measured against, through the runtime that runs them. Needs the onnx package to write the
+    two one-node graphs (the [convert] extra); without it the reason is returned instead."""
+    try:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as exc:
+        return {"error": f"not measured: {exc.name} is not installed (pip install onnx onnxruntime)"}
+    rng = np.random.default_rng(0)
+    # activations in [0, 128): on AVX2 without VNNI, uint8 x int8 pairs sum in int16 (vpmaddubsw) and
+    # saturate above that (why quantisers offer reduce_range); the speed is the same, the product exact
+    cases = {
+        "fp32_gflops": (
+            "MatMul",
+            TensorProto.FLOAT,
+            rng.standard_normal((n, n), dtype=np.float32),
+            rng.standard_normal((n, n), dtype=np.float32),
+            TensorProto.FLOAT,
+        ),
+        "int8_gops": (
+            "MatMulInteger",
+            TensorProto.UINT8,
+            rng.integers(0, 128, (n, n), dtype=np.uint8),
+            rng.integers(-128, 128, (n, n), dtype=np.int8),
+            TensorProto.INT32,
+        ),
+    }
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    out: dict = {"runtime": f"onnxruntime {ort.__version__}", "n": n}
+    for key, (op, a_type, a, b, y_type) in cases.items():
+        graph = helper.make_graph(
+            [helper.make_node(op, ["a", "b"], ["y"])],
+            op,
+            [helper.make_tensor_value_info("a", a_type, [n, n])],
+            [helper.make_tensor_value_info("y", y_type, [n, n])],
+            [numpy_helper.from_array(b, "b")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = min(model.ir_version, 9)  # what every supported onnxruntime reads
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        y = session.run(None, {"a": a})[0]
+        if key == "int8_gops" and not np.array_equal(y[:4], a[:4].astype(np.int32) @ b.astype(np.int32)):
+            return {"error": "MatMulInteger returned a wrong product; the int8 peak is not trusted"}
+        best = min(_timed(lambda session=session, a=a: session.run(None, {"a": a})) for _ in range(repeat))
+        out[key] = 2.0 * n**3 / best / 1e9
+    return out
+
+
+def onnxruntime_op_profile(model: str, threads: int | None = None, runs: int = 20) -> dict:
+    """Where an ONNX model's time goes in ONNX Runtime (its own profiler): each operator type's share
+    of the node time, and the slowest nodes, over ``runs`` calls at batch 1 (float32 pixels)."""
+    import json
+    import tempfile
+    from collections import defaultdict
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.enable_profiling = True
+        options.profile_file_prefix = f"{tmp}/profile"
+        if threads:
+            options.intra_op_num_threads = threads
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        spec = session.get_inputs()[0]
+        shape = [d if isinstance(d, int) else 1 for d in spec.shape]
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+        name = spec.name
+        for _ in range(runs + 2):
+            session.run(None, {name: x})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    by_type: dict[str, float] = defaultdict(float)
+    by_node: dict[str, float] = defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            op = e.get("args", {}).get("op_name", "?")
+            by_type[op] += e["dur"]
+            by_node[f"{e['name'][: -len('_kernel_time')]} ({op})"] += e["dur"]
+    total = sum(by_type.values()) or 1.0
+    return {
+        "runs": runs,
+        "by_op_type_pct": {k: round(100 * v / total, 1) for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])},
+        "slowest_nodes_pct": {
+            k: round(100 * v / total, 1) for k, v in sorted(by_node.items(), key=lambda kv: -kv[1])[:8]
+        },
+    }

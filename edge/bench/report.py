@@ -29,6 +29,7 @@ MODEL_COLUMNS = [
     ("peak_mem_mb", "peak MB", "{:.0f}"),
     ("gflops_per_s", "GFLOP/s", "{:.1f}"),
     ("pct_of_matmul_peak", "% peak", "{:.0f}"),
+    ("pct_of_int8_peak", "% i8pk", "{:.0f}"),
     ("max_prob_diff", "max dP", "{:.4f}"),
     ("flag_agreement", "agree", "{:.3f}"),
     ("status", "status", "{}"),
@@ -90,6 +91,17 @@ def _machine_lines(result: dict) -> list[str]:
     ]
 
 
+def _gemm_line(g: dict | None) -> str:
+    if not g:
+        return "runtime GEMM peaks: not recorded"
+    if "error" in g:
+        return f"runtime GEMM peaks: {g['error']}"
+    return (
+        f"{g['runtime']} GEMM peaks ({g['n']}x{g['n']}): fp32 {g['fp32_gflops']:.0f} GFLOP/s, int8 "
+        f"{g['int8_gops']:.0f} GOP/s; '% i8pk' is each int8 target's share of the int8 one"
+    )
+
+
 def format_report(result: dict) -> str:
     b = result["bundle"]
     parity = parity_of(result)
@@ -105,6 +117,7 @@ def format_report(result: dict) -> str:
             f"{rule.get('seconds_at_least', '?')} s per target{mlperf}; p50 etc. compute only (the runtime's "
             "call), e2e from an aligned crop to probability and CAM; img/s offline at the best batch"
         ),
+        _gemm_line(result.get("runtime_gemm_peaks")),
         parity["note"],
         "",
     ]
@@ -118,6 +131,9 @@ def format_report(result: dict) -> str:
                 out.append(
                     f"  warning {r['artifact']} ({'end to end' if key.startswith('e2e') else 'compute'}): {r[key]}"
                 )
+        if r.get("op_profile"):
+            ops = ", ".join(f"{k} {v:.0f}%" for k, v in list(r["op_profile"]["by_op_type_pct"].items())[:6])
+            out.append(f"  {r['artifact']} time by operator (ONNX Runtime profiler): {ops}")
         if r.get("cold_start_error"):
             out.append(f"  {r['artifact']} cold start: {r['cold_start_error']}")
     for name, why in result.get("skipped", {}).items():

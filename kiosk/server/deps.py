@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-from fastapi import Depends, File, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facescreen.edge.photo import DecodeBudget, PhotoLimits, open_photo
 
+from ..childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
 from ..engine import KioskEngine
 from ..messages import language
 from ..store import ResultsStore
@@ -77,6 +78,18 @@ def resolve_language(lang: str | None, settings: Settings) -> str:
         return language(lang or settings.language)
     except ValueError as exc:
         raise ApiError(422, "unknown_language", str(exc)) from None
+
+
+def child_ref_form(
+    child_ref: str | None = Form(
+        None, description=CHILD_REF_RULE, max_length=200, json_schema_extra={"pattern": CHILD_REF_PATTERN}
+    ),
+) -> str | None:
+    """The child's programme reference sent with a photo, checked against kiosk.childref's format."""
+    try:
+        return check_child_ref(child_ref)
+    except ValueError as exc:
+        raise ApiError(422, "bad_child_ref", str(exc)) from None
 
 
 def token_ok(authorization: str, token: str | None) -> bool:

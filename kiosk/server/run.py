@@ -11,6 +11,7 @@ import threading
 import time
 
 from .main import create_app
+from .routers.tablet import app_dir
 from .settings import Settings, is_loopback
 from .tls import local_addresses, self_signed
 
@@ -42,7 +43,18 @@ def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
             f"no network address found on this machine: phones cannot reach {settings.host}:{settings.port}; "
             "connect to the clinic network and start again"
         )
-    lines = ["capture page (open on a phone or tablet on this network):"] + [f"  {u}" for u in urls]
+    if is_loopback(settings.host):
+        lines = [
+            f"capture page (only this machine can reach {settings.host}; for phones and tablets on the "
+            "network start with --host 0.0.0.0 and --token-file):"
+        ]
+    else:
+        lines = ["capture page (open on a phone or tablet on this network):"]
+    lines += [f"  {u}" for u in urls]
+    if (app_dir(settings) / "app.json").is_file():
+        lines.append(f"tablet app (works offline after one visit): {urls[0]}tablet/")
+    else:
+        lines.append(f"no tablet app in {app_dir(settings)}: build it with `facescreen-kiosk tablet-export`")
     lines.append(f"API docs: {urls[0]}docs")
     if qr:
         import segno

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facescreen.edge.result import NO_FLAG, REFER
 
+from ..childref import CHILD_REF_RULE
 from ..guidance import EventKind
 from ..store import STATUSES
 
@@ -66,6 +67,7 @@ class Health(_Out):
 class MessagesOut(_Out):
     language: str
     languages: list[str]
+    language_names: dict[str, str]  # each language in its own name, for the menu
     messages: dict[str, str]
 
 
@@ -85,6 +87,7 @@ class ModelInfo(_Out):
     landmarks_model: str | None
     demo: bool = Field(description="trained on SYNTHETIC data: every result is labelled as a demo")
     quality_thresholds: dict[str, Any]
+    child_ref: dict[str, Any] = Field(description="the child reference's format (pattern, max_length, rule)")
 
 
 class MeasureOut(_Out):
@@ -146,13 +149,16 @@ class ScreenResponse(_Out):
     text: ResultText
     quality: QualityOut
     consent_recorded: bool
+    child_ref: str | None = Field(description=CHILD_REF_RULE)
     cam_png: str | None = Field(None, description="base64 PNG: the model's attention over its aligned crop")
 
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     operator_id: str | None = Field(None, max_length=64)
-    language: str | None = Field(None, description="en or zh-Hans (default: the server's)")
+    language: str | None = Field(
+        None, description="a language of the message catalogue, e.g. en, zh-Hans, es, ar (default: the server's)"
+    )
 
 
 class SessionOut(_Out):
@@ -204,6 +210,7 @@ class ResultRecord(_Out):
     result: ResultOut | None = Field(
         description="the whole result as screened (None for rows stored before the store kept it)"
     )
+    child_ref: str | None = Field(description=CHILD_REF_RULE)
 
 
 class ResultsPage(_Out):

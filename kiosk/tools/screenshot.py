@@ -15,7 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..scenes import GOOD_SCENES, Scene, compose
+from PIL import Image
+
+from ..scenes import GOOD_SCENES, Scene, compose, write_sequence
 from .browser import Chrome, write_y4m
 
 
@@ -66,6 +68,28 @@ def capture_page_run(
     return PageRun(text, label, guidance_png, result_png, upload_label)
 
 
+def kiosk_card(engine, out: Path, data_dir: Path, lang: str = "en") -> str:
+    """The kiosk's own screen (kiosk.display.Renderer) at its result: the good scenes replayed through
+    the guidance loop into a results store, so the card shows what an operator sees. Returns its label."""
+    from ..app import KioskApp
+    from ..display import FolderOutput, Renderer
+    from ..guidance import GuidanceConfig, GuidanceLoop
+    from ..sources import ImageFolderSource
+    from ..store import ResultsStore
+
+    frames = data_dir / "frames"
+    write_sequence(frames, GOOD_SCENES)
+    loop = GuidanceLoop(engine, GuidanceConfig(language=lang))
+    renderer = Renderer(lang)
+    renderer.demo = engine.is_demo
+    shown = data_dir / "shown"
+    app = KioskApp(ImageFolderSource(frames), loop, [FolderOutput(shown)], renderer, ResultsStore(data_dir / "store"))
+    events = app.run()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(sorted(shown.iterdir())[-1]).save(out)  # the last frame shown: the result card
+    return events[-1].text
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m facescreen.kiosk.tools.screenshot",
@@ -77,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--landmarks", default=None)
     p.add_argument("--out", default="docs/kiosk-capture.png", help="live guidance screenshot")
     p.add_argument("--result-out", default="docs/kiosk-capture-result.png", help="result screenshot")
+    p.add_argument("--card-out", default="docs/kiosk-result-card.png", help="the kiosk's own result card")
     p.add_argument("--lang", default="en")
     p.add_argument("--window", default="420x860", help="browser window WIDTHxHEIGHT (a phone: 420x860)")
     args = p.parse_args(argv)
@@ -90,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(bundle=args.bundle, data_dir=Path(tmp) / "data", kiosk_id="screenshot")
         with BackgroundServer(create_app(settings, engine=engine)) as srv:
             run = capture_page_run(srv.url, Path(tmp), Path(args.out), Path(args.result_out), args.lang, window)
+        card = kiosk_card(engine, Path(args.card_out), Path(tmp) / "card", args.lang)
     print(f"live view: {run.guidance_png}  (instruction: {run.guidance_text!r})")
+    print(f"kiosk result card: {args.card_out}  ({card!r})")
     print(f"result:    {run.result_png}  ({run.result_label!r})")
     return 0
 

@@ -30,3 +30,32 @@ def test_live_guidance_result_and_upload_fallback(kiosk_bundle, engine, tmp_path
     for png in (run.guidance_png, run.result_png):
         img = Image.open(png)
         assert img.size[0] >= 400 and len(set(img.convert("L").getdata())) > 50  # a rendered page
+
+
+def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
+    kiosk_bundle, engine, tmp_path, grace_hopper, live_server
+):
+    """Issue 25: the child's register number typed on the phone page goes with the photo and is on
+    the result shown and the stored row; a name is refused on the page before anything is sent."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="phone"), engine=engine)
+    type_ref = """const i = document.getElementById('child-ref'); i.value = arguments[0]; i.dispatchEvent(new Event('input'));
+                  return document.getElementById('child-ref-msg').innerText;"""
+    with live_server(app) as srv, Chrome() as c:  # no camera: the page offers a photo
+        c.get(srv.url + "/")
+        c.wait_for("document.body.dataset.state === 'upload' && !document.getElementById('child').hidden", 60)
+        assert c.script("return document.getElementById('upload-why').innerText") == MESSAGES["en"]["no_camera"]
+        assert c.script(type_ref, "Grace Hopper") == MESSAGES["en"]["child_ref_invalid"]
+        c.upload("#file", photo)
+        assert app.state.store.count() == 0  # refused on the page
+        assert c.script(type_ref, "PH-7/2024") == ""
+        c.upload("#file", photo)
+        c.wait_for("document.body.dataset.state === 'result'", 120)
+        assert c.script("return document.getElementById('result-child').innerText") == "Child: PH-7/2024"
+        rows = app.state.store.list(child_ref="PH-7/2024")
+    assert len(rows) == 1 and rows[0]["source"] == "api"

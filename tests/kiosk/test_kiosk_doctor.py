@@ -75,12 +75,26 @@ def test_doctor_fails_on_a_missing_bundle_with_the_reason(tmp_path, capsys):
 
 
 def test_pip_opencv_on_a_jetson_is_a_warning(monkeypatch):
+    import cv2
+
     import facescreen.kiosk.doctor as d
 
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: "  GUI:  GTK3\n  GStreamer:  NO\n")
     monkeypatch.setattr(d, "_pip_opencv", lambda: ["opencv-python-headless==4.11.0.86"])
     row = check_opencv(on_jetson=True)
     assert row.status == "warn" and "shadows JetPack's OpenCV" in row.detail
     assert check_opencv(on_jetson=False).status == "ok"
+
+
+@pytest.mark.parametrize("gui, status", [("NONE", "warn"), ("GTK3", "ok"), ("QT5", "ok")])
+def test_a_headless_opencv_is_a_warning_since_run_opens_a_window(monkeypatch, gui, status):
+    """Issue 25: doctor said "ok ... GUI: NONE" and the default windowed `run` then stopped with exit 3."""
+    import cv2
+
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: f"  GUI:  {gui}\n  GStreamer:  NO\n")
+    row = check_opencv(on_jetson=False)
+    assert row.status == status and f"GUI: {gui}" in row.detail
+    assert ("--headless" in row.detail) == (status == "warn")
 
 
 def test_cameras_listed_or_warned(tmp_path):

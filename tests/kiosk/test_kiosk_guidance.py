@@ -158,3 +158,35 @@ def test_window_text_in_chinese_needs_a_cjk_font(engine, scene_frames):
     else:
         out = Renderer("zh-Hans").render(scene_frames["too_far"], ev)
         assert out.shape == scene_frames["too_far"].shape
+
+
+def test_the_result_card_says_saved_when_it_returns_and_what_the_map_shows(engine, scene_frames, replay_dir, tmp_path):
+    """Issue 25: the kiosk's result card confirms the result was saved (and the photo kept once the
+    family consents), says when the screen returns to guidance, gives the activation map a legend,
+    and words the consent key as an action."""
+    clock = FakeClock()
+    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=1, result_timeout_s=30), clock=clock)
+    app = KioskApp(ImageFolderSource(replay_dir), loop, [], store=ResultsStore(tmp_path / "data"))
+    renderer = Renderer("en")
+    asked: list[str] = []
+    ask = renderer.t
+    renderer.t = lambda key, **f: asked.append(key) or ask(key, **f)
+
+    ev = loop.step(scene_frames["good_b"])
+    app._handle(ev)
+    assert renderer.card_status(ev) == ("✓ " + message("kiosk_saved"), message("result_returns_in", seconds=30))
+    renderer.render(scene_frames["good_b"], ev)
+    assert ev.cam_image is not None and {"cam_legend", "operator_keys", "kiosk_saved", "result_returns_in"} <= set(
+        asked
+    )
+    app.operator("consent")
+    clock.t += 12.4
+    shown = loop.step(scene_frames["no_face"])
+    assert renderer.card_status(shown) == (
+        f"✓ {message('kiosk_saved')} · {message('consent_recorded')}",
+        message("result_returns_in", seconds=18),
+    )
+    assert "C: keep the photo" in message("operator_keys") and "Keep the photo" in message("consent_button")
+
+    unsaved = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=1), clock=FakeClock()).step(scene_frames["good_b"])
+    assert renderer.card_status(unsaved)[0] == message("kiosk_not_saved")  # --no-store

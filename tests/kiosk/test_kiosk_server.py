@@ -105,6 +105,25 @@ def test_screen_with_consent_keeps_the_photo(client, grace_jpeg, settings):
     assert d["consent_recorded"] and row["consent"] and (settings.data_dir / row["photo_file"]).is_file()
 
 
+def test_screen_with_a_child_ref_keeps_it_and_finds_it(client, grace_jpeg):
+    d = post_photo(client, grace_jpeg, child_ref=" KE-NBO/2024.117 ").json()
+    assert d["child_ref"] == "KE-NBO/2024.117"
+    assert client.get(f"/v1/results/{d['id']}").json()["child_ref"] == "KE-NBO/2024.117"
+    page = client.get("/v1/results", params={"child_ref": "KE-NBO/2024.117"}).json()
+    assert page["total"] == 1 and [r["id"] for r in page["items"]] == [d["id"]]
+    assert client.get("/v1/results", params={"child_ref": "KE-NBO/2024.118"}).json() == {"total": 0, "items": []}
+
+
+@pytest.mark.parametrize("ref", ["Grace Hopper", "GraceHopper", "=1+1", "X" * 40 + "1"])
+def test_screen_refuses_a_child_ref_that_is_not_a_reference(client, grace_jpeg, ref):
+    before = client.get("/v1/results").json()["total"]
+    assert (
+        "register number"
+        in assert_error(post_photo(client, grace_jpeg, child_ref=ref), 422, "bad_child_ref")["message"]
+    )
+    assert client.get("/v1/results").json()["total"] == before  # nothing screened, nothing stored
+
+
 def test_quality_endpoint_gives_measures_and_one_instruction(client, scene_frames):
     r = post_photo(client, encode(scene_frames["tilted"]), path="/v1/quality")
     d = r.json()

@@ -375,6 +375,26 @@ def test_a_wildcard_bind_announces_lan_addresses_and_a_qr_code(kiosk_bundle, tmp
     assert "no network address" in run.announce(s, "https")
 
 
+def test_a_loopback_bind_says_only_this_machine_can_reach_it(kiosk_bundle, tmp_path):
+    """Issue 25: on 127.0.0.1 the kiosk said "open on a phone or tablet on this network"."""
+    from facescreen.kiosk.server import run
+
+    s = Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="127.0.0.1", port=8000)
+    text = run.announce(s, "http", qr=False)
+    assert "only this machine can reach 127.0.0.1" in text and "--host 0.0.0.0" in text
+    assert "on this network" not in text
+    assert "tablet-export" in text  # no tablet app in this bundle: how to make one
+    (tmp_path / "bundle").mkdir()
+    for f in kiosk_bundle.iterdir():
+        (tmp_path / "bundle" / f.name).symlink_to(f)
+    (tmp_path / "bundle" / "tablet").mkdir()
+    (tmp_path / "bundle" / "tablet" / "app.json").write_text("{}")
+    s = Settings(bundle=tmp_path / "bundle", data_dir=tmp_path, host="127.0.0.1", port=8000)
+    assert "tablet app (works offline after one visit): http://127.0.0.1:8000/tablet/" in run.announce(
+        s, "http", qr=False
+    )
+
+
 def test_the_self_signed_certificate_follows_the_addresses(tmp_path):
     import subprocess
 

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from facescreen.edge.result import ScreeningResult
-from facescreen.kiosk.store import COLUMNS, ORPHAN_GRACE_S, NotFound, ResultsStore
+from facescreen.kiosk.store import COLUMNS, ORPHAN_GRACE_S, SCHEMA_VERSION, NotFound, ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,18 +180,73 @@ def test_the_whole_result_is_kept_beside_the_columns(tmp_path):
     assert row["result"]["class_probabilities"]["syndrome_b"] == 0.7 and row["result"]["n_faces"] == 2
 
 
-def test_a_schema_1_store_is_migrated(tmp_path):
+# the column each schema version added: a store written before it has none of it
+ADDED_IN = {3: "child_ref", 2: "result_json"}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_store_is_migrated(tmp_path, version):
     store = ResultsStore(tmp_path)
     rid = store.add(make_result(), QUALITY, kiosk_id="k", source="api").id
     store.close()
     con = sqlite3.connect(tmp_path / "results.sqlite3")
-    con.execute("ALTER TABLE screenings DROP COLUMN result_json")
-    con.execute("PRAGMA user_version=1")
+    kept = [c for c in COLUMNS if c not in {col for v, col in ADDED_IN.items() if v > version}]
+    con.execute(f"CREATE TABLE old AS SELECT {', '.join(kept)} FROM screenings")  # that version's table
+    con.execute("DROP TABLE screenings")
+    con.execute("ALTER TABLE old RENAME TO screenings")
+    con.execute(f"PRAGMA user_version={version}")
     con.commit()
     con.close()
     reopened = ResultsStore(tmp_path)
-    assert reopened.get(rid)["result"] is None and reopened.get(rid)["probability"] == pytest.approx(0.7)
-    assert reopened.get(reopened.add(make_result(), QUALITY, kiosk_id="k", source="api").id)["result"]
+    old = reopened.get(rid)
+    assert old["child_ref"] is None and old["probability"] == pytest.approx(0.7)
+    assert (old["result"] is None) == (version == 1)
+    new = reopened.get(reopened.add(make_result(), QUALITY, kiosk_id="k", source="api", child_ref="REG-0042").id)
+    assert new["result"] and new["child_ref"] == "REG-0042"
+    assert [r["id"] for r in reopened.list(child_ref="REG-0042")] == [new["id"]]
+    assert sqlite3.connect(tmp_path / "results.sqlite3").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    "ref, stored",
+    [
+        ("REG-0042", "REG-0042"),
+        ("  2024/117.b ", "2024/117.b"),  # spaces around a typed or scanned value are dropped
+        ("", None),
+        (None, None),
+        ("A" * 31 + "1", "A" * 31 + "1"),  # CHILD_REF_MAX_LENGTH
+    ],
+)
+def test_a_child_ref_is_kept_listed_and_exported(tmp_path, ref, stored):
+    store = ResultsStore(tmp_path)
+    rid = store.add(make_result(), QUALITY, kiosk_id="k", source="api", child_ref=ref).id
+    store.add(make_result(), QUALITY, kiosk_id="k", source="api", child_ref="OTHER-1")
+    assert store.get(rid)["child_ref"] == stored
+    if stored:
+        assert [r["id"] for r in store.list(child_ref=stored)] == [rid] and store.count(child_ref=stored) == 1
+        buf = io.StringIO()
+        assert store.export_csv(buf, child_ref=stored) == 1
+        assert next(csv.DictReader(io.StringIO(buf.getvalue())))["child_ref"] == stored
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "Ana Silva",  # a name: spaces refused
+        "AnaSilva",  # a name: no digit
+        "=1+1",  # a formula: must start with a letter or digit
+        "-42",
+        "A" * 32 + "1",  # one over CHILD_REF_MAX_LENGTH
+        "REG\n42",
+        "REG;42",
+        "ÄÖ-12",  # ASCII only: a scanner's stray byte is not a reference
+    ],
+)
+def test_a_child_ref_that_is_not_a_reference_is_refused(tmp_path, ref):
+    store = ResultsStore(tmp_path)
+    with pytest.raises(ValueError, match="register number"):
+        store.add(make_result(), QUALITY, kiosk_id="k", source="api", child_ref=ref)
+    assert store.count() == 0
 
 
 @pytest.mark.parametrize("value", ['=HYPERLINK("http://x","click")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])

@@ -16,11 +16,16 @@ from facescreen.kiosk.messages import MESSAGES, message
 STATIC = Path(__file__).resolve().parents[2] / "kiosk" / "server" / "static"
 FORBIDDEN = re.compile(
     r"diagnos|has down|down syndrome|syndrome detected|detected syndrome|has (a|the) syndrome|"
-    r"your child has|you have|positive for|affected by|确诊|患有|诊断",
+    r"your child has|you have|positive for|affected by|确诊|患有|诊断|"
+    r"diagnóstic|tiene el síndrome|tem a síndrome|a le syndrome|atteint de|portador de|تشخيص|مصاب ب",
     re.IGNORECASE,
 )
 # the only allowed uses: saying that it is NOT a diagnosis
-ALLOWED = re.compile(r"not a diagnosis|not a diagnostic device|never a diagnosis|不是诊断", re.IGNORECASE)
+ALLOWED = re.compile(
+    r"not a diagnosis|not a diagnostic device|never a diagnosis|不是诊断|"
+    r"no es un diagnóstico|n'est pas un diagnostic|não é um diagnóstico|وليست تشخيصًا",
+    re.IGNORECASE,
+)
 
 
 def forbidden_in(text: str) -> list[str]:
@@ -40,9 +45,14 @@ def test_the_scanner_catches_what_it_must():
         "Syndrome detected",
         "诊断为唐氏综合征",
         "positive for Noonan",
+        "Diagnóstico: síndrome de Down",
+        "L'enfant est atteint de",
+        "تشخيص متلازمة داون",
     ):
         assert forbidden_in(phrase), phrase
     assert not forbidden_in("This is a screening flag for referral, not a diagnosis.")
+    for lang in ("es", "fr", "pt", "ar"):  # each language's own "not a diagnosis" is allowed, and only that
+        assert not forbidden_in(message("result_note", lang)), lang
 
 
 TABLET = STATIC.parents[1] / "tablet" / "web"  # the offline tablet app (kiosk/tablet)

@@ -4,6 +4,7 @@ fold, classes (and syndromes) balanced across parts, subjects never split."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -69,3 +70,58 @@ def test_errors_name_the_problem():
         check_class_coverage(np.arange(8) % 5, ["control"] * 5 + ["syndromic"] * 3, 5)
     with pytest.raises(ValueError, match="part 5 holds no photo of class"):
         check_class_coverage(np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 3]), ["control"] * 5 + ["syndromic"] * 5, 5)
+
+
+def _data_with_copies(labels, subjects, digests, parts=None):
+    from facescreen.training.data.dataset import TrainingData
+
+    n = len(labels)
+    return TrainingData(
+        faces=np.zeros((n, 4, 4, 3), np.uint8),
+        labels=np.array(labels),
+        classes=("control", "syndromic"),
+        positive_classes=("syndromic",),
+        subject_ids=tuple(subjects),
+        paths=tuple(f"p{i}.jpg" for i in range(n)),
+        strata=tuple(("control", "syndromic")[k] for k in labels),
+        predefined_parts=None if parts is None else np.array(parts),
+        digests=tuple(digests),
+    )
+
+
+def test_byte_identical_photos_never_land_in_different_folds():
+    """The same file under two subject ids (a photo filed twice): grouped by its SHA-256."""
+    from facescreen.training.config import build_config
+    from facescreen.training.cv import make_parts
+
+    cfg = build_config("quick-cpu")
+    n = 40
+    labels = [i % 2 for i in range(n)]
+    subjects = [f"s{i}" for i in range(n)]
+    digests = [f"d{i}" for i in range(n)]
+    copies = [(0, 2), (1, 3), (4, 6), (10, 12), (5, 7)]
+    for a, b in copies:
+        digests[b] = digests[a]
+    for seed in range(5):
+        parts = make_parts(_data_with_copies(labels, subjects, digests), replace(cfg, seed=seed))
+        assert all(parts[a] == parts[b] for a, b in copies)
+    # without the digests the same subjects are dealt independently, and some copies are split
+    split = [make_parts(_data_with_copies(labels, subjects, [""] * n), replace(cfg, seed=s)) for s in range(5)]
+    assert any(p[a] != p[b] for p in split for a, b in copies)
+
+
+def test_byte_identical_photos_with_two_labels_or_two_manifest_folds_are_refused():
+    from facescreen.training.config import build_config
+    from facescreen.training.cv import make_parts
+
+    cfg = build_config("quick-cpu")
+    labels = [0, 1] * 10
+    with pytest.raises(ValueError, match="different labels"):
+        make_parts(
+            _data_with_copies(labels, [f"s{i}" for i in range(20)], ["x", "x"] + [f"d{i}" for i in range(18)]), cfg
+        )
+    digests = ["x", "d1", "x"] + [f"d{i}" for i in range(3, 20)]
+    with pytest.raises(ValueError, match="different folds"):
+        make_parts(
+            _data_with_copies(labels, [f"s{i}" for i in range(20)], digests, parts=[i % 5 for i in range(20)]), cfg
+        )

@@ -54,8 +54,11 @@ class AlignedPhotos:
     issues: tuple[AlignmentIssue, ...]
     detector: str
     size: int
+    digests: tuple[str, ...] = ()  # SHA-256 of each aligned photo's file: byte-identical photos share a fold
 
     def __post_init__(self) -> None:
+        if self.digests and len(self.digests) != len(self.photos):
+            raise ValueError(f"expected one digest per photo, got {len(self.digests)} for {len(self.photos)}")
         if self.faces.ndim != 4 or self.faces.shape[0] != len(self.photos) or self.faces.dtype != np.uint8:
             raise ValueError(
                 f"expected ({len(self.photos)}, S, S, 3) uint8 faces, got {self.faces.shape} {self.faces.dtype}"
@@ -116,7 +119,7 @@ class AlignmentCache:
     def align(self, photos: tuple[Photo, ...] | list[Photo], progress: bool = True) -> AlignedPhotos:
         from tqdm.auto import tqdm
 
-        faces, kept, issues = [], [], []
+        faces, kept, issues, digests = [], [], [], []
         hits = 0
         bar = tqdm(
             photos,
@@ -127,7 +130,7 @@ class AlignmentCache:
             mininterval=1.0,
         )
         for photo in bar:
-            entry, cached = self._lookup_or_align(photo)
+            entry, cached, digest = self._lookup_or_align(photo)
             hits += cached
             bar.set_postfix(cached=hits, issues=len(issues))
             if "reason" in entry:
@@ -141,25 +144,26 @@ class AlignmentCache:
                     continue
             faces.append(entry["face"])
             kept.append(photo)
+            digests.append(digest)
         s = self.config.size
         stacked = np.stack(faces) if faces else np.zeros((0, s, s, 3), np.uint8)
-        return AlignedPhotos(stacked, tuple(kept), tuple(issues), self.detector_name, s)
+        return AlignedPhotos(stacked, tuple(kept), tuple(issues), self.detector_name, s, tuple(digests))
 
-    def _lookup_or_align(self, photo: Photo) -> tuple[dict, bool]:
+    def _lookup_or_align(self, photo: Photo) -> tuple[dict, bool, str]:
         try:
             digest = sha256_file(photo.path)
         except OSError as exc:  # missing or unreadable file: nothing to cache
-            return {"reason": "unreadable", "detail": f"cannot read the file: {exc.strerror or exc}"}, False
+            return {"reason": "unreadable", "detail": f"cannot read the file: {exc.strerror or exc}"}, False, ""
         path = self._entry(self.key(photo.path, digest))
         if path.is_file():
             with np.load(path, allow_pickle=False) as d:
-                return {k: d[k] for k in d.files}, True
+                return {k: d[k] for k in d.files}, True, digest
         entry = self._align_one(photo)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(tmp, **entry)
         tmp.replace(path)  # atomic: an interrupted run never leaves half an entry
-        return entry, False
+        return entry, False, digest
 
     def _align_one(self, photo: Photo) -> dict:
         try:

@@ -23,6 +23,7 @@ class TrainingData:
     # per photo: age_months (float or None), sex, syndrome and the manifest's other columns, for the
     # subgroup report; empty when the data were not built from a manifest
     info: tuple[dict, ...] = field(default=(), repr=False)
+    digests: tuple[str, ...] = field(default=(), repr=False)  # SHA-256 of each photo file (may be empty)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -33,6 +34,8 @@ class TrainingData:
             or self.faces.dtype != np.uint8
         ):
             raise ValueError(f"expected ({n}, S, S, 3) uint8 faces, got {self.faces.shape} {self.faces.dtype}")
+        if self.digests and len(self.digests) != n:
+            raise ValueError(f"digests has {len(self.digests)} entries for {n} photos")
         if self.info and len(self.info) != n:
             raise ValueError(f"info has {len(self.info)} entries for {n} photos")
         for name in ("subject_ids", "paths", "strata"):
@@ -111,4 +114,5 @@ class TrainingData:
             info=tuple(
                 {"age_months": p.age_months, "sex": p.sex, "syndrome": p.syndrome, **dict(p.extra)} for p in photos
             ),
+            digests=tuple(aligned.digests),
         )

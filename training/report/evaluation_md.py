@@ -5,6 +5,14 @@ from __future__ import annotations
 
 import math
 
+from facescreen.edge.card_markdown import (
+    checklist_section,
+    flow_section,
+    predictive_values_section,
+    two_by_two_section,
+)
+
+from ..evaluation import paired_wording
 from .tables import markdown_table
 
 
@@ -21,9 +29,10 @@ def _p(v: float) -> str:
     return "< 0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
+def evaluation_sections(ev: dict, temperature_scaling: bool, checklist: tuple[dict, ...] | list[dict] = ()) -> list[str]:
     cal, op = ev["calibration"], ev["operating_point"]
     pooled = cal["pooled"]
+    cl = ev["conf_level"]
     lines = [
         "## Calibration",
         "",
@@ -55,8 +64,16 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
     raw = cal.get("pooled_without_temperature")
     if raw:
         rows.append(["pooled, no temperature", "1.000", _f(raw["brier"]), _f(raw["ece"]), str(raw["n"])])
+    line = cal.get("line")
     lines += [
         markdown_table(("fold", "temperature", "Brier", "ECE", "n"), rows),
+        "",
+        (
+            f"Calibration slope {_f(line['slope'])} (1 is ideal; below 1 the scores are too extreme) and "
+            f"calibration-in-the-large {_f(line['intercept'])} (0 is ideal), pooled test predictions."
+            if line
+            else ""
+        ),
         "",
         "![reliability](reliability.png)",
         "",
@@ -65,14 +82,17 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         "## Operating point",
         "",
         f"- Threshold policy: {op['policy']}, on each fold's validation split only.",
-        f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} (95% Wilson CI "
+        f"- At the folds' thresholds, pooled test sensitivity {_f(op['sensitivity'])} ({cl:.0%} Wilson CI "
         f"{_ci(op['sensitivity_ci'])}), specificity {_f(op['specificity'])} ({_ci(op['specificity_ci'])}).",
         f"- Sensitivity at a fixed specificity of {op['fixed_specificity']:.2f} on the pooled ROC: "
         f"{_f(op['sensitivity_at_fixed_specificity'])} "
-        f"(95% bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
-        f"{op['bootstrap_resamples']} stratified resamples).",
+        f"({cl:.0%} bootstrap CI {_ci(op['sensitivity_at_fixed_specificity_ci'])}, "
+        f"{op['bootstrap_resamples']} stratified resamples of {ev.get('unit', 'photos')}).",
         "",
     ]
+    lines += two_by_two_section(ev.get("two_by_two"))
+    lines += predictive_values_section(ev.get("predictive_values"))
+    lines += flow_section(ev.get("flow"))
     if ev["subgroups"]:
         rows = [
             [
@@ -98,6 +118,8 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
             markdown_table(("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""), rows),
             "",
         ]
+        if ev.get("subgroup_note"):
+            lines += [f"> {ev['subgroup_note']}", ""]
     if ev["readers_mcnemar"] or ev["delong"]:
         lines += ["## Paired comparisons on the same children", ""]
     if ev["readers_mcnemar"]:
@@ -111,12 +133,14 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
                 str(m["both_wrong"]),
                 _p(m["p_exact"]),
                 f"{m['chi2']:.2f} (p {_p(m['p_chi2'])})",
+                "-" if m.get("p_clustered") is None else f"{_p(m['p_clustered'])} ({m['n_children']} children)",
             ]
             for m in ev["readers_mcnemar"]
         ]
         lines += [
             "McNemar's test of correct calls, model (at each fold's threshold) against each reader, on the "
-            "photos the reader called; exact two-sided binomial p-value on the discordant photos.",
+            "photos the reader called; exact two-sided binomial p-value on the discordant photos. Where a child "
+            "has several photos, read the clustered p-value (Durkalski et al. 2003: children as the unit).",
             "",
             markdown_table(
                 (
@@ -128,9 +152,41 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
                     "both wrong",
                     "p (exact)",
                     "chi² cc",
+                    "p (children)",
                 ),
                 rows,
             ),
+            "",
+        ]
+    if ev.get("readers_paired"):
+        rows, words = [], []
+        for r in ev["readers_paired"]:
+            for name in ("sensitivity", "specificity"):
+                d = r[name]
+                if d is None:
+                    continue
+                rows.append(
+                    [
+                        r["reader"],
+                        name,
+                        str(d["n"]),
+                        f"{_f(d['model'])} ({_ci(d['model_ci'])})",
+                        f"{_f(d['reader'])} ({_ci(d['reader_ci'])})",
+                        f"{d['only_model_right']} / {d['only_reader_right']}",
+                        _p(d["p_value"]),
+                    ]
+                )
+                words.append(f"- {r['reader']}, " + paired_wording(name, d, cl) + ".")
+        lines += [
+            "Sensitivity and specificity compared separately, each on the same children (McNemar's test on the "
+            f"syndromic children, then on the controls; {cl:.0%} Wilson intervals). A test that shows no "
+            "difference does not show equivalence; these children were not sampled to test one.",
+            "",
+            markdown_table(
+                ("reader", "measure", "children", "model", "reader", "only model / only reader right", "p"), rows
+            ),
+            "",
+            *words,
             "",
         ]
     if ev["delong"]:
@@ -149,7 +205,8 @@ def evaluation_sections(ev: dict, temperature_scaling: bool) -> list[str]:
         lines += [
             "DeLong's test of this run's pooled test AUC against another run's, on the same test photos.",
             "",
-            markdown_table(("other run", "AUC (this)", "AUC (other)", "difference", "95% CI", "z", "p"), rows),
+            markdown_table(("other run", "AUC (this)", "AUC (other)", "difference", f"{cl:.0%} CI", "z", "p"), rows),
             "",
         ]
+    lines += checklist_section(list(checklist))
     return lines

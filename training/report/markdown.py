@@ -87,11 +87,26 @@ def write_report(
         "## Summary",
         "",
         markdown_table(
-            ("metric", "mean ± SD"), [[k, f"{_f(summary[k]['mean'])} ± {_f(summary[k]['sd'])}"] for k in BINARY_METRICS]
+            ("metric", "mean ± SD", f"{band.conf_level:.0%} t interval"),
+            [
+                [
+                    k,
+                    f"{_f(summary[k]['mean'])} ± {_f(summary[k]['sd'])}",
+                    f"{_f(summary[k]['ci'][0])}-{_f(summary[k]['ci'][1])}",
+                ]
+                for k in BINARY_METRICS
+            ],
         ),
         "",
+        f"**Headline: AUC {_f(summary['auc']['mean'])} ± {_f(summary['auc']['sd'])}** (mean ± SD over the {n} folds, "
+        f"each fold's model on its own test split, as the papers report; {band.conf_level:.0%} t interval "
+        f"{_f(summary['auc']['ci'][0])}-{_f(summary['auc']['ci'][1])}).",
+        "",
         f"Pooled test predictions ({band.n_positive} positive, {band.n_negative} negative): AUC {_f(band.auc)} "
-        f"(95% bootstrap CI {_f(band.auc_ci[0])}-{_f(band.auc_ci[1])}); at each fold's own threshold: "
+        f"({band.conf_level:.0%} bootstrap CI {_f(band.auc_ci[0])}-{_f(band.auc_ci[1])}, {band.resampled} resampled). "
+        "The pooled AUC ranks every test photo together although each fold's model scored its own, so it mixes "
+        f"{n} score scales and moves with per-fold calibration; it is shown for the ROC figure. "
+        "At each fold's own threshold: "
         f"accuracy {_f(pooled.accuracy)}, sensitivity {_f(pooled.sensitivity)}, specificity "
         f"{_f(pooled.specificity)}, precision {_f(pooled.precision)}, F1 {_f(pooled.f1)}.",
         "",
@@ -140,6 +155,9 @@ def write_report(
             f"- {final_info['description']}.",
             f"- Threshold {t['value']:.4f} ({t['rule']}); bundle `{Path(final_info['bundle']).name}/` "
             f"(model id `{final_info['model_id']}`), its model card carries the cross-validated metrics above.",
+            f"- The shipped threshold on its own validation split ({t.get('n_validation', 0)} photos): sensitivity "
+            f"{_f(t.get('validation_sensitivity'))}, specificity {_f(t.get('validation_specificity'))}"
+            + ("; its target was NOT reached." if t.get("target_met") is False else "."),
             "",
         ]
     path = run_dir / "report.md"

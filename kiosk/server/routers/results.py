@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1", tags=["results"], dependencies=[Depends(require
 MAX_OFFSET = 2**53  # far beyond any store; SQLite's OFFSET is a signed 64-bit integer
 
 SINCE = Query(None, max_length=64, description="ISO 8601 time (UTC): only screenings at or after it")
+CHILD_REF = Query(None, max_length=200, description="only this child's screenings (the reference exactly)")
 
 
 @router.get(
@@ -25,9 +26,11 @@ def list_results(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     since: str | None = SINCE,
+    child_ref: str | None = CHILD_REF,
     store=Depends(get_store),
 ) -> dict:
-    return {"total": store.count(), "items": store.list(limit, offset, since)}
+    """``total`` counts the screenings the filters select, so a child's page count is right."""
+    return {"total": store.count(since, child_ref), "items": store.list(limit, offset, since, child_ref)}
 
 
 @router.get(
@@ -36,9 +39,14 @@ def list_results(
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(*PROTECTED)},
 )
-def export_results(since: str | None = SINCE, store=Depends(get_store), settings=Depends(get_settings)) -> Response:
+def export_results(
+    since: str | None = SINCE,
+    child_ref: str | None = CHILD_REF,
+    store=Depends(get_store),
+    settings=Depends(get_settings),
+) -> Response:
     buf = io.StringIO()
-    store.export_csv(buf, since)
+    store.export_csv(buf, since, child_ref)
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, Depends, Form, Query
 
-from ..deps import get_engine, get_settings, get_store, photo_rgb, require_token, resolve_language
+from ..deps import child_ref_form, get_engine, get_settings, get_store, photo_rgb, require_token, resolve_language
 from ..errors import ApiError
 from ..present import png_base64, quality_out, result_text
 from ..schemas import QualityOut, ScreenResponse
@@ -26,7 +26,10 @@ def screen(
     operator_id: str | None = Form(None, max_length=64),
     consent: bool = Form(False, description="the operator recorded consent to keep this photo"),
     include_cam: bool = Form(True, description="return the attention map over the aligned face"),
-    lang: str | None = Query(None, description="en or zh-Hans"),
+    child_ref: str | None = Depends(child_ref_form),
+    lang: str | None = Query(
+        None, description="a language of the message catalogue (kiosk/locale), e.g. en, zh-Hans, es, ar"
+    ),
     engine=Depends(get_engine),
     store=Depends(get_store),
     settings: Settings = Depends(get_settings),
@@ -47,6 +50,7 @@ def screen(
         operator_id=operator_id,
         consent=consent,
         photo=rgb if consent else None,
+        child_ref=child_ref,
     )
     return {
         "id": rec.id,
@@ -55,6 +59,7 @@ def screen(
         "text": result_text(result, lang, engine.is_demo),
         "quality": quality_out(analysis.report, lang),
         "consent_recorded": bool(consent),
+        "child_ref": child_ref,
         "cam_png": png_base64(engine.cam_overlay(rgb, result)) if include_cam else None,
     }
 
@@ -67,7 +72,9 @@ def screen(
 )
 def quality(
     rgb: np.ndarray = Depends(photo_rgb),
-    lang: str | None = Query(None, description="en or zh-Hans"),
+    lang: str | None = Query(
+        None, description="a language of the message catalogue (kiosk/locale), e.g. en, zh-Hans, es, ar"
+    ),
     engine=Depends(get_engine),
     settings: Settings = Depends(get_settings),
 ) -> dict:

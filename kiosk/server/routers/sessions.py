@@ -7,6 +7,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, Request, Response
 
 from ..deps import (
+    child_ref_form,
     client_id,
     get_engine,
     get_sessions,
@@ -53,19 +54,27 @@ def frame(
     session_id: str,
     request: Request,
     rgb: np.ndarray = Depends(photo_rgb),
+    child_ref: str | None = Depends(child_ref_form),
     sessions=Depends(get_sessions),
     engine=Depends(get_engine),
     store=Depends(get_store),
     settings: Settings = Depends(get_settings),
 ) -> dict:
+    """``child_ref`` goes with every frame: the one that completes the capture is stored with it, so a
+    reference typed or scanned while the child is being guided belongs to that child's result."""
     s = sessions.get(session_id, client_id(request))
     with s.lock:
         ev = s.loop.step(rgb)
         if ev.kind == "result":
             rec = store.add(
-                ev.result, ev.report.summary(), kiosk_id=settings.kiosk_id, source="session", operator_id=s.operator_id
+                ev.result,
+                ev.report.summary(),
+                kiosk_id=settings.kiosk_id,
+                source="session",
+                operator_id=s.operator_id,
+                child_ref=child_ref,
             )
-            ev.record.update({"id": rec.id, "created_at": rec.created_at})
+            ev.record.update({"id": rec.id, "created_at": rec.created_at, "child_ref": child_ref})
     return event_out(ev, s.loop.config.language, engine.is_demo)
 
 

@@ -23,8 +23,10 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
+from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
 from ...store import COLUMNS, ScreeningRow, utc_now
 from ..deps import PhotoDecoder, get_engine, get_store, photo_decoder, require_configured_token, require_token
 from ..errors import ApiError
@@ -93,6 +95,9 @@ class SyncedResult(BaseModel):
     )
     consent: bool = False
     photo_jpeg_b64: str | None = Field(None, description="only with consent")
+    child_ref: str | None = Field(None, description=CHILD_REF_RULE, json_schema_extra={"pattern": CHILD_REF_PATTERN})
+
+    _child_ref = field_validator("child_ref")(check_child_ref)
 
     @field_validator("created_at")
     @classmethod
@@ -125,7 +130,7 @@ class SyncedResult(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncedResult:
-        if self.flag != (self.probability >= self.threshold):
+        if self.flag != flagged(self.probability, self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"
             )

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from facescreen.edge.bundle import software_version
 
-from ...messages import MESSAGES
+from ...childref import child_ref_spec
+from ...messages import MESSAGES, language_names
 from ..deps import get_engine, get_settings, require_token, resolve_language
 from ..schemas import Health, MessagesOut, ModelInfo
 from ..settings import Settings
@@ -48,7 +49,12 @@ def health(request: Request, settings: Settings = Depends(get_settings)) -> dict
     summary="The model in use: id, version, threshold, intended use, not-for-clinical-use marking",
 )
 def model(engine=Depends(get_engine)) -> dict:
-    return {**engine.model_info(), "demo": engine.is_demo, "quality_thresholds": engine.quality.model_dump()}
+    return {
+        **engine.model_info(),
+        "demo": engine.is_demo,
+        "quality_thresholds": engine.quality.model_dump(),
+        "child_ref": child_ref_spec(),
+    }
 
 
 @router.get(
@@ -58,7 +64,13 @@ def model(engine=Depends(get_engine)) -> dict:
     summary="Every sentence the capture page shows, in one language",
 )
 def messages(
-    lang: str | None = Query(None, description="en or zh-Hans"), settings: Settings = Depends(get_settings)
+    lang: str | None = Query(None, description="a language of the catalogue: " + ", ".join(MESSAGES)),
+    settings: Settings = Depends(get_settings),
 ) -> dict:
     code = resolve_language(lang, settings)
-    return {"language": code, "languages": list(MESSAGES), "messages": MESSAGES[code]}
+    return {
+        "language": code,
+        "languages": list(MESSAGES),
+        "language_names": language_names(),
+        "messages": MESSAGES[code],
+    }

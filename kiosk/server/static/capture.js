@@ -34,6 +34,7 @@ async function api(path, opts = {}) {
 
 function applyTexts() {
   document.documentElement.lang = S.lang;
+  document.documentElement.dir = t("text_direction") === "rtl" ? "rtl" : "ltr";  // Arabic lays out right to left
   $("ncu").textContent = t("not_for_clinical_use");
   $("take-photo").textContent = t("take_photo");
   $("retake").textContent = t("retake_button");
@@ -41,6 +42,8 @@ function applyTexts() {
   $("consent-upload-label").textContent = t("consent_upload");
   $("token-label").textContent = t("token_prompt");
   $("result-title").textContent = t("result_title");
+  $("child-ref-label").textContent = t("child_ref_label");
+  $("scan-ref").textContent = t("child_ref_scan");
   if (S.model && S.model.demo) { $("demo").textContent = t("demo_notice"); show("demo", true); }
 }
 
@@ -48,7 +51,7 @@ async function loadMessages(lang) {
   const m = await api("/v1/messages?lang=" + encodeURIComponent(lang));
   S.lang = m.language; S.msg = m.messages;
   const sel = $("lang");
-  if (!sel.options.length) for (const l of m.languages) sel.add(new Option(l === "zh-Hans" ? "中文（简体）" : "English", l));
+  if (!sel.options.length) for (const l of m.languages) sel.add(new Option(m.language_names[l], l));
   sel.value = S.lang;
   applyTexts();
 }
@@ -58,12 +61,19 @@ function progress(streak, needed) {
   for (let i = 0; i < needed; i++) { const d = document.createElement("span"); if (i < streak) d.className = "on"; p.appendChild(d); }
 }
 
-function showResult(result, camPng, recordId) {
+// --- the child's reference (kiosk/childref.py's format, from /v1/model) ------------------------
+const ChildRef = window.facescreenChildRef;
+const childRefField = ChildRef.field({ input: $("child-ref"), message: $("child-ref-msg"), scanButton: $("scan-ref"),
+                                       video: $("video"), spec: () => S.model && S.model.child_ref, t });
+const childRef = childRefField.current;
+
+function showResult(result, camPng, recordId, ref) {
   // the label is edge.result's REFER / NO_FLAG string, itself a key of the message table
   $("result").dataset.flag = String(result.flag);
   $("result").dataset.id = recordId || "";
   $("result-label").textContent = t(result.label);
   $("result-advice").textContent = t(result.flag ? "refer_advice" : "no_flag_advice");
+  $("result-child").textContent = ref ? t("child_ref_line", { child_ref: ref }) : "";
   $("result-prob").textContent = t("probability", { probability: result.probability, threshold: result.threshold });
   $("result-model").textContent = t("model_line", { model_id: result.model.id, version: result.model.version }) +
     (result.not_for_clinical_use ? " - " + t("not_for_clinical_use") : "") + (S.model && S.model.demo ? " - " + t("demo_notice") : "");
@@ -91,6 +101,7 @@ async function startLive() {
     return showUpload("no_camera");
   }
   const v = $("video"); v.srcObject = stream; await v.play().catch(() => {});
+  show("scan-ref", ChildRef.canScan());  // scanning reads the live camera
   const s = await api("/v1/sessions", { method: "POST", json: { language: S.lang } });
   S.session = s.session_id; S.live = true;
   progress(0, s.needed);
@@ -100,6 +111,8 @@ async function startLive() {
 async function sendFrame() {
   const v = $("video");
   if (S.busy || !v.videoWidth || document.body.dataset.state === "result") return;
+  const ref = childRef();
+  if (!ref.ok) { $("instruction").textContent = t("child_ref_invalid"); return; }
   S.busy = true;
   try {
     const k = Math.min(1, FRAME_MAX_SIDE / Math.max(v.videoWidth, v.videoHeight));
@@ -107,13 +120,14 @@ async function sendFrame() {
     c.getContext("2d").drawImage(v, 0, 0, c.width, c.height);
     const blob = await new Promise((r) => c.toBlob(r, "image/jpeg", 0.85));
     const fd = new FormData(); fd.append("file", blob, "frame.jpg");
+    if (ref.value) fd.append("child_ref", ref.value);  // the frame that completes the capture stores it
     const ev = await api(`/v1/sessions/${S.session}/frames`, { method: "POST", body: fd });
     S.lastEvent = ev;
     showError("");
     if (ev.event === "result") {
       $("instruction").textContent = t(ev.result.label);
       progress(ev.needed, ev.needed);
-      showResult(ev.result, ev.cam_png, ev.record && ev.record.id);
+      showResult(ev.result, ev.cam_png, ev.record && ev.record.id, ev.record && ev.record.child_ref);
     } else {
       $("instruction").textContent = ev.message_key ? t(ev.message_key) : "";
       progress(ev.streak, ev.needed);
@@ -134,7 +148,10 @@ function showUpload(whyKey) {
 }
 
 async function uploadPhoto(file) {
+  const ref = childRef();
+  if (!ref.ok) { childRefField.show(); $("file").value = ""; return; }
   const fd = new FormData();
+  if (ref.value) fd.append("child_ref", ref.value);
   fd.append("file", file, file.name || "photo.jpg");
   fd.append("consent", $("consent-upload").checked ? "true" : "false");
   $("upload-status").textContent = t("screening");
@@ -143,7 +160,7 @@ async function uploadPhoto(file) {
     const r = await api("/v1/screen?lang=" + encodeURIComponent(S.lang), { method: "POST", body: fd });
     $("upload-status").textContent = "";
     show("upload", false);
-    showResult(r.result, r.cam_png, r.id);
+    showResult(r.result, r.cam_png, r.id, r.child_ref);
   } catch (e) {
     $("upload-status").textContent = "";
     const q = e.body && e.body.error && e.body.error.quality;
@@ -179,8 +196,8 @@ async function start() {
     history.replaceState(null, "", location.pathname + location.search);
   }
   const params = new URLSearchParams(location.search);
-  const lang = params.get("lang") || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh-Hans" : "en");
-  await loadMessages(lang);
+  // the browser's language when the catalogue has it (the kiosk resolves "es-MX" to "es"), else English
+  try { await loadMessages(params.get("lang") || navigator.language || "en"); } catch (e) { await loadMessages("en"); }
   try {
     S.model = await api("/v1/model");
   } catch (e) {
@@ -189,6 +206,7 @@ async function start() {
   }
   applyTexts();
   $("model").textContent = `${S.model.model_id} v${S.model.version}`;
+  show("child", true);
   const canLive = window.isSecureContext && navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
   if (params.get("mode") === "upload" || !canLive) showUpload(canLive ? "take_photo" : "needs_secure_origin");
   else startLive();

@@ -7,9 +7,13 @@ import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js'
 const $ = (id) => document.getElementById(id);
 const BASE = new URL('./', location.href);
 const MAX_FRAME_SIDE = 640;     // guidance runs on a frame this size at most
+// After a retake the same child is still in front of the camera, already placed: a capture within
+// 0.8 s stored a result nobody meant. The next capture waits until the face has left the picture
+// or this pause has passed.
+const RETAKE_PAUSE_MS = 3000;
 
 const state = { lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
-                tabletId: null, last: null };
+                tabletId: null, last: null, retakenAt: null, noCameraKey: null };
 
 // Python's str.format for the fields the tables use: {name} and {name:.3f}
 function format(text, fields = {}) {
@@ -24,12 +28,14 @@ export function t(key, fields) {
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
+  document.documentElement.dir = t('text_direction') === 'rtl' ? 'rtl' : 'ltr';  // Arabic lays out right to left
   $('lang').value = state.lang;
   for (const el of document.querySelectorAll('[data-msg]')) el.textContent = t(el.dataset.msg);
   $('ncu').textContent = t('not_for_clinical_use');
   if (state.screener?.app.demo) { $('demo').hidden = false; $('demo').textContent = t('demo_notice'); }
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
-  if (document.body.dataset.offlineReady) $('offline-ready').textContent = t('tablet_offline_ready');
+  if (document.body.dataset.offlineReady) { $('offline-ready').textContent = t('tablet_offline_ready'); $('offline-ready').hidden = false; }
+  if (state.noCameraKey) $('upload-why').textContent = t(state.noCameraKey);
   if (state.last) showResult(state.last.result, state.last.saved);
   refreshCounts();
 }
@@ -66,11 +72,13 @@ async function jpegB64(canvas) {
 
 // `analysis`: the live capture's, whose face is screened (a photo is detected here)
 export async function screenCanvas(canvas, consent, analysis = null) {
+  const ref = childRef();
+  if (!ref.ok) { setStatus(t('child_ref_invalid')); $('child-ref').focus(); return { result: null, saved: null }; }
   const { rgb, h, w } = rgbOf(canvas);
   setStatus(t('screening'));
   const result = await state.screener.screen(rgb, h, w, analysis);
   if (result.error) { setStatus(t(result.error === 'no_face' ? 'no_face' : 'try_again')); return { result, saved: null }; }
-  const rec = makeRecord(result, { tabletId: state.tabletId, consent, photoJpegB64: consent ? await jpegB64(canvas) : null });
+  const rec = makeRecord(result, { tabletId: state.tabletId, consent, childRef: ref.value, photoJpegB64: consent ? await jpegB64(canvas) : null });
   await addRecord(state.db, rec);
   setStatus('');
   state.last = { result, saved: rec };
@@ -79,49 +87,93 @@ export async function screenCanvas(canvas, consent, analysis = null) {
   return { result, saved: rec };
 }
 
+// A photo gets the kiosk's answer: the same quality check as POST /v1/screen (which refuses a
+// failing photo with 422 quality_failed), on its face, which is then the one screened.
 export async function screenFile(file, consent) {
   const bmp = await createImageBitmap(file, { imageOrientation: 'from-image' });
-  return screenCanvas(drawTo(bmp, bmp.width, bmp.height), consent);
+  const canvas = drawTo(bmp, bmp.width, bmp.height);
+  if (!childRef().ok) return screenCanvas(canvas, consent);  // says why it refuses
+  const { rgb, h, w } = rgbOf(canvas);
+  setStatus(t('screening'));
+  const analysis = await state.screener.analyse(rgb, h, w);
+  if (!analysis.report.passed) {
+    setStatus(`${t('quality_failed')}: ${t(analysis.report.instruction)}`);
+    return { result: null, saved: null, quality: analysis.report };
+  }
+  return screenCanvas(canvas, consent, analysis);
 }
 
 function showResult(r, rec) {
   const box = $('result');
   box.hidden = false;
+  showFace(r.aligned);
   box.dataset.flag = String(r.flag);
   $('result-label').textContent = t(r.label);
   $('result-advice').textContent = t(r.flag ? 'refer_advice' : 'no_flag_advice');
+  $('result-child').textContent = rec?.child_ref ? t('child_ref_line', { child_ref: rec.child_ref }) : '';
   $('result-prob').textContent = t('probability', { probability: r.probability, threshold: r.threshold });
   $('result-model').textContent = `${t('model_line', { model_id: r.model_id, version: r.model_version })} · ${r.backend}`;
-  $('result-saved').textContent = rec ? t('tablet_saved') + (rec.consent ? ` · ${t('consent_recorded')}` : '') : '';
+  $('result-saved').textContent = rec ? `✓ ${t('tablet_saved')}` + (rec.consent ? ` · ${t('consent_recorded')}` : '') : '';
   document.body.dataset.state = 'result';
+  window.scrollTo(0, 0);
+}
+
+// the face as the model saw it (the aligned crop), as the kiosk's result card shows it
+function showFace(aligned) {
+  const img = $('result-face');
+  if (!aligned) { img.hidden = true; return; }
+  const s = Math.round(Math.sqrt(aligned.length / 3));
+  const c = document.createElement('canvas'); c.width = s; c.height = s;
+  const px = new ImageData(s, s);
+  for (let i = 0, j = 0; i < aligned.length; i += 3, j += 4) { px.data[j] = aligned[i]; px.data[j + 1] = aligned[i + 1]; px.data[j + 2] = aligned[i + 2]; px.data[j + 3] = 255; }
+  c.getContext('2d').putImageData(px, 0, 0);
+  img.src = c.toDataURL('image/png');
+  img.hidden = false;
 }
 
 async function refreshCounts() {
   if (!state.db || !state.messages) return;
-  $('counts').textContent = t('tablet_counts', await counts(state.db));
+  const c = await counts(state.db);
+  $('counts').textContent = t(c.total === 1 ? 'tablet_counts_one' : 'tablet_counts', c);
 }
 
 export async function sync() {
   const url = $('kiosk-url').value.trim(), token = $('kiosk-token').value;
   localStorage.setItem('facescreen-kiosk-url', url);
   const out = await syncAll(state.db, url, token);
-  $('sync-status').textContent = out.error ? `${t('tablet_sync_failed')} (${out.error})` : t('tablet_synced');
+  // a wrong token is not an unreachable kiosk: say which, so the health worker fixes the right thing
+  const failed = out.status === 401 ? t('tablet_wrong_token') : `${t('tablet_sync_failed')} (${out.error})`;
+  $('sync-status').textContent = out.error ? failed : t('tablet_synced');
   await refreshCounts();
   return out;
 }
 
+// ---- the child's reference (kiosk/childref.py's format, from app.json) ---------------------------
+
+const ChildRef = window.facescreenChildRef;
+const childRefField = ChildRef.field({ input: $('child-ref'), message: $('child-ref-msg'), scanButton: $('scan-ref'),
+                                       video: $('video'), spec: () => state.screener?.app.child_ref, t });
+const childRef = () => childRefField.current();
+
 // ---- live guidance ------------------------------------------------------------------------------
 
+function noCamera(key) {
+  state.noCameraKey = key;
+  $('upload-why').textContent = t(key);
+  return false;
+}
+
 async function startCamera() {
-  if (!navigator.mediaDevices?.getUserMedia) return false;
+  if (!navigator.mediaDevices?.getUserMedia) return noCamera(window.isSecureContext ? 'no_camera' : 'needs_secure_origin');
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 1280 } }, audio: false });
-  } catch { return false; }
+  } catch { return noCamera('no_camera'); }
   const video = $('video');
   video.srcObject = stream;
   await video.play();
   $('live').hidden = false;
+  $('scan-ref').hidden = !ChildRef.canScan();  // scanning reads the live camera
   guidanceLoop(video);
   return true;
 }
@@ -132,12 +184,16 @@ async function guidanceLoop(video) {
   const guide = new Guide(state.screener);
   state.guidance = { frames: 0, ms: 0 };
   while (true) {
-    if (document.body.dataset.state === 'result' || video.readyState < 2) { guide.reset(); await new Promise((r) => setTimeout(r, 200)); continue; }
+    if (document.body.dataset.state === 'result' || video.readyState < 2 || !childRef().ok) { guide.reset(); await new Promise((r) => setTimeout(r, 200)); continue; }
     const canvas = drawTo(video, video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
     const { rgb, h, w } = rgbOf(canvas);
     const t0 = performance.now();
-    const { key, capture } = await guide.step(rgb, h, w, t0, canvas);
+    let { key, capture } = await guide.step(rgb, h, w, t0, canvas);
     state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
+    if (state.retakenAt !== null) {
+      if (key === 'no_face' || performance.now() - state.retakenAt >= RETAKE_PAUSE_MS) state.retakenAt = null;
+      else { guide.reset(); capture = null; key = 'retake_look_away'; }
+    }
     document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';
     $('instruction').textContent = t(key);
     // the frame itself, and the face its quality was judged on: one detection per capture
@@ -150,14 +206,21 @@ async function guidanceLoop(video) {
 
 async function main() {
   state.messages = await (await fetch(new URL('messages.json', BASE))).json();
+  // the menu lists every language of the catalogue (kiosk/locale), each in its own name
+  $('lang').replaceChildren(...Object.keys(state.messages).map((l) => new Option(state.messages[l].language_name, l)));
   if (!(state.lang in state.messages)) state.lang = 'en';
   applyLanguage();
   setStatus(t('tablet_loading'));
+  $('load-progress').hidden = false;
   state.db = await openDb();
   state.tabletId = localStorage.getItem('facescreen-tablet-id') || `tablet-${crypto.getRandomValues(new Uint32Array(1))[0].toString(16)}`;
   localStorage.setItem('facescreen-tablet-id', state.tabletId);
   $('kiosk-url').value = localStorage.getItem('facescreen-kiosk-url') || new URL('..', BASE).href;
-  state.screener = await BrowserScreener.create(BASE);
+  state.screener = await BrowserScreener.create(BASE, (done, total) => {
+    $('load-progress').max = total; $('load-progress').value = done;
+    setStatus(t('tablet_loading_step', { done, total }));
+  });
+  $('load-progress').hidden = true;
   applyLanguage();
   setStatus('');
   document.body.dataset.state = 'ready';
@@ -165,12 +228,16 @@ async function main() {
     navigator.serviceWorker.register(`sw.js?v=${state.screener.app.version}`).then(async () => {
       await navigator.serviceWorker.ready;
       $('offline-ready').textContent = t('tablet_offline_ready');
+      $('offline-ready').hidden = false;
       document.body.dataset.offlineReady = 'true';
     }).catch((err) => console.warn('service worker not installed:', err));
   }
   $('lang').onchange = () => { state.lang = $('lang').value; localStorage.setItem('facescreen-lang', state.lang); applyLanguage(); };
   $('file').onchange = async () => { const f = $('file').files[0]; if (f) await screenFile(f, $('consent').checked); };
-  $('retake').onclick = () => { $('result').hidden = true; state.last = null; document.body.dataset.state = 'ready'; };
+  $('retake').onclick = () => {
+    $('result').hidden = true; state.last = null; document.body.dataset.state = 'ready';
+    state.retakenAt = performance.now();
+  };
   $('sync-now').onclick = () => sync();
   await startCamera();
 }

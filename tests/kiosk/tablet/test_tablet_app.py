@@ -7,6 +7,7 @@ Set FACESCREEN_TABLET_SCREENSHOTS=DIR to keep the screenshots (docs/ holds the R
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -218,3 +219,153 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
     kept = [r for r in rows if r["photo_file"]]
     assert [r["id"] for r in kept] == [consented]  # only the consented photo left the tablet
     assert all(r["label"] in ("refer for genetic evaluation", "no referral flag") for r in rows)
+
+
+TYPE_REF = """
+const i = document.getElementById('child-ref'); i.value = arguments[0]; i.dispatchEvent(new Event('input'));
+return document.getElementById('child-ref-msg').innerText;
+"""
+
+
+def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
+    served_bundle, engine, live_server, tmp_path, grace_hopper
+):
+    """Issue 25: the child's register number, typed on the tablet, is on the result shown, travels
+    with the sync, and the kiosk lists, finds (?child_ref=) and exports it. A name is refused on the
+    tablet before anything is screened."""
+    import csv
+    import io
+
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+
+    photo = tmp_path / "child.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    app = create_app(settings, engine=engine)
+    store = app.state.store
+    with live_server(app) as srv, Chrome(window=(800, 1100)) as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        assert c.script(TYPE_REF, "Grace Hopper") == MESSAGES["en"]["child_ref_invalid"]
+        c.upload("#file", photo)  # refused: nothing screened, nothing kept
+        c.wait_for(f"document.getElementById('status').innerText === {MESSAGES['en']['child_ref_invalid']!r}", 30)
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 0, "waiting": 0}
+        assert c.script(TYPE_REF, " REG-2024-0117 ") == ""
+        assert browser_call(c, SCREEN_AGAIN, False)
+        assert c.script("return document.body.dataset.state") == "result"
+        assert c.script("return document.getElementById('result-child').innerText") == "Child: REG-2024-0117"
+        c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
+        assert browser_call(c, "return await window.tablet.sync();") == {"sent": 1, "waiting": 0, "error": None}
+        rows = store.list(child_ref="REG-2024-0117")
+        buf = io.StringIO()
+        store.export_csv(buf)
+    assert len(rows) == 1 and rows[0]["source"] == "tablet" and rows[0]["child_ref"] == "REG-2024-0117"
+    assert [r["child_ref"] for r in csv.DictReader(io.StringIO(buf.getvalue()))] == ["REG-2024-0117"]
+
+
+SCREEN_FILE = """
+const out = await window.tablet.screenFile(document.getElementById('file').files[0], false);
+return out.quality ? {instruction: out.quality.instruction, saved: null} : {instruction: null, saved: out.saved && out.saved.id};
+"""
+
+
+def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
+    served_bundle, engine, live_server, tmp_path, grace_hopper
+):
+    """Issue 25, the tablet when something is not ordinary: no camera is said (the phone page's
+    sentence); loading shows its progress and being ready offline is a visible badge; a photo that
+    fails the quality check is refused with the instruction the kiosk gives for the same file (POST
+    /v1/screen: 422 quality_failed); a good one's result takes the video's place with the face
+    screened; "1 result"; a wrong token is reported as a wrong token."""
+    import httpx
+    import numpy as np
+
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+
+    en = MESSAGES["en"]
+    good, dark = tmp_path / "child.jpg", tmp_path / "dark.jpg"
+    Image.fromarray(grace_hopper).save(good, quality=95)
+    Image.fromarray((grace_hopper * 0.22).astype(np.uint8)).save(dark, quality=95)
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    app = create_app(settings, engine=engine)
+    with live_server(app) as srv, Chrome(window=(600, 1000)) as c:  # no fake camera: none can be opened
+        kiosk = httpx.post(
+            srv.url + "/v1/screen",
+            files={"file": ("dark.jpg", dark.read_bytes(), "image/jpeg")},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=120,
+        )
+        assert kiosk.status_code == 422 and kiosk.json()["error"]["code"] == "quality_failed"
+        kiosk_says = kiosk.json()["error"]["quality"]["instruction"]
+
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        progress = c.script("const p = document.getElementById('load-progress'); return [p.value, p.max, p.hidden];")
+        assert progress[0] == progress[1] > 1 and progress[2] is True  # driven part by part to the end
+        assert c.script("return document.getElementById('upload-why').innerText") == en["no_camera"]
+        c.wait_for("document.body.dataset.offlineReady === 'true'", 120)
+        badge = c.script(
+            "const b = document.getElementById('offline-ready'); return [b.innerText, b.offsetParent !== null];"
+        )
+        assert badge == [en["tablet_offline_ready"], True]
+        shot(c, tmp_path, "tablet-no-camera.png")
+
+        c.script("document.getElementById('file').onchange = null;")  # the test drives each screening
+        c.upload("#file", dark)
+        assert browser_call(c, SCREEN_FILE) == {"instruction": kiosk_says, "saved": None}
+        assert c.script("return document.getElementById('status').innerText") == (
+            f"{en['quality_failed']}: {en[kiosk_says]}"
+        )
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 0, "waiting": 0}
+
+        c.upload("#file", good)
+        assert browser_call(c, SCREEN_FILE)["saved"]
+        seen = c.script(
+            """const r = document.getElementById('result').getBoundingClientRect();
+               const f = document.getElementById('result-face');
+               return {top: r.top, bottom: r.bottom, height: innerHeight, upload: document.getElementById('upload').offsetParent,
+                       face: f.hidden ? 0 : f.naturalWidth, saved: document.getElementById('result-saved').innerText,
+                       counts: document.getElementById('counts').innerText};"""
+        )
+        assert seen["top"] >= 0 and seen["bottom"] <= seen["height"], seen  # in view, no scrolling
+        assert seen["upload"] is None  # the result is in the capture's place
+        size = json.loads((served_bundle / "modelcard.json").read_text())["input"]["size"]
+        assert seen["face"] == size  # the aligned face the model saw
+        assert en["tablet_saved"] in seen["saved"]
+        assert seen["counts"] == en["tablet_counts_one"].format(waiting=1)
+        shot(c, tmp_path, "tablet-result.png")
+
+        c.script("document.getElementById('kiosk-token').value = 'not-the-token';")
+        out = browser_call(c, "return await window.tablet.sync();")
+        assert out["sent"] == 0 and out["status"] == 401
+        assert c.script("return document.getElementById('sync-status').innerText") == en["tablet_wrong_token"]
+
+
+def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, engine, live_server, tmp_path):
+    """Issue 25: Retake captured again within 0.8 s (the child was still placed) and stored a result
+    nobody meant. After a retake the tablet asks the child to look away and captures nothing until
+    the face has left the picture or a short pause (app.js RETAKE_PAUSE_MS) has passed."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+    from facescreen.kiosk.tools.screenshot import fake_camera_clip
+
+    clip = fake_camera_clip(tmp_path / "camera.y4m", far_frames=0)  # always a well-placed face
+    app = create_app(Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="k"), engine=engine)
+    look_away = MESSAGES["en"]["retake_look_away"]
+    with live_server(app) as srv, Chrome(fake_video=clip, window=(600, 1000)) as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'result'", 240)  # the live capture's result
+        assert browser_call(c, "return await window.tablet.counts();")["total"] == 1
+        c.script("document.getElementById('retake').click();")
+        c.wait_for(f"document.getElementById('instruction').innerText === {look_away!r}", 60)
+        assert browser_call(c, "return await window.tablet.counts();")["total"] == 1  # nothing captured meanwhile
+        c.wait_for("document.body.dataset.state === 'result'", 240)  # after the pause: capturing again
+        assert browser_call(c, "return await window.tablet.counts();")["total"] == 2

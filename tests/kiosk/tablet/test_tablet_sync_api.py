@@ -4,6 +4,7 @@ a result whose wording does not follow its numbers refused."""
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import uuid
 
@@ -131,3 +132,23 @@ def test_malformed_results_are_refused_whole(kiosk, record, bad):
     r = post(client, [good, record(**bad)])
     assert r.status_code == 422, r.text
     assert app.state.store.count() == 0
+
+
+def test_a_synced_child_ref_is_listed_searched_and_exported(kiosk, record):
+    """The child's programme reference travels with the tablet's result into the kiosk's list, its
+    search (?child_ref=) and its CSV export; a name in its place is refused (kiosk/childref.py)."""
+    app, client = kiosk()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    mine, other = record(child_ref="REG-2024-0117"), record(child_ref="REG-2024-0999")
+    assert post(client, [mine, other, record()]).status_code == 200
+    page = client.get("/v1/results", params={"child_ref": "REG-2024-0117"}, headers=auth).json()
+    assert page["total"] == 1 and [(r["id"], r["child_ref"]) for r in page["items"]] == [(mine["id"], "REG-2024-0117")]
+    assert {r["child_ref"] for r in client.get("/v1/results", headers=auth).json()["items"]} == {
+        "REG-2024-0117",
+        "REG-2024-0999",
+        None,
+    }
+    rows = list(csv.DictReader(io.StringIO(client.get("/v1/results.csv", headers=auth).text)))
+    assert {r["id"]: r["child_ref"] for r in rows}[mine["id"]] == "REG-2024-0117"
+    refused = post(client, [record(child_ref="Ana Silva")])
+    assert refused.status_code == 422 and "register number" in refused.text

@@ -33,14 +33,15 @@ export function newId() {
 }
 
 // The record the kiosk stores (kiosk.server.routers.sync.SyncedResult); photo only with consent.
-export function makeRecord(result, { tabletId, consent, photoJpegB64 = null, quality = {} }) {
+export function makeRecord(result, { tabletId, consent, childRef = null, photoJpegB64 = null, quality = {} }) {
   if (photoJpegB64 && !consent) throw new Error('a photo is kept only with recorded consent');
   return {
     id: newId(), created_at: new Date().toISOString(), tablet_id: tabletId,
     model_id: result.model_id, model_version: result.model_version, backend: result.backend,
     probability: result.probability, threshold: result.threshold, flag: result.flag, label: result.label,
     not_for_clinical_use: result.not_for_clinical_use, intended_use: result.intended_use,
-    quality, consent: Boolean(consent), photo_jpeg_b64: consent ? photoJpegB64 : null, synced_at: null,
+    quality, consent: Boolean(consent), photo_jpeg_b64: consent ? photoJpegB64 : null, child_ref: childRef || null,
+    synced_at: null,
   };
 }
 
@@ -80,7 +81,7 @@ export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
     if (!resp.ok) {
       let msg = `HTTP ${resp.status}`;
       try { msg += `: ${(await resp.json()).error.message}`; } catch { /* not JSON */ }
-      return { sent, waiting: pending.length - sent, error: msg };
+      return { sent, waiting: pending.length - sent, error: msg, status: resp.status };
     }
     let ack;
     try { ack = await resp.json(); } catch (err) { return { sent, waiting: pending.length - sent, error: `network: ${err.message}` }; }
