@@ -199,7 +199,10 @@ def test_a_body_that_does_not_arrive_in_time_is_408(kiosk_bundle, engine, tmp_pa
     with live_server(app) as srv:
         s = trickler(srv.port)
         try:
-            answer = s.recv(4096).decode("latin-1")  # within the 10 s socket timeout
+            answer = b""
+            while part := s.recv(4096):  # to the server's close (Connection: close), within the 10 s timeout
+                answer += part
+            answer = answer.decode("latin-1")
         finally:
             s.close()
     assert answer.startswith("HTTP/1.1 408") and "request_timeout" in answer, answer[:300]
