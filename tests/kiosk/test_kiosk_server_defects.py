@@ -12,7 +12,6 @@ import io
 import json
 import os
 import socket
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -52,34 +51,6 @@ def jpeg(rgb) -> bytes:
 
 def solid(colour) -> np.ndarray:
     return np.full((48, 48, 3), colour, np.uint8)
-
-
-@pytest.fixture
-def record(engine):
-    """A synced result as the tablet makes it, with this kiosk's model: ``record(**changes)``."""
-    card = engine.model_info()
-
-    def make(photo=None, **over) -> dict:
-        r = {
-            "id": uuid.uuid4().hex,
-            "created_at": "2026-11-29T05:00:00Z",
-            "tablet_id": "tablet-7",
-            "model_id": card["model_id"],
-            "model_version": card["version"],
-            "backend": "onnxruntime-web",
-            "probability": 1.0,
-            "threshold": card["threshold"],
-            "flag": True,
-            "label": "refer for genetic evaluation",
-            "not_for_clinical_use": card["not_for_clinical_use"],
-            "intended_use": "research",
-            "quality": {},
-            "consent": photo is not None,
-            "photo_jpeg_b64": None if photo is None else base64.b64encode(jpeg(photo)).decode(),
-        }
-        return {**r, **over}
-
-    return make
 
 
 def sync(c, *results):

@@ -138,39 +138,7 @@ def test_a_server_failure_frees_the_photo_too(kiosk_edge_bundle, tmp_path, decod
     assert all_freed(decoded), "the decoded photo outlived the 500 answer"
 
 
-# --- 2. the token before the body --------------------------------------------------------------------
-def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(app):
-    """A 15 MB upload without the token: answered 401 without one receive() of its body."""
-    reads, sent = [], []
-
-    async def receive():
-        reads.append(1)
-        return {"type": "http.request", "body": b"\xff" * 65536, "more_body": True}
-
-    async def send(message):
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/screen",
-        "raw_path": b"/v1/screen",
-        "query_string": b"",
-        "root_path": "",
-        "server": ("127.0.0.1", 8000),
-        "client": ("192.0.2.7", 40000),
-        "headers": [
-            (b"content-type", b"multipart/form-data; boundary=xyz"),
-            (b"content-length", b"15000000"),
-            (b"authorization", b"Bearer wrong-token-0000000000"),
-        ],
-    }
-    asyncio.run(app(scope, receive, send))
-    assert sent[0]["status"] == 401 and not reads
-    assert (b"www-authenticate", b"Bearer") in sent[0]["headers"]
+# --- 2. the token before the body: tests/kiosk/test_kiosk_server_routes.py, for every route ---------
 
 
 # --- 3. backpressure ------------------------------------------------------------------------------------

@@ -6,42 +6,12 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 TOKEN = "tablet-sync-token-0123456789"
-
-
-@pytest.fixture
-def record(engine):
-    """A synced result as the tablet makes it, with this kiosk's model (its card's id, threshold and
-    marking): ``record(**changes)``."""
-    card = engine.model_info()
-
-    def make(**over) -> dict:
-        r = {
-            "id": uuid.uuid4().hex,
-            "created_at": "2026-11-29T05:00:00.000Z",
-            "tablet_id": "tablet-7",
-            "model_id": card["model_id"],
-            "model_version": card["version"],
-            "backend": "onnxruntime-web:onnx-int8",
-            "probability": 0.8 if card["threshold"] <= 0.8 else 1.0,
-            "threshold": card["threshold"],
-            "flag": True,
-            "label": "refer for genetic evaluation",
-            "not_for_clinical_use": card["not_for_clinical_use"],
-            "intended_use": "research",
-            "quality": {},
-            "consent": False,
-            "photo_jpeg_b64": None,
-        }
-        return {**r, **over}
-
-    return make
 
 
 @pytest.fixture
