@@ -126,6 +126,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
     p.add_argument("--no-store", action="store_true", help="do not record screenings (demonstrations)")
+    p.add_argument(
+        "--speech",
+        default="off",
+        type=clikit.choice_of(_speech_choices, "speech engine"),
+        help="say each new instruction aloud with this offline engine (default off; apt-get install espeak-ng)",
+    )
     p.add_argument("--loop", action="store_true", help="replay a folder forever")
     p.add_argument(
         "--max-frames",
@@ -203,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines",
         type=int,
         default=1,
-        help="inference engines, each a full copy of the models (default 1; see README for the cost)",
+        help="inference engines, each a full copy of the models (default 1; docs/kiosk.md gives the cost)",
     )
     serve.add_argument(
         "--decode-budget-mp",
@@ -402,6 +408,12 @@ def _find(path: str | None):
     return FindConfig.from_file(path) if path else FindConfig()
 
 
+def _speech_choices() -> tuple[str, ...]:
+    from .speech import SPEECH_CHOICES
+
+    return SPEECH_CHOICES
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import KioskApp
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
@@ -447,7 +459,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning(
             "DEMO MODEL on SYNTHETIC data (%s): not for clinical use", engine.screener.card.model_id
         )
-    app = KioskApp(source, loop, outputs, renderer, store, kiosk_id=args.kiosk_id, operator_id=args.operator)
+    from .speech import SpeechUnavailable, create_speaker
+
+    try:
+        speaker = create_speaker(args.speech, args.lang)
+    except SpeechUnavailable as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return clikit.EXIT_UNAVAILABLE
+    app = KioskApp(
+        source,
+        loop,
+        outputs,
+        renderer,
+        store,
+        kiosk_id=args.kiosk_id,
+        operator_id=args.operator,
+        on_event=speaker.on_event if speaker else None,
+    )
     app.run(max_frames=args.max_frames)
     if source.gave_up:
         print(

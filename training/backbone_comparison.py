@@ -42,7 +42,7 @@ def compare_backbones(
     ``backbones.csv`` and ``roc_backbones.png``; returns the table's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict] = []
     for name in backbones:
         log.info("backbone %s (%d of %d)", name, len(rows) + 1, len(backbones))
         run_cfg = replace(cfg, model=replace(cfg.model, backbone=name))
@@ -130,4 +130,3 @@ def load_table(out: str | Path) -> dict:
     """The comparison's rows from ``backbones.csv`` (for tests and tools)."""
     with open(Path(out) / "backbones.csv", newline="") as f:
         return {r["backbone"]: {k: float(v) for k, v in r.items() if k != "backbone"} for r in csv.DictReader(f)}
-

@@ -275,7 +275,7 @@ def _evaluation_flags() -> list[Flag]:
             "--temperature-scaling",
             "evaluation.temperature_scaling",
             "fit a temperature on each validation split "
-            "(and the final model's); the bundle carries it and every runtime applies it",
+            "(and the final model's); the bundle carries it and every runtime applies it (edge Screener, tablet app)",
             const=True,
         ),
         Flag(

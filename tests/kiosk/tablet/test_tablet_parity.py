@@ -31,6 +31,9 @@ def test_export_gate_recorded_parity(app_json, parity_photos, capsys):
         assert p["faces"]["max_landmark_px"] <= rec["detector_tolerance"]["max_landmark_px"], p["name"]
         assert (p["p_python"] is None) == (p["p_browser"] is None), p["name"]
     assert rec["n_screened"] >= len(parity_photos) - 2  # the synthetic faces are all found
+    # issue 23 §1: per stage, browser and Python, from this one run on the same photos
+    assert set(rec["stages_median_ms"]) == {"detect", "align", "infer"}
+    assert all(v["browser"] > 0 and v["python"] > 0 for v in rec["stages_median_ms"].values())
     with capsys.disabled():  # the README's figures come from runs like this one
         print("\ntablet parity:", json.dumps({k: v for k, v in rec.items() if k != "photos"}))
 
