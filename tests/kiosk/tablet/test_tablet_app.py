@@ -308,7 +308,8 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         c.wait_for("document.body.dataset.state === 'ready'", 180)
         progress = c.script("const p = document.getElementById('load-progress'); return [p.value, p.max, p.hidden];")
         assert progress[0] == progress[1] > 1 and progress[2] is True  # driven part by part to the end
-        assert c.script("return document.getElementById('upload-why').innerText") == en["no_camera"]
+        # the camera is asked for once the model is ready: its refusal comes after
+        c.wait_for(f"document.getElementById('upload-why').innerText === {en['no_camera']!r}", 60)
         c.wait_for("document.body.dataset.offlineReady === 'true'", 120)
         badge = c.script(
             "const b = document.getElementById('offline-ready'); return [b.innerText, b.offsetParent !== null];"
