@@ -10,13 +10,14 @@ PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint test-py310 check-wheels lint-shell bench assets tablet fhir-server browser clean help
+.PHONY: demo test lint docs docs-gen test-py310 check-wheels lint-shell bench assets tablet fhir-server browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - cross-target latency benchmark on this machine"
-	@echo "make lint   - ruff (lint, format check) and mypy over the tree; make test runs it first"
+	@echo "make lint   - ruff (lint, format check), mypy and ESLint over the tree; make test runs it first"
+	@echo "make docs   - the documentation site into site/ (strict); make docs-gen rewrites its generated pages"
 	@echo "make test-py310 - the edge and kiosk tests in a Jetson-like env (Python 3.10, numpy 1.26, no TensorFlow)"
 	@echo "GPU workstation: make PYEXTRAS=train-gpu,edge,convert,kiosk,dev (tensorflow[and-cuda] + jax[cuda12])"
 
@@ -89,7 +90,7 @@ demo: $(STAMP) assets $(DEMO)/.converted
 	$(PY) -m facescreen.kiosk demo --cache $(CACHE)
 
 test: $(STAMP) assets tablet fhir-server
-	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint docs
 	$(PY) -m pytest -x -q tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
 
@@ -128,11 +129,22 @@ test-py310: $(VENV310)/.installed assets fhir-server $(TF_FREE_FIXTURE)/.complet
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
 
 # the house style, held by tools: ruff's rules and format, mypy's types ([tool.ruff], [tool.mypy] in
-# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders)
-lint: $(STAMP)
+# pyproject.toml; mypy reads the packages through facescreen/'s links to the top-level folders), and
+# ESLint over the browser code (tablet/eslint.config.mjs; npm devDependencies of tablet/)
+lint: $(STAMP) $(TABLET_NM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	tablet/node_modules/.bin/eslint --config tablet/eslint.config.mjs kiosk/tablet/web kiosk/server/static
+
+# the documentation site (mkdocs.yml): strict, so a broken link or anchor fails; offline (no fonts or
+# plugins from the network). Every page under docs/ joins it without a list to edit.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# the pages read off the code and the records (tests/test_docs.py fails while one is stale)
+docs-gen: $(STAMP)
+	$(PY) deploy/dev/gen_docs.py
 
 # shellcheck on the Jetson and set-up scripts: required in CI (.ci/run installs it), skipped with the reason elsewhere
 lint-shell:
@@ -144,4 +156,4 @@ bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted
 	$(PY) -m facescreen.edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
 
 clean:
-	rm -rf $(VENV) $(VENV310) $(CACHE) .pytest_cache
+	rm -rf $(VENV) $(VENV310) $(CACHE) .pytest_cache site

@@ -18,24 +18,10 @@ import numpy as np
 from facescreen.edge.backends import open_backend
 from facescreen.edge.bundle import Bundle
 from facescreen.edge.errors import BackendUnavailableError
-from facescreen.edge.metrics import Agreement, agreement
+from facescreen.edge.metrics import DEFAULT_MIN_AGREEMENT, Agreement, ParityThresholds, agreement, gate_problems  # noqa: F401 (re-exported)
 
 from .calibration import FaceSet
 from .errors import ConversionError
-
-DEFAULT_MIN_AGREEMENT = 0.99
-
-
-@dataclass(frozen=True)
-class ParityThresholds:
-    min_agreement: float = DEFAULT_MIN_AGREEMENT  # fraction of held-out faces with the same flag
-    max_prob_diff: float | None = None  # optional extra gate on max |p_artifact - p_keras|
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.min_agreement <= 1.0:
-            raise ValueError(f"min_agreement must be in (0, 1], got {self.min_agreement}")
-        if self.max_prob_diff is not None and not 0.0 < self.max_prob_diff <= 1.0:
-            raise ValueError(f"max_prob_diff must be in (0, 1], got {self.max_prob_diff}")
 
 
 @dataclass(frozen=True)
@@ -151,15 +137,7 @@ def compare(
     # flags as the Screener will raise them: after the card's temperature
     a = agreement(ref.probs, got.probs, positive, threshold, labels, temperature)
     cam_range = float(np.ptp(ref.cam)) or 1.0
-    problems = []
-    if a.flag_agreement < gates.min_agreement:
-        problems.append(
-            f"flag agreement {a.flag_agreement:.1%} is below the required {gates.min_agreement:.1%} "
-            f"({a.n_flag_disagreements} of {a.n_faces} held-out faces change flag; the Keras screening "
-            f"probability of those faces is within {a.disagreement_margin:.2g} of the threshold {threshold:.4g})"
-        )
-    if gates.max_prob_diff is not None and a.max_abs_prob_diff > gates.max_prob_diff:
-        problems.append(f"max |probability difference| {a.max_abs_prob_diff:.4f} exceeds {gates.max_prob_diff}")
+    problems = gate_problems(a, gates, threshold)
     return ParityReport(
         artifact=artifact,
         backend=backend,

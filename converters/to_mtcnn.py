@@ -14,25 +14,24 @@ The converted cascade is checked against the package on real photos before anyth
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-from facescreen.edge.detect import LANDMARK_NAMES, FaceDetection, box_iou, compare_faces  # noqa: F401 (re-exported)
+from facescreen.edge.detect import (  # noqa: F401 (re-exported)
+    LANDMARK_NAMES,
+    DetectorTolerance,
+    FaceDetection,
+    box_iou,
+    compare_faces,
+    faces_agree,
+)
 from facescreen.edge.detectors.mtcnn_manifest import INPUT_SHAPES, NETS, OUTPUT_ROLES
 from facescreen.edge.detectors.mtcnn_nets import RUNTIME_FORMAT
+from facescreen.edge.synthetic import verification_photos
 
 FORMAT_RUNTIME = {fmt: runtime for runtime, fmt in RUNTIME_FORMAT.items()}
-
-
-@dataclass(frozen=True)
-class DetectorTolerance:
-    """When the converted cascade counts as finding the same faces as the package."""
-
-    min_iou: float = 0.9
-    max_landmark_px: float = 2.0
 
 
 def package_networks() -> dict:
@@ -90,22 +89,6 @@ def convert_networks(fmt: str, suffix: str, out_dir: Path, workdir: Path) -> dic
 # -- verification against the package -----------------------------------------------------------
 
 
-def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.ndarray]:
-    """The two package sample photos, a 640x480 frame and a few synthetic cohort photos."""
-    import cv2
-
-    from facescreen.edge.synthetic import CohortConfig, make_subject, source_photo
-
-    photos = {"astronaut": source_photo("astronaut"), "grace_hopper": source_photo("grace_hopper")}
-    photos["astronaut_640x480"] = cv2.resize(photos["astronaut"], (640, 480), interpolation=cv2.INTER_AREA)
-    rng = np.random.default_rng(seed)
-    cfg = CohortConfig(image_size=384)
-    for i in range(n_synthetic):
-        src = ("astronaut", "grace_hopper")[i % 2]
-        photos[f"synthetic_{i}"] = make_subject(rng, src, bool(i % 3 == 0), cfg, photos[src])
-    return photos
-
-
 def median_ms(fn, arg, repeats: int) -> float:
     fn(arg)  # warm-up (first-shape allocation)
     times = []
@@ -132,12 +115,7 @@ def verify_cascade(
     per_photo, ok = {}, True
     for name, rgb in photos.items():
         cmp = compare_faces(reference.detect(rgb), lite.detect(rgb))
-        cmp["ok"] = (
-            cmp["n_reference"] == cmp["n_converted"]
-            and cmp["min_iou"] >= tolerance.min_iou
-            and cmp["max_landmark_px"] <= tolerance.max_landmark_px
-            and cmp["n_reference"] > 0
-        )
+        cmp["ok"] = faces_agree(cmp, tolerance) and cmp["n_reference"] > 0
         ok &= cmp["ok"]
         per_photo[name] = cmp
     frame = photos.get("astronaut_640x480")

@@ -291,7 +291,8 @@ class ModelCard:
 
     @property
     def temperature(self) -> float:
-        """The temperature every runtime applies to the probabilities (1.0: none)."""
+        """The temperature every runtime applies to the probabilities (1.0: none): the edge Screener on
+        every backend, the tablet app in the browser."""
         return float(self.calibration.get("temperature", 1.0))
 
     def to_dict(self) -> dict[str, Any]:

@@ -259,7 +259,8 @@ def _calibration(card: dict) -> list[str]:
     if t.get("temperature", 1.0) != 1.0:
         out += [
             f"- Temperature scaling: T = {t['temperature']:.4f}, fitted on {t.get('fitted_on', 'validation data')}; "
-            "every runtime applies it to the probabilities before the threshold.",
+            "every runtime applies it to the probabilities before the threshold (the edge Screener for Keras, "
+            "LiteRT, ONNX Runtime and TensorRT; the tablet app's core/screening.js for the browser).",
             "",
         ]
     elif t.get("at_bound"):

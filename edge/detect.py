@@ -161,6 +161,24 @@ def box_iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class DetectorTolerance:
+    """When two runs of a detector count as finding the same faces: the converters' gate of a
+    converted cascade against the package, and the tablet's of the browser against Python."""
+
+    min_iou: float = 0.9
+    max_landmark_px: float = 2.0
+
+
+def faces_agree(cmp: dict, tolerance: DetectorTolerance) -> bool:
+    """The rule on a :func:`compare_faces` record: the same number of faces, each within tolerance."""
+    return (
+        cmp["n_reference"] == cmp["n_converted"]
+        and cmp["min_iou"] >= tolerance.min_iou
+        and cmp["max_landmark_px"] <= tolerance.max_landmark_px
+    )
+
+
 def compare_faces(reference: list[FaceDetection], candidate: list[FaceDetection]) -> dict:
     """Match each reference face to its best-overlapping candidate; the worst IoU and landmark
     distance over all faces, and the face counts (how two detectors agree on one image)."""

@@ -19,7 +19,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .postprocess import screening_probability
+from .postprocess import flagged, screening_probability
 
 
 def roc_auc(labels, scores) -> float:
@@ -47,9 +47,9 @@ def roc_auc(labels, scores) -> float:
 
 
 def screening_flags(probs: np.ndarray, positive: list[int], threshold: float) -> np.ndarray:
-    """Which photos are flagged: summed positive-class probability ``>= threshold`` (the rule of
-    :attr:`edge.result.ScreeningResult.flag`)."""
-    return screening_probability(np.asarray(probs), positive) >= threshold
+    """Which photos are flagged: summed positive-class probability against the threshold
+    (:func:`edge.postprocess.flagged`, the rule of :attr:`edge.result.ScreeningResult.flag`)."""
+    return flagged(screening_probability(np.asarray(probs), positive), threshold)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def agreement(
         raise ValueError(f"expected two (N, K) probability arrays of one shape, got {ref.shape} and {got.shape}")
     p_ref = screening_probability(ref, positive, temperature)
     p_got = screening_probability(got, positive, temperature)
-    same = (p_ref >= threshold) == (p_got >= threshold)
+    same = flagged(p_ref, threshold) == flagged(p_got, threshold)
     diff = np.abs(got - ref)
     auc_ref = auc_got = auc_diff = None
     if labels is not None:
@@ -104,6 +104,39 @@ def agreement(
         auc_artifact=auc_got,
         auc_diff=auc_diff,
     )
+
+
+DEFAULT_MIN_AGREEMENT = 0.99
+
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    """The parity gate every artifact passes before it is offered: the converters' (each converted
+    screener against Keras) and the tablet app's (the browser against the same artifact in Python)."""
+
+    min_agreement: float = DEFAULT_MIN_AGREEMENT  # fraction of held-out faces with the same flag
+    max_prob_diff: float | None = None  # optional extra gate on max |p_artifact - p_reference|
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise ValueError(f"min_agreement must be in (0, 1], got {self.min_agreement}")
+        if self.max_prob_diff is not None and not 0.0 < self.max_prob_diff <= 1.0:
+            raise ValueError(f"max_prob_diff must be in (0, 1], got {self.max_prob_diff}")
+
+
+def gate_problems(a: Agreement, gates: ParityThresholds, threshold: float, reference: str = "Keras") -> list[str]:
+    """Why ``a`` fails the gate (empty: it passes). The verdict is screening-flag agreement, because
+    that is what a clinic acts on; the probability gate only when one is asked for."""
+    problems = []
+    if a.flag_agreement < gates.min_agreement:
+        problems.append(
+            f"flag agreement {a.flag_agreement:.1%} is below the required {gates.min_agreement:.1%} "
+            f"({a.n_flag_disagreements} of {a.n_faces} held-out faces change flag; the {reference} screening "
+            f"probability of those faces is within {a.disagreement_margin:.2g} of the threshold {threshold:.4g})"
+        )
+    if gates.max_prob_diff is not None and a.max_abs_prob_diff > gates.max_prob_diff:
+        problems.append(f"max |probability difference| {a.max_abs_prob_diff:.4f} exceeds {gates.max_prob_diff}")
+    return problems
 
 
 def wilson_interval(k: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:

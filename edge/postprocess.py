@@ -30,6 +30,14 @@ def screening_probability(probs: np.ndarray, positive: list[int], temperature: f
     return np.clip(apply_temperature(probs, temperature)[:, positive].sum(axis=1), 0.0, 1.0)
 
 
+def flagged(probability, threshold: float):
+    """The screening rule, in its one home: a photo is flagged when its screening probability is at
+    or above the model card's threshold. A float gives a bool, an array a boolean array. Every Python
+    caller uses this; the browser's port (``kiosk/tablet/web/core/screening.js``) is pinned against it
+    in Chromium (tests/kiosk/tablet/test_tablet_screening.py)."""
+    return probability >= threshold
+
+
 def representable_scores(
     scale: float, zero_point: int, qmin: int, qmax: int, n_positive: int = 1, temperature: float = 1.0
 ) -> np.ndarray:
@@ -51,7 +59,8 @@ def threshold_resolution(threshold: float, scores: np.ndarray) -> float:
     output must move to change a flag there. Raises when no representable score is on one side
     (the quantised output could then never flag, or would flag every photo)."""
     s = np.asarray(scores, dtype=np.float64)
-    below, above = s[s < threshold], s[s >= threshold]
+    up = flagged(s, threshold)
+    below, above = s[~up], s[up]
     if not len(below) or not len(above):
         raise ValueError(
             f"the quantised output cannot resolve the threshold {threshold:.4f}: its scores run "

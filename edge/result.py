@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .detect import FaceDetection
+from .postprocess import flagged
 
 REFER = "refer for genetic evaluation"
 NO_FLAG = "no referral flag"
@@ -18,8 +19,8 @@ class ScreeningResult:
     """A screening flag, never a diagnosis.
 
     ``probability`` is the summed probability of the model's positive classes; ``flag`` is
-    ``probability >= threshold``. ``cam`` is the class activation map (positive vs negative
-    classes) at the model's input resolution, in [0, 1], in the aligned crop's pixels;
+    ``probability >= threshold`` (:func:`edge.postprocess.flagged`). ``cam`` is the class activation
+    map (positive vs negative classes) at the model's input resolution, in [0, 1], in the aligned crop's pixels;
     ``align_matrix`` maps photo pixels to those crop pixels, and ``face_crop`` is that crop.
     """
 
@@ -63,7 +64,7 @@ class ScreeningResult:
 
     @property
     def flag(self) -> bool:
-        return self.probability >= self.threshold
+        return bool(flagged(self.probability, self.threshold))
 
     @property
     def label(self) -> str:

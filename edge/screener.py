@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +27,7 @@ from .postprocess import (
     threshold_resolution,
 )
 from .result import ScreeningResult
+from .spreadsheet import SafeCsvWriter
 
 
 class Screener:
@@ -140,7 +140,7 @@ class ResultsCsv:
         c = screener.card
         self._n_classes = len(c.classes)
         self._made_by = [c.model_id, c.version, screener.backend_label, software_version()]
-        self._w = csv.writer(f)
+        self._w = SafeCsvWriter(f)  # photo paths and error text come from outside
         self._w.writerow(
             [
                 "path",

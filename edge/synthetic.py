@@ -174,6 +174,19 @@ def make_cohort(out_dir: str | Path, cfg: CohortConfig = CohortConfig()) -> Path
     return manifest
 
 
+def verification_photos(n_synthetic: int = 4, seed: int = 7) -> dict[str, np.ndarray]:
+    """The two package sample photos, a 640x480 frame and a few synthetic cohort photos: what the
+    converters' detector gate and the tablet's browser gate check a detector on."""
+    photos = {"astronaut": source_photo("astronaut"), "grace_hopper": source_photo("grace_hopper")}
+    photos["astronaut_640x480"] = cv2.resize(photos["astronaut"], (640, 480), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(seed)
+    cfg = CohortConfig(image_size=384)
+    for i in range(n_synthetic):
+        src = ("astronaut", "grace_hopper")[i % 2]
+        photos[f"synthetic_{i}"] = make_subject(rng, src, bool(i % 3 == 0), cfg, photos[src])
+    return photos
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

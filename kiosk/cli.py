@@ -123,6 +123,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
     p.add_argument("--no-store", action="store_true", help="do not record screenings (demonstrations)")
+    p.add_argument(
+        "--speech",
+        default="off",
+        type=clikit.choice_of(_speech_choices, "speech engine"),
+        help="say each new instruction aloud with this offline engine (default off; apt-get install espeak-ng)",
+    )
     p.add_argument("--loop", action="store_true", help="replay a folder forever")
     p.add_argument(
         "--max-frames",
@@ -200,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--engines",
         type=int,
         default=1,
-        help="inference engines, each a full copy of the models (default 1; see README for the cost)",
+        help="inference engines, each a full copy of the models (default 1; docs/kiosk.md gives the cost)",
     )
     serve.add_argument(
         "--decode-budget-mp",
@@ -286,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="model bundle(s) whose card the field is judged against "
         f"(default: $FACESCREEN_BUNDLE or {DEFAULT_BUNDLE})",
     )
+    report.add_argument(
+        "--fhir-url",
+        default=None,
+        metavar="URL",
+        help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
+    )
+    report.add_argument("--token-file", default=None, metavar="FILE", help="bearer token for --fhir-url (mode 0600)")
     report.add_argument(
         "--prevalence",
         type=float,
@@ -373,6 +386,12 @@ def _find(path: str | None):
     return FindConfig.from_file(path) if path else FindConfig()
 
 
+def _speech_choices() -> tuple[str, ...]:
+    from .speech import SPEECH_CHOICES
+
+    return SPEECH_CHOICES
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .app import KioskApp
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
@@ -418,7 +437,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning(
             "DEMO MODEL on SYNTHETIC data (%s): not for clinical use", engine.screener.card.model_id
         )
-    app = KioskApp(source, loop, outputs, renderer, store, kiosk_id=args.kiosk_id, operator_id=args.operator)
+    from .speech import SpeechUnavailable, create_speaker
+
+    try:
+        speaker = create_speaker(args.speech, args.lang)
+    except SpeechUnavailable as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return clikit.EXIT_UNAVAILABLE
+    app = KioskApp(
+        source,
+        loop,
+        outputs,
+        renderer,
+        store,
+        kiosk_id=args.kiosk_id,
+        operator_id=args.operator,
+        on_event=speaker.on_event if speaker else None,
+    )
     app.run(max_frames=args.max_frames)
     if source.gave_up:
         print(
@@ -585,12 +620,30 @@ def cmd_field_report(args: argparse.Namespace) -> int:
     for b in args.bundle or [DEFAULT_BUNDLE]:
         card = load_bundle(b, verify=False).card
         cards[(card.model_id, card.version)] = card.metrics
-    store = OutcomeStore(args.data_dir)
-    try:
-        outcomes = store.latest()
-    finally:
-        store.close()
-    report = build_report(_rows(args.data_dir), outcomes, cards, args.prevalence)
+    if args.fhir_url:  # the programme's shared store: every kiosk's and tablet's results
+        from .fhir.pull import pull
+        from .fhir.push import PushRefused
+        from .outcomes import fhir_events, judge, latest_of
+        from .server.settings import read_token_file
+
+        try:
+            rows, outcome_doc = pull(args.fhir_url, read_token_file(args.token_file) if args.token_file else None)
+        except PushRefused as exc:
+            print(f"{PROG} field-report: error: {exc}", file=sys.stderr)
+            return clikit.EXIT_FAILED
+        answers, kept = judge(fhir_events(outcome_doc), {r["id"]: r["created_at"] for r in rows}, {}, args.fhir_url)
+        for a in answers:
+            if not a.ok:
+                print(f"{PROG} field-report: outcome on the server not used: {a.where}: {a.message}", file=sys.stderr)
+        outcomes = latest_of((rid, outcome) for rid, outcome, _, _ in kept)
+    else:
+        store = OutcomeStore(args.data_dir)
+        try:
+            outcomes = store.latest()
+        finally:
+            store.close()
+        rows = _rows(args.data_dir)
+    report = build_report(rows, outcomes, cards, args.prevalence)
     paths = write_report(report, args.out)
     for a in report["alarms"]:
         print(f"ALARM: {a}", file=sys.stderr)

@@ -81,6 +81,15 @@ class RowAnswer:
         return self.status in ("imported", "duplicate")
 
 
+def latest_of(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """result id -> its most advanced outcome, from (result id, outcome) pairs."""
+    out: dict[str, str] = {}
+    for rid, outcome in pairs:
+        if rid not in out or OUTCOMES[outcome].stage > OUTCOMES[out[rid]].stage:
+            out[rid] = outcome
+    return out
+
+
 class OutcomeStore:
     def __init__(self, data_dir: str | Path) -> None:
         data_dir = Path(data_dir)
@@ -101,7 +110,7 @@ class OutcomeStore:
 
     def latest(self) -> dict[str, str]:
         """result id -> its most advanced outcome (the final one when there is one)."""
-        return {rid: max(events, key=lambda o: OUTCOMES[o].stage) for rid, events in self.all().items()}
+        return latest_of((rid, o) for rid, events in self.all().items() for o in events)
 
     def add(self, rows: list[tuple[str, str, str, str]]) -> None:
         now = utc_now().isoformat(timespec="milliseconds")
@@ -230,8 +239,12 @@ def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> str | None:
 
 
 def read_fhir(path: Path) -> list[Event]:
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    entries = doc.get("entry", []) if doc.get("resourceType") == "Bundle" else [{"resource": doc}]
+    return fhir_events(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def fhir_events(doc: dict[str, Any]) -> list[Event]:
+    """Outcome events from a FHIR Bundle (or one resource): see the module's docstring."""
+    entries: list[dict[str, Any]] = doc.get("entry", []) if doc.get("resourceType") == "Bundle" else [{"resource": doc}]
     contained: dict[str, dict] = {}
     for e in entries:
         r = e.get("resource") or {}

@@ -37,13 +37,13 @@ import numpy as np
 from PIL import Image
 
 from facescreen.edge.result import ScreeningResult
+from facescreen.edge.spreadsheet import csv_cell
 
 from .childref import check_child_ref
 
 SCHEMA_VERSION = 3  # 2: result_json; 3: child_ref
 ORPHAN_GRACE_S = 3600.0
 DIR_MODE, FILE_MODE = 0o700, 0o600
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
@@ -453,13 +453,6 @@ def private_dir(path: Path) -> None:
     """Create ``path`` (and parents) readable by its owner only, and tighten it if it exists."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.chmod(path, DIR_MODE)
-
-
-def csv_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _row(r: sqlite3.Row) -> dict[str, Any]:

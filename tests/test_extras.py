@@ -43,6 +43,8 @@ OPTIONAL = {
     ("edge", "cuda"): "[jetson] (cuda-python): the TensorRT backend's device memory",
     ("edge", "matplotlib"): "[train]: facescreen-bench's plot (the table is written without it)",
     ("edge", "skimage"): "[dev]: the sample photos of the synthetic cohort",
+    ("edge", "onnx"): "[convert]: the benchmark's GEMM peaks, and reading an ONNX graph for TensorRT's type rules",
+    ("kiosk", "matplotlib"): "[train] (or pip install matplotlib): the field report's plots, which say so when absent",
     ("training", "keras_hub"): "make installs keras-hub with --no-deps (its tensorflow-text would pull tensorflow)",
     ("training", "jax"): "[train-gpu] or [dev]: Grad-CAM under KERAS_BACKEND=jax",
     ("converters", "tensorrt"): "JetPack's python3-libnvinfer: the TensorRT engine builder",

@@ -13,7 +13,8 @@
 - Temperature scaling (Guo et al. 2017): one scalar ``T`` that divides the logits, fitted by
   minimising the cross-entropy on the validation split only. ``T > 1`` softens over-confident
   outputs. It leaves the arg-max class, and for two classes the ranking (AUC), unchanged. The
-  bundle carries ``T`` and every runtime applies it in :func:`facescreen.edge.postprocess.apply_temperature`.
+  bundle carries ``T``; the edge Screener applies it on every backend
+  (:func:`facescreen.edge.postprocess.apply_temperature`), the tablet app in the browser.
 
 All checked against scikit-learn in tests/training/test_training_calibration.py.
 """

@@ -26,7 +26,7 @@ from facescreen.edge import clikit
 # The configuration flags come from registries in modules that import Keras; they are built only
 # for the commands that take them, so `facescreen-train --help` answers without TensorFlow.
 PROG = "facescreen-train"
-CONFIG_COMMANDS = ("cv", "config")
+CONFIG_COMMANDS = ("cv", "config", "compare-backbones")
 
 
 def _floats(text: str) -> list[float]:
@@ -275,7 +275,7 @@ def _evaluation_flags() -> list[Flag]:
             "--temperature-scaling",
             "evaluation.temperature_scaling",
             "fit a temperature on each validation split "
-            "(and the final model's); the bundle carries it and every runtime applies it",
+            "(and the final model's); the bundle carries it and every runtime applies it (edge Screener, tablet app)",
             const=True,
         ),
         Flag(
@@ -447,6 +447,26 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
     )
     if config_flags:
         _add_config_flags(cv, flags)
+    compare = clikit.add_subcommand(
+        sub,
+        "compare-backbones",
+        help="the Williams-Beuren paper's comparison: cross-validate each backbone on the same folds",
+        description="Runs `cv` once per backbone into RUN_DIR/<backbone>/ (same parts, same settings) and "
+        "writes RUN_DIR/backbones.md (test metrics as mean +- SD, the validation AUC that alone may "
+        "choose a backbone) and RUN_DIR/roc_backbones.png. See docs/papers.md.",
+    )
+    compare.add_argument("--data", required=True, metavar="DIR_OR_CSV", help="as for cv")
+    compare.add_argument("--out", required=True, metavar="RUN_DIR", help="a new directory for the comparison")
+    compare.add_argument("--readers", metavar="CSV", help="as for cv")
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
+    compare.add_argument(
+        "--backbones",
+        type=_words,
+        metavar="NAME,NAME,...",
+        help="comma separated (default: the paper's vgg16,vgg19,resnet18,resnet34,mobilenet_v2)",
+    )
+    if config_flags:
+        _add_config_flags(compare, flags)
     show = clikit.add_subcommand(
         sub, "config", help="print the resolved configuration as YAML (preset + files + flags)"
     )
@@ -507,9 +527,10 @@ def _cv(args: argparse.Namespace, cfg) -> int:
     if data.notice:
         print(data.notice)
     print(result.table)
+    auc, cl = result.summary["auc"], result.band.conf_level
     print(
-        f"\npooled test AUC {result.band.auc:.3f} ({result.band.conf_level:.0%} CI "
-        f"{result.band.auc_ci[0]:.3f}-{result.band.auc_ci[1]:.3f}); report: {result.run_dir / 'report.md'}"
+        f"\ntest AUC {auc['mean']:.3f} ± {auc['sd']:.3f} over the folds ({cl:.0%} CI {auc['ci'][0]:.3f}-"
+        f"{auc['ci'][1]:.3f}); pooled {result.band.auc:.3f} (see report); report: {result.run_dir / 'report.md'}"
     )
     if result.bundle:
         print(f"bundle: {result.bundle}")
@@ -562,7 +583,27 @@ def _dispatch(args: argparse.Namespace, flags: list[Flag]) -> int:
     if args.command == "config":
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
+    if args.command == "compare-backbones":
+        return _compare_backbones(args, cfg)
     return _cv(args, cfg)
+
+
+def _compare_backbones(args: argparse.Namespace, cfg) -> int:
+    from .backbone_comparison import PAPER_BACKBONES, compare_backbones
+    from .backbones import BACKBONES
+    from .experiment import prepare_data
+    from .rundir import ALIGN_CACHE
+
+    names = tuple(args.backbones or PAPER_BACKBONES)
+    for n in names:
+        BACKBONES.get(n)  # an unknown name fails here, with the valid ones, before any photo is aligned
+    if Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise ValueError(f"{args.out} is not empty; give compare-backbones a new directory")
+    cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(args.out) / ALIGN_CACHE
+    data, aligned, text = prepare_data(args.data, cfg, cache, progress=not args.no_progress)
+    table = compare_backbones(data, cfg, args.out, names, args.readers, aligned, text, str(args.data))
+    print(table.read_text())
+    return 0
 
 
 if __name__ == "__main__":

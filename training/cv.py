@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.postprocess import flagged, screening_probability
 
 from .calibration import fit_temperature
 from .callbacks import RunClock
@@ -106,7 +106,7 @@ def make_parts(data: TrainingData, cfg: TrainConfig) -> np.ndarray:
     if data.digests:
         groups = identical_photo_groups(data.subject_ids, data.digests)
         _check_identical_photos(data, cfg, groups)
-        first = {}
+        first: dict[str, str] = {}
         for g, st in zip(groups, strata):
             first.setdefault(g, st)
         strata = [first[g] for g in groups]  # a merged group is dealt once, in its first photo's stratum
@@ -288,7 +288,8 @@ def _panel(
     if "gradcam" in cfg.evaluation.explain:
         maps["Grad-CAM"] = gradcam_maps(model, faces, data.positive, data.size)
     titles = [
-        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} {'FLAG' if scores[i] >= threshold else ''}"
+        f"{data.classes[data.labels[fold.test[i]]]}\nscore {scores[i]:.2f} "
+        f"{'FLAG' if flagged(scores[i], threshold) else ''}"
         for i in pick
     ]
     heading = f"{label}: test faces, heat maps of the screening evidence. {data.notice}".strip()

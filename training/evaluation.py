@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.postprocess import flagged, screening_probability
 
 from .calibration import calibration_line, reliability
 from .comparisons import delong_test, mcnemar_test, wilson_interval
@@ -48,7 +48,7 @@ def pool(data: TrainingData, folds: list) -> Pooled:
     idx = np.concatenate([f.test_idx for f in folds])
     scores = np.concatenate([f.test_scores(data.positive) for f in folds])
     raw = np.concatenate([screening_probability(f.test_probs, data.positive) for f in folds])
-    flags = np.concatenate([(f.test_scores(data.positive) >= f.threshold.value) for f in folds]).astype(np.int64)
+    flags = np.concatenate([flagged(f.test_scores(data.positive), f.threshold.value) for f in folds]).astype(np.int64)
     clusters = np.array([data.subject_ids[i] for i in idx], dtype=object)
     return Pooled(idx, data.y_binary[idx], scores, raw, flags, clusters)
 

@@ -21,7 +21,7 @@ import numpy as np
 from facescreen.edge.bundle import DEFAULT_INTENDED_USE
 from facescreen.edge.detect import DetectConfig
 from facescreen.edge.pipeline import AlignConfig
-from facescreen.edge.postprocess import screening_probability
+from facescreen.edge.postprocess import flagged, screening_probability
 
 from .callbacks import RunClock, format_seconds
 from .config import TrainConfig
@@ -371,7 +371,7 @@ def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) 
                             data.classes[data.labels[i]],
                             f"{s:.9f}",
                             f"{r.threshold.value:.9f}",
-                            int(s >= r.threshold.value),
+                            int(flagged(s, r.threshold.value)),
                         ]
                         + [f"{v:.6f}" for v in p]
                     )

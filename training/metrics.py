@@ -2,10 +2,11 @@
 scikit-learn in tests/training/test_training_metrics.py).
 
 Binary: the screening score (summed probability of the positive classes) against a threshold;
-a photo is flagged when ``score >= threshold``. A metric whose denominator is zero is 0.0, as
-scikit-learn's ``zero_division=0``. AUC is :func:`edge.metrics.roc_auc` (the one home it shares
-with the converters' parity gate and the benchmark): the Mann-Whitney probability that a positive
-scores above a negative (ties count one half); it is undefined (NaN) when one class is absent.
+a photo is flagged when ``score >= threshold`` (:func:`edge.postprocess.flagged`). A metric whose
+denominator is zero is 0.0, as scikit-learn's ``zero_division=0``. AUC is :func:`edge.metrics.roc_auc`
+(the one home it shares with the converters' parity gate and the benchmark): the Mann-Whitney
+probability that a positive scores above a negative (ties count one half); it is undefined (NaN)
+when one class is absent.
 Summaries across folds are mean and sample SD (ddof=1).
 """
 
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from facescreen.edge.metrics import roc_auc
+from facescreen.edge.postprocess import flagged
 
 BINARY_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
 
@@ -97,7 +99,7 @@ def metrics_from_calls(y_true, flags, auc: float = float("nan"), threshold: floa
 
 def binary_metrics(y_true, scores, threshold: float) -> BinaryMetrics:
     s = np.asarray(scores, dtype=np.float64)
-    return metrics_from_calls(y_true, (s >= threshold).astype(np.int64), roc_auc(_binary(y_true), s), threshold)
+    return metrics_from_calls(y_true, flagged(s, threshold).astype(np.int64), roc_auc(_binary(y_true), s), threshold)
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -124,9 +126,9 @@ def mean_ci(values, conf_level: float = 0.95) -> tuple[float, float]:
 
 def summarise_folds(
     per_fold: list[BinaryMetrics], names: tuple[str, ...] = BINARY_METRICS, conf_level: float = 0.95
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict]:
     """Per metric: the fold mean, its sample SD and its t interval (``ci``) over the folds."""
-    out = {}
+    out: dict[str, dict] = {}
     for m in names:
         values = [getattr(f, m) for f in per_fold]
         mean, sd = mean_sd(values)

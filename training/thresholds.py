@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facescreen.edge.postprocess import flagged
 from facescreen.edge.registry import Registry
 
 from .metrics import confusion
@@ -76,7 +77,7 @@ class ThresholdChoice:
 
 
 def _sens_spec(y: np.ndarray, s: np.ndarray, t: float) -> tuple[float, float]:
-    tp, fp, tn, fn = confusion(y, (s >= t).astype(np.int64))
+    tp, fp, tn, fn = confusion(y, flagged(s, t).astype(np.int64))
     return tp / max(tp + fn, 1), tn / max(tn + fp, 1)
 
 

@@ -140,7 +140,11 @@ class TensorRTBackend:
         self.max_batch = int(self._engine.get_tensor_profile_shape(self._input, 0)[2][0])
         self._stream = cuda_check(cudart.cudaStreamCreate())
         # device buffers sized for the profile's largest batch, allocated once
-        self._context.set_input_shape(self._input, (self.max_batch, size, size, 3))
+        if not self._context.set_input_shape(self._input, (self.max_batch, size, size, 3)):
+            raise BackendUnavailableError(
+                f"{path}: the engine does not take ({self.max_batch}, {size}, {size}, 3) input; "
+                f"it was built for another input size than the model card's ({size})"
+            )
         self._buffers = {
             n: DeviceBuffer(cudart, int(np.prod(self._context.get_tensor_shape(n))) * self._dtypes[n].itemsize)
             for n in names
@@ -152,7 +156,8 @@ class TensorRTBackend:
     def _run_chunk(self, x: np.ndarray) -> list[np.ndarray]:
         cudart = self._cudart
         x = np.ascontiguousarray(x, dtype=self._dtypes[self._input])
-        self._context.set_input_shape(self._input, x.shape)
+        if not self._context.set_input_shape(self._input, x.shape):
+            raise ValueError(f"{self.artifact}: input shape {x.shape} is outside the engine's optimisation profile")
         cuda_check(
             cudart.cudaMemcpyAsync(
                 self._buffers[self._input].ptr,

@@ -8,6 +8,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -150,3 +151,43 @@ def onnxruntime_gemm_peaks(n: int = 1024, repeat: int = 10, threads: int | None 
         best = min(_timed(lambda session=session, a=a: session.run(None, {"a": a})) for _ in range(repeat))
         out[key] = 2.0 * n**3 / best / 1e9
     return out
+
+
+def onnxruntime_op_profile(model: str, threads: int | None = None, runs: int = 20) -> dict:
+    """Where an ONNX model's time goes in ONNX Runtime (its own profiler): each operator type's share
+    of the node time, and the slowest nodes, over ``runs`` calls at batch 1 (float32 pixels)."""
+    import json
+    import tempfile
+    from collections import defaultdict
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.enable_profiling = True
+        options.profile_file_prefix = f"{tmp}/profile"
+        if threads:
+            options.intra_op_num_threads = threads
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        spec = session.get_inputs()[0]
+        shape = [d if isinstance(d, int) else 1 for d in spec.shape]
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+        name = spec.name
+        for _ in range(runs + 2):
+            session.run(None, {name: x})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    by_type: dict[str, float] = defaultdict(float)
+    by_node: dict[str, float] = defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            op = e.get("args", {}).get("op_name", "?")
+            by_type[op] += e["dur"]
+            by_node[f"{e['name'][: -len('_kernel_time')]} ({op})"] += e["dur"]
+    total = sum(by_type.values()) or 1.0
+    return {
+        "runs": runs,
+        "by_op_type_pct": {k: round(100 * v / total, 1) for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])},
+        "slowest_nodes_pct": {
+            k: round(100 * v / total, 1) for k, v in sorted(by_node.items(), key=lambda kv: -kv[1])[:8]
+        },
+    }

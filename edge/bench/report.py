@@ -131,6 +131,9 @@ def format_report(result: dict) -> str:
                 out.append(
                     f"  warning {r['artifact']} ({'end to end' if key.startswith('e2e') else 'compute'}): {r[key]}"
                 )
+        if r.get("op_profile"):
+            ops = ", ".join(f"{k} {v:.0f}%" for k, v in list(r["op_profile"]["by_op_type_pct"].items())[:6])
+            out.append(f"  {r['artifact']} time by operator (ONNX Runtime profiler): {ops}")
         if r.get("cold_start_error"):
             out.append(f"  {r['artifact']} cold start: {r['cold_start_error']}")
     for name, why in result.get("skipped", {}).items():

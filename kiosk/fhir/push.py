@@ -43,7 +43,7 @@ class PushReport:
         return self.error is None
 
 
-def _outcome_text(body: Any) -> str:
+def outcome_text(body: Any) -> str:
     """The OperationOutcome's issues as one line (what the server said was wrong)."""
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
         parts = []
@@ -69,11 +69,11 @@ def post_transaction(client: httpx.Client, base_url: str, bundle: dict[str, Any]
         body = None
     if resp.status_code in (401, 403):
         raise PushRefused(
-            f"{base_url} refused the token (HTTP {resp.status_code}: {_outcome_text(body)}); check --token-file"
+            f"{base_url} refused the token (HTTP {resp.status_code}: {outcome_text(body)}); check --token-file"
         )
     if resp.status_code >= 400:
         side = "the server failed" if resp.status_code >= 500 else "the server refused the batch"
-        raise PushRefused(f"{side} (HTTP {resp.status_code}): {_outcome_text(body)}")
+        raise PushRefused(f"{side} (HTTP {resp.status_code}): {outcome_text(body)}")
     if not (isinstance(body, dict) and body.get("type") == "transaction-response"):
         raise PushRefused(f"{base_url} answered HTTP {resp.status_code} without a transaction-response Bundle")
     entries = body.get("entry", [])

@@ -161,10 +161,15 @@ class Measure(Protocol):
 
 
 NOT_ASSESSED_INSTRUCTION = {"face": "no_face", "mesh": "show_whole_face"}
+# What a measure may legitimately fail with on a frame it cannot judge (too few pixels, a degenerate
+# geometry, OpenCV refusing an empty crop). Anything else (TypeError, AttributeError, ...) is a bug in
+# the measure and is raised, not turned into an instruction to the child.
+MEASURE_FAILURES: tuple[type[BaseException], ...] = (ValueError, ArithmeticError, cv2.error)
 
 
 def run_measure(measure: Measure, ctx: FrameContext) -> MeasureResult:
-    """Assess one measure; never raises for a frame it cannot judge."""
+    """Assess one measure; a frame it cannot judge (:data:`MEASURE_FAILURES`) gives a result that
+    names the measure as not assessed, and never stops the others."""
 
     def not_assessed(detail: str, instruction: str | None) -> MeasureResult:
         return MeasureResult(measure.name, False, None, None, measure.unit, None, {}, instruction, detail)
@@ -176,10 +181,12 @@ def run_measure(measure: Measure, ctx: FrameContext) -> MeasureResult:
     try:
         raw = float(measure.raw(ctx))
         bound = measure.bound(ctx)
-    except Exception as exc:  # one broken measure must not stop the others
-        return not_assessed(f"{type(exc).__name__}: {exc}", NOT_ASSESSED_INSTRUCTION["mesh"])
+    except MEASURE_FAILURES as exc:  # this frame defeats this measure: the others still run
+        return not_assessed(
+            f"{measure.name} could not be assessed: {type(exc).__name__}: {exc}", NOT_ASSESSED_INSTRUCTION["mesh"]
+        )
     if not math.isfinite(raw):
-        return not_assessed("the measure is undefined on this frame", NOT_ASSESSED_INSTRUCTION["mesh"])
+        return not_assessed(f"{measure.name} is undefined on this frame", NOT_ASSESSED_INSTRUCTION["mesh"])
     side = bound.side(raw)
     return MeasureResult(
         measure.name,

@@ -34,33 +34,24 @@ from ..childref import child_ref_spec
 from ..engine import is_demo_card
 from ..guidance import GuidanceConfig
 from ..messages import MESSAGES
-from ..quality import MEASURE_NAMES, QualityConfig
+from ..quality import DEFAULT_MEASURES, MEASURE_NAMES, QualityConfig
 from ..tracking import MIN_FRAME_IOU, N_TRACK_POINTS, FindConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 CHILD_REF_JS = Path(__file__).resolve().parent.parent / "server" / "static" / "childref.js"
 APP_DIR_IN_BUNDLE = "tablet"
-# the kiosk's measures that core/quality.js ports: those that need only the detector's box and five
-# points, and those that read the face mesh (core/mesh.js)
-BROWSER_MEASURES = (
-    "single_face",
-    "inter_eye_distance",
-    "head_size",
-    "centred",
-    "brightness",
-    "under_exposure",
-    "over_exposure",
-    "illumination_uniformity",
-    "sharpness",
-)
-MESH_MEASURES = ("head_roll", "head_yaw", "head_pitch", "eyes_open", "mouth_closed")
 # The browser's face mesh: the plain 468-point model. The kiosk's default attention mesh does not
 # convert (MediaPipe's custom Landmarks2TransformMatrix op has no ONNX form); README, tablet section.
 MESH_ASSET = FACE_LANDMARK
 MESH_FILE = "model/face_landmark.onnx"
 MESH_OPSET = 17
 DEFAULT_RUNTIME = "onnxruntime-web"  # measured in headless Chromium: see README, "The tablet works offline"
+
+
+def mesh_measures() -> list[str]:
+    """The measures that read the face mesh (core/mesh.js), from the measures' registry."""
+    return [m.name for m in DEFAULT_MEASURES if m.needs == "mesh"]
 
 
 class TabletExportError(Exception):
@@ -102,6 +93,24 @@ def _copy(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
+def stage_web(out: Path, runtime: BrowserRuntime, modules: Path | None = None) -> None:
+    """Copy the app's own pages and modules and ``runtime``'s files from its npm package into ``out``:
+    everything of the app but the bundle's files and app.json (the runtime matrix stages its browser
+    cells with this too)."""
+    modules = modules or node_modules()
+    for src in WEB_DIR.rglob("*"):
+        if src.is_file():
+            _copy(src, out / src.relative_to(WEB_DIR))
+    for rel_src, rel_dst in runtime.files:
+        src = modules / rel_src
+        if not src.is_file():
+            raise TabletExportError(f"{src} is missing: run `make tablet` to install {runtime.package}")
+        _copy(src, out / "vendor" / rel_dst)
+    for rel, bare, relative in runtime.rewrite:  # a bare module name means nothing to a browser
+        f = out / "vendor" / rel
+        f.write_text(f.read_text(encoding="utf-8").replace(bare, relative), encoding="utf-8")
+
+
 def assemble(
     bundle: Bundle,
     out: Path,
@@ -131,17 +140,7 @@ def assemble(
             f"the bundle's detector has no {runtime.detector_format} networks for {runtime.name}; "
             f"convert them: facescreen-convert {bundle.path} --to mtcnn-{runtime.detector_format}"
         )
-    for src in WEB_DIR.rglob("*"):
-        if src.is_file():
-            _copy(src, out / src.relative_to(WEB_DIR))
-    for rel_src, rel_dst in runtime.files:
-        src = modules / rel_src
-        if not src.is_file():
-            raise TabletExportError(f"{src} is missing: run `make tablet` to install {runtime.package} {version}")
-        _copy(src, out / "vendor" / rel_dst)
-    for rel, bare, relative in runtime.rewrite:  # a bare module name means nothing to a browser
-        f = out / "vendor" / rel
-        f.write_text(f.read_text(encoding="utf-8").replace(bare, relative), encoding="utf-8")
+    stage_web(out, runtime, modules)
     entry = card.artifacts[runtime.screener_artifact]
     screener_file = f"model/{Path(entry['file']).name}"
     _copy(bundle.path / entry["file"], out / screener_file)
@@ -171,9 +170,11 @@ def assemble(
         "detect": asdict(DetectConfig()),
         "cascade": CascadeConfig().to_dict(),
         "quality": quality.model_dump(),
-        "quality_measures": [m for m in MEASURE_NAMES if m in BROWSER_MEASURES + MESH_MEASURES],  # priority order
+        # the measures' registry, in priority order: core/quality.js ports every one (its MEASURES are
+        # pinned to this order by tests/kiosk/tablet/test_tablet_constants.py)
+        "quality_measures": list(MEASURE_NAMES),
         "mesh": mesh,
-        "quality_mesh_measures": list(MESH_MEASURES),
+        "quality_mesh_measures": mesh_measures(),
         # the guidance's speed path (kiosk/tracking.py) and streak (kiosk/guidance.py), read by core/track.js, guide.js
         "find": {**find.model_dump(), "min_frame_iou": MIN_FRAME_IOU, "track_points": N_TRACK_POINTS},
         "guidance": GuidanceConfig().model_dump(include={"consecutive_frames", "max_frame_gap_s"}),

@@ -1,12 +1,16 @@
-"""Browser parity: the tablet app's own modules in real headless Chromium against the Python edge path.
+"""Browser parity: the tablet app's own modules in real headless Chromium against the Python edge path,
+held to the converters' gate rule (``edge.metrics.gate_problems`` with ``ParityThresholds``, and for
+the detector ``edge.detect.faces_agree`` with ``DetectorTolerance``), like every other artifact.
 
 Each photo is decoded once in Python (``edge.photo.load_photo``) and its RGB pixels are handed to
 both sides, so the comparison covers detection, alignment and the screener, not two JPEG decoders.
 The Python side runs the SAME artifact files (the bundle's converted screener and MTCNN networks)
 through ``edge`` (``create_screener`` with the matching backend and detector runtime).
 
-Verdict (all must hold): face counts equal on every photo, every box and landmark within
-``max_px`` pixels, screening probabilities within one int8 step, flag agreement >= 99 %.
+Verdict (all must hold): on every photo the same faces within the detector tolerance, and the
+screening flags (class probabilities after the card's temperature, on both sides) through the gate.
+Each photo's own screening times are recorded alongside; the guidance speed benchmark is not run
+here (``kiosk.tablet.speed``): tablet-export checks, it does not benchmark.
 """
 
 from __future__ import annotations
@@ -24,26 +28,29 @@ from pathlib import Path
 
 import numpy as np
 
-from facescreen.edge.detect import DetectConfig, detect_faces
+from facescreen.edge.detect import (
+    DetectConfig,
+    DetectorTolerance,
+    FaceDetection,
+    compare_faces,
+    detect_faces,
+    faces_agree,
+)
 from facescreen.edge.errors import NoFaceError
+from facescreen.edge.metrics import ParityThresholds, agreement, gate_problems
 from facescreen.edge.photo import load_photo
 from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
 from ..tools.browser import Chrome
 from .runtimes import browser_runtime
 
-INT8_STEP = 1.0 / 255.0  # one step of an 8-bit probability in [0, 1]
-MIN_AGREEMENT = 0.99
-MAX_PX = 1.0  # boxes and landmarks are whole pixels on both sides
-
 
 @dataclass(frozen=True)
 class PhotoOutcome:
     name: str
-    n_faces_python: int
-    n_faces_browser: int
-    max_box_px: float
-    max_landmark_px: float
+    faces: dict  # edge.detect.compare_faces: Python's faces the reference, the browser's the candidate
+    probs_python: tuple[float, ...] | None  # class probabilities after the card's temperature
+    probs_browser: tuple[float, ...] | None
     p_python: float | None
     p_browser: float | None
     ms_python: float
@@ -99,7 +106,8 @@ for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
 const faces = await window.__fs.detect(rgb, h, w);
 const t0 = performance.now();
 const r = await window.__fs.screen(rgb, h, w);
-return { faces, probability: r.probability ?? null, ms: performance.now() - t0, screen_ms: r.timings_ms ?? null };
+return { faces, probability: r.probability ?? null, class_probabilities: r.class_probabilities ?? null,
+         ms: performance.now() - t0, screen_ms: r.timings_ms ?? null };
 """
 
 
@@ -131,15 +139,8 @@ def python_reference(bundle_dir: Path, runtime_name: str):
     )
 
 
-def _face_diffs(py_faces, br_faces) -> tuple[float, float]:
-    if len(py_faces) != len(br_faces):
-        return float("inf"), float("inf")
-    worst_box = worst_lm = 0.0
-    for f in py_faces:
-        best = min(br_faces, key=lambda g: float(np.abs(np.subtract(f.box, g["box"])).max()))
-        worst_box = max(worst_box, float(np.abs(np.subtract(f.box, best["box"])).max()))
-        worst_lm = max(worst_lm, float(np.abs(f.landmarks - np.asarray(best["landmarks"])).max()))
-    return worst_box, worst_lm
+def _browser_face(f: dict) -> FaceDetection:
+    return FaceDetection(tuple(f["box"]), float(f["confidence"]), np.asarray(f["landmarks"]))
 
 
 def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> list[PhotoOutcome]:
@@ -149,19 +150,19 @@ def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> l
         t0 = time.perf_counter()
         try:
             r = screener.screen(rgb)
-            p_py, stages_py = r.probability, dict(r.timings_ms)
+            p_py, probs_py, stages_py = r.probability, r.class_probabilities, dict(r.timings_ms)
         except NoFaceError:
-            p_py, stages_py = None, {}
+            p_py, probs_py, stages_py = None, None, {}
         ms_py = (time.perf_counter() - t0) * 1e3
         got = screen_in_browser(chrome, rgb)
-        box_px, lm_px = _face_diffs(py_faces, got["faces"])
+        faces = compare_faces(py_faces, [_browser_face(f) for f in got["faces"]])
+        probs_br = tuple(got["class_probabilities"]) if got["class_probabilities"] is not None else None
         out.append(
             PhotoOutcome(
                 name,
-                len(py_faces),
-                len(got["faces"]),
-                box_px,
-                lm_px,
+                faces,
+                probs_py,
+                probs_br,
                 p_py,
                 got["probability"],
                 ms_py,
@@ -173,46 +174,52 @@ def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> l
     return out
 
 
-def verdict(outcomes: list[PhotoOutcome], threshold: float, runtime: str) -> dict:
+def verdict(
+    outcomes: list[PhotoOutcome],
+    card,
+    runtime: str,
+    gates: ParityThresholds | None = None,
+    tolerance: DetectorTolerance | None = None,
+) -> dict:
+    """The converters' gate on the browser against Python: faces by ``tolerance``, flags by ``gates``
+    (default: the converters' own defaults)."""
+    gates = gates or ParityThresholds()
+    tolerance = tolerance or DetectorTolerance()
     problems = []
-    screened = [o for o in outcomes if o.p_python is not None and o.p_browser is not None]
-    count_mismatch = [
-        o.name
-        for o in outcomes
-        if o.n_faces_python != o.n_faces_browser or (o.p_python is None) != (o.p_browser is None)
-    ]
-    if count_mismatch:
-        problems.append(f"different faces found on {count_mismatch[:5]}")
-    max_box = max((o.max_box_px for o in outcomes if o.n_faces_python == o.n_faces_browser), default=0.0)
-    max_lm = max((o.max_landmark_px for o in outcomes if o.n_faces_python == o.n_faces_browser), default=0.0)
-    if max_box > MAX_PX or max_lm > MAX_PX:
-        problems.append(f"boxes/landmarks differ by up to {max_box:.1f}/{max_lm:.1f} px (allowed {MAX_PX:.0f})")
-    diffs = np.array([abs(o.p_browser - o.p_python) for o in screened]) if screened else np.zeros(0)
-    agree = np.array([(o.p_browser >= threshold) == (o.p_python >= threshold) for o in screened], dtype=bool)
-    agreement = float(agree.mean()) if len(agree) else 0.0
+    faces_differ = [o.name for o in outcomes if not faces_agree(o.faces, tolerance)]
+    if faces_differ:
+        problems.append(
+            f"different faces found on {faces_differ[:5]} (allowed: IoU >= {tolerance.min_iou}, landmarks "
+            f"within {tolerance.max_landmark_px} px)"
+        )
+    one_side = [o.name for o in outcomes if (o.p_python is None) != (o.p_browser is None)]
+    if one_side:
+        problems.append(f"screened on one side only: {one_side[:5]}")
+    screened = [o for o in outcomes if o.probs_python is not None and o.probs_browser is not None]
+    record: dict = {"runtime": runtime, "n_photos": len(outcomes), "n_screened": len(screened)}
     if not screened:
         problems.append("no photo was screened on both sides")
-    if len(diffs) and diffs.max() > INT8_STEP + 1e-6:
-        problems.append(f"max |probability difference| {diffs.max():.5f} exceeds one int8 step ({INT8_STEP:.5f})")
-    if agreement < MIN_AGREEMENT:
-        problems.append(f"flag agreement {agreement:.1%} is below {MIN_AGREEMENT:.0%}")
+    else:
+        # both sides' probabilities are after the card's temperature already
+        a = agreement(
+            np.array([o.probs_python for o in screened]),
+            np.array([o.probs_browser for o in screened]),
+            card.positive_indices,
+            card.threshold,
+        )
+        problems += gate_problems(a, gates, card.threshold, reference="Python")
+        record.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(a).items()})
     ms_py = [o.ms_python for o in outcomes]
     ms_br = [o.ms_browser for o in outcomes]
-    return {
-        "runtime": runtime,
-        "n_photos": len(outcomes),
-        "n_screened": len(screened),
-        "flag_agreement": round(agreement, 6),
-        "max_abs_prob_diff": round(float(diffs.max()), 6) if len(diffs) else None,
-        "int8_step": round(INT8_STEP, 6),
-        "max_box_px": max_box,
-        "max_landmark_px": max_lm,
-        "median_ms_browser": round(float(np.median(ms_br)), 1) if ms_br else None,
-        "median_ms_python": round(float(np.median(ms_py)), 1) if ms_py else None,
-        "stages_median_ms": stage_medians(outcomes),
-        "passed": not problems,
-        "verdict": "; ".join(problems) if problems else "parity ok",
-    }
+    record["median_ms_browser"] = round(float(np.median(ms_br)), 1) if ms_br else None
+    record["median_ms_python"] = round(float(np.median(ms_py)), 1) if ms_py else None
+    record["stages_median_ms"] = stage_medians(outcomes)
+    record["min_agreement"] = gates.min_agreement
+    record["max_prob_diff_gate"] = gates.max_prob_diff
+    record["detector_tolerance"] = asdict(tolerance)
+    record["passed"] = not problems
+    record["verdict"] = "; ".join(problems) if problems else "parity ok"
+    return record
 
 
 def stage_medians(outcomes: list[PhotoOutcome]) -> dict[str, dict]:
@@ -230,7 +237,7 @@ def stage_medians(outcomes: list[PhotoOutcome]) -> dict[str, dict]:
 
 def verification_set(cohort: Path | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
     """The converters' detector verification photos, plus the photos of a cohort folder (cohort.csv)."""
-    from facescreen.converters.to_mtcnn import verification_photos
+    from facescreen.edge.synthetic import verification_photos
 
     photos = verification_photos(n_synthetic=2, seed=21)
     if cohort is not None:
@@ -259,100 +266,6 @@ def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: dict[str, np.
                 "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {why}",
             }
         outcomes = compare_photos(chrome, screener, photos)
-        speed = speed_figures(chrome, screener, photos[SPEED_FRAME]) if SPEED_FRAME in photos else None
-    record = verdict(outcomes, screener.card.threshold, app["runtime"])
-    record["speed"] = speed
+    record = verdict(outcomes, screener.card, app["runtime"])
     record["photos"] = [asdict(o) for o in outcomes]
     return record
-
-
-SPEED_FRAME = "astronaut_640x480"  # a camera-sized frame from the verification photos
-SPEED_FRAMES = 24  # the drifting guidance sequence: two detections at the default interval
-SPEED_WARMUP = 2
-PUSH_FRAME_JS = """
-const [b64] = arguments;
-const bin = atob(b64);
-const rgb = new Uint8Array(bin.length);
-for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
-(window.__frames = window.__frames || []).push(rgb);
-return window.__frames.length;
-"""
-GUIDANCE_SPEED_JS = """
-const [h, w, finds, warmup] = arguments;
-const { FaceTrack } = await import(new URL('core/track.js', location.href).href);
-const s = window.__fs, frames = window.__frames;
-// one screener per configuration, sharing the opened networks, each reading its own FindConfig
-const runs = {};
-for (const [k, find] of Object.entries(finds)) {
-  const scr = Object.assign(Object.create(Object.getPrototypeOf(s)), s, { app: { ...s.app, find: { ...s.app.find, ...find } } });
-  runs[k] = { scr, track: new FaceTrack(scr.app.find), ms: [], detected: 0 };
-}
-const labels = Object.keys(runs);
-for (const f of frames.slice(0, warmup)) for (const k of labels) await runs[k].scr.analyse(f, h, w, runs[k].track, false);
-for (const k of labels) runs[k].track.lose();
-for (let i = 0; i < frames.length; i++) {
-  for (const k of (i % 2 ? [...labels].reverse() : labels)) {  // taking turns: a changing load slows both alike
-    const r = runs[k], t = performance.now();
-    const a = await r.scr.analyse(frames[i], h, w, r.track, false);
-    r.ms.push(performance.now() - t); r.detected += a.tracked ? 0 : 1;
-  }
-}
-// capture to flag: the captured frame detected again (before) or its analysis's face screened (after)
-const cap = {};
-for (const k of labels) cap[k] = [];
-const a = await runs.after.scr.analyse(frames[0], h, w);
-for (let i = 0; i < 3; i++) for (const k of (i % 2 ? [...labels].reverse() : labels)) {
-  const t = performance.now();
-  await runs[k].scr.screen(frames[0], h, w, a);
-  cap[k].push(performance.now() - t);
-}
-window.__frames = [];
-return Object.fromEntries(labels.map((k) => [k, { ms: runs[k].ms, detected: runs[k].detected, capture_ms: cap[k] }]));
-"""
-
-
-def speed_figures(chrome: Chrome, screener, frame: np.ndarray) -> dict:
-    """Guidance frames/s as the app's guidance runs it (detection or mesh tracking, the subject's
-    face mesh and the 14 measures, on a sequence of ``frame`` drifting a few pixels per frame: the
-    kiosk bench's), BEFORE (``FindConfig.baseline()``: every frame detected, whole pyramid) and
-    AFTER (the default FindConfig), browser and Python (the kiosk's engine on the same plain mesh
-    and artifact files) in the same run, the configurations taking turns frame by frame; and
-    capture to flag (detected again, or the analysed face screened). Figures for the README; never
-    asserted (machines are noisy)."""
-    from facescreen.edge.assets import FACE_LANDMARK, asset_path
-
-    from ..bench import measure_guidance, moving_sequence
-    from ..engine import KioskEngine
-    from ..landmarks import DenseLandmarker
-    from ..tracking import FindConfig
-
-    finds = {"before": FindConfig.baseline(), "after": FindConfig()}
-    sequence = moving_sequence(frame[None], SPEED_FRAMES)
-    h, w = frame.shape[:2]
-    for f in sequence:
-        browser_call(chrome, PUSH_FRAME_JS, base64.b64encode(np.ascontiguousarray(f).tobytes()).decode())
-    got = browser_call(chrome, GUIDANCE_SPEED_JS, h, w, {k: f.model_dump() for k, f in finds.items()}, SPEED_WARMUP)
-    mesh = DenseLandmarker(asset_path(FACE_LANDMARK.name))
-    engines = {k: KioskEngine(screener, mesh, find=f) for k, f in finds.items()}
-    py = measure_guidance(engines, sequence, SPEED_WARMUP)
-    analysis = engines["after"].analyse(sequence[0])
-    py_cap: dict[str, list[float]] = {k: [] for k in finds}
-    for i in range(3):
-        for k in list(finds) if i % 2 == 0 else list(finds)[::-1]:
-            t0 = time.perf_counter()
-            engines[k].screen(sequence[0], analysis)
-            py_cap[k].append((time.perf_counter() - t0) * 1e3)
-    med = lambda v: float(np.median(v))  # noqa: E731
-    out: dict = {"frame": f"{w}x{h}", "sequence_frames": len(sequence)}
-    for k in finds:
-        out[k] = {
-            "browser_guidance_fps": round(1e3 / med(got[k]["ms"]), 2),
-            "browser_guidance_fps_mean": round(1e3 / float(np.mean(got[k]["ms"])), 2),
-            "python_guidance_fps": round(py[k]["fps_p50"], 2),
-            "python_guidance_fps_mean": round(py[k]["fps_mean"], 2),
-            "browser_detected_fraction": round(got[k]["detected"] / len(got[k]["ms"]), 3),
-            "python_detected_fraction": round(py[k]["detected_fraction"], 3),
-            "browser_capture_to_flag_ms": round(med(got[k]["capture_ms"]), 1),
-            "python_capture_to_flag_ms": round(med(py_cap[k]), 1),
-        }
-    return out

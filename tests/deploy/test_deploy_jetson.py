@@ -1,4 +1,4 @@
-"""deploy/jetson: the install script and unit are linted, the pins are the Jetson's, and the README's
+"""deploy/jetson: the install script and unit are linted, the pins are the Jetson's, and docs/deploy-jetson.md's
 Jetson section is the script's steps, in order. (Nothing here claims the script ran on a Jetson.)"""
 
 from __future__ import annotations
@@ -55,9 +55,7 @@ def test_install_script_steps_and_readme_agree():
     script = (JETSON / "install.sh").read_text()
     steps = re.findall(r'^step "(\d+)\. ([^"]+)"', script, re.MULTILINE)
     assert [int(n) for n, _ in steps] == list(range(1, len(steps) + 1))
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Deploy to a Jetson") :]
-    section = section[: section.index("\n## ", 3)]
+    section = (REPO / "docs" / "deploy-jetson.md").read_text()
     heads = [(n, re.split(r"[:,(]", title)[0].strip()) for n, title in steps]  # "3. A virtual environment ..."
     positions = [section.find(f"\n{n}. {head}") for n, head in heads]
     assert all(p >= 0 for p in positions), [h for h, p in zip(heads, positions) if p < 0]

@@ -45,6 +45,7 @@ def test_evaluation_subgroups_and_custom_considerations_are_rendered():
         "cross_validation": {
             "kind": "5-fold",
             "mean_sd": {"auc": {"mean": 0.9, "sd": 0.05}},
+            "auc_headline": {"mean": 0.9, "sd": 0.05, "ci": [0.838, 0.962], "n_folds": 5},
             "pooled_auc": 0.91,
             "pooled_auc_ci": [0.85, 0.95],
             "bootstrap_resamples": 2000,
@@ -85,7 +86,9 @@ def test_evaluation_subgroups_and_custom_considerations_are_rendered():
         },
     )
     md = render_model_card(card.to_dict())
-    assert "0.910 (95% bootstrap CI 0.850-0.950" in md and "value: 0.9100" in md
+    # the headline (and the model index) is the fold mean, the papers' figure; the pooled AUC is beside it
+    assert "**AUC 0.900 ± 0.050** (mean ± SD over 5 folds" in md and "value: 0.9000" in md
+    assert "Pooled test AUC 0.910 (95% bootstrap CI 0.850-0.950" in md
     assert "Sensitivity at a fixed specificity of 0.90: 0.750 (95% bootstrap CI 0.600-0.850)" in md
     assert "| sex | F | 12 | 5/7 | 0.800 (0.400-0.960) |" in md and "too small to judge" in md
     assert "- Adults." in md and "- Small." in md and "- Consent." in md

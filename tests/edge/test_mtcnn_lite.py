@@ -22,7 +22,7 @@ RUNTIMES = ["litert", "onnxruntime"]
 
 @pytest.fixture(scope="session")
 def photos():
-    from facescreen.converters.to_mtcnn import verification_photos
+    from facescreen.edge.synthetic import verification_photos
 
     return verification_photos(n_synthetic=4, seed=21)  # other synthetic subjects than the converter checked
 

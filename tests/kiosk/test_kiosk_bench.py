@@ -99,7 +99,7 @@ def test_the_section_prints_tables_and_draws(measured, tmp_path):
     lines = kb.SECTION.format(measured)
     text = "\n".join(lines)
     assert "mtcnn-lite  BundleError" in text and "capture to flag" in text and "2 clients" in text
-    assert lines[-2].startswith("targets (issue 12):")
+    assert lines[-2].startswith("speed targets:")
     # the tiny test screener is not the one the absolute targets were set for: the report says so
     assert lines[-1] == (
         "  (set for the demo screener, resnet18 @ 112 px; this run screens with resnet18 @ 64 px, "
@@ -108,7 +108,7 @@ def test_the_section_prints_tables_and_draws(measured, tmp_path):
     from facescreen.training.demo import DEMO_MODEL
 
     assert kb.TARGETS_MODEL == {"backbone": DEMO_MODEL.backbone, "input_size": DEMO_MODEL.input_size}
-    assert kb.SECTION.format({**measured, "model": kb.TARGETS_MODEL})[-1].startswith("targets (issue 12):")
+    assert kb.SECTION.format({**measured, "model": kb.TARGETS_MODEL})[-1].startswith("speed targets:")
     rows = kb.SECTION.rows(measured)
     assert {(r["measure"], r["config"]) for r in rows} >= {
         ("guidance", "before"),

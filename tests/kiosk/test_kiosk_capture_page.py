@@ -44,7 +44,8 @@ def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
     photo = tmp_path / "photo.jpg"
     Image.fromarray(grace_hopper).save(photo, quality=95)
     app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="phone"), engine=engine)
-    type_ref = """const i = document.getElementById('child-ref'); i.value = arguments[0]; i.dispatchEvent(new Event('input'));
+    type_ref = """const i = document.getElementById('child-ref'); i.value = arguments[0];
+                  i.dispatchEvent(new Event('input'));
                   return document.getElementById('child-ref-msg').innerText;"""
     with live_server(app) as srv, Chrome() as c:  # no camera: the page offers a photo
         c.get(srv.url + "/")

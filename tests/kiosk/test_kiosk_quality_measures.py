@@ -69,27 +69,42 @@ def test_without_dense_landmarks_the_other_measures_still_run(engine, scene_fram
     assert not report.passed and report.instruction == "show_whole_face"
 
 
-def test_a_measure_that_raises_is_recorded_and_the_rest_run(engine, scene_frames):
+def _raising(error: Exception):
     class Broken:
         name, unit, needs, instructions = "broken", "x", "face", {"low": "hold_still"}
 
         def raw(self, ctx):
-            raise RuntimeError("sensor exploded")
+            raise error
 
         def bound(self, ctx):
             return Bound(min=0)
 
+    return Broken()
+
+
+def _with_measure(engine, measure):
     a = engine.analyser
-    analyser = FrameAnalyser(
+    return FrameAnalyser(
         a.detector,
         a.landmarker,
         a.config,
         model_iod_px=a.model_iod_px,
-        measures=(*DEFAULT_MEASURES[:3], Broken(), *DEFAULT_MEASURES[3:]),
+        measures=(*DEFAULT_MEASURES[:3], measure, *DEFAULT_MEASURES[3:]),
     )
-    report = analyser.analyse(scene_frames["good_b"]).report
-    assert report["broken"].assessed is False and "sensor exploded" in report["broken"].detail
+
+
+@pytest.mark.parametrize("error", [ValueError("too few pixels"), ZeroDivisionError("empty crop")])
+def test_a_measure_that_cannot_judge_the_frame_is_named_and_the_rest_run(engine, scene_frames, error):
+    report = _with_measure(engine, _raising(error)).analyse(scene_frames["good_b"]).report
+    r = report["broken"]
+    assert r.assessed is False and r.detail.startswith("broken could not be assessed") and str(error) in r.detail
     assert all(r.passed for r in report.results if r.name != "broken")
+
+
+@pytest.mark.parametrize("error", [TypeError("bug"), AttributeError("bug"), RuntimeError("bug")])
+def test_a_bug_in_a_measure_is_raised_not_shown_to_the_child(engine, scene_frames, error):
+    with pytest.raises(type(error)):
+        _with_measure(engine, _raising(error)).analyse(scene_frames["good_b"])
 
 
 def test_dense_landmarks_are_computed_once_per_frame(engine, scene_frames, monkeypatch):

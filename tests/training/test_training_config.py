@@ -115,7 +115,7 @@ def test_every_config_key_has_a_flag_or_is_one_of_the_set_only_keys():
         value = getattr(cfg, section.name)
         if dataclasses.is_dataclass(value):
             leaves |= {f"{section.name}.{f.name}" for f in dataclasses.fields(value)}
-    assert leaves - {f.key for f in flags} == {"evaluation.conf_level", "evaluation.top_k"}  # --set KEY=VALUE
+    assert leaves - {f.key for f in flags} == {"evaluation.top_k"}  # --set KEY=VALUE
 
 
 @pytest.mark.parametrize(

@@ -332,3 +332,63 @@ def test_bundle_has_a_readable_model_card(main_run):
         assert section in md, section
     assert "SYNTHETIC COHORT" in md and "validated on adult faces only" in md and "hypertelorism" in md
     assert str(main_run) not in md and str(main_run) not in (main_run / "bundle" / "modelcard.json").read_text()
+
+
+def test_the_vgg16_paper_command_end_to_end(tmp_path, synthetic_manifest, warm_align_cache, e2e_size):
+    """docs/papers.md's VGG-16 command at the smallest settings (no VGG-Face file here: --init none):
+    the Table 1 layout (mean ± SD), the ROC with its band and readers, Grad-CAM, and the section-2
+    items with the TRIPOD+AI / STARD checklist in report.md."""
+    out = tmp_path / "vgg16"
+    readers = _readers_csv(synthetic_manifest, tmp_path / "readers.csv")
+    argv = [
+        "cv",
+        "--preset",
+        "paper-vgg16",
+        "--init",
+        "none",
+        "--data",
+        str(synthetic_manifest),
+        "--out",
+        str(out),
+        "--align-cache",
+        str(warm_align_cache),
+        "--input-size",
+        str(e2e_size),
+        "--head-filters",
+        "8",
+        "--epochs",
+        "1",
+        "--bootstrap",
+        "200",
+        "--explain",
+        "gradcam",
+        "--explain-faces",
+        "2",
+        "--readers",
+        str(readers),
+        "--final",
+        "none",
+        "--prevalence",
+        "0.02",
+        "--no-progress",
+        "--notice",
+        SYNTHETIC_NOTICE,
+    ]
+    assert main(argv) == 0
+    report = (out / "report.md").read_text()
+    for needle in (
+        "## Summary",
+        "| auc | ",
+        "**Headline: AUC ",
+        "Layout of the VGG-16 paper's Table 2",
+        "![ROC](roc.png)",
+        "Grad-CAM",
+        "### 2x2 tables",
+        "intended use (stated) | 0.02",
+        "### Participant flow",
+        "compared separately",
+        "Reporting checklist (TRIPOD+AI / STARD)",
+    ):
+        assert needle in report, needle
+    assert (out / "roc.png").is_file() and (out / "cam_fold1.png").is_file()
+    assert json.loads((out / "summary.json").read_text())["config"]["model"]["backbone"] == "vgg16"

@@ -29,7 +29,9 @@ def _p(v: float) -> str:
     return "< 0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def evaluation_sections(ev: dict, temperature_scaling: bool, checklist: list[dict] = ()) -> list[str]:
+def evaluation_sections(
+    ev: dict, temperature_scaling: bool, checklist: tuple[dict, ...] | list[dict] = ()
+) -> list[str]:
     cal, op = ev["calibration"], ev["operating_point"]
     pooled = cal["pooled"]
     cl = ev["conf_level"]

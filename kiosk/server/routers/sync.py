@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from facescreen.edge.photo import load_photo
+from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
@@ -61,7 +62,7 @@ class SyncedResult(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncedResult:
-        if self.flag != (self.probability >= self.threshold):
+        if self.flag != flagged(self.probability, self.threshold):
             raise ValueError(
                 f"flag {self.flag} does not follow probability {self.probability} vs threshold {self.threshold}"
             )

@@ -96,7 +96,7 @@ async function startLive() {
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 960 } }, audio: false });
-  } catch (e) {
+  } catch {
     show("live", false);
     return showUpload("no_camera");
   }
@@ -197,7 +197,7 @@ async function start() {
   }
   const params = new URLSearchParams(location.search);
   // the browser's language when the catalogue has it (the kiosk resolves "es-MX" to "es"), else English
-  try { await loadMessages(params.get("lang") || navigator.language || "en"); } catch (e) { await loadMessages("en"); }
+  try { await loadMessages(params.get("lang") || navigator.language || "en"); } catch { await loadMessages("en"); }
   try {
     S.model = await api("/v1/model");
   } catch (e) {

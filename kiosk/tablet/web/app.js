@@ -2,6 +2,7 @@
 // sent to a kiosk later. All wording comes from messages.json (kiosk/messages.py, one home).
 import { Guide } from './core/guide.js';
 import { BrowserScreener } from './core/screen.js';
+import { Speaker } from './core/speech.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
 
 const $ = (id) => document.getElementById(id);
@@ -12,7 +13,7 @@ const MAX_FRAME_SIDE = 640;     // guidance runs on a frame this size at most
 // or this pause (state.retakePauseMs) has passed.
 const RETAKE_PAUSE_MS = 3000;
 
-const state = { lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
+const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
                 tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null };
 
 // Python's str.format for the fields the tables use: {name} and {name:.3f}
@@ -184,7 +185,7 @@ async function guidanceLoop(video) {
   const guide = new Guide(state.screener);
   state.guidance = { frames: 0, ms: 0 };
   while (true) {
-    if (document.body.dataset.state === 'result' || video.readyState < 2 || !childRef().ok) { guide.reset(); await new Promise((r) => setTimeout(r, 200)); continue; }
+    if (document.body.dataset.state === 'result' || video.readyState < 2 || !childRef().ok) { guide.reset(); state.speaker.forget(); await new Promise((r) => setTimeout(r, 200)); continue; }
     const canvas = drawTo(video, video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
     const { rgb, h, w } = rgbOf(canvas);
     const t0 = performance.now();
@@ -196,6 +197,7 @@ async function guidanceLoop(video) {
     }
     document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';
     $('instruction').textContent = t(key);
+    state.speaker.say(key, t(key));
     // the frame itself, and the face its quality was judged on: one detection per capture
     if (capture) await screenCanvas(capture.frame, $('consent').checked, capture.analysis);
     await new Promise((r) => requestAnimationFrame(r));
@@ -239,6 +241,11 @@ async function main() {
     state.retakenAt = performance.now();
   };
   $('sync-now').onclick = () => sync();
+  // spoken guidance, muted by the visible control (remembered on this tablet)
+  state.speaker.setMuted(localStorage.getItem('facescreen-muted') === 'true');
+  const showMute = () => { $('mute').setAttribute('aria-pressed', String(state.speaker.muted)); $('mute').textContent = state.speaker.muted ? '\u{1F507}' : '\u{1F50A}'; };
+  $('mute').onclick = () => { state.speaker.setMuted(!state.speaker.muted); localStorage.setItem('facescreen-muted', String(state.speaker.muted)); showMute(); };
+  showMute();
   await startCamera();
 }
 

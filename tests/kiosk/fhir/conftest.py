@@ -38,6 +38,12 @@ def make_result(p: float, model_version: str = "3") -> ScreeningResult:
 
 
 @pytest.fixture
+def result_of():
+    """make_result, for tests that store their own screenings."""
+    return make_result
+
+
+@pytest.fixture
 def model_bundle(tmp_path) -> Path:
     """A bundle folder holding only its model card (the Device needs the card and its hash)."""
     card = ModelCard(

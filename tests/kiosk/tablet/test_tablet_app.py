@@ -268,7 +268,8 @@ def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
 
 SCREEN_FILE = """
 const out = await window.tablet.screenFile(document.getElementById('file').files[0], false);
-return out.quality ? {instruction: out.quality.instruction, saved: null} : {instruction: null, saved: out.saved && out.saved.id};
+return out.quality ? {instruction: out.quality.instruction, saved: null}
+                   : {instruction: null, saved: out.saved && out.saved.id};
 """
 
 
@@ -330,7 +331,8 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         seen = c.script(
             """const r = document.getElementById('result').getBoundingClientRect();
                const f = document.getElementById('result-face');
-               return {top: r.top, bottom: r.bottom, height: innerHeight, upload: document.getElementById('upload').offsetParent,
+               return {top: r.top, bottom: r.bottom, height: innerHeight,
+                       upload: document.getElementById('upload').offsetParent,
                        face: f.hidden ? 0 : f.naturalWidth, saved: document.getElementById('result-saved').innerText,
                        counts: document.getElementById('counts').innerText};"""
         )

@@ -88,7 +88,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     from facescreen.edge.assets import FACE_LANDMARK, asset_path
     from facescreen.kiosk.landmarks import DenseLandmarker
     from facescreen.kiosk.quality import MEASURE_NAMES, FrameAnalyser, QualityConfig, model_inter_eye_px
-    from facescreen.kiosk.tablet.export import MESH_MEASURES
+    from facescreen.kiosk.tablet.export import mesh_measures
     from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, python_reference, static_server
     from facescreen.kiosk.tools.browser import Chrome
     from facescreen.kiosk.tracking import FindConfig
@@ -132,7 +132,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
                     compared += 1
                     if not py.passed:
                         failed.add(py.name)
-                    if py.name in MESH_MEASURES:
+                    if py.name in mesh_measures():
                         meshed.add(py.name)
             # the one instruction: the first failure among the measures both sides run
             py_first = next((r.instruction for r in ours if not r.passed), None)
@@ -141,7 +141,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
                 instructions += py_first is not None
     assert compared >= 10 * len(frames) and instructions >= 3  # the scenes exercise failing measures
     assert {"brightness", "sharpness", "illumination_uniformity", "head_roll"} <= failed, failed
-    assert meshed == set(MESH_MEASURES), meshed
+    assert meshed == set(mesh_measures()), meshed
 
 
 MESH_JS = """
@@ -297,12 +297,16 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
     with the DEFAULT FindConfig: the same frames detected and followed (the mesh skips detections,
     a jump is re-detected), the same instruction, the same captures; each capture screens the face
     its quality was judged on, with no detection of its own."""
-    from facescreen.kiosk.tablet.parity import INT8_STEP, browser_call, open_in_browser, static_server
+    from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, static_server
     from facescreen.kiosk.tools.browser import Chrome
     from facescreen.kiosk.tracking import FindConfig
 
     frames = drifting_sequence(scene_frames)
-    want = python_guidance(tablet_bundle, json.loads((tablet_app / "app.json").read_text())["runtime"], frames)
+    app = json.loads((tablet_app / "app.json").read_text())
+    want = python_guidance(tablet_bundle, app["runtime"], frames)
+    # onnxruntime-web's int8 kernels against the native ones on the same artifact: within one 8-bit
+    # step (0.0033 at most on the whole parity cohort, README); the export's gate judges flags
+    step = 1 / 255
     got = []
     with static_server(tablet_app) as url, Chrome() as chrome:
         open_in_browser(chrome, url)
@@ -333,7 +337,7 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
             assert (br["result"]["label"] if br["result"] else br["key"]) == py["key"], (i, py["key"], br)
         assert (br["result"] is not None) == (py["kind"] == "result"), i
         if br["result"]:
-            assert br["result"]["probability"] == pytest.approx(py["probability"], abs=INT8_STEP + 1e-6)
+            assert br["result"]["probability"] == pytest.approx(py["probability"], abs=step + 1e-6)
             assert br["result"]["detections"] == 0 and "detect" not in br["result"]["timed"], (i, br["result"])
     # the fast path is taken, not just matched: the mesh follows the face on most frames ...
     assert sum(b["tracked"] for b in got[:14]) >= 11 and sum(b["detections"] for b in got[:14]) == 2

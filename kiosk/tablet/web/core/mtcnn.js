@@ -6,14 +6,16 @@
 export const PNET_STRIDE = 2;
 export const PNET_CELL = 12;
 
-// CascadeConfig's defaults (the mtcnn package's detect_faces keywords).
+// CascadeConfig's defaults (the mtcnn package's detect_faces keywords); pinned by
+// tests/kiosk/tablet/test_tablet_constants.py, and app.json's "cascade" is what the app passes.
 export const CASCADE_DEFAULTS = Object.freeze({
   min_face_size: 20, min_size: 12, scale_factor: 0.709,
   threshold_pnet: 0.6, threshold_rnet: 0.7, threshold_onet: 0.8,
   nms_pnet1: 0.5, nms_pnet2: 0.7, nms_rnet: 0.7, nms_onet: 0.7, whole_pixels: true,
 });
 
-// Each network's outputs, told apart by their last dimension (mtcnn_manifest.OUTPUT_ROLES).
+// Each network's outputs, told apart by their last dimension (mtcnn_manifest.OUTPUT_ROLES; pinned
+// by tests/kiosk/tablet/test_tablet_constants.py).
 export const OUTPUT_ROLES = {
   pnet: { 4: 'bbox_reg', 2: 'face_prob' },
   rnet: { 4: 'bbox_reg', 2: 'face_prob' },

@@ -13,7 +13,7 @@ import { eyesOpen, headPose, mouthGap } from './mesh.js';
 import { resizeArea, roundHalfEven } from './mtcnn.js';
 
 const height = (f) => f.box[3] - f.box[1];
-const SHARPNESS_WIDTH = 128;  // kiosk/quality/image.py
+export const SHARPNESS_WIDTH = 128;  // kiosk/quality/image.py; pinned by tests/kiosk/tablet/test_tablet_constants.py
 
 // cv2.cvtColor(rgb, COLOR_RGB2GRAY) on uint8: OpenCV 4's fixed-point weights (15 bits), rounded.
 export function toGray(rgb, h, w) {
@@ -184,8 +184,12 @@ export function assess(faces, h, w, config, modelIodPx, rgb, mesh = null, meshNo
     if (m.needs !== 'frame' && !ctx.face) return notAssessed(m, 'no face in the frame', 'no_face');
     if (m.needs === 'mesh' && !ctx.mesh) return notAssessed(m, meshNote || 'no dense landmarks for this face', 'show_whole_face');
     let raw;
-    try { raw = m.raw(ctx); } catch (err) { return notAssessed(m, `${err.name}: ${err.message}`, 'show_whole_face'); }
-    if (!Number.isFinite(raw)) return notAssessed(m, 'the measure is undefined on this frame', 'show_whole_face');
+    // run_measure's rule: a frame the measure cannot judge names it; a bug (TypeError, ...) is thrown
+    try { raw = m.raw(ctx); } catch (err) {
+      if (err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError) throw err;
+      return notAssessed(m, `${m.name} could not be assessed: ${err.name}: ${err.message}`, 'show_whole_face');
+    }
+    if (!Number.isFinite(raw)) return notAssessed(m, `${m.name} is undefined on this frame`, 'show_whole_face');
     const [lo, hi] = m.bound(ctx);
     const side = lo !== null && raw < lo ? 'low' : hi !== null && raw > hi ? 'high' : null;
     return { name: m.name, assessed: true, passed: side === null, raw, bound: [lo, hi], instruction: side ? m.instructions[side] : null };

@@ -6,6 +6,7 @@ import { detect as mtcnnDetect, resizeArea, roundHalfEven } from './mtcnn.js';
 import { assess, modelInterEyePx, subjectFirst } from './quality.js';
 import { alignFace } from './align.js';
 import { openRuntime } from './runtime.js';
+import { applyTemperature, flagged, screeningProbability } from './screening.js';
 
 export const REFER = 'refer for genetic evaluation';
 export const NO_FLAG = 'no referral flag';
@@ -43,14 +44,6 @@ export async function detectFaces(rgb, h, w, runNet, app, cfg = app.detect) {
   const k = 1 / scale;
   return faces.map((f) => ({ box: f.box.map((v) => v * k), confidence: f.confidence,
                              landmarks: f.landmarks.map(([x, y]) => [x * k, y * k]) }));
-}
-
-const area = (f) => Math.max(0, f.box[2] - f.box[0]) * Math.max(0, f.box[3] - f.box[1]);
-
-// find_face: the largest confident face, ties broken by confidence.
-export function pickFace(faces) {
-  if (!faces.length) return null;
-  return faces.reduce((best, f) => (area(f) > area(best) || (area(f) === area(best) && f.confidence > best.confidence) ? f : best));
 }
 
 export class BrowserScreener {
@@ -114,7 +107,8 @@ export class BrowserScreener {
   // One frame's quality report, as the kiosk's FrameAnalyser.analyse(rgb) gives it.
   async quality(rgb, h, w) { return (await this.analyse(rgb, h, w)).report; }
 
-  // probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's in-graph scaling)
+  // the network's raw probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's
+  // in-graph scaling); before the card's temperature
   async predict(crop) {
     const s = this.card.input.size;
     const x = Float32Array.from(crop);
@@ -132,24 +126,32 @@ export class BrowserScreener {
     const reuse = analysis !== null && this.app.find.reuse_capture_detection;
     if (reuse && analysis.tracked) throw new Error("this frame's face was tracked, not detected; analyse it with a detection to screen it");
     const faces = reuse ? analysis.faces : await this.detect(rgb, h, w);
-    const face = pickFace(faces);
+    const face = subjectFirst(faces)[0] ?? null;  // find_face: the subject (quality.js, the one rule)
     if (!face) return { error: 'no_face', n_faces: 0 };
     const t1 = performance.now();
     const aligned = alignFace(rgb, h, w, face.landmarks, this.card.input.size, this.card.alignment.points);
     const t2 = performance.now();
-    const probs = await this.predict(aligned.image);
-    const t3 = performance.now();
-    let p = 0;
-    for (const k of this.positive) p += probs[k];
-    p = Math.min(Math.max(Math.fround(p), 0), 1);
-    const flag = p >= this.card.threshold;
+    const result = await this.screenAligned(aligned.image);
+    return {
+      ...result, detection: face, n_faces: faces.length, align_matrix: aligned.matrix, aligned: aligned.image,
+      timings_ms: { ...(reuse ? {} : { detect: t1 - t0 }), align: t2 - t1, ...result.timings_ms },  // as prepare_face's
+    };
+  }
+
+  // Screener.screen_aligned: one aligned crop -> the card's temperature, the positive classes'
+  // sum and the flag rule (core/screening.js, the ports of edge/postprocess.py).
+  async screenAligned(crop) {
+    const t0 = performance.now();
+    const probs = applyTemperature(await this.predict(crop), this.card.calibration?.temperature ?? 1);
+    const t1 = performance.now();
+    const p = screeningProbability(probs, this.positive);
+    const flag = flagged(p, this.card.threshold);
     return {
       probability: p, threshold: this.card.threshold, flag, label: flag ? REFER : NO_FLAG,
       class_names: this.card.classes, class_probabilities: probs, positive_classes: this.card.positive_classes,
       model_id: this.card.model_id, model_version: this.card.version, backend: this.backendLabel,
       intended_use: this.card.intended_use, not_for_clinical_use: this.card.not_for_clinical_use,
-      detection: face, n_faces: faces.length, align_matrix: aligned.matrix, aligned: aligned.image,
-      timings_ms: { ...(reuse ? {} : { detect: t1 - t0 }), align: t2 - t1, infer: t3 - t2 },  // as prepare_face's
+      timings_ms: { infer: t1 - t0 },
     };
   }
 }
