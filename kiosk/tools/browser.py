@@ -34,6 +34,7 @@ def find_browser() -> tuple[str, str] | None:
 
 
 REQUIRE_ENV = "FACESCREEN_REQUIRE_BROWSER"
+SCRIPT_TIMEOUT_S = 300  # scripts may await slow work (a model loading on a busy 2-core machine)
 
 
 def browser_skip_reason() -> str | None:
@@ -87,7 +88,9 @@ class Chrome:
         self._proc = subprocess.Popen(
             [self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        # a call waits as long as the page's script may run (SCRIPT_TIMEOUT_S), not 60 s: a busy machine's
+        # browser timing run outlived the HTTP read while its script was still within its limit
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=SCRIPT_TIMEOUT_S + 30)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -124,7 +127,7 @@ class Chrome:
         }
         self.session = self._call("POST", "/session", caps)["sessionId"]
         # scripts may await slow work (a model loading on a busy 2-core machine): 5 minutes, not 30 s
-        self._call("POST", self._s("/timeouts"), {"script": 300_000})
+        self._call("POST", self._s("/timeouts"), {"script": SCRIPT_TIMEOUT_S * 1000})
         return self
 
     def __exit__(self, *exc: Any) -> None:
