@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from facescreen.kiosk.cli import main
 from facescreen.kiosk.fhir import codes
 from facescreen.kiosk.fhir.outbox import Outbox
+from facescreen.kiosk.tools.ports import free_port
 
 SERVER_META = ("versionId", "lastUpdated", "author", "project", "compartment")
 
@@ -120,12 +120,6 @@ def test_push_with_nothing_queued_sends_nothing(day, model_bundle, fhir_server, 
     assert "pushed 0 screenings in 0 transactions" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Failing(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         self.rfile.read(int(self.headers["Content-Length"]))
@@ -168,9 +162,7 @@ def test_a_failed_push_leaves_every_result_queued_and_says_why(
     case, expected, day, model_bundle, fhir_server, failing_server, tmp_path, capsys
 ):
     base, token = fhir_server
-    url = {"down": f"http://127.0.0.1:{_free_port()}/fhir/R4", "wrong token": base, "server error": failing_server}[
-        case
-    ]
+    url = {"down": f"http://127.0.0.1:{free_port()}/fhir/R4", "wrong token": base, "server error": failing_server}[case]
     tf = _token_file(tmp_path, "not-the-token" if case == "wrong token" else token)
     assert _push(day, model_bundle, url, tf, "--batch", "2") == 1
     err = capsys.readouterr().err
@@ -205,7 +197,7 @@ def test_a_resource_the_server_finds_invalid_is_refused_and_stays_queued(
 
 
 def test_dry_run_prints_the_bundle_and_marks_nothing(day, model_bundle, tmp_path, capsys):
-    url = f"http://127.0.0.1:{_free_port()}/fhir/R4"  # nothing listens: a dry run never connects
+    url = f"http://127.0.0.1:{free_port()}/fhir/R4"  # nothing listens: a dry run never connects
     assert _push(day, model_bundle, url, None, "--dry-run") == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["resourceType"] == "Bundle" and printed["type"] == "transaction"
