@@ -41,6 +41,19 @@ def _words(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _backbone_names(text: str) -> list[str]:
+    """``--backbones``: checked where it is parsed, so a misspelt name costs no photo alignment."""
+    from .backbones import BACKBONES
+
+    names = _words(text)
+    unknown = [n for n in names if n not in BACKBONES.names()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown backbone(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(BACKBONES.names())}"
+        )
+    return names
+
+
 @dataclass(frozen=True)
 class Flag:
     """A command-line flag that sets one configuration key."""
@@ -461,7 +474,7 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
     compare.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
     compare.add_argument(
         "--backbones",
-        type=_words,
+        type=_backbone_names,
         metavar="NAME,NAME,...",
         help="comma separated (default: the paper's vgg16,vgg19,resnet18,resnet34,mobilenet_v2)",
     )
@@ -590,13 +603,10 @@ def _dispatch(args: argparse.Namespace, flags: list[Flag]) -> int:
 
 def _compare_backbones(args: argparse.Namespace, cfg) -> int:
     from .backbone_comparison import PAPER_BACKBONES, compare_backbones
-    from .backbones import BACKBONES
     from .experiment import prepare_data
     from .rundir import ALIGN_CACHE
 
     names = tuple(args.backbones or PAPER_BACKBONES)
-    for n in names:
-        BACKBONES.get(n)  # an unknown name fails here, with the valid ones, before any photo is aligned
     if Path(args.out).exists() and any(Path(args.out).iterdir()):
         raise ValueError(f"{args.out} is not empty; give compare-backbones a new directory")
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else Path(args.out) / ALIGN_CACHE

@@ -228,7 +228,7 @@ def auc_headline(folds: list, band: RocBand, conf_level: float) -> dict:
         "pooled_resampled": band.resampled,
         "pooled_note": (
             "The pooled AUC ranks all test photos together although each fold's model scored its own; "
-            "it mixes five score scales and moves with per-fold calibration. The fold mean is the headline."
+            f"it mixes {len(aucs)} score scales and moves with per-fold calibration. The fold mean is the headline."
         ),
     }
 

@@ -99,6 +99,22 @@ HOMES = [
         "model building, weight loading, the model card",
     ),
     (
+        "a CSV cell a spreadsheet would run as a formula",
+        "facescreen.edge.spreadsheet.csv_cell",
+        "`facescreen-screen --csv`, the kiosk store's export",
+    ),
+    (
+        "names mapped to factories (create) or to rows of data (lookup), an unknown name listing the valid ones",
+        "facescreen.edge.registry.Registry",
+        "backends, detectors, backbones, measures; conversion targets and browser runtimes (`Table`)",
+    ),
+    ("", "facescreen.edge.registry.Table", ""),
+    (
+        "a free loopback port for a server a tool or test starts",
+        "facescreen.kiosk.tools.ports.free_port",
+        "the kiosk benchmark, the browser driver, the load run, the FHIR tests",
+    ),
+    (
         "a command line: --version, -v, one-line errors, exit statuses",
         "facescreen.edge.clikit",
         "the five commands",

@@ -5,6 +5,7 @@ RANDOM PIXELS at 32 px, one epoch, three folds: the plumbing, not the figures.""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facescreen.training.backbone_comparison import PAPER_BACKBONES, compare_backbones, load_table
 from facescreen.training.backbones import BACKBONES
@@ -57,5 +58,7 @@ def test_every_backbone_on_the_same_folds_one_table_one_figure(tmp_path):
 
 
 def test_an_unknown_backbone_is_refused_before_any_photo_is_read(tmp_path, capsys):
-    code = main(["compare-backbones", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--backbones", "vgg17"])
-    assert code != 0 and "vgg17" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare-backbones", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--backbones", "vgg17"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "unknown backbone(s) vgg17; valid: mobilenet_v2" in err

@@ -91,7 +91,7 @@ def test_the_headline_is_the_fold_mean_not_the_pooled_auc():
     }
     md = "\n".join(card_markdown._front_matter(card) + card_markdown._evaluation(card))
     assert f"value: {np.mean(fold_aucs):.4f}, name: cross-validated AUC (mean over folds)" in md
-    assert f"**AUC {np.mean(fold_aucs):.3f} ± " in md and "mixes five score scales" in md
+    assert f"**AUC {np.mean(fold_aucs):.3f} ± " in md and "mixes 5 score scales" in md
 
 
 def test_every_section_two_item_is_rendered_and_the_level_is_configurable():
