@@ -158,7 +158,7 @@ def _build(spec: BundleSpec, aligned, root: Path):
         notes="runtime-matrix fixture trained for a few epochs on SYNTHETIC faces",
     )
     _, held = faces.split(0.25, seed=0)
-    screeners = [n for n in TARGETS.names() if TARGETS.create(n).kind == "screener"]
+    screeners = [n for n in TARGETS.names() if TARGETS.lookup(n).kind == "screener"]
     results = convert_bundle(
         bundle,
         resolve_targets(screeners),
@@ -271,7 +271,7 @@ def _runtimes() -> list[Runtime]:
 
     rows = [Runtime("keras", "keras", lambda b, f, tmp: python_answers(b, "keras", f))]
     for name in TARGETS.names():
-        if TARGETS.create(name).kind == "screener":
+        if TARGETS.lookup(name).kind == "screener":
             rows.append(Runtime(name, name, lambda b, f, tmp, a=name: python_answers(b, a, f)))
     for name in RUNTIMES.names():
         rt = browser_runtime(name)
