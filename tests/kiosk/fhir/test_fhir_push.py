@@ -105,6 +105,9 @@ def test_a_days_push_validates_reads_back_equal_and_a_retry_adds_nothing(day, mo
         }
         referrals = _search(client, base, f"ServiceRequest?identifier={codes.REFERRAL_ID_SYSTEM}|{day.flagged[1]}")
         assert len(referrals) == 1 and referrals[0]["intent"] == "proposal"
+        # the stored child reference is the subject's identifier on the server
+        child = {"system": codes.DEFAULT_CHILD_ID_SYSTEM, "value": "REG-0042"}
+        assert referrals[0]["subject"]["identifier"] == child
         assert len(_search(client, base, f"Media?identifier={codes.PHOTO_ID_SYSTEM}|{day.consented}")) == 1
 
 
