@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import io
 
 import pytest
@@ -104,7 +105,7 @@ def test_malformed_results_are_refused_whole(kiosk, record, bad):
     assert app.state.store.count() == 0
 
 
-def test_a_synced_child_ref_is_listed_searched_and_exported(kiosk, record):
+def test_a_synced_child_ref_is_listed_searched_and_exported(kiosk, record, kiosk_bundle):
     """The child's programme reference travels with the tablet's result into the kiosk's list, its
     search (?child_ref=) and its CSV export; a name in its place is refused (kiosk/childref.py)."""
     app, client = kiosk()
@@ -122,3 +123,19 @@ def test_a_synced_child_ref_is_listed_searched_and_exported(kiosk, record):
     assert {r["id"]: r["child_ref"] for r in rows}[mine["id"]] == "REG-2024-0117"
     refused = post(client, [record(child_ref="Ana Silva")])
     assert refused.status_code == 422 and "register number" in refused.text
+    # ... and the FHIR export's subject (issue 24's kiosk.fhir reads the stored row)
+    from facescreen.kiosk.fhir.bundle import transaction_bundle
+    from facescreen.kiosk.fhir.push import models_from
+    from facescreen.kiosk.fhir.resources import FhirOptions
+
+    card = json.loads((kiosk_bundle / "modelcard.json").read_text())
+    same_model = record(child_ref="REG-2024-0555", model_id=card["model_id"], model_version=card["version"])
+    assert post(client, [same_model]).status_code == 200
+    row = app.state.store.get(same_model["id"])
+    doc = transaction_bundle(
+        [row], models_from([kiosk_bundle]), None, FhirOptions(child_id_system="urn:example:register")
+    )
+    subjects = [e["resource"].get("subject") for e in doc["entry"] if "subject" in e["resource"]]
+    assert subjects and all(
+        s["identifier"] == {"system": "urn:example:register", "value": "REG-2024-0555"} for s in subjects
+    )
