@@ -5,6 +5,7 @@ RANDOM PIXELS at 32 px, one epoch, three folds: the plumbing, not the figures.""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facescreen.training.backbone_comparison import PAPER_BACKBONES, compare_backbones, load_table
 from facescreen.training.backbones import BACKBONES
