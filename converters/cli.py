@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def list_targets() -> str:
-    rows = [TARGETS.create(n) for n in TARGETS.names()]
+    rows = [TARGETS.lookup(n) for n in TARGETS.names()]
     lines = [f"{'target':16} {'format':9} {'precision':13} {'runs on':7} {'needs':6} {'options':24} summary"]
     for t in sorted(rows, key=lambda r: (r.kind, r.device, r.name)):
         opts = ",".join("--" + o.replace("_", "-") for o in t.options)

@@ -76,8 +76,8 @@ def _check(src, artifacts: list[str]) -> tuple[list[str], list[str]]:
     """Split the names into screener artifacts and detector formats; refuse anything not verified."""
     screeners, formats = [], []
     for name in artifacts:
-        if name in TARGETS and TARGETS.create(name).kind == "detector":
-            formats.append(TARGETS.create(name).format)
+        if name in TARGETS and TARGETS.lookup(name).kind == "detector":
+            formats.append(TARGETS.lookup(name).format)
             continue
         if name not in src.card.artifacts:
             have = [n for n, a in src.card.artifacts.items() if a["format"] != "keras"]

@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from facescreen.edge.registry import Registry
+from facescreen.edge.registry import Table
 
 OPTION_NAMES = ("int8_io", "max_batch", "workspace_mb")
 
@@ -78,7 +78,6 @@ def _importable(module: str) -> bool:
 REQUIREMENT_NAMES = {"cuda.bindings|cuda.cudart": "cuda-python (cuda.bindings or cuda.cudart)"}
 TF = ("tensorflow",)
 TENSORRT = ("tensorrt", "cuda.bindings|cuda.cudart")
-TARGETS: Registry[Target] = Registry("conversion target")
 _ROWS = (
     Target(
         "tflite-fp32",
@@ -202,8 +201,7 @@ _ROWS = (
         summary="the mtcnn package's P/R/O-Net for ONNX Runtime -> BUNDLE/detector/",
     ),
 )
-for _row in _ROWS:
-    TARGETS.register(_row.name, lambda row=_row: row)
+TARGETS: Table[Target] = Table("conversion target", _ROWS)
 
 ALIASES = {
     "cpu": [t.name for t in _ROWS if t.device == "cpu"],
@@ -215,7 +213,7 @@ ALIASES = {
 
 
 def target(name: str) -> Target:
-    return TARGETS.create(name)
+    return TARGETS.lookup(name)
 
 
 def resolve_targets(spec: str | list[str]) -> list[Target]:

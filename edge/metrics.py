@@ -1,5 +1,6 @@
 """The one home of ROC AUC, of the agreement between two runs of one screener, of the Wilson
-interval of a proportion and of the score-distribution drift statistic (PSI).
+interval of a proportion, of the score-distribution drift statistic (PSI) and of the parity gate's
+rule (:class:`ParityThresholds`, :func:`gate_problems`: the converters' gate and tablet-export's).
 
 Training (validation monitoring, fold metrics, the bootstrap band), the converters' parity gate and
 the benchmark's parity columns all read these, so a converted artifact, a benchmark row and a

@@ -10,7 +10,6 @@ runs in its own spawned process.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import numpy as np
 
 from facescreen.edge.errors import FaceScreenError
 
+from .tools.ports import free_port
 from .tracking import FaceTrack, FindConfig
 
 CONFIGS: dict[str, FindConfig] = {"before": FindConfig.baseline(), "after": FindConfig()}
@@ -161,12 +161,6 @@ _SERVE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def measure_server(
     bundle_dir: str,
     detector: str,
@@ -196,7 +190,7 @@ def measure_server(
                 detector=detector,
                 data_dir=f"{tmp}/{label}",
                 kiosk_id="bench",
-                port=_free_port(),
+                port=free_port(),
                 require_quality=False,
                 find=find,
             )

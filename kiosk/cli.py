@@ -23,10 +23,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from facescreen.edge import clikit
 from facescreen.edge.backends import AUTO_BACKEND_ORDER
@@ -36,6 +38,7 @@ PROG = "facescreen-kiosk"
 COMMANDS = ("run", "serve", "demo", "export", "push", "outcomes", "field-report", "purge", "tablet-export", "doctor")
 DEFAULT_BUNDLE = os.environ.get("FACESCREEN_BUNDLE", ".cache/demo-bundle")
 DEFAULT_DATA = os.environ.get("FACESCREEN_DATA", "kiosk-data")
+MAX_AGE_DAYS = 36500  # a century: older than any screening; far larger ages overflow the date arithmetic
 CAMERA_TIMEOUT_S = 120.0  # an unplugged camera is retried this long (with backoff) before the kiosk stops
 # the catalogue's languages are not loaded to print a help text; tests/kiosk/test_kiosk_i18n.py keeps this line true
 LANG_HELP = (
@@ -217,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sessions-per-client", type=int, default=2, help="capture sessions one phone or tablet may hold (default 2)"
     )
+    serve.add_argument(
+        "--body-timeout-s", type=float, default=30.0, help="seconds a request's body may take to arrive (default 30)"
+    )
+    serve.add_argument(
+        "--header-timeout-s", type=float, default=10.0, help="seconds a request's headers may take (default 10)"
+    )
     serve.add_argument("--log-level", default="info")
     _model_args(serve)
     _store_args(serve)
@@ -308,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
     _store_args(purge)
-    purge.add_argument("--older-than-days", type=float, default=None, help="delete screenings older than this")
+    purge.add_argument(
+        "--older-than-days", type=_days, default=None, help="delete screenings older than this many days (0 or more)"
+    )
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
 
     from .tablet import cli as tablet_cli
@@ -347,6 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"results store whose disk is checked (default: $FACESCREEN_DATA or {DEFAULT_DATA})",
     )
     return parser
+
+
+def _days(text: str) -> float:
+    """A finite age of 0 days or more: `inf` would overflow the date, and `-1` would purge every screening."""
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not math.isfinite(days) or days < 0 or days > MAX_AGE_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days from 0 to {MAX_AGE_DAYS}")
+    return days
 
 
 def _fhir_args(p: argparse.ArgumentParser) -> None:
@@ -499,6 +521,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             engines=args.engines,
             decode_budget_mp=args.decode_budget_mp,
             sessions_per_client=args.sessions_per_client,
+            body_timeout_s=args.body_timeout_s,
+            header_timeout_s=args.header_timeout_s,
         )
     except ValidationError as exc:
         for e in exc.errors():
@@ -537,6 +561,16 @@ def _fhir_inputs(args: argparse.Namespace):
     return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
 
 
+def _open_private(path) -> TextIO:
+    """An export file for writing, readable by its owner only whatever the umask: it is health data,
+    like the store it comes from (0600)."""
+    from .store import FILE_MODE
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    return open(fd, "w", newline="", encoding="utf-8")
+
+
 def _write_json(doc: dict, out) -> None:
     import json
 
@@ -544,7 +578,8 @@ def _write_json(doc: dict, out) -> None:
     if out == "-":
         sys.stdout.write(text)
     else:
-        Path(out).write_text(text, encoding="utf-8")
+        with _open_private(out) as f:
+            f.write(text)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -563,7 +598,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out == "-":
         n = store.export_csv(sys.stdout, args.since)
     else:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
+        with _open_private(args.out) as f:
             n = store.export_csv(f, args.since)
     print(f"exported {n} screenings", file=sys.stderr)
     return 0
@@ -676,9 +711,12 @@ def _tablet_export(args: argparse.Namespace) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix, printed as one line (a TLS key others can read, a data folder
+    this user cannot write, a missing file)."""
+    from .server.tls import TlsError
     from .store import DataDirError
 
-    return (FileNotFoundError, ValueError, DataDirError)
+    return (FileNotFoundError, ValueError, TlsError, DataDirError)
 
 
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")

@@ -1,4 +1,4 @@
-"""Cross-origin isolation for the pages that run models in the browser.
+"""How the pages that run models in the browser are served: cross-origin isolation, content types.
 
 onnxruntime-web runs its WebAssembly on several threads only where ``SharedArrayBuffer`` exists,
 which browsers grant to a cross-origin isolated page: its document (and its workers) served with
@@ -14,4 +14,15 @@ from __future__ import annotations
 ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
+}
+
+# the content types a browser needs for the app's files (modules, WebAssembly, the manifest), whoever
+# serves them: the kiosk's /tablet/ route and the parity gate's static server
+MEDIA_TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".webmanifest": "application/manifest+json",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from facescreen.edge.registry import Registry
 
@@ -41,7 +41,7 @@ class EspeakNg:
         self._spawn = spawn or (
             lambda argv: subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         )
-        self._speaking = None
+        self._speaking: Any = None  # the child process (a Popen, or what a test's spawn returns)
         if spawn is None and shutil.which(command) is None:
             raise SpeechUnavailable(
                 f"{command} is not installed: apt-get install -y espeak-ng (Debian and JetPack), "

@@ -5,6 +5,7 @@
 * No photo is written to disk unless the operator records consent for that screening; then the
   decoded, upright photo is re-encoded (which drops EXIF and GPS metadata) under ``DATA/photos``,
   written and fsynced before its row commits, so a consented answer always has its photo on disk.
+  A photo over 12 MP (the reduced JPEG decode's floor) is kept at 12 MP.
   A photo file left without its row by a crash is deleted when the store next opens, once it is
   older than ``ORPHAN_GRACE_S``: another process (a server) may be between writing a photo and
   committing its row while ``export`` or ``purge`` opens the store.
@@ -20,89 +21,114 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import json
+import math
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 from PIL import Image
 
+from facescreen.edge.photo import DEFAULT_LIMITS
 from facescreen.edge.result import ScreeningResult
 from facescreen.edge.spreadsheet import csv_cell
 
 from .childref import check_child_ref
 
-SCHEMA_VERSION = 3  # 2: result_json; 3: child_ref
+SCHEMA_VERSION = 3  # 2: result_json; 3: child_ref (columns are added from ScreeningRow on open)
 ORPHAN_GRACE_S = 3600.0
 DIR_MODE, FILE_MODE = 0o700, 0o600
 DB_NAME = "results.sqlite3"
 PHOTO_DIR = "photos"
 STATUSES = ("completed", "retaken", "cancelled")
-COLUMNS = (
-    "id",
-    "created_at",
-    "kiosk_id",
-    "operator_id",
-    "source",
-    "model_id",
-    "model_version",
-    "backend",
-    "probability",
-    "threshold",
-    "flag",
-    "label",
-    "not_for_clinical_use",
-    "intended_use",
-    "quality_json",
-    "consent",
-    "photo_file",
-    "status",
-    "result_json",
-    "child_ref",
-)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS screenings (
-    id                   TEXT PRIMARY KEY,
-    created_at           TEXT NOT NULL,      -- ISO 8601, UTC
-    kiosk_id             TEXT NOT NULL,
-    operator_id          TEXT,
-    source               TEXT NOT NULL,      -- kiosk | api | session
-    model_id             TEXT NOT NULL,
-    model_version        TEXT NOT NULL,
-    backend              TEXT NOT NULL,
-    probability          REAL NOT NULL,
-    threshold            REAL NOT NULL,
-    flag                 INTEGER NOT NULL,   -- 1: refer for genetic evaluation
-    label                TEXT NOT NULL,
-    not_for_clinical_use INTEGER NOT NULL,
-    intended_use         TEXT NOT NULL,
-    quality_json         TEXT NOT NULL,
-    consent              INTEGER NOT NULL DEFAULT 0,
-    photo_file           TEXT,               -- relative to the data dir, only with consent
-    status               TEXT NOT NULL DEFAULT 'completed',
-    result_json          TEXT,               -- ScreeningResult.to_dict(), NULL in rows from schema 1
-    child_ref            TEXT                -- the programme's reference for the child (kiosk/childref.py)
-);
-CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at);
-CREATE INDEX IF NOT EXISTS screenings_child_ref ON screenings (child_ref);
-"""
+MAX_KEPT_PIXELS = DEFAULT_LIMITS.reduce_above_pixels
+SQLITE_FULL = 13  # sqlite3.h: "Insertion failed because database is full"
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
-# what a database at schema version N needs to reach N + 1
-MIGRATIONS = {
-    1: "ALTER TABLE screenings ADD COLUMN result_json TEXT",
-    2: "ALTER TABLE screenings ADD COLUMN child_ref TEXT",
-}
+def column(sql: str, default: Any = MISSING, doc: str = "") -> Any:
+    """A dataclass field that is also a table column: its SQL type and constraints, and why."""
+    return field(default=default, metadata={"sql": sql, "doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreeningRow:
+    """One screening as the store keeps it: the one home of the row schema. The table's columns,
+    its DDL, the CSV header and every insert are derived from these fields, in this order; a new
+    column is one line here (a nullable one, or one with a default, is added to an existing store
+    when it opens)."""
+
+    id: str = column("TEXT PRIMARY KEY")
+    created_at: str = column("TEXT NOT NULL", doc="ISO 8601, UTC")
+    kiosk_id: str = column("TEXT NOT NULL")
+    operator_id: str | None = column("TEXT", None)
+    source: str = column("TEXT NOT NULL", doc="kiosk | api | session | tablet")
+    model_id: str = column("TEXT NOT NULL")
+    model_version: str = column("TEXT NOT NULL")
+    backend: str = column("TEXT NOT NULL")
+    probability: float = column("REAL NOT NULL")
+    threshold: float = column("REAL NOT NULL")
+    flag: int = column("INTEGER NOT NULL", doc="1: refer for genetic evaluation")
+    label: str = column("TEXT NOT NULL")
+    not_for_clinical_use: int = column("INTEGER NOT NULL")
+    intended_use: str = column("TEXT NOT NULL")
+    quality_json: str = column("TEXT NOT NULL")
+    consent: int = column("INTEGER NOT NULL DEFAULT 0", 0)
+    photo_file: str | None = column("TEXT", None, doc="relative to the data dir, only with consent")
+    status: str = column("TEXT NOT NULL DEFAULT 'completed'", "completed")
+    result_json: str | None = column("TEXT", None, doc="ScreeningResult.to_dict(); NULL in schema-1 and tablet rows")
+    child_ref: str | None = column("TEXT", None, doc="the programme's reference for the child (kiosk/childref.py)")
+
+    @classmethod
+    def of_result(cls, result: ScreeningResult, quality: dict[str, Any], **row: Any) -> ScreeningRow:
+        """A kiosk's own screening: the model's fields from the result, the rest given."""
+        return cls(
+            model_id=result.model_id,
+            model_version=result.model_version,
+            backend=result.backend,
+            probability=float(result.probability),
+            threshold=float(result.threshold),
+            flag=int(result.flag),
+            label=result.label,
+            not_for_clinical_use=int(result.not_for_clinical_use),
+            intended_use=result.intended_use,
+            quality_json=json.dumps(quality, sort_keys=True),
+            result_json=json.dumps(result.to_dict(), sort_keys=True),
+            **row,
+        )
+
+    def values(self) -> list[Any]:
+        return [getattr(self, k) for k in COLUMNS]
+
+
+COLUMNS = tuple(f.name for f in fields(ScreeningRow))
+_INSERT = f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def _ddl() -> list[str]:
+    """The table from :class:`ScreeningRow` (each field's doc kept as an SQL comment, for `.schema`)."""
+    fs = fields(ScreeningRow)
+    cols = "\n".join(
+        f"    {f.name} {f.metadata['sql']}{',' if i < len(fs) - 1 else ''}"
+        + (f"  -- {f.metadata['doc']}" if f.metadata["doc"] else "")
+        for i, f in enumerate(fs)
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS screenings (\n{cols}\n)",
+        "CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at)",
+        "CREATE INDEX IF NOT EXISTS screenings_child_ref ON screenings (child_ref)",
+    ]
 
 
 class StoreError(Exception):
@@ -111,6 +137,12 @@ class StoreError(Exception):
 
 class NotFound(StoreError):
     code = "not_found"
+
+
+class StoreFull(StoreError):
+    """The disk (or the database's size limit) is full: nothing was stored, and no partial file stays."""
+
+    code = "store_full"
 
 
 class DataDirError(StoreError):
@@ -159,6 +191,7 @@ class ResultsStore:
         self.photo_dir = self.data_dir / PHOTO_DIR
         self.orphan_grace_s = orphan_grace_s
         self._lock = threading.Lock()
+        self.full_error: str | None = None  # why the last write failed for want of space; None once one succeeds
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
         os.chmod(self.path, FILE_MODE)  # SQLite gives its -wal and -shm files the database's mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -171,19 +204,26 @@ class ResultsStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, *MIGRATIONS, SCHEMA_VERSION):
+        if not 0 <= version <= SCHEMA_VERSION:
             raise StoreError(f"{self.path} has schema version {version}; this software reads {SCHEMA_VERSION}")
         with self._tx() as c:
-            if version:  # an existing database: its table gains the columns added since, in order
-                for v in range(version, SCHEMA_VERSION):
-                    c.execute(MIGRATIONS[v])
-            for statement in _SCHEMA.split(";"):  # not executescript(): it commits on its own
-                if statement.strip():
-                    c.execute(statement)
+            table, *indexes = _ddl()
+            c.execute(table)
+            self._add_missing_columns(c)  # before the indexes: one may be on a column just added
+            for statement in indexes:
+                c.execute(statement)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
             os.chmod(p, FILE_MODE)
         self.swept = self._sweep_orphan_photos()
+
+    @staticmethod
+    def _add_missing_columns(c: sqlite3.Connection) -> None:
+        """A store made by an older version gains the columns it lacks (schema 1: result_json)."""
+        have = {r[1] for r in c.execute("PRAGMA table_info(screenings)")}
+        for f in fields(ScreeningRow):
+            if f.name not in have:
+                c.execute(f"ALTER TABLE screenings ADD COLUMN {f.name} {f.metadata['sql']}")
 
     # --- transactions ------------------------------------------------------------------------
     def _tx(self):
@@ -192,16 +232,40 @@ class ResultsStore:
         class _Tx:
             def __enter__(self_inner) -> sqlite3.Connection:
                 store._lock.acquire()
-                store._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    store._conn.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    store._lock.release()
+                    raise
                 return store._conn
 
             def __exit__(self_inner, exc_type, exc, tb) -> None:
                 try:
-                    store._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                    if exc_type is None:
+                        try:
+                            store._conn.execute("COMMIT")
+                        except sqlite3.OperationalError as err:
+                            if store._conn.in_transaction:  # SQLite keeps a transaction whose COMMIT failed
+                                store._conn.execute("ROLLBACK")
+                            raise store._full(err) from err
+                    elif store._conn.in_transaction:  # SQLite may have rolled it back itself (a full disk)
+                        store._conn.execute("ROLLBACK")
                 finally:
                     store._lock.release()
+                if isinstance(exc, sqlite3.OperationalError) and isinstance(store._full(exc), StoreFull):
+                    raise store._full(exc) from exc
 
         return _Tx()
+
+    def _full(self, err: BaseException) -> BaseException:
+        """SQLite's or the file system's "no space left" as a StoreFull (for people, with the folder);
+        any other error unchanged."""
+        full = getattr(err, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(err)
+        full = full or (isinstance(err, OSError) and err.errno in FULL_ERRNOS)
+        if not full:
+            return err
+        self.full_error = f"the disk holding {self.data_dir} is full ({err}); nothing was stored"
+        return StoreFull(f"{self.full_error}: free space there, then try again")
 
     def close(self) -> None:
         with self._lock:
@@ -224,81 +288,37 @@ class ResultsStore:
         ``child_ref`` must follow kiosk.childref's format."""
         if photo is not None and not consent:
             raise ValueError("a photo is only written with the operator's recorded consent")
-        child_ref = check_child_ref(child_ref)
-        sid = uuid.uuid4().hex
-        created = utc_now().isoformat(timespec="milliseconds")
-        photo_file = self._write_photo(sid, photo) if (consent and photo is not None) else None
-        row = {
-            "id": sid,
-            "created_at": created,
-            "kiosk_id": kiosk_id,
-            "operator_id": operator_id,
-            "source": source,
-            "model_id": result.model_id,
-            "model_version": result.model_version,
-            "backend": result.backend,
-            "probability": float(result.probability),
-            "threshold": float(result.threshold),
-            "flag": int(result.flag),
-            "label": result.label,
-            "not_for_clinical_use": int(result.not_for_clinical_use),
-            "intended_use": result.intended_use,
-            "quality_json": json.dumps(quality, sort_keys=True),
-            "consent": int(bool(consent and photo is not None)),
-            "photo_file": photo_file,
-            "status": "completed",
-            "result_json": json.dumps(result.to_dict(), sort_keys=True),
-            "child_ref": child_ref,
-        }
-        try:
-            with self._tx() as c:
-                c.execute(
-                    f"INSERT INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                    [row[k] for k in COLUMNS],
-                )
-        except BaseException:
-            if photo_file:
-                (self.data_dir / photo_file).unlink(missing_ok=True)
-            raise
-        return StoredScreening(sid, created)
+        row = ScreeningRow.of_result(
+            result,
+            quality,
+            id=uuid.uuid4().hex,
+            created_at=utc_now().isoformat(timespec="milliseconds"),
+            kiosk_id=kiosk_id,
+            operator_id=operator_id,
+            source=source,
+            consent=int(bool(consent and photo is not None)),
+            child_ref=child_ref,
+        )
+        with self.batch() as b:
+            b.add(row, photo)
+        return StoredScreening(row.id, row.created_at)
 
-    def add_synced(self, row: dict[str, Any], photo: np.ndarray | None = None) -> bool:
-        """Keep a screening made elsewhere (a tablet), under the id it was given there. Idempotent:
-        an id already stored is left as it is and False is returned, so a sync that is repeated
-        after being cut off never doubles a row. ``photo`` is kept only with ``row["consent"]``."""
-        if photo is not None and not row.get("consent"):
-            raise ValueError("a photo is only written with the family's recorded consent")
-        full = {
-            "child_ref": None,
-            **row,
-            "photo_file": None,
-            "status": "completed",
-            "consent": int(bool(row.get("consent") and photo is not None)),
-        }
-        full["child_ref"] = check_child_ref(full["child_ref"])
-        missing = [k for k in COLUMNS if k not in full]
-        if missing:
-            raise ValueError(f"a synced screening lacks {missing}")
-        with self._lock:
-            if self._conn.execute("SELECT 1 FROM screenings WHERE id = ?", (row["id"],)).fetchone():
-                return False
-        if photo is not None:
-            full["photo_file"] = self._write_photo(row["id"], photo)
-        try:
-            with self._tx() as c:
-                cur = c.execute(
-                    f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                    [full[k] for k in COLUMNS],
-                )
-        except BaseException:
-            if full["photo_file"]:
-                (self.data_dir / full["photo_file"]).unlink(missing_ok=True)
-            raise
-        return cur.rowcount == 1
+    def batch(self) -> Batch:
+        """Rows committed together, in one transaction, each with its own photo file:
+        ``with store.batch() as b: b.add(row, photo)``. Idempotent by id (an id already stored is
+        left as it is: ``b.new`` tells which were new). Any failure commits nothing and leaves no file."""
+        return Batch(self)
+
+    def add_synced(self, row: ScreeningRow, photo: np.ndarray | None = None) -> bool:
+        """Keep a screening made elsewhere (a tablet) under the id it was given there; False when
+        that id is already stored (it is left as it is)."""
+        with self.batch() as b:
+            b.add(row, photo)
+        return b.new == [row.id]
 
     def record_consent(self, screening_id: str, photo: np.ndarray) -> str:
         """The operator recorded consent after the result: keep this screening's photo."""
-        self.get(screening_id)  # raises NotFound
+        old = self.get(screening_id)["photo_file"]  # raises NotFound
         photo_file = self._write_photo(screening_id, photo)
         try:
             with self._tx() as c:
@@ -306,6 +326,8 @@ class ResultsStore:
         except BaseException:
             (self.data_dir / photo_file).unlink(missing_ok=True)
             raise
+        if old and old != photo_file:
+            (self.data_dir / old).unlink(missing_ok=True)
         return photo_file
 
     def set_status(self, screening_id: str, status: str) -> None:
@@ -317,26 +339,39 @@ class ResultsStore:
 
     def _write_photo(self, sid: str, photo: np.ndarray) -> str:
         """Atomic and durable: temp file (0600), fsync, rename, fsync the folder. Re-encoding drops
-        all metadata."""
+        all metadata. Every write gets its own file name (the screening's id and a random part), so
+        two writers of one id never share a file: the row that commits points at its own photo, and
+        the other's file is removed by its writer. A failed write (a full disk) leaves no file."""
         private_dir(self.photo_dir)
-        rel = f"{PHOTO_DIR}/{sid}.jpg"
+        rel = f"{PHOTO_DIR}/{sid}-{uuid.uuid4().hex[:12]}.jpg"
         final = self.data_dir / rel
         tmp = final.with_suffix(".jpg.tmp")
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(photo, dtype=np.uint8)).save(buf, "JPEG", quality=95)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), FILE_MODE)
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        dir_fd = os.open(self.photo_dir, os.O_RDONLY)
+        Image.fromarray(np.ascontiguousarray(kept_size(photo), dtype=np.uint8)).save(buf, "JPEG", quality=95)
         try:
-            os.fsync(dir_fd)  # the rename itself survives a power cut
-        finally:
-            os.close(dir_fd)
+            write_durably(tmp, buf.getvalue())
+            os.replace(tmp, final)
+            dir_fd = os.open(self.photo_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # the rename itself survives a power cut
+            finally:
+                os.close(dir_fd)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+            full = self._full(exc)
+            if full is not exc:
+                raise full from exc
+            raise
         return rel
+
+    def health(self) -> dict[str, Any]:
+        """What /v1/health says about the store: free space, and why the last write failed if the disk was full."""
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError:
+            free = 0
+        return {"writable": self.full_error is None, "free_mb": round(free / 2**20, 1), "error": self.full_error}
 
     def _sweep_orphan_photos(self) -> int:
         """Delete photo files that no committed, consented row points at (a crash between writing
@@ -393,6 +428,13 @@ class ResultsStore:
         with self._lock:
             return int(self._conn.execute(f"SELECT COUNT(*) FROM screenings{where}", args).fetchone()[0])
 
+    def known(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are stored."""
+        ids = list(ids)
+        with self._lock:
+            q = f"SELECT id FROM screenings WHERE id IN ({', '.join('?' * len(ids))})"
+            return {r[0] for r in self._conn.execute(q, ids)} if ids else set()
+
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
@@ -435,6 +477,65 @@ class ResultsStore:
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
+
+
+class Batch:
+    """See :meth:`ResultsStore.batch`."""
+
+    def __init__(self, store: ResultsStore) -> None:
+        self.store = store
+        self.rows: list[ScreeningRow] = []
+        self.new: list[str] = []
+
+    def add(self, row: ScreeningRow, photo: np.ndarray | None = None) -> None:
+        """Queue ``row``; its photo (only with ``row.consent``) is written now, under a name of its own."""
+        if photo is not None and not row.consent:
+            raise ValueError("a photo is only written with recorded consent")
+        row = replace(row, child_ref=check_child_ref(row.child_ref))
+        if photo is not None:
+            row = replace(row, photo_file=self.store._write_photo(row.id, photo))
+        self.rows.append(row)
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        store, committed = self.store, []
+        try:
+            if exc_type is None:
+                with store._tx() as c:
+                    committed = [r for r in self.rows if c.execute(_INSERT, r.values()).rowcount == 1]
+                store.full_error = None
+        finally:
+            self.new = [r.id for r in committed]
+            kept = {r.photo_file for r in committed}
+            for r in self.rows:  # a photo whose row did not commit (an error, a repeated id) is removed
+                if r.photo_file and r.photo_file not in kept:
+                    (store.data_dir / r.photo_file).unlink(missing_ok=True)
+
+
+def kept_size(photo: np.ndarray) -> np.ndarray:
+    """A kept photo holds at most ``MAX_KEPT_PIXELS``, the floor of the reduced JPEG decode (a phone's
+    12 MP): a bigger one (a PNG, a 49 MP decompression bomb) is shrunk by area averaging first, so its
+    re-encoding never needs PIL's 4-byte-per-pixel copy of the full image (~200 MB at 49 MP) on top of
+    the decoded pixels the decode budget holds."""
+    h, w = photo.shape[:2]
+    if h * w <= MAX_KEPT_PIXELS:
+        return photo
+    import cv2
+
+    f = math.sqrt(MAX_KEPT_PIXELS / (h * w))
+    return cv2.resize(photo, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """A new private file (0600 whatever the umask) with ``data``, on the disk when this returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), FILE_MODE)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _where(since: str | None, child_ref: str | None) -> tuple[str, list[str]]:

@@ -60,7 +60,28 @@ HOMES = [
     (
         "temperature applied to a backend's probabilities",
         "facescreen.edge.postprocess.apply_temperature",
-        "the edge Screener, for every backend",
+        "the edge Screener, for every backend; the browser's port core/screening.js, pinned against it in Chromium",
+    ),
+    (
+        "the screening flag: probability >= threshold",
+        "facescreen.edge.postprocess.flagged",
+        "ScreeningResult, edge metrics, training metrics / evaluation / cv / thresholds, the tablet's parity, "
+        "the sync API; the browser's port core/screening.js, pinned against it in Chromium",
+    ),
+    (
+        "the parity gate an artifact passes (flag agreement, optional probability gate)",
+        "facescreen.edge.metrics.gate_problems",
+        "the converters' gate, tablet-export's browser gate",
+    ),
+    (
+        "when two detector runs find the same faces",
+        "facescreen.edge.detect.faces_agree",
+        "the converters' MTCNN gate, tablet-export's browser gate",
+    ),
+    (
+        "the quality measures, their order and what each needs",
+        "facescreen.kiosk.quality.DEFAULT_MEASURES",
+        "the kiosk's FrameAnalyser, the tablet app's app.json and core/quality.js (pinned in Chromium)",
     ),
     (
         "metadata embedding per format (in the file, or a sidecar for engines)",
@@ -76,6 +97,22 @@ HOMES = [
         "input normalisation and weight-file names of pretrained weights",
         "facescreen.training.backbones.PretrainedCfg",
         "model building, weight loading, the model card",
+    ),
+    (
+        "a CSV cell a spreadsheet would run as a formula",
+        "facescreen.edge.spreadsheet.csv_cell",
+        "`facescreen-screen --csv`, the kiosk store's export",
+    ),
+    (
+        "names mapped to factories (create) or to rows of data (lookup), an unknown name listing the valid ones",
+        "facescreen.edge.registry.Registry",
+        "backends, detectors, backbones, measures; conversion targets and browser runtimes (`Table`)",
+    ),
+    ("", "facescreen.edge.registry.Table", ""),
+    (
+        "a free loopback port for a server a tool or test starts",
+        "facescreen.kiosk.tools.ports.free_port",
+        "the kiosk benchmark, the browser driver, the load run, the FHIR tests",
     ),
     (
         "a command line: --version, -v, one-line errors, exit statuses",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # facescreen on a fresh Jetson with JetPack 6.1 or 6.2 (L4T R36.4, Ubuntu 22.04, Python 3.10, TensorRT 10.3,
-# CUDA 12.6). Each numbered step below is one step of the README's "Deploy to a Jetson", in the same order.
+# CUDA 12.6). Each numbered step below is one step of docs/deploy-jetson.md, in the same order.
 #
 #   sudo deploy/jetson/install.sh --bundle DIR [--user USER] [--source csi://0]
 #                                 [--display auto|desktop|headless] [--autologin] [--no-service]

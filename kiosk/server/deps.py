@@ -1,19 +1,22 @@
 """Shared checks as dependencies: settings, the loaded engine, the store, the bearer token, the upload.
 
 The token and the inference queue are also enforced by :class:`kiosk.server.gate.RequestGate` before
-the request body is read; the gate finds which routes need them from these dependencies, so a route
-declares what it needs in one place."""
+the request body is read; the gate finds which routes need them from these dependencies
+(``require_token``, ``require_configured_token``, ``photo_decoder``), so a route declares what it
+needs in one place. Never check the token or decode a photo inside a route's body, where the gate
+cannot see it (tests/kiosk/test_kiosk_server_routes.py holds every route to this)."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from facescreen.edge.photo import open_photo
+from facescreen.edge.photo import DecodeBudget, PhotoLimits, open_photo
 
 from ..childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
 from ..engine import KioskEngine
@@ -25,6 +28,10 @@ from .settings import Settings
 
 ACCEPTED_CONTENT_TYPES = ("image/", "application/octet-stream")
 UNAUTHORIZED = ("unauthorized", "this server needs 'Authorization: Bearer <token>' (ask the operator)")
+NO_TOKEN = (
+    "sync_needs_token",
+    "this kiosk has no access token, so it accepts no synced results: start it with --token-file (or FACESCREEN_TOKEN)",
+)
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -103,6 +110,34 @@ def require_token(
         raise ApiError(401, *UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
+def require_configured_token(settings: Settings = Depends(get_settings)) -> None:
+    """A route that must never be open, not even on a kiosk started without a token (loopback only):
+    it is refused (403) until the operator gives the server a token."""
+    if not settings.token:
+        raise ApiError(403, *NO_TOKEN)
+
+
+class PhotoDecoder:
+    """The one way a route decodes a photo, whatever carried it (a multipart upload, base64 in JSON):
+    the header is checked against the server's limits (size, shape) first, then the pixels are
+    reserved in the one decode budget for as long as the caller holds the decoded array. A route that
+    depends on :func:`photo_decoder` is behind the inference queue (the gate admits it once its body
+    has arrived)."""
+
+    def __init__(self, limits: PhotoLimits, budget: DecodeBudget) -> None:
+        self.limits, self.budget = limits, budget
+
+    @contextmanager
+    def decoded(self, data: bytes) -> Iterator[np.ndarray]:
+        opened = open_photo(data, self.limits)
+        with self.budget.reserve(opened.pixels):
+            yield opened.decode()
+
+
+def photo_decoder(request: Request) -> PhotoDecoder:
+    return PhotoDecoder(request.app.state.limits, request.app.state.decode_budget)
+
+
 async def photo_bytes(
     file: UploadFile = File(..., description="the photo: JPEG, PNG, HEIC, WebP, BMP or TIFF"),
 ) -> bytes:
@@ -120,10 +155,10 @@ async def photo_bytes(
     return data
 
 
-def photo_rgb(request: Request, data: bytes = Depends(photo_bytes)) -> Iterator[np.ndarray]:
+def photo_rgb(
+    data: bytes = Depends(photo_bytes), decoder: PhotoDecoder = Depends(photo_decoder)
+) -> Iterator[np.ndarray]:
     """The upload decoded to RGB, its pixels reserved in the decode budget until the response is
-    done: the header is checked (size, shape) first, and the decode waits its turn when other
-    requests hold the budget. A route with this dependency is behind the inference queue."""
-    opened = open_photo(data, request.app.state.limits)
-    with request.app.state.decode_budget.reserve(opened.pixels):
-        yield opened.decode()
+    done (the decode waits its turn when other requests hold the budget)."""
+    with decoder.decoded(data) as rgb:
+        yield rgb

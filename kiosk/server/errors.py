@@ -14,11 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from facescreen.edge.errors import FaceScreenError
 
-from ..store import NotFound, StoreError
+from ..store import NotFound, StoreError, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ STATUS_BY_CODE = {
 }
 
 
+STORE_FULL_RETRY_S = 300  # the operator must free space first
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(message)
@@ -46,16 +49,22 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
-async def send_error(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-    """Answer from an ASGI middleware, before the app (and before the request body is read). The
-    connection is closed: an unread body cannot be skipped on a keep-alive connection."""
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    keep_alive: bool = False,
+) -> None:
+    """Answer from an ASGI middleware. Before the request body is read, the connection is closed: an
+    unread body cannot be skipped on a keep-alive connection (``keep_alive`` once it has been read)."""
     body = json.dumps(error_body(code, message)).encode()
     raw = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
         (b"cache-control", b"no-store"),
-    ]
+    ] + ([] if keep_alive else [(b"connection", b"close")])
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
@@ -80,6 +89,17 @@ def release_frames(exc: BaseException) -> None:
         seen.add(id(e))
         traceback.clear_frames(e.__traceback__)
         todo += [e.__cause__, e.__context__]
+
+
+async def answer_bug(scope: Scope, exc: Exception, send: Send) -> None:
+    """A 500 for an error no handler took (a bug), logged with its traceback. Answered by the request
+    gate rather than by Starlette's outermost handler, which re-raises to the server and so resets
+    the client's keep-alive connection."""
+    try:
+        log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+        await send_error(send, 500, "internal_error", "the server failed; the error is logged", keep_alive=True)
+    finally:
+        release_frames(exc)
 
 
 Handler = Callable[[Request, Any], Awaitable[JSONResponse]]
@@ -116,6 +136,11 @@ def install(app: FastAPI) -> None:
     @handles(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(exc)), 404)
+
+    @handles(StoreFull)
+    async def _full(request: Request, exc: StoreFull) -> JSONResponse:
+        log.error("results store: %s", exc)
+        return JSONResponse(error_body(exc.code, str(exc)), 507, headers={"Retry-After": str(STORE_FULL_RETRY_S)})
 
     @handles(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:

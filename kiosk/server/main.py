@@ -21,7 +21,6 @@ from ..store import ResultsStore
 from . import errors
 from .admission import InferenceQueue
 from .gate import RequestGate
-from .limits import BodySizeLimit
 from .pool import EnginePool
 from .routers import pages, results, screening, sessions, sync, system, tablet
 from .routers.pages import STATIC_DIR
@@ -35,10 +34,12 @@ DESCRIPTION = """Guided frontal face capture with quality checks and a **screeni
 genetic evaluation: `refer for genetic evaluation` or `no referral flag`. **Not a diagnosis.** Every
 result carries the model's id, version, intended use and its not-for-clinical-use marking.
 
-Errors are JSON `{"error": {"code", "message"}}`: 400 unreadable or empty upload, 401 token, 404 no
-such screening or session, 409 nothing to keep, 413 too large (bytes or pixels), 415 not an image, 422 no
-face / quality check failed / image too small / malformed request, 429 too many capture sessions, 503
-busy (with `Retry-After`) or model not loaded. API responses are never cached (`Cache-Control: no-store`)."""
+Errors are JSON `{"error": {"code", "message"}}`: 400 unreadable or empty upload, 401 token, 403 no token
+configured (sync), 404 no such screening or session, 408 body too slow, 409 nothing to keep, 413 too large
+(bytes or pixels), 415 not an image, 422 no face / quality check failed / image too small / malformed
+request, 429 too many capture sessions or wrong tokens, 503 busy (with `Retry-After`) or model not
+loaded, 507 the kiosk's disk is full (with `Retry-After`). API responses are never cached
+(`Cache-Control: no-store`)."""
 
 
 def _docs_assets() -> str | None:
@@ -111,12 +112,13 @@ def create_app(
         attach(app, engine)
     errors.install(app)
     body_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
-    app.add_middleware(BodySizeLimit, max_bytes=body_limit)
     app.add_middleware(
         RequestGate,
         token=settings.token,
-        queue=app.state.queue,  # outermost: before the body
-        routes=[r for router in ROUTERS for r in router.routes],
+        queue=app.state.queue,
+        routes=app.router.routes,  # every route, the docs' and the static files' included
+        max_body_bytes=body_limit,
+        body_timeout_s=settings.body_timeout_s,
     )
     # keep every accepted upload in memory: a photo is never spooled to a temp file on disk
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, body_limit)

@@ -82,6 +82,63 @@ def limit_malloc_arenas(n: int = 2) -> None:
         pass
 
 
+def header_deadline_protocol(timeout_s: float) -> type:
+    """uvicorn's HTTP/1.1 protocol with a deadline for a request's headers: a connection whose
+    request line and headers have not all arrived ``timeout_s`` after it opened (or after its
+    previous answer) is closed. uvicorn itself waits for headers for ever, so 40 connections sending
+    one byte every 5 s would hold 40 sockets and file descriptors indefinitely. The body has its own
+    deadline (kiosk.server.limits)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        _header_timer = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(timeout_s, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                log.info("closed a connection whose request headers took over %g s", timeout_s)
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # the headers are in
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                self._arm()  # the next request on this keep-alive connection
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderDeadline
+
+
+def uvicorn_options(settings: Settings | None) -> dict:
+    """How uvicorn serves this app, in one place for `serve` and the test server. ``X-Forwarded-For``
+    is not trusted (uvicorn trusts it from loopback by default): the kiosk serves clients directly,
+    and a local process could otherwise claim another device's address, use its capture sessions and
+    pass the per-device caps."""
+    timeout = settings.header_timeout_s if settings else Settings.model_fields["header_timeout_s"].default
+    return {"http": header_deadline_protocol(timeout), "proxy_headers": False}
+
+
 def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
     """Serve until stopped; ``engine``: the already loaded engine or pool (the CLI loads it first, so a
     bad bundle or model file is one line before anything binds, not a traceback from start-up)."""
@@ -103,7 +160,13 @@ def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
         ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
     print(announce(settings, "https" if ssl else "http", qr=not is_loopback(settings.host)), flush=True)
     uvicorn.run(
-        create_app(settings, engine), host=settings.host, port=settings.port, log_level=log_level, workers=1, **ssl
+        create_app(settings, engine),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        workers=1,
+        **uvicorn_options(settings),
+        **ssl,
     )
 
 
@@ -112,14 +175,21 @@ class BackgroundServer:
 
     ``with BackgroundServer(app) as srv: httpx.get(srv.url + "/v1/health")``"""
 
-    def __init__(self, app, **ssl) -> None:
+    def __init__(self, app, settings: Settings | None = None, **ssl) -> None:
+        """``settings``: the served app's (default: ``app.state.settings``, else the defaults), for
+        the same uvicorn options as `serve`."""
         import uvicorn
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.scheme = "https" if ssl else "http"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **ssl))
+        settings = settings or getattr(getattr(app, "state", None), "settings", None)
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", **uvicorn_options(settings), **ssl
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

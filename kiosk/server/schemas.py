@@ -40,6 +40,12 @@ class DecodeLoad(_Out):
     limit_mp: float
 
 
+class StoreHealth(_Out):
+    writable: bool = Field(description="false once a write failed for want of space, until one succeeds")
+    free_mb: float = Field(description="free space on the disk holding the results store")
+    error: str | None = Field(description="why the last write failed, for the operator")
+
+
 class SessionLoad(_Out):
     open: int
     limit: int
@@ -54,6 +60,7 @@ class Health(_Out):
     uptime_s: float
     inference: InferenceLoad
     decode_budget: DecodeLoad
+    store: StoreHealth
     sessions: SessionLoad
 
 

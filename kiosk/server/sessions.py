@@ -75,12 +75,15 @@ class SessionManager:
             raise ApiError(404, "no_session", f"no capture session {sid!r} (it may have timed out); start a new one")
         return s
 
-    def get(self, sid: str, client: str = "") -> Session:
+    def get(self, sid: str, client: str = "", touch: bool = True) -> Session:
+        """The client's session; ``touch``: this use keeps it alive (a frame does, a retake does not:
+        a session without photos ends after ``idle_s`` whatever else is sent to it)."""
         now = self.clock()
         with self._lock:
             self._evict_idle(now)
             s = self._owned(sid, client)
-            s.last_seen = now
+            if touch:
+                s.last_seen = now
             return s
 
     def close(self, sid: str, client: str = "") -> None:

@@ -80,6 +80,10 @@ class Settings(BaseModel):
     engines: int = Field(1, ge=1, le=8)  # inference engines (each a full model copy)
     # Decoded pixels held by all requests at once (3 bytes each): a 49 MP photo takes 49 of them.
     decode_budget_mp: float = Field(64.0, ge=1.0, le=4096.0)
+    # A request's body must arrive within this (else 408), and its headers within header_timeout_s
+    # (else the connection is closed): a client trickling bytes holds a connection for that long at most.
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    header_timeout_s: float = Field(10.0, gt=0, le=3600)
 
     @field_validator("language")
     @classmethod

@@ -39,7 +39,7 @@ from facescreen.edge.detect import (
 from facescreen.edge.errors import NoFaceError
 from facescreen.edge.metrics import ParityThresholds, agreement, gate_problems
 from facescreen.edge.photo import load_photo
-from facescreen.kiosk.isolation import ISOLATION_HEADERS
+from facescreen.kiosk.isolation import ISOLATION_HEADERS, MEDIA_TYPES
 
 from ..tools.browser import Chrome
 from .runtimes import browser_runtime
@@ -74,13 +74,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def static_server(root: Path) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (a secure context for service workers) in a thread."""
-    _QuietHandler.extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".mjs": "text/javascript",
-        ".js": "text/javascript",
-        ".wasm": "application/wasm",
-        ".webmanifest": "application/manifest+json",
-    }
+    _QuietHandler.extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MEDIA_TYPES}
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()

@@ -14,9 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from facescreen.edge.registry import Registry
+from facescreen.edge.registry import Table
 
-REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES_ENV = "FACESCREEN_TABLET_NODE_MODULES"
 
 
@@ -32,7 +31,6 @@ class BrowserRuntime:
     rewrite: tuple[tuple[str, str, str], ...] = ()  # (vendor file, bare import, relative import)
 
 
-RUNTIMES: Registry[BrowserRuntime] = Registry("browser runtime")
 _ROWS = (
     BrowserRuntime(
         "onnxruntime-web",
@@ -69,17 +67,33 @@ _ROWS = (
         rewrite=(("litertjs/core/index.js", '"@litertjs/wasm-utils"', '"../wasm-utils/index.js"'),),
     ),
 )
-for _row in _ROWS:
-    RUNTIMES.register(_row.name, lambda row=_row: row)
+RUNTIMES: Table[BrowserRuntime] = Table("browser runtime", _ROWS)
 
 
 def browser_runtime(name: str) -> BrowserRuntime:
-    return RUNTIMES.create(name)
+    return RUNTIMES.lookup(name)
+
+
+def source_checkout() -> Path | None:
+    """The source checkout this module runs from (an editable install, a test run), or None when it
+    is installed from a wheel: there, two folders up is site-packages/facescreen, not a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "tablet" / "package.json").is_file() else None
 
 
 def node_modules() -> Path:
-    """Where ``make tablet`` put the npm packages (``$FACESCREEN_TABLET_NODE_MODULES`` overrides)."""
-    return Path(os.environ.get(NODE_MODULES_ENV) or REPO / "tablet" / "node_modules")
+    """Where ``make tablet`` put the npm packages: ``$FACESCREEN_TABLET_NODE_MODULES``, else the
+    checkout's tablet/node_modules. An installed facescreen has no checkout to look in."""
+    if os.environ.get(NODE_MODULES_ENV):
+        return Path(os.environ[NODE_MODULES_ENV])
+    checkout = source_checkout()
+    if checkout is None:
+        raise FileNotFoundError(
+            f"this facescreen is installed, not run from its source checkout, so there is no tablet/node_modules "
+            f"to take the browser runtime from: run `npm ci` in a copy of facescreen's tablet/ folder and set "
+            f"{NODE_MODULES_ENV} to its node_modules"
+        )
+    return checkout / "tablet" / "node_modules"
 
 
 def package_version(runtime: BrowserRuntime, root: Path | None = None) -> str:
@@ -92,12 +106,11 @@ def package_version(runtime: BrowserRuntime, root: Path | None = None) -> str:
             f"runtime {runtime.package} from the npm registry"
         )
     version = json.loads(meta.read_text())["version"]
-    pinned_file = REPO / "tablet" / "package.json"
+    pinned_file = root.parent / "package.json"  # what `npm ci` installed this node_modules from
     if pinned_file.is_file():
         pinned = json.loads(pinned_file.read_text())["dependencies"].get(runtime.package)
         if pinned and pinned != version:
             raise RuntimeError(
-                f"{runtime.package} {version} is installed but tablet/package.json pins {pinned}: "
-                f"run `make tablet` again"
+                f"{runtime.package} {version} is installed but {pinned_file} pins {pinned}: run `make tablet` again"
             )
     return version

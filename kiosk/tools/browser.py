@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ from typing import Any
 import cv2
 import httpx
 import numpy as np
+
+from .ports import free_port
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 DRIVERS = ("chromedriver",)
@@ -33,6 +34,7 @@ def find_browser() -> tuple[str, str] | None:
 
 
 REQUIRE_ENV = "FACESCREEN_REQUIRE_BROWSER"
+SCRIPT_TIMEOUT_S = 300  # scripts may await slow work (a model loading on a busy 2-core machine)
 
 
 def browser_skip_reason() -> str | None:
@@ -56,12 +58,6 @@ def write_y4m(path: str | Path, frames: Sequence[np.ndarray], fps: int = 2) -> P
             f.write(b"FRAME\n")
             f.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).tobytes())
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Chrome:
@@ -88,11 +84,13 @@ class Chrome:
         self.session: str | None = None
 
     def __enter__(self) -> Chrome:
-        port = _free_port()
+        port = free_port()
         self._proc = subprocess.Popen(
             [self.driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        # a call waits as long as the page's script may run (SCRIPT_TIMEOUT_S), not 60 s: a busy machine's
+        # browser timing run outlived the HTTP read while its script was still within its limit
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=SCRIPT_TIMEOUT_S + 30)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -129,7 +127,7 @@ class Chrome:
         }
         self.session = self._call("POST", "/session", caps)["sessionId"]
         # scripts may await slow work (a model loading on a busy 2-core machine): 5 minutes, not 30 s
-        self._call("POST", self._s("/timeouts"), {"script": 300_000})
+        self._call("POST", self._s("/timeouts"), {"script": SCRIPT_TIMEOUT_S * 1000})
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .ports import free_port
 
 MiB = 2**20
 
@@ -73,12 +74,6 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, proc_status(self.pid, "VmHWM"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

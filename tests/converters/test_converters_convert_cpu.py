@@ -139,6 +139,11 @@ def test_onnx_int8_is_static_qdq_not_dynamic(converted):
     model = onnx.load(str(bundle_dir / "onnx-int8.onnx"))
     assert tensorrt_parse_problems(model) == []
     assert not [t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT32]
+    # the stem convolution keeps float weights (to_onnx_int8.float_stem_nodes); every other one int8 weights
+    dq_out = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    floats = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert convs[0].input[1] in floats and all(c.input[1] in dq_out for c in convs[1:])
     assert load_bundle(bundle_dir).card.artifacts["onnx-int8"]["symmetric"] is True
 
 

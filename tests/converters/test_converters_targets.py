@@ -19,17 +19,17 @@ ARTIFACT_NAMES = [
 
 
 def test_the_table_names_exactly_the_artifacts_of_the_issue():
-    screeners = [n for n in TARGETS.names() if TARGETS.create(n).kind == "screener"]
+    screeners = [n for n in TARGETS.names() if TARGETS.lookup(n).kind == "screener"]
     assert sorted(screeners) == sorted(ARTIFACT_NAMES)
-    assert {TARGETS.create(n).precision for n in screeners} == {"fp32", "fp16", "dynamic-int8", "int8"}
-    assert TARGETS.create("tflite-dynamic").precision == "dynamic-int8"
+    assert {TARGETS.lookup(n).precision for n in screeners} == {"fp32", "fp16", "dynamic-int8", "int8"}
+    assert TARGETS.lookup("tflite-dynamic").precision == "dynamic-int8"
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS.names()))
 def test_every_target_has_a_builder_and_a_valid_format(name):
     from facescreen.edge.bundle import ARTIFACT_FORMATS
 
-    t = TARGETS.create(name)
+    t = TARGETS.lookup(name)
     assert callable(t.builder())
     assert t.format in ARTIFACT_FORMATS
     assert t.file.startswith(name) and t.file.endswith(t.suffix)
@@ -70,7 +70,7 @@ def test_every_target_carries_its_own_behaviour(name):
 
     from facescreen.converters.metadata import carrier
 
-    t = TARGETS.create(name)
+    t = TARGETS.lookup(name)
     if t.kind == "screener":
         assert carrier(t.format).in_file is (t.format != "tensorrt")
     if t.unavailable_hint is not None:
@@ -112,7 +112,7 @@ for m in pkgutil.walk_packages(c.__path__, c.__name__ + "."):
         importlib.import_module(m.name)
 from facescreen.converters.targets import TARGETS
 for n in TARGETS.names():
-    TARGETS.create(n).builder()
+    TARGETS.lookup(n).builder()
 bad = sorted(m for m in sys.modules if m.startswith("facescreen.training"))
 print("training modules:", bad)
 """

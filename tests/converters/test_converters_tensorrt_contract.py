@@ -239,7 +239,7 @@ def _int32_bias_graph(tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setitem(to_onnx_int8.QUANTIZE_OPTIONS, "QuantizeBias", True)
     out = tmp_path / "int32-bias.onnx"
-    with pytest.raises(ConversionError, match=r"parser would refuse.*input 'b1_quantized' is INT32"):
+    with pytest.raises(ConversionError, match=r"parser would refuse.*input 'b2_quantized' is INT32"):
         tiny_onnx.int8_model_file(tmp_path / "work")
     import onnx
     from onnxruntime.quantization import QuantFormat, quantize_static
@@ -270,6 +270,10 @@ def test_int8_graph_has_float_biases_and_parses(tmp_path):
     assert not [t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT32]
     assert {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT} >= {"b1", "b2"}
     assert entry["tensorrt_parsable"] is True and tensorrt_parse_problems(model) == []
+    assert entry["float_nodes"][0] == "conv1"  # the stem keeps float weights
+    dq_out = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    conv1, head = (n for n in model.graph.node if n.op_type == "Conv")
+    assert conv1.input[1] == "w1" and head.input[1] in dq_out
 
 
 def test_planted_int32_bias_graph_is_refused_by_converter_and_stand_in_parser(tmp_path, monkeypatch):

@@ -45,11 +45,37 @@ def test_path_and_bytes_agree(tmp_path, rgb):
     np.testing.assert_array_equal(load_photo(p), load_photo(p.read_bytes()))
 
 
-def test_exif_orientation_is_honoured(rgb):
+# EXIF 2.32 (CIPA DC-008), tag 0x0112 Orientation: where the stored image's row 0 and column 0 are
+# shown, written as the numpy operation that turns the stored pixels into the displayed ones.
+EXIF_ORIENTATIONS = {
+    1: lambda a: a,  # top-left: as stored
+    2: lambda a: a[:, ::-1],  # top-right: mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # bottom-right: turned 180 degrees
+    4: lambda a: a[::-1, :],  # bottom-left: mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),  # left-top: mirrored along the main diagonal
+    6: lambda a: np.rot90(a, k=-1),  # right-top: turned 90 degrees clockwise
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # right-bottom: mirrored along the other diagonal
+    8: lambda a: np.rot90(a, k=1),  # left-bottom: turned 90 degrees anticlockwise
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(EXIF_ORIENTATIONS))
+def test_exif_orientation_is_honoured(orientation):
+    """Four flat quadrants of different colours (so JPEG keeps them): each must land where the EXIF
+    table puts it. A wrong rotation or a missing mirror moves a quadrant and fails."""
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:20, :30], stored[:20, 30:], stored[20:, :30], stored[20:, 30:] = (
+        (255, 0, 0),
+        (0, 255, 0),
+        (0, 0, 255),
+        (255, 255, 0),
+    )
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 CW to display
-    out = load_photo(encode(Image.fromarray(rgb), "JPEG", quality=100, exif=exif))
-    assert out.shape == (60, 40, 3)
+    exif[0x0112] = orientation
+    out = load_photo(encode(Image.fromarray(stored), "JPEG", quality=95, exif=exif))
+    expected = EXIF_ORIENTATIONS[orientation](stored)
+    assert out.shape == expected.shape
+    assert np.abs(out.astype(int) - expected).mean() < 8  # JPEG's error at the quadrant edges only
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16", "1"])
@@ -147,8 +173,8 @@ def test_non_photo_source():
 # --- HEIC (iPhones and iPads) ---------------------------------------------------------------------
 def test_heic_decodes_upright_with_its_orientation():
     """A real HEIC written at test time: pixels stored lying on their side (as a phone's sensor
-    gives them) with orientation 6; the loader returns the upright photo."""
-    pytest.importorskip("pillow_heif")
+    gives them) with orientation 6; the loader returns the upright photo. pillow-heif is a base
+    dependency: without it this fails, as a tablet's HEIC upload would."""
     upright = np.zeros((60, 80, 3), np.uint8)
     upright[:20] = 255  # a white band along the top edge
     sideways = Image.fromarray(np.ascontiguousarray(np.rot90(upright, k=1)))

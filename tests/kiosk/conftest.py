@@ -95,3 +95,44 @@ def live_server():
     from facescreen.kiosk.server.run import BackgroundServer
 
     return BackgroundServer
+
+
+@pytest.fixture
+def record(engine):
+    """A result as the tablet syncs it (POST /v1/sync/results), made with this kiosk's model (its card's
+    id, threshold and not-for-clinical-use marking): ``record(photo=rgb, **changes)``; a photo comes
+    with consent, as base64 JPEG."""
+    import base64
+    import io
+    import uuid
+
+    from PIL import Image
+
+    card = engine.model_info()
+
+    def make(photo=None, **over) -> dict:
+        b64 = None
+        if photo is not None:
+            buf = io.BytesIO()
+            Image.fromarray(photo).save(buf, "JPEG", quality=90)
+            b64 = base64.b64encode(buf.getvalue()).decode()
+        r = {
+            "id": uuid.uuid4().hex,
+            "created_at": "2026-11-29T05:00:00.000Z",
+            "tablet_id": "tablet-7",
+            "model_id": card["model_id"],
+            "model_version": card["version"],
+            "backend": "onnxruntime-web:onnx-int8",
+            "probability": 1.0,
+            "threshold": card["threshold"],
+            "flag": True,
+            "label": "refer for genetic evaluation",
+            "not_for_clinical_use": card["not_for_clinical_use"],
+            "intended_use": "research",
+            "quality": {},
+            "consent": photo is not None,
+            "photo_jpeg_b64": b64,
+        }
+        return {**r, **over}
+
+    return make

@@ -32,6 +32,31 @@ def test_live_guidance_result_and_upload_fallback(kiosk_bundle, engine, tmp_path
         assert img.size[0] >= 400 and len(set(img.convert("L").getdata())) > 50  # a rendered page
 
 
+def test_the_page_speaks_every_catalogue_language_and_lays_arabic_out_right_to_left(
+    kiosk_bundle, engine, tmp_path, live_server
+):
+    """The menu names each language in its own words (it labelled every non-Chinese one "English"),
+    and ?lang=ar gives the catalogue's Arabic, right to left."""
+    from facescreen.kiosk.messages import MESSAGES, language_names
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="browser"), engine=engine)
+    with live_server(app) as srv, Chrome(window=(420, 800)) as c:
+        c.get(f"{srv.url}/?lang=ar&mode=upload")
+        c.wait_for("document.body.dataset.state === 'upload'")
+        menu = c.script("return [...document.getElementById('lang').options].map((o) => [o.value, o.text])")
+        assert dict(menu) == language_names() and len(set(dict(menu).values())) == len(MESSAGES)
+        assert c.script("return [document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+        assert c.script("return getComputedStyle(document.body).direction") == "rtl"
+        assert c.script("return document.getElementById('take-photo').textContent") == MESSAGES["ar"]["take_photo"]
+        img = Image.open(c.screenshot(tmp_path / "capture-ar.png"))
+        assert img.size[0] >= 400 and len(set(img.convert("L").getdata())) > 50  # a rendered page
+        c.get(f"{srv.url}/?lang=es-MX&mode=upload")  # a regional tag finds its language
+        c.wait_for("document.body.dataset.state === 'upload'")
+        assert c.script("return [document.documentElement.lang, document.documentElement.dir]") == ["es", "ltr"]
+
+
 def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
     kiosk_bundle, engine, tmp_path, grace_hopper, live_server
 ):

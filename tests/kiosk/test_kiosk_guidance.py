@@ -156,8 +156,18 @@ def test_window_text_in_chinese_needs_a_cjk_font(engine, scene_frames):
         with pytest.raises(FileNotFoundError, match="fonts-noto-cjk"):
             Renderer("zh-Hans")
     else:
-        out = Renderer("zh-Hans").render(scene_frames["too_far"], ev)
+        renderer = Renderer("zh-Hans")
+        out = renderer.render(scene_frames["too_far"], ev)
         assert out.shape == scene_frames["too_far"].shape
+        # every character of the instruction has a glyph of its own: a font without CJK draws each as
+        # the same "missing glyph" box (tofu), which is what a U+10FFFD (private use) draws
+        font = renderer.font(40)
+        tofu = np.asarray(font.getmask("\U0010fffd"))
+        hanzi = sorted({ch for ch in ev.text if "\u4e00" <= ch <= "\u9fff"})
+        assert len(hanzi) >= 2, ev.text
+        glyphs = {ch: np.asarray(font.getmask(ch)).tobytes() for ch in hanzi}
+        assert all(g != tofu.tobytes() for g in glyphs.values()), ev.text
+        assert len(set(glyphs.values())) == len(hanzi)  # distinct characters, distinct glyphs
 
 
 def test_the_result_card_says_saved_when_it_returns_and_what_the_map_shows(engine, scene_frames, replay_dir, tmp_path):

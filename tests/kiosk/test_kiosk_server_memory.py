@@ -12,6 +12,7 @@ TensorFlow's ~1 GB to every figure). Loopback only; figures for the README come 
 
 from __future__ import annotations
 
+from facescreen.kiosk.tools.hostilerun import run_sync_bombs, run_unauth
 from facescreen.kiosk.tools.loadrun import kiosk_server, run_bombs
 
 GB = 1e9
@@ -26,3 +27,24 @@ def test_sixteen_concurrent_png_bombs_stay_bounded(kiosk_edge_bundle):
     assert sum(row["statuses"].values()) == 16
     assert row["peak_rss_mib"] * MiB < 1.5 * GB, row
     assert row["after_rss_mib"] - row["baseline_rss_mib"] < 96, row  # 5-65 MiB seen, the machine's load varies
+
+
+TOKEN = "memory-test-token-0123456789"
+
+
+def test_unauthenticated_bodies_and_sync_bombs_stay_bounded(kiosk_edge_bundle, monkeypatch):
+    """Issue 19: 32 concurrent unauthenticated 19 MiB bodies (to the sync route, and to no route at all)
+    took a server past 6 GB, parsed before the 401; 16 consented 49 MP sync photos peaked at 5.1 GB,
+    outside the decode budget. Now the bodies are refused unread (growth under 20 MiB), and the sync
+    photos peak no higher than the same bombs sent to /v1/quality (plus the base64 JSON they came in)."""
+    monkeypatch.setenv("FACESCREEN_TOKEN", TOKEN)
+    with kiosk_server(kiosk_edge_bundle, "--queue-depth", "16") as (url, pid):
+        unauth = run_unauth(url, pid)
+        bombs = run_sync_bombs(url, pid, TOKEN)
+    print("\nunauthenticated:", unauth, "\nsync bombs:", bombs)
+    for path in ("/v1/sync/results", "/v1/no-such-route"):
+        assert set(unauth[path]["statuses"]) <= {"401", "404"}, unauth
+        assert unauth[path]["peak_growth_mib"] < 20, unauth
+    assert set(bombs["sync_statuses"]) == {"200"} and set(bombs["quality_statuses"]) <= {"200", "422"}, bombs
+    assert bombs["sync_peak_rss_mib"] * MiB < 1.5 * GB, bombs
+    assert bombs["sync_peak_rss_mib"] < bombs["quality_peak_rss_mib"] + 64, bombs

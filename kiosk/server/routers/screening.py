@@ -10,7 +10,7 @@ from ..errors import ApiError
 from ..present import png_base64, quality_out, result_text
 from ..schemas import QualityOut, ScreenResponse
 from ..settings import Settings
-from .responses import PHOTO, errors
+from .responses import PHOTO, STORES, errors
 
 router = APIRouter(prefix="/v1", tags=["screening"], dependencies=[Depends(require_token)])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["screening"], dependencies=[Depends(requi
 @router.post(
     "/screen",
     response_model=ScreenResponse,
-    responses=errors(*PHOTO),
+    responses=errors(*PHOTO, *STORES),
     summary="Screen one frontal face photo (quality-checked first); stores one row, the photo only with consent",
 )
 def screen(

@@ -21,7 +21,7 @@ from ..errors import ApiError
 from ..present import event_out
 from ..schemas import ConsentOut, FrameEvent, SessionCreate, SessionOut
 from ..settings import Settings
-from .responses import PHOTO, PROTECTED, errors
+from .responses import PHOTO, PROTECTED, STORES, errors
 
 router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencies=[Depends(require_token)])
 
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencie
     "",
     response_model=SessionOut,
     status_code=201,
-    responses=errors(*PROTECTED, 400, 429, 503),
+    responses=errors(*PROTECTED, 400, 408, 413, 503),
     summary="Start a guided capture session",
 )
 def create(
@@ -47,7 +47,7 @@ def create(
 @router.post(
     "/{session_id}/frames",
     response_model=FrameEvent,
-    responses=errors(*PHOTO, 404),
+    responses=errors(*PHOTO, *STORES, 404),
     summary="Send one camera frame; get the one instruction, or the result once the photo is taken",
 )
 def frame(
@@ -81,7 +81,7 @@ def frame(
 @router.post(
     "/{session_id}/retake",
     response_model=FrameEvent,
-    responses=errors(*PROTECTED, 404, 503),
+    responses=errors(*PROTECTED, *STORES, 404, 503),
     summary="Discard the result shown and capture again",
 )
 def retake(
@@ -91,7 +91,7 @@ def retake(
     store=Depends(get_store),
     engine=Depends(get_engine),
 ) -> dict:
-    s = sessions.get(session_id, client_id(request))
+    s = sessions.get(session_id, client_id(request), touch=False)  # only a frame keeps a session alive
     with s.lock:
         last = s.loop.last_result
         if last is not None and last.record.get("id"):
@@ -103,7 +103,7 @@ def retake(
 @router.post(
     "/{session_id}/consent",
     response_model=ConsentOut,
-    responses=errors(*PROTECTED, 404, 409, 503),
+    responses=errors(*PROTECTED, *STORES, 404, 409, 503),
     summary="The operator recorded consent: keep the photo of the result shown",
 )
 def consent(session_id: str, request: Request, sessions=Depends(get_sessions), store=Depends(get_store)) -> dict:

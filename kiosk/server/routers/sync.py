@@ -1,9 +1,13 @@
 """Results made on a tablet (kiosk/tablet), sent to this kiosk's store when it is reachable.
 
 Idempotent by the id the tablet gave each result: the first copy is kept, a repeat is
-acknowledged and left alone, so a sync cut off halfway is finished by the next one. Accepted only
-with this kiosk's bearer token (a kiosk started without one refuses every sync). A photo comes
-only with the family's recorded consent, and is re-encoded (no EXIF, no GPS) like any kept photo.
+acknowledged and left alone, so a sync cut off halfway is finished by the next one. A request is
+one transaction: every result in it is stored, or none (a bad photo in the second refuses the
+first too). Accepted only with this kiosk's bearer token (a kiosk started without one refuses every
+sync, before reading the body) and only for results made with this kiosk's model (its id, threshold
+and not-for-clinical-use marking, from the model card). A photo comes only with the family's
+recorded consent, is decoded within the server's limits and decode budget like any upload (the
+route is behind the inference queue), and is re-encoded (no EXIF, no GPS) like any kept photo.
 """
 
 from __future__ import annotations
@@ -14,20 +18,30 @@ import datetime as dt
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from facescreen.edge.photo import load_photo
 from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
-from ..deps import get_settings, get_store, require_token
+from ...store import COLUMNS, ScreeningRow, utc_now
+from ..deps import PhotoDecoder, get_engine, get_store, photo_decoder, require_configured_token, require_token
 from ..errors import ApiError
+from .responses import errors
 
 SOURCE = "tablet"
 MAX_PER_REQUEST = 100
+# A tablet's clock may run a little ahead; a result from further in the future would sort first for
+# ever and escape `purge --older-than-days`. Nothing was screened before this software existed.
+MAX_CLOCK_AHEAD = dt.timedelta(days=1)
+EARLIEST = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+# The quality record a tablet sends is a per-measure summary (2 levels deep, well under 4 KiB); a
+# stored row must never be able to break the operator's listing or make it huge.
+MAX_QUALITY_DEPTH = 6
+MAX_QUALITY_BYTES = 32 * 1024
 # the tablet app may be served from another origin (a static export): a token, never a cookie,
 # authorises the call, so any origin may make it
 CORS = {
@@ -38,27 +52,81 @@ CORS = {
 }
 
 
+class CorsRoute(APIRoute):
+    """Every answer of these routes, the request gate's refusals (401, 403, 413) included, carries CORS
+    headers: a browser hides the answer from the tablet app otherwise."""
+
+    answer_headers = CORS
+
+
+def json_depth(value: Any, stop_after: int = MAX_QUALITY_DEPTH) -> int:
+    """Nesting depth of a JSON value (a scalar: 0, ``{}``: 1), level by level without recursion;
+    counting stops one past ``stop_after``."""
+    depth, level = 0, [value]
+    while depth <= stop_after:
+        level = [v for v in level if isinstance(v, (dict, list))]
+        if not level:
+            break
+        depth += 1
+        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v)]
+    return depth
+
+
 class SyncedResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[0-9a-f]{32}$", description="made on the tablet; the key that makes a sync idempotent")
-    created_at: dt.datetime
+    created_at: dt.datetime = Field(
+        description=f"with a time zone; from {EARLIEST.date()} to {MAX_CLOCK_AHEAD} ahead of the kiosk's clock"
+    )
     tablet_id: str = Field(min_length=1, max_length=64)
-    model_id: str = Field(min_length=1, max_length=200)
+    model_id: str = Field(min_length=1, max_length=200, description="this kiosk's model (GET /v1/model)")
     model_version: str = Field(min_length=1, max_length=50)
     backend: str = Field(min_length=1, max_length=200)
     probability: float = Field(ge=0.0, le=1.0)
-    threshold: float = Field(ge=0.0, le=1.0)
+    threshold: float = Field(ge=0.0, le=1.0, description="this kiosk's model's threshold")
     flag: bool
     label: Literal["refer for genetic evaluation", "no referral flag"]
     not_for_clinical_use: bool
     intended_use: str = Field(max_length=2000)
-    quality: dict[str, Any] = Field(default_factory=dict)
+    quality: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"the quality record: at most {MAX_QUALITY_DEPTH} levels deep and {MAX_QUALITY_BYTES} bytes",
+    )
     consent: bool = False
     photo_jpeg_b64: str | None = Field(None, description="only with consent")
     child_ref: str | None = Field(None, description=CHILD_REF_RULE, json_schema_extra={"pattern": CHILD_REF_PATTERN})
 
     _child_ref = field_validator("child_ref")(check_child_ref)
+
+    @field_validator("created_at")
+    @classmethod
+    def _when(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("created_at needs a time zone (ISO 8601 with Z or an offset)")
+        try:
+            utc = v.astimezone(dt.timezone.utc)
+        except OverflowError:  # 9999-12-31T23:59:59-23:59 is past the calendar's end in UTC
+            raise ValueError(f"created_at {v.isoformat()} is outside the calendar in UTC") from None
+        latest = utc_now() + MAX_CLOCK_AHEAD
+        if not EARLIEST <= utc <= latest:
+            raise ValueError(
+                f"created_at {utc.isoformat()} is not between {EARLIEST.date()} and "
+                f"{latest.isoformat(timespec='minutes')} "
+                "(this kiosk's clock plus a day): check the tablet's clock"
+            )
+        return utc
+
+    @field_validator("quality")
+    @classmethod
+    def _bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
+        depth = json_depth(v)
+        if depth > MAX_QUALITY_DEPTH:
+            raise ValueError(f"quality is nested {depth} levels deep or more; at most {MAX_QUALITY_DEPTH} are kept")
+        size = len(json.dumps(v))
+        if size > MAX_QUALITY_BYTES:
+            raise ValueError(f"quality is {size} bytes as JSON; at most {MAX_QUALITY_BYTES} are kept")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> SyncedResult:
@@ -70,9 +138,23 @@ class SyncedResult(BaseModel):
             raise ValueError(f"label {self.label!r} does not match flag {self.flag}")
         if self.photo_jpeg_b64 is not None and not self.consent:
             raise ValueError("a photo may be sent only with the family's recorded consent")
-        if self.created_at.tzinfo is None:
-            raise ValueError("created_at needs a time zone (ISO 8601 with Z or an offset)")
         return self
+
+    def row(self) -> ScreeningRow:
+        """The store's row: every field the two share by name, and those that differ."""
+        differ = {
+            "created_at": self.created_at.isoformat(timespec="milliseconds"),
+            "kiosk_id": self.tablet_id,
+            "source": SOURCE,
+            "flag": int(self.flag),
+            "not_for_clinical_use": int(self.not_for_clinical_use),
+            "quality_json": json.dumps(self.quality, sort_keys=True),
+            "consent": int(self.photo_jpeg_b64 is not None),
+            # the tablet sends the result's fields above, not a kiosk ScreeningResult (no crop, no CAM)
+            "result_json": None,
+        }
+        same = {k: getattr(self, k) for k in COLUMNS if k in type(self).model_fields and k not in differ}
+        return ScreeningRow(**same, **differ)
 
 
 class SyncRequest(BaseModel):
@@ -86,67 +168,63 @@ class SyncResponse(BaseModel):
     duplicates: list[str]
 
 
-def require_sync_token(request: Request, settings=Depends(get_settings)) -> None:
-    if not settings.token:
-        raise ApiError(
-            403,
-            "sync_needs_token",
-            "this kiosk has no access token, so it accepts no synced results: "
-            "start it with --token (or FACESCREEN_TOKEN)",
-            headers=CORS,
-        )
+# the model card fields a synced result must share with this kiosk's model: (result field, card key)
+SAME_MODEL = (("model_id", "model_id"), ("threshold", "threshold"), ("not_for_clinical_use", "not_for_clinical_use"))
+
+
+def check_model(r: SyncedResult, card: dict[str, Any]) -> None:
+    for field, key in SAME_MODEL:
+        if getattr(r, field) != card[key]:
+            raise ApiError(
+                422,
+                "model_mismatch",
+                f"result {r.id}: {field} is {getattr(r, field)!r}, this kiosk's model has {card[key]!r}; "
+                "sync a tablet to the kiosk whose model it runs (GET /v1/model)",
+            )
+
+
+def photo_bytes(r: SyncedResult) -> bytes:
     try:
-        require_token(request, settings)
-    except ApiError as exc:
-        exc.headers = {**(exc.headers or {}), **CORS}
-        raise
+        return base64.b64decode(r.photo_jpeg_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "bad_photo", f"result {r.id}: photo_jpeg_b64 is not base64") from None
 
 
-router = APIRouter(prefix="/v1/sync", tags=["sync"])
+router = APIRouter(prefix="/v1/sync", tags=["sync"], route_class=CorsRoute)
 
 
 @router.options("/results", include_in_schema=False)
 def preflight() -> Response:
-    return Response(status_code=204, headers=CORS)
+    return Response(status_code=204)
 
 
 @router.post(
     "/results",
     response_model=SyncResponse,
-    dependencies=[Depends(require_sync_token)],
-    summary="Store screenings made on a tablet (idempotent by id)",
+    dependencies=[Depends(require_configured_token), Depends(require_token)],
+    responses=errors(400, 401, 403, 408, 413, 422, 429, 503, 507),
+    summary="Store screenings made on a tablet (idempotent by id; all or none per request)",
 )
-def sync_results(body: SyncRequest, request: Request, response: Response, store=Depends(get_store)) -> dict:
-    response.headers.update(CORS)
-    new, dup = [], []
+def sync_results(
+    body: SyncRequest,
+    store=Depends(get_store),
+    engine=Depends(get_engine),
+    decoder: PhotoDecoder = Depends(photo_decoder),
+) -> dict:
+    card = engine.model_info()
     for r in body.results:
-        photo = None
-        if r.photo_jpeg_b64 is not None:
-            try:
-                raw = base64.b64decode(r.photo_jpeg_b64, validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiError(422, "bad_photo", f"result {r.id}: photo_jpeg_b64 is not base64", headers=CORS) from None
-            photo = load_photo(raw, request.app.state.limits)  # the server's upload limits and errors (400/413)
-        row = {
-            "id": r.id,
-            "created_at": r.created_at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
-            "kiosk_id": r.tablet_id,
-            "operator_id": None,
-            "source": SOURCE,
-            "model_id": r.model_id,
-            "model_version": r.model_version,
-            "backend": r.backend,
-            "probability": r.probability,
-            "threshold": r.threshold,
-            "flag": int(r.flag),
-            "label": r.label,
-            "not_for_clinical_use": int(r.not_for_clinical_use),
-            "intended_use": r.intended_use,
-            "quality_json": json.dumps(r.quality, sort_keys=True),
-            "consent": r.consent,
-            # the tablet sends the result's fields above, not a kiosk ScreeningResult (no crop, no CAM)
-            "result_json": None,
-            "child_ref": r.child_ref,
-        }
-        (new if store.add_synced(row, photo) else dup).append(r.id)
+        check_model(r, card)
+    known = store.known({r.id for r in body.results})
+    with store.batch() as batch:
+        for r in body.results:
+            if r.id in known:  # a repeat: acknowledged, its photo not even decoded
+                continue
+            if r.photo_jpeg_b64 is None:
+                batch.add(r.row())
+                continue
+            with decoder.decoded(photo_bytes(r)) as rgb:  # the server's limits, errors and decode budget
+                batch.add(r.row(), rgb)
+    fresh, new, dup = set(batch.new), [], []
+    for r in body.results:  # an id sent twice in one request is new once
+        (new if r.id in fresh and r.id not in new else dup).append(r.id)
     return {"accepted": [r.id for r in body.results], "new": new, "duplicates": dup}

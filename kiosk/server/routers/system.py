@@ -32,6 +32,7 @@ def health(request: Request, settings: Settings = Depends(get_settings)) -> dict
             "in_flight_mp": round(state.decode_budget.in_flight / 1e6, 3),
             "limit_mp": settings.decode_budget_mp,
         },
+        "store": state.store.health(),
         "sessions": {
             "open": len(state.sessions) if state.sessions is not None else 0,
             "limit": settings.max_sessions,
@@ -44,7 +45,7 @@ def health(request: Request, settings: Settings = Depends(get_settings)) -> dict
     "/model",
     response_model=ModelInfo,
     dependencies=[Depends(require_token)],
-    responses=errors(401, 503),
+    responses=errors(401, 429, 503),
     summary="The model in use: id, version, threshold, intended use, not-for-clinical-use marking",
 )
 def model(engine=Depends(get_engine)) -> dict:

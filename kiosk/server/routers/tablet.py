@@ -8,22 +8,13 @@ from pathlib import Path
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
 
-from facescreen.kiosk.isolation import ISOLATION_HEADERS
+from facescreen.kiosk.isolation import ISOLATION_HEADERS, MEDIA_TYPES
 from facescreen.kiosk.tablet.export import APP_DIR_IN_BUNDLE
 
 from ..deps import get_settings
 from ..errors import ApiError
 
 router = APIRouter(include_in_schema=False)
-
-MEDIA_TYPES = {
-    ".mjs": "text/javascript",
-    ".js": "text/javascript",
-    ".wasm": "application/wasm",
-    ".webmanifest": "application/manifest+json",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-}
 
 
 def app_dir(settings) -> Path:

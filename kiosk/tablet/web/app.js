@@ -10,11 +10,11 @@ const BASE = new URL('./', location.href);
 const MAX_FRAME_SIDE = 640;     // guidance runs on a frame this size at most
 // After a retake the same child is still in front of the camera, already placed: a capture within
 // 0.8 s stored a result nobody meant. The next capture waits until the face has left the picture
-// or this pause has passed.
+// or this pause (state.retakePauseMs) has passed.
 const RETAKE_PAUSE_MS = 3000;
 
 const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
-                tabletId: null, last: null, retakenAt: null, noCameraKey: null };
+                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null };
 
 // Python's str.format for the fields the tables use: {name} and {name:.3f}
 function format(text, fields = {}) {
@@ -192,7 +192,7 @@ async function guidanceLoop(video) {
     let { key, capture } = await guide.step(rgb, h, w, t0, canvas);
     state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
     if (state.retakenAt !== null) {
-      if (key === 'no_face' || performance.now() - state.retakenAt >= RETAKE_PAUSE_MS) state.retakenAt = null;
+      if (key === 'no_face' || performance.now() - state.retakenAt >= state.retakePauseMs) state.retakenAt = null;
       else { guide.reset(); capture = null; key = 'retake_look_away'; }
     }
     document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';

@@ -69,7 +69,8 @@ class Day:
 
 @pytest.fixture
 def day(tmp_path) -> Day:
-    """Six screenings: three flagged, one with a consented photo, one retaken (never exported)."""
+    """Six screenings: three flagged, one with a consented photo, one (flagged) with the child's
+    programme reference REG-0042, one retaken (never exported)."""
     store = ResultsStore(tmp_path / "data")
     probs = [0.91, 0.12, 0.55, 0.30, 0.77, 0.05]
     ids = []
@@ -83,6 +84,7 @@ def day(tmp_path) -> Day:
             source="kiosk",
             consent=consent,
             photo=photo if consent else None,
+            child_ref="REG-0042" if i == 2 else None,  # issue 25's programme reference, on a flagged result
         )
         ids.append(s.id)
     store.set_status(ids[5], "retaken")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from facescreen.kiosk.cli import main
 from facescreen.kiosk.fhir import codes
 from facescreen.kiosk.fhir.outbox import Outbox
+from facescreen.kiosk.tools.ports import free_port
 
 SERVER_META = ("versionId", "lastUpdated", "author", "project", "compartment")
 
@@ -105,6 +105,9 @@ def test_a_days_push_validates_reads_back_equal_and_a_retry_adds_nothing(day, mo
         }
         referrals = _search(client, base, f"ServiceRequest?identifier={codes.REFERRAL_ID_SYSTEM}|{day.flagged[1]}")
         assert len(referrals) == 1 and referrals[0]["intent"] == "proposal"
+        # the stored child reference is the subject's identifier on the server
+        child = {"system": codes.DEFAULT_CHILD_ID_SYSTEM, "value": "REG-0042"}
+        assert referrals[0]["subject"]["identifier"] == child
         assert len(_search(client, base, f"Media?identifier={codes.PHOTO_ID_SYSTEM}|{day.consented}")) == 1
 
 
@@ -115,12 +118,6 @@ def test_push_with_nothing_queued_sends_nothing(day, model_bundle, fhir_server, 
     capsys.readouterr()
     assert _push(day, model_bundle, base, tf) == 0
     assert "pushed 0 screenings in 0 transactions" in capsys.readouterr().err
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Failing(http.server.BaseHTTPRequestHandler):
@@ -165,9 +162,7 @@ def test_a_failed_push_leaves_every_result_queued_and_says_why(
     case, expected, day, model_bundle, fhir_server, failing_server, tmp_path, capsys
 ):
     base, token = fhir_server
-    url = {"down": f"http://127.0.0.1:{_free_port()}/fhir/R4", "wrong token": base, "server error": failing_server}[
-        case
-    ]
+    url = {"down": f"http://127.0.0.1:{free_port()}/fhir/R4", "wrong token": base, "server error": failing_server}[case]
     tf = _token_file(tmp_path, "not-the-token" if case == "wrong token" else token)
     assert _push(day, model_bundle, url, tf, "--batch", "2") == 1
     err = capsys.readouterr().err
@@ -202,7 +197,7 @@ def test_a_resource_the_server_finds_invalid_is_refused_and_stays_queued(
 
 
 def test_dry_run_prints_the_bundle_and_marks_nothing(day, model_bundle, tmp_path, capsys):
-    url = f"http://127.0.0.1:{_free_port()}/fhir/R4"  # nothing listens: a dry run never connects
+    url = f"http://127.0.0.1:{free_port()}/fhir/R4"  # nothing listens: a dry run never connects
     assert _push(day, model_bundle, url, None, "--dry-run") == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["resourceType"] == "Bundle" and printed["type"] == "transaction"

@@ -174,6 +174,15 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             )
             assert c.script("return document.getElementById('result-label').innerText") in labels_zh
             shot(c, tmp_path, "tablet-result-zh.png")
+            # Arabic (machine-drafted, kiosk/locale): the catalogue's words, laid out right to left
+            labels_ar = {MESSAGES["ar"][k] for k in ("refer for genetic evaluation", "no referral flag")}
+            c.script("const s = document.getElementById('lang'); s.value = 'ar'; s.dispatchEvent(new Event('change'));")
+            assert c.script("return document.getElementById('result-label').innerText") in labels_ar
+            assert c.script("return [document.documentElement.dir, getComputedStyle(document.body).direction]") == [
+                "rtl",
+                "rtl",
+            ]
+            shot(c, tmp_path, "tablet-result-ar.png")
             c.script("const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change'));")
             # two more screenings, the last with the family's consent to keep the photo
             browser_call(c, SCREEN_AGAIN, False)
@@ -309,7 +318,8 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         c.wait_for("document.body.dataset.state === 'ready'", 180)
         progress = c.script("const p = document.getElementById('load-progress'); return [p.value, p.max, p.hidden];")
         assert progress[0] == progress[1] > 1 and progress[2] is True  # driven part by part to the end
-        assert c.script("return document.getElementById('upload-why').innerText") == en["no_camera"]
+        # the camera is asked for once the model is ready: its refusal comes after
+        c.wait_for(f"document.getElementById('upload-why').innerText === {en['no_camera']!r}", 60)
         c.wait_for("document.body.dataset.offlineReady === 'true'", 120)
         badge = c.script(
             "const b = document.getElementById('offline-ready'); return [b.innerText, b.offsetParent !== null];"
@@ -366,8 +376,13 @@ def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, engine, li
         c.get(srv.url + "/tablet/")
         c.wait_for("document.body.dataset.state === 'result'", 240)  # the live capture's result
         assert browser_call(c, "return await window.tablet.counts();")["total"] == 1
-        c.script("document.getElementById('retake').click();")
+        # the pause made long, so that the machine's speed cannot end it while the test looks
+        c.script("window.tablet.state.retakePauseMs = 3600e3; document.getElementById('retake').click();")
         c.wait_for(f"document.getElementById('instruction').innerText === {look_away!r}", 60)
+        shown = c.script("return window.tablet.state.guidance.frames;")
+        c.wait_for(f"window.tablet.state.guidance.frames >= {shown + 6}", 120)  # well-placed frames keep coming
+        assert c.script("return document.body.dataset.state") != "result"
         assert browser_call(c, "return await window.tablet.counts();")["total"] == 1  # nothing captured meanwhile
-        c.wait_for("document.body.dataset.state === 'result'", 240)  # after the pause: capturing again
+        c.script("window.tablet.state.retakePauseMs = 0;")  # the pause over: capturing again
+        c.wait_for("document.body.dataset.state === 'result'", 240)
         assert browser_call(c, "return await window.tablet.counts();")["total"] == 2

@@ -6,34 +6,12 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 TOKEN = "tablet-sync-token-0123456789"
-
-
-def record(**over) -> dict:
-    r = {
-        "id": uuid.uuid4().hex,
-        "created_at": "2026-11-29T05:00:00.000Z",
-        "tablet_id": "tablet-7",
-        "model_id": "m",
-        "model_version": "1",
-        "backend": "onnxruntime-web:onnx-int8",
-        "probability": 0.8,
-        "threshold": 0.5,
-        "flag": True,
-        "label": "refer for genetic evaluation",
-        "not_for_clinical_use": True,
-        "intended_use": "research",
-        "quality": {},
-        "consent": False,
-        "photo_jpeg_b64": None,
-    }
-    return {**r, **over}
 
 
 @pytest.fixture
@@ -54,7 +32,7 @@ def post(client, results, token=TOKEN):
     return client.post("/v1/sync/results", json={"results": results}, headers=headers)
 
 
-def test_idempotent_by_id(kiosk):
+def test_idempotent_by_id(kiosk, record):
     app, client = kiosk()
     a, b = record(), record(probability=0.1, flag=False, label="no referral flag")
     r1 = post(client, [a])
@@ -68,13 +46,13 @@ def test_idempotent_by_id(kiosk):
 
 
 @pytest.mark.parametrize("token,status", [(None, 401), ("wrong-token-0123456789", 401)])
-def test_only_with_the_kiosks_token(kiosk, token, status):
+def test_only_with_the_kiosks_token(kiosk, record, token, status):
     app, client = kiosk()
     assert post(client, [record()], token=token).status_code == status
     assert app.state.store.count() == 0
 
 
-def test_a_kiosk_without_a_token_accepts_no_sync(kiosk):
+def test_a_kiosk_without_a_token_accepts_no_sync(kiosk, record):
     app, client = kiosk(token=None)
     r = post(client, [record()], token=None)
     assert r.status_code == 403 and r.json()["error"]["code"] == "sync_needs_token"
@@ -95,7 +73,7 @@ def _jpeg(rgb) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def test_photo_kept_only_with_consent(kiosk, grace_hopper):
+def test_photo_kept_only_with_consent(kiosk, record, grace_hopper):
     app, client = kiosk()
     with_consent = record(consent=True, photo_jpeg_b64=_jpeg(grace_hopper))
     assert post(client, [with_consent]).status_code == 200
@@ -118,7 +96,7 @@ def test_photo_kept_only_with_consent(kiosk, grace_hopper):
         {"unexpected": 1},  # a misspelt field is an error, not ignored
     ],
 )
-def test_malformed_results_are_refused_whole(kiosk, bad):
+def test_malformed_results_are_refused_whole(kiosk, record, bad):
     app, client = kiosk()
     good = record()
     r = post(client, [good, record(**bad)])
@@ -126,7 +104,7 @@ def test_malformed_results_are_refused_whole(kiosk, bad):
     assert app.state.store.count() == 0
 
 
-def test_a_synced_child_ref_is_listed_searched_and_exported(kiosk):
+def test_a_synced_child_ref_is_listed_searched_and_exported(kiosk, record):
     """The child's programme reference travels with the tablet's result into the kiosk's list, its
     search (?child_ref=) and its CSV export; a name in its place is refused (kiosk/childref.py)."""
     app, client = kiosk()
