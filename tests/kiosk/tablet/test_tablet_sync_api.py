@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import json
 import io
+import json
 
 import pytest
 from fastapi.testclient import TestClient
