@@ -88,8 +88,21 @@ def test_jet_is_opencvs_colour_map(js):
     assert list(got[0]) == [0, 0, 128] and list(got[255]) == [128, 0, 0]  # dark blue low, dark red high
 
 
-def test_alpha_is_overlay_cams_default(js):
+def test_constants_are_pythons(js):
+    from facescreen.edge.postprocess import CAM_FLAT_RTOL
+
     assert js("CAM_ALPHA") == inspect.signature(overlay_cam).parameters["alpha"].default
+    assert js("CAM_FLAT_RTOL") == CAM_FLAT_RTOL
+
+
+@pytest.mark.parametrize("value", [0.0, 3.7, -250.0])
+def test_a_flat_map_is_no_map_on_both_sides(js, value):
+    """A constant evidence map (a 1x1 map, or equal evidence everywhere) resized in float32 keeps
+    rounding noise; scaled to [0, 1] that noise was shown as a pattern. Both sides show none."""
+    cam = np.zeros((3, 3, 2), np.float32)
+    cam[..., 1] = value
+    assert not screening_cam(cam, [1], 64).any()
+    assert not js_cam(js, cam, [1], 64).any()
 
 
 def test_overlay_equals_python(js):

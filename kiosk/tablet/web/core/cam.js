@@ -5,6 +5,8 @@
 
 // edge.postprocess.overlay_cam's default blend: the map's share of each pixel
 export const CAM_ALPHA = 0.45;
+// edge.postprocess.CAM_FLAT_RTOL: a map whose range is within this fraction of its magnitude is flat
+export const CAM_FLAT_RTOL = 1e-5;
 // OpenCV's bicubic kernel parameter (imgproc/src/resize.cpp, interpolateCubic: A = -0.75)
 export const CUBIC_A = -0.75;
 
@@ -71,7 +73,7 @@ export function screeningCam(data, dims, positive, size) {
   const up = resizeCubic(evidence, h, w, size, size);
   let lo = Infinity, hi = -Infinity;
   for (const v of up) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  if (!(hi - lo > 1e-12)) return new Float32Array(size * size);
+  if (hi - lo <= Math.max(1e-12, CAM_FLAT_RTOL * Math.max(Math.abs(lo), Math.abs(hi)))) return new Float32Array(size * size);
   return up.map((v) => (v - lo) / (hi - lo));
 }
 
