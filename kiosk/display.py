@@ -303,7 +303,7 @@ class WindowOutput:
 class JsonLinesOutput:
     """Headless: one JSON object per line for every change of instruction and every result."""
 
-    canvas_size = None
+    canvas_size: tuple[int, int] | None = None  # the frame's own size
 
     def __init__(self, stream: TextIO = sys.stdout, every_frame: bool = False, include_quality: bool = False) -> None:
         self.stream = stream
@@ -335,7 +335,7 @@ class FolderOutput:
     """Writes every rendered frame as a JPEG (a record of what the screen showed, at the window's
     size when there is one)."""
 
-    canvas_size = None
+    canvas_size: tuple[int, int] | None = None  # the frame's own size
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)

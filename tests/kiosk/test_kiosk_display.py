@@ -42,7 +42,11 @@ def test_text_unit_follows_the_window(w, h, unit):
 
 def _event(**over) -> GuidanceEvent:
     fields = dict(
-        kind="guiding", frame_index=0, time=0.0, message_key="move_closer", text="Move closer",
+        kind="guiding",
+        frame_index=0,
+        time=0.0,
+        message_key="move_closer",
+        text="Move closer",
         face_boxes=((100, 50, 300, 250),),
     )
     fields.update(over)
