@@ -176,22 +176,53 @@ class OpenedPhoto:
         w, h = self._img.size
         return w * h
 
-    def decode(self) -> np.ndarray:
-        """The ``(H, W, 3)`` uint8 RGB array, upright per its EXIF orientation."""
-        img = self._img
+    def decode(self, max_pixels: int | None = None) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 RGB array, upright per its EXIF orientation. With ``max_pixels``, a
+        larger image is shrunk to at most that many pixels by area averaging before it becomes an RGB
+        array (:func:`shrunk_image`): a caller that only keeps the photo (the kiosk's store keeps 12 MP)
+        never holds its full-size RGB pixels (a 49 MP PNG: 141 MiB)."""
+        img, self._img = self._img, None  # one decode per opened photo: the decoded image is not kept twice
+        if img is None:
+            raise RuntimeError("this photo was decoded already; open it again")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
                 img.load()
-                img = ImageOps.exif_transpose(img)
+                # in place: without an Orientation tag, exif_transpose(img) returns a full copy of the
+                # decoded image (a 49 MP 1-bit PNG: 47 MiB more at the decode's peak, on every route)
+                ImageOps.exif_transpose(img, in_place=True)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
                 raise PhotoTooLargeError(f"the image has too many pixels: {exc}") from None
             except (OSError, SyntaxError, ValueError) as exc:
                 raise PhotoError(f"the image data is truncated or corrupt: {exc}") from None
-        try:
-            return _pil_to_rgb(img)
-        finally:
-            self._img = None  # one decode per opened photo: the decoded image is not kept twice
+        if max_pixels is not None and img.width * img.height > max_pixels:
+            img = shrunk_image(img, max_pixels)
+        return _pil_to_rgb(img)
+
+
+# Modes PIL's box filter area-averages; "1" and "P" it would resize by nearest neighbour only.
+AREA_MODES = ("L", "LA", "RGB", "RGBA")
+
+
+def kept_dimensions(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The size a ``width`` x ``height`` image is shrunk to so that it holds at most ``max_pixels``
+    (the aspect ratio kept, each side rounded down)."""
+    f = math.sqrt(max_pixels / (width * height))
+    return max(1, int(width * f)), max(1, int(height * f))
+
+
+def shrunk_image(img: Image.Image, max_pixels: int) -> Image.Image:
+    """``img`` area-averaged (PIL's box filter) down to :func:`kept_dimensions`. A mode PIL cannot
+    area-average (16-bit, float) is returned as it is, for the array's own shrinking (kiosk.store.kept_size)."""
+    if img.mode == "1":
+        img = img.convert("L")
+    elif img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif img.mode in ("CMYK", "YCbCr"):
+        img = img.convert("RGB")
+    if img.mode not in AREA_MODES:
+        return img
+    return img.resize(kept_dimensions(img.width, img.height, max_pixels), Image.Resampling.BOX)
 
 
 def open_photo(

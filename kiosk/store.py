@@ -24,7 +24,6 @@ import datetime as dt
 import errno
 import io
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -40,7 +39,7 @@ from typing import Any, TextIO
 import numpy as np
 from PIL import Image
 
-from facescreen.edge.photo import DEFAULT_LIMITS
+from facescreen.edge.photo import DEFAULT_LIMITS, kept_dimensions
 from facescreen.edge.result import ScreeningResult
 from facescreen.edge.spreadsheet import csv_cell
 
@@ -524,8 +523,7 @@ def kept_size(photo: np.ndarray) -> np.ndarray:
         return photo
     import cv2
 
-    f = math.sqrt(MAX_KEPT_PIXELS / (h * w))
-    return cv2.resize(photo, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(photo, kept_dimensions(w, h, MAX_KEPT_PIXELS), interpolation=cv2.INTER_AREA)
 
 
 def write_durably(path: Path, data: bytes) -> None:

@@ -21,7 +21,7 @@ from facescreen.edge.photo import DecodeBudget, PhotoLimits, open_photo
 from ..childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
 from ..engine import KioskEngine
 from ..messages import language
-from ..store import ResultsStore
+from ..store import MAX_KEPT_PIXELS, ResultsStore
 from .errors import ApiError
 from .sessions import SessionManager
 from .settings import Settings
@@ -128,10 +128,21 @@ class PhotoDecoder:
         self.limits, self.budget = limits, budget
 
     @contextmanager
-    def decoded(self, data: bytes) -> Iterator[np.ndarray]:
+    def decoded(self, data: bytes, *, to_keep: bool = False) -> Iterator[np.ndarray]:
+        """The photo's pixels for the ``with`` block, inside their reservation. ``to_keep``: the caller
+        only stores the photo (a synced result), so it is decoded at the store's size (at most
+        ``MAX_KEPT_PIXELS``, 12 MP), area-averaged before it becomes an RGB array: a 49 MP photo is never
+        141 MiB of RGB beside its re-encoding (the sync route's peak exceeded /v1/quality's by that).
+
+        The caller must not keep the array past the block: the reservation ends with it, and pixels
+        still referenced then are memory the budget no longer counts."""
         opened = open_photo(data, self.limits)
-        with self.budget.reserve(opened.pixels):
-            yield opened.decode()
+        with self.budget.reserve(opened.pixels):  # the full size: the codec's own image is that large
+            rgb = opened.decode(MAX_KEPT_PIXELS if to_keep else None)
+            try:
+                yield rgb
+            finally:
+                del rgb  # ours gone before the reservation ends (and before its heap trim)
 
 
 def photo_decoder(request: Request) -> PhotoDecoder:
@@ -161,4 +172,7 @@ def photo_rgb(
     """The upload decoded to RGB, its pixels reserved in the decode budget until the response is
     done (the decode waits its turn when other requests hold the budget)."""
     with decoder.decoded(data) as rgb:
-        yield rgb
+        try:
+            yield rgb
+        finally:
+            del rgb  # freed before the reservation ends, not after it

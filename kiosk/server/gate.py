@@ -121,11 +121,12 @@ def _calls(dependant: Any) -> set[Callable]:
 
 
 def flat_routes(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
-    """Every route an app answers, each as it was declared: FastAPI 0.163+ keeps an included router as
-    one entry (``_IncludedRouter``) that holds its routes; earlier versions copy them into the list."""
+    """Every route an app answers, each as it was declared: FastAPI 0.162.5 (the Jetson's pin) and 0.165
+    keep an included router as one entry (``_IncludedRouter``) that holds its routes; versions without
+    ``iter_route_contexts`` copy them into the list."""
     try:
         from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI < 0.163: the list is flat already
+    except ImportError:  # an older FastAPI: the list is flat already
         return list(routes)
     return [c.original_route for c in iter_route_contexts(list(routes))]
 

@@ -69,8 +69,8 @@ def decoded(monkeypatch):
 
     refs, decode = [], OpenedPhoto.decode
 
-    def recording(self):
-        rgb = decode(self)
+    def recording(self, *args):
+        rgb = decode(self, *args)
         refs.append(weakref.ref(rgb))
         return rgb
 

@@ -36,7 +36,13 @@ def test_unauthenticated_bodies_and_sync_bombs_stay_bounded(kiosk_edge_bundle, m
     """Issue 19: 32 concurrent unauthenticated 19 MiB bodies (to the sync route, and to no route at all)
     took a server past 6 GB, parsed before the 401; 16 consented 49 MP sync photos peaked at 5.1 GB,
     outside the decode budget. Now the bodies are refused unread (growth under 20 MiB), and the sync
-    photos peak no higher than the same bombs sent to /v1/quality (plus the base64 JSON they came in)."""
+    photos peak no higher than the same bombs sent to /v1/quality by the same server a moment before.
+
+    No allowance: a photo that is only kept is decoded at the store's 12 MP (kiosk.server.deps), so the
+    sync route's peak is below the quality route's full-size decode by ~35-75 MiB (ratio 0.84-0.92 over
+    5 runs on a shared 2-core machine, load 11-16), while the server's RSS drifts by up to ~10 MiB
+    between the two bursts. Before: sync above quality in every run (1.000-1.02; 1.06-1.07 once the
+    decoder's own surplus copy, which hid the sync route's re-encoding beside the full-size array, went)."""
     monkeypatch.setenv("FACESCREEN_TOKEN", TOKEN)
     with kiosk_server(kiosk_edge_bundle, "--queue-depth", "16") as (url, pid):
         unauth = run_unauth(url, pid)
@@ -47,4 +53,4 @@ def test_unauthenticated_bodies_and_sync_bombs_stay_bounded(kiosk_edge_bundle, m
         assert unauth[path]["peak_growth_mib"] < 20, unauth
     assert set(bombs["sync_statuses"]) == {"200"} and set(bombs["quality_statuses"]) <= {"200", "422"}, bombs
     assert bombs["sync_peak_rss_mib"] * MiB < 1.5 * GB, bombs
-    assert bombs["sync_peak_rss_mib"] < bombs["quality_peak_rss_mib"] + 64, bombs
+    assert bombs["sync_peak_rss_mib"] / bombs["quality_peak_rss_mib"] <= 1.0, bombs

@@ -163,9 +163,9 @@ def test_every_photo_decode_holds_the_decode_budget_and_a_queue_slot(apps, recor
     assert photo_routes == set(PHOTO_REQUESTS), "a route decodes photos: add it to PHOTO_REQUESTS"
     seen, decode = [], OpenedPhoto.decode
 
-    def watched(self):
+    def watched(self, *args):
         seen.append((self.pixels, app.state.decode_budget.in_flight, app.state.queue.admitted))
-        return decode(self)
+        return decode(self, *args)
 
     monkeypatch.setattr(OpenedPhoto, "decode", watched)
     with TestClient(app, headers=AUTH) as c:
