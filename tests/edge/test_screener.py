@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import tf_free
+from results import make_result
 
 from facescreen.edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
 from facescreen.edge.result import NO_FLAG, REFER
@@ -106,18 +107,7 @@ def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
     converters' parity gate counts with (edge.metrics.screening_flags)."""
     from facescreen.edge.metrics import screening_flags
 
-    r = ScreeningResult(
-        probability=probability,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(1 - probability, probability),
-        positive_classes=("syndromic",),
-        model_id="m",
-        model_version="1",
-        backend="x",
-        intended_use="u",
-        not_for_clinical_use=True,
-    )
+    r = make_result(probability)
     assert r.flag is flagged and r.label == (REFER if flagged else NO_FLAG)
     assert bool(screening_flags([[1 - probability, probability]], [1], 0.5)[0]) is flagged
 
@@ -133,17 +123,5 @@ def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
     ],
 )
 def test_result_validation(kw, message):
-    base = dict(
-        probability=0.3,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(0.7, 0.3),
-        positive_classes=("syndromic",),
-        model_id="m",
-        model_version="1",
-        backend="x",
-        intended_use="u",
-        not_for_clinical_use=True,
-    )
     with pytest.raises(ValueError, match=message):
-        ScreeningResult(**{**base, **kw})
+        make_result(0.3, **kw)
