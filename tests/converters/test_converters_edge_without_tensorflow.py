@@ -12,6 +12,10 @@ import textwrap
 
 import numpy as np
 import pytest
+import tf_free
+
+# the edge runtime alone: no TensorFlow, Keras or mtcnn package, and nothing above edge
+EDGE_ONLY = tf_free.blocking_prelude(packages=("facescreen.training", "facescreen.converters"))
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +51,8 @@ def test_detect_align_screen_without_tensorflow(edge_bundle):
     from facescreen.edge import create_screener
 
     bundle, photos = edge_bundle
-    code = textwrap.dedent(f"""
+    code = EDGE_ONLY + textwrap.dedent(f"""
         import json, sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if (name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn")
-                        or name.startswith(("facescreen.training", "facescreen.converters"))):
-                    raise ImportError(name + " is blocked in this test")
-        sys.meta_path.insert(0, _Block())
         from facescreen.edge import create_screener
         out = {{}}
         for backend in ("litert", "onnxruntime"):
@@ -108,14 +106,8 @@ def test_export_edge_writes_a_slim_bundle_the_edge_runtime_opens(edge_bundle, tm
     assert origin["reference_sha256"] == full.card.artifacts["keras"]["sha256"]
     assert origin["artifacts"] == ["tflite-int8", "mtcnn-tflite"]
     # the slim bundle screens exactly as the full one does with the same artifact and detector
-    code = textwrap.dedent(f"""
+    code = EDGE_ONLY + textwrap.dedent(f"""
         import json, sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if (name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn")
-                        or name.startswith(("facescreen.training", "facescreen.converters"))):
-                    raise ImportError(name + " is blocked in this test")
-        sys.meta_path.insert(0, _Block())
         from facescreen.edge import create_screener
         s = create_screener({str(out)!r})
         print(json.dumps([s.backend_label, s.detector.name, [s.screen(p).probability for p in {photos!r}]]))
