@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import json
 import os
 import secrets
 import socket
@@ -32,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .loadrun import MiB, RssSampler, bomb_png, kiosk_server, proc_status, sample_jpeg
+from .loadrun import MiB, RssSampler, bomb_png, kiosk_server, proc_status, report, sample_jpeg
 
 BODY = 19 * MiB
 SCENARIOS = ["unauth", "sync_bombs", "pairs", "slow"]
@@ -245,11 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         if "slow" in args.only:  # the default queue: 1 engine + 8, which 9 slow bodies used to fill
             with kiosk_server(args.bundle, data_dir=Path(tmp) / "data2") as (url, pid):
                 rows.append(run_slow(url, token))
-    for r in rows:
-        print(json.dumps(r))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return 0
+    return report(rows, args.json)
 
 
 if __name__ == "__main__":

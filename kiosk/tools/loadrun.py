@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .ports import free_port
+from .serverproc import server_process
 
 MiB = 2**20
 
@@ -81,8 +81,6 @@ def kiosk_server(
     bundle: str | Path, *extra: str, data_dir: Path | None = None, timeout_s: float = 300.0
 ) -> Iterator[tuple[str, int]]:
     """``facescreen-kiosk serve`` on 127.0.0.1 in a child process; yields ``(url, pid)``."""
-    import httpx
-
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -101,29 +99,18 @@ def kiosk_server(
             *extra,
         ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-                try:
-                    if httpx.get(url + "/v1/health", timeout=2).json().get("model_loaded"):
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not load its model in time")
-                time.sleep(0.25)
+        with server_process(cmd, url, env=env, timeout_s=timeout_s) as proc:
             yield url, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+
+
+def report(rows: list[dict[str, Any]], json_path: str | None) -> int:
+    """A run's rows: one JSON line each on stdout, and all of them in ``json_path`` when given."""
+    for r in rows:
+        print(json.dumps(r))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=2))
+    return 0
 
 
 def bomb_png(width: int = 7000, height: int = 7000) -> bytes:
@@ -247,11 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(run_clients(url, pid, n, args.requests, photo))
         if args.bombs:
             rows.append(run_bombs(url, pid, args.bombs))
-    for r in rows:
-        print(json.dumps(r))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return 0
+    return report(rows, args.json)
 
 
 if __name__ == "__main__":
