@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import tf_free
-from results import make_result
+from factories import make_result
 
 from facescreen.edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
 from facescreen.edge.result import NO_FLAG, REFER

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import tf_free
-from results import make_result
+from factories import make_result
 
 from facescreen.edge.clikit import EXIT_UNAVAILABLE
 from facescreen.kiosk.cli import COMMANDS, main

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import make_result
 from PIL import Image
-from results import make_result
 
 from facescreen.kiosk.store import COLUMNS, ORPHAN_GRACE_S, SCHEMA_VERSION, NotFound, ResultsStore
 
@@ -268,7 +268,7 @@ def test_purge_by_id_and_by_age_removes_rows_and_photos(tmp_path):
 WRITER = textwrap.dedent("""
     import sys, numpy as np
     sys.path[:0] = [{repo!r}, {tests!r}]
-    from results import make_result
+    from factories import make_result
     from facescreen.kiosk.store import ResultsStore
     QUALITY = {{"sharpness": {{"raw": 120.0, "passed": True, "score": 90}}}}
     store = ResultsStore(sys.argv[1])

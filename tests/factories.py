@@ -1,10 +1,11 @@
-"""One two-class ScreeningResult for tests that need a result without running a model (the store, the
+"""A two-class ScreeningResult and model card for tests that need one without a trained model (the store,
 exports, the result's own rules): built here once so a new required field is added in one place."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from facescreen.edge.bundle import ModelCard
 from facescreen.edge.result import ScreeningResult
 
 
@@ -23,3 +24,16 @@ def make_result(p: float = 0.7, **fields: Any) -> ScreeningResult:
         not_for_clinical_use=True,
     )
     return ScreeningResult(**{**base, **fields})
+
+
+def make_card(**fields: Any) -> ModelCard:
+    """A control/syndromic model card (threshold 0.5, resnet18, the default 224-pixel input) for a
+    bundle a test writes itself; ``fields`` replace any field (``input=InputSpec(size=64)``...)."""
+    base: dict[str, Any] = dict(
+        model_id="probe",
+        classes=("control", "syndromic"),
+        positive_classes=("syndromic",),
+        threshold=0.5,
+        backbone="resnet18",
+    )
+    return ModelCard(**{**base, **fields})
