@@ -19,25 +19,17 @@ EDGE_ONLY = tf_free.blocking_prelude(packages=("facescreen.training", "facescree
 
 
 @pytest.fixture(scope="module")
-def edge_bundle(converted, tmp_path_factory):
-    """The converted tiny bundle plus the converted detector, and three synthetic photos."""
+def edge_bundle(converted, detector_dir, tmp_path_factory):
+    """The converted tiny bundle plus the session's converted detector, and three synthetic photos."""
     from PIL import Image
 
-    from facescreen.converters.convert import ConvertOptions, convert_bundle
-    from facescreen.converters.targets import resolve_targets
     from facescreen.edge.synthetic import CohortConfig, make_subject
 
     bundle_dir, _, _ = converted
     root = tmp_path_factory.mktemp("edge-path")
     bundle = shutil.copytree(bundle_dir, root / "bundle")
-    results = convert_bundle(
-        bundle,
-        resolve_targets("mtcnn-tflite,mtcnn-onnx"),
-        None,
-        options=ConvertOptions(detector_timing_repeats=0),
-        progress=lambda s: None,
-    )
-    assert all(r.status == "written" for r in results), [r.message for r in results]
+    # the detector's networks do not depend on the screener: the one conversion (tests/conftest.py) serves
+    shutil.copytree(detector_dir, bundle / "detector", dirs_exist_ok=True)
     rng = np.random.default_rng(7)
     photos = []
     for i, (src, syn) in enumerate([("astronaut", False), ("grace_hopper", True), ("grace_hopper", False)]):
