@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import os
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .loadrun import MiB, RssSampler, bomb_png, kiosk_server, proc_status, report, sample_jpeg
+from .loadrun import MiB, RssSampler, bomb_png, kiosk_server, proc_status, report, sample_jpeg, tool_parser
 
 BODY = 19 * MiB
 SCENARIOS = ["unauth", "sync_bombs", "pairs", "slow"]
@@ -219,13 +218,7 @@ def run_slow(url: str, token: str, n_slow: int = 9, n_real: int = 20) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m facescreen.kiosk.tools.hostilerun",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--bundle", required=True, help="model bundle the server loads")
-    p.add_argument("--json", default=None, help="also write the rows here")
+    p = tool_parser("hostilerun", __doc__)
     p.add_argument("--only", nargs="+", choices=SCENARIOS, default=SCENARIOS, help="run these scenarios (default all)")
     args = p.parse_args(argv)
     token = secrets.token_hex(16)

@@ -104,6 +104,18 @@ def kiosk_server(
             yield url, proc.pid
 
 
+def tool_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line every run against a served bundle starts with: --bundle, and --json for the rows."""
+    p = argparse.ArgumentParser(
+        prog=f"python -m facescreen.kiosk.tools.{name}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--bundle", required=True, help="model bundle the server loads")
+    p.add_argument("--json", default=None, help="also write the rows here")
+    return p
+
+
 def report(rows: list[dict[str, Any]], json_path: str | None) -> int:
     """A run's rows: one JSON line each on stdout, and all of them in ``json_path`` when given."""
     for r in rows:
@@ -212,17 +224,11 @@ def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m facescreen.kiosk.tools.loadrun",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--bundle", required=True, help="model bundle the server loads")
+    p = tool_parser("loadrun", __doc__)
     p.add_argument("--clients", type=int, nargs="+", default=[8, 32], help="concurrent clients per run (default 8 32)")
     p.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
     p.add_argument("--bombs", type=int, default=16, help="concurrent 49 MP PNG bombs (0: skip; default 16)")
     p.add_argument("--server-args", default="", help="extra `serve` arguments, e.g. '--queue-depth 8 --engines 2'")
-    p.add_argument("--json", default=None, help="also write the rows here")
     args = p.parse_args(argv)
     rows = []
     photo = sample_jpeg()
