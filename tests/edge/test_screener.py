@@ -104,12 +104,14 @@ def test_auto_uses_what_the_bundle_has(tiny_bundle):
 @pytest.mark.parametrize("probability, flagged", [(0.49999, False), (0.5, True), (0.9, True)])
 def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
     """The flag rule (>= threshold) is the one training thresholds with (training.metrics) and the
-    converters' parity gate counts with (edge.metrics.screening_flags)."""
-    from facescreen.edge.metrics import screening_flags
+    converters' parity gate counts with (edge.metrics.agreement)."""
+    from facescreen.edge.metrics import agreement
 
     r = make_result(probability)
     assert r.flag is flagged and r.label == (REFER if flagged else NO_FLAG)
-    assert bool(screening_flags([[1 - probability, probability]], [1], 0.5)[0]) is flagged
+    # against a reference flagged for sure, the gate counts a changed flag exactly when this one is not
+    changed = agreement([[0.0, 1.0]], [[1 - probability, probability]], [1], 0.5).n_flag_disagreements
+    assert changed == (0 if flagged else 1)
 
 
 @pytest.mark.parametrize(
