@@ -169,7 +169,6 @@ JAX_SCRIPT = textwrap.dedent("""
 
 
 def test_the_same_code_trains_under_jax(tmp_path):
-    pytest.importorskip("jax")
     env = {
         **os.environ,
         "KERAS_BACKEND": "jax",
