@@ -12,7 +12,8 @@ touches the disk.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
@@ -31,11 +32,12 @@ class _InMemoryFormRequest(Request):
     async def form(  # type: ignore[override]
         self, *, max_files: int | float = 1000, max_fields: int | float = 1000, max_part_size: int = 1024 * 1024
     ) -> FormData:
-        limits = {"max_files": max_files, "max_fields": max_fields, "max_part_size": max_part_size}
         if self.headers.get("content-type", "").split(";")[0].strip().lower() != MULTIPART:
-            return await super().form(**limits)
+            return await super().form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
         if self._in_memory_form is None:
-            parser = MultiPartParser(self.headers, self.stream(), **limits)
+            parser = MultiPartParser(
+                self.headers, self.stream(), max_files=max_files, max_fields=max_fields, max_part_size=max_part_size
+            )
             parser.spool_max_size = self.app.state.upload_spool_bytes  # this parser's own, not the class's
             try:
                 self._in_memory_form = await parser.parse()
@@ -48,7 +50,7 @@ class InMemoryUploads(APIRoute):
     """The route class of the routers that take an uploaded photo (FastAPI's documented way to give a
     route its own Request class)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:

@@ -24,7 +24,8 @@ def server_process(
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the server exited ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+                err = proc.stderr.read().decode() if proc.stderr else ""  # always a pipe here
+                raise RuntimeError(f"the server exited ({proc.returncode}): {err[-2000:]}")
             try:
                 if httpx.get(url + "/v1/health", timeout=2).json().get("model_loaded"):
                     break
