@@ -20,7 +20,9 @@ def _f(v: Any, digits: int = 3) -> str:
 
 
 def _ci(lo: Any, hi: Any) -> str:
-    return "-" if lo is None or hi is None else f"{_f(float(lo))}-{_f(float(hi))}"
+    if lo is None or hi is None or math.isnan(float(lo)) or math.isnan(float(hi)):
+        return "-"
+    return f"{_f(float(lo))}-{_f(float(hi))}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -219,6 +221,31 @@ def flow_section(flow: dict | None) -> list[str]:
     )
 
 
+SUBGROUP_HEADER = ("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", "")
+
+
+def subgroup_rows(rows: list[dict], too_small: str = "too small to judge") -> list[list[str]]:
+    """The subgroup table's cells (SUBGROUP_HEADER), as the model card and the training report show them;
+    an estimate with no value (no negatives in the group: no specificity) shows as "-"."""
+
+    def estimate(r: dict, key: str) -> str:
+        return "-" if _f(r[key]) == "-" else f"{_f(r[key])} ({_ci(*r[key + '_ci'])})"
+
+    return [
+        [
+            r["attribute"],
+            r["group"],
+            str(r["n"]),
+            f"{r['n_positive']}/{r['n_negative']}",
+            estimate(r, "sensitivity"),
+            estimate(r, "specificity"),
+            estimate(r, "auc"),
+            too_small if r["too_small"] else "",
+        ]
+        for r in rows
+    ]
+
+
 def _subgroups(card: dict) -> list[str]:
     rows = card.get("metrics", {}).get("subgroups")
     if rows is None:
@@ -236,20 +263,7 @@ def _subgroups(card: dict) -> list[str]:
     note = card.get("metrics", {}).get("subgroup_note")
     if note:
         out += [f"> {note}", ""]
-    body = [
-        [
-            r["attribute"],
-            r["group"],
-            str(r["n"]),
-            f"{r['n_positive']}/{r['n_negative']}",
-            f"{_f(r['sensitivity'])} ({_ci(*r['sensitivity_ci'])})",
-            "-" if r["specificity"] is None else f"{_f(r['specificity'])} ({_ci(*r['specificity_ci'])})",
-            f"{_f(r['auc'])} ({_ci(*r['auc_ci'])})",
-            "too small to judge" if r["too_small"] else "",
-        ]
-        for r in rows
-    ]
-    return out + _table(["attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""], body)
+    return out + _table(list(SUBGROUP_HEADER), subgroup_rows(rows))
 
 
 def _calibration(card: dict) -> list[str]:

@@ -47,12 +47,6 @@ def roc_auc(labels, scores) -> float:
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
-def screening_flags(probs: np.ndarray, positive: list[int], threshold: float) -> np.ndarray:
-    """Which photos are flagged: summed positive-class probability against the threshold
-    (:func:`edge.postprocess.flagged`, the rule of :attr:`edge.result.ScreeningResult.flag`)."""
-    return flagged(screening_probability(np.asarray(probs), positive), threshold)
-
-
 @dataclass(frozen=True)
 class Agreement:
     """How an artifact's outputs agree with a reference run of the same model on the same faces."""

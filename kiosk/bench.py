@@ -10,7 +10,6 @@ runs in its own spawned process.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import numpy as np
 from facescreen.edge.errors import FaceScreenError
 
 from .tools.ports import free_port
+from .tools.serverproc import server_process
 from .tracking import FaceTrack, FindConfig
 
 CONFIGS: dict[str, FindConfig] = {"before": FindConfig.baseline(), "after": FindConfig()}
@@ -181,7 +181,6 @@ def measure_server(
     from .server import Settings
 
     labels = list(finds)
-    procs: dict[str, subprocess.Popen] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         urls = {}
         for label, find in finds.items():
@@ -194,16 +193,10 @@ def measure_server(
                 require_quality=False,
                 find=find,
             )
-            procs[label] = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, settings.model_dump_json()],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            stack.callback(_stop, procs[label])
             urls[label] = f"http://127.0.0.1:{settings.port}"
+            # one after another: the servers load in turn and then stay up together
+            stack.enter_context(server_process([sys.executable, "-c", _SERVE, settings.model_dump_json()], urls[label]))
         http = {k: stack.enter_context(httpx.Client(base_url=u, timeout=300)) for k, u in urls.items()}
-        for k in labels:
-            _wait_until_loaded(http[k], procs[k])
 
         def post(label: str, i: int) -> tuple[float, int]:
             t0 = time.perf_counter()
@@ -240,30 +233,6 @@ def measure_server(
             "eight_clients": {**sn, "req_per_s": len(many[k]) / wall[k]},
         }
     return out
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def _wait_until_loaded(client, proc: subprocess.Popen, timeout_s: float = 300.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if client.get("/v1/health").json().get("model_loaded"):
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server did not load its model within {timeout_s:.0f} s")
 
 
 def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:

@@ -49,14 +49,6 @@ class Check:
     detail: str
 
 
-def _version(module: str) -> str | None:
-    try:
-        mod = importlib.import_module(module)
-    except Exception:  # an installed-but-broken binary module is reported, not raised
-        return None
-    return str(getattr(mod, "__version__", "installed"))
-
-
 def check_python() -> Check:
     v = sys.version_info[:2]
     ok = SUPPORTED_PYTHON[0] <= v <= SUPPORTED_PYTHON[1]

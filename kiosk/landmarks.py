@@ -72,9 +72,6 @@ class FaceMesh:
     def xy(self, name: str) -> np.ndarray:
         return self.points[MESH[name], :2]
 
-    def xyz(self, name: str) -> np.ndarray:
-        return self.points[MESH[name]]
-
     def dist(self, a: str, b: str) -> float:
         return float(np.linalg.norm(self.xy(a) - self.xy(b)))
 

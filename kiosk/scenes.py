@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -131,7 +131,3 @@ def write_sequence(out_dir: str | Path, scenes: Sequence[Scene], size: tuple[int
         Image.fromarray(compose(s, size, photos.get(s.source))).save(p)
         paths.append(p)
     return paths
-
-
-def with_source(scenes: Sequence[Scene], source: str) -> tuple[Scene, ...]:
-    return tuple(replace(s, source=source) for s in scenes)

@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 import tf_free
+from factories import make_card
 
 tf_free.block_tensorflow()
 
@@ -48,12 +49,12 @@ def detector_dir(tmp_path_factory):
         return tf_free.bundle() / "detector"
     from facescreen.converters.convert import ConvertOptions, convert_bundle
     from facescreen.converters.targets import resolve_targets
-    from facescreen.edge.bundle import InputSpec, ModelCard, save_card
+    from facescreen.edge.bundle import InputSpec, save_card
 
     bundle = tmp_path_factory.mktemp("detector-bundle")
     save_card(
         bundle,
-        ModelCard("detector-only", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=64)),
+        make_card(model_id="detector-only", input=InputSpec(size=64)),
     )
     results = convert_bundle(
         bundle,

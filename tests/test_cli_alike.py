@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from factories import make_card
 
 from facescreen.converters.cli import main as convert_main
 from facescreen.edge.bench.cli import main as bench_main
@@ -204,17 +205,11 @@ def test_what_cannot_run_here_is_one_line_and_exit_3(tmp_path, capsys):
     """A bundle that has no artifact for the backend asked for: status 3, never another backend."""
     from dataclasses import replace
 
-    from facescreen.edge import ModelCard, artifact_entry, save_card
+    from facescreen.edge import artifact_entry, save_card
     from facescreen.edge.clikit import EXIT_UNAVAILABLE
 
     (tmp_path / "model.onnx").write_bytes(b"not run in this test")
-    card = ModelCard(
-        model_id="m",
-        classes=("control", "syndromic"),
-        positive_classes=("syndromic",),
-        threshold=0.5,
-        backbone="resnet18",
-    )
+    card = make_card(model_id="m")
     save_card(tmp_path, replace(card, artifacts={"onnx": artifact_entry(tmp_path, "model.onnx", "onnx", "fp32")}))
     rc, _, err = call(screen_main, [tmp_path, tmp_path / "photo.jpg", "--backend", "tensorrt"], capsys)
     assert rc == EXIT_UNAVAILABLE and len(err) == 1, err

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tf_free
+from factories import make_card
 
 pytestmark = tf_free.requires_tensorflow
 
@@ -76,7 +77,7 @@ def aligned_112(tmp_path_factory, mtcnn_detector):
     """A small SYNTHETIC cohort (edge.synthetic) aligned once at 112 px (the demo's size) by the reference pipeline;
     labels 0 control / 1 syndromic."""
     from facescreen.converters.calibration import load_folder
-    from facescreen.edge.bundle import InputSpec, ModelCard
+    from facescreen.edge.bundle import InputSpec
     from facescreen.edge.synthetic import CohortConfig, make_cohort
 
     root = tmp_path_factory.mktemp("matrix-cohort")
@@ -86,7 +87,7 @@ def aligned_112(tmp_path_factory, mtcnn_detector):
         root,
         CohortConfig(n_per_class=56, image_size=224, eye_widen=(0.35, 0.03), mouth_widen=(0.4, 0.04), seed=11),
     )
-    probe = ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=112))
+    probe = make_card(input=InputSpec(size=112))
     faces = load_folder(root, probe, mtcnn_detector)
     assert len(faces) >= 104, faces.skipped
     return faces

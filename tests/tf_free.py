@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,19 @@ def block_tensorflow() -> None:
     if TF_FREE:
         for name in BLOCKED:
             sys.modules[name] = None
+
+
+def blocking_prelude(modules: tuple[str, ...] = BLOCKED, packages: tuple[str, ...] = ()) -> str:
+    """Python source to run first in a subprocess: importing any of ``modules`` (top-level names) or
+    anything under ``packages`` then raises ImportError, as on a machine that lacks them."""
+    return textwrap.dedent(f"""
+        import sys
+        class _Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {modules!r} or name.startswith({packages!r}):
+                    raise ImportError(name + " is blocked in this test")
+        sys.meta_path.insert(0, _Block())
+    """)
 
 
 def bundle() -> Path:

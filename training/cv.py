@@ -51,9 +51,6 @@ class FoldResult:
     def t(self) -> float:
         return self.temperature["temperature"] if self.temperature else 1.0
 
-    def val_scores(self, positive: list[int]) -> np.ndarray:
-        return screening_probability(self.val_probs, positive, self.t)
-
     def test_scores(self, positive: list[int]) -> np.ndarray:
         """The test split's screening scores, as the fold's threshold was chosen for (temperature applied)."""
         return screening_probability(self.test_probs, positive, self.t)

@@ -31,6 +31,7 @@ from .data.dataset import TrainingData
 from .fit import FitOutcome, fit_screener, new_screener, predict
 from .runtime import distribution_scope
 from .thresholds import ThresholdChoice, select_threshold
+from .weights import WeightsRecord
 
 log = logging.getLogger("training")
 
@@ -48,11 +49,17 @@ class FinalModel:
     temperature: dict | None = None  # {"temperature": T, "fitted_on": ..., ...} for the model card
 
 
-def _refit(
-    data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path, clock: RunClock | None
-) -> FinalModel:
-    val = np.flatnonzero(parts == 0)
-    train = np.flatnonzero(parts != 0)
+def _train(
+    data: TrainingData,
+    cfg: TrainConfig,
+    train: np.ndarray,
+    val: np.ndarray | None,
+    run_dir: Path,
+    clock: RunClock | None,
+    epochs: int | None = None,
+) -> tuple[keras.Model, WeightsRecord, FitOutcome]:
+    """A new screener fitted on ``train`` (early-stopped on ``val`` when given, else for ``epochs``), with
+    the seed every final model uses, so a resumed run rebuilds the same one."""
     seed = cfg.seed * 1000 + 999
     with distribution_scope(cfg.runtime.distribute):
         model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
@@ -68,7 +75,17 @@ def _refit(
             seed,
             label="final model",
             clock=clock,
+            epochs=epochs,
         )
+    return model, weights, fit
+
+
+def _refit(
+    data: TrainingData, cfg: TrainConfig, parts: np.ndarray, fold_results: list, run_dir: Path, clock: RunClock | None
+) -> FinalModel:
+    val = np.flatnonzero(parts == 0)
+    train = np.flatnonzero(parts != 0)
+    model, weights, fit = _train(data, cfg, train, val, run_dir, clock)
     probs = predict(model, data.faces[val], cfg.fit.batch_size)["probs"]
     temperature = None
     if cfg.evaluation.temperature_scaling:
@@ -105,24 +122,8 @@ def _all(
 ) -> FinalModel:
     epochs = max(1, int(np.median([r.fit.best_epoch for r in fold_results])))
     value = float(np.median([r.threshold.value for r in fold_results]))
-    seed = cfg.seed * 1000 + 999
     train = np.arange(len(data.labels))
-    with distribution_scope(cfg.runtime.distribute):
-        model, weights = new_screener(cfg, cfg.model.model_config(data.classes, data.positive_classes), seed)
-        fit = fit_screener(
-            model,
-            data.faces,
-            data.labels,
-            train,
-            None,
-            data.positive,
-            cfg,
-            run_dir / "final",
-            seed,
-            label="final model",
-            clock=clock,
-            epochs=epochs,
-        )
+    model, weights, fit = _train(data, cfg, train, None, run_dir, clock, epochs=epochs)
     threshold = ThresholdChoice(
         value=value,
         rule=f"median of the {len(fold_results)} folds' {cfg.threshold.rule} thresholds",

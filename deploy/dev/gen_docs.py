@@ -115,6 +115,21 @@ HOMES = [
         "the kiosk benchmark, the browser driver, the load run, the FHIR tests",
     ),
     (
+        "a kiosk server in a child process: started, ready when /v1/health says the model is loaded, stopped",
+        "facescreen.kiosk.tools.serverproc.server_process",
+        "the kiosk benchmark's server section, the load and hostile runs, the server memory tests",
+    ),
+    (
+        "an uploaded photo held in memory, never spooled to disk (per app, Starlette left as it is)",
+        "facescreen.kiosk.server.uploads.InMemoryUploads",
+        "every route that parses a multipart form (tests/kiosk/test_kiosk_server_routes.py enumerates them)",
+    ),
+    (
+        "the subgroup table's cells (estimate and interval per group)",
+        "facescreen.edge.card_markdown.subgroup_rows",
+        "the model card, the training report",
+    ),
+    (
         "a command line: --version, -v, one-line errors, exit statuses",
         "facescreen.edge.clikit",
         "the five commands",

@@ -4,8 +4,8 @@ The body is buffered here, in memory, up to the limit: a larger one is answered 
 ``Content-Length`` before a byte is read, or as soon as it passes the limit), and one that has not
 arrived in full within the deadline is answered 408, so a client trickling a few bytes every second
 holds neither a queue slot (admission comes after the body, kiosk.server.gate) nor a connection for
-ever. Together with ``MultiPartParser.spool_max_size`` raised to the same limit (main.create_app), a
-photo within the limit is never spooled to a temporary file on disk.
+ever. Together with the upload routes' in-memory form parser (kiosk.server.uploads), which spools to
+disk only past the same limit, a photo within the limit is never written to a temporary file.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.formparsers import MultiPartParser
 
 from facescreen.edge.bundle import software_version
 from facescreen.edge.photo import DecodeBudget, PhotoLimits
@@ -120,8 +119,8 @@ def create_app(
         max_body_bytes=body_limit,
         body_timeout_s=settings.body_timeout_s,
     )
-    # keep every accepted upload in memory: a photo is never spooled to a temp file on disk
-    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, body_limit)
+    # every accepted upload stays in memory: a photo is never spooled to a temp file on disk (uploads.py)
+    app.state.upload_spool_bytes = body_limit
     for r in ROUTERS:
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -14,10 +14,8 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
-import json
 import os
 import secrets
 import socket
@@ -32,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .loadrun import MiB, RssSampler, bomb_png, kiosk_server, proc_status, sample_jpeg
+from .loadrun import MiB, RssSampler, bomb_png, kiosk_server, proc_status, report, sample_jpeg, tool_parser
 
 BODY = 19 * MiB
 SCENARIOS = ["unauth", "sync_bombs", "pairs", "slow"]
@@ -220,13 +218,7 @@ def run_slow(url: str, token: str, n_slow: int = 9, n_real: int = 20) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m facescreen.kiosk.tools.hostilerun",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--bundle", required=True, help="model bundle the server loads")
-    p.add_argument("--json", default=None, help="also write the rows here")
+    p = tool_parser("hostilerun", __doc__)
     p.add_argument("--only", nargs="+", choices=SCENARIOS, default=SCENARIOS, help="run these scenarios (default all)")
     args = p.parse_args(argv)
     token = secrets.token_hex(16)
@@ -245,11 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if "slow" in args.only:  # the default queue: 1 engine + 8, which 9 slow bodies used to fill
             with kiosk_server(args.bundle, data_dir=Path(tmp) / "data2") as (url, pid):
                 rows.append(run_slow(url, token))
-    for r in rows:
-        print(json.dumps(r))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return 0
+    return report(rows, args.json)
 
 
 if __name__ == "__main__":

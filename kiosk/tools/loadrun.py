@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .ports import free_port
+from .serverproc import server_process
 
 MiB = 2**20
 
@@ -81,8 +81,6 @@ def kiosk_server(
     bundle: str | Path, *extra: str, data_dir: Path | None = None, timeout_s: float = 300.0
 ) -> Iterator[tuple[str, int]]:
     """``facescreen-kiosk serve`` on 127.0.0.1 in a child process; yields ``(url, pid)``."""
-    import httpx
-
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -101,29 +99,30 @@ def kiosk_server(
             *extra,
         ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-                try:
-                    if httpx.get(url + "/v1/health", timeout=2).json().get("model_loaded"):
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not load its model in time")
-                time.sleep(0.25)
+        with server_process(cmd, url, env=env, timeout_s=timeout_s) as proc:
             yield url, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+
+
+def tool_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line every run against a served bundle starts with: --bundle, and --json for the rows."""
+    p = argparse.ArgumentParser(
+        prog=f"python -m facescreen.kiosk.tools.{name}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--bundle", required=True, help="model bundle the server loads")
+    p.add_argument("--json", default=None, help="also write the rows here")
+    return p
+
+
+def report(rows: list[dict[str, Any]], json_path: str | None) -> int:
+    """A run's rows: one JSON line each on stdout, and all of them in ``json_path`` when given."""
+    for r in rows:
+        print(json.dumps(r))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=2))
+    return 0
 
 
 def bomb_png(width: int = 7000, height: int = 7000) -> bytes:
@@ -225,17 +224,11 @@ def run_bombs(url: str, pid: int, n: int = 16) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m facescreen.kiosk.tools.loadrun",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--bundle", required=True, help="model bundle the server loads")
+    p = tool_parser("loadrun", __doc__)
     p.add_argument("--clients", type=int, nargs="+", default=[8, 32], help="concurrent clients per run (default 8 32)")
     p.add_argument("--requests", type=int, default=4, help="requests per client (default 4)")
     p.add_argument("--bombs", type=int, default=16, help="concurrent 49 MP PNG bombs (0: skip; default 16)")
     p.add_argument("--server-args", default="", help="extra `serve` arguments, e.g. '--queue-depth 8 --engines 2'")
-    p.add_argument("--json", default=None, help="also write the rows here")
     args = p.parse_args(argv)
     rows = []
     photo = sample_jpeg()
@@ -247,11 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(run_clients(url, pid, n, args.requests, photo))
         if args.bombs:
             rows.append(run_bombs(url, pid, args.bombs))
-    for r in rows:
-        print(json.dumps(r))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return 0
+    return report(rows, args.json)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from factories import make_card
 
 SIZE = 64
 N_PER_CLASS = 75
@@ -36,9 +37,9 @@ def cohort_dir(tmp_path_factory):
 
 
 def _probe_card(size: int = SIZE):
-    from facescreen.edge.bundle import InputSpec, ModelCard
+    from facescreen.edge.bundle import InputSpec
 
-    return ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=size))
+    return make_card(input=InputSpec(size=size))
 
 
 @pytest.fixture(scope="session")

@@ -12,28 +12,24 @@ import textwrap
 
 import numpy as np
 import pytest
+import tf_free
+
+# the edge runtime alone: no TensorFlow, Keras or mtcnn package, and nothing above edge
+EDGE_ONLY = tf_free.blocking_prelude(packages=("facescreen.training", "facescreen.converters"))
 
 
 @pytest.fixture(scope="module")
-def edge_bundle(converted, tmp_path_factory):
-    """The converted tiny bundle plus the converted detector, and three synthetic photos."""
+def edge_bundle(converted, detector_dir, tmp_path_factory):
+    """The converted tiny bundle plus the session's converted detector, and three synthetic photos."""
     from PIL import Image
 
-    from facescreen.converters.convert import ConvertOptions, convert_bundle
-    from facescreen.converters.targets import resolve_targets
     from facescreen.edge.synthetic import CohortConfig, make_subject
 
     bundle_dir, _, _ = converted
     root = tmp_path_factory.mktemp("edge-path")
     bundle = shutil.copytree(bundle_dir, root / "bundle")
-    results = convert_bundle(
-        bundle,
-        resolve_targets("mtcnn-tflite,mtcnn-onnx"),
-        None,
-        options=ConvertOptions(detector_timing_repeats=0),
-        progress=lambda s: None,
-    )
-    assert all(r.status == "written" for r in results), [r.message for r in results]
+    # the detector's networks do not depend on the screener: the one conversion (tests/conftest.py) serves
+    shutil.copytree(detector_dir, bundle / "detector", dirs_exist_ok=True)
     rng = np.random.default_rng(7)
     photos = []
     for i, (src, syn) in enumerate([("astronaut", False), ("grace_hopper", True), ("grace_hopper", False)]):
@@ -47,14 +43,8 @@ def test_detect_align_screen_without_tensorflow(edge_bundle):
     from facescreen.edge import create_screener
 
     bundle, photos = edge_bundle
-    code = textwrap.dedent(f"""
+    code = EDGE_ONLY + textwrap.dedent(f"""
         import json, sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if (name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn")
-                        or name.startswith(("facescreen.training", "facescreen.converters"))):
-                    raise ImportError(name + " is blocked in this test")
-        sys.meta_path.insert(0, _Block())
         from facescreen.edge import create_screener
         out = {{}}
         for backend in ("litert", "onnxruntime"):
@@ -108,14 +98,8 @@ def test_export_edge_writes_a_slim_bundle_the_edge_runtime_opens(edge_bundle, tm
     assert origin["reference_sha256"] == full.card.artifacts["keras"]["sha256"]
     assert origin["artifacts"] == ["tflite-int8", "mtcnn-tflite"]
     # the slim bundle screens exactly as the full one does with the same artifact and detector
-    code = textwrap.dedent(f"""
+    code = EDGE_ONLY + textwrap.dedent(f"""
         import json, sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if (name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn")
-                        or name.startswith(("facescreen.training", "facescreen.converters"))):
-                    raise ImportError(name + " is blocked in this test")
-        sys.meta_path.insert(0, _Block())
         from facescreen.edge import create_screener
         s = create_screener({str(out)!r})
         print(json.dumps([s.backend_label, s.detector.name, [s.screen(p).probability for p in {photos!r}]]))

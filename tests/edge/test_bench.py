@@ -237,7 +237,8 @@ def test_parity_not_measured_is_said_in_words():
 
 
 def test_the_plot_has_a_log_axis_value_labels_and_panels(tmp_path):
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib  # both test environments install it (it ships the grace_hopper sample photo)
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -309,7 +310,6 @@ def test_every_record_names_its_machine_and_its_moment():
 def test_the_int8_peak_is_a_real_integer_gemm_through_onnx_runtime():
     """MatMulInteger's product is checked against numpy's integer matmul before it is timed (on
     AVX2 a uint8 x int8 product saturates above 7-bit activations: the check would say so)."""
-    pytest.importorskip("onnx")
     from facescreen.edge.bench.measure import onnxruntime_gemm_peaks
 
     g = onnxruntime_gemm_peaks(n=64, repeat=2, threads=1)
@@ -319,7 +319,7 @@ def test_the_int8_peak_is_a_real_integer_gemm_through_onnx_runtime():
 
 def test_the_op_profile_names_where_onnx_runtimes_time_goes(tmp_path):
     """ONNX Runtime's own profiler on a two-node graph: both operator types appear, shares add to 100."""
-    onnx = pytest.importorskip("onnx")
+    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from facescreen.edge.bench.measure import onnxruntime_op_profile

@@ -7,21 +7,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from factories import make_card
 
-from facescreen.edge import BundleError, ModelCard, artifact_entry, load_bundle, save_card
+from facescreen.edge import BundleError, artifact_entry, load_bundle, save_card
 from facescreen.edge.bundle import HASH_SIDECAR, MODELCARD
 
 
 def make_bundle(tmp_path, **card_kw):
     (tmp_path / "model.bin").write_bytes(b"weights" * 100)
-    card = ModelCard(
-        model_id="m",
-        classes=("control", "syndromic"),
-        positive_classes=("syndromic",),
-        threshold=0.4,
-        backbone="vgg16",
-        **card_kw,
-    )
+    card = make_card(model_id="m", threshold=0.4, backbone="vgg16", **card_kw)
     card = replace(card, artifacts={"onnx": artifact_entry(tmp_path, "model.bin", "onnx", "fp32")})
     save_card(tmp_path, card)
     return card

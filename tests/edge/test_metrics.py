@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from facescreen.edge.metrics import agreement, roc_auc, screening_flags
+from facescreen.edge.metrics import agreement, roc_auc
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -34,8 +34,12 @@ def test_auc_is_undefined_with_one_class_and_refuses_bad_labels():
 
 
 def test_flags_follow_the_result_rule_at_the_threshold():
-    probs = np.array([[0.6, 0.4], [0.5, 0.5], [0.4, 0.6]])
-    assert screening_flags(probs, [1], 0.5).tolist() == [False, True, True]  # >= threshold is flagged
+    """A probability exactly at the threshold is flagged (>=), as ScreeningResult.flag says: one just
+    below it is a changed flag, one just above is not."""
+    ref = np.array([[0.5, 0.5], [0.5, 0.5]])
+    below = agreement(ref, np.array([[0.51, 0.49], [0.5, 0.5]]), [1], 0.5)
+    above = agreement(ref, np.array([[0.49, 0.51], [0.5, 0.5]]), [1], 0.5)
+    assert below.n_flag_disagreements == 1 and above.n_flag_disagreements == 0
 
 
 def test_agreement_counts_changed_flags_and_their_margin():

@@ -139,13 +139,8 @@ def test_a_format_the_bundle_lacks_is_an_error_not_a_fallback(detector_dir, tmp_
 
 def test_runs_where_tensorflow_cannot_be_imported(detector_dir):
     """What a tablet or kiosk has: no TensorFlow, no keras, no mtcnn package."""
-    code = textwrap.dedent(f"""
+    code = tf_free.blocking_prelude() + textwrap.dedent(f"""
         import sys
-        class _Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn"):
-                    raise ImportError(name + " is blocked in this test")
-        sys.meta_path.insert(0, _Block())
         from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
         from facescreen.edge.synthetic import source_photo
         for runtime in ("litert", "onnxruntime"):

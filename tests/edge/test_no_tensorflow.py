@@ -6,14 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-BLOCK_TF = textwrap.dedent("""
-    import sys
-    class _Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "mtcnn"):
-                raise ImportError(f"{name} is blocked in this test")
-    sys.meta_path.insert(0, _Block())
-""")
+import tf_free
+
+BLOCK_TF = tf_free.blocking_prelude()
 
 
 def run_blocked(code: str) -> subprocess.CompletedProcess:

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import tf_free
+from factories import make_result
 
 from facescreen.edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
 from facescreen.edge.result import NO_FLAG, REFER
@@ -103,23 +104,14 @@ def test_auto_uses_what_the_bundle_has(tiny_bundle):
 @pytest.mark.parametrize("probability, flagged", [(0.49999, False), (0.5, True), (0.9, True)])
 def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
     """The flag rule (>= threshold) is the one training thresholds with (training.metrics) and the
-    converters' parity gate counts with (edge.metrics.screening_flags)."""
-    from facescreen.edge.metrics import screening_flags
+    converters' parity gate counts with (edge.metrics.agreement)."""
+    from facescreen.edge.metrics import agreement
 
-    r = ScreeningResult(
-        probability=probability,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(1 - probability, probability),
-        positive_classes=("syndromic",),
-        model_id="m",
-        model_version="1",
-        backend="x",
-        intended_use="u",
-        not_for_clinical_use=True,
-    )
+    r = make_result(probability)
     assert r.flag is flagged and r.label == (REFER if flagged else NO_FLAG)
-    assert bool(screening_flags([[1 - probability, probability]], [1], 0.5)[0]) is flagged
+    # against a reference flagged for sure, the gate counts a changed flag exactly when this one is not
+    changed = agreement([[0.0, 1.0]], [[1 - probability, probability]], [1], 0.5).n_flag_disagreements
+    assert changed == (0 if flagged else 1)
 
 
 @pytest.mark.parametrize(
@@ -133,17 +125,5 @@ def test_a_probability_at_the_threshold_is_flagged(probability, flagged):
     ],
 )
 def test_result_validation(kw, message):
-    base = dict(
-        probability=0.3,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(0.7, 0.3),
-        positive_classes=("syndromic",),
-        model_id="m",
-        model_version="1",
-        backend="x",
-        intended_use="u",
-        not_for_clinical_use=True,
-    )
     with pytest.raises(ValueError, match=message):
-        ScreeningResult(**{**base, **kw})
+        make_result(0.3, **kw)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import tf_free
+from factories import make_result
 
 from facescreen.edge.clikit import EXIT_UNAVAILABLE
 from facescreen.kiosk.cli import COMMANDS, main
@@ -115,21 +116,8 @@ def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
 
 
 def test_export_and_purge(tmp_path, capsys):
-    from facescreen.edge.result import ScreeningResult
-
     store = ResultsStore(tmp_path)
-    r = ScreeningResult(
-        probability=0.3,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(0.7, 0.3),
-        positive_classes=("syndromic",),
-        model_id="m",
-        model_version="1",
-        backend="keras:keras",
-        intended_use="research",
-        not_for_clinical_use=True,
-    )
+    r = make_result(0.3)
     ids = [store.add(r, {}, kiosk_id="k", source="kiosk").id for _ in range(3)]
     store.close()
     out = tmp_path / "export.csv"

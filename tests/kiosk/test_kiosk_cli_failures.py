@@ -69,14 +69,19 @@ def test_an_unwritable_data_dir_is_one_line_with_the_remedy(tmp_path, argv):
     assert "http" not in proc.stdout + proc.stderr  # serve printed no URL first
 
 
-def test_a_missing_camera_is_reported_and_max_frames_ends_the_run(kiosk_bundle, tmp_path):
-    proc = subprocess.run(
-        [*KIOSK, "run", "--camera", "97", "--headless", "--no-store", "--max-frames", "2"]
-        + ["--bundle", str(kiosk_bundle)],
+def _run_without_camera(bundle, *flags: str, verbose: bool = False) -> subprocess.CompletedProcess:
+    """``facescreen-kiosk [-v] run FLAGS`` headless on camera 97, which no machine has."""
+    top = ["-v"] if verbose else []
+    return subprocess.run(
+        [*KIOSK, *top, "run", "--camera", "97", "--headless", "--no-store", *flags, "--bundle", str(bundle)],
         capture_output=True,
         text=True,
         timeout=BOUND_S,
     )
+
+
+def test_a_missing_camera_is_reported_and_max_frames_ends_the_run(kiosk_bundle, tmp_path):
+    proc = _run_without_camera(kiosk_bundle, "--max-frames", "2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [e["event"] for e in events] == ["no_camera"]  # one line per change: two tries, one event
@@ -85,13 +90,7 @@ def test_a_missing_camera_is_reported_and_max_frames_ends_the_run(kiosk_bundle, 
 
 
 def test_a_missing_camera_is_given_up_after_the_stated_time(kiosk_bundle):
-    proc = subprocess.run(
-        [*KIOSK, "run", "--camera", "97", "--headless", "--no-store", "--camera-timeout", "1"]
-        + ["--bundle", str(kiosk_bundle)],
-        capture_output=True,
-        text=True,
-        timeout=BOUND_S,
-    )
+    proc = _run_without_camera(kiosk_bundle, "--camera-timeout", "1")
     assert proc.returncode == EXIT_UNAVAILABLE, proc.stderr[-2000:]
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert events[-1]["event"] == "error" and events[-1]["error"]["code"] == "no_camera"
@@ -102,11 +101,5 @@ def test_a_missing_camera_is_given_up_after_the_stated_time(kiosk_bundle):
 
 
 def test_opencv_keeps_its_own_log_with_verbose(kiosk_bundle):
-    proc = subprocess.run(
-        [*KIOSK, "-v", "run", "--camera", "97", "--headless", "--no-store", "--max-frames", "1"]
-        + ["--bundle", str(kiosk_bundle)],
-        capture_output=True,
-        text=True,
-        timeout=BOUND_S,
-    )
+    proc = _run_without_camera(kiosk_bundle, "--max-frames", "1", verbose=True)
     assert proc.returncode == 0 and any(p in proc.stderr for p in OPENCV_LOG), proc.stderr[-2000:]

@@ -215,3 +215,33 @@ def test_openapi_shows_the_gate_for_every_route(apps):
             assert {"408", "413", "422"} <= codes, (method, path, codes)
         if rules.takes_photo:
             assert "503" in codes, (method, path, codes)
+
+
+def test_every_form_route_keeps_its_uploads_in_memory_without_changing_starlette(apps, monkeypatch):
+    """Each route that parses a multipart form holds its files in memory up to its own app's body limit
+    (kiosk.server.uploads); creating apps leaves Starlette's process-wide spooling default alone."""
+    import tempfile
+
+    import numpy as np
+    from fastapi.params import Form
+    from starlette.formparsers import MultiPartParser
+
+    from facescreen.kiosk.server.uploads import InMemoryUploads
+
+    app, _ = apps
+    assert MultiPartParser.spool_max_size == 2**20  # Starlette's own 1 MiB, after two create_app calls
+    # what FastAPI itself tests before it parses a form (fastapi.routing: is_body_form)
+    form_routes = [r for r in api_routes(app) if r.body_field is not None and isinstance(r.body_field.field_info, Form)]
+    assert {r.path for r in form_routes} >= {"/v1/screen", "/v1/quality", "/v1/sessions/{session_id}/frames"}
+    assert [r.path for r in form_routes if not isinstance(r, InMemoryUploads)] == []
+    # a 3 MiB photo, past Starlette's 1 MiB default, is parsed without rolling over to a file on disk
+    rolled = []
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", lambda self: rolled.append(self._max_size))
+    noise = np.random.default_rng(0).integers(0, 256, (1100, 1100, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, "PNG")
+    assert len(buf.getvalue()) > 3 * 2**20
+    with TestClient(app, headers=AUTH) as c:
+        r = c.post("/v1/screen", files={"file": ("p.png", buf.getvalue(), "image/png")})
+    assert r.status_code not in (400, 413, 500), r.text
+    assert rolled == []

@@ -17,27 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import make_result
 from PIL import Image
 
-from facescreen.edge.result import ScreeningResult
 from facescreen.kiosk.store import COLUMNS, ORPHAN_GRACE_S, SCHEMA_VERSION, NotFound, ResultsStore
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def make_result(p: float = 0.7) -> ScreeningResult:
-    return ScreeningResult(
-        probability=p,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(1 - p, p),
-        positive_classes=("syndromic",),
-        model_id="m-test",
-        model_version="3",
-        backend="keras:keras",
-        intended_use="research only",
-        not_for_clinical_use=True,
-    )
 
 
 QUALITY = {"sharpness": {"raw": 120.0, "passed": True, "score": 90}}
@@ -162,17 +147,12 @@ def test_health_data_is_private_whatever_the_umask(tmp_path):
 
 def test_the_whole_result_is_kept_beside_the_columns(tmp_path):
     store = ResultsStore(tmp_path)
-    three = ScreeningResult(
-        probability=0.8,
-        threshold=0.5,
+    three = make_result(
+        0.8,
         class_names=("control", "syndrome_a", "syndrome_b"),
         class_probabilities=(0.2, 0.1, 0.7),
         positive_classes=("syndrome_a", "syndrome_b"),
         model_id="m3",
-        model_version="1",
-        backend="keras:keras",
-        intended_use="research only",
-        not_for_clinical_use=True,
         n_faces=2,
     )
     row = store.get(store.add(three, QUALITY, kiosk_id="k", source="api").id)
@@ -287,15 +267,10 @@ def test_purge_by_id_and_by_age_removes_rows_and_photos(tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np
-    sys.path.insert(0, {repo!r})
-    from facescreen.edge.result import ScreeningResult
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    from factories import make_result
     from facescreen.kiosk.store import ResultsStore
     QUALITY = {{"sharpness": {{"raw": 120.0, "passed": True, "score": 90}}}}
-    def make_result(p):
-        return ScreeningResult(probability=p, threshold=0.5, class_names=("control", "syndromic"),
-                               class_probabilities=(1 - p, p), positive_classes=("syndromic",), model_id="m-test",
-                               model_version="3", backend="keras:keras", intended_use="research only",
-                               not_for_clinical_use=True)
     store = ResultsStore(sys.argv[1])
     photo = np.full((64, 64, 3), 100, np.uint8)
     i = 0
@@ -310,7 +285,7 @@ WRITER = textwrap.dedent("""
 
 def test_a_writer_killed_mid_way_loses_no_committed_row(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER.format(repo=str(REPO)), str(tmp_path)],
+        [sys.executable, "-c", WRITER.format(repo=str(REPO), tests=str(REPO / "tests")), str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,18 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tf_free
 from PIL import Image
 
 from facescreen.training.cli import main
 from facescreen.training.rundir import ALIGN_CACHE
 
-BLOCK_TENSORFLOW = textwrap.dedent("""
-    import sys
-    class _Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("tensorflow", "keras", "jax", "tf_keras"):
-                raise ImportError(name + " is blocked in this test")
-    sys.meta_path.insert(0, _Block())
+BLOCK_TENSORFLOW = tf_free.blocking_prelude((*tf_free.BLOCKED, "jax")) + textwrap.dedent("""
     from facescreen.training.cli import main
     sys.exit(main(sys.argv[1:]))
 """)

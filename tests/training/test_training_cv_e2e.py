@@ -57,26 +57,31 @@ def _readers_csv(manifest, path):
     return path
 
 
-@pytest.fixture(scope="module")
-def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size, control_run):
-    """The planted-signal run, with temperature scaling, a screening target, an extra subgroup column,
-    TensorBoard, and the shuffled-label control as a second model on the same children."""
-    out = tmp_path_factory.mktemp("runs") / "planted"
-    readers = _readers_csv(synthetic_manifest, out.parent / "readers.csv")
-    argv = _args(
-        synthetic_manifest,
-        warm_align_cache,
-        e2e_size,
+def _main_args(manifest, cache, size, out, control_run, *extra):
+    """The planted-signal run's command line (its readers' CSV beside ``out``), as run and as resumed."""
+    return _args(
+        manifest,
+        cache,
+        size,
         out,
         "--readers",
-        str(readers),
+        str(out.parent / "readers.csv"),
         "--explain-faces",
         "4",
         *EVAL_FLAGS,
         "--compare",
         str(control_run[0]),
+        *extra,
     )
-    assert main(argv) == 0
+
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size, control_run):
+    """The planted-signal run, with temperature scaling, a screening target, an extra subgroup column,
+    TensorBoard, and the shuffled-label control as a second model on the same children."""
+    out = tmp_path_factory.mktemp("runs") / "planted"
+    _readers_csv(synthetic_manifest, out.parent / "readers.csv")
+    assert main(_main_args(synthetic_manifest, warm_align_cache, e2e_size, out, control_run)) == 0
     return out
 
 
@@ -222,22 +227,7 @@ def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(
         == 2
     )
     assert "configuration differs in fit" in capsys.readouterr().err
-    readers = main_run.parent / "readers.csv"
-    argv = _args(
-        synthetic_manifest,
-        warm_align_cache,
-        e2e_size,
-        main_run,
-        "--readers",
-        str(readers),
-        "--explain-faces",
-        "4",
-        *EVAL_FLAGS,
-        "--compare",
-        str(control_run[0]),
-        "--resume",
-    )
-    assert main(argv) == 0
+    assert main(_main_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, control_run, "--resume")) == 0
     log = (main_run / "run.log").read_text()
     assert log.count("finished in an earlier run, reloaded") == 5 and "final model: finished in an earlier run" in log
     after = json.loads((main_run / "summary.json").read_text())

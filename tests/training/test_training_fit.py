@@ -121,6 +121,10 @@ def test_final_model_on_all_photos_uses_the_folds_median_epoch_and_threshold(tmp
     assert final.strategy == "all" and final.n_train == 40 and final.fit.epochs_run == 1
     assert final.threshold.value == pytest.approx(0.45) and "median" in final.threshold.rule
     assert train_final(data, _cfg(final={"strategy": "none"}), np.arange(40) % 5, folds, tmp_path) is None
+    # refit: parts 2..5 train, part 1 (the 8 photos with part 0) early-stops and thresholds
+    refit = train_final(data, _cfg(final={"strategy": "refit"}), np.arange(40) % 5, folds, tmp_path / "refit")
+    assert refit.strategy == "refit" and (refit.n_train, refit.n_validation) == (32, 8)
+    assert refit.threshold.n_validation == 8 and 1 <= refit.fit.epochs_run <= 4
 
 
 def test_mirrored_strategy_and_mixed_precision_on_cpu(tmp_path):
@@ -169,7 +173,6 @@ JAX_SCRIPT = textwrap.dedent("""
 
 
 def test_the_same_code_trains_under_jax(tmp_path):
-    pytest.importorskip("jax")
     env = {
         **os.environ,
         "KERAS_BACKEND": "jax",

@@ -4,10 +4,9 @@ missing folders are refused with the reason."""
 
 from __future__ import annotations
 
+import keras_hub  # the Makefile installs it (--no-deps) with the train extra: missing is an error, not a skip
 import numpy as np
 import pytest
-
-keras_hub = pytest.importorskip("keras_hub")
 
 SIZE = 64
 
@@ -47,19 +46,24 @@ def _features(name, preset, x):
     return ours, record, cfg
 
 
+def _hub_resnet(blocks: list[int]):
+    """KerasHub's basic-block ResNet (18: [2, 2, 2, 2], 34: [3, 4, 6, 3]), as its presets build it."""
+    return keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[7],
+        stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=blocks,
+        stackwise_num_strides=[1, 2, 2, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(None, None, 3),
+    )
+
+
 @pytest.mark.parametrize("name", ["resnet18", "vgg16"])
 def test_preset_weights_reproduce_keras_hubs_features(tmp_path, name):
     if name == "resnet18":
-        hub = keras_hub.models.ResNetBackbone(
-            input_conv_filters=[64],
-            input_conv_kernel_sizes=[7],
-            stackwise_num_filters=[64, 128, 256, 512],
-            stackwise_num_blocks=[2, 2, 2, 2],
-            stackwise_num_strides=[1, 2, 2, 2],
-            block_type="basic_block",
-            use_pre_activation=False,
-            image_shape=(None, None, 3),
-        )
+        hub = _hub_resnet([2, 2, 2, 2])
     else:
         hub = keras_hub.models.VGGBackbone(
             stackwise_num_repeats=[2, 2, 3, 3, 3],
@@ -80,16 +84,7 @@ def test_preset_weights_reproduce_keras_hubs_features(tmp_path, name):
 def test_a_preset_of_another_architecture_is_refused(tmp_path):
     from facescreen.training.weights import WeightsError
 
-    hub = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64],
-        input_conv_kernel_sizes=[7],
-        stackwise_num_filters=[64, 128, 256, 512],
-        stackwise_num_blocks=[3, 4, 6, 3],
-        stackwise_num_strides=[1, 2, 2, 2],
-        block_type="basic_block",
-        use_pre_activation=False,
-        image_shape=(None, None, 3),
-    )
+    hub = _hub_resnet([3, 4, 6, 3])
     preset = _preset(tmp_path, hub, "resnet34")
     with pytest.raises(WeightsError, match=r"resnet18 needs .*stackwise_num_blocks=\[2, 2, 2, 2\]"):
         _features("resnet18", preset, np.zeros((1, SIZE, SIZE, 3), np.float32))

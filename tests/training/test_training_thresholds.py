@@ -45,13 +45,18 @@ def test_fixed_rule_and_bad_inputs():
         select_threshold(ThresholdConfig(), np.array([1, 1]), np.array([0.2, 0.3]))
 
 
+def _overlapping_scores(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """80 labels and scores whose classes overlap, so every target needs a real trade-off."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 80)
+    return y, np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+
+
 @pytest.mark.parametrize("target", [0.5, 0.8, 0.9, 1.0])
 def test_target_sensitivity_is_the_most_specific_threshold_that_reaches_it(target):
     from sklearn.metrics import roc_curve
 
-    rng = np.random.default_rng(2)
-    y = rng.integers(0, 2, 80)
-    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+    y, s = _overlapping_scores(2)
     choice = select_threshold(ThresholdConfig("sensitivity", target=target), y, s)
     assert choice.validation_sensitivity >= target and choice.rule == f"sensitivity>={target:g}"
     # scikit-learn's ROC: the best specificity among its operating points with TPR >= target
@@ -125,9 +130,7 @@ def test_thresholds_are_never_clipped_into_the_next_gap(rule):
 def test_target_specificity_matches_scikit_learn(target):
     from sklearn.metrics import roc_curve
 
-    rng = np.random.default_rng(3)
-    y = rng.integers(0, 2, 80)
-    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.15), 0.001, 0.999)
+    y, s = _overlapping_scores(3)
     choice = select_threshold(ThresholdConfig("specificity", target=target), y, s)
     fpr, tpr, _ = roc_curve(y, s)  # the best sensitivity among operating points with specificity >= target
     assert choice.target_met and choice.validation_sensitivity == pytest.approx(tpr[1 - fpr >= target].max())

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 
 from facescreen.edge.card_markdown import (
+    SUBGROUP_HEADER,
     checklist_section,
     flow_section,
     predictive_values_section,
+    subgroup_rows,
     two_by_two_section,
 )
 
@@ -96,19 +98,6 @@ def evaluation_sections(
     lines += predictive_values_section(ev.get("predictive_values"))
     lines += flow_section(ev.get("flow"))
     if ev["subgroups"]:
-        rows = [
-            [
-                r["attribute"],
-                r["group"],
-                str(r["n"]),
-                f"{r['n_positive']}/{r['n_negative']}",
-                f"{_f(r['sensitivity'])} ({_ci(r['sensitivity_ci'])})",
-                "-" if _f(r["specificity"]) == "-" else f"{_f(r['specificity'])} ({_ci(r['specificity_ci'])})",
-                f"{_f(r['auc'])} ({_ci(r['auc_ci'])})",
-                "**too small to judge**" if r["too_small"] else "",
-            ]
-            for r in ev["subgroups"]
-        ]
         lines += [
             "## Subgroups",
             "",
@@ -117,7 +106,7 @@ def evaluation_sections(
             "A syndrome's row compares its children with all negatives. Subgroups with fewer positives or "
             "negatives than the minimum are marked.",
             "",
-            markdown_table(("attribute", "group", "n", "pos/neg", "sensitivity", "specificity", "AUC", ""), rows),
+            markdown_table(SUBGROUP_HEADER, subgroup_rows(ev["subgroups"], "**too small to judge**")),
             "",
         ]
         if ev.get("subgroup_note"):

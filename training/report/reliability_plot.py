@@ -10,6 +10,12 @@ import numpy as np
 from .figure import save_figure
 
 
+def _curve(ax, curve: dict, **style) -> None:
+    """One reliability curve, over its bins that hold a prediction (an empty bin has no mean)."""
+    ok = [k for k, v in enumerate(curve["mean_predicted"]) if v is not None]
+    ax.plot([curve["mean_predicted"][k] for k in ok], [curve["fraction_positive"][k] for k in ok], **style)
+
+
 def plot_reliability(calibration: dict, path: Path, notice: str = "") -> Path:
     import matplotlib
 
@@ -22,33 +28,21 @@ def plot_reliability(calibration: dict, path: Path, notice: str = "") -> Path:
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.2, 6.2), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8, label="perfect calibration")
     for i, f in enumerate(calibration["folds"]):
-        m = [v for v in f["mean_predicted"]]
-        ok = [k for k, v in enumerate(m) if v is not None]
-        ax.plot(
-            [m[k] for k in ok],
-            [f["fraction_positive"][k] for k in ok],
-            color="grey",
-            lw=0.8,
-            alpha=0.5,
-            marker=".",
-            label="folds" if i == 0 else None,
-        )
+        _curve(ax, f, color="grey", lw=0.8, alpha=0.5, marker=".", label="folds" if i == 0 else None)
     raw = calibration.get("pooled_without_temperature")
     if raw:
-        ok = [k for k, v in enumerate(raw["mean_predicted"]) if v is not None]
-        ax.plot(
-            [raw["mean_predicted"][k] for k in ok],
-            [raw["fraction_positive"][k] for k in ok],
+        _curve(
+            ax,
+            raw,
             color="tab:orange",
             lw=1.2,
             marker="s",
             ms=3,
             label=f"pooled, no temperature (ECE {raw['ece']:.3f})",
         )
-    ok = [k for k, v in enumerate(pooled["mean_predicted"]) if v is not None]
-    ax.plot(
-        [pooled["mean_predicted"][k] for k in ok],
-        [pooled["fraction_positive"][k] for k in ok],
+    _curve(
+        ax,
+        pooled,
         color="tab:blue",
         lw=2,
         marker="o",

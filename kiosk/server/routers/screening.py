@@ -10,9 +10,10 @@ from ..errors import ApiError
 from ..present import png_base64, quality_out, result_text
 from ..schemas import QualityOut, ScreenResponse
 from ..settings import Settings
+from ..uploads import InMemoryUploads
 from .responses import PHOTO, STORES, errors
 
-router = APIRouter(prefix="/v1", tags=["screening"], dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/v1", tags=["screening"], dependencies=[Depends(require_token)], route_class=InMemoryUploads)
 
 
 @router.post(

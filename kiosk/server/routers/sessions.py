@@ -21,9 +21,15 @@ from ..errors import ApiError
 from ..present import event_out
 from ..schemas import ConsentOut, FrameEvent, SessionCreate, SessionOut
 from ..settings import Settings
+from ..uploads import InMemoryUploads
 from .responses import PHOTO, PROTECTED, STORES, errors
 
-router = APIRouter(prefix="/v1/sessions", tags=["capture sessions"], dependencies=[Depends(require_token)])
+router = APIRouter(
+    prefix="/v1/sessions",
+    tags=["capture sessions"],
+    dependencies=[Depends(require_token)],
+    route_class=InMemoryUploads,
+)
 
 
 @router.post(
