@@ -140,6 +140,9 @@ class QualityRefusalRow:
 # until a frame passes; a tablet refuses on the tablet and its sync carries results only.
 REFUSING_SOURCES = ("api",)
 REFUSAL_COLUMNS = tuple(f.name for f in fields(QualityRefusalRow))
+_INSERT_REFUSAL = (
+    f"INSERT INTO quality_refusals ({', '.join(REFUSAL_COLUMNS)}) VALUES ({', '.join('?' * len(REFUSAL_COLUMNS))})"
+)
 
 
 def _create_table(cls: type, table: str) -> str:
@@ -381,9 +384,8 @@ class ResultsStore:
             instruction=instruction,
             quality_json=json.dumps(quality, sort_keys=True),
         )
-        q = f"INSERT INTO quality_refusals ({', '.join(REFUSAL_COLUMNS)}) VALUES ({', '.join('?' * len(REFUSAL_COLUMNS))})"
         with self._tx() as c:
-            c.execute(q, [getattr(row, k) for k in REFUSAL_COLUMNS])
+            c.execute(_INSERT_REFUSAL, [getattr(row, k) for k in REFUSAL_COLUMNS])
         self.full_error = None
         return StoredScreening(row.id, row.created_at)
 

@@ -44,7 +44,9 @@ def build_report(
 
     def group(name, key, site, v):
         def mine(r):
-            return (key is None or (r["model_id"], r["model_version"]) == key) and (site is None or r["kiosk_id"] == site)
+            return (key is None or (r["model_id"], r["model_version"]) == key) and (
+                site is None or r["kiosk_id"] == site
+            )
 
         grows = [r for r in rows if mine(r)]
         grefused = [r for r in refused if mine(r)] if refusals is not None else None

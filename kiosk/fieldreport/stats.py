@@ -203,7 +203,9 @@ def group_figures(
                 }
             )
     if refusals is None or recent_from is None:
-        g.not_assessed.append("quality refusals: not recorded where these results were read (a kiosk's store keeps them)")
+        g.not_assessed.append(
+            "quality refusals: not recorded where these results were read (a kiosk's store keeps them)"
+        )
     else:
         _refusal_figures(g, rows, refusals, recent_from)
     if validation is None:

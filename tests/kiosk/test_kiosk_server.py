@@ -144,7 +144,12 @@ def test_screen_refuses_a_photo_that_fails_quality_and_records_the_refusal(clien
     refusals = store.refusals()
     assert len(refusals) == before + 1
     r, card = refusals[-1], engine.screener.card
-    assert (r["kiosk_id"], r["source"], r["operator_id"], r["instruction"]) == ("test-kiosk", "api", "op-2", "more_light")
+    assert (r["kiosk_id"], r["source"], r["operator_id"], r["instruction"]) == (
+        "test-kiosk",
+        "api",
+        "op-2",
+        "more_light",
+    )
     assert (r["model_id"], r["model_version"]) == (card.model_id, card.version)
     assert r["quality"]["brightness"]["passed"] is False
 

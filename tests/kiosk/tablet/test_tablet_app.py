@@ -261,7 +261,9 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
         seen = c.script(RESULT_LAYOUT)
         shot(c, tmp_path, "tablet-result-ar.png")
     assert (seen["dir"], seen["lang"]) == ("rtl", "ar")
-    label = next(k for k in ("refer for genetic evaluation", "no referral flag") if ar[k] == seen["result-label"]["text"])
+    label = next(
+        k for k in ("refer for genetic evaluation", "no referral flag") if ar[k] == seen["result-label"]["text"]
+    )
     advice = "refer_advice" if label == "refer for genetic evaluation" else "no_flag_advice"
     assert seen["title"] == ar["result_title"] and seen["result-advice"]["text"] == ar[advice]
     # the catalogue's Arabic, not a copy of the English nor the visible fallback's [en: ...] marker
