@@ -193,6 +193,7 @@ def test_an_older_store_is_migrated(tmp_path, version):
     kept = [c for c in COLUMNS if c not in {col for v, col in ADDED_IN.items() if v > version}]
     con.execute(f"CREATE TABLE old AS SELECT {', '.join(kept)} FROM screenings")  # that version's table
     con.execute("DROP TABLE screenings")
+    con.execute("DROP TABLE quality_refusals")  # no version before this one had it
     con.execute("ALTER TABLE old RENAME TO screenings")
     con.execute(f"PRAGMA user_version={version}")
     con.commit()
