@@ -287,9 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = clikit.add_subcommand(
         sub,
         "field-report",
-        help="referral completion, PPV, calibration and score drift per site and model version",
+        help="referral completion, PPV, calibration, score drift and quality refusals per site and model version",
         description="Markdown + JSON + plots under --out. The alarm at the top: field PPV outside what the "
-        "model card's validation predicts at the field's prevalence, or score drift (PSI >= 0.25).",
+        "model card's validation predicts at the field's prevalence, score drift (PSI >= 0.25), or quality "
+        "refusals of the last --recent-days whose 95% interval lies wholly above the earlier weeks'.",
     )
     _store_args(report)
     report.add_argument("--out", default="field-report", help="output folder (default field-report)")
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--recent-days",
         type=clikit.positive_int,
         default=RECENT_DAYS,
+        metavar="DAYS",
         help="quality refusals of the last DAYS are compared with those before (default %(default)s)",
     )
 
