@@ -1,4 +1,5 @@
-"""The local results store: one SQLite row per screening, nothing else unless consent is given.
+"""The local results store: one SQLite row per screening (and per photo refused for its quality), nothing
+else unless consent is given.
 
 * SQLite in WAL mode with ``synchronous=FULL``: each screening is committed in its own transaction,
   so a crash (or power cut) loses at most the screening being written, never a committed one.
