@@ -487,6 +487,20 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
+    def refusals(self, since: str | None = None) -> list[dict[str, Any]]:
+        """Every quality refusal, oldest first (at or after ``since``)."""
+        where, args = _where(since, None)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM quality_refusals{where} ORDER BY created_at, rowid", args
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = {k: r[k] for k in REFUSAL_COLUMNS}
+            d["quality"] = json.loads(d.pop("quality_json"))
+            out.append(d)
+        return out
+
     def list(
         self, limit: int = 50, offset: int = 0, since: str | None = None, child_ref: str | None = None
     ) -> list[dict[str, Any]]:
@@ -512,20 +526,6 @@ class ResultsStore:
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._conn.execute("SELECT id FROM screenings")}
-
-    def refusals(self, since: str | None = None) -> list[dict[str, Any]]:
-        """Every quality refusal, oldest first (at or after ``since``)."""
-        where, args = _where(since, None)
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT * FROM quality_refusals{where} ORDER BY created_at, rowid", args
-            ).fetchall()
-        out = []
-        for r in rows:
-            d = {k: r[k] for k in REFUSAL_COLUMNS}
-            d["quality"] = json.loads(d.pop("quality_json"))
-            out.append(d)
-        return out
 
     def export_csv(self, out: TextIO, since: str | None = None, child_ref: str | None = None) -> int:
         """All screenings (oldest first) as CSV, quality as a JSON column. Returns the row count."""
