@@ -1,4 +1,5 @@
-"""One photo in: quality check, screening, one stored row, the result out."""
+"""One photo in: quality check (a refused photo is recorded as a refusal, never kept), screening, one stored
+row, the result out."""
 
 from __future__ import annotations
 
