@@ -113,9 +113,7 @@ function showResult(r, rec) {
   $('result-advice').textContent = t(r.flag ? 'refer_advice' : 'no_flag_advice');
   $('result-child').textContent = rec?.child_ref ? t('child_ref_line', { child_ref: rec.child_ref }) : '';
   $('result-prob').textContent = t('probability', { probability: r.probability, threshold: r.threshold });
-  // the backend's name (brackets, colons) in its own bidi run (UAX #9 isolate, FSI..PDI): in a right-to-left
-  // sentence its brackets would otherwise pair with the Arabic around them
-  $('result-model').textContent = `${t('model_line', { model_id: r.model_id, version: r.model_version })} · \u2068${r.backend}\u2069`;
+  $('result-model').textContent = `${t('model_line', { model_id: r.model_id, version: r.model_version })} · ${r.backend}`;
   $('result-saved').textContent = rec ? `✓ ${t('tablet_saved')}` + (rec.consent ? ` · ${t('consent_recorded')}` : '') : '';
   document.body.dataset.state = 'result';
   window.scrollTo(0, 0);
