@@ -7,6 +7,10 @@ import numpy as np
 
 # Probabilities are floored here before the logarithm: a quantised output (int8 LiteRT) gives exact zeros.
 _PROB_FLOOR = 1e-7
+# A map whose range is within this fraction of its magnitude is flat: float32 resizing of a constant
+# map leaves rounding noise (cubic weights do not sum to exactly 1), which scaling to [0, 1] would
+# show as a pattern. The browser's port (kiosk/tablet/web/core/cam.js) carries the same constant.
+CAM_FLAT_RTOL = 1e-5
 
 
 def apply_temperature(probs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -80,7 +84,8 @@ def screening_cam(cam: np.ndarray, positive: list[int], size: int) -> np.ndarray
     evidence = cam[..., positive].mean(axis=-1) - cam[..., negative].mean(axis=-1)
     up = cv2.resize(evidence.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
     lo, hi = float(up.min()), float(up.max())
-    return (up - lo) / (hi - lo) if hi - lo > 1e-12 else np.zeros_like(up)
+    flat = hi - lo <= max(1e-12, CAM_FLAT_RTOL * max(abs(lo), abs(hi)))
+    return np.zeros_like(up) if flat else (up - lo) / (hi - lo)
 
 
 def overlay_cam(face_rgb: np.ndarray, cam01: np.ndarray, alpha: float = 0.45) -> np.ndarray:

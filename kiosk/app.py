@@ -78,7 +78,9 @@ class KioskApp:
 
     def _show(self, frame: np.ndarray, event: GuidanceEvent) -> None:
         self._handle(event)
-        overlay = self.renderer.render(frame, event) if self.renderer else frame
+        # drawn once, at the size of the first output that has one (a window's), so its text fits it
+        size = next((out.canvas_size for out in self.outputs if out.canvas_size is not None), None)
+        overlay = self.renderer.render(frame, event, size) if self.renderer else frame
         for out in self.outputs:
             action = out.render(overlay, event)
             if action:

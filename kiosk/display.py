@@ -7,6 +7,8 @@ glyphs no font on the machine has is an error at start-up, never boxes on the sc
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import math
 import re
@@ -66,6 +68,58 @@ def gui_support() -> tuple[bool, str]:
     return True, backend
 
 
+def display_size() -> tuple[int, int] | None:
+    """The size in pixels of the X screen the kiosk window opens on ($DISPLAY's default screen), or
+    None where no X display can be opened.
+
+    Asked of the X server itself through Xlib (``XDisplayWidth``/``XDisplayHeight`` in libX11, loaded
+    with ctypes): libX11 is on every machine that can show an OpenCV window (its Qt and GTK builds load
+    it), it needs no window manager (a bare ``X :0`` or ``Xvfb``, where Qt's own full screen does not
+    happen) and on a Jetson's desktop (GNOME on Xorg) it is the monitor's mode. Not ``xrandr`` or
+    ``xdpyinfo`` (x11-xserver-utils is not on a bare image) and not OpenCV, which has no screen query.
+    With several monitors side by side it is their joined size: give the kiosk one monitor."""
+    lib = ctypes.util.find_library("X11")
+    if lib is None:
+        return None
+    x11 = ctypes.CDLL(lib)
+    x11.XOpenDisplay.argtypes, x11.XOpenDisplay.restype = [ctypes.c_char_p], ctypes.c_void_p
+    for f in (x11.XDisplayWidth, x11.XDisplayHeight):
+        f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_int], ctypes.c_int
+    x11.XDefaultScreen.argtypes, x11.XDefaultScreen.restype = [ctypes.c_void_p], ctypes.c_int
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)  # None: $DISPLAY
+    if not display:
+        return None
+    try:
+        screen = x11.XDefaultScreen(display)
+        return x11.XDisplayWidth(display, screen), x11.XDisplayHeight(display, screen)
+    finally:
+        x11.XCloseDisplay(display)
+
+
+def text_unit(width: int, height: int) -> int:
+    """The one size every text and mark on the kiosk's screen is a multiple of, in pixels, for a
+    picture of ``width`` x ``height``: a 40th of the width, or of the width a 16:9 picture of this
+    height would have when this one is wider (a wide, short window keeps its lines on the screen),
+    and never under 12 px (read at arm's length). The picture is drawn at the window's size, so text
+    follows the window, not the camera's resolution."""
+    return max(12, int(min(width, height * 16 / 9)) // 40)
+
+
+def fit_frame(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """``rgb`` scaled to fit ``size`` (width, height), centred on black: the picture, the scale and
+    the (x, y) offset, so that marks in frame coordinates can be placed on it."""
+    w, h = size
+    fh, fw = rgb.shape[:2]
+    k = min(w / fw, h / fh)
+    sw, sh = max(1, round(fw * k)), max(1, round(fh * k))
+    out = np.zeros((h, w, 3), np.uint8)
+    x0, y0 = (w - sw) // 2, (h - sh) // 2
+    interpolation = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+    out[y0 : y0 + sh, x0 : x0 + sw] = cv2.resize(rgb, (sw, sh), interpolation=interpolation)
+    return out, k, (x0, y0)
+
+
 def find_font(lang: str, explicit: str | Path | None = None) -> Path | None:
     if explicit:
         p = Path(explicit)
@@ -100,15 +154,21 @@ class Renderer:
     def t(self, key: str, **fields) -> str:
         return message(key, self.lang, **fields)
 
-    def render(self, rgb: np.ndarray, event: GuidanceEvent) -> np.ndarray:
+    def render(self, rgb: np.ndarray, event: GuidanceEvent, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The frame with its overlay; ``size`` (width, height): drawn at that size (a window's),
+        the frame fitted into it, else at the frame's own size."""
+        k, (x0, y0) = 1.0, (0, 0)
+        if size is not None and size != (rgb.shape[1], rgb.shape[0]):
+            rgb, k, (x0, y0) = fit_frame(rgb, size)
         h, w = rgb.shape[:2]
         img = Image.fromarray(rgb).convert("RGBA")
         layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
         d = ImageDraw.Draw(layer)
-        unit = max(12, w // 40)
+        unit = text_unit(w, h)
         for i, box in enumerate(event.face_boxes):
             colour = (OK_RGB if event.kind in ("hold", "result") else WARN_RGB) if i == 0 else OTHER_RGB
-            d.rectangle(box, outline=colour + (255,), width=max(2, unit // 6))
+            placed = [v * k + (x0 if j % 2 == 0 else y0) for j, v in enumerate(box)]
+            d.rectangle(placed, outline=colour + (255,), width=max(2, unit // 6))
         banner = [self.t("not_for_clinical_use")] + ([self.t("demo_notice")] if self.demo else [])
         d.rectangle((0, 0, w, int(unit * 1.6)), fill=(0, 0, 0, 150))
         d.text((unit // 2, unit // 4), "  |  ".join(banner), font=self.font(int(unit * 0.8)), fill=(255, 255, 255, 255))
@@ -193,6 +253,9 @@ class Renderer:
 
 
 class Output(Protocol):
+    # the (width, height) this output shows a picture at, or None: the frame's own size
+    canvas_size: tuple[int, int] | None
+
     def render(self, frame: np.ndarray, event: GuidanceEvent) -> str | None:
         """Show/record one frame; returns an operator action ("retake", "consent", "cancel", "quit") or None."""
 
@@ -200,16 +263,34 @@ class Output(Protocol):
 
 
 class WindowOutput:
-    """An OpenCV window (needs the GUI build of OpenCV and a display)."""
+    """An OpenCV window (needs the GUI build of OpenCV and a display), as large as the display
+    (display_size), without Qt's toolbar and status bar (WINDOW_GUI_NORMAL); the picture is drawn at
+    the window's own size (canvas_size), so its text is sized to the window."""
 
-    def __init__(self, title: str = "facescreen kiosk", fullscreen: bool = False) -> None:
+    def __init__(
+        self, title: str = "facescreen kiosk", fullscreen: bool = False, size: tuple[int, int] | None = None
+    ) -> None:
         ok, why = gui_support()
         if not ok:
             raise GuiUnavailable(why)
         self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        # FREERATIO: the picture fills the window (it is drawn at the window's size, letterboxed by us)
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL | cv2.WINDOW_FREERATIO)
+        # a bare X server has no window manager to honour full screen (Qt leaves its 400x300 default):
+        # the window is placed and sized to the display itself, full screen or not
+        screen = size or display_size()
+        if screen is not None:
+            cv2.moveWindow(title, 0, 0)
+            cv2.resizeWindow(title, *screen)
         if fullscreen:
             cv2.setWindowProperty(title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        cv2.waitKey(1)  # let the GUI apply the size before the first picture is drawn for it
+
+    @property
+    def canvas_size(self) -> tuple[int, int] | None:
+        """The window's picture area now (a window manager may have changed it), or None."""
+        _, _, w, h = cv2.getWindowImageRect(self.title)
+        return (w, h) if w > 0 and h > 0 else None
 
     def render(self, frame: np.ndarray, event: GuidanceEvent) -> str | None:
         cv2.imshow(self.title, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -221,6 +302,8 @@ class WindowOutput:
 
 class JsonLinesOutput:
     """Headless: one JSON object per line for every change of instruction and every result."""
+
+    canvas_size: tuple[int, int] | None = None  # the frame's own size
 
     def __init__(self, stream: TextIO = sys.stdout, every_frame: bool = False, include_quality: bool = False) -> None:
         self.stream = stream
@@ -249,7 +332,10 @@ class JsonLinesOutput:
 
 
 class FolderOutput:
-    """Writes every rendered frame as a JPEG (a record of what the screen showed)."""
+    """Writes every rendered frame as a JPEG (a record of what the screen showed, at the window's
+    size when there is one)."""
+
+    canvas_size: tuple[int, int] | None = None  # the frame's own size
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)

@@ -44,11 +44,13 @@ CASES = [
     (
         "fresh CI machine: NodeSource nodejs with its npm, nothing else",
         {"npm"},
-        ["chromium", "chromium-driver", "fonts-wqy-zenhei"],
+        ["chromium", "chromium-driver", "fonts-wqy-zenhei", "xvfb"],
     ),
-    ("Debian nodejs without npm", set(), ["chromium", "chromium-driver", "fonts-wqy-zenhei", "npm"]),
-    ("only the font missing", {"npm", "chromium", "chromedriver"}, ["fonts-wqy-zenhei"]),
-    ("chromedriver removed by hand", {"npm", "chromium", "fc-list"}, ["chromium-driver"]),
+    ("Debian nodejs without npm", set(), ["chromium", "chromium-driver", "fonts-wqy-zenhei", "xvfb", "npm"]),
+    ("only the font missing", {"npm", "chromium", "chromedriver", "Xvfb"}, ["fonts-wqy-zenhei"]),
+    ("chromedriver removed by hand", {"npm", "chromium", "fc-list", "Xvfb"}, ["chromium-driver"]),
+    # the kiosk window's test (tests/kiosk/test_kiosk_display.py) opens its window under Xvfb
+    ("only Xvfb missing", {"npm", "chromium", "chromedriver", "fc-list"}, ["xvfb"]),
 ]
 
 
@@ -65,13 +67,13 @@ def test_installs_only_what_is_missing_one_package_a_call(tmp_path, present, exp
 
 
 def test_nothing_asked_of_apt_when_everything_is_there(tmp_path):
-    env, log = _machine(tmp_path, {"npm", "chromium", "chromedriver", "fc-list"})
+    env, log = _machine(tmp_path, {"npm", "chromium", "chromedriver", "fc-list", "Xvfb"})
     r = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and not log.exists(), r.stdout + r.stderr
 
 
 def test_a_refused_package_is_named(tmp_path):
-    env, log = _machine(tmp_path, {"npm", "chromium", "fc-list"})
+    env, log = _machine(tmp_path, {"npm", "chromium", "fc-list", "Xvfb"})
     Path(env["APT_GET"]).write_text(f'#!/bin/sh\necho "$@" >> {log}\ncase "$*" in install*) exit 100;; esac\n')
     r = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "could not install chromium-driver" in r.stderr

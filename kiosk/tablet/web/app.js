@@ -1,6 +1,7 @@
 // The tablet app: guided capture or a photo, screening on this device, results kept here and
 // sent to a kiosk later. All wording comes from messages.json (kiosk/messages.py, one home).
 import { Guide } from './core/guide.js';
+import { jet, overlayCam } from './core/cam.js';
 import { BrowserScreener } from './core/screen.js';
 import { Speaker } from './core/speech.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
@@ -107,7 +108,7 @@ export async function screenFile(file, consent) {
 function showResult(r, rec) {
   const box = $('result');
   box.hidden = false;
-  showFace(r.aligned);
+  showFace(r.aligned, r.cam);
   box.dataset.flag = String(r.flag);
   $('result-label').textContent = t(r.label);
   $('result-advice').textContent = t(r.flag ? 'refer_advice' : 'no_flag_advice');
@@ -119,17 +120,35 @@ function showResult(r, rec) {
   window.scrollTo(0, 0);
 }
 
-// the face as the model saw it (the aligned crop), as the kiosk's result card shows it
-function showFace(aligned) {
+// the face as the model saw it (the aligned crop) and its activation map over it (core/cam.js,
+// edge.postprocess.overlay_cam), as the kiosk's result card shows them
+function showFace(aligned, cam) {
   const img = $('result-face');
+  $('result-map').hidden = true;
   if (!aligned) { img.hidden = true; return; }
   const s = Math.round(Math.sqrt(aligned.length / 3));
-  const c = document.createElement('canvas'); c.width = s; c.height = s;
-  const px = new ImageData(s, s);
-  for (let i = 0, j = 0; i < aligned.length; i += 3, j += 4) { px.data[j] = aligned[i]; px.data[j + 1] = aligned[i + 1]; px.data[j + 2] = aligned[i + 2]; px.data[j + 3] = 255; }
-  c.getContext('2d').putImageData(px, 0, 0);
-  img.src = c.toDataURL('image/png');
+  img.src = rgbDataUrl(aligned, s, s);
   img.hidden = false;
+  if (!cam) return;
+  $('result-cam').src = rgbDataUrl(overlayCam(aligned, cam), s, s);
+  drawRamp($('cam-ramp'));
+  $('result-map').hidden = false;
+}
+
+// an RGB (h, w, 3) byte array as a PNG data URL
+function rgbDataUrl(rgb, w, h) {
+  const c = document.createElement('canvas'); c.width = w; c.height = h;
+  const px = new ImageData(w, h);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) { px.data[j] = rgb[i]; px.data[j + 1] = rgb[i + 1]; px.data[j + 2] = rgb[i + 2]; px.data[j + 3] = 255; }
+  c.getContext('2d').putImageData(px, 0, 0);
+  return c.toDataURL('image/png');
+}
+
+// the map's colour scale, low (blue) to high (red), one column per level
+function drawRamp(canvas) {
+  const px = new ImageData(256, 1);
+  for (let v = 0; v < 256; v++) { const [r, g, b] = jet(v); px.data.set([r, g, b, 255], v * 4); }
+  canvas.getContext('2d').putImageData(px, 0, 0);
 }
 
 async function refreshCounts() {

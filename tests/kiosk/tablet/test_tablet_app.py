@@ -397,8 +397,10 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         )
         assert seen["top"] >= 0 and seen["bottom"] <= seen["height"], seen  # in view, no scrolling
         assert seen["upload"] is None  # the result is in the capture's place
-        size = json.loads((served_bundle / "modelcard.json").read_text())["input"]["size"]
+        card = json.loads((served_bundle / "modelcard.json").read_text())
+        size = card["input"]["size"]
         assert seen["face"] == size  # the aligned face the model saw
+        assert_the_map_is_shown(c, card, en)
         assert en["tablet_saved"] in seen["saved"]
         assert seen["counts"] == en["tablet_counts_one"].format(waiting=1)
         shot(c, tmp_path, "tablet-result.png")
@@ -407,6 +409,35 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         out = browser_call(c, "return await window.tablet.sync();")
         assert out["sent"] == 0 and out["status"] == 401
         assert c.script("return document.getElementById('sync-status').innerText") == en["tablet_wrong_token"]
+
+
+SHOWN_MAP = """
+const r = window.tablet.state.last.result, m = document.getElementById('result-map');
+const img = document.getElementById('result-cam');
+return {shown: !m.hidden && m.offsetParent !== null, width: img.naturalWidth, caption: m.innerText,
+        cam: Array.from(r.cam), logits: {dims: r.cam_logits.dims, data: Array.from(r.cam_logits.data)}};
+"""
+
+
+def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
+    """Issue 25: the tablet's result shows the activation map over the face the model saw, as the
+    kiosk's card does, with its legend (what the warm colours mean, and that it is not a diagnosis);
+    the map is Python's screening_cam of the very class-logit map the browser's runtime produced
+    (the port is pinned op by op in test_tablet_cam.py; here, on the app's own model output)."""
+    import numpy as np
+
+    from facescreen.edge.postprocess import screening_cam
+
+    got = c.script(SHOWN_MAP)
+    size = card["input"]["size"]
+    assert got["shown"] and got["width"] == size, {k: got[k] for k in ("shown", "width")}
+    assert en["cam_legend"] in got["caption"] and en["cam_note"] in got["caption"]
+    positive = [card["classes"].index(k) for k in card["positive_classes"]]
+    logits = np.asarray(got["logits"]["data"], np.float32).reshape(got["logits"]["dims"])
+    want = screening_cam(logits[0], positive, size)
+    shown = np.asarray(got["cam"], np.float32).reshape(size, size)
+    np.testing.assert_allclose(shown, want, rtol=0, atol=1e-5)  # test_tablet_cam.py says why 1e-5
+    assert want.max() == 1.0  # a real map, not the flat one
 
 
 def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, engine, live_server, tmp_path):

@@ -7,6 +7,7 @@ import { assess, modelInterEyePx, subjectFirst } from './quality.js';
 import { alignFace } from './align.js';
 import { openRuntime } from './runtime.js';
 import { applyTemperature, flagged, screeningProbability } from './screening.js';
+import { screeningCam } from './cam.js';
 
 export const REFER = 'refer for genetic evaluation';
 export const NO_FLAG = 'no referral flag';
@@ -107,15 +108,16 @@ export class BrowserScreener {
   // One frame's quality report, as the kiosk's FrameAnalyser.analyse(rgb) gives it.
   async quality(rgb, h, w) { return (await this.analyse(rgb, h, w)).report; }
 
-  // the network's raw probs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's
-  // in-graph scaling); before the card's temperature
+  // the network's raw outputs for one aligned (S, S, 3) uint8 crop: float pixels 0..255 (the card's
+  // in-graph scaling); `probs` before the card's temperature, `cam` the class-logit map
+  // ({dims: [1, h, w, K], data}), picked by rank as edge.backends.base.split_outputs does
   async predict(crop) {
     const s = this.card.input.size;
     const x = Float32Array.from(crop);
     const outs = await this.screener(x, [1, s, s, 3]);
-    const probs = outs.filter((o) => o.dims.length === 2);
-    if (probs.length !== 1) throw new Error(`expected one (N, K) output, got ${outs.map((o) => `[${o.dims}]`).join(' ')}`);
-    return Array.from(probs[0].data);
+    const probs = outs.filter((o) => o.dims.length === 2), cams = outs.filter((o) => o.dims.length === 4);
+    if (probs.length !== 1 || cams.length !== 1) throw new Error(`expected one (N, K) and one (N, h, w, K) output, got ${outs.map((o) => `[${o.dims}]`).join(' ')}`);
+    return { probs: Array.from(probs[0].data), cam: { dims: Array.from(cams[0].dims), data: Float32Array.from(cams[0].data) } };
   }
 
   // The whole path for one RGB image; a result shaped like ScreeningResult.to_dict's essentials.
@@ -139,10 +141,12 @@ export class BrowserScreener {
   }
 
   // Screener.screen_aligned: one aligned crop -> the card's temperature, the positive classes'
-  // sum and the flag rule (core/screening.js, the ports of edge/postprocess.py).
+  // sum and the flag rule (core/screening.js), and the activation map at input size (core/cam.js,
+  // as ScreeningResult.cam): the ports of edge/postprocess.py.
   async screenAligned(crop) {
     const t0 = performance.now();
-    const probs = applyTemperature(await this.predict(crop), this.card.calibration?.temperature ?? 1);
+    const out = await this.predict(crop);
+    const probs = applyTemperature(out.probs, this.card.calibration?.temperature ?? 1);
     const t1 = performance.now();
     const p = screeningProbability(probs, this.positive);
     const flag = flagged(p, this.card.threshold);
@@ -151,6 +155,7 @@ export class BrowserScreener {
       class_names: this.card.classes, class_probabilities: probs, positive_classes: this.card.positive_classes,
       model_id: this.card.model_id, model_version: this.card.version, backend: this.backendLabel,
       intended_use: this.card.intended_use, not_for_clinical_use: this.card.not_for_clinical_use,
+      cam: screeningCam(out.cam.data, out.cam.dims, this.positive, this.card.input.size), cam_logits: out.cam,
       timings_ms: { infer: t1 - t0 },
     };
   }
