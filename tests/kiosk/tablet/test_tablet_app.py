@@ -269,7 +269,7 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
     advice = "refer_advice" if label == "refer for genetic evaluation" else "no_flag_advice"
     assert seen["title"] == ar["result_title"] and seen["result-advice"]["text"] == ar[advice]
     # the catalogue's Arabic, not a copy of the English nor the visible fallback's [en: ...] marker
-    for key in ("result_title", label, advice, "result_note"):
+    for key in ("result_title", label, advice, "result_note", "cam_legend", "cam_note"):
         assert ar[key] != en[key] and en[key] not in seen["all"] and ar[key] in seen["all"], key
     assert "[en:" not in seen["all"]
     for part in ("result", "result-label", "result-advice", "result-prob"):
