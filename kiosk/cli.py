@@ -287,9 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = clikit.add_subcommand(
         sub,
         "field-report",
-        help="referral completion, PPV, calibration and score drift per site and model version",
+        help="referral completion, PPV, calibration, score drift and quality refusals per site and model version",
         description="Markdown + JSON + plots under --out. The alarm at the top: field PPV outside what the "
-        "model card's validation predicts at the field's prevalence, or score drift (PSI >= 0.25).",
+        "model card's validation predicts at the field's prevalence, score drift (PSI >= 0.25), or quality "
+        "refusals of the last --recent-days whose 95% interval lies wholly above the earlier weeks'.",
     )
     _store_args(report)
     report.add_argument("--out", default="field-report", help="output folder (default field-report)")
@@ -313,6 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="the programme's prevalence of syndromes among screened children (default: estimated from the flag rate)",
+    )
+    from .fieldreport.stats import RECENT_DAYS
+
+    report.add_argument(
+        "--recent-days",
+        type=clikit.positive_int,
+        default=RECENT_DAYS,
+        metavar="DAYS",
+        help="quality refusals of the last DAYS are compared with those before (default %(default)s)",
     )
 
     purge = clikit.add_subcommand(sub, "purge", help="delete screenings (and any kept photos) by age or id")
@@ -647,6 +657,7 @@ def cmd_field_report(args: argparse.Namespace) -> int:
 
     from .fieldreport.render import build_report, write_report
     from .outcomes import OutcomeStore
+    from .store import ResultsStore
 
     if args.prevalence is not None and not 0.0 < args.prevalence < 1.0:
         print(f"{PROG} field-report: error: --prevalence must be in (0, 1), got {args.prevalence}", file=sys.stderr)
@@ -671,6 +682,7 @@ def cmd_field_report(args: argparse.Namespace) -> int:
             if not a.ok:
                 print(f"{PROG} field-report: outcome on the server not used: {a.where}: {a.message}", file=sys.stderr)
         outcomes = latest_of((rid, outcome) for rid, outcome, _, _ in kept)
+        refusals = None  # a FHIR server holds screenings only
     else:
         store = OutcomeStore(args.data_dir)
         try:
@@ -678,7 +690,12 @@ def cmd_field_report(args: argparse.Namespace) -> int:
         finally:
             store.close()
         rows = _rows(args.data_dir)
-    report = build_report(rows, outcomes, cards, args.prevalence)
+        results = ResultsStore(args.data_dir)
+        try:
+            refusals = results.refusals()
+        finally:
+            results.close()
+    report = build_report(rows, outcomes, cards, args.prevalence, refusals, args.recent_days)
     paths = write_report(report, args.out)
     for a in report["alarms"]:
         print(f"ALARM: {a}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The local results store: one SQLite row per screening, nothing else unless consent is given.
+"""The local results store: one SQLite row per screening (and per photo refused for its quality), nothing
+else unless consent is given.
 
 * SQLite in WAL mode with ``synchronous=FULL``: each screening is committed in its own transaction,
   so a crash (or power cut) loses at most the screening being written, never a committed one.
@@ -15,6 +16,9 @@
 * The CSV export neutralises cells a spreadsheet would run as a formula (OWASP: a leading
   ``= + - @``, tab or carriage return gets a ``'`` prefix).
 * ``secure_delete`` overwrites purged rows; ``purge`` removes rows and their photos by age or id.
+* A photo the single-photo API refuses for its quality is one row in ``quality_refusals`` (who, when,
+  which model, which measure failed; never the photo), so the field report can follow the rate of
+  quality failures per site and model version.
 """
 
 from __future__ import annotations
@@ -115,18 +119,58 @@ COLUMNS = tuple(f.name for f in fields(ScreeningRow))
 _INSERT = f"INSERT OR IGNORE INTO screenings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def _ddl() -> list[str]:
-    """The table from :class:`ScreeningRow` (each field's doc kept as an SQL comment, for `.schema`)."""
-    fs = fields(ScreeningRow)
+@dataclass(frozen=True, kw_only=True)
+class QualityRefusalRow:
+    """One photo refused for its quality: the one home of the ``quality_refusals`` table. No photo and
+    no child reference: the child was not screened; what is kept is what a failure rate needs."""
+
+    id: str = column("TEXT PRIMARY KEY")
+    created_at: str = column("TEXT NOT NULL", doc="ISO 8601, UTC")
+    kiosk_id: str = column("TEXT NOT NULL")
+    operator_id: str | None = column("TEXT", None)
+    source: str = column("TEXT NOT NULL", doc="see REFUSING_SOURCES")
+    model_id: str = column("TEXT NOT NULL", doc="the model the photo would have gone to")
+    model_version: str = column("TEXT NOT NULL")
+    instruction: str | None = column("TEXT", None, doc="message key of the failed measure's instruction")
+    quality_json: str = column("TEXT NOT NULL", doc="QualityReport.summary(): every measure's value")
+
+
+# Where a photo is either screened or refused, so that refusals / (refusals + screenings) is a rate:
+# the single-photo API (POST /v1/screen). Guided captures (kiosk, session) refuse nothing, they guide
+# until a frame passes; a tablet refuses on the tablet and its sync carries results only.
+REFUSING_SOURCES = ("api",)
+REFUSAL_COLUMNS = tuple(f.name for f in fields(QualityRefusalRow))
+_INSERT_REFUSAL = (
+    f"INSERT INTO quality_refusals ({', '.join(REFUSAL_COLUMNS)}) VALUES ({', '.join('?' * len(REFUSAL_COLUMNS))})"
+)
+
+
+def _create_table(cls: type, table: str) -> str:
+    """The CREATE TABLE of a row dataclass (each field's doc kept as an SQL comment, for `.schema`)."""
+    fs = fields(cls)
     cols = "\n".join(
         f"    {f.name} {f.metadata['sql']}{',' if i < len(fs) - 1 else ''}"
         + (f"  -- {f.metadata['doc']}" if f.metadata["doc"] else "")
         for i, f in enumerate(fs)
     )
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n{cols}\n)"
+
+
+def _ddl() -> list[str]:
+    """The screenings table from :class:`ScreeningRow`, then its indexes."""
     return [
-        f"CREATE TABLE IF NOT EXISTS screenings (\n{cols}\n)",
+        _create_table(ScreeningRow, "screenings"),
         "CREATE INDEX IF NOT EXISTS screenings_created_at ON screenings (created_at)",
         "CREATE INDEX IF NOT EXISTS screenings_child_ref ON screenings (child_ref)",
+    ]
+
+
+def _refusal_ddl() -> list[str]:
+    """The quality_refusals table from :class:`QualityRefusalRow` (a table older stores gain on open:
+    software that does not know it ignores it, so the schema version stays)."""
+    return [
+        _create_table(QualityRefusalRow, "quality_refusals"),
+        "CREATE INDEX IF NOT EXISTS quality_refusals_created_at ON quality_refusals (created_at)",
     ]
 
 
@@ -209,7 +253,7 @@ class ResultsStore:
             table, *indexes = _ddl()
             c.execute(table)
             self._add_missing_columns(c)  # before the indexes: one may be on a column just added
-            for statement in indexes:
+            for statement in [*indexes, *_refusal_ddl()]:
                 c.execute(statement)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
@@ -315,6 +359,36 @@ class ResultsStore:
             b.add(row, photo)
         return b.new == [row.id]
 
+    def add_refusal(
+        self,
+        quality: dict[str, Any],
+        instruction: str | None,
+        *,
+        model_id: str,
+        model_version: str,
+        kiosk_id: str,
+        source: str,
+        operator_id: str | None = None,
+    ) -> StoredScreening:
+        """Record one photo refused for its quality (``quality``: the report's summary)."""
+        if source not in REFUSING_SOURCES:
+            raise ValueError(f"refusals are recorded for sources {REFUSING_SOURCES}, got {source!r}")
+        row = QualityRefusalRow(
+            id=uuid.uuid4().hex,
+            created_at=utc_now().isoformat(timespec="milliseconds"),
+            kiosk_id=kiosk_id,
+            operator_id=operator_id,
+            source=source,
+            model_id=model_id,
+            model_version=model_version,
+            instruction=instruction,
+            quality_json=json.dumps(quality, sort_keys=True),
+        )
+        with self._tx() as c:
+            c.execute(_INSERT_REFUSAL, [getattr(row, k) for k in REFUSAL_COLUMNS])
+        self.full_error = None
+        return StoredScreening(row.id, row.created_at)
+
     def record_consent(self, screening_id: str, photo: np.ndarray) -> str:
         """The operator recorded consent after the result: keep this screening's photo."""
         old = self.get(screening_id)["photo_file"]  # raises NotFound
@@ -412,6 +486,20 @@ class ResultsStore:
             raise NotFound(f"no screening {screening_id!r}")
         return _row(row)
 
+    def refusals(self, since: str | None = None) -> list[dict[str, Any]]:
+        """Every quality refusal, oldest first (at or after ``since``)."""
+        where, args = _where(since, None)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM quality_refusals{where} ORDER BY created_at, rowid", args
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = {k: r[k] for k in REFUSAL_COLUMNS}
+            d["quality"] = json.loads(d.pop("quality_json"))
+            out.append(d)
+        return out
+
     def list(
         self, limit: int = 50, offset: int = 0, since: str | None = None, child_ref: str | None = None
     ) -> list[dict[str, Any]]:
@@ -451,7 +539,8 @@ class ResultsStore:
 
     # --- purging -----------------------------------------------------------------------------
     def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = ()) -> int:
-        """Delete screenings older than ``older_than`` and/or with the given ids, with their photos."""
+        """Delete screenings older than ``older_than`` and/or with the given ids, with their photos
+        (quality refusals older than ``older_than`` too). Returns the screenings deleted."""
         ids = list(ids)
         if older_than is None and not ids:
             raise ValueError("purge needs an age (older_than) or screening ids")
@@ -471,6 +560,8 @@ class ResultsStore:
                 )
             ]
             n = c.execute(f"DELETE FROM screenings WHERE {where}", args).rowcount
+            if older_than is not None:  # the same retention for the refusals (args[0]: the cut-off)
+                c.execute("DELETE FROM quality_refusals WHERE created_at < ?", args[:1])
         for rel in photos:
             (self.data_dir / rel).unlink(missing_ok=True)
         with self._lock:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 from facescreen.edge.metrics import PSI_ALARM
 
-from .stats import GroupFigures, Validation, group_figures
+from ..store import REFUSING_SOURCES
+from .stats import RECENT_DAYS, REFERENCE_NOTE, GroupFigures, Validation, group_figures
+
+
+def _recent_from(rows: list[dict[str, Any]], refusals: list[dict[str, Any]], days: int) -> str | None:
+    """Where the recent window starts: ``days`` before the latest photo (screened or refused), in the
+    store's time form; a report on the same data always draws the same window."""
+    times = [r["created_at"] for r in rows if r.get("source") in REFUSING_SOURCES] + [r["created_at"] for r in refusals]
+    if not times:
+        return None
+    latest = max(dt.datetime.fromisoformat(t) for t in times)
+    return (latest - dt.timedelta(days=days)).isoformat(timespec="milliseconds")
 
 
 def build_report(
@@ -16,32 +28,50 @@ def build_report(
     outcomes: dict[str, str],
     cards: dict[tuple[str, str], dict],
     prevalence: float | None = None,
+    refusals: list[dict[str, Any]] | None = None,
+    recent_days: int = RECENT_DAYS,
 ) -> dict[str, Any]:
-    """``cards``: (model_id, version) -> the model card's ``metrics``. Groups: all results, each model
+    """``cards``: (model_id, version) -> the model card's ``metrics``; ``refusals``: the store's quality
+    refusals (None where they are not recorded: a FHIR server). Groups: all results, each model
     version, each site (kiosk) within one model version."""
     rows = [r for r in rows if r.get("status", "completed") == "completed"]
-    versions = sorted({(r["model_id"], r["model_version"]) for r in rows})
+    refused = refusals or []
+    versions = sorted({(r["model_id"], r["model_version"]) for r in [*rows, *refused]})
+    recent_from = _recent_from(rows, refused, recent_days) if refusals is not None else None
 
     def validation(key):
         return Validation.from_metrics(cards[key]) if key in cards else None
 
+    def group(name, key, site, v):
+        def mine(r):
+            return (key is None or (r["model_id"], r["model_version"]) == key) and (
+                site is None or r["kiosk_id"] == site
+            )
+
+        grows = [r for r in rows if mine(r)]
+        grefused = [r for r in refused if mine(r)] if refusals is not None else None
+        return group_figures(name, grows, outcomes, v, prevalence, grefused, recent_from)
+
     groups: list[GroupFigures] = []
     only = versions[0] if len(versions) == 1 else None
-    groups.append(group_figures("all results", rows, outcomes, validation(only) if only else None, prevalence))
+    groups.append(group("all results", None, None, validation(only) if only else None))
     if only and only not in cards:
         groups[-1].not_assessed.append(f"no model card given for {only[0]} v{only[1]} (--bundle)")
     for key in versions:
-        vrows = [r for r in rows if (r["model_id"], r["model_version"]) == key]
         if len(versions) > 1:
-            groups.append(group_figures(f"model {key[0]} v{key[1]}", vrows, outcomes, validation(key), prevalence))
-        for site in sorted({r["kiosk_id"] for r in vrows}):
-            srows = [r for r in vrows if r["kiosk_id"] == site]
-            groups.append(
-                group_figures(f"site {site} (model {key[0]} v{key[1]})", srows, outcomes, validation(key), prevalence)
-            )
+            groups.append(group(f"model {key[0]} v{key[1]}", key, None, validation(key)))
+        sites = {r["kiosk_id"] for r in [*rows, *refused] if (r["model_id"], r["model_version"]) == key}
+        for site in sorted(sites):
+            groups.append(group(f"site {site} (model {key[0]} v{key[1]})", key, site, validation(key)))
     return {
         "alarms": [a for g in groups for a in g.alarms],
         "psi_alarm_level": PSI_ALARM,
+        "quality_refusals": {
+            "reference": REFERENCE_NOTE,
+            "recent_days": recent_days,
+            "recent_from": recent_from,
+            "alarm": "the recent window's 95% Wilson interval lies wholly above the earlier weeks'",
+        },
         "groups": [g.to_dict() for g in groups],
     }
 
@@ -56,8 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["## ALARM", ""] + [f"- **{a}**" for a in report["alarms"]] + [""]
     else:
         lines += [
-            "No alarm: field PPV within what validation predicts and no score drift (PSI < "
-            f"{report['psi_alarm_level']}) where they could be assessed.",
+            "No alarm: field PPV within what validation predicts, no score drift (PSI < "
+            f"{report['psi_alarm_level']}) and no rise in quality refusals where they could be assessed.",
             "",
         ]
     lines += [
@@ -71,6 +101,23 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {g['name']} | {g['n_screened']} | {g['n_flagged']} | {g['n_completed']} | {g['n_lost']} | "
             f"{_ci(g['completion'])} | {_ci(g['ppv'])} | {_ci(g['predicted_ppv'])} | {prev} | {psi} |"
+        )
+    q = report["quality_refusals"]
+    lines += [
+        "",
+        "## Quality refusals (single photos refused for their quality)",
+        "",
+        f"Reference: {q['reference']}. Alarm: {q['alarm']}; recent window: the last {q['recent_days']} days"
+        + (f" (from {q['recent_from']})." if q["recent_from"] else "."),
+        "",
+        "| group | single photos | refused | rate | recent window | before it | failed measures |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for g in report["groups"]:
+        reasons = ", ".join(f"{k} {n}" for k, n in sorted(g["refusal_reasons"].items(), key=lambda kv: -kv[1]))
+        lines.append(
+            f"| {g['name']} | {g['n_single_photos']} | {g['n_refused']} | {_ci(g['refusal_rate'])} | "
+            f"{_ci(g['refusal_recent'])} | {_ci(g['refusal_before'])} | {reasons or '-'} |"
         )
     lines += ["", "## Calibration (children with a genetic evaluation's answer)", ""]
     for g in report["groups"]:
@@ -93,8 +140,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["## Not assessed", ""] + [f"- {name}: {n}" for name, n in notes] + [""]
     lines += [
         "PPV and calibration count only children whose genetic evaluation answered; children not flagged are "
-        "seldom evaluated, so they describe the flagged children. Quality-failure rates are not in this report: "
-        "the store keeps completed screenings only.",
+        "seldom evaluated, so they describe the flagged children. Quality refusals count the single photos sent "
+        "to POST /v1/screen: guided captures (the kiosk window, phone sessions) guide until a frame passes and "
+        "refuse nothing, and a tablet's refusals stay on the tablet.",
         "",
     ]
     return "\n".join(lines)

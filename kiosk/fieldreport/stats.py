@@ -10,6 +10,13 @@ Drift alarm: the population stability index (PSI) of the field's screening proba
 validation's, where validation's histogram is mixed at the field's prevalence from the card's per-class
 histograms; PSI >= 0.25 (edge.metrics.PSI_ALARM, the customary "major shift") raises the alarm.
 
+Quality refusals: the rate of photos refused for their quality among the photos sent where a photo
+is either screened or refused (the single-photo API: kiosk.store.REFUSING_SOURCES), with its 95% Wilson
+interval and the failed measures. The model card records no refusal rate at validation (REFERENCE_NOTE),
+so the alarm compares the field with itself: the last ``recent_days`` (ending at the report's latest
+photo) against everything before; the alarm is raised when the recent rate's 95% Wilson interval lies
+wholly above the earlier rate's.
+
 Calibration and PPV use only referrals that were completed (a genetic evaluation gave an answer): a
 child who was not flagged is seldom evaluated, so these figures describe the flagged children only.
 """
@@ -24,7 +31,15 @@ import numpy as np
 
 from facescreen.edge.metrics import PSI_ALARM, population_stability_index, wilson_interval
 
+from ..store import REFUSING_SOURCES
+
 CALIBRATION_BINS = 5
+RECENT_DAYS = 28  # the quality-refusal alarm's recent window: four weeks, a camera or a room that changed
+REFERENCE_NOTE = (
+    "the model card records no quality-refusal rate at validation: training never runs the kiosk's "
+    "capture-quality measures (they live in kiosk/quality, above training) and its photos are curated, "
+    "not captured, so the field's refusal rate is judged against its own earlier weeks"
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,12 @@ class GroupFigures:
     field_histogram: list[int] = field(default_factory=list)
     reference_histogram: list[float] = field(default_factory=list)
     calibration: list[dict] = field(default_factory=list)
+    n_single_photos: int = 0  # sent where a photo is screened or refused (kiosk.store.REFUSING_SOURCES)
+    n_refused: int = 0
+    refusal_rate: tuple[float, float, float] | None = None
+    refusal_reasons: dict[str, int] = field(default_factory=dict)  # instruction key -> refusals
+    refusal_recent: tuple[float, float, float] | None = None  # the last recent_days
+    refusal_before: tuple[float, float, float] | None = None
     not_assessed: list[str] = field(default_factory=list)
     alarms: list[str] = field(default_factory=list)
 
@@ -109,15 +130,48 @@ def _rate(k: int, n: int) -> tuple[float, float, float] | None:
     return (k / n, *wilson_interval(k, n)) if n else None
 
 
+def _refusal_figures(
+    g: GroupFigures, rows: list[dict[str, Any]], refusals: list[dict[str, Any]], recent_from: str
+) -> None:
+    """The group's quality-refusal rate, overall and recent against before. ``recent_from``: an ISO time
+    in the store's form (UTC, milliseconds), so it compares with ``created_at`` as text."""
+    photos = [(r["created_at"], False) for r in rows if r.get("source") in REFUSING_SOURCES]
+    photos += [(r["created_at"], True) for r in refusals]
+    g.n_single_photos, g.n_refused = len(photos), len(refusals)
+    g.refusal_rate = _rate(len(refusals), len(photos))
+    for r in refusals:
+        key = r["instruction"] or "unknown"
+        g.refusal_reasons[key] = g.refusal_reasons.get(key, 0) + 1
+    if not photos:
+        g.not_assessed.append("quality refusals: no single photos (POST /v1/screen) in this group")
+        return
+    recent = [refused for t, refused in photos if t >= recent_from]
+    before = [refused for t, refused in photos if t < recent_from]
+    g.refusal_recent, g.refusal_before = _rate(sum(recent), len(recent)), _rate(sum(before), len(before))
+    if g.refusal_recent is None or g.refusal_before is None:
+        g.not_assessed.append("quality-refusal trend: single photos only within, or only before, the recent window")
+        return
+    if g.refusal_recent[1] > g.refusal_before[2]:
+        g.alarms.append(
+            f"{g.name}: quality refusals rose to {g.refusal_recent[0]:.2f} (95% CI {g.refusal_recent[1]:.2f}-"
+            f"{g.refusal_recent[2]:.2f}, {sum(recent)}/{len(recent)}) in the recent window from "
+            f"{g.refusal_before[0]:.2f} (95% CI {g.refusal_before[1]:.2f}-{g.refusal_before[2]:.2f}) before it"
+        )
+
+
 def group_figures(
     name: str,
     rows: list[dict[str, Any]],
     outcomes: dict[str, str],
     validation: Validation | None,
     prevalence: float | None = None,
+    refusals: list[dict[str, Any]] | None = None,
+    recent_from: str | None = None,
 ) -> GroupFigures:
     """``rows``: store rows; ``outcomes``: result id -> latest outcome; ``validation``: the card's
-    figures when the group has one model version (None: no prediction, said so)."""
+    figures when the group has one model version (None: no prediction, said so); ``refusals``: the
+    store's quality refusals of the group (None: not available, said so) and ``recent_from`` the ISO
+    time where the recent window of their trend starts."""
     flagged = [r for r in rows if r["flag"]]
     answer = {r["id"]: outcomes.get(r["id"]) for r in rows}
     completed = [r for r in flagged if answer[r["id"]] in ("confirmed_syndrome", "no_syndrome")]
@@ -148,6 +202,12 @@ def group_figures(
                     "observed_ci": list(wilson_interval(k, len(b))),
                 }
             )
+    if refusals is None or recent_from is None:
+        g.not_assessed.append(
+            "quality refusals: not recorded where these results were read (a kiosk's store keeps them)"
+        )
+    else:
+        _refusal_figures(g, rows, refusals, recent_from)
     if validation is None:
         g.not_assessed.append("PPV prediction and drift: this group mixes model versions (see each version's group)")
         return g

@@ -135,9 +135,23 @@ def test_quality_endpoint_gives_measures_and_one_instruction(client, scene_frame
     assert zh["text"] == "请保持头部端正，不要歪向一侧"
 
 
-def test_screen_refuses_a_photo_that_fails_quality(client, scene_frames):
-    err = assert_error(post_photo(client, encode(scene_frames["too_dark"])), 422, "quality_failed")
+def test_screen_refuses_a_photo_that_fails_quality_and_records_the_refusal(client, scene_frames, engine):
+    store = client.app.state.store
+    before = len(store.refusals())
+    err = assert_error(post_photo(client, encode(scene_frames["too_dark"]), operator_id="op-2"), 422, "quality_failed")
     assert err["quality"]["instruction"] == "more_light" and "Too dark" in err["message"]
+    # one row for the field report's quality-failure rate: who, which model, which measure; no photo
+    refusals = store.refusals()
+    assert len(refusals) == before + 1
+    r, card = refusals[-1], engine.screener.card
+    assert (r["kiosk_id"], r["source"], r["operator_id"], r["instruction"]) == (
+        "test-kiosk",
+        "api",
+        "op-2",
+        "more_light",
+    )
+    assert (r["model_id"], r["model_version"]) == (card.model_id, card.version)
+    assert r["quality"]["brightness"]["passed"] is False
 
 
 def test_results_listing_and_csv_export(client, grace_jpeg):

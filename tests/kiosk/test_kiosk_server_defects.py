@@ -365,10 +365,12 @@ def test_the_store_row_schema_has_one_home():
     import dataclasses
     import sqlite3
 
-    from facescreen.kiosk.store import COLUMNS, ScreeningRow, _ddl
+    from facescreen.kiosk.store import COLUMNS, REFUSAL_COLUMNS, QualityRefusalRow, ScreeningRow, _ddl, _refusal_ddl
 
     assert COLUMNS == tuple(f.name for f in dataclasses.fields(ScreeningRow))
+    assert REFUSAL_COLUMNS == tuple(f.name for f in dataclasses.fields(QualityRefusalRow))
     con = sqlite3.connect(":memory:")
-    for statement in _ddl():
+    for statement in _ddl() + _refusal_ddl():
         con.execute(statement)
     assert tuple(r[1] for r in con.execute("PRAGMA table_info(screenings)")) == COLUMNS
+    assert tuple(r[1] for r in con.execute("PRAGMA table_info(quality_refusals)")) == REFUSAL_COLUMNS

@@ -173,6 +173,7 @@ def test_an_older_store_is_migrated(tmp_path, version):
     kept = [c for c in COLUMNS if c not in {col for v, col in ADDED_IN.items() if v > version}]
     con.execute(f"CREATE TABLE old AS SELECT {', '.join(kept)} FROM screenings")  # that version's table
     con.execute("DROP TABLE screenings")
+    con.execute("DROP TABLE quality_refusals")  # no version before this one had it
     con.execute("ALTER TABLE old RENAME TO screenings")
     con.execute(f"PRAGMA user_version={version}")
     con.commit()
@@ -184,6 +185,8 @@ def test_an_older_store_is_migrated(tmp_path, version):
     new = reopened.get(reopened.add(make_result(), QUALITY, kiosk_id="k", source="api", child_ref="REG-0042").id)
     assert new["result"] and new["child_ref"] == "REG-0042"
     assert [r["id"] for r in reopened.list(child_ref="REG-0042")] == [new["id"]]
+    reopened.add_refusal(QUALITY, "more_light", model_id="m", model_version="1", kiosk_id="k", source="api")
+    assert len(reopened.refusals()) == 1  # an older store gains the refusals table when it opens
     assert sqlite3.connect(tmp_path / "results.sqlite3").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
@@ -263,6 +266,26 @@ def test_purge_by_id_and_by_age_removes_rows_and_photos(tmp_path):
     assert store.purge(older_than=dt.timedelta(days=90)) == 1 and store.ids() == {c.id}
     with pytest.raises(ValueError):
         store.purge()
+
+
+def test_a_quality_refusal_is_one_row_without_the_photo_and_ages_out_with_the_screenings(tmp_path):
+    store = ResultsStore(tmp_path)
+    refusal = dict(model_id="m-test", model_version="3", kiosk_id="k", source="api")
+    a = store.add_refusal(QUALITY, "more_light", operator_id="op", **refusal)
+    b = store.add_refusal(QUALITY, None, **refusal)
+    with pytest.raises(ValueError, match="refusals are recorded for sources"):
+        store.add_refusal(QUALITY, "more_light", **{**refusal, "source": "kiosk"})  # guided: it never refuses
+    got = store.refusals()
+    assert [r["id"] for r in got] == [a.id, b.id] and got[0]["quality"] == QUALITY
+    assert (got[0]["instruction"], got[0]["operator_id"], got[1]["instruction"]) == ("more_light", "op", None)
+    assert store.count() == 0 and not (tmp_path / "photos").exists()  # not a screening, no photo
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=100)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(tmp_path / "results.sqlite3") as con:
+        con.execute("UPDATE quality_refusals SET created_at = ? WHERE id = ?", (old, a.id))
+    store.purge(older_than=dt.timedelta(days=90))
+    assert [r["id"] for r in store.refusals()] == [b.id]
+    store.purge(ids=["no-such-screening"])  # a purge by id leaves the refusals
+    assert [r["id"] for r in store.refusals()] == [b.id]
 
 
 WRITER = textwrap.dedent("""

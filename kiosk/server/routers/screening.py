@@ -1,4 +1,5 @@
-"""One photo in: quality check, screening, one stored row, the result out."""
+"""One photo in: quality check (a refused photo is recorded as a refusal, never kept), screening, one stored
+row, the result out."""
 
 from __future__ import annotations
 
@@ -39,6 +40,17 @@ def screen(
     analysis = engine.analyse(rgb)
     if settings.require_quality and not analysis.passed:
         q = quality_out(analysis.report, lang)
+        card = engine.screener.card
+        # recorded for the field report's quality-failure rate (kiosk/fieldreport), never the photo
+        store.add_refusal(
+            analysis.report.summary(),
+            analysis.report.instruction,
+            model_id=card.model_id,
+            model_version=card.version,
+            kiosk_id=settings.kiosk_id,
+            source="api",
+            operator_id=operator_id,
+        )
         raise ApiError(422, "quality_failed", f"the photo failed a quality check: {q['text']}", quality=q)
     result = engine.screen(rgb, analysis)  # the face the quality check judged: detected once
     # the photo (with consent) is written and fsynced before its row commits: a consented answer

@@ -87,3 +87,6 @@ def test_field_report_from_the_shared_fhir_store_sees_both_sites(fhir_server, mo
     assert (south_g["n_screened"], south_g["n_flagged"], south_g["n_completed"], south_g["n_lost"]) == (3, 2, 1, 0)
     assert north_g["ppv"][0] == 0.5 and south_g["ppv"][0] == 1.0
     assert np.isclose(north_g["completion"][0], 2 / 3)
+    # a FHIR server holds screenings only: the kiosks' quality refusals are said to be elsewhere
+    assert north_g["refusal_rate"] is None
+    assert any(n.startswith("quality refusals: not recorded") for n in north_g["not_assessed"])

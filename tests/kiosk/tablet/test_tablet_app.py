@@ -174,15 +174,6 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
             )
             assert c.script("return document.getElementById('result-label').innerText") in labels_zh
             shot(c, tmp_path, "tablet-result-zh.png")
-            # Arabic (machine-drafted, kiosk/locale): the catalogue's words, laid out right to left
-            labels_ar = {MESSAGES["ar"][k] for k in ("refer for genetic evaluation", "no referral flag")}
-            c.script("const s = document.getElementById('lang'); s.value = 'ar'; s.dispatchEvent(new Event('change'));")
-            assert c.script("return document.getElementById('result-label').innerText") in labels_ar
-            assert c.script("return [document.documentElement.dir, getComputedStyle(document.body).direction]") == [
-                "rtl",
-                "rtl",
-            ]
-            shot(c, tmp_path, "tablet-result-ar.png")
             c.script("const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change'));")
             # two more screenings, the last with the family's consent to keep the photo
             browser_call(c, SCREEN_AGAIN, False)
@@ -228,6 +219,71 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
     kept = [r for r in rows if r["photo_file"]]
     assert [r["id"] for r in kept] == [consented]  # only the consented photo left the tablet
     assert all(r["label"] in ("refer for genetic evaluation", "no referral flag") for r in rows)
+
+
+RESULT_LAYOUT = """
+// where the first and the last character of an element's text are drawn (right to left: the first at
+// the right), and the free space left and right of its words within its box
+const box = (el) => {
+    const n = el.firstChild, range = document.createRange();
+    const at = (i) => { range.setStart(n, i); range.setEnd(n, i + 1); return range.getBoundingClientRect(); };
+    const first = at(0), last = at(n.length - 1);
+    range.selectNodeContents(el);
+    const t = range.getBoundingClientRect(), b = el.getBoundingClientRect();
+    return {direction: getComputedStyle(el).direction, text: el.innerText, first: first.left, last: last.left,
+            before: t.left - b.left, after: b.right - t.right};
+};
+const out = {dir: document.documentElement.dir, lang: document.documentElement.lang,
+             all: document.getElementById('result').innerText,
+             url: getComputedStyle(document.getElementById('kiosk-url')).direction,
+             token: getComputedStyle(document.getElementById('kiosk-token')).direction};
+out.title = box(document.querySelector('#result h2'));
+for (const id of ['result-label', 'result-advice', 'result-prob']) out[id] = box(document.getElementById(id));
+return out;
+"""
+
+
+def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
+    served_bundle, engine, live_server, tmp_path, grace_hopper
+):
+    """Issue 24 §3: a health worker who chose Arabic (machine-drafted, kiosk/locale) screens a photo.
+    The result's page is dir="rtl", its text runs right to left (computed direction, each sentence's
+    first character drawn right of its last, the title's words at the right of its line), and every
+    sentence is the Arabic catalogue's, none an English fallback. Keeps docs/tablet-result-ar.png."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    ar, en = MESSAGES["ar"], MESSAGES["en"]
+    photo = tmp_path / "child.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    with live_server(create_app(settings, engine=engine)) as srv, Chrome(window=(800, 1100)) as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        c.script("const s = document.getElementById('lang'); s.value = 'ar'; s.dispatchEvent(new Event('change'));")
+        c.upload("#file", photo)
+        c.wait_for("document.body.dataset.state === 'result'", 120)
+        seen = c.script(RESULT_LAYOUT)
+        shot(c, tmp_path, "tablet-result-ar.png")
+    assert (seen["dir"], seen["lang"]) == ("rtl", "ar")
+    label = next(
+        k for k in ("refer for genetic evaluation", "no referral flag") if ar[k] == seen["result-label"]["text"]
+    )
+    advice = "refer_advice" if label == "refer for genetic evaluation" else "no_flag_advice"
+    assert seen["title"]["text"] == ar["result_title"] and seen["result-advice"]["text"] == ar[advice]
+    # the catalogue's Arabic, not a copy of the English nor the visible fallback's [en: ...] marker
+    for key in ("result_title", label, advice, "result_note", "cam_legend", "cam_note"):
+        assert ar[key] != en[key] and en[key] not in seen["all"] and ar[key] in seen["all"], key
+    assert "[en:" not in seen["all"]
+    for part in ("title", "result-label", "result-advice", "result-prob"):
+        assert seen[part]["direction"] == "rtl", (part, seen[part])
+        assert seen[part]["first"] > seen[part]["last"], (part, seen[part])  # read from the right
+    # the title has the width to itself (the face and its map float beside what follows it): its words
+    # sit at the right, where a right-to-left line starts
+    assert seen["title"]["before"] > seen["title"]["after"], seen["title"]
+    # what is Latin by nature stays left to right: the kiosk's address (else its "/" jumps to the front)
+    assert (seen["url"], seen["token"]) == ("ltr", "ltr")
 
 
 TYPE_REF = """
