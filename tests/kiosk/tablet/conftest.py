@@ -133,3 +133,13 @@ def served_bundle(tablet_bundle, tablet_app, tmp_path_factory) -> Path:
             (root / f.name).symlink_to(f)
     shutil.copytree(tablet_app, root / "tablet")
     return root
+
+
+@pytest.fixture(scope="session")
+def served_engine(tablet_bundle, mtcnn_detector, landmarker):
+    """The kiosk engine of the served bundle: a kiosk screens with the model whose app it serves, and
+    its sync route accepts only results made with that model (``routers.sync.check_model``)."""
+    from facescreen.edge import create_screener
+    from facescreen.kiosk.engine import KioskEngine
+
+    return KioskEngine(create_screener(tablet_bundle, detector=mtcnn_detector), landmarker)

@@ -135,7 +135,9 @@ return out.saved && out.saved.id;
 """
 
 
-def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine, live_server, tmp_path, grace_hopper):
+def test_offline_screening_then_sync_cut_off_and_finished(
+    served_bundle, served_engine, live_server, tmp_path, grace_hopper
+):
     from facescreen.kiosk.messages import MESSAGES
     from facescreen.kiosk.server import Settings, create_app
     from facescreen.kiosk.tablet.parity import browser_call
@@ -144,7 +146,7 @@ def test_offline_screening_then_sync_cut_off_and_finished(served_bundle, engine,
     photo = tmp_path / "child.jpg"
     Image.fromarray(grace_hopper).save(photo, quality=95)
     settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=served_engine)
     store = app.state.store
     labels_en = {MESSAGES["en"][k] for k in ("refer for genetic evaluation", "no referral flag")}
     labels_zh = {MESSAGES["zh-Hans"][k] for k in ("refer for genetic evaluation", "no referral flag")}
@@ -244,7 +246,7 @@ return out;
 
 
 def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
-    served_bundle, engine, live_server, tmp_path, grace_hopper
+    served_bundle, served_engine, live_server, tmp_path, grace_hopper
 ):
     """Issue 24 §3: a health worker who chose Arabic (machine-drafted, kiosk/locale) screens a photo.
     The result's page is dir="rtl", its text runs right to left (computed direction, each sentence's
@@ -258,7 +260,7 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
     photo = tmp_path / "child.jpg"
     Image.fromarray(grace_hopper).save(photo, quality=95)
     settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
-    with live_server(create_app(settings, engine=engine)) as srv, Chrome(window=(800, 1100)) as c:
+    with live_server(create_app(settings, engine=served_engine)) as srv, Chrome(window=(800, 1100)) as c:
         c.get(srv.url + "/tablet/")
         c.wait_for("document.body.dataset.state === 'ready'", 180)
         c.script("const s = document.getElementById('lang'); s.value = 'ar'; s.dispatchEvent(new Event('change'));")
@@ -293,7 +295,7 @@ return document.getElementById('child-ref-msg').innerText;
 
 
 def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
-    served_bundle, engine, live_server, tmp_path, grace_hopper
+    served_bundle, served_engine, live_server, tmp_path, grace_hopper
 ):
     """Issue 25: the child's register number, typed on the tablet, is on the result shown, travels
     with the sync, and the kiosk lists, finds (?child_ref=) and exports it. A name is refused on the
@@ -309,7 +311,7 @@ def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
     photo = tmp_path / "child.jpg"
     Image.fromarray(grace_hopper).save(photo, quality=95)
     settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=served_engine)
     store = app.state.store
     with live_server(app) as srv, Chrome(window=(800, 1100)) as c:
         c.get(srv.url + "/tablet/")
@@ -339,7 +341,7 @@ return out.quality ? {instruction: out.quality.instruction, saved: null}
 
 
 def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
-    served_bundle, engine, live_server, tmp_path, grace_hopper
+    served_bundle, served_engine, live_server, tmp_path, grace_hopper
 ):
     """Issue 25, the tablet when something is not ordinary: no camera is said (the phone page's
     sentence); loading shows its progress and being ready offline is a visible badge; a photo that
@@ -359,7 +361,7 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
     Image.fromarray(grace_hopper).save(good, quality=95)
     Image.fromarray((grace_hopper * 0.22).astype(np.uint8)).save(dark, quality=95)
     settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=served_engine)
     with live_server(app) as srv, Chrome(window=(600, 1000)) as c:  # no fake camera: none can be opened
         kiosk = httpx.post(
             srv.url + "/v1/screen",
@@ -446,7 +448,7 @@ def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
     assert want.max() == 1.0  # a real map, not the flat one
 
 
-def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, engine, live_server, tmp_path):
+def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, served_engine, live_server, tmp_path):
     """Issue 25: Retake captured again within 0.8 s (the child was still placed) and stored a result
     nobody meant. After a retake the tablet asks the child to look away and captures nothing until
     the face has left the picture or a short pause (app.js RETAKE_PAUSE_MS) has passed."""
@@ -457,7 +459,9 @@ def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, engine, li
     from facescreen.kiosk.tools.screenshot import fake_camera_clip
 
     clip = fake_camera_clip(tmp_path / "camera.y4m", far_frames=0)  # always a well-placed face
-    app = create_app(Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="k"), engine=engine)
+    app = create_app(
+        Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="k"), engine=served_engine
+    )
     look_away = MESSAGES["en"]["retake_look_away"]
     with live_server(app) as srv, Chrome(fake_video=clip, window=(600, 1000)) as c:
         c.get(srv.url + "/tablet/")
