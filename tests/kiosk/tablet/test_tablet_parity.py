@@ -83,6 +83,36 @@ def test_verdict_is_the_converters_gate(card, outcomes, passed, why):
     assert rec["passed"] is passed and why in rec["verdict"], rec["verdict"]
 
 
+@pytest.mark.parametrize(
+    "shift,passed",
+    [(0.0004, True), (0.03, False)],  # rounding between two runtimes of one artifact; a preprocessing slip
+)
+def test_verdict_bounds_probabilities_when_flags_agree(card, shift, passed):
+    """Every flag agrees (all far from the threshold), yet a probability further from Python's than the
+    recorded bound is refused (kiosk.tablet.parity.recorded_screening_bound)."""
+    from facescreen.kiosk.tablet.parity import verdict
+
+    outcomes = [_outcome(f"p{i}", 0.05 + 0.01 * i, 0.05 + 0.01 * i + shift) for i in range(10)]
+    rec = verdict(outcomes, card, "onnxruntime-web", max_screening_diff=0.0053)
+    assert rec["flag_agreement"] == 1.0 and rec["max_screening_diff_gate"] == 0.0053
+    assert rec["passed"] is passed and (passed or "max |screening probability difference| 0.0300" in rec["verdict"])
+
+
+def test_recorded_screening_bound_is_twice_the_artifacts_gate_figure():
+    from types import SimpleNamespace
+
+    from facescreen.kiosk.tablet.parity import FLOAT32_SLACK, recorded_screening_bound
+
+    def card(parity):  # the one field the bound reads (a full ModelCard validates its artifacts' files)
+        return SimpleNamespace(artifacts={"onnx-int8": {"parity": parity}})
+
+    assert recorded_screening_bound(card({"max_abs_screening_diff": 0.0026}), "onnx-int8") == pytest.approx(
+        0.0052 + FLOAT32_SLACK
+    )
+    assert recorded_screening_bound(card({"flag_agreement": 1.0}), "onnx-int8") is None
+    assert recorded_screening_bound(card({"max_abs_screening_diff": float("nan")}), "onnx-int8") is None
+
+
 @needs_browser
 def test_app_is_self_contained(tablet_app, app_json):
     from facescreen.edge.bundle import sha256_file
