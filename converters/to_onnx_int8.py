@@ -9,6 +9,9 @@ TensorRT's explicit quantisation accepts only symmetric Q/DQ (NVIDIA, "Working w
 and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later. Biases stay float
 (:data:`QUANTIZE_OPTIONS`), and a graph TensorRT's parser would refuse is never written
 (:func:`tensorrt_refusal`, the shared rule of ``edge.tensorrt_onnx``).
+Weights are 7-bit (``reduce_range``, :data:`QUANTIZE_ARGS`): with 8-bit ones the same artifact answered
+differently on an x86 CPU without VNNI (int16 saturation in ONNX Runtime's kernels) than on a VNNI CPU,
+ARM or in the browser, and a graph that could saturate is never written (:func:`cpu_dependent_convs`).
 The head's pooling, softmax and output nodes stay float (:func:`float_head_nodes`): they cost
 nothing, and an int8 softmax would quantise the screening probability itself to steps of 1/256. So does
 the stem convolution's weights (:func:`float_stem_nodes`), where int8 costs most accuracy.
@@ -65,7 +68,9 @@ def float_stem_nodes(model) -> list[str]:
     in, its 3-channel kernels span the widest ranges of the network, and int8 rounding of them cost the
     most: on the test fixture's ResNet-18 one held-out face's probability moved by 0.37 (max |dp| 0.381
     with the stem's weights int8, 0.011 with them float; keeping any other single node float left
-    >= 0.28), for about 1% of VGG-16's arithmetic. Its input stays Q/DQ int8 where the producer is
+    >= 0.28), for about 1% of VGG-16's arithmetic. That was measured on an AVX2 CPU without VNNI with
+    8-bit weights, where the stem (its input, the image, reaches the kernel as u8 128..255) saturates
+    most; with 7-bit weights it was measured again (docs/jetson.md). Its input stays Q/DQ int8 where the producer is
     quantised; TensorRT runs the convolution in FP16 (the INT8 + FP16 recipe). ONNX lists nodes in
     topological order, so the first Conv is the stem."""
     return [n.name for n in model.graph.node if n.op_type == "Conv"][:1]

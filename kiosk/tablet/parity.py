@@ -209,7 +209,7 @@ def verdict(
             problems.append(
                 f"max |screening probability difference| {a.max_abs_screening_diff:.4f} against Python on the "
                 f"same artifact exceeds {max_screening_diff:.4f} (twice what the converters' gate recorded for "
-                f"the artifact against Keras)"
+                f"the artifact against Keras, plus one rounding step)"
             )
         record.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(a).items()})
     ms_py = [o.ms_python for o in outcomes]
@@ -257,25 +257,33 @@ def verification_set(cohort: Path | None = None, limit: int | None = None) -> di
 # float32 arithmetic in two runtimes (WASM vs native kernels) on an fp32 artifact, whose recorded
 # difference from Keras can be 0 to the printed digits
 FLOAT32_SLACK = 1e-4
+# one step of an 8-bit probability: two runtimes of one int8 graph compute the same integer products
+# but may round a requantised activation to neighbouring steps, and no int8 runtime resolves the
+# screening probability finer than this (tflite-int8's int8 output has scale 1/256)
+INT8_ROUNDING_SLACK = 1.0 / 256
 
 
 def recorded_screening_bound(card, artifact: str) -> float | None:
     """How far the browser may be from Python on the same artifact: twice what the converters' gate
-    recorded for it against Keras (``max_abs_screening_diff``), plus :data:`FLOAT32_SLACK`.
+    recorded for it against Keras (``max_abs_screening_diff``), plus one rounding step of its precision
+    (:data:`INT8_ROUNDING_SLACK`, :data:`FLOAT32_SLACK`).
 
     Why that figure: the runtime matrix (tests/test_runtime_matrix.py) holds every runtime of an artifact,
-    the browser's included, within that figure of Keras on the gate's faces, so any two lie within twice
-    it of each other. It holds for int8 only because both runtimes compute the same integer products: an
-    ``onnx-int8`` whose weights could saturate the int16 pair sums of ONNX Runtime's x86 kernels without
-    VNNI answered differently on such a CPU than in WebAssembly (converters/to_onnx_int8.py), which is why
-    the converter now refuses to write one. What is left between the two runtimes is float rounding in
-    requantisation (0.00025 at most on the tablet tests' 25 photos, a VNNI CPU, the fixture's 8-bit
-    artifact), well inside the bound; a preprocessing slip moves probabilities by far more.
+    the browser's included, within the recorded figure of Keras on the gate's faces, so any two lie within
+    twice it of each other there. That holds for int8 only because both runtimes compute the same integer
+    products: an ``onnx-int8`` whose weights could saturate the int16 pair sums of ONNX Runtime's x86
+    kernels without VNNI answered differently on such a CPU than in WebAssembly (converters/to_onnx_int8.py
+    now refuses to write one). On other photos (the verification set) the recorded figure is no bound on
+    rounding, which is what is left between two exact runtimes: 0.00076 on the tablet tests' photos with a
+    recorded figure of 0.00031 (2x + 1e-4 = 0.00072 refused it), hence the one-step slack. A preprocessing
+    slip moves probabilities by far more (the planted double normalisation: 0.35).
     None for an artifact converted before the figure was recorded (the flag gate still holds)."""
-    recorded = (card.artifacts.get(artifact, {}).get("parity") or {}).get("max_abs_screening_diff")
+    entry = card.artifacts.get(artifact, {})
+    recorded = (entry.get("parity") or {}).get("max_abs_screening_diff")
     if recorded is None or recorded != recorded:  # absent, or nan for a target with no Keras reference
         return None
-    return 2.0 * float(recorded) + FLOAT32_SLACK
+    slack = INT8_ROUNDING_SLACK if entry.get("precision") == "int8" else FLOAT32_SLACK
+    return 2.0 * float(recorded) + slack
 
 
 def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: dict[str, np.ndarray] | None = None) -> dict:

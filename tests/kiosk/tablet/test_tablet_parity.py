@@ -98,19 +98,19 @@ def test_verdict_bounds_probabilities_when_flags_agree(card, shift, passed):
     assert rec["passed"] is passed and (passed or "max |screening probability difference| 0.0300" in rec["verdict"])
 
 
-def test_recorded_screening_bound_is_twice_the_artifacts_gate_figure():
+def test_recorded_screening_bound_is_twice_the_artifacts_gate_figure_plus_one_rounding_step():
     from types import SimpleNamespace
 
-    from facescreen.kiosk.tablet.parity import FLOAT32_SLACK, recorded_screening_bound
+    from facescreen.kiosk.tablet.parity import FLOAT32_SLACK, INT8_ROUNDING_SLACK, recorded_screening_bound
 
-    def card(parity):  # the one field the bound reads (a full ModelCard validates its artifacts' files)
-        return SimpleNamespace(artifacts={"onnx-int8": {"parity": parity}})
+    def card(parity, precision="int8"):  # the one field the bound reads (a ModelCard validates its files)
+        return SimpleNamespace(artifacts={"a": {"precision": precision, "parity": parity}})
 
-    assert recorded_screening_bound(card({"max_abs_screening_diff": 0.0026}), "onnx-int8") == pytest.approx(
-        0.0052 + FLOAT32_SLACK
-    )
-    assert recorded_screening_bound(card({"flag_agreement": 1.0}), "onnx-int8") is None
-    assert recorded_screening_bound(card({"max_abs_screening_diff": float("nan")}), "onnx-int8") is None
+    bound = recorded_screening_bound
+    assert bound(card({"max_abs_screening_diff": 0.0026}), "a") == pytest.approx(0.0052 + INT8_ROUNDING_SLACK)
+    assert bound(card({"max_abs_screening_diff": 0.0}, "fp32"), "a") == FLOAT32_SLACK
+    assert bound(card({"flag_agreement": 1.0}), "a") is None
+    assert bound(card({"max_abs_screening_diff": float("nan")}), "a") is None
 
 
 @needs_browser
