@@ -109,7 +109,8 @@ def tensorrt_refusal(model) -> list[str]:
 
 # ONNX Runtime's x86 int8 kernels on CPUs without VNNI (SSE4.1, AVX2, AVX-512 before VNNI) multiply u8
 # activations by s8 weights with (V)PMADDUBSW, which adds each pair of neighbouring products into an int16
-# that SATURATES at 32767 (MLAS ``QgemmU8S8KernelAvx2.S``, ``ConvSymKernelAvx2.S``; ``MlasPlatformU8S8Overflow``;
+# that SATURATES at 32767 (MLAS's U8S8 kernels, e.g. ``SymQgemmU8KernelAvx512.asm``: VPMADDUBSW on AVX-512
+# core, VPDPBUSDS with VNNI; ``MlasPlatformU8S8Overflow``;
 # ONNX Runtime's quantisation guide, "When and why do I need to try U8U8?"). Our S8 activations reach
 # those kernels as u8: on x86 (and in WebAssembly) ONNX Runtime shifts every S8 activation Q/DQ to U8,
 # zero point 128 (``QDQS8ToU8Transformer``, since ``QDQIsInt8Allowed()`` is false off ARM), so after a ReLU
