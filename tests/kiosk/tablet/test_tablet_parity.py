@@ -139,7 +139,8 @@ def test_app_is_self_contained(tablet_app, app_json):
 @needs_browser
 def test_a_planted_preprocessing_bug_is_refused(tablet_bundle, parity_photos, tmp_path):
     """Feed the screener pixels scaled to [0, 1] (a double normalisation): the gate refuses the app
-    and writes nothing."""
+    and writes nothing. Refused by the probability bound: every flag may well agree (faces far from
+    the threshold; on the tablet fixture all 8 do), the probabilities move by about 0.35."""
     from facescreen.kiosk.tablet.export import TabletExportError, export_app
     from facescreen.kiosk.tablet.parity import verify_app
 
@@ -155,7 +156,7 @@ def test_a_planted_preprocessing_bug_is_refused(tablet_bundle, parity_photos, tm
         return verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos)
 
     out = tmp_path / "app"
-    with pytest.raises(TabletExportError, match="failed browser parity"):
+    with pytest.raises(TabletExportError, match=r"failed browser parity.*max \|screening probability difference\|"):
         export_app(tablet_bundle, out, verify=planted, progress=lambda s: None)
     assert not out.exists()
     assert not list(tmp_path.glob(".tablet-*"))  # the staging folder is gone too
