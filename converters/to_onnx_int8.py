@@ -70,8 +70,9 @@ def float_stem_nodes(model) -> list[str]:
     with the stem's weights int8, 0.011 with them float; keeping any other single node float left
     >= 0.28), for about 1% of VGG-16's arithmetic. That was measured on an AVX2 CPU without VNNI with
     8-bit weights, where the stem (its input, the image, reaches the kernel as u8 128..255) saturates
-    most; with 7-bit weights it was measured again (docs/jetson.md). Its input stays Q/DQ int8 where the producer is
-    quantised; TensorRT runs the convolution in FP16 (the INT8 + FP16 recipe). ONNX lists nodes in
+    most; with 7-bit weights the float stem still halves the demo's max |dp| (docs/jetson.md). Its input
+    stays Q/DQ int8 where the producer is quantised; TensorRT runs the convolution in FP16 (the INT8 +
+    FP16 recipe). ONNX lists nodes in
     topological order, so the first Conv is the stem."""
     return [n.name for n in model.graph.node if n.op_type == "Conv"][:1]
 
