@@ -72,8 +72,7 @@ def float_stem_nodes(model) -> list[str]:
     8-bit weights, where the stem (its input, the image, reaches the kernel as u8 128..255) saturates
     most; with 7-bit weights the float stem still halves the demo's max |dp| (docs/jetson.md). Its input
     stays Q/DQ int8 where the producer is quantised; TensorRT runs the convolution in FP16 (the INT8 +
-    FP16 recipe). ONNX lists nodes in
-    topological order, so the first Conv is the stem."""
+    FP16 recipe). ONNX lists nodes in topological order, so the first Conv is the stem."""
     return [n.name for n in model.graph.node if n.op_type == "Conv"][:1]
 
 
