@@ -9,6 +9,9 @@ TensorRT's explicit quantisation accepts only symmetric Q/DQ (NVIDIA, "Working w
 and ``tensorrt-int8`` is built from this very graph on TensorRT 10 and later. Biases stay float
 (:data:`QUANTIZE_OPTIONS`), and a graph TensorRT's parser would refuse is never written
 (:func:`tensorrt_refusal`, the shared rule of ``edge.tensorrt_onnx``).
+Weights are 7-bit (``reduce_range``, :data:`QUANTIZE_ARGS`): with 8-bit ones the same artifact answered
+differently on an x86 CPU without VNNI (int16 saturation in ONNX Runtime's kernels) than on a VNNI CPU,
+ARM or in the browser, and a graph that could saturate is never written (:func:`cpu_dependent_convs`).
 The head's pooling, softmax and output nodes stay float (:func:`float_head_nodes`): they cost
 nothing, and an int8 softmax would quantise the screening probability itself to steps of 1/256. So does
 the stem convolution's weights (:func:`float_stem_nodes`), where int8 costs most accuracy.
@@ -65,9 +68,11 @@ def float_stem_nodes(model) -> list[str]:
     in, its 3-channel kernels span the widest ranges of the network, and int8 rounding of them cost the
     most: on the test fixture's ResNet-18 one held-out face's probability moved by 0.37 (max |dp| 0.381
     with the stem's weights int8, 0.011 with them float; keeping any other single node float left
-    >= 0.28), for about 1% of VGG-16's arithmetic. Its input stays Q/DQ int8 where the producer is
-    quantised; TensorRT runs the convolution in FP16 (the INT8 + FP16 recipe). ONNX lists nodes in
-    topological order, so the first Conv is the stem."""
+    >= 0.28), for about 1% of VGG-16's arithmetic. That was measured on an AVX2 CPU without VNNI with
+    8-bit weights, where the stem (its input, the image, reaches the kernel as u8 128..255) saturates
+    most; with 7-bit weights the float stem still halves the demo's max |dp| (docs/jetson.md). Its input
+    stays Q/DQ int8 where the producer is quantised; TensorRT runs the convolution in FP16 (the INT8 +
+    FP16 recipe). ONNX lists nodes in topological order, so the first Conv is the stem."""
     return [n.name for n in model.graph.node if n.op_type == "Conv"][:1]
 
 
@@ -100,6 +105,51 @@ def tensorrt_refusal(model) -> list[str]:
     from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
 
     return tensorrt_parse_problems(model)
+
+
+# ONNX Runtime's x86 int8 kernels on CPUs without VNNI (SSE4.1, AVX2, AVX-512 before VNNI) multiply u8
+# activations by s8 weights with (V)PMADDUBSW, which adds each pair of neighbouring products into an int16
+# that SATURATES at 32767 (MLAS's U8S8 kernels, e.g. ``SymQgemmU8KernelAvx512.asm``: VPMADDUBSW on AVX-512
+# core, VPDPBUSDS with VNNI; ``MlasPlatformU8S8Overflow``;
+# ONNX Runtime's quantisation guide, "When and why do I need to try U8U8?"). Our S8 activations reach
+# those kernels as u8: on x86 (and in WebAssembly) ONNX Runtime shifts every S8 activation Q/DQ to U8,
+# zero point 128 (``QDQS8ToU8Transformer``, since ``QDQIsInt8Allowed()`` is false off ARM), so after a ReLU
+# every activation lies in [128, 255]. Two 8-bit weights of one sign (|w| up to 127) then sum to up to
+# 2 * 255 * 127 = 64770, and the same artifact answers differently on an AVX2-only CPU than on a VNNI CPU,
+# ARM or the browser (exact int32 sums). 7-bit weights (``reduce_range``: [-64, 64]) cannot: 2 * 255 * 64 =
+# 32640. U8U8 would avoid it too but is not symmetric, which TensorRT's explicit quantisation requires.
+INT16_MAX = 32767
+U8_MAX = 255
+QUANTIZE_ARGS = {"per_channel": True, "reduce_range": True}
+
+
+def int8_weight_pair_sums(model) -> dict[str, int]:
+    """For every Conv with int8 weights (behind a DequantizeLinear): the largest |a1*w1 + a2*w2| the
+    VPMADDUBSW of a CPU without VNNI can meet, over activations a in [0, 255] (any u8) and any two weights
+    of one output channel (same-sign pairs are the worst; the kernel's pairing of K is not assumed). Above
+    :data:`INT16_MAX` the sum saturates on such a CPU."""
+    from onnx import TensorProto, numpy_helper
+
+    int8 = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == TensorProto.INT8}
+    dq = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8}
+    sums = {}
+    for n in model.graph.node:
+        if n.op_type == "Conv" and n.input[1] in dq:
+            w = int8[dq[n.input[1]]].astype(np.int64)
+            w = w.reshape(w.shape[0], -1)  # [out, in * kh * kw]: one row per output channel
+            sums[n.name] = U8_MAX * max(_two_largest(np.clip(w, 0, None)), _two_largest(np.clip(-w, 0, None)))
+    return sums
+
+
+def _two_largest(rows: np.ndarray) -> int:
+    """The largest sum of two entries of one row."""
+    return int(np.sort(rows, axis=1)[:, -2:].sum(axis=1).max())
+
+
+def cpu_dependent_convs(model) -> dict[str, int]:
+    """The int8 convolutions whose answer would depend on the CPU (:func:`int8_weight_pair_sums` over
+    :data:`INT16_MAX`); empty for a graph every x86 kernel computes exactly."""
+    return {k: v for k, v in int8_weight_pair_sums(model).items() if v > INT16_MAX}
 
 
 # ONNX Runtime's quantize_static options. QuantizeBias False keeps each Conv bias a float initialiser:
@@ -135,12 +185,12 @@ def build(ctx, target: Target, out: Path) -> dict:
         str(out),
         reader,
         quant_format=QuantFormat.QDQ,
-        per_channel=True,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
         nodes_to_exclude=keep_float,
         extra_options=dict(QUANTIZE_OPTIONS),
+        **QUANTIZE_ARGS,
     )
     counts = quantized_ops(out)
     if counts["DynamicQuantizeLinear"] or not counts["QuantizeLinear"] or counts["int8_initializers"] < counts["Conv"]:
@@ -156,10 +206,21 @@ def build(ctx, target: Target, out: Path) -> dict:
             + "; ".join(refused[:3])
             + (f" (and {len(refused) - 3} more)" if len(refused) > 3 else "")
         )
+    saturating = cpu_dependent_convs(model)
+    if saturating:
+        worst = max(saturating, key=saturating.__getitem__)
+        raise ConversionError(
+            f"{target.name}: the int8 weights of {len(saturating)} convolutions can overflow the int16 pair sums of "
+            f"ONNX Runtime's x86 kernels on CPUs without VNNI (VPMADDUBSW; up to {saturating[worst]} > {INT16_MAX} "
+            f"in {worst!r}), so this artifact's answer would depend on the CPU it runs on; quantise the weights "
+            f"to 7 bits (reduce_range)"
+        )
     onnx.checker.check_model(model, full_check=True)
+    pair_sums = int8_weight_pair_sums(model)
     return {
-        "quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel weights, float biases and stem, "
-        "MinMax calibration",
+        "quantization": "static QDQ, S8S8 symmetric (zero points 0), per-channel 7-bit weights, float biases and "
+        "stem, MinMax calibration",
+        "max_int8_pair_sum": max(pair_sums.values(), default=0),  # <= 32767: the same answer on every x86 CPU
         "tensorrt_parsable": True,
         "symmetric": True,
         "n_calibration_faces": len(batch),

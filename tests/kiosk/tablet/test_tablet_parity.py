@@ -83,6 +83,36 @@ def test_verdict_is_the_converters_gate(card, outcomes, passed, why):
     assert rec["passed"] is passed and why in rec["verdict"], rec["verdict"]
 
 
+@pytest.mark.parametrize(
+    "shift,passed",
+    [(0.0004, True), (0.03, False)],  # rounding between two runtimes of one artifact; a preprocessing slip
+)
+def test_verdict_bounds_probabilities_when_flags_agree(card, shift, passed):
+    """Every flag agrees (all far from the threshold), yet a probability further from Python's than the
+    recorded bound is refused (kiosk.tablet.parity.recorded_screening_bound)."""
+    from facescreen.kiosk.tablet.parity import verdict
+
+    outcomes = [_outcome(f"p{i}", 0.05 + 0.01 * i, 0.05 + 0.01 * i + shift) for i in range(10)]
+    rec = verdict(outcomes, card, "onnxruntime-web", max_screening_diff=0.0053)
+    assert rec["flag_agreement"] == 1.0 and rec["max_screening_diff_gate"] == 0.0053
+    assert rec["passed"] is passed and (passed or "max |screening probability difference| 0.0300" in rec["verdict"])
+
+
+def test_recorded_screening_bound_is_twice_the_artifacts_gate_figure_plus_one_rounding_step():
+    from types import SimpleNamespace
+
+    from facescreen.kiosk.tablet.parity import FLOAT32_SLACK, INT8_ROUNDING_SLACK, recorded_screening_bound
+
+    def card(parity, precision="int8"):  # the one field the bound reads (a ModelCard validates its files)
+        return SimpleNamespace(artifacts={"a": {"precision": precision, "parity": parity}})
+
+    bound = recorded_screening_bound
+    assert bound(card({"max_abs_screening_diff": 0.0026}), "a") == pytest.approx(0.0052 + INT8_ROUNDING_SLACK)
+    assert bound(card({"max_abs_screening_diff": 0.0}, "fp32"), "a") == FLOAT32_SLACK
+    assert bound(card({"flag_agreement": 1.0}), "a") is None
+    assert bound(card({"max_abs_screening_diff": float("nan")}), "a") is None
+
+
 @needs_browser
 def test_app_is_self_contained(tablet_app, app_json):
     from facescreen.edge.bundle import sha256_file
@@ -109,7 +139,8 @@ def test_app_is_self_contained(tablet_app, app_json):
 @needs_browser
 def test_a_planted_preprocessing_bug_is_refused(tablet_bundle, parity_photos, tmp_path):
     """Feed the screener pixels scaled to [0, 1] (a double normalisation): the gate refuses the app
-    and writes nothing."""
+    and writes nothing. Refused by the probability bound: every flag may well agree (faces far from
+    the threshold; on the tablet fixture all 8 do), the probabilities move by about 0.35."""
     from facescreen.kiosk.tablet.export import TabletExportError, export_app
     from facescreen.kiosk.tablet.parity import verify_app
 
@@ -125,7 +156,7 @@ def test_a_planted_preprocessing_bug_is_refused(tablet_bundle, parity_photos, tm
         return verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos)
 
     out = tmp_path / "app"
-    with pytest.raises(TabletExportError, match="failed browser parity"):
+    with pytest.raises(TabletExportError, match=r"failed browser parity.*max \|screening probability difference\|"):
         export_app(tablet_bundle, out, verify=planted, progress=lambda s: None)
     assert not out.exists()
     assert not list(tmp_path.glob(".tablet-*"))  # the staging folder is gone too
