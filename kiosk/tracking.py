@@ -12,6 +12,7 @@ captured (see kiosk.guidance): quality is judged on the face that is screened.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,16 +61,15 @@ class FindConfig(FileConfig):
     def detect_config(
         self, base: DetectConfig, quality: QualityConfig, frame_height: int, full_size: bool
     ) -> DetectConfig:
-        """The detection settings for one frame of ``frame_height`` pixels."""
+        """The detection settings for one frame of ``frame_height`` pixels. Only ``base``'s scale and
+        confidence carry over: the smallest face of a frame comes from the quality configuration, and
+        the baseline (no ``min_face_of_min_head``) searches the whole pyramid, down to the detector's
+        20 px, even where ``base`` is the photo path's (edge.detect.PHOTO_DETECT)."""
+        whole = DetectConfig(max_side=base.max_side, min_confidence=base.min_confidence)
         if self.min_face_of_min_head is None:
-            return base
+            return whole
         min_face = max(20.0, self.min_face_of_min_head * quality.min_head_size * frame_height)
-        return DetectConfig(
-            max_side=base.max_side,
-            min_confidence=base.min_confidence,
-            min_face_px=min_face,
-            work_face_px=None if full_size else self.work_face_px,
-        )
+        return replace(whole, min_face_px=min_face, work_face_px=None if full_size else self.work_face_px)
 
 
 class FaceTrack:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from facescreen.edge.assets import FACE_LANDMARK, asset_path
 from facescreen.edge.bundle import Bundle, load_bundle, sha256_file, software_version
-from facescreen.edge.detect import DetectConfig
+from facescreen.edge.detect import PHOTO_DETECT
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
@@ -167,7 +167,7 @@ def assemble(
         "demo": demo,
         "screener": {"artifact": runtime.screener_artifact, "file": screener_file, "sha256": entry["sha256"]},
         "detector": {"format": runtime.detector_format, "nets": nets},
-        "detect": asdict(DetectConfig()),
+        "detect": asdict(PHOTO_DETECT),  # a photo takes the kiosk's photo path (edge.detect)
         "cascade": CascadeConfig().to_dict(),
         "quality": quality.model_dump(),
         # the measures' registry, in priority order: core/quality.js ports every one (its MEASURES are

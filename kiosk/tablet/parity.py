@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from facescreen.edge.detect import (
-    DetectConfig,
+    PHOTO_DETECT,
     DetectorTolerance,
     FaceDetection,
     compare_faces,
@@ -127,10 +127,9 @@ def python_reference(bundle_dir: Path, runtime_name: str):
 
     rt = browser_runtime(runtime_name)
     det = MtcnnLiteDetector(Path(bundle_dir) / "detector", runtime=rt.python_detector_runtime)
-    # the browser detects with the exported DetectConfig() (tablet/export.py), so Python does too
-    return create_screener(
-        bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det, detect=DetectConfig()
-    )
+    # the screener's default detection is the photo path's (edge.detect.PHOTO_DETECT), which the app
+    # carries as app.json "detect" (tablet/export.py) and the browser applies to a photo
+    return create_screener(bundle_dir, backend=rt.python_backend, artifact=rt.screener_artifact, detector=det)
 
 
 def _browser_face(f: dict) -> FaceDetection:
@@ -140,7 +139,7 @@ def _browser_face(f: dict) -> FaceDetection:
 def compare_photos(chrome: Chrome, screener, photos: dict[str, np.ndarray]) -> list[PhotoOutcome]:
     out = []
     for name, rgb in photos.items():
-        py_faces = detect_faces(rgb, screener.detector, DetectConfig())
+        py_faces = detect_faces(rgb, screener.detector, PHOTO_DETECT)
         t0 = time.perf_counter()
         try:
             r = screener.screen(rgb)

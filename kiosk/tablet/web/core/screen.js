@@ -22,16 +22,20 @@ export async function loadApp(base) {
 // smallest face is half the quality's minimum head size (a smaller face fails anyway), and a
 // guidance frame (not `fullSize`) is detected on a copy reduced until that face spans work_face_px.
 export function detectConfig(find, base, quality, frameHeight, fullSize) {
-  if (find.min_face_of_min_head === null) return base;
+  const whole = { max_side: base.max_side, min_confidence: base.min_confidence, min_face_px: null,
+                  work_face_px: null, min_face_fraction: null };
+  if (find.min_face_of_min_head === null) return whole;
   const minFace = Math.max(20, find.min_face_of_min_head * quality.min_head_size * frameHeight);
-  return { max_side: base.max_side, min_confidence: base.min_confidence, min_face_px: minFace,
-           work_face_px: fullSize ? null : find.work_face_px };
+  return { ...whole, min_face_px: minFace, work_face_px: fullSize ? null : find.work_face_px };
 }
 
 // detect_faces: faces in full-resolution pixels, confident ones only. `cfg` is a DetectConfig
 // (app.json "detect" for a photo, detectConfig's for a guidance frame).
 export async function detectFaces(rgb, h, w, runNet, app, cfg = app.detect) {
-  const { max_side: maxSide, min_confidence: minConf, min_face_px: minFacePx = null, work_face_px: workFacePx = null } = cfg;
+  const { max_side: maxSide, min_confidence: minConf, work_face_px: workFacePx = null,
+          min_face_fraction: minFaceFraction = null } = cfg;
+  let minFacePx = cfg.min_face_px ?? null;
+  if (minFaceFraction !== null) minFacePx = Math.max(minFacePx ?? 20, minFaceFraction * Math.min(h, w));
   let scale = Math.min(1, maxSide / Math.max(h, w));
   if (minFacePx !== null && workFacePx !== null) scale = Math.min(scale, workFacePx / minFacePx);
   let small = rgb, sh = h, sw = w;
