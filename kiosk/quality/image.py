@@ -108,9 +108,9 @@ class DynamicRange:
     Two departures, both said here: the region is the inner face rectangle, not OFIQ's landmarked
     face mask on the aligned crop; and the histogram is of luma (as every other light measure here),
     not OFIQ's linearised luminance (image_utils.cpp GetLuminanceImageFromBGR). Linearising merges
-    the dark levels, and a gamma-washed face lifts them apart again, so on linear luminance washed
-    faces read as high as good ones (6.9-7.4 bits against >= 6.6 on the synthetic cohort); on luma
-    they separate (6.0-6.4 against >= 6.8). README.md's kiosk page has the figures."""
+    the dark levels, and a gamma-washed face lifts them apart again: on linear luminance washed faces
+    read 6.9-7.4 bits, as high as good ones (6.6 and up); on luma they read 6.0-6.45, the synthetic
+    cohorts' photos 6.49 and up (docs/kiosk.md has the figures)."""
 
     name: ClassVar[str] = "dynamic_range"
     unit: ClassVar[str] = "bits (histogram entropy)"
@@ -118,15 +118,19 @@ class DynamicRange:
     instructions: ClassVar[dict[str, str]] = {"low": "low_contrast"}
 
     def raw(self, ctx: FrameContext) -> float:
-        g = ctx.face_gray
-        if g.size == 0:
-            raise ValueError("the face region is empty")
-        p = np.bincount(g.ravel(), minlength=256) / g.size
-        p = p[p > 0]
-        return float(-(p * np.log2(p)).sum())
+        return dynamic_range(ctx.face_gray)
 
     def bound(self, ctx: FrameContext) -> Bound:
         return Bound(min=ctx.config.min_dynamic_range)
+
+
+def dynamic_range(gray: np.ndarray) -> float:
+    """OFIQ's ComputeEntropy: ``-sum p log2 p`` over the 256-bin histogram of ``gray`` (uint8)."""
+    if gray.size == 0:
+        raise ValueError("the face region is empty")
+    p = np.bincount(gray.ravel(), minlength=256) / gray.size
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
 
 
 class IlluminationUniformity:
