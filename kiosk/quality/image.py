@@ -21,6 +21,11 @@ CHEEK_ZONE, CHEEK_DROP = 0.3, 0.5
 REPEAT_FRACTION = 10  # 1/10
 
 
+def frame_histogram(ctx: FrameContext) -> np.ndarray:
+    """The whole frame's 256-bin luma histogram (exact counts), once per frame for both frame measures."""
+    return ctx.memo("frame_histogram", lambda: cv2.calcHist([ctx.gray], [0], None, [256], [0, 256]).ravel())
+
+
 class FrameOverExposure:
     """Fraction of the whole frame's pixels blown out to white (luma >= 250), judged only when no face
     is found: a face washed out by too much light is not found by the detector, and "look at the
@@ -33,7 +38,7 @@ class FrameOverExposure:
     instructions: ClassVar[dict[str, str]] = {"high": "less_light"}
 
     def raw(self, ctx: FrameContext) -> float:
-        return float((ctx.gray >= BLOWN).mean())
+        return float(frame_histogram(ctx)[BLOWN:].sum()) / ctx.gray.size
 
     def bound(self, ctx: FrameContext) -> Bound:
         return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
@@ -49,7 +54,7 @@ class FrameUnderExposure:
     instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
 
     def raw(self, ctx: FrameContext) -> float:
-        return float((ctx.gray <= CRUSHED).mean())
+        return float(frame_histogram(ctx)[: CRUSHED + 1].sum()) / ctx.gray.size
 
     def bound(self, ctx: FrameContext) -> Bound:
         return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
