@@ -124,6 +124,24 @@ function uniformity(c) {
   return s;
 }
 
+// kiosk.quality.image.frame_histogram: the whole frame's luma histogram, once per frame.
+function frameHistogram(c) {
+  if (!c._frameHist) {
+    const g = c.gray(), hist = new Float64Array(256);
+    for (let i = 0; i < g.length; i++) hist[g[i]] += 1;
+    c._frameHist = hist;
+  }
+  return c._frameHist;
+}
+
+// the fraction of the frame's pixels with luma in [lo, hi]
+function frameFraction(c, lo, hi) {
+  const hist = frameHistogram(c);
+  let n = 0;
+  for (let v = lo; v <= hi; v++) n += hist[v];
+  return n / (c.h * c.w);
+}
+
 // kiosk.quality.image DynamicRange: entropy (bits) of the 256-bin luma histogram (OFIQ's DynamicRange).
 export function entropy(data) {
   if (!data.length) throw new Error('the face region is empty');
@@ -188,10 +206,10 @@ const pose = (c) => c._pose || (c._pose = headPose(c.mesh.points));
 export const MEASURES = [
   // judged only when no face is found (with one, the face's own light measures judge it)
   { name: 'frame_over_exposure', needs: 'frame', instructions: { high: 'less_light' },
-    raw: (c) => meanOf(c.gray(), (v) => v >= BLOWN),
+    raw: (c) => frameFraction(c, BLOWN, 255),
     bound: (c) => [null, c.face ? 1 : c.config.max_frame_clipped_fraction] },
   { name: 'frame_under_exposure', needs: 'frame', instructions: { high: 'more_light' },
-    raw: (c) => meanOf(c.gray(), (v) => v <= CRUSHED),
+    raw: (c) => frameFraction(c, 0, CRUSHED),
     bound: (c) => [null, c.face ? 1 : c.config.max_frame_clipped_fraction] },
   { name: 'single_face', needs: 'frame', instructions: { low: 'no_face', high: 'one_face_only' },
     raw: (c) => (c.faces.length ? c.faces.filter((f) => height(f) >= c.config.other_face_min_ratio * height(c.faces[0])).length : 0),
