@@ -142,8 +142,8 @@ function frameFraction(c, lo, hi) {
   return n / (c.h * c.w);
 }
 
-// kiosk.quality.image DynamicRange: entropy (bits) of the 256-bin luma histogram (OFIQ's DynamicRange).
-export function entropy(data) {
+// kiosk.quality.image.dynamic_range: entropy (bits) of the 256-bin luma histogram (OFIQ's DynamicRange).
+export function dynamicRange(data) {
   if (!data.length) throw new Error('the face region is empty');
   const hist = new Float64Array(256);
   for (const v of data) hist[v] += 1;
@@ -239,7 +239,7 @@ export const MEASURES = [
     raw: (c) => meanOf(faceGray(c).data, (v) => v >= BLOWN),
     bound: (c) => [null, c.config.max_clipped_fraction] },
   { name: 'dynamic_range', needs: 'face', instructions: { low: 'low_contrast' },
-    raw: (c) => entropy(faceGray(c).data),
+    raw: (c) => dynamicRange(faceGray(c).data),
     bound: (c) => [c.config.min_dynamic_range, null] },
   { name: 'illumination_uniformity', needs: 'face', instructions: { low: 'even_light' },
     raw: uniformity,
