@@ -1,6 +1,7 @@
 """Kiosk-like frames made from the real sample photos (edge.synthetic), for replay by the demo and
-the tests: the face placed in a 640x480 frame at a chosen size, tilt and position, then darkened,
-blurred, doubled or removed, so that each capture-quality measure can be made to fail on its own.
+the tests: the face placed in a 640x480 frame at a chosen size, tilt and position, then darkened or
+over-exposed, washed out, lit by a light ramp, digitally zoomed, blurred, doubled or removed, so that
+each capture-quality measure can be made to fail on its own.
 
 These are real photos under known transformations, not clinical data.
 """
@@ -34,6 +35,10 @@ class Scene:
     offset: tuple[float, float] = (0.0, -0.05)  # face centre from frame centre, fractions of (w, h)
     gain: float = 1.0  # brightness multiplier
     blur_sigma: float = 0.0  # Gaussian blur, frame pixels
+    gamma: float = 1.0  # exponent on [0, 1] pixel values (below 1: shadows lifted)
+    lift: float = 0.0  # black raised to this fraction of white, the rest compressed (washed out)
+    ramp: float = 0.0  # light falling linearly from the right edge (gain 1) to the left (gain 1 - ramp)
+    zoom: int = 1  # digital zoom: the frame's centre enlarged this many times into blocks of pixels
     second_face: bool = False  # a second person beside the subject
     no_face: bool = False  # nobody in front of the camera
     source: str = "grace_hopper"
@@ -91,8 +96,18 @@ def compose(scene: Scene, size: tuple[int, int] = FRAME_SIZE, photo: np.ndarray 
             frame = place_face(
                 rgb, lm, iod, scene.roll_deg, (w * (0.5 + scene.offset[0]), h * (0.5 + scene.offset[1])), size, wall
             )
+    if scene.zoom > 1:  # as a camera's digital zoom: nearest-neighbour, each pixel repeated zoom x zoom
+        ch, cw = h // scene.zoom, w // scene.zoom
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
+        frame = cv2.resize(frame[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_NEAREST)
     if scene.gain != 1.0:
         frame = np.clip(frame.astype(np.float32) * scene.gain, 0, 255).astype(np.uint8)
+    if scene.ramp:
+        gain = np.linspace(1.0 - scene.ramp, 1.0, w, dtype=np.float32)[None, :, None]
+        frame = np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    if scene.gamma != 1.0 or scene.lift:
+        f = (frame.astype(np.float32) / 255.0) ** scene.gamma
+        frame = np.uint8(np.clip((scene.lift + (1.0 - scene.lift) * f) * 255.0 + 0.5, 0, 255))
     if scene.blur_sigma > 0:
         frame = cv2.GaussianBlur(frame, (0, 0), scene.blur_sigma)
     return frame
@@ -109,6 +124,13 @@ FAILING_SCENES: tuple[Scene, ...] = (
     Scene("tilted", "head_level", roll_deg=20.0),
     Scene("too_dark", "more_light", gain=0.3),
     Scene("blurred", "hold_still", blur_sigma=4.0),
+    # the four that the measures missed before (issue 20): a face so over-exposed that no face is
+    # found, and a frame so dark; a washed-out face; a light ramp; a small face digitally zoomed
+    Scene("over_exposed", "less_light", gain=3.0),
+    Scene("pitch_dark", "more_light", gain=0.05),
+    Scene("washed_out", "low_contrast", gamma=0.6, lift=0.4),
+    Scene("light_ramp", "even_light", ramp=0.55),
+    Scene("digital_zoom", "no_zoom", iod=0.05, offset=(0.0, -0.02), zoom=3),
 )
 GOOD_SCENES: tuple[Scene, ...] = (
     Scene("good_a", None, blur_sigma=0.9),

@@ -26,12 +26,26 @@ from .base import FrameContext, Measure, QualityReport, run_measure
 from .config import QualityConfig
 from .expression import EyesOpen, MouthClosed
 from .face import Centred, HeadSize, InterEyeDistance, SingleFace
-from .image import Brightness, IlluminationUniformity, OverExposure, Sharpness, UnderExposure
+from .image import (
+    Brightness,
+    DynamicRange,
+    FrameOverExposure,
+    FrameUnderExposure,
+    IlluminationUniformity,
+    LightBalance,
+    OverExposure,
+    PixelRepetition,
+    Sharpness,
+    UnderExposure,
+)
 from .pose import Pitch, Roll, Yaw
 
-# Priority order: the first failing measure gives the one instruction. Who and where first, then
-# how the head is held, then light and focus, then the transient expression.
+# Priority order: the first failing measure gives the one instruction. A frame too bright or too dark
+# for any face to be found first (judged only when none is), then who and where, then how the head
+# is held, then light and focus, then the transient expression.
 DEFAULT_MEASURES: tuple[Measure, ...] = (
+    FrameOverExposure(),
+    FrameUnderExposure(),
     SingleFace(),
     InterEyeDistance(),
     HeadSize(),
@@ -42,7 +56,10 @@ DEFAULT_MEASURES: tuple[Measure, ...] = (
     Brightness(),
     UnderExposure(),
     OverExposure(),
+    DynamicRange(),
     IlluminationUniformity(),
+    LightBalance(),
+    PixelRepetition(),
     Sharpness(),
     EyesOpen(),
     MouthClosed(),

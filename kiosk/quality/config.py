@@ -25,10 +25,16 @@ class QualityConfig(FileConfig):
     max_yaw_deg: float = Field(10.0, gt=0, le=90)
     max_pitch_deg: float = Field(10.0, gt=0, le=90)
     pitch_offset_deg: float = Field(0.0, ge=-30, le=30)  # per-camera calibration, added to the estimate
+    # judged only when no face is found: frame pixels at <= 5 or >= 250 luma (more or less light, not
+    # "look at the camera")
+    max_frame_clipped_fraction: float = Field(0.25, ge=0, le=1)
     min_brightness: float = Field(60.0, ge=0, le=255)  # mean luma of the inner face
     max_brightness: float = Field(215.0, ge=0, le=255)
     max_clipped_fraction: float = Field(0.05, ge=0, le=1)  # inner-face pixels at <= 5 or >= 250
+    min_dynamic_range: float = Field(6.4, ge=0, le=8)  # bits: entropy of the inner face's luma histogram (OFIQ)
     min_illumination_uniformity: float = Field(0.45, ge=0, le=1)  # left/right histogram intersection
+    min_light_balance: float = Field(0.85, ge=0, le=1)  # darker / brighter cheek's mean luma (OFIQ's zones)
+    max_pixel_repetition: float = Field(1.5, ge=1)  # times each face pixel is repeated (digital zoom)
     min_sharpness: float = Field(30.0, ge=0)  # variance of the Laplacian, inner face at 128 px
     min_eye_openness: float = Field(0.20, ge=0)  # eyelid gap / eye width, the smaller eye
     max_mouth_gap: float = Field(0.04, ge=0)  # inner-lip gap / face height (forehead to chin)

@@ -1,5 +1,6 @@
-"""Photometric measures on the inner face (brows to below the mouth, from the detector's five
-points): brightness, clipped shadows and highlights, left/right illumination, sharpness."""
+"""Photometric measures: the light on the frame when no face is found, then on the inner face (brows
+to below the mouth, from the detector's five points): brightness, clipped shadows and highlights,
+dynamic range, left/right illumination and its balance, repeated pixels (digital zoom), sharpness."""
 
 from __future__ import annotations
 
@@ -11,6 +12,52 @@ import numpy as np
 from .base import Bound, FrameContext
 
 SHARPNESS_WIDTH = 128  # the inner face is resized to this width so sharpness does not depend on distance
+CRUSHED, BLOWN = 5, 250  # luma at or below / at or above: no detail left (OFIQ's exposure ranges' ends)
+# OFIQ's illumination zones (image_utils.cpp CalculateRegionOfInterest): a square of 0.3 inter-eye
+# distances on each cheek, outward of each eye centre, half the eye-to-mouth distance below it
+CHEEK_ZONE, CHEEK_DROP = 0.3, 0.5
+# a row or column of the inner face counts as a copy of its neighbour when it differs from it by less
+# than this fraction of the face's mean row-to-row (column-to-column) difference
+REPEAT_FRACTION = 10  # 1/10
+
+
+def frame_histogram(ctx: FrameContext) -> np.ndarray:
+    """The whole frame's 256-bin luma histogram (exact counts), once per frame for both frame measures."""
+    return ctx.memo("frame_histogram", lambda: cv2.calcHist([ctx.gray], [0], None, [256], [0, 256]).ravel())
+
+
+class FrameOverExposure:
+    """Fraction of the whole frame's pixels blown out to white (luma >= 250), judged only when no face
+    is found: a face washed out by too much light is not found by the detector, and "look at the
+    camera" would be the wrong instruction. With a face, the face's own light measures judge it (a
+    bright wall behind a well-lit child is no reason to refuse), so the bound is then the whole range."""
+
+    name: ClassVar[str] = "frame_over_exposure"
+    unit: ClassVar[str] = "fraction of frame pixels"
+    needs: ClassVar[str] = "frame"
+    instructions: ClassVar[dict[str, str]] = {"high": "less_light"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return float(frame_histogram(ctx)[BLOWN:].sum()) / ctx.gray.size
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
+
+
+class FrameUnderExposure:
+    """Fraction of the whole frame's pixels crushed to black (luma <= 5), judged only when no face is
+    found, as :class:`FrameOverExposure`: a face lost in the dark needs more light, not "look here"."""
+
+    name: ClassVar[str] = "frame_under_exposure"
+    unit: ClassVar[str] = "fraction of frame pixels"
+    needs: ClassVar[str] = "frame"
+    instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return float(frame_histogram(ctx)[: CRUSHED + 1].sum()) / ctx.gray.size
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
 
 
 class Brightness:
@@ -37,7 +84,7 @@ class UnderExposure:
     instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
 
     def raw(self, ctx: FrameContext) -> float:
-        return float((ctx.face_gray <= 5).mean())
+        return float((ctx.face_gray <= CRUSHED).mean())
 
     def bound(self, ctx: FrameContext) -> Bound:
         return Bound(max=ctx.config.max_clipped_fraction)
@@ -52,10 +99,43 @@ class OverExposure:
     instructions: ClassVar[dict[str, str]] = {"high": "avoid_glare"}
 
     def raw(self, ctx: FrameContext) -> float:
-        return float((ctx.face_gray >= 250).mean())
+        return float((ctx.face_gray >= BLOWN).mean())
 
     def bound(self, ctx: FrameContext) -> Bound:
         return Bound(max=ctx.config.max_clipped_fraction)
+
+
+class DynamicRange:
+    """Entropy, in bits, of the 256-bin luma histogram of the inner face: OFIQ's DynamicRange
+    (ISO/IEC 29794-5; OFIQlib/modules/measures/src/DynamicRange.cpp, ``-sum p log2 p`` over the
+    face's luminance histogram, 0..8 bits). A washed-out, low-contrast face spans few grey levels.
+
+    Two departures, both said here: the region is the inner face rectangle, not OFIQ's landmarked
+    face mask on the aligned crop; and the histogram is of luma (as every other light measure here),
+    not OFIQ's linearised luminance (image_utils.cpp GetLuminanceImageFromBGR). Linearising merges
+    the dark levels, and a gamma-washed face lifts them apart again: on linear luminance washed faces
+    read 6.9-7.4 bits, as high as good ones (6.6 and up); on luma they read 6.0-6.45, the synthetic
+    cohorts' photos 6.49 and up (docs/kiosk.md has the figures)."""
+
+    name: ClassVar[str] = "dynamic_range"
+    unit: ClassVar[str] = "bits (histogram entropy)"
+    needs: ClassVar[str] = "face"
+    instructions: ClassVar[dict[str, str]] = {"low": "low_contrast"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return dynamic_range(ctx.face_gray)
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(min=ctx.config.min_dynamic_range)
+
+
+def dynamic_range(gray: np.ndarray) -> float:
+    """OFIQ's ComputeEntropy: ``-sum p log2 p`` over the 256-bin histogram of ``gray`` (uint8)."""
+    if gray.size == 0:
+        raise ValueError("the face region is empty")
+    p = np.bincount(gray.ravel(), minlength=256) / gray.size
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
 
 
 class IlluminationUniformity:
@@ -79,6 +159,82 @@ class IlluminationUniformity:
 
     def bound(self, ctx: FrameContext) -> Bound:
         return Bound(min=ctx.config.min_illumination_uniformity)
+
+
+def cheek_zones(landmarks: np.ndarray, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """OFIQ's two illumination zones ``(x1, y1, x2, y2)``, image-left cheek first, placed along the
+    eye line so that they stay on the cheeks of a tilted head, clipped to the frame."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    eye_l, eye_r = lm[0], lm[1]
+    iod = float(np.hypot(*(eye_r - eye_l)))
+    if iod <= 0:
+        raise ValueError("the eyes coincide")
+    u = (eye_r - eye_l) / iod
+    v = np.array([-u[1], u[0]])  # down the face
+    drop = CHEEK_DROP * float(np.hypot(*(lm[3:].mean(0) - (eye_l + eye_r) / 2)))
+    z = max(2, int(round(CHEEK_ZONE * iod)))
+    h, w = shape
+    zones = []
+    for eye, outward in ((eye_l, -1.0), (eye_r, 1.0)):
+        c = eye + u * (outward * z / 2) + v * (drop + z / 2)
+        x0, y0 = int(round(float(c[0]) - z / 2)), int(round(float(c[1]) - z / 2))
+        zones.append((max(0, x0), max(0, y0), min(w, x0 + z), min(h, y0 + z)))
+    return zones
+
+
+class LightBalance:
+    """Mean luma of the darker cheek over the brighter one, in OFIQ's illumination zones: 1 when both
+    cheeks are lit alike. The histogram intersection above compares the shapes of two broad
+    histograms and barely moves under a smooth left-to-right light ramp; a ramp scales one cheek
+    against the other, which this ratio reads directly."""
+
+    name: ClassVar[str] = "light_balance"
+    unit: ClassVar[str] = "darker / brighter cheek luma"
+    needs: ClassVar[str] = "face"
+    instructions: ClassVar[dict[str, str]] = {"low": "even_light"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        means = []
+        for x1, y1, x2, y2 in cheek_zones(ctx.face.landmarks, ctx.shape):
+            if x2 <= x1 or y2 <= y1:
+                raise ValueError("a cheek is outside the frame")
+            means.append(float(ctx.gray[y1:y2, x1:x2].mean()))
+        if max(means) <= 0:
+            raise ValueError("both cheeks are black")
+        return min(means) / max(means)
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(min=ctx.config.min_light_balance)
+
+
+class PixelRepetition:
+    """How many times each pixel of the inner face is repeated: ``1 / (1 - f)``, ``f`` the share of
+    its rows and columns that copy their neighbour (they differ from it by less than a tenth of the
+    face's mean row-to-row or column-to-column difference). 1 for a camera's own pixels; about ``k``
+    for a face enlarged ``k`` times into blocks (digital zoom), whose many frame pixels carry only
+    the detail of a small, far face and pass a Laplacian sharpness on the blocks' edges."""
+
+    name: ClassVar[str] = "pixel_repetition"
+    unit: ClassVar[str] = "times each pixel is repeated"
+    needs: ClassVar[str] = "face"
+    instructions: ClassVar[dict[str, str]] = {"high": "no_zoom"}
+
+    def raw(self, ctx: FrameContext) -> float:
+        return pixel_repetition(ctx.face_gray)
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(max=ctx.config.max_pixel_repetition)
+
+
+def pixel_repetition(gray: np.ndarray) -> float:
+    if gray.shape[0] < 3 or gray.shape[1] < 3:
+        raise ValueError(f"the face region is too small ({gray.shape[1]}x{gray.shape[0]} px)")
+    g = gray.astype(np.int32)
+    copied = []
+    for axis in (1, 0):  # columns, then rows
+        d = np.abs(np.diff(g, axis=axis)).sum(axis=1 - axis)  # one total per neighbour pair, exact
+        copied.append(float((d * REPEAT_FRACTION * d.size < d.sum()).mean()))
+    return 1.0 / (1.0 - (copied[0] + copied[1]) / 2.0)
 
 
 class Sharpness:

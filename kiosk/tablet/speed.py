@@ -59,7 +59,7 @@ return Object.fromEntries(labels.map((k) => [k, { ms: runs[k].ms, detected: runs
 
 def speed_figures(chrome: Chrome, screener, frame: np.ndarray) -> dict:
     """Guidance frames/s as the app's guidance runs it (detection or mesh tracking, the subject's
-    face mesh and the 14 measures, on a sequence of ``frame`` drifting a few pixels per frame: the
+    face mesh and every quality measure, on a sequence of ``frame`` drifting a few pixels per frame: the
     kiosk bench's), BEFORE (``FindConfig.baseline()``: every frame detected, whole pyramid) and
     AFTER (the default FindConfig), browser and Python (the kiosk's engine on the same plain mesh
     and artifact files) in the same run, the configurations taking turns frame by frame; and

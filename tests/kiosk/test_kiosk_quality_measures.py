@@ -22,7 +22,15 @@ FAILS = {
     "tilted": ("head_roll", "head_level"),
     "too_dark": ("brightness", "more_light"),
     "blurred": ("sharpness", "hold_still"),
+    # what the measures missed before (issue 20)
+    "over_exposed": ("frame_over_exposure", "less_light"),
+    "pitch_dark": ("frame_under_exposure", "more_light"),
+    "washed_out": ("dynamic_range", "low_contrast"),
+    "light_ramp": ("light_balance", "even_light"),
+    "digital_zoom": ("pixel_repetition", "no_zoom"),
 }
+# the scenes a face is found in, yet every earlier measure passed: the new measure catches them alone
+MISSED_WITH_A_FACE = ("washed_out", "light_ramp", "digital_zoom")
 
 
 def test_every_failing_scene_is_in_the_table():
@@ -53,8 +61,82 @@ def test_good_scenes_pass_every_measure(engine, scene_frames, scene):
 def test_no_face_leaves_face_measures_unassessed_but_recorded(engine, scene_frames):
     report = engine.analyse(scene_frames["no_face"]).report
     assert report["single_face"].raw == 0 and report["single_face"].assessed
-    others = [r for r in report.results if r.name != "single_face"]
+    frame = {m.name for m in DEFAULT_MEASURES if m.needs == "frame"} - {"single_face"}
+    assert frame and all(report[n].assessed and report[n].passed for n in frame)  # a plain wall: well lit
+    others = [r for r in report.results if r.name not in frame | {"single_face"}]
     assert all(not r.assessed and r.passed is None and r.detail for r in others)
+    assert report.instruction == "no_face"
+
+
+@pytest.mark.parametrize("scene", MISSED_WITH_A_FACE)
+def test_the_new_measure_alone_catches_what_was_missed(engine, scene_frames, scene):
+    """The face is found and every other measure passes (as every measure did before): only the new
+    one fails, so its instruction is the one given."""
+    measure, _ = FAILS[scene]
+    report = engine.analyse(scene_frames[scene]).report
+    assert [r.name for r in report.results if not r.passed] == [measure], report.summary()
+
+
+@pytest.mark.parametrize("scene", ["over_exposed", "pitch_dark"])
+def test_a_frame_with_no_face_found_is_judged_for_its_light(engine, scene_frames, scene):
+    """Over- or under-exposed until the detector finds no face: the light is named, not "look at the
+    camera"; the face measures are not assessed."""
+    measure, instruction = FAILS[scene]
+    report = engine.analyse(scene_frames[scene]).report
+    assert report["single_face"].raw == 0 and report["single_face"].instruction == "no_face"
+    r = report[measure]
+    assert r.raw > r.threshold["max"] == QualityConfig().max_frame_clipped_fraction
+    assert report.instruction == instruction
+
+
+def test_frame_light_is_not_judged_when_a_face_is_found(engine, scene_frames):
+    """A blown-out wall around a well-lit face: the frame is mostly white, and the face passes."""
+    frame = scene_frames["good_b"].copy()
+    frame[:, :150] = 255
+    frame[:, -150:] = 255
+    report = engine.analyse(frame).report
+    r = report["frame_over_exposure"]
+    assert r.raw > QualityConfig().max_frame_clipped_fraction and r.passed and r.threshold["max"] == 1.0
+    assert report.passed, report.summary()
+
+
+def test_dynamic_range_is_ofiqs_histogram_entropy():
+    """OFIQ's DynamicRange (ComputeEntropy): -sum p log2 p over 256 bins: k bits for 2^k equally
+    frequent grey levels, 0 for a flat patch."""
+    from facescreen.kiosk.quality.image import dynamic_range
+
+    for k in (0, 1, 3, 8):
+        levels = np.linspace(0, 255, 2**k).round().astype(np.uint8)
+        patch = np.tile(levels, (4, 3))
+        assert dynamic_range(patch) == pytest.approx(k, abs=1e-12)
+    with pytest.raises(ValueError, match="empty"):
+        dynamic_range(np.zeros((0, 5), np.uint8))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_pixel_repetition_reads_the_zoom_factor(k):
+    from facescreen.kiosk.quality.image import pixel_repetition
+
+    noise = np.random.default_rng(k).integers(0, 256, (60, 50), dtype=np.uint8)
+    assert pixel_repetition(noise) == 1.0
+    blocks = np.repeat(np.repeat(noise, k, axis=0), k, axis=1)
+    assert pixel_repetition(blocks) == pytest.approx(k, rel=0.02)
+    # smooth enlargement (bilinear) is not repetition: the Laplacian sharpness judges its blur
+    smooth = cv2.resize(noise, (50 * k, 60 * k), interpolation=cv2.INTER_LINEAR)
+    assert pixel_repetition(smooth) < 1.5
+
+
+def test_the_zoomed_face_is_sharp_by_the_laplacian(engine, scene_frames):
+    """Why a measure of its own: the blocks' edges make the zoomed face read sharper than a camera's."""
+    report = engine.analyse(scene_frames["digital_zoom"]).report
+    good = engine.analyse(scene_frames["good_b"]).report
+    assert report["sharpness"].passed and report["sharpness"].raw > good["sharpness"].raw
+
+
+def test_the_light_ramp_passes_the_histogram_uniformity(engine, scene_frames):
+    """Why a measure of its own: OFIQ's histogram intersection barely moves under a smooth ramp."""
+    report = engine.analyse(scene_frames["light_ramp"]).report
+    assert report["illumination_uniformity"].passed and report["illumination_uniformity"].raw > 0.7
 
 
 def test_without_dense_landmarks_the_other_measures_still_run(engine, scene_frames):

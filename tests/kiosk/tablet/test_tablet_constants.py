@@ -1,8 +1,9 @@
 """Constants the browser's modules carry in JavaScript, pinned in real headless Chromium against their
 Python homes, so a change on one side fails here instead of drifting: the MTCNN cascade's defaults
 (CascadeConfig), each network's output roles (mtcnn_manifest.OUTPUT_ROLES), the sharpness measure's
-working width (kiosk.quality.image) and the quality measures themselves, in the registry's priority
-order with what each needs (kiosk.quality.DEFAULT_MEASURES)."""
+working width and the light and zoom measures' constants (kiosk.quality.image) and the quality
+measures themselves, in the registry's priority order with what each needs
+(kiosk.quality.DEFAULT_MEASURES)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ const quality = await import(new URL('core/quality.js', location.href).href);
 return {
   cascade: mtcnn.CASCADE_DEFAULTS, roles: mtcnn.OUTPUT_ROLES, sharpness_width: quality.SHARPNESS_WIDTH,
   measures: quality.MEASURES.map((m) => [m.name, m.needs]),
+  image: { CRUSHED: quality.CRUSHED, BLOWN: quality.BLOWN, CHEEK_ZONE: quality.CHEEK_ZONE,
+           CHEEK_DROP: quality.CHEEK_DROP, REPEAT_FRACTION: quality.REPEAT_FRACTION },
 };
 """
 
@@ -49,6 +52,13 @@ def test_sharpness_width(js_constants):
     from facescreen.kiosk.quality.image import SHARPNESS_WIDTH
 
     assert js_constants["sharpness_width"] == SHARPNESS_WIDTH
+
+
+def test_light_and_zoom_constants(js_constants):
+    from facescreen.kiosk.quality import image
+
+    assert js_constants["image"] == {k: getattr(image, k) for k in js_constants["image"]}
+    assert set(js_constants["image"]) == {"CRUSHED", "BLOWN", "CHEEK_ZONE", "CHEEK_DROP", "REPEAT_FRACTION"}
 
 
 def test_measures_are_the_registry_in_its_order(js_constants):

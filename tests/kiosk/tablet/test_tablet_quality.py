@@ -1,5 +1,6 @@
 """The browser's capture-quality measures (core/quality.js) against the kiosk's (kiosk.quality) on the
-kiosk's scene frames (too far, too close, off centre, two faces, dark, blurred, good ...): the same
+kiosk's scene frames (too far, too close, off centre, two faces, dark, blurred, over-exposed or pitch
+dark with no face found, washed out, a light ramp, digitally zoomed, good ...): the same
 thresholds (app.json's, from QualityConfig), and every ported measure's pass/fail identical wherever
 its raw value is not within a small margin of its threshold; the one instruction identical too. The
 kiosk side runs the plain 468-point face mesh (face_landmark.tflite), the model the browser runs
@@ -141,6 +142,9 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
                 instructions += py_first is not None
     assert compared >= 10 * len(frames) and instructions >= 3  # the scenes exercise failing measures
     assert {"brightness", "sharpness", "illumination_uniformity", "head_roll"} <= failed, failed
+    # the four cases the measures missed before (issue 20), failed alike in the browser
+    new = {"frame_over_exposure", "frame_under_exposure", "dynamic_range", "light_balance", "pixel_repetition"}
+    assert new <= failed, new - failed
     assert meshed == set(mesh_measures()), meshed
 
 

@@ -13,7 +13,11 @@ import { eyesOpen, headPose, mouthGap } from './mesh.js';
 import { resizeArea, roundHalfEven } from './mtcnn.js';
 
 const height = (f) => f.box[3] - f.box[1];
-export const SHARPNESS_WIDTH = 128;  // kiosk/quality/image.py; pinned by tests/kiosk/tablet/test_tablet_constants.py
+// kiosk/quality/image.py's constants; pinned by tests/kiosk/tablet/test_tablet_constants.py
+export const SHARPNESS_WIDTH = 128;
+export const CRUSHED = 5, BLOWN = 250;
+export const CHEEK_ZONE = 0.3, CHEEK_DROP = 0.5;
+export const REPEAT_FRACTION = 10;
 
 // cv2.cvtColor(rgb, COLOR_RGB2GRAY) on uint8: OpenCV 4's fixed-point weights (15 bits), rounded.
 export function toGray(rgb, h, w) {
@@ -120,10 +124,93 @@ function uniformity(c) {
   return s;
 }
 
+// kiosk.quality.image.frame_histogram: the whole frame's luma histogram, once per frame.
+function frameHistogram(c) {
+  if (!c._frameHist) {
+    const g = c.gray(), hist = new Float64Array(256);
+    for (let i = 0; i < g.length; i++) hist[g[i]] += 1;
+    c._frameHist = hist;
+  }
+  return c._frameHist;
+}
+
+// the fraction of the frame's pixels with luma in [lo, hi]
+function frameFraction(c, lo, hi) {
+  const hist = frameHistogram(c);
+  let n = 0;
+  for (let v = lo; v <= hi; v++) n += hist[v];
+  return n / (c.h * c.w);
+}
+
+// kiosk.quality.image.dynamic_range: entropy (bits) of the 256-bin luma histogram (OFIQ's DynamicRange).
+export function dynamicRange(data) {
+  if (!data.length) throw new Error('the face region is empty');
+  const hist = new Float64Array(256);
+  for (const v of data) hist[v] += 1;
+  let s = 0;
+  for (const n of hist) if (n > 0) { const p = n / data.length; s += p * Math.log2(p); }
+  return -s;
+}
+
+// kiosk.quality.image.cheek_zones: OFIQ's two illumination zones along the eye line, clipped.
+export function cheekZones(landmarks, h, w) {
+  const [el, er] = landmarks;
+  const iod = Math.hypot(er[0] - el[0], er[1] - el[1]);
+  if (!(iod > 0)) throw new Error('the eyes coincide');
+  const u = [(er[0] - el[0]) / iod, (er[1] - el[1]) / iod], v = [-u[1], u[0]];
+  const mouth = [(landmarks[3][0] + landmarks[4][0]) / 2, (landmarks[3][1] + landmarks[4][1]) / 2];
+  const drop = CHEEK_DROP * Math.hypot(mouth[0] - (el[0] + er[0]) / 2, mouth[1] - (el[1] + er[1]) / 2);
+  const z = Math.max(2, roundHalfEven(CHEEK_ZONE * iod));
+  return [[el, -1], [er, 1]].map(([eye, outward]) => {
+    const cx = eye[0] + u[0] * (outward * z / 2) + v[0] * (drop + z / 2);
+    const cy = eye[1] + u[1] * (outward * z / 2) + v[1] * (drop + z / 2);
+    const x0 = roundHalfEven(cx - z / 2), y0 = roundHalfEven(cy - z / 2);
+    return [Math.max(0, x0), Math.max(0, y0), Math.min(w, x0 + z), Math.min(h, y0 + z)];
+  });
+}
+
+// kiosk.quality.image LightBalance: the darker cheek's mean luma over the brighter one's.
+function lightBalance(c) {
+  const means = cheekZones(c.face.landmarks, c.h, c.w).map(([x1, y1, x2, y2]) => {
+    if (x2 <= x1 || y2 <= y1) throw new Error('a cheek is outside the frame');
+    const g = crop(c.gray(), c.w, [x1, y1, x2, y2]).data;
+    let s = 0;
+    for (const v of g) s += v;
+    return s / g.length;
+  });
+  if (Math.max(...means) <= 0) throw new Error('both cheeks are black');
+  return Math.min(...means) / Math.max(...means);
+}
+
+// kiosk.quality.image.pixel_repetition: 1 / (1 - the share of rows and columns that copy their neighbour).
+export function pixelRepetition(g, h, w) {
+  if (h < 3 || w < 3) throw new Error(`the face region is too small (${w}x${h} px)`);
+  const cols = new Float64Array(w - 1), rows = new Float64Array(h - 1);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const v = g[y * w + x];
+    if (x + 1 < w) cols[x] += Math.abs(g[y * w + x + 1] - v);
+    if (y + 1 < h) rows[y] += Math.abs(g[(y + 1) * w + x] - v);
+  }
+  const copied = (d) => {
+    let total = 0, n = 0;
+    for (const v of d) total += v;
+    for (const v of d) n += v * REPEAT_FRACTION * d.length < total ? 1 : 0;
+    return n / d.length;
+  };
+  return 1 / (1 - (copied(cols) + copied(rows)) / 2);
+}
+
 const pose = (c) => c._pose || (c._pose = headPose(c.mesh.points));
 
 // name, needs, raw(ctx), bound(ctx) -> [min, max] (null = open), instructions by side
 export const MEASURES = [
+  // judged only when no face is found (with one, the face's own light measures judge it)
+  { name: 'frame_over_exposure', needs: 'frame', instructions: { high: 'less_light' },
+    raw: (c) => frameFraction(c, BLOWN, 255),
+    bound: (c) => [null, c.face ? 1 : c.config.max_frame_clipped_fraction] },
+  { name: 'frame_under_exposure', needs: 'frame', instructions: { high: 'more_light' },
+    raw: (c) => frameFraction(c, 0, CRUSHED),
+    bound: (c) => [null, c.face ? 1 : c.config.max_frame_clipped_fraction] },
   { name: 'single_face', needs: 'frame', instructions: { low: 'no_face', high: 'one_face_only' },
     raw: (c) => (c.faces.length ? c.faces.filter((f) => height(f) >= c.config.other_face_min_ratio * height(c.faces[0])).length : 0),
     bound: () => [1, 1] },
@@ -146,14 +233,23 @@ export const MEASURES = [
     raw: (c) => { const g = faceGray(c).data; let s = 0; for (const v of g) s += v; return s / g.length; },
     bound: (c) => [c.config.min_brightness, c.config.max_brightness] },
   { name: 'under_exposure', needs: 'face', instructions: { high: 'more_light' },
-    raw: (c) => meanOf(faceGray(c).data, (v) => v <= 5),
+    raw: (c) => meanOf(faceGray(c).data, (v) => v <= CRUSHED),
     bound: (c) => [null, c.config.max_clipped_fraction] },
   { name: 'over_exposure', needs: 'face', instructions: { high: 'avoid_glare' },
-    raw: (c) => meanOf(faceGray(c).data, (v) => v >= 250),
+    raw: (c) => meanOf(faceGray(c).data, (v) => v >= BLOWN),
     bound: (c) => [null, c.config.max_clipped_fraction] },
+  { name: 'dynamic_range', needs: 'face', instructions: { low: 'low_contrast' },
+    raw: (c) => dynamicRange(faceGray(c).data),
+    bound: (c) => [c.config.min_dynamic_range, null] },
   { name: 'illumination_uniformity', needs: 'face', instructions: { low: 'even_light' },
     raw: uniformity,
     bound: (c) => [c.config.min_illumination_uniformity, null] },
+  { name: 'light_balance', needs: 'face', instructions: { low: 'even_light' },
+    raw: lightBalance,
+    bound: (c) => [c.config.min_light_balance, null] },
+  { name: 'pixel_repetition', needs: 'face', instructions: { high: 'no_zoom' },
+    raw: (c) => { const g = faceGray(c); return pixelRepetition(g.data, g.h, g.w); },
+    bound: (c) => [null, c.config.max_pixel_repetition] },
   { name: 'sharpness', needs: 'face', instructions: { low: 'hold_still' },
     raw: (c) => { const g = faceGray(c); return sharpness(g.data, g.h, g.w); },
     bound: (c) => [c.config.min_sharpness, null] },
