@@ -4,7 +4,6 @@ the documented exit status for each user's mistake (edge.clikit), quiet native l
 from __future__ import annotations
 
 import argparse
-
 import json
 import os
 import subprocess
