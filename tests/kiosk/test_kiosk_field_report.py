@@ -131,23 +131,14 @@ def test_given_prevalence_is_used_and_said(tmp_path):
 
 
 def test_the_command_writes_markdown_json_and_plots_and_says_what_it_could_not_assess(tmp_path, capsys):
-    from facescreen.edge.bundle import ModelCard, save_card
-    from facescreen.edge.result import ScreeningResult
+    from factories import make_card, make_result
 
-    save_card(
-        tmp_path / "bundle",
-        ModelCard(
-            model_id="m",
-            version="1",
-            classes=("control", "syndromic"),
-            positive_classes=("syndromic",),
-            threshold=0.5,
-            backbone="vgg16",
-        ),
-    )
+    from facescreen.edge.bundle import save_card
+
+    save_card(tmp_path / "bundle", make_card(model_id="m", version="1", backbone="vgg16"))
     store = ResultsStore(tmp_path / "data")
     for p in (0.9, 0.7, 0.2, 0.1):
-        r = ScreeningResult(p, 0.5, ("control", "syndromic"), (1 - p, p), ("syndromic",), "m", "1", "b", "r", True)
+        r = make_result(p, model_id="m", model_version="1", backend="b", intended_use="r")
         store.add(r, {}, kiosk_id="k", source="api" if p > 0.5 else "kiosk")
     store.add_refusal(
         {"brightness": {"passed": False}}, "more_light", model_id="m", model_version="1", kiosk_id="k", source="api"

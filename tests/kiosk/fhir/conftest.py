@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import factories
 import numpy as np
 import pytest
 
-from facescreen.edge.bundle import ModelCard, save_card
+from facescreen.edge.bundle import save_card
 from facescreen.edge.result import ScreeningResult
 from facescreen.kiosk.store import ResultsStore
 
@@ -23,18 +24,8 @@ TOKEN = "fhir-test-token"
 
 
 def make_result(p: float, model_version: str = "3") -> ScreeningResult:
-    return ScreeningResult(
-        probability=p,
-        threshold=0.5,
-        class_names=("control", "syndromic"),
-        class_probabilities=(1 - p, p),
-        positive_classes=("syndromic",),
-        model_id="m-test",
-        model_version=model_version,
-        backend="litert:int8",
-        intended_use="research only",
-        not_for_clinical_use=True,
-    )
+    """A screening by this suite's model (m-test, the bundle of :func:`model_bundle`) on the kiosk's LiteRT."""
+    return factories.make_result(p, model_version=model_version, backend="litert:int8")
 
 
 @pytest.fixture
@@ -46,15 +37,7 @@ def result_of():
 @pytest.fixture
 def model_bundle(tmp_path) -> Path:
     """A bundle folder holding only its model card (the Device needs the card and its hash)."""
-    card = ModelCard(
-        model_id="m-test",
-        version="3",
-        classes=("control", "syndromic"),
-        positive_classes=("syndromic",),
-        threshold=0.5,
-        backbone="vgg16",
-        intended_use="research only",
-    )
+    card = factories.make_card(model_id="m-test", version="3", backbone="vgg16", intended_use="research only")
     save_card(tmp_path / "bundle", card)
     return tmp_path / "bundle"
 
