@@ -18,15 +18,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .fhir import codes
-from .store import FILE_MODE, private_dir, utc_now
+from .store import private_db, private_dir, utc_now
 
 OUTCOMES_DB = "outcomes.sqlite3"
 
@@ -95,10 +93,7 @@ class OutcomeStore:
         data_dir = Path(data_dir)
         private_dir(data_dir)
         self.path = data_dir / OUTCOMES_DB
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
-        os.chmod(self.path, FILE_MODE)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = private_db(self.path)
         self._conn.execute(_SCHEMA)
 
     def all(self) -> dict[str, dict[str, str]]:

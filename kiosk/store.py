@@ -235,16 +235,13 @@ class ResultsStore:
         self.orphan_grace_s = orphan_grace_s
         self._lock = threading.Lock()
         self.full_error: str | None = None  # why the last write failed for want of space; None once one succeeds
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
-        os.chmod(self.path, FILE_MODE)  # SQLite gives its -wal and -shm files the database's mode
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn = private_db(self.path, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise StoreError(
                 f"{self.path}: SQLite refused WAL mode (got {mode!r}); is the data dir on a network share?"
             )
-        self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA secure_delete=ON")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if not 0 <= version <= SCHEMA_VERSION:
@@ -643,6 +640,17 @@ def private_dir(path: Path) -> None:
     """Create ``path`` (and parents) readable by its owner only, and tighten it if it exists."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.chmod(path, DIR_MODE)
+
+
+def private_db(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open a SQLite database only its owner may read (created 0600, tightened if it exists), in
+    autocommit mode with every commit synced to disk: the kiosk's stores of results, outcomes and
+    FHIR pushes all open theirs here."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+    os.chmod(path, FILE_MODE)  # SQLite gives its -wal and -shm files the database's mode
+    conn = sqlite3.connect(path, check_same_thread=check_same_thread, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
 
 
 def _row(r: sqlite3.Row) -> dict[str, Any]:

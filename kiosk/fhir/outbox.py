@@ -8,12 +8,10 @@ answered its whole transaction with success, so a crash or a refused push leaves
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..store import FILE_MODE, private_dir, utc_now
+from ..store import private_db, private_dir, utc_now
 
 OUTBOX_DB = "fhir-outbox.sqlite3"
 
@@ -37,10 +35,7 @@ class Outbox:
         data_dir = Path(data_dir)
         private_dir(data_dir)
         self.path = data_dir / OUTBOX_DB
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, FILE_MODE))
-        os.chmod(self.path, FILE_MODE)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = private_db(self.path)
         self._conn.execute(_SCHEMA)
 
     def pushed_ids(self, server: str) -> set[str]:
