@@ -217,7 +217,9 @@ def test_openapi_shows_the_gate_for_every_route(apps):
             assert "503" in codes, (method, path, codes)
 
 
-def test_every_form_route_keeps_its_uploads_in_memory_without_changing_starlette(apps, monkeypatch):
+def test_every_form_route_keeps_its_uploads_in_memory_without_changing_starlette(
+    apps, kiosk_bundle, engine, tmp_path, monkeypatch
+):
     """Each route that parses a multipart form holds its files in memory up to its own app's body limit
     (kiosk.server.uploads); creating apps leaves Starlette's process-wide spooling default alone."""
     import tempfile
@@ -241,7 +243,10 @@ def test_every_form_route_keeps_its_uploads_in_memory_without_changing_starlette
     buf = io.BytesIO()
     Image.fromarray(noise).save(buf, "PNG")
     assert len(buf.getvalue()) > 3 * 2**20
-    with TestClient(app, headers=AUTH) as c:
+    # an app of its own: the module's apps have been through a TestClient's lifespan, whose end closes
+    # their store, and a photo that fails its quality check is recorded there (a quality refusal)
+    fresh = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "d", token=TOKEN), engine=engine)
+    with TestClient(fresh, headers=AUTH) as c:
         r = c.post("/v1/screen", files={"file": ("p.png", buf.getvalue(), "image/png")})
     assert r.status_code not in (400, 413, 500), r.text
     assert rolled == []
