@@ -631,9 +631,12 @@ STAND_IN_TENSORRT = "10.3.0"  # the stand-in the suite runs TensorRT through: Je
 
 
 def real_tensorrt_here() -> bool:
-    import importlib.util
+    """A real TensorRT, cuda-python and a CUDA GPU answer here (the edge backend's own check): a
+    tensorrt wheel on a machine without a GPU builds nothing, so the stand-in runs there too. Looked
+    up on the import path, not in sys.modules, where a test may have put a stand-in."""
+    from facescreen.edge.backends.tensorrt import local_device
 
-    return importlib.util.find_spec("tensorrt") is not None
+    return importlib.machinery.PathFinder.find_spec("tensorrt") is not None and local_device() is not None
 
 
 @contextlib.contextmanager

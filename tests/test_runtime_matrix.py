@@ -11,7 +11,7 @@ to its own class probabilities (the positive classes' sum, ``probability >= thre
 
 Runtimes come from the registries, so a new one joins by registering there, not by writing tests:
 the Keras reference; every screener conversion target (``converters.targets.TARGETS``) through the
-edge Screener (a target whose toolchain is missing here skips with the converter's reason); every
+edge Screener (every toolchain is here, TensorRT's through its stand-in: "unavailable" fails); every
 browser runtime (``kiosk.tablet.runtimes.RUNTIMES``) in real headless Chromium, through the tablet
 app's own ``BrowserScreener.screenAligned``. Features are the rows of
 :data:`FEATURES`; each names the fixture bundle that carries it and proves the bundle really does.
@@ -504,8 +504,8 @@ def _skip_unbuilt(runtime: Runtime, results: dict) -> None:
         return
     if r is None:
         pytest.skip(f"the bundle has no {runtime.artifact} artifact (facescreen-convert --to {runtime.artifact})")
-    if r.status == "unavailable":  # the converter's status for a toolchain missing here
-        pytest.skip(r.message)
+    if r.status == "unavailable":  # every toolchain is here (TensorRT or its stand-in): a cell never skips silently
+        pytest.fail(f"{runtime.artifact} could not be built where the matrix runs: {r.message}")
     if r.message.startswith("parity check failed"):  # refused by the converters' gate, saying why: not shipped
         pytest.skip(f"the converters' gate refused {runtime.artifact} for this bundle: {r.message}")
     pytest.fail(f"{runtime.artifact} was not written: {r.message}")
