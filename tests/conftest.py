@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tf_free
 from factories import make_card
+from fake_tensorrt import STAND_IN_TENSORRT, importable, real_tensorrt_here
 
 tf_free.block_tensorflow()
 
@@ -65,3 +66,30 @@ def detector_dir(tmp_path_factory):
     )
     assert [r.status for r in results] == ["written", "written"], [r.message for r in results]
     return bundle / "detector"
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorRT through the stand-in (tests/fake_tensorrt.py): the real converter and the real edge backend
+# (edge/backends/tensorrt.py) run against it, so tensorrt-* artifacts join the parity, backend and
+# runtime-matrix tests of every other target on a machine without a GPU.
+
+
+@pytest.fixture(scope="session")
+def tensorrt_stand_in():
+    """One stand-in TensorRT 10.3 + cuda-python GPU for the session: ``(sys.modules entries, recorder)``;
+    None where a real TensorRT is installed (then the real one builds and runs the engines). Use it in
+    a block with ``fake_tensorrt.importable(stand_in and stand_in[0])``, or through ``tensorrt_here``."""
+    if real_tensorrt_here():
+        return None
+    from fake_tensorrt import Recorder, stand_in_modules
+
+    rec = Recorder()
+    return stand_in_modules(STAND_IN_TENSORRT, rec), rec
+
+
+@pytest.fixture
+def tensorrt_here(tensorrt_stand_in):
+    """TensorRT importable for this test: the session's stand-in (or the real one where installed);
+    the stand-in's recorder, None for the real one."""
+    with importable(tensorrt_stand_in and tensorrt_stand_in[0]):
+        yield tensorrt_stand_in and tensorrt_stand_in[1]

@@ -11,16 +11,29 @@ to its own class probabilities (the positive classes' sum, ``probability >= thre
 
 Runtimes come from the registries, so a new one joins by registering there, not by writing tests:
 the Keras reference; every screener conversion target (``converters.targets.TARGETS``) through the
-edge Screener (a target that cannot build here, TensorRT without TensorRT, skips with the
-converter's reason); every browser runtime (``kiosk.tablet.runtimes.RUNTIMES``) in real headless
-Chromium, through the tablet app's own ``BrowserScreener.screenAligned``. Features are the rows of
+edge Screener (every toolchain is here, TensorRT's through its stand-in: "unavailable" fails); every
+browser runtime (``kiosk.tablet.runtimes.RUNTIMES``) in real headless Chromium, through the tablet
+app's own ``BrowserScreener.screenAligned``. Features are the rows of
 :data:`FEATURES`; each names the fixture bundle that carries it and proves the bundle really does.
 :func:`test_every_card_field_is_in_the_matrix_or_said_why_not` holds every ModelCard field to that.
 
 The fixture screeners are ResNet-18s trained for a few epochs on a SYNTHETIC cohort with a strong
 planted signal (as the converters' fixtures), so that their probabilities spread out and their
 thresholds sit in gaps wider than int8 noise; each is built and converted once per session (the
-converters' gate included). The demo bundle joins where `make demo` has built it.
+converters' gate included). The demo bundle joins where `make demo` has built it (with the
+artifacts `make demo` converts: the others' cells skip, saying the bundle has none).
+
+TensorRT (``tensorrt-fp16``, ``tensorrt-int8``): the fixture bundles are converted, and every cell
+screens, with TensorRT importable: the real one where it is installed, elsewhere the session's
+stand-in TensorRT 10.3 + cuda-python (``tensorrt_stand_in``, tests/fake_tensorrt.py). So the real
+converter (converters/to_tensorrt.py: the engine-building calls, the converters' gate that records
+the figures these cells are held to) and the real edge backend (edge/backends/tensorrt.py: buffers,
+copies, tensor names, shapes, profiles) run in every cell, and the stand-in's parser refuses what
+TensorRT's documented ONNX rules refuse (edge/tensorrt_onnx.py). Their cells are compared by the same
+rule as every other (no runtime is special-cased). What they cannot show: the stand-in's engine
+computes with ONNX Runtime (the int8 engine runs the Q/DQ ``onnx-int8`` graph, the fp16 one the fp32
+``onnx`` graph), so TensorRT's kernels, its fp16 arithmetic and its layer fusion are not under test
+here; on a machine with TensorRT and a GPU the same cells run them.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ import numpy as np
 import pytest
 import tf_free
 from factories import make_card
+from fake_tensorrt import importable
 
 pytestmark = tf_free.requires_tensorflow
 
@@ -432,8 +446,9 @@ def _demo_bundle(detector):
 
 
 @pytest.fixture(scope="session")
-def matrix_bundles(aligned_112, mtcnn_detector, tmp_path_factory):
-    """Each fixture bundle, built and converted once, when a cell first needs it."""
+def matrix_bundles(aligned_112, mtcnn_detector, tensorrt_stand_in, tmp_path_factory):
+    """Each fixture bundle, built and converted once, when a cell first needs it: TensorRT (the
+    stand-in where no real one is installed) is importable while it converts, as on a Jetson."""
     built = {}
 
     def get(name: str):
@@ -442,7 +457,8 @@ def matrix_bundles(aligned_112, mtcnn_detector, tmp_path_factory):
                 built[name] = _demo_bundle(mtcnn_detector)
             return built[name]
         if name not in built:
-            built[name] = _build(BUNDLES[name], aligned_112, tmp_path_factory.mktemp(f"matrix-{name}"))
+            with importable(tensorrt_stand_in and tensorrt_stand_in[0]):
+                built[name] = _build(BUNDLES[name], aligned_112, tmp_path_factory.mktemp(f"matrix-{name}"))
         return built[name]
 
     return get
@@ -463,8 +479,9 @@ def reference_answers(bundle: Path, faces: np.ndarray) -> Answers:
 
 
 @pytest.fixture(scope="session")
-def answers(matrix_bundles, tmp_path_factory):
-    """Each (bundle, runtime)'s answers, computed once and shared by the features on one bundle."""
+def answers(matrix_bundles, tensorrt_stand_in, tmp_path_factory):
+    """Each (bundle, runtime)'s answers, computed once and shared by the features on one bundle; every
+    runtime runs where TensorRT (the stand-in where no real one is installed) is importable."""
     cache: dict[tuple[str, str], Answers] = {}
 
     def get(bundle_name: str, runtime: Runtime | None) -> Answers:  # None: the reference
@@ -474,7 +491,8 @@ def answers(matrix_bundles, tmp_path_factory):
             if runtime is None:
                 cache[key] = reference_answers(bundle, held.faces)
             else:
-                cache[key] = runtime.answers(bundle, held.faces, tmp_path_factory.mktemp("cell"))
+                with importable(tensorrt_stand_in and tensorrt_stand_in[0]):
+                    cache[key] = runtime.answers(bundle, held.faces, tmp_path_factory.mktemp("cell"))
         return cache[key]
 
     return get
@@ -486,8 +504,8 @@ def _skip_unbuilt(runtime: Runtime, results: dict) -> None:
         return
     if r is None:
         pytest.skip(f"the bundle has no {runtime.artifact} artifact (facescreen-convert --to {runtime.artifact})")
-    if r.status == "unavailable":  # the converter's status for a toolchain missing here (TensorRT off a GPU)
-        pytest.skip(r.message)
+    if r.status == "unavailable":  # every toolchain is here (TensorRT or its stand-in): a cell never skips silently
+        pytest.fail(f"{runtime.artifact} could not be built where the matrix runs: {r.message}")
     if r.message.startswith("parity check failed"):  # refused by the converters' gate, saying why: not shipped
         pytest.skip(f"the converters' gate refused {runtime.artifact} for this bundle: {r.message}")
     pytest.fail(f"{runtime.artifact} was not written: {r.message}")

@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 from factories import make_card
+from fake_tensorrt import importable
 
 SIZE = 64
 N_PER_CLASS = 75
@@ -138,46 +139,10 @@ def converted(tmp_path_factory, tiny_bundle_src, split_faces):
     return bundle, {r.target: r for r in results}, lines
 
 
-# ---------------------------------------------------------------------------------------------
-# TensorRT through the stand-in (tests/converters/fake_tensorrt.py): the real converter and the real
-# edge backend (edge/backends/tensorrt.py) run against it, so tensorrt-* artifacts join the parity
-# and backend tests of every other target on a machine without a GPU.
-
-STAND_IN_TENSORRT = "10.3.0"  # JetPack 6.1/6.2
-
-
-def real_tensorrt_here() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorrt") is not None
-
-
-@pytest.fixture(scope="session")
-def tensorrt_stand_in():
-    """One stand-in TensorRT 10.3 + cuda-python GPU for the session: ``(sys.modules entries, recorder)``;
-    None where a real TensorRT is installed (then the real one builds and runs the engines)."""
-    if real_tensorrt_here():
-        return None
-    from fake_tensorrt import Recorder, stand_in_modules
-
-    rec = Recorder()
-    return stand_in_modules(STAND_IN_TENSORRT, rec), rec
-
-
-@pytest.fixture
-def tensorrt_here(tensorrt_stand_in, monkeypatch):
-    """TensorRT importable for this test: the session's stand-in (or the real one where installed)."""
-    if tensorrt_stand_in is None:
-        return None
-    mods, rec = tensorrt_stand_in
-    for name, mod in mods.items():
-        monkeypatch.setitem(__import__("sys").modules, name, mod)
-    return rec
-
-
 @pytest.fixture(scope="session")
 def converted_all(converted, tensorrt_stand_in, split_faces, tmp_path_factory):
-    """The converted bundle plus its TensorRT engines, built (and parity-gated) through the stand-in:
+    """The converted bundle plus its TensorRT engines, built (and parity-gated) through the stand-in
+    (tests/conftest.py's ``tensorrt_stand_in``) where no real TensorRT is installed:
     (bundle dir, results by target, progress lines)."""
     from facescreen.converters.convert import ConvertOptions, convert_bundle
     from facescreen.converters.targets import resolve_targets
@@ -186,10 +151,7 @@ def converted_all(converted, tensorrt_stand_in, split_faces, tmp_path_factory):
     bundle = shutil.copytree(bundle_dir, tmp_path_factory.mktemp("converted-all") / "bundle")
     calib, held = split_faces
     trt_lines: list[str] = []
-    with pytest.MonkeyPatch.context() as mp:
-        if tensorrt_stand_in is not None:
-            for name, mod in tensorrt_stand_in[0].items():
-                mp.setitem(__import__("sys").modules, name, mod)
+    with importable(tensorrt_stand_in and tensorrt_stand_in[0]):
         trt = convert_bundle(
             bundle, resolve_targets("tensorrt"), held, calib, ConvertOptions(), progress=trt_lines.append
         )

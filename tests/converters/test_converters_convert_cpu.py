@@ -1,7 +1,7 @@
 """Every screener target converted from a small trained bundle, opened through the edge runtime, and
 held to the parity threshold; metadata embedded; the model card and parity.json updated. The targets
 come from the converters' registry; the TensorRT ones are built and run through the stand-in TensorRT
-(tests/converters/fake_tensorrt.py, engines computed by ONNX Runtime) where no real TensorRT exists."""
+(tests/fake_tensorrt.py, engines computed by ONNX Runtime) where no real TensorRT exists."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """TensorRT contract tests that RUN on a CPU machine: one per finding of issue 10 (the numbers below),
 and issue 18's parser contract (an INT32-bias Q/DQ graph is refused) and TensorRT 11 flag values.
 
-The TensorRT API is a stand-in (tests/converters/fake_tensorrt.py) that records the calls and flags
+The TensorRT API is a stand-in (tests/fake_tensorrt.py) that records the calls and flags
 it receives, exposes only the members each TensorRT generation has, parses real ONNX graphs (the tiny
 ones of tests/converters/tiny_onnx.py) by TensorRT's documented contract and runs the engine it
 builds in ONNX Runtime. None of these tests claims a real engine was built or ran: that needs a

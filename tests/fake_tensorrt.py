@@ -42,14 +42,17 @@ that reads outputs before synchronising reads stale memory, as it would on a GPU
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.machinery
 import json
 import sys
 import types
+from collections.abc import Iterator
 from enum import IntEnum
 
 import numpy as np
+import pytest
 
 from facescreen.edge.tensorrt_onnx import tensorrt_parse_problems
 
@@ -622,3 +625,25 @@ def install(
     for name, mod in stand_in_modules(version, rec, engine_info, cuda, gpu).items():
         monkeypatch.setitem(sys.modules, name, mod)
     return rec
+
+
+STAND_IN_TENSORRT = "10.3.0"  # the stand-in the suite runs TensorRT through: JetPack 6.1/6.2's
+
+
+def real_tensorrt_here() -> bool:
+    """A real TensorRT, cuda-python and a CUDA GPU answer here (the edge backend's own check): a
+    tensorrt wheel on a machine without a GPU builds nothing, so the stand-in runs there too. Looked
+    up on the import path, not in sys.modules, where a test may have put a stand-in."""
+    from facescreen.edge.backends.tensorrt import local_device
+
+    return importlib.machinery.PathFinder.find_spec("tensorrt") is not None and local_device() is not None
+
+
+@contextlib.contextmanager
+def importable(mods: dict | None) -> Iterator[None]:
+    """``tensorrt`` and cuda-python are these stand-ins inside the block, and what they were after it
+    (``None``: a real TensorRT is installed and runs as it is)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, mod in (mods or {}).items():
+            mp.setitem(sys.modules, name, mod)
+        yield
