@@ -303,10 +303,18 @@ def open_source(
     )
 
 
+# cv::utils::logging::LogLevel (opencv2/core/utils/logger.defines.hpp). Newer Python bindings (4.14 from
+# PyPI) expose it as cv2.utils.logging; older ones (4.11 from PyPI, and so JetPack 6's 4.8) only as
+# cv2.setLogLevel taking the enum's integers.
+LOG_LEVEL_SILENT, LOG_LEVEL_INFO = 0, 4
+
+
 def quiet_opencv(verbose: bool) -> None:
     """OpenCV's own log lines ("[ WARN:0@0.01] global cap_v4l.cpp ... can't open camera by index",
     every retry) are for developers: the kiosk reports a missing camera itself. Kept with -v."""
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_SILENT)
+    logging = getattr(cv2.utils, "logging", None)
+    set_level = logging.setLogLevel if logging is not None else cv2.setLogLevel
+    set_level(LOG_LEVEL_INFO if verbose else LOG_LEVEL_SILENT)
 
 
 def gstreamer_available() -> bool:
