@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
 from facescreen.edge.errors import FaceScreenError
+from facescreen.edge.photo import release_free_memory
 
 from ..store import NotFound, StoreError, StoreFull
 
@@ -112,6 +113,9 @@ def _releasing(handler: Handler) -> Handler:
             return await handler(request, exc)
         finally:
             release_frames(exc)
+            # what the frames held (a refused photo's arrays) is freed only now, after the decode budget
+            # trimmed the heap on its release: trim again, or the server keeps the refused photos' pages
+            release_free_memory()
 
     return answer
 
