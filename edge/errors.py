@@ -2,54 +2,55 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class FaceScreenError(Exception):
+
+class CodedError(Exception):
+    """An error with a stable ``code``, given in its class statement (``class E(Base, code="e")``):
+    a subclass cannot inherit its parent's code by forgetting its own, nor take another's."""
+
+    code: ClassVar[str]
+    _owners: ClassVar[dict[str, str]] = {}  # code -> class name (a name: a reloaded module may define it again)
+
+    def __init_subclass__(cls, *, code: str, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        owner = CodedError._owners.setdefault(code, cls.__qualname__)
+        if owner != cls.__qualname__:
+            raise TypeError(f"error code {code!r} of {cls.__qualname__} is already {owner}'s; give it its own")
+        cls.code = code
+
+
+class FaceScreenError(CodedError, code="facescreen_error"):
     """Base class: an input or configuration problem a person can fix."""
 
-    code = "facescreen_error"
 
-
-class PhotoError(FaceScreenError):
+class PhotoError(FaceScreenError, code="bad_image"):
     """The photo could not be read: not an image, truncated, too large, unsupported format."""
 
-    code = "bad_image"
+
+class PhotoTooLargeError(PhotoError, code="image_too_large"):
+    """A photo over the limits: more bytes or more pixels than the decoder accepts."""
 
 
-class PhotoTooLargeError(PhotoError):
-    code = "image_too_large"
-
-
-class PhotoTooSmallError(PhotoError):
+class PhotoTooSmallError(PhotoError, code="image_too_small"):
     """A readable image too small to hold a face the model can use."""
 
-    code = "image_too_small"
 
-
-class PhotoAspectError(PhotoError):
+class PhotoAspectError(PhotoError, code="bad_aspect_ratio"):
     """A readable image with an aspect ratio no face photo has (a 40000x1 strip)."""
 
-    code = "bad_aspect_ratio"
 
-
-class NoFaceError(FaceScreenError):
+class NoFaceError(FaceScreenError, code="no_face"):
     """No face (above the confidence threshold) was found in the photo."""
 
-    code = "no_face"
 
-
-class BundleError(FaceScreenError):
+class BundleError(FaceScreenError, code="bad_bundle"):
     """A model bundle is missing, incomplete or inconsistent with its model card."""
 
-    code = "bad_bundle"
 
-
-class BackendUnavailableError(FaceScreenError):
+class BackendUnavailableError(FaceScreenError, code="backend_unavailable"):
     """The requested inference backend or artifact cannot run on this machine."""
 
-    code = "backend_unavailable"
 
-
-class AssetMissingError(FaceScreenError):
+class AssetMissingError(FaceScreenError, code="asset_missing"):
     """A model file that must be supplied or fetched at set-up time is absent."""
-
-    code = "asset_missing"

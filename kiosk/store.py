@@ -43,6 +43,7 @@ from typing import Any, TextIO
 import numpy as np
 from PIL import Image
 
+from facescreen.edge.errors import CodedError
 from facescreen.edge.photo import DEFAULT_LIMITS, kept_dimensions
 from facescreen.edge.result import ScreeningResult
 from facescreen.edge.spreadsheet import csv_cell
@@ -174,22 +175,20 @@ def _refusal_ddl() -> list[str]:
     ]
 
 
-class StoreError(Exception):
-    code = "store_error"
+class StoreError(CodedError, code="store_error"):
+    """The results store cannot be opened, read or written."""
 
 
-class NotFound(StoreError):
-    code = "not_found"
+class NotFound(StoreError, code="not_found"):
+    """No screening is stored under the id asked for."""
 
 
-class StoreFull(StoreError):
+class StoreFull(StoreError, code="store_full"):
     """The disk (or the database's size limit) is full: nothing was stored, and no partial file stays."""
 
-    code = "store_full"
 
-
-class DataDirError(StoreError):
-    code = "data_dir_unwritable"
+class DataDirError(StoreError, code="data_dir_unwritable"):
+    """The data folder cannot hold the results store (read-only, another user's, a file)."""
 
 
 def check_data_dir(data_dir: str | Path) -> Path:
