@@ -112,39 +112,22 @@ def compare(
     gates: ParityThresholds,
     temperature: float = 1.0,
 ) -> ParityReport:
-    if got.probs.shape != ref.probs.shape or got.cam.shape != ref.cam.shape:
-        return _failure(
-            artifact,
-            backend,
-            runtime,
-            len(faces),
-            threshold,
-            gates,
-            f"outputs differ in shape from the Keras model: probs {got.probs.shape} vs {ref.probs.shape}, "
-            f"cam {got.cam.shape} vs {ref.cam.shape}",
-        )
-    if not (np.isfinite(got.probs).all() and np.isfinite(got.cam).all()):
-        return _failure(
-            artifact,
-            backend,
-            runtime,
-            len(faces),
-            threshold,
-            gates,
-            "the artifact produced non-finite outputs (NaN or inf)",
-        )
-    labels = np.isin(faces.labels, positive) if faces.labels is not None else None
-    # flags as the Screener will raise them: after the card's temperature
-    a = agreement(ref.probs, got.probs, positive, threshold, labels, temperature)
-    cam_range = float(np.ptp(ref.cam)) or 1.0
-    problems = gate_problems(a, gates, threshold)
+    unusable = _unusable(ref, got)
+    if unusable:
+        a, cam_diff, problems = _nothing_agreed(len(faces)), float("nan"), [unusable]
+    else:
+        labels = np.isin(faces.labels, positive) if faces.labels is not None else None
+        # flags as the Screener will raise them: after the card's temperature
+        a = agreement(ref.probs, got.probs, positive, threshold, labels, temperature)
+        cam_diff = float(np.abs(got.cam.astype(np.float64) - ref.cam).max() / (float(np.ptp(ref.cam)) or 1.0))
+        problems = gate_problems(a, gates, threshold)
     return ParityReport(
         artifact=artifact,
         backend=backend,
         runtime=runtime,
         threshold=threshold,
         **asdict(a),
-        cam_max_abs_diff=float(np.abs(got.cam.astype(np.float64) - ref.cam).max() / cam_range),
+        cam_max_abs_diff=cam_diff,
         min_agreement=gates.min_agreement,
         max_prob_diff_gate=gates.max_prob_diff,
         passed=not problems,
@@ -152,9 +135,22 @@ def compare(
     )
 
 
-def _failure(artifact, backend, runtime, n, threshold, gates, why: str) -> ParityReport:
+def _unusable(ref: Outputs, got: Outputs) -> str | None:
+    """Why the artifact's outputs cannot be compared with the reference at all (None: they can)."""
+    if got.probs.shape != ref.probs.shape or got.cam.shape != ref.cam.shape:
+        return (
+            f"outputs differ in shape from the Keras model: probs {got.probs.shape} vs {ref.probs.shape}, "
+            f"cam {got.cam.shape} vs {ref.cam.shape}"
+        )
+    if not (np.isfinite(got.probs).all() and np.isfinite(got.cam).all()):
+        return "the artifact produced non-finite outputs (NaN or inf)"
+    return None
+
+
+def _nothing_agreed(n: int) -> Agreement:
+    """The figures of outputs that could not be compared: every flag counts as a disagreement."""
     nan = float("nan")
-    return ParityReport(
+    return Agreement(
         n_faces=n,
         max_abs_prob_diff=nan,
         mean_abs_prob_diff=nan,
@@ -165,15 +161,6 @@ def _failure(artifact, backend, runtime, n, threshold, gates, why: str) -> Parit
         auc_reference=None,
         auc_artifact=None,
         auc_diff=None,
-        artifact=artifact,
-        backend=backend,
-        runtime=runtime,
-        threshold=threshold,
-        cam_max_abs_diff=nan,
-        min_agreement=gates.min_agreement,
-        max_prob_diff_gate=gates.max_prob_diff,
-        passed=False,
-        verdict=why,
     )
 
 

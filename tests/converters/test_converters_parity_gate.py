@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 
@@ -114,3 +115,22 @@ def test_recorded_keras_reference_serves_where_keras_cannot_run(monkeypatch, con
     assert "recorded" in said[0]
     with pytest.raises(ConversionError, match="no recorded Keras outputs.*--save-faces"):
         parity.reference_outputs(bundle, held.subset(np.arange(12), "other faces"))
+
+
+@pytest.mark.parametrize(
+    "probs, cam, why",
+    [
+        (np.full((4, 3), 1 / 3), np.zeros((4, 2, 2, 3)), "outputs differ in shape"),  # one class too many
+        (np.full((4, 2), np.nan), np.zeros((4, 2, 2, 2)), "non-finite outputs"),
+    ],
+)
+def test_outputs_that_cannot_be_compared_fail_with_every_flag_disagreeing(probs, cam, why):
+    from facescreen.converters.calibration import FaceSet
+    from facescreen.converters.parity import Outputs, ParityThresholds, compare
+
+    ref = Outputs(np.full((4, 2), 0.5), np.zeros((4, 2, 2, 2)))
+    faces = FaceSet(np.zeros((4, 8, 8, 3), np.uint8), np.array([0, 1, 0, 1]))
+    report = compare("tflite-fp32", "litert", "x", ref, Outputs(probs, cam), faces, [1], 0.5, ParityThresholds())
+    assert not report.passed and why in report.verdict
+    assert report.n_faces == report.n_flag_disagreements == 4 and report.flag_agreement == 0.0
+    assert report.to_dict()["max_abs_prob_diff"] is None and report.auc_diff is None
