@@ -284,8 +284,7 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
             "failed",
             seconds,
             size_mb,
-            None,
-            report,
+            parity=report,
             message=f"parity check failed, not written: {report.verdict}{kept}",
         )
     toolchain = {**(run.source.versions() if target.built_from_keras else {}), **extra.get("toolchain", {})}
@@ -321,7 +320,7 @@ def _run_screener(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
         converted_at=meta["converted_at"],
     )
     _record(run, {target.name: new_entry})
-    return TargetResult(target.name, "written", seconds, size_mb, target.file, report)
+    return TargetResult(target.name, "written", seconds, size_mb, target.file, parity=report)
 
 
 def _recheck_identical(run: _Run, target: Target, stage: Path, before: Outputs) -> None:
@@ -361,9 +360,7 @@ def _run_detector(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
             "failed",
             seconds,
             size_mb,
-            None,
-            None,
-            check,
+            detector=check,
             message=f"the converted cascade does not find the same faces as the package, not written: {bad}",
         )
     manifest = commit(stage, run.bundle_dir / DETECTOR_DIR, target, check)
@@ -372,7 +369,7 @@ def _run_detector(run: _Run, target: Target, stage: Path, t0: float) -> TargetRe
     if "converted_ms" in s:
         msg += f", {s['converted_ms']:.0f} ms vs package {s['package_ms']:.0f} ms on a 640x480 frame"
     return TargetResult(
-        target.name, "written", seconds, size_mb, f"{DETECTOR_DIR}/{manifest.name}", None, check, message=msg
+        target.name, "written", seconds, size_mb, f"{DETECTOR_DIR}/{manifest.name}", detector=check, message=msg
     )
 
 
