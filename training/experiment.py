@@ -33,7 +33,7 @@ from .evaluation import check_subgroup_columns, demographics, evaluate, load_oth
 from .export import save_bundle
 from .final import planned_final_epochs, train_final
 from .fit import discard_resume
-from .metrics import metrics_from_calls, multiclass_metrics, roc_curve_points, summarise_folds
+from .metrics import BinaryMetrics, metrics_from_calls, multiclass_metrics, roc_curve_points, summarise_folds
 from .readers import ReaderResult, compare_readers, load_reader_calls
 from .report.checklist import reporting_checklist
 from .report.evaluation_md import evaluation_sections
@@ -51,12 +51,21 @@ log = logging.getLogger("training")
 
 @dataclass(frozen=True)
 class ExperimentResult:
+    """What one cross-validated run found, and the data and configuration it ran on: what
+    ``summary.json`` and ``report.md`` are written from."""
+
     run_dir: Path
+    cfg: TrainConfig
+    data: TrainingData
+    aligned: AlignedPhotos | None
     folds: list[FoldResult]
-    summary: dict
+    summary: dict  # mean, SD and t interval of each metric over the folds
     band: RocBand
+    pooled: BinaryMetrics  # of the pooled test predictions, each at its own fold's threshold
+    multi: dict | None  # per-class figures where there are more than two classes
     readers: list[ReaderResult]
     bundle: Path | None
+    final_info: dict | None
     table: str
 
 
@@ -187,24 +196,26 @@ def _run(
     plot_roc(band, fold_curves, readers, run_dir / "roc.png", notice=data.notice)
     bundle, final_info = _final(data, cfg, parts, folds, summary, band, run_dir, clock, source, aligned, evaluation)
     rows = comparison_rows(readers, summary, cfg.cv.n_folds)
-    table = text_table(HEADER, rows)
-    result_dict = _summary_json(
-        data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, time.time() - t0, source, devices
-    )
-    result_dict["evaluation"] = evaluation
-    (run_dir / "summary.json").write_text(json.dumps(_jsonable(result_dict), indent=2))
-    write_report(
+    result = ExperimentResult(
         run_dir,
         cfg,
         data,
+        aligned,
         folds,
         summary,
         band,
         pooled,
         multi,
         readers,
+        bundle,
         final_info,
-        aligned,
+        text_table(HEADER, rows),
+    )
+    result_dict = _summary_json(result, time.time() - t0, source, devices)
+    result_dict["evaluation"] = evaluation
+    (run_dir / "summary.json").write_text(json.dumps(_jsonable(result_dict), indent=2))
+    write_report(
+        result,
         cohort_text,
         rows,
         extra_sections=evaluation_sections(
@@ -220,7 +231,7 @@ def _run(
         ),
     )
     log.info("finished in %s; report: %s", format_seconds(time.time() - t0), run_dir / "report.md")
-    return ExperimentResult(run_dir, folds, summary, band, readers, bundle, table)
+    return result
 
 
 def _readers(
@@ -377,11 +388,10 @@ def _write_predictions(data: TrainingData, folds: list[FoldResult], path: Path) 
                     )
 
 
-def _summary_json(
-    data, cfg, folds, summary, band, pooled, multi, readers, final_info, aligned, seconds, source, devices
-) -> dict:
+def _summary_json(result: ExperimentResult, seconds: float, source: str, devices: dict) -> dict:
     import keras
 
+    data, cfg, folds, aligned = result.data, result.cfg, result.folds, result.aligned
     return {
         "notice": data.notice,
         "source": source,
@@ -416,11 +426,11 @@ def _summary_json(
             }
             for f in folds
         ],
-        "mean_sd": summary,
-        "pooled": {"metrics": pooled.to_dict(), "roc": band.to_dict()},
-        "multiclass_pooled": multi,
-        "readers": [r.to_dict() for r in readers],
-        "final_model": final_info,
+        "mean_sd": result.summary,
+        "pooled": {"metrics": result.pooled.to_dict(), "roc": result.band.to_dict()},
+        "multiclass_pooled": result.multi,
+        "readers": [r.to_dict() for r in result.readers],
+        "final_model": result.final_info,
         "environment": {
             "keras": keras.__version__,
             "backend": keras.backend.backend(),

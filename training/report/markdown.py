@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..metrics import BINARY_METRICS
 from .tables import FOLD_COLUMNS, HEADER, fold_rows, markdown_table
+
+if TYPE_CHECKING:  # experiment imports this module
+    from ..experiment import ExperimentResult
 
 
 def _f(v) -> str:
@@ -15,21 +19,10 @@ def _f(v) -> str:
 
 
 def write_report(
-    run_dir: Path,
-    cfg,
-    data,
-    folds,
-    summary,
-    band,
-    pooled,
-    multi,
-    readers,
-    final_info,
-    aligned,
-    cohort_text: str,
-    comparison: list[list[str]],
-    extra_sections: list[str] = (),
+    result: ExperimentResult, cohort_text: str, comparison: list[list[str]], extra_sections: list[str] = ()
 ) -> Path:
+    cfg, data, band, summary, pooled = result.cfg, result.data, result.band, result.summary, result.pooled
+    folds, multi, final_info, aligned = result.folds, result.multi, result.final_info, result.aligned
     n = cfg.cv.n_folds
     lines = ["# facescreen cross-validation report", ""]
     if data.notice:
@@ -133,7 +126,7 @@ def write_report(
         markdown_table(HEADER, comparison),
         "",
     ]
-    if not readers:
+    if not result.readers:
         lines += ["(No readers' CSV was given: pass `--readers readers.csv`.)", ""]
     lines += ["![ROC](roc.png)", ""]
     lines += list(extra_sections)
@@ -160,6 +153,6 @@ def write_report(
             + ("; its target was NOT reached." if t.get("target_met") is False else "."),
             "",
         ]
-    path = run_dir / "report.md"
+    path = result.run_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
