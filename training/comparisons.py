@@ -96,9 +96,6 @@ class AucInterval:
     upper: float
     conf_level: float
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def delong_auc_ci(y_true, scores, conf_level: float = 0.95) -> AucInterval:
     """The AUC with DeLong's standard error and a normal interval clipped to [0, 1]."""
