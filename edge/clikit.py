@@ -33,6 +33,7 @@ from .errors import BackendUnavailableError, FaceScreenError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 
 def version_text(prog: str) -> str:
@@ -79,9 +80,16 @@ def new_parser(prog: str, description: str | None) -> CliParser:
     return p
 
 
-def add_subcommands(parser: CliParser) -> argparse._SubParsersAction:
+def new_command_parser(prog: str, description: str | None) -> tuple[CliParser, argparse._SubParsersAction]:
+    """The top-level parser of a command made of sub-commands (``PROG COMMAND ...``), and those
+    sub-commands (:func:`add_subcommands`) for :func:`add_subcommand` to fill."""
+    parser = new_parser(prog, description)
+    return parser, add_subcommands(parser)
+
+
+def add_subcommands(parser: CliParser, dest: str = "command", metavar: str = "COMMAND") -> argparse._SubParsersAction:
     """Sub-commands that a name must choose; an unknown name lists the valid ones."""
-    return parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CliParser)
+    return parser.add_subparsers(dest=dest, metavar=metavar, required=True, parser_class=CliParser)
 
 
 def add_subcommand(sub: argparse._SubParsersAction, name: str, **kwargs) -> CliParser:
@@ -96,21 +104,31 @@ def add_subcommand(sub: argparse._SubParsersAction, name: str, **kwargs) -> CliP
 # --- argument types: a wrong value is a one-line parser error, before anything is loaded -------------
 
 
-def positive_int(text: str) -> int:
+def number(text: str, convert: Callable[[str], N], wrong: str) -> N:
+    """``convert(text)`` (int, float), a text that is no such number turned into the parser error ``wrong``."""
     try:
-        value = int(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+        raise argparse.ArgumentTypeError(wrong) from None
+
+
+def positive_int(text: str) -> int:
+    value = number(text, int, f"expected a whole number >= 1, got {text!r}")
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return value
 
 
-def writable_file(text: str) -> Path:
-    """A file path this process can create or replace (its folder exists; it is not a folder)."""
+def _not_a_folder(text: str, wanted: str) -> Path:
     path = Path(text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} is a folder; give a file name")
+        raise argparse.ArgumentTypeError(f"{path} is a folder; give {wanted}")
+    return path
+
+
+def writable_file(text: str) -> Path:
+    """A file path this process can create or replace (its folder exists; it is not a folder)."""
+    path = _not_a_folder(text, "a file name")
     folder = path.parent
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -121,9 +139,7 @@ def writable_file(text: str) -> Path:
 
 
 def existing_file(text: str) -> Path:
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} is a folder; give a file")
+    path = _not_a_folder(text, "a file")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no file at {path}")
     return path

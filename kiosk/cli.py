@@ -101,7 +101,28 @@ def _store_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _run_args(p: argparse.ArgumentParser) -> None:
+def _token_file_arg(p: argparse._ActionsContainer, help: str) -> None:
+    """--token-file: a bearer token kept in a file only its owner reads, not on the command line (`ps`)."""
+    p.add_argument("--token-file", default=None, metavar="FILE", help=help)
+
+
+def _file_token(args: argparse.Namespace) -> str | None:
+    """The token in --token-file (refused if others can read the file, or it is empty), or None without one."""
+    from .server.settings import read_token_file
+
+    return read_token_file(args.token_file) if args.token_file else None
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    """The kiosk itself, the default command: its sub-command and options (like tablet-export's add_parser)."""
+    p = clikit.add_subcommand(
+        sub,
+        "run",
+        help="the kiosk: camera or replay, guidance, screening, display",
+        description="Guided capture from a camera, video or image folder; the result on screen "
+        "(OpenCV window) or as JSON lines (--headless). Keys in the window: "
+        "R retake, C consent to keep the photo, X cancel, Q quit.",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--source",
@@ -152,18 +173,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = clikit.new_parser(PROG, __doc__)
-    sub = clikit.add_subcommands(parser)
-
-    run = clikit.add_subcommand(
-        sub,
-        "run",
-        help="the kiosk: camera or replay, guidance, screening, display",
-        description="Guided capture from a camera, video or image folder; the result on screen "
-        "(OpenCV window) or as JSON lines (--headless). Keys in the window: "
-        "R retake, C consent to keep the photo, X cancel, Q quit.",
-    )
-    _run_args(run)
+    parser, sub = clikit.new_command_parser(PROG, __doc__)
+    _add_run(sub)
 
     serve = clikit.add_subcommand(
         sub,
@@ -176,11 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     tok = serve.add_mutually_exclusive_group()
-    tok.add_argument(
-        "--token-file",
-        default=None,
-        metavar="FILE",
-        help="file holding the bearer token the API requires (mode 0600); required off loopback "
+    _token_file_arg(
+        tok,
+        "file holding the bearer token the API requires (mode 0600); required off loopback "
         "unless $FACESCREEN_TOKEN is set",
     )
     tok.add_argument(
@@ -265,14 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _store_args(push)
     push.add_argument("--fhir-url", required=True, metavar="URL", help="the FHIR server's base URL")
-    push.add_argument("--token-file", default=None, metavar="FILE", help="file holding the bearer token (mode 0600)")
+    _token_file_arg(push, "file holding the bearer token (mode 0600)")
     push.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
     push.add_argument("--batch", type=clikit.positive_int, default=50, help="results per transaction (default 50)")
     push.add_argument("--dry-run", action="store_true", help="print the Bundles; send and mark nothing")
     _fhir_args(push)
 
     outcomes = clikit.add_subcommand(sub, "outcomes", help="import what happened after the screenings")
-    osub = outcomes.add_subparsers(dest="outcomes_command", metavar="ACTION", required=True, parser_class=type(parser))
+    osub = clikit.add_subcommands(outcomes, dest="outcomes_command", metavar="ACTION")
     imp = clikit.add_subcommand(
         osub,
         "import",
@@ -308,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
     )
-    report.add_argument("--token-file", default=None, metavar="FILE", help="bearer token for --fhir-url (mode 0600)")
+    _token_file_arg(report, "bearer token for --fhir-url (mode 0600)")
     report.add_argument(
         "--prevalence",
         type=float,
@@ -372,10 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _days(text: str) -> float:
     """A finite age of 0 days or more: `inf` would overflow the date, and `-1` would purge every screening."""
-    try:
-        days = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    days = clikit.number(text, float, f"{text!r} is not a number of days")
     if not math.isfinite(days) or days < 0 or days > MAX_AGE_DAYS:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of days from 0 to {MAX_AGE_DAYS}")
     return days
@@ -501,39 +507,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from .server.run import serve
-    from .server.settings import Settings, read_token_file
+    from .server.settings import Settings
     from .store import check_data_dir
 
     check_data_dir(args.data_dir)  # before anything is loaded or a URL printed
     try:
-        token = (
-            read_token_file(args.token_file) if args.token_file else (args.token or os.environ.get("FACESCREEN_TOKEN"))
-        )
-        settings = Settings(
-            bundle=args.bundle,
-            backend=args.backend,
-            detector=args.detector,
-            landmarks_model=args.landmarks,
-            data_dir=args.data_dir,
-            kiosk_id=args.kiosk_id,
-            host=args.host,
-            port=args.port,
+        token = _file_token(args) or args.token or os.environ.get("FACESCREEN_TOKEN")
+        # an option named as the setting it sets passes through by name (--port, --engines, ...); the
+        # others are read or converted here, and win (--token is only one of the token's sources)
+        same_named = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
+        converted = dict(
             token=token,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            tls_self_signed=args.tls_self_signed,
+            landmarks_model=args.landmarks,
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_pixels=int(args.max_megapixels * 1e6),
             language=args.lang,
             quality=_quality(args.quality_config),
             find=_find(args.find_config),
-            queue_depth=args.queue_depth,
-            engines=args.engines,
-            decode_budget_mp=args.decode_budget_mp,
-            sessions_per_client=args.sessions_per_client,
-            body_timeout_s=args.body_timeout_s,
-            header_timeout_s=args.header_timeout_s,
         )
+        settings = Settings(**(same_named | converted))
     except ValidationError as exc:
         for e in exc.errors():
             print(f"{PROG} serve: error: {e['msg']}", file=sys.stderr)
@@ -616,9 +608,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     from .fhir.push import push
-    from .server.settings import read_token_file
 
-    token = read_token_file(args.token_file) if args.token_file else None
+    token = _file_token(args)
     rows, models, opts = _fhir_inputs(args)
     report = push(
         rows,
@@ -670,10 +661,9 @@ def cmd_field_report(args: argparse.Namespace) -> int:
         from .fhir.pull import pull
         from .fhir.push import PushRefused
         from .outcomes import fhir_events, judge, latest_of
-        from .server.settings import read_token_file
 
         try:
-            rows, outcome_doc = pull(args.fhir_url, read_token_file(args.token_file) if args.token_file else None)
+            rows, outcome_doc = pull(args.fhir_url, _file_token(args))
         except PushRefused as exc:
             print(f"{PROG} field-report: error: {exc}", file=sys.stderr)
             return clikit.EXIT_FAILED

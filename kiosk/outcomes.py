@@ -54,6 +54,20 @@ FHIR_OUTCOME_CODES = {
     "outcome-no-syndrome": "no_syndrome",
     "outcome-lost-to-follow-up": "lost_to_follow_up",
 }
+# what an outcome resource lacks, in its own terms: (a reference to our result, an outcome, a date); the first
+# one missing is the row's problem
+FHIR_MISSING = {
+    "DiagnosticReport": (
+        "basedOn names none of our ServiceRequests",
+        "conclusionCode has none of our outcome codes",
+        "no effectiveDateTime or issued date",
+    ),
+    "Condition": (
+        "evidence.detail names none of our ServiceRequests or Observations",
+        "verificationStatus is neither confirmed nor refuted",
+        "no recordedDate or onsetDateTime",
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -261,32 +275,15 @@ def fhir_events(doc: dict[str, Any]) -> list[Event]:
             ]
             outcome = next((x for x in names if x), None)
             date = _date(r.get("effectiveDateTime") or r.get("issued") or "")
-            problem = (
-                "basedOn names none of our ServiceRequests"
-                if rid is None
-                else "conclusionCode has none of our outcome codes"
-                if outcome is None
-                else "no effectiveDateTime or issued date"
-                if date is None
-                else None
-            )
         elif rt == "Condition":
             refs = [d for ev in r.get("evidence", []) for d in ev.get("detail", [])]
             rid = next((x for x in (_our_id(d, contained) for d in refs) if x), None)
             status = {c.get("code") for c in (r.get("verificationStatus") or {}).get("coding", [])}
             outcome = "confirmed_syndrome" if "confirmed" in status else "no_syndrome" if "refuted" in status else None
             date = _date(r.get("recordedDate") or r.get("onsetDateTime") or "")
-            problem = (
-                "evidence.detail names none of our ServiceRequests or Observations"
-                if rid is None
-                else "verificationStatus is neither confirmed nor refuted"
-                if outcome is None
-                else "no recordedDate or onsetDateTime"
-                if date is None
-                else None
-            )
         else:
             continue  # the ServiceRequests and Observations the outcomes reference travel along
+        problem = next((why for value, why in zip((rid, outcome, date), FHIR_MISSING[rt]) if value is None), None)
         events.append(Event(where, rid, outcome, date, problem))
     return events
 

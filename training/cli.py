@@ -420,12 +420,27 @@ def _overrides(args: argparse.Namespace, flags: list[Flag]) -> dict:
     return d
 
 
+DATA_HELP = (
+    "a folder ROOT/<class>/*.jpg, or a CSV manifest with columns path, subject_id, label "
+    "(optional: syndrome, age_months, sex, fold = 1..5)"
+)
+READERS_HELP = "human readers' calls: reader_id, subject_id or path, call (1/0, yes/no, or a class name)"
+
+
+def _input_args(
+    p: argparse.ArgumentParser, out_help: str, data_help: str = DATA_HELP, readers_help: str = READERS_HELP
+) -> None:
+    """--data, --out and --readers: cv's, and compare-backbones' (the same photos and readers, backbone by backbone)."""
+    p.add_argument("--data", required=True, metavar="DIR_OR_CSV", help=data_help)
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help=out_help)
+    p.add_argument("--readers", metavar="CSV", help=readers_help)
+
+
 def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, list[Flag]]:
     """The parser; without ``config_flags`` the cv/config commands lack their configuration flags
     (enough to answer --help and --version, or to run demo-bundle, without importing Keras)."""
     flags = _flags() + _evaluation_flags() if config_flags else []
-    parser = clikit.new_parser(PROG, __doc__)
-    sub = clikit.add_subcommands(parser)
+    parser, sub = clikit.new_command_parser(PROG, __doc__)
     cv = clikit.add_subcommand(
         sub,
         "cv",
@@ -434,19 +449,7 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
         "on validation only, metrics as mean +- SD, pooled ROC with a bootstrap band, "
         "readers' comparison, CAM/Grad-CAM panels, and the final model as a bundle.",
     )
-    cv.add_argument(
-        "--data",
-        required=True,
-        metavar="DIR_OR_CSV",
-        help="a folder ROOT/<class>/*.jpg, or a CSV manifest with columns path, subject_id, label "
-        "(optional: syndrome, age_months, sex, fold = 1..5)",
-    )
-    cv.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create (or to --resume)")
-    cv.add_argument(
-        "--readers",
-        metavar="CSV",
-        help="human readers' calls: reader_id, subject_id or path, call (1/0, yes/no, or a class name)",
-    )
+    _input_args(cv, "run directory to create (or to --resume)")
     cv.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in RUN_DIR (same config and data)"
     )
@@ -468,9 +471,7 @@ def build_parser(config_flags: bool = True) -> tuple[argparse.ArgumentParser, li
         "writes RUN_DIR/backbones.md (test metrics as mean +- SD, the validation AUC that alone may "
         "choose a backbone) and RUN_DIR/roc_backbones.png. See docs/papers.md.",
     )
-    compare.add_argument("--data", required=True, metavar="DIR_OR_CSV", help="as for cv")
-    compare.add_argument("--out", required=True, metavar="RUN_DIR", help="a new directory for the comparison")
-    compare.add_argument("--readers", metavar="CSV", help="as for cv")
+    _input_args(compare, "a new directory for the comparison", data_help="as for cv", readers_help="as for cv")
     compare.add_argument("--no-progress", action="store_true", help="no progress bar while aligning")
     compare.add_argument(
         "--backbones",
