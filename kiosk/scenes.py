@@ -38,10 +38,18 @@ class Scene:
     gamma: float = 1.0  # exponent on [0, 1] pixel values (below 1: shadows lifted)
     lift: float = 0.0  # black raised to this fraction of white, the rest compressed (washed out)
     ramp: float = 0.0  # light falling linearly from the right edge (gain 1) to the left (gain 1 - ramp)
+    mirror: bool = False  # the photo mirrored left-right (its own light then falls from the other side)
     zoom: int = 1  # digital zoom: the frame's centre enlarged this many times into blocks of pixels
     second_face: bool = False  # a second person beside the subject
     no_face: bool = False  # nobody in front of the camera
     source: str = "grace_hopper"
+
+
+def mirrored(rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photo mirrored left-right and its five landmarks, still in detector order (the eyes and
+    the mouth corners swap sides)."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    return rgb[:, ::-1].copy(), np.column_stack([rgb.shape[1] - 1 - lm[:, 0], lm[:, 1]])[[1, 0, 2, 4, 3]]
 
 
 def place_face(
@@ -78,14 +86,15 @@ def compose(scene: Scene, size: tuple[int, int] = FRAME_SIZE, photo: np.ndarray 
     else:
         rgb = source_photo(scene.source) if photo is None else photo
         lm = SOURCE_LANDMARKS[scene.source]
+        if scene.mirror:
+            rgb, lm = mirrored(rgb, lm)
         iod = scene.iod * w
         if scene.second_face:
             frame = place_face(
                 rgb, lm, iod, scene.roll_deg, (w * (0.5 - 0.22), h * (0.5 + scene.offset[1])), size, wall
             )
             frame = place_face(
-                rgb[:, ::-1].copy(),
-                np.column_stack([rgb.shape[1] - 1 - lm[:, 0], lm[:, 1]])[[1, 0, 2, 4, 3]],
+                *mirrored(rgb, lm),
                 iod * 0.95,
                 -scene.roll_deg,
                 (w * (0.5 + 0.24), h * (0.5 + scene.offset[1])),
@@ -129,7 +138,7 @@ FAILING_SCENES: tuple[Scene, ...] = (
     Scene("over_exposed", "less_light", gain=3.0),
     Scene("pitch_dark", "more_light", gain=0.05),
     Scene("washed_out", "low_contrast", gamma=0.6, lift=0.4),
-    Scene("light_ramp", "even_light", ramp=0.55),
+    Scene("light_ramp", "even_light", ramp=0.4),  # gain 0.6 at the left edge, 1 at the right
     Scene("digital_zoom", "no_zoom", iod=0.05, offset=(0.0, -0.02), zoom=3),
 )
 GOOD_SCENES: tuple[Scene, ...] = (

@@ -186,7 +186,9 @@ class LightBalance:
     """Mean luma of the darker cheek over the brighter one, in OFIQ's illumination zones: 1 when both
     cheeks are lit alike. The histogram intersection above compares the shapes of two broad
     histograms and barely moves under a smooth left-to-right light ramp; a ramp scales one cheek
-    against the other, which this ratio reads directly."""
+    against the other, which this ratio reads directly. A face's own light is rarely even (the sample
+    photos' cheeks differ by 3-11%), so a ramp that darkens the side its light already favours is
+    partly cancelled: no comparison of the two sides tells that frame from a good one."""
 
     name: ClassVar[str] = "light_balance"
     unit: ClassVar[str] = "darker / brighter cheek luma"
