@@ -348,13 +348,6 @@ class ResultsStore:
         left as it is: ``b.new`` tells which were new). Any failure commits nothing and leaves no file."""
         return Batch(self)
 
-    def add_synced(self, row: ScreeningRow, photo: np.ndarray | None = None) -> bool:
-        """Keep a screening made elsewhere (a tablet) under the id it was given there; False when
-        that id is already stored (it is left as it is)."""
-        with self.batch() as b:
-            b.add(row, photo)
-        return b.new == [row.id]
-
     def add_refusal(
         self,
         quality: dict[str, Any],

@@ -38,7 +38,6 @@ here; on a machine with TensorRT and a GPU the same cells run them.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import shutil
 from collections.abc import Callable
@@ -209,28 +208,6 @@ def python_answers(bundle: Path, artifact: str, faces: np.ndarray) -> Answers:
     )
 
 
-BROWSER_OPEN = """
-const base = new URL('./', location.href);
-const { BrowserScreener, loadApp } = await import(new URL('core/screen.js', base).href);
-const { openRuntime } = await import(new URL('core/runtime.js', base).href);
-const { app, card } = await loadApp(base);
-const rt = await openRuntime(app.runtime, base);
-window.__fs = new BrowserScreener(app, card, rt, {}, await rt.open(new URL(app.screener.file, base).href));
-return window.__fs.backendLabel;
-"""
-BROWSER_SCREEN = """
-const [b64, n, s] = arguments;
-const bin = atob(b64), all = new Uint8Array(bin.length);
-for (let i = 0; i < bin.length; i++) all[i] = bin.charCodeAt(i);
-const out = [];
-for (let i = 0; i < n; i++) {
-  const r = await window.__fs.screenAligned(all.subarray(i * s * s * 3, (i + 1) * s * s * 3));
-  out.push({ probability: r.probability, flag: r.flag, class_probabilities: Array.from(r.class_probabilities) });
-}
-return out;
-"""
-
-
 def stage_browser_app(bundle: Path, runtime_name: str, out: Path) -> Path:
     """The tablet app's pages, modules and runtime files with this bundle's card and screener: what
     tablet-export assembles, less the detector and the face mesh (the cells screen aligned faces)."""
@@ -257,14 +234,16 @@ def stage_browser_app(bundle: Path, runtime_name: str, out: Path) -> Path:
 
 
 def browser_answers_in(app_dir: Path, faces: np.ndarray) -> Answers:
-    from facescreen.kiosk.tablet.parity import browser_call, static_server
+    from page_modules import page_module
+
+    from facescreen.kiosk.tablet.parity import b64_pixels, static_server
     from facescreen.kiosk.tools.browser import Chrome
 
     with static_server(app_dir) as url, Chrome() as chrome:
         chrome.get(url + "harness.html")
-        browser_call(chrome, BROWSER_OPEN)
-        b64 = base64.b64encode(np.ascontiguousarray(faces, dtype=np.uint8).tobytes()).decode()
-        got = browser_call(chrome, BROWSER_SCREEN, b64, len(faces), faces.shape[1])
+        page = page_module(chrome, "aligned")
+        page("open")
+        got = page("screenAligned", b64_pixels(faces.astype(np.uint8)), len(faces), faces.shape[1])
     return Answers(
         np.array([g["probability"] for g in got]),
         np.array([g["flag"] for g in got]),

@@ -9,8 +9,8 @@ through ``edge`` (``create_screener`` with the matching backend and detector run
 
 Verdict (all must hold): on every photo the same faces within the detector tolerance, and the
 screening flags (class probabilities after the card's temperature, on both sides) through the gate.
-Each photo's own screening times are recorded alongside; the guidance speed benchmark is not run
-here (``kiosk.tablet.speed``): tablet-export checks, it does not benchmark.
+Each photo's own screening times are recorded alongside: tablet-export checks, it does not benchmark.
+The page side is harness.js (beside harness.html in the app), called through :func:`module_call`.
 """
 
 from __future__ import annotations
@@ -85,24 +85,9 @@ def static_server(root: Path) -> Iterator[str]:
         srv.server_close()
 
 
-OPEN_JS = """
-const base = new URL('./', location.href);
-const { BrowserScreener } = await import(new URL('core/screen.js', base).href);
-window.__fs = await BrowserScreener.create(base);
-return window.__fs.backendLabel;
-"""
-
-SCREEN_JS = """
-const [b64, h, w] = arguments;
-const bin = atob(b64);
-const rgb = new Uint8Array(bin.length);
-for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
-const faces = await window.__fs.detect(rgb, h, w);
-const t0 = performance.now();
-const r = await window.__fs.screen(rgb, h, w);
-return { faces, probability: r.probability ?? null, class_probabilities: r.class_probabilities ?? null,
-         ms: performance.now() - t0, screen_ms: r.timings_ms ?? null };
-"""
+# one import and one call: the page's programs live in .js modules (harness.js beside harness.html),
+# never in Python strings
+MODULE_CALL = "const [m, fn, args] = arguments; return (await import(new URL(m, location.href).href))[fn](...args);"
 
 
 def browser_call(chrome: Chrome, body: str, *args):
@@ -110,14 +95,24 @@ def browser_call(chrome: Chrome, body: str, *args):
     return chrome.script(f"return (async () => {{ {body} }}).apply(null, arguments);", *args)
 
 
+def module_call(chrome: Chrome, module: str, fn: str, *args):
+    """``fn(*args)`` of an ES module of the page (a path relative to it, or a URL), awaited."""
+    return browser_call(chrome, MODULE_CALL, module, fn, list(args))
+
+
 def open_in_browser(chrome: Chrome, url: str) -> str:
     chrome.get(url + "harness.html")
-    return browser_call(chrome, OPEN_JS)
+    return module_call(chrome, "harness.js", "open")
 
 
 def screen_in_browser(chrome: Chrome, rgb: np.ndarray) -> dict:
     h, w = rgb.shape[:2]
-    return browser_call(chrome, SCREEN_JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), h, w)
+    return module_call(chrome, "harness.js", "screen", b64_pixels(rgb), h, w)
+
+
+def b64_pixels(a: np.ndarray) -> str:
+    """An array's bytes as harness.js ``pixels`` reads them."""
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
 
 
 def python_reference(bundle_dir: Path, runtime_name: str):

@@ -143,3 +143,18 @@ def served_engine(tablet_bundle, mtcnn_detector, landmarker):
     from facescreen.kiosk.engine import KioskEngine
 
     return KioskEngine(create_screener(tablet_bundle, detector=mtcnn_detector), landmarker)
+
+
+@pytest.fixture(scope="module")
+def harness_page():
+    """Headless Chromium on the app's harness page, served from the sources (kiosk/tablet/web): the
+    ports' modules, no model. Tests of one module's arithmetic call it through page_modules."""
+    if browser_skip_reason():
+        pytest.skip(browser_skip_reason())
+    from facescreen.kiosk.tablet.export import WEB_DIR
+    from facescreen.kiosk.tablet.parity import static_server
+    from facescreen.kiosk.tools.browser import Chrome
+
+    with static_server(WEB_DIR) as url, Chrome() as chrome:
+        chrome.get(url + "harness.html")
+        yield chrome

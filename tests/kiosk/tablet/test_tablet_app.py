@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from page_modules import page_module
 from PIL import Image
 
 from facescreen.kiosk.tools.browser import browser_skip_reason
@@ -127,14 +128,6 @@ def shot(chrome, tmp_path: Path, name: str) -> Path:
     return png
 
 
-SCREEN_AGAIN = """
-const [consent] = arguments;
-const f = document.getElementById('file').files[0];
-const out = await window.tablet.screenFile(f, consent);
-return out.saved && out.saved.id;
-"""
-
-
 def test_offline_screening_then_sync_cut_off_and_finished(
     served_bundle, served_engine, live_server, tmp_path, grace_hopper
 ):
@@ -153,6 +146,7 @@ def test_offline_screening_then_sync_cut_off_and_finished(
     cutter = CutAfterCommit(app, None)
     with live_server(cutter) as srv, Chrome(window=(800, 1100)) as c:
         door = cutter.door = FrontDoor(srv.port)
+        page = page_module(c, "app")  # in whichever page is open when it is called
         try:
             # one visit: the page loads the model and the service worker caches the whole app
             c.get(door.url + "/tablet/")
@@ -171,15 +165,13 @@ def test_offline_screening_then_sync_cut_off_and_finished(
             assert label in labels_en
             assert "not a diagnosis" in c.script("return document.getElementById('result').innerText")
             shot(c, tmp_path, "tablet-result-offline.png")
-            c.script(
-                "const s = document.getElementById('lang'); s.value = 'zh-Hans'; s.dispatchEvent(new Event('change'));"
-            )
+            page("setLang", "zh-Hans")
             assert c.script("return document.getElementById('result-label').innerText") in labels_zh
             shot(c, tmp_path, "tablet-result-zh.png")
-            c.script("const s = document.getElementById('lang'); s.value = 'en'; s.dispatchEvent(new Event('change'));")
+            page("setLang", "en")
             # two more screenings, the last with the family's consent to keep the photo
-            browser_call(c, SCREEN_AGAIN, False)
-            consented = browser_call(c, SCREEN_AGAIN, True)
+            page("screenAgain", False)
+            consented = page("screenAgain", True)
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 3}
             assert store.count() == 0
 
@@ -202,17 +194,7 @@ def test_offline_screening_then_sync_cut_off_and_finished(
             assert second == {"sent": 2, "waiting": 0, "error": None}
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 0}
             shot(c, tmp_path, "tablet-synced.png")
-            tablet_ids = set(
-                browser_call(
-                    c,
-                    """
-                const db = window.tablet.state.db;
-                return await new Promise((ok) => {
-                    const r = db.transaction('results').objectStore('results').getAllKeys();
-                    r.onsuccess = () => ok(r.result);
-                });""",
-                )
-            )
+            tablet_ids = set(page("storedIds"))
             rows = store.list()  # before the server stops (it closes its store)
         finally:
             door.close()
@@ -221,28 +203,6 @@ def test_offline_screening_then_sync_cut_off_and_finished(
     kept = [r for r in rows if r["photo_file"]]
     assert [r["id"] for r in kept] == [consented]  # only the consented photo left the tablet
     assert all(r["label"] in ("refer for genetic evaluation", "no referral flag") for r in rows)
-
-
-RESULT_LAYOUT = """
-// where the first and the last character of an element's text are drawn (right to left: the first at
-// the right), and the free space left and right of its words within its box
-const box = (el) => {
-    const n = el.firstChild, range = document.createRange();
-    const at = (i) => { range.setStart(n, i); range.setEnd(n, i + 1); return range.getBoundingClientRect(); };
-    const first = at(0), last = at(n.length - 1);
-    range.selectNodeContents(el);
-    const t = range.getBoundingClientRect(), b = el.getBoundingClientRect();
-    return {direction: getComputedStyle(el).direction, text: el.innerText, first: first.left, last: last.left,
-            before: t.left - b.left, after: b.right - t.right};
-};
-const out = {dir: document.documentElement.dir, lang: document.documentElement.lang,
-             all: document.getElementById('result').innerText,
-             url: getComputedStyle(document.getElementById('kiosk-url')).direction,
-             token: getComputedStyle(document.getElementById('kiosk-token')).direction};
-out.title = box(document.querySelector('#result h2'));
-for (const id of ['result-label', 'result-advice', 'result-prob']) out[id] = box(document.getElementById(id));
-return out;
-"""
 
 
 def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
@@ -263,10 +223,11 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
     with live_server(create_app(settings, engine=served_engine)) as srv, Chrome(window=(800, 1100)) as c:
         c.get(srv.url + "/tablet/")
         c.wait_for("document.body.dataset.state === 'ready'", 180)
-        c.script("const s = document.getElementById('lang'); s.value = 'ar'; s.dispatchEvent(new Event('change'));")
+        page = page_module(c, "app")
+        page("setLang", "ar")
         c.upload("#file", photo)
         c.wait_for("document.body.dataset.state === 'result'", 120)
-        seen = c.script(RESULT_LAYOUT)
+        seen = page("resultLayout")
         shot(c, tmp_path, "tablet-result-ar.png")
     assert (seen["dir"], seen["lang"]) == ("rtl", "ar")
     label = next(
@@ -286,12 +247,6 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
     assert seen["title"]["before"] > seen["title"]["after"], seen["title"]
     # what is Latin by nature stays left to right: the kiosk's address (else its "/" jumps to the front)
     assert (seen["url"], seen["token"]) == ("ltr", "ltr")
-
-
-TYPE_REF = """
-const i = document.getElementById('child-ref'); i.value = arguments[0]; i.dispatchEvent(new Event('input'));
-return document.getElementById('child-ref-msg').innerText;
-"""
 
 
 def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
@@ -316,12 +271,13 @@ def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
     with live_server(app) as srv, Chrome(window=(800, 1100)) as c:
         c.get(srv.url + "/tablet/")
         c.wait_for("document.body.dataset.state === 'ready'", 180)
-        assert c.script(TYPE_REF, "Grace Hopper") == MESSAGES["en"]["child_ref_invalid"]
+        page = page_module(c, "app")
+        assert page("typeChildRef", "Grace Hopper") == MESSAGES["en"]["child_ref_invalid"]
         c.upload("#file", photo)  # refused: nothing screened, nothing kept
         c.wait_for(f"document.getElementById('status').innerText === {MESSAGES['en']['child_ref_invalid']!r}", 30)
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 0, "waiting": 0}
-        assert c.script(TYPE_REF, " REG-2024-0117 ") == ""
-        assert browser_call(c, SCREEN_AGAIN, False)
+        assert page("typeChildRef", " REG-2024-0117 ") == ""
+        assert page("screenAgain", False)
         assert c.script("return document.body.dataset.state") == "result"
         assert c.script("return document.getElementById('result-child').innerText") == "Child: REG-2024-0117"
         c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
@@ -331,13 +287,6 @@ def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
         store.export_csv(buf)
     assert len(rows) == 1 and rows[0]["source"] == "tablet" and rows[0]["child_ref"] == "REG-2024-0117"
     assert [r["child_ref"] for r in csv.DictReader(io.StringIO(buf.getvalue()))] == ["REG-2024-0117"]
-
-
-SCREEN_FILE = """
-const out = await window.tablet.screenFile(document.getElementById('file').files[0], false);
-return out.quality ? {instruction: out.quality.instruction, saved: null}
-                   : {instruction: null, saved: out.saved && out.saved.id};
-"""
 
 
 def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
@@ -387,22 +336,16 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
 
         c.script("document.getElementById('file').onchange = null;")  # the test drives each screening
         c.upload("#file", dark)
-        assert browser_call(c, SCREEN_FILE) == {"instruction": kiosk_says, "saved": None}
+        page = page_module(c, "app")
+        assert page("screenChosenFile") == {"instruction": kiosk_says, "saved": None}
         assert c.script("return document.getElementById('status').innerText") == (
             f"{en['quality_failed']}: {en[kiosk_says]}"
         )
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 0, "waiting": 0}
 
         c.upload("#file", good)
-        assert browser_call(c, SCREEN_FILE)["saved"]
-        seen = c.script(
-            """const r = document.getElementById('result').getBoundingClientRect();
-               const f = document.getElementById('result-face');
-               return {top: r.top, bottom: r.bottom, height: innerHeight,
-                       upload: document.getElementById('upload').offsetParent,
-                       face: f.hidden ? 0 : f.naturalWidth, saved: document.getElementById('result-saved').innerText,
-                       counts: document.getElementById('counts').innerText};"""
-        )
+        assert page("screenChosenFile")["saved"]
+        seen = page("resultPlacement")
         assert seen["top"] >= 0 and seen["bottom"] <= seen["height"], seen  # in view, no scrolling
         assert seen["upload"] is None  # the result is in the capture's place
         card = json.loads((served_bundle / "modelcard.json").read_text())
@@ -419,14 +362,6 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         assert c.script("return document.getElementById('sync-status').innerText") == en["tablet_wrong_token"]
 
 
-SHOWN_MAP = """
-const r = window.tablet.state.last.result, m = document.getElementById('result-map');
-const img = document.getElementById('result-cam');
-return {shown: !m.hidden && m.offsetParent !== null, width: img.naturalWidth, caption: m.innerText,
-        cam: Array.from(r.cam), logits: {dims: r.cam_logits.dims, data: Array.from(r.cam_logits.data)}};
-"""
-
-
 def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
     """Issue 25: the tablet's result shows the activation map over the face the model saw, as the
     kiosk's card does, with its legend (what the warm colours mean, and that it is not a diagnosis);
@@ -436,7 +371,7 @@ def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
 
     from facescreen.edge.postprocess import screening_cam
 
-    got = c.script(SHOWN_MAP)
+    got = page_module(c, "app")("shownMap")
     size = card["input"]["size"]
     assert got["shown"] and got["width"] == size, {k: got[k] for k in ("shown", "width")}
     assert en["cam_legend"] in got["caption"] and en["cam_note"] in got["caption"]

@@ -17,46 +17,31 @@ What is compared, and why these tolerances:
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import cv2
 import numpy as np
 import pytest
+from page_modules import bridge, f32
 
 from facescreen.edge.postprocess import overlay_cam, screening_cam
 from facescreen.kiosk.tools.browser import browser_skip_reason
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
 
-CALL = """
-const [fn, args] = arguments;
-const mod = await import(new URL('core/cam.js', location.href).href);
-const v = mod[fn];  // a function is called, a constant read
-const out = typeof v === 'function' ? v(...args.map((a) => (a && a.f32 ? Float32Array.from(a.f32) : a))) : v;
-return ArrayBuffer.isView(out) ? Array.from(out) : out;
-"""
 MAP_ATOL = 1e-5
 
 
 @pytest.fixture(scope="module")
-def js():
-    from facescreen.kiosk.tablet.export import WEB_DIR
-    from facescreen.kiosk.tablet.parity import browser_call, static_server
-    from facescreen.kiosk.tools.browser import Chrome
-
-    with static_server(WEB_DIR) as url, Chrome() as chrome:
-        chrome.get(url + "harness.html")
-        yield lambda fn, *args: browser_call(chrome, CALL, fn, list(args))
-
-
-def _f32(a: np.ndarray) -> dict:
-    return {"f32": [float(v) for v in np.asarray(a, np.float32).ravel()]}
+def js(harness_page):
+    return functools.partial(bridge(harness_page), "cam")
 
 
 def js_cam(js, cam: np.ndarray, positive: list[int], size: int) -> np.ndarray:
     """The port's map for one (h, w, K) class-logit map, as the model outputs it (1, h, w, K)."""
     h, w, k = cam.shape
-    return np.asarray(js("screeningCam", _f32(cam), [1, h, w, k], positive, size), np.float32).reshape(size, size)
+    return np.asarray(js("screeningCam", f32(cam), [1, h, w, k], positive, size), np.float32).reshape(size, size)
 
 
 def assert_same_map(got: np.ndarray, want: np.ndarray) -> None:
@@ -111,7 +96,7 @@ def test_overlay_equals_python(js):
     face = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     cam01 = screening_cam(rng.normal(0, 2, (2, 2, 2)).astype(np.float32), [1], size)
     want = overlay_cam(face, cam01).astype(int)
-    got = np.array(js("overlayCam", [int(v) for v in face.ravel()], _f32(cam01)), dtype=int).reshape(size, size, 3)
+    got = np.array(js("overlayCam", [int(v) for v in face.ravel()], f32(cam01)), dtype=int).reshape(size, size, 3)
     diff = np.abs(got - want)
     assert diff.max() <= 1 + int(np.ceil(0.45 * 4)), diff.max()  # a neighbouring level's colour, at most
     assert (diff <= 1).mean() > 0.99

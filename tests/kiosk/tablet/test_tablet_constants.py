@@ -8,32 +8,25 @@ measures themselves, in the registry's priority order with what each needs
 from __future__ import annotations
 
 import pytest
+from page_modules import bridge
 
 from facescreen.kiosk.tools.browser import browser_skip_reason
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
 
-READ = """
-const mtcnn = await import(new URL('core/mtcnn.js', location.href).href);
-const quality = await import(new URL('core/quality.js', location.href).href);
-return {
-  cascade: mtcnn.CASCADE_DEFAULTS, roles: mtcnn.OUTPUT_ROLES, sharpness_width: quality.SHARPNESS_WIDTH,
-  measures: quality.MEASURES.map((m) => [m.name, m.needs]),
-  image: { CRUSHED: quality.CRUSHED, BLOWN: quality.BLOWN, CHEEK_ZONE: quality.CHEEK_ZONE,
-           CHEEK_DROP: quality.CHEEK_DROP, REPEAT_FRACTION: quality.REPEAT_FRACTION },
-};
-"""
+IMAGE_CONSTANTS = ("CRUSHED", "BLOWN", "CHEEK_ZONE", "CHEEK_DROP", "REPEAT_FRACTION")
 
 
 @pytest.fixture(scope="module")
-def js_constants() -> dict:
-    from facescreen.kiosk.tablet.export import WEB_DIR
-    from facescreen.kiosk.tablet.parity import browser_call, static_server
-    from facescreen.kiosk.tools.browser import Chrome
-
-    with static_server(WEB_DIR) as url, Chrome() as chrome:
-        chrome.get(url + "harness.html")
-        return browser_call(chrome, READ)
+def js_constants(harness_page) -> dict:
+    read = bridge(harness_page)
+    return {
+        "cascade": read("mtcnn", "CASCADE_DEFAULTS"),
+        "roles": read("mtcnn", "OUTPUT_ROLES"),
+        "sharpness_width": read("quality", "SHARPNESS_WIDTH"),
+        "measures": [[m["name"], m["needs"]] for m in read("quality", "MEASURES")],
+        "image": {k: read("quality", k) for k in IMAGE_CONSTANTS},
+    }
 
 
 def test_cascade_defaults(js_constants):
@@ -57,8 +50,7 @@ def test_sharpness_width(js_constants):
 def test_light_and_zoom_constants(js_constants):
     from facescreen.kiosk.quality import image
 
-    assert js_constants["image"] == {k: getattr(image, k) for k in js_constants["image"]}
-    assert set(js_constants["image"]) == {"CRUSHED", "BLOWN", "CHEEK_ZONE", "CHEEK_DROP", "REPEAT_FRACTION"}
+    assert js_constants["image"] == {k: getattr(image, k) for k in IMAGE_CONSTANTS}
 
 
 def test_measures_are_the_registry_in_its_order(js_constants):

@@ -5,11 +5,10 @@ TensorFlow-free MTCNN port was pinned against the mtcnn package."""
 
 from __future__ import annotations
 
-import base64
-
 import cv2
 import numpy as np
 import pytest
+from page_modules import bridge, f32, u8
 
 from facescreen.edge.align import DEFAULT_TEMPLATE, align_face, similarity_transform
 from facescreen.edge.detectors import mtcnn_cascade as mc
@@ -19,35 +18,10 @@ pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(br
 
 CFG = mc.CascadeConfig()
 
-BRIDGE = """
-const [modPath, fn, args] = arguments;
-const mod = await import(new URL(modPath, location.href).href);
-const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-const dec = (a) => (a && a.__f32 !== undefined ? new Float32Array(bytes(a.__f32).buffer)
-  : a && a.__u8 !== undefined ? bytes(a.__u8) : a);
-const enc = (o) => (ArrayBuffer.isView(o) ? Array.from(o) : Array.isArray(o) ? o.map(enc)
-  : (o && typeof o === 'object') ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, enc(v)])) : o);
-return enc(await mod[fn](...args.map(dec)));
-"""
-
-
-def f32(a) -> dict:
-    return {"__f32": base64.b64encode(np.ascontiguousarray(a, dtype=np.float32).tobytes()).decode()}
-
-
-def u8(a) -> dict:
-    return {"__u8": base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode()}
-
 
 @pytest.fixture(scope="module")
-def js():
-    from facescreen.kiosk.tablet.export import WEB_DIR
-    from facescreen.kiosk.tablet.parity import browser_call, static_server
-    from facescreen.kiosk.tools.browser import Chrome
-
-    with static_server(WEB_DIR) as url, Chrome() as chrome:
-        chrome.get(url + "harness.html")
-        yield lambda module, fn, *args: browser_call(chrome, BRIDGE, f"core/{module}.js", fn, list(args))
+def js(harness_page):
+    return bridge(harness_page)
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ screens exactly when the kiosk's GuidanceLoop does, with one detection per captu
 
 from __future__ import annotations
 
-import base64
 import json
 
 import cv2
 import numpy as np
 import pytest
+from page_modules import page_module
 
 from facescreen.kiosk.tools.browser import browser_skip_reason
 
@@ -34,16 +34,6 @@ RAW_TOL = {
     "eyes_open": (1e-3, 1e-4),
     "mouth_closed": (1e-3, 1e-4),
 }
-
-JS = """
-const [b64, h, w] = arguments;
-const bin = atob(b64);
-const rgb = new Uint8Array(bin.length);
-for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
-return await window.__fs.quality(rgb, h, w);
-"""
-# the page's FindConfig (app.json "find"), overridden for one test: the kiosk's settings, key for key
-SET_FIND_JS = "Object.assign(window.__fs.app.find, arguments[0]); return window.__fs.app.find;"
 
 
 def near(raw: float, bound: dict) -> bool:
@@ -90,7 +80,7 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     from facescreen.kiosk.landmarks import DenseLandmarker
     from facescreen.kiosk.quality import MEASURE_NAMES, FrameAnalyser, QualityConfig, model_inter_eye_px
     from facescreen.kiosk.tablet.export import mesh_measures
-    from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, python_reference, static_server
+    from facescreen.kiosk.tablet.parity import b64_pixels, open_in_browser, python_reference, static_server
     from facescreen.kiosk.tools.browser import Chrome
     from facescreen.kiosk.tracking import FindConfig
 
@@ -114,10 +104,11 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     meshed: set[str] = set()  # the mesh measures compared on at least one frame
     with static_server(tablet_app) as url, Chrome() as chrome:
         open_in_browser(chrome, url)
-        chrome.script(SET_FIND_JS, find.model_dump())
+        page = page_module(chrome, "screener")
+        page("setFind", find.model_dump())
         for name, rgb in frames.items():
             h, w = rgb.shape[:2]
-            got = browser_call(chrome, JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), h, w)
+            got = page("quality", b64_pixels(rgb), h, w)
             report = analyser.analyse(rgb).report
             ours = list(report.results)
             assert [r["name"] for r in got["results"]] == list(MEASURE_NAMES)  # the kiosk's priority order
@@ -148,35 +139,23 @@ def test_measures_agree_with_the_kiosk(tablet_app, tablet_bundle, frames, find_n
     assert meshed == set(mesh_measures()), meshed
 
 
-MESH_JS = """
-const [b64, h, w] = arguments;
-const bin = atob(b64);
-const rgb = new Uint8Array(bin.length);
-for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
-const q = await import(new URL('core/quality.js', location.href).href);
-const faces = q.subjectFirst(await window.__fs.detect(rgb, h, w));
-if (!faces.length) return null;
-const { mesh, note } = await window.__fs.faceMesh(rgb, h, w, faces[0]);
-return { face: faces[0], mesh, note };
-"""
-
-
 def test_mesh_equals_the_kiosks(tablet_app, tablet_bundle, frames, capsys):
     """The browser's 468 points (ONNX, onnxruntime-web) against the kiosk's DenseLandmarker on the
     same tflite model (LiteRT), on the same detection, in frame pixels."""
     from facescreen.edge.assets import FACE_LANDMARK, asset_path
     from facescreen.edge.detect import FaceDetection
     from facescreen.kiosk.landmarks import DenseLandmarker
-    from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, static_server
+    from facescreen.kiosk.tablet.parity import b64_pixels, open_in_browser, static_server
     from facescreen.kiosk.tools.browser import Chrome
 
     landmarker = DenseLandmarker(asset_path(FACE_LANDMARK.name))
     worst, n = 0.0, 0
     with static_server(tablet_app) as url, Chrome() as chrome:
         open_in_browser(chrome, url)
+        page = page_module(chrome, "screener")
         for name, rgb in frames.items():
             h, w = rgb.shape[:2]
-            got = browser_call(chrome, MESH_JS, base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), h, w)
+            got = page("mesh", b64_pixels(rgb), h, w)
             if got is None:
                 continue
             face = FaceDetection(
@@ -215,36 +194,6 @@ def test_guidance_loop_on_the_camera(tablet_app, scene_frames, tmp_path, scene, 
         else:
             want = MESSAGES["en"][key]
             c.wait_for(f"document.getElementById('instruction').innerText === {want!r}", 180)
-
-
-GUIDE_START_JS = """
-const s = window.__fs;
-const { Guide } = await import(new URL('core/guide.js', location.href).href);
-// a spy on the one door every detection goes through (BrowserScreener.detect)
-const detect = s.detect;
-window.__detections = 0;
-s.detect = function (...a) { window.__detections += 1; return detect.apply(this, a); };
-window.__guide = new Guide(s);
-return s.app.find;
-"""
-GUIDE_STEP_JS = """
-const [b64, h, w, now] = arguments;
-const bin = atob(b64);
-const rgb = new Uint8Array(bin.length);
-for (let i = 0; i < bin.length; i++) rgb[i] = bin.charCodeAt(i);
-const s = window.__fs, guide = window.__guide, d0 = window.__detections;
-const g = await guide.step(rgb, h, w, now);
-const out = { key: g.key, tracked: g.analysis.tracked, box: g.analysis.faces[0]?.box ?? null, result: null };
-if (g.capture) {
-  const d1 = window.__detections;
-  const r = await s.screen(g.capture.rgb, g.capture.h, g.capture.w, g.capture.analysis);
-  out.result = { label: r.label, probability: r.probability, detections: window.__detections - d1,
-                 timed: Object.keys(r.timings_ms), captured_is_this_frame: g.capture.rgb === rgb };
-  guide.reset();  // the operator's retake, at once
-}
-out.detections = window.__detections - d0;
-return out;
-"""
 
 
 def drifting_sequence(scene_frames) -> list[np.ndarray]:
@@ -301,7 +250,7 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
     with the DEFAULT FindConfig: the same frames detected and followed (the mesh skips detections,
     a jump is re-detected), the same instruction, the same captures; each capture screens the face
     its quality was judged on, with no detection of its own."""
-    from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, static_server
+    from facescreen.kiosk.tablet.parity import b64_pixels, open_in_browser, static_server
     from facescreen.kiosk.tools.browser import Chrome
     from facescreen.kiosk.tracking import FindConfig
 
@@ -314,20 +263,12 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
     got = []
     with static_server(tablet_app) as url, Chrome() as chrome:
         open_in_browser(chrome, url)
-        find = browser_call(chrome, GUIDE_START_JS)
+        page = page_module(chrome, "screener")
+        find = page("guideStart")
         assert {k: find[k] for k in FindConfig.model_fields} == FindConfig().model_dump()
         for i, rgb in enumerate(frames):
             h, w = rgb.shape[:2]
-            got.append(
-                browser_call(
-                    chrome,
-                    GUIDE_STEP_JS,
-                    base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(),
-                    h,
-                    w,
-                    i * 1000.0 / 30.0,
-                )
-            )
+            got.append(page("guideStep", b64_pixels(rgb), h, w, i * 1000.0 / 30.0))
     worst = 0.0
     for i, (py, br) in enumerate(zip(want, got)):
         assert br["tracked"] == py["tracked"] and br["detections"] == py["detections"], (i, py, br)
@@ -362,16 +303,17 @@ def test_guidance_follows_detects_and_captures_as_the_kiosk_does(tablet_app, tab
 def test_without_reuse_a_capture_is_detected_again(tablet_app, scene_frames):
     """FindConfig(reuse_capture_detection=False), the old behaviour, read by the page: the captured
     frame is detected a second time by the screening; with the default, once (the test above)."""
-    from facescreen.kiosk.tablet.parity import browser_call, open_in_browser, static_server
+    from facescreen.kiosk.tablet.parity import b64_pixels, open_in_browser, static_server
     from facescreen.kiosk.tools.browser import Chrome
 
     frame = scene_frames["good_b"]
     h, w = frame.shape[:2]
-    b64 = base64.b64encode(np.ascontiguousarray(frame).tobytes()).decode()
+    b64 = b64_pixels(frame)
     with static_server(tablet_app) as url, Chrome() as chrome:
         open_in_browser(chrome, url)
-        browser_call(chrome, GUIDE_START_JS)
-        chrome.script(SET_FIND_JS, {"reuse_capture_detection": False})
-        got = [browser_call(chrome, GUIDE_STEP_JS, b64, h, w, i * 1000.0 / 30.0) for i in range(3)]
+        page = page_module(chrome, "screener")
+        page("guideStart")
+        page("setFind", {"reuse_capture_detection": False})
+        got = [page("guideStep", b64, h, w, i * 1000.0 / 30.0) for i in range(3)]
     assert [g["key"] for g in got[:2]] == ["hold", "hold"] and got[2]["result"] is not None
     assert got[2]["result"]["detections"] == 1 and "detect" in got[2]["result"]["timed"]

@@ -5,6 +5,8 @@ positive classes' sum and ``probability >= threshold``, at the threshold itself 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -13,22 +15,12 @@ from facescreen.kiosk.tools.browser import browser_skip_reason
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
 
-CALL = """
-const [fn, args] = arguments;
-const mod = await import(new URL('core/screening.js', location.href).href);
-return mod[fn](...args);
-"""
-
 
 @pytest.fixture(scope="module")
-def js():
-    from facescreen.kiosk.tablet.export import WEB_DIR
-    from facescreen.kiosk.tablet.parity import browser_call, static_server
-    from facescreen.kiosk.tools.browser import Chrome
+def js(harness_page):
+    from facescreen.kiosk.tablet.parity import module_call
 
-    with static_server(WEB_DIR) as url, Chrome() as chrome:
-        chrome.get(url + "harness.html")
-        yield lambda fn, *args: browser_call(chrome, CALL, fn, list(args))
+    return functools.partial(module_call, harness_page, "core/screening.js")
 
 
 def _probs(seed: int, k: int, n: int = 40) -> np.ndarray:

@@ -6,39 +6,19 @@ tests/kiosk/test_kiosk_speech.py)."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+from page_modules import page_module
 
 from facescreen.kiosk.tools.browser import browser_skip_reason
 
 pytestmark = pytest.mark.skipif(browser_skip_reason() is not None, reason=str(browser_skip_reason()))
 
-RUN = """
-const [lang, steps] = arguments;
-const { Speaker } = await import(new URL('core/speech.js', location.href).href);
-const said = [];
-const real = speechSynthesis.speak.bind(speechSynthesis);
-speechSynthesis.speak = (u) => { said.push({ text: u.text, lang: u.lang }); real(u); };
-document.documentElement.lang = lang;
-const speaker = new Speaker();
-for (const [op, key, text] of steps) {
-  if (op === 'say') speaker.say(key, text);
-  else if (op === 'forget') speaker.forget();
-  else if (op === 'mute') speaker.setMuted(true);
-  else if (op === 'unmute') speaker.setMuted(false);
-}
-return said;
-"""
-
 
 @pytest.fixture(scope="module")
-def run():
-    from facescreen.kiosk.tablet.export import WEB_DIR
-    from facescreen.kiosk.tablet.parity import browser_call, static_server
-    from facescreen.kiosk.tools.browser import Chrome
-
-    with static_server(WEB_DIR) as url, Chrome() as chrome:
-        chrome.get(url + "harness.html")
-        yield lambda lang, steps: browser_call(chrome, RUN, lang, steps)
+def run(harness_page):
+    return functools.partial(page_module(harness_page, "speech"), "run")
 
 
 def test_each_new_instruction_is_spoken_once_in_the_page_language(run):
