@@ -3,7 +3,7 @@ data (Table: ``lookup`` returns the row itself). An unknown name lists the valid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -33,6 +33,10 @@ class _Named(Generic[V]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        """The names, sorted: a registry serves directly as argparse's ``choices``."""
+        return iter(self.names())
 
 
 class Registry(_Named[Callable[..., T]]):

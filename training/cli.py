@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class Flag:
     key: str
     help: str
     type: Callable[[str], Any] | None = None
-    choices: tuple | None = None
+    choices: Iterable[str] | None = None  # a tuple, or a registry (it iterates its names)
     const: Any = None  # a switch: sets this value when given
     append: bool = False
     metavar: str | None = None
@@ -81,7 +81,7 @@ def _flags() -> list[Flag]:
     from .thresholds import THRESHOLD_RULES
 
     return [
-        Flag("--backbone", "model.backbone", "backbone network", choices=tuple(BACKBONES.names())),
+        Flag("--backbone", "model.backbone", "backbone network", choices=BACKBONES),
         Flag("--input-size", "model.input_size", "aligned face size in pixels (the papers: 224)", int, metavar="PX"),
         Flag(
             "--head-filters",
@@ -107,12 +107,7 @@ def _flags() -> list[Flag]:
             "for resnet18/34 with imagenet a .weights.h5 of the same architecture",
             metavar="FILE",
         ),
-        Flag(
-            "--optimizer",
-            "optimiser.name",
-            "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)",
-            choices=tuple(OPTIMISERS.names()),
-        ),
+        Flag("--optimizer", "optimiser.name", "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)", choices=OPTIMISERS),
         Flag("--lr", "optimiser.learning_rate", "learning rate", float),
         Flag("--momentum", "optimiser.momentum", "momentum (sgd, rmsprop)", float),
         Flag("--weight-decay", "optimiser.weight_decay", "decoupled weight decay (0: off)", float),
@@ -185,7 +180,7 @@ def _flags() -> list[Flag]:
             "--threshold",
             "threshold.rule",
             "how the screening threshold is chosen on each validation split",
-            choices=tuple(THRESHOLD_RULES.names()),
+            choices=THRESHOLD_RULES,
         ),
         Flag("--threshold-value", "threshold.value", "the threshold of --threshold fixed", float),
         Flag("--bootstrap", "evaluation.bootstrap", "bootstrap resamples of the ROC band (>= 200; pROC: 2000)", int),
@@ -206,7 +201,7 @@ def _flags() -> list[Flag]:
             append=True,
             metavar="LABEL",
         ),
-        Flag("--detector", "data.detector", "face detector for alignment", choices=tuple(DETECTORS.names())),
+        Flag("--detector", "data.detector", "face detector for alignment", choices=DETECTORS),
         Flag(
             "--detector-bundle",
             "data.detector_bundle",
@@ -251,7 +246,7 @@ def _flags() -> list[Flag]:
             "runtime.distribute",
             "multi-device training: mirrored (TensorFlow, local GPUs), "
             "multi-worker (TensorFlow, hosts from TF_CONFIG), data-parallel (KERAS_BACKEND=jax)",
-            choices=tuple(DISTRIBUTIONS.names()),
+            choices=DISTRIBUTIONS,
         ),
         Flag("--workers", "runtime.workers", "data pipeline worker threads", int),
         Flag(
@@ -259,7 +254,7 @@ def _flags() -> list[Flag]:
             "final.strategy",
             "the shipped model: refit (all parts but one, validated on the other), "
             "all (every photo, the folds' median best epoch), none",
-            choices=tuple(FINAL_STRATEGIES.names()),
+            choices=FINAL_STRATEGIES,
         ),
         Flag("--model-id", "final.model_id", "model id in the bundle's model card", metavar="ID"),
         Flag("--intended-use", "final.intended_use", "intended-use statement in the model card", metavar="TEXT"),
@@ -368,7 +363,7 @@ def _add_config_flags(p: argparse.ArgumentParser, flags: list[Flag]) -> None:
     g = p.add_argument_group("configuration (each flag overrides one key of the saved config.yaml)")
     g.add_argument(
         "--preset",
-        choices=PRESETS.names(),
+        choices=PRESETS,
         default="paper-vgg16",
         help="starting configuration (default: paper-vgg16; see training/presets.py)",
     )
