@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .fhir import codes
-from .store import private_db, private_dir, utc_now
+from .store import private_db, private_dir, store_time
 
 OUTCOMES_DB = "outcomes.sqlite3"
 
@@ -122,7 +122,7 @@ class OutcomeStore:
         return latest_of((rid, o) for rid, events in self.all().items() for o in events)
 
     def add(self, rows: list[tuple[str, str, str, str]]) -> None:
-        now = utc_now().isoformat(timespec="milliseconds")
+        now = store_time()
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(

@@ -225,6 +225,12 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def store_time(when: dt.datetime | None = None) -> str:
+    """A time as the store writes it: UTC, ISO 8601 to the millisecond, so that rows order and
+    compare as text in SQL (``created_at < ?``). ``when`` must already be in UTC; default: now."""
+    return (when or utc_now()).isoformat(timespec="milliseconds")
+
+
 class ResultsStore:
     def __init__(self, data_dir: str | Path, orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
         self.data_dir = Path(data_dir)
@@ -331,7 +337,7 @@ class ResultsStore:
             result,
             quality,
             id=uuid.uuid4().hex,
-            created_at=utc_now().isoformat(timespec="milliseconds"),
+            created_at=store_time(),
             kiosk_id=kiosk_id,
             operator_id=operator_id,
             source=source,
@@ -364,7 +370,7 @@ class ResultsStore:
             raise ValueError(f"refusals are recorded for sources {REFUSING_SOURCES}, got {source!r}")
         row = QualityRefusalRow(
             id=uuid.uuid4().hex,
-            created_at=utc_now().isoformat(timespec="milliseconds"),
+            created_at=store_time(),
             kiosk_id=kiosk_id,
             operator_id=operator_id,
             source=source,
@@ -536,7 +542,7 @@ class ResultsStore:
         clauses, args = [], []
         if older_than is not None:
             clauses.append("created_at < ?")
-            args.append((utc_now() - older_than).isoformat(timespec="milliseconds"))
+            args.append(store_time(utc_now() - older_than))
         if ids:
             clauses.append(f"id IN ({', '.join('?' * len(ids))})")
             args.extend(ids)

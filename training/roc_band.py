@@ -42,6 +42,13 @@ def sensitivity_at(fpr: np.ndarray, tpr: np.ndarray, specificity) -> np.ndarray:
     return np.where(exact | (nxt == j), top[j], between)
 
 
+def percentile_interval(replicates: np.ndarray, conf_level: float, axis: int | None = None):
+    """The central ``conf_level`` percentile interval of bootstrap replicates (pROC's and boot's
+    "perc" interval): the (1 - conf_level)/2 and 1 - (1 - conf_level)/2 quantiles."""
+    a = (1.0 - conf_level) / 2.0
+    return np.quantile(replicates, a, axis=axis), np.quantile(replicates, 1.0 - a, axis=axis)
+
+
 @dataclass(frozen=True)
 class RocBand:
     fpr: np.ndarray = field(repr=False)  # the pooled ROC itself
@@ -62,8 +69,8 @@ class RocBand:
     def band_at(self, specificity: float) -> tuple[float, float]:
         """The band's (lower, upper) sensitivity at any specificity, from the replicates themselves."""
         se = np.array([sensitivity_at(f, t, specificity)[0] for f, t in self._replicates])
-        a = (1.0 - self.conf_level) / 2.0
-        return float(np.quantile(se, a)), float(np.quantile(se, 1.0 - a))
+        lo, hi = percentile_interval(se, self.conf_level)
+        return float(lo), float(hi)
 
     def to_dict(self) -> dict:
         return {
@@ -147,17 +154,16 @@ def bootstrap_roc_band(
         reps.append((f, t))
         se[b] = sensitivity_at(f, t, grid)
         aucs[b] = roc_auc(y[idx], s[idx])
-    a = (1.0 - conf_level) / 2.0
-    lo, med, hi = np.quantile(se, [a, 0.5, 1.0 - a], axis=0)
+    (lo, hi), (auc_lo, auc_hi) = percentile_interval(se, conf_level, axis=0), percentile_interval(aucs, conf_level)
     return RocBand(
         fpr=fpr,
         tpr=tpr,
         specificities=grid,
         lower=lo,
-        median=med,
+        median=np.quantile(se, 0.5, axis=0),
         upper=hi,
         auc=roc_auc(y, s),
-        auc_ci=(float(np.quantile(aucs, a)), float(np.quantile(aucs, 1.0 - a))),
+        auc_ci=(float(auc_lo), float(auc_hi)),
         n_boot=n_boot,
         conf_level=conf_level,
         n_positive=len(pos),

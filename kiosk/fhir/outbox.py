@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..store import private_db, private_dir, utc_now
+from ..store import private_db, private_dir, store_time
 
 OUTBOX_DB = "fhir-outbox.sqlite3"
 
@@ -45,7 +45,7 @@ class Outbox:
 
     def mark_pushed(self, server: str, locations: Iterable[tuple[str, str]]) -> None:
         """Record (result_id, location) pairs the server accepted, in one transaction."""
-        now = utc_now().isoformat(timespec="milliseconds")
+        now = store_time()
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(

@@ -9,7 +9,7 @@ from typing import Any
 
 from facescreen.edge.metrics import PSI_ALARM
 
-from ..store import REFUSING_SOURCES
+from ..store import REFUSING_SOURCES, store_time
 from .stats import RECENT_DAYS, REFERENCE_NOTE, GroupFigures, Validation, group_figures
 
 
@@ -20,7 +20,7 @@ def _recent_from(rows: list[dict[str, Any]], refusals: list[dict[str, Any]], day
     if not times:
         return None
     latest = max(dt.datetime.fromisoformat(t) for t in times)
-    return (latest - dt.timedelta(days=days)).isoformat(timespec="milliseconds")
+    return store_time(latest - dt.timedelta(days=days))
 
 
 def build_report(

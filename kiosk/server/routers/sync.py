@@ -27,7 +27,7 @@ from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
-from ...store import COLUMNS, Batch, ScreeningRow, utc_now
+from ...store import COLUMNS, Batch, ScreeningRow, store_time, utc_now
 from ..deps import PhotoDecoder, get_engine, get_store, photo_decoder, require_configured_token, require_token
 from ..errors import ApiError
 from .responses import errors
@@ -143,7 +143,7 @@ class SyncedResult(BaseModel):
     def row(self) -> ScreeningRow:
         """The store's row: every field the two share by name, and those that differ."""
         differ = {
-            "created_at": self.created_at.isoformat(timespec="milliseconds"),
+            "created_at": store_time(self.created_at),
             "kiosk_id": self.tablet_id,
             "source": SOURCE,
             "flag": int(self.flag),
