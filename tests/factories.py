@@ -1,8 +1,10 @@
 """A two-class ScreeningResult and model card for tests that need one without a trained model (the store,
-exports, the result's own rules): built here once so a new required field is added in one place."""
+exports, the result's own rules), and the training command line the CLI tests refuse: built here once so a
+new required field or option is added in one place."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from facescreen.edge.bundle import ModelCard
@@ -37,3 +39,9 @@ def make_card(**fields: Any) -> ModelCard:
         backbone="resnet18",
     )
     return ModelCard(**{**base, **fields})
+
+
+def cv_argv(data: Path, out: Path, *extra: str) -> list[str]:
+    """``facescreen-train cv`` on ``data`` into ``out`` from random weights (``--init none``: nothing to
+    download), then ``extra``: the command line of the tests that expect it refused before training."""
+    return ["cv", "--data", str(data), "--out", str(out), "--init", "none", *extra]

@@ -160,6 +160,32 @@ class Measure(Protocol):
     def bound(self, ctx: FrameContext) -> Bound: ...
 
 
+class ConfigBound:
+    """The bound most measures have: QualityConfig's fields, named. ``lowest`` and ``highest`` name the
+    fields holding the least and the most a raw value may be (``None``: that end is open); ``within``,
+    the field holding how far it may be either side of zero. A misspelt name fails when the measure's
+    class is made, not on the first frame."""
+
+    lowest: ClassVar[str | None] = None
+    highest: ClassVar[str | None] = None
+    within: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for f in (cls.lowest, cls.highest, cls.within):
+            if f is not None and f not in QualityConfig.model_fields:
+                raise TypeError(f"{cls.__name__} names {f!r} as a threshold; QualityConfig has no such field")
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        def read(f: str | None) -> float | None:
+            return None if f is None else getattr(ctx.config, f)
+
+        if self.within is not None:
+            most = getattr(ctx.config, self.within)
+            return Bound(-most, most)
+        return Bound(read(self.lowest), read(self.highest))
+
+
 NOT_ASSESSED_INSTRUCTION = {"face": "no_face", "mesh": "show_whole_face"}
 # What a measure may legitimately fail with on a frame it cannot judge (too few pixels, a degenerate
 # geometry, OpenCV refusing an empty crop). Anything else (TypeError, AttributeError, ...) is a bug in

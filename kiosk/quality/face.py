@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Bound, FrameContext
+from .base import Bound, ConfigBound, FrameContext
 
 
 class SingleFace:
@@ -43,23 +43,21 @@ class InterEyeDistance:
         return Bound(min=ctx.config.min_inter_eye_px or ctx.model_iod_px)
 
 
-class HeadSize:
+class HeadSize(ConfigBound):
     """Face-box height as a fraction of the frame height: too small -> closer, too big -> back."""
 
     name: ClassVar[str] = "head_size"
     unit: ClassVar[str] = "fraction of frame height"
     needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"low": "move_closer", "high": "move_back"}
+    lowest, highest = "min_head_size", "max_head_size"
 
     def raw(self, ctx: FrameContext) -> float:
         x1, y1, x2, y2 = ctx.face.box
         return (y2 - y1) / ctx.shape[0]
 
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(ctx.config.min_head_size, ctx.config.max_head_size)
 
-
-class Centred:
+class Centred(ConfigBound):
     """Offset of the face-box centre from the frame centre, the larger of the horizontal and
     vertical offsets, each as a fraction of the frame's width or height."""
 
@@ -67,11 +65,9 @@ class Centred:
     unit: ClassVar[str] = "fraction of frame"
     needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"high": "move_to_centre"}
+    highest = "max_centre_offset"
 
     def raw(self, ctx: FrameContext) -> float:
         x1, y1, x2, y2 = ctx.face.box
         h, w = ctx.shape
         return max(abs((x1 + x2) / 2 - w / 2) / w, abs((y1 + y2) / 2 - h / 2) / h)
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(max=ctx.config.max_centre_offset)

@@ -4,15 +4,17 @@ dynamic range, left/right illumination and its balance, repeated pixels (digital
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import cv2
 import numpy as np
 
-from .base import Bound, FrameContext
+from .base import Bound, ConfigBound, FrameContext
 
 SHARPNESS_WIDTH = 128  # the inner face is resized to this width so sharpness does not depend on distance
 CRUSHED, BLOWN = 5, 250  # luma at or below / at or above: no detail left (OFIQ's exposure ranges' ends)
+DARK, GLARE = (0, CRUSHED), (BLOWN, 255)  # those luma levels, each an inclusive (lowest, highest)
 # OFIQ's illumination zones (image_utils.cpp CalculateRegionOfInterest): a square of 0.3 inter-eye
 # distances on each cheek, outward of each eye centre, half the eye-to-mouth distance below it
 CHEEK_ZONE, CHEEK_DROP = 0.3, 0.5
@@ -26,86 +28,99 @@ def frame_histogram(ctx: FrameContext) -> np.ndarray:
     return ctx.memo("frame_histogram", lambda: cv2.calcHist([ctx.gray], [0], None, [256], [0, 256]).ravel())
 
 
-class FrameOverExposure:
-    """Fraction of the whole frame's pixels blown out to white (luma >= 250), judged only when no face
-    is found: a face washed out by too much light is not found by the detector, and "look at the
-    camera" would be the wrong instruction. With a face, the face's own light measures judge it (a
-    bright wall behind a well-lit child is no reason to refuse), so the bound is then the whole range."""
+class _FrameClipped:
+    """Fraction of the whole frame's pixels at the luma ``levels``, judged only when no face is found.
+    With a face, the face's own light measures judge it (a bright wall behind a well-lit child is no
+    reason to refuse), so the bound is then the whole range."""
+
+    unit: ClassVar[str] = "fraction of frame pixels"
+    needs: ClassVar[str] = "frame"
+    levels: ClassVar[tuple[int, int]]  # DARK or GLARE
+
+    def raw(self, ctx: FrameContext) -> float:
+        lo, hi = self.levels
+        return float(frame_histogram(ctx)[lo : hi + 1].sum()) / ctx.gray.size
+
+    def bound(self, ctx: FrameContext) -> Bound:
+        return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
+
+
+class FrameOverExposure(_FrameClipped):
+    """Blown out to white (luma >= 250): a face washed out by too much light is not found by the
+    detector, and "look at the camera" would be the wrong instruction."""
 
     name: ClassVar[str] = "frame_over_exposure"
-    unit: ClassVar[str] = "fraction of frame pixels"
-    needs: ClassVar[str] = "frame"
     instructions: ClassVar[dict[str, str]] = {"high": "less_light"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return float(frame_histogram(ctx)[BLOWN:].sum()) / ctx.gray.size
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
+    levels = GLARE
 
 
-class FrameUnderExposure:
-    """Fraction of the whole frame's pixels crushed to black (luma <= 5), judged only when no face is
-    found, as :class:`FrameOverExposure`: a face lost in the dark needs more light, not "look here"."""
+class FrameUnderExposure(_FrameClipped):
+    """Crushed to black (luma <= 5): a face lost in the dark needs more light, not "look here"."""
 
     name: ClassVar[str] = "frame_under_exposure"
-    unit: ClassVar[str] = "fraction of frame pixels"
-    needs: ClassVar[str] = "frame"
     instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
+    levels = DARK
+
+
+class _OfFace(ConfigBound):
+    """A measure of the inner face's luma alone: ``of`` takes the crop (uint8) to the raw value."""
+
+    needs: ClassVar[str] = "face"
+    of: Callable[[np.ndarray], float]
 
     def raw(self, ctx: FrameContext) -> float:
-        return float(frame_histogram(ctx)[: CRUSHED + 1].sum()) / ctx.gray.size
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
+        return float(self.of(ctx.face_gray))
 
 
-class Brightness:
+class Brightness(_OfFace):
     """Mean luma (0..255) of the inner face."""
 
     name: ClassVar[str] = "brightness"
     unit: ClassVar[str] = "luma 0-255"
-    needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"low": "more_light", "high": "less_light"}
+    lowest, highest = "min_brightness", "max_brightness"
+    of = staticmethod(np.mean)
+
+
+class _FaceClipped(ConfigBound):
+    """Fraction of inner-face pixels at the luma ``levels``."""
+
+    unit: ClassVar[str] = "fraction of pixels"
+    needs: ClassVar[str] = "face"
+    highest = "max_clipped_fraction"
+    levels: ClassVar[tuple[int, int]]  # DARK or GLARE
 
     def raw(self, ctx: FrameContext) -> float:
-        return float(ctx.face_gray.mean())
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(ctx.config.min_brightness, ctx.config.max_brightness)
+        lo, hi = self.levels
+        return float(((ctx.face_gray >= lo) & (ctx.face_gray <= hi)).mean())
 
 
-class UnderExposure:
-    """Fraction of inner-face pixels crushed to black (luma <= 5), as OFIQ's under-exposure prevention."""
+class UnderExposure(_FaceClipped):
+    """Crushed to black (luma <= 5), as OFIQ's under-exposure prevention."""
 
     name: ClassVar[str] = "under_exposure"
-    unit: ClassVar[str] = "fraction of pixels"
-    needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return float((ctx.face_gray <= CRUSHED).mean())
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(max=ctx.config.max_clipped_fraction)
+    levels = DARK
 
 
-class OverExposure:
-    """Fraction of inner-face pixels blown out to white (luma >= 250): glare or a flash too close."""
+class OverExposure(_FaceClipped):
+    """Blown out to white (luma >= 250): glare or a flash too close."""
 
     name: ClassVar[str] = "over_exposure"
-    unit: ClassVar[str] = "fraction of pixels"
-    needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"high": "avoid_glare"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return float((ctx.face_gray >= BLOWN).mean())
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(max=ctx.config.max_clipped_fraction)
+    levels = GLARE
 
 
-class DynamicRange:
+def dynamic_range(gray: np.ndarray) -> float:
+    """OFIQ's ComputeEntropy: ``-sum p log2 p`` over the 256-bin histogram of ``gray`` (uint8)."""
+    if gray.size == 0:
+        raise ValueError("the face region is empty")
+    p = np.bincount(gray.ravel(), minlength=256) / gray.size
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+class DynamicRange(_OfFace):
     """Entropy, in bits, of the 256-bin luma histogram of the inner face: OFIQ's DynamicRange
     (ISO/IEC 29794-5; OFIQlib/modules/measures/src/DynamicRange.cpp, ``-sum p log2 p`` over the
     face's luminance histogram, 0..8 bits). A washed-out, low-contrast face spans few grey levels.
@@ -119,26 +134,12 @@ class DynamicRange:
 
     name: ClassVar[str] = "dynamic_range"
     unit: ClassVar[str] = "bits (histogram entropy)"
-    needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"low": "low_contrast"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return dynamic_range(ctx.face_gray)
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(min=ctx.config.min_dynamic_range)
+    lowest = "min_dynamic_range"
+    of = staticmethod(dynamic_range)
 
 
-def dynamic_range(gray: np.ndarray) -> float:
-    """OFIQ's ComputeEntropy: ``-sum p log2 p`` over the 256-bin histogram of ``gray`` (uint8)."""
-    if gray.size == 0:
-        raise ValueError("the face region is empty")
-    p = np.bincount(gray.ravel(), minlength=256) / gray.size
-    p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
-
-
-class IlluminationUniformity:
+class IlluminationUniformity(ConfigBound):
     """Intersection of the luma histograms of the left and right halves of the inner face (split
     at the nose), as OFIQ's illumination uniformity: 1 when both halves are lit alike."""
 
@@ -146,6 +147,7 @@ class IlluminationUniformity:
     unit: ClassVar[str] = "histogram intersection 0-1"
     needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"low": "even_light"}
+    lowest = "min_illumination_uniformity"
 
     def raw(self, ctx: FrameContext) -> float:
         x1, _, x2, _ = ctx.inner_face
@@ -156,9 +158,6 @@ class IlluminationUniformity:
         hl = np.bincount((left // 8).ravel(), minlength=32) / left.size
         hr = np.bincount((right // 8).ravel(), minlength=32) / right.size
         return float(np.minimum(hl, hr).sum())
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(min=ctx.config.min_illumination_uniformity)
 
 
 def cheek_zones(landmarks: np.ndarray, shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -182,7 +181,7 @@ def cheek_zones(landmarks: np.ndarray, shape: tuple[int, int]) -> list[tuple[int
     return zones
 
 
-class LightBalance:
+class LightBalance(ConfigBound):
     """Mean luma of the darker cheek over the brighter one, in OFIQ's illumination zones: 1 when both
     cheeks are lit alike. The histogram intersection above compares the shapes of two broad
     histograms and barely moves under a smooth left-to-right light ramp; a ramp scales one cheek
@@ -194,6 +193,7 @@ class LightBalance:
     unit: ClassVar[str] = "darker / brighter cheek luma"
     needs: ClassVar[str] = "face"
     instructions: ClassVar[dict[str, str]] = {"low": "even_light"}
+    lowest = "min_light_balance"
 
     def raw(self, ctx: FrameContext) -> float:
         means = []
@@ -204,28 +204,6 @@ class LightBalance:
         if max(means) <= 0:
             raise ValueError("both cheeks are black")
         return min(means) / max(means)
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(min=ctx.config.min_light_balance)
-
-
-class PixelRepetition:
-    """How many times each pixel of the inner face is repeated: ``1 / (1 - f)``, ``f`` the share of
-    its rows and columns that copy their neighbour (they differ from it by less than a tenth of the
-    face's mean row-to-row or column-to-column difference). 1 for a camera's own pixels; about ``k``
-    for a face enlarged ``k`` times into blocks (digital zoom), whose many frame pixels carry only
-    the detail of a small, far face and pass a Laplacian sharpness on the blocks' edges."""
-
-    name: ClassVar[str] = "pixel_repetition"
-    unit: ClassVar[str] = "times each pixel is repeated"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"high": "no_zoom"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return pixel_repetition(ctx.face_gray)
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(max=ctx.config.max_pixel_repetition)
 
 
 def pixel_repetition(gray: np.ndarray) -> float:
@@ -239,19 +217,18 @@ def pixel_repetition(gray: np.ndarray) -> float:
     return 1.0 / (1.0 - (copied[0] + copied[1]) / 2.0)
 
 
-class Sharpness:
-    """Variance of the Laplacian of the inner face resized to a fixed width (focus and motion blur)."""
+class PixelRepetition(_OfFace):
+    """How many times each pixel of the inner face is repeated: ``1 / (1 - f)``, ``f`` the share of
+    its rows and columns that copy their neighbour (they differ from it by less than a tenth of the
+    face's mean row-to-row or column-to-column difference). 1 for a camera's own pixels; about ``k``
+    for a face enlarged ``k`` times into blocks (digital zoom), whose many frame pixels carry only
+    the detail of a small, far face and pass a Laplacian sharpness on the blocks' edges."""
 
-    name: ClassVar[str] = "sharpness"
-    unit: ClassVar[str] = "Laplacian variance"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"low": "hold_still"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return ctx.memo("sharpness", lambda: sharpness(ctx.face_gray))
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(min=ctx.config.min_sharpness)
+    name: ClassVar[str] = "pixel_repetition"
+    unit: ClassVar[str] = "times each pixel is repeated"
+    instructions: ClassVar[dict[str, str]] = {"high": "no_zoom"}
+    highest = "max_pixel_repetition"
+    of = staticmethod(pixel_repetition)
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -261,3 +238,13 @@ def sharpness(gray: np.ndarray) -> float:
     interp = cv2.INTER_AREA if gray.shape[1] > SHARPNESS_WIDTH else cv2.INTER_LINEAR
     small = cv2.resize(gray, (SHARPNESS_WIDTH, h), interpolation=interp)
     return float(cv2.Laplacian(small, cv2.CV_64F).var())
+
+
+class Sharpness(_OfFace):
+    """Variance of the Laplacian of the inner face resized to a fixed width (focus and motion blur)."""
+
+    name: ClassVar[str] = "sharpness"
+    unit: ClassVar[str] = "Laplacian variance"
+    instructions: ClassVar[dict[str, str]] = {"low": "hold_still"}
+    lowest = "min_sharpness"
+    of = staticmethod(sharpness)

@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..landmarks import FaceMesh
-from .base import Bound, FrameContext
+from .base import ConfigBound, FrameContext
 
 # (subject's left, subject's right) point pairs: image-right minus image-left for a frontal face
 _SYMMETRIC_PAIRS = ((263, 33), (362, 133), (291, 61), (454, 234))
@@ -51,47 +51,40 @@ def _pose(ctx: FrameContext) -> HeadPose:
     return ctx.memo("head_pose", lambda: head_pose(ctx.mesh))
 
 
-class Roll:
+class _Angle(ConfigBound):
+    """One angle of the head pose (computed once per frame, shared by the three)."""
+
+    unit: ClassVar[str] = "deg"
+    needs: ClassVar[str] = "mesh"
+    angle: ClassVar[str]  # the HeadPose field
+
+    def raw(self, ctx: FrameContext) -> float:
+        return getattr(_pose(ctx), self.angle)
+
+
+class Roll(_Angle):
     """In-plane tilt of the eye line (ICAO: at most 8 degrees)."""
 
     name: ClassVar[str] = "head_roll"
-    unit: ClassVar[str] = "deg"
-    needs: ClassVar[str] = "mesh"
     instructions: ClassVar[dict[str, str]] = {"low": "head_level", "high": "head_level"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return _pose(ctx).roll
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(-ctx.config.max_roll_deg, ctx.config.max_roll_deg)
+    angle, within = "roll", "max_roll_deg"
 
 
-class Yaw:
+class Yaw(_Angle):
     """Turn of the head to either side."""
 
     name: ClassVar[str] = "head_yaw"
-    unit: ClassVar[str] = "deg"
-    needs: ClassVar[str] = "mesh"
     instructions: ClassVar[dict[str, str]] = {"low": "look_straight", "high": "look_straight"}
-
-    def raw(self, ctx: FrameContext) -> float:
-        return _pose(ctx).yaw
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(-ctx.config.max_yaw_deg, ctx.config.max_yaw_deg)
+    angle, within = "yaw", "max_yaw_deg"
 
 
-class Pitch:
+class Pitch(_Angle):
     """Chin up or down, plus the per-camera ``pitch_offset_deg`` (a camera mounted above or below
     eye level adds a constant)."""
 
     name: ClassVar[str] = "head_pitch"
-    unit: ClassVar[str] = "deg"
-    needs: ClassVar[str] = "mesh"
     instructions: ClassVar[dict[str, str]] = {"low": "raise_chin", "high": "lower_chin"}
+    angle, within = "pitch", "max_pitch_deg"
 
     def raw(self, ctx: FrameContext) -> float:
-        return _pose(ctx).pitch + ctx.config.pitch_offset_deg
-
-    def bound(self, ctx: FrameContext) -> Bound:
-        return Bound(-ctx.config.max_pitch_deg, ctx.config.max_pitch_deg)
+        return super().raw(ctx) + ctx.config.pitch_offset_deg

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ..childref import CHILD_REF_RULE
 from ..guidance import EventKind
+from ..quality import MeasureResult
 from ..store import STATUSES
 
 
@@ -90,16 +92,10 @@ class ModelInfo(_Out):
     child_ref: dict[str, Any] = Field(description="the child reference's format (pattern, max_length, rule)")
 
 
-class MeasureOut(_Out):
-    name: str
-    assessed: bool
-    passed: bool | None
-    raw: float | None
-    unit: str
-    score: int | None
-    threshold: dict[str, float | None]
-    instruction: str | None
-    detail: str
+# every field is always sent, those with a default too
+@dataclass(frozen=True, config=ConfigDict(**_Out.model_config, json_schema_serialization_defaults_required=True))
+class MeasureOut(MeasureResult):
+    """kiosk.quality.MeasureResult.to_dict(): its fields, so the documented answer cannot drift from it."""
 
 
 class QualityOut(_Out):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tf_free
+from factories import cv_argv
 from PIL import Image
 
 from facescreen.training.cli import main
@@ -141,23 +142,7 @@ def test_prepare_data_has_no_default_cache_folder(photo_folder):
 def test_two_threshold_targets_are_one_line_and_exit_2(tmp_path, capsys):
     from facescreen.training.cli import main
 
-    assert (
-        main(
-            [
-                "cv",
-                "--data",
-                str(tmp_path),
-                "--out",
-                str(tmp_path / "run"),
-                "--init",
-                "none",
-                "--target-sensitivity",
-                "0.9",
-                "--target-specificity",
-                "0.9",
-            ]
-        )
-        == 2
-    )
+    argv = cv_argv(tmp_path, tmp_path / "run", "--target-sensitivity", "0.9", "--target-specificity", "0.9")
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--target-sensitivity or --target-specificity, not both" in err[0]

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import yaml
+from factories import cv_argv
 
 from facescreen.training.cli import build_parser, main
 from facescreen.training.config import ConfigError, TrainConfig, build_config
@@ -141,28 +142,11 @@ def test_bundle_builders_keep_their_subcommands(command):
 
 def test_cv_with_the_converted_detector_needs_its_bundle_and_says_so_before_aligning(tmp_path, capsys, detector_dir):
     out = tmp_path / "run"
-    assert main(["cv", "--data", str(tmp_path), "--out", str(out), "--init", "none", "--detector", "mtcnn-lite"]) == 2
+    assert main(cv_argv(tmp_path, out, "--detector", "mtcnn-lite")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--detector-bundle" in err[0] and not out.exists()
     # with its bundle the detector is built (no TypeError); the empty data folder is what is refused next
-    assert (
-        main(
-            [
-                "cv",
-                "--data",
-                str(tmp_path),
-                "--out",
-                str(out),
-                "--init",
-                "none",
-                "--detector",
-                "mtcnn-lite",
-                "--detector-bundle",
-                str(detector_dir.parent),
-            ]
-        )
-        == 2
-    )
+    assert main(cv_argv(tmp_path, out, "--detector", "mtcnn-lite", "--detector-bundle", str(detector_dir.parent))) == 2
     err = capsys.readouterr().err
     assert "detector" not in err and "TypeError" not in err and not out.exists()
 

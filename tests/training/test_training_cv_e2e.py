@@ -27,20 +27,16 @@ EVAL_FLAGS = [
 FAST = ["--preset", "quick-cpu", "--epochs", "6", "--bootstrap", "500", "--no-progress", "--notice", SYNTHETIC_NOTICE]
 
 
-def _args(manifest, cache, size, out, *extra):
-    return [
-        "cv",
-        "--data",
-        str(manifest),
-        "--out",
-        str(out),
-        "--align-cache",
-        str(cache),
-        "--input-size",
-        str(size),
-        *FAST,
-        *extra,
-    ]
+@pytest.fixture(scope="module")
+def cohort(synthetic_manifest, warm_align_cache, e2e_size):
+    """The options that point ``cv`` at the synthetic cohort, aligned once for the session."""
+    return ["--data", str(synthetic_manifest), "--align-cache", str(warm_align_cache), "--input-size", str(e2e_size)]
+
+
+@pytest.fixture(scope="module")
+def cohort_argv(cohort):
+    """The module's command line: ``cv`` on the cohort into ``out`` at the quick settings, then ``extra``."""
+    return lambda out, *extra: ["cv", *cohort, "--out", str(out), *FAST, *extra]
 
 
 def _readers_csv(manifest, path):
@@ -57,12 +53,9 @@ def _readers_csv(manifest, path):
     return path
 
 
-def _main_args(manifest, cache, size, out, control_run, *extra):
+def _main_args(cohort_argv, out, control_run, *extra):
     """The planted-signal run's command line (its readers' CSV beside ``out``), as run and as resumed."""
-    return _args(
-        manifest,
-        cache,
-        size,
+    return cohort_argv(
         out,
         "--readers",
         str(out.parent / "readers.csv"),
@@ -76,17 +69,17 @@ def _main_args(manifest, cache, size, out, control_run, *extra):
 
 
 @pytest.fixture(scope="module")
-def main_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size, control_run):
+def main_run(tmp_path_factory, synthetic_manifest, cohort_argv, control_run):
     """The planted-signal run, with temperature scaling, a screening target, an extra subgroup column,
     TensorBoard, and the shuffled-label control as a second model on the same children."""
     out = tmp_path_factory.mktemp("runs") / "planted"
     _readers_csv(synthetic_manifest, out.parent / "readers.csv")
-    assert main(_main_args(synthetic_manifest, warm_align_cache, e2e_size, out, control_run)) == 0
+    assert main(_main_args(cohort_argv, out, control_run)) == 0
     return out
 
 
 @pytest.fixture(scope="module")
-def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size):
+def control_run(tmp_path_factory, cohort_argv):
     """The shuffled-label control, with a spy on the threshold rule."""
     import facescreen.training.cv as cv
 
@@ -98,27 +91,10 @@ def control_run(tmp_path_factory, synthetic_manifest, warm_align_cache, e2e_size
         return real(cfg, y, scores)
 
     out = tmp_path_factory.mktemp("runs") / "shuffled"
+    control = "--shuffle-labels --final none --temperature-scaling --explain-faces 0 --checkpoint-every 0".split()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cv, "select_threshold", spy)
-        assert (
-            main(
-                _args(
-                    synthetic_manifest,
-                    warm_align_cache,
-                    e2e_size,
-                    out,
-                    "--shuffle-labels",
-                    "--final",
-                    "none",
-                    "--temperature-scaling",
-                    "--explain-faces",
-                    "0",
-                    "--checkpoint-every",
-                    "0",
-                )
-            )
-            == 0
-        )
+        assert main(cohort_argv(out, *control)) == 0
     return out, seen
 
 
@@ -203,31 +179,13 @@ def test_bundle_card_carries_the_cross_validated_metrics_and_screens_a_photo(
     assert screener.screen(folder / "syndromic" / "syndromic_0000.jpg").cam.shape == (e2e_size, e2e_size)
 
 
-def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(
-    main_run, control_run, synthetic_manifest, warm_align_cache, e2e_size, capsys
-):
+def test_resume_reuses_finished_folds_and_a_finished_run_is_not_overwritten(main_run, control_run, cohort_argv, capsys):
     before = json.loads((main_run / "summary.json").read_text())
-    assert main(_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, "--explain-faces", "4")) == 2
+    assert main(cohort_argv(main_run, "--explain-faces", "4")) == 2
     assert "pass --resume" in capsys.readouterr().err
-    assert (
-        main(
-            _args(
-                synthetic_manifest,
-                warm_align_cache,
-                e2e_size,
-                main_run,
-                "--explain-faces",
-                "4",
-                "--epochs",
-                "7",
-                *EVAL_FLAGS,
-                "--resume",
-            )
-        )
-        == 2
-    )
+    assert main(cohort_argv(main_run, "--explain-faces", "4", "--epochs", "7", *EVAL_FLAGS, "--resume")) == 2
     assert "configuration differs in fit" in capsys.readouterr().err
-    assert main(_main_args(synthetic_manifest, warm_align_cache, e2e_size, main_run, control_run, "--resume")) == 0
+    assert main(_main_args(cohort_argv, main_run, control_run, "--resume")) == 0
     log = (main_run / "run.log").read_text()
     assert log.count("finished in an earlier run, reloaded") == 5 and "final model: finished in an earlier run" in log
     after = json.loads((main_run / "summary.json").read_text())
@@ -324,7 +282,7 @@ def test_bundle_has_a_readable_model_card(main_run):
     assert str(main_run) not in md and str(main_run) not in (main_run / "bundle" / "modelcard.json").read_text()
 
 
-def test_the_vgg16_paper_command_end_to_end(tmp_path, synthetic_manifest, warm_align_cache, e2e_size):
+def test_the_vgg16_paper_command_end_to_end(tmp_path, synthetic_manifest, cohort):
     """docs/papers.md's VGG-16 command at the smallest settings (no VGG-Face file here: --init none):
     the Table 1 layout (mean ± SD), the ROC with its band and readers, Grad-CAM, and the section-2
     items with the TRIPOD+AI / STARD checklist in report.md."""
@@ -336,14 +294,9 @@ def test_the_vgg16_paper_command_end_to_end(tmp_path, synthetic_manifest, warm_a
         "paper-vgg16",
         "--init",
         "none",
-        "--data",
-        str(synthetic_manifest),
+        *cohort,
         "--out",
         str(out),
-        "--align-cache",
-        str(warm_align_cache),
-        "--input-size",
-        str(e2e_size),
         "--head-filters",
         "8",
         "--epochs",
