@@ -160,7 +160,37 @@ class Measure(Protocol):
     def bound(self, ctx: FrameContext) -> Bound: ...
 
 
-class ConfigBound:
+class MeasureBase:
+    """What a measure states about itself, given as class keywords where the class is made: ``name``,
+    ``unit``, ``needs``, and the message key said when the raw value is too ``low`` or too ``high``
+    (its ``instructions``). A keyword left out is inherited, so a family of measures states what its
+    members share (a unit, what they need) once, on its base."""
+
+    name: ClassVar[str]
+    unit: ClassVar[str]
+    needs: ClassVar[Needs]
+    instructions: ClassVar[dict[str, str]]  # side ("low"/"high") -> message key
+
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        unit: str | None = None,
+        needs: Needs | None = None,
+        low: str | None = None,
+        high: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr, value in (("name", name), ("unit", unit), ("needs", needs)):
+            if value is not None:
+                setattr(cls, attr, value)
+        sides = {side: key for side, key in (("low", low), ("high", high)) if key is not None}
+        if sides:
+            cls.instructions = sides
+
+
+class ConfigBound(MeasureBase):
     """The bound most measures have: QualityConfig's fields, named. ``lowest`` and ``highest`` name the
     fields holding the least and the most a raw value may be (``None``: that end is open); ``within``,
     the field holding how far it may be either side of zero. A misspelt name fails when the measure's

@@ -15,11 +15,10 @@ from typing import ClassVar
 from .base import ConfigBound, FrameContext
 
 
-class _MeshRatio(ConfigBound):
+class _MeshRatio(ConfigBound, needs="mesh"):
     """A gap over a span, each the distance between two named mesh points (kiosk.landmarks), the
     smallest over ``ratios``: a ratio, so it does not change with the face's distance."""
 
-    needs: ClassVar[str] = "mesh"
     ratios: ClassVar[tuple[tuple[str, str, str, str], ...]]  # (gap from, gap to, span from, span to)
 
     def raw(self, ctx: FrameContext) -> float:
@@ -27,13 +26,10 @@ class _MeshRatio(ConfigBound):
         return min(m.dist(a, b) / m.dist(c, d) for a, b, c, d in self.ratios)
 
 
-class EyesOpen(_MeshRatio):
+class EyesOpen(_MeshRatio, name="eyes_open", unit="lid gap / eye width", low="open_eyes"):
     """Eyelid gap over eye width (mesh 159/145 over 33/133 and 386/374 over 263/362), the
     smaller of the two eyes, as in OFIQ's EyesOpen (which also takes the smaller eye)."""
 
-    name: ClassVar[str] = "eyes_open"
-    unit: ClassVar[str] = "lid gap / eye width"
-    instructions: ClassVar[dict[str, str]] = {"low": "open_eyes"}
     lowest = "min_eye_openness"
     ratios = (
         ("right_eye_upper", "right_eye_lower", "right_eye_outer", "right_eye_inner"),
@@ -41,12 +37,9 @@ class EyesOpen(_MeshRatio):
     )
 
 
-class MouthClosed(_MeshRatio):
+class MouthClosed(_MeshRatio, name="mouth_closed", unit="lip gap / face height", high="close_mouth"):
     """Inner-lip gap (mesh 13/14) over face height (forehead 10 to chin 152). The source papers
     left open-mouth photos out: an open mouth changes the facial gestalt the model reads."""
 
-    name: ClassVar[str] = "mouth_closed"
-    unit: ClassVar[str] = "lip gap / face height"
-    instructions: ClassVar[dict[str, str]] = {"high": "close_mouth"}
     highest = "max_mouth_gap"
     ratios = (("lip_upper_inner", "lip_lower_inner", "forehead", "chin"),)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from .base import Bound, ConfigBound, FrameContext
+from .base import Bound, ConfigBound, FrameContext, MeasureBase
 
 
-class SingleFace:
+class SingleFace(MeasureBase, name="single_face", unit="faces", needs="frame", low="no_face", high="one_face_only"):
     """Exactly one face: the subject. Faces much smaller than the largest (posters, people far
     behind) are not counted, so a busy clinic background does not block capture."""
-
-    name: ClassVar[str] = "single_face"
-    unit: ClassVar[str] = "faces"
-    needs: ClassVar[str] = "frame"
-    instructions: ClassVar[dict[str, str]] = {"low": "no_face", "high": "one_face_only"}
 
     def raw(self, ctx: FrameContext) -> float:
         if not ctx.faces:
@@ -27,14 +20,11 @@ class SingleFace:
         return Bound(1.0, 1.0)
 
 
-class InterEyeDistance:
+class InterEyeDistance(
+    MeasureBase, name="inter_eye_distance", unit="px", needs="face", low="move_closer", high="move_back"
+):
     """Eye-centre distance in pixels (ISO/IEC 29794-5 inter-eye distance): enough pixels on the
     face that the model's aligned crop is never an upsampled one."""
-
-    name: ClassVar[str] = "inter_eye_distance"
-    unit: ClassVar[str] = "px"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"low": "move_closer", "high": "move_back"}
 
     def raw(self, ctx: FrameContext) -> float:
         return ctx.inter_eye
@@ -43,13 +33,11 @@ class InterEyeDistance:
         return Bound(min=ctx.config.min_inter_eye_px or ctx.model_iod_px)
 
 
-class HeadSize(ConfigBound):
+class HeadSize(
+    ConfigBound, name="head_size", unit="fraction of frame height", needs="face", low="move_closer", high="move_back"
+):
     """Face-box height as a fraction of the frame height: too small -> closer, too big -> back."""
 
-    name: ClassVar[str] = "head_size"
-    unit: ClassVar[str] = "fraction of frame height"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"low": "move_closer", "high": "move_back"}
     lowest, highest = "min_head_size", "max_head_size"
 
     def raw(self, ctx: FrameContext) -> float:
@@ -57,14 +45,10 @@ class HeadSize(ConfigBound):
         return (y2 - y1) / ctx.shape[0]
 
 
-class Centred(ConfigBound):
+class Centred(ConfigBound, name="centred", unit="fraction of frame", needs="face", high="move_to_centre"):
     """Offset of the face-box centre from the frame centre, the larger of the horizontal and
     vertical offsets, each as a fraction of the frame's width or height."""
 
-    name: ClassVar[str] = "centred"
-    unit: ClassVar[str] = "fraction of frame"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"high": "move_to_centre"}
     highest = "max_centre_offset"
 
     def raw(self, ctx: FrameContext) -> float:

@@ -10,7 +10,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from .base import Bound, ConfigBound, FrameContext
+from .base import Bound, ConfigBound, FrameContext, MeasureBase
 
 SHARPNESS_WIDTH = 128  # the inner face is resized to this width so sharpness does not depend on distance
 CRUSHED, BLOWN = 5, 250  # luma at or below / at or above: no detail left (OFIQ's exposure ranges' ends)
@@ -28,13 +28,11 @@ def frame_histogram(ctx: FrameContext) -> np.ndarray:
     return ctx.memo("frame_histogram", lambda: cv2.calcHist([ctx.gray], [0], None, [256], [0, 256]).ravel())
 
 
-class _FrameClipped:
+class _FrameClipped(MeasureBase, unit="fraction of frame pixels", needs="frame"):
     """Fraction of the whole frame's pixels at the luma ``levels``, judged only when no face is found.
     With a face, the face's own light measures judge it (a bright wall behind a well-lit child is no
     reason to refuse), so the bound is then the whole range."""
 
-    unit: ClassVar[str] = "fraction of frame pixels"
-    needs: ClassVar[str] = "frame"
     levels: ClassVar[tuple[int, int]]  # DARK or GLARE
 
     def raw(self, ctx: FrameContext) -> float:
@@ -45,48 +43,38 @@ class _FrameClipped:
         return Bound(max=1.0 if ctx.face is not None else ctx.config.max_frame_clipped_fraction)
 
 
-class FrameOverExposure(_FrameClipped):
+class FrameOverExposure(_FrameClipped, name="frame_over_exposure", high="less_light"):
     """Blown out to white (luma >= 250): a face washed out by too much light is not found by the
     detector, and "look at the camera" would be the wrong instruction."""
 
-    name: ClassVar[str] = "frame_over_exposure"
-    instructions: ClassVar[dict[str, str]] = {"high": "less_light"}
     levels = GLARE
 
 
-class FrameUnderExposure(_FrameClipped):
+class FrameUnderExposure(_FrameClipped, name="frame_under_exposure", high="more_light"):
     """Crushed to black (luma <= 5): a face lost in the dark needs more light, not "look here"."""
 
-    name: ClassVar[str] = "frame_under_exposure"
-    instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
     levels = DARK
 
 
-class _OfFace(ConfigBound):
+class _OfFace(ConfigBound, needs="face"):
     """A measure of the inner face's luma alone: ``of`` takes the crop (uint8) to the raw value."""
 
-    needs: ClassVar[str] = "face"
     of: Callable[[np.ndarray], float]
 
     def raw(self, ctx: FrameContext) -> float:
         return float(self.of(ctx.face_gray))
 
 
-class Brightness(_OfFace):
+class Brightness(_OfFace, name="brightness", unit="luma 0-255", low="more_light", high="less_light"):
     """Mean luma (0..255) of the inner face."""
 
-    name: ClassVar[str] = "brightness"
-    unit: ClassVar[str] = "luma 0-255"
-    instructions: ClassVar[dict[str, str]] = {"low": "more_light", "high": "less_light"}
     lowest, highest = "min_brightness", "max_brightness"
     of = staticmethod(np.mean)
 
 
-class _FaceClipped(ConfigBound):
+class _FaceClipped(ConfigBound, unit="fraction of pixels", needs="face"):
     """Fraction of inner-face pixels at the luma ``levels``."""
 
-    unit: ClassVar[str] = "fraction of pixels"
-    needs: ClassVar[str] = "face"
     highest = "max_clipped_fraction"
     levels: ClassVar[tuple[int, int]]  # DARK or GLARE
 
@@ -95,19 +83,15 @@ class _FaceClipped(ConfigBound):
         return float(((ctx.face_gray >= lo) & (ctx.face_gray <= hi)).mean())
 
 
-class UnderExposure(_FaceClipped):
+class UnderExposure(_FaceClipped, name="under_exposure", high="more_light"):
     """Crushed to black (luma <= 5), as OFIQ's under-exposure prevention."""
 
-    name: ClassVar[str] = "under_exposure"
-    instructions: ClassVar[dict[str, str]] = {"high": "more_light"}
     levels = DARK
 
 
-class OverExposure(_FaceClipped):
+class OverExposure(_FaceClipped, name="over_exposure", high="avoid_glare"):
     """Blown out to white (luma >= 250): glare or a flash too close."""
 
-    name: ClassVar[str] = "over_exposure"
-    instructions: ClassVar[dict[str, str]] = {"high": "avoid_glare"}
     levels = GLARE
 
 
@@ -120,7 +104,7 @@ def dynamic_range(gray: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-class DynamicRange(_OfFace):
+class DynamicRange(_OfFace, name="dynamic_range", unit="bits (histogram entropy)", low="low_contrast"):
     """Entropy, in bits, of the 256-bin luma histogram of the inner face: OFIQ's DynamicRange
     (ISO/IEC 29794-5; OFIQlib/modules/measures/src/DynamicRange.cpp, ``-sum p log2 p`` over the
     face's luminance histogram, 0..8 bits). A washed-out, low-contrast face spans few grey levels.
@@ -132,21 +116,16 @@ class DynamicRange(_OfFace):
     read 6.9-7.4 bits, as high as good ones (6.6 and up); on luma they read 6.0-6.45, the synthetic
     cohorts' photos 6.49 and up (docs/kiosk.md has the figures)."""
 
-    name: ClassVar[str] = "dynamic_range"
-    unit: ClassVar[str] = "bits (histogram entropy)"
-    instructions: ClassVar[dict[str, str]] = {"low": "low_contrast"}
     lowest = "min_dynamic_range"
     of = staticmethod(dynamic_range)
 
 
-class IlluminationUniformity(ConfigBound):
+class IlluminationUniformity(
+    ConfigBound, name="illumination_uniformity", unit="histogram intersection 0-1", needs="face", low="even_light"
+):
     """Intersection of the luma histograms of the left and right halves of the inner face (split
     at the nose), as OFIQ's illumination uniformity: 1 when both halves are lit alike."""
 
-    name: ClassVar[str] = "illumination_uniformity"
-    unit: ClassVar[str] = "histogram intersection 0-1"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"low": "even_light"}
     lowest = "min_illumination_uniformity"
 
     def raw(self, ctx: FrameContext) -> float:
@@ -181,7 +160,9 @@ def cheek_zones(landmarks: np.ndarray, shape: tuple[int, int]) -> list[tuple[int
     return zones
 
 
-class LightBalance(ConfigBound):
+class LightBalance(
+    ConfigBound, name="light_balance", unit="darker / brighter cheek luma", needs="face", low="even_light"
+):
     """Mean luma of the darker cheek over the brighter one, in OFIQ's illumination zones: 1 when both
     cheeks are lit alike. The histogram intersection above compares the shapes of two broad
     histograms and barely moves under a smooth left-to-right light ramp; a ramp scales one cheek
@@ -189,10 +170,6 @@ class LightBalance(ConfigBound):
     photos' cheeks differ by 3-11%), so a ramp that darkens the side its light already favours is
     partly cancelled: no comparison of the two sides tells that frame from a good one."""
 
-    name: ClassVar[str] = "light_balance"
-    unit: ClassVar[str] = "darker / brighter cheek luma"
-    needs: ClassVar[str] = "face"
-    instructions: ClassVar[dict[str, str]] = {"low": "even_light"}
     lowest = "min_light_balance"
 
     def raw(self, ctx: FrameContext) -> float:
@@ -217,16 +194,13 @@ def pixel_repetition(gray: np.ndarray) -> float:
     return 1.0 / (1.0 - (copied[0] + copied[1]) / 2.0)
 
 
-class PixelRepetition(_OfFace):
+class PixelRepetition(_OfFace, name="pixel_repetition", unit="times each pixel is repeated", high="no_zoom"):
     """How many times each pixel of the inner face is repeated: ``1 / (1 - f)``, ``f`` the share of
     its rows and columns that copy their neighbour (they differ from it by less than a tenth of the
     face's mean row-to-row or column-to-column difference). 1 for a camera's own pixels; about ``k``
     for a face enlarged ``k`` times into blocks (digital zoom), whose many frame pixels carry only
     the detail of a small, far face and pass a Laplacian sharpness on the blocks' edges."""
 
-    name: ClassVar[str] = "pixel_repetition"
-    unit: ClassVar[str] = "times each pixel is repeated"
-    instructions: ClassVar[dict[str, str]] = {"high": "no_zoom"}
     highest = "max_pixel_repetition"
     of = staticmethod(pixel_repetition)
 
@@ -240,11 +214,8 @@ def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(small, cv2.CV_64F).var())
 
 
-class Sharpness(_OfFace):
+class Sharpness(_OfFace, name="sharpness", unit="Laplacian variance", low="hold_still"):
     """Variance of the Laplacian of the inner face resized to a fixed width (focus and motion blur)."""
 
-    name: ClassVar[str] = "sharpness"
-    unit: ClassVar[str] = "Laplacian variance"
-    instructions: ClassVar[dict[str, str]] = {"low": "hold_still"}
     lowest = "min_sharpness"
     of = staticmethod(sharpness)

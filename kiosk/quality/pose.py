@@ -51,39 +51,31 @@ def _pose(ctx: FrameContext) -> HeadPose:
     return ctx.memo("head_pose", lambda: head_pose(ctx.mesh))
 
 
-class _Angle(ConfigBound):
+class _Angle(ConfigBound, unit="deg", needs="mesh"):
     """One angle of the head pose (computed once per frame, shared by the three)."""
 
-    unit: ClassVar[str] = "deg"
-    needs: ClassVar[str] = "mesh"
     angle: ClassVar[str]  # the HeadPose field
 
     def raw(self, ctx: FrameContext) -> float:
         return getattr(_pose(ctx), self.angle)
 
 
-class Roll(_Angle):
+class Roll(_Angle, name="head_roll", low="head_level", high="head_level"):
     """In-plane tilt of the eye line (ICAO: at most 8 degrees)."""
 
-    name: ClassVar[str] = "head_roll"
-    instructions: ClassVar[dict[str, str]] = {"low": "head_level", "high": "head_level"}
     angle, within = "roll", "max_roll_deg"
 
 
-class Yaw(_Angle):
+class Yaw(_Angle, name="head_yaw", low="look_straight", high="look_straight"):
     """Turn of the head to either side."""
 
-    name: ClassVar[str] = "head_yaw"
-    instructions: ClassVar[dict[str, str]] = {"low": "look_straight", "high": "look_straight"}
     angle, within = "yaw", "max_yaw_deg"
 
 
-class Pitch(_Angle):
+class Pitch(_Angle, name="head_pitch", low="raise_chin", high="lower_chin"):
     """Chin up or down, plus the per-camera ``pitch_offset_deg`` (a camera mounted above or below
     eye level adds a constant)."""
 
-    name: ClassVar[str] = "head_pitch"
-    instructions: ClassVar[dict[str, str]] = {"low": "raise_chin", "high": "lower_chin"}
     angle, within = "pitch", "max_pitch_deg"
 
     def raw(self, ctx: FrameContext) -> float:
