@@ -42,8 +42,7 @@ function applyTexts() {
   $("consent-upload-label").textContent = t("consent_upload");
   $("token-label").textContent = t("token_prompt");
   $("result-title").textContent = t("result_title");
-  $("child-ref-label").textContent = t("child_ref_label");
-  $("scan-ref").textContent = t("child_ref_scan");
+  childRefField.translate();
   if (S.model && S.model.demo) { $("demo").textContent = t("demo_notice"); show("demo", true); }
 }
 
@@ -63,8 +62,7 @@ function progress(streak, needed) {
 
 // --- the child's reference (kiosk/childref.py's format, from /v1/model) ------------------------
 const ChildRef = window.facescreenChildRef;
-const childRefField = ChildRef.field({ input: $("child-ref"), message: $("child-ref-msg"), scanButton: $("scan-ref"),
-                                       video: $("video"), spec: () => S.model && S.model.child_ref, t });
+const childRefField = ChildRef.field({ section: $("child"), video: $("video"), spec: () => S.model && S.model.child_ref, t });
 const childRef = childRefField.current;
 
 function showResult(result, camPng, recordId, ref) {

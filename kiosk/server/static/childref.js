@@ -33,9 +33,31 @@ window.facescreenChildRef = (() => {
     return { found, stop: () => { stopped = true; } };
   }
 
-  // Wire a page's field: checked as it is typed, filled by a scan. `spec()`: the format (null until
-  // the page knows it: then only an empty field is accepted); `t(key)`: the page's messages.
-  function field({ input, message, scanButton, video, spec, t }) {
+  function element(tag, attributes) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, v);
+    return e;
+  }
+
+  // The field's markup, built here so that both pages have the same one: the label, the input and the
+  // scan button on one row (the button hidden until the camera runs), the message under them.
+  function build(section) {
+    const input = element("input", { id: "child-ref", type: "text", dir: "auto", autocomplete: "off",
+                                     autocapitalize: "characters", spellcheck: "false" });
+    const scanButton = element("button", { id: "scan-ref", type: "button", hidden: "" });
+    const row = element("div", { class: "row" });
+    row.append(input, scanButton);
+    const label = element("label", { for: "child-ref" });
+    const message = element("p", { id: "child-ref-msg", class: "small", role: "alert" });
+    section.append(label, row, message);
+    return { label, input, scanButton, message };
+  }
+
+  // Build a page's field into `section`: checked as it is typed, filled by a scan. `spec()`: the format
+  // (null until the page knows it: then only an empty field is accepted); `t(key)`: the page's
+  // messages, read again by `translate()` when the page changes language.
+  function field({ section, video, spec, t }) {
+    const { label, input, scanButton, message } = build(section);
     const current = () => {
       const s = spec();
       return s ? check(s, input.value) : { value: null, ok: !String(input.value).trim() };
@@ -54,7 +76,11 @@ window.facescreenChildRef = (() => {
       input.value = value.trim();
       show();
     });
-    return { current, show };
+    const translate = () => {
+      label.textContent = t("child_ref_label");
+      scanButton.textContent = t("child_ref_scan");
+    };
+    return { current, show, translate };
   }
 
   return { check, canScan, scan, field };

@@ -33,6 +33,7 @@ function applyLanguage() {
   document.documentElement.dir = t('text_direction') === 'rtl' ? 'rtl' : 'ltr';  // Arabic lays out right to left
   $('lang').value = state.lang;
   for (const el of document.querySelectorAll('[data-msg]')) el.textContent = t(el.dataset.msg);
+  childRefField.translate();
   $('ncu').textContent = t('not_for_clinical_use');
   if (state.screener?.app.demo) { $('demo').hidden = false; $('demo').textContent = t('demo_notice'); }
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
@@ -171,8 +172,7 @@ export async function sync() {
 // ---- the child's reference (kiosk/childref.py's format, from app.json) ---------------------------
 
 const ChildRef = window.facescreenChildRef;
-const childRefField = ChildRef.field({ input: $('child-ref'), message: $('child-ref-msg'), scanButton: $('scan-ref'),
-                                       video: $('video'), spec: () => state.screener?.app.child_ref, t });
+const childRefField = ChildRef.field({ section: $('child'), video: $('video'), spec: () => state.screener?.app.child_ref, t });
 const childRef = () => childRefField.current();
 
 // ---- live guidance ------------------------------------------------------------------------------
