@@ -17,7 +17,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +56,29 @@ def _backbone_names(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Flag:
-    """A command-line flag that sets one configuration key."""
+    """A command-line flag that sets one configuration key, ``section.name``: the name is the flag's own
+    (``--input-size`` in section model sets ``model.input_size``) unless ``name`` gives another."""
 
     flag: str
-    key: str
     help: str
     type: Callable[[str], Any] | None = None
     choices: Iterable[str] | None = None  # a tuple, or a registry (it iterates its names)
     const: Any = None  # a switch: sets this value when given
     append: bool = False
     metavar: str | None = None
-    also: tuple[tuple[str, Any], ...] = ()  # further keys set whenever this flag is given
+    also: tuple[tuple[str, Any], ...] = ()  # further keys (section.name) set whenever this flag is given
+    name: str = ""  # the key's name in its section, where it is not the flag's
+    section: str = ""  # given by _section; none for a top-level key (seed)
+
+    @property
+    def key(self) -> str:
+        name = self.name or self.flag[2:].replace("-", "_")
+        return f"{self.section}.{name}" if self.section else name
+
+
+def _section(section: str, *flags: Flag) -> list[Flag]:
+    """``flags`` that set keys of configuration section ``section``."""
+    return [replace(f, section=section) for f in flags]
 
 
 def _flags() -> list[Flag]:
@@ -81,259 +93,243 @@ def _flags() -> list[Flag]:
     from .thresholds import THRESHOLD_RULES
 
     return [
-        Flag("--backbone", "model.backbone", "backbone network", choices=BACKBONES),
-        Flag("--input-size", "model.input_size", "aligned face size in pixels (the papers: 224)", int, metavar="PX"),
-        Flag(
-            "--head-filters",
-            "model.head_filters",
-            "filters of the convolutional head layers, comma separated "
-            "(the papers' fully connected layers as 1x1 convolutions; e.g. 512,512)",
-            _ints,
-            metavar="N,N",
+        *_section(
+            "model",
+            Flag("--backbone", "backbone network", choices=BACKBONES),
+            Flag("--input-size", "aligned face size in pixels (the papers: 224)", int, metavar="PX"),
+            Flag(
+                "--head-filters",
+                "filters of the convolutional head layers, comma separated "
+                "(the papers' fully connected layers as 1x1 convolutions; e.g. 512,512)",
+                _ints,
+                metavar="N,N",
+            ),
+            Flag("--dropout", "dropout after each head layer (the papers: 0.5)", float),
+            Flag(
+                "--init",
+                "initial backbone weights: imagenet (Keras' file from the local Keras cache or "
+                "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), keras-hub "
+                "(needs --weights PRESET_DIR: a KerasHub ResNet/VGG preset saved in a local folder), none",
+                choices=INITIAL_WEIGHTS,
+            ),
+            Flag(
+                "--weights",
+                "weight file or KerasHub preset folder for --init (never downloaded); "
+                "for resnet18/34 with imagenet a .weights.h5 of the same architecture",
+                metavar="FILE",
+            ),
         ),
-        Flag("--dropout", "model.dropout", "dropout after each head layer (the papers: 0.5)", float),
-        Flag(
-            "--init",
-            "model.init",
-            "initial backbone weights: imagenet (Keras' file from the local Keras cache or "
-            "--weights), vggface (needs --weights: keras_vggface's rcmalli_vggface_tf_notop_vgg16.h5), keras-hub "
-            "(needs --weights PRESET_DIR: a KerasHub ResNet/VGG preset saved in a local folder), none",
-            choices=INITIAL_WEIGHTS,
+        *_section(
+            "optimiser",
+            Flag("--optimizer", "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)", choices=OPTIMISERS, name="name"),
+            Flag("--lr", "learning rate", float, name="learning_rate"),
+            Flag("--momentum", "momentum (sgd, rmsprop)", float),
+            Flag("--weight-decay", "decoupled weight decay (0: off)", float),
         ),
-        Flag(
-            "--weights",
-            "model.weights",
-            "weight file or KerasHub preset folder for --init (never downloaded); "
-            "for resnet18/34 with imagenet a .weights.h5 of the same architecture",
-            metavar="FILE",
+        *_section(
+            "fit",
+            Flag("--batch-size", "global batch size (split across devices when distributed)", int),
+            Flag("--epochs", "maximum number of epochs per training", int),
+            Flag(
+                "--patience",
+                "early stopping: epochs without improvement on validation (0: off; "
+                "the best validation epoch is kept either way)",
+                int,
+            ),
+            Flag("--monitor", "what 'best on validation' means", choices=MONITORS),
+            Flag("--class-weight", "weigh classes by inverse frequency (balanced) or not", choices=CLASS_WEIGHTS),
+            Flag(
+                "--checkpoint-every",
+                "epochs between resume checkpoints of the whole "
+                "training state (0: none; an interrupted fold then restarts, finished folds are always kept)",
+                int,
+            ),
         ),
-        Flag("--optimizer", "optimiser.name", "optimiser (paper-vgg16: rmsprop; paper-wbs: sgd)", choices=OPTIMISERS),
-        Flag("--lr", "optimiser.learning_rate", "learning rate", float),
-        Flag("--momentum", "optimiser.momentum", "momentum (sgd, rmsprop)", float),
-        Flag("--weight-decay", "optimiser.weight_decay", "decoupled weight decay (0: off)", float),
-        Flag("--batch-size", "fit.batch_size", "global batch size (split across devices when distributed)", int),
-        Flag("--epochs", "fit.epochs", "maximum number of epochs per training", int),
-        Flag(
-            "--patience",
-            "fit.patience",
-            "early stopping: epochs without improvement on validation (0: off; "
-            "the best validation epoch is kept either way)",
-            int,
+        *_section(
+            "augment",
+            Flag("--rotation", "augmentation: random rotation range, +- degrees", float, name="rotation_deg"),
+            Flag(
+                "--zoom",
+                "augmentation: random crop/rescale zoom range LOW,HIGH (e.g. 0.9,1.1)",
+                _floats,
+                metavar="LOW,HIGH",
+                name="scale",
+            ),
+            Flag("--shift", "augmentation: random shift, fraction of the face size", float),
+            Flag("--no-flip", "augmentation: no random horizontal flip", const=False, name="hflip"),
+            Flag("--no-augment", "no augmentation at all", const=False, name="enabled"),
+            Flag(
+                "--randaugment",
+                "RandAugment-style policy: operations per image (0: off)",
+                int,
+                metavar="N",
+                name="randaugment_n",
+            ),
+            Flag("--randaugment-magnitude", "RandAugment magnitude 0..10", int, metavar="M"),
         ),
-        Flag("--monitor", "fit.monitor", "what 'best on validation' means", choices=MONITORS),
-        Flag(
-            "--class-weight",
-            "fit.class_weight",
-            "weigh classes by inverse frequency (balanced) or not",
-            choices=CLASS_WEIGHTS,
+        *_section(
+            "cv",
+            Flag("--folds", "number of cross-validation parts (the papers: 5, i.e. 3:1:1)", int, name="n_folds"),
+            Flag(
+                "--group-by-subject",
+                "allow several photos per subject_id, keeping each "
+                "subject's photos in one part (the papers use one photo per child)",
+                const=True,
+            ),
+            Flag(
+                "--no-syndrome-strata",
+                "stratify folds by class only, not by syndrome",
+                const=False,
+                name="stratify_by_syndrome",
+            ),
+            Flag(
+                "--shuffle-labels",
+                "negative control: permute the labels across subjects (the result should stay at chance)",
+                const=True,
+            ),
         ),
-        Flag(
-            "--checkpoint-every",
-            "fit.checkpoint_every",
-            "epochs between resume checkpoints of the whole "
-            "training state (0: none; an interrupted fold then restarts, finished folds are always kept)",
-            int,
+        Flag("--seed", "random seed (splits, initialisation, augmentation, bootstrap)", int),
+        *_section(
+            "threshold",
+            Flag(
+                "--threshold",
+                "how the screening threshold is chosen on each validation split",
+                choices=THRESHOLD_RULES,
+                name="rule",
+            ),
+            Flag("--threshold-value", "the threshold of --threshold fixed", float, name="value"),
         ),
-        Flag("--rotation", "augment.rotation_deg", "augmentation: random rotation range, +- degrees", float),
-        Flag(
-            "--zoom",
-            "augment.scale",
-            "augmentation: random crop/rescale zoom range LOW,HIGH (e.g. 0.9,1.1)",
-            _floats,
-            metavar="LOW,HIGH",
+        *_section(
+            "evaluation",
+            Flag("--bootstrap", "bootstrap resamples of the ROC band (>= 200; pROC: 2000)", int),
+            Flag("--explain-faces", "test faces per fold in the heat-map panels (0: none)", int),
+            Flag("--explain", "heat maps to draw, comma separated: cam, gradcam", _words, metavar="cam,gradcam"),
         ),
-        Flag("--shift", "augment.shift", "augmentation: random shift, fraction of the face size", float),
-        Flag("--no-flip", "augment.hflip", "augmentation: no random horizontal flip", const=False),
-        Flag("--no-augment", "augment.enabled", "no augmentation at all", const=False),
-        Flag(
-            "--randaugment",
-            "augment.randaugment_n",
-            "RandAugment-style policy: operations per image (0: off)",
-            int,
-            metavar="N",
+        *_section(
+            "data",
+            Flag(
+                "--negative-class",
+                "the unaffected class label (repeatable); default: the one of control/healthy/normal/unaffected",
+                append=True,
+                metavar="LABEL",
+                name="negative_classes",
+            ),
+            Flag("--detector", "face detector for alignment", choices=DETECTORS),
+            Flag("--detector-bundle", "bundle whose converted detector --detector mtcnn-lite uses", metavar="BUNDLE"),
+            Flag("--min-face-confidence", "faces below this detector confidence are ignored", float),
+            Flag(
+                "--reject-multiple-faces",
+                "leave out photos with several confident "
+                "faces (default: keep them, align the largest face, and list them in alignment_issues.csv)",
+                const=True,
+            ),
+            Flag(
+                "--align-cache",
+                "folder of the aligned-face cache, to share it between runs "
+                "(default: RUN_DIR/align-cache; the cache holds face crops, keep it where the photos may be)",
+                metavar="DIR",
+                name="cache_dir",
+            ),
+            Flag(
+                "--notice",
+                "a notice printed wherever results appear (e.g. that the data are synthetic)",
+                metavar="TEXT",
+            ),
         ),
-        Flag(
-            "--randaugment-magnitude", "augment.randaugment_magnitude", "RandAugment magnitude 0..10", int, metavar="M"
+        *_section(
+            "runtime",
+            Flag("--mixed-precision", "mixed precision training", choices=MIXED_PRECISION),
+            Flag("--xla", "XLA compilation (auto: Keras' choice, on for GPUs; always on under JAX)", choices=XLA),
+            Flag(
+                "--distribute",
+                "multi-device training: mirrored (TensorFlow, local GPUs), "
+                "multi-worker (TensorFlow, hosts from TF_CONFIG), data-parallel (KERAS_BACKEND=jax)",
+                choices=DISTRIBUTIONS,
+            ),
+            Flag("--workers", "data pipeline worker threads", int),
         ),
-        Flag("--folds", "cv.n_folds", "number of cross-validation parts (the papers: 5, i.e. 3:1:1)", int),
-        Flag(
-            "--group-by-subject",
-            "cv.group_by_subject",
-            "allow several photos per subject_id, keeping each "
-            "subject's photos in one part (the papers use one photo per child)",
-            const=True,
+        *_section(
+            "final",
+            Flag(
+                "--final",
+                "the shipped model: refit (all parts but one, validated on the other), "
+                "all (every photo, the folds' median best epoch), none",
+                choices=FINAL_STRATEGIES,
+                name="strategy",
+            ),
+            Flag("--model-id", "model id in the bundle's model card", metavar="ID"),
+            Flag("--intended-use", "intended-use statement in the model card", metavar="TEXT"),
         ),
-        Flag(
-            "--no-syndrome-strata",
-            "cv.stratify_by_syndrome",
-            "stratify folds by class only, not by syndrome",
-            const=False,
-        ),
-        Flag(
-            "--shuffle-labels",
-            "cv.shuffle_labels",
-            "negative control: permute the labels across subjects (the result should stay at chance)",
-            const=True,
-        ),
-        Flag("--seed", "seed", "random seed (splits, initialisation, augmentation, bootstrap)", int),
-        Flag(
-            "--threshold",
-            "threshold.rule",
-            "how the screening threshold is chosen on each validation split",
-            choices=THRESHOLD_RULES,
-        ),
-        Flag("--threshold-value", "threshold.value", "the threshold of --threshold fixed", float),
-        Flag("--bootstrap", "evaluation.bootstrap", "bootstrap resamples of the ROC band (>= 200; pROC: 2000)", int),
-        Flag(
-            "--explain-faces", "evaluation.explain_faces", "test faces per fold in the heat-map panels (0: none)", int
-        ),
-        Flag(
-            "--explain",
-            "evaluation.explain",
-            "heat maps to draw, comma separated: cam, gradcam",
-            _words,
-            metavar="cam,gradcam",
-        ),
-        Flag(
-            "--negative-class",
-            "data.negative_classes",
-            "the unaffected class label (repeatable); default: the one of control/healthy/normal/unaffected",
-            append=True,
-            metavar="LABEL",
-        ),
-        Flag("--detector", "data.detector", "face detector for alignment", choices=DETECTORS),
-        Flag(
-            "--detector-bundle",
-            "data.detector_bundle",
-            "bundle whose converted detector --detector mtcnn-lite uses",
-            metavar="BUNDLE",
-        ),
-        Flag(
-            "--min-face-confidence",
-            "data.min_face_confidence",
-            "faces below this detector confidence are ignored",
-            float,
-        ),
-        Flag(
-            "--reject-multiple-faces",
-            "data.reject_multiple_faces",
-            "leave out photos with several confident "
-            "faces (default: keep them, align the largest face, and list them in alignment_issues.csv)",
-            const=True,
-        ),
-        Flag(
-            "--align-cache",
-            "data.cache_dir",
-            "folder of the aligned-face cache, to share it between runs "
-            "(default: RUN_DIR/align-cache; the cache holds face crops, keep it where the photos may be)",
-            metavar="DIR",
-        ),
-        Flag(
-            "--notice",
-            "data.notice",
-            "a notice printed wherever results appear (e.g. that the data are synthetic)",
-            metavar="TEXT",
-        ),
-        Flag("--mixed-precision", "runtime.mixed_precision", "mixed precision training", choices=MIXED_PRECISION),
-        Flag(
-            "--xla",
-            "runtime.xla",
-            "XLA compilation (auto: Keras' choice, on for GPUs; always on under JAX)",
-            choices=XLA,
-        ),
-        Flag(
-            "--distribute",
-            "runtime.distribute",
-            "multi-device training: mirrored (TensorFlow, local GPUs), "
-            "multi-worker (TensorFlow, hosts from TF_CONFIG), data-parallel (KERAS_BACKEND=jax)",
-            choices=DISTRIBUTIONS,
-        ),
-        Flag("--workers", "runtime.workers", "data pipeline worker threads", int),
-        Flag(
-            "--final",
-            "final.strategy",
-            "the shipped model: refit (all parts but one, validated on the other), "
-            "all (every photo, the folds' median best epoch), none",
-            choices=FINAL_STRATEGIES,
-        ),
-        Flag("--model-id", "final.model_id", "model id in the bundle's model card", metavar="ID"),
-        Flag("--intended-use", "final.intended_use", "intended-use statement in the model card", metavar="TEXT"),
     ]
 
 
 # --- evaluation, calibration and observability flags (issue 13), kept apart from the rest --------------
 def _evaluation_flags() -> list[Flag]:
     return [
-        Flag(
-            "--target-sensitivity",
-            "threshold.target",
-            "choose each threshold as the highest one whose validation "
-            "sensitivity reaches this (a screening policy, e.g. 0.90)",
-            float,
-            also=(("threshold.rule", "sensitivity"),),
+        *_section(
+            "threshold",
+            Flag(
+                "--target-sensitivity",
+                "choose each threshold as the highest one whose validation "
+                "sensitivity reaches this (a screening policy, e.g. 0.90)",
+                float,
+                also=(("threshold.rule", "sensitivity"),),
+                name="target",
+            ),
+            Flag(
+                "--target-specificity",
+                "choose each threshold as the lowest one whose validation specificity reaches this",
+                float,
+                also=(("threshold.rule", "specificity"),),
+                name="target",
+            ),
         ),
-        Flag(
-            "--target-specificity",
-            "threshold.target",
-            "choose each threshold as the lowest one whose validation specificity reaches this",
-            float,
-            also=(("threshold.rule", "specificity"),),
+        *_section(
+            "evaluation",
+            Flag(
+                "--temperature-scaling",
+                "fit a temperature on each validation split (and the final model's); "
+                "the bundle carries it and every runtime applies it (edge Screener, tablet app)",
+                const=True,
+            ),
+            Flag(
+                "--fixed-specificity",
+                "report the sensitivity at this specificity, with its bootstrap interval (default 0.90)",
+                float,
+            ),
+            Flag(
+                "--subgroup",
+                "also report per group of this manifest column (repeatable; age "
+                "band, sex and syndrome are always reported)",
+                append=True,
+                metavar="COL",
+                name="subgroups",
+            ),
+            Flag(
+                "--min-subgroup",
+                "subgroups with fewer positives or negatives are marked too small to judge (default 10)",
+                int,
+            ),
+            Flag(
+                "--age-bands",
+                "age band edges in months for the subgroup report, comma separated (default 0,24,48,72,144)",
+                _floats,
+                metavar="M,M,...",
+            ),
+            Flag(
+                "--prevalence",
+                "the prevalence of syndromic children where the screen will be used (e.g. 0.02), comma "
+                "separated for several settings: PPV and NPV are reported there",
+                _floats,
+                metavar="P,P,...",
+            ),
+            Flag("--conf-level", "the level of every interval in the report and model card (default 0.95)", float),
+            Flag("--calibration-bins", "equal-width bins of the reliability diagram and the ECE (default 10)", int),
         ),
-        Flag(
-            "--temperature-scaling",
-            "evaluation.temperature_scaling",
-            "fit a temperature on each validation split "
-            "(and the final model's); the bundle carries it and every runtime applies it (edge Screener, tablet app)",
-            const=True,
+        *_section(
+            "fit",
+            Flag("--tensorboard", "write TensorBoard logs (RUN_DIR/folds/*/tensorboard)", const=True),
         ),
-        Flag(
-            "--fixed-specificity",
-            "evaluation.fixed_specificity",
-            "report the sensitivity at this specificity, with its bootstrap interval (default 0.90)",
-            float,
-        ),
-        Flag(
-            "--subgroup",
-            "evaluation.subgroups",
-            "also report per group of this manifest column (repeatable; age "
-            "band, sex and syndrome are always reported)",
-            append=True,
-            metavar="COL",
-        ),
-        Flag(
-            "--min-subgroup",
-            "evaluation.min_subgroup",
-            "subgroups with fewer positives or negatives are marked too small to judge (default 10)",
-            int,
-        ),
-        Flag(
-            "--age-bands",
-            "evaluation.age_bands",
-            "age band edges in months for the subgroup report, comma separated (default 0,24,48,72,144)",
-            _floats,
-            metavar="M,M,...",
-        ),
-        Flag(
-            "--prevalence",
-            "evaluation.prevalence",
-            "the prevalence of syndromic children where the screen will be used (e.g. 0.02), comma "
-            "separated for several settings: PPV and NPV are reported there",
-            _floats,
-            metavar="P,P,...",
-        ),
-        Flag(
-            "--conf-level",
-            "evaluation.conf_level",
-            "the level of every interval in the report and model card (default 0.95)",
-            float,
-        ),
-        Flag(
-            "--calibration-bins",
-            "evaluation.calibration_bins",
-            "equal-width bins of the reliability diagram and the ECE (default 10)",
-            int,
-        ),
-        Flag("--tensorboard", "fit.tensorboard", "write TensorBoard logs (RUN_DIR/folds/*/tensorboard)", const=True),
     ]
 
 
