@@ -185,23 +185,23 @@ def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
 
 # alignFace computes each pyramid level only over the rectangle the next step reads: faces at the
 # photo's borders (the crop runs off it: reflected pyrDown taps, replicated warp), odd sides, a
-# rotation and three halvings, each pixel for pixel against OpenCV's whole-image pyramid
+# rotation and three or four halvings, each pixel for pixel against OpenCV's whole-image pyramid
 ROI_CASES = {
-    # name: (crop size, photo rows, photo columns, rotation in degrees, landmark shift in pixels)
-    "top-left, off the photo": (24, 512, 512, 0, (-185, -200)),
-    "bottom-right, odd sides": (32, 501, 437, 0, (140, 185)),
-    "rotated at the right edge": (20, 512, 512, 35, (215, 0)),
-    "small face inside the photo": (16, 512, 512, 10, (0, 0)),
+    # name: (crop size, photo rows, photo columns, face scale, rotation in degrees, landmark shift in pixels)
+    "top-left, off the photo": (24, 512, 512, 1.0, 0, (-185, -200)),
+    "bottom-right, odd sides": (32, 501, 437, 1.0, 0, (140, 185)),
+    "rotated at the right edge": (20, 512, 512, 1.0, 35, (215, 0)),
+    "small face inside the photo": (16, 512, 512, 0.5, 10, (0, 0)),
 }
 
 
 @pytest.mark.parametrize("case", ROI_CASES)
 def test_align_face_computes_only_the_pixels_read(js, astronaut, case):
-    size, rows, cols, degrees, shift = ROI_CASES[case]
+    size, rows, cols, face_scale, degrees, shift = ROI_CASES[case]
     centre = ASTRONAUT_LANDMARKS.mean(axis=0)
     t = np.deg2rad(degrees)
     rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    lm = (ASTRONAUT_LANDMARKS - centre) @ rot.T * (0.5 if case.startswith("small") else 1.0) + centre + shift
+    lm = (ASTRONAUT_LANDMARKS - centre) @ rot.T * face_scale + centre + shift
     _align_both(js, np.ascontiguousarray(astronaut[:rows, :cols]), lm, size)
 
 
