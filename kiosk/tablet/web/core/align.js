@@ -67,7 +67,7 @@ function pyrDownRegion(src, h, w, r) {
   const ow = r.x1 - r.x0 + 1, oh = r.y1 - r.y0 + 1, line = ow * 3, d = src.data;
   const sup = pyrSupport(r, h, w), srcLine = (src.x1 - src.x0 + 1) * 3;
   const cols = pyrTaps(r.x0, ow, w, src.x0, 3), rows = pyrTaps(r.y0, oh, h, sup.y0, line);
-  const hs = new Int32Array((sup.y1 - sup.y0 + 1) * line);  // horizontal pass on the rows read
+  const hs = new Uint16Array((sup.y1 - sup.y0 + 1) * line);  // horizontal pass on the rows read (<= 16 * 255)
   for (let y = sup.y0, o = 0; y <= sup.y1; y++) {
     const base = (y - src.y0) * srcLine;
     for (let x = 0; x < ow; x++, o += 3) {
