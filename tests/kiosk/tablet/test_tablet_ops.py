@@ -165,17 +165,44 @@ def test_warp_affine_fixed_point(js, photo):
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("size,face_scale", [(112, 1.0), (224, 1.0), (64, 1.0), (112, 0.25)])
-def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
-    # a large face in the photo takes the pyrDown path (the warp shrinks by more than 2x), once or twice
-    lm = np.array([[190.2, 210.7], [290.1, 205.3], [240.4, 262.2], [200.8, 310.5], [285.6, 306.9]])
-    src = astronaut if face_scale == 1.0 else cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
-    lm = lm * face_scale
+ASTRONAUT_LANDMARKS = np.array([[190.2, 210.7], [290.1, 205.3], [240.4, 262.2], [200.8, 310.5], [285.6, 306.9]])
+
+
+def _align_both(js, src, lm, size):
     want = align_face(src, lm, size, DEFAULT_TEMPLATE)
     h, w = src.shape[:2]
     got = js("align", "alignFace", u8(src), h, w, lm.tolist(), size, [list(p) for p in DEFAULT_TEMPLATE.points])
     np.testing.assert_array_equal(np.asarray(got["image"], np.uint8).reshape(want.image.shape), want.image)
     np.testing.assert_allclose(got["matrix"], want.matrix, atol=1e-9)
+
+
+@pytest.mark.parametrize("size,face_scale", [(112, 1.0), (224, 1.0), (64, 1.0), (112, 0.25)])
+def test_align_face_pixel_for_pixel(js, astronaut, size, face_scale):
+    # a large face in the photo takes the pyrDown path (the warp shrinks by more than 2x), once or twice
+    src = astronaut if face_scale == 1.0 else cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
+    _align_both(js, src, ASTRONAUT_LANDMARKS * face_scale, size)
+
+
+# alignFace computes each pyramid level only over the rectangle the next step reads: faces at the
+# photo's borders (the crop runs off it: reflected pyrDown taps, replicated warp), odd sides, a
+# rotation and three or four halvings, each pixel for pixel against OpenCV's whole-image pyramid
+ROI_CASES = {
+    # name: (crop size, photo rows, photo columns, face scale, rotation in degrees, landmark shift in pixels)
+    "top-left, off the photo": (24, 512, 512, 1.0, 0, (-185, -200)),
+    "bottom-right, odd sides": (32, 501, 437, 1.0, 0, (140, 185)),
+    "rotated at the right edge": (20, 512, 512, 1.0, 35, (215, 0)),
+    "small face inside the photo": (16, 512, 512, 0.5, 10, (0, 0)),
+}
+
+
+@pytest.mark.parametrize("case", ROI_CASES)
+def test_align_face_computes_only_the_pixels_read(js, astronaut, case):
+    size, rows, cols, face_scale, degrees, shift = ROI_CASES[case]
+    centre = ASTRONAUT_LANDMARKS.mean(axis=0)
+    t = np.deg2rad(degrees)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    lm = (ASTRONAUT_LANDMARKS - centre) @ rot.T * face_scale + centre + shift
+    _align_both(js, np.ascontiguousarray(astronaut[:rows, :cols]), lm, size)
 
 
 # ---- capture-quality image measures (core/quality.js <- kiosk/quality/base.py, image.py) ----------

@@ -1,7 +1,7 @@
 // The MTCNN cascade's arithmetic in the browser, mirroring edge/detectors/mtcnn_cascade.py function
 // by function (each names the Python function it ports). The networks are the bundle's converted,
 // verified P/R/O-Net files; `runNet(net, data, shape)` (see runtime.js) runs one of them.
-// tests/kiosk/tablet/test_tablet_mtcnn_ops.py pins every function here against the Python one.
+// tests/kiosk/tablet/test_tablet_ops.py pins every function here against the Python one.
 
 export const PNET_STRIDE = 2;
 export const PNET_CELL = 12;
@@ -50,21 +50,22 @@ export function scaledShape(height, width, scale) {
   return [Math.trunc(height * scale), Math.trunc(width * scale)];
 }
 
-// OpenCV's computeResizeAreaTab (imgproc/src/resize.cpp): per destination index, the source
-// indices and their weights.
+// OpenCV's computeResizeAreaTab (imgproc/src/resize.cpp): per entry, the destination index, the
+// source index and its weight (float32), in typed arrays for the resize's inner loops.
 function areaTab(ssize, dsize, scale) {
-  const tab = [];
+  const dst = [], src = [], weight = [];
+  const push = (dx, sx, w) => { dst.push(dx); src.push(sx); weight.push(w); };
   for (let dx = 0; dx < dsize; dx++) {
     const fsx1 = dx * scale, fsx2 = fsx1 + scale;
     const cellWidth = Math.min(scale, ssize - fsx1);
     let sx1 = Math.ceil(fsx1), sx2 = Math.floor(fsx2);
     sx2 = Math.min(sx2, ssize - 1);
     sx1 = Math.min(sx1, sx2);
-    if (sx1 - fsx1 > 1e-3) tab.push([dx, sx1 - 1, Math.fround((sx1 - fsx1) / cellWidth)]);
-    for (let sx = sx1; sx < sx2; sx++) tab.push([dx, sx, Math.fround(1.0 / cellWidth)]);
-    if (fsx2 - sx2 > 1e-3) tab.push([dx, sx2, Math.fround(Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth)]);
+    if (sx1 - fsx1 > 1e-3) push(dx, sx1 - 1, (sx1 - fsx1) / cellWidth);
+    for (let sx = sx1; sx < sx2; sx++) push(dx, sx, 1.0 / cellWidth);
+    if (fsx2 - sx2 > 1e-3) push(dx, sx2, Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth);
   }
-  return tab;
+  return { count: dst.length, dst: Int32Array.from(dst), src: Int32Array.from(src), weight: Float32Array.from(weight) };
 }
 
 // resize_area: cv2.resize(..., INTER_AREA) for a shrink (the only case the cascade and the photo
@@ -88,18 +89,25 @@ export function resizeArea(src, height, width, channels, dstH, dstW, asUint8 = f
   const xtab = areaTab(width, dstW, scaleX), ytab = areaTab(height, dstH, scaleY);
   const rowBuf = new Float32Array(dstW * channels);
   const sum = new Float64Array(dstW * channels);
-  let prevDy = -1;
+  let prevDy = -1, prevSy = -1;
   const flush = (dy) => {
     for (let i = 0; i < sum.length; i++) out[dy * dstW * channels + i] = asUint8 ? roundHalfEven(sum[i]) : sum[i];
     sum.fill(0);
   };
-  for (const [dy, sy, beta] of ytab) {
+  for (let k = 0; k < ytab.count; k++) {
+    const dy = ytab.dst[k], sy = ytab.src[k], beta = ytab.weight[k];
     if (dy !== prevDy && prevDy >= 0) flush(prevDy);
     prevDy = dy;
-    rowBuf.fill(0);
-    const rowOff = sy * width * channels;
-    for (const [dx, sx, alpha] of xtab) {
-      for (let c = 0; c < channels; c++) rowBuf[dx * channels + c] += alpha * src[rowOff + sx * channels + c];
+    if (sy !== prevSy) {  // a source row straddling two destination rows is filtered once for both
+      prevSy = sy;
+      rowBuf.fill(0);
+      const rowOff = sy * width * channels;
+      for (let j = 0; j < xtab.count; j++) {
+        const o = xtab.dst[j] * channels, from = rowOff + xtab.src[j] * channels, alpha = xtab.weight[j];
+        if (channels === 3) {  // the photo and the pyramid; the sharpness measure's grey is the other case
+          rowBuf[o] += alpha * src[from]; rowBuf[o + 1] += alpha * src[from + 1]; rowBuf[o + 2] += alpha * src[from + 2];
+        } else for (let c = 0; c < channels; c++) rowBuf[o + c] += alpha * src[from + c];
+      }
     }
     for (let i = 0; i < sum.length; i++) sum[i] += beta * rowBuf[i];
   }
