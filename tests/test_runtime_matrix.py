@@ -20,8 +20,9 @@ app's own ``BrowserScreener.screenAligned``. Features are the rows of
 The fixture screeners are ResNet-18s trained for a few epochs on a SYNTHETIC cohort with a strong
 planted signal (as the converters' fixtures), so that their probabilities spread out and their
 thresholds sit in gaps wider than int8 noise; each is built and converted once per session (the
-converters' gate included). The demo bundle joins where `make demo` has built it (with the
-artifacts `make demo` converts: the others' cells skip, saying the bundle has none).
+converters' gate included). The demo bundle joins where `make demo` has built it, and the papers'
+VGG-16 screener (the benchmark bundle: real architecture, synthetic weights) where `make bench` has,
+each with the artifacts its make target converts: the others' cells skip, saying the bundle has none.
 
 TensorRT (``tensorrt-fp16``, ``tensorrt-int8``): the fixture bundles are converted, and every cell
 screens, with TensorRT importable: the real one where it is installed, elsewhere the session's
@@ -81,8 +82,11 @@ BUNDLES = {
     # three classes, two of them positive, sharpened (T < 1)
     "three-class": BundleSpec("resnet18", 64, ("control", "williams", "other"), ("williams", "other"), 0.8, "gap"),
 }
-DEMO_BUNDLE = Path(__file__).resolve().parents[1] / ".cache" / "demo-bundle"  # `make demo` builds and converts it
-DEMO_PARITY = DEMO_BUNDLE.parent / "parity-cohort"  # the held-out faces its converters' gate measured (Makefile)
+CACHE = Path(__file__).resolve().parents[1] / ".cache"
+# bundles the Makefile builds and converts (not the tests: too slow), by feature bundle name: the folder and
+# the make target; both gates measured on the held-out faces of CACHE / "parity-cohort" (Makefile's PARITY)
+MADE_BUNDLES = {"demo": (CACHE / "demo-bundle", "make demo"), "vgg16": (CACHE / "bench-bundle", "make bench")}
+MADE_PARITY = CACHE / "parity-cohort"
 
 
 @pytest.fixture(scope="session")
@@ -305,6 +309,9 @@ FEATURES = {
     "demo": Feature(
         "demo", lambda c: _is_demo(c) and (c.backbone, c.input.size) == (_demo().backbone, _demo().input_size)
     ),
+    "vgg16-screener": Feature(
+        "vgg16", lambda c: (c.backbone, c.input.size) == (_bench().backbone, _bench().input_size)
+    ),
 }
 
 
@@ -312,6 +319,12 @@ def _demo():
     from facescreen.training.demo import DEMO_MODEL
 
     return DEMO_MODEL
+
+
+def _bench():
+    from facescreen.training.reference import BENCH_MODEL
+
+    return BENCH_MODEL
 
 
 def _is_demo(card) -> bool:
@@ -408,20 +421,21 @@ def recorded(card, artifact: str) -> tuple[float, float]:
     return float(parity["max_abs_screening_diff"]), float(parity["flag_agreement"])
 
 
-def _demo_bundle(detector):
-    """The demo bundle as `make demo` built and converted it, on the held-out cohort its converters'
-    gate measured (`make demo`'s --parity folder), so its recorded figures apply; skipped where
-    either has not been built."""
+def _made_bundle(name: str, detector):
+    """A bundle as the Makefile built and converted it (:data:`MADE_BUNDLES`), on the held-out cohort its
+    converters' gate measured (the Makefile's --parity folder), so its recorded figures apply; skipped
+    where either has not been built."""
     from types import SimpleNamespace
 
     from facescreen.converters.calibration import load_folder
     from facescreen.edge.bundle import load_bundle
 
-    if not (DEMO_BUNDLE / "modelcard.json").is_file() or not (DEMO_PARITY / "cohort.csv").is_file():
-        pytest.skip(f"the demo bundle or its parity cohort is not built ({DEMO_BUNDLE}, {DEMO_PARITY}): make demo")
-    card = load_bundle(DEMO_BUNDLE).card
-    results = {name: SimpleNamespace(status="written", message="") for name in card.artifacts}
-    return DEMO_BUNDLE, load_folder(DEMO_PARITY, card, detector), results
+    bundle, make = MADE_BUNDLES[name]
+    if not (bundle / "modelcard.json").is_file() or not (MADE_PARITY / "cohort.csv").is_file():
+        pytest.skip(f"the {name} bundle or its parity cohort is not built ({bundle}, {MADE_PARITY}): {make}")
+    card = load_bundle(bundle).card
+    results = {artifact: SimpleNamespace(status="written", message="") for artifact in card.artifacts}
+    return bundle, load_folder(MADE_PARITY, card, detector), results
 
 
 @pytest.fixture(scope="session")
@@ -431,9 +445,9 @@ def matrix_bundles(aligned_112, mtcnn_detector, tensorrt_stand_in, tmp_path_fact
     built = {}
 
     def get(name: str):
-        if name == "demo":
+        if name in MADE_BUNDLES:
             if name not in built:
-                built[name] = _demo_bundle(mtcnn_detector)
+                built[name] = _made_bundle(name, mtcnn_detector)
             return built[name]
         if name not in built:
             with importable(tensorrt_stand_in and tensorrt_stand_in[0]):
