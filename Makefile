@@ -91,7 +91,7 @@ demo: $(STAMP) assets $(DEMO)/.converted
 
 test: $(STAMP) assets tablet fhir-server
 	$(MAKE) --no-print-directory lint docs
-	$(PY) -m pytest -x -q -rs tests
+	$(PY) -m pytest -x -q tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
 
 # --- The Jetson's Python, without a Jetson -------------------------------------------------------
