@@ -29,10 +29,13 @@ BATCH = 8
 
 
 def int8_weight_convs(model) -> list:
-    """The Conv nodes whose weights arrive through a DequantizeLinear of an initialiser (int8 weights)."""
-    inits = {t.name for t in model.graph.initializer}
-    dq = {n.output[0]: n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
-    return [n for n in model.graph.node if n.op_type == "Conv" and n.input[1] in dq]
+    """(Conv, its weights' DequantizeLinear) for every convolution whose weights are an INT8 initialiser
+    behind a DequantizeLinear: the convolutions ``onnx-int8`` runs in int8."""
+    from onnx import TensorProto
+
+    int8 = {t.name for t in model.graph.initializer if t.data_type == TensorProto.INT8}
+    dq = {n.output[0]: n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8}
+    return [(n, dq[n.input[1]]) for n in model.graph.node if n.op_type == "Conv" and n.input[1] in dq]
 
 
 def mean_maps(model, names: list[str], batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -56,16 +59,20 @@ def mean_maps(model, names: list[str], batch: np.ndarray) -> dict[str, np.ndarra
     return {name: total / len(batch) for name, total in sums.items()}
 
 
-def _ints(node, name: str, default: list[int]) -> list[int]:
-    return next((list(a.ints) for a in node.attribute if a.name == name), default)
+def _attr(node, name: str, default):
+    """One attribute of an ONNX node (ints as a list, strings decoded), or ``default`` where it is unset."""
+    from onnx import helper
+
+    value = next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def conv_pads(node, size: tuple[int, int], kernel: tuple[int, int]) -> list[int]:
     """The Conv's [top, left, bottom, right] padding, ``auto_pad`` resolved as the ONNX Conv spec says."""
-    strides, dilations = _ints(node, "strides", [1, 1]), _ints(node, "dilations", [1, 1])
-    auto = next((a.s.decode() for a in node.attribute if a.name == "auto_pad"), "NOTSET")
+    strides, dilations = _attr(node, "strides", [1, 1]), _attr(node, "dilations", [1, 1])
+    auto = _attr(node, "auto_pad", "NOTSET")
     if auto in ("NOTSET", "VALID"):
-        return _ints(node, "pads", [0, 0, 0, 0]) if auto == "NOTSET" else [0, 0, 0, 0]
+        return list(_attr(node, "pads", [0, 0, 0, 0])) if auto == "NOTSET" else [0, 0, 0, 0]
     total = [max(0, (-(-n // s) - 1) * s + (k - 1) * d + 1 - n) for n, k, s, d in zip(size, kernel, strides, dilations)]
     first = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
     return first + [t - f for t, f in zip(total, first)]
@@ -75,8 +82,8 @@ def tap_means(mean_map: np.ndarray, node, kernel: tuple[int, int]) -> np.ndarray
     """[C, kh, kw]: for each kernel tap, the mean of the input over the output positions, i.e. over the
     input positions that tap reads (zeros where it reads padding). Mean output of the convolution =
     sum over taps of W * these means + bias, exactly."""
-    (kh, kw), (sh, sw) = kernel, _ints(node, "strides", [1, 1])
-    dh, dw = _ints(node, "dilations", [1, 1])
+    (kh, kw), (sh, sw) = kernel, _attr(node, "strides", [1, 1])
+    dh, dw = _attr(node, "dilations", [1, 1])
     top, left, bottom, right = conv_pads(node, mean_map.shape[1:], kernel)
     padded = np.pad(mean_map, ((0, 0), (top, bottom), (left, right)))
     out_h = (padded.shape[1] - dh * (kh - 1) - 1) // sh + 1
@@ -106,23 +113,21 @@ def correct_biases(quantized, float_model, batch: np.ndarray) -> dict[str, float
     float_convs = {n.name: n for n in float_model.graph.node if n.op_type == "Conv"}
     float_inits = {t.name: t for t in float_model.graph.initializer}
     inits = {t.name: t for t in quantized.graph.initializer}
-    producer = {o: n for n in quantized.graph.node for o in n.output}
     convs = int8_weight_convs(quantized)
-    missing = [n.name for n in convs if n.name not in float_convs]
+    missing = [conv.name for conv, _ in convs if conv.name not in float_convs]
     if missing:
         raise ConversionError(f"bias correction: the quantised Conv nodes {missing} have no float original by name")
-    maps = mean_maps(float_model, [float_convs[n.name].input[0] for n in convs], batch)
+    maps = mean_maps(float_model, [float_convs[conv.name].input[0] for conv, _ in convs], batch)
     corrected = {}
-    for conv in convs:
+    for conv, dq in convs:
         original = float_convs[conv.name]
-        dq = producer[conv.input[1]]
         q = numpy_helper.to_array(inits[dq.input[0]]).astype(np.float64)
         scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float64)
         zero = numpy_helper.to_array(inits[dq.input[2]]).astype(np.float64) if len(dq.input) > 2 else 0.0
         per_channel = (-1,) + (1,) * (q.ndim - 1)
         w_rounded = (q - np.reshape(zero, per_channel if np.ndim(zero) else ())) * np.reshape(scale, per_channel)
         w = numpy_helper.to_array(float_inits[original.input[1]]).astype(np.float64)
-        group = next((a.i for a in conv.attribute if a.name == "group"), 1)
+        group = _attr(conv, "group", 1)
         shift = output_shift(w_rounded, w, tap_means(maps[original.input[0]], original, w.shape[2:]), group)
         if len(conv.input) < 3 or not conv.input[2]:
             name = f"{conv.name}_bias_correction"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bias_correction import correct_biases
+from .bias_correction import correct_biases, int8_weight_convs
 from .errors import ConversionError
 from .targets import Target
 
@@ -134,13 +134,11 @@ def int8_weight_pair_sums(model) -> dict[str, int]:
     from onnx import TensorProto, numpy_helper
 
     int8 = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == TensorProto.INT8}
-    dq = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8}
     sums = {}
-    for n in model.graph.node:
-        if n.op_type == "Conv" and n.input[1] in dq:
-            w = int8[dq[n.input[1]]].astype(np.int64)
-            w = w.reshape(w.shape[0], -1)  # [out, in * kh * kw]: one row per output channel
-            sums[n.name] = U8_MAX * max(_two_largest(np.clip(w, 0, None)), _two_largest(np.clip(-w, 0, None)))
+    for conv, dq in int8_weight_convs(model):
+        w = int8[dq.input[0]].astype(np.int64)
+        w = w.reshape(w.shape[0], -1)  # [out, in * kh * kw]: one row per output channel
+        sums[conv.name] = U8_MAX * max(_two_largest(np.clip(w, 0, None)), _two_largest(np.clip(-w, 0, None)))
     return sums
 
 
