@@ -130,6 +130,11 @@ HOMES = [
         "the model card, the training report",
     ),
     (
+        "the capture pages' shared scripts: the child's reference field, spoken guidance",
+        "facescreen.kiosk.tablet.export.SHARED_SCRIPTS",
+        "the phone capture page (kiosk/server/static), the tablet app (its export copies them)",
+    ),
+    (
         "a command line: --version, -v, one-line errors, exit statuses",
         "facescreen.edge.clikit",
         "the five commands",

@@ -39,7 +39,10 @@ from ..tracking import MIN_FRAME_IOU, N_TRACK_POINTS, FindConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-CHILD_REF_JS = Path(__file__).resolve().parent.parent / "server" / "static" / "childref.js"
+# the capture pages' shared scripts: their home is the phone page's folder, the export copies them
+SHARED_SCRIPTS = tuple(
+    Path(__file__).resolve().parent.parent / "server" / "static" / name for name in ("childref.js", "speech.js")
+)
 APP_DIR_IN_BUNDLE = "tablet"
 # The browser's face mesh: the plain 468-point model. The kiosk's default attention mesh does not
 # convert (MediaPipe's custom Landmarks2TransformMatrix op has no ONNX form); README, tablet section.
@@ -150,7 +153,8 @@ def assemble(
         nets[net] = f"model/detector/{Path(nf.file).name}"
         _copy(det_dir / nf.file, out / nets[net])
     mesh = convert_mesh(out / MESH_FILE)
-    _copy(CHILD_REF_JS, out / CHILD_REF_JS.name)  # the phone page's, one home
+    for script in SHARED_SCRIPTS:
+        _copy(script, out / script.name)
     (out / "messages.json").write_text(json.dumps(MESSAGES, ensure_ascii=False, indent=1), encoding="utf-8")
     demo = is_demo_card(card)
     files = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*")) if p.is_file()}

@@ -85,3 +85,42 @@ def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
         assert c.script("return document.getElementById('result-child').innerText") == "Child: PH-7/2024"
         rows = app.state.store.list(child_ref="PH-7/2024")
     assert len(rows) == 1 and rows[0]["source"] == "api"
+
+
+def test_the_phone_page_speaks_each_new_instruction_once_and_its_button_mutes_it(
+    kiosk_bundle, engine, tmp_path, live_server
+):
+    """Issue 20, section 5: the phone page says its guidance with the browser's speech synthesis, in
+    the page's language, each new instruction once; the button over the camera view mutes it, and the
+    choice is kept on the device. ``speechSynthesis.speak`` is wrapped before the page's own scripts
+    run, to record each utterance (then called for real)."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+    from facescreen.kiosk.tools.screenshot import fake_camera_clip
+
+    record = (
+        "window.__said = []; const real = speechSynthesis.speak.bind(speechSynthesis);"
+        "speechSynthesis.speak = (u) => { window.__said.push([u.text, u.lang]); real(u); };"
+    )
+    app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="speech"), engine=engine)
+    clip = fake_camera_clip(tmp_path / "camera.y4m")  # too far first, then good frames: a result
+    with live_server(app) as srv, Chrome(fake_video=clip) as c:
+        c.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": record})
+        c.get(f"{srv.url}/?lang=fr")
+        c.wait_for("document.body.dataset.state === 'result'", timeout=90)
+        said = c.script("return window.__said")
+        assert said and said[0] == [MESSAGES["fr"]["move_closer"], "fr"]  # the clip starts too far away
+        assert all(lang == "fr" for _, lang in said)
+        assert set(text for text, _ in said) <= set(MESSAGES["fr"].values())
+        assert all(a != b for a, b in zip(said, said[1:]))  # not repeated while it stays on screen
+        assert c.script("return document.getElementById('mute').getAttribute('aria-pressed')") == "false"
+
+        c.script("document.getElementById('mute').click()")
+        assert c.script("return document.getElementById('mute').getAttribute('aria-pressed')") == "true"
+        c.get(f"{srv.url}/?lang=fr")  # a new visit on this phone: still muted
+        c.wait_for("document.body.dataset.state === 'result'", timeout=90)
+        assert c.script("return [window.__said, document.getElementById('mute').getAttribute('aria-pressed')]") == [
+            [],
+            "true",
+        ]

@@ -60,8 +60,7 @@ TABLET = STATIC.parents[1] / "tablet" / "web"  # the offline tablet app (kiosk/t
 
 @pytest.mark.parametrize(
     "path",
-    [STATIC / n for n in ("capture.html", "capture.js", "capture.css")]
-    + sorted(p for p in TABLET.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")),
+    sorted(p for d in (STATIC, TABLET) for p in d.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")),
     ids=lambda p: p.name,
 )
 def test_page_wording(path):

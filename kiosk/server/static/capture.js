@@ -8,6 +8,8 @@ const S = { token: sessionStorage.getItem("fs-token") || "", lang: "en", msg: {}
             session: null, timer: null, busy: false, live: false, lastEvent: null };
 const FRAME_MS = 350;       // one frame to the server every 350 ms while guiding
 const FRAME_MAX_SIDE = 960; // frames are downscaled before upload
+// each new instruction spoken once, in the page's language (speech.js; muted by the button over the video)
+const speaker = new window.facescreenSpeaker();
 
 function t(key, fields) {
   let s = S.msg[key] || key;
@@ -123,11 +125,13 @@ async function sendFrame() {
     S.lastEvent = ev;
     showError("");
     if (ev.event === "result") {
+      speaker.forget();  // the next child's first instruction is new again
       $("instruction").textContent = t(ev.result.label);
       progress(ev.needed, ev.needed);
       showResult(ev.result, ev.cam_png, ev.record && ev.record.id, ev.record && ev.record.child_ref);
     } else {
       $("instruction").textContent = ev.message_key ? t(ev.message_key) : "";
+      if (ev.message_key) speaker.say(ev.message_key, t(ev.message_key));
       progress(ev.streak, ev.needed);
       setState(ev.event);
     }
@@ -217,4 +221,5 @@ $("file").addEventListener("change", (e) => { if (e.target.files && e.target.fil
 $("retake").addEventListener("click", retake);
 $("consent").addEventListener("click", consent);
 $("lang").addEventListener("change", (e) => loadMessages(e.target.value));
+speaker.bindMute($("mute"));
 start().catch((e) => { showError(e.message); setState("error"); });

@@ -3,10 +3,10 @@
 import { Guide } from './core/guide.js';
 import { jet, overlayCam } from './core/cam.js';
 import { BrowserScreener } from './core/screen.js';
-import { Speaker } from './core/speech.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
 
 const $ = (id) => document.getElementById(id);
+const Speaker = window.facescreenSpeaker;  // speech.js, the phone page's (one home, copied by the export)
 const BASE = new URL('./', location.href);
 const MAX_FRAME_SIDE = 640;     // guidance runs on a frame this size at most
 // After a retake the same child is still in front of the camera, already placed: a capture within
@@ -261,10 +261,7 @@ async function main() {
   };
   $('sync-now').onclick = () => sync();
   // spoken guidance, muted by the visible control (remembered on this tablet)
-  state.speaker.setMuted(localStorage.getItem('facescreen-muted') === 'true');
-  const showMute = () => { $('mute').setAttribute('aria-pressed', String(state.speaker.muted)); $('mute').textContent = state.speaker.muted ? '\u{1F507}' : '\u{1F50A}'; };
-  $('mute').onclick = () => { state.speaker.setMuted(!state.speaker.muted); localStorage.setItem('facescreen-muted', String(state.speaker.muted)); showMute(); };
-  showMute();
+  state.speaker.bindMute($('mute'));
   await startCamera();
 }
 

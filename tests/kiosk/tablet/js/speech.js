@@ -1,7 +1,8 @@
-// core/speech.js's Speaker observed (test_tablet_speech.py): speechSynthesis.speak is wrapped to record
-// each utterance, then called for real; `steps` are [op, key, text] rows: say, forget, mute, unmute.
+// speech.js's Speaker observed (test_tablet_speech.py, which loads that classic script into the page
+// first): speechSynthesis.speak is wrapped to record each utterance, then called for real; `steps` are
+// [op, key, text] rows: say, forget, mute, unmute.
 export async function run(lang, steps) {
-  const { Speaker } = await import(new URL('core/speech.js', location.href).href);
+  const Speaker = window.facescreenSpeaker;
   const said = [];
   const real = speechSynthesis.speak.bind(speechSynthesis);
   speechSynthesis.speak = (u) => { said.push({ text: u.text, lang: u.lang }); real(u); };
