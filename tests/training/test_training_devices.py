@@ -69,3 +69,26 @@ def test_gpu_smoke_vgg16_224_batch32_mixed_precision():
     rate = len(x) / (time.perf_counter() - t0)
     print(f"VGG-16 224 px batch 32 mixed_bfloat16 on {_visible_gpu()}: {rate:.0f} images/s")
     assert np.isfinite(hist.history["loss"][-1])
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, True), ("0", False)], ids=["default", "user-turned-off"])
+def test_importing_facescreen_switches_tensorflows_onednn_kernels_on_unless_the_user_said(env, expected):
+    """TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at import: ``import facescreen`` first must turn its
+    oneDNN kernels on (off by default on CPUs without AVX-512 VNNI/BF16 or AMX, where training steps
+    were 4x slower: facescreen/__init__.py), and a value the user set must win. A new process each:
+    this one has imported TensorFlow already."""
+    import os
+    import subprocess
+    import sys
+
+    child_env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if env is not None:
+        child_env["TF_ENABLE_ONEDNN_OPTS"] = env
+    probe = (
+        "import facescreen, tensorflow\n"
+        "from tensorflow.python.util import _pywrap_util_port\n"
+        "print(_pywrap_util_port.IsMklEnabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=child_env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == str(expected)
