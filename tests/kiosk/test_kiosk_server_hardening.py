@@ -281,6 +281,14 @@ def test_results_are_never_cached(client, grace_hopper):
     assert post(client, "/v1/screen", b"").headers["cache-control"] == "no-store"
 
 
+def test_the_capture_page_sends_no_referrer(client):
+    """The page's address never leaves with a request it makes: the server's header is the policy's one
+    home (the offline tablet app, hosted anywhere, carries it in a meta tag instead)."""
+    r = client.get("/")
+    assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
+    assert 'name="referrer"' not in r.text
+
+
 # --- 6-7. secrets ----------------------------------------------------------------------------------------
 def test_a_loose_tls_key_is_refused_with_a_message(kiosk_bundle, tmp_path):
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
