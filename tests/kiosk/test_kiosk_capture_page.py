@@ -115,6 +115,12 @@ def test_the_phone_page_speaks_each_new_instruction_once_and_its_button_mutes_it
         assert set(text for text, _ in said) <= set(MESSAGES["fr"].values())
         assert all(a != b for a, b in zip(said, said[1:]))  # not repeated while it stays on screen
         assert c.script("return document.getElementById('mute').getAttribute('aria-pressed')") == "false"
+        # its name for a screen reader (and its tooltip) is the catalogue's, in the page's language
+        name = c.script("const b = document.getElementById('mute'); return [b.getAttribute('aria-label'), b.title]")
+        assert (
+            name == [MESSAGES["fr"]["mute_speech"]] * 2
+            and MESSAGES["fr"]["mute_speech"] != MESSAGES["en"]["mute_speech"]
+        )
 
         c.script("document.getElementById('mute').click()")
         assert c.script("return document.getElementById('mute').getAttribute('aria-pressed')") == "true"

@@ -45,6 +45,7 @@ function applyTexts() {
   $("token-label").textContent = t("token_prompt");
   $("result-title").textContent = t("result_title");
   childRefField.translate();
+  speaker.labelMute($("mute"), t("mute_speech"));
   if (S.model && S.model.demo) { $("demo").textContent = t("demo_notice"); show("demo", true); }
 }
 

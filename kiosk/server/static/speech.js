@@ -28,6 +28,13 @@ window.facescreenSpeaker = class Speaker {
     if (muted && this.synth) this.synth.cancel();
   }
 
+  // the control's name for screen readers and its tooltip, in the page's language (call it whenever the
+  // language changes): a toggle named "Mute ...", whose aria-pressed says whether the guidance is muted
+  labelMute(button, text) {
+    button.setAttribute("aria-label", text);
+    button.title = text;
+  }
+
   // the visible on/off control over the camera view; the choice is remembered on this device
   bindMute(button, storageKey = "facescreen-muted") {
     const show = () => {

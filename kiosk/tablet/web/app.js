@@ -34,6 +34,7 @@ function applyLanguage() {
   $('lang').value = state.lang;
   for (const el of document.querySelectorAll('[data-msg]')) el.textContent = t(el.dataset.msg);
   childRefField.translate();
+  state.speaker.labelMute($('mute'), t('mute_speech'));
   $('ncu').textContent = t('not_for_clinical_use');
   if (state.screener?.app.demo) { $('demo').hidden = false; $('demo').textContent = t('demo_notice'); }
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });

@@ -225,6 +225,7 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
         c.wait_for("document.body.dataset.state === 'ready'", 180)
         page = page_module(c, "app")
         page("setLang", "ar")
+        mute = c.script("const b = document.getElementById('mute'); return [b.getAttribute('aria-label'), b.title]")
         c.upload("#file", photo)
         c.wait_for("document.body.dataset.state === 'result'", 120)
         seen = page("resultLayout")
@@ -239,6 +240,7 @@ def test_the_arabic_result_reads_right_to_left_in_the_catalogues_words(
     for key in ("result_title", label, advice, "result_note", "cam_legend", "cam_note"):
         assert ar[key] != en[key] and en[key] not in seen["all"] and ar[key] in seen["all"], key
     assert "[en:" not in seen["all"]
+    assert mute == [ar["mute_speech"]] * 2  # the mute control's name, for a screen reader and as its tooltip
     for part in ("title", "result-label", "result-advice", "result-prob"):
         assert seen[part]["direction"] == "rtl", (part, seen[part])
         assert seen[part]["first"] > seen[part]["last"], (part, seen[part])  # read from the right
