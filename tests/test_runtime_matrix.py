@@ -130,13 +130,6 @@ def _train(model, x: np.ndarray, labels: np.ndarray) -> None:
     trainable.fit(x, labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
 
 
-def _widest_gap(p: np.ndarray) -> float:
-    s = np.sort(p)
-    lo, hi = len(s) // 5, len(s) * 4 // 5
-    i = lo + int(np.argmax(np.diff(s[lo : hi + 1])))
-    return float((s[i] + s[i + 1]) / 2)
-
-
 def _build(spec: BundleSpec, aligned, root: Path):
     """(bundle dir, held-out faces, conversion results by target)."""
     import keras
@@ -146,7 +139,7 @@ def _build(spec: BundleSpec, aligned, root: Path):
     from facescreen.edge.postprocess import screening_probability
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
-    from facescreen.training.thresholds import ThresholdConfig, select_threshold
+    from facescreen.training.thresholds import ThresholdConfig, select_threshold, widest_gap_threshold
 
     cfg = ModelConfig(spec.backbone, spec.size, spec.classes, spec.positive, head_filters=spec.head)
     faces = _faces_at(aligned, cfg.input_size, spec.classes)
@@ -161,7 +154,7 @@ def _build(spec: BundleSpec, aligned, root: Path):
         choice = select_threshold(ThresholdConfig("sensitivity", target=SENSITIVITY), y, scores)
         threshold, rule = choice.value, choice.rule
     else:
-        threshold, rule = _widest_gap(scores), "the widest gap of the scores (test fixture)"
+        threshold, rule = widest_gap_threshold(scores), "the widest gap of the scores (test fixture)"
     bundle = save_bundle(
         model,
         cfg,

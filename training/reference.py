@@ -17,6 +17,7 @@ from facescreen.edge.synthetic import SYNTHETIC_NOTICE
 
 from .demo import aligned_cohort, built_before, demo_cohort_dir
 from .model import ModelConfig, base_model
+from .thresholds import widest_gap_threshold
 
 BENCH_MODEL = ModelConfig(backbone="vgg16", input_size=224)
 BENCH_INTENDED_USE = (
@@ -60,7 +61,9 @@ def build_bench_bundle(cache_dir: str | Path, epochs: int = 30, seed: int = 0, f
     val, train = idx[: len(idx) // 4], idx[len(idx) // 4 :]
     head.fit(features[train], labels[train], epochs=epochs, batch_size=16, verbose=0)
     p_val = np.asarray(head(features[val], training=False))[:, 1]
-    threshold = float(np.clip(np.median(p_val), 0.05, 0.95))  # a mid-range threshold exercises flag parity
+    # a mid-range threshold exercises flag parity; the validation faces' median sat where this saturating
+    # head crowds its scores (0.88-0.95, run to run), and int8 noise alone flipped 1-2 of 100 held-out flags
+    threshold = widest_gap_threshold(p_val)
     return save_bundle(
         model,
         BENCH_MODEL,

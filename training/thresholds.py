@@ -168,3 +168,19 @@ def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.nda
         n_validation=int(y.size),
         target_met=bool(met),
     )
+
+
+def widest_gap_threshold(scores: np.ndarray, middle: float = 0.6) -> float:
+    """The midpoint of the widest gap between neighbouring scores in their middle ``middle`` share by
+    rank. Not a screening rule (it reads no labels): the threshold of a model whose threshold only has
+    to exercise flag parity (the benchmark bundle, the converters' and the runtime matrix's fixtures).
+    Some faces are flagged and some not, and the faces stand as far from it as the scores allow: a
+    conversion changes a flag only where it moves a score by more than half the gap. A threshold
+    where the scores crowd (the median of a saturating softmax) flips flags on int8 noise alone."""
+    s = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    lo, hi = int(len(s) * (1 - middle) / 2), int(len(s) * (1 + middle) / 2)
+    gaps = np.diff(s[lo : hi + 1])
+    if gaps.size == 0 or gaps.max() <= 0:
+        raise ValueError(f"no gap between the middle {middle:.0%} of {len(s)} scores")
+    i = lo + int(np.argmax(gaps))
+    return float((s[i] + s[i + 1]) / 2)

@@ -59,15 +59,6 @@ def faceset(cohort_dir, mtcnn_detector):
     return fs
 
 
-def widest_gap_threshold(p: np.ndarray) -> float:
-    """Midpoint of the widest gap between sorted probabilities in their middle 60%."""
-    s = np.sort(p)
-    lo, hi = int(len(s) * 0.2), int(len(s) * 0.8)
-    gaps = np.diff(s[lo : hi + 1])
-    i = lo + int(np.argmax(gaps))
-    return float(np.clip((s[i] + s[i + 1]) / 2, 0.01, 0.99))
-
-
 @pytest.fixture(scope="session")
 def tiny_bundle_src(tmp_path_factory, faceset):
     """A trained bundle directory; tests copy it before converting into it."""
@@ -75,6 +66,7 @@ def tiny_bundle_src(tmp_path_factory, faceset):
 
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
+    from facescreen.training.thresholds import widest_gap_threshold
 
     keras.utils.set_random_seed(0)
     cfg = ModelConfig(backbone="resnet18", input_size=SIZE, head_filters=(64,))

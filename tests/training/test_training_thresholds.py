@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facescreen.training.thresholds import ThresholdConfig, select_threshold, youden_threshold
+from facescreen.training.thresholds import ThresholdConfig, select_threshold, widest_gap_threshold, youden_threshold
 
 
 def test_youden_sits_midway_between_the_separating_scores():
@@ -134,3 +134,15 @@ def test_target_specificity_matches_scikit_learn(target):
     choice = select_threshold(ThresholdConfig("specificity", target=target), y, s)
     fpr, tpr, _ = roc_curve(y, s)  # the best sensitivity among operating points with specificity >= target
     assert choice.target_met and choice.validation_sensitivity == pytest.approx(tpr[1 - fpr >= target].max())
+
+
+def test_the_widest_gap_threshold_stands_clear_of_crowded_scores():
+    """The benchmark bundle's threshold: where the middle scores leave the most room, not their median
+    (which, for a saturating head, sits among scores a few int8 steps apart)."""
+    crowd = np.linspace(0.95, 0.999, 12)
+    scores = np.r_[0.01, 0.02, 0.45, 0.5, 0.55, 0.8, crowd, 0.9999]  # the widest gap (0.02-0.45) is not in the middle
+    t = widest_gap_threshold(scores)
+    assert t == pytest.approx((0.55 + 0.8) / 2) and np.median(scores) > 0.95
+    assert 0.0 < t < 1.0 and 0 < (scores >= t).sum() < len(scores)
+    with pytest.raises(ValueError, match="no gap"):
+        widest_gap_threshold(np.full(10, 0.7))
