@@ -40,6 +40,7 @@ here; on a machine with TensorRT and a GPU the same cells run them.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ CACHE = Path(__file__).resolve().parents[1] / ".cache"
 # the make target; both gates measured on the held-out faces of CACHE / "parity-cohort" (Makefile's PARITY)
 MADE_BUNDLES = {"demo": (CACHE / "demo-bundle", "make demo"), "vgg16": (CACHE / "bench-bundle", "make bench")}
 MADE_PARITY = CACHE / "parity-cohort"
+# comma-separated MADE_BUNDLES names whose rows must run, not skip (.ci/run runs make demo first: demo)
+REQUIRE_MADE_ENV = "FACESCREEN_REQUIRE_MADE_BUNDLES"
 
 
 @pytest.fixture(scope="session")
@@ -355,6 +358,17 @@ CARD_FIELDS_NOT_READ_BY_RUNTIMES = {
 }
 
 
+def test_a_required_made_bundle_that_is_not_built_fails_its_row(monkeypatch, tmp_path):
+    """In CI the demo row may not skip: a missing demo bundle is a failure there, a skip elsewhere."""
+    monkeypatch.setitem(MADE_BUNDLES, "demo", (tmp_path / "demo-bundle", "make demo"))
+    monkeypatch.setenv(REQUIRE_MADE_ENV, "vgg16,demo")
+    with pytest.raises(pytest.fail.Exception, match="not built.*requires its row"):
+        _made_bundle("demo", None)
+    monkeypatch.setenv(REQUIRE_MADE_ENV, "vgg16")
+    with pytest.raises(pytest.skip.Exception, match="not built"):
+        _made_bundle("demo", None)
+
+
 def test_every_card_field_is_in_the_matrix_or_said_why_not():
     from facescreen.edge.bundle import ModelCard
 
@@ -425,7 +439,10 @@ def _made_bundle(name: str, detector):
 
     bundle, make = MADE_BUNDLES[name]
     if not (bundle / "modelcard.json").is_file() or not (MADE_PARITY / "cohort.csv").is_file():
-        pytest.skip(f"the {name} bundle or its parity cohort is not built ({bundle}, {MADE_PARITY}): {make}")
+        why = f"the {name} bundle or its parity cohort is not built ({bundle}, {MADE_PARITY}): {make}"
+        if name in os.environ.get(REQUIRE_MADE_ENV, "").split(","):
+            pytest.fail(f"{why} ({REQUIRE_MADE_ENV} requires its row)")
+        pytest.skip(why)
     card = load_bundle(bundle).card
     results = {artifact: SimpleNamespace(status="written", message="") for artifact in card.artifacts}
     return bundle, load_folder(MADE_PARITY, card, detector), results
