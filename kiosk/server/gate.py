@@ -10,8 +10,10 @@
 3. admission to the inference queue, for every route that decodes photos (``photo_decoder``), once
    its body has arrived: when the queue is full the answer is 503 with ``Retry-After``. A client
    trickling its body holds no slot;
-4. ``Cache-Control: no-store`` on every API response (results are health data), and a route's own
-   ``answer_headers`` (CORS for the tablet's sync) on every answer, the gate's refusals included;
+4. ``Cache-Control: no-store`` on every API response (results are health data), and on every answer,
+   the gate's refusals included, ``EVERY_ANSWER`` (no page of the kiosk, whether the capture page at
+   ``/`` or as ``/static/capture.html``, or the tablet app, sends its address to anyone) and a route's
+   own ``answer_headers`` (CORS for the tablet's sync);
 5. an unhandled error answered 500 here, so the keep-alive connection survives it.
 
 Which routes need what is read from the routes themselves, so nothing is listed twice and a new
@@ -36,6 +38,7 @@ from .errors import answer_bug, send_error
 from .limits import BodyRefused, read_body
 
 API_PREFIX = "/v1/"
+EVERY_ANSWER = {"Referrer-Policy": "no-referrer"}
 
 
 class Refusal(NamedTuple):
@@ -185,6 +188,7 @@ class RequestGate:
             await self.app(scope, receive, send)
             return
         rules = self.rules(scope) or RouteRules()
+        answer = {**EVERY_ANSWER, **rules.headers}
         api = scope["path"].startswith(API_PREFIX)
         started = False
 
@@ -192,14 +196,14 @@ class RequestGate:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                named = {k.lower().encode() for k in rules.headers} | ({b"cache-control"} if api else set())
+                named = {k.lower().encode() for k in answer} | ({b"cache-control"} if api else set())
                 headers = [h for h in message.get("headers", []) if h[0].lower() not in named]
-                headers += [(k.lower().encode(), v.encode()) for k, v in rules.headers.items()]
+                headers += [(k.lower().encode(), v.encode()) for k, v in answer.items()]
                 message["headers"] = headers + ([(b"cache-control", b"no-store")] if api else [])
             await send(message)
 
         async def refuse(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-            await send_error(send, status, code, message, headers={**rules.headers, **(headers or {})})
+            await send_error(send, status, code, message, headers={**answer, **(headers or {})})
 
         for check in rules.checks:
             refusal = check(self, scope)
@@ -222,7 +226,7 @@ class RequestGate:
             except Exception as exc:
                 if started:  # half an answer is out: only closing the connection can say it failed
                     raise
-                await answer_bug(scope, exc, send)  # answered here, so the keep-alive connection survives
+                await answer_bug(scope, exc, send_marked)  # answered here, so the keep-alive connection survives
 
         if not rules.takes_photo:
             await run(send_marked)

@@ -135,6 +135,7 @@ def test_a_server_failure_frees_the_photo_too(kiosk_edge_bundle, tmp_path, decod
     with TestClient(create_app(settings), headers=AUTH, raise_server_exceptions=False) as c:
         r = post(c, "/v1/screen", png((320, 320), "L"))
     assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
     assert all_freed(decoded), "the decoded photo outlived the 500 answer"
 
 
@@ -281,12 +282,23 @@ def test_results_are_never_cached(client, grace_hopper):
     assert post(client, "/v1/screen", b"").headers["cache-control"] == "no-store"
 
 
-def test_the_capture_page_sends_no_referrer(client):
-    """The page's address never leaves with a request it makes: the server's header is the policy's one
-    home (the offline tablet app, hosted anywhere, carries it in a meta tag instead)."""
-    r = client.get("/")
-    assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
-    assert 'name="referrer"' not in r.text
+def test_no_answer_lets_a_browser_send_the_kiosks_addresses_on(client):
+    """Referrer-Policy: no-referrer on every answer (the request gate's EVERY_ANSWER): the capture page
+    at / and as /static/capture.html (the static mount had no such header), its scripts, the API, a
+    refusal and an unknown path. The page itself does not restate it: the gate is its one home (the
+    offline tablet app, hosted anywhere, keeps its meta tag)."""
+    answers = {
+        "/": client.get("/"),
+        "/static/capture.html": client.get("/static/capture.html"),
+        "/static/speech.js": client.get("/static/speech.js"),
+        "/v1/health": client.get("/v1/health"),
+        "/v1/results without a token": client.get("/v1/results", headers={"Authorization": ""}),
+        "/nope": client.get("/nope"),
+    }
+    assert [r.status_code for r in answers.values()] == [200, 200, 200, 200, 401, 404]
+    for what, r in answers.items():
+        assert r.headers.get("referrer-policy") == "no-referrer", (what, dict(r.headers))
+    assert answers["/"].headers["cache-control"] == "no-store" and 'name="referrer"' not in answers["/"].text
 
 
 # --- 6-7. secrets ----------------------------------------------------------------------------------------

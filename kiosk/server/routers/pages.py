@@ -18,5 +18,5 @@ router = APIRouter(include_in_schema=False)
 def capture_page() -> HTMLResponse:
     return HTMLResponse(
         (STATIC_DIR / "capture.html").read_text(encoding="utf-8"),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", **ISOLATION_HEADERS},
+        headers={"Cache-Control": "no-store", **ISOLATION_HEADERS},  # no-referrer: the gate, on every answer
     )
