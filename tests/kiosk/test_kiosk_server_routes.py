@@ -6,7 +6,8 @@
   without one byte of its body being read;
 * every photo decode, wherever the photo comes from (multipart, base64 in JSON, a session frame),
   holds its pixels in the one decode budget and its request holds a slot of the one queue;
-* OpenAPI shows the security and the gate's answers for every route that has them.
+* OpenAPI shows the security and the gate's answers for every route that has them;
+* every answer, a refusal included, carries the gate's ``EVERY_ANSWER`` headers (no referrer).
 Loopback and in-process; bounded."""
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def test_no_unauthenticated_body_is_read_on_any_path(apps, which):
         status, reads, answer = unread_body_call(app, method, path, sent, client=f"192.0.2.{i + 1}")
         assert reads == 0, f"{method} {path}: {reads} body reads before answering {status}"
         assert status in expected if expected else status < 500, f"{method} {path} answered {status}"
+        assert answer[b"referrer-policy"] == b"no-referrer", (method, path)  # the gate's EVERY_ANSWER
         if status == 401:
             assert answer[b"www-authenticate"] == b"Bearer", (method, path)
 
