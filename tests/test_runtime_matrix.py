@@ -88,7 +88,7 @@ CACHE = Path(__file__).resolve().parents[1] / ".cache"
 # the make target; both gates measured on the held-out faces of CACHE / "parity-cohort" (Makefile's PARITY)
 MADE_BUNDLES = {"demo": (CACHE / "demo-bundle", "make demo"), "vgg16": (CACHE / "bench-bundle", "make bench")}
 MADE_PARITY = CACHE / "parity-cohort"
-# comma-separated MADE_BUNDLES names whose rows must run, not skip (.ci/run runs make demo first: demo)
+# comma-separated MADE_BUNDLES names whose rows must run, not skip (.ci/run makes both first: demo,vgg16)
 REQUIRE_MADE_ENV = "FACESCREEN_REQUIRE_MADE_BUNDLES"
 
 

@@ -173,7 +173,8 @@ def select_threshold(cfg: ThresholdConfig, y_val: np.ndarray, scores_val: np.nda
 def widest_gap_threshold(scores: np.ndarray, middle: float = 0.6) -> float:
     """The midpoint of the widest gap between neighbouring scores in their middle ``middle`` share by
     rank. Not a screening rule (it reads no labels): the threshold of a model whose threshold only has
-    to exercise flag parity (the benchmark bundle, the converters' and the runtime matrix's fixtures).
+    to exercise flag parity (the benchmark bundle; the fixture bundles of the converters', the tablet's and
+    the runtime matrix's tests).
     Some faces are flagged and some not, and the faces stand as far from it as the scores allow: a
     conversion changes a flag only where it moves a score by more than half the gap. A threshold
     where the scores crowd (the median of a saturating softmax) flips flags on int8 noise alone."""

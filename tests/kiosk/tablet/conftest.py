@@ -49,6 +49,7 @@ def _train_small_bundle(root: Path) -> Path:
     from facescreen.edge.synthetic import CohortConfig, make_cohort
     from facescreen.training.export import save_bundle
     from facescreen.training.model import ModelConfig, build_screener
+    from facescreen.training.thresholds import widest_gap_threshold
 
     make_cohort(
         root / "cohort",
@@ -63,15 +64,13 @@ def _train_small_bundle(root: Path) -> Path:
     trainable.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     x = faces.batch()
     trainable.fit(x, faces.labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
-    p = np.sort(np.asarray(model(x, training=False)["probs"])[:, 1])
-    mid = p[len(p) // 5 : len(p) * 4 // 5 + 1]
-    i = int(np.argmax(np.diff(mid)))
+    p = np.asarray(model(x, training=False)["probs"])[:, 1]
     bundle = save_bundle(
         model,
         cfg,
         root / "bundle",
         model_id="test-tablet-resnet18-64",
-        threshold=float((mid[i] + mid[i + 1]) / 2),
+        threshold=widest_gap_threshold(p),
         training_data={"kind": "synthetic"},
     )
     calib, held = faces.split(0.25, seed=0)
