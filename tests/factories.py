@@ -45,3 +45,19 @@ def cv_argv(data: Path, out: Path, *extra: str) -> list[str]:
     """``facescreen-train cv`` on ``data`` into ``out`` from random weights (``--init none``: nothing to
     download), then ``extra``: the command line of the tests that expect it refused before training."""
     return ["cv", "--data", str(data), "--out", str(out), "--init", "none", *extra]
+
+
+def train_fixture_screener(cfg, x, labels):
+    """The tests' fixture screener: ``cfg``'s model (a ``training.model.ModelConfig``) built from seed 0
+    and trained six epochs (Adam, batch 16) on a SYNTHETIC strong-signal set, so that its probabilities
+    spread out and separate the classes. The converters', tablet and runtime-matrix fixtures share it."""
+    import keras
+
+    from facescreen.training.model import build_screener
+
+    keras.utils.set_random_seed(0)
+    model = build_screener(cfg)
+    trainable = keras.Model(model.input, model.output["probs"])
+    trainable.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    trainable.fit(x, labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
+    return model

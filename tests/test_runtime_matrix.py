@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tf_free
-from factories import make_card
+from factories import make_card, train_fixture_screener
 from fake_tensorrt import importable
 
 pytestmark = tf_free.requires_tensorflow
@@ -124,32 +124,20 @@ def _faces_at(aligned, size: int, classes: tuple[str, ...]):
     return FaceSet(crops, labels, source=f"{aligned.source} at {size} px")
 
 
-def _train(model, x: np.ndarray, labels: np.ndarray) -> None:
-    """A few epochs on the strong-signal cohort: probabilities spread out and separating the classes."""
-    import keras
-
-    trainable = keras.Model(model.input, model.output["probs"])
-    trainable.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    trainable.fit(x, labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
-
-
 def _build(spec: BundleSpec, aligned, root: Path):
     """(bundle dir, held-out faces, conversion results by target)."""
-    import keras
 
     from facescreen.converters.convert import ConvertOptions, convert_bundle
     from facescreen.converters.targets import TARGETS, resolve_targets
     from facescreen.edge.postprocess import screening_probability
     from facescreen.training.export import save_bundle
-    from facescreen.training.model import ModelConfig, build_screener
+    from facescreen.training.model import ModelConfig
     from facescreen.training.thresholds import ThresholdConfig, select_threshold, widest_gap_threshold
 
     cfg = ModelConfig(spec.backbone, spec.size, spec.classes, spec.positive, head_filters=spec.head)
     faces = _faces_at(aligned, cfg.input_size, spec.classes)
-    keras.utils.set_random_seed(0)
-    model = build_screener(cfg)
     x = faces.batch()
-    _train(model, x, faces.labels)
+    model = train_fixture_screener(cfg, x, faces.labels)
     positive = [spec.classes.index(c) for c in spec.positive]
     scores = screening_probability(np.asarray(model(x, training=False)["probs"]), positive, spec.temperature)
     y = np.isin(faces.labels, positive).astype(int)

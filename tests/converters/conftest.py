@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from factories import make_card
+from factories import make_card, train_fixture_screener
 from fake_tensorrt import importable
 
 SIZE = 64
@@ -62,19 +62,14 @@ def faceset(cohort_dir, mtcnn_detector):
 @pytest.fixture(scope="session")
 def tiny_bundle_src(tmp_path_factory, faceset):
     """A trained bundle directory; tests copy it before converting into it."""
-    import keras
 
     from facescreen.training.export import save_bundle
-    from facescreen.training.model import ModelConfig, build_screener
+    from facescreen.training.model import ModelConfig
     from facescreen.training.thresholds import widest_gap_threshold
 
-    keras.utils.set_random_seed(0)
     cfg = ModelConfig(backbone="resnet18", input_size=SIZE, head_filters=(64,))
-    model = build_screener(cfg)
-    trainable = keras.Model(model.input, model.output["probs"])
-    trainable.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     x = faceset.batch()
-    trainable.fit(x, faceset.labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
+    model = train_fixture_screener(cfg, x, faceset.labels)
     p = np.asarray(model(x, training=False)["probs"])[:, 1]
     assert p.std() > 0.05, "the fixture model's outputs are nearly constant; parity tests would be meaningless"
     out = tmp_path_factory.mktemp("bundle") / "tiny"

@@ -39,7 +39,7 @@ def _has_browser_artifacts(bundle: Path) -> bool:
 
 def _train_small_bundle(root: Path) -> Path:
     """A ResNet-18 at 64 px trained for a few epochs on a strong-signal synthetic cohort, converted."""
-    import keras
+    from factories import train_fixture_screener
 
     from facescreen.converters.calibration import load_folder
     from facescreen.converters.convert import ConvertOptions, convert_bundle
@@ -48,7 +48,7 @@ def _train_small_bundle(root: Path) -> Path:
     from facescreen.edge.bundle import InputSpec, ModelCard
     from facescreen.edge.synthetic import CohortConfig, make_cohort
     from facescreen.training.export import save_bundle
-    from facescreen.training.model import ModelConfig, build_screener
+    from facescreen.training.model import ModelConfig
     from facescreen.training.thresholds import widest_gap_threshold
 
     make_cohort(
@@ -57,13 +57,9 @@ def _train_small_bundle(root: Path) -> Path:
     )
     probe = ModelCard("probe", ("control", "syndromic"), ("syndromic",), 0.5, "resnet18", input=InputSpec(size=64))
     faces = load_folder(root / "cohort", probe, create_detector("mtcnn"))
-    keras.utils.set_random_seed(0)
     cfg = ModelConfig(backbone="resnet18", input_size=64, head_filters=(64,))
-    model = build_screener(cfg)
-    trainable = keras.Model(model.input, model.output["probs"])
-    trainable.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     x = faces.batch()
-    trainable.fit(x, faces.labels, epochs=6, batch_size=16, verbose=0, shuffle=True)
+    model = train_fixture_screener(cfg, x, faces.labels)
     p = np.asarray(model(x, training=False)["probs"])[:, 1]
     bundle = save_bundle(
         model,
