@@ -141,7 +141,7 @@ class RouteRules:
     checks: tuple[Callable[[RequestGate, Scope], Refusal | None], ...] = ()
     reads_body: bool = False
     takes_photo: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=lambda: dict(EVERY_ANSWER))  # on every answer
 
     @classmethod
     def of(cls, route: BaseRoute) -> RouteRules:
@@ -152,7 +152,7 @@ class RouteRules:
             checks=tuple(check for dep, check in CHECKS.items() if dep in calls),
             reads_body=route.body_field is not None,  # File, Form or Body, in the route or its dependencies
             takes_photo=photo_decoder in calls,
-            headers=dict(getattr(route, "answer_headers", {})),
+            headers={**EVERY_ANSWER, **getattr(route, "answer_headers", {})},
         )
 
 
@@ -188,7 +188,6 @@ class RequestGate:
             await self.app(scope, receive, send)
             return
         rules = self.rules(scope) or RouteRules()
-        answer = {**EVERY_ANSWER, **rules.headers}
         api = scope["path"].startswith(API_PREFIX)
         started = False
 
@@ -196,14 +195,14 @@ class RequestGate:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                named = {k.lower().encode() for k in answer} | ({b"cache-control"} if api else set())
+                named = {k.lower().encode() for k in rules.headers} | ({b"cache-control"} if api else set())
                 headers = [h for h in message.get("headers", []) if h[0].lower() not in named]
-                headers += [(k.lower().encode(), v.encode()) for k, v in answer.items()]
+                headers += [(k.lower().encode(), v.encode()) for k, v in rules.headers.items()]
                 message["headers"] = headers + ([(b"cache-control", b"no-store")] if api else [])
             await send(message)
 
         async def refuse(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-            await send_error(send, status, code, message, headers={**answer, **(headers or {})})
+            await send_error(send, status, code, message, headers={**rules.headers, **(headers or {})})
 
         for check in rules.checks:
             refusal = check(self, scope)
