@@ -91,7 +91,8 @@ demo: $(STAMP) assets $(DEMO)/.converted
 
 test: $(STAMP) assets tablet fhir-server
 	$(MAKE) --no-print-directory lint docs
-	$(PY) -m pytest -x -q tests
+	# the 30 slowest steps are listed at the end: where the run's minutes go, read off every CI log
+	$(PY) -m pytest -x -q --durations=30 tests
 	$(MAKE) --no-print-directory test-py310 lint-shell
 
 # --- The Jetson's Python, without a Jetson -------------------------------------------------------
