@@ -22,7 +22,9 @@ planted signal (as the converters' fixtures), so that their probabilities spread
 thresholds sit in gaps wider than int8 noise; each is built and converted once per session (the
 converters' gate included). The demo bundle joins where `make demo` has built it, and the papers'
 VGG-16 screener (the benchmark bundle: real architecture, synthetic weights) where `make bench` has,
-each with the artifacts its make target converts: the others' cells skip, saying the bundle has none.
+each with the artifacts its make target converts: the cells of a target it did not convert skip,
+saying the bundle has none, and those of a target the converters' gate refused skip with the gate's
+reason (from the bundle's parity.json).
 
 TensorRT (``tensorrt-fp16``, ``tensorrt-int8``): the fixture bundles are converted, and every cell
 screens, with TensorRT importable: the real one where it is installed, elsewhere the session's
@@ -40,6 +42,7 @@ here; on a machine with TensorRT and a GPU the same cells run them.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -357,6 +360,36 @@ def test_a_required_made_bundle_that_is_not_built_fails_its_row(monkeypatch, tmp
         _made_bundle("demo", None)
 
 
+def test_a_made_bundles_cells_say_what_its_conversion_did(tmp_path):
+    """A made bundle's target the gate refused skips saying so (not "no artifact"); one the conversion
+    could not try skips for want of the artifact; one written after an earlier refusal runs; any other
+    failure fails its cells."""
+    from types import SimpleNamespace
+
+    from facescreen.converters.convert import PARITY_FILE
+
+    refusal = "parity check failed, not written: flag agreement 97.0% < 99.0%"
+    rows = {
+        "onnx-int8": {"status": "failed", "message": refusal},
+        "tensorrt-int8": {"status": "unavailable", "message": "TensorRT is not installed"},
+        "tflite-int8": {"status": "failed", "message": refusal},  # refused once, written since
+        "tflite-fp16": {"status": "failed", "message": "converter crashed"},
+    }
+    (tmp_path / PARITY_FILE).write_text(json.dumps({"artifacts": rows}))
+    results = made_results(tmp_path, SimpleNamespace(artifacts={"tflite-int8": {}}))
+
+    def cell(artifact):
+        _skip_unbuilt(SimpleNamespace(artifact=artifact), results)
+
+    with pytest.raises(pytest.skip.Exception, match="gate refused onnx-int8.*97.0%"):
+        cell("onnx-int8")
+    with pytest.raises(pytest.skip.Exception, match="has no tensorrt-int8 artifact"):
+        cell("tensorrt-int8")
+    with pytest.raises(pytest.fail.Exception, match="tflite-fp16 was not written: converter crashed"):
+        cell("tflite-fp16")
+    cell("tflite-int8")  # runs
+
+
 def test_every_card_field_is_in_the_matrix_or_said_why_not():
     from facescreen.edge.bundle import ModelCard
 
@@ -420,8 +453,6 @@ def _made_bundle(name: str, detector):
     """A bundle as the Makefile built and converted it (:data:`MADE_BUNDLES`), on the held-out cohort its
     converters' gate measured (the Makefile's --parity folder), so its recorded figures apply; skipped
     where either has not been built."""
-    from types import SimpleNamespace
-
     from facescreen.converters.calibration import load_folder
     from facescreen.edge.bundle import load_bundle
 
@@ -432,8 +463,29 @@ def _made_bundle(name: str, detector):
             pytest.fail(f"{why} ({REQUIRE_MADE_ENV} requires its row)")
         pytest.skip(why)
     card = load_bundle(bundle).card
-    results = {artifact: SimpleNamespace(status="written", message="") for artifact in card.artifacts}
-    return bundle, load_folder(MADE_PARITY, card, detector), results
+    return bundle, load_folder(MADE_PARITY, card, detector), made_results(bundle, card)
+
+
+def made_results(bundle: Path, card) -> dict:
+    """What the make target's conversion did, per artifact, as the matrix's own builds report it
+    (:func:`_skip_unbuilt` reads both alike): the card's artifacts were written; a target the
+    conversion tried and did not write is in the bundle's parity.json with its status and why (the
+    gate's refusal skips its cells saying so, any other failure fails them). A target it could not try
+    here ("unavailable": no TensorRT beside `make bench`) is left out, as one it never tried: its cells
+    skip for want of the artifact."""
+    from types import SimpleNamespace
+
+    from facescreen.converters.convert import PARITY_FILE
+
+    record = bundle / PARITY_FILE
+    rows = json.loads(record.read_text()).get("artifacts", {}) if record.is_file() else {}
+    results = {
+        target: SimpleNamespace(status=row["status"], message=row.get("message", ""))
+        for target, row in rows.items()
+        if row.get("status") == "failed"
+    }
+    results.update({artifact: SimpleNamespace(status="written", message="") for artifact in card.artifacts})
+    return results
 
 
 @pytest.fixture(scope="session")
