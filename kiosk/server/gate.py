@@ -11,8 +11,8 @@
    its body has arrived: when the queue is full the answer is 503 with ``Retry-After``. A client
    trickling its body holds no slot;
 4. ``Cache-Control: no-store`` on every API response (results are health data), and on every answer,
-   the gate's refusals included, ``EVERY_ANSWER`` (no page of the kiosk, whether the capture page at
-   ``/`` or as ``/static/capture.html``, or the tablet app, sends its address to anyone) and a route's
+   the gate's refusals included, ``EVERY_ANSWER`` (no page of the kiosk, the capture page at ``/`` or
+   the tablet app, nor any file they load, sends its address to anyone) and a route's
    own ``answer_headers`` (CORS for the tablet's sync);
 5. an unhandled error answered 500 here, so the keep-alive connection survives it.
 

@@ -283,22 +283,37 @@ def test_results_are_never_cached(client, grace_hopper):
 
 
 def test_no_answer_lets_a_browser_send_the_kiosks_addresses_on(client):
-    """Referrer-Policy: no-referrer on every answer (the request gate's EVERY_ANSWER): the capture page
-    at / and as /static/capture.html (the static mount had no such header), its scripts, the API, a
-    refusal and an unknown path. The page itself does not restate it: the gate is its one home (the
-    offline tablet app, hosted anywhere, keeps its meta tag)."""
+    """Referrer-Policy: no-referrer on every answer (the request gate's EVERY_ANSWER): the capture page,
+    its scripts (the static mount has no such header of its own), the API, a refusal and an unknown
+    path. The page itself does not restate it: the gate is its one home (the offline tablet app, hosted
+    anywhere, keeps its meta tag)."""
     answers = {
         "/": client.get("/"),
-        "/static/capture.html": client.get("/static/capture.html"),
         "/static/speech.js": client.get("/static/speech.js"),
         "/v1/health": client.get("/v1/health"),
         "/v1/results without a token": client.get("/v1/results", headers={"Authorization": ""}),
         "/nope": client.get("/nope"),
     }
-    assert [r.status_code for r in answers.values()] == [200, 200, 200, 200, 401, 404]
+    assert [r.status_code for r in answers.values()] == [200, 200, 200, 401, 404]
     for what, r in answers.items():
         assert r.headers.get("referrer-policy") == "no-referrer", (what, dict(r.headers))
     assert answers["/"].headers["cache-control"] == "no-store" and 'name="referrer"' not in answers["/"].text
+
+
+def test_the_capture_page_has_one_address(client):
+    """The page is answered at / only, with its headers (no-store; cross-origin isolation for the
+    browser's WebAssembly threads): the static mount serves its scripts and stylesheet, never a copy of
+    the page without them (it once did, at /static/capture.html)."""
+    from facescreen.kiosk.isolation import ISOLATION_HEADERS
+
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>facescreen capture</title>" in page.text
+    for name, value in ISOLATION_HEADERS.items():
+        assert page.headers.get(name) == value, name
+    assert client.get("/static/capture.html").status_code == 404
+    for src in ("/static/capture.css", "/static/capture.js", "/static/childref.js", "/static/speech.js"):
+        assert src.rsplit("/", 1)[1] in page.text, src
+        assert client.get(src).status_code == 200, src
 
 
 # --- 6-7. secrets ----------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import pytest
 from facescreen.edge.result import NO_FLAG, REFER
 from facescreen.kiosk.messages import MESSAGES, message
 
-STATIC = Path(__file__).resolve().parents[2] / "kiosk" / "server" / "static"
+SERVER = Path(__file__).resolve().parents[2] / "kiosk" / "server"
+STATIC = SERVER / "static"
+PAGE = SERVER / "page"  # the capture page (its scripts are in STATIC)
 FORBIDDEN = re.compile(
     r"diagnos|has down|down syndrome|syndrome detected|detected syndrome|has (a|the) syndrome|"
     r"your child has|you have|positive for|affected by|确诊|患有|诊断|"
@@ -60,7 +62,9 @@ TABLET = STATIC.parents[1] / "tablet" / "web"  # the offline tablet app (kiosk/t
 
 @pytest.mark.parametrize(
     "path",
-    sorted(p for d in (STATIC, TABLET) for p in d.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")),
+    sorted(
+        p for d in (PAGE, STATIC, TABLET) for p in d.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")
+    ),
     ids=lambda p: p.name,
 )
 def test_page_wording(path):

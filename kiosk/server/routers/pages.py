@@ -9,7 +9,10 @@ from fastapi.responses import HTMLResponse
 
 from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
+# the page's scripts and stylesheet, served as they are at /static
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# the page itself, outside that folder: it has one address (/), answered with the headers below
+PAGE = Path(__file__).resolve().parent.parent / "page" / "capture.html"
 
 router = APIRouter(include_in_schema=False)
 
@@ -17,6 +20,6 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def capture_page() -> HTMLResponse:
     return HTMLResponse(
-        (STATIC_DIR / "capture.html").read_text(encoding="utf-8"),
+        PAGE.read_text(encoding="utf-8"),
         headers={"Cache-Control": "no-store", **ISOLATION_HEADERS},  # no-referrer: the gate, on every answer
     )
