@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import re
 import string
-from pathlib import Path
 
 import pytest
 
 from facescreen.edge.result import NO_FLAG, REFER
 from facescreen.kiosk.messages import MESSAGES, message
+from facescreen.kiosk.server.routers.pages import PAGE
+from facescreen.kiosk.server.routers.pages import STATIC_DIR as STATIC  # the capture page's scripts
 
-SERVER = Path(__file__).resolve().parents[2] / "kiosk" / "server"
-STATIC = SERVER / "static"
-PAGE = SERVER / "page"  # the capture page (its scripts are in STATIC)
 FORBIDDEN = re.compile(
     r"diagnos|has down|down syndrome|syndrome detected|detected syndrome|has (a|the) syndrome|"
     r"your child has|you have|positive for|affected by|确诊|患有|诊断|"
@@ -63,7 +61,10 @@ TABLET = STATIC.parents[1] / "tablet" / "web"  # the offline tablet app (kiosk/t
 @pytest.mark.parametrize(
     "path",
     sorted(
-        p for d in (PAGE, STATIC, TABLET) for p in d.rglob("*") if p.suffix in (".html", ".js", ".css", ".webmanifest")
+        p
+        for d in (PAGE.parent, STATIC, TABLET)
+        for p in d.rglob("*")
+        if p.suffix in (".html", ".js", ".css", ".webmanifest")
     ),
     ids=lambda p: p.name,
 )

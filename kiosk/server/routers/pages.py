@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse
 
 from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
+SERVER_DIR = Path(__file__).resolve().parent.parent
 # the page's scripts and stylesheet, served as they are at /static
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = SERVER_DIR / "static"
 # the page itself, outside that folder: it has one address (/), answered with the headers below
-PAGE = Path(__file__).resolve().parent.parent / "page" / "capture.html"
+PAGE = SERVER_DIR / "page" / "capture.html"
 
 router = APIRouter(include_in_schema=False)
 
