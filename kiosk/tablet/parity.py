@@ -198,13 +198,7 @@ def verdict(
             card.positive_indices,
             card.threshold,
         )
-        problems += gate_problems(a, gates, card.threshold, reference="Python")
-        if max_screening_diff is not None and a.max_abs_screening_diff > max_screening_diff:
-            problems.append(
-                f"max |screening probability difference| {a.max_abs_screening_diff:.4f} against Python on the "
-                f"same artifact exceeds {max_screening_diff:.4f} (twice what the converters' gate recorded for "
-                f"the artifact against Keras, plus one rounding step)"
-            )
+        problems += answer_problems(a, card, gates, max_screening_diff)
         record.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(a).items()})
     ms_py = [o.ms_python for o in outcomes]
     ms_br = [o.ms_browser for o in outcomes]
@@ -218,6 +212,19 @@ def verdict(
     record["passed"] = not problems
     record["verdict"] = "; ".join(problems) if problems else "parity ok"
     return record
+
+
+def answer_problems(a, card, gates: ParityThresholds, max_screening_diff: float | None) -> list[str]:
+    """Why the browser's answers (``a``: its agreement with Python on the same artifact and faces) fail
+    the gate: the converters' flag rule, and the screening bound (:func:`recorded_screening_bound`)."""
+    problems = gate_problems(a, gates, card.threshold, reference="Python")
+    if max_screening_diff is not None and a.max_abs_screening_diff > max_screening_diff:
+        problems.append(
+            f"max |screening probability difference| {a.max_abs_screening_diff:.4f} against Python on the "
+            f"same artifact exceeds {max_screening_diff:.4f} (twice what the converters' gate recorded for "
+            f"the artifact against Keras, plus one rounding step)"
+        )
+    return problems
 
 
 def stage_medians(outcomes: list[PhotoOutcome]) -> dict[str, dict]:

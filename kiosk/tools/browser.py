@@ -69,7 +69,12 @@ class Chrome:
         window: tuple[int, int] = (420, 860),
         browser: str | None = None,
         driver: str | None = None,
+        gpu: bool = False,
+        flags: Sequence[str] = (),
     ) -> None:
+        """``gpu``: let the browser use a GPU (and offer WebGPU; ``--enable-unsafe-webgpu``, as Linux
+        Chromium offers it only so); off by default, so every test sees the same CPU-only browser.
+        ``flags``: more Chromium switches, e.g. ``--use-webgpu-adapter=swiftshader``."""
         found = find_browser()
         if (browser is None or driver is None) and found is None:
             raise FileNotFoundError(
@@ -79,6 +84,8 @@ class Chrome:
         self.driver = driver or found[1]
         self.fake_video = fake_video
         self.window = window
+        self.gpu = gpu
+        self.flags = tuple(flags)
         self._proc: subprocess.Popen | None = None
         self._profile = tempfile.TemporaryDirectory(prefix="facescreen-chrome-")
         self.session: str | None = None
@@ -105,7 +112,7 @@ class Chrome:
         args = [
             "--headless=new",
             "--no-sandbox",
-            "--disable-gpu",
+            *(("--enable-unsafe-webgpu",) if self.gpu else ("--disable-gpu",)),
             "--disable-dev-shm-usage",
             "--disable-background-networking",
             "--disable-component-update",
@@ -113,6 +120,7 @@ class Chrome:
             "--no-first-run",
             f"--user-data-dir={self._profile.name}",
             f"--window-size={self.window[0]},{self.window[1]}",
+            *self.flags,
         ]
         if self.fake_video is not None:
             args += [
