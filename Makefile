@@ -136,7 +136,7 @@ lint: $(STAMP) $(TABLET_NM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	tablet/node_modules/.bin/eslint --config tablet/eslint.config.mjs kiosk/tablet/web kiosk/server/static tests/kiosk/tablet/js kiosk/tablet/gap.js
+	tablet/node_modules/.bin/eslint --config tablet/eslint.config.mjs kiosk/tablet kiosk/server/static tests/kiosk/tablet/js
 
 # the documentation site (mkdocs.yml): strict, so a broken link or anchor fails; offline (no fonts or
 # plugins from the network). Every page under docs/ joins it without a list to edit.
@@ -153,7 +153,7 @@ lint-shell:
 	elif [ -n "$$FACESCREEN_CI" ]; then echo "error: shellcheck is not installed (apt-get install -y shellcheck)" >&2; exit 1; \
 	else echo "lint-shell: SKIPPED, shellcheck is not installed here (apt-get install -y shellcheck)"; fi
 
-bench: $(STAMP) assets $(BENCH_BUNDLE)/.converted
+bench: $(STAMP) assets tablet $(BENCH_BUNDLE)/.converted
 	$(PY) -m facescreen.edge.bench $(BENCH_BUNDLE) --photos $(PARITY) --out $(CACHE)/bench
 
 clean:

@@ -1,6 +1,7 @@
 // ESLint over the browser code (make lint): the tablet app (ES modules), its service worker, the
-// kiosk's capture page (a classic script) and the tests' page modules (tests/kiosk/tablet/js, ES
-// modules). eslint, @eslint/js and globals are this folder's npm devDependencies (make tablet
+// kiosk's capture page (a classic script), the measuring tools' page modules (kiosk/tablet/*.js: the
+// benchmark section's and the browser gap's, ES modules) and the tests' page modules
+// (tests/kiosk/tablet/js, ES modules). eslint, @eslint/js and globals are this folder's npm devDependencies (make tablet
 // installs them at the versions package-lock.json pins).
 import js from "@eslint/js";
 import globals from "globals";
@@ -12,7 +13,7 @@ const rules = { "no-unused-vars": ["error", { ignoreRestSiblings: true }] };
 export default [
   { ignores: ["tablet/node_modules/**", "site/**", ".venv*/**", ".cache/**"] },
   {
-    files: ["kiosk/tablet/web/**/*.js", "tests/kiosk/tablet/js/**/*.js"],
+    files: ["kiosk/tablet/web/**/*.js", "kiosk/tablet/*.js", "tests/kiosk/tablet/js/**/*.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.browser } },
     rules: { ...js.configs.recommended.rules, ...rules },
   },
