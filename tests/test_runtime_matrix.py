@@ -559,7 +559,7 @@ def _skip_unbuilt(runtime: Runtime, results: dict) -> None:
 def test_one_answer(feature, runtime, matrix_bundles, answers):
     from facescreen.edge.bundle import load_bundle
     from facescreen.kiosk.tablet.export import DEFAULT_RUNTIME
-    from facescreen.kiosk.tools.browser import browser_skip_reason
+    from facescreen.kiosk.tools.browser import PageError, browser_skip_reason
 
     row = FEATURES[feature]
     bundle, held, results = matrix_bundles(row.bundle)
@@ -572,9 +572,9 @@ def test_one_answer(feature, runtime, matrix_bundles, answers):
     assert ref.flag.any() and not ref.flag.all(), "the reference must flag some faces and not others"
     try:
         got = answers(row.bundle, runtime)
-    except RuntimeError as exc:  # a browser runtime the export does not offer (refused by its gate)
+    except PageError as exc:  # a browser runtime the export does not offer (refused by its gate)
         if runtime.needs_browser and runtime.name != f"browser:{DEFAULT_RUNTIME}":
-            pytest.skip(f"{runtime.name} cannot open the artifact (tablet-export refuses it): {str(exc)[:200]}")
+            pytest.skip(f"{runtime.name} cannot open the artifact (tablet-export refuses it): {exc}")
         raise
     problems = cell_problems(got, ref, card.threshold, card.positive_indices, *recorded(card, runtime.artifact))
     assert not problems, f"{runtime.name} x {feature}: " + "; ".join(problems)

@@ -19,7 +19,6 @@ import base64
 import contextlib
 import functools
 import http.server
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ from facescreen.edge.metrics import ParityThresholds, agreement, gate_problems
 from facescreen.edge.photo import load_photo
 from facescreen.kiosk.isolation import ISOLATION_HEADERS, MEDIA_TYPES
 
-from ..tools.browser import Chrome
+from ..tools.browser import Chrome, PageError
 from .runtimes import browser_runtime
 
 
@@ -304,13 +303,11 @@ def verify_app(app_dir: Path, app: dict, bundle_dir: Path, photos: dict[str, np.
     with static_server(app_dir) as url, Chrome() as chrome:
         try:
             open_in_browser(chrome, url)
-        except RuntimeError as exc:  # the runtime cannot even open the artifacts: refused, with the reason
-            found = re.search(r"'message': '(?:javascript error: )?(.*?)(?:\\n|')", str(exc))
-            why = found.group(1) if found else str(exc)[:400]
+        except PageError as exc:  # the runtime cannot even open the artifacts: refused, with the reason
             return {
                 "runtime": app["runtime"],
                 "passed": False,
-                "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {why}",
+                "verdict": f"{app['runtime']} could not open the bundle's artifacts in Chromium: {exc}",
             }
         outcomes = compare_photos(chrome, screener, photos)
     bound = recorded_screening_bound(screener.card, screener.backend.artifact)

@@ -60,6 +60,21 @@ def write_y4m(path: str | Path, frames: Sequence[np.ndarray], fps: int = 2) -> P
     return path
 
 
+class PageError(RuntimeError):
+    """A script in the page threw: ``str()`` is its own message, ``value`` WebDriver's whole answer."""
+
+    def __init__(self, message: str, value: dict) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+def page_error_message(webdriver_message: str) -> str:
+    """The page's own words from WebDriver's message: without its "javascript error: " prefix and the
+    "(Session info: chrome=...)" lines it appends."""
+    text = webdriver_message.removeprefix("javascript error: ")
+    return text.split("\n  (Session info:")[0].strip()
+
+
 class Chrome:
     """``with Chrome(fake_video=...) as c: c.get(url); c.wait_for("..."); c.screenshot(path)``"""
 
@@ -158,6 +173,8 @@ class Chrome:
         r = self.http.request(method, path, json=body)
         value = r.json().get("value")
         if r.status_code >= 400:
+            if isinstance(value, dict) and value.get("error") == "javascript error":
+                raise PageError(page_error_message(str(value.get("message", ""))), value)
             raise RuntimeError(f"WebDriver {method} {path}: {value}")
         return value
 

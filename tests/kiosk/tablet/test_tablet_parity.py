@@ -178,7 +178,8 @@ def test_litert_js_cannot_run_the_verified_artifacts_and_is_not_offered(tablet_b
 
     photos = dict(list(parity_photos.items())[:2])
     out = tmp_path / "app"
-    with pytest.raises(TabletExportError, match="litert-js could not open the bundle's artifacts in Chromium: .+"):
+    refused = "litert-js could not open the bundle's artifacts in Chromium: .+"
+    with pytest.raises(TabletExportError, match=refused) as err:
         export_app(
             tablet_bundle,
             out,
@@ -187,6 +188,19 @@ def test_litert_js_cannot_run_the_verified_artifacts_and_is_not_offered(tablet_b
             verify=lambda staging, app: verify_app(staging, app, bundle_dir=tablet_bundle, photos=photos),
         )
     assert not out.exists()
+    assert "Session info" not in str(err.value) and "/session/" not in str(err.value)  # the page's words only
+
+
+def test_a_script_that_throws_in_the_page_raises_its_own_message(harness_page):
+    """kiosk/tools/browser.py: a page's exception reaches Python as PageError with the page's message,
+    without WebDriver's prefix and session lines (what the gate and the matrix say when they refuse)."""
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import PageError
+
+    with pytest.raises(PageError) as err:
+        browser_call(harness_page, "throw new Error('the artifact is int8, which this runtime refuses');")
+    assert str(err.value) == "the artifact is int8, which this runtime refuses"
+    assert err.value.value["error"] == "javascript error"
 
 
 def test_tablet_export_imports_no_benchmark_server_or_converters():
