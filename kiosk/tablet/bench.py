@@ -155,9 +155,12 @@ class TabletSection:
                 f"({s['detected_fraction']:.0%} of frames)"
             )
         for art, row in data["graphs"].items():
+            if "error" in row:
+                lines.append(f"  same graph {art}: not run in the browser: {row['error']}")
+                continue
             lines.append(
-                f"  same graph {art}: WebAssembly {row.get('browser_ms', float('nan')):.1f} ms vs Python "
-                f"{row['python_ms']:.1f} ms ({row.get('ratio')}x); {row.get('verdict') or row.get('error')}"
+                f"  same graph {art}: WebAssembly {row['browser_ms']:.1f} ms vs Python {row['python_ms']:.1f} ms "
+                f"({row['ratio']:.2f}x); {row['verdict']}"
             )
         met = targets_met(data)
         lines.append("  browser targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))

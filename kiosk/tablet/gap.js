@@ -41,7 +41,9 @@ export async function measure(ortModule, ep, models, faces, size, runs) {
   const inputs = faces.map((b64) => Float32Array.from(pixels(b64)));
   for (const [name, url] of Object.entries(models)) {
     try {
-      const bytes = new Uint8Array(await (await fetch(new URL(url, location.href))).arrayBuffer());
+      const r = await fetch(new URL(url, location.href));
+      if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+      const bytes = new Uint8Array(await r.arrayBuffer());
       const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all' });
       const input = session.inputNames[0];
       const run = (x) => session.run({ [input]: new ort.Tensor('float32', x, [1, size, size, 3]) });

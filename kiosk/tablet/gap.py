@@ -85,7 +85,7 @@ def browser_side(bundle, artifacts: list[str], faces: np.ndarray, runs: int, ep:
         (root / "gap.js").symlink_to(Path(__file__).with_name("gap.js"))
         models = {}
         for art in artifacts:
-            (root / f"{art}.onnx").symlink_to(bundle.artifact_path(art))
+            (root / f"{art}.onnx").symlink_to(bundle.artifact_path(art).resolve())  # make bench names a relative bundle
             models[art] = f"{art}.onnx"
         # WebNN is behind a switch in Chromium; asked for here so that the record says what it offers
         flags = [WEBNN_SWITCH] + ([] if adapter in (None, "default") else [f"--use-webgpu-adapter={adapter}"])
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     for ep in ("wasm", "webgpu"):
         for art, row in record.get(ep, {}).get("graphs", {}).items():
             timed = f"{row.get('browser_ms', 0):.1f} ms vs Python {row['python_ms']:.1f} ms ({row.get('ratio')}x)"
-            said = row.get("error") or f"{timed}; {row['verdict']}"
+            said = f"not run: {row['error']}" if "error" in row else f"{timed}; {row['verdict']}"
             print(f"{ep:7s} {art:10s} {said}")
     print(f"webnn   {record['webnn']}")
     return 0

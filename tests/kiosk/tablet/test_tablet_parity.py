@@ -219,3 +219,14 @@ def test_tablet_export_imports_no_benchmark_server_or_converters():
         ours = [m for m in names if m.startswith((".", "facescreen"))]
         bad = [m for m in ours if any(part in m.split(".") for part in ("bench", "server", "converters"))]
         assert not bad, f"{module.__name__} imports {bad}"
+
+
+def test_a_missing_app_file_is_named_with_its_http_status(harness_page):
+    """The app's files are fetched through core/runtime.js fetchOk: a file the server does not have
+    (here app.json: the sources are not an exported app) fails with its address and status, not as
+    the runtime's "protobuf parsing failed" on an error page."""
+    from facescreen.kiosk.tablet.parity import module_call
+    from facescreen.kiosk.tools.browser import PageError
+
+    with pytest.raises(PageError, match=r"app\.json: HTTP 404"):
+        module_call(harness_page, "core/screen.js", "loadApp", harness_page.script("return location.href;"))

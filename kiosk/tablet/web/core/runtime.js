@@ -5,6 +5,14 @@
 
 const RUNTIMES = {};
 
+// fetch that refuses an HTTP error: a missing model file would otherwise reach the runtime as the
+// server's error page and fail as "protobuf parsing failed", naming neither the file nor the cause
+export async function fetchOk(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${r.statusText}`.trim());
+  return r;
+}
+
 export function registerRuntime(name, factory) { RUNTIMES[name] = factory; }
 
 export async function openRuntime(name, base) {
@@ -28,7 +36,7 @@ registerRuntime('onnxruntime-web', async (base) => {
     version: ort.env.versions?.web || '',
     device: `wasm x${threads}`,  // shown in the result's backend label
     async open(url) {
-      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const bytes = new Uint8Array(await (await fetchOk(url)).arrayBuffer());
       const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
       const input = session.inputNames[0];
       return async (data, dims) => {

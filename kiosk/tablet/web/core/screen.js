@@ -5,7 +5,7 @@ import { faceMesh } from './mesh.js';
 import { detect as mtcnnDetect, resizeArea, roundHalfEven } from './mtcnn.js';
 import { assess, modelInterEyePx, subjectFirst } from './quality.js';
 import { alignFace } from './align.js';
-import { openRuntime } from './runtime.js';
+import { fetchOk, openRuntime } from './runtime.js';
 import { applyTemperature, flagged, screeningProbability } from './screening.js';
 import { screeningCam } from './cam.js';
 
@@ -13,8 +13,8 @@ export const REFER = 'refer for genetic evaluation';
 export const NO_FLAG = 'no referral flag';
 
 export async function loadApp(base) {
-  const app = await (await fetch(new URL('app.json', base))).json();
-  const card = await (await fetch(new URL(app.card, base))).json();
+  const app = await (await fetchOk(new URL('app.json', base))).json();
+  const card = await (await fetchOk(new URL(app.card, base))).json();
   return { app, card };
 }
 
