@@ -67,6 +67,23 @@ def _summary(ms: list[float]) -> dict[str, float]:
     }
 
 
+def guidance_summary(ms: list[float], tracked: list[bool]) -> dict:
+    """A guidance loop's per-frame times (``tracked``: the mesh followed that frame's face, rather
+    than a detection): the rates, and followed and detected frames apart (the mesh's cost and the
+    detector's). The kiosk's section and the tablet's (kiosk/tablet/bench.py) report the same."""
+    s = _summary(ms)
+    followed = [m for m, t in zip(ms, tracked) if t]
+    detected = [m for m, t in zip(ms, tracked) if not t]
+    return {
+        **s,
+        "fps_p50": 1e3 / s["p50_ms"],
+        "fps_mean": 1e3 / s["mean_ms"],
+        "detected_fraction": len(detected) / len(ms),
+        "followed_p50_ms": float(np.median(followed)) if followed else None,
+        "detected_p50_ms": float(np.median(detected)) if detected else None,
+    }
+
+
 def _interleaved(labels: list[str], i: int) -> list[str]:
     """Before and after take turns, first one then the other: a machine whose load changes during
     the run slows both alike, so their ratio stays honest."""
@@ -84,7 +101,7 @@ def measure_guidance(engines: dict, sequence: list[np.ndarray], warmup: int) -> 
         for k in labels:
             engines[k].analyse(f, tracks[k], capture=False)
     times: dict[str, list[float]] = {k: [] for k in labels}
-    detected = dict.fromkeys(labels, 0)
+    tracked: dict[str, list[bool]] = {k: [] for k in labels}
     for k in labels:
         tracks[k].lose()
     start = time.perf_counter()
@@ -94,19 +111,10 @@ def measure_guidance(engines: dict, sequence: list[np.ndarray], warmup: int) -> 
             a = engines[k].analyse(f, tracks[k], capture=False)
             message(a.report.instruction or "hold")
             times[k].append((time.perf_counter() - t0) * 1e3)
-            detected[k] += not a.tracked
+            tracked[k].append(a.tracked)
         if i + 1 >= MIN_FRAMES and time.perf_counter() - start > GUIDANCE_MAX_SECONDS:
             break
-    out = {}
-    for k in labels:
-        s = _summary(times[k])
-        out[k] = {
-            **s,
-            "fps_p50": 1e3 / s["p50_ms"],
-            "fps_mean": 1e3 / s["mean_ms"],
-            "detected_fraction": detected[k] / len(times[k]),
-        }
-    return out
+    return {k: guidance_summary(times[k], tracked[k]) for k in labels}
 
 
 def measure_capture(engines: dict, frames: np.ndarray, repeat: int) -> dict[str, dict]:

@@ -31,31 +31,12 @@ WARMUP_FRAMES = 3
 PHOTO_ROUNDS = 3  # the benchmark's few frames (6), each screened this many times for the stages' medians
 
 
-def _p50(ms: list[float]) -> float | None:
-    return float(np.median(ms)) if ms else None
-
-
-def _summary(ms: list[float], tracked: list[bool]) -> dict:
-    followed = [m for m, t in zip(ms, tracked) if t]
-    detected = [m for m, t in zip(ms, tracked) if not t]
-    p50 = float(np.median(ms))
-    return {
-        "n": len(ms),
-        "p50_ms": p50,
-        "mean_ms": float(np.mean(ms)),
-        "fps_p50": 1e3 / p50,
-        "fps_mean": 1e3 / float(np.mean(ms)),
-        "followed_p50_ms": _p50(followed),
-        "detected_p50_ms": _p50(detected),
-        "detected_fraction": len(detected) / len(ms),
-    }
-
-
 def measure_guidance(app_dir: Path, bundle_dir: Path, runtime: str, sequence: list[np.ndarray]) -> dict:
     """Browser and Python guidance on ``sequence``, taking turns frame by frame (a machine whose load
     changes slows both alike), each after the same warm-up frames."""
     from facescreen.edge.assets import FACE_LANDMARK, asset_path
 
+    from ..bench import guidance_summary
     from ..engine import KioskEngine
     from ..landmarks import DenseLandmarker
     from ..tools.browser import Chrome
@@ -85,7 +66,7 @@ def measure_guidance(app_dir: Path, bundle_dir: Path, runtime: str, sequence: li
                 for side, (m, tracked) in (("browser", (got["ms"], got["tracked"])), ("python", (ms, a.tracked))):
                     sides[side]["ms"].append(m)
                     sides[side]["tracked"].append(tracked)
-    out = {side: _summary(v["ms"], v["tracked"]) for side, v in sides.items()}
+    out = {side: guidance_summary(v["ms"], v["tracked"]) for side, v in sides.items()}
     out["ratio_p50"] = out["browser"]["p50_ms"] / out["python"]["p50_ms"]
     return out
 

@@ -3,6 +3,9 @@
 // times after one untimed warm-up; the answer is each graph's median milliseconds per face and its
 // raw outputs on every face, so that Python can hold them to the gate rule.
 
+// the app's own rules (core/runtime.js, linked beside this file by gap.py)
+const { fetchOk, wasmThreads } = await import(new URL('runtime.js', import.meta.url).href);
+
 function pixels(b64) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
@@ -29,8 +32,7 @@ async function webnn() {
 export async function measure(ortModule, ep, models, faces, size, runs) {
   const ort = await import(new URL(ortModule, location.href).href);
   ort.env.wasm.wasmPaths = new URL('./', new URL(ortModule, location.href)).href;
-  // as the app's runtime.js: threads only where the page is cross-origin isolated
-  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  const threads = wasmThreads();
   ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
   const out = { ep, threads, isolated: self.crossOriginIsolated, webnn: await webnn(), adapter: null, models: {} };
@@ -41,9 +43,7 @@ export async function measure(ortModule, ep, models, faces, size, runs) {
   const inputs = faces.map((b64) => Float32Array.from(pixels(b64)));
   for (const [name, url] of Object.entries(models)) {
     try {
-      const r = await fetch(new URL(url, location.href));
-      if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-      const bytes = new Uint8Array(await r.arrayBuffer());
+      const bytes = new Uint8Array(await (await fetchOk(new URL(url, location.href))).arrayBuffer());
       const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all' });
       const input = session.inputNames[0];
       const run = (x) => session.run({ [input]: new ort.Tensor('float32', x, [1, size, size, 3]) });

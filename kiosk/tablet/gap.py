@@ -36,6 +36,7 @@ from facescreen.edge.metrics import ParityThresholds, agreement
 from facescreen.edge.synthetic import verification_photos
 
 from ..tools.browser import Chrome
+from .export import WEB_DIR
 from .parity import answer_problems, b64_pixels, module_call, recorded_screening_bound, static_server
 from .runtimes import browser_runtime, node_modules, package_version
 
@@ -83,6 +84,7 @@ def browser_side(bundle, artifacts: list[str], faces: np.ndarray, runs: int, ep:
         root = Path(tmp)
         (root / "ort").symlink_to(node_modules() / browser_runtime(WEB_RUNTIME).package / "dist")
         (root / "gap.js").symlink_to(Path(__file__).with_name("gap.js"))
+        (root / "runtime.js").symlink_to(WEB_DIR / "core" / "runtime.js")  # gap.js takes the app's rules from it
         models = {}
         for art in artifacts:
             (root / f"{art}.onnx").symlink_to(bundle.artifact_path(art).resolve())  # make bench names a relative bundle

@@ -21,14 +21,18 @@ export async function openRuntime(name, base) {
   return factory(base);
 }
 
+// WebAssembly threads: they need SharedArrayBuffer, which only a cross-origin isolated page has (the
+// kiosk's headers, or the service worker's for a static copy); a USB-stick copy (file://) stays on one
+export function wasmThreads() {
+  return self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+}
+
 // onnxruntime-web (WebAssembly, SIMD): any input shape per call, as P-Net's pyramid and the
 // batched R-/O-Net crops need; the onnx-int8 screener takes float pixels (QDQ inside the graph).
 registerRuntime('onnxruntime-web', async (base) => {
   const ort = await import(new URL('vendor/onnxruntime-web/ort.wasm.min.mjs', base).href);
   ort.env.wasm.wasmPaths = new URL('vendor/onnxruntime-web/', base).href;
-  // threads need SharedArrayBuffer, which only a cross-origin isolated page has (the kiosk's headers,
-  // or the service worker's for a static copy); a USB-stick copy (file://) stays on one thread
-  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  const threads = wasmThreads();
   ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'error';
   return {
