@@ -129,6 +129,7 @@ def _flags() -> list[Flag]:
         *_section(
             "fit",
             Flag("--batch-size", "global batch size (split across devices when distributed)", int),
+            Flag("--class-weight", "weigh classes by inverse frequency (balanced) or not", choices=CLASS_WEIGHTS),
             Flag("--epochs", "maximum number of epochs per training", int),
             Flag(
                 "--patience",
@@ -137,7 +138,6 @@ def _flags() -> list[Flag]:
                 int,
             ),
             Flag("--monitor", "what 'best on validation' means", choices=MONITORS),
-            Flag("--class-weight", "weigh classes by inverse frequency (balanced) or not", choices=CLASS_WEIGHTS),
             Flag(
                 "--checkpoint-every",
                 "epochs between resume checkpoints of the whole "
