@@ -135,6 +135,11 @@ HOMES = [
         "the phone capture page (kiosk/server/static), the tablet app (its export copies them)",
     ),
     (
+        "the capture pages' banner: NOT FOR CLINICAL USE and the demo notice, in the page's HTML",
+        "facescreen.kiosk.banner.with_banner",
+        "the phone capture page (filled as the kiosk serves it), the tablet app (filled as it is exported)",
+    ),
+    (
         "a command line: --version, -v, one-line errors, exit statuses",
         "facescreen.edge.clikit",
         "the five commands",

@@ -30,6 +30,7 @@ from facescreen.edge.detect import PHOTO_DETECT
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
 
+from ..banner import with_banner
 from ..childref import child_ref_spec
 from ..engine import is_demo_card
 from ..guidance import GuidanceConfig
@@ -39,6 +40,7 @@ from ..tracking import MIN_FRAME_IOU, N_TRACK_POINTS, FindConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
+APP_PAGE = "index.html"  # the app's page: it gets the capture pages' banner (kiosk/banner.py) when staged
 # the capture pages' shared scripts: their home is the phone page's folder, the export copies them
 SHARED_SCRIPTS = tuple(
     Path(__file__).resolve().parent.parent / "server" / "static" / name for name in ("childref.js", "speech.js")
@@ -104,6 +106,7 @@ def stage_web(out: Path, runtime: BrowserRuntime, modules: Path | None = None) -
     for src in WEB_DIR.rglob("*"):
         if src.is_file():
             _copy(src, out / src.relative_to(WEB_DIR))
+    (out / APP_PAGE).write_text(with_banner((WEB_DIR / APP_PAGE).read_text(encoding="utf-8")), encoding="utf-8")
     for rel_src, rel_dst in runtime.files:
         src = modules / rel_src
         if not src.is_file():

@@ -10,6 +10,7 @@ import string
 import pytest
 
 from facescreen.edge.result import NO_FLAG, REFER
+from facescreen.kiosk.banner import BANNER_HTML
 from facescreen.kiosk.messages import MESSAGES, message
 from facescreen.kiosk.server.routers.pages import PAGE
 from facescreen.kiosk.server.routers.pages import STATIC_DIR as STATIC  # the capture page's scripts
@@ -61,10 +62,13 @@ TABLET = STATIC.parents[1] / "tablet" / "web"  # the offline tablet app (kiosk/t
 @pytest.mark.parametrize(
     "path",
     sorted(
-        p
-        for d in (PAGE.parent, STATIC, TABLET)
-        for p in d.rglob("*")
-        if p.suffix in (".html", ".js", ".css", ".webmanifest")
+        [BANNER_HTML]
+        + [
+            p
+            for d in (PAGE.parent, STATIC, TABLET)
+            for p in d.rglob("*")
+            if p.suffix in (".html", ".js", ".css", ".webmanifest")
+        ]
     ),
     ids=lambda p: p.name,
 )

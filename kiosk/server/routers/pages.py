@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from facescreen.kiosk.banner import with_banner
 from facescreen.kiosk.isolation import ISOLATION_HEADERS
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
@@ -21,6 +22,6 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def capture_page() -> HTMLResponse:
     return HTMLResponse(
-        PAGE.read_text(encoding="utf-8"),
+        with_banner(PAGE.read_text(encoding="utf-8")),
         headers={"Cache-Control": "no-store", **ISOLATION_HEADERS},  # no-referrer: the gate, on every answer
     )
