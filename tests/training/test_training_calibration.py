@@ -150,7 +150,8 @@ def test_calibration_slope_matches_scikit_learn_and_the_intercept_balances_the_o
     over = 1 / (1 + np.exp(-(2.0 * true_logit - 0.5)))  # too extreme and too low: slope ~0.5, intercept > 0
     line = calibration_line(y, over)
     x = np.log(over / (1 - over)).reshape(-1, 1)
-    sk = LogisticRegression(penalty=None, tol=1e-10, max_iter=1000).fit(x, y)
+    # unpenalised: C=inf (scikit-learn 1.8 deprecated penalty=None for it)
+    sk = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(x, y)
     assert line.slope == pytest.approx(sk.coef_[0, 0], rel=1e-4) and 0.35 < line.slope < 0.65
     fitted = 1 / (1 + np.exp(-(x[:, 0] + line.intercept)))
     assert fitted.sum() == pytest.approx(y.sum(), rel=1e-5) and line.intercept > 0
