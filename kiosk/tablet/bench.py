@@ -120,6 +120,8 @@ class TabletSection:
 
     # facescreen-bench prints a failed section's error itself, and calls these only for one measured
     def format(self, data: dict) -> list[str]:
+        from .gap import graph_said
+
         lines = [
             f"tablet app in headless Chromium ({data['runtime']}, {data['backend']}) vs Python on the same "
             f"artifacts, {data['photos']} photos; gate: {data['parity']}",
@@ -136,13 +138,7 @@ class TabletSection:
                 f"({s['detected_fraction']:.0%} of frames)"
             )
         for art, row in data["graphs"].items():
-            if "error" in row:
-                lines.append(f"  same graph {art}: not run in the browser: {row['error']}")
-                continue
-            lines.append(
-                f"  same graph {art}: WebAssembly {row['browser_ms']:.1f} ms vs Python {row['python_ms']:.1f} ms "
-                f"({row['ratio']:.2f}x); {row['verdict']}"
-            )
+            lines.append(f"  same graph {art} in WebAssembly: {graph_said(row)}")
         met = targets_met(data)
         lines.append("  browser targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
         return lines

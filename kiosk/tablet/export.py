@@ -103,10 +103,11 @@ def stage_web(out: Path, runtime: BrowserRuntime, modules: Path | None = None) -
     everything of the app but the bundle's files and app.json (the runtime matrix stages its browser
     cells with this too)."""
     modules = modules or node_modules()
+    page = WEB_DIR / APP_PAGE
     for src in WEB_DIR.rglob("*"):
-        if src.is_file():
+        if src.is_file() and src != page:
             _copy(src, out / src.relative_to(WEB_DIR))
-    (out / APP_PAGE).write_text(with_banner((WEB_DIR / APP_PAGE).read_text(encoding="utf-8")), encoding="utf-8")
+    (out / APP_PAGE).write_text(with_banner(page.read_text(encoding="utf-8")), encoding="utf-8")
     for rel_src, rel_dst in runtime.files:
         src = modules / rel_src
         if not src.is_file():

@@ -159,6 +159,13 @@ def run(bundle_dir: Path, runs: int = 10, webgpu: str | None = None) -> dict:
     return record
 
 
+def graph_said(row: dict) -> str:
+    """One graph's row of a record in words (this tool's printout and make bench's [tablet] section)."""
+    if "error" in row:
+        return f"not run: {row['error']}"
+    return f"{row['browser_ms']:.1f} ms vs Python {row['python_ms']:.1f} ms ({row['ratio']:.2f}x); {row['verdict']}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m facescreen.kiosk.tablet.gap", description=__doc__.split("\n\n")[0])
     p.add_argument("--bundle", required=True, help="a bundle with ONNX screener artifacts and the converted detector")
@@ -174,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(text + "\n")
     for ep in ("wasm", "webgpu"):
         for art, row in record.get(ep, {}).get("graphs", {}).items():
-            timed = f"{row.get('browser_ms', 0):.1f} ms vs Python {row['python_ms']:.1f} ms ({row.get('ratio')}x)"
-            said = f"not run: {row['error']}" if "error" in row else f"{timed}; {row['verdict']}"
-            print(f"{ep:7s} {art:10s} {said}")
+            print(f"{ep:7s} {art:10s} {graph_said(row)}")
     print(f"webnn   {record['webnn']}")
     return 0
 
