@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(DETECTORS.names())}",
     )
     p.add_argument(
-        "--threads", type=clikit.positive_int, default=None, help="inference threads (default: the runtime's choice)"
+        "--threads",
+        type=clikit.positive_int,
+        default=None,
+        help="inference threads (default: min(4, cores), as the kiosk and make bench)",
     )
     p.add_argument("--json", action="store_true", help="print each result as one JSON line")
     p.add_argument("--csv", type=clikit.writable_file, default=None, help="write one row per photo to this CSV")

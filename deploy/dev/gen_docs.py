@@ -110,6 +110,11 @@ HOMES = [
     ),
     ("", "facescreen.edge.registry.Table", ""),
     (
+        "how many threads inference runs on when none is named: min(4, usable cores)",
+        "facescreen.edge.backends.base.default_threads",
+        "the LiteRT and ONNX Runtime backends, the mtcnn-lite detector, `facescreen-bench --threads`",
+    ),
+    (
         "a free loopback port for a server a tool or test starts",
         "facescreen.kiosk.tools.ports.free_port",
         "the kiosk benchmark, the browser driver, the load run, the FHIR tests",

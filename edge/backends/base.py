@@ -3,6 +3,7 @@ each converts its own outputs to float32 numpy ``probs (N, K)`` and ``cam (N, h,
 
 from __future__ import annotations
 
+import os
 from typing import Protocol
 
 import numpy as np
@@ -15,6 +16,19 @@ class InferenceBackend(Protocol):
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``images``: (N, S, S, 3) float32 RGB pixels in [0, 255]."""
+
+
+MAX_DEFAULT_THREADS = 4  # the browser's rule too (kiosk/tablet/web/core/runtime.js: min(4, cores))
+
+
+def default_threads() -> int:
+    """Inference threads when the caller names none: the cores this process may use, at most
+    :data:`MAX_DEFAULT_THREADS`. Every runtime gets the same number, so that what ``make bench``
+    measures (its ``--threads`` default) is what the kiosk, the server and the command line run:
+    left to itself LiteRT runs one thread (half of a 2-core kiosk; the VGG-16 int8 screener took 74 ms
+    a face instead of 38) while ONNX Runtime takes every physical core."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_DEFAULT_THREADS, usable or 1))
 
 
 def split_outputs(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from .base import check_batch, split_outputs
+from .base import check_batch, default_threads, split_outputs
 
 _GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
@@ -24,14 +24,14 @@ def import_onnxruntime():
 def create_session(
     path: Path, threads: int | None = None, providers=("CPUExecutionProvider",), allow_spinning: bool = True
 ):
-    """One ONNX Runtime session with facescreen's threading: ``threads`` intra-op threads, no
-    inter-op parallelism (the graphs are chains). ``allow_spinning=False`` for many small calls,
+    """One ONNX Runtime session with facescreen's threading: ``threads`` intra-op threads (default:
+    :func:`edge.backends.base.default_threads`, as every runtime), no inter-op parallelism (the
+    graphs are chains). ``allow_spinning=False`` for many small calls,
     where busy-waiting threads starve each other on a 2-core tablet that also runs the camera."""
     ort = import_onnxruntime()
     opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if not allow_spinning:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -11,11 +11,11 @@ Exit status: 0 every target measured; 1 a target failed (its row says why, the o
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from .. import clikit
+from ..backends.base import default_threads
 from ..errors import FaceScreenError
 from .measure import DEFAULT_MAX_VARIATION_PCT, MLPERF_SINGLE_STREAM, TRTEXEC_UNSTABLE_COV_PCT
 
@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default: bench-out)")
     p.add_argument("--artifacts", default=None, help="comma-separated artifacts (default: all runnable here)")
     p.add_argument(
-        "--threads", type=clikit.positive_int, default=min(4, os.cpu_count() or 1), help="inference threads (fixed)"
+        "--threads",
+        type=clikit.positive_int,
+        default=default_threads(),
+        help="inference threads (fixed; default: the kiosk's, min(4, cores))",
     )
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default: 5)")
     p.add_argument(

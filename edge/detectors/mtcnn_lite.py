@@ -14,7 +14,6 @@ One detector serves one thread at a time (its interpreters are not re-entrant).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends import backend_spec
+from ..backends.base import default_threads
 from ..detect import FaceDetection
 from ..errors import BackendUnavailableError, BundleError
 from . import mtcnn_cascade as mc
@@ -60,7 +60,7 @@ class MtcnnLiteDetector:
         if min_face_size is not None:
             cfg = replace(cfg, min_face_size=min_face_size)
         self.config = cfg
-        threads = threads or min(4, os.cpu_count() or 1)
+        threads = threads or default_threads()
         factory = NET_RUNNERS.get(self.runtime_name)
         self._nets: dict[str, NetRunner] = {
             net: factory(self.model_dir / nf.file, net, threads=threads) for net, nf in manifest.formats[fmt].items()

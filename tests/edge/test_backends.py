@@ -92,3 +92,51 @@ def test_a_named_engine_is_checked_against_this_machine_too(tmp_path, monkeypatc
     b = bundle_with(tmp_path, ["tensorrt-fp16"])
     with pytest.raises(BackendUnavailableError, match="'tensorrt-fp16' cannot run here: no engine built for this"):
         choose_artifact(b, artifact="tensorrt-fp16")
+
+
+def test_the_default_thread_count_is_the_usable_cores_at_most_four(monkeypatch):
+    import facescreen.edge.backends.base as base
+
+    for cores, expected in ((1, 1), (2, 2), (6, 4), (12, 4)):
+        monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
+        assert base.default_threads() == expected, cores
+
+
+def test_every_runtime_runs_the_thread_count_make_bench_measures(detector_dir, monkeypatch):
+    """Left to themselves LiteRT runs one thread and ONNX Runtime every physical core: the kiosk
+    screened with the VGG-16 int8 screener on one core of two (74 ms a face) while make bench timed two
+    (38 ms). With no thread count named, the screener backends and the detector all run
+    ``default_threads()``, which is also facescreen-bench's ``--threads`` default."""
+    import facescreen.edge.backends.base as base
+    import facescreen.edge.backends.litert as litert_module
+    from facescreen.edge.backends.litert import LiteRTBackend
+    from facescreen.edge.backends.onnxruntime import OnnxRuntimeBackend
+    from facescreen.edge.bench.cli import build_parser
+    from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
+
+    # a 3-core machine: neither runtime's own default (LiteRT's is 1, ONNX Runtime's the physical cores)
+    monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    n = base.default_threads()
+    assert n == 3
+    real = litert_module.tflite_runtime()
+    asked: list[int | None] = []
+
+    class Spy:
+        name = real.name
+
+        @staticmethod
+        def Interpreter(**kw):
+            asked.append(kw.get("num_threads"))
+            return real.Interpreter(**kw)
+
+    monkeypatch.setattr(litert_module, "tflite_runtime", lambda: Spy)
+    LiteRTBackend(detector_dir / "onet.tflite", "tflite-fp32", 48)
+    assert asked == [n]
+    ort = OnnxRuntimeBackend(detector_dir / "onet.onnx", "onnx", 48, providers=["CPUExecutionProvider"])
+    assert ort._session.get_session_options().intra_op_num_threads == n
+    for runtime in ("onnxruntime", "litert"):
+        det = MtcnnLiteDetector(detector_dir, runtime=runtime)
+        for net in det._nets.values():
+            got = net._session.get_session_options().intra_op_num_threads if runtime == "onnxruntime" else net._threads
+            assert got == n, (runtime, got)
+    assert build_parser().get_default("threads") == n
