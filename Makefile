@@ -10,7 +10,7 @@ PYEXTRAS ?= edge,train,convert,kiosk,dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint docs docs-gen test-py310 py310-env check-wheels lint-shell bench assets tablet fhir-server browser clean help
+.PHONY: demo test lint docs docs-gen test-py310 check-wheels lint-shell bench assets tablet fhir-server browser clean help
 
 help:
 	@echo "make demo   - build (once) the demo bundle from the synthetic cohort and screen a sample photo"
@@ -131,9 +131,7 @@ $(TF_FREE_FIXTURE)/.complete: tests/tools/build_tf_free_fixture.py | $(STAMP)
 check-wheels:
 	deploy/jetson/check_wheels.sh $(JETSON_PINS)
 
-py310-env: $(VENV310)/.installed $(TF_FREE_FIXTURE)/.complete check-wheels
-
-test-py310: py310-env assets fhir-server
+test-py310: $(VENV310)/.installed assets fhir-server $(TF_FREE_FIXTURE)/.complete check-wheels
 	FACESCREEN_TF_FREE=1 FACESCREEN_TF_FREE_BUNDLE=$(TF_FREE_FIXTURE)/bundle FACESCREEN_ASSETS=$(CACHE)/assets \
 	    $(VENV310)/bin/python -m pytest -q -rs -p no:cacheprovider tests/edge tests/kiosk \
 	    tests/converters/test_converters_tensorrt_contract.py tests/deploy
