@@ -75,7 +75,7 @@ class AttentionMesh:
     # -9.9/-9.3/-8.9/-10.0); added back so pitch means the same whichever model runs.
     pitch_bias_deg = 4.6
 
-    def __init__(self, content: bytes, threads: int | None = 2) -> None:
+    def __init__(self, content: bytes, threads: int) -> None:
         from flatbuffers import flexbuffers
 
         schema, Interpreter = tflite_schema(), tflite_runtime().Interpreter

@@ -247,6 +247,7 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
     """Everything, before and after, in this one process (one machine, one run)."""
     out: dict[str, Any] = {"configs": {k: v.model_dump() for k, v in CONFIGS.items()}, "targets": TARGETS}
     try:
+        from facescreen.edge.backends.base import default_threads
         from facescreen.edge.bundle import load_bundle
         from facescreen.edge.detect import DETECTORS, DetectConfig, create_detector
         from facescreen.edge.screener import create_screener, default_detector
@@ -254,7 +255,7 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
         from .engine import KioskEngine
         from .landmarks import DenseLandmarker
 
-        threads = int(settings.get("threads", 2))
+        threads = int(settings.get("threads") or default_threads())
         bundle = load_bundle(bundle_dir, verify=False)
         out["model"] = {"backbone": bundle.card.backbone, "input_size": bundle.card.input.size}
         frames = np.load(inputs["frames"])["frames"]

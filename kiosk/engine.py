@@ -73,7 +73,7 @@ class KioskEngine:
         # the kiosk finds faces with its own settings (FindConfig from the quality's smallest head);
         # DetectConfig() is the base its baseline measures, the whole pyramid
         screener = create_screener(bundle, backend=backend, detector=detector, threads=threads, detect=DetectConfig())
-        return cls(screener, DenseLandmarker(landmarks_model, threads=threads or 2), quality, limits, find)
+        return cls(screener, DenseLandmarker(landmarks_model, threads=threads), quality, limits, find)
 
     @property
     def quality(self) -> QualityConfig:

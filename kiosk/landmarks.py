@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from facescreen.edge.assets import FACE_LANDMARK_ATTENTION, asset_path
+from facescreen.edge.backends.base import default_threads
 from facescreen.edge.detect import FaceDetection
 from facescreen.edge.errors import AssetMissingError, BackendUnavailableError
 from facescreen.edge.tflite import tflite_runtime
@@ -93,7 +94,7 @@ class _PlainMesh:
 
     pitch_bias_deg = 0.0
 
-    def __init__(self, content: bytes, threads: int | None, Interpreter) -> None:
+    def __init__(self, content: bytes, threads: int, Interpreter) -> None:
         self._interp = Interpreter(model_content=content, num_threads=threads)
         self._interp.allocate_tensors()
         inp = self._interp.get_input_details()[0]
@@ -111,12 +112,14 @@ class _PlainMesh:
 
 
 class DenseLandmarker:
-    """LiteRT face-mesh model. One model; calls are serialised (interpreters are not re-entrant)."""
+    """LiteRT face-mesh model. One model; calls are serialised (interpreters are not re-entrant).
+    With no ``threads`` it runs :func:`edge.backends.base.default_threads`, as the screener and the
+    detector do: it runs on every frame of the guidance loop, beside them."""
 
     def __init__(
         self,
         model_path: str | Path | None = None,
-        threads: int | None = 2,
+        threads: int | None = None,
         roi_scale: float = 1.5,
         min_presence: float = 0.5,
     ) -> None:
@@ -128,6 +131,7 @@ class DenseLandmarker:
                 "give the face_landmark.tflite file (or run `make assets`)"
             )
         content = path.read_bytes()
+        threads = threads or default_threads()
         try:
             self._model = (
                 AttentionMesh(content, threads)

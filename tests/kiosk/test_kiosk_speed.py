@@ -4,6 +4,8 @@ screened crop, and between detections the face mesh carries the detected face al
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from spies import CountingDetector, counted
@@ -137,3 +139,40 @@ def test_the_baseline_detects_every_frame_with_the_whole_pyramid(kiosk_bundle, m
     assert seen == [((round(frame.shape[0] * scale), round(frame.shape[1] * scale), 3), fast.work_face_px)]
     with pytest.raises(ValueError, match="extra"):
         FindConfig(track=True)
+
+
+def test_the_face_mesh_runs_the_thread_count_make_bench_measures(kiosk_bundle, mtcnn_detector, monkeypatch):
+    """The mesh runs on every guidance frame beside the detector: with no thread count named it runs
+    ``default_threads()`` as they do (it ran a fixed 2 before, one fewer than a 3-core kiosk has);
+    a named count reaches it unchanged, through the engine as well."""
+    import facescreen.edge.backends.base as base
+    import facescreen.kiosk.attention_mesh as attention_module
+    import facescreen.kiosk.landmarks as landmarks_module
+    from facescreen.edge.assets import FACE_LANDMARK, asset_path
+    from facescreen.edge.tflite import tflite_runtime
+
+    monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert base.default_threads() == 3
+    real, asked = tflite_runtime(), []
+
+    class Spy:
+        name = real.name
+
+        @staticmethod
+        def Interpreter(**kw):
+            asked.append(kw.get("num_threads"))
+            return real.Interpreter(**kw)
+
+    for module in (attention_module, landmarks_module):
+        monkeypatch.setattr(module, "tflite_runtime", lambda: Spy)
+    assets = Path(__file__).resolve().parents[2] / ".cache" / "assets"
+    attention, plain = asset_path(landmarks_module.MODEL_FILE, assets), asset_path(FACE_LANDMARK.name, assets)
+    landmarks_module.DenseLandmarker(attention)  # cut into two interpreters
+    landmarks_module.DenseLandmarker(plain)
+    assert asked == [3, 3, 3]
+    asked.clear()
+    KioskEngine.create(kiosk_bundle, detector=mtcnn_detector, landmarks_model=plain, threads=1)
+    assert asked[-1:] == [1]
+    asked.clear()
+    KioskEngine.create(kiosk_bundle, detector=mtcnn_detector, landmarks_model=plain)
+    assert asked[-1:] == [3]
