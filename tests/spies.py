@@ -24,3 +24,15 @@ class counted:  # lower case: it stands in for a function, counted(align_face)
     def __call__(self, *args, **kwargs):
         self.calls += 1
         return self.inner(*args, **kwargs)
+
+
+class ThreadsAsked:
+    """Stands in for a LiteRT runtime (what ``edge.tflite.tflite_runtime()`` returns) and records the
+    ``num_threads`` each interpreter is made with, then makes it with the real runtime."""
+
+    def __init__(self, real):
+        self.name, self._real, self.asked = real.name, real, []
+
+    def Interpreter(self, **kw):
+        self.asked.append(kw.get("num_threads"))
+        return self._real.Interpreter(**kw)

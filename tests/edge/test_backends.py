@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 import tf_free
+from spies import ThreadsAsked
 
 from facescreen.edge import BackendUnavailableError, ModelCard, artifact_entry, load_bundle, save_card
 from facescreen.edge.backends import BACKENDS, choose_artifact
@@ -118,20 +119,10 @@ def test_every_runtime_runs_the_thread_count_make_bench_measures(detector_dir, m
     monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     n = base.default_threads()
     assert n == 3
-    real = litert_module.tflite_runtime()
-    asked: list[int | None] = []
-
-    class Spy:
-        name = real.name
-
-        @staticmethod
-        def Interpreter(**kw):
-            asked.append(kw.get("num_threads"))
-            return real.Interpreter(**kw)
-
-    monkeypatch.setattr(litert_module, "tflite_runtime", lambda: Spy)
+    spy = ThreadsAsked(litert_module.tflite_runtime())
+    monkeypatch.setattr(litert_module, "tflite_runtime", lambda: spy)
     LiteRTBackend(detector_dir / "onet.tflite", "tflite-fp32", 48)
-    assert asked == [n]
+    assert spy.asked == [n]
     ort = OnnxRuntimeBackend(detector_dir / "onet.onnx", "onnx", 48, providers=["CPUExecutionProvider"])
     assert ort._session.get_session_options().intra_op_num_threads == n
     for runtime in ("onnxruntime", "litert"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from spies import CountingDetector, counted
+from spies import CountingDetector, ThreadsAsked, counted
 
 from facescreen.edge import create_screener, find_face
 from facescreen.edge.detect import box_iou
@@ -153,18 +153,10 @@ def test_the_face_mesh_runs_the_thread_count_make_bench_measures(kiosk_bundle, m
 
     monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     assert base.default_threads() == 3
-    real, asked = tflite_runtime(), []
-
-    class Spy:
-        name = real.name
-
-        @staticmethod
-        def Interpreter(**kw):
-            asked.append(kw.get("num_threads"))
-            return real.Interpreter(**kw)
-
+    spy = ThreadsAsked(tflite_runtime())
+    asked = spy.asked
     for module in (attention_module, landmarks_module):
-        monkeypatch.setattr(module, "tflite_runtime", lambda: Spy)
+        monkeypatch.setattr(module, "tflite_runtime", lambda: spy)
     assets = Path(__file__).resolve().parents[2] / ".cache" / "assets"
     attention, plain = asset_path(landmarks_module.MODEL_FILE, assets), asset_path(FACE_LANDMARK.name, assets)
     landmarks_module.DenseLandmarker(attention)  # cut into two interpreters
