@@ -6,7 +6,9 @@ The worker runs at most ``depth`` photos ahead of inference, so at most ``depth`
 beside the one being inferred, whatever the folder's size. Results come back in the order the photos were given, and
 each is computed by the same functions as one photo at a time, so the output is the sequential
 run's. One worker, not several: the detector's and the backend's interpreters are each used by one
-thread only (neither runtime promises more), and on a 2-core machine two busy threads fill it.
+thread only (neither runtime promises more). The overlap pays where the runtimes leave cores idle
+(``--threads 1``, or more cores than ``default_threads()`` takes); where each already runs on every
+core (2 cores, the default count) the two modes tie (docs/speed.md, "A folder of photos").
 """
 
 from __future__ import annotations
