@@ -131,3 +131,40 @@ def test_every_runtime_runs_the_thread_count_make_bench_measures(detector_dir, m
             got = net._session.get_session_options().intra_op_num_threads if runtime == "onnxruntime" else net._threads
             assert got == n, (runtime, got)
     assert build_parser().get_default("threads") == n
+
+
+@tf_free.requires_tensorflow
+def test_the_keras_backend_runs_the_model_traced_once_not_op_by_op(tmp_path):
+    """Called directly, a Keras model runs eagerly: its layers' Python runs on every call, and the
+    benchmark's Keras row timed that dispatch (1.25x the compiled VGG-16, 6x the demo screener) as
+    Keras's speed. The backend runs it as Keras serves it, traced once per input shape, with the
+    same answers."""
+    import keras
+    import numpy as np
+
+    from facescreen.edge.backends.keras import KerasBackend
+
+    calls = []
+
+    @keras.saving.register_keras_serializable(package="facescreen_test")
+    class Counted(keras.layers.Layer):
+        def call(self, x):
+            calls.append(1)  # Python: runs when traced, and on every eager call
+            return x
+
+    image = keras.Input((8, 8, 3))
+    cam = keras.layers.Conv2D(2, 1, name="cam")(Counted()(image))
+    probs = keras.layers.Softmax(name="probs")(keras.layers.GlobalAveragePooling2D()(cam))
+    path = tmp_path / "model.keras"
+    keras.Model(image, {"probs": probs, "cam": cam}).save(path)
+
+    backend = KerasBackend(path, "keras", 8)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    first = backend.run(x)
+    traced = len(calls)
+    for _ in range(4):
+        again = backend.run(x)
+    assert len(calls) == traced, f"the model's Python ran on {len(calls) - traced} of 4 repeated calls"
+    eager = backend._model(x, training=False)
+    for got, want in ((first[0], eager["probs"]), (again[1], eager["cam"])):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-6, atol=1e-6)
