@@ -112,8 +112,8 @@ HOMES = [
     (
         "how many threads inference runs on when none is named: min(4, usable cores)",
         "facescreen.edge.backends.base.default_threads",
-        "the LiteRT and ONNX Runtime backends, the mtcnn-lite detector, the kiosk's face mesh, "
-        "`facescreen-bench --threads`",
+        "the LiteRT, ONNX Runtime and Keras (TensorFlow's intra-op) backends, the mtcnn-lite detector, "
+        "the kiosk's face mesh, `facescreen-bench --threads`",
     ),
     (
         "a free loopback port for a server a tool or test starts",

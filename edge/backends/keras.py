@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from .base import check_batch, split_outputs
+from .base import check_batch, default_threads, split_outputs
 
 
 class KerasBackend:
@@ -18,11 +18,12 @@ class KerasBackend:
             import keras
         except ImportError:
             raise BackendUnavailableError("the keras backend needs keras (pip install 'facescreen[train]')") from None
+        threads_run = _set_threads(keras.backend.backend(), threads or default_threads())  # before the load starts it
         # the model's custom layers must be registered before loading
         self._model = keras.saving.load_model(str(path), compile=False)
         self.artifact = artifact
         self.size = size
-        self.runtime = f"keras {keras.__version__} ({keras.backend.backend()})"
+        self.runtime = f"keras {keras.__version__} ({keras.backend.backend()}, {threads_run})"
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = check_batch(images, self.size)
@@ -34,3 +35,23 @@ class KerasBackend:
         out = self._model.predict_on_batch(x)
         outs = list(out.values()) if isinstance(out, dict) else list(out)
         return split_outputs([np.asarray(o) for o in outs])
+
+
+def _set_threads(backend: str, n: int) -> str:
+    """Run TensorFlow's ops on ``n`` threads, the count every other backend runs (its own default is
+    every core: on a machine with more cores than ``default_threads()`` takes, the benchmark's Keras
+    row, the reference the others are read against, would have had more cores than they). TensorFlow
+    fixes the count when it starts, once per process: the benchmark runs each target in a process of
+    its own, so there it always takes; where TensorFlow already runs (a test session, the mtcnn
+    package's detector built first) the count it started with stays, and the runtime string, which
+    the benchmark's row records, says which count ran."""
+    if backend != "tensorflow":
+        return f"{backend}'s own thread count"
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+    except RuntimeError:
+        pass  # started already with another count: reported below, not hidden
+    ran = tf.config.threading.get_intra_op_parallelism_threads()
+    return f"intra-op threads {ran}" if ran else "TensorFlow's own thread count"

@@ -168,3 +168,34 @@ def test_the_keras_backend_runs_the_model_traced_once_not_op_by_op(tmp_path):
     eager = backend._model(x, training=False)
     for got, want in ((first[0], eager["probs"]), (again[1], eager["cam"])):
         np.testing.assert_allclose(got, np.asarray(want), rtol=1e-6, atol=1e-6)
+
+
+@tf_free.requires_tensorflow
+def test_the_keras_backend_runs_the_thread_count_every_runtime_runs(tmp_path):
+    """TensorFlow's own default is every core; the benchmark's Keras row is the reference the other
+    targets are read against, so it runs ``default_threads()`` like them. In a fresh process, as the
+    benchmark runs each target, limited here to one core."""
+    import subprocess
+    import sys
+    import textwrap
+
+    import keras
+
+    image = keras.Input((8, 8, 3))
+    cam = keras.layers.Conv2D(2, 1)(image)
+    probs = keras.layers.Softmax()(keras.layers.GlobalAveragePooling2D()(cam))
+    keras.Model(image, {"probs": probs, "cam": cam}).save(tmp_path / "model.keras")
+    code = textwrap.dedent(
+        f"""
+        import os
+        os.sched_setaffinity(0, {{sorted(os.sched_getaffinity(0))[0]}})
+        import tensorflow as tf
+        from facescreen.edge.backends.keras import KerasBackend
+        b = KerasBackend({str(tmp_path / "model.keras")!r}, "keras", 8)
+        print(tf.config.threading.get_intra_op_parallelism_threads(), b.runtime)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ran, runtime = proc.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert ran == "1" and "(tensorflow, intra-op threads 1)" in runtime, proc.stdout
