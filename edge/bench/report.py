@@ -261,8 +261,15 @@ def _latency_bars(ax, names: list[str], rows: list[dict], label: str) -> None:
     value and n: int8 bars stay visible beside the Keras one."""
     p50 = [r["p50_ms"] for r in rows]
     whisker = [(r.get("p90_ms") or r["p50_ms"]) - r["p50_ms"] for r in rows]
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     ax.barh(names, p50, xerr=[[0] * len(rows), whisker], color="#4477aa")
     ax.set_xscale("log")
+    # ticks at 1, 2, 5 x 10^k in plain ms: matplotlib's own labels a short log axis's minor ticks in
+    # powers of ten, which overlap one another
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     for i, r in enumerate(rows):
         ax.text(r["p50_ms"] + whisker[i], i, f"  {r['p50_ms']:.1f} ms (n={r.get('n')})", va="center", fontsize=7)
     ax.set_xlim(min(p50) / 2, max(p + w for p, w in zip(p50, whisker)) * 6)
