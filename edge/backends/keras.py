@@ -18,12 +18,13 @@ class KerasBackend:
             import keras
         except ImportError:
             raise BackendUnavailableError("the keras backend needs keras (pip install 'facescreen[train]')") from None
-        threads_run = _set_threads(keras.backend.backend(), threads or default_threads())  # before the load starts it
+        backend = keras.backend.backend()
+        threads_run = _set_threads(backend, threads or default_threads())  # before load_model starts TensorFlow
         # the model's custom layers must be registered before loading
         self._model = keras.saving.load_model(str(path), compile=False)
         self.artifact = artifact
         self.size = size
-        self.runtime = f"keras {keras.__version__} ({keras.backend.backend()}, {threads_run})"
+        self.runtime = f"keras {keras.__version__} ({backend}, {threads_run})"
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = check_batch(images, self.size)

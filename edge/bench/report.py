@@ -259,10 +259,10 @@ def _bar_chart(result: dict, path: Path) -> Path | None:
 def _latency_bars(ax, names: list[str], rows: list[dict], label: str) -> None:
     """p50 bars with a p90 whisker (where n supports one) on a log axis, each labelled with its
     value and n: int8 bars stay visible beside the Keras one."""
-    p50 = [r["p50_ms"] for r in rows]
-    whisker = [(r.get("p90_ms") or r["p50_ms"]) - r["p50_ms"] for r in rows]
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    p50 = [r["p50_ms"] for r in rows]
+    whisker = [(r.get("p90_ms") or r["p50_ms"]) - r["p50_ms"] for r in rows]
     ax.barh(names, p50, xerr=[[0] * len(rows), whisker], color="#4477aa")
     ax.set_xscale("log")
     # ticks at 1, 2, 5 x 10^k in plain ms: matplotlib's own labels a short log axis's minor ticks in

@@ -133,6 +133,21 @@ def test_every_runtime_runs_the_thread_count_make_bench_measures(detector_dir, m
     assert build_parser().get_default("threads") == n
 
 
+def save_tiny_keras_model(folder, *layers):
+    """An 8-px screener with the outputs every backend returns (probs, cam), ``layers`` first."""
+    import keras
+
+    image = keras.Input((8, 8, 3))
+    x = image
+    for layer in layers:
+        x = layer(x)
+    cam = keras.layers.Conv2D(2, 1, name="cam")(x)
+    probs = keras.layers.Softmax(name="probs")(keras.layers.GlobalAveragePooling2D()(cam))
+    path = folder / "model.keras"
+    keras.Model(image, {"probs": probs, "cam": cam}).save(path)
+    return path
+
+
 @tf_free.requires_tensorflow
 def test_the_keras_backend_runs_the_model_traced_once_not_op_by_op(tmp_path):
     """Called directly, a Keras model runs eagerly: its layers' Python runs on every call, and the
@@ -152,12 +167,7 @@ def test_the_keras_backend_runs_the_model_traced_once_not_op_by_op(tmp_path):
             calls.append(1)  # Python: runs when traced, and on every eager call
             return x
 
-    image = keras.Input((8, 8, 3))
-    cam = keras.layers.Conv2D(2, 1, name="cam")(Counted()(image))
-    probs = keras.layers.Softmax(name="probs")(keras.layers.GlobalAveragePooling2D()(cam))
-    path = tmp_path / "model.keras"
-    keras.Model(image, {"probs": probs, "cam": cam}).save(path)
-
+    path = save_tiny_keras_model(tmp_path, Counted())
     backend = KerasBackend(path, "keras", 8)
     x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
     first = backend.run(x)
@@ -179,19 +189,14 @@ def test_the_keras_backend_runs_the_thread_count_every_runtime_runs(tmp_path):
     import sys
     import textwrap
 
-    import keras
-
-    image = keras.Input((8, 8, 3))
-    cam = keras.layers.Conv2D(2, 1)(image)
-    probs = keras.layers.Softmax()(keras.layers.GlobalAveragePooling2D()(cam))
-    keras.Model(image, {"probs": probs, "cam": cam}).save(tmp_path / "model.keras")
+    path = save_tiny_keras_model(tmp_path)
     code = textwrap.dedent(
         f"""
         import os
         os.sched_setaffinity(0, {{sorted(os.sched_getaffinity(0))[0]}})
         import tensorflow as tf
         from facescreen.edge.backends.keras import KerasBackend
-        b = KerasBackend({str(tmp_path / "model.keras")!r}, "keras", 8)
+        b = KerasBackend({str(path)!r}, "keras", 8)
         print(tf.config.threading.get_intra_op_parallelism_threads(), b.runtime)
         """
     )
