@@ -110,7 +110,7 @@ test: $(STAMP) assets tablet fhir-server
 	@$(MAKE) --no-print-directory test-py310 > $(CACHE)/test-py310.log 2>&1 & py310=$$!; \
 	$(PY) -m pytest -x -q -p no:cacheprovider --durations=15 $(TESTS_ALONGSIDE) > $(CACHE)/test-alongside.log 2>&1 & side=$$!; \
 	$(PY) -m pytest -x -q --durations=15 $(TESTS_ALONGSIDE:%=--ignore=%) tests; main=$$?; \
-	wait $$side; siderc=$$?; echo "--- pytest TESTS_ALONGSIDE (the kiosk and training tests, run alongside the main half) ---"; cat $(CACHE)/test-alongside.log; \
+	wait $$side; siderc=$$?; echo "--- pytest TESTS_ALONGSIDE (run alongside the main half) ---"; cat $(CACHE)/test-alongside.log; \
 	wait $$py310; py310rc=$$?; echo "--- make test-py310 (run alongside the main half) ---"; cat $(CACHE)/test-py310.log; \
 	for rc in $$main $$siderc $$py310rc; do [ $$rc -eq 0 ] || exit $$rc; done
 	$(MAKE) --no-print-directory lint-shell
