@@ -99,10 +99,10 @@ demo: $(STAMP) assets $(DEMO)/.converted
 # the three processes side by side): the cross-validation end to end 13.1 min, the tablet 10.7, the rest
 # of the kiosk 7.1, the rest of training 6, the backbone comparison 3.9, against the main half's 33.3.
 # So the backbone comparison (self-contained: random pixels, no session fixture) runs in the main half
-# (TESTS_IN_MAIN), which evens the halves: from a fresh clone there, 38:45 and 39:43, make test 40:32
-# (was 44:57), .ci/run 80:29. The py310 run has long run the kiosk tests beside the main run, and the
-# training tests have passed beside it in both splits. Each half lists its 15 slowest steps; the logs of
-# the other two are printed after the main half, and any one failing fails make test.
+# (TESTS_IN_MAIN), which evens the halves (within about a minute of each other from a fresh clone on
+# that machine). The py310 run has long run the kiosk tests beside the main run, and the training tests
+# have passed beside it in both splits. Each half lists its 15 slowest steps; the logs of the other two
+# are printed after the main half, and any one failing fails make test.
 TESTS_IN_MAIN := tests/training/test_training_backbone_comparison.py
 TESTS_ALONGSIDE := tests/kiosk $(filter-out $(TESTS_IN_MAIN),$(wildcard tests/training/test_*.py))
 test: $(STAMP) assets tablet fhir-server
