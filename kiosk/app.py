@@ -43,13 +43,14 @@ class KioskApp:
         self.on_event = on_event
         self.idle_sleep_s = idle_sleep_s
         self.events: list[GuidanceEvent] = []
+        self.frames_shown = 0  # "camera not available" screens included
         self._quit = False
 
     def run(self, max_frames: int | None = None) -> list[GuidanceEvent]:
         """Until the source ends, the operator quits or ``max_frames`` frames were shown; a failed
         attempt to open the camera counts as a frame (its "camera not available" screen), so a kiosk
         without a camera stops too."""
-        frames, failed_opens = 0, self.source.failed_opens
+        failed_opens = self.source.failed_opens
         try:
             while self.source.is_streaming and not self._quit:
                 frame = self.source.capture()
@@ -62,8 +63,8 @@ class KioskApp:
                 else:
                     event = self.loop.step(frame)
                 self._show(frame, event)
-                frames += 1
-                if max_frames is not None and frames >= max_frames:
+                self.frames_shown += 1
+                if max_frames is not None and self.frames_shown >= max_frames:
                     break
             if self.source.gave_up:
                 self._show(NO_CAMERA_FRAME, self.loop.no_camera(gave_up=True))

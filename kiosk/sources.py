@@ -210,8 +210,9 @@ class VideoFileSource:
 
 class ImageFolderSource:
     """The images of a folder, in name order, each decoded by edge.photo.load_photo (EXIF
-    orientation, grayscale/CMYK/16-bit/alpha conversion, size limits). Unreadable files are skipped
-    and listed in ``skipped``."""
+    orientation, grayscale/CMYK/16-bit/alpha conversion, size limits). An unreadable file is skipped,
+    listed in ``skipped`` and taken out of the replay, so a looping replay neither reads nor warns
+    about it again, and one with no readable file left ends instead of spinning for ever."""
 
     failed_opens, gave_up = 0, False
 
@@ -227,27 +228,31 @@ class ImageFolderSource:
             raise ValueError(f"{self.folder} holds no images ({', '.join(PHOTO_SUFFIXES)})")
         self.limits = limits
         self.loop = loop
-        self.index = 0
+        self.position = 0  # in ``files``, of the next image
         self.skipped: list[tuple[Path, str]] = []
         self.current: Path | None = None
         self._closed = False
 
     @property
     def is_streaming(self) -> bool:
-        return not self._closed and (self.loop or self.index < len(self.files))
+        return not self._closed and self.position < len(self.files)
 
     def capture(self) -> np.ndarray | None:
         if not self.is_streaming:
             return None
-        path = self.files[self.index % len(self.files)]
-        self.index += 1
+        path = self.files[self.position]
+        frame: np.ndarray | None = None
         try:
             frame = load_photo(path, self.limits)
         except PhotoError as exc:
             log.warning("skipping %s: %s", path, exc)
             self.skipped.append((path, str(exc)))
-            return None
-        self.current = path
+            del self.files[self.position]  # the next image moves into its place
+        else:
+            self.current = path
+            self.position += 1
+        if self.loop and self.files and self.position == len(self.files):
+            self.position = 0
         return frame
 
     def close(self) -> None:

@@ -103,3 +103,23 @@ def test_a_missing_camera_is_given_up_after_the_stated_time(kiosk_bundle):
 def test_opencv_keeps_its_own_log_with_verbose(kiosk_bundle):
     proc = _run_without_camera(kiosk_bundle, "--max-frames", "1", verbose=True)
     assert proc.returncode == 0 and any(p in proc.stderr for p in OPENCV_LOG), proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("flags", [[], ["--loop", "--max-frames", "3"]], ids=["once", "loop"])
+def test_a_replay_with_no_readable_frame_is_an_error_not_a_silent_success(kiosk_bundle, tmp_path, flags):
+    """Each file is named as it is skipped, and the run ends with one error line and the status of a
+    user's mistake; with --loop it used to spin for ever, --max-frames or not."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name in ("001.jpg", "002.png"):
+        (frames / name).write_bytes(b"not an image")
+    proc = subprocess.run(
+        [*KIOSK, "run", "--source", str(frames), "--headless", "--no-store", *flags, "--bundle", str(kiosk_bundle)],
+        capture_output=True,
+        text=True,
+        timeout=BOUND_S,
+    )
+    assert proc.returncode == EXIT_USAGE, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert [n for n in ("001.jpg", "002.png") if sum(n in line for line in lines) == 1] == ["001.jpg", "002.png"]
+    assert lines[-1] == f"facescreen-kiosk: error: no frame of {frames} could be read" and not proc.stdout

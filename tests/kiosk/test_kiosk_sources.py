@@ -51,6 +51,24 @@ def test_folder_replays_in_name_order_and_skips_unreadable_files(tmp_path):
     assert src.capture() is None
 
 
+def test_a_looping_folder_reads_an_unreadable_file_once_and_ends_when_none_is_readable(tmp_path, caplog):
+    """A replay with --loop used to read every broken file again on every pass, and one holding no
+    readable file spun for ever (max_frames counts frames shown, and none was)."""
+    for name, value in [("a.png", 10), ("c.png", 30)]:
+        Image.fromarray(np.full((24, 24, 3), value, np.uint8)).save(tmp_path / name)
+    (tmp_path / "b_broken.png").write_bytes(b"not an image")
+    src = open_source(str(tmp_path), loop=True)
+    got = [src.capture() for _ in range(7)]
+    assert [None if f is None else int(f[0, 0, 0]) for f in got] == [10, None, 30, 10, 30, 10, 30]
+    assert [p.name for p, _ in src.skipped] == ["b_broken.png"] and src.is_streaming
+    assert sum("b_broken.png" in r.message for r in caplog.records) == 1
+
+    for name in ("a.png", "c.png"):
+        (tmp_path / name).write_bytes(b"overwritten")  # unreadable from the next pass on
+    assert [src.capture() for _ in range(3)] == [None, None, None] and not src.is_streaming
+    assert [p.name for p, _ in src.skipped] == ["b_broken.png", "a.png", "c.png"]
+
+
 def test_video_file_source_ends_at_the_last_frame(tmp_path):
     src = open_source(str(write_video(tmp_path / "clip.avi")))
     assert isinstance(src, VideoFileSource)
