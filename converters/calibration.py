@@ -7,7 +7,6 @@ template) or from a ``.npz`` of already aligned faces (``faces``: (N, S, S, 3) u
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from facescreen.edge.detect import Detector
 from facescreen.edge.errors import FaceScreenError
 from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
 from facescreen.edge.pipeline import AlignConfig, as_batch, prepare_face
+from facescreen.edge.spreadsheet import read_table
 
 from .errors import CalibrationError
 
@@ -135,8 +135,8 @@ def _folder_labels(root: Path, photos: list[Path], card: ModelCard) -> list | No
     """Labels from ``cohort.csv`` (``path``, ``label`` columns) or from class-named subfolders."""
     manifest = root / "cohort.csv"
     if manifest.is_file():
-        with open(manifest, newline="") as f:
-            rows = {str((root / r["path"]).resolve()): r.get("label") for r in csv.DictReader(f)}
+        table = read_table(manifest, ("path",), CalibrationError)
+        rows = {str((root / r["path"]).resolve()): r.get("label") for _, r in table.rows}
         return [rows.get(str(p.resolve())) for p in photos]
     parents = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None for p in photos]
     if all(pp in card.classes for pp in parents):

@@ -15,13 +15,14 @@ Two sources, one set of per-row answers:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from facescreen.edge.spreadsheet import read_table
 
 from .fhir import codes
 from .store import private_db, private_dir, store_time
@@ -213,25 +214,16 @@ def _date(text: str) -> str | None:
 
 
 def read_csv(path: Path) -> list[Event]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path}: the CSV needs the columns {', '.join(CSV_COLUMNS)}; missing {', '.join(missing)}"
-            )
-        events = []
-        for i, row in enumerate(reader, start=2):
-            rid = (row.get("result_id") or "").strip()
-            outcome = (row.get("outcome") or "").strip()
-            date = _date(row.get("date") or "")
-            problem = None
-            if outcome not in OUTCOMES:
-                problem = f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}"
-            elif date is None:
-                problem = f"date {row.get('date')!r} is not an ISO 8601 date (YYYY-MM-DD)"
-            events.append(Event(f"line {i}", rid or None, outcome, date, problem))
-        return events
+    events = []
+    for i, row in read_table(path, CSV_COLUMNS).rows:
+        rid, outcome, date = row["result_id"], row["outcome"], _date(row["date"])
+        problem = None
+        if outcome not in OUTCOMES:
+            problem = f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}"
+        elif date is None:
+            problem = f"date {row['date']!r} is not an ISO 8601 date (YYYY-MM-DD)"
+        events.append(Event(f"line {i}", rid or None, outcome, date, problem))
+    return events
 
 
 def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> str | None:

@@ -10,11 +10,12 @@ a class name of the cohort.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from facescreen.edge.spreadsheet import read_table
 
 from .metrics import BinaryMetrics, metrics_from_calls
 from .roc_band import RocBand
@@ -96,10 +97,8 @@ def load_reader_calls(
     p = Path(path)
     if not p.is_file():
         raise ReaderError(f"no such readers' CSV: {p}")
-    with open(p, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        cols = [c.strip() for c in reader.fieldnames or []]
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    table = read_table(p, error=ReaderError)
+    cols = table.columns
     if "reader_id" not in cols or "call" not in cols or not ({"subject_id", "path"} & set(cols)):
         raise ReaderError(f"{p}: expected columns reader_id, call and subject_id or path; found {', '.join(cols)}")
     by_subject = "subject_id" in cols
@@ -114,7 +113,7 @@ def load_reader_calls(
     calls: dict[str, dict[int, int]] = {}
     unmatched: dict[str, int] = {}
     problems = []
-    for line, r in enumerate(rows, start=2):
+    for line, r in table.rows:
         key = (
             r["subject_id"]
             if by_subject

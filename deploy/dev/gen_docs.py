@@ -104,6 +104,13 @@ HOMES = [
         "`facescreen-screen --csv`, the kiosk store's export",
     ),
     (
+        "a CSV a person gives us, read as a spreadsheet saves it (UTF-8 with or without its byte-order mark) or "
+        "refused with the file, the line and what to do",
+        "facescreen.edge.spreadsheet.read_table",
+        "the training manifest, readers' calls, a calibration folder's cohort.csv, the tablet's parity cohort, "
+        "`outcomes import`",
+    ),
+    (
         "names mapped to factories (create) or to rows of data (lookup), an unknown name listing the valid ones",
         "facescreen.edge.registry.Registry",
         "backends, detectors, backbones, measures; conversion targets and browser runtimes (`Table`)",

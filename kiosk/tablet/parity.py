@@ -38,6 +38,7 @@ from facescreen.edge.detect import (
 from facescreen.edge.errors import NoFaceError
 from facescreen.edge.metrics import ParityThresholds, agreement, gate_problems
 from facescreen.edge.photo import load_photo
+from facescreen.edge.spreadsheet import read_table
 from facescreen.kiosk.isolation import ISOLATION_HEADERS, MEDIA_TYPES
 
 from ..tools.browser import Chrome, PageError
@@ -255,10 +256,7 @@ def verification_set(cohort: Path | None = None, limit: int | None = None) -> di
 
     photos = verification_photos(n_synthetic=2, seed=21)
     if cohort is not None:
-        import csv
-
-        with open(Path(cohort) / "cohort.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = [r for _, r in read_table(Path(cohort) / "cohort.csv", ("path",)).rows]
         for row in rows[:limit] if limit else rows:
             photos[row["path"]] = load_photo(Path(cohort) / row["path"])
     return photos

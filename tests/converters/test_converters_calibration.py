@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facescreen.converters.calibration import FaceSet, load_faces, require_minimum
+from facescreen.converters.calibration import FaceSet, _folder_labels, load_faces, require_minimum
 from facescreen.converters.errors import CalibrationError
 
 
@@ -24,6 +24,18 @@ def test_photo_folder_is_aligned_like_training(faceset, cohort_dir, mtcnn_detect
     assert np.array_equal(faceset.faces[0], expected.aligned.image)
     rows = list(csv.DictReader(open(cohort_dir / "cohort.csv")))
     assert set(np.unique(faceset.labels)) == {0, 1} and len(rows) >= len(faceset)
+
+
+def test_a_cohort_csv_saved_by_a_spreadsheet_labels_the_folder(tmp_path, probe_card):
+    """Excel's "CSV UTF-8" starts with a byte-order mark: the path column was read as '\\ufeffpath', a
+    KeyError and a traceback. A file without that column is refused by name."""
+    photos = [tmp_path / "a" / "1.jpg", tmp_path / "a" / "2.jpg"]
+    a, b = probe_card.classes[:2]
+    (tmp_path / "cohort.csv").write_bytes(f"\ufeffpath,label\r\na/1.jpg,{a}\r\na/2.jpg,{b}\r\n".encode())
+    assert _folder_labels(tmp_path, photos, probe_card) == [a, b]
+    (tmp_path / "cohort.csv").write_text("file,label\na/1.jpg,x\n")
+    with pytest.raises(CalibrationError, match=r"cohort.csv: missing column\(s\) path"):
+        _folder_labels(tmp_path, photos, probe_card)
 
 
 def test_hash_is_stable_and_sensitive():

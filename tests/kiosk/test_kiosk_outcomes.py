@@ -72,6 +72,15 @@ def test_csv_rows_each_get_their_answer_and_nothing_is_overwritten(three, tmp_pa
     store.close()
 
 
+def test_a_csv_not_in_utf8_is_one_line_saying_how_to_save_it(three, tmp_path, capsys):
+    data, (a, _, _) = three
+    f = tmp_path / "outcomes.csv"
+    f.write_bytes(f"result_id,outcome,date,note\n{a},referred,2099-01-03,envoy\u00e9\n".encode("cp1252"))
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f'{f} is not UTF-8 text (byte 0xe9 on line 2); save it from the spreadsheet as "CSV UTF-8"')
+
+
 def test_fhir_outcomes_reference_our_referrals_and_results(three, tmp_path, capsys):
     data, (a, b, c) = three
     obs_url = "urn:uuid:0b0c6f2e-0000-4000-8000-000000000001"

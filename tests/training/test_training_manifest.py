@@ -71,6 +71,20 @@ def test_manifest_errors(tmp_path, rows, header, message):
         load_cohort(p)
 
 
+def test_a_manifest_saved_by_a_spreadsheet_is_read_and_one_in_another_encoding_is_refused(tmp_path):
+    p = _manifest(tmp_path, ["a.jpg,s1,control,,,,", "b.jpg,s2,syndromic,,,,"])
+    rows = p.read_text().splitlines()
+    # Excel's "CSV UTF-8": a byte-order mark, CRLF, a trailing comma; a blank line before the last row
+    p.write_bytes(b"\xef\xbb\xbf" + "\r\n".join([rows[0] + ",", rows[1] + ",", "", rows[2] + ","]).encode())
+    assert [q.label for q in load_cohort(p).photos] == ["control", "syndromic"]
+    p.write_bytes(p.read_bytes().replace(b"syndromic,,,,", b"syndromic,,abc,,"))
+    with pytest.raises(ManifestError, match="line 4: age_months"):  # the blank line counted
+        load_cohort(p)
+    p.write_bytes(p.read_bytes().replace(b"syndromic", "syndromique \u00e9".encode("latin-1")))
+    with pytest.raises(ManifestError, match=r"not UTF-8 text \(byte 0xe9 on line 4\).*CSV UTF-8"):
+        load_cohort(p)
+
+
 def test_missing_photo_and_photos_of_one_subject_that_disagree(tmp_path):
     p = _manifest(tmp_path, ["a.jpg,s1,control,,,,", "b.jpg,s2,syndromic,,,,"])
     (tmp_path / "b.jpg").unlink()

@@ -90,6 +90,8 @@ def test_readers_csv_by_path(tmp_path):
         ("reader_id,subject_id,call\nR1,s1,perhaps\n", "cannot read the call"),
         ("reader_id,subject_id,call\nR1,zz,1\n", "zz is not in the cohort"),
         ("reader_id,subject_id,call\nR1,s1,1\nR1,s1,0\n", "calls s1 twice"),
+        ("reader_id,subject_id,call\nR1,s1,1,yes\n", "line 2: 4 cells, but the header names 3"),  # was list.strip()
+        ("reader_id,subject_id,call\nR1,s1,1\n\nR1,zz,1\n", "line 4: zz"),  # the blank line counted
     ],
 )
 def test_readers_csv_errors(tmp_path, text, message):

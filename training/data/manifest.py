@@ -8,13 +8,13 @@ subject-grouped splits (all photos of a child then stay in one part of the cross
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos
+from facescreen.edge.spreadsheet import read_table
 
 REQUIRED_COLUMNS = ("path", "subject_id", "label")
 OPTIONAL_COLUMNS = ("syndrome", "age_months", "sex", "fold")
@@ -104,27 +104,16 @@ def _from_folder(root: Path) -> Cohort:
 
 
 def _from_csv(path: Path, n_folds: int) -> Cohort:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            raise ManifestError(
-                f"{path}: missing column(s) {', '.join(missing)}; the manifest needs "
-                f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)}); "
-                f"found {', '.join(columns) or 'no header'}"
-            )
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    table = read_table(path, REQUIRED_COLUMNS, ManifestError)
     problems: list[str] = []
-    photos = []
-    for line, r in enumerate(rows, start=2):
+    photos, lines = [], []
+    for line, r in table.rows:
         try:
             photos.append(_row_to_photo(r, path.parent, n_folds))
+            lines.append(line)
         except ManifestError as exc:
             problems.append(f"line {line}: {exc}")
-    missing_files = [
-        f"line {i}: {p.path} does not exist" for i, p in enumerate(photos, start=2) if not p.path.is_file()
-    ]
+    missing_files = [f"line {i}: {p.path} does not exist" for i, p in zip(lines, photos) if not p.path.is_file()]
     problems += missing_files
     if problems:
         raise ManifestError(_listing(f"{path}: {len(problems)} problem(s) in the manifest", problems))
@@ -133,7 +122,7 @@ def _from_csv(path: Path, n_folds: int) -> Cohort:
         raise ManifestError(
             f"{path}: the fold column is filled for some rows only; fill it for every row or leave it empty"
         )
-    ignored = tuple(c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+    ignored = tuple(c for c in table.columns if c and c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
     return Cohort(tuple(photos), str(path), ignored_columns=ignored)
 
 
