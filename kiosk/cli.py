@@ -500,7 +500,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return clikit.EXIT_UNAVAILABLE
-    if app.frames_shown == 0:  # a replay none of whose files could be read (each skipped one is logged above)
+    if app.frames_shown == 0:  # a replay that gave no frame (a folder names each file it skipped, above)
         print(f"{PROG}: error: no frame of {uri} could be read", file=sys.stderr)
         return clikit.EXIT_USAGE
     return 0
