@@ -85,8 +85,7 @@ def read_table(
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue  # a blank line, or a row of empty cells as spreadsheets leave below a table
-            extra = [c for c in cells[len(header) :] if c.strip()]
-            if extra:
+            if any(c.strip() for c in cells[len(header) :]):
                 raise error(
                     f"{path}, line {reader.line_num}: {len(cells)} cells, but the header names {len(header)} "
                     "columns (a cell holding a comma must be quoted)"

@@ -106,14 +106,17 @@ def _from_folder(root: Path) -> Cohort:
 def _from_csv(path: Path, n_folds: int) -> Cohort:
     table = read_table(path, REQUIRED_COLUMNS, ManifestError)
     problems: list[str] = []
-    photos, lines = [], []
+    missing_files: list[str] = []  # listed after the rows' own problems
+    photos = []
     for line, r in table.rows:
         try:
-            photos.append(_row_to_photo(r, path.parent, n_folds))
-            lines.append(line)
+            photo = _row_to_photo(r, path.parent, n_folds)
         except ManifestError as exc:
             problems.append(f"line {line}: {exc}")
-    missing_files = [f"line {i}: {p.path} does not exist" for i, p in zip(lines, photos) if not p.path.is_file()]
+            continue
+        photos.append(photo)
+        if not photo.path.is_file():
+            missing_files.append(f"line {line}: {photo.path} does not exist")
     problems += missing_files
     if problems:
         raise ManifestError(_listing(f"{path}: {len(problems)} problem(s) in the manifest", problems))
