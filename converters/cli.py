@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from facescreen.edge import clikit
+from facescreen.edge.bundle import CONVERSION_RECORD
 from facescreen.edge.detect import DETECTORS
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, load_faces, save_faces
@@ -186,7 +187,7 @@ def _convert(args: argparse.Namespace) -> int:
     results = convert_bundle(args.bundle, targets, held_out, calib, options)
     print()
     print(summary_table(results))
-    print(f"\nparity figures: {Path(args.bundle) / 'parity.json'}")
+    print(f"\nparity figures: {Path(args.bundle) / CONVERSION_RECORD}")
     if any(r.status == "failed" for r in results):
         return EXIT_FAILED
     if any(r.status == "unavailable" for r in results):

@@ -4,7 +4,7 @@ For each target: check its toolchain -> build into a staging directory inside th
 check through the edge runtime -> embed metadata (parity figures included) and re-check the file
 -> move it into the bundle and record it in the model card. A target that fails any step leaves
 the bundle as it was (an older verified artifact of the same name stays), and its row says why;
-it never stops the other targets. Results go to ``BUNDLE/parity.json``.
+it never stops the other targets. Results go to ``BUNDLE/parity.json`` (``edge.bundle.CONVERSION_RECORD``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from facescreen.edge.backends import open_backend
-from facescreen.edge.bundle import Bundle, artifact_entry, load_bundle, save_card
+from facescreen.edge.bundle import CONVERSION_RECORD, Bundle, artifact_entry, load_bundle, save_card
 
 from .calibration import MIN_CALIBRATION_FACES, FaceSet, require_minimum
 from .errors import CalibrationError, ConversionError, TargetUnavailableError
@@ -32,7 +32,6 @@ from .parity import Outputs, ParityReport, ParityThresholds, check_artifact, ref
 from .source import KerasSource
 from .targets import Target
 
-PARITY_FILE = "parity.json"
 STAGING_PREFIX = ".convert-"
 DETECTOR_DIR = "detector"
 
@@ -381,7 +380,7 @@ _RUNNERS: dict[str, Callable[[_Run, Target, Path, float], TargetResult]] = {
 
 
 def _write_parity_file(run: _Run, result: TargetResult) -> None:
-    path = run.bundle_dir / PARITY_FILE
+    path = run.bundle_dir / CONVERSION_RECORD
     try:
         data = json.loads(path.read_text()) if path.is_file() else {}
     except json.JSONDecodeError:

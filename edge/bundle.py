@@ -387,6 +387,29 @@ def artifact_entry(bundle_dir: Path, file: str, fmt: str, precision: str, **extr
     }
 
 
+# What the converters did to each target they tried on this bundle (written, failed and why, could not
+# run here), with the parity figures: they write it, and the kiosk's doctor, the tablet export and the
+# runtime matrix read it, so that a missing artifact is reported with its reason, not as "convert it".
+CONVERSION_RECORD = "parity.json"
+
+
+def conversion_record(bundle_dir: str | Path) -> dict[str, dict] | None:
+    """Per target the converters tried, its row of ``BUNDLE/parity.json`` (``status``: written,
+    failed, unavailable; ``checked_at``; ``message``); None when no conversion has run on the bundle.
+    A file that is not a JSON object of that shape raises :class:`BundleError`."""
+    path = Path(bundle_dir) / CONVERSION_RECORD
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path} is not JSON ({exc})") from None
+    rows = data.get("artifacts", {}) if isinstance(data, dict) else None
+    if not isinstance(rows, dict) or not all(isinstance(r, dict) for r in rows.values()):
+        raise BundleError(f"{path} has no per-target record (an 'artifacts' object of objects)")
+    return rows
+
+
 def save_card(bundle_dir: Path, card: ModelCard) -> Path:
     bundle_dir = Path(bundle_dir)
     bundle_dir.mkdir(parents=True, exist_ok=True)

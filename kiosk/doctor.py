@@ -279,14 +279,16 @@ def check_engine_builds(bundle_dir: Path) -> list[Check]:
     """The engine builds recorded in the bundle's parity.json (the converters write it): written, or the
     reason each failed or could not run here."""
     from facescreen.edge.backends import backend_spec
+    from facescreen.edge.bundle import CONVERSION_RECORD, conversion_record
+    from facescreen.edge.errors import BundleError
 
-    path = bundle_dir / "parity.json"
-    if not path.is_file():
-        return [Check("engine-build", "warn", f"{path} is missing: no conversion has run on this bundle")]
+    path = bundle_dir / CONVERSION_RECORD
     try:
-        rows = json.loads(path.read_text()).get("artifacts", {})
-    except json.JSONDecodeError as exc:
-        return [Check("engine-build", "warn", f"{path} is not JSON ({exc})")]
+        rows = conversion_record(bundle_dir)
+    except BundleError as exc:
+        return [Check("engine-build", "warn", str(exc))]
+    if rows is None:
+        return [Check("engine-build", "warn", f"{path} is missing: no conversion has run on this bundle")]
     fmt = backend_spec("tensorrt").format
     engines = {n: r for n, r in rows.items() if n.startswith(fmt)}
     if not engines:

@@ -367,7 +367,7 @@ def test_a_made_bundles_cells_say_what_its_conversion_did(tmp_path):
     failure fails its cells."""
     from types import SimpleNamespace
 
-    from facescreen.converters.convert import PARITY_FILE
+    from facescreen.edge.bundle import CONVERSION_RECORD
 
     refusal = "parity check failed, not written: flag agreement 97.0% < 99.0%"
     rows = {
@@ -376,7 +376,7 @@ def test_a_made_bundles_cells_say_what_its_conversion_did(tmp_path):
         "tflite-int8": {"status": "failed", "message": refusal},  # refused once, written since
         "tflite-fp16": {"status": "failed", "message": "converter crashed"},
     }
-    (tmp_path / PARITY_FILE).write_text(json.dumps({"artifacts": rows}))
+    (tmp_path / CONVERSION_RECORD).write_text(json.dumps({"artifacts": rows}))
     results = made_results(tmp_path, SimpleNamespace(artifacts={"tflite-int8": {}}))
 
     def cell(artifact):
@@ -491,10 +491,9 @@ def made_results(bundle: Path, card) -> dict:
     skip for want of the artifact."""
     from types import SimpleNamespace
 
-    from facescreen.converters.convert import PARITY_FILE
+    from facescreen.edge.bundle import conversion_record
 
-    record = bundle / PARITY_FILE
-    rows = json.loads(record.read_text()).get("artifacts", {}) if record.is_file() else {}
+    rows = conversion_record(bundle) or {}
     results = {
         target: SimpleNamespace(status=row["status"], message=row.get("message", ""))
         for target, row in rows.items()

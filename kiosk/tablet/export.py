@@ -25,10 +25,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from facescreen.edge.assets import FACE_LANDMARK, asset_path
-from facescreen.edge.bundle import Bundle, load_bundle, sha256_file, software_version
+from facescreen.edge.bundle import Bundle, conversion_record, load_bundle, sha256_file, software_version
 from facescreen.edge.detect import PHOTO_DETECT
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
+from facescreen.edge.errors import BundleError
 
 from ..banner import with_banner
 from ..childref import child_ref_spec
@@ -118,6 +119,27 @@ def stage_web(out: Path, runtime: BrowserRuntime, modules: Path | None = None) -
         f.write_text(f.read_text(encoding="utf-8").replace(bare, relative), encoding="utf-8")
 
 
+def missing_artifact(bundle: Bundle, runtime: BrowserRuntime) -> str:
+    """Why the bundle cannot go on the tablet with ``runtime``, from what its conversion did: a target
+    the converters tried and did not write (their gate refused it, or it failed) is reported with their
+    reason, since converting again the same way is refused again; one never tried, with the command.
+    (Another runtime is not suggested: litert-js refuses today's int8 artifacts, docs/tablet.md.)"""
+    art = runtime.screener_artifact
+    text = f"bundle {bundle.path} has no {art!r} artifact, which {runtime.name} runs"
+    try:
+        row = (conversion_record(bundle.path) or {}).get(art, {})
+    except BundleError as exc:
+        row, text = {}, f"{text} ({exc})"
+    if row.get("status") in ("failed", "unavailable"):
+        text += (
+            f"; the converters tried it ({row.get('checked_at', 'time not recorded')}) and did not write it: "
+            f"{row.get('message') or row['status']}"
+        )
+    else:
+        text += f"; convert it first: facescreen-convert {bundle.path} --to {art}"
+    return text
+
+
 def assemble(
     bundle: Bundle,
     out: Path,
@@ -136,10 +158,7 @@ def assemble(
     version = package_version(runtime, modules)
     card = bundle.card
     if runtime.screener_artifact not in card.artifacts:
-        raise TabletExportError(
-            f"bundle {bundle.path} has no {runtime.screener_artifact!r} artifact, which {runtime.name} "
-            f"runs; convert it first: facescreen-convert {bundle.path} --to {runtime.screener_artifact}"
-        )
+        raise TabletExportError(missing_artifact(bundle, runtime))
     det_dir = bundle.path / "detector"
     manifest = load_manifest(det_dir)
     if runtime.detector_format not in manifest.formats:

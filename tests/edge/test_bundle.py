@@ -228,3 +228,23 @@ def test_the_input_the_card_describes_is_what_the_runtime_feeds(tmp_path):
     (x,) = seen
     assert x.dtype == np.dtype(RUNTIME_DTYPE) and x.shape == (1, 32, 32, 3)
     assert np.array_equal(x[0], face.astype(np.float32)) and x.max() > 1.0
+
+
+def test_the_conversion_record_is_read_in_one_place(tmp_path):
+    """None before any conversion; each target's row; a file that is not the converters' record is
+    refused with its path (the doctor and the tablet export report it, neither crashes)."""
+    import re
+
+    from facescreen.edge.bundle import CONVERSION_RECORD, conversion_record
+
+    assert conversion_record(tmp_path) is None
+    record = tmp_path / CONVERSION_RECORD
+    record.write_text(json.dumps({"artifacts": {"onnx": {"status": "written", "message": ""}}}))
+    assert conversion_record(tmp_path) == {"onnx": {"status": "written", "message": ""}}
+    for text in ("{", "[1, 2]", '{"artifacts": {"onnx": "written"}}', '{"artifacts": []}'):
+        record.write_text(text)
+        with pytest.raises(BundleError, match=re.escape(str(record))):
+            conversion_record(tmp_path)
+    record.write_bytes(b'{"artifacts": {"\xe9": {}}}')
+    with pytest.raises(BundleError, match="is not JSON"):
+        conversion_record(tmp_path)

@@ -41,3 +41,32 @@ def test_the_version_is_checked_against_the_package_json_beside_node_modules(tmp
     _install(tmp_path / "stale", runtime.package, "1.2.3", "9.9.9")
     with pytest.raises(RuntimeError, match="9.9.9"):
         package_version(runtime, tmp_path / "stale" / "node_modules")
+
+
+def test_a_missing_artifact_is_reported_with_what_its_conversion_did(tmp_path):
+    """The gate's refusal is relayed (converting again the same way is refused again); a target never
+    tried gets the command; a record that cannot be read is named, not a traceback."""
+    from types import SimpleNamespace
+
+    from facescreen.edge.bundle import CONVERSION_RECORD, Bundle
+    from facescreen.kiosk.tablet.export import missing_artifact
+
+    runtime = RUNTIMES.lookup("onnxruntime-web")
+    bundle = Bundle(tmp_path, SimpleNamespace(artifacts={"tflite-int8": {}}))
+    never = missing_artifact(bundle, runtime)
+    assert "has no 'onnx-int8' artifact, which onnxruntime-web runs; convert it first: " in never
+    assert never.endswith(f"facescreen-convert {tmp_path} --to onnx-int8")
+
+    refusal = "parity check failed, not written: flag agreement 97.0% is below the required 99.0%"
+    rows = {"onnx-int8": {"status": "failed", "checked_at": "2026-12-06T07:00:00+00:00", "message": refusal}}
+    (tmp_path / CONVERSION_RECORD).write_text(json.dumps({"artifacts": rows}))
+    refused = missing_artifact(bundle, runtime)
+    assert "the converters tried it (2026-12-06T07:00:00+00:00) and did not write it: " + refusal in refused
+    assert "convert it first" not in refused
+
+    (tmp_path / CONVERSION_RECORD).write_text(json.dumps({"artifacts": {"onnx": {"status": "written"}}}))
+    assert "convert it first" in missing_artifact(bundle, runtime)  # another target's row says nothing of this one
+
+    (tmp_path / CONVERSION_RECORD).write_text("{not json")
+    broken = missing_artifact(bundle, runtime)
+    assert f"{tmp_path / CONVERSION_RECORD} is not JSON" in broken and "convert it first" in broken
