@@ -297,7 +297,7 @@ def check_engine_builds(bundle_dir: Path) -> list[Check]:
     return [
         Check(
             f"engine-build:{name}",
-            status.get(row.get("status"), "fail"),
+            status.get(row.get("status", ""), "fail"),
             f"{row.get('status')} at {row.get('checked_at')}" + (f": {row['message']}" if row.get("message") else ""),
         )
         for name, row in sorted(engines.items())
