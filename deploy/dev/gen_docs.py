@@ -111,6 +111,11 @@ HOMES = [
         "`outcomes import`",
     ),
     (
+        "what a conversion did to each target (written, or why not), read back from the bundle's parity.json",
+        "facescreen.edge.bundle.conversion_record",
+        "`facescreen-kiosk doctor`'s engine builds, `tablet-export`'s missing-artifact error, the runtime matrix",
+    ),
+    (
         "names mapped to factories (create) or to rows of data (lookup), an unknown name listing the valid ones",
         "facescreen.edge.registry.Registry",
         "backends, detectors, backbones, measures; conversion targets and browser runtimes (`Table`)",
