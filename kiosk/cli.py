@@ -66,12 +66,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         "--quality-config",
         default=None,
         metavar="JSON",
+        type=clikit.existing_file,
         help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors",
     )
     g.add_argument(
         "--find-config",
         default=None,
         metavar="JSON",
+        type=clikit.existing_file,
         help="how frames are searched and the face tracked between detections (keys of "
         "kiosk.tracking.FindConfig: min_face_of_min_head, work_face_px, redetect_every, "
         'reuse_capture_detection); speed only, e.g. {"redetect_every": 0} detects every frame',

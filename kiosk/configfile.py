@@ -18,9 +18,16 @@ class FileConfig(BaseModel):
     @classmethod
     def from_file(cls: type[C], path: str | Path) -> C:
         """Load from a JSON object whose keys are the field names (missing keys keep their defaults).
-        A file that is not such an object is a ValueError naming the file, each wrong key and why."""
+        UTF-8, with or without the byte-order mark Windows editors write. A file that cannot be read,
+        or is not such an object, is a ValueError naming the file, each wrong key and why."""
         try:
-            return cls.model_validate(json.loads(Path(path).read_text()))
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8") from None
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            return cls.model_validate(json.loads(text))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not JSON: {exc}") from None
         except ValidationError as exc:

@@ -34,12 +34,14 @@ def add_parser(sub, bundle_default: str) -> None:
         "--quality-config",
         default=None,
         metavar="JSON",
+        type=clikit.existing_file,
         help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)",
     )
     p.add_argument(
         "--find-config",
         default=None,
         metavar="JSON",
+        type=clikit.existing_file,
         help="how the guidance finds and follows the face, as for `serve` (keys of "
         "kiosk.tracking.FindConfig; default: its defaults)",
     )
