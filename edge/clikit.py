@@ -62,10 +62,12 @@ class CliParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
 def _add_verbose(p: argparse.ArgumentParser, default) -> None:
     p.add_argument(
-        "-v",
-        "--verbose",
+        *VERBOSE_FLAGS,
         action="store_true",
         default=default,
         help="more logging, including the native libraries' own (TensorFlow, LiteRT)",
@@ -167,7 +169,7 @@ def exit_code_for(exc: BaseException) -> int:
 
 def run(
     prog: str,
-    parser: argparse.ArgumentParser,
+    parser: argparse.ArgumentParser | Callable[[], argparse.ArgumentParser],
     command: Callable[[argparse.Namespace], int],
     argv: Sequence[str] | None = None,
     user_errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]] = (),
@@ -180,10 +182,19 @@ def run(
     are heavy to import) into one line and its exit status.
 
     ``own_process`` (default: ``argv is None``, i.e. called as the program): only then are file
-    descriptors rearranged to filter native banners; a caller inside a bigger program keeps its own."""
+    descriptors rearranged to filter native banners; a caller inside a bigger program keeps its own.
+
+    ``parser`` may be a function that builds it, for a parser whose building imports a native library
+    (the training command's flags are read off its configuration, which imports Keras): the logs are
+    quieted first, -v read off the words given, so the library's start-up banners are filtered too."""
+    filter_fd = argv is None if own_process is None else own_process
+    if callable(parser):
+        words = sys.argv[1:] if argv is None else argv
+        quiet_native_logs(any(w in VERBOSE_FLAGS for w in words), filter_fd=filter_fd)
+        parser = parser()
     args = parser.parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
-    quiet_native_logs(verbose, filter_fd=argv is None if own_process is None else own_process)
+    quiet_native_logs(verbose, filter_fd=filter_fd)
     louder = logging.DEBUG if quiet_level <= logging.INFO else logging.INFO
     logging.basicConfig(level=louder if verbose else quiet_level, format=log_format)
     try:

@@ -23,7 +23,9 @@ class FileConfig(BaseModel):
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8") from None
+            raise ValueError(
+                f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8"
+            ) from None
         except OSError as exc:
             raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
         try:

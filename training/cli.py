@@ -562,7 +562,13 @@ def _command(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
-    parser, flags = build_parser(config_flags=_command(given) in CONFIG_COMMANDS)
+    flags: list[Flag] = []
+
+    def parser() -> argparse.ArgumentParser:  # built inside clikit.run: its flags import Keras
+        built, config_flags = build_parser(config_flags=_command(given) in CONFIG_COMMANDS)
+        flags.extend(config_flags)
+        return built
+
     return clikit.run(
         PROG, parser, lambda args: _dispatch(args, flags), argv, user_errors=_user_errors, quiet_level=logging.INFO
     )

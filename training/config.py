@@ -279,10 +279,14 @@ def set_dotted(d: dict, dotted: str, value: Any) -> dict:
 
 def load_yaml(path: str | Path) -> dict:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p} is a folder; give a YAML config file")
     if not p.is_file():
         raise ConfigError(f"no such config file: {p}")
     try:
-        d = yaml.safe_load(p.read_text()) or {}
+        d = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p} is not valid YAML: {exc}") from None
     if not isinstance(d, dict):

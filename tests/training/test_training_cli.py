@@ -3,6 +3,7 @@ photo is aligned, and the alignment cache only where the run or the user says.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -43,6 +44,32 @@ def test_the_blocker_does_block():
         [sys.executable, "-c", BLOCK_TENSORFLOW, "cv", "--help"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode != 0 and "keras is blocked" in proc.stderr
+
+
+@tf_free.requires_tensorflow
+def test_a_mistake_is_one_line_without_the_banners_keras_prints_as_the_flags_are_built(tmp_path):
+    """The command's flags are read off its configuration, which imports Keras: TensorFlow's start-up
+    banners came out before the filter was set up, around the one line a mistake gets."""
+    from facescreen.edge.clikit import NATIVE_NOISE
+
+    f = tmp_path / "cfg.yaml"
+    f.write_bytes("fit: {epochs: 3}  # réglages\n".encode("cp1252"))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = "import sys; from facescreen.training.cli import main; sys.exit(main())"
+    quiet, loud = (
+        subprocess.run(
+            [sys.executable, "-c", run, *flag, "config", "--config", str(f)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+        for flag in ([], ["-v"])
+    )
+    error = f"facescreen-train: error: {f} is not UTF-8 text (byte 0xe9); save it as UTF-8"
+    assert quiet.returncode == 2 and quiet.stderr.splitlines() == [error], quiet.stderr
+    # what the filter took out (-v keeps it), so the quiet run's one line means something
+    assert loud.returncode == 2 and any(NATIVE_NOISE.match(line) for line in loud.stderr.splitlines()), loud.stderr
 
 
 @pytest.fixture
