@@ -436,9 +436,11 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     if not card_path.is_file():
         raise BundleError(f"{root} is not a bundle: {MODELCARD} is missing")
     try:
-        raw = json.loads(card_path.read_text())
-    except json.JSONDecodeError as exc:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{card_path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise BundleError(f"{card_path} is not a model card: a JSON object is expected, not {type(raw).__name__}")
     card = ModelCard.from_dict(raw)
     for name, art in card.artifacts.items():
         f = root / art["file"]

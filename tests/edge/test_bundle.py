@@ -89,6 +89,12 @@ def test_invalid_json(tmp_path):
     (tmp_path / MODELCARD).write_text("{not json")
     with pytest.raises(BundleError, match="not valid JSON"):
         load_bundle(tmp_path)
+    (tmp_path / MODELCARD).write_bytes(b"\xff\xfe{")  # was a bare codec error naming no file
+    with pytest.raises(BundleError, match=r"modelcard\.json is not valid JSON: 'utf-8' codec"):
+        load_bundle(tmp_path)
+    (tmp_path / MODELCARD).write_text("[1]")  # was "missing field(s): model_id, ..."
+    with pytest.raises(BundleError, match=r"modelcard\.json is not a model card: a JSON object is expected, not list"):
+        load_bundle(tmp_path)
 
 
 @pytest.mark.parametrize(
