@@ -387,6 +387,19 @@ def artifact_entry(bundle_dir: Path, file: str, fmt: str, precision: str, **extr
     }
 
 
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON object the bundle carries (its model card, the detector's manifest, the conversion
+    record), or a :class:`BundleError` naming the file: a copy cut short or corrupted on its way to a
+    device reads as what it is, never as a codec's or a missing key's message."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{path} is not {what}: a JSON object is expected, not {type(data).__name__}")
+    return data
+
+
 # What the converters did to each target they tried on this bundle (written, failed and why, could not
 # run here), with the parity figures: they write it, and the kiosk's doctor, the tablet export and the
 # runtime matrix read it, so that a missing artifact is reported with its reason, not as "convert it".
@@ -400,11 +413,7 @@ def conversion_record(bundle_dir: str | Path) -> dict[str, dict] | None:
     path = Path(bundle_dir) / CONVERSION_RECORD
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path} is not JSON ({exc})") from None
-    rows = data.get("artifacts", {}) if isinstance(data, dict) else None
+    rows = read_json_object(path, "a conversion record").get("artifacts", {})
     if not isinstance(rows, dict) or not all(isinstance(r, dict) for r in rows.values()):
         raise BundleError(f"{path} has no per-target record (an 'artifacts' object of objects)")
     return rows
@@ -435,13 +444,7 @@ def load_bundle(path: str | Path, verify: bool = True) -> Bundle:
     card_path = root / MODELCARD
     if not card_path.is_file():
         raise BundleError(f"{root} is not a bundle: {MODELCARD} is missing")
-    try:
-        raw = json.loads(card_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{card_path} is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise BundleError(f"{card_path} is not a model card: a JSON object is expected, not {type(raw).__name__}")
-    card = ModelCard.from_dict(raw)
+    card = ModelCard.from_dict(read_json_object(card_path, "a model card"))
     for name, art in card.artifacts.items():
         f = root / art["file"]
         if not f.is_file():

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..bundle import cached_sha256, sha256_file
+from ..bundle import cached_sha256, read_json_object, sha256_file
 from ..errors import BundleError
 
 MANIFEST = "mtcnn.json"
@@ -131,10 +131,7 @@ def load_manifest(model_dir: str | Path, verify: bool = True) -> MtcnnManifest:
         raise BundleError(
             f"no {MANIFEST} in {root}: convert the detector first (facescreen-convert BUNDLE --to mtcnn-tflite)"
         )
-    try:
-        manifest = MtcnnManifest.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path} is not valid JSON: {exc}") from None
+    manifest = MtcnnManifest.from_dict(read_json_object(path, "a detector manifest"))
     for fmt, nets in manifest.formats.items():
         for name, nf in nets.items():
             f = root / nf.file

@@ -252,5 +252,5 @@ def test_the_conversion_record_is_read_in_one_place(tmp_path):
         with pytest.raises(BundleError, match=re.escape(str(record))):
             conversion_record(tmp_path)
     record.write_bytes(b'{"artifacts": {"\xe9": {}}}')
-    with pytest.raises(BundleError, match="is not JSON"):
+    with pytest.raises(BundleError, match="is not valid JSON"):
         conversion_record(tmp_path)

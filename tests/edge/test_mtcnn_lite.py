@@ -116,6 +116,12 @@ def test_manifest_lists_files_with_hashes_and_refuses_tampering(detector_dir, tm
         f.write(b"\0")
     with pytest.raises(BundleError, match="SHA-256"):
         MtcnnLiteDetector(copy, runtime="onnxruntime")
+    (copy / "mtcnn.json").write_bytes((detector_dir / "mtcnn.json").read_bytes()[:-40] + b"\xff")  # a copy cut short
+    with pytest.raises(BundleError, match=r"mtcnn\.json is not valid JSON"):
+        load_manifest(copy)
+    (copy / "mtcnn.json").write_text("[]")
+    with pytest.raises(BundleError, match=r"mtcnn\.json is not a detector manifest: a JSON object is expected"):
+        load_manifest(copy)
     (copy / "mtcnn.json").unlink()
     with pytest.raises(BundleError, match="--to mtcnn-tflite"):
         MtcnnLiteDetector(copy)

@@ -69,4 +69,4 @@ def test_a_missing_artifact_is_reported_with_what_its_conversion_did(tmp_path):
 
     (tmp_path / CONVERSION_RECORD).write_text("{not json")
     broken = missing_artifact(bundle, runtime)
-    assert f"{tmp_path / CONVERSION_RECORD} is not JSON" in broken and "convert it first" in broken
+    assert f"{tmp_path / CONVERSION_RECORD} is not valid JSON" in broken and "convert it first" in broken
