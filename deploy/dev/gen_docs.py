@@ -111,6 +111,11 @@ HOMES = [
         "`outcomes import`",
     ),
     (
+        "a JSON file a bundle carries, read or refused naming the file (cut short, not UTF-8, not an object)",
+        "facescreen.edge.bundle.read_json_object",
+        "the model card, the detector's manifest, the conversion record",
+    ),
+    (
         "what a conversion did to each target (written, or why not), read back from the bundle's parity.json",
         "facescreen.edge.bundle.conversion_record",
         "`facescreen-kiosk doctor`'s engine builds, `tablet-export`'s missing-artifact error, the runtime matrix",
