@@ -13,7 +13,6 @@ longer than its header, with the file and the line."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import os
@@ -21,6 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from .textfile import read_text
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -63,15 +64,7 @@ def read_table(
     the file, the line and what to do. ``required``: columns it must have. A short row's missing
     cells read as empty; cells past the header are allowed only when empty (a trailing comma)."""
     path = Path(path)
-    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)  # so that the error's offset is the data's
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise error(
-            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it from the "
-            'spreadsheet as "CSV UTF-8"'
-        ) from None
+    text = read_text(path, error, save_as='from the spreadsheet as "CSV UTF-8"')
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [c.strip() for c in next(reader, [])]

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from facescreen.edge.textfile import read_text
+
 C = TypeVar("C", bound="FileConfig")
 
 
@@ -21,11 +23,7 @@ class FileConfig(BaseModel):
         UTF-8, with or without the byte-order mark Windows editors write. A file that cannot be read,
         or is not such an object, is a ValueError naming the file, each wrong key and why."""
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8"
-            ) from None
+            text = read_text(path)
         except OSError as exc:
             raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
         try:

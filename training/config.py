@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from facescreen.edge.textfile import read_text
+
 from .data.augment import AugmentConfig
 from .model import INITIAL_WEIGHTS, ModelConfig
 from .optimisers import OptimiserConfig
@@ -284,9 +286,7 @@ def load_yaml(path: str | Path) -> dict:
     if not p.is_file():
         raise ConfigError(f"no such config file: {p}")
     try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p} is not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8") from None
+        d = yaml.safe_load(read_text(p, ConfigError)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p} is not valid YAML: {exc}") from None
     if not isinstance(d, dict):

@@ -307,7 +307,7 @@ def test_quality_config_rejects_misspelt_and_inconsistent_keys(tmp_path):
     f.write_text('\ufeff{"max_roll_deg": 6}', encoding="utf-8")  # Notepad's UTF-8 starts with a byte-order mark
     assert QualityConfig.from_file(f).max_roll_deg == 6
     f.write_text('{"max_roll_deg": 5}', encoding="utf-16")
-    with pytest.raises(ValueError, match=r"q\.json is not UTF-8 text \(byte 0xff\); save it as UTF-8"):
+    with pytest.raises(ValueError, match=r"q\.json is not UTF-8 text \(byte 0xff on line 1\); save it as UTF-8"):
         QualityConfig.from_file(f)
     with pytest.raises(ValueError, match=r"cannot read .*: Is a directory"):
         QualityConfig.from_file(tmp_path)

@@ -66,7 +66,7 @@ def test_a_mistake_is_one_line_without_the_banners_keras_prints_as_the_flags_are
         )
         for flag in ([], ["-v"])
     )
-    error = f"facescreen-train: error: {f} is not UTF-8 text (byte 0xe9); save it as UTF-8"
+    error = f"facescreen-train: error: {f} is not UTF-8 text (byte 0xe9 on line 1); save it as UTF-8"
     assert quiet.returncode == 2 and quiet.stderr.splitlines() == [error], quiet.stderr
     # what the filter took out (-v keeps it), so the quiet run's one line means something
     assert loud.returncode == 2 and any(NATIVE_NOISE.match(line) for line in loud.stderr.splitlines()), loud.stderr

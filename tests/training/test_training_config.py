@@ -92,7 +92,7 @@ def test_a_yaml_file_is_read_as_editors_save_it_or_refused_naming_it(tmp_path):
     f.write_text("\ufefffit: {epochs: 3}\n", encoding="utf-8")  # Notepad's UTF-8 starts with a byte-order mark
     assert build_config("paper-vgg16", [f]).fit.epochs == 3
     f.write_text("# réglages\nfit: {epochs: 3}\n", encoding="cp1252")
-    with pytest.raises(ConfigError, match=r"cfg\.yaml is not UTF-8 text \(byte 0xe9\); save it as UTF-8"):
+    with pytest.raises(ConfigError, match=r"cfg\.yaml is not UTF-8 text \(byte 0xe9 on line 1\); save it as UTF-8"):
         build_config("paper-vgg16", [f])
     with pytest.raises(ConfigError, match="is a folder; give a YAML config file"):
         build_config("paper-vgg16", [tmp_path])
