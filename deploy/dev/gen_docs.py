@@ -104,6 +104,12 @@ HOMES = [
         "`facescreen-screen --csv`, the kiosk store's export",
     ),
     (
+        "a text file a person gives us, UTF-8 with or without the byte-order mark, or refused with the file, the "
+        "byte, its line and how to save it",
+        "facescreen.edge.textfile.read_text",
+        "read_table (every CSV), the kiosk's `--quality-config` and `--find-config`, `facescreen-train --config`",
+    ),
+    (
         "a CSV a person gives us, read as a spreadsheet saves it (UTF-8 with or without its byte-order mark) or "
         "refused with the file, the line and what to do",
         "facescreen.edge.spreadsheet.read_table",
