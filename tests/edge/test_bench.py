@@ -234,6 +234,11 @@ def test_parity_not_measured_is_said_in_words():
     assert "parity not measured" in text and "None" not in text and "max dP" not in text
     assert "parity with the Keras model was not measured" in format_report(_result("onnx"))
     assert "max dP" in format_report(_result("keras"))
+    # an int8 row's 'agree' below 1 beside "ok" reads as the bench's few faces, not the gate's verdict
+    from facescreen.edge.bench.runner import parity_note
+
+    note = parity_note("keras", 24)["note"]
+    assert "on the bench's 24 aligned faces" in note and "gate decided on its own held-out faces" in note
 
 
 def test_the_plot_has_a_log_axis_value_labels_and_panels(tmp_path):
