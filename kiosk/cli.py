@@ -550,9 +550,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _rows(data_dir, since: str | None = None) -> list[dict]:
     """Every stored screening, oldest first (at or after ``since``)."""
-    from .store import ResultsStore
+    from .store import ResultsStore, existing_store
 
-    store = ResultsStore(data_dir)
+    store = ResultsStore(existing_store(data_dir))
     try:
         return store.list(limit=2**62, since=since)[::-1]
     finally:
@@ -590,9 +590,9 @@ def _write_json(doc: dict, out) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .store import ResultsStore, check_data_dir
+    from .store import ResultsStore, check_data_dir, existing_store
 
-    check_data_dir(args.data_dir)  # the store is opened read-write, also for --fhir
+    existing_store(check_data_dir(args.data_dir))  # the store is opened read-write, also for --fhir
     if args.fhir:
         from .fhir.bundle import exportable, transaction_bundle
 
@@ -679,12 +679,12 @@ def cmd_field_report(args: argparse.Namespace) -> int:
         outcomes = latest_of((rid, outcome) for rid, outcome, _, _ in kept)
         refusals = None  # a FHIR server holds screenings only
     else:
+        rows = _rows(args.data_dir)  # first: a folder without a results store gets no outcome store either
         store = OutcomeStore(args.data_dir)
         try:
             outcomes = store.latest()
         finally:
             store.close()
-        rows = _rows(args.data_dir)
         results = ResultsStore(args.data_dir)
         try:
             refusals = results.refusals()
@@ -699,13 +699,13 @@ def cmd_field_report(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from .store import ResultsStore, check_data_dir
+    from .store import ResultsStore, check_data_dir, existing_store
 
     if args.older_than_days is None and not args.ids:
         print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
         return clikit.EXIT_USAGE
     age = dt.timedelta(days=args.older_than_days) if args.older_than_days is not None else None
-    n = ResultsStore(check_data_dir(args.data_dir)).purge(age, args.ids)
+    n = ResultsStore(existing_store(check_data_dir(args.data_dir))).purge(age, args.ids)
     print(f"purged {n} screenings", file=sys.stderr)
     return 0
 

@@ -191,6 +191,24 @@ class DataDirError(StoreError, code="data_dir_unwritable"):
     """The data folder cannot hold the results store (read-only, another user's, a file)."""
 
 
+class NoStoreError(StoreError, code="no_results_store"):
+    """A command that reads the screenings was pointed at a folder without a results store."""
+
+
+def existing_store(data_dir: str | Path) -> Path:
+    """``data_dir`` when it holds a results store. The commands that read or edit stored screenings
+    (export, push, outcomes import, field-report, purge) ask for it: opening the store creates one, so
+    a mistyped --data-dir, or the default ``kiosk-data`` read from another working folder, made an
+    empty store there and answered "exported 0 screenings"."""
+    path = Path(data_dir)
+    if not (path / DB_NAME).is_file():
+        raise NoStoreError(
+            f"no results store in {path.absolute()} ({DB_NAME} is missing): nothing was screened with this "
+            "data folder; give --data-dir the folder `run` or `serve` kept its results in (or set FACESCREEN_DATA)"
+        )
+    return path
+
+
 def check_data_dir(data_dir: str | Path) -> Path:
     """Fail now, in one sentence with the remedy, when the results store could not be written in
     ``data_dir`` (a read-only mount, a folder of another user, a file in its place): the kiosk checks

@@ -115,6 +115,38 @@ def test_demo_as_make_demo_runs_it(kiosk_bundle, tmp_path):
     assert (cache / "kiosk-demo" / "data" / "results.sqlite3").is_file()
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "--out", "-"],
+        ["export", "--fhir", "--out", "-"],
+        ["push", "--fhir-url", "http://127.0.0.1:9/fhir", "--dry-run"],
+        ["outcomes", "import", "OUTCOMES"],
+        ["field-report", "--out", "REPORT"],
+        ["purge", "--older-than-days", "1"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+@pytest.mark.parametrize("folder", ["missing", "empty"])
+def test_a_data_dir_without_a_results_store_is_named_and_left_as_it_was(tmp_path, capsys, argv, folder):
+    """A mistyped --data-dir (or the default kiosk-data, read from another working folder): the store
+    was created there, empty, and the command answered "exported 0 screenings"."""
+    data = tmp_path / "data"
+    if folder == "empty":
+        data.mkdir()
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("result_id,outcome,date\n")
+    argv = [{"OUTCOMES": str(outcomes), "REPORT": str(tmp_path / "report")}.get(a, a) for a in argv]
+    assert main([*argv, "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no results store in {data}" in err[0] and "--data-dir" in err[0], err
+    if folder == "empty":
+        assert list(data.iterdir()) == []
+    else:
+        assert not data.exists()
+    assert not (tmp_path / "report").exists()
+
+
 def test_export_and_purge(tmp_path, capsys):
     store = ResultsStore(tmp_path)
     r = make_result(0.3)
