@@ -724,11 +724,11 @@ def _tablet_export(args: argparse.Namespace) -> int:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix, printed as one line (a TLS key others can read, a data folder
-    this user cannot write, a missing file)."""
+    this user cannot write or that holds no results store, a missing file)."""
     from .server.tls import TlsError
-    from .store import DataDirError
+    from .store import DataDirError, NoStoreError
 
-    return (FileNotFoundError, ValueError, TlsError, DataDirError)
+    return (FileNotFoundError, ValueError, TlsError, DataDirError, NoStoreError)
 
 
 GLOBAL_OPTIONS = ("-v", "--verbose", "-h", "--help", "--version")
