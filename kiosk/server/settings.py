@@ -7,10 +7,13 @@ clinic's network, and results are health data.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from facescreen.edge.textfile import read_text
 
 from ..guidance import GuidanceConfig
 from ..messages import language
@@ -34,10 +37,31 @@ def read_token_file(path: str | Path) -> str:
     """The bearer token from a file readable by its owner only (not on the command line, where
     every local user sees it in `ps`)."""
     check_private(Path(path), "the token file")
-    token = Path(path).read_text(encoding="utf-8").strip()
+    token = read_text(path).strip()  # without the byte-order mark Notepad writes: it made every request 401
     if not token:
         raise ValueError(f"the token file {path} is empty")
     return token
+
+
+# What a bearer token may hold (RFC 6750's b64token): what an Authorization header and the capture
+# URL's #token= fragment carry unchanged. A token with a space or an accented letter started the server,
+# and then no client could send it.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+MIN_TOKEN_CHARS = 16
+MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'
+
+
+def check_token(token: str) -> str:
+    """``token`` when a client can send it; else a ValueError saying what is wrong and how to make one."""
+    if len(token) >= MIN_TOKEN_CHARS and TOKEN_PATTERN.fullmatch(token):
+        return token
+    odd = sorted({c for c in token if not TOKEN_PATTERN.fullmatch("a" + c)})
+    raise ValueError(
+        f"the bearer token must be at least {MIN_TOKEN_CHARS} characters of A-Z a-z 0-9 - . _ ~ + / (then = "
+        f"padding), which an Authorization header carries as they are; this one has {len(token)} characters"
+        + (f", among them {', '.join(map(repr, odd))}" if odd else "")
+        + f"; make one with {MAKE_TOKEN}"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -60,7 +84,7 @@ class Settings(BaseModel):
     kiosk_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    token: str | None = Field(None, min_length=16, repr=False)
+    token: str | None = Field(None, repr=False)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed: bool = False
@@ -85,6 +109,11 @@ class Settings(BaseModel):
     body_timeout_s: float = Field(30.0, gt=0, le=3600)
     header_timeout_s: float = Field(10.0, gt=0, le=3600)
 
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str | None) -> str | None:
+        return None if v is None else check_token(v)
+
     @field_validator("language")
     @classmethod
     def _language(cls, v: str) -> str:
@@ -95,7 +124,7 @@ class Settings(BaseModel):
         if not is_loopback(self.host) and not self.token:
             raise ValueError(
                 f"binding to {self.host} opens the server to the network: a bearer token is required "
-                "(--token-file FILE or FACESCREEN_TOKEN, at least 16 characters)"
+                f"(--token-file FILE or FACESCREEN_TOKEN, at least {MIN_TOKEN_CHARS} characters)"
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both a certificate and its key (--tls-cert and --tls-key)")

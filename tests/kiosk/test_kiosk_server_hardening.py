@@ -343,6 +343,32 @@ def test_token_file_keeps_the_token_out_of_the_process_list(tmp_path):
     empty.chmod(0o600)
     with pytest.raises(ValueError, match="empty"):
         read_token_file(empty)
+    notepad = tmp_path / "notepad"  # Windows Notepad's UTF-8: a byte-order mark first, CRLF: every request was 401
+    notepad.write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
+    notepad.chmod(0o600)
+    assert read_token_file(notepad) == TOKEN
+
+
+@pytest.mark.parametrize(
+    "token, told",
+    [
+        ("short-token", "this one has 11 characters; make one with"),
+        ("pass phrase of the clinic", "25 characters, among them ' '"),
+        ("clé-de-la-clinique-2026", "among them 'é'"),
+    ],
+)
+def test_a_token_no_client_could_send_is_refused_at_start(kiosk_bundle, tmp_path, token, told):
+    """Started, such a server answered every request 401: a header carries the token's characters as
+    they are, and the capture URL's #token= fragment too."""
+    from pydantic import ValidationError
+
+    from facescreen.kiosk.server.settings import Settings
+
+    with pytest.raises(ValidationError, match="at least 16 characters of A-Z a-z 0-9") as err:
+        Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", token=token)
+    assert told in str(err.value) and "secrets.token_urlsafe" in str(err.value)
+    padded = "AbCd0123456789-_.~+/=="
+    assert Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", token=padded).token == padded
 
 
 def test_served_files_are_private_whatever_the_umask(kiosk_bundle, engine, tmp_path, grace_hopper):
