@@ -533,7 +533,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = Settings(**(same_named | converted))
     except ValidationError as exc:
         for e in exc.errors():
-            print(f"{PROG} serve: error: {e['msg']}", file=sys.stderr)
+            if e["type"] == "value_error":  # our own sentence, without pydantic's "Value error, " before it
+                text = str(e["ctx"]["error"])
+            else:  # pydantic's, after the setting it is about
+                text = ".".join(map(str, e["loc"])) + ": " + e["msg"] if e["loc"] else e["msg"]
+            print(f"{PROG} serve: error: {text}", file=sys.stderr)
         return clikit.EXIT_USAGE
     from .server.main import load_engines
 
