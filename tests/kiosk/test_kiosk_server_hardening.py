@@ -371,6 +371,18 @@ def test_a_token_no_client_could_send_is_refused_at_start(kiosk_bundle, tmp_path
     assert Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", token=padded).token == padded
 
 
+def test_serve_says_a_settings_mistake_in_its_own_words(kiosk_bundle, tmp_path, capsys):
+    from facescreen.kiosk import cli
+
+    argv = ["serve", "--bundle", str(kiosk_bundle), "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0"]
+    assert cli.main([*argv, "--token", "pass phrase of the clinic"]) == 2
+    assert capsys.readouterr().err.startswith("facescreen-kiosk serve: error: the bearer token must be")
+    assert cli.main([*argv, "--port", "70000", "--token", TOKEN]) == 2
+    assert (
+        capsys.readouterr().err == "facescreen-kiosk serve: error: port: Input should be less than or equal to 65535\n"
+    )
+
+
 def test_served_files_are_private_whatever_the_umask(kiosk_bundle, engine, tmp_path, grace_hopper):
     old = os.umask(0)
     try:
