@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from facescreen.edge.spreadsheet import read_table
+from facescreen.edge.textfile import read_text
 
 from .fhir import codes
 from .store import private_db, private_dir, store_time
@@ -240,7 +241,17 @@ def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> str | None:
 
 
 def read_fhir(path: Path) -> list[Event]:
-    return fhir_events(json.loads(Path(path).read_text(encoding="utf-8")))
+    """The outcome events of a FHIR JSON file; one that is not a JSON object (cut short, an array) is
+    a ValueError naming the file, as a CSV's problems are."""
+    try:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(
+            f"{path} is not a FHIR Bundle or resource: a JSON object is expected, not {type(doc).__name__}"
+        )
+    return fhir_events(doc)
 
 
 def fhir_events(doc: dict[str, Any]) -> list[Event]:

@@ -72,6 +72,30 @@ def test_csv_rows_each_get_their_answer_and_nothing_is_overwritten(three, tmp_pa
     store.close()
 
 
+@pytest.mark.parametrize(
+    "content, told",
+    [
+        (b'{"resourceType": "Bundle", "entry": [', "is not JSON: Expecting value"),  # a download cut short
+        (b"[1, 2]", "is not a FHIR Bundle or resource: a JSON object is expected, not list"),  # was a traceback
+        (b'{"resourceType": "Bundle", "entry": []}\xff', "is not UTF-8 text (byte 0xff on line 1)"),
+    ],
+)
+def test_a_fhir_file_that_is_not_a_json_object_is_one_line_naming_it(three, tmp_path, capsys, content, told):
+    data, _ = three
+    f = tmp_path / "outcomes.json"
+    f.write_bytes(content)
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{f} {told}" in err[0], err
+
+
+def test_a_fhir_file_saved_with_a_byte_order_mark_is_read(three, tmp_path, capsys):
+    data, _ = three
+    f = tmp_path / "outcomes.json"
+    f.write_bytes(b'\xef\xbb\xbf{"resourceType": "Bundle", "entry": []}')  # was "Unexpected UTF-8 BOM"
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 0
+
+
 def test_a_csv_not_in_utf8_is_one_line_saying_how_to_save_it(three, tmp_path, capsys):
     data, (a, _, _) = three
     f = tmp_path / "outcomes.csv"
