@@ -107,7 +107,8 @@ HOMES = [
         "a text file a person gives us, UTF-8 with or without the byte-order mark, or refused with the file, the "
         "byte, its line and how to save it",
         "facescreen.edge.textfile.read_text",
-        "read_table (every CSV), the kiosk's `--quality-config` and `--find-config`, `facescreen-train --config`",
+        "read_table (every CSV), the kiosk's `--quality-config`, `--find-config` and `--token-file`, `outcomes "
+        "import` of FHIR JSON, `facescreen-train --config`",
     ),
     (
         "a CSV a person gives us, read as a spreadsheet saves it (UTF-8 with or without its byte-order mark) or "
