@@ -140,6 +140,22 @@ def writable_file(text: str) -> Path:
     return path
 
 
+def output_folder(text: str) -> Path:
+    """A folder to write into, made when missing: not a file, and made under a folder this process
+    can write (checked when parsing, before the work whose results it would lose)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file; give a folder")
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot make the folder {path}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {path}: permission denied ({probe})")
+    return path
+
+
 def existing_file(text: str) -> Path:
     path = _not_a_folder(text, "a file")
     if not path.is_file():

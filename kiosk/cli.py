@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = clikit.add_subcommand(sub, "export", help="write the results store as CSV, or as FHIR R4 (--fhir)")
     _store_args(export)
-    export.add_argument("--out", default="-", type=_csv_out, help="CSV or JSON file (default: stdout)")
+    export.add_argument("--out", default="-", type=_out_file, help="CSV or JSON file (default: stdout)")
     export.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
     export.add_argument(
         "--fhir",
@@ -304,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         "refusals of the last --recent-days whose 95% interval lies wholly above the earlier weeks'.",
     )
     _store_args(report)
-    report.add_argument("--out", default="field-report", help="output folder (default field-report)")
+    report.add_argument(
+        "--out", default="field-report", type=clikit.output_folder, help="output folder (default field-report)"
+    )
     report.add_argument(
         "--bundle",
         action="append",
@@ -370,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="-",
         default=None,
+        type=_out_file,
         metavar="FILE",
         help="write the first-boot report (every check, as JSON) to FILE, or to standard output without FILE",
     )
@@ -410,7 +413,8 @@ def _fhir_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _csv_out(text: str) -> str | Path:
+def _out_file(text: str) -> str | Path:
+    """``-`` (standard output) or a file this process can write, checked when parsing."""
     return text if text == "-" else clikit.writable_file(text)
 
 
