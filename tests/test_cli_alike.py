@@ -161,6 +161,9 @@ def command_lists() -> dict[str, str]:
     ],
 )
 def test_verbose_before_or_after_the_command(prog, argv, tmp_path, capsys):
+    from facescreen.kiosk.store import ResultsStore
+
+    ResultsStore(tmp_path).close()  # export reads a results store; it never makes one
     rc, out, _ = call(MAINS[prog], [a.format(tmp=tmp_path) for a in argv], capsys)
     assert rc == 0, out
 
