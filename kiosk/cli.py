@@ -713,9 +713,18 @@ def cmd_purge(args: argparse.Namespace) -> int:
         print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
         return clikit.EXIT_USAGE
     age = dt.timedelta(days=args.older_than_days) if args.older_than_days is not None else None
-    n = ResultsStore(existing_store(check_data_dir(args.data_dir))).purge(age, args.ids)
+    store = ResultsStore(existing_store(check_data_dir(args.data_dir)))
+    try:
+        # an id that matches nothing (mistyped, or purged before) is named: a family's request to delete
+        # a screening must not end in "purged 0" and status 0
+        unknown = sorted(set(args.ids) - store.known(args.ids))
+        n = store.purge(age, args.ids)
+    finally:
+        store.close()
     print(f"purged {n} screenings", file=sys.stderr)
-    return 0
+    for sid in unknown:
+        print(f"{PROG} purge: no screening has id {sid} (mistyped, or purged before)", file=sys.stderr)
+    return clikit.EXIT_FAILED if unknown else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
