@@ -62,22 +62,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         help="face-mesh .tflite (default: MediaPipe's attention mesh, fetched by `make assets` into "
         "$FACESCREEN_ASSETS or .cache/assets; the plain 468-point face_landmark.tflite also loads)",
     )
-    g.add_argument(
-        "--quality-config",
-        default=None,
-        metavar="JSON",
-        type=clikit.existing_file,
-        help="capture-quality thresholds (keys of kiosk.quality.QualityConfig); unknown keys are errors",
-    )
-    g.add_argument(
-        "--find-config",
-        default=None,
-        metavar="JSON",
-        type=clikit.existing_file,
-        help="how frames are searched and the face tracked between detections (keys of "
-        "kiosk.tracking.FindConfig: min_face_of_min_head, work_face_px, redetect_every, "
-        'reuse_capture_detection); speed only, e.g. {"redetect_every": 0} detects every frame',
-    )
+    add_config_file_args(g)
 
 
 def _runtime_args(g) -> None:
@@ -93,6 +78,26 @@ def _runtime_args(g) -> None:
         type=clikit.choice_of(lambda: ["auto", *DETECTORS.names()], "detector"),
         help="face detector: auto (the bundle's mtcnn-lite if it has one, else mtcnn), " + ", ".join(DETECTORS.names()),
     )
+
+
+# The configuration files an operator gives the guidance, the same options wherever it runs (run,
+# serve, tablet-export: the browser reads the same numbers from app.json).
+CONFIG_FILE_OPTIONS = (
+    ("--quality-config", "capture-quality thresholds (keys of kiosk.quality.QualityConfig)"),
+    (
+        "--find-config",
+        "how frames are searched and the face tracked between detections (keys of kiosk.tracking.FindConfig: "
+        "min_face_of_min_head, work_face_px, redetect_every, reuse_capture_detection); speed only, e.g. "
+        '{"redetect_every": 0} detects every frame',
+    ),
+)
+
+
+def add_config_file_args(p: argparse._ActionsContainer) -> None:
+    for flag, help in CONFIG_FILE_OPTIONS:
+        p.add_argument(
+            flag, default=None, metavar="JSON", type=clikit.existing_file, help=help + "; unknown keys are errors"
+        )
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:

@@ -30,21 +30,9 @@ def add_parser(sub, bundle_default: str) -> None:
         help="also check on a photo cohort (a folder with cohort.csv, e.g. .cache/parity-cohort)",
     )
     p.add_argument("--parity-limit", type=int, default=None, help="check only the first N cohort photos")
-    p.add_argument(
-        "--quality-config",
-        default=None,
-        metavar="JSON",
-        type=clikit.existing_file,
-        help="capture-quality thresholds, as for `serve` (keys of kiosk.quality.QualityConfig)",
-    )
-    p.add_argument(
-        "--find-config",
-        default=None,
-        metavar="JSON",
-        type=clikit.existing_file,
-        help="how the guidance finds and follows the face, as for `serve` (keys of "
-        "kiosk.tracking.FindConfig; default: its defaults)",
-    )
+    from ..cli import add_config_file_args  # here: the kiosk's CLI imports this module as it builds
+
+    add_config_file_args(p)
 
 
 def cmd(args: argparse.Namespace) -> int:
