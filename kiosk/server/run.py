@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 import time
+import urllib.parse
 
 from .main import create_app
 from .routers.tablet import app_dir
@@ -59,7 +60,9 @@ def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
     if qr:
         import segno
 
-        target = urls[0] + (f"#token={settings.token}" if settings.token else "")
+        # percent-encoded: the page reads the fragment with URLSearchParams, which turns a '+' (base64's,
+        # e.g. `openssl rand -base64`) into a space, and the phone's every request was then 401
+        target = urls[0] + (f"#token={urllib.parse.quote(settings.token, safe='')}" if settings.token else "")
         buf = io.StringIO()
         segno.make(target, error="m").terminal(out=buf, compact=True)
         lines += [

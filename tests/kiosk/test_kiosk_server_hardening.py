@@ -416,6 +416,26 @@ def test_a_wildcard_bind_announces_lan_addresses_and_a_qr_code(kiosk_bundle, tmp
     assert "no network address" in run.announce(s, "https")
 
 
+def test_the_qr_codes_token_reads_back_as_it_is_whatever_base64_put_in_it(kiosk_bundle, tmp_path, monkeypatch):
+    """The capture page reads #token= with URLSearchParams (application/x-www-form-urlencoded, as
+    Python's parse_qs): a '+' of `openssl rand -base64` read as a space, and every request was 401."""
+    import urllib.parse
+
+    import segno
+
+    from facescreen.kiosk.server import run
+
+    monkeypatch.setattr(run, "local_addresses", lambda: ["192.168.1.20"])
+    token = "k+Vq/8Zr0xY2+aB9/Lw3mN5p=="
+    s = Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="0.0.0.0", port=8443, token=token)
+    url = "https://192.168.1.20:8443/#token=" + urllib.parse.quote(token, safe="")
+    buf = io.StringIO()
+    segno.make(url, error="m").terminal(out=buf, compact=True)
+    assert buf.getvalue() in run.announce(s, "https")
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(url).fragment)["token"] == [token]
+    assert urllib.parse.parse_qs(f"token={token}")["token"] != [token]  # what the plain fragment read as
+
+
 def test_a_loopback_bind_says_only_this_machine_can_reach_it(kiosk_bundle, tmp_path):
     """Issue 25: on 127.0.0.1 the kiosk said "open on a phone or tablet on this network"."""
     from facescreen.kiosk.server import run
