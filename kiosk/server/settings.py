@@ -43,9 +43,9 @@ def read_token_file(path: str | Path) -> str:
     return token
 
 
-# What a bearer token may hold (RFC 6750's b64token): what an Authorization header and the capture
-# URL's #token= fragment carry unchanged. A token with a space or an accented letter started the server,
-# and then no client could send it.
+# What a bearer token may hold (RFC 6750's b64token): what every client sends alike. A token with an
+# accented letter reached the server as Latin-1 from a browser's fetch and as UTF-8 from curl (one of
+# them refused), and one with a space or a '#' did not survive the QR code's link.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 MIN_TOKEN_CHARS = 16
 MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'

@@ -358,8 +358,8 @@ def test_token_file_keeps_the_token_out_of_the_process_list(tmp_path):
     ],
 )
 def test_a_token_no_client_could_send_is_refused_at_start(kiosk_bundle, tmp_path, token, told):
-    """Started, such a server answered every request 401: a header carries the token's characters as
-    they are, and the capture URL's #token= fragment too."""
+    """Started, such a server refused some clients and not others (an accented letter reaches it as
+    Latin-1 from a browser, as UTF-8 from curl), and a space did not survive the QR code's link."""
     from pydantic import ValidationError
 
     from facescreen.kiosk.server.settings import Settings
