@@ -94,9 +94,9 @@ CONFIG_FILE_OPTIONS = (
 
 
 def add_config_file_args(p: argparse._ActionsContainer) -> None:
-    for flag, help in CONFIG_FILE_OPTIONS:
+    for flag, what in CONFIG_FILE_OPTIONS:
         p.add_argument(
-            flag, default=None, metavar="JSON", type=clikit.existing_file, help=help + "; unknown keys are errors"
+            flag, default=None, metavar="JSON", type=clikit.existing_file, help=what + "; unknown keys are errors"
         )
 
 

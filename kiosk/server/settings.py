@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import string
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -46,7 +47,8 @@ def read_token_file(path: str | Path) -> str:
 # What a bearer token may hold (RFC 6750's b64token): what every client sends alike. A token with an
 # accented letter reached the server as Latin-1 from a browser's fetch and as UTF-8 from curl (one of
 # them refused), and one with a space or a '#' did not survive the QR code's link.
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/")
+TOKEN_PATTERN = re.compile("[" + re.escape("".join(sorted(TOKEN_CHARS))) + "]+=*")  # then '=' padding
 MIN_TOKEN_CHARS = 16
 MAKE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'
 
@@ -55,7 +57,7 @@ def check_token(token: str) -> str:
     """``token`` when a client can send it; else a ValueError saying what is wrong and how to make one."""
     if len(token) >= MIN_TOKEN_CHARS and TOKEN_PATTERN.fullmatch(token):
         return token
-    odd = sorted({c for c in token if not TOKEN_PATTERN.fullmatch("a" + c)})
+    odd = sorted(set(token) - TOKEN_CHARS - {"="})
     raise ValueError(
         f"the bearer token must be at least {MIN_TOKEN_CHARS} characters of A-Z a-z 0-9 - . _ ~ + / (then = "
         f"padding), which an Authorization header carries as they are; this one has {len(token)} characters"
