@@ -242,7 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--header-timeout-s", type=float, default=10.0, help="seconds a request's headers may take (default 10)"
     )
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        type=clikit.choice_of(_log_levels, "log level"),
+        help="the server's log level (default info)",
+    )
     _model_args(serve)
     _store_args(serve)
 
@@ -433,6 +438,12 @@ def _find(path: str | None):
     from .tracking import FindConfig
 
     return FindConfig.from_file(path) if path else FindConfig()
+
+
+def _log_levels() -> list[str]:
+    from uvicorn.config import LOG_LEVELS  # the server's own names (a name it lacks was a KeyError traceback)
+
+    return list(LOG_LEVELS)
 
 
 def _speech_choices() -> tuple[str, ...]:

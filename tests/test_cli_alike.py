@@ -109,6 +109,11 @@ MISTAKES = [
     ("facescreen-kiosk", lambda p: ["run", "--detector", "retina"], "unknown detector 'retina'"),
     (
         "facescreen-kiosk",
+        lambda p: ["serve", "--bundle", p["no_bundle"], "--data-dir", p["empty"], "--log-level", "verbose"],
+        "argument --log-level: unknown log level 'verbose'; expected one of: critical, error, warning, info",
+    ),
+    (
+        "facescreen-kiosk",
         lambda p: ["expotr"],
         "invalid choice: 'expotr' (choose from {kiosk_commands})",
     ),

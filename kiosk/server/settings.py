@@ -20,6 +20,7 @@ from ..guidance import GuidanceConfig
 from ..messages import language
 from ..quality import QualityConfig
 from ..tracking import FindConfig
+from .tls import check_pair
 
 MiB = 1024 * 1024
 
@@ -130,8 +131,9 @@ class Settings(BaseModel):
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both a certificate and its key (--tls-cert and --tls-key)")
-        if self.tls_key is not None:
+        if self.tls_cert is not None and self.tls_key is not None:
             check_private(self.tls_key, "the TLS private key")
+            check_pair(self.tls_cert, self.tls_key)
         if self.tls_self_signed and self.tls_cert is not None:
             raise ValueError("give either --tls-cert/--tls-key or --tls-self-signed, not both")
         return self

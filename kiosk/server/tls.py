@@ -9,12 +9,57 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 from pathlib import Path
 
 
 class TlsError(RuntimeError):
     code = "tls_error"
+
+
+class _Passphrase(Exception):
+    """Raised by the password callback: the key asked for a passphrase."""
+
+
+def check_pair(cert: Path, key: Path) -> None:
+    """Refuse, as one sentence, a certificate and key the server could not load when it starts
+    (uvicorn would end in OpenSSL's bare "PEM lib" traceback, naming neither file): each must be PEM
+    (what ``openssl req``, certbot and most clinic IT hand out), the key without a passphrase (the
+    server starts unattended: OpenSSL would stop and ask on the terminal), and the key the certificate's."""
+    for path, what, marker, other in (
+        (cert, "certificate", b"-----BEGIN CERTIFICATE-----", b"PRIVATE KEY-----"),
+        (key, "private key", b"PRIVATE KEY-----", b"-----BEGIN CERTIFICATE-----"),
+    ):
+        try:
+            head = Path(path).read_bytes()[:65536]
+        except OSError as exc:
+            raise ValueError(f"cannot read the TLS {what} {path}: {exc.strerror}") from None
+        if marker in head:
+            continue
+        if other in head:
+            hint = "; were --tls-cert and --tls-key given the other way round?"
+        elif head[:1] == b"\x30" and not head.isascii():  # an ASN.1 SEQUENCE: the binary (DER) form
+            kind = "x509" if what == "certificate" else "pkey"
+            hint = f"; it looks binary (DER): convert it with openssl {kind} -inform DER -in {path} -out {path}.pem"
+        else:
+            hint = ""
+        raise ValueError(f"the TLS {what} {path} is not PEM (no {marker.decode()!r} line){hint}")
+
+    def passphrase() -> bytes:
+        raise _Passphrase
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=passphrase)
+    except _Passphrase:
+        raise ValueError(
+            f"the TLS private key {key} is protected by a passphrase, which the server cannot ask for "
+            f"when it starts: write a copy without it (openssl pkey -in {key} -out KEY.pem; chmod 600 KEY.pem)"
+        ) from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ValueError(f"the TLS private key {key} is not the key of the certificate {cert}") from None
+        raise ValueError(f"the TLS certificate {cert} and key {key} could not be loaded: {exc}") from None
 
 
 def local_addresses() -> list[str]:

@@ -9,6 +9,8 @@ import asyncio
 import gc
 import io
 import os
+import ssl
+import subprocess
 import time
 import weakref
 
@@ -19,6 +21,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from facescreen.kiosk.server import Settings, create_app
+from facescreen.kiosk.server.tls import self_signed
 
 TOKEN = "s3cret-token-for-tests-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -318,13 +321,41 @@ def test_the_capture_page_has_one_address(client):
 
 # --- 6-7. secrets ----------------------------------------------------------------------------------------
 def test_a_loose_tls_key_is_refused_with_a_message(kiosk_bundle, tmp_path):
-    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
-    cert.write_text("cert")
-    key.write_text("key")
+    cert, key = self_signed(tmp_path / "tls")
     key.chmod(0o644)
     with pytest.raises(ValidationError, match="readable by other users.*chmod 600"):
         Settings(bundle=kiosk_bundle, data_dir=tmp_path, tls_cert=cert, tls_key=key)
     key.chmod(0o600)
+    assert Settings(bundle=kiosk_bundle, data_dir=tmp_path, tls_cert=cert, tls_key=key).tls
+
+
+def test_a_certificate_and_key_the_server_could_not_load_are_refused_naming_the_file(kiosk_bundle, tmp_path):
+    """uvicorn ended each of these in OpenSSL's "[SSL] PEM lib" traceback, naming neither file, or (a
+    key with a passphrase) stopped to ask for it on the terminal of a server started unattended."""
+    cert, key = self_signed(tmp_path / "a")
+    _, other_key = self_signed(tmp_path / "b")
+    der = tmp_path / "cert.der"
+    der.write_bytes(ssl.PEM_cert_to_DER_cert(cert.read_text()))
+    locked = tmp_path / "locked.pem"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-aes256", "-passout", "pass:clinic", "-out", str(locked)], check=True
+    )
+    notes = tmp_path / "notes.pem"
+    notes.write_text("the clinic's certificate is on the USB stick\n")
+    for path in (locked, notes, other_key):
+        path.chmod(0o600)
+    cases = {
+        (key, cert): "the TLS certificate .*key.pem is not PEM .*given the other way round",
+        (der, key): "cert.der is not PEM .*openssl x509 -inform DER -in .*cert.der",
+        (notes, key): "notes.pem is not PEM \\(no '-----BEGIN CERTIFICATE-----' line\\) \\[",
+        (cert, notes): "private key .*notes.pem is not PEM",
+        (cert, locked): "locked.pem is protected by a passphrase.*openssl pkey -in",
+        (cert, other_key): "private key .*b/kiosk-key.pem is not the key of the certificate .*a/kiosk-cert.pem",
+        (tmp_path / "gone.pem", key): "cannot read the TLS certificate .*gone.pem: No such file",
+    }
+    for (c, k), told in cases.items():
+        with pytest.raises(ValidationError, match=told):
+            Settings(bundle=kiosk_bundle, data_dir=tmp_path, tls_cert=c, tls_key=k)
     assert Settings(bundle=kiosk_bundle, data_dir=tmp_path, tls_cert=cert, tls_key=key).tls
 
 
