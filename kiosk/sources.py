@@ -302,6 +302,11 @@ def open_source(
         return ImageFolderSource(path, uri, limits, loop)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoFileSource(path, uri)
+    if path.suffix.lower() in PHOTO_SUFFIXES:  # a developer trying one photo on the kiosk
+        raise ValueError(
+            f"{uri!r} is one photo, not a frame source (a camera, a video or a folder of images): "
+            f"replay a folder that holds it (--source FOLDER), or screen it with: facescreen-screen BUNDLE {path}"
+        )
     raise ValueError(
         f"cannot open frame source {uri!r}: expected a camera index (0), v4l2:///dev/videoN, csi://N, a GStreamer "
         f"pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of images"

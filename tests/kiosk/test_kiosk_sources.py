@@ -118,6 +118,11 @@ def test_unknown_sources_say_what_is_accepted(uri):
         open_source(uri)
 
 
+def test_one_photo_as_the_source_says_how_to_screen_it(tmp_path):
+    with pytest.raises(ValueError, match=r"is one photo, not a frame source.*facescreen-screen BUNDLE .*child\.JPG$"):
+        open_source(str(tmp_path / "child.JPG"))
+
+
 def test_missing_folder_or_video_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         open_source(str(tmp_path / "gone.mp4"))
