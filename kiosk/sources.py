@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -317,14 +318,21 @@ def open_source(
 # PyPI) expose it as cv2.utils.logging; older ones (4.11 from PyPI, and so JetPack 6's 4.8) only as
 # cv2.setLogLevel taking the enum's integers.
 LOG_LEVEL_SILENT, LOG_LEVEL_INFO = 0, 4
+# FFmpeg's own log (a video cut short: "[mjpeg @ 0x...] overread 8") bypasses OpenCV's logger: OpenCV's
+# FFmpeg backend sets FFmpeg's level from this variable, read once, when it first opens a video
+# (videoio/src/cap_ffmpeg_impl.hpp, InternalFFMpegRegister); -8 is AV_LOG_QUIET. Unset, FFmpeg logs errors.
+FFMPEG_LOG_ENV, AV_LOG_QUIET = "OPENCV_FFMPEG_LOGLEVEL", "-8"
 
 
 def quiet_opencv(verbose: bool) -> None:
     """OpenCV's own log lines ("[ WARN:0@0.01] global cap_v4l.cpp ... can't open camera by index",
-    every retry) are for developers: the kiosk reports a missing camera itself. Kept with -v."""
+    every retry) and FFmpeg's (a damaged video's frames) are for developers: the kiosk reports a
+    missing camera itself, and a video's end. Kept with -v; called before any source is opened."""
     logging = getattr(cv2.utils, "logging", None)
     set_level = logging.setLogLevel if logging is not None else cv2.setLogLevel
     set_level(LOG_LEVEL_INFO if verbose else LOG_LEVEL_SILENT)
+    if not verbose:
+        os.environ.setdefault(FFMPEG_LOG_ENV, AV_LOG_QUIET)  # a level the user set is kept
 
 
 def gstreamer_available() -> bool:

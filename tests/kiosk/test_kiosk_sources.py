@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from facescreen.kiosk.sources import (
+    FFMPEG_LOG_ENV,
     Backoff,
     CameraSource,
     ImageFolderSource,
@@ -75,6 +80,30 @@ def test_video_file_source_ends_at_the_last_frame(tmp_path):
     frames = [src.capture() for _ in range(7)]
     got = [f for f in frames if f is not None]
     assert len(got) == 5 and got[0].shape == (48, 64, 3) and not src.is_streaming
+
+
+REPLAY = """
+import sys
+from facescreen.kiosk.sources import open_source, quiet_opencv
+quiet_opencv(verbose=sys.argv[1] == "-v")
+src = open_source(sys.argv[2])
+while src.is_streaming:
+    src.capture()
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_video_cut_short_does_not_print_ffmpeg_lines_unless_verbose(tmp_path, verbose):
+    """FFmpeg logs on file descriptor 2 itself ("[mjpeg @ 0x...] overread 8"), around OpenCV's
+    logger: only -v shows it (the line is printed by a child process, so it is read from there)."""
+    whole = write_video(tmp_path / "clip.avi", n=20, size=(320, 240)).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole[: len(whole) // 3])
+    env = {k: v for k, v in os.environ.items() if k != FFMPEG_LOG_ENV}
+    args = [sys.executable, "-c", REPLAY, "-v" if verbose else "-q", str(cut)]
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert ("[mjpeg @" in run.stderr) == verbose, run.stderr
 
 
 def test_camera_that_disappears_is_reopened_with_backoff(tmp_path):
