@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "later one, queued, and the reason is printed. Exit 0 all pushed, 1 some stay queued.",
     )
     _store_args(push)
-    push.add_argument("--fhir-url", required=True, metavar="URL", help="the FHIR server's base URL")
+    push.add_argument("--fhir-url", required=True, type=_fhir_url, metavar="URL", help="the FHIR server's base URL")
     _token_file_arg(push, "file holding the bearer token (mode 0600)")
     push.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
     push.add_argument("--batch", type=clikit.positive_int, default=50, help="results per transaction (default 50)")
@@ -328,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--fhir-url",
         default=None,
+        type=_fhir_url,
         metavar="URL",
         help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
     )
@@ -400,6 +401,15 @@ def _days(text: str) -> float:
     if not math.isfinite(days) or days < 0 or days > MAX_AGE_DAYS:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of days from 0 to {MAX_AGE_DAYS}")
     return days
+
+
+def _fhir_url(text: str) -> str:
+    from .fhir.push import check_base_url
+
+    try:
+        return check_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _fhir_args(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from . import codes
-from .push import DEFAULT_TIMEOUT_S, FHIR_JSON, PushRefused, outcome_text
+from .push import DEFAULT_TIMEOUT_S, FHIR_JSON, PushRefused, check_base_url, json_body, outcome_text
 
 PAGE = 500
 
@@ -29,8 +29,13 @@ def search_all(client: httpx.Client, base: str, query: str) -> list[dict[str, An
         except httpx.TransportError as exc:
             raise PushRefused(f"could not reach {base}: {exc}") from None
         if r.status_code >= 400:
-            raise PushRefused(f"{base} answered HTTP {r.status_code} to {query}: {outcome_text(r.json())}")
-        page = r.json()
+            raise PushRefused(f"{base} answered HTTP {r.status_code} to {query}: {outcome_text(json_body(r))}")
+        page = json_body(r)
+        if not (isinstance(page, dict) and page.get("resourceType") == "Bundle"):
+            kind = r.headers.get("content-type", "no content type")
+            raise PushRefused(
+                f"{base} answered {query} with no FHIR search Bundle ({kind}): is it a FHIR server's base URL?"
+            )
         out.extend(e["resource"] for e in page.get("entry", []) if "resource" in e)
         url = next((link["url"] for link in page.get("link", []) if link.get("relation") == "next"), None)
     return out
@@ -49,6 +54,7 @@ def _ident(resource: dict[str, Any], system: str) -> str | None:
 
 def pull(base: str, token: str | None, timeout_s: float = DEFAULT_TIMEOUT_S):
     """(rows shaped like the store's, the outcome Bundle to judge) from the server at ``base``."""
+    check_base_url(base)
     headers = {"Accept": FHIR_JSON, **({"Authorization": f"Bearer {token}"} if token else {})}
     screen = f"{codes.CODE_SYSTEM_URL}|facial-gestalt-screen"
     with httpx.Client(headers=headers, timeout=timeout_s) as client:

@@ -43,6 +43,30 @@ class PushReport:
         return self.error is None
 
 
+def check_base_url(url: str) -> str:
+    """``url`` if it can be a FHIR server's base URL (http or https, with a host), else ValueError
+    saying what is wrong: a URL typed without its scheme was tried and "could not be reached", and
+    one httpx cannot parse ended in its traceback."""
+    example = "e.g. https://fhir.example.org/fhir"
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"{url!r} is not a URL ({exc}); {example}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r}: a FHIR server's base URL starts with https:// (or http://), {example}")
+    if not parsed.host:
+        raise ValueError(f"{url!r} names no server; {example}")
+    return url
+
+
+def json_body(resp: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON (a proxy's HTML error page, an empty body)."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
 def outcome_text(body: Any) -> str:
     """The OperationOutcome's issues as one line (what the server said was wrong)."""
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
@@ -63,10 +87,7 @@ def post_transaction(client: httpx.Client, base_url: str, bundle: dict[str, Any]
         raise PushRefused(f"{base_url} did not answer in time") from None
     except httpx.TransportError as exc:
         raise PushRefused(f"could not reach {base_url}: {exc}") from None
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
+    body = json_body(resp)
     if resp.status_code in (401, 403):
         raise PushRefused(
             f"{base_url} refused the token (HTTP {resp.status_code}: {outcome_text(body)}); check --token-file"
@@ -116,6 +137,7 @@ def push(
 ) -> PushReport:
     """Push every exportable row the outbox has not seen accepted by ``base_url``. With ``dry_run``
     each Bundle is handed to it instead of being sent, and nothing is marked."""
+    check_base_url(base_url)
     models = list(models)
     outbox = Outbox(data_dir)
     try:

@@ -203,3 +203,61 @@ def test_dry_run_prints_the_bundle_and_marks_nothing(day, model_bundle, tmp_path
     assert printed["resourceType"] == "Bundle" and printed["type"] == "transaction"
     assert printed == _export(day, model_bundle, tmp_path)
     assert Outbox(day.data_dir).pushed_ids(url) == set()
+
+
+@pytest.mark.parametrize(
+    "command, url, told",
+    [
+        ("push", "fhir.example.org/fhir", "a FHIR server's base URL starts with https://"),
+        ("push", "localhost:8103/fhir/R4", "a FHIR server's base URL starts with https://"),
+        ("push", "ftp://fhir.example.org/", "a FHIR server's base URL starts with https://"),
+        ("push", "https:///fhir", "names no server"),
+        ("field-report", "http://[::1/fhir", "is not a URL (Invalid port"),
+    ],
+)
+def test_a_url_that_cannot_be_a_fhir_server_is_refused_before_anything_runs(command, url, told, tmp_path, capsys):
+    """Without its scheme a URL was tried and 'could not be reached' (exit 1, as if the server were
+    down); one httpx cannot parse ended in its traceback."""
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--data-dir", str(tmp_path), "--fhir-url", url])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and f"argument --fhir-url: {url!r}" in err[0] and told in err[0], err
+
+
+class _NotFhir(http.server.BaseHTTPRequestHandler):
+    """What a mistyped base URL often reaches: a web site or a proxy's login page (HTML, 200 or 404)."""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        body = b"<html><body>Sign in</body></html>"
+        self.send_response(404 if "Device" in self.path else 200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_reading_a_server_that_is_not_fhir_says_so(monkeypatch):
+    from facescreen.kiosk.fhir import pull as fhir_pull
+    from facescreen.kiosk.fhir.push import PushRefused
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFhir)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}/"
+    try:
+        with pytest.raises(
+            PushRefused, match=r"answered Observation\?code=.* with no FHIR search Bundle \(text/html\)"
+        ):
+            fhir_pull.pull(base, None)  # HTML with 200: was a JSONDecodeError
+        real = fhir_pull.search_all
+        monkeypatch.setattr(
+            fhir_pull, "search_all", lambda c, b, q: [] if q.startswith("Observation") else real(c, b, q)
+        )
+        with pytest.raises(PushRefused, match=r"answered HTTP 404 to Device\?_count=500: no OperationOutcome"):
+            fhir_pull.pull(base, None)  # HTML with 404: was a JSONDecodeError too
+    finally:
+        srv.shutdown()
+        srv.server_close()
