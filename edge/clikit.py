@@ -163,6 +163,20 @@ def existing_file(text: str) -> Path:
     return path
 
 
+def checked(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argument type from a function that raises ValueError saying what is wrong (a function the
+    library uses too): argparse would print "invalid check value: 'x'" instead of the sentence."""
+
+    def convert(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = check.__name__
+    return convert
+
+
 def choice_of(names: Callable[[], Sequence[str]], kind: str) -> Callable[[str], str]:
     """An argument type that accepts one of a registry's names (looked up when parsing)."""
 

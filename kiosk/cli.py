@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = clikit.add_subcommand(sub, "export", help="write the results store as CSV, or as FHIR R4 (--fhir)")
     _store_args(export)
     export.add_argument("--out", default="-", type=_out_file, help="CSV or JSON file (default: stdout)")
-    export.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
+    export.add_argument("--since", type=clikit.checked(_since), default=None, help=SINCE_HELP)
     export.add_argument(
         "--fhir",
         action="store_true",
@@ -285,9 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
         "later one, queued, and the reason is printed. Exit 0 all pushed, 1 some stay queued.",
     )
     _store_args(push)
-    push.add_argument("--fhir-url", required=True, type=_fhir_url, metavar="URL", help="the FHIR server's base URL")
+    push.add_argument(
+        "--fhir-url", required=True, type=clikit.checked(_fhir_url), metavar="URL", help="the FHIR server's base URL"
+    )
     _token_file_arg(push, "file holding the bearer token (mode 0600)")
-    push.add_argument("--since", default=None, help="only screenings at or after this ISO 8601 time (UTC)")
+    push.add_argument("--since", type=clikit.checked(_since), default=None, help=SINCE_HELP)
     push.add_argument("--batch", type=clikit.positive_int, default=50, help="results per transaction (default 50)")
     push.add_argument("--dry-run", action="store_true", help="print the Bundles; send and mark nothing")
     _fhir_args(push)
@@ -328,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--fhir-url",
         default=None,
-        type=_fhir_url,
+        type=clikit.checked(_fhir_url),
         metavar="URL",
         help="read results and outcomes from this FHIR server (the programme's shared store) instead of --data-dir",
     )
@@ -403,13 +405,19 @@ def _days(text: str) -> float:
     return days
 
 
-def _fhir_url(text: str) -> str:
-    from .fhir.push import check_base_url
+SINCE_HELP = "only screenings at or after this ISO 8601 date or time (UTC unless it has an offset, e.g. +05:30)"
 
-    try:
-        return check_base_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+
+def _fhir_url(text: str) -> str:
+    from .fhir.push import check_base_url  # imports httpx: only when the option is given
+
+    return check_base_url(text)
+
+
+def _since(text: str) -> str:
+    from .store import since_time
+
+    return since_time(text)
 
 
 def _fhir_args(p: argparse.ArgumentParser) -> None:

@@ -249,6 +249,24 @@ def store_time(when: dt.datetime | None = None) -> str:
     return (when or utc_now()).isoformat(timespec="milliseconds")
 
 
+def since_time(text: str) -> str:
+    """A "since" time (``--since``, ``?since=``) as the store writes its times, so that comparing the
+    text compares the times: a date is its midnight, a time without an offset is UTC (as the options
+    say), one with an offset (or Z) is converted. Anything else is ValueError: compared as text,
+    "yesterday" or "2026-13-01" selected nothing and a local offset was ignored, so an export or a
+    push silently left out screenings it should have held."""
+    t = text.strip()
+    try:  # Python 3.10's fromisoformat (JetPack 6) takes no "Z"
+        when = dt.datetime.fromisoformat(t[:-1] + "+00:00" if t[-1:] in ("Z", "z") else t)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date or time (e.g. 2026-12-06, 2026-12-06T08:30, 2026-12-06T08:30+05:30)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return store_time(when.astimezone(dt.timezone.utc))
+
+
 class ResultsStore:
     def __init__(self, data_dir: str | Path, orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
         self.data_dir = Path(data_dir)
@@ -645,7 +663,7 @@ def _where(since: str | None, child_ref: str | None) -> tuple[str, list[str]]:
     clauses, args = [], []
     if since:
         clauses.append("created_at >= ?")
-        args.append(since)
+        args.append(since_time(since))
     if child_ref:
         clauses.append("child_ref = ?")
         args.append(child_ref)

@@ -118,6 +118,7 @@ MISTAKES = [
         "invalid choice: 'expotr' (choose from {kiosk_commands})",
     ),
     ("facescreen-kiosk", lambda p: ["-v", "expotr"], "invalid choice: 'expotr'"),
+    ("facescreen-kiosk", lambda p: ["export", "--since", "yesterday"], "argument --since: 'yesterday' is not an ISO"),
     ("facescreen-kiosk", lambda p: ["export", "--out", p["file"] / "x.csv"], "argument --out: cannot write"),
     (
         "facescreen-convert",

@@ -165,6 +165,9 @@ def test_results_listing_and_csv_export(client, grace_jpeg):
     assert all(i in csv_resp.text for i in ids) and csv_resp.text.startswith("id,created_at,kiosk_id")
     assert_error(client.get("/v1/results/does-not-exist"), 404, "not_found")
     assert_error(client.get("/v1/results?limit=0"), 422, "invalid_request")
+    for path in ("/v1/results?since=yesterday", "/v1/results.csv?since=2026-13-01"):  # were 200 and empty
+        assert "is not an ISO 8601 date or time" in assert_error(client.get(path), 422, "invalid_request")["message"]
+    assert client.get("/v1/results?since=2000-01-01T05:30%2B05:30").json()["total"] == page["total"]
 
 
 def test_capture_session_for_phones(client, scene_frames, settings):

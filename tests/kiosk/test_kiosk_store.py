@@ -336,3 +336,29 @@ def test_a_writer_killed_mid_way_loses_no_committed_row(tmp_path):
             assert (tmp_path / row["photo_file"]).is_file()
     photos = {p.name for p in (tmp_path / "photos").iterdir()}
     assert photos == {Path(r["photo_file"]).name for r in store.list(limit=10_000) if r["photo_file"]}
+
+
+def test_since_compares_times_not_text(tmp_path, monkeypatch):
+    """``since`` was compared with the stored times as text: "yesterday" or "2026-13-01" selected
+    nothing, and a time with a space, a Z or an offset selected the wrong rows, so an export or a
+    push for a day silently left screenings out (or took others in)."""
+    from facescreen.kiosk import store as store_module
+
+    utc = dt.timezone.utc
+    times = iter([dt.datetime(2026, 12, 5, 23, 30, tzinfo=utc), dt.datetime(2026, 12, 6, 8, 0, tzinfo=utc)])
+    monkeypatch.setattr(store_module, "utc_now", lambda: next(times))
+    store = ResultsStore(tmp_path)
+    late_evening, morning = (store.add(make_result(), QUALITY, kiosk_id="k", source="api").id for _ in range(2))
+
+    def selected(since: str) -> list[str]:
+        assert store.count(since) == len(rows := [r["id"] for r in store.list(since=since)][::-1])
+        return rows
+
+    assert selected("2026-12-06") == [morning]  # a date: its midnight, UTC
+    assert selected("2026-12-06T04:30+05:30") == [late_evening, morning]  # 23:00 UTC the day before
+    assert selected("2026-12-06T08:00:00Z") == [morning]
+    assert selected("2026-12-06 08:00:01") == []  # a space for the T
+    assert selected("2026-12-05T23:30:00.000+00:00") == [late_evening, morning]  # as the store writes it
+    for wrong in ("yesterday", "2026-13-01", "06/12/2026"):
+        with pytest.raises(ValueError, match=f"'{wrong}' is not an ISO 8601 date or time"):
+            store.list(since=wrong)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import AfterValidator
 
+from ...store import since_time
 from ..deps import get_settings, get_store, require_token
 from ..schemas import ResultRecord, ResultsPage
 from .responses import PROTECTED, errors
@@ -15,7 +18,12 @@ router = APIRouter(prefix="/v1", tags=["results"], dependencies=[Depends(require
 
 MAX_OFFSET = 2**53  # far beyond any store; SQLite's OFFSET is a signed 64-bit integer
 
-SINCE = Query(None, max_length=64, description="ISO 8601 time (UTC): only screenings at or after it")
+# checked as a parameter (422 saying what a time looks like), not first in the store's query
+Since = Annotated[
+    str | None,
+    Query(max_length=64, description="ISO 8601 date or time (UTC unless it has an offset): screenings at or after it"),
+    AfterValidator(lambda v: None if v is None else since_time(v)),
+]
 CHILD_REF = Query(None, max_length=200, description="only this child's screenings (the reference exactly)")
 
 
@@ -25,7 +33,7 @@ CHILD_REF = Query(None, max_length=200, description="only this child's screening
 def list_results(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    since: str | None = SINCE,
+    since: Since = None,
     child_ref: str | None = CHILD_REF,
     store=Depends(get_store),
 ) -> dict:
@@ -40,7 +48,7 @@ def list_results(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(*PROTECTED)},
 )
 def export_results(
-    since: str | None = SINCE,
+    since: Since = None,
     child_ref: str | None = CHILD_REF,
     store=Depends(get_store),
     settings=Depends(get_settings),
