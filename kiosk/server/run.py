@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.parse
 
+from ..tablet.export import is_tablet_app
 from .main import create_app
 from .routers.tablet import app_dir
 from .settings import Settings, is_loopback
@@ -52,7 +53,7 @@ def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
     else:
         lines = ["capture page (open on a phone or tablet on this network):"]
     lines += [f"  {u}" for u in urls]
-    if (app_dir(settings) / "app.json").is_file():
+    if is_tablet_app(app_dir(settings)):
         lines.append(f"tablet app (works offline after one visit): {urls[0]}tablet/")
     else:
         lines.append(f"no tablet app in {app_dir(settings)}: build it with `facescreen-kiosk tablet-export`")

@@ -78,7 +78,7 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
         from ..bench import GUIDANCE_FRAMES, moving_sequence
         from ..tools.browser import browser_skip_reason
         from . import gap
-        from .export import DEFAULT_RUNTIME, export_app
+        from .export import APP_JSON, DEFAULT_RUNTIME, export_app
         from .parity import verify_app
 
         why = browser_skip_reason()
@@ -90,7 +90,7 @@ def measure(bundle_dir: str, inputs: dict, settings: dict) -> dict:
         with tempfile.TemporaryDirectory(prefix="facescreen-tablet-bench-") as tmp:
             verify = functools.partial(verify_app, bundle_dir=bundle, photos=photos)
             app_dir = export_app(bundle, Path(tmp) / "app", DEFAULT_RUNTIME, verify=verify, progress=lambda s: None)
-            app = json.loads((app_dir / "app.json").read_text())
+            app = json.loads((app_dir / APP_JSON).read_text())
             parity = app["parity"]
             out["runtime"], out["backend"] = app["runtime"], app["screener"]["artifact"]
             out["photos"], out["parity"] = parity["n_photos"], parity["verdict"]

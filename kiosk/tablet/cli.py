@@ -21,7 +21,12 @@ def add_parser(sub, bundle_default: str) -> None:
         "BUNDLE/tablet at /tablet/.",
     )
     p.add_argument("--bundle", default=bundle_default, help=f"model bundle directory (default: {bundle_default})")
-    p.add_argument("--out", default=None, help="output folder (default: BUNDLE/tablet, served at /tablet/)")
+    p.add_argument(
+        "--out",
+        default=None,
+        type=clikit.checked(_out_folder),
+        help="output folder: new, empty, or an earlier export's (default: BUNDLE/tablet, served at /tablet/)",
+    )
     p.add_argument("--runtime", default=None, help="browser runtime: onnxruntime-web (default) or litert-js")
     p.add_argument(
         "--parity",
@@ -33,6 +38,12 @@ def add_parser(sub, bundle_default: str) -> None:
     from ..cli import add_config_file_args  # here: the kiosk's CLI imports this module as it builds
 
     add_config_file_args(p)
+
+
+def _out_folder(text: str) -> Path:
+    from .export import check_out_folder  # checked when parsing too: before minutes in Chromium
+
+    return check_out_folder(Path(text))
 
 
 def cmd(args: argparse.Namespace) -> int:

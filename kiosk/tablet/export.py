@@ -47,6 +47,7 @@ SHARED_SCRIPTS = tuple(
     Path(__file__).resolve().parent.parent / "server" / "static" / name for name in ("childref.js", "speech.js")
 )
 APP_DIR_IN_BUNDLE = "tablet"
+APP_JSON = "app.json"  # the app's record (parity included): a folder holding it is a tablet app
 # The browser's face mesh: the plain 468-point model. The kiosk's default attention mesh does not
 # convert (MediaPipe's custom Landmarks2TransformMatrix op has no ONNX form); README, tablet section.
 MESH_ASSET = FACE_LANDMARK
@@ -210,8 +211,30 @@ def assemble(
     }
 
 
+def is_tablet_app(folder: Path) -> bool:
+    """Whether ``folder`` holds an app this export wrote (what the server serves at /tablet/)."""
+    return (Path(folder) / APP_JSON).is_file()
+
+
+def check_out_folder(target: Path) -> Path:
+    """``target`` if the export may put the app there, else ValueError. The app is moved into place
+    whole, replacing the folder: only a new or empty folder or an earlier app may be replaced (an
+    ``--out`` naming a folder of the user's own, or a file, was deleted with everything in it)."""
+    target = Path(target)
+    if not target.exists():
+        return target
+    if not target.is_dir():
+        raise ValueError(f"{target} is a file; give a folder for the tablet app")
+    if is_tablet_app(target) or not any(target.iterdir()):
+        return target
+    raise ValueError(
+        f"{target} holds files that are not a tablet app (no {APP_JSON}), and the export replaces the folder "
+        "whole: give a new or empty folder, or the folder of an earlier export"
+    )
+
+
 def write_app_json(out: Path, app: dict) -> Path:
-    path = out / "app.json"
+    path = out / APP_JSON
     path.write_text(json.dumps(app, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -227,10 +250,11 @@ def export_app(
 ) -> Path:
     """Assemble, verify in headless Chromium, then move into ``out``. ``verify(staging, app)``
     returns the parity record (default: :func:`kiosk.tablet.parity.verify_app` on the converters'
-    verification photos); a record with ``passed: false`` stops the export and nothing is written."""
+    verification photos); a record with ``passed: false`` stops the export and nothing is written.
+    An ``out`` that is a file, or a folder of other files, is refused first (:func:`check_out_folder`)."""
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    target = check_out_folder(Path(out) if out is not None else b.path / APP_DIR_IN_BUNDLE)
     rt = browser_runtime(runtime)
-    target = Path(out) if out is not None else b.path / APP_DIR_IN_BUNDLE
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tablet-", dir=target.parent) as tmp:
         staging = Path(tmp) / "app"
@@ -247,7 +271,7 @@ def export_app(
             raise TabletExportError(f"{rt.name} failed browser parity, the app is not written: {record.get('verdict')}")
         write_app_json(staging, {**app, "parity": record})
         progress(f"parity ok: {record.get('verdict')}")
-        if target.exists():
+        if check_out_folder(target).exists():  # again: Chromium took minutes, the folder may have changed
             old = Path(tmp) / "old"
             target.rename(old)
         staging.rename(target)

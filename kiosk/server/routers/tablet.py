@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
 
 from facescreen.kiosk.isolation import ISOLATION_HEADERS, MEDIA_TYPES
-from facescreen.kiosk.tablet.export import APP_DIR_IN_BUNDLE
+from facescreen.kiosk.tablet.export import APP_DIR_IN_BUNDLE, is_tablet_app
 
 from ..deps import get_settings
 from ..errors import ApiError
@@ -29,7 +29,7 @@ def tablet_root() -> RedirectResponse:
 @router.get("/tablet/{path:path}")
 def tablet_file(path: str, settings=Depends(get_settings)) -> FileResponse:
     root = app_dir(settings).resolve()
-    if not (root / "app.json").is_file():
+    if not is_tablet_app(root):
         raise ApiError(
             404,
             "tablet_app_not_exported",

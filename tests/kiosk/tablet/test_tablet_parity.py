@@ -230,3 +230,47 @@ def test_a_missing_app_file_is_named_with_its_http_status(harness_page):
 
     with pytest.raises(PageError, match=r"app\.json: HTTP 404"):
         module_call(harness_page, "core/screen.js", "loadApp", harness_page.script("return location.href;"))
+
+
+def test_an_out_folder_of_other_files_or_a_file_is_refused_and_kept(tablet_bundle, tmp_path):
+    """The app is moved into place by replacing its folder whole: `--out ~/Documents` deleted the
+    folder and everything in it, and `--out notes.txt` the file. Refused before anything is built."""
+    from facescreen.kiosk.tablet.export import export_app
+
+    mine = tmp_path / "Documents"
+    mine.mkdir()
+    (mine / "referrals.xlsx").write_bytes(b"the clinic's own file")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("kept")
+    built = []
+    for out, told in ((mine, "holds files that are not a tablet app"), (a_file, "is a file; give a folder")):
+        with pytest.raises(ValueError, match=told):
+            export_app(tablet_bundle, out, verify=lambda *a: built.append(a) or {"passed": True})
+    assert (mine / "referrals.xlsx").read_bytes() == b"the clinic's own file" and a_file.read_text() == "kept"
+    assert not built and not list(tmp_path.glob(".tablet-*"))
+
+
+def test_the_out_folder_is_checked_when_the_command_is_parsed(tmp_path, capsys):
+    from facescreen.kiosk.cli import main
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "photo.jpg").write_bytes(b"kept")
+    with pytest.raises(SystemExit) as stop:
+        main(["tablet-export", "--bundle", str(tmp_path / "no-bundle"), "--out", str(tmp_path / "mine")])
+    assert stop.value.code == 2 and "argument --out: " in capsys.readouterr().err
+    assert (tmp_path / "mine" / "photo.jpg").read_bytes() == b"kept"
+
+
+@needs_browser
+def test_an_earlier_export_or_an_empty_folder_is_replaced(tablet_bundle, tmp_path):
+    from facescreen.kiosk.tablet.export import APP_JSON, export_app
+
+    earlier, empty = tmp_path / "earlier", tmp_path / "empty"
+    earlier.mkdir()
+    (earlier / APP_JSON).write_text("{}")
+    (earlier / "stale.js").write_text("// from an older version")
+    empty.mkdir()
+    for out in (earlier, empty):
+        export_app(tablet_bundle, out, verify=lambda *a: {"passed": True, "verdict": "stub"}, progress=lambda s: None)
+        assert json.loads((out / APP_JSON).read_text())["parity"]["verdict"] == "stub"
+    assert not (earlier / "stale.js").exists()
