@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=clikit.writable_file, default=None, help="write one row per photo to this CSV")
     p.add_argument(
         "--cam-dir",
-        type=Path,
+        type=clikit.output_folder,
         default=None,
         help="write a CAM overlay PNG per screened photo into this folder (sub-folders mirrored)",
     )

@@ -95,6 +95,14 @@ MISTAKES = [
     ("facescreen-screen", lambda p: [p["no_bundle"], p["empty"]], "no photos (.jpg, .jpeg"),
     ("facescreen-screen", lambda p: [p["no_bundle"], p["photo"]], "no bundle directory at"),
     ("facescreen-bench", lambda p: ["--compare", p["not_bench"], p["not_bench"]], "is not a bench record"),
+    # output folders that are files: checked before the work whose results they would lose (the
+    # benchmark ran its minutes, then ended in FileExistsError's traceback)
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--out", p["file"]], "argument --out: {file} is a file"),
+    (
+        "facescreen-screen",
+        lambda p: [p["no_bundle"], p["photo"], "--cam-dir", p["file"]],
+        "argument --cam-dir: {file} is a file; give a folder",
+    ),
     ("facescreen-bench", lambda p: ["--compare", p["file"], p["not_bench"]], "is not a bench record"),
     (
         "facescreen-bench",
@@ -140,7 +148,7 @@ def test_a_mistake_is_one_line_and_exit_2(prog, argv, message, paths, capsys):
     assert rc == EXIT_USAGE
     assert len(err) == 1, err  # no usage block, no traceback
     assert err[0].startswith(prog) and ": error: " in err[0]
-    assert message.format(folder=paths["folder"], **command_lists()) in err[0]
+    assert message.format(folder=paths["folder"], file=paths["file"], **command_lists()) in err[0]
 
 
 def command_lists() -> dict[str, str]:

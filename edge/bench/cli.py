@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", nargs="?", type=Path, help="model bundle directory")
     p.add_argument("--photos", type=Path, help="folder of photos to align for the faces and frames measured")
-    p.add_argument("--out", type=Path, default=Path("bench-out"), help="output folder (default: bench-out)")
+    p.add_argument("--out", type=clikit.output_folder, default="bench-out", help="output folder (default: bench-out)")
     p.add_argument("--artifacts", default=None, help="comma-separated artifacts (default: all runnable here)")
     p.add_argument(
         "--threads",
