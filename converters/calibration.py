@@ -166,16 +166,25 @@ def load_folder(root: Path, card: ModelCard, detector: Detector) -> FaceSet:
     return FaceSet(np.stack(faces), lab, str(root), tuple(skipped))
 
 
+def faces_source(path: str | Path) -> Path:
+    """``path`` if :func:`load_faces` can read it (a ``.npz`` or a folder), else CalibrationError
+    saying why (the converters' CLI checks ``--calib`` and ``--parity`` with it when parsing)."""
+    p = Path(path)
+    if p.is_dir() or (p.is_file() and p.suffix == ".npz"):
+        return p
+    if not p.exists():
+        raise CalibrationError(f"no file or folder at {p}")
+    raise CalibrationError(f"{p} is neither a .npz of aligned faces nor a folder of photos")
+
+
 def load_faces(path: str | Path, card: ModelCard, detector: Detector | None = None) -> FaceSet:
     """Aligned faces from a ``.npz`` or a photo folder (which needs ``detector``)."""
-    p = Path(path)
-    if p.is_file() and p.suffix == ".npz":
+    p = faces_source(path)
+    if p.is_file():
         return load_npz(p, card)
-    if p.is_dir():
-        if detector is None:
-            raise CalibrationError(f"{p} is a photo folder: a face detector is needed to align it")
-        return load_folder(p, card, detector)
-    raise CalibrationError(f"calibration set {p} is neither a .npz of aligned faces nor a folder of photos")
+    if detector is None:
+        raise CalibrationError(f"{p} is a photo folder: a face detector is needed to align it")
+    return load_folder(p, card, detector)
 
 
 def save_faces(faces: FaceSet, path: str | Path) -> Path:

@@ -19,7 +19,7 @@ from facescreen.edge import clikit
 from facescreen.edge.bundle import CONVERSION_RECORD
 from facescreen.edge.detect import DETECTORS
 
-from .calibration import MIN_CALIBRATION_FACES, FaceSet, load_faces, save_faces
+from .calibration import MIN_CALIBRATION_FACES, FaceSet, faces_source, load_faces, save_faces
 from .parity import DEFAULT_MIN_AGREEMENT, ParityThresholds
 from .targets import ALIASES, TARGETS, resolve_targets
 
@@ -33,11 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help=f"comma-separated targets or aliases ({', '.join(sorted(ALIASES))})")
     p.add_argument(
         "--calib",
+        type=clikit.checked(faces_source),
         help="calibration faces: a folder of photos (detected and aligned like training) "
         "or a .npz of aligned faces; a held-out part is split off for the parity check "
         "unless --parity is given",
     )
-    p.add_argument("--parity", help="held-out faces for the parity check (folder or .npz); default: part of --calib")
+    p.add_argument(
+        "--parity",
+        type=clikit.checked(faces_source),
+        help="held-out faces for the parity check (folder or .npz); default: part of --calib",
+    )
     p.add_argument(
         "--holdout-fraction",
         type=float,
@@ -73,7 +78,11 @@ def _parser() -> argparse.ArgumentParser:
         help="detector that aligns a photo folder (default: mtcnn, the reference used in training; "
         "mtcnn-lite: the bundle's converted one)",
     )
-    p.add_argument("--save-faces", help="also write the aligned calibration faces to this .npz (reuse with --calib)")
+    p.add_argument(
+        "--save-faces",
+        type=_npz_file,
+        help="also write the aligned calibration faces to this .npz (reuse with --calib)",
+    )
     p.add_argument("--list", action="store_true", help="list the targets and exit")
     p.add_argument(
         "--export-edge",
@@ -126,7 +135,7 @@ def summary_table(results) -> str:
     return "\n".join(lines)
 
 
-def _load(path: str | None, bundle, detector_name: str, detector_cache: dict) -> FaceSet | None:
+def _load(path: str | Path | None, bundle, detector_name: str, detector_cache: dict) -> FaceSet | None:
     if path is None:
         return None
     detector = None
@@ -193,6 +202,17 @@ def _convert(args: argparse.Namespace) -> int:
     if any(r.status == "unavailable" for r in results):
         return EXIT_UNAVAILABLE
     return clikit.EXIT_OK
+
+
+def _npz_file(text: str) -> Path:
+    """Where --save-faces writes: a file name ending in .npz (NumPy adds the suffix otherwise, and the
+    faces were not where the command said), checked before minutes of detection."""
+    path = clikit.writable_file(text)
+    if path.suffix != ".npz":
+        raise argparse.ArgumentTypeError(
+            f"{path}: give a file name ending in .npz (--calib reads it back by its suffix)"
+        )
+    return path
 
 
 def _names(text: str | None) -> list[str]:

@@ -164,13 +164,14 @@ def existing_file(text: str) -> Path:
 
 
 def checked(check: Callable[[str], T]) -> Callable[[str], T]:
-    """An argument type from a function that raises ValueError saying what is wrong (a function the
-    library uses too): argparse would print "invalid check value: 'x'" instead of the sentence."""
+    """An argument type from a function that raises ValueError or a FaceScreenError saying what is
+    wrong (a function the library uses too): argparse would print "invalid check value: 'x'" for a
+    ValueError instead of the sentence, and a traceback for the other."""
 
     def convert(text: str) -> T:
         try:
             return check(text)
-        except ValueError as exc:
+        except (ValueError, FaceScreenError) as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     convert.__name__ = check.__name__

@@ -133,6 +133,22 @@ MISTAKES = [
         lambda p: [p["no_bundle"], "--to", "tflite-int8", "--detector", "retina"],
         "unknown detector 'retina'",
     ),
+    # the faces a conversion reads and writes: checked before minutes of detection
+    (
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--to", "tflite-int8", "--calib", p["folder"] / "gone"],
+        "argument --calib: no file or folder at {folder}/gone",
+    ),
+    (
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--to", "tflite-int8", "--parity", p["file"]],
+        "argument --parity: {file} is neither a .npz of aligned faces nor a folder of photos",
+    ),
+    (
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--to", "tflite-int8", "--save-faces", p["folder"] / "faces"],
+        "argument --save-faces: {folder}/faces: give a file name ending in .npz",
+    ),
     (
         "facescreen-convert",
         lambda p: [p["no_bundle"], "--export-edge", p["folder"] / "slim", "--artifacts", "tflite-int8"],

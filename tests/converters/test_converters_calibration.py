@@ -97,5 +97,8 @@ def test_npz_labels_may_be_class_names(tmp_path, probe_card):
 def test_folder_without_photos_and_missing_path(tmp_path, probe_card):
     with pytest.raises(CalibrationError, match="no photos"):
         load_faces(tmp_path, probe_card, detector=object())
-    with pytest.raises(CalibrationError, match="neither"):
+    with pytest.raises(CalibrationError, match="no file or folder at .*nope$"):
         load_faces(tmp_path / "nope", probe_card)
+    (tmp_path / "faces.csv").write_text("a,b\n")
+    with pytest.raises(CalibrationError, match="faces.csv is neither a .npz of aligned faces nor a folder"):
+        load_faces(tmp_path / "faces.csv", probe_card)
