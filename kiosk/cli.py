@@ -144,9 +144,20 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (needs a GUI build of OpenCV)")
     out.add_argument("--headless", action="store_true", help="no window: log events as JSON lines on stdout")
-    p.add_argument("--save-frames", default=None, metavar="DIR", help="also write every displayed frame as JPEG")
-    p.add_argument("--lang", default="en", help="language of instructions and results: " + LANG_HELP)
-    p.add_argument("--font", default=None, help="font file for the window text (needed for zh-Hans without a CJK font)")
+    p.add_argument(
+        "--save-frames",
+        default=None,
+        type=clikit.output_folder,
+        metavar="DIR",
+        help="also write every displayed frame as JPEG",
+    )
+    p.add_argument("--lang", default="en", type=LANGUAGE, help="language of instructions and results: " + LANG_HELP)
+    p.add_argument(
+        "--font",
+        default=None,
+        type=clikit.existing_file,
+        help="font file for the window text (needed for zh-Hans without a CJK font)",
+    )
     p.add_argument(
         "--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)"
     )
@@ -212,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate (once, under DATA/tls) a self-signed certificate with openssl",
     )
     serve.add_argument("--kiosk-id", default=socket.gethostname())
-    serve.add_argument("--lang", default="en", help="default language: " + LANG_HELP)
+    serve.add_argument("--lang", default="en", type=LANGUAGE, help="default language: " + LANG_HELP)
     serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
     serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
     serve.add_argument(
@@ -259,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sample photo, prints each instruction and the result.",
     )
     demo.add_argument("--cache", default=".cache", help="cache directory (default .cache)")
-    demo.add_argument("--lang", default="en", help=LANG_HELP)
+    demo.add_argument("--lang", default="en", type=LANGUAGE, help=LANG_HELP)
     _runtime_args(demo)
     demo.add_argument("--landmarks", default=None, metavar="FILE", type=clikit.existing_file)
     demo.add_argument("--json", action="store_true", help="events as JSON lines")
@@ -462,6 +473,15 @@ def _log_levels() -> list[str]:
     from uvicorn.config import LOG_LEVELS  # the server's own names (a name it lacks was a KeyError traceback)
 
     return list(LOG_LEVELS)
+
+
+def _language(text: str) -> str:
+    from .messages import language  # the message tables load only when parsing
+
+    return language(text)
+
+
+LANGUAGE = clikit.checked(_language)  # a language with messages ("es-MX" reads as "es"), checked when parsing
 
 
 def _speech_choices() -> tuple[str, ...]:

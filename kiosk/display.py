@@ -125,6 +125,12 @@ def find_font(lang: str, explicit: str | Path | None = None) -> Path | None:
         p = Path(explicit)
         if not p.is_file():
             raise FileNotFoundError(f"font file {p} does not exist")
+        try:  # now, not at the first frame drawn (OSError "cannot open resource" in the middle of a run)
+            ImageFont.truetype(str(p), 12)
+        except OSError:
+            raise ValueError(
+                f"{p} is not a font file this kiosk can read (TrueType or OpenType: .ttf, .otf, .ttc)"
+            ) from None
         return p
     candidates = CJK_FONTS if language(lang).startswith("zh") else LATIN_FONTS + CJK_FONTS
     return next((Path(c) for c in candidates if Path(c).is_file()), None)

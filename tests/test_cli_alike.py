@@ -115,6 +115,11 @@ MISTAKES = [
         "argument --landmarks: " + "{folder} is a folder; give a file",
     ),
     ("facescreen-kiosk", lambda p: ["run", "--detector", "retina"], "unknown detector 'retina'"),
+    # was pydantic's three lines (run) or FileExistsError's traceback (--save-frames)
+    ("facescreen-kiosk", lambda p: ["run", "--lang", "xx"], "argument --lang: no messages for language 'xx'"),
+    ("facescreen-kiosk", lambda p: ["demo", "--lang", "klingon"], "no messages for language 'klingon'; available: en"),
+    ("facescreen-kiosk", lambda p: ["run", "--save-frames", p["file"]], "argument --save-frames: {file} is a file"),
+    ("facescreen-kiosk", lambda p: ["run", "--font", p["folder"] / "gone.ttf"], "argument --font: no file at"),
     (
         "facescreen-kiosk",
         lambda p: ["serve", "--bundle", p["no_bundle"], "--data-dir", p["empty"], "--log-level", "verbose"],

@@ -170,6 +170,16 @@ def test_window_text_in_chinese_needs_a_cjk_font(engine, scene_frames):
         assert len(set(glyphs.values())) == len(hanzi)  # distinct characters, distinct glyphs
 
 
+def test_a_font_file_that_is_not_a_font_is_refused_at_start_up(tmp_path):
+    """It was accepted, and the first frame drawn ended the kiosk in PIL's "cannot open resource"."""
+    from PIL import Image
+
+    photo = tmp_path / "logo.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    with pytest.raises(ValueError, match="logo.png is not a font file this kiosk can read"):
+        Renderer("en", photo)
+
+
 def test_the_result_card_says_saved_when_it_returns_and_what_the_map_shows(engine, scene_frames, replay_dir, tmp_path):
     """Issue 25: the kiosk's result card confirms the result was saved (and the photo kept once the
     family consents), says when the screen returns to guidance, gives the activation map a legend,
