@@ -160,6 +160,12 @@ MISTAKES = [
         "no bundle directory at",
     ),
     ("facescreen-train", lambda p: ["fit"], "invalid choice: 'fit' (choose from {train_commands})"),
+    (  # was argparse's "invalid _ints value", naming a private function
+        "facescreen-train",
+        lambda p: ["cv", "--head-filters", "512,5l2"],
+        "argument --head-filters: expected whole numbers separated by commas, got '512,5l2'",
+    ),
+    ("facescreen-train", lambda p: ["cv", "--zoom", "0.9,x"], "argument --zoom: expected numbers separated by commas"),
 ]
 
 

@@ -30,11 +30,11 @@ CONFIG_COMMANDS = ("cv", "config", "compare-backbones")
 
 
 def _floats(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
+    return [clikit.number(v, float, f"expected numbers separated by commas, got {text!r}") for v in _words(text)]
 
 
 def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
+    return [clikit.number(v, int, f"expected whole numbers separated by commas, got {text!r}") for v in _words(text)]
 
 
 def _words(text: str) -> list[str]:
