@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import math
 import os
 import re
 import sys
@@ -119,6 +120,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return value
+
+
+def seconds(text: str, allow_zero: bool = False) -> float:
+    """A finite number of seconds > 0 (``allow_zero``: >= 0); ``nan`` and ``inf`` are no time."""
+    bound = ">= 0" if allow_zero else "> 0"
+    value = number(text, float, f"expected a number of seconds {bound}, got {text!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds {bound}, got {text!r}")
+    return value
+
+
+def seconds_or_zero(text: str) -> float:
+    return seconds(text, allow_zero=True)
 
 
 def _not_a_folder(text: str, wanted: str) -> Path:

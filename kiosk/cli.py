@@ -139,8 +139,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "or a folder of images (replay)",
     )
     src.add_argument("--camera", default=None, metavar="N", help="shorthand for --source N")
-    p.add_argument("--width", type=int, default=None, help="ask the camera for this frame width")
-    p.add_argument("--height", type=int, default=None, help="ask the camera for this frame height")
+    p.add_argument("--width", type=clikit.positive_int, default=None, help="ask the camera for this frame width")
+    p.add_argument("--height", type=clikit.positive_int, default=None, help="ask the camera for this frame height")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (needs a GUI build of OpenCV)")
     out.add_argument("--headless", action="store_true", help="no window: log events as JSON lines on stdout")
@@ -161,7 +161,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--frames", type=clikit.positive_int, default=3, help="consecutive passing frames before capture (default 3)"
     )
-    p.add_argument("--result-timeout", type=float, default=30.0, help="seconds the result stays up (default 30)")
+    p.add_argument(
+        "--result-timeout", type=clikit.seconds, default=30.0, help="seconds the result stays up (default 30)"
+    )
     p.add_argument("--kiosk-id", default=socket.gethostname(), help="recorded with every screening")
     p.add_argument("--operator", default=None, help="operator id recorded with every screening")
     p.add_argument("--no-store", action="store_true", help="do not record screenings (demonstrations)")
@@ -180,7 +182,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--camera-timeout",
-        type=float,
+        type=clikit.seconds_or_zero,
         default=CAMERA_TIMEOUT_S,
         metavar="S",
         help=f"give up (exit 3) when the camera gives no frame for this long (default {CAMERA_TIMEOUT_S:.0f} s; "
@@ -491,6 +493,8 @@ def _speech_choices() -> tuple[str, ...]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from .app import KioskApp
     from .display import FolderOutput, GuiUnavailable, JsonLinesOutput, Renderer, WindowOutput
     from .engine import KioskEngine
@@ -509,6 +513,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except GuiUnavailable as exc:
         print(f"{PROG}: error: no window: {exc}", file=sys.stderr)
         return clikit.EXIT_UNAVAILABLE
+    try:  # before the model loads: what the options set is checked first
+        guidance = GuidanceConfig(
+            consecutive_frames=args.frames, result_timeout_s=args.result_timeout, language=args.lang
+        )
+    except ValidationError as exc:
+        return _invalid_settings(exc, "run")
     renderer = Renderer(args.lang, args.font) if (not args.headless or args.save_frames) else None
     engine = KioskEngine.create(
         args.bundle,
@@ -527,9 +537,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = open_source(
         uri, args.width, args.height, engine.limits, loop=args.loop, camera_timeout_s=args.camera_timeout or None
     )
-    loop = GuidanceLoop(
-        engine, GuidanceConfig(consecutive_frames=args.frames, result_timeout_s=args.result_timeout, language=args.lang)
-    )
+    loop = GuidanceLoop(engine, guidance)
     store = None if args.no_store else ResultsStore(args.data_dir)
     if engine.is_demo:
         logging.getLogger(__name__).warning(
@@ -566,6 +574,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invalid_settings(exc, command: str) -> int:
+    """A pydantic ValidationError of the settings a command's options made, one line per mistake
+    (pydantic's own text is a block with a web link), and the usage exit status."""
+    for e in exc.errors():
+        if e["type"] == "value_error":  # our own sentence, without pydantic's "Value error, " before it
+            text = str(e["ctx"]["error"])
+        else:  # pydantic's, after the setting it is about
+            text = ".".join(map(str, e["loc"])) + ": " + e["msg"] if e["loc"] else e["msg"]
+        print(f"{PROG} {command}: error: {text}", file=sys.stderr)
+    return clikit.EXIT_USAGE
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -590,13 +610,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         settings = Settings(**(same_named | converted))
     except ValidationError as exc:
-        for e in exc.errors():
-            if e["type"] == "value_error":  # our own sentence, without pydantic's "Value error, " before it
-                text = str(e["ctx"]["error"])
-            else:  # pydantic's, after the setting it is about
-                text = ".".join(map(str, e["loc"])) + ": " + e["msg"] if e["loc"] else e["msg"]
-            print(f"{PROG} serve: error: {text}", file=sys.stderr)
-        return clikit.EXIT_USAGE
+        return _invalid_settings(exc, "serve")
     from .server.main import load_engines
 
     serve(settings, args.log_level, load_engines(settings))
