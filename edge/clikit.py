@@ -115,11 +115,16 @@ def number(text: str, convert: Callable[[str], N], wrong: str) -> N:
         raise argparse.ArgumentTypeError(wrong) from None
 
 
-def positive_int(text: str) -> int:
-    value = number(text, int, f"expected a whole number >= 1, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+def positive_int(text: str, least: int = 1) -> int:
+    value = number(text, int, f"expected a whole number >= {least}, got {text!r}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {least}, got {value}")
     return value
+
+
+def count(text: str) -> int:
+    """A whole number >= 0 (0: none, e.g. no warm-up runs)."""
+    return positive_int(text, least=0)
 
 
 def seconds(text: str, allow_zero: bool = False) -> float:

@@ -99,6 +99,12 @@ MISTAKES = [
     # benchmark ran its minutes, then ended in FileExistsError's traceback)
     ("facescreen-bench", lambda p: [p["no_bundle"], "--out", p["file"]], "argument --out: {file} is a file"),
     (
+        "facescreen-bench",
+        lambda p: [p["no_bundle"], "--warmup", "-3"],
+        "argument --warmup: expected a whole number >= 0",
+    ),
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--min-seconds", "nan"], "expected a number of seconds >= 0"),
+    (
         "facescreen-screen",
         lambda p: [p["no_bundle"], p["photo"], "--cam-dir", p["file"]],
         "argument --cam-dir: {file} is a file; give a folder",

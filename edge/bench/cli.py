@@ -34,14 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=default_threads(),
         help="inference threads (fixed; default: the kiosk's, min(4, cores))",
     )
-    p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default: 5)")
+    p.add_argument("--warmup", type=clikit.count, default=5, help="untimed runs before timing (default: 5)")
     p.add_argument(
         "--repeat",
         type=clikit.positive_int,
         default=50,
         help="single-stream queries (batch 1, one after another), at least (default: 50)",
     )
-    p.add_argument("--min-seconds", type=float, default=2.0, help="time each target for at least this long")
+    p.add_argument(
+        "--min-seconds", type=clikit.seconds_or_zero, default=2.0, help="time each target for at least this long"
+    )
     p.add_argument(
         "--mlperf",
         action="store_true",
