@@ -264,7 +264,10 @@ def since_time(text: str) -> str:
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    return store_time(when.astimezone(dt.timezone.utc))
+    try:
+        return store_time(when.astimezone(dt.timezone.utc))
+    except OverflowError:  # 0001-01-01T00:00+05:00: a year 0 in UTC (was the server's 500)
+        raise ValueError(f"{text!r} is outside the calendar in UTC") from None
 
 
 class ResultsStore:

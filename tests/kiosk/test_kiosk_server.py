@@ -167,6 +167,8 @@ def test_results_listing_and_csv_export(client, grace_jpeg):
     assert_error(client.get("/v1/results?limit=0"), 422, "invalid_request")
     for path in ("/v1/results?since=yesterday", "/v1/results.csv?since=2026-13-01"):  # were 200 and empty
         assert "is not an ISO 8601 date or time" in assert_error(client.get(path), 422, "invalid_request")["message"]
+    too_early = assert_error(client.get("/v1/results?since=0001-01-01T00:00%2B05:00"), 422, "invalid_request")
+    assert "outside the calendar in UTC" in too_early["message"]
     assert client.get("/v1/results?since=2000-01-01T05:30%2B05:30").json()["total"] == page["total"]
 
 

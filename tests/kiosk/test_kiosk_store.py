@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -362,3 +363,6 @@ def test_since_compares_times_not_text(tmp_path, monkeypatch):
     for wrong in ("yesterday", "2026-13-01", "06/12/2026"):
         with pytest.raises(ValueError, match=f"'{wrong}' is not an ISO 8601 date or time"):
             store.list(since=wrong)
+    for edge in ("0001-01-01T00:00+05:00", "9999-12-31T23:59-05:00"):  # OverflowError: the server's 500
+        with pytest.raises(ValueError, match=re.escape(f"'{edge}' is outside the calendar in UTC")):
+            store.count(since=edge)
