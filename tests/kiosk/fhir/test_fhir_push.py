@@ -5,6 +5,7 @@ refuses a resource leaves every result queued with the reason said."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
@@ -120,17 +121,12 @@ def test_push_with_nothing_queued_sends_nothing(day, model_bundle, fhir_server, 
     assert "pushed 0 screenings in 0 transactions" in capsys.readouterr().err
 
 
-class _Failing(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps(
-            {
-                "resourceType": "OperationOutcome",
-                "issue": [{"severity": "fatal", "code": "exception", "diagnostics": "database offline"}],
-            }
-        ).encode()
-        self.send_response(503)
-        self.send_header("Content-Type", "application/fhir+json")
+class _Canned(http.server.BaseHTTPRequestHandler):
+    """A server of fixed answers, quiet on stderr."""
+
+    def answer(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -139,15 +135,35 @@ class _Failing(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _serving(handler: type[_Canned]):
+    """``handler`` on a free local port, for the ``with`` block; yields the server's base address."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}/"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+class _Failing(_Canned):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps(
+            {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "fatal", "code": "exception", "diagnostics": "database offline"}],
+            }
+        ).encode()
+        self.answer(503, "application/fhir+json", body)
+
+
 @pytest.fixture
 def failing_server():
     """A server that answers every transaction 503 (a FHIR server whose database is down)."""
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/fhir/R4"
-    srv.shutdown()
-    srv.server_close()
+    with _serving(_Failing) as base:
+        yield base + "fhir/R4"
 
 
 @pytest.mark.parametrize(
@@ -225,29 +241,18 @@ def test_a_url_that_cannot_be_a_fhir_server_is_refused_before_anything_runs(comm
     assert len(err) == 1 and f"argument --fhir-url: {url!r}" in err[0] and told in err[0], err
 
 
-class _NotFhir(http.server.BaseHTTPRequestHandler):
+class _NotFhir(_Canned):
     """What a mistyped base URL often reaches: a web site or a proxy's login page (HTML, 200 or 404)."""
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
-        body = b"<html><body>Sign in</body></html>"
-        self.send_response(404 if "Device" in self.path else 200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(404 if "Device" in self.path else 200, "text/html", b"<html><body>Sign in</body></html>")
 
 
 def test_reading_a_server_that_is_not_fhir_says_so(monkeypatch):
     from facescreen.kiosk.fhir import pull as fhir_pull
     from facescreen.kiosk.fhir.push import PushRefused
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFhir)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_address[1]}/"
-    try:
+    with _serving(_NotFhir) as base:
         with pytest.raises(
             PushRefused, match=r"answered Observation\?code=.* with no FHIR search Bundle \(text/html\)"
         ):
@@ -258,6 +263,3 @@ def test_reading_a_server_that_is_not_fhir_says_so(monkeypatch):
         )
         with pytest.raises(PushRefused, match=r"answered HTTP 404 to Device\?_count=500: no OperationOutcome"):
             fhir_pull.pull(base, None)  # HTML with 404: was a JSONDecodeError too
-    finally:
-        srv.shutdown()
-        srv.server_close()
