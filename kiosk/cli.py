@@ -612,8 +612,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         return _invalid_settings(exc, "serve")
     from .server.main import load_engines
+    from .server.run import ListenError, listen_sockets
 
-    serve(settings, args.log_level, load_engines(settings))
+    try:
+        sockets = listen_sockets(settings)  # before the model's seconds: a port in use is said at once
+    except ListenError as exc:
+        print(f"{PROG} serve: error: {exc}", file=sys.stderr)
+        return clikit.EXIT_UNAVAILABLE
+    try:
+        engine = load_engines(settings)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    serve(settings, args.log_level, engine, sockets)
     return 0
 
 

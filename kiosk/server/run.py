@@ -4,12 +4,15 @@ bounded inference queue)."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import io
 import logging
 import socket
 import threading
 import time
 import urllib.parse
+
+from facescreen.edge.errors import FaceScreenError
 
 from ..tablet.export import is_tablet_app
 from .main import create_app
@@ -143,9 +146,71 @@ def uvicorn_options(settings: Settings | None) -> dict:
     return {"http": header_deadline_protocol(timeout), "proxy_headers": False}
 
 
-def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
-    """Serve until stopped; ``engine``: the already loaded engine or pool (the CLI loads it first, so a
-    bad bundle or model file is one line before anything binds, not a traceback from start-up)."""
+class ListenError(FaceScreenError, code="cannot_listen"):
+    """The server cannot listen where its settings say: the port is taken, the address is not this
+    machine's, or the port is kept for root."""
+
+
+def listen_sockets(settings: Settings) -> list[socket.socket]:
+    """The sockets `serve` listens on, bound before the model loads and the capture page's address is
+    printed. uvicorn binds after both: a port already in use (another `serve` left running) printed
+    the capture URL and its QR code, loaded the model, then stopped in uvicorn's "[Errno 98] error
+    while attempting to bind" log line. Bound as asyncio binds a host for uvicorn (every address the
+    name resolves to, an IPv6 one IPv6-only, SO_REUSEADDR), so what --host reaches is unchanged.
+    Raises ListenError saying what to do."""
+    where = f"{settings.host}:{settings.port}"
+    try:
+        infos = socket.getaddrinfo(
+            settings.host or None, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ListenError(
+            f"--host {settings.host}: not an address this machine can listen on ({exc.strerror}); "
+            "give one of its addresses, or 0.0.0.0 for all of them"
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):  # a name may resolve twice alike
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise ListenError(_why_not(settings, where, exc)) from None
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _why_not(settings: Settings, where: str, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {settings.port} is in use on {settings.host} (another `facescreen-kiosk serve` still "
+            "running, or another program): stop it, or give another --port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        theirs = ", ".join(local_addresses()) or "none found"
+        return (
+            f"--host {settings.host} is not an address of this machine (its network addresses: {theirs}); "
+            "give one of them, or 0.0.0.0 for all"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"this user may not listen on port {settings.port} (ports below 1024 are kept for root); "
+            "give --port 1024 or above (8000 is the default)"
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+def serve(settings: Settings, log_level: str = "info", engine=None, sockets: list[socket.socket] | None = None) -> None:
+    """Serve until stopped; ``engine``: the already loaded engine or pool, ``sockets``: those
+    :func:`listen_sockets` bound (the CLI does both first, so a port in use, a bad bundle or model
+    file is one line before any address is printed, not a traceback from start-up)."""
     import uvicorn
 
     limit_malloc_arenas()
@@ -162,8 +227,10 @@ def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
         )
     elif settings.tls_cert is not None:
         ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+    if sockets is None:
+        sockets = listen_sockets(settings)
     print(announce(settings, "https" if ssl else "http", qr=not is_loopback(settings.host)), flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings, engine),
         host=settings.host,
         port=settings.port,
@@ -172,6 +239,13 @@ def serve(settings: Settings, log_level: str = "info", engine=None) -> None:
         **uvicorn_options(settings),
         **ssl,
     )
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has already shut down gracefully (as uvicorn.run treats it)
+        pass
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 class BackgroundServer:

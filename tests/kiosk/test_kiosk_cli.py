@@ -209,7 +209,10 @@ def test_find_config_reaches_the_kiosk_and_the_server(kiosk_bundle, tmp_path, mo
         raise Stop
 
     monkeypatch.setattr(KioskEngine, "create", create)
-    monkeypatch.setattr(server_run, "serve", lambda settings, log_level, engine=None: seen.update(serve=settings.find))
+    monkeypatch.setattr(
+        server_run, "serve", lambda settings, log_level, engine, sockets: seen.update(serve=settings.find)
+    )
+    monkeypatch.setattr(server_run, "listen_sockets", lambda settings: [])
     monkeypatch.setattr("facescreen.kiosk.server.main.load_engines", lambda settings: None)
     cfg = tmp_path / "find.json"
     cfg.write_text(json.dumps({"redetect_every": 0, "work_face_px": None}))

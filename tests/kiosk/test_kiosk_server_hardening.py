@@ -414,6 +414,68 @@ def test_serve_says_a_settings_mistake_in_its_own_words(kiosk_bundle, tmp_path, 
     )
 
 
+def test_serve_says_the_port_is_taken_before_printing_an_address_or_loading_the_model(
+    kiosk_bundle, tmp_path, capsys, monkeypatch
+):
+    """uvicorn binds last: a port in use printed the capture URL (and the QR code phones scan), loaded
+    the model, then stopped in its "[Errno 98] error while attempting to bind" log line."""
+    import socket
+
+    from facescreen.kiosk import cli
+
+    def load_engines(settings):
+        raise AssertionError("the model was loaded for a server that cannot listen")
+
+    monkeypatch.setattr("facescreen.kiosk.server.main.load_engines", load_engines)
+    argv = ["serve", "--bundle", str(kiosk_bundle), "--data-dir", str(tmp_path / "d")]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert cli.main([*argv, "--port", port]) == 3
+        out, err = capsys.readouterr()
+        assert "http" not in out + err
+        assert err == (
+            f"facescreen-kiosk serve: error: port {port} is in use on 127.0.0.1 (another `facescreen-kiosk "
+            "serve` still running, or another program): stop it, or give another --port\n"
+        )
+    # TEST-NET-1 (RFC 5737): never an address of this machine
+    assert cli.main([*argv, "--port", port, "--host", "192.0.2.7", "--token", TOKEN]) == 3
+    out, err = capsys.readouterr()
+    assert "http" not in out and err.startswith(
+        "facescreen-kiosk serve: error: --host 192.0.2.7 is not an address of this machine (its network addresses: "
+    )
+
+
+def test_the_sockets_serve_binds_reach_what_the_host_names(kiosk_bundle, tmp_path):
+    """Bound as asyncio binds a host for uvicorn: loopback by name or number, IPv6 only on IPv6."""
+    import socket
+
+    from facescreen.kiosk.server.run import listen_sockets
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for host, families in [("127.0.0.1", {socket.AF_INET}), ("0.0.0.0", {socket.AF_INET})]:
+        sockets = listen_sockets(Settings(bundle=kiosk_bundle, data_dir=tmp_path, host=host, port=port, token=TOKEN))
+        try:
+            assert {s.family for s in sockets} == families
+            assert all(s.getsockname()[1] == port for s in sockets)
+        finally:
+            for s in sockets:
+                s.close()
+    if socket.has_ipv6:
+        try:
+            sockets = listen_sockets(Settings(bundle=kiosk_bundle, data_dir=tmp_path, host="::1", port=port))
+        except Exception as exc:  # a machine with IPv6 switched off
+            pytest.skip(f"no IPv6 loopback here: {exc}")
+        try:
+            assert [s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) for s in sockets] == [1]
+        finally:
+            for s in sockets:
+                s.close()
+
+
 def test_served_files_are_private_whatever_the_umask(kiosk_bundle, engine, tmp_path, grace_hopper):
     old = os.umask(0)
     try:
@@ -517,7 +579,8 @@ def test_serve_reads_the_token_file(kiosk_bundle, tmp_path, monkeypatch, capsys)
     from facescreen.kiosk.server import run
 
     seen = {}
-    monkeypatch.setattr(run, "serve", lambda settings, log_level, engine=None: seen.update(token=settings.token))
+    monkeypatch.setattr(run, "serve", lambda settings, log_level, engine, sockets: seen.update(token=settings.token))
+    monkeypatch.setattr(run, "listen_sockets", lambda settings: [])
     f = tmp_path / "token"
     f.write_text(TOKEN)
     f.chmod(0o600)
