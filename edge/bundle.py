@@ -363,12 +363,17 @@ class Bundle:
     path: Path
     card: ModelCard
 
-    def artifact_path(self, name: str) -> Path:
+    def artifact(self, name: str) -> dict:
+        """The model card's record of artifact ``name``, or BundleError naming those the bundle has
+        (a misspelt name is the user's mistake, not a backend that cannot run here)."""
         if name not in self.card.artifacts:
             raise BundleError(
                 f"bundle {self.path} has no artifact {name!r}; it has: {', '.join(self.card.artifacts) or 'none'}"
             )
-        return self.path / self.card.artifacts[name]["file"]
+        return self.card.artifacts[name]
+
+    def artifact_path(self, name: str) -> Path:
+        return self.path / self.artifact(name)["file"]
 
     def artifacts_of(self, fmt: str) -> list[str]:
         return [n for n, a in self.card.artifacts.items() if a["format"] == fmt]

@@ -283,8 +283,9 @@ def test_native_banners_are_dropped_unless_verbose():
     assert not any(NATIVE_NOISE.match(line) for line in quiet.stderr.splitlines())
 
 
-def test_what_cannot_run_here_is_one_line_and_exit_3(tmp_path, capsys):
-    """A bundle that has no artifact for the backend asked for: status 3, never another backend."""
+def test_what_cannot_run_here_is_exit_3_and_what_was_mistyped_exit_2(tmp_path, capsys):
+    """A bundle that has no artifact for the backend asked for: status 3, never another backend; one
+    line each."""
     from dataclasses import replace
 
     from facescreen.edge import artifact_entry, save_card
@@ -296,3 +297,12 @@ def test_what_cannot_run_here_is_one_line_and_exit_3(tmp_path, capsys):
     rc, _, err = call(screen_main, [tmp_path, tmp_path / "photo.jpg", "--backend", "tensorrt"], capsys)
     assert rc == EXIT_UNAVAILABLE and len(err) == 1, err
     assert err[0].startswith("facescreen-screen: error: ") and "tensorrt" in err[0]
+    # what the user typed wrong is status 2, as the help says: a misspelt --artifact, or one --backend cannot run
+    rc, _, err = call(screen_main, [tmp_path, tmp_path / "photo.jpg", "--artifact", "onnx-int9"], capsys)
+    assert rc == EXIT_USAGE and len(err) == 1, err
+    assert err[0].endswith("has no artifact 'onnx-int9'; it has: onnx")
+    rc, _, err = call(
+        screen_main, [tmp_path, tmp_path / "photo.jpg", "--artifact", "onnx", "--backend", "litert"], capsys
+    )
+    assert rc == EXIT_USAGE and len(err) == 1, err
+    assert "'litert' runs tflite artifacts; 'onnx' is onnx" in err[0]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..bundle import Bundle
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, FaceScreenError
 from ..registry import Registry
 from ..tflite import TFLITE_MODULES
 from .base import InferenceBackend, split_outputs
@@ -105,13 +105,16 @@ def choose_artifact(bundle: Bundle, backend: str = "auto", artifact: str | None 
     """Return ``(backend name, artifact name)`` to run, or raise with the reason."""
     arts = bundle.card.artifacts
     if artifact is not None:
-        if artifact not in arts:
-            raise BackendUnavailableError(f"bundle has no artifact {artifact!r}; it has: {', '.join(arts) or 'none'}")
-        fmt = arts[artifact]["format"]
+        # a name the bundle lacks, or a backend that cannot run the artifact named with it, is what the
+        # user asked for (status 2), not something this machine lacks (BackendUnavailableError, 3)
+        fmt = bundle.artifact(artifact)["format"]
         names = [backend] if backend != "auto" else [n for n in AUTO_BACKEND_ORDER if backend_spec(n).format == fmt]
         spec = backend_spec(names[0])
         if spec.format != fmt:
-            raise BackendUnavailableError(f"backend {spec.name!r} runs {spec.format} artifacts; {artifact!r} is {fmt}")
+            raise FaceScreenError(
+                f"backend {spec.name!r} runs {spec.format} artifacts; {artifact!r} is {fmt}: "
+                "name a backend for it, or leave --backend out"
+            )
         if not spec.available():
             raise BackendUnavailableError(
                 f"artifact {artifact!r} needs the {spec.name} backend, whose library ({spec.module}) is not installed"
