@@ -15,7 +15,6 @@ Two sources, one set of per-row answers:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from facescreen.edge.spreadsheet import read_table
 from facescreen.edge.textfile import read_text
 
 from .fhir import codes
-from .store import private_db, private_dir, store_time
+from .store import iso_datetime, private_db, private_dir, store_time
 
 OUTCOMES_DB = "outcomes.sqlite3"
 
@@ -208,8 +207,11 @@ def judge(events: Iterable[Event], known: dict[str, str], stored: dict[str, dict
 
 
 def _date(text: str) -> str | None:
+    """The date of an ISO 8601 date or date-time, as written (a date-time's own day where the event
+    happened, not converted to UTC); read whole: its first ten characters alone took "2099-01-10junk"
+    (a cell run into the next) as a date."""
     try:
-        return dt.date.fromisoformat(text.strip()[:10]).isoformat()
+        return iso_datetime(text).date().isoformat()
     except ValueError:
         return None
 

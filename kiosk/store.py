@@ -249,15 +249,21 @@ def store_time(when: dt.datetime | None = None) -> str:
     return (when or utc_now()).isoformat(timespec="milliseconds")
 
 
+def iso_datetime(text: str) -> dt.datetime:
+    """ISO 8601 date or date-time text, whole, as a datetime (naive when it has no offset), else
+    ValueError. Python 3.10's fromisoformat (JetPack 6) takes no "Z"."""
+    t = text.strip()
+    return dt.datetime.fromisoformat(t[:-1] + "+00:00" if t[-1:] in ("Z", "z") else t)
+
+
 def since_time(text: str) -> str:
     """A "since" time (``--since``, ``?since=``) as the store writes its times, so that comparing the
     text compares the times: a date is its midnight, a time without an offset is UTC (as the options
     say), one with an offset (or Z) is converted. Anything else is ValueError: compared as text,
     "yesterday" or "2026-13-01" selected nothing and a local offset was ignored, so an export or a
     push silently left out screenings it should have held."""
-    t = text.strip()
-    try:  # Python 3.10's fromisoformat (JetPack 6) takes no "Z"
-        when = dt.datetime.fromisoformat(t[:-1] + "+00:00" if t[-1:] in ("Z", "z") else t)
+    try:
+        when = iso_datetime(text)
     except ValueError:
         raise ValueError(
             f"{text!r} is not an ISO 8601 date or time (e.g. 2026-12-06, 2026-12-06T08:30, 2026-12-06T08:30+05:30)"

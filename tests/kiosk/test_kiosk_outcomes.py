@@ -72,6 +72,24 @@ def test_csv_rows_each_get_their_answer_and_nothing_is_overwritten(three, tmp_pa
     store.close()
 
 
+def test_a_date_is_read_whole_and_a_date_time_gives_its_own_day(three, tmp_path, capsys):
+    """Only a date's first ten characters were read: "2099-01-10junk" (a cell run into the next one)
+    was imported as 2099-01-10."""
+    data, (a, b, c) = three
+    f = tmp_path / "outcomes.csv"
+    f.write_text(
+        "result_id,outcome,date\n"
+        f"{a},referred,2099-01-10junk\n"  # not a date
+        f"{a},referred,2099-01-11T09:30:00Z\n"  # a date-time (Z, which Python 3.10 does not parse)
+        f"{b},referred,2099-01-10T23:30:00-05:00\n"  # the day where it happened, as written
+    )
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 1
+    assert _answers(capsys) == ["invalid", "imported", "imported"]
+    store = OutcomeStore(data)
+    assert store.all() == {a: {"referred": "2099-01-11"}, b: {"referred": "2099-01-10"}}
+    store.close()
+
+
 @pytest.mark.parametrize(
     "content, told",
     [
