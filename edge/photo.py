@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import PhotoAspectError, PhotoError, PhotoTooLargeError, PhotoTooSmallError
+from .errors import FaceScreenError, PhotoAspectError, PhotoError, PhotoTooLargeError, PhotoTooSmallError
 
 try:  # HEIC/HEIF, the default of iPhones and iPads; libheif applies the file's own rotation (irot/imir)
     import pillow_heif
@@ -55,8 +55,12 @@ def is_photo_file(path: str | Path) -> bool:
 
 def find_photos(folder: str | Path, recursive: bool = True) -> list[Path]:
     """The photo files under ``folder`` (and its sub-folders unless ``recursive`` is False), sorted;
-    hidden files and folders (a leading dot, e.g. macOS ``._IMG_0001.jpg``) are left out."""
+    hidden files and folders (a leading dot, e.g. macOS ``._IMG_0001.jpg``) are left out. A
+    ``folder`` that is not one is a FaceScreenError: walking it found no photos, and a mistyped
+    folder was reported as a folder without photos."""
     root = Path(folder)
+    if not root.is_dir():
+        raise FaceScreenError(f"no folder at {root}" if not root.exists() else f"{root} is a file, not a folder")
     walk = root.rglob("*") if recursive else root.iterdir()
     return sorted(
         p for p in walk if is_photo_file(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)

@@ -112,9 +112,17 @@ MISTAKES = [
     ("facescreen-bench", lambda p: ["--compare", p["file"], p["not_bench"]], "is not a bench record"),
     (
         "facescreen-bench",
-        lambda p: [p["no_bundle"], "--photos", p["folder"], "--threads", "0"],
+        lambda p: [p["no_bundle"], "--threads", "0", "--photos", p["folder"]],
         "argument --threads: expected a whole number >= 1, got 0",
     ),
+    # the photos are first read after the bundle has loaded; a mistyped folder was "no photos under" it
+    (
+        "facescreen-bench",
+        lambda p: [p["no_bundle"], "--photos", p["folder"] / "gone"],
+        "argument --photos: no folder at",
+    ),
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--photos", p["file"]], "{file} is a file, not a folder"),
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--photos", p["empty"]], "argument --photos: no photos (.jpg"),
     (
         "facescreen-kiosk",
         lambda p: ["serve", "--landmarks", p["folder"]],

@@ -22,10 +22,23 @@ from .measure import DEFAULT_MAX_VARIATION_PCT, MLPERF_SINGLE_STREAM, TRTEXEC_UN
 PROG = "facescreen-bench"
 
 
+def photo_folder(text: str) -> Path:
+    """``--photos``: a folder that holds photos, checked when parsing (they are first read after the
+    bundle has loaded)."""
+    from .runner import bench_photos  # OpenCV's import, only when --photos is given
+
+    bench_photos(text)
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = clikit.new_parser(PROG, __doc__)
     p.add_argument("bundle", nargs="?", type=Path, help="model bundle directory")
-    p.add_argument("--photos", type=Path, help="folder of photos to align for the faces and frames measured")
+    p.add_argument(
+        "--photos",
+        type=clikit.checked(photo_folder),
+        help="folder of photos to align for the faces and frames measured",
+    )
     p.add_argument("--out", type=clikit.output_folder, default="bench-out", help="output folder (default: bench-out)")
     p.add_argument("--artifacts", default=None, help="comma-separated artifacts (default: all runnable here)")
     p.add_argument(

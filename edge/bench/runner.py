@@ -55,7 +55,7 @@ def runnable_artifacts(bundle: Bundle) -> tuple[list[str], dict[str, str]]:
     return ok, skipped
 
 
-def bench_photos(folder: Path) -> list[Path]:
+def bench_photos(folder: str | Path) -> list[Path]:
     """The photos under ``folder`` (sub-folders too), or an error that names the suffixes looked for."""
     files = find_photos(folder)
     if not files:
