@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        type=clikit.positive_int,
+        type=clikit.thread_count,
         default=None,
         help="inference threads (default: min(4, cores), as the kiosk and make bench)",
     )

@@ -122,6 +122,17 @@ def positive_int(text: str, least: int = 1) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """``--threads``: a whole number from 1 to the cores this process may use (the rule every runtime
+    applies, :func:`edge.backends.base.inference_threads`), checked when parsing."""
+    from .backends.base import inference_threads  # numpy's import: only when the option is given
+
+    try:
+        return inference_threads(positive_int(text))
+    except FaceScreenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def count(text: str) -> int:
     """A whole number >= 0 (0: none, e.g. no warm-up runs)."""
     return positive_int(text, least=0)

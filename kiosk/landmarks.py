@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from facescreen.edge.assets import FACE_LANDMARK_ATTENTION, asset_path
-from facescreen.edge.backends.base import default_threads
+from facescreen.edge.backends.base import inference_threads
 from facescreen.edge.detect import FaceDetection
 from facescreen.edge.errors import AssetMissingError, BackendUnavailableError
 from facescreen.edge.tflite import tflite_runtime
@@ -131,7 +131,7 @@ class DenseLandmarker:
                 "give the face_landmark.tflite file (or run `make assets`)"
             )
         content = path.read_bytes()
-        threads = threads or default_threads()
+        threads = inference_threads(threads)
         try:
             self._model = (
                 AttentionMesh(content, threads)

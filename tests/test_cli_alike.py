@@ -15,6 +15,7 @@ import pytest
 from factories import make_card
 
 from facescreen.converters.cli import main as convert_main
+from facescreen.edge.backends.base import usable_cores
 from facescreen.edge.bench.cli import main as bench_main
 from facescreen.edge.bundle import SCHEMA_VERSION
 from facescreen.edge.cli import main as screen_main
@@ -81,6 +82,13 @@ MISTAKES = [
         lambda p: [p["no_bundle"], p["photo"], "--threads", "0"],
         "argument --threads: expected a whole number >= 1, got 0",
     ),
+    # more threads than cores only contend; 99999 was a traceback, then a segmentation fault
+    (
+        "facescreen-screen",
+        lambda p: [p["no_bundle"], p["photo"], "--threads", "99999"],
+        "argument --threads: expected a whole number of threads from 1 to {cores} (the cores this process may use)",
+    ),
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--threads", "99999"], "from 1 to {cores} (the cores"),
     # checked before the model loads: the bundle named does not even exist
     (
         "facescreen-screen",
@@ -207,7 +215,8 @@ def test_a_mistake_is_one_line_and_exit_2(prog, argv, message, paths, capsys):
     assert rc == EXIT_USAGE
     assert len(err) == 1, err  # no usage block, no traceback
     assert err[0].startswith(prog) and ": error: " in err[0]
-    assert message.format(folder=paths["folder"], file=paths["file"], **command_lists()) in err[0]
+    cores = usable_cores()
+    assert message.format(folder=paths["folder"], file=paths["file"], cores=cores, **command_lists()) in err[0]
 
 
 def command_lists() -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import FaceScreenError
+
 
 class InferenceBackend(Protocol):
     name: str  # e.g. "litert"
@@ -21,14 +23,34 @@ class InferenceBackend(Protocol):
 MAX_DEFAULT_THREADS = 4  # the browser's rule too (kiosk/tablet/web/core/runtime.js: min(4, cores))
 
 
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity: a container's or taskset's share)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, usable or 1)
+
+
 def default_threads() -> int:
     """Inference threads when the caller names none: the cores this process may use, at most
     :data:`MAX_DEFAULT_THREADS`. Every runtime gets the same number, so that what ``make bench``
     measures (its ``--threads`` default) is what the kiosk, the server and the command line run:
     left to itself LiteRT runs one thread (half of a 2-core kiosk; the VGG-16 int8 screener took 74 ms
     a face instead of 38) while ONNX Runtime takes every physical core."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(MAX_DEFAULT_THREADS, usable or 1))
+    return min(MAX_DEFAULT_THREADS, usable_cores())
+
+
+def inference_threads(threads: int | None = None) -> int:
+    """The thread count every runtime and detector is given: ``threads`` (1 to the usable cores), or
+    :func:`default_threads` for None; anything else is a FaceScreenError. More threads than cores only
+    contend for them, and a mistyped count (``--threads 99999``) had the runtimes start threads until
+    Python could start none: a traceback, then a segmentation fault."""
+    if threads is None:
+        return default_threads()
+    most = usable_cores()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= most:
+        raise FaceScreenError(
+            f"expected a whole number of threads from 1 to {most} (the cores this process may use), got {threads!r}"
+        )
+    return threads
 
 
 def split_outputs(outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from .base import check_batch, default_threads, split_outputs
+from .base import check_batch, inference_threads, split_outputs
 
 
 class KerasBackend:
@@ -19,7 +19,7 @@ class KerasBackend:
         except ImportError:
             raise BackendUnavailableError("the keras backend needs keras (pip install 'facescreen[train]')") from None
         backend = keras.backend.backend()
-        threads_run = _set_threads(backend, threads or default_threads())  # before load_model starts TensorFlow
+        threads_run = _set_threads(backend, inference_threads(threads))  # before load_model starts TensorFlow
         # the model's custom layers must be registered before loading
         self._model = keras.saving.load_model(str(path), compile=False)
         self.artifact = artifact

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tflite import tflite_runtime
-from .base import check_batch, default_threads, split_outputs
+from .base import check_batch, inference_threads, split_outputs
 
 
 class LiteRTBackend:
@@ -18,7 +18,7 @@ class LiteRTBackend:
         self.runtime = rt.name
         self.artifact = artifact
         self.size = size
-        self._interp = rt.Interpreter(model_path=str(path), num_threads=threads or default_threads())
+        self._interp = rt.Interpreter(model_path=str(path), num_threads=inference_threads(threads))
         self._input = self._interp.get_input_details()[0]
         self._batch = int(self._input["shape"][0]) or 1
         self._interp.allocate_tensors()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from .base import check_batch, default_threads, split_outputs
+from .base import check_batch, inference_threads, split_outputs
 
 _GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
@@ -30,7 +30,7 @@ def create_session(
     where busy-waiting threads starve each other on a 2-core tablet that also runs the camera."""
     ort = import_onnxruntime()
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or default_threads()
+    opts.intra_op_num_threads = inference_threads(threads)
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if not allow_spinning:

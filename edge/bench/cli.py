@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", default=None, help="comma-separated artifacts (default: all runnable here)")
     p.add_argument(
         "--threads",
-        type=clikit.positive_int,
+        type=clikit.thread_count,
         default=default_threads(),
         help="inference threads (fixed; default: the kiosk's, min(4, cores))",
     )

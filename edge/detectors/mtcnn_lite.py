@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends import backend_spec
-from ..backends.base import default_threads
+from ..backends.base import inference_threads
 from ..detect import FaceDetection
 from ..errors import BackendUnavailableError, BundleError
 from . import mtcnn_cascade as mc
@@ -60,7 +60,7 @@ class MtcnnLiteDetector:
         if min_face_size is not None:
             cfg = replace(cfg, min_face_size=min_face_size)
         self.config = cfg
-        threads = threads or default_threads()
+        threads = inference_threads(threads)
         factory = NET_RUNNERS.get(self.runtime_name)
         self._nets: dict[str, NetRunner] = {
             net: factory(self.model_dir / nf.file, net, threads=threads) for net, nf in manifest.formats[fmt].items()

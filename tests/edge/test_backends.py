@@ -205,3 +205,28 @@ def test_the_keras_backend_runs_the_thread_count_every_runtime_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     ran, runtime = proc.stdout.strip().splitlines()[-1].split(" ", 1)
     assert ran == "1" and "(tensorflow, intra-op threads 1)" in runtime, proc.stdout
+
+
+def test_every_runtime_takes_its_thread_count_from_one_rule(detector_dir, monkeypatch):
+    """More threads than cores only contend; ``--threads 99999`` had the runtimes start threads until
+    Python could start none (a traceback, then a segmentation fault). The backends and the detector
+    all ask inference_threads, so none runs a count the command line refuses."""
+    import facescreen.edge.backends.base as base
+    from facescreen.edge.backends.base import inference_threads
+    from facescreen.edge.backends.litert import LiteRTBackend
+    from facescreen.edge.backends.onnxruntime import OnnxRuntimeBackend
+    from facescreen.edge.detectors.mtcnn_lite import MtcnnLiteDetector
+
+    monkeypatch.setattr(base.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert inference_threads(None) == 3 and inference_threads(1) == 1 and inference_threads(3) == 3
+    for bad in (0, 4, 99999, -1, 2.0, True):
+        with pytest.raises(FaceScreenError, match=r"from 1 to 3 \(the cores this process may use\), got"):
+            inference_threads(bad)
+    for make in (
+        lambda: LiteRTBackend(detector_dir / "onet.tflite", "tflite-fp32", 48, threads=4),
+        lambda: OnnxRuntimeBackend(detector_dir / "onet.onnx", "onnx", 48, threads=4),
+        lambda: MtcnnLiteDetector(detector_dir, runtime="litert", threads=4),
+        lambda: MtcnnLiteDetector(detector_dir, runtime="onnxruntime", threads=4),
+    ):
+        with pytest.raises(FaceScreenError, match="from 1 to 3"):
+            make()
