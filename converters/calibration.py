@@ -67,8 +67,7 @@ class FaceSet:
 
     def split(self, held_out: float, seed: int = 0) -> tuple[FaceSet, FaceSet]:
         """(calibration part, held-out part): a seeded shuffle, so the same set splits the same way."""
-        if not 0.0 < held_out < 1.0:
-            raise ValueError(f"held-out fraction must be in (0, 1), got {held_out}")
+        check_held_out(held_out)
         idx = np.random.default_rng(seed).permutation(len(self))
         n_out = max(1, int(round(len(self) * held_out)))
         return (
@@ -164,6 +163,23 @@ def load_folder(root: Path, card: ModelCard, detector: Detector) -> FaceSet:
     if names is not None and all(v not in (None, "") for v in labels):
         lab = _labels_from_names(labels, card, str(root))
     return FaceSet(np.stack(faces), lab, str(root), tuple(skipped))
+
+
+def check_held_out(fraction: float) -> float:
+    """A held-out fraction in (0, 1) (``nan`` is none), else ValueError."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"held-out fraction must be in (0, 1), got {fraction}")
+    return fraction
+
+
+def held_out_fraction(text: str) -> float:
+    """``--holdout-fraction``, checked when parsing: :meth:`FaceSet.split` checked it only after the
+    calibration photos had been detected and aligned (minutes on a real set)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"held-out fraction must be a number in (0, 1), got {text!r}") from None
+    return check_held_out(value)
 
 
 def faces_source(path: str | Path) -> Path:

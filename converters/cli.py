@@ -19,7 +19,7 @@ from facescreen.edge import clikit
 from facescreen.edge.bundle import CONVERSION_RECORD
 from facescreen.edge.detect import DETECTORS
 
-from .calibration import MIN_CALIBRATION_FACES, FaceSet, faces_source, load_faces, save_faces
+from .calibration import MIN_CALIBRATION_FACES, FaceSet, faces_source, held_out_fraction, load_faces, save_faces
 from .parity import DEFAULT_MIN_AGREEMENT, ParityThresholds
 from .targets import ALIASES, TARGETS, resolve_targets
 
@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--holdout-fraction",
-        type=float,
+        type=clikit.checked(held_out_fraction),
         default=0.25,
         help="fraction of --calib held out for parity when --parity is not given (default 0.25)",
     )

@@ -194,6 +194,16 @@ MISTAKES = [
         lambda p: [p["no_bundle"], "--to", "tflite-int8", "--save-faces", p["folder"] / "faces"],
         "argument --save-faces: {folder}/faces: give a file name ending in .npz",
     ),
+    (  # was said after the calibration photos had been detected and aligned
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--to", "tflite-int8", "--calib", p["folder"], "--holdout-fraction", "1.5"],
+        "argument --holdout-fraction: held-out fraction must be in (0, 1), got 1.5",
+    ),
+    (
+        "facescreen-convert",
+        lambda p: [p["no_bundle"], "--to", "tflite-int8", "--holdout-fraction", "quarter"],
+        "held-out fraction must be a number in (0, 1), got 'quarter'",
+    ),
     (
         "facescreen-convert",
         lambda p: [p["no_bundle"], "--export-edge", p["folder"] / "slim", "--artifacts", "tflite-int8"],
