@@ -677,9 +677,31 @@ def _write_json(doc: dict, out) -> None:
             f.write(text)
 
 
+def _export_suffix_problem(out: str | Path, fhir: bool) -> str | None:
+    """Why ``--out``'s name does not fit what export writes: without --fhir it wrote CSV into
+    ``results.json`` (or ``.xlsx``, which a spreadsheet then refused to open), with --fhir a JSON
+    Bundle into ``results.csv``."""
+    if out == "-":
+        return None
+    wanted, written = (".json", "a FHIR R4 Bundle (JSON)") if fhir else (".csv", "CSV")
+    suffix = Path(out).suffix.lower()
+    if suffix == wanted:
+        return None
+    hint = ""
+    if suffix == ".json" and not fhir:
+        hint = ", or add --fhir for a FHIR R4 Bundle"
+    elif suffix == ".csv" and fhir:
+        hint = ", or leave out --fhir for CSV"
+    return f"--out {out}: export writes {written}; give a file name ending in {wanted}{hint}"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .store import ResultsStore, check_data_dir, existing_store
 
+    problem = _export_suffix_problem(args.out, args.fhir)
+    if problem:
+        print(f"{PROG} export: error: {problem}", file=sys.stderr)
+        return clikit.EXIT_USAGE
     existing_store(check_data_dir(args.data_dir))  # the store is opened read-write, also for --fhir
     if args.fhir:
         from .fhir.bundle import exportable, transaction_bundle

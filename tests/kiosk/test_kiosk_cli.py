@@ -176,6 +176,16 @@ def test_export_and_purge(tmp_path, capsys):
     out = tmp_path / "export.csv"
     assert main(["export", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
     assert [row["id"] for row in csv.DictReader(io.StringIO(out.read_text()))] == ids
+    # a name that does not fit what is written: CSV went into results.json (or .xlsx, which a
+    # spreadsheet refused to open), the FHIR Bundle into a .csv; nothing is written
+    for name, fhir, told in [
+        ("results.json", [], "export writes CSV; give a file name ending in .csv, or add --fhir"),
+        ("results.xlsx", [], "export writes CSV; give a file name ending in .csv\n"),
+        ("day.csv", ["--fhir"], "export writes a FHIR R4 Bundle (JSON); give a file name ending in .json, or leave"),
+    ]:
+        assert main(["export", "--data-dir", str(tmp_path), "--out", str(tmp_path / name), *fhir]) == 2
+        assert told in capsys.readouterr().err and not (tmp_path / name).exists()
+    assert main(["export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "UPPER.CSV")]) == 0
     assert main(["purge", "--data-dir", str(tmp_path)]) == 2
     assert main(["purge", "--data-dir", str(tmp_path), "--id", ids[0], "--id", ids[1]]) == 0
     assert "purged 2" in capsys.readouterr().err
