@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from facescreen.edge.spreadsheet import read_table
 from facescreen.edge.textfile import read_text
 
@@ -229,68 +231,184 @@ def read_csv(path: Path) -> list[Event]:
     return events
 
 
-def _our_id(ref: dict[str, Any], contained: dict[str, dict]) -> str | None:
+class _Fhir(BaseModel):
+    """The parts of FHIR resources an outcome is read from (other elements are ignored), typed: a file
+    whose shapes are not FHIR's (a string where FHIR has a list, a number for a date) was an
+    AttributeError traceback; now it is that entry's problem, or the file's, in words."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class _Coding(_Fhir):
+    system: str | None = None
+    code: str | None = None
+
+
+class _Concept(_Fhir):
+    coding: list[_Coding] = []
+
+
+class _Identifier(_Fhir):
+    system: str | None = None
+    value: str | None = None
+
+
+class _Reference(_Fhir):
+    reference: str | None = None
+    identifier: _Identifier | None = None
+
+
+class _Evidence(_Fhir):
+    detail: list[_Reference] = []
+
+
+class _Resource(_Fhir):
+    """Any resource, as far as a reference to it is resolved: its type, id and identifiers."""
+
+    resource_type: str = Field(alias="resourceType")
+    id: str | None = None
+    identifier: list[_Identifier] = []
+
+    def our_id(self) -> str | None:
+        ours = (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM)
+        return next((i.value for i in self.identifier if i.system in ours), None)
+
+
+class _DiagnosticReport(_Resource):
+    based_on: list[_Reference] = Field(default=[], alias="basedOn")
+    conclusion_code: list[_Concept] = Field(default=[], alias="conclusionCode")
+    effective_date_time: str | None = Field(default=None, alias="effectiveDateTime")
+    issued: str | None = None
+
+
+class _Condition(_Resource):
+    evidence: list[_Evidence] = []
+    verification_status: _Concept | None = Field(default=None, alias="verificationStatus")
+    recorded_date: str | None = Field(default=None, alias="recordedDate")
+    onset_date_time: str | None = Field(default=None, alias="onsetDateTime")
+
+
+class _Entry(_Fhir):
+    full_url: str | None = Field(default=None, alias="fullUrl")
+    resource: dict[str, Any] | None = None
+
+
+OUTCOME_RESOURCES: dict[str, type[_Resource]] = {"DiagnosticReport": _DiagnosticReport, "Condition": _Condition}
+
+
+def _said(exc: ValidationError) -> str:
+    """Pydantic's first complaint, at its place in the resource (``basedOn.0``: Input should be ...)."""
+    e = exc.errors()[0]
+    msg = "a JSON object is expected" if e["type"] == "model_type" else e["msg"]  # not our class's name
+    return ".".join(map(str, e["loc"])) + ": " + msg if e["loc"] else msg
+
+
+def _our_id(ref: _Reference, contained: dict[str, _Resource]) -> str | None:
     """The result id a Reference points at: by our identifier, or via the referenced resource in the Bundle."""
-    ident = ref.get("identifier") or {}
-    if ident.get("system") in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):
-        return ident.get("value")
-    target = contained.get(ref.get("reference", ""))
-    if target:
-        for i in target.get("identifier", []):
-            if i.get("system") in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):
-                return i.get("value")
-    return None
+    ident = ref.identifier
+    if ident is not None and ident.system in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):
+        return ident.value
+    target = contained.get(ref.reference or "")
+    return target.our_id() if target else None
 
 
 def read_fhir(path: Path) -> list[Event]:
-    """The outcome events of a FHIR JSON file; one that is not a JSON object (cut short, an array) is
-    a ValueError naming the file, as a CSV's problems are."""
+    """The outcome events of a FHIR JSON file; one that is not a FHIR Bundle or resource (cut short, an
+    array, no resourceType), or holds resources but no outcome, is a ValueError naming the file, as a
+    CSV's problems are."""
     try:
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
+    try:
+        events, kinds = _fhir_events(doc)
+    except ValueError as exc:
+        raise ValueError(f"{path} {exc}") from None
+    if kinds and not set(kinds) & set(OUTCOME_RESOURCES):  # a Bundle of something else (our own export?)
+        held = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         raise ValueError(
-            f"{path} is not a FHIR Bundle or resource: a JSON object is expected, not {type(doc).__name__}"
+            f"{path} holds no {' or '.join(OUTCOME_RESOURCES)} (what outcomes come as; docs/fhir.md), only {held}"
         )
-    return fhir_events(doc)
-
-
-def fhir_events(doc: dict[str, Any]) -> list[Event]:
-    """Outcome events from a FHIR Bundle (or one resource): see the module's docstring."""
-    entries: list[dict[str, Any]] = doc.get("entry", []) if doc.get("resourceType") == "Bundle" else [{"resource": doc}]
-    contained: dict[str, dict] = {}
-    for e in entries:
-        r = e.get("resource") or {}
-        if r.get("id"):
-            contained[f"{r.get('resourceType')}/{r['id']}"] = r
-        if e.get("fullUrl"):
-            contained[e["fullUrl"]] = r
-    events = []
-    for n, e in enumerate(entries, start=1):
-        r = e.get("resource") or {}
-        rt, where = r.get("resourceType"), f"entry {n}"
-        if rt == "DiagnosticReport":
-            rid = next((x for x in (_our_id(b, contained) for b in r.get("basedOn", [])) if x), None)
-            names = [
-                FHIR_OUTCOME_CODES.get(c.get("code"))
-                for cc in r.get("conclusionCode", [])
-                for c in cc.get("coding", [])
-                if c.get("system") == codes.CODE_SYSTEM_URL
-            ]
-            outcome = next((x for x in names if x), None)
-            date = _date(r.get("effectiveDateTime") or r.get("issued") or "")
-        elif rt == "Condition":
-            refs = [d for ev in r.get("evidence", []) for d in ev.get("detail", [])]
-            rid = next((x for x in (_our_id(d, contained) for d in refs) if x), None)
-            status = {c.get("code") for c in (r.get("verificationStatus") or {}).get("coding", [])}
-            outcome = "confirmed_syndrome" if "confirmed" in status else "no_syndrome" if "refuted" in status else None
-            date = _date(r.get("recordedDate") or r.get("onsetDateTime") or "")
-        else:
-            continue  # the ServiceRequests and Observations the outcomes reference travel along
-        problem = next((why for value, why in zip((rid, outcome, date), FHIR_MISSING[rt]) if value is None), None)
-        events.append(Event(where, rid, outcome, date, problem))
     return events
+
+
+def fhir_events(doc: Any) -> list[Event]:
+    """Outcome events from a FHIR Bundle (or one resource): see the module's docstring. One entry
+    that cannot be read is that entry's problem; a document that is no Bundle or resource is a
+    ValueError."""
+    return _fhir_events(doc)[0]
+
+
+def _fhir_events(doc: Any) -> tuple[list[Event], dict[str, int]]:
+    """(events, how many resources of each type the document holds)."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"is not a FHIR Bundle or resource: a JSON object is expected, not {type(doc).__name__}")
+    if not isinstance(doc.get("resourceType"), str):
+        raise ValueError("is not a FHIR Bundle or resource: it has no resourceType")
+    if doc["resourceType"] == "Bundle":
+        raw = doc.get("entry", [])
+        if not isinstance(raw, list):
+            raise ValueError(f"is a Bundle whose entry is not a list but {type(raw).__name__}")
+    else:
+        raw = [{"resource": doc}]
+    entries: list[tuple[str, _Entry | None, str | None]] = []  # (where, entry, why it cannot be read)
+    for n, e in enumerate(raw, start=1):
+        try:
+            entries.append((f"entry {n}", _Entry.model_validate(e), None))
+        except ValidationError as exc:
+            entries.append((f"entry {n}", None, f"not a Bundle entry: {_said(exc)}"))
+    contained: dict[str, _Resource] = {}
+    kinds: dict[str, int] = {}
+    for _, e, _ in entries:
+        try:
+            r = _Resource.model_validate(e.resource) if e and e.resource is not None else None
+        except ValidationError:
+            r = None  # told below when it is an outcome; otherwise it is simply not a reference's target
+        if r is None:
+            continue
+        kinds[r.resource_type] = kinds.get(r.resource_type, 0) + 1
+        if r.id:
+            contained[f"{r.resource_type}/{r.id}"] = r
+        if e is not None and e.full_url:
+            contained[e.full_url] = r
+    events = []
+    for where, e, why in entries:
+        if e is not None:
+            rt = (e.resource or {}).get("resourceType")
+            model = OUTCOME_RESOURCES.get(rt) if isinstance(rt, str) else None
+            if model is None:
+                continue  # the ServiceRequests and Observations the outcomes reference travel along
+            try:
+                events.append(_outcome_event(where, model.model_validate(e.resource), contained))
+                continue
+            except ValidationError as exc:
+                why = f"{rt}.{_said(exc)}"
+        events.append(Event(where, None, None, None, why))
+    return events, kinds
+
+
+def _outcome_event(where: str, r: _Resource, contained: dict[str, _Resource]) -> Event:
+    if isinstance(r, _DiagnosticReport):
+        rid = next((x for x in (_our_id(b, contained) for b in r.based_on) if x), None)
+        names = [
+            FHIR_OUTCOME_CODES.get(c.code or "")
+            for cc in r.conclusion_code
+            for c in cc.coding
+            if c.system == codes.CODE_SYSTEM_URL
+        ]
+        outcome = next((x for x in names if x), None)
+        date = _date(r.effective_date_time or r.issued or "")
+    else:
+        assert isinstance(r, _Condition)
+        refs = [d for ev in r.evidence for d in ev.detail]
+        rid = next((x for x in (_our_id(d, contained) for d in refs) if x), None)
+        status = {c.code for c in (r.verification_status.coding if r.verification_status else [])}
+        outcome = "confirmed_syndrome" if "confirmed" in status else "no_syndrome" if "refuted" in status else None
+        date = _date(r.recorded_date or r.onset_date_time or "")
+    problem = next(
+        (why for value, why in zip((rid, outcome, date), FHIR_MISSING[r.resource_type]) if value is None), None
+    )
+    return Event(where, rid, outcome, date, problem)
 
 
 READERS = {".csv": read_csv, ".json": read_fhir}

@@ -96,6 +96,16 @@ def test_a_date_is_read_whole_and_a_date_time_gives_its_own_day(three, tmp_path,
         (b'{"resourceType": "Bundle", "entry": [', "is not JSON: Expecting value"),  # a download cut short
         (b"[1, 2]", "is not a FHIR Bundle or resource: a JSON object is expected, not list"),  # was a traceback
         (b'{"resourceType": "Bundle", "entry": []}\xff', "is not UTF-8 text (byte 0xff on line 1)"),
+        # an object that is no FHIR (was "0 rows imported", exit 0), a Bundle whose entry is no list
+        (b"{}", "is not a FHIR Bundle or resource: it has no resourceType"),
+        (b'{"resourceType": "Bundle", "entry": {}}', "is a Bundle whose entry is not a list but dict"),
+        # resources, but no outcome among them (our own export, say): was "0 rows imported", exit 0
+        (
+            b'{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Observation"}},'
+            b' {"resource": {"resourceType": "Observation"}}, {"resource": {"resourceType": "Device"}}]}',
+            "holds no DiagnosticReport or Condition (what outcomes come as; docs/fhir.md), "
+            "only 1 Device, 2 Observation",
+        ),
     ],
 )
 def test_a_fhir_file_that_is_not_a_json_object_is_one_line_naming_it(three, tmp_path, capsys, content, told):
@@ -173,4 +183,40 @@ def test_fhir_outcomes_reference_our_referrals_and_results(three, tmp_path, caps
     assert _answers(capsys) == ["imported", "imported", "invalid"]
     store = OutcomeStore(data)
     assert store.latest() == {a: "confirmed_syndrome", b: "no_syndrome"}
+    store.close()
+
+
+def test_an_entry_whose_shapes_are_not_fhirs_is_that_entrys_answer(three, tmp_path, capsys):
+    """A string where FHIR has a list, a number for a date, an entry that is no object: each was an
+    AttributeError traceback that imported nothing; now each is its entry's answer, beside the good."""
+    data, (a, b, c) = three
+    good = {
+        "resourceType": "DiagnosticReport",
+        "basedOn": [{"identifier": {"system": codes.REFERRAL_ID_SYSTEM, "value": a}}],
+        "conclusionCode": [{"coding": [codes.coding("outcome-no-syndrome")]}],
+        "effectiveDateTime": "2099-03-01",
+    }
+    bad = [
+        1,
+        {"resource": {**good, "basedOn": "x"}},
+        {"resource": {**good, "conclusionCode": [{"coding": [1]}]}},
+        {"resource": {**good, "effectiveDateTime": 5}},
+        {"resource": {"resourceType": "Condition", "evidence": [{"detail": "x"}]}},
+        {"resource": {"resourceType": "Condition", "verificationStatus": []}},
+    ]
+    f = tmp_path / "outcomes.json"
+    f.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": good}, *bad]}))
+    assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(": ", 2)[1] for line in out] == ["imported"] + ["invalid"] * len(bad)
+    assert [line.split(": ", 3)[3] for line in out[1:]] == [
+        "not a Bundle entry: a JSON object is expected",
+        "DiagnosticReport.basedOn: Input should be a valid list",
+        "DiagnosticReport.conclusionCode.0.coding.0: a JSON object is expected",
+        "DiagnosticReport.effectiveDateTime: Input should be a valid string",
+        "Condition.evidence.0.detail: Input should be a valid list",
+        "Condition.verificationStatus: a JSON object is expected",
+    ]
+    store = OutcomeStore(data)
+    assert store.latest() == {a: "no_syndrome"}
     store.close()
