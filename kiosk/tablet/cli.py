@@ -32,9 +32,12 @@ def add_parser(sub, bundle_default: str) -> None:
         "--parity",
         default=None,
         metavar="DIR",
-        help="also check on a photo cohort (a folder with cohort.csv, e.g. .cache/parity-cohort)",
+        type=clikit.checked(_parity_folder),
+        help="also check on a folder of photos (its cohort.csv's when it has one, e.g. .cache/parity-cohort)",
     )
-    p.add_argument("--parity-limit", type=int, default=None, help="check only the first N cohort photos")
+    p.add_argument(
+        "--parity-limit", type=clikit.positive_int, default=None, help="check only the first N cohort photos"
+    )
     from ..cli import add_config_file_args  # here: the kiosk's CLI imports this module as it builds
 
     add_config_file_args(p)
@@ -46,6 +49,13 @@ def _out_folder(text: str) -> Path:
     return check_out_folder(Path(text))
 
 
+def _parity_folder(text: str) -> Path:
+    from .parity import cohort_photos  # checked when parsing: before minutes in Chromium
+
+    cohort_photos(text)
+    return Path(text)
+
+
 def cmd(args: argparse.Namespace) -> int:
     import functools
 
@@ -54,7 +64,7 @@ def cmd(args: argparse.Namespace) -> int:
     from .export import DEFAULT_RUNTIME, TabletExportError, export_app
     from .parity import verification_set, verify_app
 
-    photos = verification_set(Path(args.parity) if args.parity else None, args.parity_limit)
+    photos = verification_set(args.parity, args.parity_limit)
     verify = functools.partial(verify_app, bundle_dir=Path(args.bundle), photos=photos)
     try:
         out = export_app(

@@ -35,9 +35,9 @@ from facescreen.edge.detect import (
     detect_faces,
     faces_agree,
 )
-from facescreen.edge.errors import NoFaceError
+from facescreen.edge.errors import FaceScreenError, NoFaceError
 from facescreen.edge.metrics import ParityThresholds, agreement, gate_problems
-from facescreen.edge.photo import load_photo
+from facescreen.edge.photo import PHOTO_SUFFIXES, find_photos, load_photo
 from facescreen.edge.spreadsheet import read_table
 from facescreen.kiosk.isolation import ISOLATION_HEADERS, MEDIA_TYPES
 
@@ -250,15 +250,33 @@ def stage_medians(outcomes: list[PhotoOutcome]) -> dict[str, dict]:
     return out
 
 
+COHORT_CSV = "cohort.csv"
+
+
+def cohort_photos(folder: str | Path) -> dict[str, Path]:
+    """The photos of a ``--parity`` folder by their names in it: its cohort.csv's, in that order, when
+    it has one (the synthetic cohort's layout), else every photo under it (as the converters'
+    ``--parity`` reads a folder). A FaceScreenError when it is no folder or holds no photo: checked
+    when parsing (a missing folder was ``[Errno 2] ... cohort.csv``, a plain photo folder the same)."""
+    root = Path(folder)
+    if (root / COHORT_CSV).is_file():
+        return {r["path"]: root / r["path"] for _, r in read_table(root / COHORT_CSV, ("path",)).rows}
+    found = find_photos(root)
+    if not found:
+        raise FaceScreenError(f"{root} holds neither {COHORT_CSV} nor photos ({', '.join(PHOTO_SUFFIXES)})")
+    return {p.relative_to(root).as_posix(): p for p in found}
+
+
 def verification_set(cohort: Path | None = None, limit: int | None = None) -> dict[str, np.ndarray]:
-    """The converters' detector verification photos, plus the photos of a cohort folder (cohort.csv)."""
+    """The converters' detector verification photos, plus the first ``limit`` (all: None) photos of a
+    cohort folder (:func:`cohort_photos`)."""
     from facescreen.edge.synthetic import verification_photos
 
     photos = verification_photos(n_synthetic=2, seed=21)
     if cohort is not None:
-        rows = [r for _, r in read_table(Path(cohort) / "cohort.csv", ("path",)).rows]
-        for row in rows[:limit] if limit else rows:
-            photos[row["path"]] = load_photo(Path(cohort) / row["path"])
+        named = list(cohort_photos(cohort).items())
+        for name, path in named[:limit] if limit else named:
+            photos[name] = load_photo(path)
     return photos
 
 

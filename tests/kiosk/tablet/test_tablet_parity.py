@@ -261,6 +261,36 @@ def test_the_out_folder_is_checked_when_the_command_is_parsed(tmp_path, capsys):
     assert (tmp_path / "mine" / "photo.jpg").read_bytes() == b"kept"
 
 
+@pytest.mark.parametrize(
+    "parity, told",
+    [
+        ("gone", "argument --parity: no folder at {tmp}/gone"),  # was [Errno 2] ... gone/cohort.csv
+        ("a-file", "argument --parity: {tmp}/a-file is a file, not a folder"),
+        ("empty", "argument --parity: {tmp}/empty holds neither cohort.csv nor photos (.jpg"),
+    ],
+)
+def test_the_parity_folder_is_checked_when_the_command_is_parsed(tmp_path, capsys, parity, told):
+    from facescreen.kiosk.cli import main
+
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        main(["tablet-export", "--bundle", str(tmp_path / "no-bundle"), "--parity", str(tmp_path / parity)])
+    assert stop.value.code == 2 and told.format(tmp=tmp_path) in capsys.readouterr().err
+
+
+def test_a_parity_folder_is_its_cohort_csv_or_else_its_photos(tmp_path):
+    """A plain folder of photos (what the converters' --parity takes) was "[Errno 2] ... cohort.csv"."""
+    from facescreen.kiosk.tablet.parity import cohort_photos
+
+    (tmp_path / "b").mkdir()
+    for name in ("b/2.jpg", "1.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert cohort_photos(tmp_path) == {"1.png": tmp_path / "1.png", "b/2.jpg": tmp_path / "b" / "2.jpg"}
+    (tmp_path / "cohort.csv").write_text("path,label\nb/2.jpg,control\n")  # its list, in its order
+    assert cohort_photos(tmp_path) == {"b/2.jpg": tmp_path / "b" / "2.jpg"}
+
+
 @needs_browser
 def test_an_earlier_export_or_an_empty_folder_is_replaced(tablet_bundle, tmp_path):
     from facescreen.kiosk.tablet.export import APP_JSON, export_app
