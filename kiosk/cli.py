@@ -135,8 +135,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--source",
         default=None,
         metavar="URI",
-        help="frames: camera index (0), v4l2:///dev/video0, csi://0 (Jetson), gst:PIPELINE, a video file, "
-        "or a folder of images (replay)",
+        help="frames: camera index (0), v4l2:///dev/video0, csi://0 (Jetson), rtsp:// or http:// (a network "
+        "camera), gst:PIPELINE, a video file, or a folder of images (replay)",
     )
     src.add_argument("--camera", default=None, metavar="N", help="shorthand for --source N")
     p.add_argument("--width", type=clikit.positive_int, default=None, help="ask the camera for this frame width")

@@ -5,6 +5,7 @@ of images. ``capture()`` returns an RGB frame or None (no frame right now: the l
     v4l2:///dev/video0        a V4L2 device path
     csi://0                   Jetson CSI camera through GStreamer (nvarguscamerasrc)
     gst:<pipeline> | "... ! appsink"   any GStreamer pipeline ending in appsink
+    rtsp://... | http(s)://...   a network camera's stream (OpenCV's FFmpeg), reopened as a camera
     file.mp4 | file:///...    a video file (ends at its last frame)
     folder/ | folder://...    the images of a folder in name order (replay: demo and tests)
 
@@ -37,6 +38,8 @@ from facescreen.edge.photo import PHOTO_SUFFIXES, PhotoLimits, find_photos, load
 
 log = logging.getLogger(__name__)
 
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+NETWORK_TIMEOUT_MS = 5000  # per open and per read of a network stream
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".mjpg", ".y4m")
 
 
@@ -88,8 +91,9 @@ class CameraSource:
         max_failures: int = 5,
         clock: Callable[[], float] = time.monotonic,
         give_up_s: float | None = None,
+        params: tuple[int, ...] = (),
     ) -> None:
-        self.spec, self.api = spec, api
+        self.spec, self.api, self.params = spec, api, params
         self.give_up_s = give_up_s
         self.failed_opens = 0
         self.gave_up = False
@@ -123,7 +127,11 @@ class CameraSource:
             self.gave_up = True
 
     def _open(self) -> bool:
-        cap = cv2.VideoCapture(self.spec, self.api)
+        cap = (
+            cv2.VideoCapture(self.spec, self.api, list(self.params))
+            if self.params
+            else cv2.VideoCapture(self.spec, self.api)
+        )
         if not cap.isOpened():
             cap.release()
             return False
@@ -298,6 +306,26 @@ def open_source(
         return camera(uri[len("gst:") :] if uri.startswith("gst:") else uri, cv2.CAP_GSTREAMER, uri)
     if uri.startswith("folder://"):
         return ImageFolderSource(uri[len("folder://") :], uri, limits, loop)
+    if uri.lower().startswith(NETWORK_SCHEMES):
+        if not ffmpeg_available():
+            raise ValueError(
+                f"{uri!r} needs an OpenCV built with FFmpeg (pip wheels are); this one has none: "
+                "give a GStreamer pipeline instead (gst:rtspsrc location=... ! decodebin ! videoconvert ! appsink)"
+            )
+        # a camera that is not there (a wrong address, the camera off) must not hold the guidance loop
+        # for FFmpeg's own time-outs (30 s and more): opening and reading each give up after these
+        timeouts = (
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            NETWORK_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            NETWORK_TIMEOUT_MS,
+        )
+        return camera(uri, cv2.CAP_FFMPEG, uri, params=timeouts)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", uri) and not uri.startswith("file://"):
+        raise ValueError(
+            f"cannot open frame source {uri!r}: a URL is opened for {', '.join(NETWORK_SCHEMES)} only "
+            "(a GStreamer pipeline, gst:..., for anything else)"
+        )
     path = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
     if path.is_dir():
         return ImageFolderSource(path, uri, limits, loop)
@@ -309,8 +337,9 @@ def open_source(
             f"replay a folder that holds it (--source FOLDER), or screen it with: facescreen-screen BUNDLE {path}"
         )
     raise ValueError(
-        f"cannot open frame source {uri!r}: expected a camera index (0), v4l2:///dev/videoN, csi://N, a GStreamer "
-        f"pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) or a folder of images"
+        f"cannot open frame source {uri!r}: expected a camera index (0), v4l2:///dev/videoN, csi://N, a network "
+        f"stream (rtsp://, http://), a GStreamer pipeline (gst:...), a video file ({', '.join(VIDEO_SUFFIXES)}) "
+        "or a folder of images"
     )
 
 
@@ -333,6 +362,11 @@ def quiet_opencv(verbose: bool) -> None:
     set_level(LOG_LEVEL_INFO if verbose else LOG_LEVEL_SILENT)
     if not verbose:
         os.environ.setdefault(FFMPEG_LOG_ENV, AV_LOG_QUIET)  # a level the user set is kept
+
+
+def ffmpeg_available() -> bool:
+    """Whether this OpenCV build reads network streams and video files with FFmpeg (pip wheels do)."""
+    return bool(re.search(r"FFMPEG:\s+YES", cv2.getBuildInformation()))
 
 
 def gstreamer_available() -> bool:

@@ -17,6 +17,7 @@ from facescreen.kiosk.sources import (
     CameraSource,
     ImageFolderSource,
     VideoFileSource,
+    ffmpeg_available,
     gstreamer_available,
     open_source,
 )
@@ -141,10 +142,47 @@ def test_backoff_grows_to_a_ceiling():
     assert [b.delay(i) for i in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 
-@pytest.mark.parametrize("uri", ["nope://x", "missing_file.txt"])
+@pytest.mark.parametrize("uri", ["missing_file.txt"])
 def test_unknown_sources_say_what_is_accepted(uri):
     with pytest.raises(ValueError, match="camera index"):
         open_source(uri)
+
+
+@pytest.mark.parametrize("uri", ["nope://x", "ftp://camera/x.mjpg"])
+def test_a_url_of_another_scheme_says_which_are_opened(uri):
+    """It was taken for a file: "no video file at ftp:/camera/x.mjpg" (the slashes joined)."""
+    with pytest.raises(ValueError, match="a URL is opened for rtsp://, rtsps://, http://, https:// only"):
+        open_source(uri)
+
+
+@pytest.mark.skipif(not ffmpeg_available(), reason="this OpenCV has no FFmpeg")
+def test_a_network_camera_streams_and_one_that_is_not_there_is_given_up(tmp_path):
+    """A network camera's stream (here a video served over HTTP on this machine) is a camera: it was
+    "no video file at http:/..." (the URL taken for a path). One at an address that answers nothing
+    is retried, and given up after the camera time-out, as a USB camera is."""
+    import functools
+    import http.server
+    import socket
+    import threading
+
+    write_video(tmp_path / "cam.avi", n=4)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        src = open_source(f"http://127.0.0.1:{httpd.server_address[1]}/cam.avi")
+        try:
+            assert isinstance(src, CameraSource) and src.api == cv2.CAP_FFMPEG
+            frames = [f for f in (src.capture() for _ in range(4)) if f is not None]
+            assert len(frames) == 4 and frames[0].shape == (48, 64, 3)
+        finally:
+            src.close()
+        httpd.shutdown()
+    with socket.socket() as s:  # a port nothing listens on: refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gone = open_source(f"rtsp://127.0.0.1:{port}/stream", camera_timeout_s=0)
+    assert gone.capture() is None and gone.failed_opens == 1 and gone.gave_up and not gone.is_streaming
 
 
 def test_one_photo_as_the_source_says_how_to_screen_it(tmp_path):
