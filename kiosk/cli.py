@@ -448,10 +448,17 @@ def _fhir_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--child-id-system",
         default=DEFAULT_CHILD_ID_SYSTEM,
+        type=clikit.checked(_identifier_system),
         metavar="URI",
         help="Identifier.system of the programme's child register; a result's child reference is the "
         f"subject's identifier under it (default {DEFAULT_CHILD_ID_SYSTEM})",
     )
+
+
+def _identifier_system(text: str) -> str:
+    from .fhir.resources import check_identifier_system
+
+    return check_identifier_system(text)
 
 
 def _out_file(text: str) -> str | Path:

@@ -173,6 +173,12 @@ MISTAKES = [
     ("facescreen-kiosk", lambda p: ["-v", "expotr"], "invalid choice: 'expotr'"),
     ("facescreen-kiosk", lambda p: ["export", "--since", "yesterday"], "argument --since: 'yesterday' is not an ISO"),
     ("facescreen-kiosk", lambda p: ["export", "--out", p["file"] / "x.csv"], "argument --out: cannot write"),
+    (  # went into every subject's identifier; a FHIR server then refused the whole push
+        "facescreen-kiosk",
+        lambda p: ["push", "--fhir-url", "https://fhir.example.org/fhir", "--child-id-system", "child register"],
+        "argument --child-id-system: 'child register' is not an absolute URI, which an Identifier.system must be",
+    ),
+    ("facescreen-kiosk", lambda p: ["export", "--fhir", "--child-id-system", "REG"], "'REG' is not an absolute URI"),
     (
         "facescreen-convert",
         lambda p: [p["no_bundle"], "--to", "tflite-int8", "--detector", "retina"],

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,21 @@ class FhirOptions:
     programme's register, under which a result's ``child_ref`` names the child."""
 
     child_id_system: str = codes.DEFAULT_CHILD_ID_SYSTEM
+
+    def __post_init__(self) -> None:
+        check_identifier_system(self.child_id_system)
+
+
+def check_identifier_system(system: str) -> str:
+    """``system`` if it can be an Identifier.system (FHIR: an absolute URI, no spaces), else ValueError
+    saying what one looks like: "child register" went into every subject's identifier, and a FHIR
+    server refused the whole push with an answer that named no option."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+", system):
+        raise ValueError(
+            f"{system!r} is not an absolute URI, which an Identifier.system must be "
+            "(e.g. https://registry.example.org/child-id, or urn:oid:2.16.840.1.113883.3.9999)"
+        )
+    return system
 
 
 def full_url(system: str, value: str) -> str:

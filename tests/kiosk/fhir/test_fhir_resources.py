@@ -119,3 +119,12 @@ def test_rows_of_a_model_without_its_bundle_are_refused_with_the_remedy(day, mod
     rows = [dict(r, model_version="2") for r in _rows(day)]
     with pytest.raises(MissingModel, match=r"m-test v2 need that model's bundle \(--bundle DIR"):
         transaction_bundle(rows, [ModelInfo.from_bundle(model_bundle)], day.data_dir)
+
+
+@pytest.mark.parametrize("system", ["child register", "REG", "", "https://registry.example.org/child id"])
+def test_a_child_id_system_that_is_no_absolute_uri_is_refused_before_any_bundle(system):
+    """Identifier.system is an absolute URI: "child register" went into every subject's identifier, and
+    the FHIR server refused the whole push with an answer that named no option."""
+    with pytest.raises(ValueError, match="is not an absolute URI, which an Identifier.system must be"):
+        FhirOptions(child_id_system=system)
+    assert FhirOptions(child_id_system="urn:oid:2.16.840.1.113883.3.9999")
