@@ -172,6 +172,22 @@ def test_results_listing_and_csv_export(client, grace_jpeg):
     assert client.get("/v1/results?since=2000-01-01T05:30%2B05:30").json()["total"] == page["total"]
 
 
+@pytest.mark.parametrize("kiosk_id", ["Клиника №1", "诊所", 'clinic "north"/2'])
+def test_the_csv_is_named_after_any_kiosk_id(kiosk_bundle, engine, tmp_path, kiosk_id):
+    """A header is Latin-1: a kiosk id in Cyrillic or Chinese was a 500 (UnicodeEncodeError), a '"'
+    ended the quoted name early. RFC 6266: an ASCII name for old clients, the real one in filename*."""
+    import urllib.parse
+
+    app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path, kiosk_id=kiosk_id), engine=engine)
+    with TestClient(app) as c:
+        resp = c.get("/v1/results.csv")
+    assert resp.status_code == 200
+    kind, plain, named = resp.headers["content-disposition"].split("; ")
+    assert kind == "attachment" and named.startswith("filename*=UTF-8''")
+    assert urllib.parse.unquote(named.removeprefix("filename*=UTF-8''")) == f"facescreen-{kiosk_id}.csv"
+    assert plain.startswith('filename="') and plain.count('"') == 2 and plain.isascii() and "/" not in plain
+
+
 def test_capture_session_for_phones(client, scene_frames, settings):
     s = client.post("/v1/sessions", json={"operator_id": "nurse-2", "language": "en"})
     assert s.status_code == 201

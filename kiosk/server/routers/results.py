@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import urllib.parse
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -41,6 +42,15 @@ def list_results(
     return {"total": store.count(since, child_ref), "items": store.list(limit, offset, since, child_ref)}
 
 
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming ``filename`` whatever its characters (RFC 6266: a plain-ASCII
+    ``filename`` for old clients, the name itself as ``filename*`` in UTF-8). A header is Latin-1, so a
+    kiosk id in Cyrillic, Arabic or Chinese was Starlette's UnicodeEncodeError, a 500, and a '"' in it
+    ended the quoted name early."""
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\/' else "_" for c in filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
+
+
 @router.get(
     "/results.csv",
     summary="Export every stored screening as CSV",
@@ -58,7 +68,7 @@ def export_results(
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="facescreen-{settings.kiosk_id}.csv"'},
+        headers={"Content-Disposition": attachment(f"facescreen-{settings.kiosk_id}.csv")},
     )
 
 
