@@ -138,6 +138,15 @@ def count(text: str) -> int:
     return positive_int(text, least=0)
 
 
+def positive_number(text: str) -> float:
+    """A finite number > 0 (``nan`` and ``inf`` are none: converted to a whole number of bytes or
+    pixels, they were "cannot convert float NaN to integer" and an OverflowError's traceback)."""
+    value = number(text, float, f"expected a number > 0, got {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def seconds(text: str, allow_zero: bool = False) -> float:
     """A finite number of seconds > 0 (``allow_zero``: >= 0); ``nan`` and ``inf`` are no time."""
     bound = ">= 0" if allow_zero else "> 0"

@@ -226,8 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--kiosk-id", default=socket.gethostname())
     serve.add_argument("--lang", default="en", type=LANGUAGE, help="default language: " + LANG_HELP)
-    serve.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20 MiB)")
-    serve.add_argument("--max-megapixels", type=float, default=50.0, help="largest accepted photo (default 50 MP)")
+    serve.add_argument(
+        "--max-upload-mb", type=clikit.positive_number, default=20.0, help="largest accepted upload (default 20 MiB)"
+    )
+    serve.add_argument(
+        "--max-megapixels", type=clikit.positive_number, default=50.0, help="largest accepted photo (default 50 MP)"
+    )
     serve.add_argument(
         "--queue-depth",
         type=int,
@@ -242,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--decode-budget-mp",
-        type=float,
+        type=clikit.positive_number,
         default=64.0,
         help="decoded megapixels all requests may hold at once (default 64, about 200 MB)",
     )
@@ -250,10 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--sessions-per-client", type=int, default=2, help="capture sessions one phone or tablet may hold (default 2)"
     )
     serve.add_argument(
-        "--body-timeout-s", type=float, default=30.0, help="seconds a request's body may take to arrive (default 30)"
+        "--body-timeout-s",
+        type=clikit.seconds,
+        default=30.0,
+        help="seconds a request's body may take to arrive (default 30)",
     )
     serve.add_argument(
-        "--header-timeout-s", type=float, default=10.0, help="seconds a request's headers may take (default 10)"
+        "--header-timeout-s",
+        type=clikit.seconds,
+        default=10.0,
+        help="seconds a request's headers may take (default 10)",
     )
     serve.add_argument(
         "--log-level",

@@ -171,6 +171,19 @@ MISTAKES = [
         "invalid choice: 'expotr' (choose from {kiosk_commands})",
     ),
     ("facescreen-kiosk", lambda p: ["-v", "expotr"], "invalid choice: 'expotr'"),
+    # a number of bytes or pixels: nan was "cannot convert float NaN to integer", inf a traceback
+    (
+        "facescreen-kiosk",
+        lambda p: ["serve", "--max-upload-mb", "nan"],
+        "argument --max-upload-mb: expected a number > 0",
+    ),
+    (
+        "facescreen-kiosk",
+        lambda p: ["serve", "--max-megapixels", "inf"],
+        "argument --max-megapixels: expected a number",
+    ),
+    ("facescreen-kiosk", lambda p: ["serve", "--decode-budget-mp", "nan"], "expected a number > 0, got 'nan'"),
+    ("facescreen-kiosk", lambda p: ["serve", "--body-timeout-s", "nan"], "expected a number of seconds > 0, got 'nan'"),
     ("facescreen-kiosk", lambda p: ["export", "--since", "yesterday"], "argument --since: 'yesterday' is not an ISO"),
     ("facescreen-kiosk", lambda p: ["export", "--out", p["file"] / "x.csv"], "argument --out: cannot write"),
     (  # went into every subject's identifier; a FHIR server then refused the whole push
