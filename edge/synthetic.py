@@ -91,6 +91,9 @@ def plant_geometry(rgb: np.ndarray, landmarks: np.ndarray, eye_widen: float, mou
     return cv2.remap(rgb, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 64, 4096  # a face MTCNN finds; a photo a phone takes
+
+
 @dataclass(frozen=True)
 class CohortConfig:
     n_per_class: int = 60
@@ -99,6 +102,13 @@ class CohortConfig:
     mouth_widen: tuple[float, float] = (0.15, 0.04)
     seed: int = 0
     classes: tuple[str, str] = ("control", "syndromic")
+
+    def __post_init__(self) -> None:
+        # 0 subjects wrote an empty cohort.csv, then an IndexError; the next run left the empty one
+        if self.n_per_class < 1:
+            raise ValueError(f"n_per_class must be at least 1, got {self.n_per_class}")
+        if not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ValueError(f"image_size must be {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels, got {self.image_size}")
 
 
 def make_subject(
@@ -198,11 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (another seed gives other subjects)")
     p.add_argument("--image-size", type=int, default=CohortConfig.image_size, help="photo side in pixels")
     args = p.parse_args(argv)
+    try:
+        cfg = CohortConfig(n_per_class=args.n_per_class, seed=args.seed, image_size=args.image_size)
+    except ValueError as exc:
+        p.error(str(exc))
     out = Path(args.out)
     if (out / "cohort.csv").is_file():
         print(f"{out / 'cohort.csv'} exists; leaving it")
         return 0
-    print(make_cohort(out, CohortConfig(n_per_class=args.n_per_class, seed=args.seed, image_size=args.image_size)))
+    print(make_cohort(out, cfg))
     print(SYNTHETIC_NOTICE)
     return 0
 

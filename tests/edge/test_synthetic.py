@@ -75,3 +75,20 @@ def test_cohort_manifest_and_notice(tmp_path):
 def test_unknown_source_photo():
     with pytest.raises(ValueError, match="unknown sample photo"):
         source_photo("mona_lisa")
+
+
+@pytest.mark.parametrize(
+    "argv, told",
+    [
+        (["--n-per-class", "0"], "n_per_class must be at least 1, got 0"),
+        (["--image-size", "5"], "image_size must be 64 to 4096 pixels, got 5"),
+    ],
+)
+def test_a_cohort_that_cannot_be_made_is_refused_and_nothing_written(tmp_path, capsys, argv, told):
+    """--n-per-class 0 wrote an empty cohort.csv, then an IndexError; the next run kept the empty one."""
+    from facescreen.edge.synthetic import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(tmp_path / "cohort"), *argv])
+    assert stop.value.code == 2 and told in capsys.readouterr().err
+    assert not (tmp_path / "cohort").exists()
