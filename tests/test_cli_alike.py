@@ -112,6 +112,7 @@ MISTAKES = [
         "argument --warmup: expected a whole number >= 0",
     ),
     ("facescreen-bench", lambda p: [p["no_bundle"], "--min-seconds", "nan"], "expected a number of seconds >= 0"),
+    ("facescreen-bench", lambda p: [p["no_bundle"], "--max-variation", "nan"], "argument --max-variation: expected a"),
     (
         "facescreen-screen",
         lambda p: [p["no_bundle"], p["photo"], "--cam-dir", p["file"]],

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-variation",
-        type=float,
+        type=clikit.positive_number,
         default=DEFAULT_MAX_VARIATION_PCT,
         help="warn when a timing's coefficient of variation exceeds this many percent "
         f"(default: {DEFAULT_MAX_VARIATION_PCT:g}; trtexec warns above {TRTEXEC_UNSTABLE_COV_PCT:g})",
