@@ -12,7 +12,14 @@ import pytest
 import tf_free
 from factories import make_result
 
-from facescreen.edge import BackendUnavailableError, NoFaceError, ScreeningResult, create_screener, load_bundle
+from facescreen.edge import (
+    BackendUnavailableError,
+    BundleError,
+    NoFaceError,
+    ScreeningResult,
+    create_screener,
+    load_bundle,
+)
 from facescreen.edge.result import NO_FLAG, REFER
 
 SCREEN_BACKENDS = ["litert", "onnxruntime"] if tf_free.TF_FREE else ["keras"]
@@ -88,7 +95,7 @@ def test_no_face(tiny_bundle, mtcnn_detector):
 
 
 def test_asking_for_an_absent_artifact_never_falls_back(bundle_without_tflite):
-    with pytest.raises(BackendUnavailableError, match="no artifact 'tflite-int8'"):
+    with pytest.raises(BundleError, match="no artifact 'tflite-int8'"):  # a name the bundle lacks: the user's
         create_screener(bundle_without_tflite, artifact="tflite-int8", detector=None)
     with pytest.raises(BackendUnavailableError, match="litert: no tflite artifact"):
         create_screener(bundle_without_tflite, backend="litert", detector=None)
