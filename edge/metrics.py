@@ -182,3 +182,18 @@ def population_stability_index(reference_counts, field_counts, floor: float = 1e
     r = np.maximum(ref / ref.sum(), floor)
     f = np.maximum(fld / fld.sum(), floor)
     return float(np.sum((f - r) * np.log(f / r)))
+
+
+PSI_CHANCE_QUANTILE = 0.99  # the drift alarm's bar for sampling alone: 1 group in 100 without drift
+
+
+def psi_by_chance(reference_counts, n: int, quantile: float = PSI_CHANCE_QUANTILE, draws: int = 2000) -> float:
+    """The PSI that ``n`` scores drawn from the reference distribution itself stay under in
+    ``quantile`` of draws (multinomial draws, a fixed seed: the same figure every time). Sampling alone
+    moves a small sample's histogram a long way (with 10 bins, 30 scores without any drift commonly
+    give PSI 0.5), so a drift alarm on a small group needs PSI above this as well as above PSI_ALARM."""
+    ref = np.asarray(reference_counts, dtype=float)
+    if n < 1 or ref.sum() == 0:
+        raise ValueError(f"PSI by chance needs n >= 1 and a non-empty reference, got n={n}")
+    samples = np.random.default_rng(0).multinomial(n, ref / ref.sum(), size=draws)
+    return float(np.quantile([population_stability_index(ref, c) for c in samples], quantile))

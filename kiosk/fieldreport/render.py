@@ -87,17 +87,18 @@ def markdown(report: dict[str, Any]) -> str:
     else:
         lines += [
             "No alarm: field PPV within what validation predicts, no score drift (PSI < "
-            f"{report['psi_alarm_level']}) and no rise in quality refusals where they could be assessed.",
+            f"{report['psi_alarm_level']}, or within what sampling alone gives) and no rise in quality "
+            "refusals where they could be assessed.",
             "",
         ]
     lines += [
         "| group | screened | flagged | completed referrals | lost | completion | PPV | predicted PPV "
-        "| prevalence | PSI |",
+        "| prevalence | PSI (by chance, 99%) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in report["groups"]:
         prev = "n/a" if g["prevalence"] is None else f"{g['prevalence']:.3f} ({g['prevalence_source']})"
-        psi = "n/a" if g["psi"] is None else f"{g['psi']:.3f}"
+        psi = "n/a" if g["psi"] is None else f"{g['psi']:.3f} ({g['psi_by_chance']:.3f})"
         lines.append(
             f"| {g['name']} | {g['n_screened']} | {g['n_flagged']} | {g['n_completed']} | {g['n_lost']} | "
             f"{_ci(g['completion'])} | {_ci(g['ppv'])} | {_ci(g['predicted_ppv'])} | {prev} | {psi} |"

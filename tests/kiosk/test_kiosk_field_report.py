@@ -122,6 +122,38 @@ def test_a_planted_drift_raises_the_ppv_and_drift_alarms_at_the_top():
     assert md[2] == "## ALARM" and "field PPV" in md[4]
 
 
+def test_a_small_site_without_drift_raises_no_drift_alarm():
+    """Sampling alone moves a small site's histogram far: sites of 30 screenings without any drift had
+    PSI >= 0.25, the drift alarm, 174 times in 200. The alarm needs PSI above what samples of that size
+    drawn from validation's own distribution reach 1 time in 100, and the report says why it could not
+    tell."""
+    rng = np.random.default_rng(7)
+    card = _card(rng)
+    rows, outcomes = _field(rng, HEALTHY, n=60)  # two sites of 30
+    report = build_report(rows, outcomes, {KEY: card})
+    sites = report["groups"][1:]
+    assert all(g["psi"] >= report["psi_alarm_level"] for g in sites)  # what raised the alarm before
+    assert all(g["psi"] <= g["psi_by_chance"] for g in sites)
+    assert not [a for a in report["alarms"] if "drifted" in a]
+    assert all(any("too few to tell drift from chance" in n for n in g["not_assessed"]) for g in sites)
+    assert "| 0." in markdown(report)  # the table shows PSI and its chance level side by side
+
+
+def test_psi_by_chance_is_what_samples_from_the_reference_stay_under():
+    """99 in 100 draws stay under it (checked on draws of another seed), and it shrinks as samples grow:
+    at the planted-drift test's 3000 screenings it is far below the 0.25 alarm level."""
+    from facescreen.edge.metrics import psi_by_chance
+
+    ref = np.array([30, 50, 15, 5, 0, 10, 40, 20, 5, 25], float)
+    bar = psi_by_chance(ref, 40)
+    rng = np.random.default_rng(123)
+    above = [population_stability_index(ref, c) > bar for c in rng.multinomial(40, ref / ref.sum(), size=4000)]
+    assert 0.005 <= np.mean(above) <= 0.02
+    bars = [psi_by_chance(ref, n) for n in (10, 40, 200, 3000)]
+    assert bars == sorted(bars, reverse=True) and bars[-1] < 0.05
+    assert psi_by_chance(ref, 40) == bar  # a fixed seed: the same report every time
+
+
 def test_given_prevalence_is_used_and_said(tmp_path):
     rng = np.random.default_rng(3)
     card = _card(rng)
