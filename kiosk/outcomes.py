@@ -360,13 +360,15 @@ def _fhir_events(doc: Any) -> tuple[list[Event], dict[str, int]]:
     contained: dict[str, _Resource] = {}
     kinds: dict[str, int] = {}
     for _, e, _ in entries:
+        kind = (e.resource or {}).get("resourceType") if e else None
+        if isinstance(kind, str):  # counted as written: a malformed outcome is still an outcome
+            kinds[kind] = kinds.get(kind, 0) + 1
         try:
             r = _Resource.model_validate(e.resource) if e and e.resource is not None else None
         except ValidationError:
             r = None  # told below when it is an outcome; otherwise it is simply not a reference's target
         if r is None:
             continue
-        kinds[r.resource_type] = kinds.get(r.resource_type, 0) + 1
         if r.id:
             contained[f"{r.resource_type}/{r.id}"] = r
         if e is not None and e.full_url:

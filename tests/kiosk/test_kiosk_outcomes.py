@@ -203,9 +203,16 @@ def test_an_entry_whose_shapes_are_not_fhirs_is_that_entrys_answer(three, tmp_pa
         {"resource": {**good, "effectiveDateTime": 5}},
         {"resource": {"resourceType": "Condition", "evidence": [{"detail": "x"}]}},
         {"resource": {"resourceType": "Condition", "verificationStatus": []}},
+        {"resource": {"resourceType": "Condition", "identifier": {"value": "x"}}},  # no list: still an outcome
     ]
     f = tmp_path / "outcomes.json"
     f.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": good}, *bad]}))
+    alone = tmp_path / "alone.json"  # a malformed outcome beside other resources is still an outcome's answer
+    alone.write_text(
+        json.dumps({"resourceType": "Bundle", "entry": [bad[-1], {"resource": {"resourceType": "Device"}}]})
+    )
+    assert main(["outcomes", "import", str(alone), "--data-dir", str(data)]) == 1
+    assert "invalid" in capsys.readouterr().out
     assert main(["outcomes", "import", str(f), "--data-dir", str(data)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert [line.split(": ", 2)[1] for line in out] == ["imported"] + ["invalid"] * len(bad)
@@ -216,6 +223,7 @@ def test_an_entry_whose_shapes_are_not_fhirs_is_that_entrys_answer(three, tmp_pa
         "DiagnosticReport.effectiveDateTime: Input should be a valid string",
         "Condition.evidence.0.detail: Input should be a valid list",
         "Condition.verificationStatus: a JSON object is expected",
+        "Condition.identifier: Input should be a valid list",
     ]
     store = OutcomeStore(data)
     assert store.latest() == {a: "no_syndrome"}
