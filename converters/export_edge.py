@@ -81,9 +81,13 @@ def _check(src, artifacts: list[str]) -> tuple[list[str], list[str]]:
             continue
         if name not in src.card.artifacts:
             have = [n for n, a in src.card.artifacts.items() if a["format"] != "keras"]
+            remedy = (  # only a target the converters know can be converted first; else say what exists
+                f"convert it first: facescreen-convert {src.path} --to {name}"
+                if name in TARGETS
+                else f"{name!r} is no conversion target either; `facescreen-convert --list` shows them"
+            )
             raise ConversionError(
-                f"{src.path} has no artifact {name!r} to export; it has: {', '.join(have) or 'none'} "
-                f"(convert it first: facescreen-convert {src.path} --to {name})"
+                f"{src.path} has no artifact {name!r} to export; it has: {', '.join(have) or 'none'} ({remedy})"
             )
         entry = src.card.artifacts[name]
         if entry["format"] == "keras":

@@ -124,7 +124,9 @@ def _unverified_copy(bundle, root):
 @pytest.mark.parametrize(
     "case, message",
     [
-        ("absent", "has no artifact 'onnx-int8' to export"),
+        ("absent", "has no artifact 'onnx-int8' to export; it has: "),
+        # was "convert it first: ... --to tflite-int9", a target that does not exist
+        ("misspelt", "('tflite-int9' is no conversion target either; `facescreen-convert --list` shows them)"),
         ("keras", "'keras' is the Keras reference model"),
         ("unverified", "carries no parity figures in the model card, so it was not verified"),
         ("no-detector", "no mtcnn.json in"),
@@ -144,6 +146,8 @@ def test_export_edge_refuses_what_is_not_there_or_not_verified(edge_bundle, conv
         card["artifacts"].pop("onnx-int8")
         (source / "modelcard.json").write_text(json.dumps(card))
         names = "onnx-int8"
+    elif case == "misspelt":
+        names = "tflite-int9"
     elif case == "keras":
         names = "keras"
     elif case == "unverified":
