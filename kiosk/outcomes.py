@@ -351,41 +351,37 @@ def _fhir_events(doc: Any) -> tuple[list[Event], dict[str, int]]:
             raise ValueError(f"is a Bundle whose entry is not a list but {type(raw).__name__}")
     else:
         raw = [{"resource": doc}]
-    entries: list[tuple[str, _Entry | None, str | None]] = []  # (where, entry, why it cannot be read)
-    for n, e in enumerate(raw, start=1):
-        try:
-            entries.append((f"entry {n}", _Entry.model_validate(e), None))
-        except ValidationError as exc:
-            entries.append((f"entry {n}", None, f"not a Bundle entry: {_said(exc)}"))
+    # each entry read once, by its own model: (where, the resource, why it cannot be read, is it an outcome)
+    read: list[tuple[str, _Resource | None, str | None, bool]] = []
     contained: dict[str, _Resource] = {}
     kinds: dict[str, int] = {}
-    for _, e, _ in entries:
-        kind = (e.resource or {}).get("resourceType") if e else None
+    for n, raw_entry in enumerate(raw, start=1):
+        where = f"entry {n}"
+        try:
+            e = _Entry.model_validate(raw_entry)
+        except ValidationError as exc:
+            read.append((where, None, f"not a Bundle entry: {_said(exc)}", True))
+            continue
+        kind = (e.resource or {}).get("resourceType")
         if isinstance(kind, str):  # counted as written: a malformed outcome is still an outcome
             kinds[kind] = kinds.get(kind, 0) + 1
+        outcome = OUTCOME_RESOURCES.get(kind) if isinstance(kind, str) else None
         try:
-            r = _Resource.model_validate(e.resource) if e and e.resource is not None else None
-        except ValidationError:
-            r = None  # told below when it is an outcome; otherwise it is simply not a reference's target
-        if r is None:
+            r = (outcome or _Resource).model_validate(e.resource) if e.resource is not None else None
+        except ValidationError as exc:
+            # an outcome says why; any other resource is simply no reference's target
+            read.append((where, None, f"{kind}.{_said(exc)}", outcome is not None))
             continue
-        if r.id:
+        read.append((where, r, None, outcome is not None))
+        if r is not None and r.id:
             contained[f"{r.resource_type}/{r.id}"] = r
-        if e is not None and e.full_url:
+        if r is not None and e.full_url:
             contained[e.full_url] = r
     events = []
-    for where, e, why in entries:
-        if e is not None:
-            rt = (e.resource or {}).get("resourceType")
-            model = OUTCOME_RESOURCES.get(rt) if isinstance(rt, str) else None
-            if model is None:
-                continue  # the ServiceRequests and Observations the outcomes reference travel along
-            try:
-                events.append(_outcome_event(where, model.model_validate(e.resource), contained))
-                continue
-            except ValidationError as exc:
-                why = f"{rt}.{_said(exc)}"
-        events.append(Event(where, None, None, None, why))
+    for where, r, why, is_outcome in read:
+        if not is_outcome:
+            continue  # the ServiceRequests and Observations the outcomes reference travel along
+        events.append(_outcome_event(where, r, contained) if r is not None else Event(where, None, None, None, why))
     return events, kinds
 
 

@@ -158,7 +158,6 @@ def listen_sockets(settings: Settings) -> list[socket.socket]:
     while attempting to bind" log line. Bound as asyncio binds a host for uvicorn (every address the
     name resolves to, an IPv6 one IPv6-only, SO_REUSEADDR), so what --host reaches is unchanged.
     Raises ListenError saying what to do."""
-    where = f"{settings.host}:{settings.port}"
     try:
         infos = socket.getaddrinfo(
             settings.host or None, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -179,7 +178,7 @@ def listen_sockets(settings: Settings) -> list[socket.socket]:
             try:
                 sock.bind(address)
             except OSError as exc:
-                raise ListenError(_why_not(settings, where, exc)) from None
+                raise ListenError(_why_not(settings, exc)) from None
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -187,7 +186,7 @@ def listen_sockets(settings: Settings) -> list[socket.socket]:
     return sockets
 
 
-def _why_not(settings: Settings, where: str, exc: OSError) -> str:
+def _why_not(settings: Settings, exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         return (
             f"port {settings.port} is in use on {settings.host} (another `facescreen-kiosk serve` still "
@@ -204,7 +203,7 @@ def _why_not(settings: Settings, where: str, exc: OSError) -> str:
             f"this user may not listen on port {settings.port} (ports below 1024 are kept for root); "
             "give --port 1024 or above (8000 is the default)"
         )
-    return f"cannot listen on {where}: {exc.strerror or exc}"
+    return f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
 
 
 def serve(settings: Settings, log_level: str = "info", engine=None, sockets: list[socket.socket] | None = None) -> None:
