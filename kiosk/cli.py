@@ -795,10 +795,12 @@ def cmd_field_report(args: argparse.Namespace) -> int:
         from .outcomes import fhir_events, judge, latest_of
 
         try:
-            rows, outcome_doc = pull(args.fhir_url, _file_token(args))
+            rows, outcome_doc, left_out = pull(args.fhir_url, _file_token(args))
         except PushRefused as exc:
             print(f"{PROG} field-report: error: {exc}", file=sys.stderr)
             return clikit.EXIT_FAILED
+        for why in left_out:
+            print(f"{PROG} field-report: screening on the server not used: {why}", file=sys.stderr)
         answers, kept = judge(fhir_events(outcome_doc), {r["id"]: r["created_at"] for r in rows}, {}, args.fhir_url)
         for a in answers:
             if not a.ok:

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from facescreen.edge.spreadsheet import read_table
 from facescreen.edge.textfile import read_text
 
 from .fhir import codes
+from .fhir.read import Concept, Entry, Fhir, Reference, Resource, said
 from .store import iso_datetime, private_db, private_dir, store_time
 
 OUTCOMES_DB = "outcomes.sqlite3"
@@ -231,79 +232,28 @@ def read_csv(path: Path) -> list[Event]:
     return events
 
 
-class _Fhir(BaseModel):
-    """The parts of FHIR resources an outcome is read from (other elements are ignored), typed: a file
-    whose shapes are not FHIR's (a string where FHIR has a list, a number for a date) was an
-    AttributeError traceback; now it is that entry's problem, or the file's, in words."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class _Evidence(Fhir):
+    detail: list[Reference] = []
 
 
-class _Coding(_Fhir):
-    system: str | None = None
-    code: str | None = None
-
-
-class _Concept(_Fhir):
-    coding: list[_Coding] = []
-
-
-class _Identifier(_Fhir):
-    system: str | None = None
-    value: str | None = None
-
-
-class _Reference(_Fhir):
-    reference: str | None = None
-    identifier: _Identifier | None = None
-
-
-class _Evidence(_Fhir):
-    detail: list[_Reference] = []
-
-
-class _Resource(_Fhir):
-    """Any resource, as far as a reference to it is resolved: its type, id and identifiers."""
-
-    resource_type: str = Field(alias="resourceType")
-    id: str | None = None
-    identifier: list[_Identifier] = []
-
-    def our_id(self) -> str | None:
-        ours = (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM)
-        return next((i.value for i in self.identifier if i.system in ours), None)
-
-
-class _DiagnosticReport(_Resource):
-    based_on: list[_Reference] = Field(default=[], alias="basedOn")
-    conclusion_code: list[_Concept] = Field(default=[], alias="conclusionCode")
+class _DiagnosticReport(Resource):
+    based_on: list[Reference] = Field(default=[], alias="basedOn")
+    conclusion_code: list[Concept] = Field(default=[], alias="conclusionCode")
     effective_date_time: str | None = Field(default=None, alias="effectiveDateTime")
     issued: str | None = None
 
 
-class _Condition(_Resource):
+class _Condition(Resource):
     evidence: list[_Evidence] = []
-    verification_status: _Concept | None = Field(default=None, alias="verificationStatus")
+    verification_status: Concept | None = Field(default=None, alias="verificationStatus")
     recorded_date: str | None = Field(default=None, alias="recordedDate")
     onset_date_time: str | None = Field(default=None, alias="onsetDateTime")
 
 
-class _Entry(_Fhir):
-    full_url: str | None = Field(default=None, alias="fullUrl")
-    resource: dict[str, Any] | None = None
+OUTCOME_RESOURCES: dict[str, type[Resource]] = {"DiagnosticReport": _DiagnosticReport, "Condition": _Condition}
 
 
-OUTCOME_RESOURCES: dict[str, type[_Resource]] = {"DiagnosticReport": _DiagnosticReport, "Condition": _Condition}
-
-
-def _said(exc: ValidationError) -> str:
-    """Pydantic's first complaint, at its place in the resource (``basedOn.0``: Input should be ...)."""
-    e = exc.errors()[0]
-    msg = "a JSON object is expected" if e["type"] == "model_type" else e["msg"]  # not our class's name
-    return ".".join(map(str, e["loc"])) + ": " + msg if e["loc"] else msg
-
-
-def _our_id(ref: _Reference, contained: dict[str, _Resource]) -> str | None:
+def _our_id(ref: Reference, contained: dict[str, Resource]) -> str | None:
     """The result id a Reference points at: by our identifier, or via the referenced resource in the Bundle."""
     ident = ref.identifier
     if ident is not None and ident.system in (codes.REFERRAL_ID_SYSTEM, codes.RESULT_ID_SYSTEM):
@@ -352,25 +302,25 @@ def _fhir_events(doc: Any) -> tuple[list[Event], dict[str, int]]:
     else:
         raw = [{"resource": doc}]
     # each entry read once, by its own model: (where, the resource, why it cannot be read, is it an outcome)
-    read: list[tuple[str, _Resource | None, str | None, bool]] = []
-    contained: dict[str, _Resource] = {}
+    read: list[tuple[str, Resource | None, str | None, bool]] = []
+    contained: dict[str, Resource] = {}
     kinds: dict[str, int] = {}
     for n, raw_entry in enumerate(raw, start=1):
         where = f"entry {n}"
         try:
-            e = _Entry.model_validate(raw_entry)
+            e = Entry.model_validate(raw_entry)
         except ValidationError as exc:
-            read.append((where, None, f"not a Bundle entry: {_said(exc)}", True))
+            read.append((where, None, f"not a Bundle entry: {said(exc)}", True))
             continue
         kind = (e.resource or {}).get("resourceType")
         if isinstance(kind, str):  # counted as written: a malformed outcome is still an outcome
             kinds[kind] = kinds.get(kind, 0) + 1
         outcome = OUTCOME_RESOURCES.get(kind) if isinstance(kind, str) else None
         try:
-            r = (outcome or _Resource).model_validate(e.resource) if e.resource is not None else None
+            r = (outcome or Resource).model_validate(e.resource) if e.resource is not None else None
         except ValidationError as exc:
             # an outcome says why; any other resource is simply no reference's target
-            read.append((where, None, f"{kind}.{_said(exc)}", outcome is not None))
+            read.append((where, None, f"{kind}.{said(exc)}", outcome is not None))
             continue
         read.append((where, r, None, outcome is not None))
         if r is not None and r.id:
@@ -385,7 +335,7 @@ def _fhir_events(doc: Any) -> tuple[list[Event], dict[str, int]]:
     return events, kinds
 
 
-def _outcome_event(where: str, r: _Resource, contained: dict[str, _Resource]) -> Event:
+def _outcome_event(where: str, r: Resource, contained: dict[str, Resource]) -> Event:
     if isinstance(r, _DiagnosticReport):
         rid = next((x for x in (_our_id(b, contained) for b in r.based_on) if x), None)
         names = [

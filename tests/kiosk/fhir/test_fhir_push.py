@@ -263,3 +263,19 @@ def test_reading_a_server_that_is_not_fhir_says_so(monkeypatch):
         )
         with pytest.raises(PushRefused, match=r"answered HTTP 404 to Device\?_count=500: no OperationOutcome"):
             fhir_pull.pull(base, None)  # HTML with 404: was a JSONDecodeError too
+
+
+class _BadPage(_Canned):
+    """A search answer that says it is a Bundle but is not shaped as one (a proxy's rewrite, a bug)."""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.answer(200, "application/fhir+json", json.dumps({"resourceType": "Bundle", "entry": "none"}).encode())
+
+
+def test_a_search_page_not_shaped_as_a_bundle_says_where(monkeypatch):
+    from facescreen.kiosk.fhir import pull as fhir_pull
+    from facescreen.kiosk.fhir.push import PushRefused
+
+    with _serving(_BadPage) as base:
+        with pytest.raises(PushRefused, match=r"with a Bundle that is not FHIR's: entry: Input should be a valid list"):
+            fhir_pull.pull(base, None)  # was a TypeError: string indices must be integers
