@@ -160,7 +160,7 @@ HOMES = [
         "the model card, the training report",
     ),
     (
-        "the capture pages' shared scripts: the child's reference field, spoken guidance",
+        "the capture pages' shared scripts: the child's reference field, spoken guidance, a message's fields filled in",
         "facescreen.kiosk.tablet.export.SHARED_SCRIPTS",
         "the phone capture page (kiosk/server/static), the tablet app (its export copies them)",
     ),

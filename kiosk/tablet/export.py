@@ -44,7 +44,8 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 APP_PAGE = "index.html"  # the app's page: it gets the capture pages' banner (kiosk/banner.py) when staged
 # the capture pages' shared scripts: their home is the phone page's folder, the export copies them
 SHARED_SCRIPTS = tuple(
-    Path(__file__).resolve().parent.parent / "server" / "static" / name for name in ("childref.js", "speech.js")
+    Path(__file__).resolve().parent.parent / "server" / "static" / name
+    for name in ("childref.js", "speech.js", "format.js")
 )
 APP_DIR_IN_BUNDLE = "tablet"
 APP_JSON = "app.json"  # the app's record (parity included): a folder holding it is a tablet app

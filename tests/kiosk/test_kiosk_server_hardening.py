@@ -314,7 +314,9 @@ def test_the_capture_page_has_one_address(client):
     for name, value in ISOLATION_HEADERS.items():
         assert page.headers.get(name) == value, name
     assert client.get("/static/capture.html").status_code == 404
-    for src in ("/static/capture.css", "/static/capture.js", "/static/childref.js", "/static/speech.js"):
+    from facescreen.kiosk.tablet.export import SHARED_SCRIPTS
+
+    for src in ("/static/capture.css", "/static/capture.js", *(f"/static/{p.name}" for p in SHARED_SCRIPTS)):
         assert src.rsplit("/", 1)[1] in page.text, src
         assert client.get(src).status_code == 200, src
 

@@ -12,9 +12,8 @@ const FRAME_MAX_SIDE = 960; // frames are downscaled before upload
 const speaker = new window.facescreenSpeaker();
 
 function t(key, fields) {
-  let s = S.msg[key] || key;
-  if (fields) s = s.replace(/\{(\w+)(?::[^}]*)?\}/g, (_, k) => (typeof fields[k] === "number" ? fields[k].toFixed(3) : fields[k]));
-  return s;
+  const s = S.msg[key] || key;
+  return fields ? window.facescreenFormat(s, fields) : s;  // format.js: the tablet app's formatter too
 }
 function setState(state) { document.body.dataset.state = state; }
 function show(id, on) { $(id).hidden = !on; }

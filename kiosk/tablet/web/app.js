@@ -17,10 +17,7 @@ const RETAKE_PAUSE_MS = 3000;
 const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
                 tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null };
 
-// Python's str.format for the fields the tables use: {name} and {name:.3f}
-function format(text, fields = {}) {
-  return text.replace(/\{(\w+)(?::\.(\d+)f)?\}/g, (_, k, digits) => (digits ? Number(fields[k]).toFixed(+digits) : String(fields[k])));
-}
+const format = window.facescreenFormat;  // format.js, the phone page's (one home, copied by the export)
 
 export function t(key, fields) {
   const table = state.messages[state.lang];
