@@ -162,7 +162,9 @@ export async function sync() {
   const out = await syncAll(state.db, url, token);
   // a wrong token is not an unreachable kiosk: say which, so the health worker fixes the right thing
   const failed = out.status === 401 ? t('tablet_wrong_token') : `${t('tablet_sync_failed')} (${out.error})`;
-  $('sync-status').textContent = out.error ? failed : t('tablet_synced');
+  // records the kiosk refused stay here: how many, and the kiosk's reason for the first
+  const refused = out.refused.length ? t('tablet_sync_refused', { refused: out.refused.length, reason: out.refused[0].error }) : '';
+  $('sync-status').textContent = [out.error ? failed : refused ? '' : t('tablet_synced'), refused].filter(Boolean).join(' ');
   await refreshCounts();
   return out;
 }

@@ -191,7 +191,7 @@ def test_offline_screening_then_sync_cut_off_and_finished(
             cutter.cut_at = None
             door.offline = False
             second = browser_call(c, "return await window.tablet.sync();")
-            assert second == {"sent": 2, "waiting": 0, "error": None}
+            assert second == {"sent": 2, "waiting": 0, "error": None, "refused": []}
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 0}
             shot(c, tmp_path, "tablet-synced.png")
             tablet_ids = set(page("storedIds"))
@@ -283,7 +283,12 @@ def test_a_child_ref_typed_on_the_tablet_reaches_the_kiosks_list_and_export(
         assert c.script("return document.body.dataset.state") == "result"
         assert c.script("return document.getElementById('result-child').innerText") == "Child: REG-2024-0117"
         c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
-        assert browser_call(c, "return await window.tablet.sync();") == {"sent": 1, "waiting": 0, "error": None}
+        assert browser_call(c, "return await window.tablet.sync();") == {
+            "sent": 1,
+            "waiting": 0,
+            "error": None,
+            "refused": [],
+        }
         rows = store.list(child_ref="REG-2024-0117")
         buf = io.StringIO()
         store.export_csv(buf)
@@ -298,7 +303,8 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
     sentence); loading shows its progress and being ready offline is a visible badge; a photo that
     fails the quality check is refused with the instruction the kiosk gives for the same file (POST
     /v1/screen: 422 quality_failed); a good one's result takes the video's place with the face
-    screened; "1 result"; a wrong token is reported as a wrong token."""
+    screened; "1 result"; a wrong token is reported as a wrong token; a result the kiosk refuses for
+    what it holds is kept and said, and the sync goes on past it."""
     import httpx
     import numpy as np
 
@@ -362,6 +368,41 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         out = browser_call(c, "return await window.tablet.sync();")
         assert out["sent"] == 0 and out["status"] == 401
         assert c.script("return document.getElementById('sync-status').innerText") == en["tablet_wrong_token"]
+
+        # a result the kiosk refuses for what it holds (made while the tablet's reset clock said 1999:
+        # it sorts first) stays on the tablet and the sync goes on past it; it stopped there, and every
+        # later result stayed on the tablet for ever
+        card = served_engine.model_info()
+        stale = {
+            "id": "ab" * 16,
+            "created_at": "1999-12-31T23:00:00.000Z",
+            "tablet_id": "tablet-7",
+            "model_id": card["model_id"],
+            "model_version": card["version"],
+            "backend": "onnxruntime-web:onnx-int8",
+            "probability": 0.0,
+            "threshold": card["threshold"],
+            "flag": False,
+            "label": "no referral flag",
+            "not_for_clinical_use": card["not_for_clinical_use"],
+            "intended_use": "research",
+            "quality": {},
+            "consent": False,
+            "photo_jpeg_b64": None,
+            "child_ref": None,
+            "synced_at": None,
+        }
+        page("keepRecord", stale)
+        c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
+        out = browser_call(c, "return await window.tablet.sync();")
+        assert (out["sent"], out["waiting"], out["error"]) == (1, 1, None), out
+        assert [r["id"] for r in out["refused"]] == [stale["id"]] and "check the tablet's clock" in out["refused"][0][
+            "error"
+        ]
+        told = en["tablet_sync_refused"].format(refused=1, reason=out["refused"][0]["error"])
+        assert c.script("return document.getElementById('sync-status').innerText") == told
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
+        assert app.state.store.count() == 1
 
 
 def assert_the_map_is_shown(c, card: dict, en: dict) -> None:

@@ -4,6 +4,11 @@
 // acknowledged that id. The kiosk keeps the first copy of an id and acknowledges repeats, so a
 // sync cut off at any point (before or after the kiosk committed) is finished by the next one,
 // with nothing lost and nothing doubled. A photo travels only when the family consented.
+// A record the kiosk refuses for what it holds (400, 413, 422: a tablet clock that was wrong when it
+// was made, another model's result, a photo the kiosk cannot decode) stays on the tablet, unsent, and
+// the sync goes on with the next: it stopped there, so one such record (sorted first, as a record
+// dated 1970 by a reset clock is) kept every later screening off the kiosk for ever. Anything else
+// (no network, a wrong token, a busy or full kiosk) stops the sync: the next records would meet it too.
 
 const DB = 'facescreen-tablet';
 const STORE = 'results';
@@ -60,12 +65,18 @@ async function markSynced(db, id, when) {
   });
 }
 
-// Send every unsent record; returns {sent, waiting, error}. Stops at the first failure (the rest
-// wait for the next sync). `kioskUrl` is the kiosk's base URL, `token` its access token.
+// the kiosk's answers that judge the record sent, not the kiosk or the connection (kiosk/server/errors.py)
+export const REFUSES_THE_RECORD = [400, 413, 422];
+
+// Send every unsent record; returns {sent, waiting, error, status, refused}: `refused` lists the
+// records the kiosk refused ({id, created_at, error}), kept for the next sync; `error` is what stopped
+// it (the rest wait for the next sync). `kioskUrl` is the kiosk's base URL, `token` its access token.
 export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
   const pending = (await allRecords(db)).filter((r) => !r.synced_at)
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
   let sent = 0;
+  const refused = [];
+  const stop = (error, status) => ({ sent, waiting: pending.length - sent, error, status, refused });
   for (const rec of pending) {
     const { synced_at: _, ...body } = rec;
     let resp;
@@ -76,18 +87,20 @@ export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
         signal: AbortSignal.timeout(timeoutMs),  // a kiosk that went out of range mid-answer
       });
     } catch (err) {
-      return { sent, waiting: pending.length - sent, error: `network: ${err.message}` };
+      return stop(`network: ${err.message}`);
     }
     if (!resp.ok) {
       let msg = `HTTP ${resp.status}`;
       try { msg += `: ${(await resp.json()).error.message}`; } catch { /* not JSON */ }
-      return { sent, waiting: pending.length - sent, error: msg, status: resp.status };
+      if (!REFUSES_THE_RECORD.includes(resp.status)) return stop(msg, resp.status);
+      refused.push({ id: rec.id, created_at: rec.created_at, error: msg });
+      continue;
     }
     let ack;
-    try { ack = await resp.json(); } catch (err) { return { sent, waiting: pending.length - sent, error: `network: ${err.message}` }; }
-    if (!ack.accepted.includes(rec.id)) return { sent, waiting: pending.length - sent, error: `the kiosk did not acknowledge ${rec.id}` };
+    try { ack = await resp.json(); } catch (err) { return stop(`network: ${err.message}`); }
+    if (!ack.accepted.includes(rec.id)) return stop(`the kiosk did not acknowledge ${rec.id}`);
     await markSynced(db, rec.id, new Date().toISOString());
     sent += 1;
   }
-  return { sent, waiting: 0, error: null };
+  return { sent, waiting: pending.length - sent, error: null, refused };
 }

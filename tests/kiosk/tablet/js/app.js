@@ -78,3 +78,14 @@ export function resultLayout() {
   for (const id of ['result-label', 'result-advice', 'result-prob']) out[id] = textBox(byId(id));
   return out;
 }
+
+// a record put among the app's own (IndexedDB) as it is, as if the app had made it: its id
+export async function keepRecord(rec) {
+  const db = window.tablet.state.db;
+  return new Promise((ok, fail) => {
+    const t = db.transaction('results', 'readwrite');
+    t.objectStore('results').add(rec);
+    t.oncomplete = () => ok(rec.id);
+    t.onerror = () => fail(t.error);
+  });
+}
