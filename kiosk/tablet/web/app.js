@@ -13,9 +13,13 @@ const MAX_FRAME_SIDE = 640;     // guidance runs on a frame this size at most
 // 0.8 s stored a result nobody meant. The next capture waits until the face has left the picture
 // or this pause (state.retakePauseMs) has passed.
 const RETAKE_PAUSE_MS = 3000;
+// A tablet's clock may run a little behind the machine that exported the app (state.now: the app's one
+// clock, which the tests set)
+const CLOCK_SLACK_MS = 24 * 3600 * 1000;
 
 const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
-                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null };
+                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null,
+                now: () => new Date() };
 
 const format = window.facescreenFormat;  // format.js, the phone page's (one home, copied by the export)
 
@@ -71,15 +75,29 @@ async function jpegB64(canvas) {
 
 // ---- screening and results --------------------------------------------------------------------
 
+// Why this tablet's clock cannot date a result, or null. A clock behind the app's own making is wrong
+// (a tablet whose battery ran flat wakes in 1970 or in its maker's year, and an offline one never
+// corrects it): a result dated by it could never be sent, since the kiosk refuses one from before
+// 2020 or more than a day ahead of its own clock (kiosk/server/routers/sync.py). So no child is
+// screened until the date is set.
+function clockProblem(now) {
+  const made = new Date(state.screener.app.created_at);
+  if (now.getTime() >= made.getTime() - CLOCK_SLACK_MS) return null;
+  return t('tablet_clock_wrong', { today: now.toISOString().slice(0, 10), made: made.toISOString().slice(0, 10) });
+}
+
 // `analysis`: the live capture's, whose face is screened (a photo is detected here)
 export async function screenCanvas(canvas, consent, analysis = null) {
   const ref = childRef();
   if (!ref.ok) { setStatus(t('child_ref_invalid')); $('child-ref').focus(); return { result: null, saved: null }; }
+  const now = state.now();
+  const clock = clockProblem(now);
+  if (clock) { setStatus(clock); return { result: null, saved: null, clock }; }
   const { rgb, h, w } = rgbOf(canvas);
   setStatus(t('screening'));
   const result = await state.screener.screen(rgb, h, w, analysis);
   if (result.error) { setStatus(t(result.error === 'no_face' ? 'no_face' : 'try_again')); return { result, saved: null }; }
-  const rec = makeRecord(result, { tabletId: state.tabletId, consent, childRef: ref.value, photoJpegB64: consent ? await jpegB64(canvas) : null });
+  const rec = makeRecord(result, { tabletId: state.tabletId, consent, childRef: ref.value, photoJpegB64: consent ? await jpegB64(canvas) : null, now });
   await addRecord(state.db, rec);
   setStatus('');
   state.last = { result, saved: rec };

@@ -304,7 +304,8 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
     fails the quality check is refused with the instruction the kiosk gives for the same file (POST
     /v1/screen: 422 quality_failed); a good one's result takes the video's place with the face
     screened; "1 result"; a wrong token is reported as a wrong token; a result the kiosk refuses for
-    what it holds is kept and said, and the sync goes on past it."""
+    what it holds is kept and said, and the sync goes on past it; a clock behind the app's making
+    screens no child."""
     import httpx
     import numpy as np
 
@@ -403,6 +404,15 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         assert c.script("return document.getElementById('sync-status').innerText") == told
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
         assert app.state.store.count() == 1
+
+        # so a tablet whose clock is behind the app's own making (a flat battery's 1999) screens no
+        # child: the result could never reach the kiosk; the page says what the clock says, and to set it
+        c.script("window.tablet.state.now = () => new Date('1999-12-31T09:00:00Z');")
+        assert page("screenChosenFile") == {"instruction": None, "saved": None}
+        made = json.loads((served_bundle / "tablet" / "app.json").read_text())["created_at"][:10]
+        told = en["tablet_clock_wrong"].format(today="1999-12-31", made=made)
+        assert c.script("return document.getElementById('status').innerText") == told
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
 
 
 def assert_the_map_is_shown(c, card: dict, en: dict) -> None:

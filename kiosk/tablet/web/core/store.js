@@ -38,10 +38,10 @@ export function newId() {
 }
 
 // The record the kiosk stores (kiosk.server.routers.sync.SyncedResult); photo only with consent.
-export function makeRecord(result, { tabletId, consent, childRef = null, photoJpegB64 = null, quality = {} }) {
+export function makeRecord(result, { tabletId, consent, childRef = null, photoJpegB64 = null, quality = {}, now = new Date() }) {
   if (photoJpegB64 && !consent) throw new Error('a photo is kept only with recorded consent');
   return {
-    id: newId(), created_at: new Date().toISOString(), tablet_id: tabletId,
+    id: newId(), created_at: now.toISOString(), tablet_id: tabletId,
     model_id: result.model_id, model_version: result.model_version, backend: result.backend,
     probability: result.probability, threshold: result.threshold, flag: result.flag, label: result.label,
     not_for_clinical_use: result.not_for_clinical_use, intended_use: result.intended_use,
