@@ -757,10 +757,11 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"dry run: {report.queued} queued screenings shown, nothing sent", file=sys.stderr)
         return 0
     print(f"pushed {report.pushed} screenings in {report.batches} transactions to {args.fhir_url}", file=sys.stderr)
-    if not report.ok:
+    for rid, why in report.refused.items():  # each stays queued; the others went
+        print(f"{PROG} push: screening {rid} stays queued: {why}", file=sys.stderr)
+    if report.error:
         print(f"{PROG} push: error: {report.error}", file=sys.stderr)
-        return clikit.EXIT_FAILED
-    return 0
+    return 0 if report.ok else clikit.EXIT_FAILED
 
 
 def cmd_outcomes(args: argparse.Namespace) -> int:

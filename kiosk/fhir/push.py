@@ -1,12 +1,18 @@
 """Send queued screenings to a FHIR server, one transaction Bundle per batch.
 
-A batch is marked pushed only when the server answered the whole transaction with success; anything
-else (no answer, 4xx, 5xx, an answer that is not a transaction-response) stops the push, leaves that
-batch and every later one queued, and says why in one line a person can act on.
+A batch is marked pushed only when the server answered the whole transaction with success. A batch
+the server refuses for what it holds (a 4xx other than the token's 401/403, the 408 and 429 of a busy
+server, or a transaction-response with a refused entry) is split in halves and each half sent again,
+down to the single screenings the server refuses: those stay queued, each named with the server's
+reason, and the others go. Before, one such screening stopped the push at its batch, and since a
+push starts from the oldest, it held every later screening back at every push. Anything else (no
+answer, a refused token, 5xx, an answer that is not a transaction-response) stops the push, leaves
+that batch and every later one queued, and says why in one line a person can act on.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +35,14 @@ class PushRefused(Exception):
     """The server did not take a batch; ``str()`` says why, for the operator."""
 
 
+class ContentRefused(PushRefused):
+    """The server answered, and refused what the batch holds (not the token, not its own state)."""
+
+
+# 4xx answers that are not about the batch's content: the token, and a server busy or timing out
+NOT_THE_CONTENT = (401, 403, 408, 429)
+
+
 @dataclass
 class PushReport:
     server: str
@@ -37,10 +51,11 @@ class PushReport:
     batches: int = 0
     error: str | None = None
     locations: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # result id -> why the server refused it
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and not self.refused
 
 
 def check_base_url(url: str) -> str:
@@ -92,9 +107,11 @@ def post_transaction(client: httpx.Client, base_url: str, bundle: dict[str, Any]
         raise PushRefused(
             f"{base_url} refused the token (HTTP {resp.status_code}: {outcome_text(body)}); check --token-file"
         )
-    if resp.status_code >= 400:
-        side = "the server failed" if resp.status_code >= 500 else "the server refused the batch"
+    if resp.status_code >= 500 or resp.status_code in NOT_THE_CONTENT:
+        side = "the server failed" if resp.status_code >= 500 else "the server is busy"
         raise PushRefused(f"{side} (HTTP {resp.status_code}): {outcome_text(body)}")
+    if resp.status_code >= 400:
+        raise ContentRefused(f"the server refused the batch (HTTP {resp.status_code}): {outcome_text(body)}")
     if not (isinstance(body, dict) and body.get("type") == "transaction-response"):
         raise PushRefused(f"{base_url} answered HTTP {resp.status_code} without a transaction-response Bundle")
     entries = body.get("entry", [])
@@ -102,7 +119,7 @@ def post_transaction(client: httpx.Client, base_url: str, bundle: dict[str, Any]
         raise PushRefused(f"{base_url} answered {len(entries)} entries for the {len(bundle['entry'])} sent")
     bad = [e for e in entries if not str(e.get("response", {}).get("status", "")).startswith("2")]
     if bad:
-        raise PushRefused(f"{base_url} refused {len(bad)} entries: {bad[0].get('response', {}).get('status')}")
+        raise ContentRefused(f"{base_url} refused {len(bad)} entries: {bad[0].get('response', {}).get('status')}")
     return body
 
 
@@ -144,18 +161,28 @@ def push(
         done = outbox.pushed_ids(base_url)
         queued = [r for r in exportable(rows) if r["id"] not in done]
         report = PushReport(server=base_url, queued=len(queued))
-        bundles = [(b, transaction_bundle(b, models, data_dir, opts)) for b in batches(queued, batch_size)]
+        bundle_of = functools.partial(transaction_bundle, models=models, data_dir=data_dir, opts=opts)
+        # every batch built before anything is sent: a screening no model given can describe is
+        # refused before the first request
+        todo = [(b, bundle_of(b)) for b in batches(queued, batch_size)]
         if dry_run is not None:
-            for _, bundle in bundles:
+            for _, bundle in todo:
                 dry_run(bundle)
             return report
         headers = {"Accept": FHIR_JSON}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         with httpx.Client(headers=headers, timeout=timeout_s, transport=transport) as client:
-            for batch, bundle in bundles:
+            while todo:
+                batch, bundle = todo.pop(0)
                 try:
                     answer = post_transaction(client, base_url, bundle)
+                except ContentRefused as exc:
+                    if len(batch) > 1:  # which of them: each half again, in order, before the next batch
+                        todo[:0] = [(h, bundle_of(h)) for h in (batch[: len(batch) // 2], batch[len(batch) // 2 :])]
+                    else:
+                        report.refused[batch[0]["id"]] = str(exc)
+                    continue
                 except PushRefused as exc:
                     report.error = f"{exc}; {report.queued} results stay queued"
                     return report

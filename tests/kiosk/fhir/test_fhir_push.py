@@ -189,27 +189,39 @@ def test_a_failed_push_leaves_every_result_queued_and_says_why(
     assert Outbox(day.data_dir).pushed_ids(base) == set(day.ids)
 
 
-def test_a_resource_the_server_finds_invalid_is_refused_and_stays_queued(
+def test_a_screening_the_server_finds_invalid_stays_queued_and_the_others_go(
     day, model_bundle, fhir_server, tmp_path, capsys, monkeypatch
 ):
-    """The server really validates: a misspelt element (which fhir.resources would refuse, so it is
-    planted after our checks) makes the whole transaction fail with the server's reason."""
+    """The server really validates: a misspelt element in one screening's Observation (which
+    fhir.resources would refuse, so it is planted after our checks) makes its transaction fail with
+    the server's reason. The batch is halved down to that screening, which stays queued and is named;
+    the other four go. The push stopped at that batch, and since a push starts from the oldest
+    screening, one such screening held every later one back at every push."""
     from facescreen.kiosk.fhir import bundle as fhir_bundle
 
-    real = fhir_bundle.transaction_bundle
+    real, bad = fhir_bundle.transaction_bundle, day.ids[2]
 
     def planted(*a, **kw):
         b = real(*a, **kw)
-        obs = next(e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
-        obs["interpretaton"] = obs.pop("interpretation")
+        for e in b["entry"]:
+            res = e["resource"]
+            if res["resourceType"] == "Observation" and res["identifier"][0]["value"] == bad:
+                res["interpretaton"] = res.pop("interpretation")
         return b
 
     monkeypatch.setattr("facescreen.kiosk.fhir.push.transaction_bundle", planted)
     base, token = fhir_server
     assert _push(day, model_bundle, base, _token_file(tmp_path, token)) == 1
-    err = capsys.readouterr().err
-    assert "refused the batch (HTTP 400)" in err and "interpretaton" in err
-    assert Outbox(day.data_dir).pushed_ids(base) == set()
+    err = capsys.readouterr().err.splitlines()
+    refused = [line for line in err if "stays queued" in line]
+    assert len(refused) == 1 and f"push: screening {bad} stays queued: the server refused" in refused[0]
+    assert "(HTTP 400)" in refused[0] and "interpretaton" in refused[0], refused
+    assert "pushed 4 screenings" in "\n".join(err)
+    assert Outbox(day.data_dir).pushed_ids(base) == set(day.ids) - {bad}
+
+    monkeypatch.setattr("facescreen.kiosk.fhir.push.transaction_bundle", real)  # corrected: it goes too
+    assert _push(day, model_bundle, base, _token_file(tmp_path, token)) == 0
+    assert Outbox(day.data_dir).pushed_ids(base) == set(day.ids)
 
 
 def test_dry_run_prints_the_bundle_and_marks_nothing(day, model_bundle, tmp_path, capsys):
