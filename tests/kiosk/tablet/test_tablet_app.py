@@ -182,6 +182,7 @@ def test_offline_screening_then_sync_cut_off_and_finished(
             c.wait_for(
                 "fetch('/v1/health', {cache: 'no-store'}).then((r) => r.ok, () => false)", 60
             )  # back on the network
+            assert [(i, photo) for i, _, photo in page("storedPhotos") if photo] == [(consented, True)]
             cutter.cut_at = cutter.seen + 2
             first = browser_call(c, "return await window.tablet.sync();")
             assert first["sent"] == 1 and first["waiting"] == 2 and first["error"], first
@@ -195,6 +196,8 @@ def test_offline_screening_then_sync_cut_off_and_finished(
             assert browser_call(c, "return await window.tablet.counts();") == {"total": 3, "waiting": 0}
             shot(c, tmp_path, "tablet-synced.png")
             tablet_ids = set(page("storedIds"))
+            # the kiosk holds the consented photo now; the tablet, carried about and losable, no longer
+            assert sorted(map(tuple, page("storedPhotos"))) == sorted((i, i == consented, False) for i in tablet_ids)
             rows = store.list()  # before the server stops (it closes its store)
         finally:
             door.close()

@@ -58,10 +58,13 @@ export async function counts(db) {
   return { total: all.length, waiting: all.filter((r) => !r.synced_at).length };
 }
 
+// Sent: the kiosk holds the record (and its photo) now. The photo leaves the tablet in the same
+// write: a consented child's photo stayed in IndexedDB for good, on a device that is carried from
+// village to village and can be lost; the record stays (the counts), without it.
 async function markSynced(db, id, when) {
   return tx(db, 'readwrite', (s) => {
     const get = s.get(id);
-    get.onsuccess = () => { if (get.result) s.put({ ...get.result, synced_at: when }); };
+    get.onsuccess = () => { if (get.result) s.put({ ...get.result, synced_at: when, photo_jpeg_b64: null }); };
   });
 }
 

@@ -89,3 +89,12 @@ export async function keepRecord(rec) {
     t.onerror = () => fail(t.error);
   });
 }
+
+// the kept results as [id, consent, whether a photo is still held], in the tablet's IndexedDB
+export async function storedPhotos() {
+  const db = window.tablet.state.db;
+  return new Promise((ok) => {
+    const r = db.transaction('results').objectStore('results').getAll();
+    r.onsuccess = () => ok(r.result.map((x) => [x.id, x.consent, Boolean(x.photo_jpeg_b64)]));
+  });
+}
