@@ -108,8 +108,16 @@ export async function screenCanvas(canvas, consent, analysis = null) {
 
 // A photo gets the kiosk's answer: the same quality check as POST /v1/screen (which refuses a
 // failing photo with 422 quality_failed), on its face, which is then the one screened.
+// A file the browser cannot decode (an iPhone's HEIC, which Chromium does not read; a damaged file)
+// is said: it threw, unhandled, and the page showed nothing at all.
 export async function screenFile(file, consent) {
-  const bmp = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  let bmp;
+  try {
+    bmp = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  } catch {
+    setStatus(t('photo_unreadable'));
+    return { result: null, saved: null, unreadable: true };
+  }
   const canvas = drawTo(bmp, bmp.width, bmp.height);
   if (!childRef().ok) return screenCanvas(canvas, consent);  // says why it refuses
   const { rgb, h, w } = rgbOf(canvas);

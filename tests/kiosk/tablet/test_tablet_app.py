@@ -308,7 +308,7 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
     /v1/screen: 422 quality_failed); a good one's result takes the video's place with the face
     screened; "1 result"; a wrong token is reported as a wrong token; a result the kiosk refuses for
     what it holds is kept and said, and the sync goes on past it; a clock behind the app's making
-    screens no child."""
+    screens no child; a photo the browser cannot open is said."""
     import httpx
     import numpy as np
 
@@ -415,6 +415,21 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         made = json.loads((served_bundle / "tablet" / "app.json").read_text())["created_at"][:10]
         told = en["tablet_clock_wrong"].format(today="1999-12-31", made=made)
         assert c.script("return document.getElementById('status').innerText") == told
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
+        c.script("window.tablet.state.now = () => new Date();")
+
+        # a file the browser cannot open (an iPhone's HEIC, which the kiosk reads and Chromium does not;
+        # a damaged file) is said: it threw, unhandled, and the page showed nothing
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        heic, damaged = tmp_path / "IMG_0001.heic", tmp_path / "child-damaged.jpg"
+        Image.fromarray(grace_hopper).save(heic)
+        damaged.write_bytes(good.read_bytes()[:200])
+        for f in (heic, damaged):
+            c.upload("#file", f)
+            assert page("screenChosenFile") == {"instruction": None, "saved": None}
+            assert c.script("return document.getElementById('status').innerText") == en["photo_unreadable"], f
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
 
 
