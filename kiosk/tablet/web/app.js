@@ -41,7 +41,7 @@ function applyLanguage() {
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
   if (document.body.dataset.offlineReady) { $('offline-ready').textContent = t('tablet_offline_ready'); $('offline-ready').hidden = false; }
   if (state.noCameraKey) $('upload-why').textContent = t(state.noCameraKey);
-  if (state.last) showResult(state.last.result, state.last.saved);
+  if (state.last) showResult(state.last.result, state.last.saved, state.last.notSaved);
   refreshCounts();
 }
 
@@ -98,12 +98,19 @@ export async function screenCanvas(canvas, consent, analysis = null) {
   const result = await state.screener.screen(rgb, h, w, analysis);
   if (result.error) { setStatus(t(result.error === 'no_face' ? 'no_face' : 'try_again')); return { result, saved: null }; }
   const rec = makeRecord(result, { tabletId: state.tabletId, consent, childRef: ref.value, photoJpegB64: consent ? await jpegB64(canvas) : null, now });
-  await addRecord(state.db, rec);
+  // a record the tablet cannot keep (its storage full) is said with the result: it threw, and the
+  // result was never shown (from the camera, the guidance loop stopped for good)
+  let saved = rec, notSaved = null;
+  try {
+    await addRecord(state.db, rec);
+  } catch (err) {
+    saved = null; notSaved = err.message || String(err);
+  }
   setStatus('');
-  state.last = { result, saved: rec };
-  showResult(result, rec);
+  state.last = { result, saved, notSaved };
+  showResult(result, saved, notSaved);
   await refreshCounts();
-  return { result, saved: rec };
+  return { result, saved, notSaved };
 }
 
 // A photo gets the kiosk's answer: the same quality check as POST /v1/screen (which refuses a
@@ -130,7 +137,7 @@ export async function screenFile(file, consent) {
   return screenCanvas(canvas, consent, analysis);
 }
 
-function showResult(r, rec) {
+function showResult(r, rec, notSaved = null) {
   const box = $('result');
   box.hidden = false;
   showFace(r.aligned, r.cam);
@@ -140,7 +147,8 @@ function showResult(r, rec) {
   $('result-child').textContent = rec?.child_ref ? t('child_ref_line', { child_ref: rec.child_ref }) : '';
   $('result-prob').textContent = t('probability', { probability: r.probability, threshold: r.threshold });
   $('result-model').textContent = `${t('model_line', { model_id: r.model_id, version: r.model_version })} · ${r.backend}`;
-  $('result-saved').textContent = rec ? `✓ ${t('tablet_saved')}` + (rec.consent ? ` · ${t('consent_recorded')}` : '') : '';
+  $('result-saved').textContent = rec ? `✓ ${t('tablet_saved')}` + (rec.consent ? ` · ${t('consent_recorded')}` : '')
+    : notSaved ? t('tablet_not_saved', { reason: notSaved }) : '';
   document.body.dataset.state = 'result';
   window.scrollTo(0, 0);
 }

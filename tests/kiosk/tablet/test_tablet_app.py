@@ -308,7 +308,7 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
     /v1/screen: 422 quality_failed); a good one's result takes the video's place with the face
     screened; "1 result"; a wrong token is reported as a wrong token; a result the kiosk refuses for
     what it holds is kept and said, and the sync goes on past it; a clock behind the app's making
-    screens no child; a photo the browser cannot open is said."""
+    screens no child; a photo the browser cannot open is said; so is a result a full tablet cannot keep."""
     import httpx
     import numpy as np
 
@@ -430,6 +430,26 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
             c.upload("#file", f)
             assert page("screenChosenFile") == {"instruction": None, "saved": None}
             assert c.script("return document.getElementById('status').innerText") == en["photo_unreadable"], f
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
+
+        # a tablet whose storage is full shows the result and that it was not saved: the failed write
+        # threw, and the result was never shown. IndexedDB's own QuotaExceededError is planted (CDP's
+        # Storage.overrideQuotaForOrigin, even at 1 byte, let the small record through)
+        c.script(
+            "window.__add = IDBObjectStore.prototype.add; IDBObjectStore.prototype.add = () => {"
+            " throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };"
+        )
+        c.upload("#file", good)
+        shown, saved, why = browser_call(
+            c,
+            "const o = await window.tablet.screenFile(document.getElementById('file').files[0], false);"
+            "return [document.getElementById('result-label').innerText, o.saved, o.notSaved];",
+        )
+        assert shown in (en["refer for genetic evaluation"], en["no referral flag"]) and saved is None and why, why
+        told = en["tablet_not_saved"].format(reason=why)
+        assert c.script("return document.getElementById('result-saved').innerText") == told
+        assert why == "The quota has been exceeded."
+        c.script("IDBObjectStore.prototype.add = window.__add;")
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
 
 
