@@ -13,7 +13,7 @@ import numpy as np
 from .display import Output, Renderer
 from .guidance import GuidanceEvent, GuidanceLoop
 from .sources import FrameSource
-from .store import ResultsStore
+from .store import ResultsStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,21 @@ class KioskApp:
 
     def _handle(self, event: GuidanceEvent) -> None:
         if event.kind == "result" and self.store is not None:
-            rec = self.store.add(
-                event.result,
-                event.report.summary(),
-                kiosk_id=self.kiosk_id,
-                operator_id=self.operator_id,
-                source="kiosk",
-            )
-            event.record.update({"id": rec.id, "created_at": rec.created_at})
+            try:
+                rec = self.store.add(
+                    event.result,
+                    event.report.summary(),
+                    kiosk_id=self.kiosk_id,
+                    operator_id=self.operator_id,
+                    source="kiosk",
+                )
+            except StoreError as exc:
+                # the child's result is shown, saying it was not kept, and the kiosk stays up for the
+                # next child: a full disk ended the kiosk with this result never shown
+                log.error("this result was not stored: %s", exc)
+                event.record["not_saved"] = str(exc)
+            else:
+                event.record.update({"id": rec.id, "created_at": rec.created_at})
         self.events.append(event)
         if self.on_event:
             self.on_event(event)

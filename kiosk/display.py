@@ -240,6 +240,8 @@ class Renderer:
         if ev.record.get("id"):
             kept = f" · {self.t('consent_recorded')}" if ev.record.get("consent") else ""
             saved = "✓ " + self.t("kiosk_saved") + kept
+        elif ev.record.get("not_saved"):  # the store refused it (a full disk): the reason is in the log
+            saved = self.t("kiosk_store_failed")
         else:
             saved = self.t("kiosk_not_saved")
         if ev.result_left_s is None:

@@ -210,3 +210,33 @@ def test_the_result_card_says_saved_when_it_returns_and_what_the_map_shows(engin
 
     unsaved = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=1), clock=FakeClock()).step(scene_frames["good_b"])
     assert renderer.card_status(unsaved)[0] == message("kiosk_not_saved")  # --no-store
+
+
+def test_a_full_disk_shows_the_result_unsaved_and_the_kiosk_goes_on(
+    engine, scene_frames, replay_dir, tmp_path, caplog, monkeypatch
+):
+    """The store's StoreFull while a result is stored (SQLite's "database or disk is full", as the store
+    words it): the result card says it was not kept, the reason is logged for the operator, and the
+    next child is screened and stored once there is space. The StoreFull ended the kiosk, this result
+    unseen."""
+    import sqlite3
+
+    store = ResultsStore(tmp_path / "data")
+    loop = GuidanceLoop(engine, GuidanceConfig(consecutive_frames=1), clock=FakeClock())
+    app = KioskApp(ImageFolderSource(replay_dir), loop, [], store=store)
+
+    def full(*a, **kw):
+        raise store._full(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(store, "add", full)
+    ev = loop.step(scene_frames["good_b"])
+    with caplog.at_level("ERROR", logger="facescreen.kiosk.app"):
+        app._handle(ev)
+    assert ev.kind == "result" and "id" not in ev.record and store.count() == 0
+    assert Renderer("en").card_status(ev)[0] == message("kiosk_store_failed")
+    assert any("not stored" in r.message and "is full" in r.message for r in caplog.records), caplog.text
+    monkeypatch.undo()  # space again
+    loop.retake()
+    nxt = loop.step(scene_frames["good_b"])
+    app._handle(nxt)
+    assert nxt.record.get("id") and store.count() == 1
