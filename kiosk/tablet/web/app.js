@@ -18,7 +18,7 @@ const RETAKE_PAUSE_MS = 3000;
 const CLOCK_SLACK_MS = 24 * 3600 * 1000;
 
 const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
-                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null,
+                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null,
                 now: () => new Date() };
 
 const format = window.facescreenFormat;  // format.js, the phone page's (one home, copied by the export)
@@ -39,7 +39,7 @@ function applyLanguage() {
   $('ncu').textContent = t('not_for_clinical_use');
   if (state.screener?.app.demo) { $('demo').hidden = false; $('demo').textContent = t('demo_notice'); }
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
-  if (document.body.dataset.offlineReady) { $('offline-ready').textContent = t('tablet_offline_ready'); $('offline-ready').hidden = false; }
+  if (state.offline) showOffline();
   if (state.noCameraKey) $('upload-why').textContent = t(state.noCameraKey);
   if (state.last) showResult(state.last.result, state.last.saved, state.last.notSaved);
   refreshCounts();
@@ -257,6 +257,18 @@ async function guidanceLoop(video) {
   }
 }
 
+// Whether the app is kept on the tablet for use without a network, said either way: over plain http
+// (a kiosk's LAN address without --tls-cert) the browser keeps no service worker, and the app said
+// nothing, so a health worker found out in the village, where the page did not open at all.
+function showOffline(offline = state.offline) {
+  state.offline = offline;
+  const badge = $('offline-ready');
+  badge.textContent = t(offline.key, { reason: offline.reason });
+  badge.classList.toggle('warn', !offline.ready);
+  badge.hidden = false;
+  document.body.dataset.offlineReady = String(offline.ready);
+}
+
 // ---- start ------------------------------------------------------------------------------------
 
 async function main() {
@@ -279,13 +291,13 @@ async function main() {
   applyLanguage();
   setStatus('');
   document.body.dataset.state = 'ready';
-  if ('serviceWorker' in navigator) {
+  if (!window.isSecureContext || !('serviceWorker' in navigator)) {
+    showOffline({ ready: false, key: 'tablet_needs_https' });
+  } else {
     navigator.serviceWorker.register(`sw.js?v=${state.screener.app.version}`).then(async () => {
       await navigator.serviceWorker.ready;
-      $('offline-ready').textContent = t('tablet_offline_ready');
-      $('offline-ready').hidden = false;
-      document.body.dataset.offlineReady = 'true';
-    }).catch((err) => console.warn('service worker not installed:', err));
+      showOffline({ ready: true, key: 'tablet_offline_ready' });
+    }).catch((err) => showOffline({ ready: false, key: 'tablet_offline_failed', reason: err.message || String(err) }));
   }
   $('lang').onchange = () => { state.lang = $('lang').value; localStorage.setItem('facescreen-lang', state.lang); applyLanguage(); };
   $('file').onchange = async () => { const f = $('file').files[0]; if (f) await screenFile(f, $('consent').checked); };

@@ -453,6 +453,33 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
 
 
+def test_served_over_plain_http_the_tablet_says_it_is_not_kept_for_offline_use(
+    served_bundle, served_engine, live_server, tmp_path
+):
+    """The kiosk's LAN address without --tls-cert (http://kiosk.test, which Chromium does not count as
+    a secure origin as it does 127.0.0.1): the browser keeps no service worker, so the app would not
+    open in the village. It said nothing; now its badge says so, and why, where "ready to work without
+    a network" stands on https (the camera's own sentence is there too)."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    en = MESSAGES["en"]
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    lan = ("--host-resolver-rules=MAP kiosk.test 127.0.0.1",)
+    with live_server(create_app(settings, engine=served_engine)) as srv, Chrome(flags=lan) as c:
+        c.get(f"http://kiosk.test:{srv.port}/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        assert c.script("return window.isSecureContext") is False
+        c.wait_for("document.body.dataset.offlineReady === 'false'", 60)
+        badge = c.script(
+            "const b = document.getElementById('offline-ready');"
+            "return [b.innerText, b.offsetParent !== null, b.classList.contains('warn')];"
+        )
+        assert badge == [en["tablet_needs_https"], True, True]
+        assert c.script("return document.getElementById('upload-why').innerText") == en["needs_secure_origin"]
+
+
 def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
     """Issue 25: the tablet's result shows the activation map over the face the model saw, as the
     kiosk's card does, with its legend (what the warm colours mean, and that it is not a diagnosis);
