@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 from facescreen.edge.errors import FaceScreenError
 
@@ -39,9 +40,28 @@ def capture_urls(settings: Settings, scheme: str) -> list[str]:
     ]
 
 
-def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
+def offline_note(settings: Settings, scheme: str, self_signed_cert: Path | None = None) -> str:
+    """Whether tablets will keep the app for use without a network. Browsers install its service
+    worker only on a secure origin (https, or this machine itself) whose certificate they trust: over
+    http at a LAN address, or behind a certificate the tablet does not trust, the app opens online
+    only, and the announcement said "works offline after one visit" all the same."""
+    if scheme == "http" and not is_loopback(settings.host):
+        return (
+            "over http it does not work offline, and phones get no live camera: "
+            "start with --tls-self-signed, or --tls-cert/--tls-key"
+        )
+    if self_signed_cert is not None:
+        return (
+            "works offline after one visit only on a tablet that trusts this kiosk's certificate: "
+            f"install {self_signed_cert} on it (docs/tablet.md); elsewhere the app says it is not ready"
+        )
+    return "works offline after one visit"
+
+
+def announce(settings: Settings, scheme: str, qr: bool = True, self_signed_cert: Path | None = None) -> str:
     """What the operator reads at start-up: where phones and tablets open the capture page, and a
-    QR code of it with the token in the URL fragment (a fragment never reaches a server log)."""
+    QR code of it with the token in the URL fragment (a fragment never reaches a server log).
+    ``self_signed_cert``: the certificate --tls-self-signed made, which tablets must trust."""
     urls = capture_urls(settings, scheme)
     if not urls:
         return (
@@ -57,7 +77,7 @@ def announce(settings: Settings, scheme: str, qr: bool = True) -> str:
         lines = ["capture page (open on a phone or tablet on this network):"]
     lines += [f"  {u}" for u in urls]
     if is_tablet_app(app_dir(settings)):
-        lines.append(f"tablet app (works offline after one visit): {urls[0]}tablet/")
+        lines.append(f"tablet app: {urls[0]}tablet/ ({offline_note(settings, scheme, self_signed_cert)})")
     else:
         lines.append(f"no tablet app in {app_dir(settings)}: build it with `facescreen-kiosk tablet-export`")
     lines.append(f"API docs: {urls[0]}docs")
@@ -215,6 +235,7 @@ def serve(settings: Settings, log_level: str = "info", engine=None, sockets: lis
     limit_malloc_arenas()
 
     ssl: dict = {}
+    cert: Path | None = None
     if settings.tls_self_signed:
         hosts = [h for h in reachable_hosts(settings.host) if not is_loopback(h)]
         cert, key = self_signed(settings.data_dir / "tls", hosts)  # made again when the addresses change
@@ -228,7 +249,8 @@ def serve(settings: Settings, log_level: str = "info", engine=None, sockets: lis
         ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
     if sockets is None:
         sockets = listen_sockets(settings)
-    print(announce(settings, "https" if ssl else "http", qr=not is_loopback(settings.host)), flush=True)
+    scheme = "https" if ssl else "http"
+    print(announce(settings, scheme, qr=not is_loopback(settings.host), self_signed_cert=cert), flush=True)
     config = uvicorn.Config(
         create_app(settings, engine),
         host=settings.host,

@@ -546,9 +546,34 @@ def test_a_loopback_bind_says_only_this_machine_can_reach_it(kiosk_bundle, tmp_p
     (tmp_path / "bundle" / "tablet").mkdir()
     (tmp_path / "bundle" / "tablet" / "app.json").write_text("{}")
     s = Settings(bundle=tmp_path / "bundle", data_dir=tmp_path, host="127.0.0.1", port=8000)
-    assert "tablet app (works offline after one visit): http://127.0.0.1:8000/tablet/" in run.announce(
+    assert "tablet app: http://127.0.0.1:8000/tablet/ (works offline after one visit)" in run.announce(
         s, "http", qr=False
     )
+
+
+def test_the_announcement_says_where_the_tablet_app_will_not_work_offline(kiosk_bundle, tmp_path, monkeypatch):
+    """Browsers keep the tablet app (its service worker) only on a secure origin whose certificate they
+    trust: over http at a LAN address, or with --tls-self-signed on a tablet that has not been given the
+    certificate, it opens online only. The announcement said "works offline after one visit" always."""
+    from facescreen.kiosk.server import run
+
+    monkeypatch.setattr(run, "local_addresses", lambda: ["192.168.1.20"])
+    (tmp_path / "bundle").mkdir()
+    for f in kiosk_bundle.iterdir():
+        (tmp_path / "bundle" / f.name).symlink_to(f)
+    (tmp_path / "bundle" / "tablet").mkdir()
+    (tmp_path / "bundle" / "tablet" / "app.json").write_text("{}")
+    s = Settings(bundle=tmp_path / "bundle", data_dir=tmp_path, host="0.0.0.0", port=8000, token=TOKEN)
+    lan = run.announce(s, "http", qr=False)
+    assert "tablet app: http://192.168.1.20:8000/tablet/ (over http it does not work offline" in lan
+    assert "--tls-self-signed" in lan and "works offline after one visit" not in lan
+    cert = tmp_path / "tls" / "kiosk-cert.pem"
+    signed = run.announce(s, "https", qr=False, self_signed_cert=cert)
+    assert (
+        f"(works offline after one visit only on a tablet that trusts this kiosk's certificate: install {cert}"
+        in signed
+    )
+    assert "https://192.168.1.20:8000/tablet/ (works offline after one visit)" in run.announce(s, "https", qr=False)
 
 
 def test_the_self_signed_certificate_follows_the_addresses(tmp_path):
