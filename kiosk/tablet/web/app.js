@@ -194,8 +194,10 @@ export async function sync() {
   const url = $('kiosk-url').value.trim(), token = $('kiosk-token').value;
   localStorage.setItem('facescreen-kiosk-url', url);
   const out = await syncAll(state.db, url, token);
-  // a wrong token is not an unreachable kiosk: say which, so the health worker fixes the right thing
-  const failed = out.status === 401 ? t('tablet_wrong_token') : `${t('tablet_sync_failed')} (${out.error})`;
+  // a wrong token is not an unreachable kiosk, nor is a kiosk that answered and took nothing (full, busy,
+  // started without a token): say which, so the health worker fixes the right thing
+  const failed = out.status === 401 ? t('tablet_wrong_token')
+    : out.status ? t('tablet_sync_stopped', { reason: out.error }) : `${t('tablet_sync_failed')} (${out.error})`;
   // records the kiosk refused stay here: how many, and the kiosk's reason for the first
   const refused = out.refused.length ? t('tablet_sync_refused', { refused: out.refused.length, reason: out.refused[0].error }) : '';
   $('sync-status').textContent = [out.error ? failed : refused ? '' : t('tablet_synced'), refused].filter(Boolean).join(' ');

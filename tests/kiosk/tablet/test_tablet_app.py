@@ -373,6 +373,17 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         assert out["sent"] == 0 and out["status"] == 401
         assert c.script("return document.getElementById('sync-status').innerText") == en["tablet_wrong_token"]
 
+        # a kiosk that answers and takes nothing (here: started without a token, 403) is not one that
+        # "could not be reached": the health worker was sent to check the network
+        tokenless = Settings(bundle=served_bundle, data_dir=tmp_path / "other-data", kiosk_id="other", token=None)
+        with live_server(create_app(tokenless, engine=served_engine)) as other:
+            c.script(f"document.getElementById('kiosk-url').value = '{other.url}/';")
+            out = browser_call(c, "return await window.tablet.sync();")
+        assert out["sent"] == 0 and out["status"] == 403 and out["error"].startswith("HTTP 403: "), out
+        told = en["tablet_sync_stopped"].format(reason=out["error"])
+        assert c.script("return document.getElementById('sync-status').innerText") == told
+        c.script(f"document.getElementById('kiosk-url').value = '{srv.url}/';")
+
         # a result the kiosk refuses for what it holds (made while the tablet's reset clock said 1999:
         # it sorts first) stays on the tablet and the sync goes on past it; it stopped there, and every
         # later result stayed on the tablet for ever
