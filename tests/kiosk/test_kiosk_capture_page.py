@@ -61,7 +61,8 @@ def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
     kiosk_bundle, engine, tmp_path, grace_hopper, live_server
 ):
     """Issue 25: the child's register number typed on the phone page goes with the photo and is on
-    the result shown and the stored row; a name is refused on the page before anything is sent."""
+    the result shown and the stored row; a name is refused on the page before anything is sent; once
+    the result is saved, the field and the consent box are empty for the next child."""
     from facescreen.kiosk.messages import MESSAGES
     from facescreen.kiosk.server import Settings, create_app
     from facescreen.kiosk.tools.browser import Chrome
@@ -80,11 +81,18 @@ def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
         c.upload("#file", photo)
         assert app.state.store.count() == 0  # refused on the page
         assert c.script(type_ref, "PH-7/2024") == ""
+        c.script("document.getElementById('consent-upload').checked = true;")
         c.upload("#file", photo)
         c.wait_for("document.body.dataset.state === 'result'", 120)
         assert c.script("return document.getElementById('result-child').innerText") == "Child: PH-7/2024"
+        # saved: the reference and the consent were this child's; the next photo sent would have been
+        # filed under them, kept on this family's consent
+        fields = (
+            "return [document.getElementById('child-ref').value, document.getElementById('consent-upload').checked]"
+        )
+        assert c.script(fields) == ["", False]
         rows = app.state.store.list(child_ref="PH-7/2024")
-    assert len(rows) == 1 and rows[0]["source"] == "api"
+    assert len(rows) == 1 and rows[0]["source"] == "api" and rows[0]["consent"]
 
 
 def test_the_phone_page_speaks_each_new_instruction_once_and_its_button_mutes_it(

@@ -79,6 +79,10 @@ function showResult(result, camPng, recordId, ref) {
     (result.not_for_clinical_use ? " - " + t("not_for_clinical_use") : "") + (S.model && S.model.demo ? " - " + t("demo_notice") : "");
   $("result-note").textContent = t("result_note");
   if (camPng) { $("cam").src = "data:image/png;base64," + camPng; show("cam", true); } else show("cam", false);
+  if (recordId) {  // saved: the reference and an upload's consent were this child's, not the next one's
+    $("consent-upload").checked = false;
+    childRefField.clear();
+  }
   show("consent", S.live);   // with an upload, consent is given before sending
   $("consent").disabled = false;
   $("consent").textContent = t("consent_button");

@@ -80,7 +80,9 @@ window.facescreenChildRef = (() => {
       label.textContent = t("child_ref_label");
       scanButton.textContent = t("child_ref_scan");
     };
-    return { current, show, translate };
+    // emptied once a result is saved under it: the reference is that child's, not the next one's
+    const clear = () => { input.value = ""; show(); };
+    return { current, show, translate, clear };
   }
 
   return { check, canScan, scan, field };

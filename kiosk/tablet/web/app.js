@@ -75,6 +75,15 @@ async function jpegB64(canvas) {
 
 // ---- screening and results --------------------------------------------------------------------
 
+// A saved result closes its child's screening: the reference typed (or scanned) and the family's
+// consent to keep the photo were that child's. Both stayed, and the next child (the camera captures
+// by itself once a face is in front of it) was filed under the first child's reference, its photo
+// kept on the first family's consent.
+function nextChild() {
+  $('consent').checked = false;
+  childRefField.clear();
+}
+
 // Why this tablet's clock cannot date a result, or null. A clock behind the app's own making is wrong
 // (a tablet whose battery ran flat wakes in 1970 or in its maker's year, and an offline one never
 // corrects it): a result dated by it could never be sent, since the kiosk refuses one from before
@@ -106,6 +115,7 @@ export async function screenCanvas(canvas, consent, analysis = null) {
   } catch (err) {
     saved = null; notSaved = err.message || String(err);
   }
+  if (saved) nextChild();
   setStatus('');
   state.last = { result, saved, notSaved };
   showResult(result, saved, notSaved);

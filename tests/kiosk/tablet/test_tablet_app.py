@@ -308,7 +308,8 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
     /v1/screen: 422 quality_failed); a good one's result takes the video's place with the face
     screened; "1 result"; a wrong token is reported as a wrong token; a result the kiosk refuses for
     what it holds is kept and said, and the sync goes on past it; a clock behind the app's making
-    screens no child; a photo the browser cannot open is said; so is a result a full tablet cannot keep."""
+    screens no child; a photo the browser cannot open is said; so is a result a full tablet cannot keep;
+    a saved result empties the child's reference and the consent box for the next child."""
     import httpx
     import numpy as np
 
@@ -462,6 +463,19 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         assert why == "The quota has been exceeded."
         c.script("IDBObjectStore.prototype.add = window.__add;")
         assert browser_call(c, "return await window.tablet.counts();") == {"total": 2, "waiting": 1}
+
+        # the next child: the reference typed and the consent ticked for one child do not carry over to
+        # the next (the camera captures by itself once a face is in front of it)
+        assert page("typeChildRef", "REG-2024-0117") == ""
+        c.script("document.getElementById('consent').checked = true;")
+        kept = browser_call(
+            c,
+            "const o = await window.tablet.screenFile(document.getElementById('file').files[0],"
+            " document.getElementById('consent').checked); return [o.saved.child_ref, o.saved.consent];",
+        )
+        assert kept == ["REG-2024-0117", True]
+        fields = "return [document.getElementById('child-ref').value, document.getElementById('consent').checked]"
+        assert c.script(fields) == ["", False]
 
 
 def test_served_over_plain_http_the_tablet_says_it_is_not_kept_for_offline_use(
