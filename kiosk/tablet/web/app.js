@@ -306,6 +306,10 @@ async function main() {
   if (!window.isSecureContext || !('serviceWorker' in navigator)) {
     showOffline({ ready: false, key: 'tablet_needs_https' });
   } else {
+    navigator.serviceWorker.addEventListener('message', (e) => {
+      if (e.data?.offlineFailed) showOffline({ ready: false, key: 'tablet_offline_failed', reason: e.data.offlineFailed });
+    });
+    navigator.serviceWorker.startMessages();
     navigator.serviceWorker.register(`sw.js?v=${state.screener.app.version}`).then(async () => {
       await navigator.serviceWorker.ready;
       showOffline({ ready: true, key: 'tablet_offline_ready' });

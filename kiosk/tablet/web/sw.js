@@ -1,5 +1,6 @@
 // The service worker: after one visit, the page, the runtime and the bundle's browser artifacts
-// (every file app.json lists) are in the cache, so the app opens and screens in airplane mode.
+// (every file app.json lists, each checked against its SHA-256 there) are in the cache, so the app
+// opens and screens in airplane mode.
 // One cache per app version (app.json's content hash, in this script's URL): a new export
 // installs beside the old one and the old cache is dropped once the new one is complete.
 // Every response it serves carries cross-origin isolation (the headers kiosk/isolation.py names), so
@@ -16,11 +17,40 @@ function isolated(response) {
 }
 const CACHE = `facescreen-tablet-${VERSION}`;
 
+// A file for the offline copy: from the network, never the browser's HTTP cache (cache: 'reload'),
+// and the very file the export wrote (its SHA-256 in app.json) or none. With addAll, a static host's
+// cached copy of the previous export (the same file names: model/*.onnx, core/*.js) could be kept
+// under the new version, the new model card screening with the old model, past the parity gate.
+async function exported(path, sha256) {
+  const resp = await fetch(new Request(path, { cache: 'reload' }));
+  if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
+  if (sha256) {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await resp.clone().arrayBuffer()));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+    if (hex !== sha256) throw new Error(`${path} is not the file this app was exported with (its SHA-256 differs from app.json's)`);
+  }
+  return resp;
+}
+
+// Why the offline copy was not kept, to the pages (app.js shows it on its badge): a failed install
+// was silent, and the app simply never became ready to work without a network.
+async function tell(reason) {
+  for (const c of await self.clients.matchAll({ includeUncontrolled: true, type: 'window' })) c.postMessage({ offlineFailed: reason });
+}
+
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
-    const app = await (await fetch('app.json', { cache: 'no-store' })).json();
-    const cache = await caches.open(CACHE);
-    await cache.addAll(['./', 'app.json', ...Object.keys(app.files)]);
+    try {
+      const app = await (await fetch('app.json', { cache: 'no-store' })).json();
+      const cache = await caches.open(CACHE);
+      for (const [path, sha256] of [['./', app.files['index.html']], ['app.json', null], ...Object.entries(app.files)]) {
+        await cache.put(path, await exported(path, sha256));
+      }
+    } catch (err) {
+      await caches.delete(CACHE);  // half a copy is no copy: the next visit tries again
+      await tell(err.message || String(err));
+      throw err;
+    }
     await self.skipWaiting();
   })());
 });

@@ -505,6 +505,37 @@ def test_served_over_plain_http_the_tablet_says_it_is_not_kept_for_offline_use(
         assert c.script("return document.getElementById('upload-why').innerText") == en["needs_secure_origin"]
 
 
+def test_an_app_whose_files_are_not_the_exported_ones_is_not_kept_for_offline_use(
+    served_bundle, served_engine, live_server, tmp_path
+):
+    """The service worker keeps the offline copy only of the files the export wrote (app.json's
+    SHA-256 each, fetched past the browser's HTTP cache): a file changed since (here core/guide.js;
+    on a static host, the previous export's model or script still in the HTTP cache under the same
+    name) was kept all the same, an app that no parity gate had seen. Now nothing is kept, and the
+    badge says which file."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for f in served_bundle.iterdir():
+        if f.name != "tablet":
+            (bundle / f.name).symlink_to(f)
+    shutil.copytree(served_bundle / "tablet", bundle / "tablet")
+    guide = bundle / "tablet" / "core" / "guide.js"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\n// changed after the export\n", encoding="utf-8")
+    settings = Settings(bundle=bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    with live_server(create_app(settings, engine=served_engine)) as srv, Chrome() as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        c.wait_for("document.body.dataset.offlineReady === 'false'", 120)
+        badge = c.script("return document.getElementById('offline-ready').innerText")
+        reason = "core/guide.js is not the file this app was exported with (its SHA-256 differs from app.json's)"
+        assert badge == MESSAGES["en"]["tablet_offline_failed"].format(reason=reason)
+        assert c.script("return caches.keys()") == []  # no half copy kept
+
+
 def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
     """Issue 25: the tablet's result shows the activation map over the face the model saw, as the
     kiosk's card does, with its legend (what the warm colours mean, and that it is not a diagnosis);
