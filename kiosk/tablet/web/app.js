@@ -200,8 +200,21 @@ async function refreshCounts() {
   $('counts').textContent = t(c.total === 1 ? 'tablet_counts_one' : 'tablet_counts', c);
 }
 
+// An address a health worker typed without its scheme ("192.168.1.20:8443") was taken as one and the
+// sync said "Could not reach the kiosk (network: Failed to fetch)", sending them to the network
+function kioskAddress(text) {
+  try {
+    const u = new URL(text);
+    return ['http:', 'https:'].includes(u.protocol) && u.host !== '';
+  } catch { return false; }
+}
+
 export async function sync() {
   const url = $('kiosk-url').value.trim(), token = $('kiosk-token').value;
+  if (!kioskAddress(url)) {
+    $('sync-status').textContent = t('tablet_kiosk_url_invalid');
+    return { sent: 0, waiting: (await counts(state.db)).waiting, error: 'kiosk address', status: null, refused: [] };
+  }
   localStorage.setItem('facescreen-kiosk-url', url);
   const out = await syncAll(state.db, url, token);
   // a wrong token is not an unreachable kiosk, nor is a kiosk that answered and took nothing (full, busy,

@@ -369,6 +369,15 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         assert seen["counts"] == en["tablet_counts_one"].format(waiting=1)
         shot(c, tmp_path, "tablet-result.png")
 
+        # an address typed without its scheme (taken for one: "Could not reach ... Failed to fetch")
+        for typed in ("192.168.1.20:8443", "kiosk.local:8443/", ""):
+            c.script("document.getElementById('kiosk-url').value = arguments[0];", typed)
+            out = browser_call(c, "return await window.tablet.sync();")
+            assert (out["sent"], out["error"]) == (0, "kiosk address"), (typed, out)
+            status = c.script("return document.getElementById('sync-status').innerText")
+            assert status == en["tablet_kiosk_url_invalid"], typed
+        c.script(f"document.getElementById('kiosk-url').value = '{srv.url}/';")
+
         c.script("document.getElementById('kiosk-token').value = 'not-the-token';")
         out = browser_call(c, "return await window.tablet.sync();")
         assert out["sent"] == 0 and out["status"] == 401
