@@ -261,7 +261,8 @@ def since_time(text: str) -> str:
     text compares the times: a date is its midnight, a time without an offset is UTC (as the options
     say), one with an offset (or Z) is converted. Anything else is ValueError: compared as text,
     "yesterday" or "2026-13-01" selected nothing and a local offset was ignored, so an export or a
-    push silently left out screenings it should have held."""
+    push silently left out screenings it should have held. A FHIR server's effectiveDateTime is read
+    into the store's form by the same rule (``fhir.pull``), so pulled rows sort and compare as stored ones."""
     try:
         when = iso_datetime(text)
     except ValueError:
