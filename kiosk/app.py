@@ -118,12 +118,21 @@ class KioskApp:
         if action == "consent":
             if last is None or last.capture is None or self.store is None or rec_id is None:
                 return None
-            self.store.record_consent(rec_id, last.capture)
+            try:
+                self.store.record_consent(rec_id, last.capture)
+            except StoreError as exc:  # as for the result itself: said on the card, logged, the kiosk goes on
+                log.error("this photo was not kept: %s", exc)
+                last.record["photo_not_kept"] = str(exc)
+                return None
             last.record["consent"] = True
             return None
         if action in ("retake", "cancel"):
             if rec_id and self.store is not None:
-                self.store.set_status(rec_id, "retaken" if action == "retake" else "cancelled")
+                status = "retaken" if action == "retake" else "cancelled"
+                try:
+                    self.store.set_status(rec_id, status)
+                except StoreError as exc:  # the screen still moves on; the row keeps "completed", logged
+                    log.error("screening %s could not be marked %s: %s", rec_id, status, exc)
             event = self.loop.retake() if action == "retake" else self.loop.cancel()
             self._handle(event)
             return event

@@ -239,6 +239,8 @@ class Renderer:
         the operator should not have to guess either."""
         if ev.record.get("id"):
             kept = f" · {self.t('consent_recorded')}" if ev.record.get("consent") else ""
+            if ev.record.get("photo_not_kept"):  # consent given, the photo not written (a full disk)
+                kept = f" · {self.t('kiosk_photo_not_kept')}"
             saved = "✓ " + self.t("kiosk_saved") + kept
         elif ev.record.get("not_saved"):  # the store refused it (a full disk): the reason is in the log
             saved = self.t("kiosk_store_failed")

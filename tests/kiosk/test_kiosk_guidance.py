@@ -230,8 +230,8 @@ def test_a_full_disk_shows_the_result_unsaved_and_the_kiosk_goes_on(
 
     monkeypatch.setattr(store, "add", full)
     ev = loop.step(scene_frames["good_b"])
-    with caplog.at_level("ERROR", logger="facescreen.kiosk.app"):
-        app._handle(ev)
+    caplog.set_level("ERROR", logger="facescreen.kiosk.app")
+    app._handle(ev)
     assert ev.kind == "result" and "id" not in ev.record and store.count() == 0
     assert Renderer("en").card_status(ev)[0] == message("kiosk_store_failed")
     assert any("not stored" in r.message and "is full" in r.message for r in caplog.records), caplog.text
@@ -240,3 +240,14 @@ def test_a_full_disk_shows_the_result_unsaved_and_the_kiosk_goes_on(
     nxt = loop.step(scene_frames["good_b"])
     app._handle(nxt)
     assert nxt.record.get("id") and store.count() == 1
+
+    # the disk fills again: the family's consent cannot be kept (the photo's write fails), nor the
+    # retake's status; both were a StoreFull that ended the kiosk
+    monkeypatch.setattr(store, "record_consent", full)
+    monkeypatch.setattr(store, "set_status", full)
+    app.operator("consent")
+    saved, _ = Renderer("en").card_status(nxt)
+    assert saved == f"✓ {message('kiosk_saved')} · {message('kiosk_photo_not_kept')}" and not nxt.record.get("consent")
+    assert app.operator("retake").kind != "result"  # the screen moves on to the next child
+    assert store.list()[0]["status"] == "completed"  # not marked retaken: logged
+    assert any("could not be marked retaken" in r.message for r in caplog.records), caplog.text
