@@ -263,22 +263,31 @@ async function guidanceLoop(video) {
   const guide = new Guide(state.screener);
   state.guidance = { frames: 0, ms: 0 };
   while (true) {
-    if (document.body.dataset.state === 'result' || video.readyState < 2 || !childRef().ok) { guide.reset(); state.speaker.forget(); await new Promise((r) => setTimeout(r, 200)); continue; }
-    const canvas = drawTo(video, video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
-    const { rgb, h, w } = rgbOf(canvas);
-    const t0 = performance.now();
-    let { key, capture } = await guide.step(rgb, h, w, t0, canvas);
-    state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
-    if (state.retakenAt !== null) {
-      if (key === 'no_face' || performance.now() - state.retakenAt >= state.retakePauseMs) state.retakenAt = null;
-      else { guide.reset(); capture = null; key = 'retake_look_away'; }
+    try {
+      if (document.body.dataset.state === 'result' || video.readyState < 2 || !childRef().ok) { guide.reset(); state.speaker.forget(); await new Promise((r) => setTimeout(r, 200)); continue; }
+      const canvas = drawTo(video, video.videoWidth, video.videoHeight, MAX_FRAME_SIDE);
+      const { rgb, h, w } = rgbOf(canvas);
+      const t0 = performance.now();
+      let { key, capture } = await guide.step(rgb, h, w, t0, canvas);
+      state.guidance.frames += 1; state.guidance.ms += performance.now() - t0;
+      if (state.retakenAt !== null) {
+        if (key === 'no_face' || performance.now() - state.retakenAt >= state.retakePauseMs) state.retakenAt = null;
+        else { guide.reset(); capture = null; key = 'retake_look_away'; }
+      }
+      document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';
+      $('instruction').textContent = t(key);
+      state.speaker.say(key, t(key));
+      // the frame itself, and the face its quality was judged on: one detection per capture
+      if (capture) await screenCanvas(capture.frame, $('consent').checked, capture.analysis);
+      await new Promise((r) => requestAnimationFrame(r));
+    } catch (err) {
+      // a frame that fails (the runtime throwing, a lost WebGL or WebAssembly context) is said, and the
+      // guidance goes on after a pause: it ended the loop for good, the camera still showing
+      console.error(err);
+      guide.reset();
+      setStatus(`${t('try_again')} (${err.message || err})`);
+      await new Promise((r) => setTimeout(r, 1000));
     }
-    document.body.dataset.state = key === 'hold' ? 'hold' : 'guiding';
-    $('instruction').textContent = t(key);
-    state.speaker.say(key, t(key));
-    // the frame itself, and the face its quality was judged on: one detection per capture
-    if (capture) await screenCanvas(capture.frame, $('consent').checked, capture.analysis);
-    await new Promise((r) => requestAnimationFrame(r));
   }
 }
 

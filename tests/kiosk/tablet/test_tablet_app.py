@@ -569,7 +569,8 @@ def assert_the_map_is_shown(c, card: dict, en: dict) -> None:
 def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, served_engine, live_server, tmp_path):
     """Issue 25: Retake captured again within 0.8 s (the child was still placed) and stored a result
     nobody meant. After a retake the tablet asks the child to look away and captures nothing until
-    the face has left the picture or a short pause (app.js RETAKE_PAUSE_MS) has passed."""
+    the face has left the picture or a short pause (app.js RETAKE_PAUSE_MS) has passed. A frame whose
+    analysis throws is said, and the guidance goes on."""
     from facescreen.kiosk.messages import MESSAGES
     from facescreen.kiosk.server import Settings, create_app
     from facescreen.kiosk.tablet.parity import browser_call
@@ -595,3 +596,15 @@ def test_retake_waits_for_the_face_to_leave_or_a_pause(served_bundle, served_eng
         c.script("window.tablet.state.retakePauseMs = 0;")  # the pause over: capturing again
         c.wait_for("document.body.dataset.state === 'result'", 240)
         assert browser_call(c, "return await window.tablet.counts();")["total"] == 2
+
+        # a frame whose analysis throws (planted once: a runtime error, a lost WebAssembly context) is
+        # said, and the guidance goes on; the loop ended for good, the camera still showing
+        c.script(
+            "const s = window.tablet.state.screener, real = s.analyse.bind(s); let once = true;"
+            "s.analyse = (...a) => {"
+            " if (once) { once = false; throw new Error('planted failure'); } return real(...a); };"
+            "document.getElementById('retake').click();"
+        )
+        c.wait_for("document.getElementById('status').innerText.includes('planted failure')", 60)
+        c.wait_for("document.body.dataset.state === 'result'", 240)
+        assert browser_call(c, "return await window.tablet.counts();")["total"] == 3
