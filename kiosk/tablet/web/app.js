@@ -91,7 +91,7 @@ function nextChild() {
 // screened until the date is set.
 function clockProblem(now) {
   const made = new Date(state.screener.app.created_at);
-  if (now.getTime() >= made.getTime() - CLOCK_SLACK_MS) return null;
+  if (Number.isNaN(made.getTime()) || now.getTime() >= made.getTime() - CLOCK_SLACK_MS) return null;
   return t('tablet_clock_wrong', { today: now.toISOString().slice(0, 10), made: made.toISOString().slice(0, 10) });
 }
 
