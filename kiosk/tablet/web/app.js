@@ -18,7 +18,7 @@ const RETAKE_PAUSE_MS = 3000;
 const CLOCK_SLACK_MS = 24 * 3600 * 1000;
 
 const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
-                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null,
+                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null, persisted: undefined,
                 now: () => new Date() };
 
 const format = window.facescreenFormat;  // format.js, the phone page's (one home, copied by the export)
@@ -40,6 +40,7 @@ function applyLanguage() {
   if (state.screener?.app.demo) { $('demo').hidden = false; $('demo').textContent = t('demo_notice'); }
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
   if (state.offline) showOffline();
+  showStorageNote();
   if (state.noCameraKey) $('upload-why').textContent = t(state.noCameraKey);
   if (state.last) showResult(state.last.result, state.last.saved, state.last.notSaved);
   refreshCounts();
@@ -303,6 +304,20 @@ function showOffline(offline = state.offline) {
   document.body.dataset.offlineReady = String(offline.ready);
 }
 
+// Results wait on the tablet until a kiosk is in range, so the browser must not clear them when the
+// tablet runs short of space, which it may do to a site's "best-effort" storage unless asked to keep
+// it (granted to an app added to the home screen; headless Chromium refuses). Asked once; a refusal is
+// said under the counts, with what to do, for a loss nobody would otherwise see.
+async function keepResults() {
+  state.persisted = navigator.storage?.persist ? await navigator.storage.persist().catch(() => false) : false;
+  showStorageNote();
+}
+
+function showStorageNote() {
+  if (state.persisted === undefined || !state.messages) return;
+  $('storage-note').textContent = state.persisted ? '' : t('tablet_storage_not_kept');
+}
+
 // ---- start ------------------------------------------------------------------------------------
 
 async function main() {
@@ -314,6 +329,7 @@ async function main() {
   setStatus(t('tablet_loading'));
   $('load-progress').hidden = false;
   state.db = await openDb();
+  keepResults();  // not awaited: the browser may take its time to answer
   state.tabletId = localStorage.getItem('facescreen-tablet-id') || `tablet-${crypto.getRandomValues(new Uint32Array(1))[0].toString(16)}`;
   localStorage.setItem('facescreen-tablet-id', state.tabletId);
   $('kiosk-url').value = localStorage.getItem('facescreen-kiosk-url') || new URL('..', BASE).href;

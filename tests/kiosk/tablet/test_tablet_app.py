@@ -345,6 +345,13 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
             "const b = document.getElementById('offline-ready'); return [b.innerText, b.offsetParent !== null];"
         )
         assert badge == [en["tablet_offline_ready"], True]
+        # the results wait here for a kiosk: the app asks the browser to keep them, and says so where it
+        # may not (headless Chromium refuses navigator.storage.persist(), as a browser does for a site
+        # not added to the home screen)
+        assert c.script("return navigator.storage.persisted()") is False
+        note = "return document.getElementById('storage-note').innerText"
+        c.wait_for(f"document.getElementById('storage-note').innerText === {en['tablet_storage_not_kept']!r}", 30)
+        assert c.script(note) == en["tablet_storage_not_kept"]
         shot(c, tmp_path, "tablet-no-camera.png")
 
         c.script("document.getElementById('file').onchange = null;")  # the test drives each screening
