@@ -224,7 +224,8 @@ export async function sync() {
     : out.status ? t('tablet_sync_stopped', { reason: out.error }) : `${t('tablet_sync_failed')} (${out.error})`;
   // records the kiosk refused stay here: how many, and the kiosk's reason for the first
   const refused = out.refused.length ? t('tablet_sync_refused', { refused: out.refused.length, reason: out.refused[0].error }) : '';
-  $('sync-status').textContent = [out.error ? failed : refused ? '' : t('tablet_synced'), refused].filter(Boolean).join(' ');
+  const done = out.error ? failed : refused ? '' : t('tablet_synced');
+  $('sync-status').textContent = [done, refused].filter(Boolean).join(' ');
   await refreshCounts();
   return out;
 }

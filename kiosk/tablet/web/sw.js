@@ -41,9 +41,13 @@ async function tell(reason) {
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     try {
-      const app = await (await fetch('app.json', { cache: 'no-store' })).json();
+      // app.json read once: the copy kept is the one whose hashes every other file was checked against
+      const listed = await fetch('app.json', { cache: 'no-store' });
+      if (!listed.ok) throw new Error(`app.json: HTTP ${listed.status}`);
+      const app = await listed.clone().json();
       const cache = await caches.open(CACHE);
-      for (const [path, sha256] of [['./', app.files['index.html']], ['app.json', null], ...Object.entries(app.files)]) {
+      await cache.put('app.json', listed);
+      for (const [path, sha256] of [['./', app.files['index.html']], ...Object.entries(app.files)]) {
         await cache.put(path, await exported(path, sha256));
       }
     } catch (err) {
