@@ -517,7 +517,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .engine import KioskEngine
     from .guidance import GuidanceConfig, GuidanceLoop
     from .sources import open_source, quiet_opencv
-    from .store import ResultsStore, check_data_dir
+    from .store import ResultsStore, ServedModelRow, check_data_dir
 
     quiet_opencv(args.verbose)
     if not args.no_store:
@@ -556,6 +556,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     loop = GuidanceLoop(engine, guidance)
     store = None if args.no_store else ResultsStore(args.data_dir)
+    if store is not None:  # a `serve` on this data folder later takes a tablet's results made with it
+        store.note_served(ServedModelRow.of_card(engine.model_info()))
     if engine.is_demo:
         logging.getLogger(__name__).warning(
             "DEMO MODEL on SYNTHETIC data (%s): not for clinical use", engine.screener.card.model_id

@@ -19,6 +19,8 @@ else unless consent is given.
 * A photo the single-photo API refuses for its quality is one row in ``quality_refusals`` (who, when,
   which model, which measure failed; never the photo), so the field report can follow the rate of
   quality failures per site and model version.
+* Each model the kiosk loads is one row in ``served_models`` (id, version, threshold, marking): a
+  tablet's results made with a model this kiosk served before an update are still taken at sync.
 """
 
 from __future__ import annotations
@@ -146,6 +148,41 @@ _INSERT_REFUSAL = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServedModelRow:
+    """A model this kiosk has served (the one home of the ``served_models`` table): the card fields a
+    result made with it carries, and when it was first loaded here. A tablet syncs results days after
+    it screened; after a model update the kiosk's current card no longer matches the results the tablet
+    made with the previous one, which were refused for ever (and still bound a family's answer). A
+    tablet's result is accepted when it was made with a model this kiosk has served, and is kept with
+    that model's version and threshold (kiosk/server/routers/sync.py)."""
+
+    model_id: str = column("TEXT NOT NULL")
+    model_version: str = column("TEXT NOT NULL")
+    threshold: float = column("REAL NOT NULL")
+    not_for_clinical_use: int = column("INTEGER NOT NULL")
+    first_served_at: str = column("TEXT NOT NULL", doc="ISO 8601, UTC")
+
+    @classmethod
+    def of_card(cls, info: dict[str, Any]) -> ServedModelRow:
+        """From ``KioskEngine.model_info()`` (GET /v1/model's fields)."""
+        return cls(
+            model_id=info["model_id"],
+            model_version=info["version"],
+            threshold=float(info["threshold"]),
+            not_for_clinical_use=int(info["not_for_clinical_use"]),
+            first_served_at=store_time(),
+        )
+
+    @property
+    def key(self) -> tuple[str, str, float, int]:
+        return (self.model_id, self.model_version, self.threshold, self.not_for_clinical_use)
+
+
+SERVED_COLUMNS = tuple(f.name for f in fields(ServedModelRow))
+SERVED_KEY = SERVED_COLUMNS[:-1]
+
+
 def _create_table(cls: type, table: str) -> str:
     """The CREATE TABLE of a row dataclass (each field's doc kept as an SQL comment, for `.schema`)."""
     fs = fields(cls)
@@ -173,6 +210,20 @@ def _refusal_ddl() -> list[str]:
         _create_table(QualityRefusalRow, "quality_refusals"),
         "CREATE INDEX IF NOT EXISTS quality_refusals_created_at ON quality_refusals (created_at)",
     ]
+
+
+def _served_ddl(c: sqlite3.Connection) -> None:
+    """The served_models table (older stores gain it on open, like quality_refusals). A store that had
+    none learns the models it served from its own screenings (a tablet's rows prove nothing)."""
+    had = c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'served_models'").fetchone()
+    c.execute(_create_table(ServedModelRow, "served_models"))
+    c.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS served_models_key ON served_models ({', '.join(SERVED_KEY)})")
+    if not had:
+        key = ", ".join(SERVED_KEY)
+        c.execute(
+            f"INSERT OR IGNORE INTO served_models ({key}, first_served_at) "
+            f"SELECT {key}, MIN(created_at) FROM screenings WHERE source != 'tablet' GROUP BY {key}"
+        )
 
 
 class StoreError(CodedError, code="store_error"):
@@ -303,6 +354,7 @@ class ResultsStore:
             self._add_missing_columns(c)  # before the indexes: one may be on a column just added
             for statement in [*indexes, *_refusal_ddl()]:
                 c.execute(statement)
+            _served_ddl(c)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         for p in self.data_dir.glob(DB_NAME + "*"):
             os.chmod(p, FILE_MODE)
@@ -540,6 +592,21 @@ class ResultsStore:
             d["quality"] = json.loads(d.pop("quality_json"))
             out.append(d)
         return out
+
+    def note_served(self, model: ServedModelRow) -> None:
+        """Record that this kiosk serves ``model`` (once: the first time is kept)."""
+        cols = ", ".join(SERVED_COLUMNS)
+        with self._tx() as c:
+            c.execute(
+                f"INSERT OR IGNORE INTO served_models ({cols}) VALUES ({', '.join('?' * len(SERVED_COLUMNS))})",
+                [getattr(model, k) for k in SERVED_COLUMNS],
+            )
+
+    def served_models(self) -> list[ServedModelRow]:
+        """Every model this kiosk has served, the first served first."""
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {', '.join(SERVED_COLUMNS)} FROM served_models ORDER BY first_served_at")
+            return [ServedModelRow(**dict(r)) for r in rows]
 
     def list(
         self, limit: int = 50, offset: int = 0, since: str | None = None, child_ref: str | None = None

@@ -16,7 +16,7 @@ from facescreen.edge.bundle import software_version
 from facescreen.edge.photo import DecodeBudget, PhotoLimits
 
 from ..engine import KioskEngine
-from ..store import ResultsStore
+from ..store import ResultsStore, ServedModelRow
 from . import errors
 from .admission import InferenceQueue
 from .gate import RequestGate
@@ -75,6 +75,7 @@ def create_app(
 
     def attach(app: FastAPI, eng: KioskEngine) -> None:
         app.state.engine = eng
+        app.state.store.note_served(ServedModelRow.of_card(eng.model_info()))
         app.state.sessions = SessionManager(
             eng,
             settings.guidance,

@@ -5,6 +5,7 @@ calendar's edge, slow bodies and headers, a full disk, and the lesser items."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import errno
 import http.client
@@ -244,7 +245,15 @@ def test_wrong_tokens_are_slowed_down_per_device(app):
         assert other.get("/v1/results").status_code == 200  # another device is not affected
 
 
-@pytest.mark.parametrize("field, value", [("model_id", "someone-elses-model"), ("threshold", 0.0), ("threshold", 1.0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("model_id", "someone-elses-model"),
+        ("model_version", "0.0-never-served"),
+        ("threshold", 0.0),
+        ("threshold", 1.0),
+    ],
+)
 def test_sync_checks_the_result_against_this_kiosks_model(client, app, record, field, value):
     r = record(**{field: value})
     r["flag"] = r["probability"] >= r["threshold"]
@@ -257,6 +266,72 @@ def test_sync_checks_the_result_against_this_kiosks_model(client, app, record, f
 def test_sync_checks_the_not_for_clinical_use_marking(client, app, record, engine):
     r = record(not_for_clinical_use=not engine.model_info()["not_for_clinical_use"])
     assert sync(client, r).json()["error"]["code"] == "model_mismatch"
+
+
+class UpdatedEngine:
+    """The kiosk's engine after a model update: the same screener under a card of a new version and
+    threshold (what a re-trained bundle changes at sync)."""
+
+    def __init__(self, engine, **card) -> None:
+        self._engine, self._card = engine, card
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def model_info(self) -> dict:
+        return {**self._engine.model_info(), **self._card}
+
+
+def test_sync_takes_a_tablets_results_made_before_the_kiosks_model_update(kiosk_bundle, engine, tmp_path, record):
+    """A health worker screens offline for a week; meanwhile the clinic updates the kiosk's model. Before,
+    every result the tablet made with the previous model was refused at sync (model_mismatch) for good,
+    though the families had their answers; now the kiosk takes results of any model it has served, kept
+    with the version and threshold that made them, and still refuses a model it never served."""
+    data = tmp_path / "data"
+    create_app(settings(kiosk_bundle, data), engine=engine)  # the kiosk as it was: serves the old model
+    old = engine.model_info()
+    made_before = record()
+    updated = create_app(settings(kiosk_bundle, data), engine=UpdatedEngine(engine, version="2.0", threshold=0.42))
+    with TestClient(updated, headers=AUTH) as client:
+        answer = sync(client, made_before)
+        assert answer.status_code == 200 and answer.json()["new"] == [made_before["id"]], answer.text[:300]
+        row = updated.state.store.get(made_before["id"])
+        assert (row["model_version"], row["threshold"]) == (old["version"], old["threshold"])
+        served = [(m.model_version, m.threshold) for m in updated.state.store.served_models()]
+        assert served == [(old["version"], old["threshold"]), ("2.0", 0.42)]
+        made_after = record(model_version="2.0", threshold=0.42)
+        made_after["flag"] = made_after["probability"] >= 0.42
+        assert sync(client, made_after).status_code == 200
+        never = record(model_version="1.9")
+        refused = sync(client, never)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "model_mismatch"
+        assert "never served" in refused.json()["error"]["message"] and "v2.0" in refused.json()["error"]["message"]
+
+
+def test_a_store_from_before_served_models_learns_them_from_its_own_screenings(tmp_path, engine, record):
+    """A kiosk updated to this version had no record of the models it served: the store learns them from
+    the screenings it made itself when it first opens (a tablet's row proves nothing: it was taken
+    because it matched a model this kiosk served, which its own rows name already)."""
+    import sqlite3
+
+    from facescreen.kiosk.server.routers.sync import SyncedResult
+    from facescreen.kiosk.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "d")
+    own = SyncedResult(**record()).row()
+    tablets = SyncedResult(**record(model_version="9.9")).row()
+    with store.batch() as b:
+        b.add(dataclasses.replace(own, source="kiosk"))
+        b.add(tablets)
+    store.close()
+    with sqlite3.connect(tmp_path / "d" / "results.sqlite3") as c:
+        c.execute("DROP TABLE served_models")
+    again = ResultsStore(tmp_path / "d")
+    info = engine.model_info()
+    assert [m.key for m in again.served_models()] == [
+        (info["model_id"], info["version"], info["threshold"], int(info["not_for_clinical_use"]))
+    ]
+    assert again.served_models()[0].first_served_at == own.created_at
 
 
 def test_a_sync_batch_is_all_or_nothing(client, app, record):

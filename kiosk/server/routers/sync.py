@@ -4,10 +4,12 @@ Idempotent by the id the tablet gave each result: the first copy is kept, a repe
 acknowledged and left alone, so a sync cut off halfway is finished by the next one. A request is
 one transaction: every result in it is stored, or none (a bad photo in the second refuses the
 first too). Accepted only with this kiosk's bearer token (a kiosk started without one refuses every
-sync, before reading the body) and only for results made with this kiosk's model (its id, threshold
-and not-for-clinical-use marking, from the model card). A photo comes only with the family's
-recorded consent, is decoded within the server's limits and decode budget like any upload (the
-route is behind the inference queue), and is re-encoded (no EXIF, no GPS) like any kept photo.
+sync, before reading the body) and only for results made with a model this kiosk serves or has served
+(its id, version, threshold and not-for-clinical-use marking, from the model card: a tablet's results
+made before a model update are still taken, and kept with the model that made them). A photo comes
+only with the family's recorded consent, is decoded within the server's limits and decode budget like
+any upload (the route is behind the inference queue), and is re-encoded (no EXIF, no GPS) like any
+kept photo.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
-from ...store import COLUMNS, Batch, ScreeningRow, store_time, utc_now
+from ...store import COLUMNS, Batch, ScreeningRow, ServedModelRow, store_time, utc_now
 from ..deps import PhotoDecoder, get_engine, get_store, photo_decoder, require_configured_token, require_token
 from ..errors import ApiError
 from .responses import errors
@@ -80,11 +82,13 @@ class SyncedResult(BaseModel):
         description=f"with a time zone; from {EARLIEST.date()} to {MAX_CLOCK_AHEAD} ahead of the kiosk's clock"
     )
     tablet_id: str = Field(min_length=1, max_length=64)
-    model_id: str = Field(min_length=1, max_length=200, description="this kiosk's model (GET /v1/model)")
+    model_id: str = Field(
+        min_length=1, max_length=200, description="a model this kiosk serves (GET /v1/model) or has served"
+    )
     model_version: str = Field(min_length=1, max_length=50)
     backend: str = Field(min_length=1, max_length=200)
     probability: float = Field(ge=0.0, le=1.0)
-    threshold: float = Field(ge=0.0, le=1.0, description="this kiosk's model's threshold")
+    threshold: float = Field(ge=0.0, le=1.0, description="the threshold of the model that made the result")
     flag: bool
     label: Literal["refer for genetic evaluation", "no referral flag"]
     not_for_clinical_use: bool
@@ -168,19 +172,19 @@ class SyncResponse(BaseModel):
     duplicates: list[str]
 
 
-# the model card fields a synced result must share with this kiosk's model: (result field, card key)
-SAME_MODEL = (("model_id", "model_id"), ("threshold", "threshold"), ("not_for_clinical_use", "not_for_clinical_use"))
-
-
-def check_model(r: SyncedResult, card: dict[str, Any]) -> None:
-    for field, key in SAME_MODEL:
-        if getattr(r, field) != card[key]:
-            raise ApiError(
-                422,
-                "model_mismatch",
-                f"result {r.id}: {field} is {getattr(r, field)!r}, this kiosk's model has {card[key]!r}; "
-                "sync a tablet to the kiosk whose model it runs (GET /v1/model)",
-            )
+def check_model(r: SyncedResult, served: list[ServedModelRow], card: dict[str, Any]) -> None:
+    """``r`` was made with a model this kiosk has served (its id, version, threshold and marking): the
+    current one, or one it served before an update, whose results a tablet may still be carrying."""
+    made_with = (r.model_id, r.model_version, r.threshold, int(r.not_for_clinical_use))
+    if made_with not in {m.key for m in served}:
+        raise ApiError(
+            422,
+            "model_mismatch",
+            f"result {r.id}: made with {r.model_id} v{r.model_version} (threshold {r.threshold}, "
+            f"not_for_clinical_use {r.not_for_clinical_use}), which this kiosk has never served; it serves "
+            f"{card['model_id']} v{card['version']} (threshold {card['threshold']}, not_for_clinical_use "
+            f"{card['not_for_clinical_use']}, GET /v1/model): sync the tablet to the kiosk whose model made it",
+        )
 
 
 def photo_bytes(r: SyncedResult) -> bytes:
@@ -219,9 +223,9 @@ def sync_results(
     engine=Depends(get_engine),
     decoder: PhotoDecoder = Depends(photo_decoder),
 ) -> dict:
-    card = engine.model_info()
+    card, served = engine.model_info(), store.served_models()
     for r in body.results:
-        check_model(r, card)
+        check_model(r, served, card)
     known = store.known({r.id for r in body.results})
     with store.batch() as batch:
         for r in body.results:
