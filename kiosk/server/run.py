@@ -13,11 +13,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from facescreen.edge.bundle import load_bundle
 from facescreen.edge.errors import FaceScreenError
 
 from ..tablet.export import is_tablet_app
 from .main import create_app
-from .routers.tablet import app_dir
+from .routers.tablet import app_dir, stale_app
 from .settings import Settings, is_loopback
 from .tls import local_addresses, self_signed
 
@@ -76,7 +77,10 @@ def announce(settings: Settings, scheme: str, qr: bool = True, self_signed_cert:
     else:
         lines = ["capture page (open on a phone or tablet on this network):"]
     lines += [f"  {u}" for u in urls]
-    if is_tablet_app(app_dir(settings)):
+    stale = is_tablet_app(app_dir(settings)) and stale_app(settings, load_bundle(settings.bundle, verify=False).card)
+    if stale:
+        lines.append(f"tablet app not served: {stale}")
+    elif is_tablet_app(app_dir(settings)):
         lines.append(f"tablet app: {urls[0]}tablet/ ({offline_note(settings, scheme, self_signed_cert)})")
     else:
         lines.append(f"no tablet app in {app_dir(settings)}: build it with `facescreen-kiosk tablet-export`")

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from facescreen.edge.assets import FACE_LANDMARK, asset_path
-from facescreen.edge.bundle import Bundle, conversion_record, load_bundle, sha256_file, software_version
+from facescreen.edge.bundle import Bundle, ModelCard, conversion_record, load_bundle, sha256_file, software_version
 from facescreen.edge.detect import PHOTO_DETECT
 from facescreen.edge.detectors.mtcnn_cascade import CascadeConfig
 from facescreen.edge.detectors.mtcnn_manifest import load_manifest
@@ -215,6 +215,35 @@ def assemble(
 def is_tablet_app(folder: Path) -> bool:
     """Whether ``folder`` holds an app this export wrote (what the server serves at /tablet/)."""
     return (Path(folder) / APP_JSON).is_file()
+
+
+# card fields that record where a bundle's files came from, not what the model answers: converting a
+# new target rewrites "artifacts", an edge export adds "derived_from"; neither changes the app's model
+PROVENANCE_FIELDS = ("artifacts", "derived_from")
+
+
+def app_model_mismatch(folder: Path, card: ModelCard) -> str | None:
+    """Why the app in ``folder`` is not the one exported from a bundle with ``card``, or None when it
+    is: its screener must be the card's artifact of that name (same SHA-256) and its copy of the card
+    the same in every field but the provenance ones. `serve` serves ``BUNDLE/tablet``, and a bundle
+    converted again in place (re-quantised, a new threshold, a new version) kept serving the app of
+    the model before, whose results that kiosk's own sync then refused."""
+    try:
+        app = json.loads((Path(folder) / APP_JSON).read_text(encoding="utf-8"))
+        artifact, sha = app["screener"]["artifact"], app["screener"]["sha256"]
+        theirs = ModelCard.from_dict(json.loads((Path(folder) / app["card"]).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, BundleError) as exc:
+        return f"its {APP_JSON} or model card cannot be read ({exc})"
+    if card.artifacts.get(artifact, {}).get("sha256") != sha:
+        return f"its screener ({artifact}, SHA-256 {str(sha)[:12]}) is not this bundle's {artifact}"
+    a, b = theirs.to_dict(), card.to_dict()
+    differ = sorted(k for k in a.keys() | b.keys() if k not in PROVENANCE_FIELDS and a.get(k) != b.get(k))
+    if differ:
+        return (
+            f"it was exported from {theirs.model_id} v{theirs.version}, whose model card differs from this "
+            f"bundle's ({card.model_id} v{card.version}) in {', '.join(differ)}"
+        )
+    return None
 
 
 def check_out_folder(target: Path) -> Path:

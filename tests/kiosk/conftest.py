@@ -90,6 +90,36 @@ def scene_frames() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture
+def bundle_with_app(tmp_path):
+    """``make(bundle, screener_sha256=None, **card) -> folder``: ``bundle``'s files (linked) in a new folder
+    whose tablet/ holds a stand-in app recorded as exported from it (app.json's screener entry and copy
+    of the model card, an index.html; no runtime), which is what `serve` checks before it serves
+    /tablet/. ``card``: fields of the app's copy of the card that differ from the bundle's; a
+    ``screener_sha256`` that differs from the card's."""
+    import json
+
+    def make(bundle: Path, screener_sha256: str | None = None, **card) -> Path:
+        root = tmp_path / f"bundle-with-app-{len(list(tmp_path.glob('bundle-with-app-*')))}"
+        root.mkdir()
+        for f in Path(bundle).iterdir():
+            if f.name != "tablet":
+                (root / f.name).symlink_to(f)
+        ours = json.loads((Path(bundle) / "modelcard.json").read_text())
+        theirs = {**ours, **card}
+        artifact, entry = next(iter(ours["artifacts"].items()))
+        app = root / "tablet"
+        (app / "model").mkdir(parents=True)
+        (app / "model" / "modelcard.json").write_text(json.dumps(theirs))
+        (app / "index.html").write_text("<!doctype html><title>t</title>")
+        screener = {"artifact": artifact, "sha256": screener_sha256 or entry["sha256"]}
+        record = {"kind": "facescreen-tablet-app", "card": "model/modelcard.json", "screener": screener}
+        (app / "app.json").write_text(json.dumps(record))
+        return root
+
+    return make
+
+
+@pytest.fixture
 def live_server():
     """uvicorn on 127.0.0.1 in a thread: ``with live_server(app) as srv: ... srv.url``."""
     from facescreen.kiosk.server.run import BackgroundServer

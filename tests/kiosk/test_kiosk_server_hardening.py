@@ -531,7 +531,7 @@ def test_the_qr_codes_token_reads_back_as_it_is_whatever_base64_put_in_it(kiosk_
     assert urllib.parse.parse_qs(f"token={token}")["token"] != [token]  # what the plain fragment read as
 
 
-def test_a_loopback_bind_says_only_this_machine_can_reach_it(kiosk_bundle, tmp_path):
+def test_a_loopback_bind_says_only_this_machine_can_reach_it(kiosk_bundle, tmp_path, bundle_with_app):
     """Issue 25: on 127.0.0.1 the kiosk said "open on a phone or tablet on this network"."""
     from facescreen.kiosk.server import run
 
@@ -540,30 +540,22 @@ def test_a_loopback_bind_says_only_this_machine_can_reach_it(kiosk_bundle, tmp_p
     assert "only this machine can reach 127.0.0.1" in text and "--host 0.0.0.0" in text
     assert "on this network" not in text
     assert "tablet-export" in text  # no tablet app in this bundle: how to make one
-    (tmp_path / "bundle").mkdir()
-    for f in kiosk_bundle.iterdir():
-        (tmp_path / "bundle" / f.name).symlink_to(f)
-    (tmp_path / "bundle" / "tablet").mkdir()
-    (tmp_path / "bundle" / "tablet" / "app.json").write_text("{}")
-    s = Settings(bundle=tmp_path / "bundle", data_dir=tmp_path, host="127.0.0.1", port=8000)
+    s = Settings(bundle=bundle_with_app(kiosk_bundle), data_dir=tmp_path, host="127.0.0.1", port=8000)
     assert "tablet app: http://127.0.0.1:8000/tablet/ (works offline after one visit)" in run.announce(
         s, "http", qr=False
     )
 
 
-def test_the_announcement_says_where_the_tablet_app_will_not_work_offline(kiosk_bundle, tmp_path, monkeypatch):
+def test_the_announcement_says_where_the_tablet_app_will_not_work_offline(
+    kiosk_bundle, tmp_path, monkeypatch, bundle_with_app
+):
     """Browsers keep the tablet app (its service worker) only on a secure origin whose certificate they
     trust: over http at a LAN address, or with --tls-self-signed on a tablet that has not been given the
     certificate, it opens online only. The announcement said "works offline after one visit" always."""
     from facescreen.kiosk.server import run
 
     monkeypatch.setattr(run, "local_addresses", lambda: ["192.168.1.20"])
-    (tmp_path / "bundle").mkdir()
-    for f in kiosk_bundle.iterdir():
-        (tmp_path / "bundle" / f.name).symlink_to(f)
-    (tmp_path / "bundle" / "tablet").mkdir()
-    (tmp_path / "bundle" / "tablet" / "app.json").write_text("{}")
-    s = Settings(bundle=tmp_path / "bundle", data_dir=tmp_path, host="0.0.0.0", port=8000, token=TOKEN)
+    s = Settings(bundle=bundle_with_app(kiosk_bundle), data_dir=tmp_path, host="0.0.0.0", port=8000, token=TOKEN)
     lan = run.announce(s, "http", qr=False)
     assert "tablet app: http://192.168.1.20:8000/tablet/ (over http it does not work offline" in lan
     assert "--tls-self-signed" in lan and "works offline after one visit" not in lan

@@ -20,21 +20,22 @@ PAGE = "<!doctype html><title>t</title><p>isolation probe</p>"
 
 
 def _tablet(bundle: Path) -> Path:
+    """``bundle`` (made by the ``bundle_with_app`` fixture) with the probe page and worker in its app."""
     app = bundle / "tablet"
-    app.mkdir(parents=True)
-    (app / "app.json").write_text(json.dumps({"kind": "facescreen-tablet-app", "files": {}}))
     (app / "index.html").write_text(PAGE)
     (app / "w.js").write_text("postMessage(self.crossOriginIsolated);")
-    return app
+    return bundle
 
 
-def test_the_kiosk_sends_isolation_on_the_tablet_app_and_the_phone_page(tmp_path, engine):
+def test_the_kiosk_sends_isolation_on_the_tablet_app_and_the_phone_page(
+    tmp_path, engine, kiosk_bundle, bundle_with_app
+):
     from fastapi.testclient import TestClient
 
     from facescreen.kiosk.server import Settings, create_app
 
-    _tablet(tmp_path / "bundle")
-    c = TestClient(create_app(Settings(bundle=tmp_path / "bundle", data_dir=tmp_path / "data"), engine=engine))
+    bundle = _tablet(bundle_with_app(kiosk_bundle))
+    c = TestClient(create_app(Settings(bundle=bundle, data_dir=tmp_path / "data"), engine=engine))
     for path in ("/", "/tablet/", "/tablet/w.js", "/tablet/app.json"):
         r = c.get(path)
         assert r.status_code == 200, path
@@ -46,12 +47,14 @@ def test_the_kiosk_sends_isolation_on_the_tablet_app_and_the_phone_page(tmp_path
 
 
 @needs_browser
-def test_chromium_is_cross_origin_isolated_on_the_kiosks_pages(tmp_path, engine, live_server):
+def test_chromium_is_cross_origin_isolated_on_the_kiosks_pages(
+    tmp_path, engine, live_server, kiosk_bundle, bundle_with_app
+):
     from facescreen.kiosk.server import Settings, create_app
     from facescreen.kiosk.tools.browser import Chrome
 
-    _tablet(tmp_path / "bundle")
-    app = create_app(Settings(bundle=tmp_path / "bundle", data_dir=tmp_path / "data"), engine=engine)
+    bundle = _tablet(bundle_with_app(kiosk_bundle))
+    app = create_app(Settings(bundle=bundle, data_dir=tmp_path / "data"), engine=engine)
     with live_server(app) as srv, Chrome() as chrome:
         for page in ("/tablet/", "/"):
             chrome.get(srv.url.rstrip("/") + page)
@@ -71,7 +74,9 @@ def test_a_static_copy_is_isolated_by_its_service_worker(tmp_path):
 
     from facescreen.kiosk.tools.browser import Chrome
 
-    app = _tablet(tmp_path)
+    app = tmp_path / "tablet"
+    app.mkdir()
+    (app / "app.json").write_text(json.dumps({"kind": "facescreen-tablet-app", "files": {}}))
     shutil.copy(WEB / "sw.js", app / "sw.js")
     (app / "index.html").write_text(
         PAGE + "<script>navigator.serviceWorker.register('sw.js?v=test');"

@@ -3,8 +3,7 @@ file outside the app."""
 
 from __future__ import annotations
 
-import json
-
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -22,11 +21,9 @@ def test_not_exported_says_how(tmp_path, engine):
     assert "facescreen-kiosk tablet-export" in r.json()["error"]["message"]
 
 
-def test_serves_the_app_and_nothing_else(tmp_path, engine):
-    bundle = tmp_path / "bundle"
+def test_serves_the_app_and_nothing_else(tmp_path, engine, kiosk_bundle, bundle_with_app):
+    bundle = bundle_with_app(kiosk_bundle)
     (bundle / "tablet" / "core").mkdir(parents=True)
-    (bundle / "tablet" / "app.json").write_text(json.dumps({"kind": "facescreen-tablet-app"}))
-    (bundle / "tablet" / "index.html").write_text("<!doctype html><title>t</title>")
     (bundle / "tablet" / "core" / "x.js").write_text("export const x = 1;")
     (bundle / "secret.txt").write_text("not for the web")
     c = client_for(bundle, tmp_path, engine)
@@ -41,3 +38,40 @@ def test_serves_the_app_and_nothing_else(tmp_path, engine):
         "/tablet/nope.js",
     ):
         assert c.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"threshold": 0.25}, "threshold"),
+        ({"version": "0-before-the-update"}, "version"),
+        ({"calibration": {"temperature": 1.5}}, "calibration"),
+        ({"screener_sha256": "0" * 64}, "screener"),
+    ],
+)
+def test_an_app_exported_from_another_model_is_not_served(
+    tmp_path, engine, kiosk_bundle, bundle_with_app, change, named
+):
+    """A bundle converted again in place (a new threshold, version, calibration, a re-quantised
+    screener) kept serving the app exported before: tablets installed the replaced model, and this
+    kiosk's own sync refused what they screened. Every file of it is refused (409) naming what differs
+    and how to export it again; the start-up announcement says the same."""
+    from facescreen.kiosk.server import Settings, run
+
+    bundle = bundle_with_app(kiosk_bundle, **change)
+    c = client_for(bundle, tmp_path, engine)
+    for path in ("/tablet/", "/tablet/app.json", "/tablet/model/modelcard.json"):
+        r = c.get(path)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "tablet_app_stale", (path, r.text[:300])
+        assert (
+            named in r.json()["error"]["message"] and f"tablet-export --bundle {bundle}" in r.json()["error"]["message"]
+        )
+    text = run.announce(Settings(bundle=bundle, data_dir=tmp_path / "data"), "http", qr=False)
+    assert "tablet app not served:" in text and named in text and "/tablet/ (" not in text
+
+
+def test_an_app_is_served_when_only_the_bundles_provenance_changed(tmp_path, engine, kiosk_bundle, bundle_with_app):
+    """Converting another target rewrites the card's artifacts, an edge export adds derived_from: the
+    app's model is the same, and it is served."""
+    bundle = bundle_with_app(kiosk_bundle, artifacts={}, derived_from={"kind": "edge export"})
+    assert client_for(bundle, tmp_path, engine).get("/tablet/").status_code == 200
