@@ -35,7 +35,7 @@ from ..banner import with_banner
 from ..childref import child_ref_spec
 from ..engine import is_demo_card
 from ..guidance import GuidanceConfig
-from ..messages import MESSAGES
+from ..messages import ALIASES, MESSAGES
 from ..quality import DEFAULT_MEASURES, MEASURE_NAMES, QualityConfig
 from ..tracking import MIN_FRAME_IOU, N_TRACK_POINTS, FindConfig
 from .runtimes import BrowserRuntime, browser_runtime, node_modules, package_version
@@ -208,6 +208,9 @@ def assemble(
         "find": {**find.model_dump(), "min_frame_iou": MIN_FRAME_IOU, "track_points": N_TRACK_POINTS},
         "guidance": GuidanceConfig().model_dump(include={"consecutive_frames", "max_frame_gap_s"}),
         "child_ref": child_ref_spec(),
+        # the first language where none was chosen on the tablet: the browser's, as the kiosk resolves
+        # it for the phone page (core/language.js ports kiosk/messages.py's `language`)
+        "language_aliases": ALIASES,
         "files": files,
     }
 

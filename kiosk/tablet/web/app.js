@@ -2,7 +2,8 @@
 // sent to a kiosk later. All wording comes from messages.json (kiosk/messages.py, one home).
 import { Guide } from './core/guide.js';
 import { jet, overlayCam } from './core/cam.js';
-import { BrowserScreener } from './core/screen.js';
+import { BrowserScreener, loadApp } from './core/screen.js';
+import { browserLanguage } from './core/language.js';
 import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
 
 const $ = (id) => document.getElementById(id);
@@ -17,7 +18,7 @@ const RETAKE_PAUSE_MS = 3000;
 // clock, which the tests set)
 const CLOCK_SLACK_MS = 24 * 3600 * 1000;
 
-const state = { speaker: new Speaker(), lang: localStorage.getItem('facescreen-lang') || 'en', messages: null, screener: null, db: null,
+const state = { speaker: new Speaker(), lang: 'en', messages: null, screener: null, db: null,
                 tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null, persisted: undefined,
                 now: () => new Date() };
 
@@ -325,6 +326,11 @@ async function main() {
   state.messages = await (await fetch(new URL('messages.json', BASE))).json();
   // the menu lists every language of the catalogue (kiosk/locale), each in its own name
   $('lang').replaceChildren(...Object.keys(state.messages).map((l) => new Option(state.messages[l].language_name, l)));
+  const loaded = await loadApp(BASE);
+  // the language last chosen on this tablet, else the browser's, as the phone page starts (core/language.js)
+  const tags = navigator.languages?.length ? navigator.languages : [navigator.language];
+  state.lang = localStorage.getItem('facescreen-lang')
+    || browserLanguage(tags, Object.keys(state.messages), loaded.app.language_aliases);
   if (!(state.lang in state.messages)) state.lang = 'en';
   applyLanguage();
   setStatus(t('tablet_loading'));
@@ -334,7 +340,7 @@ async function main() {
   state.tabletId = localStorage.getItem('facescreen-tablet-id') || `tablet-${crypto.getRandomValues(new Uint32Array(1))[0].toString(16)}`;
   localStorage.setItem('facescreen-tablet-id', state.tabletId);
   $('kiosk-url').value = localStorage.getItem('facescreen-kiosk-url') || new URL('..', BASE).href;
-  state.screener = await BrowserScreener.create(BASE, (done, total) => {
+  state.screener = await BrowserScreener.create(BASE, loaded, (done, total) => {
     $('load-progress').max = total; $('load-progress').value = done;
     setStatus(t('tablet_loading_step', { done, total }));
   });

@@ -521,6 +521,39 @@ def test_served_over_plain_http_the_tablet_says_it_is_not_kept_for_offline_use(
         assert c.script("return document.getElementById('upload-why').innerText") == en["needs_secure_origin"]
 
 
+def test_the_tablet_starts_in_the_browsers_language_until_one_is_chosen_on_it(
+    served_bundle, served_engine, live_server, tmp_path
+):
+    """The phone page starts in the browser's language (the kiosk resolves es-MX to es); the tablet app
+    started in English whatever the tablet's language, until someone found the menu. Now it starts in
+    the first of the browser's languages the catalogue has, by the kiosk's rule (core/language.js,
+    with app.json's aliases), and a language chosen on the tablet is kept over it."""
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    shown = (
+        "return [document.documentElement.lang, document.getElementById('lang').value,"
+        " [...document.querySelectorAll('[data-msg]')].map((e) => [e.dataset.msg, e.textContent])];"
+    )
+    with (
+        live_server(create_app(settings, engine=served_engine)) as srv,
+        Chrome(flags=["--accept-lang=de-DE,es-MX,en"]) as c,
+    ):
+        assert c.script("return navigator.languages") == ["de-DE", "es-MX", "en"]
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        lang, menu, texts = c.script(shown)
+        assert (lang, menu) == ("es", "es") and texts  # no German table: the next language, Mexican Spanish
+        assert all(text == MESSAGES["es"][key] for key, text in texts), texts
+        c.script("const s = document.getElementById('lang'); s.value = 'fr'; s.dispatchEvent(new Event('change'));")
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        lang, menu, texts = c.script(shown)
+        assert (lang, menu) == ("fr", "fr") and all(text == MESSAGES["fr"][key] for key, text in texts)
+
+
 def test_an_app_whose_files_are_not_the_exported_ones_is_not_kept_for_offline_use(
     served_bundle, served_engine, live_server, tmp_path
 ):

@@ -57,3 +57,24 @@ def test_measures_are_the_registry_in_its_order(js_constants):
     from facescreen.kiosk.quality import DEFAULT_MEASURES
 
     assert js_constants["measures"] == [[m.name, m.needs] for m in DEFAULT_MEASURES]
+
+
+def test_the_tablets_first_language_is_the_kiosks_rule(harness_page):
+    """core/language.js picks the tablet's first language (where none was chosen on it) by the rule the
+    kiosk resolves the phone page's with (kiosk/messages.py `language`), from the aliases app.json
+    carries: every alias, every catalogue language, regional tags and tags without a table."""
+    from facescreen.kiosk.messages import ALIASES, LANGUAGES, language
+
+    def python(tags: list[str]) -> str:
+        for tag in tags:
+            try:
+                return language(tag)
+            except ValueError:
+                continue
+        return "en"
+
+    read = bridge(harness_page)
+    singles = [*ALIASES, *LANGUAGES, "es-MX", "ar-EG", "fr-CA", "zh-TW", "zh-Hans-CN", "de-DE", "de", "x", ""]
+    for tags in [[t] for t in singles] + [["de-DE", "fr-CA", "es"], ["de", "nl"], ["pt-BR", "en"], []]:
+        assert read("language", "browserLanguage", tags, list(LANGUAGES), ALIASES) == python(tags), tags
+    assert python(["es-MX"]) == "es" and python(["zh-CN"]) == "zh-Hans" and python(["de-DE"]) == "en"

@@ -52,9 +52,10 @@ export async function detectFaces(rgb, h, w, runNet, app, cfg = app.detect) {
 }
 
 export class BrowserScreener {
-  // `onProgress(done, total)`: after each model file is open (the page shows how far loading is)
-  static async create(base, onProgress = () => {}) {
-    const { app, card } = await loadApp(base);
+  // `loaded`: loadApp(base)'s answer, where the page read it already; `onProgress(done, total)`: after
+  // each model file is open (the page shows how far loading is)
+  static async create(base, loaded = null, onProgress = () => {}) {
+    const { app, card } = loaded ?? await loadApp(base);
     const files = [...Object.values(app.detector.nets), app.screener.file, ...(app.mesh ? [app.mesh.file] : [])];
     let done = 0;
     const open = async (file) => { const net = await rt.open(new URL(file, base).href); onProgress(++done, files.length + 1); return net; };
