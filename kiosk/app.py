@@ -89,21 +89,7 @@ class KioskApp:
 
     def _handle(self, event: GuidanceEvent) -> None:
         if event.kind == "result" and self.store is not None:
-            try:
-                rec = self.store.add(
-                    event.result,
-                    event.report.summary(),
-                    kiosk_id=self.kiosk_id,
-                    operator_id=self.operator_id,
-                    source="kiosk",
-                )
-            except StoreError as exc:
-                # the child's result is shown, saying it was not kept, and the kiosk stays up for the
-                # next child: a full disk ended the kiosk with this result never shown
-                log.error("this result was not stored: %s", exc)
-                event.record["not_saved"] = str(exc)
-            else:
-                event.record.update({"id": rec.id, "created_at": rec.created_at})
+            event.keep(self.store, kiosk_id=self.kiosk_id, operator_id=self.operator_id, source="kiosk")
         self.events.append(event)
         if self.on_event:
             self.on_event(event)

@@ -7,6 +7,7 @@ and by an injectable clock, so replays and tests run it exactly as a kiosk does.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,10 @@ from facescreen.edge.result import ScreeningResult
 from .engine import KioskEngine
 from .messages import language, message
 from .quality import FrameAnalysis, QualityReport
+from .store import ResultsStore, StoreError
 from .tracking import FaceTrack
+
+log = logging.getLogger(__name__)
 
 EventKind = Literal[
     "guidance", "hold", "result", "showing_result", "reset", "retake", "cancelled", "error", "no_camera"
@@ -85,6 +89,22 @@ class GuidanceEvent:
         if self.captured_frame is not None:
             d["captured_frame"] = self.captured_frame
         return d
+
+    def keep(self, store: ResultsStore, **row: Any) -> None:
+        """Store this result (``row``: kiosk_id, source, operator_id, child_ref) and note its id and
+        time on the record. Where the store cannot keep it (a full disk), the record says so
+        (``not_saved``) and it is logged: the child's result is shown all the same, saying it was not
+        kept (the kiosk window's card, the phone page), and the kiosk goes on with the next child.
+        The kiosk window and the phone's guided capture store their results here alike: a full disk
+        ended the kiosk with the result never shown, and gave the phone a 507 instead of its result."""
+        assert self.result is not None and self.report is not None, "only a result event is kept"
+        try:
+            rec = store.add(self.result, self.report.summary(), **row)
+        except StoreError as exc:
+            log.error("this result was not stored: %s", exc)
+            self.record["not_saved"] = str(exc)
+        else:
+            self.record.update({"id": rec.id, "created_at": rec.created_at})
 
 
 class GuidanceLoop:

@@ -229,6 +229,10 @@ def _served_ddl(c: sqlite3.Connection) -> None:
 class StoreError(CodedError, code="store_error"):
     """The results store cannot be opened, read or written."""
 
+    # what a caller made before the store refused to keep it (the server's answer to a screened photo),
+    # for whoever reports the refusal to pass on: the child was screened all the same
+    unsaved: dict[str, Any] | None = None
+
 
 class NotFound(StoreError, code="not_found"):
     """No screening is stored under the id asked for."""

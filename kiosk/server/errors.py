@@ -50,6 +50,12 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def store_error_body(exc: StoreError) -> dict[str, Any]:
+    """A store's refusal; with ``unsaved``, the answer a route made before the store refused to keep it
+    (POST /v1/screen: the child was screened, and the page shows the result, saying it was not kept)."""
+    return error_body(exc.code, str(exc), **({"unsaved": exc.unsaved} if exc.unsaved is not None else {}))
+
+
 async def send_error(
     send: Send,
     status: int,
@@ -144,12 +150,12 @@ def install(app: FastAPI) -> None:
     @handles(StoreFull)
     async def _full(request: Request, exc: StoreFull) -> JSONResponse:
         log.error("results store: %s", exc)
-        return JSONResponse(error_body(exc.code, str(exc)), 507, headers={"Retry-After": str(STORE_FULL_RETRY_S)})
+        return JSONResponse(store_error_body(exc), 507, headers={"Retry-After": str(STORE_FULL_RETRY_S)})
 
     @handles(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
         log.error("results store: %s", exc)
-        return JSONResponse(error_body(exc.code, str(exc)), 503)
+        return JSONResponse(store_error_body(exc), 503)
 
     @handles(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -95,6 +95,48 @@ def test_a_child_ref_typed_on_the_phone_page_is_stored_with_the_result(
     assert len(rows) == 1 and rows[0]["source"] == "api" and rows[0]["consent"]
 
 
+def test_a_photo_sent_to_a_full_kiosk_shows_its_result_saying_it_was_not_kept(
+    kiosk_bundle, engine, tmp_path, grace_hopper, live_server, monkeypatch
+):
+    """The phone page's photo to a kiosk whose disk is full answered 507 and the page showed an error,
+    no result, though the child was screened. Now the result is shown with the kiosk window's sentence
+    that it was not kept; the child's reference and consent stay in place for when there is space."""
+    import sqlite3
+
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tools.browser import Chrome
+
+    en = MESSAGES["en"]
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(grace_hopper).save(photo, quality=95)
+    app = create_app(Settings(bundle=kiosk_bundle, data_dir=tmp_path / "data", kiosk_id="phone"), engine=engine)
+    store = app.state.store
+
+    def full(*a, **kw):
+        raise store._full(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(store, "add", full)
+    shown = """const $ = (id) => document.getElementById(id);
+               return [$('result-label').innerText, $('result-saved').innerText,
+                       $('result-saved').offsetParent !== null,
+                       $('child-ref').value, $('consent-upload').checked, $('error').hidden];"""
+    with live_server(app) as srv, Chrome() as c:  # no camera: the page offers a photo
+        c.get(srv.url + "/")
+        c.wait_for("document.body.dataset.state === 'upload' && !document.getElementById('child').hidden", 60)
+        c.script(
+            "const i = document.getElementById('child-ref'); i.value = 'PH-8'; i.dispatchEvent(new Event('input'));"
+        )
+        c.script("document.getElementById('consent-upload').checked = true;")
+        c.upload("#file", photo)
+        c.wait_for("document.body.dataset.state === 'result'", 120)
+        label, saved, visible, ref, consent, no_error = c.script(shown)
+        assert store.count() == 0
+    assert label in (en["refer for genetic evaluation"], en["no referral flag"])
+    assert (saved, visible) == (en["kiosk_store_failed"], True) and no_error
+    assert (ref, consent) == ("PH-8", True)  # not saved: still this child's, for when there is space
+
+
 def test_the_phone_page_speaks_each_new_instruction_once_and_its_button_mutes_it(
     kiosk_bundle, engine, tmp_path, live_server
 ):

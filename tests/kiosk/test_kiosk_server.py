@@ -188,6 +188,55 @@ def test_the_csv_is_named_after_any_kiosk_id(kiosk_bundle, engine, tmp_path, kio
     assert plain.startswith('filename="') and plain.count('"') == 2 and plain.isascii() and "/" not in plain
 
 
+def full_store(client, monkeypatch) -> None:
+    """The store refuses every new screening as SQLite does when the disk is full."""
+    import sqlite3
+
+    store = client.app.state.store
+
+    def full(*a, **kw):
+        raise store._full(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(store, "add", full)
+
+
+def test_a_full_kiosk_still_answers_the_screened_photo_saying_it_was_not_kept(client, grace_jpeg, monkeypatch):
+    """The phone page's photo to a kiosk whose disk is full: the child was screened, but the answer was
+    a bare 507 and the page showed no result. Now the 507 (nothing stored, Retry-After) carries the
+    screening's answer in error.unsaved, as the kiosk window shows its result unsaved."""
+    before = client.app.state.store.count()
+    full_store(client, monkeypatch)
+    r = post_photo(client, grace_jpeg, consent="true", child_ref="PH-9")
+    assert r.status_code == 507 and int(r.headers["retry-after"]) > 0, r.text[:300]
+    err = r.json()["error"]
+    assert err["code"] == "store_full" and "full" in err["message"]
+    unsaved = err["unsaved"]
+    assert unsaved["result"]["label"] in ("refer for genetic evaluation", "no referral flag") and unsaved["cam_png"]
+    assert unsaved["text"]["label"] and unsaved["child_ref"] == "PH-9" and unsaved["consent_recorded"] is False
+    monkeypatch.undo()
+    assert client.app.state.store.count() == before
+
+
+def test_a_guided_capture_on_a_full_kiosk_shows_its_result_not_saved(client, scene_frames, monkeypatch):
+    """The phone's live capture on a full kiosk: the frame that completed the capture answered 507, and
+    the child's result was never shown. Now the result comes, its record saying it was not saved (as
+    the kiosk window's card); no photo can be kept for it (409), and a retake goes on to the next."""
+    s = client.post("/v1/sessions", json={"language": "en"}).json()
+    sid, needed = s["session_id"], s["needed"]
+    full_store(client, monkeypatch)
+    events = [
+        post_photo(client, encode(scene_frames[g.name]), path=f"/v1/sessions/{sid}/frames")
+        for g in GOOD_SCENES[:needed]
+    ]
+    assert [e.status_code for e in events] == [200] * needed, events[-1].text[:300]
+    result = events[-1].json()
+    assert result["event"] == "result" and result["result_text"]["label"] and "id" not in result["record"]
+    assert "full" in result["record"]["not_saved"]
+    assert_error(client.post(f"/v1/sessions/{sid}/consent"), 409, "no_result")
+    assert client.post(f"/v1/sessions/{sid}/retake").json()["event"] == "retake"
+    assert client.delete(f"/v1/sessions/{sid}").status_code == 204
+
+
 def test_capture_session_for_phones(client, scene_frames, settings):
     s = client.post("/v1/sessions", json={"operator_id": "nurse-2", "language": "en"})
     assert s.status_code == 201

@@ -18,7 +18,10 @@ _WHY = {
     422: "no face, a quality check failed, an image too small or of an impossible shape, or invalid parameters",
     429: "too many wrong tokens from this device, or too many capture sessions open; see Retry-After",
     503: "the server is busy (the inference queue is full) or the model is not loaded; see Retry-After",
-    507: "the kiosk's disk is full: nothing was stored (the operator must free space); see Retry-After",
+    507: (
+        "the kiosk's disk is full: nothing was stored (the operator must free space); see Retry-After. "
+        "A photo that was screened has its answer in error.unsaved"
+    ),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, Depends, Form, Query
 
+from ...store import StoreError
 from ..deps import child_ref_form, get_engine, get_settings, get_store, photo_rgb, require_token, resolve_language
 from ..errors import ApiError
 from ..present import png_base64, quality_out, result_text
@@ -53,21 +54,7 @@ def screen(
         )
         raise ApiError(422, "quality_failed", f"the photo failed a quality check: {q['text']}", quality=q)
     result = engine.screen(rgb, analysis)  # the face the quality check judged: detected once
-    # the photo (with consent) is written and fsynced before its row commits: a consented answer
-    # always has its photo on disk
-    rec = store.add(
-        result,
-        analysis.report.summary(),
-        kiosk_id=settings.kiosk_id,
-        source="api",
-        operator_id=operator_id,
-        consent=consent,
-        photo=rgb if consent else None,
-        child_ref=child_ref,
-    )
-    return {
-        "id": rec.id,
-        "created_at": rec.created_at,
+    answer = {
         "result": result.to_dict(),
         "text": result_text(result, lang, engine.is_demo),
         "quality": quality_out(analysis.report, lang),
@@ -75,6 +62,23 @@ def screen(
         "child_ref": child_ref,
         "cam_png": png_base64(engine.cam_overlay(rgb, result)) if include_cam else None,
     }
+    # the photo (with consent) is written and fsynced before its row commits: a consented answer
+    # always has its photo on disk
+    try:
+        rec = store.add(
+            result,
+            analysis.report.summary(),
+            kiosk_id=settings.kiosk_id,
+            source="api",
+            operator_id=operator_id,
+            consent=consent,
+            photo=rgb if consent else None,
+            child_ref=child_ref,
+        )
+    except StoreError as exc:  # nothing was kept (507, 503), but the child was screened: the answer goes too
+        exc.unsaved = {**answer, "consent_recorded": False}
+        raise
+    return {"id": rec.id, "created_at": rec.created_at, **answer}
 
 
 @router.post(

@@ -53,7 +53,7 @@ def create(
 @router.post(
     "/{session_id}/frames",
     response_model=FrameEvent,
-    responses=errors(*PHOTO, *STORES, 404),
+    responses=errors(*PHOTO, 404),
     summary="Send one camera frame; get the one instruction, or the result once the photo is taken",
 )
 def frame(
@@ -71,16 +71,9 @@ def frame(
     s = sessions.get(session_id, client_id(request))
     with s.lock:
         ev = s.loop.step(rgb)
-        if ev.kind == "result":
-            rec = store.add(
-                ev.result,
-                ev.report.summary(),
-                kiosk_id=settings.kiosk_id,
-                source="session",
-                operator_id=s.operator_id,
-                child_ref=child_ref,
-            )
-            ev.record.update({"id": rec.id, "created_at": rec.created_at, "child_ref": child_ref})
+        if ev.kind == "result":  # the result is answered even where the store cannot keep it (record.not_saved)
+            ev.keep(store, kiosk_id=settings.kiosk_id, source="session", operator_id=s.operator_id, child_ref=child_ref)
+            ev.record["child_ref"] = child_ref
     return event_out(ev, s.loop.config.language, engine.is_demo)
 
 

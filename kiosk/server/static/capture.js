@@ -67,7 +67,8 @@ const ChildRef = window.facescreenChildRef;
 const childRefField = ChildRef.field({ section: $("child"), video: $("video"), spec: () => S.model && S.model.child_ref, t });
 const childRef = childRefField.current;
 
-function showResult(result, camPng, recordId, ref) {
+// `notSaved`: why the kiosk could not keep this result (a full disk); it is shown all the same, saying so
+function showResult(result, camPng, recordId, ref, notSaved = null) {
   // the label is edge.result's REFER / NO_FLAG string, itself a key of the message table
   $("result").dataset.flag = String(result.flag);
   $("result").dataset.id = recordId || "";
@@ -83,7 +84,9 @@ function showResult(result, camPng, recordId, ref) {
     $("consent-upload").checked = false;
     childRefField.clear();
   }
-  show("consent", S.live);   // with an upload, consent is given before sending
+  $("result-saved").textContent = notSaved ? t("kiosk_store_failed") : "";
+  show("result-saved", Boolean(notSaved));
+  show("consent", S.live && !notSaved);   // with an upload, consent is given before sending; nothing kept, no photo to keep
   $("consent").disabled = false;
   $("consent").textContent = t("consent_button");
   show("live", false);       // the camera keeps running; the result takes the screen
@@ -132,7 +135,8 @@ async function sendFrame() {
       speaker.forget();  // the next child's first instruction is new again
       $("instruction").textContent = t(ev.result.label);
       progress(ev.needed, ev.needed);
-      showResult(ev.result, ev.cam_png, ev.record && ev.record.id, ev.record && ev.record.child_ref);
+      const rec = ev.record || {};
+      showResult(ev.result, ev.cam_png, rec.id, rec.child_ref, rec.not_saved);
     } else {
       $("instruction").textContent = ev.message_key ? t(ev.message_key) : "";
       if (ev.message_key) speaker.say(ev.message_key, t(ev.message_key));
@@ -169,6 +173,12 @@ async function uploadPhoto(file) {
     showResult(r.result, r.cam_png, r.id, r.child_ref);
   } catch (e) {
     $("upload-status").textContent = "";
+    const unsaved = e.body && e.body.error && e.body.error.unsaved;
+    if (unsaved) {  // screened, but the kiosk could not keep it (a full disk): the answer, saying so
+      show("upload", false);
+      showResult(unsaved.result, unsaved.cam_png, null, unsaved.child_ref, e.message);
+      return;
+    }
     const q = e.body && e.body.error && e.body.error.quality;
     showError(q && q.instruction ? `${t("quality_failed")}: ${t(q.instruction)}` : e.message);
     setState("upload");
