@@ -380,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than-days", type=_days, default=None, help="delete screenings older than this many days (0 or more)"
     )
     purge.add_argument("--id", action="append", default=[], dest="ids", help="delete this screening (repeatable)")
+    purge.add_argument(
+        "--include-unpushed",
+        action="store_true",
+        help="with --older-than-days: delete also the screenings a FHIR server this kiosk pushes to has not "
+        "accepted yet (by default they are kept, and counted)",
+    )
 
     from .tablet import cli as tablet_cli
 
@@ -831,6 +837,7 @@ def cmd_field_report(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    from .fhir.push import unpushed
     from .store import ResultsStore, check_data_dir, existing_store
 
     if args.older_than_days is None and not args.ids:
@@ -842,10 +849,22 @@ def cmd_purge(args: argparse.Namespace) -> int:
         # an id that matches nothing (mistyped, or purged before) is named: a family's request to delete
         # a screening must not end in "purged 0" and status 0
         unknown = sorted(set(args.ids) - store.known(args.ids))
-        n = store.purge(age, args.ids)
+        # a retention purge deleted screenings the programme's record had never received, and said
+        # nothing; they are kept (an id asked for is deleted all the same: a family's request)
+        aged = () if age is None or args.include_unpushed else store.older_than(age)
+        queued = unpushed(store.data_dir, [r for r in aged if r["id"] not in args.ids])
+        keep = set().union(*queued.values())
+        n = store.purge(age, args.ids, keep=keep)
     finally:
         store.close()
     print(f"purged {n} screenings", file=sys.stderr)
+    if keep:
+        print(
+            f"kept {len(keep)} screenings older than {args.older_than_days:g} days that a FHIR server has not "
+            f"accepted yet ({', '.join(f'{s}: {len(ids)}' for s, ids in queued.items())}): push them "
+            "(facescreen-kiosk push), or delete them with --include-unpushed",
+            file=sys.stderr,
+        )
     for sid in unknown:
         print(f"{PROG} purge: no screening has id {sid} (mistyped, or purged before)", file=sys.stderr)
     return clikit.EXIT_FAILED if unknown else 0

@@ -650,21 +650,32 @@ class ResultsStore:
         return len(rows)
 
     # --- purging -----------------------------------------------------------------------------
-    def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = ()) -> int:
+    def older_than(self, age: dt.timedelta) -> tuple[dict[str, Any], ...]:
+        """The screenings ``purge(age)`` would delete (id and status), oldest first."""
+        q = "SELECT id, status FROM screenings WHERE created_at < ? ORDER BY created_at"
+        with self._lock:
+            return tuple(dict(r) for r in self._conn.execute(q, [store_time(utc_now() - age)]))
+
+    def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = (), keep: Iterable[str] = ()) -> int:
         """Delete screenings older than ``older_than`` and/or with the given ids, with their photos
-        (quality refusals older than ``older_than`` too). Returns the screenings deleted."""
+        (quality refusals older than ``older_than`` too); ``keep``: screenings the age spares (not
+        yet pushed, ``fhir.push.unpushed``), an id given is deleted all the same. Returns the
+        screenings deleted."""
         ids = list(ids)
         if older_than is None and not ids:
             raise ValueError("purge needs an age (older_than) or screening ids")
         clauses, args = [], []
-        if older_than is not None:
-            clauses.append("created_at < ?")
+        if older_than is not None:  # the ones to keep in a table of the transaction: any number of them
+            clauses.append("(created_at < ? AND id NOT IN (SELECT id FROM temp.purge_keep))")
             args.append(store_time(utc_now() - older_than))
         if ids:
             clauses.append(f"id IN ({', '.join('?' * len(ids))})")
             args.extend(ids)
         where = " OR ".join(clauses)
         with self._tx() as c:
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS purge_keep (id TEXT PRIMARY KEY)")
+            c.execute("DELETE FROM temp.purge_keep")
+            c.executemany("INSERT OR IGNORE INTO temp.purge_keep (id) VALUES (?)", [(i,) for i in keep])
             photos = [
                 r[0]
                 for r in c.execute(

@@ -38,6 +38,10 @@ class Outbox:
         self._conn = private_db(self.path)
         self._conn.execute(_SCHEMA)
 
+    def servers(self) -> list[str]:
+        """Every server a screening has been pushed to from this data folder."""
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT server FROM pushed ORDER BY server")]
+
     def pushed_ids(self, server: str) -> set[str]:
         return {
             r[0] for r in self._conn.execute("SELECT result_id FROM pushed WHERE server = ?", (server_key(server),))

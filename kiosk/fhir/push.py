@@ -23,7 +23,7 @@ import httpx
 
 from . import codes
 from .bundle import exportable, transaction_bundle
-from .outbox import Outbox
+from .outbox import OUTBOX_DB, Outbox
 from .resources import FhirOptions, ModelInfo
 
 FHIR_JSON = "application/fhir+json"
@@ -193,6 +193,20 @@ def push(
                 report.queued -= len(batch)
                 report.batches += 1
         return report
+    finally:
+        outbox.close()
+
+
+def unpushed(data_dir: Path, rows: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
+    """For each FHIR server this data folder has pushed to, the ids of ``rows`` still queued for it
+    (exportable, not accepted there): what `purge --older-than-days` spares, since a screening it
+    deleted before the push never reached the programme's record. Nothing where it never pushed."""
+    if not (Path(data_dir) / OUTBOX_DB).is_file():
+        return {}
+    outbox = Outbox(data_dir)
+    try:
+        ids = [r["id"] for r in exportable(rows)]
+        return {s: queued for s in outbox.servers() if (queued := set(ids) - outbox.pushed_ids(s))}
     finally:
         outbox.close()
 

@@ -202,6 +202,34 @@ def test_export_and_purge(tmp_path, capsys):
     assert ResultsStore(tmp_path).count() == 0
 
 
+def test_a_retention_purge_keeps_what_a_fhir_server_has_not_accepted_yet(tmp_path, capsys):
+    """`purge --older-than-days` on a kiosk that pushes to the programme's FHIR server deleted screenings
+    the server had never received (a push that failed for a week, a server down), and said nothing.
+    Now they are kept and counted, per server, with the remedy; a retaken screening (never pushed) is
+    not held back; --include-unpushed deletes them; a family's --id is deleted all the same."""
+    from facescreen.kiosk.fhir.outbox import Outbox
+
+    store = ResultsStore(tmp_path)
+    r = make_result(0.3)
+    ids = [store.add(r, {}, kiosk_id="k", source="kiosk").id for _ in range(5)]
+    store.set_status(ids[4], "retaken")
+    store.close()
+    outbox = Outbox(tmp_path)
+    outbox.mark_pushed("https://fhir.example/r4", [(ids[0], "Observation/1"), (ids[1], "Observation/2")])
+    outbox.mark_pushed("https://backup.example/r4", [(ids[0], "Observation/9")])
+    outbox.close()
+    assert main(["purge", "--data-dir", str(tmp_path), "--older-than-days", "0", "--id", ids[3]]) == 0
+    err = capsys.readouterr().err
+    assert "purged 3 screenings" in err  # ids[0], pushed everywhere, the retaken ids[4]; and the family's ids[3]
+    assert (
+        "kept 2 screenings older than 0 days that a FHIR server has not accepted yet "
+        "(https://backup.example/r4: 2, https://fhir.example/r4: 1)"
+    ) in err and "--include-unpushed" in err
+    assert ResultsStore(tmp_path).ids() == {ids[1], ids[2]}
+    assert main(["purge", "--data-dir", str(tmp_path), "--older-than-days", "0", "--include-unpushed"]) == 0
+    assert "purged 2 screenings" in capsys.readouterr().err and ResultsStore(tmp_path).count() == 0
+
+
 def test_find_config_reaches_the_kiosk_and_the_server(kiosk_bundle, tmp_path, monkeypatch, capsys):
     """--find-config (kiosk.tracking.FindConfig as JSON) is what `run` builds its engine with and what
     `serve` loads its engines with; a misspelt key is a one-line error, exit 2."""
