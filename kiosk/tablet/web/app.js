@@ -4,7 +4,7 @@ import { Guide } from './core/guide.js';
 import { jet, overlayCam } from './core/cam.js';
 import { BrowserScreener, loadApp } from './core/screen.js';
 import { browserLanguage } from './core/language.js';
-import { openDb, makeRecord, addRecord, counts, syncAll } from './core/store.js';
+import { openDb, makeRecord, addRecord, allRecords, counts, deleteRecords, syncAll, syncBody } from './core/store.js';
 
 const $ = (id) => document.getElementById(id);
 const Speaker = window.facescreenSpeaker;  // speech.js, the phone page's (one home, copied by the export)
@@ -19,7 +19,7 @@ const RETAKE_PAUSE_MS = 3000;
 const CLOCK_SLACK_MS = 24 * 3600 * 1000;
 
 const state = { speaker: new Speaker(), lang: 'en', messages: null, screener: null, db: null,
-                tabletId: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null, persisted: undefined,
+                tabletId: null, refused: [], refusedSaved: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null, persisted: undefined,
                 now: () => new Date() };
 
 const format = window.facescreenFormat;  // format.js, the phone page's (one home, copied by the export)
@@ -227,8 +227,46 @@ export async function sync() {
   const refused = out.refused.length ? t('tablet_sync_refused', { refused: out.refused.length, reason: out.refused[0].error }) : '';
   const done = out.error ? failed : refused ? '' : t('tablet_synced');
   $('sync-status').textContent = [done, refused].filter(Boolean).join(' ');
+  showRefused(out.refused);
   await refreshCounts();
   return out;
+}
+
+// ---- results the kiosk refused: saved to a file, then removed -------------------------------------
+// A record the kiosk refuses for what it holds stays here and is tried at every sync; one no kiosk will
+// take (made while the clock ran ahead, a photo no kiosk decodes) stayed for good, with nothing to do
+// about it. The data manager saves them to a file (a sync request's body: POSTed as it is to a kiosk
+// that takes them), and only the records in that file may then be removed from this tablet.
+function showRefused(refused) {
+  state.refused = refused;
+  state.refusedSaved = null;
+  $('refused').hidden = !refused.length;
+  $('refused-remove').disabled = true;
+}
+
+export async function saveRefused() {
+  const ids = new Set(state.refused.map((r) => r.id));
+  const records = (await allRecords(state.db)).filter((r) => ids.has(r.id) && !r.synced_at);
+  const text = JSON.stringify(syncBody(records), null, 1);
+  const name = `facescreen-refused-${state.tabletId}-${state.now().toISOString().slice(0, 10)}.json`;
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  state.refusedSaved = records.map((r) => r.id);
+  $('refused-remove').disabled = !records.length;
+  return { name, text };
+}
+
+export async function removeRefused() {
+  const ids = state.refusedSaved ?? [];
+  if (!ids.length || !window.confirm(t('tablet_refused_remove_confirm', { count: ids.length }))) return 0;
+  await deleteRecords(state.db, ids);
+  showRefused([]);
+  $('sync-status').textContent = t('tablet_refused_removed', { count: ids.length });
+  await refreshCounts();
+  return ids.length;
 }
 
 // ---- the child's reference (kiosk/childref.py's format, from app.json) ---------------------------
@@ -367,10 +405,12 @@ async function main() {
     state.retakenAt = performance.now();
   };
   $('sync-now').onclick = () => sync();
+  $('refused-save').onclick = () => saveRefused();
+  $('refused-remove').onclick = () => removeRefused();
   // spoken guidance, muted by the visible control (remembered on this tablet)
   state.speaker.bindMute($('mute'));
   await startCamera();
 }
 
-window.tablet = { state, screenFile, screenCanvas, sync, counts: () => counts(state.db), t };
+window.tablet = { state, screenFile, screenCanvas, sync, saveRefused, removeRefused, counts: () => counts(state.db), t };
 main().catch((err) => { setStatus(String(err)); document.body.dataset.state = 'error'; console.error(err); });

@@ -521,6 +521,88 @@ def test_served_over_plain_http_the_tablet_says_it_is_not_kept_for_offline_use(
         assert c.script("return document.getElementById('upload-why').innerText") == en["needs_secure_origin"]
 
 
+def test_results_the_kiosk_refuses_can_be_saved_to_a_file_and_only_then_removed(
+    served_bundle, served_engine, live_server, tmp_path
+):
+    """A result no kiosk will take (here made while the tablet's clock ran two days ahead) stayed on the
+    tablet for good, retried at every sync, with nothing a data manager could do. Now the page offers
+    to save the refused results to a file, a sync request's body that a kiosk reads as it is (this
+    one refuses it for the same reason, and would take a corrected copy), and only once they are
+    saved to remove them from the tablet, after a confirmation that names how many."""
+    import datetime as dt
+
+    import httpx
+
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+
+    en = MESSAGES["en"]
+    card = served_engine.model_info()
+    ahead = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(timespec="milliseconds")
+    record = {
+        "id": "cd" * 16,
+        "created_at": ahead.replace("+00:00", "Z"),
+        "tablet_id": "tablet-7",
+        "model_id": card["model_id"],
+        "model_version": card["version"],
+        "backend": "onnxruntime-web:onnx-int8",
+        "probability": 0.0,
+        "threshold": card["threshold"],
+        "flag": False,
+        "label": "no referral flag",
+        "not_for_clinical_use": card["not_for_clinical_use"],
+        "intended_use": "research",
+        "quality": {},
+        "consent": False,
+        "photo_jpeg_b64": None,
+        "child_ref": "REG-77",
+        "synced_at": None,
+    }
+    settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    app = create_app(settings, engine=served_engine)
+    with live_server(app) as srv, Chrome() as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        page = page_module(c, "app")
+        page("keepRecord", record)
+        c.script(f"document.getElementById('kiosk-url').value = '{srv.url}/';")
+        c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
+        visible = (
+            "return [document.getElementById('refused').hidden, document.getElementById('refused-remove').disabled]"
+        )
+        assert c.script(visible) == [True, True]
+        out = browser_call(c, "return await window.tablet.sync();")
+        assert [r["id"] for r in out["refused"]] == [record["id"]] and "check the tablet's clock" in out["refused"][0][
+            "error"
+        ]
+        assert c.script(visible) == [False, True]  # offered; nothing to remove before it is saved
+        assert browser_call(c, "return await window.tablet.removeRefused();") == 0
+        saved = browser_call(c, "return await window.tablet.saveRefused();")
+        assert saved["name"].startswith("facescreen-refused-tablet-") and saved["name"].endswith(".json")
+        body = json.loads(saved["text"])
+        assert body == {"results": [{k: v for k, v in record.items() if k != "synced_at"}]}
+        kiosk = httpx.post(f"{srv.url}/v1/sync/results", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert kiosk.status_code == 422 and "check the tablet's clock" in kiosk.text  # read as a sync, refused alike
+        now = dt.datetime.now(dt.timezone.utc).isoformat()  # the data manager's corrected copy
+        fixed = {"results": [{**body["results"][0], "created_at": now}]}
+        taken = httpx.post(f"{srv.url}/v1/sync/results", json=fixed, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert taken.status_code == 200 and taken.json()["new"] == [record["id"]], taken.text[:300]
+        assert c.script(visible) == [False, False]
+        c.script("window.__asked = []; window.confirm = (q) => { window.__asked.push(q); return false; };")
+        assert browser_call(c, "return await window.tablet.removeRefused();") == 0  # not confirmed: kept
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 1, "waiting": 1}
+        c.script("window.confirm = (q) => { window.__asked.push(q); return true; };")
+        assert browser_call(c, "return await window.tablet.removeRefused();") == 1
+        assert c.script("return window.__asked") == [en["tablet_refused_remove_confirm"].format(count=1)] * 2
+        assert browser_call(c, "return await window.tablet.counts();") == {"total": 0, "waiting": 0}
+        assert c.script("return document.getElementById('sync-status').innerText") == en[
+            "tablet_refused_removed"
+        ].format(count=1)
+        assert c.script(visible)[0] is True
+
+
 def test_the_tablet_starts_in_the_browsers_language_until_one_is_chosen_on_it(
     served_bundle, served_engine, live_server, tmp_path
 ):

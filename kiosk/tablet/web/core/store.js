@@ -9,6 +9,7 @@
 // the sync goes on with the next: it stopped there, so one such record (sorted first, as a record
 // dated 1970 by a reset clock is) kept every later screening off the kiosk for ever. Anything else
 // (no network, a wrong token, a busy or full kiosk) stops the sync: the next records would meet it too.
+// Refused records the page saves to a file (syncBody) may then be removed here (deleteRecords).
 
 const DB = 'facescreen-tablet';
 const STORE = 'results';
@@ -52,6 +53,12 @@ export function makeRecord(result, { tabletId, consent, childRef = null, photoJp
 
 export const addRecord = (db, rec) => tx(db, 'readwrite', (s) => s.add(rec));
 export const allRecords = (db) => tx(db, 'readonly', (s) => s.getAll());
+export const deleteRecords = (db, ids) => tx(db, 'readwrite', (s) => { for (const id of ids) s.delete(id); });
+
+// A sync request's body (kiosk.server.routers.sync.SyncRequest) for `records`: what the sync sends,
+// one record at a time, and the file the refused records are saved to (a kiosk that takes them reads
+// it as it is: POST it to /v1/sync/results, at most 100 records a request)
+export const syncBody = (records) => ({ results: records.map(({ synced_at: _, ...body }) => body) });
 
 export async function counts(db) {
   const all = await allRecords(db);
@@ -81,12 +88,11 @@ export async function syncAll(db, kioskUrl, token, timeoutMs = 60000) {
   const refused = [];
   const stop = (error, status) => ({ sent, waiting: pending.length - sent, error, status, refused });
   for (const rec of pending) {
-    const { synced_at: _, ...body } = rec;
     let resp;
     try {
       resp = await fetch(new URL('v1/sync/results', kioskUrl.endsWith('/') ? kioskUrl : kioskUrl + '/'), {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ results: [body] }), cache: 'no-store',
+        body: JSON.stringify(syncBody([rec])), cache: 'no-store',
         signal: AbortSignal.timeout(timeoutMs),  // a kiosk that went out of range mid-answer
       });
     } catch (err) {
