@@ -19,7 +19,7 @@ const RETAKE_PAUSE_MS = 3000;
 const CLOCK_SLACK_MS = 24 * 3600 * 1000;
 
 const state = { speaker: new Speaker(), lang: 'en', messages: null, screener: null, db: null,
-                tabletId: null, refused: [], refusedSaved: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null, persisted: undefined,
+                tabletId: null, refused: [], refusedSaved: null, last: null, retakenAt: null, retakePauseMs: RETAKE_PAUSE_MS, noCameraKey: null, offline: null, update: null, persisted: undefined,
                 now: () => new Date() };
 
 const format = window.facescreenFormat;  // format.js, the phone page's (one home, copied by the export)
@@ -42,6 +42,7 @@ function applyLanguage() {
   if (state.screener) $('model-line').textContent = t('model_line', { model_id: state.screener.card.model_id, version: state.screener.card.version });
   if (state.offline) showOffline();
   showStorageNote();
+  showUpdate();
   if (state.noCameraKey) $('upload-why').textContent = t(state.noCameraKey);
   if (state.last) showResult(state.last.result, state.last.saved, state.last.notSaved);
   refreshCounts();
@@ -335,6 +336,45 @@ async function guidanceLoop(video) {
 // Whether the app is kept on the tablet for use without a network, said either way: over plain http
 // (a kiosk's LAN address without --tls-cert) the browser keeps no service worker, and the app said
 // nothing, so a health worker found out in the village, where the page did not open at all.
+// ---- a new export -----------------------------------------------------------------------------
+// A new export (another model, threshold or app) reaches a tablet only here: every file comes from the
+// offline copy, whose app.json is the one it was installed with, so an installed tablet kept its first
+// export for good. Online, the kiosk's app.json is read past every cache (sw.js lets `no-store` through);
+// a new version installs beside this one (its own cache, every file checked against its SHA-256) and
+// is used from the next start; the page says so, with a button to start it now. The kiosk serves no
+// app for a model it no longer runs (409): then this version is kept as it is.
+export async function checkForUpdate() {
+  let latest;
+  try {
+    const resp = await fetch(new URL('app.json', BASE), { cache: 'no-store' });
+    if (!resp.ok) return null;
+    latest = await resp.json();
+  } catch { return null; }  // offline: nothing to compare with
+  if (!latest?.version || latest.version === state.screener.app.version) return null;
+  let reg;
+  try {
+    reg = await navigator.serviceWorker.register(`sw.js?v=${latest.version}`);
+  } catch (err) {
+    showUpdate({ failed: err.message || String(err) });
+    return latest.version;
+  }
+  // ready once activated, when its activation has dropped the copy before it (the page's controller
+  // changes earlier, before the worker's activate event has run); a failed install is told by sw.js
+  const worker = reg.installing ?? reg.waiting ?? reg.active;
+  const activated = () => { if (worker.state === 'activated') showUpdate({ ready: true }); };
+  worker.addEventListener('statechange', activated);
+  activated();
+  return latest.version;
+}
+
+function showUpdate(update = state.update) {
+  state.update = update;
+  if (!update) return;
+  $('update-text').textContent = update.ready ? t('tablet_update_ready') : t('tablet_update_failed', { reason: update.failed });
+  $('update-open').hidden = !update.ready;
+  $('update').hidden = false;
+}
+
 function showOffline(offline = state.offline) {
   state.offline = offline;
   const badge = $('offline-ready');
@@ -390,12 +430,16 @@ async function main() {
     showOffline({ ready: false, key: 'tablet_needs_https' });
   } else {
     navigator.serviceWorker.addEventListener('message', (e) => {
-      if (e.data?.offlineFailed) showOffline({ ready: false, key: 'tablet_offline_failed', reason: e.data.offlineFailed });
+      if (!e.data?.offlineFailed) return;
+      // a new version that could not be kept leaves this one, and its offline copy, as they were
+      if (e.data.version !== state.screener.app.version) showUpdate({ failed: e.data.offlineFailed });
+      else showOffline({ ready: false, key: 'tablet_offline_failed', reason: e.data.offlineFailed });
     });
     navigator.serviceWorker.startMessages();
     navigator.serviceWorker.register(`sw.js?v=${state.screener.app.version}`).then(async () => {
       await navigator.serviceWorker.ready;
       showOffline({ ready: true, key: 'tablet_offline_ready' });
+      await checkForUpdate();
     }).catch((err) => showOffline({ ready: false, key: 'tablet_offline_failed', reason: err.message || String(err) }));
   }
   $('lang').onchange = () => { state.lang = $('lang').value; localStorage.setItem('facescreen-lang', state.lang); applyLanguage(); };
@@ -405,6 +449,7 @@ async function main() {
     state.retakenAt = performance.now();
   };
   $('sync-now').onclick = () => sync();
+  $('update-open').onclick = () => location.reload();
   $('refused-save').onclick = () => saveRefused();
   $('refused-remove').onclick = () => removeRefused();
   // spoken guidance, muted by the visible control (remembered on this tablet)
@@ -412,5 +457,5 @@ async function main() {
   await startCamera();
 }
 
-window.tablet = { state, screenFile, screenCanvas, sync, saveRefused, removeRefused, counts: () => counts(state.db), t };
+window.tablet = { state, screenFile, screenCanvas, sync, saveRefused, removeRefused, checkForUpdate, counts: () => counts(state.db), t };
 main().catch((err) => { setStatus(String(err)); document.body.dataset.state = 'error'; console.error(err); });

@@ -1,8 +1,9 @@
 // The service worker: after one visit, the page, the runtime and the bundle's browser artifacts
 // (every file app.json lists, each checked against its SHA-256 there) are in the cache, so the app
 // opens and screens in airplane mode.
-// One cache per app version (app.json's content hash, in this script's URL): a new export
-// installs beside the old one and the old cache is dropped once the new one is complete.
+// One cache per app version (app.json's content hash, in this script's URL): a new export, found by
+// the page's check past every cache (app.js checkForUpdate), installs beside the old one and the old
+// cache is dropped once the new one is complete.
 // Every response it serves carries cross-origin isolation (the headers kiosk/isolation.py names), so
 // a statically hosted copy, which cannot set headers, still gets SharedArrayBuffer and so
 // multi-threaded WebAssembly from the second visit on (the first is served before the worker runs).
@@ -35,7 +36,7 @@ async function exported(path, sha256) {
 // Why the offline copy was not kept, to the pages (app.js shows it on its badge): a failed install
 // was silent, and the app simply never became ready to work without a network.
 async function tell(reason) {
-  for (const c of await self.clients.matchAll({ includeUncontrolled: true, type: 'window' })) c.postMessage({ offlineFailed: reason });
+  for (const c of await self.clients.matchAll({ includeUncontrolled: true, type: 'window' })) c.postMessage({ offlineFailed: reason, version: VERSION });
 }
 
 self.addEventListener('install', (event) => {
@@ -70,9 +71,16 @@ self.addEventListener('fetch', (event) => {
   const req = event.request;
   // only the app's own files; sync POSTs to a kiosk and anything cross-origin go to the network
   if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
+  // a page asking past every cache (the app's check for a new export, app.js checkForUpdate) gets the
+  // network's answer: from this copy, an installed tablet saw its first export's app.json for good
+  if (req.cache === 'no-store') {
+    event.respondWith(fetch(req).then(isolated));
+    return;
+  }
+  // caches.match, not caches.open(CACHE).match: opening makes the cache, and a request this worker
+  // answered after a newer version's activation had dropped its cache made an empty copy of it again
   event.respondWith((async () => {
-    const cache = await caches.open(CACHE);
-    const hit = await cache.match(req, { ignoreSearch: true });
+    const hit = await caches.match(req, { cacheName: CACHE, ignoreSearch: true });
     return isolated(hit || await fetch(req));
   })());
 });

@@ -117,6 +117,31 @@ class CutAfterCommit:
         await self.app(scope, receive, send)
 
 
+def tablet_record(card: dict, **over) -> dict:
+    """A record as the tablet keeps it in IndexedDB (core/store.js makeRecord), made with ``card``'s model
+    (``KioskEngine.model_info()``), unflagged, no photo, not yet synced; ``over``: its fields that differ."""
+    return {
+        "id": "ab" * 16,
+        "created_at": "2026-12-01T09:00:00.000Z",
+        "tablet_id": "tablet-7",
+        "model_id": card["model_id"],
+        "model_version": card["version"],
+        "backend": "onnxruntime-web:onnx-int8",
+        "probability": 0.0,
+        "threshold": card["threshold"],
+        "flag": False,
+        "label": "no referral flag",
+        "not_for_clinical_use": card["not_for_clinical_use"],
+        "intended_use": "research",
+        "quality": {},
+        "consent": False,
+        "photo_jpeg_b64": None,
+        "child_ref": None,
+        "synced_at": None,
+        **over,
+    }
+
+
 def shot(chrome, tmp_path: Path, name: str) -> Path:
     png = chrome.screenshot(tmp_path / name)
     img = Image.open(png)
@@ -405,25 +430,7 @@ def test_without_a_camera_the_tablet_says_so_and_a_photo_gets_the_kiosks_answer(
         # it sorts first) stays on the tablet and the sync goes on past it; it stopped there, and every
         # later result stayed on the tablet for ever
         card = served_engine.model_info()
-        stale = {
-            "id": "ab" * 16,
-            "created_at": "1999-12-31T23:00:00.000Z",
-            "tablet_id": "tablet-7",
-            "model_id": card["model_id"],
-            "model_version": card["version"],
-            "backend": "onnxruntime-web:onnx-int8",
-            "probability": 0.0,
-            "threshold": card["threshold"],
-            "flag": False,
-            "label": "no referral flag",
-            "not_for_clinical_use": card["not_for_clinical_use"],
-            "intended_use": "research",
-            "quality": {},
-            "consent": False,
-            "photo_jpeg_b64": None,
-            "child_ref": None,
-            "synced_at": None,
-        }
+        stale = tablet_record(card, id="ab" * 16, created_at="1999-12-31T23:00:00.000Z")
         page("keepRecord", stale)
         c.script(f"document.getElementById('kiosk-token').value = '{TOKEN}';")
         out = browser_call(c, "return await window.tablet.sync();")
@@ -541,25 +548,7 @@ def test_results_the_kiosk_refuses_can_be_saved_to_a_file_and_only_then_removed(
     en = MESSAGES["en"]
     card = served_engine.model_info()
     ahead = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(timespec="milliseconds")
-    record = {
-        "id": "cd" * 16,
-        "created_at": ahead.replace("+00:00", "Z"),
-        "tablet_id": "tablet-7",
-        "model_id": card["model_id"],
-        "model_version": card["version"],
-        "backend": "onnxruntime-web:onnx-int8",
-        "probability": 0.0,
-        "threshold": card["threshold"],
-        "flag": False,
-        "label": "no referral flag",
-        "not_for_clinical_use": card["not_for_clinical_use"],
-        "intended_use": "research",
-        "quality": {},
-        "consent": False,
-        "photo_jpeg_b64": None,
-        "child_ref": "REG-77",
-        "synced_at": None,
-    }
+    record = tablet_record(card, id="cd" * 16, created_at=ahead.replace("+00:00", "Z"), child_ref="REG-77")
     settings = Settings(bundle=served_bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
     app = create_app(settings, engine=served_engine)
     with live_server(app) as srv, Chrome() as c:
@@ -601,6 +590,59 @@ def test_results_the_kiosk_refuses_can_be_saved_to_a_file_and_only_then_removed(
             "tablet_refused_removed"
         ].format(count=1)
         assert c.script(visible)[0] is True
+
+
+def test_a_new_export_reaches_a_tablet_that_installed_the_one_before(
+    served_bundle, served_engine, live_server, tmp_path
+):
+    """Every file of an installed app came from its offline copy, app.json with them, so a tablet kept
+    its first export for good: a clinic's new model, threshold or fix never reached it. Now, online, the
+    app reads the kiosk's app.json past its caches; a new version installs beside the running one
+    (every file checked against its SHA-256), the page says it is ready, and the next start runs it,
+    from an offline copy that is the new one alone."""
+    import hashlib
+
+    from facescreen.kiosk.messages import MESSAGES
+    from facescreen.kiosk.server import Settings, create_app
+    from facescreen.kiosk.tablet.parity import browser_call
+    from facescreen.kiosk.tools.browser import Chrome
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for f in served_bundle.iterdir():
+        if f.name != "tablet":
+            (bundle / f.name).symlink_to(f)
+    shutil.copytree(served_bundle / "tablet", bundle / "tablet")
+    settings = Settings(bundle=bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
+    version = "return window.tablet.state.screener.app.version"
+    with live_server(create_app(settings, engine=served_engine)) as srv, Chrome() as c:
+        c.get(srv.url + "/tablet/")
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        c.wait_for("document.body.dataset.offlineReady === 'true'", 120)
+        first = c.script(version)
+        assert browser_call(c, "return await caches.keys();") == [f"facescreen-tablet-{first}"]
+
+        # the next export (here its guide.js changed: the file's SHA-256 and the version with it)
+        guide = bundle / "tablet" / "core" / "guide.js"
+        guide.write_text(guide.read_text(encoding="utf-8") + "\n// the next export\n", encoding="utf-8")
+        app = json.loads((bundle / "tablet" / "app.json").read_text(encoding="utf-8"))
+        app["files"]["core/guide.js"] = hashlib.sha256(guide.read_bytes()).hexdigest()
+        app["version"] = "next-export-0001"
+        (bundle / "tablet" / "app.json").write_text(json.dumps(app), encoding="utf-8")
+
+        c.get(srv.url + "/tablet/")  # opened again: the installed copy runs, and finds the new one
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        assert c.script(version) == first
+        c.wait_for("!document.getElementById('update-open').hidden", 180)
+        assert (
+            c.script("return document.getElementById('update-text').innerText") == MESSAGES["en"]["tablet_update_ready"]
+        )
+        assert browser_call(c, "return await caches.keys();") == ["facescreen-tablet-next-export-0001"]  # alone
+        c.script("document.getElementById('update-open').click();")
+        c.wait_for("window.tablet?.state.screener?.app.version === 'next-export-0001'", 180)
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        assert "// the next export" in browser_call(c, "return await (await fetch('core/guide.js')).text();")
+        assert c.script("return document.getElementById('update').hidden") is True  # nothing newer
 
 
 def test_the_tablet_starts_in_the_browsers_language_until_one_is_chosen_on_it(
