@@ -661,24 +661,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
-def _rows(data_dir, since: str | None = None) -> list[dict]:
-    """Every stored screening, oldest first (at or after ``since``)."""
+def _rows(data_dir, since: str | None = None, served: list | None = None) -> list[dict]:
+    """Every stored screening, oldest first (at or after ``since``); ``served``: a list that gets the
+    models the store records serving."""
     from .store import ResultsStore, existing_store
 
     store = ResultsStore(existing_store(data_dir))
     try:
+        if served is not None:
+            served.extend(store.served_models())
         return store.list(limit=2**62, since=since)[::-1]
     finally:
         store.close()
 
 
 def _fhir_inputs(args: argparse.Namespace):
-    """(rows oldest first, models, options) for export --fhir and push."""
+    """(rows oldest first, models, options) for export --fhir and push: the bundles given (by default
+    the default bundle, where there is one), then the models the store recorded serving."""
+    from facescreen.edge.bundle import MODELCARD
+
     from .fhir.push import models_from
     from .fhir.resources import FhirOptions
 
-    rows = _rows(args.data_dir, args.since)
-    return rows, models_from(args.bundle or [DEFAULT_BUNDLE]), FhirOptions(child_id_system=args.child_id_system)
+    served: list = []
+    rows = _rows(args.data_dir, args.since, served)
+    bundles = args.bundle or ([DEFAULT_BUNDLE] if (Path(DEFAULT_BUNDLE) / MODELCARD).is_file() else [])
+    return rows, models_from(bundles, served), FhirOptions(child_id_system=args.child_id_system)
 
 
 def _open_private(path) -> TextIO:

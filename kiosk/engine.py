@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from facescreen.edge.align import align_face
-from facescreen.edge.bundle import Bundle
+from facescreen.edge.bundle import MODELCARD, Bundle, sha256_file
 from facescreen.edge.detect import DetectConfig, Detector
 from facescreen.edge.photo import PhotoLimits, PhotoSource, load_photo
 from facescreen.edge.postprocess import overlay_cam
@@ -45,6 +45,9 @@ class KioskEngine:
         self.landmarker = landmarker
         self.limits = limits
         self.find = find
+        # the card as it was loaded, hashed: a FHIR Device's identifier (kiosk/fhir), kept in the store's
+        # served_models so that results of this model can be pushed after its bundle is replaced
+        self.card_sha256 = sha256_file(screener.bundle.path / MODELCARD)
         self.analyser = FrameAnalyser(
             screener.detector,
             landmarker,
@@ -120,6 +123,7 @@ class KioskEngine:
             "classes": list(c.classes),
             "positive_classes": list(c.positive_classes),
             "threshold": c.threshold,
+            "card_sha256": self.card_sha256,
             "intended_use": c.intended_use,
             "not_for_clinical_use": c.not_for_clinical_use,
             "training_data": c.training_data.get("kind", "unspecified"),

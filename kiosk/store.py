@@ -162,6 +162,10 @@ class ServedModelRow:
     threshold: float = column("REAL NOT NULL")
     not_for_clinical_use: int = column("INTEGER NOT NULL")
     first_served_at: str = column("TEXT NOT NULL", doc="ISO 8601, UTC")
+    intended_use: str = column("TEXT NOT NULL DEFAULT ''", "")
+    card_sha256: str | None = column(
+        "TEXT", None, doc="modelcard.json as first loaded (a FHIR Device's id); NULL: learnt from screenings"
+    )
 
     @classmethod
     def of_card(cls, info: dict[str, Any]) -> ServedModelRow:
@@ -172,6 +176,8 @@ class ServedModelRow:
             threshold=float(info["threshold"]),
             not_for_clinical_use=int(info["not_for_clinical_use"]),
             first_served_at=store_time(),
+            intended_use=info["intended_use"],
+            card_sha256=info["card_sha256"],
         )
 
     @property
@@ -180,7 +186,7 @@ class ServedModelRow:
 
 
 SERVED_COLUMNS = tuple(f.name for f in fields(ServedModelRow))
-SERVED_KEY = SERVED_COLUMNS[:-1]
+SERVED_KEY = SERVED_COLUMNS[:4]  # what a result made with the model carries (ServedModelRow.key)
 
 
 def _create_table(cls: type, table: str) -> str:
@@ -212,17 +218,26 @@ def _refusal_ddl() -> list[str]:
     ]
 
 
+def add_missing_columns(c: sqlite3.Connection, table: str, cls: type) -> None:
+    """``table`` gains the columns of its row dataclass ``cls`` it lacks (each nullable or defaulted)."""
+    have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
+    for f in fields(cls):
+        if f.name not in have:
+            c.execute(f"ALTER TABLE {table} ADD COLUMN {f.name} {f.metadata['sql']}")
+
+
 def _served_ddl(c: sqlite3.Connection) -> None:
     """The served_models table (older stores gain it on open, like quality_refusals). A store that had
     none learns the models it served from its own screenings (a tablet's rows prove nothing)."""
     had = c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'served_models'").fetchone()
     c.execute(_create_table(ServedModelRow, "served_models"))
+    add_missing_columns(c, "served_models", ServedModelRow)
     c.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS served_models_key ON served_models ({', '.join(SERVED_KEY)})")
     if not had:
         key = ", ".join(SERVED_KEY)
         c.execute(
-            f"INSERT OR IGNORE INTO served_models ({key}, first_served_at) "
-            f"SELECT {key}, MIN(created_at) FROM screenings WHERE source != 'tablet' GROUP BY {key}"
+            f"INSERT OR IGNORE INTO served_models ({key}, first_served_at, intended_use) "
+            f"SELECT {key}, MIN(created_at), MIN(intended_use) FROM screenings WHERE source != 'tablet' GROUP BY {key}"
         )
 
 
@@ -367,10 +382,7 @@ class ResultsStore:
     @staticmethod
     def _add_missing_columns(c: sqlite3.Connection) -> None:
         """A store made by an older version gains the columns it lacks (schema 1: result_json)."""
-        have = {r[1] for r in c.execute("PRAGMA table_info(screenings)")}
-        for f in fields(ScreeningRow):
-            if f.name not in have:
-                c.execute(f"ALTER TABLE screenings ADD COLUMN {f.name} {f.metadata['sql']}")
+        add_missing_columns(c, "screenings", ScreeningRow)
 
     # --- transactions ------------------------------------------------------------------------
     def _tx(self):

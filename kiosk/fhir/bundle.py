@@ -99,7 +99,7 @@ def transaction_bundle(
         names = ", ".join(f"{m} v{v}" for m, v in missing)
         raise MissingModel(
             f"results screened with {names} need that model's bundle (--bundle DIR, repeatable) for the "
-            "Device's hash; or leave them out with --since"
+            "Device's hash (this kiosk's store has no record of serving it); or leave them out with --since"
         )
     entries: list[dict[str, Any]] = [
         {

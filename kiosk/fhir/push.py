@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ..store import ServedModelRow
 from . import codes
 from .bundle import exportable, transaction_bundle
 from .outbox import OUTBOX_DB, Outbox
@@ -211,5 +212,15 @@ def unpushed(data_dir: Path, rows: Iterable[dict[str, Any]]) -> dict[str, set[st
         outbox.close()
 
 
-def models_from(bundle_dirs: Iterable[str | Path]) -> list[ModelInfo]:
-    return [ModelInfo.from_bundle(p) for p in bundle_dirs]
+def models_from(bundle_dirs: Iterable[str | Path], served: Iterable[ServedModelRow] = ()) -> list[ModelInfo]:
+    """The models rows may name: the bundles given, then the ones the store recorded serving (the first
+    served of each id and version, its card's hash known), for a version no bundle given holds: after
+    a model update in place the previous version's bundle is gone, and its results (the kiosk's own,
+    a tablet's synced since) could not be pushed or exported at all."""
+    models = [ModelInfo.from_bundle(p) for p in bundle_dirs]
+    keys = {m.key for m in models}
+    for m in served:
+        if m.card_sha256 is not None and (m.model_id, m.model_version) not in keys:
+            models.append(ModelInfo.from_served(m))
+            keys.add((m.model_id, m.model_version))
+    return models

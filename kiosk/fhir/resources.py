@@ -35,6 +35,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from facescreen.edge.bundle import MODELCARD, load_bundle, sha256_file
 
+from ..store import ServedModelRow
 from . import codes
 
 
@@ -58,6 +59,14 @@ class ModelInfo:
             b.card.intended_use,
             b.card.not_for_clinical_use,
         )
+
+    @classmethod
+    def from_served(cls, m: ServedModelRow) -> ModelInfo:
+        """From the store's record of a model this kiosk served (its card's hash as first loaded): the
+        results of a model whose bundle was replaced since can still name its Device."""
+        if m.card_sha256 is None:
+            raise ValueError(f"{m.model_id} v{m.model_version}: its card's hash was not recorded")
+        return cls(m.model_id, m.model_version, m.card_sha256, m.intended_use, bool(m.not_for_clinical_use))
 
     @property
     def key(self) -> tuple[str, str]:

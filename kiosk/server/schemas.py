@@ -82,6 +82,7 @@ class ModelInfo(_Out):
     classes: list[str]
     positive_classes: list[str]
     threshold: float
+    card_sha256: str = Field(description="SHA-256 of the bundle's modelcard.json as loaded (the FHIR Device's id)")
     intended_use: str
     not_for_clinical_use: bool
     training_data: str

@@ -297,8 +297,8 @@ def test_sync_takes_a_tablets_results_made_before_the_kiosks_model_update(kiosk_
         assert answer.status_code == 200 and answer.json()["new"] == [made_before["id"]], answer.text[:300]
         row = updated.state.store.get(made_before["id"])
         assert (row["model_version"], row["threshold"]) == (old["version"], old["threshold"])
-        served = [(m.model_version, m.threshold) for m in updated.state.store.served_models()]
-        assert served == [(old["version"], old["threshold"]), ("2.0", 0.42)]
+        served = [(m.model_version, m.threshold, m.card_sha256) for m in updated.state.store.served_models()]
+        assert served == [(old["version"], old["threshold"], old["card_sha256"]), ("2.0", 0.42, old["card_sha256"])]
         made_after = record(model_version="2.0", threshold=0.42)
         made_after["flag"] = made_after["probability"] >= 0.42
         assert sync(client, made_after).status_code == 200

@@ -233,6 +233,40 @@ def test_dry_run_prints_the_bundle_and_marks_nothing(day, model_bundle, tmp_path
     assert Outbox(day.data_dir).pushed_ids(url) == set()
 
 
+def test_results_of_a_model_replaced_in_place_export_from_the_stores_record(day, model_bundle, tmp_path, capsys):
+    """A clinic updates its kiosk's model in place: the previous version's bundle is gone, and the Device
+    of its results (the kiosk's own, and a tablet's the kiosk now takes) needs that card's hash, so they
+    could never be exported or pushed again. The store records each model it served with its card's
+    hash; the same Bundle comes out without the old bundle, and a model it never served still needs one."""
+    import shutil
+
+    import factories
+
+    from facescreen.edge.bundle import MODELCARD, load_bundle, save_card, sha256_file
+    from facescreen.kiosk.store import ResultsStore, ServedModelRow
+
+    with_bundle = _export(day, model_bundle, tmp_path)
+    card = load_bundle(model_bundle, verify=False).card
+    served = {
+        "model_id": card.model_id,
+        "version": card.version,
+        "threshold": card.threshold,
+        "not_for_clinical_use": card.not_for_clinical_use,
+        "intended_use": card.intended_use,
+        "card_sha256": sha256_file(model_bundle / MODELCARD),
+    }
+    unrecorded = ["export", "--fhir", "--data-dir", str(day.data_dir), "--bundle", str(tmp_path / "other")]
+    shutil.rmtree(model_bundle)  # replaced in place; the kiosk runs another model now
+    save_card(tmp_path / "other", factories.make_card(model_id="m-other", version="9", backbone="vgg16"))
+    assert main([*unrecorded, "--out", str(tmp_path / "no.json")]) == 2  # no record: m-test v3 needs its bundle
+    assert "m-test v3 need that model's bundle" in capsys.readouterr().err
+    store = ResultsStore(day.data_dir)
+    store.note_served(ServedModelRow.of_card(served))
+    store.close()
+    assert main([*unrecorded, "--out", str(tmp_path / "day.json")]) == 0
+    assert json.loads((tmp_path / "day.json").read_text()) == with_bundle
+
+
 @pytest.mark.parametrize(
     "command, url, told",
     [
