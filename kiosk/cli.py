@@ -846,7 +846,7 @@ def cmd_field_report(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from .fhir.push import unpushed
-    from .store import ResultsStore, check_data_dir, existing_store
+    from .store import ResultsStore, check_data_dir, existing_store, utc_now
 
     if args.older_than_days is None and not args.ids:
         print(f"{PROG} purge: error: purge needs --older-than-days N and/or --id ID", file=sys.stderr)
@@ -859,10 +859,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
         unknown = sorted(set(args.ids) - store.known(args.ids))
         # a retention purge deleted screenings the programme's record had never received, and said
         # nothing; they are kept (an id asked for is deleted all the same: a family's request)
-        aged = () if age is None or args.include_unpushed else store.older_than(age)
+        now = utc_now()  # one cut-off for what is checked and what is deleted
+        aged = () if age is None or args.include_unpushed else store.older_than(age, now)
         queued = unpushed(store.data_dir, [r for r in aged if r["id"] not in args.ids])
         keep = set().union(*queued.values())
-        n = store.purge(age, args.ids, keep=keep)
+        n = store.purge(age, args.ids, keep=keep, now=now)
     finally:
         store.close()
     print(f"purged {n} screenings", file=sys.stderr)

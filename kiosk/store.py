@@ -19,8 +19,9 @@ else unless consent is given.
 * A photo the single-photo API refuses for its quality is one row in ``quality_refusals`` (who, when,
   which model, which measure failed; never the photo), so the field report can follow the rate of
   quality failures per site and model version.
-* Each model the kiosk loads is one row in ``served_models`` (id, version, threshold, marking): a
-  tablet's results made with a model this kiosk served before an update are still taken at sync.
+* Each model the kiosk loads is one row in ``served_models`` (id, version, threshold, marking, its
+  card's hash): a tablet's results made with a model this kiosk served before an update are still
+  taken at sync, and results of a model whose bundle was replaced since can still be pushed.
 """
 
 from __future__ import annotations
@@ -155,7 +156,8 @@ class ServedModelRow:
     it screened; after a model update the kiosk's current card no longer matches the results the tablet
     made with the previous one, which were refused for ever (and still bound a family's answer). A
     tablet's result is accepted when it was made with a model this kiosk has served, and is kept with
-    that model's version and threshold (kiosk/server/routers/sync.py)."""
+    that model's version and threshold (kiosk/server/routers/sync.py); the card's hash names the
+    model's FHIR Device when its bundle is gone (kiosk/fhir/resources.py ModelInfo.from_served)."""
 
     model_id: str = column("TEXT NOT NULL")
     model_version: str = column("TEXT NOT NULL")
@@ -662,24 +664,31 @@ class ResultsStore:
         return len(rows)
 
     # --- purging -----------------------------------------------------------------------------
-    def older_than(self, age: dt.timedelta) -> tuple[dict[str, Any], ...]:
-        """The screenings ``purge(age)`` would delete (id and status), oldest first."""
+    def older_than(self, age: dt.timedelta, now: dt.datetime | None = None) -> tuple[dict[str, Any], ...]:
+        """The screenings ``purge(age, now=now)`` would delete by age (id and status), oldest first."""
         q = "SELECT id, status FROM screenings WHERE created_at < ? ORDER BY created_at"
         with self._lock:
-            return tuple(dict(r) for r in self._conn.execute(q, [store_time(utc_now() - age)]))
+            return tuple(dict(r) for r in self._conn.execute(q, [store_time((now or utc_now()) - age)]))
 
-    def purge(self, older_than: dt.timedelta | None = None, ids: Iterable[str] = (), keep: Iterable[str] = ()) -> int:
+    def purge(
+        self,
+        older_than: dt.timedelta | None = None,
+        ids: Iterable[str] = (),
+        keep: Iterable[str] = (),
+        now: dt.datetime | None = None,
+    ) -> int:
         """Delete screenings older than ``older_than`` and/or with the given ids, with their photos
         (quality refusals older than ``older_than`` too); ``keep``: screenings the age spares (not
-        yet pushed, ``fhir.push.unpushed``), an id given is deleted all the same. Returns the
-        screenings deleted."""
+        yet pushed, ``fhir.push.unpushed``), an id given is deleted all the same; ``now``: the time
+        the age counts from (the one ``older_than()`` chose ``keep`` by; default, this moment).
+        Returns the screenings deleted."""
         ids = list(ids)
         if older_than is None and not ids:
             raise ValueError("purge needs an age (older_than) or screening ids")
         clauses, args = [], []
         if older_than is not None:  # the ones to keep in a table of the transaction: any number of them
             clauses.append("(created_at < ? AND id NOT IN (SELECT id FROM temp.purge_keep))")
-            args.append(store_time(utc_now() - older_than))
+            args.append(store_time((now or utc_now()) - older_than))
         if ids:
             clauses.append(f"id IN ({', '.join('?' * len(ids))})")
             args.extend(ids)

@@ -333,9 +333,6 @@ async function guidanceLoop(video) {
   }
 }
 
-// Whether the app is kept on the tablet for use without a network, said either way: over plain http
-// (a kiosk's LAN address without --tls-cert) the browser keeps no service worker, and the app said
-// nothing, so a health worker found out in the village, where the page did not open at all.
 // ---- a new export -----------------------------------------------------------------------------
 // A new export (another model, threshold or app) reaches a tablet only here: every file comes from the
 // offline copy, whose app.json is the one it was installed with, so an installed tablet kept its first
@@ -361,6 +358,7 @@ export async function checkForUpdate() {
   // ready once activated, when its activation has dropped the copy before it (the page's controller
   // changes earlier, before the worker's activate event has run); a failed install is told by sw.js
   const worker = reg.installing ?? reg.waiting ?? reg.active;
+  if (!worker) return null;
   const activated = () => { if (worker.state === 'activated') showUpdate({ ready: true }); };
   worker.addEventListener('statechange', activated);
   activated();
@@ -375,6 +373,9 @@ function showUpdate(update = state.update) {
   $('update').hidden = false;
 }
 
+// Whether the app is kept on the tablet for use without a network, said either way: over plain http
+// (a kiosk's LAN address without --tls-cert) the browser keeps no service worker, and the app said
+// nothing, so a health worker found out in the village, where the page did not open at all.
 function showOffline(offline = state.offline) {
   state.offline = offline;
   const badge = $('offline-ready');
@@ -439,7 +440,8 @@ async function main() {
     navigator.serviceWorker.register(`sw.js?v=${state.screener.app.version}`).then(async () => {
       await navigator.serviceWorker.ready;
       showOffline({ ready: true, key: 'tablet_offline_ready' });
-      await checkForUpdate();
+      // not awaited, and its own failure: the offline copy this page runs from is ready either way
+      checkForUpdate().catch((err) => showUpdate({ failed: err.message || String(err) }));
     }).catch((err) => showOffline({ ready: false, key: 'tablet_offline_failed', reason: err.message || String(err) }));
   }
   $('lang').onchange = () => { state.lang = $('lang').value; localStorage.setItem('facescreen-lang', state.lang); applyLanguage(); };

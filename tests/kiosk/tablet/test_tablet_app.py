@@ -599,7 +599,8 @@ def test_a_new_export_reaches_a_tablet_that_installed_the_one_before(
     its first export for good: a clinic's new model, threshold or fix never reached it. Now, online, the
     app reads the kiosk's app.json past its caches; a new version installs beside the running one
     (every file checked against its SHA-256), the page says it is ready, and the next start runs it,
-    from an offline copy that is the new one alone."""
+    from an offline copy that is the new one alone. A new version that cannot be kept is said, and the
+    running one stays, offline copy and all."""
     import hashlib
 
     from facescreen.kiosk.messages import MESSAGES
@@ -622,24 +623,36 @@ def test_a_new_export_reaches_a_tablet_that_installed_the_one_before(
         first = c.script(version)
         assert browser_call(c, "return await caches.keys();") == [f"facescreen-tablet-{first}"]
 
-        # the next export (here its guide.js changed: the file's SHA-256 and the version with it)
+        # the next export (here its guide.js changed: the file's SHA-256 and the version with it); first
+        # one whose app.json does not match its file (a half-copied export): it cannot be kept, and the
+        # running version and its offline copy stay as they were
         guide = bundle / "tablet" / "core" / "guide.js"
         guide.write_text(guide.read_text(encoding="utf-8") + "\n// the next export\n", encoding="utf-8")
         app = json.loads((bundle / "tablet" / "app.json").read_text(encoding="utf-8"))
-        app["files"]["core/guide.js"] = hashlib.sha256(guide.read_bytes()).hexdigest()
         app["version"] = "next-export-0001"
         (bundle / "tablet" / "app.json").write_text(json.dumps(app), encoding="utf-8")
-
         c.get(srv.url + "/tablet/")  # opened again: the installed copy runs, and finds the new one
+        c.wait_for("document.body.dataset.state === 'ready'", 180)
+        c.wait_for("!document.getElementById('update').hidden", 180)
+        reason = "core/guide.js is not the file this app was exported with (its SHA-256 differs from app.json's)"
+        shown = (
+            "return [document.getElementById('update-text').innerText, document.getElementById('update-open').hidden]"
+        )
+        assert c.script(shown) == [MESSAGES["en"]["tablet_update_failed"].format(reason=reason), True]
+        assert c.script("return document.body.dataset.offlineReady") == "true"
+        assert browser_call(c, "return await caches.keys();") == [f"facescreen-tablet-{first}"]
+
+        app["files"]["core/guide.js"] = hashlib.sha256(guide.read_bytes()).hexdigest()
+        app["version"] = "next-export-0002"
+        (bundle / "tablet" / "app.json").write_text(json.dumps(app), encoding="utf-8")
+        c.get(srv.url + "/tablet/")
         c.wait_for("document.body.dataset.state === 'ready'", 180)
         assert c.script(version) == first
         c.wait_for("!document.getElementById('update-open').hidden", 180)
-        assert (
-            c.script("return document.getElementById('update-text').innerText") == MESSAGES["en"]["tablet_update_ready"]
-        )
-        assert browser_call(c, "return await caches.keys();") == ["facescreen-tablet-next-export-0001"]  # alone
+        assert c.script(shown) == [MESSAGES["en"]["tablet_update_ready"], False]
+        assert browser_call(c, "return await caches.keys();") == ["facescreen-tablet-next-export-0002"]  # alone
         c.script("document.getElementById('update-open').click();")
-        c.wait_for("window.tablet?.state.screener?.app.version === 'next-export-0001'", 180)
+        c.wait_for("window.tablet?.state.screener?.app.version === 'next-export-0002'", 180)
         c.wait_for("document.body.dataset.state === 'ready'", 180)
         assert "// the next export" in browser_call(c, "return await (await fetch('core/guide.js')).text();")
         assert c.script("return document.getElementById('update').hidden") is True  # nothing newer
