@@ -117,6 +117,17 @@ class CutAfterCommit:
         await self.app(scope, receive, send)
 
 
+def own_copy(served_bundle: Path, tmp_path: Path) -> Path:
+    """A bundle folder of the test's own: the model's files linked, the app copied (the test changes it)."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for f in served_bundle.iterdir():
+        if f.name != "tablet":
+            (bundle / f.name).symlink_to(f)
+    shutil.copytree(served_bundle / "tablet", bundle / "tablet")
+    return bundle
+
+
 def tablet_record(card: dict, **over) -> dict:
     """A record as the tablet keeps it in IndexedDB (core/store.js makeRecord), made with ``card``'s model
     (``KioskEngine.model_info()``), unflagged, no photo, not yet synced; ``over``: its fields that differ."""
@@ -608,12 +619,7 @@ def test_a_new_export_reaches_a_tablet_that_installed_the_one_before(
     from facescreen.kiosk.tablet.parity import browser_call
     from facescreen.kiosk.tools.browser import Chrome
 
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    for f in served_bundle.iterdir():
-        if f.name != "tablet":
-            (bundle / f.name).symlink_to(f)
-    shutil.copytree(served_bundle / "tablet", bundle / "tablet")
+    bundle = own_copy(served_bundle, tmp_path)
     settings = Settings(bundle=bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
     version = "return window.tablet.state.screener.app.version"
     with live_server(create_app(settings, engine=served_engine)) as srv, Chrome() as c:
@@ -703,12 +709,7 @@ def test_an_app_whose_files_are_not_the_exported_ones_is_not_kept_for_offline_us
     from facescreen.kiosk.server import Settings, create_app
     from facescreen.kiosk.tools.browser import Chrome
 
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    for f in served_bundle.iterdir():
-        if f.name != "tablet":
-            (bundle / f.name).symlink_to(f)
-    shutil.copytree(served_bundle / "tablet", bundle / "tablet")
+    bundle = own_copy(served_bundle, tmp_path)
     guide = bundle / "tablet" / "core" / "guide.js"
     guide.write_text(guide.read_text(encoding="utf-8") + "\n// changed after the export\n", encoding="utf-8")
     settings = Settings(bundle=bundle, data_dir=tmp_path / "kiosk-data", kiosk_id="kiosk", token=TOKEN)
