@@ -230,6 +230,10 @@ export async function sync() {
   $('sync-status').textContent = [done, refused].filter(Boolean).join(' ');
   showRefused(out.refused);
   await refreshCounts();
+  // in range of a kiosk now: a tablet left open all day looks for a new export here too, not only at start
+  if (!out.error && state.screener && navigator.serviceWorker?.controller) {
+    checkForUpdate().catch((err) => showUpdate({ failed: err.message || String(err) }));
+  }
   return out;
 }
 
@@ -338,7 +342,8 @@ async function guidanceLoop(video) {
 // offline copy, whose app.json is the one it was installed with, so an installed tablet kept its first
 // export for good. Online, the kiosk's app.json is read past every cache (sw.js lets `no-store` through);
 // a new version installs beside this one (its own cache, every file checked against its SHA-256) and
-// is used from the next start; the page says so, with a button to start it now. The kiosk serves no
+// is used from the next start; the page says so, with a button to start it now. Looked for at start and
+// after each sync that reached a kiosk (a tablet may stay open all day). The kiosk serves no
 // app for a model it no longer runs (409): then this version is kept as it is.
 export async function checkForUpdate() {
   let latest;
