@@ -103,7 +103,7 @@ def bundle_with_app(tmp_path):
         root.mkdir()
         for f in Path(bundle).iterdir():
             if f.name != "tablet":
-                (root / f.name).symlink_to(f)
+                (root / f.name).symlink_to(f.resolve())  # a relative bundle path (TF-free mode) too
         ours = json.loads((Path(bundle) / "modelcard.json").read_text())
         theirs = {**ours, **card}
         artifact, entry = next(iter(ours["artifacts"].items()))
