@@ -661,16 +661,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if any(e.kind == "result" for e in events) else 1
 
 
-def _rows(data_dir, since: str | None = None, served: list | None = None) -> list[dict]:
-    """Every stored screening, oldest first (at or after ``since``); ``served``: a list that gets the
-    models the store records serving."""
+def _rows(data_dir, since: str | None = None) -> list[dict]:
+    """Every stored screening, oldest first (at or after ``since``)."""
+    return _stored(data_dir, since)[0]
+
+
+def _stored(data_dir, since: str | None = None) -> tuple[list[dict], list]:
+    """(every stored screening oldest first, at or after ``since``; the models the store records serving)."""
     from .store import ResultsStore, existing_store
 
     store = ResultsStore(existing_store(data_dir))
     try:
-        if served is not None:
-            served.extend(store.served_models())
-        return store.list(limit=2**62, since=since)[::-1]
+        return store.list(limit=2**62, since=since)[::-1], store.served_models()
     finally:
         store.close()
 
@@ -683,8 +685,7 @@ def _fhir_inputs(args: argparse.Namespace):
     from .fhir.push import models_from
     from .fhir.resources import FhirOptions
 
-    served: list = []
-    rows = _rows(args.data_dir, args.since, served)
+    rows, served = _stored(args.data_dir, args.since)
     bundles = args.bundle or ([DEFAULT_BUNDLE] if (Path(DEFAULT_BUNDLE) / MODELCARD).is_file() else [])
     return rows, models_from(bundles, served), FhirOptions(child_id_system=args.child_id_system)
 

@@ -206,8 +206,8 @@ def unpushed(data_dir: Path, rows: Iterable[dict[str, Any]]) -> dict[str, set[st
         return {}
     outbox = Outbox(data_dir)
     try:
-        ids = [r["id"] for r in exportable(rows)]
-        return {s: queued for s in outbox.servers() if (queued := set(ids) - outbox.pushed_ids(s))}
+        ids = {r["id"] for r in exportable(rows)}
+        return {s: queued for s in outbox.servers() if (queued := ids - outbox.pushed_ids(s))}
     finally:
         outbox.close()
 

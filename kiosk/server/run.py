@@ -77,13 +77,12 @@ def announce(settings: Settings, scheme: str, qr: bool = True, self_signed_cert:
     else:
         lines = ["capture page (open on a phone or tablet on this network):"]
     lines += [f"  {u}" for u in urls]
-    stale = is_tablet_app(app_dir(settings)) and stale_app(settings, load_bundle(settings.bundle, verify=False).card)
-    if stale:
-        lines.append(f"tablet app not served: {stale}")
-    elif is_tablet_app(app_dir(settings)):
-        lines.append(f"tablet app: {urls[0]}tablet/ ({offline_note(settings, scheme, self_signed_cert)})")
-    else:
+    if not is_tablet_app(app_dir(settings)):
         lines.append(f"no tablet app in {app_dir(settings)}: build it with `facescreen-kiosk tablet-export`")
+    elif stale := stale_app(settings, load_bundle(settings.bundle, verify=False).card):
+        lines.append(f"tablet app not served: {stale}")
+    else:
+        lines.append(f"tablet app: {urls[0]}tablet/ ({offline_note(settings, scheme, self_signed_cert)})")
     lines.append(f"API docs: {urls[0]}docs")
     if qr:
         import segno

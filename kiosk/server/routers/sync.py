@@ -29,7 +29,7 @@ from facescreen.edge.postprocess import flagged
 from facescreen.edge.result import NO_FLAG, REFER
 
 from ...childref import CHILD_REF_PATTERN, CHILD_REF_RULE, check_child_ref
-from ...store import COLUMNS, Batch, ScreeningRow, ServedModelRow, store_time, utc_now
+from ...store import COLUMNS, Batch, ScreeningRow, store_time, utc_now
 from ..deps import PhotoDecoder, get_engine, get_store, photo_decoder, require_configured_token, require_token
 from ..errors import ApiError
 from .responses import errors
@@ -172,11 +172,11 @@ class SyncResponse(BaseModel):
     duplicates: list[str]
 
 
-def check_model(r: SyncedResult, served: list[ServedModelRow], card: dict[str, Any]) -> None:
-    """``r`` was made with a model this kiosk has served (its id, version, threshold and marking): the
+def check_model(r: SyncedResult, served: set[tuple[str, str, float, int]], card: dict[str, Any]) -> None:
+    """``r`` was made with a model this kiosk has served (``served``: their ``ServedModelRow.key``): the
     current one, or one it served before an update, whose results a tablet may still be carrying."""
     made_with = (r.model_id, r.model_version, r.threshold, int(r.not_for_clinical_use))
-    if made_with not in {m.key for m in served}:
+    if made_with not in served:
         raise ApiError(
             422,
             "model_mismatch",
@@ -223,7 +223,7 @@ def sync_results(
     engine=Depends(get_engine),
     decoder: PhotoDecoder = Depends(photo_decoder),
 ) -> dict:
-    card, served = engine.model_info(), store.served_models()
+    card, served = engine.model_info(), {m.key for m in store.served_models()}
     for r in body.results:
         check_model(r, served, card)
     known = store.known({r.id for r in body.results})

@@ -232,7 +232,7 @@ export async function sync() {
   await refreshCounts();
   // in range of a kiosk now: a tablet left open all day looks for a new export here too, not only at start
   if (!out.error && state.screener && navigator.serviceWorker?.controller) {
-    checkForUpdate().catch((err) => showUpdate({ failed: err.message || String(err) }));
+    checkForUpdate();  // not awaited: the sync's answer does not wait on an install
   }
   return out;
 }
@@ -344,7 +344,8 @@ async function guidanceLoop(video) {
 // a new version installs beside this one (its own cache, every file checked against its SHA-256) and
 // is used from the next start; the page says so, with a button to start it now. Looked for at start and
 // after each sync that reached a kiosk (a tablet may stay open all day). The kiosk serves no
-// app for a model it no longer runs (409): then this version is kept as it is.
+// app for a model it no longer runs (409): then this version is kept as it is. It never rejects: an
+// unreachable kiosk is no news, and a version that cannot be kept is said (here, or by sw.js).
 export async function checkForUpdate() {
   let latest;
   try {
@@ -445,8 +446,7 @@ async function main() {
     navigator.serviceWorker.register(`sw.js?v=${state.screener.app.version}`).then(async () => {
       await navigator.serviceWorker.ready;
       showOffline({ ready: true, key: 'tablet_offline_ready' });
-      // not awaited, and its own failure: the offline copy this page runs from is ready either way
-      checkForUpdate().catch((err) => showUpdate({ failed: err.message || String(err) }));
+      checkForUpdate();  // not awaited: the offline copy this page runs from is ready either way
     }).catch((err) => showOffline({ ready: false, key: 'tablet_offline_failed', reason: err.message || String(err) }));
   }
   $('lang').onchange = () => { state.lang = $('lang').value; localStorage.setItem('facescreen-lang', state.lang); applyLanguage(); };
